@@ -1,0 +1,297 @@
+//! Stage: the setup ops, run by pid 1 in plan order. Each op file has the
+//! same four parts: `validate` (pure, before anything exists), `early` (host
+//! root still visible, gathers facts, changes nothing), `apply` (in the
+//! intermediate root: sources under `/host`, targets inside `/sysroot`) and
+//! `Display`.
+//!
+//! Invariant: every target is resolved with openat2(RESOLVE_IN_ROOT) against
+//! the sysroot fd, parents are created through fds, and mounts land on the
+//! resolved fd (`/host/proc/self/fd/N`), so no symlink planted in the new
+//! root can send a mount or a new file outside it (bubblewrap's 2026
+//! setup-time symlink CVE; moby GHSA-vp62-88p7-qqf5).
+
+mod bind;
+mod dev;
+mod dir;
+mod file;
+mod proc;
+mod remount;
+mod symlink;
+mod tmpfs;
+
+use crate::error::{Code, SetupError};
+use crate::plan::Op;
+use crate::sys::{Errno, Fd, FileKind, MsFlags, Sys};
+use std::fmt;
+
+/// Where the host root is during apply.
+pub const HOST: &str = "/host";
+/// Where the new root is during apply.
+pub const SYSROOT: &str = "/sysroot";
+
+/// What `early` learned for one op.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fact {
+    Nothing,
+    /// Optional source missing: apply does nothing.
+    Skip,
+    /// The source's kind (bind).
+    Source(FileKind),
+    /// File contents read from the host (file op with a source).
+    Data(Vec<u8>),
+}
+
+/// State shared by the ops during apply.
+pub struct State {
+    /// O_PATH fd of the new root (`/sysroot`), reopened when a mount covers it.
+    pub root: Fd,
+    /// Index of the op being applied.
+    pub index: usize,
+}
+
+/// Pure checks; (field, reason) on failure. Targets are checked by the caller.
+pub fn validate(op: &Op) -> Result<(), (&'static str, String)> {
+    match op {
+        Op::Bind(o) => bind::validate(o),
+        Op::Proc(_) | Op::Dev(_) | Op::Dir(_) | Op::Remount(_) => Ok(()),
+        Op::Tmpfs(o) => tmpfs::validate(o),
+        Op::Symlink(o) => symlink::validate(o),
+        Op::File(o) => file::validate(o),
+    }
+}
+
+pub fn early(op: &Op, sys: &dyn Sys) -> Result<Fact, SetupError> {
+    match op {
+        Op::Bind(o) => bind::early(o, sys),
+        Op::File(o) => file::early(o, sys),
+        _ => Ok(Fact::Nothing),
+    }
+}
+
+pub fn apply(op: &Op, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(), SetupError> {
+    match op {
+        Op::Bind(o) => bind::apply(o, sys, st, fact),
+        Op::Proc(o) => proc::apply(o, sys, st),
+        Op::Dev(o) => dev::apply(o, sys, st),
+        Op::Tmpfs(o) => tmpfs::apply(o, sys, st),
+        Op::Dir(o) => dir::apply(o, sys, st),
+        Op::Symlink(o) => symlink::apply(o, sys, st),
+        Op::File(o) => file::apply(o, sys, st, fact),
+        Op::Remount(o) => remount::apply(o, sys, st),
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Bind(o) => o.fmt(f),
+            Op::Proc(o) => o.fmt(f),
+            Op::Dev(o) => o.fmt(f),
+            Op::Tmpfs(o) => o.fmt(f),
+            Op::Dir(o) => o.fmt(f),
+            Op::Symlink(o) => o.fmt(f),
+            Op::File(o) => o.fmt(f),
+            Op::Remount(o) => o.fmt(f),
+        }
+    }
+}
+
+/// The magic-link path that names `fd`, usable as a mount target.
+pub fn fd_path(fd: Fd) -> String {
+    format!("{HOST}/proc/self/fd/{fd}")
+}
+
+/// `/a/b/c` → (`/a/b`, `c`); `/c` → (`/`, `c`).
+pub fn split(path: &str) -> (&str, &str) {
+    let p = path.trim_end_matches('/');
+    match p.rfind('/') {
+        Some(0) => ("/", &p[1..]),
+        Some(i) => (&p[..i], &p[i + 1..]),
+        None => ("/", p),
+    }
+}
+
+/// Open directory `path` inside the root, creating it and its missing
+/// parents (parents 0755, the last one `mode`). Returns an O_PATH fd.
+pub fn mkdir_all(sys: &dyn Sys, root: Fd, path: &str, mode: u32) -> Result<Fd, Errno> {
+    match sys.open_in_root(root, path, libc::O_DIRECTORY) {
+        Err(Errno(libc::ENOENT)) => {}
+        r => return r,
+    }
+    let (parent, name) = split(path);
+    let pfd = mkdir_all(sys, root, parent, 0o755)?;
+    let made = sys.mkdirat(pfd, name, mode);
+    let _ = sys.close(pfd);
+    match made {
+        Ok(()) | Err(Errno(libc::EEXIST)) => {}
+        Err(e) => return Err(e),
+    }
+    sys.open_in_root(root, path, libc::O_DIRECTORY)
+}
+
+/// Open the mount point for a source of `kind`: a directory for a
+/// directory, else a file (created empty with `mode`).
+pub fn ensure_target(sys: &dyn Sys, root: Fd, path: &str, kind: FileKind, mode: u32) -> Result<Fd, Errno> {
+    if kind == FileKind::Dir {
+        return mkdir_all(sys, root, path, 0o755);
+    }
+    match sys.open_in_root(root, path, 0) {
+        Err(Errno(libc::ENOENT)) => {}
+        r => return r,
+    }
+    let (parent, name) = split(path);
+    let pfd = mkdir_all(sys, root, parent, 0o755)?;
+    let made = sys.mkfileat(pfd, name, mode);
+    let _ = sys.close(pfd);
+    match made {
+        Ok(()) | Err(Errno(libc::EEXIST)) => {}
+        Err(e) => return Err(e),
+    }
+    sys.open_in_root(root, path, 0)
+}
+
+/// Mount onto `target` through its fd. When the target is the root itself,
+/// reopen the root fd so later ops see the new mount, not the covered one.
+pub fn mount_on(
+    sys: &dyn Sys,
+    st: &mut State,
+    target: &str,
+    fd: Fd,
+    source: Option<&str>,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), Errno> {
+    let r = sys.mount(source, &fd_path(fd), fstype, flags, data);
+    let _ = sys.close(fd);
+    r?;
+    if target == "/" {
+        let fresh = sys.open(SYSROOT, libc::O_PATH | libc::O_DIRECTORY)?;
+        let _ = sys.close(st.root);
+        st.root = fresh;
+    }
+    Ok(())
+}
+
+/// Set MOUNT_ATTR_* on the mount now at `target` (and its submounts when
+/// `recursive`). mount_setattr is atomic over the whole tree (moby's
+/// makeMountRRO); before Linux 5.12 fall back to a bind remount.
+pub fn set_attrs(sys: &dyn Sys, st: &State, target: &str, recursive: bool, attrs: u64) -> Result<(), Errno> {
+    let fd = sys.open_in_root(st.root, target, 0)?;
+    let r = match sys.mount_setattr(fd, recursive, attrs) {
+        Err(Errno(libc::ENOSYS)) => {
+            let mut flags = (libc::MS_REMOUNT | libc::MS_BIND) as MsFlags;
+            for (a, m) in [
+                (crate::sys::ATTR_RDONLY, libc::MS_RDONLY),
+                (crate::sys::ATTR_NOSUID, libc::MS_NOSUID),
+                (crate::sys::ATTR_NODEV, libc::MS_NODEV),
+                (crate::sys::ATTR_NOEXEC, libc::MS_NOEXEC),
+            ] {
+                if attrs & a != 0 {
+                    flags |= m as MsFlags;
+                }
+            }
+            sys.mount(None, &fd_path(fd), None, flags, None)
+        }
+        r => r,
+    };
+    let _ = sys.close(fd);
+    r
+}
+
+/// `cannot <what>: <errno>` with the op index attached.
+pub fn fail(st: &State, code: Code, what: impl fmt::Display, e: Errno) -> SetupError {
+    SetupError::sys(code, what, e).at_op(st.index)
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Shared scripts for op tests: the calls that resolve and create a path.
+    use crate::sys::script::Ret;
+
+    pub type Call = (String, Ret);
+
+    pub fn call(s: impl Into<String>, r: Ret) -> Call {
+        (s.into(), r)
+    }
+
+    /// `open_in_root(root, path, O_DIRECTORY)` finding an existing directory.
+    pub fn open_dir(root: i32, path: &str, fd: i32) -> Call {
+        call(format!("open_in_root({root}, {path:?}, {:#o})", libc::O_DIRECTORY), Ret::Fd(fd))
+    }
+    pub fn open_dir_missing(root: i32, path: &str) -> Call {
+        call(format!("open_in_root({root}, {path:?}, {:#o})", libc::O_DIRECTORY), Ret::Err(libc::ENOENT))
+    }
+    pub fn open_any(root: i32, path: &str, ret: Ret) -> Call {
+        call(format!("open_in_root({root}, {path:?}, 0o0)"), ret)
+    }
+    pub fn mkdirat(dirfd: i32, name: &str, mode: u32, ret: Ret) -> Call {
+        call(format!("mkdirat({dirfd}, {name:?}, {mode:o})"), ret)
+    }
+    pub fn close(fd: i32) -> Call {
+        call(format!("close({fd})"), Ret::Ok)
+    }
+    pub fn setattr(root: i32, target: &str, fd: i32, rec: bool, attrs: &str) -> Vec<Call> {
+        vec![
+            open_any(root, target, Ret::Fd(fd)),
+            call(format!("mount_setattr({fd}, {}, {attrs})", if rec { "recursive" } else { "single" }), Ret::Ok),
+            close(fd),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+    use crate::sys::script::{Ret, Script};
+
+    #[test]
+    fn split_paths() {
+        assert_eq!(split("/a/b/c"), ("/a/b", "c"));
+        assert_eq!(split("/c"), ("/", "c"));
+        assert_eq!(split("/a/b/"), ("/a", "b"));
+    }
+
+    #[test]
+    fn mkdir_all_creates_missing_parents_through_fds() {
+        let s = Script::new(vec![
+            open_dir_missing(3, "/a/b"),
+            open_dir_missing(3, "/a"),
+            open_dir(3, "/", 10),
+            mkdirat(10, "a", 0o755, Ret::Ok),
+            close(10),
+            open_dir(3, "/a", 11),
+            mkdirat(11, "b", 0o700, Ret::Err(libc::EEXIST)),
+            close(11),
+            open_dir(3, "/a/b", 12),
+        ]);
+        assert_eq!(mkdir_all(&s, 3, "/a/b", 0o700), Ok(12));
+        s.done();
+    }
+
+    #[test]
+    fn mkdir_all_stops_at_the_first_hard_error() {
+        let s = Script::new(vec![
+            open_dir_missing(3, "/a"),
+            open_dir(3, "/", 10),
+            mkdirat(10, "a", 0o755, Ret::Err(10_001)),
+            close(10),
+        ]);
+        assert_eq!(mkdir_all(&s, 3, "/a", 0o755), Err(Errno(10_001)));
+        s.done();
+    }
+
+    #[test]
+    fn set_attrs_falls_back_to_remount_without_mount_setattr() {
+        let s = Script::new(vec![
+            open_any(3, "/x", Ret::Fd(9)),
+            call("mount_setattr(9, recursive, RDONLY|NOSUID)", Ret::Err(libc::ENOSYS)),
+            call("mount(-, \"/host/proc/self/fd/9\", -, RDONLY|NOSUID|REMOUNT|BIND, -)", Ret::Ok),
+            close(9),
+        ]);
+        let st = State { root: 3, index: 0 };
+        set_attrs(&s, &st, "/x", true, crate::sys::ATTR_RDONLY | crate::sys::ATTR_NOSUID).unwrap();
+        s.done();
+    }
+}

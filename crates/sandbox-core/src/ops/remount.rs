@@ -1,0 +1,41 @@
+//! remount: make an existing mount (and its submounts) read-only, as
+//! bubblewrap's --remount-ro. nosuid is kept; nothing is ever made writable.
+
+use super::*;
+use crate::plan::RemountOp;
+use crate::sys::{ATTR_NOSUID, ATTR_RDONLY};
+
+pub fn apply(o: &RemountOp, sys: &dyn Sys, st: &mut State) -> Result<(), SetupError> {
+    if !o.read_only {
+        return Ok(());
+    }
+    set_attrs(sys, st, &o.target, true, ATTR_RDONLY | ATTR_NOSUID).map_err(|e| fail(st, Code::Mount, format!("remount {} read-only", o.target), e))
+}
+
+impl fmt::Display for RemountOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "remount {}{}", self.target, if self.read_only { " read-only" } else { "" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::sys::script::{Ret, Script};
+
+    #[test]
+    fn sets_read_only_recursively() {
+        let s = Script::new(setattr(3, "/usr", 6, true, "RDONLY|NOSUID"));
+        apply(&RemountOp { target: "/usr".into(), read_only: true }, &s, &mut State { root: 3, index: 0 }).unwrap();
+        s.done();
+    }
+
+    #[test]
+    fn failure_is_a_mount_error() {
+        let s = Script::new(vec![open_any(3, "/usr", Ret::Err(libc::ENOENT))]);
+        let e = apply(&RemountOp { target: "/usr".into(), read_only: true }, &s, &mut State { root: 3, index: 0 }).unwrap_err();
+        assert_eq!(e.message, "cannot remount /usr read-only: no such file or directory");
+        assert_eq!(RemountOp { target: "/usr".into(), read_only: true }.to_string(), "remount /usr read-only");
+    }
+}

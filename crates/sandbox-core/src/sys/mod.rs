@@ -1,0 +1,240 @@
+//! The syscall seam. Everything in this crate that touches the kernel goes
+//! through [`Sys`]: [`LinuxSys`] is the real thing, `Script` (tests and the
+//! `testing` feature) is an ordered call script that checks every call, its
+//! arguments and its order. Inject it explicitly: `run_init(&LinuxSys, ..)`.
+
+mod linux;
+#[cfg(any(test, feature = "testing"))]
+pub mod script;
+
+pub use linux::{setup_signals, LinuxSys};
+
+use std::fmt;
+
+/// A file descriptor number.
+pub type Fd = i32;
+
+/// An errno value. A newtype (not nix's enum) so test doubles can inject
+/// unique markers outside the kernel's range and see which one surfaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    pub fn last() -> Errno {
+        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    }
+    pub fn from_io(e: &std::io::Error) -> Errno {
+        Errno(e.raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
+impl fmt::Display for Errno {
+    /// Lower case, as every message: `permission denied`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 > 0 && self.0 < 4096 {
+            let s = std::io::Error::from_raw_os_error(self.0).to_string();
+            // std renders "Permission denied (os error 13)".
+            let s = s.split(" (os error").next().unwrap_or(&s);
+            let mut c = s.chars();
+            match c.next() {
+                Some(first) => write!(f, "{}{}", first.to_lowercase(), c.as_str()),
+                None => write!(f, "error {}", self.0),
+            }
+        } else {
+            write!(f, "error {}", self.0)
+        }
+    }
+}
+
+pub type SysResult<T> = Result<T, Errno>;
+
+/// What a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Dir,
+    File,
+    Symlink,
+    Other,
+}
+
+/// How a child ended (from wait4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    /// Shell convention: the code, or 128 + the signal.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => c,
+            ExitStatus::Signaled(s) => 128 + s,
+        }
+    }
+}
+
+/// prctl operations init uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prctl {
+    SetPdeathsig(i32),
+    SetDumpable(bool),
+    SetNoNewPrivs,
+    /// Yama: no process may ptrace us by exception (PR_SET_PTRACER 0).
+    SetPtracerNone,
+    CapAmbientClearAll,
+    CapBsetDrop(u32),
+}
+
+/// What the program is started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exec {
+    pub argv: Vec<String>,
+    /// `KEY=VALUE` entries.
+    pub env: Vec<String>,
+    /// Working directory and whether failing to enter it is fatal.
+    pub cwd: String,
+    pub cwd_required: bool,
+    pub new_session: bool,
+    /// The caller's umask, restored in the program.
+    pub umask: u32,
+}
+
+/// Why the program could not be started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecFailure {
+    /// fork itself failed.
+    Fork(Errno),
+    /// The working directory could not be entered.
+    Chdir(Errno),
+    /// execve failed for every candidate (the most relevant errno).
+    Exec(Errno),
+    /// setsid or signal reset failed in the child.
+    Setup(Errno),
+}
+
+/// Mount flags (MS_*), a u64 to carry them portably.
+pub type MsFlags = u64;
+
+/// The syscall seam.
+pub trait Sys {
+    fn getpid(&self) -> i32;
+    fn getppid(&self) -> i32;
+    /// clone(2) with namespace `flags` and SIGCHLD, fork-like (no new
+    /// stack): 0 in the child, the child's pid in the parent.
+    fn clone_sandbox(&self, flags: u64) -> SysResult<i32>;
+    fn prctl(&self, op: Prctl) -> SysResult<()>;
+    /// Clear effective, permitted and inheritable capability sets.
+    fn capset_empty(&self) -> SysResult<()>;
+    /// Load one classic BPF seccomp program (no_new_privs must be set).
+    fn seccomp_load(&self, program: &[libc::sock_filter]) -> SysResult<()>;
+    fn umask(&self, mask: u32) -> u32;
+    fn sethostname(&self, name: &str) -> SysResult<()>;
+    /// Bring the loopback interface up in the current network namespace.
+    fn loopback_up(&self) -> SysResult<()>;
+
+    fn read_file(&self, path: &str) -> SysResult<Vec<u8>>;
+    /// Write to an existing file (procfs knobs).
+    fn write_file(&self, path: &str, data: &[u8]) -> SysResult<()>;
+    /// Create a new file (O_EXCL) with `data` and `mode`.
+    fn create_file(&self, path: &str, data: &[u8], mode: u32) -> SysResult<()>;
+    fn unlink(&self, path: &str) -> SysResult<()>;
+    fn mkdir(&self, path: &str, mode: u32) -> SysResult<()>;
+    fn chdir(&self, path: &str) -> SysResult<()>;
+    fn fchdir(&self, fd: Fd) -> SysResult<()>;
+    /// open(2); O_CLOEXEC is always added.
+    fn open(&self, path: &str, flags: i32) -> SysResult<Fd>;
+    fn close(&self, fd: Fd) -> SysResult<()>;
+    /// stat(2), following symlinks.
+    fn stat(&self, path: &str) -> SysResult<FileKind>;
+    fn write_fd(&self, fd: Fd, data: &[u8]) -> SysResult<()>;
+
+    /// openat2(dirfd, path, O_PATH|flags, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS):
+    /// resolve `path` with `dirfd` as the root, so no symlink leads out of it.
+    fn open_in_root(&self, dirfd: Fd, path: &str, flags: i32) -> SysResult<Fd>;
+    fn mkdirat(&self, dirfd: Fd, name: &str, mode: u32) -> SysResult<()>;
+    /// Create an empty regular file (O_CREAT|O_EXCL).
+    fn mkfileat(&self, dirfd: Fd, name: &str, mode: u32) -> SysResult<()>;
+    fn symlinkat(&self, linkname: &str, dirfd: Fd, name: &str) -> SysResult<()>;
+    fn readlinkat(&self, dirfd: Fd, name: &str) -> SysResult<String>;
+    fn fstat(&self, fd: Fd) -> SysResult<FileKind>;
+
+    fn mount(&self, source: Option<&str>, target: &str, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> SysResult<()>;
+    /// mount_setattr(fd, "", AT_EMPTY_PATH[|AT_RECURSIVE]) setting MOUNT_ATTR_* bits.
+    fn mount_setattr(&self, fd: Fd, recursive: bool, attr_set: u64) -> SysResult<()>;
+    fn umount2(&self, target: &str, flags: i32) -> SysResult<()>;
+    fn pivot_root(&self, new_root: &str, put_old: &str) -> SysResult<()>;
+
+    /// Fork the program: in the child reset signals, setsid, chdir, mark
+    /// every fd above 2 close-on-exec and execve (PATH lookup inside the
+    /// sandbox). Returns the child's pid once exec succeeded.
+    fn spawn(&self, exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)>;
+    /// Wait for one of the blocked signals, up to `timeout_ms`.
+    fn wait_signal(&self, timeout_ms: Option<u64>) -> SysResult<Option<i32>>;
+    /// wait4(-1, WNOHANG): Ok(None) when children remain but none exited;
+    /// Err(ECHILD) when none remain.
+    fn reap(&self) -> SysResult<Option<(i32, ExitStatus)>>;
+    fn kill(&self, pid: i32, sig: i32) -> SysResult<()>;
+    fn monotonic_ms(&self) -> u64;
+    /// A line on stderr, prefixed `sandboxctl: `.
+    fn log(&self, msg: &str);
+    fn exit(&self, code: i32) -> !;
+}
+
+/// Signals the init blocks and waits for with `wait_signal`.
+pub const HANDLED_SIGNALS: [i32; 5] = [libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
+
+/// Render MS_* flags for messages and call scripts.
+pub fn fmt_ms(flags: MsFlags) -> String {
+    const NAMES: &[(u64, &str)] = &[
+        (libc::MS_RDONLY as u64, "RDONLY"),
+        (libc::MS_NOSUID as u64, "NOSUID"),
+        (libc::MS_NODEV as u64, "NODEV"),
+        (libc::MS_NOEXEC as u64, "NOEXEC"),
+        (libc::MS_REMOUNT as u64, "REMOUNT"),
+        (libc::MS_BIND as u64, "BIND"),
+        (libc::MS_REC as u64, "REC"),
+        (libc::MS_SILENT as u64, "SILENT"),
+        (libc::MS_PRIVATE as u64, "PRIVATE"),
+        (libc::MS_SLAVE as u64, "SLAVE"),
+    ];
+    let mut rest = flags;
+    let mut out = Vec::new();
+    for (bit, name) in NAMES {
+        if rest & bit != 0 {
+            out.push(*name);
+            rest &= !bit;
+        }
+    }
+    let mut s = out.join("|");
+    if rest != 0 {
+        if !s.is_empty() {
+            s.push('|');
+        }
+        s.push_str(&format!("{rest:#x}"));
+    }
+    if s.is_empty() {
+        s.push('0');
+    }
+    s
+}
+
+/// MOUNT_ATTR_* bits.
+pub const ATTR_RDONLY: u64 = 0x1;
+pub const ATTR_NOSUID: u64 = 0x2;
+pub const ATTR_NODEV: u64 = 0x4;
+pub const ATTR_NOEXEC: u64 = 0x8;
+
+pub fn fmt_attr(attr: u64) -> String {
+    let mut out = Vec::new();
+    for (bit, name) in [(ATTR_RDONLY, "RDONLY"), (ATTR_NOSUID, "NOSUID"), (ATTR_NODEV, "NODEV"), (ATTR_NOEXEC, "NOEXEC")] {
+        if attr & bit != 0 {
+            out.push(name);
+        }
+    }
+    if out.is_empty() {
+        "0".into()
+    } else {
+        out.join("|")
+    }
+}

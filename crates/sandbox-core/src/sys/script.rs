@@ -1,0 +1,267 @@
+//! The test double: an ordered call script. Each expected call is the
+//! rendered call with its arguments and what it returns; a call out of order
+//! or with other arguments fails the test at once, and [`Script::done`]
+//! fails when an expected call was left unmade. `exit` unwinds with
+//! [`Exited`] so fatal paths can be driven and observed.
+
+use super::*;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+/// What a scripted call returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ret {
+    Ok,
+    Err(i32),
+    Fd(Fd),
+    Int(i64),
+    Kind(FileKind),
+    Bytes(Vec<u8>),
+    Text(String),
+    Signal(Option<i32>),
+    Reaped(i32, ExitStatus),
+    /// `reap` found children but none exited.
+    NoneYet,
+    ExecFailed(Option<i32>, ExecFailure),
+}
+
+/// The panic payload of a scripted `exit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exited(pub i32);
+
+pub struct Script {
+    calls: RefCell<VecDeque<(String, Ret)>>,
+    made: RefCell<Vec<String>>,
+    logs: RefCell<Vec<String>>,
+}
+
+impl Script {
+    pub fn new<S: Into<String>>(calls: Vec<(S, Ret)>) -> Script {
+        Script {
+            calls: RefCell::new(calls.into_iter().map(|(c, r)| (c.into(), r)).collect()),
+            made: RefCell::new(Vec::new()),
+            logs: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Fails when calls remain unmade.
+    pub fn done(&self) {
+        let left: Vec<String> = self.calls.borrow().iter().map(|(c, _)| c.clone()).collect();
+        assert!(left.is_empty(), "expected calls were not made: {left:#?}\nmade: {:#?}", self.made.borrow());
+    }
+
+    /// Everything logged with `log`.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.borrow().clone()
+    }
+
+    fn next(&self, call: String) -> Ret {
+        let n = self.made.borrow().len();
+        self.made.borrow_mut().push(call.clone());
+        let (want, ret) = self.calls.borrow_mut().pop_front().unwrap_or_else(|| {
+            panic!("unexpected call #{n}: {call} (script exhausted)\nmade: {:#?}", self.made.borrow())
+        });
+        assert_eq!(call, want, "call #{n} differs from the script");
+        ret
+    }
+
+    fn unit(&self, call: String) -> SysResult<()> {
+        match self.next(call.clone()) {
+            Ret::Ok => Ok(()),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("{call}: script returns {r:?}, expected Ok or Err"),
+        }
+    }
+    fn fd(&self, call: String) -> SysResult<Fd> {
+        match self.next(call.clone()) {
+            Ret::Fd(fd) => Ok(fd),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("{call}: script returns {r:?}, expected Fd or Err"),
+        }
+    }
+    fn kind(&self, call: String) -> SysResult<FileKind> {
+        match self.next(call.clone()) {
+            Ret::Kind(k) => Ok(k),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("{call}: script returns {r:?}, expected Kind or Err"),
+        }
+    }
+}
+
+/// Run `f` and return the code it exited with through `Sys::exit`.
+pub fn expect_exit<F: FnOnce() -> R + std::panic::UnwindSafe, R: std::fmt::Debug>(f: F) -> i32 {
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        if info.payload().downcast_ref::<Exited>().is_none() {
+            eprintln!("{info}");
+        }
+    }));
+    let r = std::panic::catch_unwind(f);
+    std::panic::set_hook(prev);
+    match r {
+        Ok(v) => panic!("expected exit, returned {v:?}"),
+        Err(p) => match p.downcast_ref::<Exited>() {
+            Some(Exited(code)) => *code,
+            None => std::panic::resume_unwind(p),
+        },
+    }
+}
+
+fn q(s: &str) -> String {
+    format!("{s:?}")
+}
+fn oq(s: Option<&str>) -> String {
+    s.map(q).unwrap_or_else(|| "-".into())
+}
+
+impl Sys for Script {
+    fn getpid(&self) -> i32 {
+        match self.next("getpid()".into()) {
+            Ret::Int(p) => p as i32,
+            r => panic!("getpid: {r:?}"),
+        }
+    }
+    fn getppid(&self) -> i32 {
+        match self.next("getppid()".into()) {
+            Ret::Int(p) => p as i32,
+            r => panic!("getppid: {r:?}"),
+        }
+    }
+    fn clone_sandbox(&self, flags: u64) -> SysResult<i32> {
+        match self.next(format!("clone_sandbox({flags:#x})")) {
+            Ret::Int(p) => Ok(p as i32),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("clone_sandbox: {r:?}"),
+        }
+    }
+    fn prctl(&self, op: Prctl) -> SysResult<()> {
+        self.unit(format!("prctl({op:?})"))
+    }
+    fn capset_empty(&self) -> SysResult<()> {
+        self.unit("capset_empty()".into())
+    }
+    fn seccomp_load(&self, program: &[libc::sock_filter]) -> SysResult<()> {
+        self.unit(format!("seccomp_load({} insns)", program.len()))
+    }
+    fn umask(&self, mask: u32) -> u32 {
+        match self.next(format!("umask({mask:o})")) {
+            Ret::Int(m) => m as u32,
+            r => panic!("umask: {r:?}"),
+        }
+    }
+    fn sethostname(&self, name: &str) -> SysResult<()> {
+        self.unit(format!("sethostname({})", q(name)))
+    }
+    fn loopback_up(&self) -> SysResult<()> {
+        self.unit("loopback_up()".into())
+    }
+    fn read_file(&self, path: &str) -> SysResult<Vec<u8>> {
+        match self.next(format!("read_file({})", q(path))) {
+            Ret::Bytes(b) => Ok(b),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("read_file: {r:?}"),
+        }
+    }
+    fn write_file(&self, path: &str, data: &[u8]) -> SysResult<()> {
+        self.unit(format!("write_file({}, {})", q(path), q(&String::from_utf8_lossy(data))))
+    }
+    fn create_file(&self, path: &str, data: &[u8], mode: u32) -> SysResult<()> {
+        self.unit(format!("create_file({}, {}, {mode:o})", q(path), q(&String::from_utf8_lossy(data))))
+    }
+    fn unlink(&self, path: &str) -> SysResult<()> {
+        self.unit(format!("unlink({})", q(path)))
+    }
+    fn mkdir(&self, path: &str, mode: u32) -> SysResult<()> {
+        self.unit(format!("mkdir({}, {mode:o})", q(path)))
+    }
+    fn chdir(&self, path: &str) -> SysResult<()> {
+        self.unit(format!("chdir({})", q(path)))
+    }
+    fn fchdir(&self, fd: Fd) -> SysResult<()> {
+        self.unit(format!("fchdir({fd})"))
+    }
+    fn open(&self, path: &str, flags: i32) -> SysResult<Fd> {
+        self.fd(format!("open({}, {flags:#o})", q(path)))
+    }
+    fn close(&self, fd: Fd) -> SysResult<()> {
+        self.unit(format!("close({fd})"))
+    }
+    fn stat(&self, path: &str) -> SysResult<FileKind> {
+        self.kind(format!("stat({})", q(path)))
+    }
+    fn write_fd(&self, fd: Fd, data: &[u8]) -> SysResult<()> {
+        self.unit(format!("write_fd({fd}, {})", q(&String::from_utf8_lossy(data))))
+    }
+    fn open_in_root(&self, dirfd: Fd, path: &str, flags: i32) -> SysResult<Fd> {
+        self.fd(format!("open_in_root({dirfd}, {}, {flags:#o})", q(path)))
+    }
+    fn mkdirat(&self, dirfd: Fd, name: &str, mode: u32) -> SysResult<()> {
+        self.unit(format!("mkdirat({dirfd}, {}, {mode:o})", q(name)))
+    }
+    fn mkfileat(&self, dirfd: Fd, name: &str, mode: u32) -> SysResult<()> {
+        self.unit(format!("mkfileat({dirfd}, {}, {mode:o})", q(name)))
+    }
+    fn symlinkat(&self, linkname: &str, dirfd: Fd, name: &str) -> SysResult<()> {
+        self.unit(format!("symlinkat({}, {dirfd}, {})", q(linkname), q(name)))
+    }
+    fn readlinkat(&self, dirfd: Fd, name: &str) -> SysResult<String> {
+        match self.next(format!("readlinkat({dirfd}, {})", q(name))) {
+            Ret::Text(t) => Ok(t),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("readlinkat: {r:?}"),
+        }
+    }
+    fn fstat(&self, fd: Fd) -> SysResult<FileKind> {
+        self.kind(format!("fstat({fd})"))
+    }
+    fn mount(&self, source: Option<&str>, target: &str, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> SysResult<()> {
+        self.unit(format!("mount({}, {}, {}, {}, {})", oq(source), q(target), oq(fstype), fmt_ms(flags), oq(data)))
+    }
+    fn mount_setattr(&self, fd: Fd, recursive: bool, attr_set: u64) -> SysResult<()> {
+        self.unit(format!("mount_setattr({fd}, {}, {})", if recursive { "recursive" } else { "single" }, fmt_attr(attr_set)))
+    }
+    fn umount2(&self, target: &str, flags: i32) -> SysResult<()> {
+        self.unit(format!("umount2({}, {flags})", q(target)))
+    }
+    fn pivot_root(&self, new_root: &str, put_old: &str) -> SysResult<()> {
+        self.unit(format!("pivot_root({}, {})", q(new_root), q(put_old)))
+    }
+    fn spawn(&self, exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
+        match self.next(format!("spawn({:?}, cwd={}, session={})", exec.argv, q(&exec.cwd), exec.new_session)) {
+            Ret::Int(pid) => Ok(pid as i32),
+            Ret::ExecFailed(pid, f) => Err((pid, f)),
+            r => panic!("spawn: {r:?}"),
+        }
+    }
+    fn wait_signal(&self, timeout_ms: Option<u64>) -> SysResult<Option<i32>> {
+        match self.next(format!("wait_signal({timeout_ms:?})")) {
+            Ret::Signal(s) => Ok(s),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("wait_signal: {r:?}"),
+        }
+    }
+    fn reap(&self) -> SysResult<Option<(i32, ExitStatus)>> {
+        match self.next("reap()".into()) {
+            Ret::Reaped(pid, st) => Ok(Some((pid, st))),
+            Ret::NoneYet => Ok(None),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("reap: {r:?}"),
+        }
+    }
+    fn kill(&self, pid: i32, sig: i32) -> SysResult<()> {
+        self.unit(format!("kill({pid}, {sig})"))
+    }
+    fn monotonic_ms(&self) -> u64 {
+        match self.next("monotonic_ms()".into()) {
+            Ret::Int(t) => t as u64,
+            r => panic!("monotonic_ms: {r:?}"),
+        }
+    }
+    fn log(&self, msg: &str) {
+        self.logs.borrow_mut().push(msg.to_string());
+    }
+    fn exit(&self, code: i32) -> ! {
+        self.made.borrow_mut().push(format!("exit({code})"));
+        std::panic::panic_any(Exited(code))
+    }
+}

@@ -1,0 +1,292 @@
+//! Stage: before anything is created. Decodes a plan with the JSON path of
+//! any bad field, checks every field, and (preflight) checks that host
+//! sources exist. Invariant: a plan that passes here only fails later for
+//! reasons of the kernel or of a host that changed underneath.
+
+use crate::error::{Code, PlanError};
+use crate::plan::{Op, Plan, PLAN_VERSION};
+
+/// Longest path accepted (PATH_MAX).
+pub const MAX_PATH: usize = 4096;
+/// Most ops in one plan.
+pub const MAX_OPS: usize = 4096;
+/// Most argv entries; longest single string.
+pub const MAX_ARGS: usize = 65_536;
+pub const MAX_STRING: usize = 131_072;
+/// Largest inline file (`file` op `data`).
+pub const MAX_FILE_DATA: usize = 16 << 20;
+
+/// Decode plan JSON; errors name the JSON path.
+pub fn decode(json: &[u8]) -> Result<Plan, PlanError> {
+    let de = &mut serde_json::Deserializer::from_slice(json);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = json_path(&e.path().to_string());
+        let op_index = op_index_of(&path);
+        let reason = e.inner().to_string();
+        // serde_json appends " at line L column C": keep it, it helps in files.
+        PlanError { path, op_index, kind: None, reason, code: Code::PlanInvalid }
+    })
+}
+
+/// `ops[3].target` → `plan.ops[3].target`; `.` → `plan`.
+fn json_path(p: &str) -> String {
+    if p == "." || p.is_empty() {
+        "plan".into()
+    } else {
+        format!("plan.{p}")
+    }
+}
+
+fn op_index_of(path: &str) -> Option<usize> {
+    let rest = path.strip_prefix("plan.ops[")?;
+    rest.split(']').next()?.parse().ok()
+}
+
+struct Ctx<'a> {
+    index: usize,
+    op: &'a Op,
+}
+
+impl Ctx<'_> {
+    fn err(&self, field: &str, reason: impl Into<String>) -> PlanError {
+        PlanError {
+            path: format!("plan.ops[{}].{field}", self.index),
+            op_index: Some(self.index),
+            kind: Some(self.op.kind()),
+            reason: reason.into(),
+            code: Code::PlanInvalid,
+        }
+    }
+}
+
+fn top(field: &str, reason: impl Into<String>) -> PlanError {
+    PlanError {
+        path: format!("plan.{field}"),
+        op_index: None,
+        kind: None,
+        reason: reason.into(),
+        code: Code::PlanInvalid,
+    }
+}
+
+/// Why `p` is not a clean absolute path, if it is not.
+pub fn check_abs(p: &str) -> Result<(), String> {
+    if p.is_empty() {
+        return Err("path is empty".into());
+    }
+    if p.len() > MAX_PATH {
+        return Err(format!("path is longer than {MAX_PATH} bytes"));
+    }
+    if p.contains('\0') {
+        return Err("path contains a NUL byte".into());
+    }
+    if !p.starts_with('/') {
+        return Err(format!("path {p} is not absolute"));
+    }
+    if p.split('/').any(|c| c == "..") {
+        return Err(format!("path {p} contains .."));
+    }
+    Ok(())
+}
+
+fn check_mode(c: &Ctx, mode: u32) -> Result<(), PlanError> {
+    if mode > 0o7777 {
+        return Err(c.err("mode", format!("mode {mode:o} has bits beyond 07777")));
+    }
+    Ok(())
+}
+
+/// Check every field of a decoded plan.
+pub fn validate(plan: &Plan) -> Result<(), PlanError> {
+    if plan.version != PLAN_VERSION {
+        return Err(top("version", format!("version {} is not supported (expected {PLAN_VERSION})", plan.version)));
+    }
+    if plan.argv.is_empty() {
+        return Err(top("argv", "argv is empty: name a program to run"));
+    }
+    if plan.argv.len() > MAX_ARGS {
+        return Err(top("argv", format!("more than {MAX_ARGS} arguments")));
+    }
+    for (i, a) in plan.argv.iter().enumerate() {
+        if a.contains('\0') {
+            return Err(top(&format!("argv[{i}]"), "argument contains a NUL byte"));
+        }
+        if a.len() > MAX_STRING {
+            return Err(top(&format!("argv[{i}]"), format!("argument longer than {MAX_STRING} bytes")));
+        }
+    }
+    if plan.argv[0].is_empty() {
+        return Err(top("argv[0]", "program name is empty"));
+    }
+    for (i, k) in plan.env.unset.iter().enumerate() {
+        check_env_name(k).map_err(|r| top(&format!("env.unset[{i}]"), r))?;
+    }
+    for (k, v) in &plan.env.set {
+        check_env_name(k).map_err(|r| top(&format!("env.set.{k}"), r))?;
+        if v.contains('\0') {
+            return Err(top(&format!("env.set.{k}"), "value contains a NUL byte"));
+        }
+    }
+    if let Some(cwd) = &plan.cwd {
+        check_abs(cwd).map_err(|r| top("cwd", r))?;
+    }
+    if let Some(h) = &plan.hostname {
+        if !plan.namespaces.uts {
+            return Err(top("hostname", "a hostname needs the uts namespace"));
+        }
+        if h.is_empty() || h.len() > 64 || h.contains('\0') || h.contains('/') {
+            return Err(top("hostname", "hostname must be 1 to 64 bytes, without NUL or /"));
+        }
+    }
+    // uid/gid 4294967295 is (uid_t)-1: "no change" to the kernel, never a real id.
+    if plan.uid == Some(u32::MAX) {
+        return Err(top("uid", "uid 4294967295 is reserved"));
+    }
+    if plan.gid == Some(u32::MAX) {
+        return Err(top("gid", "gid 4294967295 is reserved"));
+    }
+    if plan.linger_ms > 600_000 {
+        return Err(top("lingerMs", "lingerMs must be at most 600000"));
+    }
+    if plan.ops.len() > MAX_OPS {
+        return Err(top("ops", format!("{} ops is more than the {MAX_OPS} allowed", plan.ops.len())));
+    }
+    for (index, op) in plan.ops.iter().enumerate() {
+        let c = Ctx { index, op };
+        check_abs(op.target()).map_err(|r| c.err("target", r))?;
+        crate::ops::validate(op).map_err(|(field, reason)| c.err(field, reason))?;
+        match op {
+            Op::Tmpfs(t) => check_mode(&c, t.mode)?,
+            Op::Dir(d) => check_mode(&c, d.mode)?,
+            Op::File(f) => check_mode(&c, f.mode)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_env_name(k: &str) -> Result<(), String> {
+    if k.is_empty() {
+        return Err("variable name is empty".into());
+    }
+    if k.contains('=') || k.contains('\0') {
+        return Err(format!("variable name {k:?} contains = or NUL"));
+    }
+    Ok(())
+}
+
+/// Host-side checks that need the filesystem: every non-optional source
+/// exists. Runs before any namespace is created.
+pub fn preflight(plan: &Plan) -> Result<(), PlanError> {
+    for (index, op) in plan.ops.iter().enumerate() {
+        let c = Ctx { index, op };
+        let (field, source, optional) = match op {
+            Op::Bind(b) => ("source", b.source.as_str(), b.optional),
+            Op::File(f) => match &f.source {
+                Some(s) => ("source", s.as_str(), false),
+                None => continue,
+            },
+            _ => continue,
+        };
+        if optional {
+            continue;
+        }
+        if let Err(e) = std::fs::metadata(source) {
+            let mut err = c.err(field, format!("source {source} does not exist"));
+            if e.kind() != std::io::ErrorKind::NotFound {
+                err.reason = format!("source {source} is not accessible: {}", crate::sys::Errno::from_io(&e));
+            }
+            err.code = Code::SourceMissing;
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+/// Decode, validate and preflight in one step (what the addon's `checkPlan` does).
+pub fn check(json: &[u8]) -> Result<Plan, PlanError> {
+    let plan = decode(json)?;
+    validate(&plan)?;
+    preflight(&plan)?;
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(json: &str) -> PlanError {
+        check(json.as_bytes()).expect_err("plan should be rejected")
+    }
+
+    #[test]
+    fn minimal_plan_decodes_with_defaults() {
+        let p = check(br#"{"argv":["true"]}"#).unwrap();
+        assert!(p.die_with_parent && p.new_session && p.env.inherit);
+        assert_eq!(p.linger_ms, crate::plan::DEFAULT_LINGER_MS);
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_with_their_path() {
+        let e = err(r#"{"argv":["true"],"ops":[{"kind":"proc","target":"/proc"},{"kind":"tmpfs","target":"/tmp","bogus":1}]}"#);
+        assert_eq!(e.code, Code::PlanInvalid);
+        assert_eq!(e.op_index, Some(1));
+        assert!(e.path.starts_with("plan.ops[1]"), "{}", e.path);
+        assert!(e.reason.contains("bogus"), "{}", e.reason);
+        let e = err(r#"{"argv":["true"],"extra":true}"#);
+        assert!(e.reason.contains("extra"));
+    }
+
+    #[test]
+    fn unknown_kind_is_rejected() {
+        let e = err(r#"{"argv":["true"],"ops":[{"kind":"teleport","target":"/x"}]}"#);
+        assert_eq!(e.op_index, Some(0));
+    }
+
+    #[test]
+    fn relative_and_dotdot_targets_are_rejected() {
+        let e = err(r#"{"argv":["true"],"ops":[{"kind":"dir","target":"tmp"}]}"#);
+        assert_eq!(e.path, "plan.ops[0].target");
+        assert_eq!(e.to_string(), "plan.ops[0].target (dir): path tmp is not absolute");
+        let e = err(r#"{"argv":["true"],"ops":[{"kind":"dir","target":"/a/../b"}]}"#);
+        assert!(e.reason.contains(".."));
+        let e = err(r#"{"argv":["true"],"ops":[{"kind":"dir","target":"/a\u0000b"}]}"#);
+        assert!(e.reason.contains("NUL"));
+    }
+
+    #[test]
+    fn missing_source_has_its_own_code() {
+        let e = err(r#"{"argv":["true"],"ops":[{"kind":"bind","source":"/nonexistent-sandboxctl","target":"/x"}]}"#);
+        assert_eq!(e.code, Code::SourceMissing);
+        assert_eq!(e.op_index, Some(0));
+        assert_eq!(e.path, "plan.ops[0].source");
+        // optional binds skip a missing source
+        check(br#"{"argv":["true"],"ops":[{"kind":"bind","source":"/nonexistent-sandboxctl","target":"/x","optional":true}]}"#).unwrap();
+    }
+
+    #[test]
+    fn policy_fields_are_checked() {
+        assert_eq!(err(r#"{"argv":[]}"#).path, "plan.argv");
+        assert_eq!(err(r#"{"argv":["true"],"version":2}"#).path, "plan.version");
+        assert_eq!(err(r#"{"argv":["true"],"cwd":"rel"}"#).path, "plan.cwd");
+        assert_eq!(err(r#"{"argv":["true"],"hostname":""}"#).path, "plan.hostname");
+        assert_eq!(err(r#"{"argv":["true"],"hostname":"h","namespaces":{"uts":false}}"#).path, "plan.hostname");
+        assert_eq!(err(r#"{"argv":["true"],"uid":4294967295}"#).path, "plan.uid");
+        assert_eq!(err(r#"{"argv":["true"],"env":{"set":{"A=B":"c"}}}"#).path, "plan.env.set.A=B");
+        assert_eq!(err(r#"{"argv":["true"],"lingerMs":9999999}"#).path, "plan.lingerMs");
+        assert_eq!(err(r#"{"argv":["true"],"network":"bridge"}"#).path, "plan.network");
+    }
+
+    #[test]
+    fn too_many_ops_are_rejected() {
+        let ops = vec![r#"{"kind":"dir","target":"/d"}"#; MAX_OPS + 1].join(",");
+        let e = err(&format!(r#"{{"argv":["true"],"ops":[{ops}]}}"#));
+        assert_eq!(e.path, "plan.ops");
+    }
+
+    #[test]
+    fn modes_are_bounded() {
+        let e = err(r#"{"argv":["true"],"ops":[{"kind":"tmpfs","target":"/t","mode":65535}]}"#);
+        assert_eq!(e.path, "plan.ops[0].mode");
+    }
+}
