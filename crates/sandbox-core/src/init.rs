@@ -319,3 +319,7 @@ pub fn reap(sys: &dyn Sys, plan: &Plan, program: i32) -> ! {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "init_tests.rs"]
+mod tests;

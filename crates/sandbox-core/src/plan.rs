@@ -330,3 +330,16 @@ pub fn json_schema() -> String {
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn committed_json_schema_is_fresh() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/plan.schema.json");
+        let committed = std::fs::read_to_string(path).expect("schema/plan.schema.json exists");
+        assert!(
+            committed == super::json_schema(),
+            "schema/plan.schema.json is stale: run `npm run gen` (cargo run -q -p sandbox-core --example gen-schema > schema/plan.schema.json)"
+        );
+    }
+}

@@ -89,14 +89,15 @@ impl Script {
 }
 
 /// Run `f` and return the code it exited with through `Sys::exit`.
-pub fn expect_exit<F: FnOnce() -> R + std::panic::UnwindSafe, R: std::fmt::Debug>(f: F) -> i32 {
+/// The script is meant to be inspected after the unwind, hence AssertUnwindSafe.
+pub fn expect_exit<F: FnOnce() -> R, R: std::fmt::Debug>(f: F) -> i32 {
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(|info| {
         if info.payload().downcast_ref::<Exited>().is_none() {
             eprintln!("{info}");
         }
     }));
-    let r = std::panic::catch_unwind(f);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     std::panic::set_hook(prev);
     match r {
         Ok(v) => panic!("expected exit, returned {v:?}"),

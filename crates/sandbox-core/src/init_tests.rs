@@ -1,0 +1,397 @@
+//! init through the call script: the whole sequence in order, every fatal
+//! branch (each fallible call fails in turn with a unique errno marker), the
+//! reaper and the launcher.
+
+use super::*;
+use crate::launch::{run_launcher, LaunchContext};
+use crate::plan::{Op, TmpfsOp};
+use crate::sys::script::{expect_exit, Ret, Script};
+
+fn plan() -> Plan {
+    let mut p = Plan::new(vec!["/bin/true".into()]);
+    p.hostname = Some("box".into());
+    p.ops.push(Op::Tmpfs(TmpfsOp { target: "/tmp".into(), size: None, mode: 0o755 }));
+    p
+}
+
+const PROG: [libc::sock_filter; 1] = [libc::sock_filter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }];
+
+fn cx(plan: &Plan) -> InitContext<'_> {
+    InitContext {
+        plan,
+        host_uid: 1000,
+        host_gid: 1001,
+        caller_cwd: None,
+        report_fd: None,
+        seccomp: Some(&PROG),
+        env: vec!["PATH=/usr/bin".into()],
+    }
+}
+
+fn c(s: impl Into<String>, r: Ret) -> (String, Ret) {
+    (s.into(), r)
+}
+
+/// Every call of a successful init up to and including the spawn.
+fn setup_calls() -> Vec<(String, Ret)> {
+    let mut v = vec![
+        c("getpid()", Ret::Int(1)),
+        c("prctl(SetPtracerNone)", Ret::Ok),
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("loopback_up()", Ret::Ok),
+        c("prctl(SetDumpable(true))", Ret::Ok),
+        c("write_file(\"/proc/self/uid_map\", \"1000 1000 1\\n\")", Ret::Ok),
+        c("write_file(\"/proc/self/setgroups\", \"deny\\n\")", Ret::Ok),
+        c("write_file(\"/proc/self/gid_map\", \"1001 1001 1\\n\")", Ret::Ok),
+        c("prctl(SetDumpable(false))", Ret::Ok),
+        c("umask(0)", Ret::Int(0o22)),
+        c("sethostname(\"box\")", Ret::Ok),
+        c("read_file(\"/proc/sys/kernel/cap_last_cap\")", Ret::Bytes(b"40\n".to_vec())),
+        c("mount(-, \"/\", -, REC|SLAVE, -)", Ret::Ok),
+        c("mount(\"tmpfs\", \"/proc/self/fd\", \"tmpfs\", NOSUID|NODEV, \"mode=700\")", Ret::Ok),
+        c("chdir(\"/proc/self/fd\")", Ret::Ok),
+        c("mkdir(\"sysroot\", 755)", Ret::Ok),
+        c("mount(\"sysroot\", \"sysroot\", -, BIND|REC, -)", Ret::Ok),
+        c("mkdir(\"host\", 755)", Ret::Ok),
+        c("pivot_root(\".\", \"host\")", Ret::Ok),
+        c("chdir(\"/\")", Ret::Ok),
+        c(format!("open(\"/sysroot\", {:#o})", libc::O_PATH | libc::O_DIRECTORY), Ret::Fd(3)),
+        c(format!("open_in_root(3, \"/tmp\", {:#o})", libc::O_DIRECTORY), Ret::Fd(5)),
+        c("mount(\"tmpfs\", \"/host/proc/self/fd/5\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Ok),
+        c("close(5)", Ret::Ok),
+        c("close(3)", Ret::Ok),
+        c("mount(-, \"/host\", -, REC|PRIVATE, -)", Ret::Ok),
+        c("umount2(\"/host\", 2)", Ret::Ok),
+        c(format!("open(\"/\", {:#o})", libc::O_DIRECTORY | libc::O_RDONLY), Ret::Fd(4)),
+        c("chdir(\"/sysroot\")", Ret::Ok),
+        c("pivot_root(\".\", \".\")", Ret::Ok),
+        c("fchdir(4)", Ret::Ok),
+        c("umount2(\".\", 2)", Ret::Ok),
+        c("chdir(\"/\")", Ret::Ok),
+        c("close(4)", Ret::Ok),
+        c("prctl(CapAmbientClearAll)", Ret::Ok),
+    ];
+    for cap in 0..=40 {
+        v.push(c(format!("prctl(CapBsetDrop({cap}))"), Ret::Ok));
+    }
+    v.extend([
+        c("capset_empty()", Ret::Ok),
+        c("prctl(SetNoNewPrivs)", Ret::Ok),
+        c("seccomp_load(1 insns)", Ret::Ok),
+        c("umask(22)", Ret::Int(0)),
+        c("spawn([\"/bin/true\"], cwd=\"/\", session=true)", Ret::Int(2)),
+    ]);
+    v
+}
+
+#[test]
+fn the_whole_sequence_in_order() {
+    let p = plan();
+    let mut calls = setup_calls();
+    calls.extend([
+        c("reap()", Ret::Reaped(2, ExitStatus::Exited(42))),
+        c("monotonic_ms()", Ret::Int(1000)),
+        c("reap()", Ret::Err(libc::ECHILD)),
+    ]);
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 42);
+    s.done();
+    assert!(s.logs().is_empty(), "{:?}", s.logs());
+}
+
+/// Calls whose failure init deliberately tolerates.
+fn tolerated(call: &str) -> bool {
+    call == "prctl(SetPtracerNone)" || call == "close(5)" || call == "close(3)"
+}
+
+#[test]
+fn every_fallible_call_is_a_fatal_branch_with_its_own_error() {
+    let p = plan();
+    let calls = setup_calls();
+    let mut fatal = 0;
+    for i in 0..calls.len() {
+        let (call, ret) = &calls[i];
+        // Infallible calls return plain values.
+        if matches!(ret, Ret::Int(_)) && !call.starts_with("spawn") || call.starts_with("umask") {
+            continue;
+        }
+        let marker = 20_000 + i as i32;
+        let mut script: Vec<(String, Ret)> = calls[..i].to_vec();
+        let injected = if call.starts_with("spawn") {
+            Ret::ExecFailed(Some(2), ExecFailure::Exec(Errno(marker)))
+        } else {
+            Ret::Err(marker)
+        };
+        script.push((call.clone(), injected));
+        // A failed mount onto a target fd still closes that fd.
+        if call.contains("/host/proc/self/fd/5") {
+            script.push(c("close(5)", Ret::Ok));
+        }
+        let s = Script::new(script);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| expect_exit(|| run_init(&s, &cx(&p)))));
+        if tolerated(call) {
+            // Init goes on past a tolerated failure: the script runs out.
+            let msg = r.expect_err("tolerated failure must not exit");
+            let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+            assert!(msg.contains("script exhausted"), "{call}: {msg}");
+            continue;
+        }
+        let code = r.unwrap_or_else(|_| panic!("{call}: init did not exit"));
+        let want = if call.starts_with("spawn") { 126 } else { EXIT_SETUP };
+        assert_eq!(code, want, "{call}");
+        let logs = s.logs().join("\n");
+        assert!(logs.contains(&format!("error {marker}")), "{call}: the injected error did not surface: {logs}");
+        let code_name = if call.starts_with("spawn") {
+            "E_EXEC"
+        } else if call.starts_with("mount") || call.starts_with("pivot") || call.starts_with("umount") || call.starts_with("open_in_root") {
+            "E_MOUNT"
+        } else {
+            "E_SETUP"
+        };
+        assert!(logs.starts_with(code_name), "{call}: {logs}");
+        s.done();
+        fatal += 1;
+    }
+    assert!(fatal > 70, "only {fatal} fatal branches driven");
+}
+
+#[test]
+fn not_pid_1_is_fatal() {
+    let p = plan();
+    let s = Script::new(vec![c("getpid()", Ret::Int(7))]);
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), EXIT_SETUP);
+    assert_eq!(s.logs(), ["E_SETUP: this process must run as pid 1"]);
+}
+
+#[test]
+fn bad_cap_last_cap_is_fatal() {
+    let p = plan();
+    let mut calls: Vec<_> = setup_calls().into_iter().take_while(|(c, _)| !c.starts_with("read_file")).collect();
+    calls.push(c("read_file(\"/proc/sys/kernel/cap_last_cap\")", Ret::Bytes(b"many".to_vec())));
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), EXIT_SETUP);
+    assert_eq!(s.logs(), ["E_SETUP: cannot parse /proc/sys/kernel/cap_last_cap"]);
+}
+
+#[test]
+fn setgroups_may_be_absent() {
+    let p = plan();
+    let mut calls = setup_calls();
+    calls[6].1 = Ret::Err(libc::ENOENT);
+    calls.extend([c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))), c("monotonic_ms()", Ret::Int(0)), c("reap()", Ret::Err(libc::ECHILD))]);
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 0);
+    s.done();
+}
+
+#[test]
+fn errors_go_to_the_report_socket_with_code_and_op_index() {
+    let p = plan();
+    let mut calls: Vec<_> = setup_calls().into_iter().take_while(|(c, _)| !c.starts_with("mount(\"tmpfs\", \"/host")).collect();
+    calls.push(c("mount(\"tmpfs\", \"/host/proc/self/fd/5\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Err(libc::EPERM)));
+    calls.push(c("close(5)", Ret::Ok));
+    calls.push(c(
+        "write_fd(9, \"{\\\"code\\\":\\\"E_MOUNT\\\",\\\"event\\\":\\\"error\\\",\\\"message\\\":\\\"cannot mount tmpfs on /tmp: operation not permitted\\\",\\\"opIndex\\\":0}\\n\")",
+        Ret::Ok,
+    ));
+    let s = Script::new(calls);
+    let mut cx = cx(&p);
+    cx.report_fd = Some(9);
+    assert_eq!(expect_exit(|| run_init(&s, &cx)), EXIT_SETUP);
+    s.done();
+}
+
+#[test]
+fn started_is_reported_and_the_socket_closed_before_reaping() {
+    let p = plan();
+    let mut calls = setup_calls();
+    calls.extend([
+        c("write_fd(9, \"{\\\"event\\\":\\\"started\\\"}\\n\")", Ret::Ok),
+        c("close(9)", Ret::Ok),
+        c("reap()", Ret::Reaped(2, ExitStatus::Signaled(9))),
+        c("monotonic_ms()", Ret::Int(0)),
+        c("reap()", Ret::Err(libc::ECHILD)),
+    ]);
+    let s = Script::new(calls);
+    let mut cx = cx(&p);
+    cx.report_fd = Some(9);
+    assert_eq!(expect_exit(|| run_init(&s, &cx)), 137);
+    s.done();
+}
+
+#[test]
+fn program_not_found_is_127_with_e_exec() {
+    let p = plan();
+    let mut calls = setup_calls();
+    calls.last_mut().unwrap().1 = Ret::ExecFailed(Some(2), ExecFailure::Exec(Errno(libc::ENOENT)));
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 127);
+    assert_eq!(s.logs(), ["E_EXEC: cannot execute /bin/true: no such file or directory"]);
+}
+
+#[test]
+fn explicit_cwd_is_required_caller_cwd_is_not() {
+    let mut p = plan();
+    p.cwd = Some("/work".into());
+    let mut calls = setup_calls();
+    calls.last_mut().unwrap().0 = "spawn([\"/bin/true\"], cwd=\"/work\", session=true)".into();
+    calls.last_mut().unwrap().1 = Ret::ExecFailed(Some(2), ExecFailure::Chdir(Errno(libc::ENOENT)));
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 127);
+    assert_eq!(s.logs(), ["E_EXEC: cannot enter working directory /work: no such file or directory"]);
+}
+
+fn reap_only(calls: Vec<(String, Ret)>, linger: u32) -> (i32, Vec<String>) {
+    let mut p = plan();
+    p.linger_ms = linger;
+    let s = Script::new(calls);
+    let code = expect_exit(|| reap(&s, &p, 2));
+    s.done();
+    (code, s.logs())
+}
+
+#[test]
+fn reaper_forwards_signals_and_reaps_orphans() {
+    let (code, logs) = reap_only(
+        vec![
+            c("reap()", Ret::NoneYet),
+            c("wait_signal(None)", Ret::Signal(Some(libc::SIGTERM))),
+            c("kill(2, 15)", Ret::Ok),
+            c("reap()", Ret::NoneYet),
+            c("wait_signal(None)", Ret::Signal(Some(libc::SIGCHLD))),
+            // an orphaned grandchild re-parented to us
+            c("reap()", Ret::Reaped(17, ExitStatus::Exited(0))),
+            c("reap()", Ret::Reaped(2, ExitStatus::Signaled(libc::SIGTERM))),
+            c("monotonic_ms()", Ret::Int(100)),
+            c("reap()", Ret::Err(libc::ECHILD)),
+        ],
+        5000,
+    );
+    assert_eq!(code, 128 + libc::SIGTERM);
+    assert!(logs.is_empty());
+}
+
+#[test]
+fn lingering_processes_are_given_the_delay_then_killed() {
+    let (code, logs) = reap_only(
+        vec![
+            c("reap()", Ret::Reaped(2, ExitStatus::Exited(3))),
+            c("monotonic_ms()", Ret::Int(1000)),
+            c("reap()", Ret::NoneYet),
+            c("monotonic_ms()", Ret::Int(1200)),
+            c("wait_signal(Some(4800))", Ret::Signal(None)),
+            c("reap()", Ret::NoneYet),
+            c("monotonic_ms()", Ret::Int(6000)),
+        ],
+        5000,
+    );
+    assert_eq!(code, 3);
+    assert_eq!(logs, ["timeout exceeded waiting for lingering processes; killing them"]);
+}
+
+#[test]
+fn a_signal_after_the_program_exited_ends_the_sandbox() {
+    let (code, _) = reap_only(
+        vec![
+            c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))),
+            c("monotonic_ms()", Ret::Int(0)),
+            c("reap()", Ret::NoneYet),
+            c("monotonic_ms()", Ret::Int(10)),
+            c("wait_signal(Some(4990))", Ret::Signal(Some(libc::SIGINT))),
+        ],
+        5000,
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn unexpected_wait4_error_exits_2() {
+    let (code, logs) = reap_only(vec![c("reap()", Ret::Err(20_999))], 5000);
+    assert_eq!(code, EXIT_UNEXPECTED_WAIT);
+    assert_eq!(logs, ["unexpected wait4 response: error 20999"]);
+    let (code, logs) = reap_only(vec![c("reap()", Ret::NoneYet), c("wait_signal(None)", Ret::Err(20_998))], 5000);
+    assert_eq!(code, EXIT_UNEXPECTED_WAIT);
+    assert_eq!(logs, ["cannot wait for signals: error 20998"]);
+}
+
+fn lcx(plan: &Plan) -> LaunchContext<'_> {
+    LaunchContext { plan, report_fd: None, seccomp: None, env: vec![], caller_cwd: None, parent: 77 }
+}
+
+const FLAGS: &str = "clone_sandbox(0x7e020000)";
+
+#[test]
+fn launcher_waits_for_pid1_and_forwards_signals() {
+    let p = plan();
+    let s = Script::new(vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c(FLAGS, Ret::Int(4242)),
+        c("wait_signal(None)", Ret::Signal(Some(libc::SIGINT))),
+        c("kill(4242, 2)", Ret::Ok),
+        c("wait_signal(None)", Ret::Signal(Some(libc::SIGCHLD))),
+        c("reap()", Ret::Reaped(4242, ExitStatus::Exited(130))),
+    ]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), 130);
+    s.done();
+}
+
+#[test]
+fn launcher_clone_flags_follow_the_plan() {
+    let mut p = plan();
+    p.network = crate::plan::Network::Host;
+    p.namespaces.cgroup = false;
+    let f = crate::launch::clone_flags(&p);
+    assert_eq!(f & libc::CLONE_NEWNET as u64, 0);
+    assert_eq!(f & libc::CLONE_NEWCGROUP as u64, 0);
+    assert_ne!(f & libc::CLONE_NEWUSER as u64, 0);
+    assert_eq!(FLAGS, format!("clone_sandbox({:#x})", crate::launch::clone_flags(&plan())));
+}
+
+#[test]
+fn launcher_userns_refused_is_e_userns_unavailable_with_the_sysctl() {
+    let p = plan();
+    let s = Script::new(vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c(FLAGS, Ret::Err(libc::EPERM)),
+        c("read_file(\"/proc/sys/kernel/apparmor_restrict_unprivileged_userns\")", Ret::Bytes(b"1\n".to_vec())),
+        c("read_file(\"/proc/sys/kernel/unprivileged_userns_clone\")", Ret::Err(libc::ENOENT)),
+        c("read_file(\"/proc/sys/user/max_user_namespaces\")", Ret::Bytes(b"15000\n".to_vec())),
+    ]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), EXIT_SETUP);
+    s.done();
+    let logs = s.logs();
+    assert_eq!(logs[0], "E_USERNS_UNAVAILABLE: cannot create a user namespace: operation not permitted");
+    assert!(logs[1].contains("kernel.apparmor_restrict_unprivileged_userns=0"), "{logs:?}");
+}
+
+#[test]
+fn launcher_exits_when_its_parent_already_died() {
+    let p = plan();
+    let s = Script::new(vec![c("prctl(SetPdeathsig(9))", Ret::Ok), c("getppid()", Ret::Int(1))]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), EXIT_SETUP);
+    s.done();
+}
+
+#[test]
+fn launcher_other_clone_failure_and_pdeathsig_failure() {
+    let p = plan();
+    let s = Script::new(vec![c("prctl(SetPdeathsig(9))", Ret::Ok), c("getppid()", Ret::Int(77)), c(FLAGS, Ret::Err(libc::ENOMEM))]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), EXIT_SETUP);
+    assert_eq!(s.logs(), ["E_SETUP: cannot create the sandbox process: cannot allocate memory"]);
+    let s = Script::new(vec![c("prctl(SetPdeathsig(9))", Ret::Err(20_100))]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), EXIT_SETUP);
+    assert_eq!(s.logs(), ["E_SETUP: cannot set the parent-death signal: error 20100"]);
+}
+
+#[test]
+fn program_env_applies_inherit_unset_and_set() {
+    let mut p = plan();
+    p.env.unset = vec!["SECRET".into()];
+    p.env.set.insert("A".into(), "1".into());
+    let base = vec!["PATH=/bin".to_string(), "SECRET=x".into(), "A=0".into()];
+    assert_eq!(crate::launch::program_env(&p, &base), ["PATH=/bin", "A=1"]);
+    p.env.inherit = false;
+    assert_eq!(crate::launch::program_env(&p, &base), ["A=1"]);
+}
