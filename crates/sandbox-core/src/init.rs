@@ -148,9 +148,11 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     if let Err(e) = sys.mkdir("sysroot", 0o755) {
         fatal(sys, cx, setup("create sysroot", e));
     }
-    // A mount of its own, so the second pivot has a mount point to enter.
-    if let Err(e) = sys.mount(Some("sysroot"), "sysroot", None, (libc::MS_BIND | libc::MS_REC) as u64, None) {
-        fatal(sys, cx, mount_err("bind sysroot", e));
+    // The new root is a tmpfs of its own (as bubblewrap's): a mount point
+    // for the second pivot, and in mountinfo a plain `/` that names nothing
+    // of the setup.
+    if let Err(e) = sys.mount(Some("tmpfs"), "sysroot", Some("tmpfs"), (libc::MS_NODEV | libc::MS_NOSUID) as u64, Some("mode=755")) {
+        fatal(sys, cx, mount_err("mount the new root", e));
     }
     if let Err(e) = sys.mkdir("host", 0o755) {
         fatal(sys, cx, setup("create host", e));
@@ -167,7 +169,7 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
         Ok(fd) => fd,
         Err(e) => fatal(sys, cx, setup("open sysroot", e)),
     };
-    let mut st = State { root, index: 0 };
+    let mut st = State { root, index: 0, files: false };
     for (i, op) in plan.ops.iter().enumerate() {
         st.index = i;
         if let Err(e) = ops::apply(op, sys, &mut st, &facts[i]) {

@@ -281,6 +281,9 @@ pub struct RemountOp {
     /// Make the mount read-only. Only `true` is meaningful today.
     #[serde(default = "yes")]
     pub read_only: bool,
+    /// Also every mount below the target (bubblewrap's --remount-ro is not).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub recursive: bool,
 }
 
 fn is_false(b: &bool) -> bool {

@@ -96,7 +96,7 @@ mod tests {
             ]
             .concat(),
         );
-        let mut st = State { root: 3, index: 0 };
+        let mut st = State { root: 3, index: 0, files: false };
         apply(&op("/usr", "/usr"), &s, &mut st, &Fact::Source(FileKind::Dir)).unwrap();
         s.done();
     }
@@ -119,7 +119,7 @@ mod tests {
             ]
             .concat(),
         );
-        let mut st = State { root: 3, index: 0 };
+        let mut st = State { root: 3, index: 0, files: false };
         apply(&o, &s, &mut st, &Fact::Source(FileKind::Dir)).unwrap();
         assert_eq!(st.root, 9);
         s.done();
@@ -142,7 +142,7 @@ mod tests {
             ]
             .concat(),
         );
-        let mut st = State { root: 3, index: 0 };
+        let mut st = State { root: 3, index: 0, files: false };
         apply(&op("/etc/hosts", "/etc/hosts"), &s, &mut st, &Fact::Source(FileKind::File)).unwrap();
         s.done();
     }
@@ -154,7 +154,7 @@ mod tests {
             call("mount(\"/host/usr\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Err(10_003)),
             close(7),
         ]);
-        let mut st = State { root: 3, index: 4 };
+        let mut st = State { root: 3, index: 4, files: false };
         let e = apply(&op("/usr", "/usr"), &s, &mut st, &Fact::Source(FileKind::Dir)).unwrap_err();
         assert_eq!((e.code, e.op_index), (Code::Mount, Some(4)));
         assert_eq!(e.message, "cannot bind /usr on /usr: error 10003");
@@ -164,7 +164,7 @@ mod tests {
     #[test]
     fn skipped_optional_does_nothing() {
         let s = Script::new(Vec::<Call>::new());
-        let mut st = State { root: 3, index: 0 };
+        let mut st = State { root: 3, index: 0, files: false };
         apply(&op("/nope", "/x"), &s, &mut st, &Fact::Skip).unwrap();
         s.done();
     }

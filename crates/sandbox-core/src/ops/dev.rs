@@ -112,7 +112,7 @@ mod tests {
         ]);
         v.extend(setattr(3, "/dev", 14, false, "RDONLY|NOSUID|NODEV"));
         let s = Script::new(v);
-        apply(&DevOp { target: "/dev".into() }, &s, &mut State { root: 3, index: 0 }).unwrap();
+        apply(&DevOp { target: "/dev".into() }, &s, &mut State { root: 3, index: 0, files: false }).unwrap();
         s.done();
     }
 
@@ -124,7 +124,7 @@ mod tests {
             close(12),
         ]);
         let s = Script::new(v);
-        let e = apply(&DevOp { target: "/dev".into() }, &s, &mut State { root: 3, index: 3 }).unwrap_err();
+        let e = apply(&DevOp { target: "/dev".into() }, &s, &mut State { root: 3, index: 3, files: false }).unwrap_err();
         assert_eq!(e.message, "cannot mount devpts on /dev/pts: error 10008");
         assert_eq!(e.op_index, Some(3));
         s.done();

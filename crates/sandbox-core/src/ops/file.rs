@@ -1,7 +1,10 @@
 //! file: a read-only file with given contents, from the plan (`data`) or
-//! copied from a host file at setup (`source`). As hakurei's place op: the
-//! bytes go to a file in the intermediate root (never visible afterwards),
-//! which is bound read-only, nodev and nosuid on the target and unlinked.
+//! copied from a host file at setup (`source`). As hakurei's place op the
+//! bytes go to a file outside the new root, bound read-only, nodev and
+//! nosuid on the target. Unlike it, that file lives on a tmpfs of its own at
+//! the target's own path and is not unlinked, so mountinfo inside shows
+//! `/etc/motd` as the mount's root rather than a setup name (`tmp.*//deleted`).
+//! The tmpfs is in the intermediate root, gone from reach after the pivots.
 
 use super::*;
 use crate::plan::FileOp;
@@ -34,13 +37,35 @@ pub fn apply(o: &FileOp, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(
         _ => &[],
     };
     let what = || format!("place file {}", o.target);
-    let tmp = format!("/.file.{}", st.index);
+    if !st.files {
+        sys.mkdir(FILES, 0o700).map_err(|e| fail(st, Code::Setup, what(), e))?;
+        let flags = (libc::MS_NOSUID | libc::MS_NODEV) as MsFlags;
+        sys.mount(Some("tmpfs"), FILES, Some("tmpfs"), flags, Some("mode=755")).map_err(|e| fail(st, Code::Mount, what(), e))?;
+        st.files = true;
+    }
+    // Mirror the target's parents; the same target placed twice replaces the file.
+    let mut dir = String::from(FILES);
+    for part in split(&o.target).0.split('/').filter(|p| !p.is_empty()) {
+        dir.push('/');
+        dir.push_str(part);
+        match sys.mkdir(&dir, 0o755) {
+            Ok(()) | Err(Errno(libc::EEXIST)) => {}
+            Err(e) => return Err(fail(st, Code::Setup, what(), e)),
+        }
+    }
+    let tmp = format!("{FILES}{}", o.target);
+    match sys.unlink(&tmp) {
+        Ok(()) | Err(Errno(libc::ENOENT)) => {}
+        Err(e) => return Err(fail(st, Code::Setup, what(), e)),
+    }
     sys.create_file(&tmp, data, o.mode).map_err(|e| fail(st, Code::Setup, what(), e))?;
     let fd = ensure_target(sys, st.root, &o.target, FileKind::File, 0o444).map_err(|e| fail(st, Code::Mount, what(), e))?;
     mount_on(sys, st, &o.target, fd, Some(&tmp), None, libc::MS_BIND as MsFlags, None).map_err(|e| fail(st, Code::Mount, what(), e))?;
-    set_attrs(sys, st, &o.target, false, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).map_err(|e| fail(st, Code::Mount, what(), e))?;
-    sys.unlink(&tmp).map_err(|e| fail(st, Code::Setup, what(), e))
+    set_attrs(sys, st, &o.target, false, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).map_err(|e| fail(st, Code::Mount, what(), e))
 }
+
+/// The tmpfs holding placed files, in the intermediate root.
+const FILES: &str = "/files";
 
 impl fmt::Display for FileOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -67,17 +92,22 @@ mod tests {
         let s = Script::new(
             [
                 vec![
-                    call("create_file(\"/.file.2\", \"hi\\n\", 444)", Ret::Ok),
+                    call("mkdir(\"/files\", 700)", Ret::Ok),
+                    call("mount(\"tmpfs\", \"/files\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Ok),
+                    call("mkdir(\"/files/etc\", 755)", Ret::Ok),
+                    call("unlink(\"/files/etc/motd\")", Ret::Err(libc::ENOENT)),
+                    call("create_file(\"/files/etc/motd\", \"hi\\n\", 444)", Ret::Ok),
                     open_any(3, "/etc/motd", Ret::Fd(6)),
-                    call("mount(\"/.file.2\", \"/host/proc/self/fd/6\", -, BIND, -)", Ret::Ok),
+                    call("mount(\"/files/etc/motd\", \"/host/proc/self/fd/6\", -, BIND, -)", Ret::Ok),
                     close(6),
                 ],
                 setattr(3, "/etc/motd", 7, false, "RDONLY|NOSUID|NODEV"),
-                vec![call("unlink(\"/.file.2\")", Ret::Ok)],
             ]
             .concat(),
         );
-        apply(&op(Some("hi\n"), None), &s, &mut State { root: 3, index: 2 }, &Fact::Nothing).unwrap();
+        let mut st = State { root: 3, index: 2, files: false };
+        apply(&op(Some("hi\n"), None), &s, &mut st, &Fact::Nothing).unwrap();
+        assert!(st.files);
         s.done();
     }
 
@@ -93,8 +123,12 @@ mod tests {
 
     #[test]
     fn temp_file_failure() {
-        let s = Script::new(vec![call("create_file(\"/.file.0\", \"x\", 444)", Ret::Err(10_007))]);
-        let e = apply(&op(Some("x"), None), &s, &mut State { root: 3, index: 0 }, &Fact::Nothing).unwrap_err();
+        let s = Script::new(vec![
+            call("mkdir(\"/files/etc\", 755)", Ret::Err(libc::EEXIST)),
+            call("unlink(\"/files/etc/motd\")", Ret::Ok),
+            call("create_file(\"/files/etc/motd\", \"x\", 444)", Ret::Err(10_007)),
+        ]);
+        let e = apply(&op(Some("x"), None), &s, &mut State { root: 3, index: 0, files: true }, &Fact::Nothing).unwrap_err();
         assert_eq!(e.message, "cannot place file /etc/motd: error 10007");
         s.done();
     }

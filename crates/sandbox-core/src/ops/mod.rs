@@ -47,6 +47,8 @@ pub struct State {
     pub root: Fd,
     /// Index of the op being applied.
     pub index: usize,
+    /// Whether the tmpfs holding placed files is mounted (file op).
+    pub files: bool,
 }
 
 /// Pure checks; (field, reason) on failure. Targets are checked by the caller.
@@ -290,7 +292,7 @@ mod tests {
             call("mount(-, \"/host/proc/self/fd/9\", -, RDONLY|NOSUID|REMOUNT|BIND, -)", Ret::Ok),
             close(9),
         ]);
-        let st = State { root: 3, index: 0 };
+        let st = State { root: 3, index: 0, files: false };
         set_attrs(&s, &st, "/x", true, crate::sys::ATTR_RDONLY | crate::sys::ATTR_NOSUID).unwrap();
         s.done();
     }

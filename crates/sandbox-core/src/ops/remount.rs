@@ -1,5 +1,6 @@
-//! remount: make an existing mount (and its submounts) read-only, as
-//! bubblewrap's --remount-ro. nosuid is kept; nothing is ever made writable.
+//! remount: make an existing mount read-only, as bubblewrap's --remount-ro
+//! (that mount only; `recursive` for its submounts too). nosuid is kept;
+//! nothing is ever made writable.
 
 use super::*;
 use crate::plan::RemountOp;
@@ -9,12 +10,12 @@ pub fn apply(o: &RemountOp, sys: &dyn Sys, st: &mut State) -> Result<(), SetupEr
     if !o.read_only {
         return Ok(());
     }
-    set_attrs(sys, st, &o.target, true, ATTR_RDONLY | ATTR_NOSUID).map_err(|e| fail(st, Code::Mount, format!("remount {} read-only", o.target), e))
+    set_attrs(sys, st, &o.target, o.recursive, ATTR_RDONLY | ATTR_NOSUID).map_err(|e| fail(st, Code::Mount, format!("remount {} read-only", o.target), e))
 }
 
 impl fmt::Display for RemountOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "remount {}{}", self.target, if self.read_only { " read-only" } else { "" })
+        write!(f, "remount {}{}{}", self.target, if self.read_only { " read-only" } else { "" }, if self.recursive { " recursively" } else { "" })
     }
 }
 
@@ -25,17 +26,25 @@ mod tests {
     use crate::sys::script::{Ret, Script};
 
     #[test]
-    fn sets_read_only_recursively() {
-        let s = Script::new(setattr(3, "/usr", 6, true, "RDONLY|NOSUID"));
-        apply(&RemountOp { target: "/usr".into(), read_only: true }, &s, &mut State { root: 3, index: 0 }).unwrap();
+    fn sets_read_only_on_the_mount_or_the_tree() {
+        let s = Script::new(setattr(3, "/usr", 6, false, "RDONLY|NOSUID"));
+        apply(&RemountOp { target: "/usr".into(), read_only: true, recursive: false }, &s, &mut st()).unwrap();
         s.done();
+        let s = Script::new(setattr(3, "/usr", 6, true, "RDONLY|NOSUID"));
+        apply(&RemountOp { target: "/usr".into(), read_only: true, recursive: true }, &s, &mut st()).unwrap();
+        s.done();
+    }
+
+    fn st() -> State {
+        State { root: 3, index: 0, files: false }
     }
 
     #[test]
     fn failure_is_a_mount_error() {
         let s = Script::new(vec![open_any(3, "/usr", Ret::Err(libc::ENOENT))]);
-        let e = apply(&RemountOp { target: "/usr".into(), read_only: true }, &s, &mut State { root: 3, index: 0 }).unwrap_err();
+        let o = RemountOp { target: "/usr".into(), read_only: true, recursive: false };
+        let e = apply(&o, &s, &mut st()).unwrap_err();
         assert_eq!(e.message, "cannot remount /usr read-only: no such file or directory");
-        assert_eq!(RemountOp { target: "/usr".into(), read_only: true }.to_string(), "remount /usr read-only");
+        assert_eq!(o.to_string(), "remount /usr read-only");
     }
 }

@@ -48,7 +48,7 @@ mod tests {
     #[test]
     fn creates_the_link_in_its_parent() {
         let s = Script::new(vec![open_dir(3, "/", 4), call("symlinkat(\"usr/bin\", 4, \"bin\")", Ret::Ok), close(4)]);
-        apply(&op(), &s, &mut State { root: 3, index: 0 }).unwrap();
+        apply(&op(), &s, &mut State { root: 3, index: 0, files: false }).unwrap();
         s.done();
     }
 
@@ -60,14 +60,14 @@ mod tests {
             call("readlinkat(4, \"bin\")", Ret::Text("usr/bin".into())),
             close(4),
         ]);
-        apply(&op(), &s, &mut State { root: 3, index: 0 }).unwrap();
+        apply(&op(), &s, &mut State { root: 3, index: 0, files: false }).unwrap();
         let s = Script::new(vec![
             open_dir(3, "/", 4),
             call("symlinkat(\"usr/bin\", 4, \"bin\")", Ret::Err(libc::EEXIST)),
             call("readlinkat(4, \"bin\")", Ret::Text("elsewhere".into())),
             close(4),
         ]);
-        let e = apply(&op(), &s, &mut State { root: 3, index: 0 }).unwrap_err();
+        let e = apply(&op(), &s, &mut State { root: 3, index: 0, files: false }).unwrap_err();
         assert_eq!(e.message, "cannot create symlink /bin -> usr/bin: file exists");
         s.done();
     }

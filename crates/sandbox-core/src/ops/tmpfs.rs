@@ -53,7 +53,7 @@ mod tests {
             call("mount(\"tmpfs\", \"/host/proc/self/fd/5\", \"tmpfs\", NOSUID|NODEV, \"mode=1777,size=1048576\")", Ret::Ok),
             close(5),
         ]);
-        apply(&o, &s, &mut State { root: 3, index: 0 }).unwrap();
+        apply(&o, &s, &mut State { root: 3, index: 0, files: false }).unwrap();
         s.done();
         assert_eq!(o.to_string(), "tmpfs on /tmp mode 1777 size 1048576");
     }
@@ -68,7 +68,7 @@ mod tests {
     fn missing_target_dir_failure() {
         let o = TmpfsOp { target: "/t".into(), size: None, mode: 0o755 };
         let s = Script::new(vec![call(format!("open_in_root(3, \"/t\", {:#o})", libc::O_DIRECTORY), Ret::Err(10_005))]);
-        let e = apply(&o, &s, &mut State { root: 3, index: 1 }).unwrap_err();
+        let e = apply(&o, &s, &mut State { root: 3, index: 1, files: false }).unwrap_err();
         assert_eq!(e.message, "cannot mount tmpfs on /t: error 10005");
         s.done();
     }
