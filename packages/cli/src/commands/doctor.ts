@@ -1,0 +1,77 @@
+/**
+ * `sandboxctl doctor [--json]`: what this install uses and what the kernel
+ * allows, with a fix for each problem. Exits 0 when sandboxes can run, 1 when
+ * a problem was found.
+ */
+
+import { Command, Option } from 'clipanion';
+import { diagnose, type Diagnosis } from '@sandboxctl/core';
+import type { SandboxctlContext } from '../context';
+import { VERSION } from '../version';
+
+export class DoctorCommand extends Command<SandboxctlContext> {
+  static override paths = [['doctor']];
+  static override usage = Command.Usage({
+    description: 'check that sandboxes can run here',
+    details: `
+      Loads the native addon, asks the kernel what it supports (unprivileged user namespaces and the sysctls that restrict them, seccomp, landlock) and checks the \`sandboxctl-init\` launcher: its absolute path (\`$SANDBOXCTL_INIT\` overrides it), whether it exists and is executable, and its version.
+
+      Every problem comes with the error code a run would fail with and a hint. The exit status is 0 when no problem was found, 1 otherwise.
+    `,
+    examples: [
+      ['Check this machine', '$0 doctor'],
+      ['The same facts as JSON', '$0 doctor --json'],
+    ],
+  });
+
+  json = Option.Boolean('--json', false, { description: 'Print the findings as JSON' });
+
+  async execute(): Promise<number> {
+    const diagnosis = diagnose();
+    const report = { cli: { version: VERSION }, ...diagnosis };
+    this.context.stdout.write(this.json ? `${JSON.stringify(report, null, 2)}\n` : formatDiagnosis(diagnosis));
+    return diagnosis.ok ? 0 : 1;
+  }
+}
+
+/** The text form of `doctor`. */
+export function formatDiagnosis(d: Diagnosis): string {
+  const lines: string[] = [];
+  const yes = (on: boolean, text = 'yes'): string => (on ? text : 'no');
+  lines.push(`sandboxctl ${VERSION} (core ${d.core.version}), node ${d.node.version}, N-API ${d.node.napi ?? 'unknown'}`);
+  lines.push(
+    d.addon.loaded
+      ? `addon:    ${d.addon.path ?? 'loaded'} (native ${d.addon.version ?? 'unknown'})`
+      : 'addon:    not loaded',
+  );
+  const initState = !d.init.exists ? 'missing' : !d.init.executable ? 'not executable' : 'ok';
+  lines.push(
+    `init:     ${d.init.path}${d.init.fromEnv ? ' (from SANDBOXCTL_INIT)' : ''}: ${initState}${d.init.version ? ` (${d.init.version})` : ''}`,
+  );
+  const k = d.kernel;
+  if (k) {
+    lines.push(`kernel:   ${k.kernelRelease}`);
+    const sysctls = [
+      k.userns.maxUserNamespaces !== undefined ? `user.max_user_namespaces=${k.userns.maxUserNamespaces}` : undefined,
+      k.userns.unprivilegedUsernsClone !== undefined
+        ? `kernel.unprivileged_userns_clone=${k.userns.unprivilegedUsernsClone}`
+        : undefined,
+      k.userns.apparmorRestrictUnprivilegedUserns !== undefined
+        ? `kernel.apparmor_restrict_unprivileged_userns=${k.userns.apparmorRestrictUnprivilegedUserns}`
+        : undefined,
+    ].filter((s) => s !== undefined);
+    lines.push(`userns:   ${yes(k.userns.available)}${sysctls.length ? ` (${sysctls.join(', ')})` : ''}`);
+    lines.push(`seccomp:  ${yes(k.seccomp)}`);
+    lines.push(`landlock: ${k.landlockAbi > 0 ? `ABI ${k.landlockAbi}` : 'no'}`);
+  }
+  lines.push('');
+  if (d.problems.length === 0) {
+    lines.push('no problems found');
+  } else {
+    for (const p of d.problems) {
+      lines.push(`problem: ${p.code}: ${p.message}`);
+      if (p.hint) lines.push(`  hint: ${p.hint}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,39 @@
+/**
+ * `sandboxctl plan [flags] -- CMD ARGS...`: prints the plan `run` would use,
+ * checked, as JSON that `sandboxctl-init --plan FILE` accepts.
+ */
+
+import { Command, Option } from 'clipanion';
+import { checkPlan, SandboxError } from '@sandboxctl/core';
+import { PLAN_FLAGS_SCHEMA, PlanFlagsCommand } from '../plan-flags';
+
+export class PlanCommand extends PlanFlagsCommand {
+  static override paths = [['plan']];
+  static override schema = PLAN_FLAGS_SCHEMA;
+  static override usage = Command.Usage({
+    description: 'print the plan for a sandbox without running it',
+    details: `
+      Takes the same flags as \`sandboxctl run\` and prints the resulting plan, validated by the native checker, as indented JSON. The output can be saved and run with \`sandboxctl-init --plan FILE\`, or edited first.
+
+      With \`--json\` the plan is printed compact on one line, the form the launcher reads from \`--plan-fd\`.
+
+      \`--file FD DEST\` reads the fd now; its contents end up in the plan.
+    `,
+    examples: [
+      ['Show the plan for a read-only shell', '$0 plan --ro-bind / / --proc /proc --dev /dev -- sh'],
+      ['Save a plan and run it with the launcher', '$0 plan --ro-bind /usr /usr --tmpfs /tmp -- /usr/bin/env > plan.json && sandboxctl-init --plan plan.json'],
+    ],
+  });
+
+  static override extraFlagArity = { '--json': 0 };
+
+  json = Option.Boolean('--json', false, { description: 'Print the plan compact, on one line' });
+
+  async execute(): Promise<number> {
+    const plan = this.planBuilder().build();
+    const problem = checkPlan(plan);
+    if (problem) throw this.explain(SandboxError.fromReport(problem));
+    this.context.stdout.write(`${this.json ? JSON.stringify(plan) : JSON.stringify(plan, null, 2)}\n`);
+    return 0;
+  }
+}

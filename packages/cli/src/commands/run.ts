@@ -1,0 +1,73 @@
+/**
+ * `sandboxctl run [flags] -- CMD ARGS...`: runs CMD in a sandbox and exits
+ * with its status. Signals the CLI receives are forwarded to the launcher,
+ * which passes them to the program; the CLI itself never dies of them.
+ */
+
+import { constants } from 'node:os';
+import { Command } from 'clipanion';
+import { spawn, type ExitResult, type SandboxProcess } from '@sandboxctl/core';
+import { PLAN_FLAGS_SCHEMA, PlanFlagsCommand } from '../plan-flags';
+
+/** The signals the launcher forwards to the program (docs/internals.md). */
+export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+
+export class RunCommand extends PlanFlagsCommand {
+  static override paths = [['run']];
+  static override schema = PLAN_FLAGS_SCHEMA;
+  static override usage = Command.Usage({
+    description: 'run a program in a new sandbox',
+    details: `
+      Builds a sandbox from the flags, which use bubblewrap's names, and runs the command in it. Filesystem ops (\`--bind\`, \`--tmpfs\`, \`--symlink\`, ...) apply in the order given, on an empty root. \`--perms\` and \`--size\` modify the op right after them.
+
+      By default the sandbox has new user, pid, mount, ipc, uts and cgroup namespaces, no network but loopback, a new session and the strict seccomp filter; \`--unshare-*\`, \`--die-with-parent\` and \`--new-session\` are accepted and change nothing.
+
+      The exit status is the program's (128+N when it was killed by signal N). Failures of sandboxctl itself print \`sandboxctl: E_CODE: message\` and exit with 125; 126 and 127 mean the command could not be executed or was not found.
+    `,
+    examples: [
+      ['Run a shell on a read-only view of the host', '$0 run --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp -- sh'],
+      ['A minimal /usr-only sandbox with a fresh /tmp of 64 MiB', '$0 run --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --proc /proc --size 67108864 --tmpfs /tmp -- /bin/ls -la /'],
+      ['Give the program a config file from a file descriptor', '$0 run --ro-bind / / --file 3 /etc/app.conf -- app 3<app.conf'],
+      ['Share the network and set the environment', '$0 run --ro-bind / / --share-net --clearenv --setenv PATH /usr/bin -- curl -I https://example.org'],
+    ],
+  });
+
+  async execute(): Promise<number> {
+    const builder = this.planBuilder();
+    let child: SandboxProcess;
+    try {
+      child = spawn({ argv: builder.build().argv, ops: builder, stdio: 'inherit' });
+    } catch (error) {
+      throw this.explain(error);
+    }
+    const stopForwarding = forwardSignals(child);
+    try {
+      return exitStatus(await child.exited);
+    } catch (error) {
+      throw this.explain(error);
+    } finally {
+      stopForwarding();
+    }
+  }
+}
+
+/** Forwards the CLI's signals to the launcher until the returned function is called. */
+export function forwardSignals(child: Pick<SandboxProcess, 'kill'>): () => void {
+  const handlers = FORWARDED_SIGNALS.map((signal) => {
+    const handler = (): void => {
+      child.kill(signal);
+    };
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+  return () => {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  };
+}
+
+/** The shell's view of an exit: the status, or 128+N for death by signal N. */
+export function exitStatus(result: Pick<ExitResult, 'code' | 'signal'>): number {
+  if (result.code !== null) return result.code;
+  const number = result.signal === null ? undefined : constants.signals[result.signal];
+  return 128 + (number ?? 0);
+}

@@ -1,0 +1,105 @@
+import { join } from 'node:path';
+import type { Diagnosis } from '@sandboxctl/core';
+import { formatDiagnosis } from '../src/commands/doctor';
+import { runCli } from './helpers';
+
+const mockProbe = jest.fn();
+jest.mock('@sandboxctl/native', () => ({
+  checkPlan: () => null,
+  probe: () => mockProbe(),
+  version: () => '0.0.0-test',
+  planSchema: () => '{}',
+}));
+
+const FAKE_INIT = join(__dirname, '..', '..', 'core', 'test', 'fixtures', 'fake-init.js');
+const savedInit = process.env.SANDBOXCTL_INIT;
+
+const goodKernel = {
+  kernelRelease: '6.8.0-test',
+  userns: { available: true, maxUserNamespaces: 15000 },
+  seccomp: true,
+  landlockAbi: 4,
+};
+
+beforeEach(() => {
+  process.env.SANDBOXCTL_INIT = FAKE_INIT;
+  mockProbe.mockReset();
+  mockProbe.mockReturnValue(goodKernel);
+});
+
+afterAll(() => {
+  if (savedInit === undefined) delete process.env.SANDBOXCTL_INIT;
+  else process.env.SANDBOXCTL_INIT = savedInit;
+});
+
+describe('sandboxctl doctor', () => {
+  it('--json reports the kernel, the addon and the absolute init path; exit 0 when all is well', async () => {
+    const result = await runCli(['doctor', '--json']);
+    expect(result.status).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({
+      ok: true,
+      cli: { version: require('../package.json').version },
+      addon: { loaded: true, version: '0.0.0-test' },
+      init: { path: FAKE_INIT, fromEnv: true, exists: true, executable: true, version: 'sandboxctl-init 0.0.0-fake' },
+      kernel: goodKernel,
+      problems: [],
+    });
+    expect(report.node.version).toBe(process.version);
+  });
+
+  it('names each problem with its code and a hint, and exits 1', async () => {
+    mockProbe.mockReturnValue({
+      ...goodKernel,
+      userns: {
+        available: false,
+        apparmorRestrictUnprivilegedUserns: 1,
+        problem: 'AppArmor restricts unprivileged user namespaces',
+        hint: 'sysctl kernel.apparmor_restrict_unprivileged_userns=0',
+      },
+      seccomp: false,
+    });
+    process.env.SANDBOXCTL_INIT = '/nonexistent/sandboxctl-init';
+    const result = await runCli(['doctor', '--json']);
+    expect(result.status).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p: { code: string }) => p.code)).toEqual(['E_INIT_MISSING', 'E_USERNS_UNAVAILABLE', 'E_SETUP']);
+    expect(report.problems[1]).toEqual({
+      code: 'E_USERNS_UNAVAILABLE',
+      message: 'AppArmor restricts unprivileged user namespaces',
+      hint: 'sysctl kernel.apparmor_restrict_unprivileged_userns=0',
+    });
+    expect(report.init).toMatchObject({ path: '/nonexistent/sandboxctl-init', exists: false, executable: false });
+
+    const text = await runCli(['doctor']);
+    expect(text.status).toBe(1);
+    expect(text.stdout).toContain('problem: E_USERNS_UNAVAILABLE: AppArmor restricts unprivileged user namespaces\n  hint: sysctl kernel.apparmor_restrict_unprivileged_userns=0\n');
+    expect(text.stdout).toContain('init:     /nonexistent/sandboxctl-init (from SANDBOXCTL_INIT): missing');
+  });
+});
+
+describe('formatDiagnosis', () => {
+  it('lists the facts and says when there is nothing to fix', () => {
+    const diagnosis: Diagnosis = {
+      ok: true,
+      node: { version: 'v20.0.0', napi: '9' },
+      core: { version: '1.2.3' },
+      addon: { loaded: true, path: '/x/sandboxctl.linux-x64-gnu.node', version: '1.2.3' },
+      init: { path: '/x/sandboxctl-init', fromEnv: false, exists: true, executable: true, version: 'sandboxctl-init 1.2.3' },
+      kernel: {
+        kernelRelease: '6.8.0',
+        userns: { available: true, maxUserNamespaces: 100, unprivilegedUsernsClone: 1 },
+        seccomp: true,
+        landlockAbi: 0,
+      },
+      problems: [],
+    };
+    const text = formatDiagnosis(diagnosis);
+    expect(text).toContain('addon:    /x/sandboxctl.linux-x64-gnu.node (native 1.2.3)\n');
+    expect(text).toContain('init:     /x/sandboxctl-init: ok (sandboxctl-init 1.2.3)\n');
+    expect(text).toContain('userns:   yes (user.max_user_namespaces=100, kernel.unprivileged_userns_clone=1)\n');
+    expect(text).toContain('landlock: no\n');
+    expect(text.endsWith('no problems found\n')).toBe(true);
+  });
+});

@@ -1,0 +1,69 @@
+// The order scanner re-reads argv that clipanion accepted; its arity table
+// must describe exactly the options the commands register.
+
+import { createCli } from '../src/main';
+import { FLAG_ARITY, scanFlagOrder } from '../src/plan-flags';
+import { PlanCommand } from '../src/commands/plan';
+import { RunCommand } from '../src/commands/run';
+
+/** name -> arity, from clipanion's own definitions (`--bind #0 #1`). */
+function registeredArity(path: string): Record<string, number> {
+  const definition = createCli()
+    .definitions()
+    .find((d) => d.path === path);
+  if (!definition) throw new Error(`no command ${path}`);
+  const arity: Record<string, number> = {};
+  for (const { definition: text } of definition.options) {
+    const [names, ...values] = text.split(' ');
+    for (const name of names!.split(',')) arity[name] = values.length;
+  }
+  return arity;
+}
+
+describe('FLAG_ARITY', () => {
+  it('matches the options `run` registers', () => {
+    expect({ ...FLAG_ARITY, ...RunCommand.extraFlagArity }).toEqual(registeredArity('sandboxctl run'));
+  });
+
+  it('matches the options `plan` registers', () => {
+    expect({ ...FLAG_ARITY, ...PlanCommand.extraFlagArity }).toEqual(registeredArity('sandboxctl plan'));
+  });
+});
+
+describe('scanFlagOrder', () => {
+  const scan = (args: string[]) => scanFlagOrder(args, 1, { ...FLAG_ARITY, '--json': 0 }).map((o) => o.flag);
+
+  it('lists flags in argv order, skipping their values', () => {
+    expect(scan(['run', '--bind', '/a', '/b', '--tmpfs', '/t', '--perms', '0700', '--dir', '/d', '--', 'ls'])).toEqual([
+      '--bind',
+      '--tmpfs',
+      '--perms',
+      '--dir',
+    ]);
+  });
+
+  it('does not mistake values for flags', () => {
+    // clipanion refuses values that start with `-`, except `-` itself.
+    expect(scan(['run', '--file-data', '-', '/f', '--setenv', 'X', '--tmpfs', 'ls'])).toEqual(['--file-data', '--setenv']);
+  });
+
+  it('stops at `--` and at the program', () => {
+    expect(scan(['run', '--proc', '/proc', 'ls', '--bind', 'a', 'b'])).toEqual(['--proc']);
+    expect(scan(['run', '--', '--bind', 'a', 'b'])).toEqual([]);
+    expect(scan(['run', '-'])).toEqual([]);
+  });
+
+  it('reads bound values and negated booleans', () => {
+    const found = scanFlagOrder(['run', '--perms=0755', '--no-clearenv', '--clearenv', 'ls'], 1, FLAG_ARITY);
+    expect(found).toEqual([
+      { flag: '--perms', negated: false, index: 1 },
+      { flag: '--clearenv', negated: true, index: 2 },
+      { flag: '--clearenv', negated: false, index: 3 },
+    ]);
+  });
+
+  it('treats a flag it does not know as a bug', () => {
+    expect(() => scan(['run', '--nope', 'ls'])).toThrow(/assertion failed/);
+    expect(() => scan(['run', '--bind=/a', 'ls'])).toThrow(/assertion failed/);
+  });
+});

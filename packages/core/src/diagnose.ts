@@ -1,0 +1,158 @@
+/**
+ * Facts for `sandboxctl doctor`: which addon and launcher this install uses,
+ * their versions, and what the kernel supports. Gathers, never prints; every
+ * finding that stops sandboxes from working becomes a problem with a hint.
+ */
+
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants as fsConstants, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { initPath } from '@sandboxctl/native/init-path';
+import { isSandboxError } from './errors';
+import { loadNative, type Probe } from './native';
+
+export interface Problem {
+  /** The error code a run would fail with. */
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+export interface Diagnosis {
+  /** No problem found. */
+  ok: boolean;
+  node: { version: string; napi: string | undefined };
+  core: { version: string };
+  addon: {
+    loaded: boolean;
+    /** The `.node` file that was loaded, when known. */
+    path?: string;
+    /** Version of the native crates, from the addon. */
+    version?: string;
+    error?: string;
+  };
+  init: {
+    /** Absolute path, from `$SANDBOXCTL_INIT` or beside the native package. */
+    path: string;
+    fromEnv: boolean;
+    exists: boolean;
+    executable: boolean;
+    /** Output of `sandboxctl-init --version`. */
+    version?: string;
+  };
+  kernel?: Probe;
+  problems: Problem[];
+}
+
+const INIT_VERSION_TIMEOUT_MS = 5000;
+
+export function diagnose(): Diagnosis {
+  const problems: Problem[] = [];
+  const diagnosis: Diagnosis = {
+    ok: false,
+    node: { version: process.version, napi: process.versions.napi },
+    core: { version: packageVersion(join(__dirname, '..', 'package.json')) },
+    addon: { loaded: false },
+    init: inspectInit(problems),
+    problems,
+  };
+
+  try {
+    const native = loadNative();
+    diagnosis.addon = { loaded: true, version: native.version() };
+    const path = addonPath();
+    if (path !== undefined) diagnosis.addon.path = path;
+    diagnosis.kernel = native.probe();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    diagnosis.addon.error = message;
+    problems.push({
+      code: isSandboxError(error) ? error.code : 'E_NATIVE_MISSING',
+      message,
+      hint: isSandboxError(error) ? error.hint : undefined,
+    });
+  }
+
+  const kernel = diagnosis.kernel;
+  if (kernel && !kernel.userns.available) {
+    problems.push({
+      code: 'E_USERNS_UNAVAILABLE',
+      message: kernel.userns.problem ?? 'unprivileged user namespaces are not available',
+      hint: kernel.userns.hint,
+    });
+  }
+  if (kernel && !kernel.seccomp) {
+    problems.push({
+      code: 'E_SETUP',
+      message: 'the kernel has no seccomp filter support',
+      hint: 'run with `--seccomp none` (plan `seccomp.preset: "none"`), or use a kernel built with CONFIG_SECCOMP_FILTER',
+    });
+  }
+  diagnosis.ok = problems.length === 0;
+  return diagnosis;
+}
+
+function inspectInit(problems: Problem[]): Diagnosis['init'] {
+  const path = resolve(initPath());
+  const fromEnv = Boolean(process.env.SANDBOXCTL_INIT);
+  const info: Diagnosis['init'] = { path, fromEnv, exists: false, executable: false };
+  try {
+    info.exists = statSync(path).isFile();
+  } catch {
+    // stays false
+  }
+  if (!info.exists) {
+    problems.push({
+      code: 'E_INIT_MISSING',
+      message: `sandboxctl-init not found at ${path}`,
+      hint: fromEnv
+        ? 'SANDBOXCTL_INIT names a file that does not exist; fix or unset it'
+        : 'build it with `npm run build` at the repository root (needs cargo)',
+    });
+    return info;
+  }
+  try {
+    accessSync(path, fsConstants.X_OK);
+    info.executable = true;
+  } catch {
+    problems.push({ code: 'E_INIT_MISSING', message: `${path} is not executable`, hint: `chmod +x ${path}` });
+    return info;
+  }
+  try {
+    const out = execFileSync(path, ['--version'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: INIT_VERSION_TIMEOUT_MS,
+    }).trim();
+    if (out !== '') info.version = out;
+  } catch {
+    problems.push({
+      code: 'E_INIT_MISSING',
+      message: `${path} --version failed`,
+      hint: 'rebuild it with `npm run build`; the file may be for another architecture',
+    });
+  }
+  return info;
+}
+
+function packageVersion(file: string): string {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+// The napi-rs loader picks one of several `.node` files; the module cache
+// says which. Failing that, the native package's own directory is listed.
+function addonPath(): string | undefined {
+  const loaded = Object.keys(require.cache).find((key) => /sandboxctl\.[^/]*\.node$/.test(key));
+  if (loaded !== undefined) return loaded;
+  try {
+    const dir = dirname(require.resolve('@sandboxctl/native'));
+    const file = readdirSync(dir).find((name) => /^sandboxctl\..*\.node$/.test(name));
+    return file === undefined ? undefined : join(dir, file);
+  } catch {
+    return undefined;
+  }
+}

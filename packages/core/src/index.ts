@@ -1,0 +1,33 @@
+/**
+ * @sandboxctl/core: build sandbox plans and run programs in them. The
+ * Promise-based API never prints; failures are {@link SandboxError}s with
+ * stable codes.
+ */
+
+import { isPlanBuilder, type PlanBuilder } from './ops';
+import { checkPlanJson, nativeVersion, probe as nativeProbe, type PlanProblem, type Probe } from './native';
+import type { Plan } from './plan-types';
+
+export * from './plan-types';
+export * from './errors';
+export * from './ops';
+export * from './run';
+export * from './diagnose';
+export type { PlanProblem, Probe } from './native';
+export { planSchema } from './native';
+
+/** Checks a plan natively without running it: its first problem, or `null`. */
+export function checkPlan(plan: Plan | PlanBuilder | string): PlanProblem | null {
+  const json = typeof plan === 'string' ? plan : JSON.stringify(isPlanBuilder(plan) ? plan.build() : plan);
+  return checkPlanJson(json);
+}
+
+/** What the kernel supports: user namespaces, seccomp, landlock. */
+export function probe(): Probe {
+  return nativeProbe();
+}
+
+/** Version of the native crates (addon and launcher are built together). */
+export function version(): string {
+  return nativeVersion();
+}

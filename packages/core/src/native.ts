@@ -1,0 +1,60 @@
+/**
+ * The seam to `@sandboxctl/native`. The addon is loaded on first use, not at
+ * import, so building plans and parsing flags work (and are testable) without a
+ * compiled addon; a missing addon becomes an `E_NATIVE_MISSING` error that says
+ * how to build it.
+ */
+
+import type * as NativeModule from '@sandboxctl/native';
+import { SandboxError } from './errors';
+
+export type Native = typeof NativeModule;
+export type Probe = NativeModule.Probe;
+export type PlanProblem = NativeModule.PlanProblem;
+
+let cached: Native | undefined;
+
+/** The addon, loaded once. Throws `E_NATIVE_MISSING` when it cannot be loaded. */
+export function loadNative(): Native {
+  if (cached === undefined) {
+    try {
+      cached = require('@sandboxctl/native') as Native;
+    } catch (error) {
+      const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+      throw new SandboxError('E_NATIVE_MISSING', `cannot load the native addon: ${reason}`, {
+        hint: 'build it with `npm run build` at the repository root (needs cargo)',
+        cause: error,
+      });
+    }
+  }
+  return cached;
+}
+
+/** Validates the plan JSON natively; `null` when it is acceptable. */
+export function checkPlanJson(json: string): PlanProblem | null {
+  return loadNative().checkPlan(json);
+}
+
+/**
+ * Throws the plan's first problem as a {@link SandboxError} (usually
+ * `E_PLAN_INVALID`), before anything is spawned.
+ */
+export function assertPlanJson(json: string): void {
+  const problem = checkPlanJson(json);
+  if (problem) throw SandboxError.fromReport(problem);
+}
+
+/** What the kernel supports: user namespaces, seccomp, landlock. */
+export function probe(): Probe {
+  return loadNative().probe();
+}
+
+/** Version of the native crates. */
+export function nativeVersion(): string {
+  return loadNative().version();
+}
+
+/** The plan JSON Schema compiled into the addon. */
+export function planSchema(): string {
+  return loadNative().planSchema();
+}

@@ -1,0 +1,256 @@
+/**
+ * The typed plan builder. Ops are the generated discriminated union
+ * (`{ kind: 'bind', ... }`); the builder appends them in call order, which is
+ * the order the launcher applies them in. It writes only what the caller set:
+ * every omitted field takes the Rust side's default, and validation is left to
+ * the native `checkPlan`, the one source of truth.
+ */
+
+import type {
+  BindOp,
+  DevOp,
+  DirOp,
+  EnvPolicy,
+  FileOp,
+  Namespaces,
+  Network,
+  Op,
+  Plan,
+  ProcOp,
+  RemountOp,
+  SeccompPreset,
+  SymlinkOp,
+  TmpfsOp,
+} from './plan-types';
+
+/** Plan format version written by this library. */
+export const PLAN_VERSION = 1;
+
+export interface TmpfsOptions {
+  /** Size limit in bytes; the kernel default (half of RAM) when absent. */
+  size?: number;
+  /** Permission bits of the root directory; 0o755 when absent. */
+  mode?: number;
+}
+
+export interface ModeOptions {
+  /** Permission bits. */
+  mode?: number;
+}
+
+export class PlanBuilder {
+  #plan: Plan;
+
+  constructor(argv: readonly string[] = []) {
+    this.#plan = { version: PLAN_VERSION, argv: [...argv], ops: [] };
+  }
+
+  /** Ops appended so far, in order. */
+  get ops(): readonly Op[] {
+    return this.#plan.ops ?? [];
+  }
+
+  /** Appends any op. */
+  op(op: Op): this {
+    (this.#plan.ops ??= []).push({ ...op });
+    return this;
+  }
+
+  /** `--ro-bind SRC DEST`: read-only bind of a host path. */
+  roBind(source: string, target: string): this {
+    return this.#bind(source, target, {});
+  }
+
+  /** `--bind SRC DEST`: read-write bind. */
+  bind(source: string, target: string): this {
+    return this.#bind(source, target, { writable: true });
+  }
+
+  /** `--dev-bind SRC DEST`: read-write bind that keeps device nodes usable. */
+  devBind(source: string, target: string): this {
+    return this.#bind(source, target, { writable: true, device: true });
+  }
+
+  /** `--ro-bind-try`: like {@link roBind}, skipped when the source does not exist. */
+  roBindTry(source: string, target: string): this {
+    return this.#bind(source, target, { optional: true });
+  }
+
+  /** `--bind-try`. */
+  bindTry(source: string, target: string): this {
+    return this.#bind(source, target, { writable: true, optional: true });
+  }
+
+  /** `--dev-bind-try`. */
+  devBindTry(source: string, target: string): this {
+    return this.#bind(source, target, { writable: true, device: true, optional: true });
+  }
+
+  /** `--proc DEST`: a private proc instance. */
+  proc(target: string): this {
+    return this.op({ kind: 'proc', target } satisfies ProcOp);
+  }
+
+  /** `--dev DEST`: a minimal /dev. */
+  dev(target: string): this {
+    return this.op({ kind: 'dev', target } satisfies DevOp);
+  }
+
+  /** `--tmpfs DEST` (`--size`, `--perms`). */
+  tmpfs(target: string, options: TmpfsOptions = {}): this {
+    const op: TmpfsOp = { kind: 'tmpfs', target };
+    if (options.size !== undefined) op.size = options.size;
+    if (options.mode !== undefined) op.mode = options.mode;
+    return this.op(op);
+  }
+
+  /** `--dir DEST` (`--perms`). */
+  dir(target: string, options: ModeOptions = {}): this {
+    const op: DirOp = { kind: 'dir', target };
+    if (options.mode !== undefined) op.mode = options.mode;
+    return this.op(op);
+  }
+
+  /** `--symlink SRC DEST`: a link at `target` pointing to `linkname`, stored as given. */
+  symlink(linkname: string, target: string): this {
+    return this.op({ kind: 'symlink', target, linkname } satisfies SymlinkOp);
+  }
+
+  /** A read-only file at `target` holding `data` (`--file`, `--ro-bind-data`, `--file-data`). */
+  file(target: string, data: string, options: ModeOptions = {}): this {
+    const op: FileOp = { kind: 'file', target, data };
+    if (options.mode !== undefined) op.mode = options.mode;
+    return this.op(op);
+  }
+
+  /** `--remount-ro DEST`. */
+  remountRo(target: string): this {
+    return this.op({ kind: 'remount', target } satisfies RemountOp);
+  }
+
+  /** Replaces the program and its arguments. */
+  argv(argv: readonly string[]): this {
+    this.#plan.argv = [...argv];
+    return this;
+  }
+
+  /** `--chdir DIR`. */
+  cwd(dir: string): this {
+    this.#plan.cwd = dir;
+    return this;
+  }
+
+  /** `--uid N`. */
+  uid(uid: number): this {
+    this.#plan.uid = uid;
+    return this;
+  }
+
+  /** `--gid N`. */
+  gid(gid: number): this {
+    this.#plan.gid = gid;
+    return this;
+  }
+
+  /** `--hostname NAME`. */
+  hostname(name: string): this {
+    this.#plan.hostname = name;
+    return this;
+  }
+
+  /** `none` (default: new network namespace, loopback only) or `host`. */
+  network(mode: Network): this {
+    this.#plan.network = mode;
+    return this;
+  }
+
+  /** `--share-net`. */
+  shareNet(): this {
+    return this.network('host');
+  }
+
+  /** Replaces the whole environment policy. */
+  env(policy: EnvPolicy): this {
+    this.#plan.env = structuredClone(policy);
+    return this;
+  }
+
+  /** `--setenv K V`; a later call for the same name wins, as in bubblewrap. */
+  setenv(name: string, value: string): this {
+    const env = this.#env();
+    env.unset = env.unset?.filter((n) => n !== name);
+    if (env.unset?.length === 0) delete env.unset;
+    (env.set ??= {})[name] = value;
+    return this;
+  }
+
+  /** `--unsetenv K`: also drops an earlier {@link setenv} of the name. */
+  unsetenv(name: string): this {
+    const env = this.#env();
+    if (env.set && name in env.set) {
+      delete env.set[name];
+      if (Object.keys(env.set).length === 0) delete env.set;
+    }
+    if (env.inherit !== false && !env.unset?.includes(name)) (env.unset ??= []).push(name);
+    return this;
+  }
+
+  /** `--clearenv`: start from an empty environment; earlier settings are dropped. */
+  clearenv(): this {
+    this.#plan.env = { inherit: false };
+    return this;
+  }
+
+  /** `--seccomp strict|none`. */
+  seccomp(preset: SeccompPreset): this {
+    this.#plan.seccomp = { preset };
+    return this;
+  }
+
+  /** `--linger-ms N`: how long leftover processes may run after the program exits. */
+  lingerMs(ms: number): this {
+    this.#plan.lingerMs = ms;
+    return this;
+  }
+
+  /** Whether the sandbox dies with its launcher's parent (default true). */
+  dieWithParent(on: boolean): this {
+    this.#plan.dieWithParent = on;
+    return this;
+  }
+
+  /** Whether the program runs in a new session (default true). */
+  newSession(on: boolean): this {
+    this.#plan.newSession = on;
+    return this;
+  }
+
+  /** Which optional namespaces are created (all by default). */
+  namespaces(namespaces: Namespaces): this {
+    this.#plan.namespaces = { ...namespaces };
+    return this;
+  }
+
+  /** The plan, as a fresh copy: later builder calls do not change it. */
+  build(): Plan {
+    return structuredClone(this.#plan);
+  }
+
+  #bind(source: string, target: string, flags: Pick<BindOp, 'writable' | 'device' | 'optional'>): this {
+    return this.op({ kind: 'bind', source, target, ...flags } satisfies BindOp);
+  }
+
+  #env(): EnvPolicy {
+    return (this.#plan.env ??= {});
+  }
+}
+
+/** Starts a plan: `plan(['sh', '-c', 'id']).roBind('/usr', '/usr').proc('/proc').build()`. */
+export function plan(argv?: readonly string[]): PlanBuilder {
+  return new PlanBuilder(argv);
+}
+
+/** True for a {@link PlanBuilder}. */
+export function isPlanBuilder(value: unknown): value is PlanBuilder {
+  return value instanceof PlanBuilder;
+}

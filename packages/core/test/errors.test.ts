@@ -1,0 +1,92 @@
+import { ERROR_CODES, isSandboxError, SandboxError } from '../src/errors';
+
+describe('SandboxError', () => {
+  it('is an Error carrying a stable code and the optional facts', () => {
+    const error = new SandboxError('E_SOURCE_MISSING', 'plan.ops[3] (bind): source /nope does not exist', {
+      opIndex: 3,
+      path: 'plan.ops[3].source',
+      hint: 'use --ro-bind-try to skip missing sources',
+      exitStatus: 125,
+    });
+    expect(error).toBeInstanceOf(Error);
+    expect(error.name).toBe('SandboxError');
+    expect(error.code).toBe('E_SOURCE_MISSING');
+    expect(error.message).toBe('plan.ops[3] (bind): source /nope does not exist');
+    expect(error.opIndex).toBe(3);
+    expect(error.path).toBe('plan.ops[3].source');
+    expect(error.hint).toBe('use --ro-bind-try to skip missing sources');
+    expect(error.exitStatus).toBe(125);
+    expect(String(error)).toBe('SandboxError: plan.ops[3] (bind): source /nope does not exist');
+  });
+
+  it('leaves absent facts undefined rather than present-but-empty', () => {
+    const error = new SandboxError('E_SETUP', 'cannot set hostname: operation not permitted');
+    expect(Object.keys(error)).not.toEqual(expect.arrayContaining(['opIndex', 'path', 'hint', 'exitStatus']));
+    expect(error.opIndex).toBeUndefined();
+    expect(error.cause).toBeUndefined();
+  });
+
+  it('keeps the cause', () => {
+    const cause = new Error('ENOENT');
+    expect(new SandboxError('E_INIT_MISSING', 'x', { cause }).cause).toBe(cause);
+  });
+
+  it('is built from a native report, dropping nulls', () => {
+    const error = SandboxError.fromReport(
+      { code: 'E_PLAN_INVALID', message: 'plan.ops[0] (tmpfs): target must be absolute', opIndex: 0, path: 'plan.ops[0].target', hint: null },
+      125,
+    );
+    expect(error.code).toBe('E_PLAN_INVALID');
+    expect(error.opIndex).toBe(0);
+    expect(error.path).toBe('plan.ops[0].target');
+    expect(error.hint).toBeUndefined();
+    expect(error.exitStatus).toBe(125);
+  });
+
+  it('serializes to the report form', () => {
+    const error = new SandboxError('E_MOUNT', 'cannot mount proc on /proc: permission denied', { opIndex: 1, hint: 'h' });
+    expect(JSON.parse(JSON.stringify(error))).toEqual({
+      code: 'E_MOUNT',
+      message: 'cannot mount proc on /proc: permission denied',
+      opIndex: 1,
+      hint: 'h',
+    });
+  });
+
+  it('passes through codes from a newer launcher', () => {
+    expect(SandboxError.fromReport({ code: 'E_FUTURE', message: 'm' }).code).toBe('E_FUTURE');
+  });
+});
+
+describe('isSandboxError', () => {
+  it('recognises instances and look-alikes from another copy of the package', () => {
+    expect(isSandboxError(new SandboxError('E_EXEC', 'x'))).toBe(true);
+    const foreign = Object.assign(new Error('x'), { name: 'SandboxError', code: 'E_EXEC' });
+    expect(isSandboxError(foreign)).toBe(true);
+  });
+
+  it('rejects other errors and non-errors', () => {
+    expect(isSandboxError(new Error('x'))).toBe(false);
+    expect(isSandboxError(Object.assign(new Error('x'), { code: 'ENOENT' }))).toBe(false);
+    expect(isSandboxError({ name: 'SandboxError', code: 'E_EXEC' })).toBe(false);
+    expect(isSandboxError(undefined)).toBe(false);
+  });
+});
+
+describe('ERROR_CODES', () => {
+  it('lists the codes of docs/internals.md', () => {
+    expect(ERROR_CODES).toEqual(
+      expect.arrayContaining([
+        'E_PLAN_INVALID',
+        'E_SOURCE_MISSING',
+        'E_USERNS_UNAVAILABLE',
+        'E_MOUNT',
+        'E_SETUP',
+        'E_EXEC',
+        'E_INIT_MISSING',
+        'E_USAGE',
+      ]),
+    );
+    expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
+  });
+});

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Builds the native half into packages/native: the `sandboxctl-init` launcher
+// (copied from cargo's release output) and the napi addon with its generated
+// `index.js` loader and `index.d.ts` (napi-rs v3 CLI).
+//
+// Inputs: the Rust workspace at the repository root. Invariants: a failed step
+// fails the whole script with cargo's or napi's own message; the launcher is
+// replaced by rename, so a running `sandboxctl-init` is never written over
+// (ETXTBSY).
+
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const nativeDir = join(root, 'packages', 'native');
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  if (result.error) {
+    console.error(`build-native: cannot run ${command}: ${result.error.message}`);
+    process.exit(1);
+  }
+  if (result.status !== 0) {
+    console.error(`build-native: ${command} ${args.join(' ')} failed`);
+    process.exit(result.status ?? 1);
+  }
+  return result;
+}
+
+// cargo decides where artifacts go (CARGO_TARGET_DIR, .cargo/config.toml);
+// ask it rather than assume ./target.
+function targetDirectory() {
+  const result = run('cargo', ['metadata', '--format-version', '1', '--no-deps'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
+  return JSON.parse(result.stdout).target_directory;
+}
+
+run('cargo', ['build', '--release', '-p', 'sandbox-init']);
+const built = join(targetDirectory(), 'release', 'sandboxctl-init');
+const dest = join(nativeDir, 'sandboxctl-init');
+const staging = `${dest}.tmp-${process.pid}`;
+copyFileSync(built, staging);
+chmodSync(staging, 0o755);
+renameSync(staging, dest);
+
+// binaryName (`sandboxctl`) and targets come from packages/native/package.json.
+run(join(root, 'node_modules', '.bin', 'napi'), [
+  'build',
+  '--platform',
+  '--release',
+  '--manifest-path', join(root, 'crates', 'sandbox-napi', 'Cargo.toml'),
+  '--package-json-path', join(nativeDir, 'package.json'),
+  '--output-dir', nativeDir,
+  '--js', 'index.js',
+  '--dts', 'index.d.ts',
+]);

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The one test command (`npm test`): Rust unit tests, TypeScript unit tests,
+# then the real-sandbox suites as the current user and, when run as root,
+# once more as an unprivileged user created for the purpose (the product is
+# for the unprivileged). Assumes `npm install` has built everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+jest=(node "$repo/node_modules/jest/bin/jest.js")
+
+echo "== cargo test"
+cargo test --workspace --exclude sandbox-napi --quiet
+echo "== build the in-sandbox test helper"
+cargo build --release --quiet -p sandbox-testkit
+
+echo "== jest: unit"
+"${jest[@]}" --selectProjects unit --ci
+
+echo "== jest: sandbox suites as $(id -un) (uid $(id -u))"
+"${jest[@]}" --selectProjects sandbox --ci --runInBand
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "== not root: the second run (as a different, unprivileged user) needs root to create that user; ran once as uid $(id -u)"
+  exit 0
+fi
+
+user=${SANDBOXCTL_TEST_USER:-sbxtest}
+if ! id "$user" >/dev/null 2>&1; then
+  useradd --create-home --shell /bin/sh "$user"
+fi
+home=$(getent passwd "$user" | cut -d: -f6)
+as_user() { runuser -u "$user" -- env -i PATH="$PATH" HOME="$home" CI="${CI:-}" "$@"; }
+
+# The unprivileged user needs to read the tree; when it cannot (a clone under
+# /root, say), copy what the suites use to a directory it owns.
+dir=$repo
+if ! as_user test -r "$repo/package.json" -a -x "$repo/packages/native/sandboxctl-init"; then
+  dir=$(mktemp -d /tmp/sandboxctl-test.XXXXXX)
+  trap 'rm -rf "$dir"' EXIT
+  tar -C "$repo" --exclude=./target --exclude=./.git -cf - . | tar -C "$dir" -xf -
+  mkdir -p "$dir/target/release"
+  cp "$repo/target/release/sbx-try" "$dir/target/release/"
+  chown -R "$user" "$dir"
+fi
+echo "== jest: sandbox suites as $user (uid $(id -u "$user")), from $dir"
+as_user sh -c "cd '$dir' && node node_modules/jest/bin/jest.js --selectProjects sandbox --ci --runInBand"

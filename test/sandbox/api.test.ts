@@ -1,0 +1,50 @@
+/** The Node API against real sandboxes. */
+import { BASE, TRY, requireKernel } from './helpers';
+
+beforeAll(requireKernel);
+
+const { run, spawn, plan } = require('@sandboxctl/core');
+
+const ops = plan(['/bin/true']).roBind('/', '/').proc('/proc').dev('/dev').tmpfs('/tmp').build().ops;
+
+test('run resolves with the exit code, no signal, a duration, and the output', async () => {
+  const r = await run({ argv: ['/bin/sh', '-c', 'echo out; echo err >&2; exit 3'], ops, stdio: 'pipe' });
+  expect(r.code).toBe(3);
+  expect(r.signal).toBeNull();
+  expect(r.durationMs).toBeGreaterThan(0);
+  expect(r.stdout).toBe('out\n');
+  expect(r.stderr).toBe('err\n');
+});
+
+test('spawn exposes streams and the exit', async () => {
+  const p = spawn({ argv: ['/bin/cat'], ops, stdio: 'pipe' });
+  let out = '';
+  p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  p.stdin.end('echoed');
+  const r = await p.exited;
+  expect(r.code).toBe(0);
+  expect(out).toBe('echoed');
+});
+
+test('an AbortSignal stops the program', async () => {
+  const ac = new AbortController();
+  const started = Date.now();
+  const pending = run({ argv: ['/bin/sleep', '30'], ops, signal: ac.signal });
+  setTimeout(() => ac.abort(), 200);
+  const r = await pending;
+  expect(r.aborted).toBe(true);
+  expect(r.code).toBe(128 + 15);
+  expect(Date.now() - started).toBeLessThan(5000);
+});
+
+test('many concurrent sandboxes from one process, no descriptor leak', async () => {
+  const fds = () => require('node:fs').readdirSync('/proc/self/fd').length;
+  await run({ argv: ['/bin/true'], ops });
+  const before = fds();
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => run({ argv: ['/bin/sh', '-c', `exit ${i % 7}`], ops })));
+  expect(results.map((r: { code: number }) => r.code)).toEqual(Array.from({ length: 20 }, (_, i) => i % 7));
+  expect(fds()).toBe(before);
+});
+
+void BASE;
+void TRY;

@@ -1,0 +1,107 @@
+/**
+ * Helpers for the real-sandbox suites: run the CLI as a user would, read
+ * results from inside the sandbox. Every suite starts by probing the kernel
+ * and fails (never skips) with the probe's message when support is missing.
+ */
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '../..');
+export const CLI = join(ROOT, 'packages/cli/bin/sandboxctl.js');
+export const INIT = join(ROOT, 'packages/native/sandboxctl-init');
+export const TRY = join(ROOT, 'target/release/sbx-try');
+export const UID = process.getuid!();
+export const GID = process.getgid!();
+
+/** The usual set-up: host root read-only, private proc, dev and tmp. */
+export const BASE = ['--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp'];
+
+export interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `sandboxctl ARGS…` to completion. */
+export function cli(args: string[], opts: SpawnOptions & { input?: string } = {}): Promise<Ran> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolveRun({ code, signal, stdout, stderr }));
+    child.stdin!.end(opts.input ?? '');
+  });
+}
+
+/** `sandboxctl run BASE… -- sh -c SCRIPT`. */
+export function sh(script: string, extra: string[] = []): Promise<Ran> {
+  return cli(['run', ...BASE, ...extra, '--', '/bin/sh', '-c', script]);
+}
+
+/** Fail the suite with the probe's words when the kernel lacks user namespaces. */
+export function requireKernel(): void {
+  for (const f of [CLI, INIT, TRY]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm install\` (it builds everything) and \`npm test\``);
+  }
+  const r = spawnSync(process.execPath, [CLI, 'doctor', '--json'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`sandboxctl doctor failed: ${r.stderr}`);
+  const d = JSON.parse(r.stdout);
+  const userns = d.kernel?.userns ?? d.probe?.userns ?? d.userns;
+  if (!userns?.available) {
+    throw new Error(`this machine should support unprivileged user namespaces: ${userns?.problem ?? 'unknown'} (${userns?.hint ?? ''})`);
+  }
+}
+
+export interface MountEntry {
+  root: string;
+  mountPoint: string;
+  options: string[];
+  fsType: string;
+  source: string;
+}
+
+/** Parse /proc/self/mountinfo text. */
+export function parseMountinfo(text: string): MountEntry[] {
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [pre, post] = line.split(' - ');
+      const f = pre.split(' ');
+      const [fsType, source] = post.split(' ');
+      const unescape = (s: string) => s.replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+      return { root: unescape(f[3]), mountPoint: unescape(f[4]), options: f[5].split(','), fsType, source };
+    });
+}
+
+/** Processes on the host whose command line contains `marker`. */
+export function hostProcessesWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const pid of require('node:fs').readdirSync('/proc').filter((p: string) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes(marker) && Number(pid) !== process.pid) out.push(Number(pid));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Wait until `cond()` holds, up to `ms`. */
+export async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await sleep(25);
+  }
+  return cond();
+}
