@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
-import { BASE, CLI, INIT, ROOT, cli, hostProcessesWith, requireKernel, until } from './helpers';
+import { BASE, CLI, INIT, INIT_IN, ROOT, cli, hostProcessesWith, requireKernel, until } from './helpers';
 
 beforeAll(requireKernel);
 
@@ -52,7 +52,7 @@ describe('error codes', () => {
   test('E_USERNS_UNAVAILABLE with a hint when the kernel refuses a user namespace', async () => {
     // Inside a sandbox the seccomp filter refuses clone(CLONE_NEWUSER): a real
     // refusal of the kernel, as on a host that restricts user namespaces.
-    const r = await cli(['run', ...BASE, '--', INIT, '--plan', '-'], { input: JSON.stringify({ argv: ['/bin/true'] }) });
+    const r = await cli(['run', ...BASE, '--', INIT_IN, '--plan', '-'], { input: JSON.stringify({ argv: ['/bin/true'] }) });
     expect(r.code).toBe(125);
     expect(r.stderr).toMatch(/^sandboxctl: E_USERNS_UNAVAILABLE: cannot create a user namespace: operation not permitted$/m);
     expect(r.stderr).toMatch(/^sandboxctl: hint: .*user\.max_user_namespaces/m);

@@ -14,8 +14,16 @@ export const TRY = join(ROOT, 'target/release/sbx-try');
 export const UID = process.getuid!();
 export const GID = process.getgid!();
 
-/** The usual set-up: host root read-only, private proc, dev and tmp. */
-export const BASE = ['--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp'];
+/** Where the helpers appear inside a sandbox made with BASE. */
+export const TRY_IN = '/tmp/sbx-try';
+export const INIT_IN = '/tmp/sandboxctl-init';
+
+/**
+ * The usual set-up: host root read-only, private proc, dev and tmp, plus the
+ * test helpers bound in explicitly: the checkout itself may live under /tmp,
+ * which the sandbox's own tmpfs hides.
+ */
+export const BASE = ['--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--ro-bind', TRY, TRY_IN, '--ro-bind', INIT, INIT_IN];
 
 export interface Ran {
   code: number | null;

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { BASE, CLI, GID, TRY, UID, cli, hostProcessesWith, parseMountinfo, requireKernel, sh, sleep, until } from './helpers';
+import { BASE, CLI, GID, TRY, TRY_IN, UID, cli, hostProcessesWith, parseMountinfo, requireKernel, sh, sleep, until } from './helpers';
 
 beforeAll(requireKernel);
 
@@ -38,7 +38,7 @@ describe('identity and privileges', () => {
 
   test('pid 1 cannot be traced and blocked syscalls answer their errno', async () => {
     const names = ['ptrace-pid1', 'unshare-user', 'clone-newuser', 'clone3', 'mount', 'open_tree', 'keyctl', 'perf_event_open', 'ioctl-tiocsti', 'ioctl-tiocsti-high', 'socket-packet', 'socket-inet', 'personality-query', 'setuid-0'];
-    const r = await sh(names.map((n) => `echo ${n} $(${TRY} syscall ${n})`).join('; '));
+    const r = await sh(names.map((n) => `echo ${n} $(${TRY_IN} syscall ${n})`).join('; '));
     const got = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' ')));
     expect(got).toEqual({
       'ptrace-pid1': 'EPERM',
@@ -66,7 +66,7 @@ describe('identity and privileges', () => {
 
 describe('file descriptors', () => {
   test('only stdio passes in, even when the caller leaks descriptors', async () => {
-    const child = spawn(process.execPath, [CLI, 'run', ...BASE, '--', TRY, 'fds'], { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'run', ...BASE, '--', TRY_IN, 'fds'], { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
     const code = await new Promise((r) => child.on('close', r));
