@@ -13,9 +13,9 @@ const hostMounts = () => readFileSync('/proc/self/mountinfo', 'utf8');
 describe('error codes', () => {
   test('E_SOURCE_MISSING names the op, exits 125 and leaves no mount or process', async () => {
     const before = hostMounts();
-    const r = await cli(['run', ...BASE, '--ro-bind', '/nonexistent-sandboxctl', '/x', '--', '/bin/true']);
+    const r = await cli(['run', '--ro-bind', '/', '/', '--proc', '/proc', '--ro-bind', '/nonexistent-sandboxctl', '/x', '--', '/bin/true']);
     expect(r.code).toBe(125);
-    expect(r.stderr).toMatch(/^sandboxctl: E_SOURCE_MISSING: plan\.ops\[4\]\.source \(bind\): source \/nonexistent-sandboxctl does not exist/m);
+    expect(r.stderr).toMatch(/^sandboxctl: E_SOURCE_MISSING: plan\.ops\[2\]\.source \(bind\): source \/nonexistent-sandboxctl does not exist/m);
     expect(hostMounts()).toBe(before);
     expect(hostProcessesWith('/nonexistent-sandboxctl')).toEqual([]);
   });
