@@ -1,87 +1,253 @@
-//! `sbx-try`: run inside a sandbox by the integration tests. Tries one
-//! syscall with harmless arguments and prints `ok` or the errno name, so a
-//! blocked syscall is visible without side effects.
+//! `sbx-try`: run inside a sandbox by the integration tests, the escape
+//! suite and the benchmarks. Each subcommand tries one thing with harmless
+//! arguments and prints `ok` or the errno name (`EPERM`), so a blocked call is
+//! visible without side effects. Nothing here writes to a file it opens for
+//! writing: the open itself is the probe.
 //!
-//!   sbx-try syscall NAME      one of the names in `try_syscall`
-//!   sbx-try fds               open fds (besides the one listing them)
+//!   sbx-try syscall NAME          one of the names in `try_syscall`
+//!   sbx-try fds                   open fds (besides the one listing them)
+//!   sbx-try open PATH r|w         open(2) for reading or writing, nothing read or written
+//!   sbx-try read PATH             open and read one byte
+//!   sbx-try connect-tcp IP PORT   TCP connect to an IPv4 address
+//!   sbx-try connect-abstract NAME connect to the abstract unix socket @NAME
+//!   sbx-try kill PID SIG          kill(2)
+//!   sbx-try vm-read PID           process_vm_readv one byte of PID's stack area
+//!   sbx-try loop-getppid N        N getppid calls; prints the nanoseconds they took
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
+
+extern "C" {
+    // glibc ≥ 2.32; the sandboxes run the host's libc.
+    fn strerrorname_np(errnum: libc::c_int) -> *const libc::c_char;
+}
 
 fn errno_name(e: i32) -> String {
-    let names = [
-        (libc::EPERM, "EPERM"),
-        (libc::ENOENT, "ENOENT"),
-        (libc::ESRCH, "ESRCH"),
-        (libc::EBADF, "EBADF"),
-        (libc::EACCES, "EACCES"),
-        (libc::EFAULT, "EFAULT"),
-        (libc::EINVAL, "EINVAL"),
-        (libc::ENOTTY, "ENOTTY"),
-        (libc::EROFS, "EROFS"),
-        (libc::ENOSYS, "ENOSYS"),
-        (libc::EAFNOSUPPORT, "EAFNOSUPPORT"),
-        (libc::EOPNOTSUPP, "EOPNOTSUPP"),
-        (libc::ENOSPC, "ENOSPC"),
-        (libc::EUSERS, "EUSERS"),
-        (libc::EBUSY, "EBUSY"),
-        (libc::E2BIG, "E2BIG"),
-        (libc::ENOMEM, "ENOMEM"),
-        (libc::ENODEV, "ENODEV"),
-    ];
-    names.iter().find(|(n, _)| *n == e).map(|(_, s)| s.to_string()).unwrap_or_else(|| format!("E{e}"))
+    // SAFETY: strerrorname_np returns a static string or NULL.
+    let p = unsafe { strerrorname_np(e) };
+    if p.is_null() {
+        format!("E{e}")
+    } else {
+        // SAFETY: non-null, NUL-terminated static string.
+        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    }
+}
+
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 fn result(rc: libc::c_long) -> String {
     if rc < 0 {
-        errno_name(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        errno_name(last_errno())
     } else {
         "ok".into()
     }
 }
 
+fn signal_name(sig: i32) -> String {
+    // SAFETY: sigabbrev_np returns a static string or NULL (glibc ≥ 2.32).
+    extern "C" {
+        fn sigabbrev_np(sig: libc::c_int) -> *const libc::c_char;
+    }
+    let p = unsafe { sigabbrev_np(sig) };
+    if p.is_null() {
+        format!("SIG{sig}")
+    } else {
+        // SAFETY: non-null, NUL-terminated static string.
+        format!("SIG{}", unsafe { CStr::from_ptr(p) }.to_string_lossy())
+    }
+}
+
+/// Run `f` in a forked child and report how the child ended: its errno
+/// result (exit status = errno, 0 for ok) or the signal that killed it.
+fn in_child(f: impl FnOnce() -> i32) -> String {
+    // SAFETY: fork in a single-threaded process; the child only makes raw
+    // syscalls and _exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return format!("fork failed: {}", errno_name(last_errno()));
+    }
+    if pid == 0 {
+        let e = f();
+        // SAFETY: leaving the child without running destructors.
+        unsafe { libc::_exit(e) }
+    }
+    let mut st = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut st, 0) };
+    if libc::WIFSIGNALED(st) {
+        signal_name(libc::WTERMSIG(st))
+    } else {
+        match libc::WEXITSTATUS(st) {
+            0 => "ok".into(),
+            e => errno_name(e),
+        }
+    }
+}
+
+/// A minimal BPF program (`r0 = 0; exit`) loaded as a kprobe program:
+/// tracing programs need CAP_BPF and CAP_PERFMON in the initial namespace.
+fn bpf_prog_load_kprobe() -> libc::c_long {
+    let insns: [u64; 2] = [0x0000_0000_0000_00b7, 0x0000_0000_0000_0095];
+    let license = c"GPL";
+    let mut attr = [0u64; 16];
+    attr[0] = 2; // prog_type = BPF_PROG_TYPE_KPROBE, insn_cnt in the high half
+    attr[0] |= 2u64 << 32;
+    attr[1] = insns.as_ptr() as u64;
+    attr[2] = license.as_ptr() as u64;
+    // SAFETY: attr and insns outlive the call; size is attr's.
+    unsafe { libc::syscall(libc::SYS_bpf, 5 /* BPF_PROG_LOAD */, attr.as_ptr(), std::mem::size_of_val(&attr)) }
+}
+
 fn try_syscall(name: &str) -> Option<String> {
+    use libc::*;
+    // The i386 ABI through `int 0x80`: a filter that only knows x86_64
+    // numbers must kill the process, not let it through.
+    #[cfg(target_arch = "x86_64")]
+    if name == "int80-unshare-user" {
+        return Some(in_child(|| {
+            let ret: i32;
+            // SAFETY: i386 unshare(CLONE_NEWUSER) (nr 310); no memory arguments.
+            // rbx is LLVM's: swap the argument in and out around the trap.
+            unsafe {
+                core::arch::asm!(
+                    "xchg rbx, {arg}", "int 0x80", "xchg rbx, {arg}",
+                    arg = inout(reg) CLONE_NEWUSER as u64 => _,
+                    inlateout("eax") 310i32 => ret,
+                    options(nostack)
+                )
+            };
+            if ret < 0 { -ret } else { 0 }
+        }));
+    }
+    if name == "clone-newns" {
+        return Some(in_child(|| {
+            // SAFETY: raw clone; the new child exits at once.
+            let r = unsafe { syscall(SYS_clone, (CLONE_NEWNS | SIGCHLD) as c_ulong, 0, 0, 0, 0) };
+            if r == 0 {
+                // SAFETY: leaving the grandchild.
+                unsafe { _exit(0) }
+            }
+            if r < 0 { last_errno() } else { 0 }
+        }));
+    }
     // SAFETY: each call passes harmless or null arguments; a call that
     // succeeds changes nothing outside this short-lived process.
     let rc = unsafe {
         match name {
-            "unshare-user" => libc::unshare(libc::CLONE_NEWUSER) as libc::c_long,
-            "unshare-ns" => libc::unshare(libc::CLONE_NEWNS) as libc::c_long,
+            "unshare-user" => unshare(CLONE_NEWUSER) as c_long,
+            "unshare-ns" => unshare(CLONE_NEWNS) as c_long,
+            "unshare-net" => unshare(CLONE_NEWNET) as c_long,
+            "unshare-pid" => unshare(CLONE_NEWPID) as c_long,
+            "setns" => setns(-1, 0) as c_long,
+            "setns-pid1-mnt" => {
+                let fd = open(c"/proc/1/ns/mnt".as_ptr(), O_RDONLY | O_CLOEXEC);
+                if fd < 0 {
+                    -1
+                } else {
+                    setns(fd, 0) as c_long
+                }
+            }
             "clone-newuser" => {
-                let r = libc::syscall(libc::SYS_clone, (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_ulong, 0, 0, 0, 0);
+                let r = syscall(SYS_clone, (CLONE_NEWUSER | SIGCHLD) as c_ulong, 0, 0, 0, 0);
                 if r == 0 {
-                    libc::_exit(0);
+                    _exit(0);
                 }
                 if r > 0 {
-                    libc::waitpid(r as i32, std::ptr::null_mut(), 0);
+                    waitpid(r as i32, std::ptr::null_mut(), 0);
                 }
                 r
             }
-            "clone3" => libc::syscall(libc::SYS_clone3, std::ptr::null::<u8>(), 0usize),
-            "mount" => libc::mount(c"none".as_ptr(), c"/".as_ptr(), c"tmpfs".as_ptr(), 0, std::ptr::null()) as libc::c_long,
-            "umount" => libc::umount2(c"/".as_ptr(), libc::MNT_DETACH) as libc::c_long,
-            "pivot_root" => libc::syscall(libc::SYS_pivot_root, c"/".as_ptr(), c"/".as_ptr()),
-            "chroot" => libc::chroot(c"/".as_ptr()) as libc::c_long,
-            "open_tree" => libc::syscall(libc::SYS_open_tree, -1, c"/".as_ptr(), 0),
-            "fsopen" => libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), 0),
-            "keyctl" => libc::syscall(libc::SYS_keyctl, 0, 0, 0, 0, 0),
-            "add_key" => libc::syscall(libc::SYS_add_key, c"user".as_ptr(), c"x".as_ptr(), std::ptr::null::<u8>(), 0, 0),
-            "ptrace-pid1" => libc::ptrace(libc::PTRACE_ATTACH, 1, 0, 0),
-            "perf_event_open" => libc::syscall(libc::SYS_perf_event_open, std::ptr::null::<u8>(), 0, -1, -1, 0),
-            "personality-linux32" => libc::personality(0x0008) as libc::c_long,
-            "personality-query" => libc::personality(0xffff_ffff) as libc::c_long,
-            "ioctl-tiocsti" => libc::ioctl(0, libc::TIOCSTI, c"x".as_ptr()) as libc::c_long,
-            "ioctl-tiocsti-high" => libc::syscall(libc::SYS_ioctl, 0, 0xffff_ffff_0000_0000u64 | libc::TIOCSTI as u64, c"x".as_ptr()),
-            "socket-packet" => libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) as libc::c_long,
-            "socket-inet" => {
-                let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-                if s >= 0 {
-                    libc::close(s);
+            "clone3" => syscall(SYS_clone3, std::ptr::null::<u8>(), 0usize),
+            "mount" => mount(c"none".as_ptr(), c"/".as_ptr(), c"tmpfs".as_ptr(), 0, std::ptr::null()) as c_long,
+            "mount-bind-proc" => mount(c"/proc".as_ptr(), c"/tmp".as_ptr(), std::ptr::null(), MS_BIND, std::ptr::null()) as c_long,
+            "umount" => umount2(c"/".as_ptr(), MNT_DETACH) as c_long,
+            "umount-proc" => umount2(c"/proc".as_ptr(), MNT_DETACH) as c_long,
+            "pivot_root" => syscall(SYS_pivot_root, c"/".as_ptr(), c"/".as_ptr()),
+            "chroot" => chroot(c"/".as_ptr()) as c_long,
+            "open_tree" => syscall(SYS_open_tree, -1, c"/".as_ptr(), 0),
+            "move_mount" => syscall(SYS_move_mount, -1, c"/".as_ptr(), -1, c"/".as_ptr(), 0),
+            "fsopen" => syscall(SYS_fsopen, c"tmpfs".as_ptr(), 0),
+            "fsconfig" => syscall(SYS_fsconfig, -1, 0, 0, 0, 0),
+            "fsmount" => syscall(SYS_fsmount, -1, 0, 0),
+            "fspick" => syscall(SYS_fspick, -1, c"/".as_ptr(), 0),
+            "mount_setattr" => syscall(SYS_mount_setattr, -1, c"/".as_ptr(), 0, 0, 0),
+            "keyctl" => syscall(SYS_keyctl, 0, 0, 0, 0, 0),
+            "add_key" => syscall(SYS_add_key, c"user".as_ptr(), c"x".as_ptr(), std::ptr::null::<u8>(), 0, 0),
+            "request_key" => syscall(SYS_request_key, c"user".as_ptr(), c"x".as_ptr(), std::ptr::null::<u8>(), 0),
+            "ptrace-pid1" => ptrace(PTRACE_ATTACH, 1, 0, 0),
+            "ptrace-traceme" => ptrace(PTRACE_TRACEME, 0, 0, 0),
+            "perf_event_open" => syscall(SYS_perf_event_open, std::ptr::null::<u8>(), 0, -1, -1, 0),
+            "bpf-prog-load-kprobe" => bpf_prog_load_kprobe(),
+            "userfaultfd" => syscall(SYS_userfaultfd, O_CLOEXEC),
+            "io_uring_setup" => {
+                let mut params = [0u8; 120];
+                let r = syscall(SYS_io_uring_setup, 1, params.as_mut_ptr());
+                if r >= 0 {
+                    close(r as i32);
                 }
-                s as libc::c_long
+                r
             }
-            "setuid-0" => libc::setuid(0) as libc::c_long,
-            "sethostname" => libc::sethostname(c"x".as_ptr(), 1) as libc::c_long,
-            "syslog" => libc::syscall(libc::SYS_syslog, 10, 0, 0),
+            "personality-linux32" => personality(0x0008) as c_long,
+            "personality-no-aslr" => personality(0x0040000) as c_long,
+            "personality-query" => personality(0xffff_ffff) as c_long,
+            "ioctl-tiocsti" => ioctl(0, TIOCSTI, c"x".as_ptr()) as c_long,
+            "ioctl-tiocsti-high" => syscall(SYS_ioctl, 0, 0xffff_ffff_0000_0000u64 | TIOCSTI, c"x".as_ptr()),
+            "ioctl-tioclinux" => ioctl(0, TIOCLINUX, c"\x06".as_ptr()) as c_long,
+            "socket-packet" => socket(AF_PACKET, SOCK_RAW, 0) as c_long,
+            "socket-vsock" => socket(AF_VSOCK, SOCK_STREAM, 0) as c_long,
+            "socket-alg" => socket(AF_ALG, SOCK_SEQPACKET, 0) as c_long,
+            "socket-key" => socket(AF_KEY, SOCK_RAW, 2) as c_long,
+            "socket-bluetooth" => socket(AF_BLUETOOTH, SOCK_RAW, 0) as c_long,
+            "socket-raw-inet" => socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) as c_long,
+            "socket-inet" => {
+                let s = socket(AF_INET, SOCK_STREAM, 0);
+                if s >= 0 {
+                    close(s);
+                }
+                s as c_long
+            }
+            "setuid-0" => setuid(0) as c_long,
+            "setgid-0" => setgid(0) as c_long,
+            "setresuid-0" => setresuid(0, 0, 0) as c_long,
+            "setgroups-0" => setgroups(0, std::ptr::null()) as c_long,
+            "chown-root" => chown(c"/tmp".as_ptr(), 0, 0) as c_long,
+            "fchownat-root" => fchownat(AT_FDCWD, c"/tmp".as_ptr(), 0, 0, 0) as c_long,
+            "mknod-char" => mknod(c"/tmp/sbx-null".as_ptr(), S_IFCHR | 0o666, makedev(1, 3)) as c_long,
+            "mknod-block" => mknod(c"/tmp/sbx-disk".as_ptr(), S_IFBLK | 0o666, makedev(8, 0)) as c_long,
+            "sethostname" => sethostname(c"x".as_ptr(), 1) as c_long,
+            "setdomainname" => setdomainname(c"x".as_ptr(), 1) as c_long,
+            "syslog" => syscall(SYS_syslog, 10, 0, 0),
+            "init_module" => syscall(SYS_init_module, std::ptr::null::<u8>(), 0, c"".as_ptr()),
+            "finit_module" => syscall(SYS_finit_module, -1, c"".as_ptr(), 0),
+            "delete_module" => syscall(SYS_delete_module, c"sbx_none".as_ptr(), O_NONBLOCK),
+            "kexec_load" => syscall(SYS_kexec_load, 0, 0, std::ptr::null::<u8>(), 0),
+            "kexec_file_load" => syscall(SYS_kexec_file_load, -1, -1, 0, std::ptr::null::<u8>(), 0),
+            // Magic numbers wrong on purpose: even an unfiltered reboot(2) only fails EINVAL.
+            "reboot" => syscall(SYS_reboot, 0, 0, 0, std::ptr::null::<u8>()),
+            "swapon" => syscall(SYS_swapon, c"/nonexistent-swap".as_ptr(), 0),
+            "swapoff" => syscall(SYS_swapoff, c"/nonexistent-swap".as_ptr()),
+            "acct" => syscall(SYS_acct, std::ptr::null::<u8>()),
+            "quotactl" => syscall(SYS_quotactl, 0, std::ptr::null::<u8>(), 0, std::ptr::null::<u8>()),
+            "uselib" => syscall(SYS_uselib, std::ptr::null::<u8>()),
+            // A time in the past would change the clock if it were allowed:
+            // pass a NULL pointer so even an allowed call only fails EFAULT.
+            "clock_settime" => syscall(SYS_clock_settime, CLOCK_REALTIME, std::ptr::null::<u8>()),
+            "settimeofday" => syscall(SYS_settimeofday, std::ptr::null::<u8>(), std::ptr::null::<u8>()),
+            "adjtimex" => {
+                let mut t: timex = std::mem::zeroed();
+                adjtimex(&mut t) as c_long
+            }
+            "iopl" => syscall(SYS_iopl, 3),
+            "ioperm" => syscall(SYS_ioperm, 0x80, 1, 1),
+            "modify_ldt" => syscall(SYS_modify_ldt, 0, std::ptr::null::<u8>(), 0),
+            "move_pages" => syscall(SYS_move_pages, 0, 0, std::ptr::null::<u8>(), std::ptr::null::<u8>(), std::ptr::null::<u8>(), 0),
+            "set_mempolicy" => syscall(SYS_set_mempolicy, 0, std::ptr::null::<u8>(), 0),
+            // x32 syscall numbers carry bit 30 with the x86_64 audit arch;
+            // the filter compares plain numbers, the kernel answers ENOSYS
+            // unless it was built and booted with x32.
+            #[cfg(target_arch = "x86_64")]
+            "x32-unshare-user" => syscall(0x4000_0000 | SYS_unshare, CLONE_NEWUSER),
             _ => return None,
         }
     };
@@ -115,6 +281,115 @@ fn fds() -> String {
     out.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ")
 }
 
+fn cstr(s: &str) -> CString {
+    CString::new(s).unwrap_or_else(|_| usage())
+}
+
+fn open(path: &str, mode: &str) -> String {
+    let flags = match mode {
+        "r" => libc::O_RDONLY,
+        "w" => libc::O_WRONLY,
+        _ => usage(),
+    };
+    // SAFETY: open/close on a NUL-terminated path; nothing is written.
+    unsafe {
+        let fd = libc::open(cstr(path).as_ptr(), flags | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK);
+        if fd >= 0 {
+            libc::close(fd);
+        }
+        result(fd as libc::c_long)
+    }
+}
+
+fn read(path: &str) -> String {
+    // SAFETY: open/read/close with a one-byte buffer we own.
+    unsafe {
+        let fd = libc::open(cstr(path).as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK);
+        if fd < 0 {
+            return result(-1);
+        }
+        let mut b = 0u8;
+        let n = libc::read(fd, (&mut b as *mut u8).cast(), 1);
+        let r = result(n as libc::c_long);
+        libc::close(fd);
+        r
+    }
+}
+
+fn connect_tcp(ip: &str, port: &str) -> String {
+    let ip: std::net::Ipv4Addr = ip.parse().unwrap_or_else(|_| usage());
+    let port: u16 = port.parse().unwrap_or_else(|_| usage());
+    // SAFETY: a socket we own, a sockaddr_in on the stack.
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            return result(-1);
+        }
+        let mut sa: libc::sockaddr_in = std::mem::zeroed();
+        sa.sin_family = libc::AF_INET as u16;
+        sa.sin_port = port.to_be();
+        sa.sin_addr.s_addr = u32::from(ip).to_be();
+        let r = libc::connect(s, (&sa as *const libc::sockaddr_in).cast(), std::mem::size_of_val(&sa) as u32);
+        let out = result(r as libc::c_long);
+        libc::close(s);
+        out
+    }
+}
+
+fn connect_abstract(name: &str) -> String {
+    // SAFETY: a socket we own, a sockaddr_un on the stack.
+    unsafe {
+        let s = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            return result(-1);
+        }
+        let mut sa: libc::sockaddr_un = std::mem::zeroed();
+        sa.sun_family = libc::AF_UNIX as u16;
+        let bytes = name.as_bytes();
+        if bytes.len() + 1 > sa.sun_path.len() {
+            usage();
+        }
+        for (i, b) in bytes.iter().enumerate() {
+            sa.sun_path[i + 1] = *b as libc::c_char;
+        }
+        let len = (std::mem::size_of::<libc::sa_family_t>() + 1 + bytes.len()) as u32;
+        let r = libc::connect(s, (&sa as *const libc::sockaddr_un).cast(), len);
+        let out = result(r as libc::c_long);
+        libc::close(s);
+        out
+    }
+}
+
+fn vm_read(pid: i32) -> String {
+    let mut buf = [0u8; 1];
+    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: 1 };
+    // Any address will do: the permission check comes before the copy.
+    let remote = libc::iovec { iov_base: 0x10000 as *mut libc::c_void, iov_len: 1 };
+    // SAFETY: one local buffer we own; the remote side is the kernel's to check.
+    let r = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    result(r as libc::c_long)
+}
+
+fn loop_getppid(n: u64) -> String {
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        // SAFETY: no arguments; a raw syscall so libc cannot cache it.
+        unsafe { libc::syscall(libc::SYS_getppid) };
+    }
+    t.elapsed().as_nanos().to_string()
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: sbx-try syscall NAME | fds | open PATH r|w | read PATH | connect-tcp IP PORT | connect-abstract NAME | kill PID SIG | vm-read PID | loop-getppid N"
+    );
+    std::process::exit(2)
+}
+
+fn num<T: std::str::FromStr>(s: &str) -> T {
+    s.parse().unwrap_or_else(|_| usage())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let out = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
@@ -123,10 +398,15 @@ fn main() {
             std::process::exit(2)
         }),
         ["fds"] => fds(),
-        _ => {
-            eprintln!("usage: sbx-try syscall NAME | fds");
-            std::process::exit(2)
-        }
+        ["open", path, mode] => open(path, mode),
+        ["read", path] => read(path),
+        ["connect-tcp", ip, port] => connect_tcp(ip, port),
+        ["connect-abstract", name] => connect_abstract(name),
+        // SAFETY: kill(2) with the caller's numbers.
+        ["kill", pid, sig] => result(unsafe { libc::kill(num(pid), num(sig)) } as libc::c_long),
+        ["vm-read", pid] => vm_read(num(pid)),
+        ["loop-getppid", n] => loop_getppid(num(n)),
+        _ => usage(),
     };
     println!("{out}");
 }
