@@ -33,7 +33,10 @@ fn candidates(exec: &Exec) -> Vec<CString> {
 pub(crate) fn spawn(exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
     // Everything the child needs is allocated before fork.
     let progs = candidates(exec);
-    let argv: Vec<CString> = exec.argv.iter().map(|a| c(a)).collect();
+    let mut argv: Vec<CString> = exec.argv.iter().map(|a| c(a)).collect();
+    if let Some(a0) = &exec.argv0 {
+        argv[0] = c(a0);
+    }
     let envp: Vec<CString> = exec.env.iter().map(|e| c(e)).collect();
     let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_p.push(std::ptr::null());
@@ -119,11 +122,29 @@ unsafe fn child(
         }
         libc::chdir(c"/".as_ptr());
     }
-    // Only stdio passes into the program: every other fd is close-on-exec.
+    // Passed fds: first out of the way (a source may be another's target),
+    // then onto their numbers.
+    let base = exec.fds.iter().map(|&(a, b)| a.max(b)).max().unwrap_or(0) + 1;
+    let mut moved = Vec::with_capacity(exec.fds.len());
+    for &(from, to) in &exec.fds {
+        let tmp = libc::fcntl(from, libc::F_DUPFD_CLOEXEC, base);
+        if tmp < 0 {
+            fail(pipe, STAGE_SETUP, Errno::last().0);
+        }
+        moved.push((tmp, to));
+    }
+    // Only stdio and passed fds reach the program: every other fd is close-on-exec.
     if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) < 0 {
         // close_range is Linux 5.9+: mark them one by one.
         for fd in 3..1024 {
             libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+    for (tmp, to) in moved {
+        // dup2 clears close-on-exec on `to`; the pipe to init may be `to`:
+        // then errors after this point are reported by the exit status only.
+        if libc::dup2(tmp, to) < 0 {
+            fail(pipe, STAGE_SETUP, Errno::last().0);
         }
     }
     // As execvp: remember EACCES, keep looking past ENOENT/ENOTDIR.
@@ -154,6 +175,8 @@ mod tests {
             cwd_required: false,
             new_session: false,
             umask: 0o022,
+            argv0: None,
+            fds: Vec::new(),
         }
     }
 

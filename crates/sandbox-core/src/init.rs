@@ -16,6 +16,9 @@ use crate::sys::{Errno, Exec, ExecFailure, ExitStatus, Fd, Prctl, Sys};
 /// (hakurei's reasoning for the same choice).
 pub const INTERMEDIATE: &str = "/proc/self/fd";
 
+const LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1;
+const LANDLOCK_SCOPE_SIGNAL: u64 = 2;
+
 /// Exit status when setup fails (the tool's own failure, as env/timeout).
 pub const EXIT_SETUP: i32 = 125;
 /// Exit status when wait4 answers something unexpected (as hakurei).
@@ -31,7 +34,8 @@ pub struct InitContext<'a> {
     pub caller_cwd: Option<String>,
     /// Report socket (docs/internals.md); stderr when absent.
     pub report_fd: Option<Fd>,
-    pub seccomp: Option<&'a [libc::sock_filter]>,
+    /// Compiled seccomp filters, loaded in order.
+    pub seccomp: &'a [Vec<libc::sock_filter>],
     /// The program's final environment (`KEY=VALUE`).
     pub env: Vec<String>,
 }
@@ -129,9 +133,11 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     }
 
     // early: the host root is still our root; gather facts, change nothing.
+    let mut st = State::new(-1, !plan.new_session, uid, gid);
     let mut facts = Vec::with_capacity(plan.ops.len());
     for (i, op) in plan.ops.iter().enumerate() {
-        match ops::early(op, sys) {
+        st.index = i;
+        match ops::early(op, sys, &st) {
             Ok(f) => facts.push(f),
             Err(e) => fatal(sys, cx, e.at_op(i)),
         }
@@ -169,7 +175,7 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
         Ok(fd) => fd,
         Err(e) => fatal(sys, cx, setup("open sysroot", e)),
     };
-    let mut st = State { root, index: 0, files: false };
+    st.root = root;
     for (i, op) in plan.ops.iter().enumerate() {
         st.index = i;
         if let Err(e) = ops::apply(op, sys, &mut st, &facts[i]) {
@@ -212,22 +218,44 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
         fatal(sys, cx, setup("close the intermediate root", e));
     }
 
-    // Drop every capability: ambient, bounding, then the three sets.
+    // Drop every capability but those the plan keeps: ambient, bounding,
+    // then the three sets; kept ones are raised ambient so they survive the
+    // exec of a program that is not uid 0 (bubblewrap's --cap-add).
+    let keep = crate::caps::kept(plan);
     if let Err(e) = sys.prctl(Prctl::CapAmbientClearAll) {
         fatal(sys, cx, setup("clear the ambient capability set", e));
     }
     for cap in 0..=last_cap {
+        if keep & (1 << cap) != 0 {
+            continue;
+        }
         if let Err(e) = sys.prctl(Prctl::CapBsetDrop(cap)) {
             fatal(sys, cx, setup(&format!("drop capability {cap} from the bounding set"), e));
         }
     }
-    if let Err(e) = sys.capset_empty() {
-        fatal(sys, cx, setup("clear the capability sets", e));
+    if let Err(e) = sys.capset(keep) {
+        fatal(sys, cx, setup("set the capability sets", e));
+    }
+    for cap in (0..=last_cap).filter(|c| keep & (1 << c) != 0) {
+        if let Err(e) = sys.prctl(Prctl::CapAmbientRaise(cap)) {
+            fatal(sys, cx, setup(&format!("keep capability {cap}"), e));
+        }
     }
     if let Err(e) = sys.prctl(Prctl::SetNoNewPrivs) {
         fatal(sys, cx, setup("set no_new_privs", e));
     }
-    if let Some(prog) = cx.seccomp {
+    // Landlock scopes (ABI 6+): no signals to, and no abstract unix sockets
+    // of, processes outside the sandbox. Older kernels lack them: go on
+    // without (doctor reports the ABI).
+    let scoped = (!plan.landlock.allow_abstract_unix as u64) * LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
+        | (!plan.landlock.allow_signals as u64) * LANDLOCK_SCOPE_SIGNAL;
+    if scoped != 0 {
+        match sys.landlock_scope(scoped) {
+            Ok(()) | Err(Errno(libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL | libc::E2BIG)) => {}
+            Err(e) => fatal(sys, cx, setup("restrict with landlock scopes", e)),
+        }
+    }
+    for prog in cx.seccomp {
         if let Err(e) = sys.seccomp_load(prog) {
             let mut err = setup("load the seccomp filter", e);
             if e.0 == libc::EINVAL {
@@ -250,6 +278,8 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
         cwd_required,
         new_session: plan.new_session,
         umask: old_umask,
+        argv0: plan.argv0.clone(),
+        fds: plan.fds.iter().map(|f| (f.fd, f.target.unwrap_or(f.fd))).collect(),
     };
     let program = match sys.spawn(&exec) {
         Ok(pid) => pid,

@@ -10,11 +10,13 @@ use crate::sys::script::{expect_exit, Ret, Script};
 fn plan() -> Plan {
     let mut p = Plan::new(vec!["/bin/true".into()]);
     p.hostname = Some("box".into());
-    p.ops.push(Op::Tmpfs(TmpfsOp { target: "/tmp".into(), size: None, mode: 0o755 }));
+    p.ops.push(Op::Tmpfs(TmpfsOp { target: "/tmp".into(), size: None, mode: 0o755, read_only: false }));
     p
 }
 
-const PROG: [libc::sock_filter; 1] = [libc::sock_filter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }];
+fn progs() -> &'static [Vec<libc::sock_filter>] {
+    Box::leak(Box::new(vec![vec![libc::sock_filter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }]]))
+}
 
 fn cx(plan: &Plan) -> InitContext<'_> {
     InitContext {
@@ -23,7 +25,7 @@ fn cx(plan: &Plan) -> InitContext<'_> {
         host_gid: 1001,
         caller_cwd: None,
         report_fd: None,
-        seccomp: Some(&PROG),
+        seccomp: progs(),
         env: vec!["PATH=/usr/bin".into()],
     }
 }
@@ -75,8 +77,9 @@ fn setup_calls() -> Vec<(String, Ret)> {
         v.push(c(format!("prctl(CapBsetDrop({cap}))"), Ret::Ok));
     }
     v.extend([
-        c("capset_empty()", Ret::Ok),
+        c("capset(0x0)", Ret::Ok),
         c("prctl(SetNoNewPrivs)", Ret::Ok),
+        c("landlock_scope(0x3)", Ret::Ok),
         c("seccomp_load(1 insns)", Ret::Ok),
         c("umask(22)", Ret::Int(0)),
         c("spawn([\"/bin/true\"], cwd=\"/\", session=true)", Ret::Int(2)),
@@ -315,7 +318,7 @@ fn unexpected_wait4_error_exits_2() {
 }
 
 fn lcx(plan: &Plan) -> LaunchContext<'_> {
-    LaunchContext { plan, report_fd: None, seccomp: None, env: vec![], caller_cwd: None, parent: 77 }
+    LaunchContext { plan, report_fd: None, seccomp: &[], env: vec![], caller_cwd: None, parent: 77 }
 }
 
 const FLAGS: &str = "clone_sandbox(0x7e020000)";

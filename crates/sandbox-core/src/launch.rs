@@ -12,7 +12,8 @@ use crate::sys::{Errno, Fd, Prctl, Sys};
 pub struct LaunchContext<'a> {
     pub plan: &'a Plan,
     pub report_fd: Option<Fd>,
-    pub seccomp: Option<&'a [libc::sock_filter]>,
+    /// Compiled seccomp filters, loaded in order.
+    pub seccomp: &'a [Vec<libc::sock_filter>],
     /// The launcher's environment, `KEY=VALUE`.
     pub env: Vec<String>,
     pub caller_cwd: Option<String>,
@@ -102,11 +103,21 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
     if let Some(fd) = cx.report_fd {
         let _ = sys.write_fd(fd, format!("{{\"event\":\"spawned\",\"pid\":{pid}}}\n").as_bytes());
     }
+    // bubblewrap's --json-status-fd lines.
+    if let Some(fd) = plan.status_fd {
+        let _ = sys.write_fd(fd, format!("{{ \"child-pid\": {pid} }}\n").as_bytes());
+    }
+    let exit = |code: i32| -> ! {
+        if let Some(fd) = plan.status_fd {
+            let _ = sys.write_fd(fd, format!("{{ \"exit-code\": {code} }}\n").as_bytes());
+        }
+        sys.exit(code)
+    };
     loop {
         match sys.wait_signal(None) {
             Ok(Some(libc::SIGCHLD)) => loop {
                 match sys.reap() {
-                    Ok(Some((p, st))) if p == pid => sys.exit(st.code()),
+                    Ok(Some((p, st))) if p == pid => exit(st.code()),
                     Ok(Some(_)) => continue,
                     Ok(None) => break,
                     Err(e) => {

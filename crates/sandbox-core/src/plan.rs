@@ -62,6 +62,57 @@ pub struct Plan {
     /// System call filter loaded last, before the program starts.
     #[serde(default)]
     pub seccomp: Seccomp,
+    /// Capabilities kept inside the user namespace (bubblewrap's --cap-add);
+    /// every other one is dropped. Names like `CAP_NET_ADMIN`, or `ALL`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    /// Capabilities dropped again from `capAdd` (applied after it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    /// Landlock scopes (ABI 6+): what the sandbox may still reach outside it.
+    #[serde(default)]
+    pub landlock: Landlock,
+    /// Caller file descriptors passed into the program, at the numbers
+    /// given; every other descriptor is closed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fds: Vec<FdPass>,
+    /// argv[0] as the program sees it (`--argv0`); argv[0] of `argv` is still
+    /// the program that is executed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argv0: Option<String>,
+    /// Caller fd that receives JSON status lines, as bubblewrap's
+    /// --json-status-fd: `{"child-pid": N}` then `{"exit-code": N}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_fd: Option<i32>,
+}
+
+/// Landlock scoping. Both default to denied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Landlock {
+    /// Allow signals to processes outside the sandbox.
+    #[serde(default)]
+    pub allow_signals: bool,
+    /// Allow connecting to abstract unix sockets created outside the sandbox.
+    #[serde(default)]
+    pub allow_abstract_unix: bool,
+}
+
+impl Default for Landlock {
+    fn default() -> Self {
+        Landlock { allow_signals: false, allow_abstract_unix: false }
+    }
+}
+
+/// One caller fd passed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FdPass {
+    /// The fd in the caller (the launcher's fd of that number).
+    pub fd: i32,
+    /// The number it has in the program (defaults to `fd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<i32>,
 }
 
 fn default_version() -> u32 {
@@ -94,6 +145,12 @@ impl Plan {
             new_session: true,
             linger_ms: DEFAULT_LINGER_MS,
             seccomp: Seccomp::default(),
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            landlock: Landlock::default(),
+            fds: Vec::new(),
+            argv0: None,
+            status_fd: None,
         }
     }
 }
@@ -155,14 +212,24 @@ pub enum Network {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Seccomp {
-    /// Named preset: `strict` (the default) or `none` (no filter at all).
+    /// Named preset: `strict` (the default) or `none` (no preset rules).
     #[serde(default)]
     pub preset: SeccompPreset,
+    /// Extra rules, added to the preset's filter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<SyscallRule>,
+    /// Allow 32-bit syscall ABIs and modify_ldt (off: they are refused).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub multiarch: bool,
+    /// Further filters, each loaded on its own after the first (stacked:
+    /// the kernel applies the strictest answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack: Vec<SeccompFilter>,
 }
 
 impl Default for Seccomp {
     fn default() -> Self {
-        Seccomp { preset: SeccompPreset::Strict }
+        Seccomp { preset: SeccompPreset::Strict, rules: Vec::new(), multiarch: false, stack: Vec::new() }
     }
 }
 
@@ -170,11 +237,71 @@ impl Default for Seccomp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SeccompPreset {
-    /// hakurei's strict set: always, ext, deny-ns, deny-tty, deny-devel, socket families.
+    /// hakurei's strict set (always, ext, deny-ns, deny-tty, deny-devel,
+    /// socket families) plus io_uring, process_vm_* and userfaultfd.
     #[default]
     Strict,
-    /// No filter. Only by explicit request.
+    /// No preset rules. Only by explicit request.
     None,
+}
+
+/// A filter of its own in `stack`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SeccompFilter {
+    pub rules: Vec<SyscallRule>,
+}
+
+/// One rule: a syscall, conditions on its arguments (all must hold), and
+/// what it answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SyscallRule {
+    /// Syscall name as in the kernel's table, e.g. `ptrace`.
+    pub syscall: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<ArgCondition>,
+    pub action: RuleAction,
+}
+
+/// A condition on one argument.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ArgCondition {
+    /// Argument index, 0 to 5.
+    pub index: u8,
+    pub op: CmpOp,
+    pub value: u64,
+    /// For `maskedEq`: `(arg & mask) == value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<u64>,
+    /// Compare only the low 32 bits (as the kernel reads int arguments).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub low32: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    MaskedEq,
+}
+
+/// What a matching call gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RuleAction {
+    /// Fail with this errno.
+    Errno(u16),
+    /// Kill the process.
+    Kill,
+    /// Allow and log.
+    Log,
 }
 
 /// One filesystem setup step. `kind` names it.
@@ -197,13 +324,29 @@ pub enum Op {
     File(FileOp),
     /// Remount an existing mount read-only (`--remount-ro`).
     Remount(RemountOp),
+    /// An overlay filesystem (`--overlay`, `--tmp-overlay`, `--ro-overlay`).
+    Overlay(OverlayOp),
+    /// A POSIX message queue filesystem (`--mqueue`).
+    Mqueue(MqueueOp),
+    /// Change the mode of a path (`--chmod`).
+    Chmod(ChmodOp),
+    /// The host's /etc behind one symlink per entry.
+    Autoetc(AutoetcOp),
+    /// Every top-level host entry but proc, dev, tmp, mnt and etc.
+    Autoroot(AutorootOp),
+    /// A synthesized /etc/passwd and /etc/group for the sandbox's uid and gid.
+    Passwd(PasswdOp),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BindOp {
-    /// Absolute host path.
+    /// Absolute host path. Exactly one of `source` and `sourceFd`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source: String,
+    /// A caller fd naming the source (`--bind-fd`, `--ro-bind-fd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_fd: Option<i32>,
     /// Absolute path inside the sandbox.
     pub target: String,
     /// Read-write (`--bind`); read-only otherwise.
@@ -215,6 +358,12 @@ pub struct BindOp {
     /// Skip the op when the source does not exist (`-try`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub optional: bool,
+    /// Create the source directory (0700) when it does not exist.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ensure: bool,
+    /// Bind submounts too (the default); read-only then applies to all of them.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub recursive: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -227,6 +376,12 @@ pub struct ProcOp {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DevOp {
     pub target: String,
+    /// Also mount a private mqueue on `<target>/mqueue`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mqueue: bool,
+    /// Leave the /dev tmpfs writable (hakurei's DevWritable).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub writable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -239,6 +394,9 @@ pub struct TmpfsOp {
     /// Permission bits of the root directory (`--perms`), default 0755.
     #[serde(default = "mode_755")]
     pub mode: u32,
+    /// Mount it read-only (an empty, unwritable directory).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -255,8 +413,12 @@ pub struct DirOp {
 pub struct SymlinkOp {
     /// Where the link is created, inside the sandbox.
     pub target: String,
-    /// What the link points to; stored as given, never resolved.
+    /// What the link points to; stored as given, never resolved (unless
+    /// `dereference`).
     pub linkname: String,
+    /// `linkname` is an absolute host symlink: copy what it points to.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dereference: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -269,6 +431,9 @@ pub struct FileOp {
     /// Absolute host path whose contents are copied in at setup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// A caller fd whose contents are read at setup (`--file FD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_fd: Option<i32>,
     /// Permission bits (`--perms`), default 0444. The file is always mounted read-only.
     #[serde(default = "mode_444")]
     pub mode: u32,
@@ -284,6 +449,89 @@ pub struct RemountOp {
     /// Also every mount below the target (bubblewrap's --remount-ro is not).
     #[serde(default, skip_serializing_if = "is_false")]
     pub recursive: bool,
+    /// Also make it nodev.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_dev: bool,
+}
+
+/// Overlay modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OverlayMode {
+    /// Writes go to `upper` (with `work` on the same filesystem).
+    Rw,
+    /// Writes go to a tmpfs inside the sandbox and vanish with it (`--tmp-overlay`).
+    Tmp,
+    /// No writes; needs at least two lower layers (`--ro-overlay`).
+    Ro,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OverlayOp {
+    pub target: String,
+    /// Host directories, uppermost first (`--overlay-src`, in order).
+    pub lowers: Vec<String>,
+    pub mode: OverlayMode,
+    /// Host directory for writes (mode `rw`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper: Option<String>,
+    /// Empty host directory on upper's filesystem (mode `rw`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MqueueOp {
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChmodOp {
+    pub target: String,
+    pub mode: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AutoetcOp {
+    /// Where /etc goes, default `/etc`.
+    #[serde(default = "etc")]
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AutorootOp {
+    /// Where the entries go, default `/`.
+    #[serde(default = "slash")]
+    pub target: String,
+    /// Bind them writable.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub writable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PasswdOp {
+    /// The directory holding `passwd` and `group`, default `/etc`.
+    #[serde(default = "etc")]
+    pub target: String,
+    /// Home directory of the sandbox user, default `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
+}
+
+fn etc() -> String {
+    "/etc".into()
+}
+fn slash() -> String {
+    "/".into()
+}
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn is_false(b: &bool) -> bool {
@@ -308,6 +556,12 @@ impl Op {
             Op::Symlink(_) => "symlink",
             Op::File(_) => "file",
             Op::Remount(_) => "remount",
+            Op::Overlay(_) => "overlay",
+            Op::Mqueue(_) => "mqueue",
+            Op::Chmod(_) => "chmod",
+            Op::Autoetc(_) => "autoetc",
+            Op::Autoroot(_) => "autoroot",
+            Op::Passwd(_) => "passwd",
         }
     }
 
@@ -322,6 +576,12 @@ impl Op {
             Op::Symlink(o) => &o.target,
             Op::File(o) => &o.target,
             Op::Remount(o) => &o.target,
+            Op::Overlay(o) => &o.target,
+            Op::Mqueue(o) => &o.target,
+            Op::Chmod(o) => &o.target,
+            Op::Autoetc(o) => &o.target,
+            Op::Autoroot(o) => &o.target,
+            Op::Passwd(o) => &o.target,
         }
     }
 }

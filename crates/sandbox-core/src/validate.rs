@@ -148,6 +148,36 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
     if plan.linger_ms > 600_000 {
         return Err(top("lingerMs", "lingerMs must be at most 600000"));
     }
+    for (field, list) in [("capAdd", &plan.cap_add), ("capDrop", &plan.cap_drop)] {
+        for (i, n) in list.iter().enumerate() {
+            if crate::caps::parse(n).is_none() {
+                return Err(top(&format!("{field}[{i}]"), format!("unknown capability {n:?}")));
+            }
+        }
+    }
+    let mut targets = std::collections::BTreeSet::new();
+    for (i, f) in plan.fds.iter().enumerate() {
+        let target = f.target.unwrap_or(f.fd);
+        if f.fd < 0 || target < 0 || target > 1 << 20 {
+            return Err(top(&format!("fds[{i}]"), "fd numbers must be between 0 and 1048576"));
+        }
+        if !targets.insert(target) {
+            return Err(top(&format!("fds[{i}].target"), format!("fd {target} is passed twice")));
+        }
+    }
+    if let Some(a) = &plan.argv0 {
+        if a.contains('\0') {
+            return Err(top("argv0", "argv0 contains a NUL byte"));
+        }
+    }
+    if plan.status_fd.is_some_and(|fd| fd < 0) {
+        return Err(top("statusFd", "statusFd must be a descriptor number"));
+    }
+    for (kind, n) in ["autoetc", "autoroot"].iter().map(|k| (*k, plan.ops.iter().filter(|o| o.kind() == *k).count())) {
+        if n > 1 {
+            return Err(top("ops", format!("{kind} is not repeatable ({n} given)")));
+        }
+    }
     if plan.ops.len() > MAX_OPS {
         return Err(top("ops", format!("{} ops is more than the {MAX_OPS} allowed", plan.ops.len())));
     }

@@ -93,7 +93,7 @@ fn main() {
             sys.exit(EXIT_SETUP)
         }
     };
-    let filter = match seccomp::compile(&plan.seccomp) {
+    let filters = match seccomp::compile(&plan.seccomp, !plan.new_session) {
         Ok(f) => f,
         Err(e) => die(&format!("E_SETUP: cannot compile the seccomp filter: {e}")),
     };
@@ -110,7 +110,7 @@ fn main() {
     let cx = LaunchContext {
         plan: &plan,
         report_fd,
-        seccomp: filter.as_deref(),
+        seccomp: &filters,
         env,
         caller_cwd,
         parent: sys.getppid(),

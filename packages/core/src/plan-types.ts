@@ -17,7 +17,28 @@ export type Network = 'none' | 'host';
  * This interface was referenced by `Plan`'s JSON-Schema
  * via the `definition` "Op".
  */
-export type Op = BindOp | ProcOp | DevOp | TmpfsOp | DirOp | SymlinkOp | FileOp | RemountOp;
+export type Op =
+  | BindOp
+  | ProcOp
+  | DevOp
+  | TmpfsOp
+  | DirOp
+  | SymlinkOp
+  | FileOp
+  | RemountOp
+  | OverlayOp
+  | MqueueOp
+  | ChmodOp
+  | AutoetcOp
+  | AutorootOp
+  | PasswdOp;
+/**
+ * Overlay modes.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "OverlayMode".
+ */
+export type OverlayMode = 'rw' | 'tmp' | 'ro';
 /**
  * Seccomp presets.
  *
@@ -25,6 +46,23 @@ export type Op = BindOp | ProcOp | DevOp | TmpfsOp | DirOp | SymlinkOp | FileOp 
  * via the `definition` "SeccompPreset".
  */
 export type SeccompPreset = 'strict' | 'none';
+/**
+ * What a matching call gets.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "RuleAction".
+ */
+export type RuleAction =
+  | {
+      errno: number;
+    }
+  | 'kill'
+  | 'log';
+/**
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "CmpOp".
+ */
+export type CmpOp = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'maskedEq';
 
 /**
  * A sandbox: ordered setup ops plus the policy the program runs under.
@@ -36,6 +74,20 @@ export interface Plan {
    */
   argv: string[];
   /**
+   * argv[0] as the program sees it (`--argv0`); argv[0] of `argv` is still
+   * the program that is executed.
+   */
+  argv0?: string | null;
+  /**
+   * Capabilities kept inside the user namespace (bubblewrap's --cap-add);
+   * every other one is dropped. Names like `CAP_NET_ADMIN`, or `ALL`.
+   */
+  capAdd?: string[];
+  /**
+   * Capabilities dropped again from `capAdd` (applied after it).
+   */
+  capDrop?: string[];
+  /**
    * Working directory inside the sandbox. When absent the caller's working
    * directory is used if it exists inside the sandbox, else `/`.
    */
@@ -46,6 +98,11 @@ export interface Plan {
   dieWithParent?: boolean;
   env?: EnvPolicy;
   /**
+   * Caller file descriptors passed into the program, at the numbers
+   * given; every other descriptor is closed.
+   */
+  fds?: FdPass[];
+  /**
    * Group id inside the sandbox; the caller's when absent.
    */
   gid?: number | null;
@@ -53,6 +110,7 @@ export interface Plan {
    * Hostname inside the sandbox (needs the uts namespace).
    */
   hostname?: string | null;
+  landlock?: Landlock;
   /**
    * After the program exits, how long to wait for the processes it left
    * behind before killing them, in milliseconds.
@@ -70,6 +128,11 @@ export interface Plan {
    */
   ops?: Op[];
   seccomp?: Seccomp;
+  /**
+   * Caller fd that receives JSON status lines, as bubblewrap's
+   * --json-status-fd: `{"child-pid": N}` then `{"exit-code": N}`.
+   */
+  statusFd?: number | null;
   /**
    * User id inside the sandbox; the caller's when absent.
    */
@@ -102,6 +165,38 @@ export interface EnvPolicy {
   unset?: string[];
 }
 /**
+ * One caller fd passed in.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "FdPass".
+ */
+export interface FdPass {
+  /**
+   * The fd in the caller (the launcher's fd of that number).
+   */
+  fd: number;
+  /**
+   * The number it has in the program (defaults to `fd`).
+   */
+  target?: number | null;
+}
+/**
+ * Landlock scoping. Both default to denied.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "Landlock".
+ */
+export interface Landlock {
+  /**
+   * Allow connecting to abstract unix sockets created outside the sandbox.
+   */
+  allowAbstractUnix?: boolean;
+  /**
+   * Allow signals to processes outside the sandbox.
+   */
+  allowSignals?: boolean;
+}
+/**
  * Namespaces beyond user, mount and pid (always new).
  *
  * This interface was referenced by `Plan`'s JSON-Schema
@@ -129,15 +224,27 @@ export interface BindOp {
    * Allow device nodes (`--dev-bind`); nodev otherwise.
    */
   device?: boolean;
+  /**
+   * Create the source directory (0700) when it does not exist.
+   */
+  ensure?: boolean;
   kind: 'bind';
   /**
    * Skip the op when the source does not exist (`-try`).
    */
   optional?: boolean;
   /**
-   * Absolute host path.
+   * Bind submounts too (the default); read-only then applies to all of them.
    */
-  source: string;
+  recursive?: boolean;
+  /**
+   * Absolute host path. Exactly one of `source` and `sourceFd`.
+   */
+  source?: string;
+  /**
+   * A caller fd naming the source (`--bind-fd`, `--ro-bind-fd`).
+   */
+  sourceFd?: number | null;
   /**
    * Absolute path inside the sandbox.
    */
@@ -159,7 +266,15 @@ export interface ProcOp {
  */
 export interface DevOp {
   kind: 'dev';
+  /**
+   * Also mount a private mqueue on `<target>/mqueue`.
+   */
+  mqueue?: boolean;
   target: string;
+  /**
+   * Leave the /dev tmpfs writable (hakurei's DevWritable).
+   */
+  writable?: boolean;
 }
 /**
  * A tmpfs (`--tmpfs`).
@@ -170,6 +285,10 @@ export interface TmpfsOp {
    * Permission bits of the root directory (`--perms`), default 0755.
    */
   mode?: number;
+  /**
+   * Mount it read-only (an empty, unwritable directory).
+   */
+  readOnly?: boolean;
   /**
    * Size limit in bytes (`--size`); the kernel default (half of RAM) when absent.
    */
@@ -191,9 +310,14 @@ export interface DirOp {
  * A symbolic link (`--symlink`).
  */
 export interface SymlinkOp {
+  /**
+   * `linkname` is an absolute host symlink: copy what it points to.
+   */
+  dereference?: boolean;
   kind: 'symlink';
   /**
-   * What the link points to; stored as given, never resolved.
+   * What the link points to; stored as given, never resolved (unless
+   * `dereference`).
    */
   linkname: string;
   /**
@@ -218,6 +342,10 @@ export interface FileOp {
    * Absolute host path whose contents are copied in at setup.
    */
   source?: string | null;
+  /**
+   * A caller fd whose contents are read at setup (`--file FD`).
+   */
+  sourceFd?: number | null;
   target: string;
 }
 /**
@@ -225,6 +353,10 @@ export interface FileOp {
  */
 export interface RemountOp {
   kind: 'remount';
+  /**
+   * Also make it nodev.
+   */
+  noDev?: boolean;
   /**
    * Make the mount read-only. Only `true` is meaningful today.
    */
@@ -236,11 +368,143 @@ export interface RemountOp {
   target: string;
 }
 /**
+ * An overlay filesystem (`--overlay`, `--tmp-overlay`, `--ro-overlay`).
+ */
+export interface OverlayOp {
+  kind: 'overlay';
+  /**
+   * Host directories, uppermost first (`--overlay-src`, in order).
+   */
+  lowers: string[];
+  mode: OverlayMode;
+  target: string;
+  /**
+   * Host directory for writes (mode `rw`).
+   */
+  upper?: string | null;
+  /**
+   * Empty host directory on upper's filesystem (mode `rw`).
+   */
+  work?: string | null;
+}
+/**
+ * A POSIX message queue filesystem (`--mqueue`).
+ */
+export interface MqueueOp {
+  kind: 'mqueue';
+  target: string;
+}
+/**
+ * Change the mode of a path (`--chmod`).
+ */
+export interface ChmodOp {
+  kind: 'chmod';
+  mode: number;
+  target: string;
+}
+/**
+ * The host's /etc behind one symlink per entry.
+ */
+export interface AutoetcOp {
+  kind: 'autoetc';
+  /**
+   * Where /etc goes, default `/etc`.
+   */
+  target?: string;
+}
+/**
+ * Every top-level host entry but proc, dev, tmp, mnt and etc.
+ */
+export interface AutorootOp {
+  kind: 'autoroot';
+  /**
+   * Where the entries go, default `/`.
+   */
+  target?: string;
+  /**
+   * Bind them writable.
+   */
+  writable?: boolean;
+}
+/**
+ * A synthesized /etc/passwd and /etc/group for the sandbox's uid and gid.
+ */
+export interface PasswdOp {
+  /**
+   * Home directory of the sandbox user, default `/`.
+   */
+  home?: string | null;
+  kind: 'passwd';
+  /**
+   * The directory holding `passwd` and `group`, default `/etc`.
+   */
+  target?: string;
+}
+/**
  * System call filter.
  *
  * This interface was referenced by `Plan`'s JSON-Schema
  * via the `definition` "Seccomp".
  */
 export interface Seccomp {
+  /**
+   * Allow 32-bit syscall ABIs and modify_ldt (off: they are refused).
+   */
+  multiarch?: boolean;
   preset?: SeccompPreset;
+  /**
+   * Extra rules, added to the preset's filter.
+   */
+  rules?: SyscallRule[];
+  /**
+   * Further filters, each loaded on its own after the first (stacked:
+   * the kernel applies the strictest answer).
+   */
+  stack?: SeccompFilter[];
+}
+/**
+ * One rule: a syscall, conditions on its arguments (all must hold), and
+ * what it answers.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "SyscallRule".
+ */
+export interface SyscallRule {
+  action: RuleAction;
+  args?: ArgCondition[];
+  /**
+   * Syscall name as in the kernel's table, e.g. `ptrace`.
+   */
+  syscall: string;
+}
+/**
+ * A condition on one argument.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "ArgCondition".
+ */
+export interface ArgCondition {
+  /**
+   * Argument index, 0 to 5.
+   */
+  index: number;
+  /**
+   * Compare only the low 32 bits (as the kernel reads int arguments).
+   */
+  low32?: boolean;
+  /**
+   * For `maskedEq`: `(arg & mask) == value`.
+   */
+  mask?: number | null;
+  op: CmpOp;
+  value: number;
+}
+/**
+ * A filter of its own in `stack`.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "SeccompFilter".
+ */
+export interface SeccompFilter {
+  rules: SyscallRule[];
 }

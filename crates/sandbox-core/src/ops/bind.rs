@@ -1,36 +1,87 @@
 //! bind: a host path in the sandbox. Read-only, nodev and nosuid unless the
-//! plan says writable/device; recursive, and read-only recursively (every
-//! submount too, as bubblewrap). `optional` skips a missing source.
+//! plan says writable/device; recursive by default, and then read-only
+//! recursively (every submount too, as bubblewrap). `optional` skips a
+//! missing source, `ensure` creates it (0700, as hakurei).
+//!
+//! The source is opened O_PATH in early and mounted from that fd
+//! (`/host/proc/self/fd/N`): a symlink swapped in after the check cannot
+//! redirect the mount (bubblewrap CVE-2024-42472). A caller fd
+//! (`sourceFd`, `--bind-fd`) is used the same way.
 
 use super::*;
 use crate::plan::BindOp;
 use crate::sys::{ATTR_NODEV, ATTR_NOSUID, ATTR_RDONLY};
 
 pub fn validate(o: &BindOp) -> Result<(), (&'static str, String)> {
-    crate::validate::check_abs(&o.source).map_err(|r| ("source", r))
+    match (o.source.is_empty(), o.source_fd) {
+        (true, None) => return Err(("source", "give a source path or a sourceFd".into())),
+        (false, Some(_)) => return Err(("sourceFd", "give either source or sourceFd, not both".into())),
+        (true, Some(fd)) if fd < 0 => return Err(("sourceFd", format!("fd {fd} is not a descriptor"))),
+        (true, Some(_)) if o.optional || o.ensure => return Err(("sourceFd", "optional and ensure need a source path".into())),
+        (false, None) => crate::validate::check_abs(&o.source).map_err(|r| ("source", r))?,
+        _ => {}
+    }
+    if o.optional && o.ensure {
+        return Err(("ensure", "ensure and optional contradict each other".into()));
+    }
+    if !o.recursive && o.device {
+        // A non-recursive bind cannot reveal what submounts cover; nothing to check.
+    }
+    Ok(())
 }
 
-/// Host root: learn what the source is (following symlinks, as bwrap).
+/// Host root: create (`ensure`) and pin the source.
 pub fn early(o: &BindOp, sys: &dyn Sys) -> Result<Fact, SetupError> {
-    match sys.stat(&o.source) {
-        Ok(kind) => Ok(Fact::Source(kind)),
-        Err(Errno(libc::ENOENT)) if o.optional => Ok(Fact::Skip),
-        Err(Errno(libc::ENOENT)) => Err(SetupError::new(Code::SourceMissing, format!("source {} does not exist", o.source))),
-        Err(e) => Err(SetupError::sys(Code::Mount, format_args!("stat bind source {}", o.source), e)),
+    if let Some(fd) = o.source_fd {
+        return match sys.fstat(fd) {
+            Ok(kind) => Ok(Fact::Pinned { fd, kind, owned: false }),
+            Err(e) => Err(SetupError::sys(Code::Mount, format_args!("use bind source fd {fd}"), e)),
+        };
+    }
+    if o.ensure {
+        if let Err(e) = mkdir_p(sys, &o.source, 0o700) {
+            return Err(SetupError::sys(Code::Mount, format_args!("create bind source {}", o.source), e));
+        }
+    }
+    let fd = match sys.open(&o.source, libc::O_PATH) {
+        Ok(fd) => fd,
+        Err(Errno(libc::ENOENT)) if o.optional => return Ok(Fact::Skip),
+        Err(Errno(libc::ENOENT)) => return Err(SetupError::new(Code::SourceMissing, format!("source {} does not exist", o.source))),
+        Err(e) => return Err(SetupError::sys(Code::Mount, format_args!("open bind source {}", o.source), e)),
+    };
+    match sys.fstat(fd) {
+        Ok(kind) => Ok(Fact::Pinned { fd, kind, owned: true }),
+        Err(e) => {
+            let _ = sys.close(fd);
+            Err(SetupError::sys(Code::Mount, format_args!("stat bind source {}", o.source), e))
+        }
     }
 }
 
 pub fn apply(o: &BindOp, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(), SetupError> {
-    let kind = match fact {
+    let (source, kind) = match fact {
         Fact::Skip => return Ok(()),
-        Fact::Source(k) => *k,
-        _ => FileKind::Dir,
+        Fact::Pinned { fd, kind, .. } => (fd_path(*fd), *kind),
+        // autoroot: a path under the host root, checked in its early.
+        Fact::Source(k) => (format!("{HOST}{}", o.source), *k),
+        _ => (format!("{HOST}{}", o.source), FileKind::Dir),
     };
-    let what = || format!("bind {} on {}", o.source, o.target);
+    let r = bind_from(o, sys, st, &source, kind);
+    if let Fact::Pinned { fd, owned: true, .. } = fact {
+        let _ = sys.close(*fd);
+    }
+    r
+}
+
+fn bind_from(o: &BindOp, sys: &dyn Sys, st: &mut State, source: &str, kind: FileKind) -> Result<(), SetupError> {
+    let shown = if o.source.is_empty() { format!("fd {}", o.source_fd.unwrap_or(-1)) } else { o.source.clone() };
+    let what = || format!("bind {shown} on {}", o.target);
     let fd = ensure_target(sys, st.root, &o.target, kind, 0o444).map_err(|e| fail(st, Code::Mount, what(), e))?;
-    let source = format!("{HOST}{}", o.source);
-    mount_on(sys, st, &o.target, fd, Some(&source), None, (libc::MS_BIND | libc::MS_REC) as MsFlags, None)
-        .map_err(|e| fail(st, Code::Mount, what(), e))?;
+    let mut flags = libc::MS_BIND as MsFlags;
+    if o.recursive {
+        flags |= libc::MS_REC as MsFlags;
+    }
+    mount_on(sys, st, &o.target, fd, Some(source), None, flags, None).map_err(|e| fail(st, Code::Mount, what(), e))?;
     let mut attrs = ATTR_NOSUID;
     if !o.writable {
         attrs |= ATTR_RDONLY;
@@ -38,7 +89,8 @@ pub fn apply(o: &BindOp, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(
     if !o.device {
         attrs |= ATTR_NODEV;
     }
-    set_attrs(sys, st, &o.target, true, attrs).map_err(|e| fail(st, Code::Mount, format!("make {} {}", o.target, if o.writable { "nosuid" } else { "read-only" }), e))
+    set_attrs(sys, st, &o.target, o.recursive, attrs)
+        .map_err(|e| fail(st, Code::Mount, format!("make {} {}", o.target, if o.writable { "nosuid" } else { "read-only" }), e))
 }
 
 impl fmt::Display for BindOp {
@@ -48,7 +100,20 @@ impl fmt::Display for BindOp {
             (true, false) => "bind",
             (false, false) => "ro-bind",
         };
-        write!(f, "{mode} {} on {}{}", self.source, self.target, if self.optional { " (if present)" } else { "" })
+        match self.source_fd {
+            Some(fd) => write!(f, "{mode} fd {fd} on {}", self.target)?,
+            None => write!(f, "{mode} {} on {}", self.source, self.target)?,
+        }
+        if self.optional {
+            write!(f, " (if present)")?;
+        }
+        if self.ensure {
+            write!(f, " (source created if missing)")?;
+        }
+        if !self.recursive {
+            write!(f, " (without submounts)")?;
+        }
+        Ok(())
     }
 }
 
@@ -59,28 +124,84 @@ mod tests {
     use crate::sys::script::{Ret, Script};
 
     fn op(src: &str, dst: &str) -> BindOp {
-        BindOp { source: src.into(), target: dst.into(), writable: false, device: false, optional: false }
+        BindOp { source: src.into(), source_fd: None, target: dst.into(), writable: false, device: false, optional: false, ensure: false, recursive: true }
+    }
+
+    fn o_path(p: &str) -> String {
+        format!("open({p:?}, {:#o})", libc::O_PATH)
     }
 
     #[test]
-    fn early_learns_the_source_kind_or_skips() {
-        let s = Script::new(vec![call("stat(\"/usr\")", Ret::Kind(FileKind::Dir))]);
-        assert_eq!(early(&op("/usr", "/usr"), &s).unwrap(), Fact::Source(FileKind::Dir));
+    fn early_pins_the_source_or_skips() {
+        let s = Script::new(vec![call(o_path("/usr"), Ret::Fd(20)), call("fstat(20)", Ret::Kind(FileKind::Dir))]);
+        assert_eq!(early(&op("/usr", "/usr"), &s).unwrap(), Fact::Pinned { fd: 20, kind: FileKind::Dir, owned: true });
+        s.done();
         let mut o = op("/nope", "/x");
         o.optional = true;
-        let s = Script::new(vec![call("stat(\"/nope\")", Ret::Err(libc::ENOENT))]);
+        let s = Script::new(vec![call(o_path("/nope"), Ret::Err(libc::ENOENT))]);
         assert_eq!(early(&o, &s).unwrap(), Fact::Skip);
         s.done();
     }
 
     #[test]
     fn early_missing_source_is_source_missing() {
-        let s = Script::new(vec![call("stat(\"/nope\")", Ret::Err(libc::ENOENT))]);
+        let s = Script::new(vec![call(o_path("/nope"), Ret::Err(libc::ENOENT))]);
         assert_eq!(early(&op("/nope", "/x"), &s).unwrap_err().code, Code::SourceMissing);
-        let s = Script::new(vec![call("stat(\"/secret\")", Ret::Err(10_002))]);
+        let s = Script::new(vec![call(o_path("/secret"), Ret::Err(10_002))]);
         let e = early(&op("/secret", "/x"), &s).unwrap_err();
         assert_eq!(e.code, Code::Mount);
         assert!(e.message.contains("error 10002"), "{}", e.message);
+        let s = Script::new(vec![call(o_path("/x"), Ret::Fd(21)), call("fstat(21)", Ret::Err(10_009)), call("close(21)", Ret::Ok)]);
+        assert_eq!(early(&op("/x", "/x"), &s).unwrap_err().message, "cannot stat bind source /x: error 10009");
+        s.done();
+    }
+
+    #[test]
+    fn ensure_creates_the_source_first() {
+        let mut o = op("/data/cache", "/cache");
+        o.ensure = true;
+        let s = Script::new(vec![
+            call("mkdir(\"/data\", 700)", Ret::Err(libc::EEXIST)),
+            call("mkdir(\"/data/cache\", 700)", Ret::Ok),
+            call(o_path("/data/cache"), Ret::Fd(22)),
+            call("fstat(22)", Ret::Kind(FileKind::Dir)),
+        ]);
+        assert_eq!(early(&o, &s).unwrap(), Fact::Pinned { fd: 22, kind: FileKind::Dir, owned: true });
+        s.done();
+    }
+
+    #[test]
+    fn caller_fd_source_is_used_as_given() {
+        let o = BindOp { source: String::new(), source_fd: Some(7), ..op("", "/in") };
+        let s = Script::new(vec![call("fstat(7)", Ret::Kind(FileKind::Dir))]);
+        assert_eq!(early(&o, &s).unwrap(), Fact::Pinned { fd: 7, kind: FileKind::Dir, owned: false });
+        s.done();
+        let s = Script::new(
+            [
+                vec![
+                    open_dir(3, "/in", 8),
+                    call("mount(\"/host/proc/self/fd/7\", \"/host/proc/self/fd/8\", -, BIND|REC, -)", Ret::Ok),
+                    close(8),
+                ],
+                setattr(3, "/in", 9, true, "RDONLY|NOSUID|NODEV"),
+            ]
+            .concat(),
+        );
+        apply(&o, &s, &mut State::test(3, 0), &Fact::Pinned { fd: 7, kind: FileKind::Dir, owned: false }).unwrap();
+        s.done();
+        assert_eq!(o.to_string(), "ro-bind fd 7 on /in");
+    }
+
+    #[test]
+    fn contradictions_are_rejected() {
+        let mut o = op("/a", "/b");
+        o.optional = true;
+        o.ensure = true;
+        assert_eq!(validate(&o).unwrap_err().0, "ensure");
+        let o = BindOp { source_fd: Some(3), ..op("/a", "/b") };
+        assert_eq!(validate(&o).unwrap_err().0, "sourceFd");
+        let o = BindOp { source: String::new(), ..op("", "/b") };
+        assert_eq!(validate(&o).unwrap_err().0, "source");
     }
 
     #[test]
@@ -89,15 +210,16 @@ mod tests {
             [
                 vec![
                     open_dir(3, "/usr", 7),
-                    call("mount(\"/host/usr\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Ok),
+                    call("mount(\"/host/proc/self/fd/20\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Ok),
                     close(7),
                 ],
                 setattr(3, "/usr", 8, true, "RDONLY|NOSUID|NODEV"),
+                vec![close(20)],
             ]
             .concat(),
         );
-        let mut st = State { root: 3, index: 0, files: false };
-        apply(&op("/usr", "/usr"), &s, &mut st, &Fact::Source(FileKind::Dir)).unwrap();
+        let mut st = State::test(3, 0);
+        apply(&op("/usr", "/usr"), &s, &mut st, &Fact::Pinned { fd: 20, kind: FileKind::Dir, owned: true }).unwrap();
         s.done();
     }
 
@@ -119,7 +241,7 @@ mod tests {
             ]
             .concat(),
         );
-        let mut st = State { root: 3, index: 0, files: false };
+        let mut st = State::test(3, 0);
         apply(&o, &s, &mut st, &Fact::Source(FileKind::Dir)).unwrap();
         assert_eq!(st.root, 9);
         s.done();
@@ -142,7 +264,7 @@ mod tests {
             ]
             .concat(),
         );
-        let mut st = State { root: 3, index: 0, files: false };
+        let mut st = State::test(3, 0);
         apply(&op("/etc/hosts", "/etc/hosts"), &s, &mut st, &Fact::Source(FileKind::File)).unwrap();
         s.done();
     }
@@ -151,11 +273,12 @@ mod tests {
     fn mount_failure_names_the_op() {
         let s = Script::new(vec![
             open_dir(3, "/usr", 7),
-            call("mount(\"/host/usr\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Err(10_003)),
+            call("mount(\"/host/proc/self/fd/20\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Err(10_003)),
             close(7),
+            close(20),
         ]);
-        let mut st = State { root: 3, index: 4, files: false };
-        let e = apply(&op("/usr", "/usr"), &s, &mut st, &Fact::Source(FileKind::Dir)).unwrap_err();
+        let mut st = State::test(3, 4);
+        let e = apply(&op("/usr", "/usr"), &s, &mut st, &Fact::Pinned { fd: 20, kind: FileKind::Dir, owned: true }).unwrap_err();
         assert_eq!((e.code, e.op_index), (Code::Mount, Some(4)));
         assert_eq!(e.message, "cannot bind /usr on /usr: error 10003");
         s.done();
@@ -164,7 +287,7 @@ mod tests {
     #[test]
     fn skipped_optional_does_nothing() {
         let s = Script::new(Vec::<Call>::new());
-        let mut st = State { root: 3, index: 0, files: false };
+        let mut st = State::test(3, 0);
         apply(&op("/nope", "/x"), &s, &mut st, &Fact::Skip).unwrap();
         s.done();
     }

@@ -31,14 +31,14 @@ mod tests {
             open_dir(3, "/work", 5),
             close(5),
         ]);
-        apply(&DirOp { target: "/work".into(), mode: 0o700 }, &s, &mut State { root: 3, index: 0, files: false }).unwrap();
+        apply(&DirOp { target: "/work".into(), mode: 0o700 }, &s, &mut State::test(3, 0)).unwrap();
         s.done();
     }
 
     #[test]
     fn failure_names_the_directory() {
         let s = Script::new(vec![open_dir_missing(3, "/w"), open_dir(3, "/", 4), mkdirat(4, "w", 0o755, Ret::Err(libc::EROFS)), close(4)]);
-        let e = apply(&DirOp { target: "/w".into(), mode: 0o755 }, &s, &mut State { root: 3, index: 0, files: false }).unwrap_err();
+        let e = apply(&DirOp { target: "/w".into(), mode: 0o755 }, &s, &mut State::test(3, 0)).unwrap_err();
         assert_eq!(e.message, "cannot create directory /w: read-only file system");
         assert_eq!(DirOp { target: "/w".into(), mode: 0o755 }.to_string(), "directory /w mode 755");
     }

@@ -11,17 +11,23 @@ use crate::plan::FileOp;
 use crate::sys::{ATTR_NODEV, ATTR_NOSUID, ATTR_RDONLY};
 
 pub fn validate(o: &FileOp) -> Result<(), (&'static str, String)> {
-    match (&o.data, &o.source) {
-        (Some(_), Some(_)) => Err(("source", "give either data or source, not both".into())),
-        (None, None) => Err(("data", "give the contents as data or a host source".into())),
-        (Some(d), None) if d.len() > crate::validate::MAX_FILE_DATA => Err(("data", "data is larger than 16 MiB".into())),
-        (None, Some(s)) => crate::validate::check_abs(s).map_err(|r| ("source", r)),
+    let given = [o.data.is_some(), o.source.is_some(), o.source_fd.is_some()].iter().filter(|b| **b).count();
+    if given != 1 {
+        return Err(("data", "give the contents as exactly one of data, source and sourceFd".into()));
+    }
+    match (&o.data, &o.source, o.source_fd) {
+        (Some(d), _, _) if d.len() > crate::validate::MAX_FILE_DATA => Err(("data", "data is larger than 16 MiB".into())),
+        (_, Some(s), _) => crate::validate::check_abs(s).map_err(|r| ("source", r)),
+        (_, _, Some(fd)) if fd < 0 => Err(("sourceFd", format!("fd {fd} is not a descriptor"))),
         _ => Ok(()),
     }
 }
 
-/// Host root: read a host source now, while it is visible.
+/// Host root: read a host source (or the caller's fd) now, while visible.
 pub fn early(o: &FileOp, sys: &dyn Sys) -> Result<Fact, SetupError> {
+    if let Some(fd) = o.source_fd {
+        return sys.read_file(&format!("/proc/self/fd/{fd}")).map(Fact::Data).map_err(|e| SetupError::sys(Code::Setup, format_args!("read fd {fd}"), e));
+    }
     let Some(src) = &o.source else { return Ok(Fact::Nothing) };
     match sys.read_file(src) {
         Ok(d) => Ok(Fact::Data(d)),
@@ -36,7 +42,12 @@ pub fn apply(o: &FileOp, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(
         (_, Some(d)) => d.as_bytes(),
         _ => &[],
     };
-    let what = || format!("place file {}", o.target);
+    place(sys, st, &o.target, data, o.mode)
+}
+
+/// Put `data` at `target` in the new root, read-only (shared with passwd).
+pub fn place(sys: &dyn Sys, st: &mut State, target: &str, data: &[u8], mode: u32) -> Result<(), SetupError> {
+    let what = || format!("place file {target}");
     if !st.files {
         sys.mkdir(FILES, 0o700).map_err(|e| fail(st, Code::Setup, what(), e))?;
         let flags = (libc::MS_NOSUID | libc::MS_NODEV) as MsFlags;
@@ -45,7 +56,7 @@ pub fn apply(o: &FileOp, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(
     }
     // Mirror the target's parents; the same target placed twice replaces the file.
     let mut dir = String::from(FILES);
-    for part in split(&o.target).0.split('/').filter(|p| !p.is_empty()) {
+    for part in split(target).0.split('/').filter(|p| !p.is_empty()) {
         dir.push('/');
         dir.push_str(part);
         match sys.mkdir(&dir, 0o755) {
@@ -53,15 +64,15 @@ pub fn apply(o: &FileOp, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(
             Err(e) => return Err(fail(st, Code::Setup, what(), e)),
         }
     }
-    let tmp = format!("{FILES}{}", o.target);
+    let tmp = format!("{FILES}{target}");
     match sys.unlink(&tmp) {
         Ok(()) | Err(Errno(libc::ENOENT)) => {}
         Err(e) => return Err(fail(st, Code::Setup, what(), e)),
     }
-    sys.create_file(&tmp, data, o.mode).map_err(|e| fail(st, Code::Setup, what(), e))?;
-    let fd = ensure_target(sys, st.root, &o.target, FileKind::File, 0o444).map_err(|e| fail(st, Code::Mount, what(), e))?;
-    mount_on(sys, st, &o.target, fd, Some(&tmp), None, libc::MS_BIND as MsFlags, None).map_err(|e| fail(st, Code::Mount, what(), e))?;
-    set_attrs(sys, st, &o.target, false, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).map_err(|e| fail(st, Code::Mount, what(), e))
+    sys.create_file(&tmp, data, mode).map_err(|e| fail(st, Code::Setup, what(), e))?;
+    let fd = ensure_target(sys, st.root, target, FileKind::File, 0o444).map_err(|e| fail(st, Code::Mount, what(), e))?;
+    mount_on(sys, st, target, fd, Some(&tmp), None, libc::MS_BIND as MsFlags, None).map_err(|e| fail(st, Code::Mount, what(), e))?;
+    set_attrs(sys, st, target, false, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).map_err(|e| fail(st, Code::Mount, what(), e))
 }
 
 /// The tmpfs holding placed files, in the intermediate root.
@@ -69,9 +80,10 @@ const FILES: &str = "/files";
 
 impl fmt::Display for FileOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.data, &self.source) {
-            (Some(d), _) => write!(f, "file {} ({} bytes)", self.target, d.len()),
-            (_, Some(s)) => write!(f, "file {} copied from {s}", self.target),
+        match (&self.data, &self.source, self.source_fd) {
+            (Some(d), _, _) => write!(f, "file {} ({} bytes)", self.target, d.len()),
+            (_, Some(s), _) => write!(f, "file {} copied from {s}", self.target),
+            (_, _, Some(fd)) => write!(f, "file {} read from fd {fd}", self.target),
             _ => write!(f, "file {}", self.target),
         }
     }
@@ -84,7 +96,7 @@ mod tests {
     use crate::sys::script::{Ret, Script};
 
     fn op(data: Option<&str>, source: Option<&str>) -> FileOp {
-        FileOp { target: "/etc/motd".into(), data: data.map(Into::into), source: source.map(Into::into), mode: 0o444 }
+        FileOp { target: "/etc/motd".into(), data: data.map(Into::into), source: source.map(Into::into), source_fd: None, mode: 0o444 }
     }
 
     #[test]
@@ -105,7 +117,7 @@ mod tests {
             ]
             .concat(),
         );
-        let mut st = State { root: 3, index: 2, files: false };
+        let mut st = State::test(3, 2);
         apply(&op(Some("hi\n"), None), &s, &mut st, &Fact::Nothing).unwrap();
         assert!(st.files);
         s.done();
@@ -128,7 +140,7 @@ mod tests {
             call("unlink(\"/files/etc/motd\")", Ret::Ok),
             call("create_file(\"/files/etc/motd\", \"x\", 444)", Ret::Err(10_007)),
         ]);
-        let e = apply(&op(Some("x"), None), &s, &mut State { root: 3, index: 0, files: true }, &Fact::Nothing).unwrap_err();
+        let e = apply(&op(Some("x"), None), &s, &mut { let mut st = State::test(3, 0); st.files = true; st }, &Fact::Nothing).unwrap_err();
         assert_eq!(e.message, "cannot place file /etc/motd: error 10007");
         s.done();
     }
@@ -139,6 +151,12 @@ mod tests {
         assert!(validate(&op(Some("a"), Some("/b"))).is_err());
         assert!(validate(&op(None, Some("rel"))).is_err());
         assert!(validate(&op(Some("a"), None)).is_ok());
+        let mut o = op(None, None);
+        o.source_fd = Some(5);
+        assert!(validate(&o).is_ok());
+        assert_eq!(o.to_string(), "file /etc/motd read from fd 5");
+        let s = Script::new(vec![call("read_file(\"/proc/self/fd/5\")", Ret::Bytes(b"fd data".to_vec()))]);
+        assert_eq!(early(&o, &s).unwrap(), Fact::Data(b"fd data".to_vec()));
         assert_eq!(op(Some("ab"), None).to_string(), "file /etc/motd (2 bytes)");
     }
 }

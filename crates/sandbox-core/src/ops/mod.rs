@@ -10,10 +10,16 @@
 //! root can send a mount or a new file outside it (bubblewrap's 2026
 //! setup-time symlink CVE; moby GHSA-vp62-88p7-qqf5).
 
+mod autoetc;
+mod autoroot;
 mod bind;
+mod chmod;
 mod dev;
 mod dir;
 mod file;
+mod mqueue;
+mod overlay;
+mod passwd;
 mod proc;
 mod remount;
 mod symlink;
@@ -39,33 +45,70 @@ pub enum Fact {
     Source(FileKind),
     /// File contents read from the host (file op with a source).
     Data(Vec<u8>),
+    /// The source opened O_PATH in the host root: the mount comes from this
+    /// fd, so a symlink swapped in afterwards cannot redirect it
+    /// (CVE-2024-42472). `owned`: init opened it and closes it after use.
+    Pinned { fd: Fd, kind: FileKind, owned: bool },
+    /// A dereferenced host symlink's contents.
+    Link(String),
+    /// Resolved and escaped overlay layer paths (under /host).
+    Overlay { lowers: Vec<String>, upper: Option<String>, work: Option<String> },
+    /// Host directory entries with their kinds and link contents.
+    Entries(Vec<(String, FileKind, Option<String>)>),
+    /// The user's console to bind on /dev/console.
+    Console(Option<String>),
 }
 
-/// State shared by the ops during apply.
+/// State shared by the ops in early and apply.
 pub struct State {
-    /// O_PATH fd of the new root (`/sysroot`), reopened when a mount covers it.
+    /// O_PATH fd of the new root (`/sysroot`), reopened when a mount covers
+    /// it; -1 during early.
     pub root: Fd,
     /// Index of the op being applied.
     pub index: usize,
     /// Whether the tmpfs holding placed files is mounted (file op).
     pub files: bool,
+    /// The program keeps the caller's session (and may get its terminal).
+    pub keep_session: bool,
+    /// The sandbox's uid and gid.
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl State {
+    pub fn new(root: Fd, keep_session: bool, uid: u32, gid: u32) -> State {
+        State { root, index: 0, files: false, keep_session, uid, gid }
+    }
+    #[cfg(test)]
+    pub fn test(root: Fd, index: usize) -> State {
+        State { root, index, files: false, keep_session: false, uid: 1000, gid: 1000 }
+    }
 }
 
 /// Pure checks; (field, reason) on failure. Targets are checked by the caller.
 pub fn validate(op: &Op) -> Result<(), (&'static str, String)> {
     match op {
         Op::Bind(o) => bind::validate(o),
-        Op::Proc(_) | Op::Dev(_) | Op::Dir(_) | Op::Remount(_) => Ok(()),
+        Op::Proc(_) | Op::Dev(_) | Op::Dir(_) | Op::Remount(_) | Op::Mqueue(_) | Op::Passwd(_) => Ok(()),
         Op::Tmpfs(o) => tmpfs::validate(o),
         Op::Symlink(o) => symlink::validate(o),
         Op::File(o) => file::validate(o),
+        Op::Overlay(o) => overlay::validate(o),
+        Op::Chmod(o) => chmod::validate(o),
+        Op::Autoetc(_) | Op::Autoroot(_) => Ok(()),
     }
 }
 
-pub fn early(op: &Op, sys: &dyn Sys) -> Result<Fact, SetupError> {
+pub fn early(op: &Op, sys: &dyn Sys, st: &State) -> Result<Fact, SetupError> {
     match op {
         Op::Bind(o) => bind::early(o, sys),
         Op::File(o) => file::early(o, sys),
+        Op::Symlink(o) => symlink::early(o, sys),
+        Op::Overlay(o) => overlay::early(o, sys),
+        Op::Autoetc(_) => autoetc::early(sys),
+        Op::Autoroot(_) => autoroot::early(sys),
+        Op::Passwd(o) => passwd::early(o, sys, st),
+        Op::Dev(o) => dev::early(o, sys, st),
         _ => Ok(Fact::Nothing),
     }
 }
@@ -74,12 +117,18 @@ pub fn apply(op: &Op, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(), 
     match op {
         Op::Bind(o) => bind::apply(o, sys, st, fact),
         Op::Proc(o) => proc::apply(o, sys, st),
-        Op::Dev(o) => dev::apply(o, sys, st),
+        Op::Dev(o) => dev::apply(o, sys, st, fact),
         Op::Tmpfs(o) => tmpfs::apply(o, sys, st),
         Op::Dir(o) => dir::apply(o, sys, st),
-        Op::Symlink(o) => symlink::apply(o, sys, st),
+        Op::Symlink(o) => symlink::apply(o, sys, st, fact),
         Op::File(o) => file::apply(o, sys, st, fact),
         Op::Remount(o) => remount::apply(o, sys, st),
+        Op::Overlay(o) => overlay::apply(o, sys, st, fact),
+        Op::Mqueue(o) => mqueue::apply(o, sys, st),
+        Op::Chmod(o) => chmod::apply(o, sys, st),
+        Op::Autoetc(o) => autoetc::apply(o, sys, st, fact),
+        Op::Autoroot(o) => autoroot::apply(o, sys, st, fact),
+        Op::Passwd(o) => passwd::apply(o, sys, st, fact),
     }
 }
 
@@ -94,6 +143,12 @@ impl fmt::Display for Op {
             Op::Symlink(o) => o.fmt(f),
             Op::File(o) => o.fmt(f),
             Op::Remount(o) => o.fmt(f),
+            Op::Overlay(o) => o.fmt(f),
+            Op::Mqueue(o) => o.fmt(f),
+            Op::Chmod(o) => o.fmt(f),
+            Op::Autoetc(o) => o.fmt(f),
+            Op::Autoroot(o) => o.fmt(f),
+            Op::Passwd(o) => o.fmt(f),
         }
     }
 }
@@ -201,6 +256,21 @@ pub fn set_attrs(sys: &dyn Sys, st: &State, target: &str, recursive: bool, attrs
     r
 }
 
+/// mkdir -p of an absolute path in the intermediate root (ours alone: no
+/// symlinks to fear there).
+pub fn mkdir_p(sys: &dyn Sys, path: &str, mode: u32) -> Result<(), Errno> {
+    let mut dir = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        dir.push('/');
+        dir.push_str(part);
+        match sys.mkdir(&dir, mode) {
+            Ok(()) | Err(Errno(libc::EEXIST)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// `cannot <what>: <errno>` with the op index attached.
 pub fn fail(st: &State, code: Code, what: impl fmt::Display, e: Errno) -> SetupError {
     SetupError::sys(code, what, e).at_op(st.index)
@@ -292,7 +362,7 @@ mod tests {
             call("mount(-, \"/host/proc/self/fd/9\", -, RDONLY|NOSUID|REMOUNT|BIND, -)", Ret::Ok),
             close(9),
         ]);
-        let st = State { root: 3, index: 0, files: false };
+        let st = State::test(3, 0);
         set_attrs(&s, &st, "/x", true, crate::sys::ATTR_RDONLY | crate::sys::ATTR_NOSUID).unwrap();
         s.done();
     }

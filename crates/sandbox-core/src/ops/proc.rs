@@ -31,7 +31,7 @@ mod tests {
             call("mount(\"proc\", \"/host/proc/self/fd/5\", \"proc\", NOSUID|NODEV|NOEXEC, -)", Ret::Ok),
             close(5),
         ]);
-        apply(&ProcOp { target: "/proc".into() }, &s, &mut State { root: 3, index: 0, files: false }).unwrap();
+        apply(&ProcOp { target: "/proc".into() }, &s, &mut State::test(3, 0)).unwrap();
         s.done();
     }
 
@@ -42,7 +42,7 @@ mod tests {
             call("mount(\"proc\", \"/host/proc/self/fd/5\", \"proc\", NOSUID|NODEV|NOEXEC, -)", Ret::Err(10_004)),
             close(5),
         ]);
-        let e = apply(&ProcOp { target: "/proc".into() }, &s, &mut State { root: 3, index: 2, files: false }).unwrap_err();
+        let e = apply(&ProcOp { target: "/proc".into() }, &s, &mut State::test(3, 2)).unwrap_err();
         assert_eq!(e.message, "cannot mount proc on /proc: error 10004");
         assert_eq!(e.op_index, Some(2));
         assert_eq!(ProcOp { target: "/proc".into() }.to_string(), "proc on /proc");

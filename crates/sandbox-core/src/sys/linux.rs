@@ -110,12 +110,17 @@ impl Sys for LinuxSys {
                 return check(rc as _).map(drop);
             }
             Prctl::CapBsetDrop(c) => (libc::PR_CAPBSET_DROP, c as _),
+            Prctl::CapAmbientRaise(c) => {
+                // SAFETY: plain prctl.
+                let rc = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE, c as libc::c_ulong, 0, 0) };
+                return check(rc as _).map(drop);
+            }
         };
         // SAFETY: plain prctl with integer arguments.
         check(unsafe { libc::prctl(o, a, 0, 0, 0) } as _).map(drop)
     }
 
-    fn capset_empty(&self) -> SysResult<()> {
+    fn capset(&self, keep: u64) -> SysResult<()> {
         #[repr(C)]
         struct Header {
             version: u32,
@@ -129,9 +134,32 @@ impl Sys for LinuxSys {
             inheritable: u32,
         }
         let mut h = Header { version: 0x2008_0522, pid: 0 }; // _LINUX_CAPABILITY_VERSION_3
-        let d = [Data::default(); 2];
+        let lo = keep as u32;
+        let hi = (keep >> 32) as u32;
+        let d = [Data { effective: lo, permitted: lo, inheritable: lo }, Data { effective: hi, permitted: hi, inheritable: hi }];
         // SAFETY: header and two data structs as capset(2) v3 expects.
         check(unsafe { libc::syscall(libc::SYS_capset, &mut h as *mut Header, d.as_ptr()) }).map(drop)
+    }
+
+    fn landlock_scope(&self, scoped: u64) -> SysResult<()> {
+        #[repr(C)]
+        struct RulesetAttr {
+            handled_access_fs: u64,
+            handled_access_net: u64,
+            scoped: u64,
+        }
+        let attr = RulesetAttr { handled_access_fs: 0, handled_access_net: 0, scoped };
+        // SAFETY: attr lives for the call; size is the struct's.
+        let fd = check(unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, &attr as *const RulesetAttr, std::mem::size_of::<RulesetAttr>(), 0u32) })?;
+        // SAFETY: fd is the ruleset just created; no flags.
+        let r = check(unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd as i32, 0u32) }).map(drop);
+        let _ = self.close(fd as Fd);
+        r
+    }
+
+    fn isatty(&self, fd: Fd) -> bool {
+        // SAFETY: plain call.
+        unsafe { libc::isatty(fd) == 1 }
     }
 
     fn seccomp_load(&self, program: &[libc::sock_filter]) -> SysResult<()> {
@@ -245,6 +273,35 @@ impl Sys for LinuxSys {
 
     fn write_fd(&self, fd: Fd, data: &[u8]) -> SysResult<()> {
         write_all(fd, data)
+    }
+
+    fn lstat(&self, path: &str) -> SysResult<FileKind> {
+        let p = cstr(path)?;
+        // SAFETY: zeroed stat buffer, valid C string.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            check(libc::lstat(p.as_ptr(), &mut st) as _)?;
+            Ok(kind_of(st.st_mode))
+        }
+    }
+
+    fn readlink(&self, path: &str) -> SysResult<String> {
+        self.readlinkat(libc::AT_FDCWD, path)
+    }
+
+    fn read_dir(&self, path: &str) -> SysResult<Vec<String>> {
+        let mut v: Vec<String> = std::fs::read_dir(path)
+            .map_err(|e| Errno::from_io(&e))?
+            .filter_map(|e| e.ok().and_then(|e| e.file_name().into_string().ok()))
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    fn chmod(&self, path: &str, mode: u32) -> SysResult<()> {
+        let p = cstr(path)?;
+        // SAFETY: valid C string.
+        check(unsafe { libc::chmod(p.as_ptr(), mode) } as _).map(drop)
     }
 
     fn open_in_root(&self, dirfd: Fd, path: &str, flags: i32) -> SysResult<Fd> {

@@ -83,6 +83,7 @@ pub enum Prctl {
     /// Yama: no process may ptrace us by exception (PR_SET_PTRACER 0).
     SetPtracerNone,
     CapAmbientClearAll,
+    CapAmbientRaise(u32),
     CapBsetDrop(u32),
 }
 
@@ -98,6 +99,10 @@ pub struct Exec {
     pub new_session: bool,
     /// The caller's umask, restored in the program.
     pub umask: u32,
+    /// argv[0] as the program sees it, when it differs from the executable.
+    pub argv0: Option<String>,
+    /// (fd in init, fd in the program) pairs passed in.
+    pub fds: Vec<(Fd, Fd)>,
 }
 
 /// Why the program could not be started.
@@ -124,8 +129,13 @@ pub trait Sys {
     /// stack): 0 in the child, the child's pid in the parent.
     fn clone_sandbox(&self, flags: u64) -> SysResult<i32>;
     fn prctl(&self, op: Prctl) -> SysResult<()>;
-    /// Clear effective, permitted and inheritable capability sets.
-    fn capset_empty(&self) -> SysResult<()>;
+    /// Set effective, permitted and inheritable capability sets to `keep`
+    /// (a bit per capability; 0 clears them all).
+    fn capset(&self, keep: u64) -> SysResult<()>;
+    /// Landlock: restrict ourselves with the given `scoped` bits (ABI 6+),
+    /// handling no filesystem or network access.
+    fn landlock_scope(&self, scoped: u64) -> SysResult<()>;
+    fn isatty(&self, fd: Fd) -> bool;
     /// Load one classic BPF seccomp program (no_new_privs must be set).
     fn seccomp_load(&self, program: &[libc::sock_filter]) -> SysResult<()>;
     fn umask(&self, mask: u32) -> u32;
@@ -147,6 +157,12 @@ pub trait Sys {
     fn close(&self, fd: Fd) -> SysResult<()>;
     /// stat(2), following symlinks.
     fn stat(&self, path: &str) -> SysResult<FileKind>;
+    /// lstat(2): a symlink is reported as one.
+    fn lstat(&self, path: &str) -> SysResult<FileKind>;
+    fn readlink(&self, path: &str) -> SysResult<String>;
+    /// Entry names of a directory (without . and ..), sorted.
+    fn read_dir(&self, path: &str) -> SysResult<Vec<String>>;
+    fn chmod(&self, path: &str, mode: u32) -> SysResult<()>;
     fn write_fd(&self, fd: Fd, data: &[u8]) -> SysResult<()>;
 
     /// openat2(dirfd, path, O_PATH|flags, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS):

@@ -18,6 +18,7 @@ pub enum Ret {
     Kind(FileKind),
     Bytes(Vec<u8>),
     Text(String),
+    Names(Vec<String>),
     Signal(Option<i32>),
     Reaped(i32, ExitStatus),
     /// `reap` found children but none exited.
@@ -138,8 +139,37 @@ impl Sys for Script {
     fn prctl(&self, op: Prctl) -> SysResult<()> {
         self.unit(format!("prctl({op:?})"))
     }
-    fn capset_empty(&self) -> SysResult<()> {
-        self.unit("capset_empty()".into())
+    fn capset(&self, keep: u64) -> SysResult<()> {
+        self.unit(format!("capset({keep:#x})"))
+    }
+    fn landlock_scope(&self, scoped: u64) -> SysResult<()> {
+        self.unit(format!("landlock_scope({scoped:#x})"))
+    }
+    fn isatty(&self, fd: Fd) -> bool {
+        match self.next(format!("isatty({fd})")) {
+            Ret::Int(v) => v != 0,
+            r => panic!("isatty: {r:?}"),
+        }
+    }
+    fn lstat(&self, path: &str) -> SysResult<FileKind> {
+        self.kind(format!("lstat({})", q(path)))
+    }
+    fn readlink(&self, path: &str) -> SysResult<String> {
+        match self.next(format!("readlink({})", q(path))) {
+            Ret::Text(t) => Ok(t),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("readlink: {r:?}"),
+        }
+    }
+    fn read_dir(&self, path: &str) -> SysResult<Vec<String>> {
+        match self.next(format!("read_dir({})", q(path))) {
+            Ret::Names(n) => Ok(n),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("read_dir: {r:?}"),
+        }
+    }
+    fn chmod(&self, path: &str, mode: u32) -> SysResult<()> {
+        self.unit(format!("chmod({}, {mode:o})", q(path)))
     }
     fn seccomp_load(&self, program: &[libc::sock_filter]) -> SysResult<()> {
         self.unit(format!("seccomp_load({} insns)", program.len()))
