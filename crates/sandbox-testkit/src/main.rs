@@ -9,7 +9,7 @@
 //!   sbx-try open PATH r|w         open(2) for reading or writing, nothing read or written
 //!   sbx-try read PATH             open and read one byte
 //!   sbx-try connect-tcp IP PORT   TCP connect to an IPv4 address
-//!   sbx-try connect-abstract NAME connect to the abstract unix socket @NAME
+//!   sbx-try connect-abstract NAME connect to the abstract unix socket @NAME (NUL-padded, as Node binds)
 //!   sbx-try kill PID SIG          kill(2)
 //!   sbx-try vm-read PID           process_vm_readv one byte of PID's stack area
 //!   sbx-try loop-getppid N        N getppid calls; prints the nanoseconds they took
@@ -352,7 +352,8 @@ fn connect_abstract(name: &str) -> String {
         for (i, b) in bytes.iter().enumerate() {
             sa.sun_path[i + 1] = *b as libc::c_char;
         }
-        let len = (std::mem::size_of::<libc::sa_family_t>() + 1 + bytes.len()) as u32;
+        // The whole sun_path, NUL-padded: what libuv (Node) binds.
+        let len = std::mem::size_of::<libc::sockaddr_un>() as u32;
         let r = libc::connect(s, (&sa as *const libc::sockaddr_un).cast(), len);
         let out = result(r as libc::c_long);
         libc::close(s);
