@@ -113,3 +113,43 @@ export async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
   }
   return cond();
 }
+
+/**
+ * Run a plan through the native fast path (`sandboxctl-init --plan -`), with
+ * extra caller fds (`extra[i]` becomes fd 3+i of the launcher).
+ */
+export function native(
+  plan: object,
+  extra: Array<'pipe' | 'ignore' | number> = [],
+): Promise<Ran & { pipes: string[] }> {
+  return new Promise((resolveRun, reject) => {
+    const { spawn: spawnChild } = require('node:child_process');
+    const child = spawnChild(INIT, ['--plan', '-'], { stdio: ['pipe', 'pipe', 'pipe', ...extra] });
+    let stdout = '';
+    let stderr = '';
+    const pipes = extra.map(() => '');
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    extra.forEach((e, i) => {
+      if (e === 'pipe') child.stdio[3 + i].setEncoding('utf8').on('data', (d: string) => (pipes[i] += d));
+    });
+    child.on('error', reject);
+    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => resolveRun({ code, signal, stdout, stderr, pipes }));
+    child.stdin.end(JSON.stringify(plan));
+  });
+}
+
+/** The usual ops as plan JSON (host root read-only, proc, dev, tmp, the try helper). */
+export const BASE_OPS = [
+  { kind: 'bind', source: '/', target: '/' },
+  { kind: 'proc', target: '/proc' },
+  { kind: 'dev', target: '/dev' },
+  { kind: 'tmpfs', target: '/tmp' },
+  { kind: 'bind', source: TRY, target: TRY_IN },
+];
+
+/** A fresh directory the current user owns. */
+export function tempDir(prefix = 'sbx-'): string {
+  const { mkdtempSync } = require('node:fs');
+  return mkdtempSync(`/tmp/${prefix}`);
+}

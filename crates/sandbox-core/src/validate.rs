@@ -211,6 +211,8 @@ pub fn preflight(plan: &Plan) -> Result<(), PlanError> {
     for (index, op) in plan.ops.iter().enumerate() {
         let c = Ctx { index, op };
         let (field, source, optional) = match op {
+            // ensure creates the source; a caller fd is checked by the launcher.
+            Op::Bind(b) if b.ensure || b.source_fd.is_some() => continue,
             Op::Bind(b) => ("source", b.source.as_str(), b.optional),
             Op::File(f) => match &f.source {
                 Some(s) => ("source", s.as_str(), false),
@@ -292,6 +294,8 @@ mod tests {
         assert_eq!(e.path, "plan.ops[0].source");
         // optional binds skip a missing source
         check(br#"{"argv":["true"],"ops":[{"kind":"bind","source":"/nonexistent-sandboxctl","target":"/x","optional":true}]}"#).unwrap();
+        // ensure creates it at setup
+        check(br#"{"argv":["true"],"ops":[{"kind":"bind","source":"/nonexistent-sandboxctl","target":"/x","ensure":true}]}"#).unwrap();
     }
 
     #[test]
