@@ -47,13 +47,27 @@ interface Modifiers {
 
 type ModifierName = keyof Modifiers;
 
+/** `--overlay-src` layers waiting for the overlay op that takes them. */
+interface PendingLowers {
+  lowers: string[];
+}
+
 /** An op flag: the command property holding its values, and how it builds the op. */
 interface OpFlag {
   key: OpKey;
-  arity: 1 | 2;
+  arity: 1 | 2 | 3;
   /** Which modifiers the op accepts. */
   takes: readonly ModifierName[];
-  apply(builder: PlanBuilder, values: readonly string[], mods: Modifiers, readFd: FdReader, flag: string): void;
+  /** Takes the pending `--overlay-src` layers. */
+  overlay?: true;
+  apply(builder: PlanBuilder, values: readonly string[], mods: Modifiers, readFd: FdReader, flag: string, lowers: string[]): void;
+}
+
+function fdNumber(flag: string, text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 0x7fff_ffff) {
+    throw usage(`${flag} takes a file descriptor number, got ${JSON.stringify(text)}`, `e.g. \`${flag} 3 /data 3</srv/data\``);
+  }
+  return Number(text);
 }
 
 const FILE_MODIFIERS: readonly ModifierName[] = ['perms'];
@@ -108,6 +122,33 @@ const OP_FLAGS: Readonly<Record<string, OpFlag>> = {
     apply: (b, [text, d], m) => b.file(d!, text!, { mode: m.perms?.mode }),
   },
   '--remount-ro': { arity: 1, key: 'remountRo', takes: [], apply: (b, [d]) => b.remountRo(d!) },
+  '--overlay': { arity: 3, key: 'overlay', takes: [], overlay: true, apply: (b, [up, work, d], _m, _r, _f, lowers) => b.overlay(d!, lowers, up!, work!) },
+  '--tmp-overlay': { arity: 1, key: 'tmpOverlay', takes: [], overlay: true, apply: (b, [d], _m, _r, _f, lowers) => b.tmpOverlay(d!, lowers) },
+  '--ro-overlay': {
+    arity: 1,
+    key: 'roOverlay',
+    takes: [],
+    overlay: true,
+    apply: (b, [d], _m, _r, flag, lowers) => {
+      if (lowers.length < 2) throw usage(`${flag} needs at least two --overlay-src layers`, 'give --overlay-src twice or more before it');
+      b.roOverlay(d!, lowers);
+    },
+  },
+  '--mqueue': { arity: 1, key: 'mqueue', takes: [], apply: (b, [d]) => b.mqueue(d!) },
+  '--chmod': {
+    arity: 2,
+    key: 'chmod',
+    takes: [],
+    apply: (b, [mode, d], _m, _r, flag) => {
+      if (!/^[0-7]{1,4}$/.test(mode!)) throw usage(`${flag} ${mode} is not a permission mode`, 'use octal, e.g. --chmod 0700 /work');
+      b.chmod(d!, parseInt(mode!, 8));
+    },
+  },
+  '--bind-fd': { arity: 2, key: 'bindFd', takes: [], apply: (b, [fd, d], _m, _r, flag) => b.bindFd(fdNumber(flag, fd!), d!, { writable: true }) },
+  '--ro-bind-fd': { arity: 2, key: 'roBindFd', takes: [], apply: (b, [fd, d], _m, _r, flag) => b.bindFd(fdNumber(flag, fd!), d!) },
+  '--autoetc': { arity: 1, key: 'autoetc', takes: [], apply: (b, [d]) => b.autoetc(d!) },
+  '--autoroot': { arity: 1, key: 'autoroot', takes: [], apply: (b, [d]) => b.autoroot(d!) },
+  '--passwd': { arity: 1, key: 'passwd', takes: [], apply: (b, [d]) => b.passwd(d!) },
 };
 
 /** Flags taking ops that accept each modifier, for error messages. */
@@ -133,7 +174,17 @@ type OpKey =
   | 'file'
   | 'roBindData'
   | 'fileData'
-  | 'remountRo';
+  | 'remountRo'
+  | 'overlay'
+  | 'tmpOverlay'
+  | 'roOverlay'
+  | 'mqueue'
+  | 'chmod'
+  | 'bindFd'
+  | 'roBindFd'
+  | 'autoetc'
+  | 'autoroot'
+  | 'passwd';
 
 /** Arity of the flags of {@link PlanFlagsCommand} that are not ops. */
 const OTHER_FLAG_ARITY: Readonly<Record<string, number>> = {
@@ -160,6 +211,15 @@ const OTHER_FLAG_ARITY: Readonly<Record<string, number>> = {
   '--clearenv': 0,
   '--seccomp': 1,
   '--linger-ms': 1,
+  '--overlay-src': 1,
+  '--cap-add': 1,
+  '--cap-drop': 1,
+  '--argv0': 1,
+  '--json-status-fd': 1,
+  '--pass-fd': 1,
+  '--keep-session': 0,
+  '--allow-signals': 0,
+  '--allow-abstract-unix': 0,
 };
 
 /** How many values each flag of {@link PlanFlagsCommand} takes (0: a boolean). */
@@ -238,6 +298,17 @@ export abstract class PlanFlagsCommand extends Command<SandboxctlContext> {
   roBindData = Option.Array('--ro-bind-data', { arity: 2, description: 'Same as --file FD DEST' });
   fileData = Option.Array('--file-data', { arity: 2, description: 'Create read-only file DEST holding TEXT (takes --perms)' });
   remountRo = Option.Array('--remount-ro', { description: 'Remount DEST read-only' });
+  overlaySrc = Option.Array('--overlay-src', { description: 'A lower layer (host dir) for the next overlay op; repeat, uppermost first' });
+  overlay = Option.Array('--overlay', { arity: 3, description: 'Overlay on DEST of the --overlay-src layers, writes to host dir RWSRC (WORKDIR: empty, same filesystem)' });
+  tmpOverlay = Option.Array('--tmp-overlay', { description: 'Overlay on DEST of the --overlay-src layers, writes kept in memory and dropped' });
+  roOverlay = Option.Array('--ro-overlay', { description: 'Read-only overlay on DEST of two or more --overlay-src layers' });
+  mqueue = Option.Array('--mqueue', { description: 'Mount a POSIX message queue filesystem on DEST' });
+  chmod = Option.Array('--chmod', { arity: 2, description: 'Change the mode of PATH to octal OCTAL' });
+  bindFd = Option.Array('--bind-fd', { arity: 2, description: 'Bind what fd FD names (an open dir or file) read-write on DEST' });
+  roBindFd = Option.Array('--ro-bind-fd', { arity: 2, description: 'Bind what fd FD names read-only on DEST' });
+  autoetc = Option.Array('--autoetc', { description: "The host's /etc on DEST (usually /etc) through one symlink per entry" });
+  autoroot = Option.Array('--autoroot', { description: 'Every top-level host entry but proc, dev, tmp, mnt, etc on DEST (usually /), read-only' });
+  passwd = Option.Array('--passwd', { description: 'Synthesized passwd and group for the sandbox user in directory DEST (usually /etc)' });
   perms = Option.Array('--perms', {
     description: 'Octal permission bits for the next --tmpfs, --dir or file op',
     validator: t.isArray(isOctal),
@@ -275,6 +346,14 @@ export abstract class PlanFlagsCommand extends Command<SandboxctlContext> {
     description: 'How long processes left behind may run after the program exits (default 5000)',
     validator: isUint32,
   });
+  capAdd = Option.Array('--cap-add', { description: 'Keep capability CAP (e.g. CAP_NET_ADMIN, or ALL) inside the user namespace' });
+  capDrop = Option.Array('--cap-drop', { description: 'Drop capability CAP again (after --cap-add ALL)' });
+  argv0 = Option.String('--argv0', { description: 'argv[0] as the program sees it' });
+  jsonStatusFd = Option.String('--json-status-fd', { description: 'Write {"child-pid": N} then {"exit-code": N} lines to fd FD', validator: isUint32 });
+  passFd = Option.Array('--pass-fd', { description: 'Pass open fd FD into the program at the same number (others are closed)', validator: t.isArray(isUint32) });
+  keepSession = Option.Boolean('--keep-session', false, { description: "Keep the caller's session (job control); TIOCSTI stays refused" });
+  allowSignals = Option.Boolean('--allow-signals', false, { description: 'Let the sandbox signal processes outside it (Landlock scope off)' });
+  allowAbstractUnix = Option.Boolean('--allow-abstract-unix', false, { description: 'Let the sandbox reach abstract unix sockets outside it (Landlock scope off)' });
 
   // The program.
   program = Option.String({ name: 'command', required: true });
@@ -299,6 +378,7 @@ export abstract class PlanFlagsCommand extends Command<SandboxctlContext> {
       return value;
     };
     const mods: Modifiers = {};
+    const pending: PendingLowers = { lowers: [] };
     const order = this.flagOrder();
     let lastClearenv = -1;
     order.forEach((o, i) => {
@@ -308,7 +388,7 @@ export abstract class PlanFlagsCommand extends Command<SandboxctlContext> {
     order.forEach(({ flag }, position) => {
       const opFlag = OP_FLAGS[flag];
       if (opFlag) {
-        const raw = take<string | [string, string]>(opFlag.key, this[opFlag.key]);
+        const raw = take<string | readonly string[]>(opFlag.key, this[opFlag.key]);
         for (const name of ['perms', 'size'] as const) {
           const mod = mods[name];
           if (mod && !opFlag.takes.includes(name)) {
@@ -316,7 +396,14 @@ export abstract class PlanFlagsCommand extends Command<SandboxctlContext> {
           }
         }
         const values = typeof raw === 'string' ? [raw] : raw;
-        opFlag.apply(builder, values, mods, readFd, flag);
+        if (pending.lowers.length > 0 && !opFlag.overlay) {
+          throw usage(`--overlay-src ${pending.lowers[pending.lowers.length - 1]} is followed by ${flag}`, 'put --overlay-src right before --overlay, --tmp-overlay or --ro-overlay');
+        }
+        if (opFlag.overlay && pending.lowers.length === 0) {
+          throw usage(`${flag} needs --overlay-src layers before it`, `e.g. \`--overlay-src /srv/base ${flag} …\``);
+        }
+        opFlag.apply(builder, values, mods, readFd, flag, pending.lowers);
+        if (opFlag.overlay) pending.lowers = [];
         this.opOrigins[builder.ops.length - 1] = [flag, ...values].map(shellWord).join(' ');
         delete mods.perms;
         delete mods.size;
@@ -337,6 +424,9 @@ export abstract class PlanFlagsCommand extends Command<SandboxctlContext> {
           mods.size = { bytes, flag: `${flag} ${bytes}` };
           return;
         }
+        case '--overlay-src':
+          pending.lowers.push(take<string>('overlaySrc', this.overlaySrc));
+          return;
         case '--setenv': {
           const [name, value] = take<[string, string]>('setenv', this.setenv);
           builder.setenv(name, value);
@@ -358,6 +448,9 @@ export abstract class PlanFlagsCommand extends Command<SandboxctlContext> {
       if ((list?.length ?? 0) !== count) throw new Error(`assertion failed: ${key} has ${list?.length} values, argv ${count}`);
     }
 
+    if (pending.lowers.length > 0) {
+      throw usage(`--overlay-src ${pending.lowers[0]} is not followed by an overlay op`, 'end the layers with --overlay, --tmp-overlay or --ro-overlay');
+    }
     const dangling = mods.perms ?? mods.size;
     if (dangling) {
       const which = mods.perms ? 'perms' : 'size';
@@ -371,6 +464,13 @@ export abstract class PlanFlagsCommand extends Command<SandboxctlContext> {
     if (this.chdir !== undefined) builder.cwd(this.chdir);
     if (this.seccomp !== undefined) builder.seccomp(this.seccomp);
     if (this.lingerMs !== undefined) builder.lingerMs(this.lingerMs);
+    for (const cap of this.capAdd ?? []) builder.capAdd(cap);
+    for (const cap of this.capDrop ?? []) builder.capDrop(cap);
+    if (this.argv0 !== undefined) builder.argv0(this.argv0);
+    if (this.jsonStatusFd !== undefined) builder.statusFd(this.jsonStatusFd);
+    for (const fd of this.passFd ?? []) builder.passFd(fd);
+    if (this.keepSession) builder.keepSession();
+    if (this.allowSignals || this.allowAbstractUnix) builder.landlock({ signals: this.allowSignals, abstractUnix: this.allowAbstractUnix });
     return builder;
   }
 

@@ -6,22 +6,7 @@
  * the native `checkPlan`, the one source of truth.
  */
 
-import type {
-  BindOp,
-  DevOp,
-  DirOp,
-  EnvPolicy,
-  FileOp,
-  Namespaces,
-  Network,
-  Op,
-  Plan,
-  ProcOp,
-  RemountOp,
-  SeccompPreset,
-  SymlinkOp,
-  TmpfsOp,
-} from './plan-types';
+import type { AutoetcOp, AutorootOp, BindOp, ChmodOp, DevOp, DirOp, EnvPolicy, FileOp, MqueueOp, Namespaces, Network, Op, OverlayOp, PasswdOp, Plan, ProcOp, RemountOp, SeccompPreset, SymlinkOp, TmpfsOp } from './plan-types';
 
 /** Plan format version written by this library. */
 export const PLAN_VERSION = 1;
@@ -126,6 +111,99 @@ export class PlanBuilder {
   /** `--remount-ro DEST`. */
   remountRo(target: string): this {
     return this.op({ kind: 'remount', target } satisfies RemountOp);
+  }
+
+  /** `--overlay-src L… --overlay UPPER WORK DEST`: writes go to host dir `upper`. */
+  overlay(target: string, lowers: readonly string[], upper: string, work: string): this {
+    return this.op({ kind: 'overlay', target, lowers: [...lowers], mode: 'rw', upper, work } satisfies OverlayOp);
+  }
+
+  /** `--overlay-src L… --tmp-overlay DEST`: writes go to a tmpfs and vanish. */
+  tmpOverlay(target: string, lowers: readonly string[]): this {
+    return this.op({ kind: 'overlay', target, lowers: [...lowers], mode: 'tmp' } satisfies OverlayOp);
+  }
+
+  /** `--overlay-src L1 --overlay-src L2… --ro-overlay DEST`: read-only, two layers or more. */
+  roOverlay(target: string, lowers: readonly string[]): this {
+    return this.op({ kind: 'overlay', target, lowers: [...lowers], mode: 'ro' } satisfies OverlayOp);
+  }
+
+  /** `--mqueue DEST`. */
+  mqueue(target: string): this {
+    return this.op({ kind: 'mqueue', target } satisfies MqueueOp);
+  }
+
+  /** `--chmod OCTAL PATH`. */
+  chmod(target: string, mode: number): this {
+    return this.op({ kind: 'chmod', target, mode } satisfies ChmodOp);
+  }
+
+  /** `--bind-fd FD DEST` / `--ro-bind-fd FD DEST`: bind what a caller fd names. */
+  bindFd(fd: number, target: string, options: { writable?: boolean } = {}): this {
+    const op: BindOp = { kind: 'bind', sourceFd: fd, target };
+    if (options.writable) op.writable = true;
+    return this.op(op);
+  }
+
+  /** `--autoetc DEST`: host /etc behind per-entry symlinks. */
+  autoetc(target = '/etc'): this {
+    return this.op({ kind: 'autoetc', target } satisfies AutoetcOp);
+  }
+
+  /** `--autoroot DEST`: every top-level host entry but proc, dev, tmp, mnt, etc. */
+  autoroot(target = '/', options: { writable?: boolean } = {}): this {
+    const op: AutorootOp = { kind: 'autoroot', target };
+    if (options.writable) op.writable = true;
+    return this.op(op);
+  }
+
+  /** `--passwd DIR`: synthesized passwd and group for the sandbox's ids. */
+  passwd(target = '/etc'): this {
+    return this.op({ kind: 'passwd', target } satisfies PasswdOp);
+  }
+
+  /** `--cap-add CAP`: keep a capability inside the user namespace. */
+  capAdd(cap: string): this {
+    (this.#plan.capAdd ??= []).push(cap);
+    return this;
+  }
+
+  /** `--cap-drop CAP`. */
+  capDrop(cap: string): this {
+    (this.#plan.capDrop ??= []).push(cap);
+    return this;
+  }
+
+  /** `--argv0 NAME`. */
+  argv0(name: string): this {
+    this.#plan.argv0 = name;
+    return this;
+  }
+
+  /** `--json-status-fd FD`. */
+  statusFd(fd: number): this {
+    this.#plan.statusFd = fd;
+    return this;
+  }
+
+  /** `--pass-fd FD`: a caller fd the program gets at the same number (or `target`). */
+  passFd(fd: number, target?: number): this {
+    (this.#plan.fds ??= []).push(target === undefined ? { fd } : { fd, target });
+    return this;
+  }
+
+  /** `--keep-session`: no new session (job control kept; TIOCSTI is still refused by seccomp). */
+  keepSession(): this {
+    this.#plan.newSession = false;
+    return this;
+  }
+
+  /** `--allow-signals`, `--allow-abstract-unix`: widen the Landlock scopes. */
+  landlock(allow: { signals?: boolean; abstractUnix?: boolean }): this {
+    const l = (this.#plan.landlock ??= {});
+    if (allow.signals) l.allowSignals = true;
+    if (allow.abstractUnix) l.allowAbstractUnix = true;
+    return this;
   }
 
   /** Replaces the program and its arguments. */

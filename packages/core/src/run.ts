@@ -113,6 +113,30 @@ export function buildPlan(options: SpawnOptions): Plan {
   return options.plan ? { ...plan, ...structuredClone(options.plan) } : plan;
 }
 
+/** First launcher fd for caller fds: 0-2 are stdio, 3 the report socket. */
+const FIRST_PASSED_FD = 4;
+
+/**
+ * Caller fds the plan names (bind/file `sourceFd`, `fds`, `statusFd`) reach
+ * the launcher as fds 4, 5…; the plan it receives names those numbers. A
+ * passed fd keeps the number it had in the caller unless it names a target.
+ */
+export function remapCallerFds(plan: Plan): { plan: Plan; fds: number[] } {
+  const fds: number[] = [];
+  const map = (fd: number): number => {
+    let i = fds.indexOf(fd);
+    if (i < 0) i = fds.push(fd) - 1;
+    return FIRST_PASSED_FD + i;
+  };
+  const out: Plan = structuredClone(plan);
+  for (const op of out.ops ?? []) {
+    if ((op.kind === 'bind' || op.kind === 'file') && typeof op.sourceFd === 'number') op.sourceFd = map(op.sourceFd);
+  }
+  if (out.fds) out.fds = out.fds.map((f) => ({ fd: map(f.fd), target: f.target ?? f.fd }));
+  if (typeof out.statusFd === 'number') out.statusFd = map(out.statusFd);
+  return { plan: out, fds };
+}
+
 /** Absolute path of the launcher; throws `E_INIT_MISSING` unless it is an executable file. */
 export function resolveInit(): string {
   const path = resolve(initPath());
@@ -151,12 +175,13 @@ export function spawn(options: SpawnOptions): SandboxProcess {
   const init = resolveInit();
 
   const stdio = normalizeStdio(options.stdio ?? 'pipe');
+  const { plan: launched, fds: callerFds } = remapCallerFds(plan);
   const startTime = performance.now();
   // With a new session (the default) the program never shares our terminal's
   // process group, so the launcher gets its own session too: a terminal ^C then
   // reaches the program once, through whoever forwards it, not twice.
   const child = childProcess.spawn(init, ['--plan-fd', '3'], {
-    stdio: [...stdio, 'pipe'],
+    stdio: [...stdio, 'pipe', ...callerFds],
     env: { ...process.env },
     detached: plan.newSession !== false,
   });
@@ -220,7 +245,7 @@ export function spawn(options: SpawnOptions): SandboxProcess {
         if (text !== '') onReport(text);
       }
     });
-    control.end(`${line}\n`);
+    control.end(`${JSON.stringify(launched)}\n`);
   }
 
   const cleanup = (): void => {

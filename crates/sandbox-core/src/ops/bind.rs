@@ -33,10 +33,7 @@ pub fn validate(o: &BindOp) -> Result<(), (&'static str, String)> {
 /// Host root: create (`ensure`) and pin the source.
 pub fn early(o: &BindOp, sys: &dyn Sys) -> Result<Fact, SetupError> {
     if let Some(fd) = o.source_fd {
-        return match sys.fstat(fd) {
-            Ok(kind) => Ok(Fact::Pinned { fd, kind, owned: false }),
-            Err(e) => Err(SetupError::sys(Code::Mount, format_args!("use bind source fd {fd}"), e)),
-        };
+        return pin_caller_fd(sys, fd);
     }
     if o.ensure {
         if let Err(e) = mkdir_p(sys, &o.source, 0o700) {
@@ -54,6 +51,32 @@ pub fn early(o: &BindOp, sys: &dyn Sys) -> Result<Fact, SetupError> {
         Err(e) => {
             let _ = sys.close(fd);
             Err(SetupError::sys(Code::Mount, format_args!("stat bind source {}", o.source), e))
+        }
+    }
+}
+
+/// A caller's fd names a mount of the caller's mount namespace, which
+/// mount(2) refuses as a bind source in ours (EINVAL, check_mnt). So find
+/// its path, reopen that here, and accept it only if it is the very same
+/// inode: a path swapped in the meantime fails instead of being mounted.
+fn pin_caller_fd(sys: &dyn Sys, fd: Fd) -> Result<Fact, SetupError> {
+    let err = |what: &str, e| SetupError::sys(Code::Mount, format_args!("use bind source fd {fd}: {what}"), e);
+    let want = sys.file_id(fd).map_err(|e| err("fstat", e))?;
+    let path = sys.readlink(&format!("/proc/self/fd/{fd}")).map_err(|e| err("readlink", e))?;
+    if !path.starts_with('/') || path.ends_with(" (deleted)") {
+        return Err(SetupError::new(Code::Mount, format!("cannot use bind source fd {fd}: it names no path ({path})")));
+    }
+    let own = sys.open(&path, libc::O_PATH | libc::O_NOFOLLOW).map_err(|e| err(&format!("reopen {path}"), e))?;
+    let check = sys.file_id(own).and_then(|id| sys.fstat(own).map(|k| (id, k)));
+    match check {
+        Ok((id, kind)) if id == want => Ok(Fact::Pinned { fd: own, kind, owned: true }),
+        Ok(_) => {
+            let _ = sys.close(own);
+            Err(SetupError::new(Code::Mount, format!("cannot use bind source fd {fd}: {path} was replaced")))
+        }
+        Err(e) => {
+            let _ = sys.close(own);
+            Err(err(&format!("stat {path}"), e))
         }
     }
 }
@@ -173,21 +196,39 @@ mod tests {
     #[test]
     fn caller_fd_source_is_used_as_given() {
         let o = BindOp { source: String::new(), source_fd: Some(7), ..op("", "/in") };
-        let s = Script::new(vec![call("fstat(7)", Ret::Kind(FileKind::Dir))]);
-        assert_eq!(early(&o, &s).unwrap(), Fact::Pinned { fd: 7, kind: FileKind::Dir, owned: false });
+        let s = Script::new(vec![
+            call("file_id(7)", Ret::Int(42)),
+            call("readlink(\"/proc/self/fd/7\")", Ret::Text("/srv/data".into())),
+            call(format!("open(\"/srv/data\", {:#o})", libc::O_PATH | libc::O_NOFOLLOW), Ret::Fd(30)),
+            call("file_id(30)", Ret::Int(42)),
+            call("fstat(30)", Ret::Kind(FileKind::Dir)),
+        ]);
+        assert_eq!(early(&o, &s).unwrap(), Fact::Pinned { fd: 30, kind: FileKind::Dir, owned: true });
+        s.done();
+        // the path now names another file: refused
+        let s = Script::new(vec![
+            call("file_id(7)", Ret::Int(42)),
+            call("readlink(\"/proc/self/fd/7\")", Ret::Text("/srv/data".into())),
+            call(format!("open(\"/srv/data\", {:#o})", libc::O_PATH | libc::O_NOFOLLOW), Ret::Fd(30)),
+            call("file_id(30)", Ret::Int(43)),
+            call("fstat(30)", Ret::Kind(FileKind::Dir)),
+            call("close(30)", Ret::Ok),
+        ]);
+        assert_eq!(early(&o, &s).unwrap_err().message, "cannot use bind source fd 7: /srv/data was replaced");
         s.done();
         let s = Script::new(
             [
                 vec![
                     open_dir(3, "/in", 8),
-                    call("mount(\"/host/proc/self/fd/7\", \"/host/proc/self/fd/8\", -, BIND|REC, -)", Ret::Ok),
+                    call("mount(\"/host/proc/self/fd/30\", \"/host/proc/self/fd/8\", -, BIND|REC, -)", Ret::Ok),
                     close(8),
                 ],
                 setattr(3, "/in", 9, true, "RDONLY|NOSUID|NODEV"),
+                vec![close(30)],
             ]
             .concat(),
         );
-        apply(&o, &s, &mut State::test(3, 0), &Fact::Pinned { fd: 7, kind: FileKind::Dir, owned: false }).unwrap();
+        apply(&o, &s, &mut State::test(3, 0), &Fact::Pinned { fd: 30, kind: FileKind::Dir, owned: true }).unwrap();
         s.done();
         assert_eq!(o.to_string(), "ro-bind fd 7 on /in");
     }

@@ -366,6 +366,15 @@ impl Sys for LinuxSys {
         }
     }
 
+    fn file_id(&self, fd: Fd) -> SysResult<(u64, u64)> {
+        // SAFETY: zeroed stat buffer.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            check(libc::fstat(fd, &mut st) as _)?;
+            Ok((st.st_dev, st.st_ino))
+        }
+    }
+
     fn mount(&self, source: Option<&str>, target: &str, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> SysResult<()> {
         let s = source.map(cstr).transpose()?;
         let t = cstr(target)?;

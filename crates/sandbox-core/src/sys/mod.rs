@@ -174,6 +174,8 @@ pub trait Sys {
     fn symlinkat(&self, linkname: &str, dirfd: Fd, name: &str) -> SysResult<()>;
     fn readlinkat(&self, dirfd: Fd, name: &str) -> SysResult<String>;
     fn fstat(&self, fd: Fd) -> SysResult<FileKind>;
+    /// (device, inode) of what `fd` names.
+    fn file_id(&self, fd: Fd) -> SysResult<(u64, u64)>;
 
     fn mount(&self, source: Option<&str>, target: &str, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> SysResult<()>;
     /// mount_setattr(fd, "", AT_EMPTY_PATH[|AT_RECURSIVE]) setting MOUNT_ATTR_* bits.

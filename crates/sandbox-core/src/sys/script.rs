@@ -242,6 +242,13 @@ impl Sys for Script {
             r => panic!("readlinkat: {r:?}"),
         }
     }
+    fn file_id(&self, fd: Fd) -> SysResult<(u64, u64)> {
+        match self.next(format!("file_id({fd})")) {
+            Ret::Int(v) => Ok((0, v as u64)),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("file_id: {r:?}"),
+        }
+    }
     fn fstat(&self, fd: Fd) -> SysResult<FileKind> {
         self.kind(format!("fstat({fd})"))
     }
