@@ -61,3 +61,26 @@ test('--keep-session keeps the caller’s session; the default does not', async 
   expect(kept.stdout).toBe('0\n');
   expect(fresh.stdout).toBe('2\n');
 });
+
+test('a second signal to the CLI kills the whole sandbox, even a program that ignores the first', async () => {
+  const { hostProcessesWith, until } = require('./helpers');
+  // Only the sleep's argv holds the marker: the script computes it.
+  const n = 1_000_000 + (process.pid % 1000) * 1000 + (Date.now() % 1000);
+  const marker = `600.${n + 1}`;
+  const c = spawn(process.execPath, [CLI, 'run', ...BASE, '--', '/bin/sh', '-c', `trap "" INT; sleep 600.$((${n} + 1)) & echo ready; wait`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    c.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
+    expect(await until(() => out.includes('ready'))).toBe(true);
+    expect(await until(() => hostProcessesWith(marker).length === 1)).toBe(true);
+    c.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hostProcessesWith(marker)).toHaveLength(1); // ignored: still running
+    const closed = new Promise((r) => c.on('close', r));
+    c.kill('SIGINT');
+    expect(await closed).toBe(137);
+    expect(await until(() => hostProcessesWith(marker).length === 0, 3000)).toBe(true);
+  } finally {
+    c.kill('SIGKILL');
+  }
+});

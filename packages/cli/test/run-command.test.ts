@@ -41,13 +41,25 @@ describe('exitStatus', () => {
 
 describe('forwardSignals', () => {
   it('forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT until stopped, without the default exit', () => {
-    const kill = jest.fn<boolean, [NodeJS.Signals]>(() => true);
     const before = FORWARDED_SIGNALS.map((s) => process.listenerCount(s));
-    const stop = forwardSignals({ kill });
-    for (const signal of FORWARDED_SIGNALS) process.emit(signal, signal);
-    expect(kill.mock.calls.map(([s]) => s)).toEqual(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
-    stop();
+    for (const signal of FORWARDED_SIGNALS) {
+      const kill = jest.fn<boolean, [NodeJS.Signals]>(() => true);
+      const stop = forwardSignals({ kill });
+      process.emit(signal, signal);
+      expect(kill.mock.calls.map(([s]) => s)).toEqual([signal]);
+      stop();
+    }
     expect(FORWARDED_SIGNALS.map((s) => process.listenerCount(s))).toEqual(before);
+  });
+
+  it('escalates a second signal to SIGKILL of the whole sandbox', () => {
+    const kill = jest.fn<boolean, [NodeJS.Signals]>(() => true);
+    const stop = forwardSignals({ kill });
+    process.emit('SIGINT', 'SIGINT');
+    process.emit('SIGINT', 'SIGINT');
+    process.emit('SIGTERM', 'SIGTERM');
+    expect(kill.mock.calls.map(([s]) => s)).toEqual(['SIGINT', 'SIGKILL', 'SIGKILL']);
+    stop();
   });
 });
 

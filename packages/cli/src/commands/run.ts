@@ -7,24 +7,30 @@
 import { constants } from 'node:os';
 import { Command } from 'clipanion';
 import { spawn, type ExitResult, type SandboxProcess } from '@sandboxctl/core';
-import { PLAN_FLAGS_SCHEMA, PlanFlagsCommand } from '../plan-flags';
+import { PLAN_FLAGS_SCHEMA } from '../plan-flags';
+import { SourcedPlanCommand } from '../plan-sources';
 
 /** The signals the launcher forwards to the program (docs/internals.md). */
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 
-export class RunCommand extends PlanFlagsCommand {
+export class RunCommand extends SourcedPlanCommand {
   static override paths = [['run']];
   static override schema = PLAN_FLAGS_SCHEMA;
   static override usage = Command.Usage({
     description: 'run a program in a new sandbox',
     details: `
-      Builds a sandbox from the flags, which use bubblewrap's names, and runs the command in it. Filesystem ops (\`--bind\`, \`--tmpfs\`, \`--symlink\`, ...) apply in the order given, on an empty root. \`--perms\` and \`--size\` modify the op right after them.
+      Builds a sandbox from the flags, which use bubblewrap's names, and runs the command in it. Filesystem ops (\`--bind\`, \`--tmpfs\`, \`--symlink\`, ...) apply in the order given, on an empty root. \`--perms\` and \`--size\` modify the op right after them. Relative paths resolve against the current directory.
+
+      \`--preset NAME\` starts from a preset (\`sandboxctl presets\` lists them); a sandboxctl.json in the current directory or the nearest parent that has one (or \`--config FILE\`; \`--no-config\` for none) adds ops and policy. The preset's ops come first, then the config file's, then the flags'; flags override the config's policy, which overrides the preset's. \`sandboxctl explain\` shows the result in words.
 
       By default the sandbox has new user, pid, mount, ipc, uts and cgroup namespaces, no network but loopback, a new session and the strict seccomp filter; \`--unshare-*\`, \`--die-with-parent\` and \`--new-session\` are accepted and change nothing.
 
       The exit status is the program's (128+N when it was killed by signal N). Failures of sandboxctl itself print \`sandboxctl: E_CODE: message\` and exit with 125; 126 and 127 mean the command could not be executed or was not found.
     `,
     examples: [
+      ['Run a coding agent: host readable but secrets hidden, this directory writable except .git/hooks and the like, no network', '$0 run --preset agent -- claude'],
+      ['The same, with a writable ./out, the network and one token let through', '$0 run --preset agent --bind ./out ./out --share-net --allow-env GITHUB_TOKEN -- npm test'],
+      ['A hermetic build of ./src into ./dist', '$0 run --preset build --input src --input package.json --output dist -- make'],
       ['Run a shell on a read-only view of the host', '$0 run --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp -- sh'],
       ['A minimal /usr-only sandbox with a fresh /tmp of 64 MiB', '$0 run --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --proc /proc --size 67108864 --tmpfs /tmp -- /bin/ls -la /'],
       ['Give the program a config file from a file descriptor', '$0 run --ro-bind / / --file 3 /etc/app.conf -- app 3<app.conf'],
@@ -33,10 +39,10 @@ export class RunCommand extends PlanFlagsCommand {
   });
 
   async execute(): Promise<number> {
-    const builder = this.planBuilder();
     let child: SandboxProcess;
     try {
-      child = spawn({ argv: builder.build().argv, ops: builder, stdio: 'inherit' });
+      const { plan } = this.resolvePlan();
+      child = spawn({ argv: plan.argv, plan, stdio: 'inherit' });
     } catch (error) {
       throw this.explain(error);
     }
@@ -51,11 +57,18 @@ export class RunCommand extends PlanFlagsCommand {
   }
 }
 
-/** Forwards the CLI's signals to the launcher until the returned function is called. */
+/**
+ * Forwards the CLI's signals to the launcher until the returned function is
+ * called. A second signal while the first is still being handled (the
+ * program ignores it, or lingers) escalates to SIGKILL of the launcher, which
+ * takes pid 1 and so the whole sandbox with it (parent-death signals).
+ */
 export function forwardSignals(child: Pick<SandboxProcess, 'kill'>): () => void {
+  let received = 0;
   const handlers = FORWARDED_SIGNALS.map((signal) => {
     const handler = (): void => {
-      child.kill(signal);
+      received += 1;
+      child.kill(received === 1 ? signal : 'SIGKILL');
     };
     process.on(signal, handler);
     return [signal, handler] as const;
