@@ -232,28 +232,98 @@ pub fn mount_on(
 
 /// Set MOUNT_ATTR_* on the mount now at `target` (and its submounts when
 /// `recursive`). mount_setattr is atomic over the whole tree (moby's
-/// makeMountRRO); before Linux 5.12 fall back to a bind remount.
+/// makeMountRRO); before Linux 5.12 fall back to bind remounts, one per
+/// mount of the tree, as bubblewrap does.
 pub fn set_attrs(sys: &dyn Sys, st: &State, target: &str, recursive: bool, attrs: u64) -> Result<(), Errno> {
     let fd = sys.open_in_root(st.root, target, 0)?;
     let r = match sys.mount_setattr(fd, recursive, attrs) {
-        Err(Errno(libc::ENOSYS)) => {
-            let mut flags = (libc::MS_REMOUNT | libc::MS_BIND) as MsFlags;
-            for (a, m) in [
-                (crate::sys::ATTR_RDONLY, libc::MS_RDONLY),
-                (crate::sys::ATTR_NOSUID, libc::MS_NOSUID),
-                (crate::sys::ATTR_NODEV, libc::MS_NODEV),
-                (crate::sys::ATTR_NOEXEC, libc::MS_NOEXEC),
-            ] {
-                if attrs & a != 0 {
-                    flags |= m as MsFlags;
-                }
-            }
-            sys.mount(None, &fd_path(fd), None, flags, None)
-        }
+        Err(Errno(libc::ENOSYS)) => remount_tree(sys, fd, recursive, attrs),
         r => r,
     };
     let _ = sys.close(fd);
     r
+}
+
+/// MS_* flags for MOUNT_ATTR_* bits.
+fn ms_of(attrs: u64) -> MsFlags {
+    let mut flags = 0;
+    for (a, m) in [
+        (crate::sys::ATTR_RDONLY, libc::MS_RDONLY),
+        (crate::sys::ATTR_NOSUID, libc::MS_NOSUID),
+        (crate::sys::ATTR_NODEV, libc::MS_NODEV),
+        (crate::sys::ATTR_NOEXEC, libc::MS_NOEXEC),
+    ] {
+        if attrs & a != 0 {
+            flags |= m as MsFlags;
+        }
+    }
+    flags
+}
+
+/// Flags a mount already has (mountinfo's per-mount options): a remount
+/// inside a user namespace must keep the locked ones or fail with EPERM.
+fn ms_kept(options: &str) -> MsFlags {
+    let mut flags = 0;
+    for o in options.split(',') {
+        flags |= match o {
+            "ro" => libc::MS_RDONLY,
+            "nosuid" => libc::MS_NOSUID,
+            "nodev" => libc::MS_NODEV,
+            "noexec" => libc::MS_NOEXEC,
+            "noatime" => libc::MS_NOATIME,
+            "nodiratime" => libc::MS_NODIRATIME,
+            "relatime" => libc::MS_RELATIME,
+            "strictatime" => libc::MS_STRICTATIME,
+            _ => 0,
+        } as MsFlags;
+    }
+    flags
+}
+
+/// `\040`-style escapes of mountinfo.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The fallback: find where the target mount is (the fd's path in our
+/// root), then remount it and, when recursive, every mount below it.
+fn remount_tree(sys: &dyn Sys, fd: Fd, recursive: bool, attrs: u64) -> Result<(), Errno> {
+    let top = sys.readlink(&format!("{HOST}/proc/self/fd/{fd}"))?;
+    let info = sys.read_file(&format!("{HOST}/proc/self/mountinfo"))?;
+    let info = String::from_utf8_lossy(&info);
+    let prefix = if top == "/" { "/".to_string() } else { format!("{top}/") };
+    let mut found = false;
+    for line in info.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() < 6 {
+            continue;
+        }
+        let point = unescape(f[4]);
+        let under = point == top || (recursive && point.starts_with(&prefix));
+        if !under {
+            continue;
+        }
+        found = true;
+        let flags = (libc::MS_REMOUNT | libc::MS_BIND) as MsFlags | ms_kept(f[5]) | ms_of(attrs);
+        sys.mount(None, &point, None, flags, None)?;
+    }
+    if found {
+        Ok(())
+    } else {
+        Err(Errno(libc::EINVAL))
+    }
 }
 
 /// mkdir -p of an absolute path in the intermediate root (ours alone: no
@@ -355,15 +425,38 @@ mod tests {
     }
 
     #[test]
-    fn set_attrs_falls_back_to_remount_without_mount_setattr() {
+    fn set_attrs_falls_back_to_remounting_every_submount() {
+        let mountinfo = "60 50 0:1 / / rw - tmpfs tmpfs rw\n\
+            70 60 8:1 /usr /sysroot/usr rw,relatime - ext4 /dev/sda rw\n\
+            71 70 0:9 / /sysroot/usr/my\\040dir rw,nosuid,nodev - tmpfs tmpfs rw\n\
+            72 60 8:1 /usrx /sysroot/usrx rw - ext4 /dev/sda rw\n";
         let s = Script::new(vec![
-            open_any(3, "/x", Ret::Fd(9)),
+            open_any(3, "/usr", Ret::Fd(9)),
             call("mount_setattr(9, recursive, RDONLY|NOSUID)", Ret::Err(libc::ENOSYS)),
-            call("mount(-, \"/host/proc/self/fd/9\", -, RDONLY|NOSUID|REMOUNT|BIND, -)", Ret::Ok),
+            call("readlink(\"/host/proc/self/fd/9\")", Ret::Text("/sysroot/usr".into())),
+            call("read_file(\"/host/proc/self/mountinfo\")", Ret::Bytes(mountinfo.as_bytes().to_vec())),
+            call("mount(-, \"/sysroot/usr\", -, RDONLY|NOSUID|REMOUNT|BIND|0x200000, -)", Ret::Ok),
+            call("mount(-, \"/sysroot/usr/my dir\", -, RDONLY|NOSUID|NODEV|REMOUNT|BIND, -)", Ret::Ok),
             close(9),
         ]);
         let st = State::test(3, 0);
-        set_attrs(&s, &st, "/x", true, crate::sys::ATTR_RDONLY | crate::sys::ATTR_NOSUID).unwrap();
+        set_attrs(&s, &st, "/usr", true, crate::sys::ATTR_RDONLY | crate::sys::ATTR_NOSUID).unwrap();
+        s.done();
+    }
+
+    #[test]
+    fn non_recursive_fallback_remounts_only_the_target() {
+        let mountinfo = "70 60 8:1 /usr /sysroot/usr ro - ext4 /dev/sda rw\n71 70 0:9 / /sysroot/usr/x rw - tmpfs tmpfs rw\n";
+        let s = Script::new(vec![
+            open_any(3, "/usr", Ret::Fd(9)),
+            call("mount_setattr(9, single, RDONLY)", Ret::Err(libc::ENOSYS)),
+            call("readlink(\"/host/proc/self/fd/9\")", Ret::Text("/sysroot/usr".into())),
+            call("read_file(\"/host/proc/self/mountinfo\")", Ret::Bytes(mountinfo.as_bytes().to_vec())),
+            call("mount(-, \"/sysroot/usr\", -, RDONLY|REMOUNT|BIND, -)", Ret::Err(10_011)),
+            close(9),
+        ]);
+        let st = State::test(3, 0);
+        assert_eq!(set_attrs(&s, &st, "/usr", false, crate::sys::ATTR_RDONLY), Err(Errno(10_011)));
         s.done();
     }
 }
