@@ -84,3 +84,17 @@ test('a second signal to the CLI kills the whole sandbox, even a program that ig
     c.kill('SIGKILL');
   }
 });
+
+test("--keep-session on a terminal binds the caller's tty on /dev/console", async () => {
+  // script(1) (util-linux) gives the CLI a real terminal.
+  const { spawnSync } = require('node:child_process');
+  const inner = `${process.execPath} ${CLI} run --ro-bind / / --proc /proc --dev /dev --keep-session -- /bin/sh -c 'stat -c %t:%T /dev/console; grep -c " /dev/console " /proc/self/mountinfo'`;
+  const r = spawnSync('script', ['-qec', inner, '/dev/null'], { encoding: 'utf8' });
+  if (r.error) throw new Error(`script(1) from util-linux is needed for this test: ${r.error.message}`);
+  const [major, count] = r.stdout.trim().split(/\r?\n/);
+  expect(parseInt(major!.split(':')[0]!, 16)).toBe(136); // a pseudo-terminal (Unix98 pty major)
+  expect(count).toBe('1');
+  // Without --keep-session there is no console.
+  const plain = spawnSync('script', ['-qec', inner.replace(' --keep-session', ''), '/dev/null'], { encoding: 'utf8' });
+  expect(plain.stdout).toMatch(/No such file or directory/);
+});
