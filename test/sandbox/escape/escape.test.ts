@@ -27,6 +27,9 @@ function verdict(name: string, expected: string[], observed: string): void {
   expect(expected).toContain(observed);
 }
 
+/** What a probe printed; when it printed nothing, why (exit status and stderr). */
+const said = (r: { code: number | null; stdout: string; stderr: string }): string => r.stdout.trim() || `(exit ${r.code}: ${r.stderr.trim()})`;
+
 afterAll(() => {
   if (rows.length === 0) return;
   const w = [Math.max(4, ...rows.map((r) => r.name.length)), Math.max(8, ...rows.map((r) => r.expected.length)), Math.max(8, ...rows.map((r) => r.observed.length))];
@@ -305,7 +308,7 @@ describe('the host beyond the sandbox', () => {
   test('a TCP server on the host\'s 127.0.0.1 cannot be reached (control: with --share-net it can)', async () => {
     const inside = await sh(`${TRY_IN} connect-tcp 127.0.0.1 ${port}`);
     const shared = await sh(`${TRY_IN} connect-tcp 127.0.0.1 ${port}`, ['--share-net']);
-    verdict('host loopback TCP port (default network; control --share-net)', ['ECONNREFUSED (control ok)'], `${inside.stdout.trim()} (control ${shared.stdout.trim()})`);
+    verdict('host loopback TCP port (default network; control --share-net)', ['ECONNREFUSED (control ok)'], `${said(inside)} (control ${said(shared)})`);
   });
 
   test('an abstract unix socket of the host cannot be reached (control: from the host it can)', async () => {
@@ -318,7 +321,13 @@ describe('the host beyond the sandbox', () => {
       c.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
       c.on('close', () => resolveOut(out.trim()));
     });
-    verdict('host abstract unix socket (default network; control from the host)', ['ECONNREFUSED (control ok)', 'EPERM (control ok)'], `${inside.stdout.trim()} (control ${host})`);
+    verdict('host abstract unix socket (default network; control from the host)', ['ECONNREFUSED (control ok)', 'EPERM (control ok)'], `${said(inside)} (control ${host})`);
+  });
+
+  test('with --share-net, a Landlock scope still keeps the host\'s abstract unix sockets out (control: --allow-abstract-unix)', async () => {
+    const scoped = await sh(`${TRY_IN} connect-abstract ${abstractName}`, ['--share-net']);
+    const allowed = await sh(`${TRY_IN} connect-abstract ${abstractName}`, ['--share-net', '--allow-abstract-unix']);
+    verdict('host abstract unix socket with --share-net (Landlock scope; control --allow-abstract-unix)', ['EPERM (control ok)'], `${said(scoped)} (control ${said(allowed)})`);
   });
 
   test('no interface but loopback', async () => {
