@@ -9,6 +9,9 @@ import { type BaseContext, Builtins, Cli } from 'clipanion';
 import { DoctorCommand } from './commands/doctor';
 import { PlanCommand } from './commands/plan';
 import { RunCommand } from './commands/run';
+import { ExplainCommand } from './commands/explain';
+import { PresetsCommand } from './commands/presets';
+import { PresetsShowCommand } from './commands/presets/show';
 import { describeFailure, formatFailure } from './report';
 import { VERSION } from './version';
 import type { SandboxctlContext } from './context';
@@ -19,6 +22,9 @@ export function createCli(): Cli<SandboxctlContext> {
   cli.register(RunCommand);
   cli.register(PlanCommand);
   cli.register(DoctorCommand);
+  cli.register(ExplainCommand);
+  cli.register(PresetsCommand);
+  cli.register(PresetsShowCommand);
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   return cli;
@@ -31,6 +37,9 @@ export async function main(args: readonly string[], context: Partial<BaseContext
   const ctx: SandboxctlContext = { ...Cli.defaultContext, ...context, argv: input };
   try {
     const command = cli.process(input, ctx);
+    if ((command instanceof PresetsCommand || command instanceof PresetsShowCommand) && !command.help) {
+      return await command.validateAndExecute();
+    }
     // Help, --version and --help on a command print through clipanion itself.
     if (!(command instanceof PlanFlagsCommand || command instanceof DoctorCommand) || command.help) {
       return await cli.run(command, ctx);

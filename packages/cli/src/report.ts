@@ -19,6 +19,8 @@ export interface Failure {
 
 const COMMANDS = new Set(['run', 'plan', 'doctor']);
 
+COMMANDS.add('explain').add('presets');
+
 /** Classifies anything thrown while parsing or executing a command. */
 export function describeFailure(error: unknown, args: readonly string[]): Failure {
   if (isSandboxError(error)) {

@@ -237,12 +237,14 @@ describe('policy flags', () => {
     });
   });
 
-  it('accepts the bubblewrap unshare flags and friends as no-ops', async () => {
+  it('accepts the bubblewrap unshare flags and friends; --unshare-net and --unshare-all say "no network" explicitly', async () => {
     const plan = await planOf([
       '--unshare-all', '--unshare-user', '--unshare-user-try', '--unshare-pid', '--unshare-ipc', '--unshare-uts',
       '--unshare-cgroup', '--unshare-cgroup-try', '--unshare-net', '--die-with-parent', '--new-session', 'true',
     ]);
-    expect(plan).toEqual({ version: 1, argv: ['true'], ops: [] });
+    // network: none is the default; written out, it overrides a preset's or config file's `host`.
+    expect(plan).toEqual({ version: 1, argv: ['true'], ops: [], network: 'none' });
+    expect(await planOf(['--die-with-parent', '--new-session', '--unshare-pid', 'true'])).toEqual({ version: 1, argv: ['true'], ops: [] });
   });
 
   it('lets --share-net follow --unshare-all, as bubblewrap does', async () => {

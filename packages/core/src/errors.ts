@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   'E_INIT_MISSING',
   /** (Node only) the napi addon could not be loaded. */
   'E_NATIVE_MISSING',
+  /** A config file (sandboxctl.json) is unreadable or invalid; the message names the file and JSON path. */
+  'E_CONFIG_INVALID',
   /** (CLI only) a bad flag or argument. */
   'E_USAGE',
 ] as const;

@@ -13,6 +13,10 @@ export * from './errors';
 export * from './ops';
 export * from './run';
 export * from './diagnose';
+export * from './presets';
+export * from './config';
+export * from './explain';
+export { composePlan, mergeEnv, type PlanLayer } from './presets/compose';
 export type { PlanProblem, Probe } from './native';
 export { planSchema } from './native';
 

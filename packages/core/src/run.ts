@@ -19,6 +19,8 @@ import { SandboxError, type ErrorReport } from './errors';
 import { assertPlanJson } from './native';
 import { isPlanBuilder, PLAN_VERSION, type PlanBuilder } from './ops';
 import type { EnvPolicy, Network, Op, Plan } from './plan-types';
+import { resolvePreset, type PresetName, type PresetOptions } from './presets';
+import { composePlan, mergeEnv } from './presets/compose';
 
 /** How one of the program's standard streams is connected. */
 export type StdioEntry = 'inherit' | 'pipe' | 'ignore' | number | Stream;
@@ -27,9 +29,18 @@ export type StdioOption = 'inherit' | 'pipe' | 'ignore' | [StdioEntry, StdioEntr
 export interface SpawnOptions {
   /** The program and its arguments. */
   argv: string[];
+  /**
+   * A preset to start from (`'agent'`, or options such as `allowEnv`); its
+   * ops come first and every option below applies on top of it.
+   */
+  preset?: PresetName | PresetOptions;
   /** Filesystem ops in order, or a builder whose whole plan is the starting point. */
   ops?: readonly Op[] | PlanBuilder;
-  /** Environment policy (default: inherit the caller's). */
+  /**
+   * Environment policy (default: inherit the caller's), merged onto the
+   * preset's or builder's: `unset` lists join, `set` maps merge, and
+   * `inherit: false` starts over.
+   */
   env?: EnvPolicy;
   /** Working directory inside the sandbox. */
   cwd?: string;
@@ -97,14 +108,20 @@ export const KILL_GRACE_MS = 2000;
 const DRAIN_MS = 500;
 
 /**
- * The plan `spawn` would run: the builder's plan (or bare ops), then the
- * explicit options, then `options.plan`, each overriding the one before.
+ * The plan `spawn` would run: the preset's ops and policy, then the builder's
+ * plan (or bare ops), then the explicit options, then `options.plan`, each
+ * overriding the one before (ops append; the environment merges).
  */
 export function buildPlan(options: SpawnOptions): Plan {
   const { ops } = options;
-  const base: Plan = isPlanBuilder(ops) ? ops.build() : { version: PLAN_VERSION, argv: [], ops: structuredClone([...(ops ?? [])]) };
+  const own: Plan = isPlanBuilder(ops) ? ops.build() : { version: PLAN_VERSION, argv: [], ops: structuredClone([...(ops ?? [])]) };
+  let base = own;
+  if (options.preset !== undefined) {
+    const preset = resolvePreset(options.preset);
+    base = composePlan([], { ops: preset.ops, ...preset.policy }, own);
+  }
   const plan: Plan = { ...base, argv: [...options.argv] };
-  if (options.env !== undefined) plan.env = structuredClone(options.env);
+  if (options.env !== undefined) plan.env = mergeEnv(plan.env, options.env);
   if (options.cwd !== undefined) plan.cwd = options.cwd;
   if (options.uid !== undefined) plan.uid = options.uid;
   if (options.gid !== undefined) plan.gid = options.gid;

@@ -235,24 +235,34 @@ describe('spawn and run', () => {
   });
 
   it('timeoutMs sends SIGTERM and marks the result', async () => {
+    // Long enough for the stand-in launcher to be up on a loaded machine.
+    const timeoutMs = 1000;
     const started = Date.now();
-    const result = await run({ argv: ['sleep', '30'], timeoutMs: 200 });
+    const result = await run({ argv: ['sleep', '30'], timeoutMs });
     expect(result).toMatchObject({ code: 143, signal: null, timedOut: true, aborted: false });
-    expect(Date.now() - started).toBeLessThan(KILL_GRACE_MS);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(timeoutMs);
+    expect(Date.now() - started).toBeLessThan(timeoutMs + KILL_GRACE_MS);
   });
 
+  // Abort only once the launcher runs the program: a signal that reaches the
+  // stand-in launcher (a node script) before it installs its handlers would
+  // kill it and orphan the program, which a loaded machine makes likely.
   it('an AbortSignal sends SIGTERM and marks the result', async () => {
     const controller = new AbortController();
-    const pending = run({ argv: ['sleep', '30'], signal: controller.signal });
-    setTimeout(() => controller.abort(), 100);
-    await expect(pending).resolves.toMatchObject({ code: 143, aborted: true, timedOut: false });
+    const child = spawn({ argv: ['sleep', '30'], signal: controller.signal, stdio: 'ignore' });
+    await child.started;
+    controller.abort();
+    await expect(child.exited).resolves.toMatchObject({ code: 143, aborted: true, timedOut: false });
   });
 
   it('escalates to SIGKILL when the launcher ignores SIGTERM', async () => {
-    const started = Date.now();
-    const result = await run({ argv: ['fake:hang'], timeoutMs: 100 });
-    expect(result).toMatchObject({ code: null, signal: 'SIGKILL', timedOut: true });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(KILL_GRACE_MS);
+    const controller = new AbortController();
+    const child = spawn({ argv: ['fake:hang'], signal: controller.signal, stdio: 'ignore' });
+    await child.started;
+    const aborted = Date.now();
+    controller.abort();
+    await expect(child.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL', aborted: true });
+    expect(Date.now() - aborted).toBeGreaterThanOrEqual(KILL_GRACE_MS);
   });
 
   it('refuses an already aborted signal without spawning', async () => {

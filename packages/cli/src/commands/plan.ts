@@ -5,15 +5,16 @@
 
 import { Command, Option } from 'clipanion';
 import { checkPlan, SandboxError } from '@sandboxctl/core';
-import { PLAN_FLAGS_SCHEMA, PlanFlagsCommand } from '../plan-flags';
+import { PLAN_FLAGS_SCHEMA } from '../plan-flags';
+import { SOURCE_FLAG_ARITY, SourcedPlanCommand } from '../plan-sources';
 
-export class PlanCommand extends PlanFlagsCommand {
+export class PlanCommand extends SourcedPlanCommand {
   static override paths = [['plan']];
   static override schema = PLAN_FLAGS_SCHEMA;
   static override usage = Command.Usage({
     description: 'print the plan for a sandbox without running it',
     details: `
-      Takes the same flags as \`sandboxctl run\` and prints the resulting plan, validated by the native checker, as indented JSON. The output can be saved and run with \`sandboxctl-init --plan FILE\`, or edited first.
+      Takes the same flags as \`sandboxctl run\` and prints the resulting plan, validated by the native checker, as indented JSON: the preset's ops, then those of the config file, then the flags', with relative paths resolved. The output can be saved and run with \`sandboxctl-init --plan FILE\`, or edited first.
 
       With \`--json\` the plan is printed compact on one line, the form the launcher reads from \`--plan-fd\`.
 
@@ -21,16 +22,22 @@ export class PlanCommand extends PlanFlagsCommand {
     `,
     examples: [
       ['Show the plan for a read-only shell', '$0 plan --ro-bind / / --proc /proc --dev /dev -- sh'],
+      ['The ops the agent preset makes for this directory', '$0 plan --preset agent -- claude'],
       ['Save a plan and run it with the launcher', '$0 plan --ro-bind /usr /usr --tmpfs /tmp -- /usr/bin/env > plan.json && sandboxctl-init --plan plan.json'],
     ],
   });
 
-  static override extraFlagArity = { '--json': 0 };
+  static override extraFlagArity = { ...SOURCE_FLAG_ARITY, '--json': 0 };
 
   json = Option.Boolean('--json', false, { description: 'Print the plan compact, on one line' });
 
   async execute(): Promise<number> {
-    const plan = this.planBuilder().build();
+    let plan;
+    try {
+      ({ plan } = this.resolvePlan());
+    } catch (error) {
+      throw this.explain(error);
+    }
     const problem = checkPlan(plan);
     if (problem) throw this.explain(SandboxError.fromReport(problem));
     this.context.stdout.write(`${this.json ? JSON.stringify(plan) : JSON.stringify(plan, null, 2)}\n`);

@@ -1,0 +1,246 @@
+// Presets and config files on the command line: `plan` shows the composed
+// plan (preset ops, then the config file's, then the flags'), `explain`
+// says it in words, `presets` lists and shows; every mistake is a usage or
+// config error with status 125.
+
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PlanProblem } from '@sandboxctl/native';
+import type { Plan } from '@sandboxctl/core';
+import { runCli } from './helpers';
+
+const mockCheckPlan = jest.fn<PlanProblem | null, [string]>(() => null);
+jest.mock('@sandboxctl/native', () => ({
+  checkPlan: (json: string) => mockCheckPlan(json),
+  probe: () => {
+    throw new Error('not used');
+  },
+  version: () => '0.0.0-test',
+  planSchema: () => require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', '..', 'schema', 'plan.schema.json'), 'utf8'),
+}));
+
+let dir: string;
+let home: string;
+let project: string;
+const savedCwd = process.cwd();
+const savedEnv = { ...process.env };
+
+beforeEach(() => {
+  mockCheckPlan.mockReset();
+  mockCheckPlan.mockReturnValue(null);
+  dir = realpathSync(mkdtempSync(join(tmpdir(), 'sandboxctl-sources-')));
+  home = join(dir, 'home');
+  project = join(home, 'project');
+  mkdirSync(join(home, '.ssh'), { recursive: true });
+  writeFileSync(join(home, '.netrc'), 'x');
+  mkdirSync(join(project, '.git', 'hooks'), { recursive: true });
+  writeFileSync(join(project, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+  process.env = { PATH: savedEnv.PATH, HOME: home, GITHUB_TOKEN: 'x', XDG_RUNTIME_DIR: join(dir, 'no-runtime') };
+  process.chdir(project);
+});
+
+afterEach(() => {
+  process.chdir(savedCwd);
+  process.env = { ...savedEnv };
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function planOf(args: string[]): Promise<Plan> {
+  const result = await runCli(['plan', '--json', ...args]);
+  if (result.status !== 0) throw new Error(`status ${result.status}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as Plan;
+}
+
+async function failure(args: string[]): Promise<{ code: string; message: string; hint?: string }> {
+  const result = await runCli(args);
+  expect(result.status).toBe(125);
+  const match = /^sandboxctl: (E_[A-Z_]+): ([^\n]*)\n(?:sandboxctl: hint: ([^\n]*)\n)?$/.exec(result.stderr);
+  if (!match) throw new Error(`not a tool failure: ${JSON.stringify(result.stderr)}`);
+  return { code: match[1]!, message: match[2]!, hint: match[3] };
+}
+
+const targets = (plan: Plan): string[] => (plan.ops ?? []).map((op) => ('target' in op ? String(op.target) : op.kind));
+
+describe('--preset', () => {
+  it('puts the preset ops first and the flag ops after, flags overriding the policy', async () => {
+    mkdirSync(join(project, 'out'));
+    const plan = await planOf(['--preset', 'agent', '--bind', './out', './out', '--share-net', 'claude']);
+    const t = targets(plan);
+    expect(t.slice(0, 4)).toEqual(['/', '/proc', '/dev', '/tmp']);
+    expect(t[t.length - 1]).toBe(join(project, 'out'));
+    expect(plan.ops![plan.ops!.length - 1]).toEqual({ kind: 'bind', source: join(project, 'out'), target: join(project, 'out'), writable: true });
+    expect(t).toEqual(expect.arrayContaining([join(home, '.ssh'), join(home, '.netrc'), join(project, '.git', 'hooks')]));
+    expect(plan.network).toBe('host');
+    expect(plan.cwd).toBe(project);
+    expect(plan.env).toEqual({ unset: ['GITHUB_TOKEN'] });
+    expect(plan.argv).toEqual(['claude']);
+  });
+
+  it('keeps --setenv on top of the removed credentials, and --allow-env lets one through', async () => {
+    expect((await planOf(['--preset', 'agent', '--setenv', 'A', '1', 'true'])).env).toEqual({ unset: ['GITHUB_TOKEN'], set: { A: '1' } });
+    expect((await planOf(['--preset', 'agent', '--allow-env', 'GITHUB_TOKEN', 'true'])).env).toBeUndefined();
+    expect((await planOf(['--preset', 'agent', '--setenv', 'GITHUB_TOKEN', 'other', 'true'])).env).toEqual({ set: { GITHUB_TOKEN: 'other' } });
+  });
+
+  it('passes --input and --output to the build preset', async () => {
+    mkdirSync(join(project, 'src'));
+    const plan = await planOf(['--preset', 'build', '--input', 'src', '--output', 'dist', 'make']);
+    expect(plan.ops!.slice(-2)).toEqual([
+      { kind: 'bind', source: join(project, 'src'), target: join(project, 'src') },
+      { kind: 'bind', source: join(project, 'dist'), target: join(project, 'dist'), writable: true },
+    ]);
+    expect(plan.hostname).toBe('build');
+  });
+
+  it.each([
+    [['--preset', 'nope', 'true'], 'E_USAGE', /--preset/],
+    [['--allow-env', 'X', 'true'], 'E_USAGE', /--allow-env only apply to a preset/],
+    [['--preset', 'agent', '--input', 'src', 'true'], 'E_USAGE', /preset agent takes no --input/],
+    [['--preset', 'ro-host', '--allow-env', 'X', 'true'], 'E_USAGE', /preset ro-host takes no --allow-env/],
+    [['--config', 'a.json', '--no-config', 'true'], 'E_USAGE', /--config and --no-config/],
+  ])('refuses %j', async (args, code, message) => {
+    const f = await failure(['plan', ...args]);
+    expect(f.code).toBe(code);
+    expect(f.message).toMatch(message);
+  });
+
+  it('refuses the agent preset where the current directory holds $HOME', async () => {
+    process.chdir(dir);
+    const f = await failure(['run', '--preset', 'agent', '--', 'true']);
+    expect(f.code).toBe('E_PLAN_INVALID');
+    expect(f.hint).toMatch(/project directory/);
+  });
+
+  it('names the preset op behind a native plan error', async () => {
+    mockCheckPlan.mockImplementation((json) => {
+      const ops = (JSON.parse(json) as Plan).ops!;
+      const index = ops.findIndex((op) => 'target' in op && op.target === join(home, '.ssh'));
+      return { code: 'E_MOUNT', message: `plan.ops[${index}]: test`, opIndex: index };
+    });
+    const f = await failure(['plan', '--preset', 'agent', 'true']);
+    expect(f).toMatchObject({ code: 'E_MOUNT', message: expect.stringMatching(/\(from preset agent: secret\)$/) });
+  });
+});
+
+describe('sandboxctl.json', () => {
+  const config = (path: string, value: unknown, mode = 0o644): void => {
+    writeFileSync(path, JSON.stringify(value));
+    chmodSync(path, mode);
+  };
+
+  it('is found from a subdirectory; its ops follow the preset and precede the flags; flags override its policy', async () => {
+    config(join(project, 'sandboxctl.json'), { preset: 'ro-host', ops: [{ kind: 'tmpfs', target: 'scratch' }], hostname: 'cfg', network: 'host' });
+    mkdirSync(join(project, 'sub'));
+    process.chdir(join(project, 'sub'));
+    const plan = await planOf(['--tmpfs', '/flag', '--hostname', 'flag', 'true']);
+    const t = targets(plan);
+    expect(t.slice(-2)).toEqual([join(project, 'scratch'), '/flag']);
+    expect(t[4]).toBe(join(project, 'sub'));
+    expect(plan).toMatchObject({ hostname: 'flag', network: 'host' });
+    expect((await planOf(['--unshare-net', 'true'])).network).toBe('none');
+  });
+
+  it('--config names another file; --no-config ignores the one found', async () => {
+    config(join(project, 'sandboxctl.json'), { hostname: 'found' });
+    config(join(dir, 'other.json'), { hostname: 'named' });
+    expect((await planOf(['true'])).hostname).toBe('found');
+    expect((await planOf(['--config', '../../other.json', 'true'])).hostname).toBe('named');
+    expect((await planOf(['--no-config', 'true'])).hostname).toBeUndefined();
+  });
+
+  it('takes allowEnv, inputs and output for the preset, relative to its directory', async () => {
+    config(join(project, 'sandboxctl.json'), { preset: 'build', inputs: ['.'], output: 'out' });
+    const plan = await planOf(['true']);
+    expect(plan.ops!.slice(-2)).toEqual([
+      { kind: 'bind', source: project, target: project },
+      { kind: 'bind', source: join(project, 'out'), target: join(project, 'out'), writable: true },
+    ]);
+  });
+
+  it('reports schema errors as E_CONFIG_INVALID with the file and the JSON path', async () => {
+    config(join(project, 'sandboxctl.json'), { ops: [{ kind: 'tmpfs', target: '/t' }, { kind: 'bind', source: '/x' }] });
+    const f = await failure(['run', '--', 'true']);
+    expect(f).toMatchObject({ code: 'E_CONFIG_INVALID', message: 'sandboxctl.json: ops[1]: target is required' });
+  });
+
+  it('turns a native plan error in one of its ops into E_CONFIG_INVALID', async () => {
+    config(join(project, 'sandboxctl.json'), { ops: [{ kind: 'tmpfs', target: '/t' }] });
+    mockCheckPlan.mockReturnValue({ code: 'E_PLAN_INVALID', message: 'plan.ops[0].target (tmpfs): bad', opIndex: 0, path: 'plan.ops[0].target' });
+    const f = await failure(['plan', 'true']);
+    expect(f).toMatchObject({ code: 'E_CONFIG_INVALID', message: 'plan.ops[0].target (tmpfs): bad (from sandboxctl.json ops[0])' });
+  });
+
+  it('refuses a discovered file others may write', async () => {
+    config(join(project, 'sandboxctl.json'), {}, 0o666);
+    const f = await failure(['plan', 'true']);
+    expect(f).toMatchObject({ code: 'E_CONFIG_INVALID', message: 'sandboxctl.json: writable by anyone (mode 0666)' });
+    expect(f.hint).toMatch(/--no-config/);
+  });
+});
+
+describe('sandboxctl explain', () => {
+  it('says what the agent preset allows, hides and protects, and what the run leaves on the host', async () => {
+    const result = await runCli(['explain', '--preset', 'agent', '--', 'claude', '--flag']);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const text = result.stdout;
+    expect(text).toMatch(/^program: +claude --flag\n/);
+    expect(text).toContain(`directory: ${project}\n`);
+    expect(text).toMatch(/visible, read-only:\n {2}\/ +read-only\n/);
+    expect(text).toMatch(new RegExp(`writable:\\n  /tmp +private.*\\n  ${project} +the current directory, writable\\n`));
+    expect(text).toMatch(new RegExp(`hidden:\\n  ${home}/.ssh +secret: an empty directory nobody may enter \\(mode 0000\\)\\n  ${home}/.netrc +secret: unreadable`));
+    expect(text).toMatch(new RegExp(`  ${project}/.git/hooks +git runs what it says: read-only`));
+    expect(text).toMatch(new RegExp(`  ${project}/.vscode +.*missing, so an empty read-only placeholder`));
+    expect(text).toContain(`left on the host (mount points created for this run):\n  ${project}/.git/config (an empty file)\n  ${project}/.vscode (an empty directory)`);
+    expect(text).toMatch(/denied:\n {2}network +none: a new network namespace with only loopback\n/);
+    expect(text).toMatch(/ {2}environment +the caller's, minus 1: GITHUB_TOKEN\n/);
+  });
+
+  it('--json carries the items, the op behind each and the removed variable names', async () => {
+    const result = await runCli(['explain', '--json', '--preset', 'agent']);
+    const e = JSON.parse(result.stdout);
+    expect(e.argv).toEqual([]);
+    expect(e.preset).toBe('agent');
+    expect(e.hidden[0]).toEqual({ path: join(home, '.ssh'), what: expect.any(String), why: 'secret', op: `tmpfs on ${join(home, '.ssh')} (mode 0000)`, index: expect.any(Number) });
+    expect(e.removedEnv).toEqual(['GITHUB_TOKEN']);
+  });
+
+  it('works on plain flags and says when nothing of the host is visible', async () => {
+    const result = await runCli(['explain', '--ro-bind', '/usr', '/usr', '--tmpfs', '/tmp', '--', 'ls']);
+    expect(result.stdout).toMatch(/visible, read-only:\n {2}\/usr +read-only\n {2}\(nothing else of the host\)/);
+    expect(result.stdout).toMatch(/filesystem +every host path not listed above/);
+  });
+});
+
+describe('sandboxctl presets', () => {
+  it('lists every preset with its summary', async () => {
+    const result = await runCli(['presets']);
+    expect(result.status).toBe(0);
+    expect(result.stdout.split('\n').slice(0, 4).map((l) => l.split(' ')[0])).toEqual(['strict', 'ro-host', 'agent', 'build']);
+    const json = JSON.parse((await runCli(['presets', '--json'])).stdout);
+    expect(json.map((p: { name: string }) => p.name)).toEqual(['strict', 'ro-host', 'agent', 'build']);
+  });
+
+  it('shows one: description, ops here with their reasons, policy', async () => {
+    const result = await runCli(['presets', 'show', 'agent']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^agent: for AI coding agents/);
+    expect(result.stdout).toContain(`ops here (${project}):\n   1. ro-bind / on /  # the host, read-only\n`);
+    expect(result.stdout).toMatch(/policy:\n {2}network: "none"/);
+    const json = JSON.parse((await runCli(['presets', 'show', 'build', '--json'])).stdout);
+    expect(json).toMatchObject({ name: 'build', params: ['inputs', 'output'], policy: { hostname: 'build' } });
+  });
+
+  it('shows the example project when the preset refuses this directory', async () => {
+    process.chdir(home);
+    const result = await runCli(['presets', 'show', 'agent']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/ops here \(\/home\/user\/project, an example: preset agent makes the current directory writable/);
+  });
+
+  it('refuses an unknown preset name', async () => {
+    const f = await failure(['presets', 'show', 'nope']);
+    expect(f.code).toBe('E_USAGE');
+  });
+});

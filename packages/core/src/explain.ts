@@ -1,0 +1,342 @@
+/**
+ * A plan in words: what the program sees of the host, what it can write,
+ * what is hidden from it, what it is denied, and what running the plan
+ * leaves on the host. Works on any plan (from flags, a config file, a
+ * preset); a preset's notes add the reason for each of its ops.
+ *
+ * Inputs: the plan, optional per-op notes, a view of the host (to tell which
+ * mount points the init will have to create on it). It replays the ops as
+ * mounts in order (a later mount shadows an earlier one below its target)
+ * to tell a read-only bind inside a writable place ("protected") from one in
+ * a read-only place ("visible"). Never prints; {@link formatExplanation}
+ * makes the text.
+ */
+
+import { posix } from 'node:path';
+import type { Op, Plan } from './plan-types';
+import { realHost, type HostView } from './presets/host';
+import { isWithin, type OpNote } from './presets/resolve';
+
+export type ExplainSection = 'visible' | 'writable' | 'hidden' | 'protected' | 'other';
+
+export interface ExplainItem {
+  /** Path inside the sandbox. */
+  path: string;
+  /** What is there, in words. */
+  what: string;
+  /** The op as a line (`ro-bind / on /`). */
+  op: string;
+  /** Index in `plan.ops`. */
+  index: number;
+  /** Why the preset put it there. */
+  why?: string;
+}
+
+export interface Explanation {
+  argv: string[];
+  /** Working directory inside the sandbox; undefined: the caller's when visible, else /. */
+  cwd?: string;
+  preset?: string;
+  config?: string;
+  /** Whether anything of the host's root is visible (a bind or overlay of /, or autoroot). */
+  hostRoot: boolean;
+  visible: ExplainItem[];
+  writable: ExplainItem[];
+  hidden: ExplainItem[];
+  protected: ExplainItem[];
+  other: ExplainItem[];
+  /** Host paths the run creates (mount points under writable binds), left there after it. */
+  hostChanges: string[];
+  /** What the program is refused, one line per topic. */
+  denied: Array<{ topic: string; text: string }>;
+}
+
+export interface ExplainOptions {
+  /** Per-op notes (a preset's), same index as `plan.ops`. */
+  notes?: readonly (OpNote | undefined)[];
+  preset?: string;
+  config?: string;
+  /** Default: the real filesystem. */
+  host?: HostView;
+  /** Op kind → the plan schema's description, for kinds this file does not know. */
+  opDescriptions?: Readonly<Record<string, string>>;
+}
+
+interface Mount {
+  target: string;
+  writable: boolean;
+  /** Host path behind it, for binds. */
+  source?: string;
+}
+
+type AnyOp = Op & Record<string, unknown>;
+
+/** The plan in words (see the module comment). */
+export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanation {
+  const host = options.host ?? realHost;
+  const out: Explanation = {
+    argv: [...plan.argv],
+    hostRoot: false,
+    visible: [],
+    writable: [],
+    hidden: [],
+    protected: [],
+    other: [],
+    hostChanges: [],
+    denied: [],
+  };
+  if (typeof plan.cwd === 'string') out.cwd = plan.cwd;
+  if (options.preset !== undefined) out.preset = options.preset;
+  if (options.config !== undefined) out.config = options.config;
+
+  const mounts: Mount[] = [];
+  const ops = (plan.ops ?? []) as AnyOp[];
+  ops.forEach((op, index) => {
+    const note = options.notes?.[index];
+    const target = typeof op.target === 'string' ? op.target : undefined;
+    if (target !== undefined) noteHostChange(op, target, mounts, host, out.hostChanges);
+    const item = (path: string, what: string): ExplainItem => {
+      const entry: ExplainItem = { path, what, op: describeOp(op, options.opDescriptions), index };
+      // The reasons of plain ops (the host, /tmp, /proc) say what `what` says.
+      if (note && ['hidden', 'protected', 'placeholder', 'input', 'output', 'system'].includes(note.role)) entry.why = note.why;
+      else if (note?.role === 'writable') entry.what = note.why;
+      return entry;
+    };
+    const covering = target === undefined ? undefined : coveringMount(mounts, target);
+    switch (op.kind) {
+      case 'bind': {
+        const source = typeof op.source === 'string' ? op.source : `fd ${String(op.sourceFd)}`;
+        const path = target!;
+        if (source === '/dev/null' && !op.device) {
+          const placeholder = note?.role === 'placeholder';
+          (placeholder ? out.protected : out.hidden).push(
+            item(path, placeholder ? 'missing, so an empty read-only placeholder (/dev/null, unreadable)' : 'unreadable, /dev/null is bound over it'),
+          );
+        } else if (op.writable) {
+          out.writable.push(item(path, source === path ? 'writable' : `writable: host ${source}`));
+        } else if (covering?.writable) {
+          out.protected.push(item(path, source === path ? 'read-only' : `read-only: host ${source}`));
+        } else {
+          out.visible.push(item(path, source === path ? 'read-only' : `read-only: host ${source}`));
+        }
+        if (path === '/' && !op.writable) out.hostRoot = true;
+        if (path === '/' && op.writable) out.hostRoot = true;
+        mounts.push({ target: path, writable: Boolean(op.writable), source: typeof op.source === 'string' ? op.source : undefined });
+        break;
+      }
+      case 'tmpfs': {
+        const mode = typeof op.mode === 'number' ? op.mode : 0o755;
+        const readOnly = op.readOnly === true;
+        if (note?.role === 'placeholder' || (readOnly && covering?.writable)) {
+          out.protected.push(item(target!, 'missing, so an empty read-only placeholder'));
+        } else if (note?.role === 'hidden' || mode === 0) {
+          out.hidden.push(item(target!, mode === 0 ? 'an empty directory nobody may enter (mode 0000)' : `an empty private directory (mode ${octal(mode)})`));
+        } else if (readOnly) {
+          out.visible.push(item(target!, 'an empty read-only directory'));
+        } else {
+          const size = typeof op.size === 'number' ? `, at most ${bytes(op.size)}` : '';
+          out.writable.push(item(target!, `private: empty at the start, gone after the run${size}`));
+        }
+        mounts.push({ target: target!, writable: !readOnly });
+        break;
+      }
+      case 'remount': {
+        const existing = coveringMount(mounts, target!);
+        const inWritable = existing !== undefined && existing.writable;
+        if (existing && existing.target === target) existing.writable = false;
+        (inWritable ? out.protected : out.visible).push(item(target!, 'made read-only'));
+        break;
+      }
+      case 'overlay': {
+        const mode = op.mode as string;
+        const lowers = Array.isArray(op.lowers) ? (op.lowers as string[]).join(', ') : '';
+        if (mode === 'rw') out.writable.push(item(target!, `overlay of ${lowers}; writes go to host ${String(op.upper)}`));
+        else if (mode === 'tmp') out.writable.push(item(target!, `overlay of ${lowers}; writes are private and gone after the run`));
+        else out.visible.push(item(target!, `read-only overlay of ${lowers}`));
+        if (target === '/') out.hostRoot = true;
+        mounts.push({ target: target!, writable: mode !== 'ro' });
+        break;
+      }
+      case 'autoroot':
+        out.hostRoot = true;
+        (op.writable ? out.writable : out.visible).push(
+          item(target ?? '/', `every top-level host directory but /proc, /dev, /tmp, /mnt and /etc, ${op.writable ? 'writable' : 'read-only'}`),
+        );
+        break;
+      case 'proc':
+        out.other.push(item(target!, 'a private proc: processes of this sandbox only'));
+        mounts.push({ target: target!, writable: false });
+        break;
+      case 'dev':
+        out.other.push(item(target!, 'a minimal /dev: null, zero, full, random, urandom, tty, a private pts and shm'));
+        mounts.push({ target: target!, writable: false });
+        break;
+      default:
+        out.other.push(item(target ?? `(${op.kind})`, describeOp(op, options.opDescriptions)));
+    }
+  });
+
+  out.denied = deniedLines(plan, out.hostRoot);
+  return out;
+}
+
+/** One op as a line, in the forms of the Rust side's Display. */
+export function describeOp(op: Op, descriptions: Readonly<Record<string, string>> = {}): string {
+  const o = op as AnyOp;
+  const target = typeof o.target === 'string' ? o.target : undefined;
+  switch (o.kind) {
+    case 'bind': {
+      const how = o.device ? 'dev-bind' : o.writable ? 'bind' : 'ro-bind';
+      const source = typeof o.source === 'string' ? o.source : `fd ${String(o.sourceFd)}`;
+      return `${how} ${source} on ${target}${o.optional ? ' (if present)' : ''}`;
+    }
+    case 'tmpfs': {
+      const extras = [
+        typeof o.mode === 'number' ? `mode ${octal(o.mode)}` : undefined,
+        typeof o.size === 'number' ? `size ${o.size}` : undefined,
+        o.readOnly ? 'read-only' : undefined,
+      ].filter(Boolean);
+      return `tmpfs on ${target}${extras.length ? ` (${extras.join(', ')})` : ''}`;
+    }
+    case 'proc':
+    case 'dev':
+    case 'mqueue':
+      return `${o.kind} on ${target}`;
+    case 'dir':
+      return `dir ${target}${typeof o.mode === 'number' ? ` (mode ${octal(o.mode)})` : ''}`;
+    case 'symlink':
+      return `symlink ${target} -> ${String(o.linkname)}`;
+    case 'file':
+      return typeof o.source === 'string' ? `file ${target} from ${o.source}` : `file ${target}`;
+    case 'remount':
+      return `remount ${target} read-only`;
+    case 'chmod':
+      return `chmod ${octal(Number(o.mode))} ${target}`;
+    default: {
+      const description = descriptions[o.kind];
+      return `${o.kind}${target ? ` on ${target}` : ''}${description ? `: ${lowerFirst(description.replace(/\.$/, ''))}` : ''}`;
+    }
+  }
+}
+
+/** Op kind → description, from a plan JSON Schema (`$defs.Op.oneOf`). */
+export function opDescriptionsFromSchema(schema: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const variants = (schema as { $defs?: { Op?: { oneOf?: unknown[] } } } | undefined)?.$defs?.Op?.oneOf ?? [];
+  for (const variant of variants as Array<{ description?: string; properties?: { kind?: { const?: string } } }>) {
+    const kind = variant.properties?.kind?.const;
+    if (typeof kind === 'string' && typeof variant.description === 'string') out[kind] = variant.description;
+  }
+  return out;
+}
+
+/** The text form of {@link explainPlan}. */
+export function formatExplanation(e: Explanation): string {
+  const lines: string[] = [];
+  lines.push(`program:   ${e.argv.length > 0 ? e.argv.map(shellWord).join(' ') : '(none given)'}`);
+  lines.push(`directory: ${e.cwd ?? "the caller's, when the sandbox shows it; else /"}`);
+  if (e.preset !== undefined) lines.push(`preset:    ${e.preset}`);
+  if (e.config !== undefined) lines.push(`config:    ${e.config}`);
+  const width = Math.min(48, Math.max(16, ...[e.visible, e.writable, e.hidden, e.protected, e.other].flat().map((i) => i.path.length + 2)));
+  const section = (title: string, items: ExplainItem[], empty?: string): void => {
+    if (items.length === 0 && empty === undefined) return;
+    lines.push('', title);
+    if (items.length === 0) lines.push(`  ${empty}`);
+    for (const i of items) {
+      const path = i.path.length >= width ? `${i.path}  ` : i.path.padEnd(width);
+      lines.push(`  ${path}${i.why !== undefined ? `${i.why}: ${i.what}` : i.what}`);
+    }
+  };
+  section('visible, read-only:', e.visible, e.hostRoot ? undefined : 'nothing of the host');
+  if (!e.hostRoot && e.visible.length > 0) lines.push('  (nothing else of the host)');
+  section('writable:', e.writable, 'nothing');
+  section('hidden:', e.hidden);
+  section('read-only inside writable places:', e.protected);
+  section('also:', e.other);
+  if (e.hostChanges.length > 0) {
+    lines.push('', 'left on the host (mount points created for this run):');
+    for (const change of e.hostChanges) lines.push(`  ${change}`);
+  }
+  lines.push('', 'denied:');
+  const topicWidth = Math.max(...e.denied.map((d) => d.topic.length)) + 2;
+  for (const d of e.denied) lines.push(`  ${d.topic.padEnd(topicWidth)}${d.text}`);
+  return `${lines.join('\n')}\n`;
+}
+
+// The mount the init will have to create a mount point under: a target
+// below a writable host bind that does not exist on the host is created
+// there (an empty file or directory) and stays after the run.
+function noteHostChange(op: AnyOp, target: string, mounts: readonly Mount[], host: HostView, changes: string[]): void {
+  if (op.kind === 'remount' || op.kind === 'chmod') return;
+  const covering = coveringMount(mounts, target);
+  if (!covering?.writable || covering.source === undefined || covering.target === target) return;
+  const hostPath = posix.join(covering.source, posix.relative(covering.target, target));
+  if (host.kind(hostPath) !== 'missing' || host.readlink(hostPath) !== undefined) return;
+  const what = op.kind === 'symlink' ? 'a symlink' : op.kind === 'dir' ? 'a directory' : isFileMount(op, host) ? 'an empty file' : 'an empty directory';
+  changes.push(`${hostPath} (${what})`);
+}
+
+function isFileMount(op: AnyOp, host: HostView): boolean {
+  if (op.kind === 'file' || op.kind === 'passwd') return true;
+  if (op.kind === 'bind' && typeof op.source === 'string') return host.kind(op.source) !== 'dir';
+  return false;
+}
+
+function coveringMount(mounts: readonly Mount[], path: string): Mount | undefined {
+  for (let i = mounts.length - 1; i >= 0; i -= 1) if (isWithin(path, mounts[i]!.target)) return mounts[i];
+  return undefined;
+}
+
+function deniedLines(plan: Plan, hostRoot: boolean): Explanation['denied'] {
+  const out: Explanation['denied'] = [];
+  const p = plan as Plan & Record<string, unknown>;
+  out.push({
+    topic: 'network',
+    text: plan.network === 'host' ? "not denied: the host's network is shared" : 'none: a new network namespace with only loopback',
+  });
+  const seccomp = plan.seccomp as (Record<string, unknown> & { preset?: string }) | undefined;
+  const rules = Array.isArray(seccomp?.rules) ? seccomp.rules.length : 0;
+  out.push({
+    topic: 'system calls',
+    text:
+      seccomp?.preset === 'none'
+        ? `no preset filter${rules ? `; ${rules} rule(s) of the plan` : ''}`
+        : `the strict filter: kernel keyring, modules, kexec, clock, swap, reboot, mount and namespaces, identity changes, TIOCSTI/TIOCLINUX, ptrace, perf, personality, uncommon socket families${rules ? `; plus ${rules} rule(s) of the plan` : ''}`,
+  });
+  const kept = Array.isArray(p.capAdd) ? (p.capAdd as string[]) : [];
+  out.push({
+    topic: 'privileges',
+    text: kept.length > 0 ? `every capability dropped but ${kept.join(', ')} (inside the user namespace); no_new_privs` : 'every capability dropped; no_new_privs; pid 1 cannot be traced',
+  });
+  const env = plan.env;
+  if (env?.inherit === false) {
+    const names = Object.keys(env.set ?? {});
+    out.push({ topic: 'environment', text: `empty${names.length ? ` but ${names.join(', ')}` : ''}` });
+  } else if (env?.unset?.length) {
+    out.push({ topic: 'environment', text: `the caller's, minus ${env.unset.length}: ${env.unset.join(', ')}` });
+  } else {
+    out.push({ topic: 'environment', text: "the caller's, whole" });
+  }
+  if (!hostRoot) out.push({ topic: 'filesystem', text: 'every host path not listed above' });
+  if (typeof plan.hostname === 'string') out.push({ topic: 'hostname', text: `${plan.hostname} (not the host's)` });
+  return out;
+}
+
+function octal(mode: number): string {
+  return mode.toString(8).padStart(4, '0');
+}
+
+function bytes(n: number): string {
+  if (n % (1 << 30) === 0) return `${n / (1 << 30)} GiB`;
+  if (n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`;
+  if (n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+function shellWord(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}

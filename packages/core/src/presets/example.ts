@@ -1,0 +1,61 @@
+/**
+ * A fixed, made-up host the docs and the snapshot tests resolve presets
+ * against, so both show the same ops on every machine: user `user` with a
+ * few secrets in $HOME, working in a git checkout at ~/project.
+ */
+
+import { fakeHost } from './host';
+import type { PresetOptions } from './index';
+import type { PresetName } from './types';
+
+export const EXAMPLE_HOME = '/home/user';
+export const EXAMPLE_CWD = '/home/user/project';
+
+export const EXAMPLE_HOST = fakeHost({
+  '/usr': 'dir',
+  '/etc': 'dir',
+  '/bin': 'symlink:usr/bin',
+  '/sbin': 'symlink:usr/sbin',
+  '/lib': 'symlink:usr/lib',
+  '/lib64': 'symlink:usr/lib64',
+  '/usr/bin': 'dir',
+  '/usr/sbin': 'dir',
+  '/usr/lib': 'dir',
+  '/usr/lib64': 'dir',
+  '/run/user/1000': 'dir',
+  '/run/docker.sock': 'other',
+  '/home/user/.ssh': 'dir',
+  '/home/user/.aws': 'dir',
+  '/home/user/.gnupg': 'dir',
+  '/home/user/.config/gcloud': 'dir',
+  '/home/user/.docker': 'dir',
+  '/home/user/.netrc': 'file',
+  '/home/user/.npmrc': 'file',
+  '/home/user/.git-credentials': 'file',
+  '/home/user/.bash_history': 'file',
+  '/home/user/project/.git/HEAD': 'file',
+  '/home/user/project/.git/config': 'file',
+  '/home/user/project/.git/objects': 'dir',
+  '/home/user/project/.vscode': 'dir',
+  '/home/user/project/.gitmodules': 'file',
+  '/home/user/project/src': 'dir',
+  '/home/user/project/out': 'dir',
+});
+
+export const EXAMPLE_ENV: Readonly<Record<string, string>> = {
+  HOME: EXAMPLE_HOME,
+  PATH: '/usr/local/bin:/usr/bin:/bin',
+  XDG_RUNTIME_DIR: '/run/user/1000',
+  SSH_AUTH_SOCK: '/run/user/1000/ssh-agent.socket',
+  GITHUB_TOKEN: 'example',
+  AWS_ACCESS_KEY_ID: 'example',
+  AWS_SECRET_ACCESS_KEY: 'example',
+  DATABASE_URL: 'postgres://app:example@db/app',
+  GIT_AUTHOR_NAME: 'User',
+  LANG: 'en_US.UTF-8',
+};
+
+/** The example context for one preset. */
+export function exampleOptions(name: PresetName): PresetOptions {
+  return { name, cwd: EXAMPLE_CWD, home: EXAMPLE_HOME, env: EXAMPLE_ENV, host: EXAMPLE_HOST };
+}

@@ -1,0 +1,86 @@
+/**
+ * Presets: named, documented starting points for a plan. Each is plain data
+ * ({@link PresetDefinition}) that {@link resolvePreset} turns into ops and
+ * policy for the current host, home and directory. Ops given by the caller
+ * come after the preset's, and the caller's policy overrides the preset's.
+ */
+
+import { homedir } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { SandboxError } from '../errors';
+import { agent } from './agent';
+import { build } from './build';
+import { realHost, type HostView } from './host';
+import { resolveWith, type PresetContext, type ResolvedPreset } from './resolve';
+import { roHost } from './ro-host';
+import { strict } from './strict';
+import { PRESET_NAMES, type PresetDefinition, type PresetName } from './types';
+
+export { credentialNames, looksLikeCredential } from './credentials';
+export { fakeHost, realHost, type HostView, type PathKind } from './host';
+export { EXAMPLE_CWD, EXAMPLE_ENV, EXAMPLE_HOME, EXAMPLE_HOST, exampleOptions } from './example';
+export { isWithin, type OpNote, type OpRole, type PresetContext, type PresetPlanPolicy, type ResolvedPreset } from './resolve';
+export { PRESET_NAMES, type PresetDefinition, type PresetName, type PresetParam, type PresetStep, type ProtectedPath } from './types';
+
+/** Every preset, by name. */
+export const PRESETS: Readonly<Record<PresetName, PresetDefinition>> = {
+  strict,
+  'ro-host': roHost,
+  agent,
+  build,
+};
+
+/** A preset and what it should be resolved against; unset fields come from this process. */
+export interface PresetOptions {
+  name: PresetName;
+  /** Host directory made writable (`ro-host`, `agent`) or read (`build`); default `process.cwd()`. */
+  cwd?: string;
+  /** Default `$HOME`, else `os.homedir()`. */
+  home?: string;
+  /** The environment credentials are looked for in; default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Variable names `agent` keeps although they look like credentials. */
+  allowEnv?: readonly string[];
+  /** `build`: paths readable (default: the current directory); relative ones resolve against `cwd`. */
+  inputs?: readonly string[];
+  /** `build`: the one writable directory (default: `out` under `cwd`). */
+  output?: string;
+  /** Default: the real filesystem. */
+  host?: HostView;
+}
+
+export function isPresetName(name: unknown): name is PresetName {
+  return typeof name === 'string' && (PRESET_NAMES as readonly string[]).includes(name);
+}
+
+/** The preset's data; throws `E_PLAN_INVALID` naming the presets for an unknown name. */
+export function getPreset(name: string): PresetDefinition {
+  if (!isPresetName(name)) {
+    throw new SandboxError('E_PLAN_INVALID', `unknown preset ${JSON.stringify(name)}`, {
+      path: 'preset',
+      hint: `the presets are ${PRESET_NAMES.join(', ')}`,
+    });
+  }
+  return PRESETS[name];
+}
+
+/** The preset's ops and policy for this host and directory. */
+export function resolvePreset(preset: PresetName | PresetOptions): ResolvedPreset {
+  const options: PresetOptions = typeof preset === 'string' ? { name: preset } : preset;
+  const definition = getPreset(options.name);
+  const env = options.env ?? process.env;
+  const cwd = resolve(options.cwd ?? process.cwd());
+  const ctx: PresetContext = {
+    cwd,
+    home: resolve(options.home ?? (env.HOME || homedir())),
+    env,
+    host: options.host ?? realHost,
+    allowEnv: options.allowEnv ?? [],
+  };
+  const uid = process.getuid?.();
+  const runtimeDir = env.XDG_RUNTIME_DIR || (uid === undefined ? undefined : `/run/user/${uid}`);
+  if (runtimeDir !== undefined && isAbsolute(runtimeDir)) ctx.runtimeDir = runtimeDir;
+  if (options.inputs !== undefined) ctx.inputs = options.inputs.map((p) => resolve(cwd, p));
+  if (options.output !== undefined) ctx.output = resolve(cwd, options.output);
+  return resolveWith(definition, ctx);
+}

@@ -1,0 +1,75 @@
+/**
+ * The shape of a preset: plain data (ops with `{cwd}`/`{home}` in their
+ * paths, lists of paths to hide or protect, a policy) that
+ * {@link resolvePreset} turns into plan ops for one host, one home and one
+ * current directory. Nothing here touches the host.
+ */
+
+import type { Network, Op, SeccompPreset } from '../plan-types';
+
+/** The presets sandboxctl ships. */
+export const PRESET_NAMES = ['strict', 'ro-host', 'agent', 'build'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+/** A path in preset data may start with `{cwd}`, `{home}` or `{runtimeDir}`. */
+export type PathTemplate = string;
+
+/** A path under the current directory that the program must not change. */
+export interface ProtectedPath {
+  /** Relative to the current directory. */
+  readonly path: string;
+  /** What a placeholder for it is when it does not exist. */
+  readonly type: 'dir' | 'file';
+  /** Also protect it when it does not exist, with an empty read-only placeholder. */
+  readonly placeholder: boolean;
+}
+
+export type PresetStep =
+  /** One op as written, templates in its paths replaced. */
+  | { readonly op: Op; readonly why: string }
+  /**
+   * Host paths hidden when they exist: a directory behind an empty tmpfs of
+   * `mode` (default 0: no access), anything else behind a read-only /dev/null.
+   */
+  | { readonly hide: readonly PathTemplate[]; readonly mode?: number; readonly why: string }
+  /** Paths under the current directory kept read-only (see {@link ProtectedPath}). */
+  | { readonly protect: readonly ProtectedPath[]; readonly why: string }
+  /** The git metadata git executes from: hooks, config, redirects, submodules. */
+  | { readonly protectGit: true; readonly why: string }
+  /** Host system paths, read-only; a symlink (merged /usr) stays a symlink. */
+  | { readonly system: readonly string[]; readonly why: string }
+  /** The declared inputs, read-only (default: the current directory). */
+  | { readonly inputs: true; readonly why: string }
+  /** The declared output directory, writable (default: `out` in the current directory). */
+  | { readonly output: true; readonly why: string };
+
+export interface PresetPolicy {
+  readonly network: Network;
+  readonly seccomp: SeccompPreset;
+  readonly hostname?: string;
+  /** Run the program in the current directory (when the sandbox shows it). */
+  readonly cwdHere: boolean;
+  readonly env: {
+    /** Start from an empty environment (`--clearenv`). */
+    readonly clear: boolean;
+    readonly set?: Readonly<Record<string, string>>;
+    /** Remove variables that look like credentials, unless allowed by name. */
+    readonly removeCredentials: boolean;
+  };
+}
+
+/** Parameters a preset reads from its options (CLI flags, config keys). */
+export type PresetParam = 'allowEnv' | 'inputs' | 'output';
+
+export interface PresetDefinition {
+  readonly name: PresetName;
+  /** One line, for `sandboxctl presets`. */
+  readonly summary: string;
+  /** Paragraphs, for `presets show` and docs/presets. */
+  readonly description: readonly string[];
+  readonly steps: readonly PresetStep[];
+  readonly policy: PresetPolicy;
+  /** Refuse a current directory of `/` or one that contains $HOME. */
+  readonly refuseCwd: readonly ('root' | 'above-home')[];
+  readonly params: readonly PresetParam[];
+}

@@ -1,0 +1,208 @@
+// sandboxctl.json: the published schema stays in step with the plan schema,
+// discovery walks up and skips empty files, and every mistake is
+// E_CONFIG_INVALID naming the file and the JSON path of the value.
+
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(__dirname, '..', '..', '..');
+const planSchemaText = readFileSync(join(root, 'schema', 'plan.schema.json'), 'utf8');
+
+jest.mock('@sandboxctl/native', () => ({
+  checkPlan: () => null,
+  probe: () => {
+    throw new Error('not used');
+  },
+  version: () => '0.0.0-test',
+  planSchema: () => require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', '..', 'schema', 'plan.schema.json'), 'utf8'),
+}));
+
+import { CONFIG_FILE, checkSchema, configSchema, findConfig, KNOWN_KEYWORDS, loadConfig } from '../src/config';
+import { PRESET_NAMES } from '../src/presets';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sandboxctl-config-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function write(path: string, value: unknown, mode = 0o644): string {
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, typeof value === 'string' ? value : JSON.stringify(value, null, 2));
+  chmodSync(path, mode);
+  return path;
+}
+
+function configError(file: string, options = {}): { message: string; path?: string } {
+  try {
+    loadConfig(file, options);
+  } catch (error) {
+    expect(error).toMatchObject({ code: 'E_CONFIG_INVALID' });
+    return error as { message: string; path?: string };
+  }
+  throw new Error('expected E_CONFIG_INVALID');
+}
+
+describe('schema/config.schema.json', () => {
+  it('is what gen-config-schema.mjs makes from schema/plan.schema.json (run `npm run gen` when it drifts)', () => {
+    const committed = readFileSync(join(root, 'schema', 'config.schema.json'), 'utf8');
+    const generated = execFileSync(process.execPath, [join(root, 'scripts', 'gen-config-schema.mjs'), '--stdout'], { encoding: 'utf8' });
+    expect(committed).toBe(generated);
+    expect(JSON.parse(committed)).toEqual(configSchema(planSchemaText));
+  });
+
+  it('embeds every plan field but argv and version, the plan definitions, and the preset names', () => {
+    const plan = JSON.parse(planSchemaText) as { properties: Record<string, unknown>; $defs: unknown };
+    const config = JSON.parse(readFileSync(join(root, 'schema', 'config.schema.json'), 'utf8')) as {
+      properties: Record<string, { enum?: string[] }>;
+      $defs: unknown;
+    };
+    for (const name of Object.keys(plan.properties)) {
+      if (name === 'argv' || name === 'version') expect(config.properties[name]).toBeUndefined();
+      else expect(config.properties[name]).toBeDefined();
+    }
+    expect(config.$defs).toEqual(plan.$defs);
+    expect(config.properties.preset!.enum).toEqual([...PRESET_NAMES]);
+  });
+
+  it('uses only keywords the checker understands', () => {
+    const seen = new Set<string>();
+    const walk = (node: unknown, inMap: boolean): void => {
+      if (Array.isArray(node)) node.forEach((n) => walk(n, false));
+      else if (node && typeof node === 'object') {
+        for (const [key, value] of Object.entries(node)) {
+          if (!inMap) seen.add(key);
+          // Values of these are data, not schemas.
+          if (!inMap && ['default', 'const', 'enum', 'examples'].includes(key)) continue;
+          walk(value, !inMap && (key === 'properties' || key === '$defs'));
+        }
+      }
+    };
+    walk(JSON.parse(readFileSync(join(root, 'schema', 'config.schema.json'), 'utf8')), false);
+    expect([...seen].filter((k) => !KNOWN_KEYWORDS.has(k))).toEqual([]);
+  });
+});
+
+describe('findConfig', () => {
+  it('finds the nearest file upward and skips empty ones', () => {
+    const top = write(join(dir, CONFIG_FILE), { preset: 'agent' });
+    const deep = join(dir, 'a', 'b', 'c');
+    mkdirSync(deep, { recursive: true });
+    expect(findConfig(deep)).toBe(top);
+    write(join(dir, 'a', CONFIG_FILE), '  \n');
+    expect(findConfig(deep)).toBe(top);
+    const mid = write(join(dir, 'a', 'b', CONFIG_FILE), {});
+    expect(findConfig(deep)).toBe(mid);
+  });
+
+  it('returns undefined when there is none up to /', () => {
+    const found = findConfig(dir);
+    // A file above the temporary directory would be someone else's; only ours matter here.
+    expect(found === undefined || !found.startsWith(dir)).toBe(true);
+  });
+});
+
+describe('loadConfig', () => {
+  it('reads preset, parameters, ops and policy, resolving relative paths against its directory', () => {
+    const file = write(join(dir, 'proj', CONFIG_FILE), {
+      $schema: './node_modules/sandboxctl/schema/config.schema.json',
+      preset: 'build',
+      inputs: ['src', '/opt/sdk'],
+      output: 'dist',
+      allowEnv: ['NPM_TOKEN'],
+      ops: [
+        { kind: 'bind', source: '../cache', target: '/cache', writable: true },
+        { kind: 'symlink', target: 'link', linkname: 'relative/stays' },
+      ],
+      network: 'host',
+      cwd: 'src',
+      env: { set: { A: '1' } },
+    });
+    const config = loadConfig(file);
+    const proj = join(dir, 'proj');
+    expect(config).toEqual({
+      file,
+      preset: 'build',
+      allowEnv: ['NPM_TOKEN'],
+      inputs: [join(proj, 'src'), '/opt/sdk'],
+      output: join(proj, 'dist'),
+      layer: {
+        ops: [
+          { kind: 'bind', source: join(dir, 'cache'), target: '/cache', writable: true },
+          { kind: 'symlink', target: join(proj, 'link'), linkname: 'relative/stays' },
+        ],
+        network: 'host',
+        cwd: join(proj, 'src'),
+        env: { set: { A: '1' } },
+      },
+    });
+  });
+
+  it('treats an empty file as an empty config', () => {
+    expect(loadConfig(write(join(dir, CONFIG_FILE), ''))).toEqual({ file: join(dir, CONFIG_FILE), allowEnv: [], layer: {} });
+  });
+
+  it.each([
+    [{ presets: 'agent' }, 'presets', /unknown field "presets"; known: \$schema, preset/],
+    [{ preset: 'agnet' }, 'preset', /expected one of "strict", "ro-host", "agent", "build", got "agnet"/],
+    [{ ops: [{ kind: 'proc', target: '/proc' }, { kind: 'bnid', target: '/x' }] }, 'ops[1].kind', /unknown kind "bnid"; known: bind, proc/],
+    [{ ops: [{ kind: 'tmpfs', target: 3 }] }, 'ops[0].target', /expected string, got 3/],
+    [{ ops: [{ kind: 'tmpfs', target: '/t', mode: -1 }] }, 'ops[0].mode', /must be at least 0, got -1/],
+    [{ ops: [{ kind: 'bind', source: '/a' }] }, 'ops[0]', /target is required/],
+    [{ ops: [{ kind: 'dir', target: '/d', extra: true }] }, 'ops[0].extra', /unknown field "extra"/],
+    [{ network: 'internet' }, 'network', /expected one of "none", "host", got "internet"/],
+    [{ lingerMs: 1.5 }, 'lingerMs', /expected integer, got 1.5/],
+    [{ env: { set: { A: 1 } } }, 'env.set.A', /expected string, got 1/],
+    [{ argv: ['sh'] }, 'argv', /unknown field "argv"/],
+    [[], '', /expected object, got an array/],
+  ])('rejects %j at %s', (value, path, message) => {
+    const file = write(join(dir, CONFIG_FILE), value);
+    const error = configError(file);
+    expect(error.message).toMatch(message);
+    expect(error.message.startsWith(`${file}: ${path ? `${path}: ` : ''}`)).toBe(true);
+    if (path) expect(error.path).toBe(path);
+  });
+
+  it('names the line and column of a JSON syntax error', () => {
+    const file = write(join(dir, CONFIG_FILE), '{\n  "preset": "agent",\n  "ops": [}\n}\n');
+    expect(configError(file).message).toMatch(new RegExp(`^${file}: not valid JSON: .* at line 3, column 11$`));
+  });
+
+  it('says when the file is missing or a directory', () => {
+    expect(configError(join(dir, 'nope.json')).message).toBe(`${join(dir, 'nope.json')}: no such file`);
+    expect(configError(dir).message).toBe(`${dir}: is a directory`);
+  });
+
+  it('refuses a discovered file that others may write, but not one named explicitly', () => {
+    const file = write(join(dir, CONFIG_FILE), { preset: 'agent' }, 0o666);
+    expect(configError(file, { discovered: true }).message).toBe(`${file}: writable by anyone (mode 0666)`);
+    chmodSync(file, 0o664);
+    expect(configError(file, { discovered: true }).message).toBe(`${file}: writable by its group (mode 0664)`);
+    expect(loadConfig(file).preset).toBe('agent');
+  });
+});
+
+describe('checkSchema', () => {
+  const schema = {
+    $defs: { N: { type: 'integer', format: 'uint32' } },
+    type: 'object',
+    properties: { n: { $ref: '#/$defs/N' }, s: { anyOf: [{ type: 'string' }, { type: 'null' }] }, c: { oneOf: [{ const: 'a' }, { const: 'b' }] } },
+    additionalProperties: false,
+  };
+
+  it('follows $ref and checks uint formats', () => {
+    expect(checkSchema({ n: 4294967296 }, schema)).toEqual({ path: 'n', message: 'must be at most 4294967295, got 4294967296' });
+    expect(checkSchema({ n: 7, s: null, c: 'b' }, schema)).toBeNull();
+  });
+
+  it('explains anyOf and oneOf failures', () => {
+    expect(checkSchema({ s: 1 }, schema)).toEqual({ path: 's', message: 'expected string, got 1' });
+    expect(checkSchema({ c: 'z' }, schema)).toEqual({ path: 'c', message: 'expected one of "a", "b", got "z"' });
+  });
+
+  it('refuses keywords it does not understand instead of ignoring them', () => {
+    expect(() => checkSchema('x', { pattern: '^a' })).toThrow(/unsupported JSON Schema keyword pattern/);
+  });
+});
