@@ -12,6 +12,16 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** Decode, validate and preflight a plan (JSON text), as the init will. */
 export declare function checkPlan(json: string): PlanProblem | null
 
+/**
+ * Compile a plan's `seccomp` section (JSON) into the filters the init
+ * would load, in load order (none for `preset: none` without rules). Each
+ * Buffer is the raw `struct sock_filter` array, as bubblewrap's
+ * `--seccomp FD` reads it. `keepSession` forces the deny-tty rules on;
+ * `arch` (`x86_64` or `aarch64`) defaults to this machine's. Errors carry
+ * the code `E_PLAN_INVALID` and name the plan field at fault.
+ */
+export declare function compileSeccomp(policyJson: string, keepSession: boolean, arch?: string | undefined | null): Array<Buffer>
+
 /** Why a plan cannot run (null when it can). */
 export interface PlanProblem {
   /** Stable code: E_PLAN_INVALID or E_SOURCE_MISSING. */

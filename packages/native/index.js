@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.checkPlan = nativeBinding.checkPlan
+module.exports.compileSeccomp = nativeBinding.compileSeccomp
 module.exports.planSchema = nativeBinding.planSchema
 module.exports.probe = nativeBinding.probe
 module.exports.version = nativeBinding.version

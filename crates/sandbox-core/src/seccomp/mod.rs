@@ -1,218 +1,360 @@
 //! Stage: compiled in the launcher before any namespace exists, loaded by
-//! pid 1 last, after every capability is gone. The strict preset is
-//! hakurei's ext|deny-ns|deny-tty|deny-devel set (container/seccomp/
-//! presets.go) plus its socket-family filter; each rule says why.
+//! pid 1 last, after no_new_privs and after every capability is gone.
+//! Input: the plan's `seccomp` section and whether the caller's terminal
+//! session is kept. Output: classic-BPF programs in load order.
 //!
-//! seccompiler compiles one match action per filter, and the presets answer
-//! with three errnos (EPERM, ENOSYS, EAFNOSUPPORT). Rather than stacking
-//! three filters (three BPF runs per syscall), the programs are chained into
-//! one: every "allow" return of a program becomes a jump to the next one.
+//! The first filter holds the preset's rules (`presets.rs`) and the plan's
+//! own `rules`; every entry of `stack` is a filter of its own after it.
+//! seccompiler compiles one match action per program, so each filter is a
+//! chain of programs, one per action; every "allow" return of a program but
+//! the last becomes a jump to the next one, so a call runs one BPF program
+//! however many answers the filter has. Programs run in the kernel's order
+//! of precedence: kill, then errno (the plan's own errnos before the
+//! preset's, so a custom rule can change a preset answer), then log. The
+//! first program that does not allow answers, as the kernel would answer
+//! for the same programs stacked.
+//!
+//! Architectures: rules are compiled for x86_64 or aarch64 (names resolved
+//! through the tables in `table_*.rs`). seccompiler starts every program
+//! with an architecture check that kills the process on a mismatch, so i386
+//! calls on x86_64 (AUDIT_ARCH_I386) and arm32 calls on aarch64 are always
+//! killed, multiarch or not: their syscall numbers differ and no rule would
+//! match them. x32 calls carry the x86_64 audit arch with bit 30 set in the
+//! number, so that check lets them through and no rule (written with x86_64
+//! numbers) would match them; without `multiarch` each filter starts with a
+//! program that answers them ENOSYS, as a kernel built or booted without x32
+//! does (most distributions), so a program probing for x32 sees it absent.
+//! With `multiarch` they pass unfiltered where the kernel has x32 enabled (no
+//! rule applies to them then), and modify_ldt is allowed.
 
-use crate::plan::{Seccomp, SeccompPreset};
+mod presets;
+mod table_aarch64;
+mod table_x86_64;
+#[cfg(test)]
+mod tests;
+
+pub use presets::{List, PresetRule, RULES as PRESET_RULES};
+
+use crate::plan::{ArgCondition, CmpOp, RuleAction, Seccomp, SeccompPreset, SyscallRule};
 use seccompiler::{
     SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Cmp, SeccompCondition as Cond, SeccompFilter, SeccompRule, TargetArch,
 };
 use std::collections::BTreeMap;
+use std::fmt;
 
-/// One rule of a preset: a syscall, optional argument conditions, the errno
-/// it answers and the reason it is there.
-struct Rule {
-    nr: libc::c_long,
-    conds: Vec<Vec<Cond>>,
-    errno: i32,
-    #[allow(dead_code)]
-    why: &'static str,
+/// The architectures filters can be compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    X86_64,
+    Aarch64,
 }
 
-fn deny(nr: libc::c_long, errno: i32, why: &'static str) -> Rule {
-    Rule { nr, conds: Vec::new(), errno, why }
-}
+impl Arch {
+    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Aarch64];
 
-fn cond(arg: u8, len: Len, op: Cmp, v: u64) -> Cond {
-    Cond::new(arg, len, op, v).expect("valid seccomp condition")
-}
+    /// The architecture this binary runs on, if filters can be compiled for it.
+    pub fn host() -> Option<Arch> {
+        Arch::from_name(std::env::consts::ARCH)
+    }
 
-
-/// hakurei's strict set, for the architecture this binary runs on.
-fn strict_rules() -> Vec<Rule> {
-    use libc::*;
-    let mut r = Vec::new();
-    // always: kernel interfaces a sandboxed program has no business with.
-    for (nr, why) in [
-        (SYS_syslog, "kernel log"),
-        (SYS_uselib, "obsolete loader interface"),
-        (SYS_acct, "process accounting"),
-        (SYS_quotactl, "disk quotas"),
-        (SYS_add_key, "kernel keyring is not namespaced"),
-        (SYS_keyctl, "kernel keyring is not namespaced"),
-        (SYS_request_key, "kernel keyring is not namespaced"),
-        (SYS_move_pages, "NUMA placement"),
-        (SYS_mbind, "NUMA placement"),
-        (SYS_get_mempolicy, "NUMA placement"),
-        (SYS_set_mempolicy, "NUMA placement"),
-        (SYS_migrate_pages, "NUMA placement"),
-    ] {
-        r.push(deny(nr, EPERM, why));
-    }
-    // ext: clock, modules, kexec, reboot, swap.
-    for (nr, why) in [
-        (SYS_adjtimex, "system clock"),
-        (SYS_clock_adjtime, "system clock"),
-        (SYS_clock_settime, "system clock"),
-        (SYS_settimeofday, "system clock"),
-        (SYS_delete_module, "kernel modules"),
-        (SYS_finit_module, "kernel modules"),
-        (SYS_init_module, "kernel modules"),
-        (SYS_kexec_file_load, "kexec"),
-        (SYS_kexec_load, "kexec"),
-        (SYS_reboot, "reboot"),
-        (SYS_swapoff, "swap"),
-        (SYS_swapon, "swap"),
-    ] {
-        r.push(deny(nr, EPERM, why));
-    }
-    // deny-ns: no new namespaces or mounts from inside.
-    for (nr, why) in [
-        (SYS_unshare, "new namespaces"),
-        (SYS_setns, "joining namespaces"),
-        (SYS_mount, "mounts"),
-        (SYS_umount2, "mounts"),
-        (SYS_pivot_root, "mounts"),
-        (SYS_chroot, "chroot"),
-    ] {
-        r.push(deny(nr, EPERM, why));
-    }
-    r.push(Rule {
-        nr: SYS_clone,
-        conds: vec![vec![cond(0, Len::Qword, Cmp::MaskedEq(CLONE_NEWUSER as u64), CLONE_NEWUSER as u64)]],
-        errno: EPERM,
-        why: "clone with CLONE_NEWUSER",
-    });
-    // A filter cannot read clone3's struct, so clone3 must look absent for
-    // libc to fall back to clone, where the flags are visible (CVE-2021-41133);
-    // the new mount API likewise.
-    for nr in [SYS_clone3, SYS_open_tree, SYS_move_mount, SYS_fsopen, SYS_fsconfig, SYS_fsmount, SYS_fspick, SYS_mount_setattr] {
-        r.push(deny(nr, ENOSYS, "clone3 and the new mount API escape argument filtering (CVE-2021-41133)"));
-    }
-    // deny-ns + ext: identity changes.
-    for nr in [
-        SYS_setuid, SYS_setgid, SYS_setreuid, SYS_setregid, SYS_setresuid, SYS_setresgid, SYS_setfsuid, SYS_setfsgid, SYS_setgroups,
-        SYS_chown, SYS_fchown, SYS_lchown, SYS_fchownat,
-    ] {
-        r.push(deny(nr, EPERM, "identity and ownership changes"));
-    }
-    // deny-tty: TIOCSTI/TIOCLINUX push input into a terminal (CVE-2017-5226,
-    // CVE-2023-28100); compare only the low 32 bits, the kernel does
-    // (CVE-2019-10063).
-    r.push(Rule {
-        nr: SYS_ioctl,
-        conds: vec![
-            vec![cond(1, Len::Dword, Cmp::Eq, TIOCSTI as u64)],
-            vec![cond(1, Len::Dword, Cmp::Eq, TIOCLINUX as u64)],
-        ],
-        errno: EPERM,
-        why: "terminal input injection",
-    });
-    // deny-devel: tracing and profiling.
-    r.push(deny(SYS_ptrace, EPERM, "ptrace"));
-    r.push(deny(SYS_perf_event_open, EPERM, "perf events"));
-    r.push(Rule {
-        nr: SYS_personality,
-        conds: vec![vec![cond(0, Len::Dword, Cmp::Ne, 0), cond(0, Len::Dword, Cmp::Ne, 0xffff_ffff)]],
-        errno: EPERM,
-        why: "personality other than PER_LINUX (and the query)",
-    });
-    #[cfg(target_arch = "x86_64")]
-    r.push(deny(SYS_modify_ldt, EPERM, "16-bit segments (multiarch off)"));
-    // Socket families other than unspec, local, inet, inet6 and netlink.
-    r.push(Rule {
-        nr: SYS_socket,
-        conds: vec![[AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, AF_NETLINK]
-            .iter()
-            .map(|f| cond(0, Len::Dword, Cmp::Ne, *f as u64))
-            .collect()],
-        errno: EAFNOSUPPORT,
-        why: "uncommon socket families",
-    });
-    r
-}
-
-fn target_arch() -> TargetArch {
-    TargetArch::try_from(std::env::consts::ARCH).expect("seccomp: unsupported architecture")
-}
-
-/// Compile the plan's filters, in load order (empty: no filter at all).
-/// `keep_session` forces the deny-tty rules on: a program that shares the
-/// caller's terminal session must not push input into it.
-pub fn compile(policy: &Seccomp, keep_session: bool) -> Result<Vec<Vec<libc::sock_filter>>, String> {
-    let _ = keep_session;
-    match policy.preset {
-        SeccompPreset::None => Ok(Vec::new()),
-        SeccompPreset::Strict => compile_rules(strict_rules()).map(|p| vec![p]),
-    }
-}
-
-fn compile_rules(rules: Vec<Rule>) -> Result<Vec<libc::sock_filter>, String> {
-    let mut by_errno: BTreeMap<i32, BTreeMap<i64, Vec<SeccompRule>>> = BTreeMap::new();
-    for rule in rules {
-        let entry = by_errno.entry(rule.errno).or_default().entry(rule.nr as i64).or_default();
-        for c in rule.conds {
-            entry.push(SeccompRule::new(c).map_err(|e| e.to_string())?);
+    /// `x86_64` or `aarch64` (as `uname -m` and Rust name them).
+    pub fn from_name(name: &str) -> Option<Arch> {
+        match name {
+            "x86_64" => Some(Arch::X86_64),
+            "aarch64" => Some(Arch::Aarch64),
+            _ => None,
         }
     }
-    let mut programs = Vec::new();
-    for (errno, map) in by_errno {
-        let f = SeccompFilter::new(map, SeccompAction::Allow, SeccompAction::Errno(errno as u32), target_arch())
-            .map_err(|e| e.to_string())?;
-        let prog: seccompiler::BpfProgram = f.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
-        programs.push(prog);
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+        }
     }
-    Ok(chain(programs))
+
+    /// The syscall number of `name` on this architecture.
+    pub fn syscall_nr(self, name: &str) -> Option<u32> {
+        let table = match self {
+            Arch::X86_64 => table_x86_64::TABLE,
+            Arch::Aarch64 => table_aarch64::TABLE,
+        };
+        table.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| table[i].1)
+    }
+
+    fn target(self) -> TargetArch {
+        match self {
+            Arch::X86_64 => TargetArch::x86_64,
+            Arch::Aarch64 => TargetArch::aarch64,
+        }
+    }
 }
 
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a policy does not compile. `path` is the JSON path of the offending
+/// plan field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeccompError {
+    #[error("{path}: unknown syscall {name:?} on {arch}")]
+    UnknownSyscall { path: String, name: String, arch: Arch },
+    #[error("{path}: {reason}")]
+    InvalidRule { path: String, reason: String },
+    #[error("{path}: the filter has {len} instructions, more than the kernel's limit of {max}")]
+    TooLong { path: String, len: usize, max: usize },
+    #[error("{path}: cannot compile the filter: {reason}")]
+    Backend { path: String, reason: String },
+    #[error("plan.seccomp: no seccomp support for the {0} architecture (x86_64 and aarch64 only)")]
+    UnsupportedArch(String),
+}
+
+impl SeccompError {
+    /// JSON path of the plan field at fault.
+    pub fn path(&self) -> &str {
+        match self {
+            SeccompError::UnknownSyscall { path, .. }
+            | SeccompError::InvalidRule { path, .. }
+            | SeccompError::TooLong { path, .. }
+            | SeccompError::Backend { path, .. } => path,
+            SeccompError::UnsupportedArch(_) => "plan.seccomp",
+        }
+    }
+}
+
+/// Compile the plan's filters for this machine, in load order (empty: no
+/// filter at all). `keep_session` forces the deny-tty rules on: a program
+/// that shares the caller's terminal session must not push input into it.
+pub fn compile(policy: &Seccomp, keep_session: bool) -> Result<Vec<Vec<libc::sock_filter>>, String> {
+    let arch = Arch::host().ok_or_else(|| SeccompError::UnsupportedArch(std::env::consts::ARCH.into()).to_string())?;
+    compile_for(policy, keep_session, arch).map_err(|e| e.to_string())
+}
+
+/// Check that the policy compiles on this machine, without keeping the
+/// result: unknown syscall names, bad conditions, oversized filters.
+pub fn check(policy: &Seccomp) -> Result<(), SeccompError> {
+    let arch = Arch::host().ok_or_else(|| SeccompError::UnsupportedArch(std::env::consts::ARCH.into()))?;
+    compile_for(policy, true, arch).map(drop)
+}
+
+/// [`compile`] for a given architecture.
+pub fn compile_for(policy: &Seccomp, keep_session: bool, arch: Arch) -> Result<Vec<Vec<libc::sock_filter>>, SeccompError> {
+    let mut first = Vec::new();
+    // The plan's own rules go first: among answers of one kind, the first
+    // program wins, and a custom errno should win over the preset's.
+    for (i, r) in policy.rules.iter().enumerate() {
+        first.push(lower_custom(r, &format!("plan.seccomp.rules[{i}]"), arch)?);
+    }
+    let strict = policy.preset == SeccompPreset::Strict;
+    for r in PRESET_RULES {
+        let on = match r.list {
+            List::DenyTty => strict || keep_session,
+            List::NoMultiarch => strict && !policy.multiarch,
+            _ => strict,
+        };
+        // Names this architecture lacks have nothing to block.
+        if let (true, Some(nr)) = (on, arch.syscall_nr(r.syscall)) {
+            first.push(lower(nr, r.args, r.action, "plan.seccomp.preset")?);
+        }
+    }
+    let mut filters = Vec::new();
+    if !first.is_empty() {
+        filters.push(build(first, policy.multiarch, arch, "plan.seccomp")?);
+    }
+    for (s, filter) in policy.stack.iter().enumerate() {
+        let path = format!("plan.seccomp.stack[{s}]");
+        if filter.rules.is_empty() {
+            return Err(SeccompError::InvalidRule { path: format!("{path}.rules"), reason: "a stacked filter needs at least one rule".into() });
+        }
+        let rules = filter
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| lower_custom(r, &format!("{path}.rules[{i}]"), arch))
+            .collect::<Result<Vec<_>, _>>()?;
+        filters.push(build(rules, policy.multiarch, arch, &path)?);
+    }
+    Ok(filters)
+}
+
+/// A program as the kernel and bubblewrap's `--seccomp FD` read it: the
+/// `struct sock_filter` array, 8 bytes per instruction (u16 code, u8 jt,
+/// u8 jf, u32 k), little-endian as on both supported architectures.
+pub fn to_bytes(program: &[libc::sock_filter]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(program.len() * 8);
+    for f in program {
+        out.extend_from_slice(&f.code.to_le_bytes());
+        out.push(f.jt);
+        out.push(f.jf);
+        out.extend_from_slice(&f.k.to_le_bytes());
+    }
+    out
+}
+
+/// One rule, resolved: syscall number, the conditions that must all hold
+/// (none: every call), and the answer.
+struct Lowered {
+    nr: u32,
+    conds: Vec<Cond>,
+    action: RuleAction,
+}
+
+fn lower_custom(r: &SyscallRule, path: &str, arch: Arch) -> Result<Lowered, SeccompError> {
+    let nr = arch
+        .syscall_nr(&r.syscall)
+        .ok_or_else(|| SeccompError::UnknownSyscall { path: format!("{path}.syscall"), name: r.syscall.clone(), arch })?;
+    if let RuleAction::Errno(e) = r.action {
+        // The kernel hands back -errno; above MAX_ERRNO libc would take it
+        // for a successful return value.
+        if e > 4095 {
+            return Err(SeccompError::InvalidRule { path: format!("{path}.action"), reason: format!("errno {e} is out of range 0..4095") });
+        }
+    }
+    lower(nr, &r.args, r.action, path)
+}
+
+fn lower(nr: u32, args: &[ArgCondition], action: RuleAction, path: &str) -> Result<Lowered, SeccompError> {
+    let mut conds = Vec::new();
+    for (j, a) in args.iter().enumerate() {
+        let bad = |field: &str, reason: String| SeccompError::InvalidRule { path: format!("{path}.args[{j}]{field}"), reason };
+        if a.index > 5 {
+            return Err(bad(".index", format!("argument index {} is out of range 0..5", a.index)));
+        }
+        let op = match (a.op, a.mask) {
+            (CmpOp::MaskedEq, Some(mask)) => Cmp::MaskedEq(mask),
+            (CmpOp::MaskedEq, None) => return Err(bad(".mask", "maskedEq needs a mask".into())),
+            (_, Some(_)) => return Err(bad(".mask", "a mask only applies to maskedEq".into())),
+            (CmpOp::Eq, None) => Cmp::Eq,
+            (CmpOp::Ne, None) => Cmp::Ne,
+            (CmpOp::Lt, None) => Cmp::Lt,
+            (CmpOp::Le, None) => Cmp::Le,
+            (CmpOp::Gt, None) => Cmp::Gt,
+            (CmpOp::Ge, None) => Cmp::Ge,
+        };
+        let len = if a.low32 {
+            if a.value > u64::from(u32::MAX) || a.mask.is_some_and(|m| m > u64::from(u32::MAX)) {
+                return Err(bad("", format!("value {:#x} does not fit in the 32 bits low32 compares", a.value.max(a.mask.unwrap_or(0)))));
+            }
+            Len::Dword
+        } else {
+            Len::Qword
+        };
+        conds.push(Cond::new(a.index, len, op, a.value).map_err(|e| bad("", e.to_string()))?);
+    }
+    Ok(Lowered { nr, conds, action })
+}
+
+/// Precedence class of an answer: the kernel's (kill over errno over log).
+fn class(action: RuleAction) -> u8 {
+    match action {
+        RuleAction::Kill => 0,
+        RuleAction::Errno(_) => 1,
+        RuleAction::Log => 2,
+    }
+}
+
+/// Group rules into one program per answer, order the programs, compile
+/// them and chain them into one.
+fn build(rules: Vec<Lowered>, multiarch: bool, arch: Arch, path: &str) -> Result<Vec<libc::sock_filter>, SeccompError> {
+    // answer → syscall → alternatives; None once any alternative is
+    // unconditional (seccompiler's empty rule list matches every call).
+    type Alternatives = BTreeMap<i64, Option<Vec<SeccompRule>>>;
+    let mut groups: Vec<(RuleAction, Alternatives)> = Vec::new();
+    for r in rules {
+        let at = match groups.iter().position(|(a, _)| *a == r.action) {
+            Some(at) => at,
+            None => {
+                groups.push((r.action, BTreeMap::new()));
+                groups.len() - 1
+            }
+        };
+        let entry = groups[at].1.entry(i64::from(r.nr)).or_insert_with(|| Some(Vec::new()));
+        match (entry.as_mut(), r.conds.is_empty()) {
+            (_, true) => *entry = None,
+            (Some(alts), false) => alts.push(SeccompRule::new(r.conds).map_err(|e| backend(path, e))?),
+            (None, false) => {}
+        }
+    }
+    // Stable: first appearance decides within a class.
+    groups.sort_by_key(|(a, _)| class(*a));
+
+    let mut programs = Vec::new();
+    if arch == Arch::X86_64 && !multiarch {
+        programs.push(refuse_x32());
+    }
+    for (action, map) in groups {
+        let map = map.into_iter().map(|(nr, alts)| (nr, alts.unwrap_or_default())).collect();
+        let on_match = match action {
+            RuleAction::Errno(e) => SeccompAction::Errno(u32::from(e)),
+            RuleAction::Kill => SeccompAction::KillProcess,
+            RuleAction::Log => SeccompAction::Log,
+        };
+        let f = SeccompFilter::new(map, SeccompAction::Allow, on_match, arch.target()).map_err(|e| backend(path, e))?;
+        let prog: seccompiler::BpfProgram = f.try_into().map_err(|e: seccompiler::BackendError| backend(path, e))?;
+        programs.push(prog.into_iter().map(|i| libc::sock_filter { code: i.code, jt: i.jt, jf: i.jf, k: i.k }).collect());
+    }
+    let out = chain(programs);
+    if out.len() > BPF_MAXINSNS {
+        return Err(SeccompError::TooLong { path: path.into(), len: out.len(), max: BPF_MAXINSNS });
+    }
+    Ok(out)
+}
+
+fn backend(path: &str, e: impl fmt::Display) -> SeccompError {
+    SeccompError::Backend { path: path.into(), reason: e.to_string() }
+}
+
+const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+const BPF_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+const BPF_JGE_K: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
 const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
 const BPF_JA: u16 = 0x05; // BPF_JMP | BPF_JA
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+const BPF_MAXINSNS: usize = 4096;
+
+fn stmt(code: u16, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code, jt: 0, jf: 0, k }
+}
+
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+/// x32 calls share x86_64's audit arch and differ only by bit 30 of the
+/// number (`__X32_SYSCALL_BIT`): answer them ENOSYS.
+fn refuse_x32() -> Vec<libc::sock_filter> {
+    vec![
+        stmt(BPF_LD_W_ABS, 4), // seccomp_data.arch
+        jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
+        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+        stmt(BPF_LD_W_ABS, 0), // seccomp_data.nr
+        jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
+        stmt(BPF_RET_K, SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+        stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
+    ]
+}
 
 /// Chain programs: an "allow" return anywhere but in the last program jumps
 /// to the start of the next one. Jumps are forward only, as BPF requires.
-fn chain(programs: Vec<seccompiler::BpfProgram>) -> Vec<libc::sock_filter> {
+fn chain(programs: Vec<Vec<libc::sock_filter>>) -> Vec<libc::sock_filter> {
     let n = programs.len();
     let mut out = Vec::new();
     for (i, prog) in programs.into_iter().enumerate() {
         let len = prog.len();
         for (j, ins) in prog.into_iter().enumerate() {
-            let mut f = libc::sock_filter { code: ins.code, jt: ins.jt, jf: ins.jf, k: ins.k };
             if i + 1 < n && ins.code == BPF_RET_K && ins.k == SECCOMP_RET_ALLOW {
-                f = libc::sock_filter { code: BPF_JA, jt: 0, jf: 0, k: (len - j - 1) as u32 };
+                out.push(stmt(BPF_JA, (len - j - 1) as u32));
+            } else {
+                out.push(ins);
             }
-            out.push(f);
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strict_compiles_into_one_program_within_kernel_limits() {
-        let p = compile(&Seccomp::default(), false).unwrap().remove(0);
-        assert!(!p.is_empty() && p.len() < 4096, "{} instructions", p.len());
-        // Only the last program may return allow.
-        let allows: Vec<usize> = p.iter().enumerate().filter(|(_, f)| f.code == BPF_RET_K && f.k == SECCOMP_RET_ALLOW).map(|(i, _)| i).collect();
-        assert!(!allows.is_empty());
-        // every jump lands inside the program
-        for (i, f) in p.iter().enumerate() {
-            if f.code == BPF_JA {
-                assert!(i + 1 + (f.k as usize) < p.len());
-            }
-        }
-    }
-
-    #[test]
-    fn none_compiles_to_nothing() {
-        assert!(compile(&Seccomp { preset: SeccompPreset::None, ..Default::default() }, false).unwrap().is_empty());
-    }
 }
