@@ -12,6 +12,7 @@ import { RunCommand } from './commands/run';
 import { ExplainCommand } from './commands/explain';
 import { PresetsCommand } from './commands/presets';
 import { PresetsShowCommand } from './commands/presets/show';
+import { SeccompExportCommand } from './commands/seccomp/export';
 import { describeFailure, formatFailure } from './report';
 import { VERSION } from './version';
 import type { SandboxctlContext } from './context';
@@ -25,6 +26,7 @@ export function createCli(): Cli<SandboxctlContext> {
   cli.register(ExplainCommand);
   cli.register(PresetsCommand);
   cli.register(PresetsShowCommand);
+  cli.register(SeccompExportCommand);
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   return cli;
@@ -41,7 +43,7 @@ export async function main(args: readonly string[], context: Partial<BaseContext
       return await command.validateAndExecute();
     }
     // Help, --version and --help on a command print through clipanion itself.
-    if (!(command instanceof PlanFlagsCommand || command instanceof DoctorCommand) || command.help) {
+    if (!(command instanceof PlanFlagsCommand || command instanceof DoctorCommand || command instanceof SeccompExportCommand) || command.help) {
       return await cli.run(command, ctx);
     }
     return await command.validateAndExecute();

@@ -17,7 +17,9 @@ export interface Failure {
   exitStatus: number;
 }
 
-const COMMANDS = new Set(['run', 'plan', 'doctor']);
+const COMMANDS = new Set(['run', 'plan', 'doctor', 'seccomp']);
+/** Command groups: the help a mistake under them points to. */
+const GROUP_HELP: Record<string, string> = { seccomp: 'seccomp export' };
 
 COMMANDS.add('explain').add('presets');
 
@@ -50,7 +52,7 @@ export function describeFailure(error: unknown, args: readonly string[]): Failur
     return {
       code: 'E_USAGE',
       message,
-      hint: `see \`${known ? `sandboxctl ${args[0]}` : 'sandboxctl'} --help\``,
+      hint: `see \`${known ? `sandboxctl ${GROUP_HELP[args[0]!] ?? args[0]}` : 'sandboxctl'} --help\``,
       exitStatus: TOOL_FAILURE,
     };
   }
