@@ -151,7 +151,7 @@ function jsonError(error: unknown, text: string): string {
 }
 
 /** Offset of the first character a strict JSON reader cannot take. */
-export function jsonErrorOffset(text: string): number {
+function jsonErrorOffset(text: string): number {
   let i = 0;
   const ws = (): void => {
     while (i < text.length && ' \t\n\r'.includes(text[i]!)) i += 1;
