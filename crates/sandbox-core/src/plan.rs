@@ -218,7 +218,9 @@ pub struct Seccomp {
     /// Extra rules, added to the preset's filter.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<SyscallRule>,
-    /// Allow 32-bit syscall ABIs and modify_ldt (off: they are refused).
+    /// Allow modify_ldt (16-bit segments, used by some emulators). Other
+    /// ABIs stay refused either way: i386 calls are killed, x32 calls
+    /// answer ENOSYS, as no rule could apply to their numbers.
     #[serde(default, skip_serializing_if = "is_false")]
     pub multiarch: bool,
     /// Further filters, each loaded on its own after the first (stacked:

@@ -178,6 +178,17 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
             return Err(top("ops", format!("{kind} is not repeatable ({n} given)")));
         }
     }
+    // Custom rules must compile (names known for this architecture, sane
+    // conditions); the presets are fixed data, pinned by tests, so a plain
+    // preset is not compiled twice on the launch path.
+    if !plan.seccomp.rules.is_empty() || !plan.seccomp.stack.is_empty() {
+        crate::seccomp::check(&plan.seccomp).map_err(|e| {
+            let path = e.path().to_string();
+            let full = e.to_string();
+            let reason = full.strip_prefix(&format!("{path}: ")).unwrap_or(&full).to_string();
+            PlanError { path, op_index: None, kind: None, reason, code: Code::PlanInvalid }
+        })?;
+    }
     if plan.ops.len() > MAX_OPS {
         return Err(top("ops", format!("{} ops is more than the {MAX_OPS} allowed", plan.ops.len())));
     }
@@ -309,6 +320,15 @@ mod tests {
         assert_eq!(err(r#"{"argv":["true"],"env":{"set":{"A=B":"c"}}}"#).path, "plan.env.set.A=B");
         assert_eq!(err(r#"{"argv":["true"],"lingerMs":9999999}"#).path, "plan.lingerMs");
         assert_eq!(err(r#"{"argv":["true"],"network":"bridge"}"#).path, "plan.network");
+    }
+
+    #[test]
+    fn custom_seccomp_rules_are_checked_with_their_path() {
+        let e = err(r#"{"argv":["true"],"seccomp":{"rules":[{"syscall":"getcwd","action":{"errno":13}},{"syscall":"no_such_call","action":"kill"}]}}"#);
+        assert_eq!(e.path, "plan.seccomp.rules[1].syscall");
+        assert_eq!(e.code, Code::PlanInvalid);
+        assert!(e.reason.starts_with("unknown syscall \"no_such_call\""), "{}", e.reason);
+        check(br#"{"argv":["true"],"seccomp":{"rules":[{"syscall":"getcwd","action":{"errno":13}}]}}"#).unwrap();
     }
 
     #[test]

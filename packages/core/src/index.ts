@@ -18,7 +18,7 @@ export * from './config';
 export * from './explain';
 export { composePlan, mergeEnv, type PlanLayer } from './presets/compose';
 export type { PlanProblem, Probe } from './native';
-export { planSchema } from './native';
+export { compileSeccomp, planSchema } from './native';
 
 /** Checks a plan natively without running it: its first problem, or `null`. */
 export function checkPlan(plan: Plan | PlanBuilder | string): PlanProblem | null {

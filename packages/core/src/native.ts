@@ -58,3 +58,22 @@ export function nativeVersion(): string {
 export function planSchema(): string {
   return loadNative().planSchema();
 }
+
+/**
+ * Compiles a seccomp policy (the plan's `seccomp` field) to raw BPF, one
+ * buffer per filter in load order, as bubblewrap's --seccomp FD reads it.
+ * A bad rule is an `E_PLAN_INVALID` SandboxError naming the field.
+ */
+export function compileSeccomp(policy: unknown, keepSession = false, arch?: string): Buffer[] {
+  const native = loadNative();
+  try {
+    return native.compileSeccomp(JSON.stringify(policy), keepSession, arch);
+  } catch (error) {
+    const e = error as { code?: unknown; message?: unknown };
+    if (e.code !== 'E_PLAN_INVALID') throw error;
+    const message = String(e.message);
+    // The message starts with the field at fault: `plan.seccomp.rules[2].syscall: ...`.
+    const path = /^(plan\.seccomp[^:\s]*):/.exec(message)?.[1];
+    throw new SandboxError('E_PLAN_INVALID', message, { path, cause: error });
+  }
+}

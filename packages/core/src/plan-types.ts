@@ -448,7 +448,9 @@ export interface PasswdOp {
  */
 export interface Seccomp {
   /**
-   * Allow 32-bit syscall ABIs and modify_ldt (off: they are refused).
+   * Allow modify_ldt (16-bit segments, used by some emulators). Other
+   * ABIs stay refused either way: i386 calls are killed, x32 calls
+   * answer ENOSYS, as no rule could apply to their numbers.
    */
   multiarch?: boolean;
   preset?: SeccompPreset;

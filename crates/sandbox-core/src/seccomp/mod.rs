@@ -21,11 +21,11 @@
 //! killed, multiarch or not: their syscall numbers differ and no rule would
 //! match them. x32 calls carry the x86_64 audit arch with bit 30 set in the
 //! number, so that check lets them through and no rule (written with x86_64
-//! numbers) would match them; without `multiarch` each filter starts with a
-//! program that answers them ENOSYS, as a kernel built or booted without x32
-//! does (most distributions), so a program probing for x32 sees it absent.
-//! With `multiarch` they pass unfiltered where the kernel has x32 enabled (no
-//! rule applies to them then), and modify_ldt is allowed.
+//! numbers) would match them: every filter therefore starts with a program
+//! that answers them ENOSYS, as a kernel built or booted without x32 does
+//! (most distributions), so a program probing for x32 sees it absent. This
+//! holds with `multiarch` too: letting x32 through would let every rule be
+//! bypassed on a kernel with x32 enabled. `multiarch` only allows modify_ldt.
 
 mod presets;
 mod table_aarch64;
@@ -282,7 +282,8 @@ fn build(rules: Vec<Lowered>, multiarch: bool, arch: Arch, path: &str) -> Result
     groups.sort_by_key(|(a, _)| class(*a));
 
     let mut programs = Vec::new();
-    if arch == Arch::X86_64 && !multiarch {
+    let _ = multiarch; // the preset lists already decided modify_ldt
+    if arch == Arch::X86_64 {
         programs.push(refuse_x32());
     }
     for (action, map) in groups {

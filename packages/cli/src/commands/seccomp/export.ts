@@ -9,11 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
-import { SandboxError, type Plan, type Seccomp } from '@sandboxctl/core';
-import type * as NativeModule from '@sandboxctl/native';
+import { compileSeccomp, SandboxError, type Plan, type Seccomp } from '@sandboxctl/core';
 import type { SandboxctlContext } from '../../context';
 
-type Native = typeof NativeModule;
 
 const ARCHES = ['x86_64', 'aarch64'] as const;
 const isIndex = t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(0, 1023)]);
@@ -113,31 +111,9 @@ function readPlan(file: string): Plan {
   return plan as Plan;
 }
 
-/**
- * The addon's compiler, loaded on first use so `--help` works without it.
- * (The library has no wrapper for it yet; when it does, call that instead.)
- */
+/** The library's compiler (the addon is loaded on first use, so `--help` works without it). */
 function compile(policy: Seccomp, keepSession: boolean, arch: string | undefined): Buffer[] {
-  let native: Native;
-  try {
-    native = require('@sandboxctl/native') as Native;
-  } catch (error) {
-    const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
-    throw new SandboxError('E_NATIVE_MISSING', `cannot load the native addon: ${reason}`, {
-      hint: 'build it with `npm run build` at the repository root (needs cargo)',
-      cause: error,
-    });
-  }
-  try {
-    return native.compileSeccomp(JSON.stringify(policy), keepSession, arch);
-  } catch (error) {
-    const e = error as { code?: unknown; message?: unknown };
-    if (e.code !== 'E_PLAN_INVALID') throw error;
-    const message = String(e.message);
-    // The message starts with the field at fault: `plan.seccomp.rules[2].syscall: ...`.
-    const path = /^(plan\.seccomp[^:\s]*):/.exec(message)?.[1];
-    throw new SandboxError('E_PLAN_INVALID', message, { path, cause: error });
-  }
+  return compileSeccomp(policy, keepSession, arch);
 }
 
 function usage(message: string, hint?: string): SandboxError {
