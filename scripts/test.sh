@@ -12,6 +12,8 @@ echo "== cargo test"
 cargo test --workspace --exclude sandbox-napi --quiet
 echo "== build the in-sandbox test helper"
 cargo build --release --quiet -p sandbox-testkit
+echo "== build the static launcher for the packed-install test"
+node scripts/pack.mjs --build-only
 
 echo "== jest: unit"
 "${jest[@]}" --selectProjects unit --ci
@@ -40,6 +42,9 @@ if ! as_user test -r "$repo/package.json" -a -x "$repo/packages/native/sandboxct
   tar -C "$repo" --exclude=./target --exclude=./.git -cf - . | tar -C "$dir" -xf -
   mkdir -p "$dir/target/release"
   cp "$repo/target/release/sbx-try" "$dir/target/release/"
+  triple=$(rustc -vV | sed -n 's/^host: //p')
+  mkdir -p "$dir/target/$triple/release"
+  cp "$repo/target/$triple/release/sandboxctl-init" "$dir/target/$triple/release/"
   chown -R "$user" "$dir"
 fi
 echo "== jest: sandbox suites as $user (uid $(id -u "$user")), from $dir"

@@ -1,5 +1,20 @@
 /**
- * Path of the `sandboxctl-init` launcher: `$SANDBOXCTL_INIT` when set, else the
- * executable beside this package's files. The file is not checked to exist.
+ * Path of the `sandboxctl-init` launcher: `$SANDBOXCTL_INIT` when set, else
+ * the executable beside this package's files (a source build), else the one
+ * in the installed platform package (`@sandboxctl/native-linux-<arch>-<libc>`).
+ * When none exists, the source-build path (not checked to exist).
  */
 export declare function initPath(): string;
+
+/** A place the launcher is looked for, and why. */
+export interface InitCandidate {
+  path: string;
+  /** `SANDBOXCTL_INIT`, `source build`, or the platform package's name. */
+  from: string;
+}
+
+/** Every place looked at, in order (platform packages only when installed). */
+export declare function initCandidates(): InitCandidate[];
+
+/** The platform packages that may hold the launcher on this host, preferred first. */
+export declare function platformPackages(): string[];

@@ -7,8 +7,9 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants as fsConstants, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { initPath } from '@sandboxctl/native/init-path';
+import { initCandidates, initPath } from '@sandboxctl/native/init-path';
 import { isSandboxError } from './errors';
+import { missingNativeHint } from './install-hint';
 import { loadNative, type Probe } from './native';
 
 export interface Problem {
@@ -35,6 +36,8 @@ export interface Diagnosis {
     /** Absolute path, from `$SANDBOXCTL_INIT` or beside the native package. */
     path: string;
     fromEnv: boolean;
+    /** Where it was found: `SANDBOXCTL_INIT`, `source build` or the platform package's name. */
+    from?: string;
     exists: boolean;
     executable: boolean;
     /** Output of `sandboxctl-init --version`. */
@@ -96,6 +99,8 @@ function inspectInit(problems: Problem[]): Diagnosis['init'] {
   const path = resolve(initPath());
   const fromEnv = Boolean(process.env.SANDBOXCTL_INIT);
   const info: Diagnosis['init'] = { path, fromEnv, exists: false, executable: false };
+  const from = initCandidates().find((c) => resolve(c.path) === path)?.from;
+  if (from !== undefined) info.from = from;
   try {
     info.exists = statSync(path).isFile();
   } catch {
@@ -107,7 +112,7 @@ function inspectInit(problems: Problem[]): Diagnosis['init'] {
       message: `sandboxctl-init not found at ${path}`,
       hint: fromEnv
         ? 'SANDBOXCTL_INIT names a file that does not exist; fix or unset it'
-        : 'build it with `npm run build` at the repository root (needs cargo)',
+        : missingNativeHint(),
     });
     return info;
   }

@@ -7,6 +7,7 @@
 
 import type * as NativeModule from '@sandboxctl/native';
 import { SandboxError } from './errors';
+import { missingNativeHint } from './install-hint';
 
 export type Native = typeof NativeModule;
 export type Probe = NativeModule.Probe;
@@ -22,7 +23,7 @@ export function loadNative(): Native {
     } catch (error) {
       const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
       throw new SandboxError('E_NATIVE_MISSING', `cannot load the native addon: ${reason}`, {
-        hint: 'build it with `npm run build` at the repository root (needs cargo)',
+        hint: missingNativeHint(),
         cause: error,
       });
     }

@@ -16,6 +16,7 @@ import { resolve } from 'node:path';
 import type { Readable, Stream, Writable } from 'node:stream';
 import { initPath } from '@sandboxctl/native/init-path';
 import { SandboxError, type ErrorReport } from './errors';
+import { missingNativeHint } from './install-hint';
 import { assertPlanJson } from './native';
 import { isPlanBuilder, PLAN_VERSION, type PlanBuilder } from './ops';
 import type { EnvPolicy, Network, Op, Plan } from './plan-types';
@@ -157,7 +158,7 @@ export function remapCallerFds(plan: Plan): { plan: Plan; fds: number[] } {
 /** Absolute path of the launcher; throws `E_INIT_MISSING` unless it is an executable file. */
 export function resolveInit(): string {
   const path = resolve(initPath());
-  const hint = 'build it with `npm run build`, or point SANDBOXCTL_INIT at a sandboxctl-init executable';
+  const hint = `${missingNativeHint()}; or point SANDBOXCTL_INIT at a sandboxctl-init executable`;
   let isFile = false;
   try {
     isFile = statSync(path).isFile();
@@ -335,7 +336,7 @@ export function spawn(options: SpawnOptions): SandboxProcess {
     const failure = new SandboxError(
       missing ? 'E_INIT_MISSING' : 'E_SETUP',
       `cannot start ${init}: ${error.message}`,
-      { cause: error, hint: missing ? 'build it with `npm run build`, or set SANDBOXCTL_INIT' : undefined },
+      { cause: error, hint: missing ? `${missingNativeHint()}; or set SANDBOXCTL_INIT` : undefined },
     );
     rejectStarted(failure);
     rejectExited(failure);

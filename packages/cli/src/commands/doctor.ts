@@ -46,7 +46,7 @@ export function formatDiagnosis(d: Diagnosis): string {
   );
   const initState = !d.init.exists ? 'missing' : !d.init.executable ? 'not executable' : 'ok';
   lines.push(
-    `init:     ${d.init.path}${d.init.fromEnv ? ' (from SANDBOXCTL_INIT)' : ''}: ${initState}${d.init.version ? ` (${d.init.version})` : ''}`,
+    `init:     ${d.init.path}${d.init.from ? ` (from ${d.init.from})` : d.init.fromEnv ? ' (from SANDBOXCTL_INIT)' : ''}: ${initState}${d.init.version ? ` (${d.init.version})` : ''}`,
   );
   const k = d.kernel;
   if (k) {

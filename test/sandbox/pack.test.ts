@@ -1,0 +1,118 @@
+/**
+ * The npm install a user gets: `scripts/pack.mjs` writes the tarballs
+ * (sandboxctl, @sandboxctl/core, @sandboxctl/native and this host's platform
+ * package), they are installed into an empty project offline, with the
+ * registry pointed at a closed port and no Rust toolchain on PATH, and
+ * `npx sandboxctl run --preset agent` runs there. `npm test` builds the
+ * static launcher first (`node scripts/pack.mjs --build-only`) and runs this
+ * as root and as an unprivileged user.
+ */
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ROOT, requireKernel } from './helpers';
+
+const TRIPLES: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
+const libc = (process.report as unknown as { getReport(): { header: { glibcVersionRuntime?: string } } }).getReport().header.glibcVersionRuntime ? 'gnu' : 'musl';
+const TARGET = `${TRIPLES[process.arch]}-unknown-linux-${libc}`;
+const PLATFORM = `linux-${process.arch}-${libc}`;
+const STATIC_INIT = join(process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target'), TARGET, 'release', 'sandboxctl-init');
+
+let base: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(() => {
+  requireKernel();
+  if (!existsSync(STATIC_INIT)) throw new Error(`${STATIC_INIT} is missing: run \`node scripts/pack.mjs --build-only\` (npm test does)`);
+  base = mkdtempSync('/var/tmp/sandboxctl-pack-test-');
+  mkdirSync(join(base, 'home', '.ssh'), { recursive: true });
+  writeFileSync(join(base, 'home', '.ssh', 'id_ed25519'), 'PRIVATE\n');
+  // Node and the system, nothing else: no cargo, no rustc, no sandboxctl checkout.
+  env = {
+    PATH: `${dirname(process.execPath)}:/usr/bin:/bin`,
+    HOME: join(base, 'home'),
+    npm_config_cache: join(base, 'npm-cache'),
+    npm_config_registry: 'http://127.0.0.1:9/',
+    npm_config_offline: 'true',
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+  };
+});
+
+afterAll(() => {
+  if (base) rmSync(base, { recursive: true, force: true });
+});
+
+function sh(command: string, args: string[], cwd: string): SpawnSyncReturns<string> {
+  return spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: 60_000 });
+}
+
+/** True when the ELF file asks for no interpreter (statically linked). */
+function isStaticElf(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(64);
+    readSync(fd, head, 0, 64, 0);
+    expect(head.readUInt32BE(0)).toBe(0x7f454c46);
+    const phoff = Number(head.readBigUInt64LE(0x20));
+    const size = head.readUInt16LE(0x36);
+    const count = head.readUInt16LE(0x38);
+    const table = Buffer.alloc(size * count);
+    readSync(fd, table, 0, table.length, phoff);
+    return Array.from({ length: count }, (_, i) => table.readUInt32LE(i * size)).every((type) => type !== 3);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test(
+  'the packed tarballs install offline without Rust and `npx sandboxctl run --preset agent` works there',
+  () => {
+    const started = Date.now();
+    expect(sh('sh', ['-c', 'command -v cargo || command -v rustc'], base).status).not.toBe(0);
+
+    const tarballs = join(base, 'tarballs');
+    const packed = sh(process.execPath, [join(ROOT, 'scripts', 'pack.mjs'), '--no-build', tarballs], ROOT);
+    expect(packed.stderr).toBe('');
+    expect(readdirSync(tarballs).sort()).toEqual([
+      'sandboxctl-0.1.0.tgz',
+      'sandboxctl-core-0.1.0.tgz',
+      'sandboxctl-native-0.1.0.tgz',
+      `sandboxctl-native-${PLATFORM}-0.1.0.tgz`,
+    ]);
+
+    const project = join(base, 'home', 'project');
+    mkdirSync(project);
+    writeFileSync(join(project, 'package.json'), '{ "name": "empty", "version": "1.0.0", "private": true }\n');
+    const install = sh('npm', ['install', '--offline', ...readdirSync(tarballs).map((f) => join(tarballs, f))], project);
+    expect(install.status).toBe(0);
+
+    const init = join(project, 'node_modules', '@sandboxctl', `native-${PLATFORM}`, 'sandboxctl-init');
+    expect(statSync(init).mode & 0o777).toBe(0o755);
+    expect(isStaticElf(init)).toBe(true);
+    expect(existsSync(join(project, 'node_modules', 'sandboxctl', 'node_modules', 'clipanion', 'package.json'))).toBe(true);
+    expect(existsSync(join(project, 'node_modules', 'sandboxctl', 'schema', 'config.schema.json'))).toBe(true);
+
+    const script = 'cat ~/.ssh/id_ed25519 2>/dev/null || echo hidden; echo pid=$$; echo ok > made; mkdir -p .git/hooks 2>/dev/null && touch .git/hooks/pre-commit 2>/dev/null || echo hooks-refused';
+    const ran = sh('npx', ['--offline', 'sandboxctl', 'run', '--preset', 'agent', '--', '/bin/sh', '-c', script], project);
+    expect(ran.stderr).toBe('');
+    expect(ran.stdout).toBe('hidden\npid=2\nhooks-refused\n');
+    expect(ran.status).toBe(0);
+    expect(existsSync(join(project, 'made'))).toBe(true);
+
+    const doctor = sh('npx', ['--offline', 'sandboxctl', 'doctor', '--json'], project);
+    const report = JSON.parse(doctor.stdout);
+    expect(report.init).toMatchObject({ path: init, from: `@sandboxctl/native-${PLATFORM}`, executable: true });
+    expect(report.ok).toBe(true);
+
+    // Both module systems, from the installed packages.
+    const esm = sh(process.execPath, ['--input-type=module', '-e', "import { run, PRESET_NAMES } from 'sandboxctl'; const r = await run({ argv: ['/bin/true'], preset: 'ro-host' }); console.log(r.code, PRESET_NAMES.length)"], project);
+    expect([esm.stderr, esm.stdout]).toEqual(['', '0 4\n']);
+    const cjs = sh(process.execPath, ['-e', "require('sandboxctl').run({ argv: ['/bin/true'], preset: 'ro-host' }).then((r) => console.log(r.code))"], project);
+    expect([cjs.stderr, cjs.stdout]).toEqual(['', '0\n']);
+
+    expect(Date.now() - started).toBeLessThan(60_000);
+  },
+  90_000,
+);
