@@ -187,10 +187,10 @@ describe('sandboxctl explain', () => {
     const text = result.stdout;
     expect(text).toMatch(/^program: +claude --flag\n/);
     expect(text).toContain(`directory: ${project}\n`);
-    expect(text).toMatch(/visible, read-only:\n {2}\/ +read-only\n/);
+    expect(text).toMatch(/visible, read-only:\n {2}\/ +the host, read-only\n/);
     expect(text).toMatch(new RegExp(`writable:\\n  /tmp +private.*\\n  ${project} +the current directory, writable\\n`));
     expect(text).toMatch(new RegExp(`hidden:\\n  ${home}/.ssh +secret: an empty directory nobody may enter \\(mode 0000\\)\\n  ${home}/.netrc +secret: unreadable`));
-    expect(text).toMatch(new RegExp(`  ${project}/.git/hooks +git runs what it says: read-only`));
+    expect(text).toMatch(new RegExp(`  ${project}/.git/hooks +git acts on it: read-only`));
     expect(text).toMatch(new RegExp(`  ${project}/.vscode +.*missing, so an empty read-only placeholder`));
     expect(text).toContain(`left on the host (mount points created for this run):\n  ${project}/.git/config (an empty file)\n  ${project}/.vscode (an empty directory)`);
     expect(text).toMatch(/denied:\n {2}network +none: a new network namespace with only loopback\n/);

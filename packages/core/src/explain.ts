@@ -99,7 +99,7 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
       const entry: ExplainItem = { path, what, op: describeOp(op, options.opDescriptions), index };
       // The reasons of plain ops (the host, /tmp, /proc) say what `what` says.
       if (note && ['hidden', 'protected', 'placeholder', 'input', 'output', 'system'].includes(note.role)) entry.why = note.why;
-      else if (note?.role === 'writable') entry.what = note.why;
+      else if (note?.role === 'writable' || note?.role === 'host') entry.what = note.why;
       return entry;
     };
     const covering = target === undefined ? undefined : coveringMount(mounts, target);

@@ -22,7 +22,7 @@ export class PlanCommand extends SourcedPlanCommand {
     `,
     examples: [
       ['Show the plan for a read-only shell', '$0 plan --ro-bind / / --proc /proc --dev /dev -- sh'],
-      ['The ops the agent preset makes for this directory', '$0 plan --preset agent -- claude'],
+      ['The ops the agent preset makes for this directory', '$0 plan --preset agent -- npm test'],
       ['Save a plan and run it with the launcher', '$0 plan --ro-bind /usr /usr --tmpfs /tmp -- /usr/bin/env > plan.json && sandboxctl-init --plan plan.json'],
     ],
   });

@@ -14,7 +14,7 @@ export class PresetsCommand extends Command<SandboxctlContext> {
     examples: [
       ['List them', '$0 presets'],
       ['As JSON', '$0 presets --json'],
-      ['Run a program with one', '$0 run --preset agent -- claude'],
+      ['Run a program with one', '$0 run --preset agent -- npm test'],
     ],
   });
 

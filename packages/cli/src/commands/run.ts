@@ -28,8 +28,9 @@ export class RunCommand extends SourcedPlanCommand {
       The exit status is the program's (128+N when it was killed by signal N). Failures of sandboxctl itself print \`sandboxctl: E_CODE: message\` and exit with 125; 126 and 127 mean the command could not be executed or was not found.
     `,
     examples: [
-      ['Run a coding agent: host readable but secrets hidden, this directory writable except .git/hooks and the like, no network', '$0 run --preset agent -- claude'],
-      ['The same, with a writable ./out, the network and one token let through', '$0 run --preset agent --bind ./out ./out --share-net --allow-env GITHUB_TOKEN -- npm test'],
+      ['Run an agent\'s command: host readable but secrets hidden, this directory writable except .git/hooks and the like, no network', '$0 run --preset agent -- npm test'],
+      ['Run the agent itself: it needs the network and its API key', '$0 run --preset agent --share-net --allow-env ANTHROPIC_API_KEY -- claude'],
+      ['With a writable ./out, the network and one token let through', '$0 run --preset agent --bind ./out ./out --share-net --allow-env GITHUB_TOKEN -- npm publish --dry-run'],
       ['A hermetic build of ./src into ./dist', '$0 run --preset build --input src --input package.json --output dist -- make'],
       ['Run a shell on a read-only view of the host', '$0 run --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp -- sh'],
       ['A minimal /usr-only sandbox with a fresh /tmp of 64 MiB', '$0 run --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --proc /proc --size 67108864 --tmpfs /tmp -- /bin/ls -la /'],

@@ -83,7 +83,7 @@ export const agent: PresetDefinition = {
     { op: { kind: 'bind', source: '{cwd}', target: '{cwd}', writable: true }, why: 'the current directory, writable' },
     { hide: SECRET_DIRS.map((p) => `{home}/${p}`), why: 'secret' },
     { hide: SECRET_FILES.map((p) => `{home}/${p}`), why: 'secret' },
-    { protectGit: true, why: 'git runs what it says' },
+    { protectGit: true, why: 'git acts on it' },
     {
       protect: [
         { path: '.vscode', type: 'dir', placeholder: true },
@@ -103,7 +103,7 @@ export const agent: PresetDefinition = {
         { path: '.zlogin', type: 'file', placeholder: false },
         { path: '.ripgreprc', type: 'file', placeholder: false },
       ],
-      why: 'editors, agents, git or shells act on what it says',
+      why: 'editors, agents and shells act on it',
     },
   ],
   policy: {

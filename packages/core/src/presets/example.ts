@@ -59,3 +59,7 @@ export const EXAMPLE_ENV: Readonly<Record<string, string>> = {
 export function exampleOptions(name: PresetName): PresetOptions {
   return { name, cwd: EXAMPLE_CWD, home: EXAMPLE_HOME, env: EXAMPLE_ENV, host: EXAMPLE_HOST };
 }
+
+/** The example host in words, for the docs. */
+export const EXAMPLE_DESCRIPTION =
+  'The example host: user `user` (uid 1000) with home `/home/user`, working in the git checkout `/home/user/project` (it has `.git` without `hooks`, `.vscode` and `.gitmodules`, and `src` and `out`); `~/.ssh`, `~/.aws`, `~/.gnupg`, `~/.config/gcloud`, `~/.docker`, `~/.netrc`, `~/.npmrc`, `~/.git-credentials`, `~/.bash_history`, `/run/user/1000` and `/run/docker.sock` exist; `/bin`, `/sbin`, `/lib` and `/lib64` are symlinks into `/usr`; the environment holds `GITHUB_TOKEN`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `DATABASE_URL` (with a password) and `SSH_AUTH_SOCK`, among others.';
