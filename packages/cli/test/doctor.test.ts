@@ -1,3 +1,5 @@
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Diagnosis } from '@sandboxctl/core';
 import { formatDiagnosis } from '../src/commands/doctor';
@@ -79,6 +81,30 @@ describe('sandboxctl doctor', () => {
   });
 });
 
+describe('sandboxctl doctor and sandboxctl.json', () => {
+  const saved = process.cwd();
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sandboxctl-doctor-'));
+    process.chdir(dir);
+  });
+  afterEach(() => {
+    process.chdir(saved);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports the config file a run here would use, and a broken one as a problem', async () => {
+    writeFileSync(join(dir, 'sandboxctl.json'), '{ "preset": "agent" }', { mode: 0o644 });
+    const good = JSON.parse((await runCli(['doctor', '--json'])).stdout);
+    expect(good.config).toEqual({ path: realpathSync(join(dir, 'sandboxctl.json')), preset: 'agent' });
+    writeFileSync(join(dir, 'sandboxctl.json'), '{ "preset": "nope" }', { mode: 0o644 });
+    const bad = await runCli(['doctor']);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toMatch(/config: +\S+sandboxctl.json: invalid\n/);
+    expect(bad.stdout).toMatch(/problem: E_CONFIG_INVALID: \S*sandboxctl.json: preset: expected one of .*\n {2}hint: .*--no-config\n/);
+  });
+});
+
 describe('formatDiagnosis', () => {
   it('lists the facts and says when there is nothing to fix', () => {
     const diagnosis: Diagnosis = {
@@ -86,7 +112,8 @@ describe('formatDiagnosis', () => {
       node: { version: 'v20.0.0', napi: '9' },
       core: { version: '1.2.3' },
       addon: { loaded: true, path: '/x/sandboxctl.linux-x64-gnu.node', version: '1.2.3' },
-      init: { path: '/x/sandboxctl-init', fromEnv: false, exists: true, executable: true, version: 'sandboxctl-init 1.2.3' },
+      init: { path: '/x/sandboxctl-init', fromEnv: false, from: '@sandboxctl/native-linux-x64-gnu', exists: true, executable: true, version: 'sandboxctl-init 1.2.3' },
+      config: { path: '/p/sandboxctl.json', preset: 'agent' },
       kernel: {
         kernelRelease: '6.8.0',
         userns: { available: true, maxUserNamespaces: 100, unprivilegedUsernsClone: 1 },
@@ -97,7 +124,8 @@ describe('formatDiagnosis', () => {
     };
     const text = formatDiagnosis(diagnosis);
     expect(text).toContain('addon:    /x/sandboxctl.linux-x64-gnu.node (native 1.2.3)\n');
-    expect(text).toContain('init:     /x/sandboxctl-init: ok (sandboxctl-init 1.2.3)\n');
+    expect(text).toContain('init:     /x/sandboxctl-init (from @sandboxctl/native-linux-x64-gnu): ok (sandboxctl-init 1.2.3)\n');
+    expect(text).toContain('config:   /p/sandboxctl.json (preset agent)\n');
     expect(text).toContain('userns:   yes (user.max_user_namespaces=100, kernel.unprivileged_userns_clone=1)\n');
     expect(text).toContain('landlock: no\n');
     expect(text.endsWith('no problems found\n')).toBe(true);

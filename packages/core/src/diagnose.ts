@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants as fsConstants, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { initCandidates, initPath } from '@sandboxctl/native/init-path';
+import { findConfig, loadConfig } from './config';
 import { isSandboxError } from './errors';
 import { missingNativeHint } from './install-hint';
 import { loadNative, type Probe } from './native';
@@ -44,6 +45,8 @@ export interface Diagnosis {
     version?: string;
   };
   kernel?: Probe;
+  /** The sandboxctl.json a run here would use (none when `path` is absent). */
+  config: { path?: string; preset?: string; error?: string };
   problems: Problem[];
 }
 
@@ -57,6 +60,7 @@ export function diagnose(): Diagnosis {
     core: { version: packageVersion(join(__dirname, '..', 'package.json')) },
     addon: { loaded: false },
     init: inspectInit(problems),
+    config: {},
     problems,
   };
 
@@ -91,6 +95,7 @@ export function diagnose(): Diagnosis {
       hint: 'run with `--seccomp none` (plan `seccomp.preset: "none"`), or use a kernel built with CONFIG_SECCOMP_FILTER',
     });
   }
+  if (diagnosis.addon.loaded) diagnosis.config = inspectConfig(problems);
   diagnosis.ok = problems.length === 0;
   return diagnosis;
 }
@@ -138,6 +143,25 @@ function inspectInit(problems: Problem[]): Diagnosis['init'] {
     });
   }
   return info;
+}
+
+// The config file a run in this directory would pick up, checked as the run
+// would check it: a broken one fails every run here.
+function inspectConfig(problems: Problem[]): Diagnosis['config'] {
+  const path = findConfig(process.cwd());
+  if (path === undefined) return {};
+  try {
+    const config = loadConfig(path, { discovered: true });
+    return config.preset === undefined ? { path } : { path, preset: config.preset };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    problems.push({
+      code: isSandboxError(error) ? error.code : 'E_CONFIG_INVALID',
+      message,
+      hint: `${isSandboxError(error) && error.hint ? `${error.hint}; ` : ''}runs here fail until it is fixed, or pass --no-config`,
+    });
+    return { path, error: message };
+  }
 }
 
 function packageVersion(file: string): string {

@@ -14,7 +14,7 @@ export class DoctorCommand extends Command<SandboxctlContext> {
   static override usage = Command.Usage({
     description: 'check that sandboxes can run here',
     details: `
-      Loads the native addon, asks the kernel what it supports (unprivileged user namespaces and the sysctls that restrict them, seccomp, landlock) and checks the \`sandboxctl-init\` launcher: its absolute path (\`$SANDBOXCTL_INIT\` overrides it), whether it exists and is executable, and its version.
+      Loads the native addon, asks the kernel what it supports (unprivileged user namespaces and the sysctls that restrict them, seccomp, landlock) and checks the \`sandboxctl-init\` launcher: its absolute path and where it came from (\`$SANDBOXCTL_INIT\`, a source build or the prebuilt platform package), whether it exists and is executable, and its version. It also checks the sandboxctl.json a run here would use.
 
       Every problem comes with the error code a run would fail with and a hint. The exit status is 0 when no problem was found, 1 otherwise.
     `,
@@ -47,6 +47,9 @@ export function formatDiagnosis(d: Diagnosis): string {
   const initState = !d.init.exists ? 'missing' : !d.init.executable ? 'not executable' : 'ok';
   lines.push(
     `init:     ${d.init.path}${d.init.from ? ` (from ${d.init.from})` : d.init.fromEnv ? ' (from SANDBOXCTL_INIT)' : ''}: ${initState}${d.init.version ? ` (${d.init.version})` : ''}`,
+  );
+  lines.push(
+    `config:   ${d.config.path === undefined ? 'none (no sandboxctl.json here or above)' : `${d.config.path}${d.config.error ? ': invalid' : d.config.preset ? ` (preset ${d.config.preset})` : ''}`}`,
   );
   const k = d.kernel;
   if (k) {
