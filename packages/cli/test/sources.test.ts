@@ -112,6 +112,15 @@ describe('--preset', () => {
     expect(f.hint).toMatch(/project directory/);
   });
 
+  it('names the flag behind a native plan error in an op after the preset', async () => {
+    mockCheckPlan.mockImplementation((json) => {
+      const index = (JSON.parse(json) as Plan).ops!.length - 1;
+      return { code: 'E_SOURCE_MISSING', message: `plan.ops[${index}].source (bind): source /nope does not exist`, opIndex: index };
+    });
+    const f = await failure(['plan', '--preset', 'agent', '--bind', '/nope', '/x', 'true']);
+    expect(f).toMatchObject({ code: 'E_SOURCE_MISSING', message: expect.stringMatching(/does not exist \(from --bind \/nope \/x\)$/) });
+  });
+
   it('names the preset op behind a native plan error', async () => {
     mockCheckPlan.mockImplementation((json) => {
       const ops = (JSON.parse(json) as Plan).ops!;

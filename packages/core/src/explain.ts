@@ -141,9 +141,19 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
         break;
       }
       case 'remount': {
+        // A remount of a mount itself turns its line read-only; one of a path
+        // below a mount is protection inside it.
         const existing = coveringMount(mounts, target!);
-        const inWritable = existing !== undefined && existing.writable;
-        if (existing && existing.target === target) existing.writable = false;
+        if (existing && existing.target === target) {
+          existing.writable = false;
+          const at = out.writable.map((i) => i.path).lastIndexOf(target!);
+          if (at !== -1) {
+            const [moved] = out.writable.splice(at, 1);
+            out.visible.push({ ...moved!, what: `${moved!.what}, then made read-only` });
+            break;
+          }
+        }
+        const inWritable = coveringMount(mounts.filter((m) => m !== existing || existing.target !== target), target!)?.writable === true;
         (inWritable ? out.protected : out.visible).push(item(target!, 'made read-only'));
         break;
       }
