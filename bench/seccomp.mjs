@@ -1,7 +1,9 @@
 // Section 6: the cost of the seccomp filter on a syscall-bound loop:
 // `sbx-try loop-getppid N` (raw getppid syscalls, timed inside the program)
 // under our strict filter vs `--seccomp none`, with bwrap (no filter) and the
-// bare host for scale. Interleaved rounds; median ns per call.
+// bare host for scale, and a one-rule filter to tell the cost of having a
+// filter at all from the cost of its length. Interleaved rounds; median ns
+// per call.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +21,8 @@ export async function benchSeccomp({ calls, rounds, root }) {
   const files = planFiles({
     strict: { argv, ops: OPS_FULL },
     none: { argv, ops: OPS_FULL, seccomp: { preset: 'none' } },
+    // The smallest filter: what having any filter at all costs per syscall.
+    one: { argv, ops: OPS_FULL, seccomp: { preset: 'none', rules: [{ syscall: 'acct', action: { errno: 1 } }] } },
   });
   const nsPerCall = (cmd, args) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -29,6 +33,7 @@ export async function benchSeccomp({ calls, rounds, root }) {
     { name: 'host, no sandbox', fn: () => nsPerCall(tryBin, argv.slice(1)) },
     { name: 'bwrap (no filter)', fn: () => nsPerCall('bwrap', [...BWRAP_FULL, ...argv]) },
     { name: 'sandboxctl --seccomp none', fn: () => nsPerCall(init, ['--plan', files.none]), base: true },
+    { name: 'sandboxctl, a one-rule filter (the cost of any filter)', fn: () => nsPerCall(init, ['--plan', files.one]) },
     { name: 'sandboxctl (strict filter, default)', fn: () => nsPerCall(init, ['--plan', files.strict]), ours: true },
   ];
   const samples = variants.map(() => []);
