@@ -258,9 +258,9 @@ fn try_syscall(name: &str) -> Option<String> {
                 let nr = if name == "process_vm_readv-self" { SYS_process_vm_readv } else { SYS_process_vm_writev };
                 syscall(nr, getpid(), &local, 1, &remote, 1, 0)
             }
-            // x32 syscall numbers carry bit 30 with the x86_64 audit arch;
-            // the filter compares plain numbers, the kernel answers ENOSYS
-            // unless it was built and booted with x32.
+            // x32 syscall numbers carry bit 30 with the x86_64 audit arch: a
+            // filter that compares plain numbers lets them through to a
+            // kernel with x32 enabled.
             #[cfg(target_arch = "x86_64")]
             "x32-unshare-user" => syscall(0x4000_0000 | SYS_unshare, CLONE_NEWUSER),
             _ => return None,
