@@ -113,11 +113,11 @@ describe('agent', () => {
     expect(readFileSync(join(project, 'made-inside'), 'utf8')).toBe('new\n');
     expect(existsSync(join(project, '.git', 'hooks', 'pre-commit'))).toBe(false);
     expect(readFileSync(join(project, '.git', 'config'), 'utf8')).not.toContain('evil');
-    // The placeholders stay behind, empty.
-    expect(readdirSync(join(project, '.git', 'hooks'))).toEqual([]);
-    expect(statSync(join(project, '.mcp.json')).size).toBe(0);
-    expect(readdirSync(join(project, '.vscode'))).toEqual([]);
-    // git on the host still works with them there.
+    // The stand-ins are gone: nothing of the run is left in the project.
+    expect(existsSync(join(project, '.git', 'hooks'))).toBe(false);
+    expect(existsSync(join(project, '.mcp.json'))).toBe(false);
+    expect(existsSync(join(project, '.vscode'))).toBe(false);
+    // git on the host works as before.
     expect(execFileSync('git', ['-C', project, 'log', '--format=%s'], { encoding: 'utf8' })).toBe('first\n');
   });
 

@@ -5,7 +5,8 @@
 
 use crate::error::{Code, Error, SetupError};
 use crate::init::{self, InitContext, EXIT_SETUP};
-use crate::plan::{Network, Plan};
+use crate::ops::placeholder;
+use crate::plan::{Network, Op, Plan};
 use crate::sys::{Errno, Fd, Prctl, Sys};
 
 /// What the launcher is given by `main`.
@@ -19,6 +20,9 @@ pub struct LaunchContext<'a> {
     pub caller_cwd: Option<String>,
     /// The launcher's parent when it started (die-with-parent race check).
     pub parent: i32,
+    /// Private directory for placeholder lock files (used only when the plan
+    /// has placeholder ops).
+    pub runtime_dir: String,
 }
 
 /// clone(2) flags for the plan's namespaces.
@@ -81,6 +85,25 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
             sys.exit(EXIT_SETUP);
         }
     }
+    // Stand-ins for protected paths that do not exist yet: created on the
+    // host before the sandbox, removed after it (ops/placeholder.rs).
+    let mut held = Vec::new();
+    if plan.ops.iter().any(|o| matches!(o, Op::Placeholder(_))) {
+        if let Err(e) = sys.private_dir(&cx.runtime_dir) {
+            fatal(sys, cx.report_fd, SetupError::sys(Code::Setup, format_args!("use {} for placeholder locks", cx.runtime_dir), e));
+        }
+        for (i, op) in plan.ops.iter().enumerate() {
+            if let Op::Placeholder(p) = op {
+                match placeholder::acquire(sys, &cx.runtime_dir, p) {
+                    Ok(h) => held.push(h),
+                    Err(e) => {
+                        held.into_iter().for_each(|h| placeholder::release(sys, h));
+                        fatal(sys, cx.report_fd, e.at_op(i))
+                    }
+                }
+            }
+        }
+    }
     let pid = match sys.clone_sandbox(clone_flags(plan)) {
         Ok(0) => {
             let icx = InitContext {
@@ -95,10 +118,13 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
             init::run_init(sys, &icx)
         }
         Ok(pid) => pid,
-        Err(e) if matches!(e.0, libc::EPERM | libc::EACCES | libc::ENOSPC | libc::EUSERS | libc::EINVAL) => {
-            fatal(sys, cx.report_fd, userns_error(sys, e))
+        Err(e) => {
+            held.into_iter().for_each(|h| placeholder::release(sys, h));
+            if matches!(e.0, libc::EPERM | libc::EACCES | libc::ENOSPC | libc::EUSERS | libc::EINVAL) {
+                fatal(sys, cx.report_fd, userns_error(sys, e))
+            }
+            fatal(sys, cx.report_fd, SetupError::sys(Code::Setup, "create the sandbox process", e))
         }
-        Err(e) => fatal(sys, cx.report_fd, SetupError::sys(Code::Setup, "create the sandbox process", e)),
     };
     if let Some(fd) = cx.report_fd {
         let _ = sys.write_fd(fd, format!("{{\"event\":\"spawned\",\"pid\":{pid}}}\n").as_bytes());
@@ -107,7 +133,10 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
     if let Some(fd) = plan.status_fd {
         let _ = sys.write_fd(fd, format!("{{ \"child-pid\": {pid} }}\n").as_bytes());
     }
-    let exit = |code: i32| -> ! {
+    let mut held = Some(held);
+    let mut exit = |code: i32| -> ! {
+        // pid 1 is gone: its copies of the lock fds with it.
+        held.take().into_iter().flatten().for_each(|h| placeholder::release(sys, h));
         if let Some(fd) = plan.status_fd {
             let _ = sys.write_fd(fd, format!("{{ \"exit-code\": {code} }}\n").as_bytes());
         }

@@ -338,6 +338,8 @@ pub enum Op {
     Autoroot(AutorootOp),
     /// A synthesized /etc/passwd and /etc/group for the sandbox's uid and gid.
     Passwd(PasswdOp),
+    /// An empty read-only stand-in where a protected path does not exist yet.
+    Placeholder(PlaceholderOp),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -526,6 +528,28 @@ pub struct PasswdOp {
     pub home: Option<String>,
 }
 
+/// What a placeholder stands in for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaceholderType {
+    Dir,
+    File,
+}
+
+/// Keeps a path that may not exist yet read-only inside the sandbox. The
+/// target must be at the same path on the host (a directory bound at its own
+/// path, as the agent preset binds the working directory): the launcher
+/// creates the empty stand-in there when it is missing, and removes it when
+/// the last sandbox using it has ended and it is still empty, so nothing is
+/// left in the user's tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PlaceholderOp {
+    pub target: String,
+    #[serde(rename = "type")]
+    pub kind: PlaceholderType,
+}
+
 fn etc() -> String {
     "/etc".into()
 }
@@ -564,6 +588,7 @@ impl Op {
             Op::Autoetc(_) => "autoetc",
             Op::Autoroot(_) => "autoroot",
             Op::Passwd(_) => "passwd",
+            Op::Placeholder(_) => "placeholder",
         }
     }
 
@@ -584,6 +609,7 @@ impl Op {
             Op::Autoetc(o) => &o.target,
             Op::Autoroot(o) => &o.target,
             Op::Passwd(o) => &o.target,
+            Op::Placeholder(o) => &o.target,
         }
     }
 }

@@ -106,6 +106,13 @@ fn main() {
         })
         .collect();
     let caller_cwd = std::env::current_dir().ok().and_then(|p| p.to_str().map(String::from));
+    // Placeholder lock files: the per-user runtime dir when there is one.
+    // SAFETY: geteuid has no arguments.
+    let euid = unsafe { libc::geteuid() };
+    let runtime_dir = match std::env::var("XDG_RUNTIME_DIR") {
+        Ok(d) if d.starts_with('/') && std::path::Path::new(&d).is_dir() => format!("{d}/sandboxctl-placeholders"),
+        _ => format!("/tmp/sandboxctl-{euid}-placeholders"),
+    };
     setup_signals();
     let cx = LaunchContext {
         plan: &plan,
@@ -114,6 +121,7 @@ fn main() {
         env,
         caller_cwd,
         parent: sys.getppid(),
+        runtime_dir,
     };
     // SAFETY: getuid/getgid have no arguments.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };

@@ -189,7 +189,7 @@ describe('sandboxctl.json', () => {
 });
 
 describe('sandboxctl explain', () => {
-  it('says what the agent preset allows, hides and protects, and what the run leaves on the host', async () => {
+  it('says what the agent preset allows, hides and protects, and that the run leaves nothing on the host', async () => {
     const result = await runCli(['explain', '--preset', 'agent', '--', 'claude', '--flag']);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
@@ -200,8 +200,9 @@ describe('sandboxctl explain', () => {
     expect(text).toMatch(new RegExp(`writable:\\n  /tmp +private.*\\n  ${project} +the current directory, writable\\n`));
     expect(text).toMatch(new RegExp(`hidden:\\n  ${home}/.ssh +secret: an empty directory nobody may enter \\(mode 0000\\)\\n  ${home}/.netrc +secret: unreadable`));
     expect(text).toMatch(new RegExp(`  ${project}/.git/hooks +git acts on it: read-only`));
-    expect(text).toMatch(new RegExp(`  ${project}/.vscode +.*missing, so an empty read-only placeholder`));
-    expect(text).toContain(`left on the host (mount points created for this run):\n  ${project}/.git/config (an empty file)\n  ${project}/.vscode (an empty directory)`);
+    expect(text).toMatch(new RegExp(`  ${project}/.vscode +.*missing, so an empty read-only stand-in for the run \\(removed after it\\)`));
+    expect(text).toMatch(new RegExp(`  ${project}/.git/config +.*missing, so an empty read-only stand-in for the run`));
+    expect(text).not.toContain('left on the host');
     expect(text).toMatch(/denied:\n {2}network +none: a new network namespace with only loopback\n/);
     expect(text).toMatch(/ {2}environment +the caller's, minus 1: GITHUB_TOKEN\n/);
   });

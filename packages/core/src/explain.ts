@@ -124,6 +124,12 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
         mounts.push({ target: path, writable: Boolean(op.writable), source: typeof op.source === 'string' ? op.source : undefined });
         break;
       }
+      case 'placeholder': {
+        const present = host.kind(target!) !== 'missing';
+        out.protected.push(item(target!, present ? 'read-only' : 'missing, so an empty read-only stand-in for the run (removed after it)'));
+        mounts.push({ target: target!, writable: false });
+        break;
+      }
       case 'tmpfs': {
         const mode = typeof op.mode === 'number' ? op.mode : 0o755;
         const readOnly = op.readOnly === true;
@@ -277,7 +283,8 @@ export function formatExplanation(e: Explanation): string {
 // below a writable host bind that does not exist on the host is created
 // there (an empty file or directory) and stays after the run.
 function noteHostChange(op: AnyOp, target: string, mounts: readonly Mount[], host: HostView, changes: string[]): void {
-  if (op.kind === 'remount' || op.kind === 'chmod') return;
+  // A placeholder's stand-in is removed after the run: no lasting change.
+  if (op.kind === 'remount' || op.kind === 'chmod' || op.kind === 'placeholder') return;
   const covering = coveringMount(mounts, target);
   if (!covering?.writable || covering.source === undefined || covering.target === target) return;
   const hostPath = posix.join(covering.source, posix.relative(covering.target, target));

@@ -31,7 +31,8 @@ export type Op =
   | ChmodOp
   | AutoetcOp
   | AutorootOp
-  | PasswdOp;
+  | PasswdOp
+  | PlaceholderOp;
 /**
  * Overlay modes.
  *
@@ -39,6 +40,13 @@ export type Op =
  * via the `definition` "OverlayMode".
  */
 export type OverlayMode = 'rw' | 'tmp' | 'ro';
+/**
+ * What a placeholder stands in for.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "PlaceholderType".
+ */
+export type PlaceholderType = 'dir' | 'file';
 /**
  * Seccomp presets.
  *
@@ -439,6 +447,14 @@ export interface PasswdOp {
    * The directory holding `passwd` and `group`, default `/etc`.
    */
   target?: string;
+}
+/**
+ * An empty read-only stand-in where a protected path does not exist yet.
+ */
+export interface PlaceholderOp {
+  kind: 'placeholder';
+  target: string;
+  type: PlaceholderType;
 }
 /**
  * System call filter.

@@ -55,28 +55,29 @@ describe('agent', () => {
     expect(r.policy).toMatchObject({ network: 'none', cwd: '/w/p', seccomp: { preset: 'strict' } });
   });
 
-  it('keeps existing protected paths read-only by binding them onto themselves', () => {
+  it('keeps existing protected paths read-only: placeholder ops where a stand-in may be needed, binds elsewhere', () => {
     const r = agentWith({ '/w/p/.git/HEAD': 'file', '/w/p/.git/hooks': 'dir', '/w/p/.git/config': 'file', '/w/p/.bashrc': 'file' });
     expect(r.ops).toEqual(
       expect.arrayContaining([
-        { kind: 'bind', source: '/w/p/.git/hooks', target: '/w/p/.git/hooks' },
-        { kind: 'bind', source: '/w/p/.git/config', target: '/w/p/.git/config' },
+        // present now, but possibly another sandbox's stand-in: the op holds its lock and binds what is there
+        { kind: 'placeholder', target: '/w/p/.git/hooks', type: 'dir' },
+        { kind: 'placeholder', target: '/w/p/.git/config', type: 'file' },
         { kind: 'bind', source: '/w/p/.bashrc', target: '/w/p/.bashrc' },
       ]),
     );
   });
 
-  it('protects missing paths with placeholders: read-only empty tmpfs for directories, /dev/null for files', () => {
+  it('protects missing paths with placeholder ops (the launcher makes and removes the stand-ins)', () => {
     const r = agentWith({ '/w/p/.git/HEAD': 'file' });
     const placeholders = r.ops.filter((_, i) => r.notes[i]!.role === 'placeholder');
     expect(placeholders).toEqual([
-      { kind: 'tmpfs', target: '/w/p/.git/hooks', mode: 0o555, readOnly: true },
-      { kind: 'bind', source: '/dev/null', target: '/w/p/.git/config' },
-      { kind: 'tmpfs', target: '/w/p/.vscode', mode: 0o555, readOnly: true },
-      { kind: 'tmpfs', target: '/w/p/.idea', mode: 0o555, readOnly: true },
-      { kind: 'tmpfs', target: '/w/p/.claude', mode: 0o555, readOnly: true },
-      { kind: 'bind', source: '/dev/null', target: '/w/p/.mcp.json' },
-      { kind: 'bind', source: '/dev/null', target: '/w/p/sandboxctl.json' },
+      { kind: 'placeholder', target: '/w/p/.git/hooks', type: 'dir' },
+      { kind: 'placeholder', target: '/w/p/.git/config', type: 'file' },
+      { kind: 'placeholder', target: '/w/p/.vscode', type: 'dir' },
+      { kind: 'placeholder', target: '/w/p/.idea', type: 'dir' },
+      { kind: 'placeholder', target: '/w/p/.claude', type: 'dir' },
+      { kind: 'placeholder', target: '/w/p/.mcp.json', type: 'file' },
+      { kind: 'placeholder', target: '/w/p/sandboxctl.json', type: 'file' },
     ]);
     // Shell rc files and .gitmodules get no placeholder: nothing runs them from a project directory.
     expect(targets(r.ops)).not.toContain('/w/p/.bashrc');
@@ -85,7 +86,7 @@ describe('agent', () => {
 
   it('gives a directory without .git an empty read-only .git, and never a commondir placeholder', () => {
     const r = agentWith({ '/w/p/src': 'dir' });
-    expect(r.ops).toEqual(expect.arrayContaining([{ kind: 'tmpfs', target: '/w/p/.git', mode: 0o555, readOnly: true }]));
+    expect(r.ops).toEqual(expect.arrayContaining([{ kind: 'placeholder', target: '/w/p/.git', type: 'dir' }]));
     expect(targets(r.ops).filter((t) => t.startsWith('/w/p/.git/'))).toEqual([]);
     const repo = agentWith({ '/w/p/.git/HEAD': 'file' });
     expect(targets(repo.ops)).not.toContain('/w/p/.git/commondir');
@@ -101,8 +102,8 @@ describe('agent', () => {
     expect(r.ops).toEqual(
       expect.arrayContaining([
         { kind: 'bind', source: '/w/p/.git', target: '/w/p/.git' },
-        { kind: 'tmpfs', target: '/w/p/.repo/git/hooks', mode: 0o555, readOnly: true },
-        { kind: 'bind', source: '/w/p/.repo/git/config', target: '/w/p/.repo/git/config' },
+        { kind: 'placeholder', target: '/w/p/.repo/git/hooks', type: 'dir' },
+        { kind: 'placeholder', target: '/w/p/.repo/git/config', type: 'file' },
         { kind: 'bind', source: '/w/p/.repo/git/commondir', target: '/w/p/.repo/git/commondir' },
       ]),
     );

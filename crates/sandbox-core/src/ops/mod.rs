@@ -20,6 +20,7 @@ mod file;
 mod mqueue;
 mod overlay;
 mod passwd;
+pub mod placeholder;
 mod proc;
 mod remount;
 mod symlink;
@@ -89,7 +90,7 @@ impl State {
 pub fn validate(op: &Op) -> Result<(), (&'static str, String)> {
     match op {
         Op::Bind(o) => bind::validate(o),
-        Op::Proc(_) | Op::Dev(_) | Op::Dir(_) | Op::Remount(_) | Op::Mqueue(_) | Op::Passwd(_) => Ok(()),
+        Op::Proc(_) | Op::Dev(_) | Op::Dir(_) | Op::Remount(_) | Op::Mqueue(_) | Op::Passwd(_) | Op::Placeholder(_) => Ok(()),
         Op::Tmpfs(o) => tmpfs::validate(o),
         Op::Symlink(o) => symlink::validate(o),
         Op::File(o) => file::validate(o),
@@ -129,6 +130,7 @@ pub fn apply(op: &Op, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(), 
         Op::Autoetc(o) => autoetc::apply(o, sys, st, fact),
         Op::Autoroot(o) => autoroot::apply(o, sys, st, fact),
         Op::Passwd(o) => passwd::apply(o, sys, st, fact),
+        Op::Placeholder(o) => placeholder::apply(o, sys, st),
     }
 }
 
@@ -149,6 +151,7 @@ impl fmt::Display for Op {
             Op::Autoetc(o) => o.fmt(f),
             Op::Autoroot(o) => o.fmt(f),
             Op::Passwd(o) => o.fmt(f),
+            Op::Placeholder(o) => o.fmt(f),
         }
     }
 }

@@ -298,6 +298,76 @@ impl Sys for LinuxSys {
         Ok(v)
     }
 
+    fn open_lock(&self, path: &str) -> SysResult<Fd> {
+        let p = cstr(path)?;
+        // SAFETY: valid C string; O_NOFOLLOW: a planted link is refused.
+        check(unsafe { libc::open(p.as_ptr(), libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o600) } as _).map(|fd| fd as Fd)
+    }
+
+    fn flock(&self, fd: Fd, how: i32) -> SysResult<()> {
+        loop {
+            // SAFETY: plain syscall.
+            match check(unsafe { libc::flock(fd, how) } as _) {
+                Err(Errno(libc::EINTR)) => continue,
+                r => return r.map(drop),
+            }
+        }
+    }
+
+    fn read_fd(&self, fd: Fd) -> SysResult<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 512];
+        let mut off = 0i64;
+        loop {
+            // SAFETY: valid buffer; pread leaves the offset alone.
+            let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), off) };
+            if n < 0 {
+                return Err(Errno::last());
+            }
+            if n == 0 || out.len() > 4096 {
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf[..n as usize]);
+            off += n as i64;
+        }
+    }
+
+    fn is_empty(&self, path: &str) -> SysResult<bool> {
+        // Follows links: callers pass /proc/self/fd paths, or check lstat first.
+        let md = std::fs::metadata(path).map_err(|e| Errno::from_io(&e))?;
+        if md.is_dir() {
+            Ok(std::fs::read_dir(path).map_err(|e| Errno::from_io(&e))?.next().is_none())
+        } else {
+            Ok(md.is_file() && md.len() == 0)
+        }
+    }
+
+    fn truncate(&self, fd: Fd) -> SysResult<()> {
+        // SAFETY: plain syscall.
+        check(unsafe { libc::ftruncate(fd, 0) } as _).map(drop)
+    }
+
+    fn private_dir(&self, path: &str) -> SysResult<()> {
+        use std::os::unix::fs::MetadataExt;
+        match self.mkdir(path, 0o700) {
+            Ok(()) | Err(Errno(libc::EEXIST)) => {}
+            Err(e) => return Err(e),
+        }
+        let md = std::fs::symlink_metadata(path).map_err(|e| Errno::from_io(&e))?;
+        // SAFETY: no arguments.
+        let me = unsafe { libc::geteuid() };
+        if !md.is_dir() || md.uid() != me || md.mode() & 0o077 != 0 {
+            return Err(Errno(libc::EPERM));
+        }
+        Ok(())
+    }
+
+    fn rmdir(&self, path: &str) -> SysResult<()> {
+        let p = cstr(path)?;
+        // SAFETY: valid C string.
+        check(unsafe { libc::rmdir(p.as_ptr()) } as _).map(drop)
+    }
+
     fn chmod(&self, path: &str, mode: u32) -> SysResult<()> {
         let p = cstr(path)?;
         // SAFETY: valid C string.

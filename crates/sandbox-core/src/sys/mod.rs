@@ -163,6 +163,21 @@ pub trait Sys {
     /// Entry names of a directory (without . and ..), sorted.
     fn read_dir(&self, path: &str) -> SysResult<Vec<String>>;
     fn chmod(&self, path: &str, mode: u32) -> SysResult<()>;
+    /// Open (creating, 0600) a lock file read-write.
+    fn open_lock(&self, path: &str) -> SysResult<Fd>;
+    /// flock(2): LOCK_SH / LOCK_EX, with LOCK_NB: Err(EWOULDBLOCK) when held.
+    fn flock(&self, fd: Fd, how: i32) -> SysResult<()>;
+    /// Whole contents of an open file, from its start.
+    fn read_fd(&self, fd: Fd) -> SysResult<Vec<u8>>;
+    /// An empty directory or an empty regular file (and nothing else).
+    fn is_empty(&self, path: &str) -> SysResult<bool>;
+    fn rmdir(&self, path: &str) -> SysResult<()>;
+    /// ftruncate(fd, 0).
+    fn truncate(&self, fd: Fd) -> SysResult<()>;
+    /// Make sure `path` is a directory only we can use: created 0700 when
+    /// missing, and refused unless it is ours and closed to others (a
+    /// directory planted in /tmp by someone else is not used, CVE-2019-12439).
+    fn private_dir(&self, path: &str) -> SysResult<()>;
     fn write_fd(&self, fd: Fd, data: &[u8]) -> SysResult<()>;
 
     /// openat2(dirfd, path, O_PATH|flags, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS):

@@ -168,6 +168,35 @@ impl Sys for Script {
             r => panic!("read_dir: {r:?}"),
         }
     }
+    fn open_lock(&self, path: &str) -> SysResult<Fd> {
+        self.fd(format!("open_lock({})", q(path)))
+    }
+    fn flock(&self, fd: Fd, how: i32) -> SysResult<()> {
+        self.unit(format!("flock({fd}, {how})"))
+    }
+    fn read_fd(&self, fd: Fd) -> SysResult<Vec<u8>> {
+        match self.next(format!("read_fd({fd})")) {
+            Ret::Bytes(b) => Ok(b),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("read_fd: {r:?}"),
+        }
+    }
+    fn is_empty(&self, path: &str) -> SysResult<bool> {
+        match self.next(format!("is_empty({})", q(path))) {
+            Ret::Int(v) => Ok(v != 0),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("is_empty: {r:?}"),
+        }
+    }
+    fn truncate(&self, fd: Fd) -> SysResult<()> {
+        self.unit(format!("truncate({fd})"))
+    }
+    fn private_dir(&self, path: &str) -> SysResult<()> {
+        self.unit(format!("private_dir({})", q(path)))
+    }
+    fn rmdir(&self, path: &str) -> SysResult<()> {
+        self.unit(format!("rmdir({})", q(path)))
+    }
     fn chmod(&self, path: &str, mode: u32) -> SysResult<()> {
         self.unit(format!("chmod({}, {mode:o})", q(path)))
     }

@@ -160,16 +160,24 @@ function resolveStep(
 
 /**
  * Existing paths are bound read-only onto themselves. A missing one with a
- * placeholder gets one at its first missing component: an empty read-only
- * tmpfs for a directory, /dev/null for a file; the init creates the mount
- * point on the host, where it stays after the run.
+ * placeholder gets one at its first missing component (the `placeholder`
+ * op): an empty read-only stand-in, created on the host by the launcher for
+ * the run and removed after it by the last sandbox using it.
  */
 function protect(paths: readonly ProtectedPath[], ctx: PresetContext, why: string, add: Add, skipped: string[]): void {
   const { host, cwd } = ctx;
   const placed = new Set<string>();
   for (const entry of paths) {
     const abs = posix.join(cwd, entry.path);
-    if (host.kind(abs) !== 'missing') {
+    const kind = host.kind(abs);
+    if (kind !== 'missing' && entry.placeholder && (kind === 'dir' || kind === 'file') && host.readlink(abs) === undefined) {
+      // Even when present: it may be another sandbox's stand-in, and every
+      // sandbox using the path must hold its lock (ops/placeholder.rs).
+      if (!placed.has(abs)) add({ kind: 'placeholder', target: abs, type: kind }, 'protected', why);
+      placed.add(abs);
+      continue;
+    }
+    if (kind !== 'missing') {
       add({ kind: 'bind', source: abs, target: abs }, 'protected', why);
       continue;
     }
@@ -191,8 +199,7 @@ function protect(paths: readonly ProtectedPath[], ctx: PresetContext, why: strin
     }
     if (at === '' || placed.has(at)) continue;
     placed.add(at);
-    if (type === 'file') add({ kind: 'bind', source: '/dev/null', target: at }, 'placeholder', why);
-    else add({ kind: 'tmpfs', target: at, mode: 0o555, readOnly: true }, 'placeholder', why);
+    add({ kind: 'placeholder', target: at, type }, 'placeholder', why);
   }
 }
 
