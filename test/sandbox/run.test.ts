@@ -100,6 +100,8 @@ describe('mounts', () => {
       ['/', 'tmpfs', '/'],
       ['/usr', expect.any(String), '/usr'],
       ['/proc', 'proc', '/'],
+      // kernel-wide knobs bound read-only onto themselves (no sysrq-trigger on kernels without SysRq)
+      ...['sys', 'sysrq-trigger', 'irq', 'bus', 'fs'].filter((n) => require('node:fs').existsSync(`/proc/${n}`)).map((n) => [`/proc/${n}`, 'proc', `/${n}`]),
       ['/dev', 'tmpfs', '/'],
       ['/dev/null', 'devtmpfs', '/null'],
       ['/dev/zero', 'devtmpfs', '/zero'],
@@ -115,6 +117,8 @@ describe('mounts', () => {
     const opts = Object.fromEntries(m.map((e) => [e.mountPoint, e.options]));
     expect(opts['/usr']).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
     expect(opts['/proc']).toEqual(expect.arrayContaining(['rw', 'nosuid', 'nodev', 'noexec']));
+    expect(opts['/proc/sys']).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev', 'noexec']));
+    expect(opts['/dev/null']).toEqual(expect.arrayContaining(['rw', 'nosuid', 'noexec']));
     expect(opts['/dev']).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
     expect(opts['/dev/shm']).toEqual(expect.arrayContaining(['rw']));
     expect(opts['/etc/motd']).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));

@@ -137,6 +137,12 @@ const probes: [string, string, string[]][] = [
   ['mknod a block device (the first disk)', 'syscall mknod-block', ['EPERM']],
   ['sethostname (needs CAP_SYS_ADMIN over the uts namespace)', 'syscall sethostname', ['EPERM']],
   ['setdomainname', 'syscall setdomainname', ['EPERM']],
+  // Global kernel knobs in proc (the proc op binds them read-only: a root caller's uid 0 is the host's root).
+  ['write a global sysctl (kernel.panic) through /proc/sys', 'open /proc/sys/kernel/panic w', ['EROFS', 'EACCES']],
+  ['write a network sysctl of the host (ip_forward)', 'open /proc/sys/net/ipv4/ip_forward w', ['EROFS', 'EACCES']],
+  ['write /proc/sysrq-trigger (crash or reboot the host)', 'open /proc/sysrq-trigger w', ['EROFS', 'EACCES', 'ENOENT']],
+  ['io_uring_setup (a kernel attack surface srt and Codex deny)', 'syscall io_uring_setup', ['EPERM']],
+  ['userfaultfd (widens kernel race windows)', 'syscall userfaultfd', ['EPERM']],
   // /sys and devices.
   ['CVE-2022-0492 cgroup v1 release_agent write', 'open /sys/fs/cgroup/memory/release_agent w', ['EROFS', 'EACCES', 'ENOENT']],
   ['CVE-2022-0492 cgroup.procs write (move a host process)', 'open /sys/fs/cgroup/unified/cgroup.procs w', ['EROFS', 'EACCES', 'ENOENT']],
@@ -254,8 +260,8 @@ describe('setup paths and mounts', () => {
     // The device nodes --dev binds (character devices: nothing to execute)
     // are left out; see README.md, findings.
     const r = await sh('cat /proc/self/mountinfo');
-    const suid = parseMountinfo(r.stdout).filter((e) => e.fsType !== 'devtmpfs' && !e.options.includes('nosuid'));
-    verdict('mounts without nosuid (device-node binds aside)', ['none'], suid.length === 0 ? 'none' : suid.map((e) => e.mountPoint).join(' '));
+    const suid = parseMountinfo(r.stdout).filter((e) => !e.options.includes('nosuid'));
+    verdict('mounts without nosuid (device-node binds included)', ['none'], suid.length === 0 ? 'none' : suid.map((e) => e.mountPoint).join(' '));
   });
 
   test('a setuid-root binary (chfn) gains no privilege', async () => {

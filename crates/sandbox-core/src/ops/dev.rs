@@ -8,7 +8,7 @@
 
 use super::*;
 use crate::plan::DevOp;
-use crate::sys::{ATTR_NODEV, ATTR_NOSUID, ATTR_RDONLY};
+use crate::sys::{ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY};
 
 pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 pub const LINKS: [(&str, &str); 6] = [
@@ -46,7 +46,9 @@ pub fn apply(o: &DevOp, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<()
         let path = join(name);
         let what = format!("bind /dev/{name} on {path}");
         let fd = ensure_target(sys, st.root, &path, FileKind::Other, 0o444).map_err(m(what.clone()))?;
-        mount_on(sys, st, &path, fd, Some(&format!("{HOST}/dev/{name}")), None, libc::MS_BIND as MsFlags, None).map_err(m(what))?;
+        mount_on(sys, st, &path, fd, Some(&format!("{HOST}/dev/{name}")), None, libc::MS_BIND as MsFlags, None).map_err(m(what.clone()))?;
+        // Device nodes stay usable (no nodev); nothing may be run or gain privileges through them.
+        set_attrs(sys, st, &path, false, ATTR_NOSUID | ATTR_NOEXEC).map_err(m(what))?;
     }
 
     let dfd = sys.open_in_root(st.root, t, libc::O_DIRECTORY).map_err(m(format!("open {t}")))?;
@@ -167,6 +169,7 @@ mod tests {
             v.push(open_any(3, &format!("/dev/{n}"), Ret::Fd(fd)));
             v.push(call(format!("mount(\"/host/dev/{n}\", \"/host/proc/self/fd/{fd}\", -, BIND, -)"), Ret::Ok));
             v.push(close(fd));
+            v.extend(setattr(3, &format!("/dev/{n}"), 40 + i as i32, false, "NOSUID|NOEXEC"));
         }
         v.push(open_dir(3, "/dev", 11));
         for (n, l) in LINKS {
