@@ -88,13 +88,19 @@ export function parseMountinfo(text: string): MountEntry[] {
     });
 }
 
-/** Processes on the host whose command line contains `marker`. */
-export function hostProcessesWith(marker: string): number[] {
+/**
+ * Processes on the host whose command line contains `marker`; with `comm`,
+ * only those with that process name (the CLI's own argv often holds the
+ * marker too).
+ */
+export function hostProcessesWith(marker: string, comm?: string): number[] {
   const out: number[] = [];
   for (const pid of require('node:fs').readdirSync('/proc').filter((p: string) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.includes(marker) && Number(pid) !== process.pid) out.push(Number(pid));
+      if (!cmd.includes(marker) || Number(pid) === process.pid) continue;
+      if (comm !== undefined && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm) continue;
+      out.push(Number(pid));
     } catch {
       /* gone */
     }

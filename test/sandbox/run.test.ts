@@ -211,9 +211,12 @@ describe('process lifecycle', () => {
   test('kill -9 of the CLI leaves no sandbox process behind', async () => {
     const marker = uniqueSleep();
     const child = spawn(process.execPath, [CLI, 'run', ...BASE, '--', '/bin/sleep', marker], { stdio: 'ignore' });
-    expect(await until(() => hostProcessesWith(marker).length === 1)).toBe(true);
+    // The program itself is running inside its sandbox (the CLI's argv holds the marker too).
+    expect(await until(() => hostProcessesWith(marker, 'sleep').length === 1)).toBe(true);
+    const launchers = hostProcessesWith('sandboxctl-init').filter((p) => isChildOf(p, child.pid!));
+    expect(launchers).toHaveLength(1);
     child.kill('SIGKILL');
-    expect(await until(() => hostProcessesWith(marker).length === 0 && hostProcessesWith('sandboxctl-init').filter((p) => isChildOf(p, child.pid!)).length === 0)).toBe(true);
+    expect(await until(() => hostProcessesWith(marker, 'sleep').length === 0 && hostProcessesWith('sandboxctl-init').filter((p) => p === launchers[0]).length === 0)).toBe(true);
   });
 });
 

@@ -255,7 +255,12 @@ export function scanFlagOrder(
     const bound = /^(--[^=]+)=/.exec(arg);
     if (bound) {
       const flag = bound[1]!;
-      if (arity[flag] !== 1) throw new Error(`assertion failed: unexpected ${arg} at argument ${i}`);
+      const n = arity[flag];
+      // clipanion binds `=` only for one-value flags: `--ro-bind=/ /x` is a mistake.
+      if (n !== undefined && n > 1) {
+        throw usage(`${flag} takes ${n} values and they cannot be joined with =`, `write them apart: \`${flag} ${['A', 'B', 'C'].slice(0, n).join(' ')}\``);
+      }
+      if (n !== 1) throw new Error(`assertion failed: unexpected ${arg} at argument ${i}`);
       found.push({ flag, negated: false, index: i });
       i += 1;
       continue;

@@ -53,6 +53,11 @@ describe('scanFlagOrder', () => {
     expect(scan(['run', '-'])).toEqual([]);
   });
 
+  it('refuses = on a flag with several values as a usage error that says how to write it', () => {
+    expect(() => scan(['run', '--ro-bind=/', '/x', 'ls'])).toThrow(expect.objectContaining({ code: 'E_USAGE', hint: 'write them apart: `--ro-bind A B`' }));
+    expect(() => scan(['run', '--setenv=A', 'B', 'ls'])).toThrow(/--setenv takes 2 values and they cannot be joined with =/);
+  });
+
   it('reads bound values and negated booleans', () => {
     const found = scanFlagOrder(['run', '--perms=0755', '--no-clearenv', '--clearenv', 'ls'], 1, FLAG_ARITY);
     expect(found).toEqual([
@@ -64,6 +69,6 @@ describe('scanFlagOrder', () => {
 
   it('treats a flag it does not know as a bug', () => {
     expect(() => scan(['run', '--nope', 'ls'])).toThrow(/assertion failed/);
-    expect(() => scan(['run', '--bind=/a', 'ls'])).toThrow(/assertion failed/);
+    expect(() => scan(['run', '--nope=/a', 'ls'])).toThrow(/assertion failed/);
   });
 });
