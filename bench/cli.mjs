@@ -3,7 +3,7 @@
 // pays it) and, when it is installed, `srt true` (Anthropic's sandbox
 // runtime, which wraps bwrap). bwrap is in the table for scale. Interleaved.
 import { join } from 'node:path';
-import { BWRAP_FULL, median, quantile, table, timedSync, which } from './lib.mjs';
+import { BWRAP_FULL, median, quantile, table, timedSync, which, interleave } from './lib.mjs';
 
 export async function benchCli({ runs, root }) {
   const cli = join(root, 'packages/cli/bin/sandboxctl.js');
@@ -15,14 +15,7 @@ export async function benchCli({ runs, root }) {
   const srt = which('srt');
   if (srt) variants.push({ name: 'srt true', fn: () => timedSync(srt, ['true']) });
 
-  for (const v of variants) for (let i = 0; i < 3; i++) v.fn();
-  const samples = variants.map(() => []);
-  for (let i = 0; i < runs; i++) {
-    for (let k = 0; k < variants.length; k++) {
-      const j = (i + k) % variants.length;
-      samples[j].push(variants[j].fn());
-    }
-  }
+  const samples = await interleave(variants, runs, 3);
   const med = samples.map(median);
   const floor = med[0];
   const rows = variants.map((v, i) => ({ variant: v.name, medianMs: +med[i].toFixed(2), p90Ms: +quantile(samples[i], 0.9).toFixed(2), vsNode: +(med[i] / floor).toFixed(2) }));

@@ -94,3 +94,21 @@ export function planFiles(plans) {
 
 export const kernel = () => execFileSync('uname', ['-r']).toString().trim();
 export const bwrapVersion = () => execFileSync('bwrap', ['--version']).toString().trim();
+
+/**
+ * Runs every variant `runs` times, interleaved: round i runs them all once,
+ * starting at a rotating index, so machine noise falls on all of them alike.
+ * `warmup` unmeasured runs each first. `fn` may be sync or async; returns
+ * one array of samples per variant, in order.
+ */
+export async function interleave(variants, runs, warmup = 0) {
+  for (const v of variants) for (let i = 0; i < warmup; i++) await v.fn();
+  const samples = variants.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    for (let k = 0; k < variants.length; k++) {
+      const j = (i + k) % variants.length;
+      samples[j].push(await variants[j].fn());
+    }
+  }
+  return samples;
+}

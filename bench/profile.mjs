@@ -19,7 +19,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, chmodSync, writeFileSync } from '
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BWRAP_FULL, OPS_FULL, median, planFiles, table, timedSync } from './lib.mjs';
+import { BWRAP_FULL, OPS_FULL, median, planFiles, table, timedSync, interleave } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -62,14 +62,7 @@ const variants = [
   { name: 'bwrap --ro-bind / / --proc --dev --unshare-all --share-net true', fn: () => timedSync('bwrap', [...BWRAP_FULL, '--share-net', 'true']) },
   { name: 'bwrap --ro-bind / / true (user+mount only)', fn: () => timedSync('bwrap', ['--ro-bind', '/', '/', 'true']) },
 ];
-for (const v of variants) for (let i = 0; i < 10; i++) v.fn();
-const samples = variants.map(() => []);
-for (let i = 0; i < runs; i++) {
-  for (let k = 0; k < variants.length; k++) {
-    const j = (i + k) % variants.length;
-    samples[j].push(variants[j].fn());
-  }
-}
+const samples = await interleave(variants, runs, 10);
 const med = samples.map(median);
 const b = med[variants.findIndex((v) => v.base)];
 const rows = variants.map((v, i) => ({ variant: v.name, medianMs: +med[i].toFixed(3), deltaMs: +(med[i] - b).toFixed(3) }));

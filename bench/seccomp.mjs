@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { BWRAP_FULL, OPS_FULL, median, planFiles, table } from './lib.mjs';
+import { BWRAP_FULL, OPS_FULL, median, planFiles, table, interleave } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -36,13 +36,7 @@ export async function benchSeccomp({ calls, rounds, root }) {
     { name: 'sandboxctl, a one-rule filter (the cost of any filter)', fn: () => nsPerCall(init, ['--plan', files.one]) },
     { name: 'sandboxctl (strict filter, default)', fn: () => nsPerCall(init, ['--plan', files.strict]), ours: true },
   ];
-  const samples = variants.map(() => []);
-  for (let i = 0; i < rounds; i++) {
-    for (let k = 0; k < variants.length; k++) {
-      const j = (i + k) % variants.length;
-      samples[j].push(variants[j].fn());
-    }
-  }
+  const samples = await interleave(variants, rounds, 0);
   const med = samples.map(median);
   const base = med[variants.findIndex((v) => v.base)];
   const rows = variants.map((v, i) => ({ variant: v.name, nsPerCall: +med[i].toFixed(1), vsNone: +(med[i] / base).toFixed(3) }));

@@ -7,7 +7,7 @@
 // 2. Node API, warm process: `await run()` vs child_process.spawn of bwrap
 //    with the same set-up, awaited the same way, from the same process.
 import { createRequire } from 'node:module';
-import { BWRAP_FULL, BWRAP_RO, OPS_FULL, OPS_RO, median, quantile, planFiles, since, ms, spawnAsync, table, timedSync } from './lib.mjs';
+import { BWRAP_FULL, BWRAP_RO, OPS_FULL, OPS_RO, median, quantile, planFiles, since, ms, spawnAsync, table, timedSync, interleave } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -45,14 +45,7 @@ export async function benchStart({ runs }) {
     },
   ];
 
-  for (const v of variants) for (let i = 0; i < 10; i++) await v.fn(); // warm up
-  const samples = variants.map(() => []);
-  for (let i = 0; i < runs; i++) {
-    for (let k = 0; k < variants.length; k++) {
-      const j = (i + k) % variants.length;
-      samples[j].push(await variants[j].fn());
-    }
-  }
+  const samples = await interleave(variants, runs, 10);
   const med = samples.map(median);
   const peerOf = (tag) => med[variants.findIndex((v) => v.peer === tag)];
   const rows = variants.map((v, i) => ({
