@@ -18,7 +18,7 @@ mod dev;
 mod dir;
 mod file;
 mod mqueue;
-mod overlay;
+pub mod overlay;
 mod passwd;
 pub mod placeholder;
 mod proc;
