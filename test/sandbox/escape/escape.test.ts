@@ -173,6 +173,43 @@ describe('probes from inside one sandbox', () => {
   });
 });
 
+describe('the same probes under each preset', () => {
+  // One sandbox per preset, run from a throwaway project (the agent preset
+  // refuses / and any directory above HOME). Where the helper can go differs:
+  // strict and build show nothing of the host, ro-host and agent a read-only one.
+  const presets: [string, string[], string][] = [
+    ['strict', ['--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--ro-bind', TRY, '/opt/sbx-try'], '/opt/sbx-try'],
+    ['ro-host', ['--ro-bind', TRY, '/tmp/sbx-try'], '/tmp/sbx-try'],
+    ['agent', ['--ro-bind', TRY, '/tmp/sbx-try'], '/tmp/sbx-try'],
+    ['build', ['--input', 'src', '--output', 'out', '--ro-bind', TRY, '/opt/sbx-try'], '/opt/sbx-try'],
+  ];
+  // Probes of what BASE itself binds in (the init binary) have no meaning here.
+  const general = probes.filter(([, args]) => !args.includes(INIT_IN));
+  const answers = new Map<string, string>();
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync('/tmp/sbx-escape-presets-');
+    const project = `${dir}/home/project`;
+    for (const d of ['src', 'out']) require('node:fs').mkdirSync(`${project}/${d}`, { recursive: true });
+    const env = { ...process.env, HOME: `${dir}/home` };
+    for (const [preset, extra, at] of presets) {
+      const script = general.map(([, args], i) => `echo "${i} $(${at} ${args} 2>&1)"`).join('\n');
+      const r = await cli(['run', '--preset', preset, ...extra, '--', '/bin/sh', '-c', script], { cwd: project, env });
+      expect([preset, r.stderr, r.code]).toEqual([preset, '', 0]);
+      for (const line of r.stdout.trim().split('\n')) {
+        const [i, ...rest] = line.split(' ');
+        answers.set(`${preset}: ${general[Number(i)][0]}`, rest.join(' '));
+      }
+    }
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test.each(presets.flatMap(([preset]) => general.map(([name, , expected]) => [`${preset}: ${name}`, expected] as const)))('%s', (name, expected) => {
+    verdict(name, [...expected], answers.get(name) ?? 'no answer');
+  });
+});
+
 describe('pid 1', () => {
   test('kill -9 of pid 1 from inside is ignored: the program goes on', async () => {
     const r = await sh(`${TRY_IN} kill 1 9; sleep 0.1; ${TRY_IN} kill 1 0; echo alive`);
