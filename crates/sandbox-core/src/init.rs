@@ -298,6 +298,8 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
         let _ = sys.write_fd(fd, b"{\"event\":\"started\"}\n");
         let _ = sys.close(fd);
     }
+    drop(exec);
+    sys.release_memory();
     reap(sys, cx.plan, program)
 }
 

@@ -209,6 +209,9 @@ pub trait Sys {
     fn reap(&self) -> SysResult<Option<(i32, ExitStatus)>>;
     fn kill(&self, pid: i32, sig: i32) -> SysResult<()>;
     fn monotonic_ms(&self) -> u64;
+    /// Give freed heap back to the kernel (malloc_trim): pid 1 lives as long
+    /// as the sandbox, and its setup garbage need not stay resident.
+    fn release_memory(&self);
     /// A line on stderr, prefixed `sandboxctl: `.
     fn log(&self, msg: &str);
     fn exit(&self, code: i32) -> !;

@@ -318,6 +318,9 @@ impl Sys for Script {
     fn kill(&self, pid: i32, sig: i32) -> SysResult<()> {
         self.unit(format!("kill({pid}, {sig})"))
     }
+    fn release_memory(&self) {
+        self.made.borrow_mut().push("release_memory()".into());
+    }
     fn monotonic_ms(&self) -> u64 {
         match self.next("monotonic_ms()".into()) {
             Ret::Int(t) => t as u64,
