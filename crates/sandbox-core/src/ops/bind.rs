@@ -36,7 +36,7 @@ pub fn early(o: &BindOp, sys: &dyn Sys) -> Result<Fact, SetupError> {
         return pin_caller_fd(sys, fd);
     }
     if o.ensure {
-        if let Err(e) = mkdir_p(sys, &o.source, 0o700) {
+        if let Err(e) = mkdir_p(sys, "", &o.source, 0o700) {
             return Err(SetupError::sys(Code::Mount, format_args!("create bind source {}", o.source), e));
         }
     }

@@ -55,15 +55,7 @@ pub fn place(sys: &dyn Sys, st: &mut State, target: &str, data: &[u8], mode: u32
         st.files = true;
     }
     // Mirror the target's parents; the same target placed twice replaces the file.
-    let mut dir = String::from(FILES);
-    for part in split(target).0.split('/').filter(|p| !p.is_empty()) {
-        dir.push('/');
-        dir.push_str(part);
-        match sys.mkdir(&dir, 0o755) {
-            Ok(()) | Err(Errno(libc::EEXIST)) => {}
-            Err(e) => return Err(fail(st, Code::Setup, what(), e)),
-        }
-    }
+    mkdir_p(sys, FILES, split(target).0, 0o755).map_err(|e| fail(st, Code::Setup, what(), e))?;
     let tmp = format!("{FILES}{target}");
     match sys.unlink(&tmp) {
         Ok(()) | Err(Errno(libc::ENOENT)) => {}

@@ -329,11 +329,12 @@ fn remount_tree(sys: &dyn Sys, fd: Fd, recursive: bool, attrs: u64) -> Result<()
     }
 }
 
-/// mkdir -p of an absolute path in the intermediate root (ours alone: no
-/// symlinks to fear there).
-pub fn mkdir_p(sys: &dyn Sys, path: &str, mode: u32) -> Result<(), Errno> {
-    let mut dir = String::new();
-    for part in path.split('/').filter(|p| !p.is_empty()) {
+/// mkdir -p of `rel` below the existing directory `base` ("" for `/`), by
+/// absolute paths: for the host in early (bind `ensure`) and for the
+/// intermediate root (ours alone: no symlinks to fear there).
+pub fn mkdir_p(sys: &dyn Sys, base: &str, rel: &str, mode: u32) -> Result<(), Errno> {
+    let mut dir = base.trim_end_matches('/').to_string();
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
         dir.push('/');
         dir.push_str(part);
         match sys.mkdir(&dir, mode) {
