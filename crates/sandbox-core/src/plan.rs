@@ -55,6 +55,13 @@ pub struct Plan {
     /// caller's terminal with TIOCSTI.
     #[serde(default = "yes")]
     pub new_session: bool,
+    /// Give the program a pseudo-terminal of its own from the sandbox's
+    /// devpts (the `dev` op on /dev), relayed by the launcher to its own
+    /// terminal as `docker run -it` and ssh do: job control, Ctrl-C/Ctrl-Z
+    /// and window size work, and TIOCSTI reaches only the sandbox's pty.
+    /// The launcher's stdin must be a terminal. Implies a new session.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tty: bool,
     /// After the program exits, how long to wait for the processes it left
     /// behind before killing them, in milliseconds.
     #[serde(default = "default_linger_ms")]
@@ -143,6 +150,7 @@ impl Plan {
             network: Network::default(),
             die_with_parent: true,
             new_session: true,
+            tty: false,
             linger_ms: DEFAULT_LINGER_MS,
             seccomp: Seccomp::default(),
             cap_add: Vec::new(),

@@ -170,6 +170,9 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
             return Err(top("argv0", "argv0 contains a NUL byte"));
         }
     }
+    if plan.tty && !plan.new_session {
+        return Err(top("tty", "a pseudo-terminal gives the program a session of its own: tty cannot go with newSession false"));
+    }
     if plan.status_fd.is_some_and(|fd| fd < 0) {
         return Err(top("statusFd", "statusFd must be a descriptor number"));
     }
@@ -278,6 +281,15 @@ mod tests {
         assert!(e.reason.contains("bogus"), "{}", e.reason);
         let e = err(r#"{"argv":["true"],"extra":true}"#);
         assert!(e.reason.contains("extra"));
+    }
+
+    #[test]
+    fn tty_defaults_off_and_cannot_keep_the_callers_session() {
+        assert!(!check(br#"{"argv":["true"]}"#).unwrap().tty);
+        assert!(check(br#"{"argv":["true"],"tty":true}"#).unwrap().tty);
+        let e = err(r#"{"argv":["true"],"tty":true,"newSession":false}"#);
+        assert_eq!(e.code, Code::PlanInvalid);
+        assert_eq!(e.path, "plan.tty");
     }
 
     #[test]

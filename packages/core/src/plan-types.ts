@@ -142,6 +142,14 @@ export interface Plan {
    */
   statusFd?: number | null;
   /**
+   * Give the program a pseudo-terminal of its own from the sandbox's
+   * devpts (the `dev` op on /dev), relayed by the launcher to its own
+   * terminal as `docker run -it` and ssh do: job control, Ctrl-C/Ctrl-Z
+   * and window size work, and TIOCSTI reaches only the sandbox's pty.
+   * The launcher's stdin must be a terminal. Implies a new session.
+   */
+  tty?: boolean;
+  /**
    * User id inside the sandbox; the caller's when absent.
    */
   uid?: number | null;
