@@ -96,6 +96,20 @@ unsafe fn fail(pipe: i32, stage: u8, errno: i32) -> ! {
     libc::_exit(if stage == STAGE_EXEC && errno != libc::ENOENT { 126 } else { 127 })
 }
 
+/// plan.tty: the pty slave becomes the controlling terminal of the new
+/// session and the program's stdin, stdout and stderr (as login_tty(3)).
+/// Its own fd is above 2 and close-on-exec, so exec drops it.
+unsafe fn tty_stdio(tty: i32, pipe: i32) {
+    if libc::ioctl(tty, libc::TIOCSCTTY, 0) < 0 {
+        fail(pipe, STAGE_SETUP, Errno::last().0);
+    }
+    for fd in 0..3 {
+        if libc::dup2(tty, fd) < 0 {
+            fail(pipe, STAGE_SETUP, Errno::last().0);
+        }
+    }
+}
+
 unsafe fn child(
     exec: &Exec,
     progs: &[CString],
@@ -112,8 +126,11 @@ unsafe fn child(
     }
     // A new session detaches the program from the caller's terminal, so
     // TIOCSTI cannot push input into it (CVE-2017-5226).
-    if exec.new_session && libc::setsid() < 0 {
+    if (exec.new_session || exec.tty.is_some()) && libc::setsid() < 0 {
         fail(pipe, STAGE_SETUP, Errno::last().0);
+    }
+    if let Some(tty) = exec.tty {
+        tty_stdio(tty, pipe);
     }
     libc::umask(exec.umask as libc::mode_t);
     if libc::chdir(cwd.as_ptr()) < 0 {
@@ -177,6 +194,7 @@ mod tests {
             umask: 0o022,
             argv0: None,
             fds: Vec::new(),
+            tty: None,
         }
     }
 

@@ -38,7 +38,12 @@ pub struct InitContext<'a> {
     pub seccomp: &'a [Vec<libc::sock_filter>],
     /// The program's final environment (`KEY=VALUE`).
     pub env: Vec<String>,
+    /// plan.tty: pid 1's end of the socket the pty master goes back on.
+    pub tty_sock: Option<Fd>,
 }
+
+/// What to do when the sandbox has no devpts of its own for plan.tty.
+pub const TTY_HINT: &str = "a pseudo-terminal comes from the sandbox's own devpts: add `--dev /dev` (the presets have it), or run without one with `--no-tty`";
 
 /// Send a report line, or log to stderr when there is no report socket.
 pub fn report(sys: &dyn Sys, report_fd: Option<Fd>, err: &Error) {
@@ -217,6 +222,8 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     if let Err(e) = sys.close(fd) {
         fatal(sys, cx, setup("close the intermediate root", e));
     }
+    // The new root is complete: its /dev/ptmx is the sandbox's own devpts.
+    let tty = cx.tty_sock.map(|sock| open_tty(sys, cx, sock));
 
     // Drop every capability but those the plan keeps: ambient, bounding,
     // then the three sets; kept ones are raised ambient so they survive the
@@ -280,6 +287,7 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
         umask: old_umask,
         argv0: plan.argv0.clone(),
         fds: plan.fds.iter().map(|f| (f.fd, f.target.unwrap_or(f.fd))).collect(),
+        tty,
     };
     let program = match sys.spawn(&exec) {
         Ok(pid) => pid,
@@ -294,6 +302,11 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
             sys.exit(status)
         }
     };
+    // The program holds the slave now; when it and its children close it,
+    // the launcher's reads of the master end.
+    if let Some(slave) = tty {
+        let _ = sys.close(slave);
+    }
     if let Some(fd) = cx.report_fd {
         let _ = sys.write_fd(fd, b"{\"event\":\"started\"}\n");
         let _ = sys.close(fd);
@@ -301,6 +314,32 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     drop(exec);
     sys.release_memory();
     reap(sys, cx.plan, program)
+}
+
+/// plan.tty: a new pseudo-terminal from the new root's /dev/ptmx (the dev
+/// op's private devpts, so TIOCSTI and line-discipline tricks reach only
+/// it). The master goes to the launcher over `sock` (SCM_RIGHTS); the slave
+/// is returned for the program.
+fn open_tty(sys: &dyn Sys, cx: &InitContext, sock: Fd) -> Fd {
+    let (master, slave) = match sys.open_pty("/dev/ptmx") {
+        Ok(p) => p,
+        Err(e) => {
+            let mut err = setup("open a pseudo-terminal on the sandbox's /dev/ptmx", e);
+            err.hint = Some(TTY_HINT.into());
+            fatal(sys, cx, err)
+        }
+    };
+    // Sized as the caller's terminal (our stdin) before the program can ask;
+    // the launcher passes later changes on.
+    if let Ok(size) = sys.winsize(0) {
+        let _ = sys.set_winsize(master, size);
+    }
+    if let Err(e) = sys.send_fd(sock, master) {
+        fatal(sys, cx, setup("pass the pseudo-terminal to the launcher", e));
+    }
+    let _ = sys.close(master);
+    let _ = sys.close(sock);
+    slave
 }
 
 /// pid 1's loop: reap every child until none is left, forward signals to

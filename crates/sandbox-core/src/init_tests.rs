@@ -27,6 +27,7 @@ fn cx(plan: &Plan) -> InitContext<'_> {
         report_fd: None,
         seccomp: progs(),
         env: vec!["PATH=/usr/bin".into()],
+        tty_sock: None,
     }
 }
 
@@ -397,4 +398,107 @@ fn program_env_applies_inherit_unset_and_set() {
     assert_eq!(crate::launch::program_env(&p, &base), ["PATH=/bin", "A=1"]);
     p.env.inherit = false;
     assert_eq!(crate::launch::program_env(&p, &base), ["A=1"]);
+}
+
+/// plan.tty: the init sequence with pid 1's pty calls after the root is
+/// built (the second pivot done) and the slave handed to the program.
+fn tty_calls() -> Vec<(String, Ret)> {
+    let mut v = setup_calls();
+    let at = v.iter().position(|(c, _)| c == "close(4)").unwrap() + 1;
+    v.splice(
+        at..at,
+        [
+            c("open_pty(\"/dev/ptmx\")", Ret::Pair(6, 7)),
+            c("winsize(0)", Ret::Size(40, 120)),
+            c("set_winsize(6, 40x120)", Ret::Ok),
+            c("send_fd(8, 6)", Ret::Ok),
+            c("close(6)", Ret::Ok),
+            c("close(8)", Ret::Ok),
+        ],
+    );
+    v.last_mut().unwrap().0 = "spawn([\"/bin/true\"], cwd=\"/\", session=true, tty=7)".into();
+    v
+}
+
+fn tty_cx(plan: &Plan) -> InitContext<'_> {
+    let mut cx = cx(plan);
+    cx.tty_sock = Some(8);
+    cx
+}
+
+#[test]
+fn tty_pid1_opens_the_pty_in_the_new_root_and_gives_the_program_the_slave() {
+    let mut p = plan();
+    p.tty = true;
+    let mut calls = tty_calls();
+    calls.extend([
+        // pid 1 lets go of the slave: the program's exit then ends the master's reads.
+        c("close(7)", Ret::Ok),
+        c("reap()", Ret::Reaped(2, ExitStatus::Exited(3))),
+        c("monotonic_ms()", Ret::Int(0)),
+        c("reap()", Ret::Err(libc::ECHILD)),
+    ]);
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &tty_cx(&p))), 3);
+    s.done();
+    assert!(s.logs().is_empty(), "{:?}", s.logs());
+}
+
+#[test]
+fn tty_an_unknown_window_size_is_left_alone() {
+    let mut p = plan();
+    p.tty = true;
+    let mut calls = tty_calls();
+    let at = calls.iter().position(|(c, _)| c == "winsize(0)").unwrap();
+    calls[at].1 = Ret::Err(libc::ENOTTY);
+    calls.remove(at + 1);
+    calls.extend([c("close(7)", Ret::Ok), c("reap()", Ret::Err(libc::ECHILD))]);
+    let s = Script::new(calls);
+    assert_eq!(
+        expect_exit(|| run_init(&s, &tty_cx(&p))),
+        EXIT_UNEXPECTED_WAIT
+    );
+    s.done();
+}
+
+#[test]
+fn tty_no_ptmx_in_the_new_root_is_e_setup_with_the_hint() {
+    let mut p = plan();
+    p.tty = true;
+    let mut calls = tty_calls();
+    let at = calls
+        .iter()
+        .position(|(c, _)| c.starts_with("open_pty"))
+        .unwrap();
+    calls.truncate(at + 1);
+    calls[at].1 = Ret::Err(libc::ENOENT);
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &tty_cx(&p))), EXIT_SETUP);
+    s.done();
+    let logs = s.logs();
+    assert!(
+        logs[0].starts_with("E_SETUP: cannot open a pseudo-terminal on the sandbox's /dev/ptmx"),
+        "{logs:?}"
+    );
+    assert_eq!(logs[1], format!("hint: {TTY_HINT}"));
+}
+
+#[test]
+fn tty_passing_the_master_fails_with_e_setup() {
+    let mut p = plan();
+    p.tty = true;
+    let mut calls = tty_calls();
+    let at = calls
+        .iter()
+        .position(|(c, _)| c.starts_with("send_fd"))
+        .unwrap();
+    calls.truncate(at + 1);
+    calls[at].1 = Ret::Err(20_777);
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &tty_cx(&p))), EXIT_SETUP);
+    s.done();
+    assert_eq!(
+        s.logs(),
+        ["E_SETUP: cannot pass the pseudo-terminal to the launcher: error 20777"]
+    );
 }

@@ -1,13 +1,15 @@
 //! Stage: the launcher, a freshly executed single-threaded process in the
 //! host's namespaces. It checks the plan (nothing is created for a bad one),
 //! compiles seccomp, clones pid 1 into new namespaces, forwards signals to
-//! it and exits with its status.
+//! it (relaying its pseudo-terminal with plan.tty, relay.rs), cleans up after
+//! it in one place ([`finish`]) and exits with its status.
 
 use crate::error::{Code, Error, SetupError};
 use crate::init::{self, InitContext, EXIT_SETUP};
 use crate::ops::placeholder;
 use crate::plan::{Network, Op, Plan};
-use crate::sys::{Errno, Fd, Prctl, Sys};
+use crate::relay;
+use crate::sys::{Errno, ExitStatus, Fd, Prctl, Sys};
 
 /// What the launcher is given by `main`.
 pub struct LaunchContext<'a> {
@@ -85,6 +87,11 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
             sys.exit(EXIT_SETUP);
         }
     }
+    if plan.tty {
+        if let Err(e) = relay::check(sys, plan) {
+            fatal(sys, cx.report_fd, e);
+        }
+    }
     // Stand-ins for protected paths that do not exist yet: created on the
     // host before the sandbox, removed after it (ops/placeholder.rs).
     let mut held = Vec::new();
@@ -104,8 +111,20 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
             }
         }
     }
+    // plan.tty: pid 1 sends the pty master back on this socket pair.
+    let tty = match plan.tty.then(|| sys.socketpair()) {
+        None => None,
+        Some(Ok(pair)) => Some(pair),
+        Some(Err(e)) => {
+            held.into_iter().for_each(|h| placeholder::release(sys, h));
+            fatal(sys, cx.report_fd, SetupError::sys(Code::Setup, "create the pseudo-terminal socket", e))
+        }
+    };
     let pid = match sys.clone_sandbox(clone_flags(plan)) {
         Ok(0) => {
+            if let Some((mine, _)) = tty {
+                let _ = sys.close(mine);
+            }
             let icx = InitContext {
                 plan,
                 host_uid,
@@ -114,6 +133,7 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
                 report_fd: cx.report_fd,
                 seccomp: cx.seccomp,
                 env: program_env(plan, &cx.env),
+                tty_sock: tty.map(|(_, theirs)| theirs),
             };
             init::run_init(sys, &icx)
         }
@@ -126,6 +146,9 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
             fatal(sys, cx.report_fd, SetupError::sys(Code::Setup, "create the sandbox process", e))
         }
     };
+    if let Some((_, theirs)) = tty {
+        let _ = sys.close(theirs);
+    }
     if let Some(fd) = cx.report_fd {
         let _ = sys.write_fd(fd, format!("{{\"event\":\"spawned\",\"pid\":{pid}}}\n").as_bytes());
     }
@@ -133,39 +156,131 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
     if let Some(fd) = plan.status_fd {
         let _ = sys.write_fd(fd, format!("{{ \"child-pid\": {pid} }}\n").as_bytes());
     }
-    let mut held = Some(held);
-    let mut exit = |code: i32| -> ! {
-        // pid 1 is gone: its copies of the lock fds with it.
-        held.take().into_iter().flatten().for_each(|h| placeholder::release(sys, h));
-        if let Some(fd) = plan.status_fd {
-            let _ = sys.write_fd(fd, format!("{{ \"exit-code\": {code} }}\n").as_bytes());
-        }
-        sys.exit(code)
+    let mut stop = Stop::new(pid, plan);
+    let code = match tty {
+        Some((mine, _)) => relay::relay(sys, mine, &mut stop),
+        None => wait(sys, &mut stop),
     };
-    loop {
-        match sys.wait_signal(None) {
-            Ok(Some(libc::SIGCHLD)) => loop {
-                match sys.reap() {
-                    Ok(Some((p, st))) if p == pid => exit(st.code()),
-                    Ok(Some(_)) => continue,
-                    Ok(None) => break,
-                    Err(e) => {
-                        sys.log(&format!("cannot wait for the sandbox: {e}"));
-                        sys.exit(EXIT_SETUP)
-                    }
-                }
-            },
-            Ok(Some(sig)) => {
-                let _ = sys.kill(pid, sig);
+    finish(sys, plan, held, code)
+}
+
+/// The launcher's clean-up once pid 1 has been reaped, on every path after
+/// clone (program exit, forced stop, wait errors): pid 1 and with it every
+/// process of the sandbox is gone. One place, so later steps (the post-run
+/// audit) join here: stand-ins released, then the status line, then exit.
+fn finish(sys: &dyn Sys, plan: &Plan, held: Vec<placeholder::Held>, code: i32) -> ! {
+    // pid 1 is gone: its copies of the lock fds with it.
+    held.into_iter().for_each(|h| placeholder::release(sys, h));
+    if let Some(fd) = plan.status_fd {
+        let _ = sys.write_fd(fd, format!("{{ \"exit-code\": {code} }}\n").as_bytes());
+    }
+    sys.exit(code)
+}
+
+/// How the launcher passes signals on. The first SIGINT, SIGTERM or SIGHUP
+/// goes to pid 1, which gives it to the program; a second SIGINT or SIGTERM
+/// (the program ignored the first, or the caller insists) SIGKILLs pid 1
+/// and so the whole sandbox, and the launcher still cleans up and exits
+/// 128 + that signal, as a shell reports it. SIGQUIT is always forwarded.
+///
+/// With the caller's session kept (`newSession: false`) the terminal's
+/// Ctrl-C reaches the program's process group directly and the launcher's
+/// too, so SIGINT is only forwarded then, never escalated.
+pub struct Stop {
+    pub pid: i32,
+    keep_session: bool,
+    asked: bool,
+    /// The exit status once the launcher decided it (forced stop, failure).
+    forced: Option<i32>,
+}
+
+impl Stop {
+    pub fn new(pid: i32, plan: &Plan) -> Stop {
+        Stop {
+            pid,
+            keep_session: !plan.new_session,
+            asked: false,
+            forced: None,
+        }
+    }
+
+    pub fn signal(&mut self, sys: &dyn Sys, sig: i32) {
+        let counted = match sig {
+            libc::SIGTERM | libc::SIGHUP => true,
+            libc::SIGINT => !self.keep_session,
+            _ => false,
+        };
+        if self.asked && counted && sig != libc::SIGHUP {
+            if self.forced.is_none() {
+                self.forced = Some(128 + sig);
+                let _ = sys.kill(self.pid, libc::SIGKILL);
             }
-            Ok(None) => {}
+            return;
+        }
+        self.asked |= counted;
+        let _ = sys.kill(self.pid, sig);
+    }
+
+    /// The launcher cannot go on relaying or waiting: end the sandbox; the
+    /// caller still reaps it and cleans up, and the run exits 125.
+    pub fn fail(&mut self, sys: &dyn Sys, msg: &str) {
+        sys.log(msg);
+        self.forced.get_or_insert(EXIT_SETUP);
+        let _ = sys.kill(self.pid, libc::SIGKILL);
+    }
+
+    /// The run's exit status from pid 1's.
+    pub fn status(&self, st: ExitStatus) -> i32 {
+        self.forced.unwrap_or(st.code())
+    }
+}
+
+/// Reap whatever exited; the run's status once pid 1 has been reaped.
+pub fn reap_pid1(sys: &dyn Sys, stop: &mut Stop) -> Option<i32> {
+    loop {
+        match sys.reap() {
+            Ok(Some((p, st))) if p == stop.pid => return Some(stop.status(st)),
+            Ok(Some(_)) => continue,
+            Ok(None) => return None,
+            // No child left: pid 1 was reaped on another path.
+            Err(Errno(libc::ECHILD)) => return Some(stop.forced.unwrap_or(EXIT_SETUP)),
             Err(e) => {
-                sys.log(&format!("cannot wait for signals: {e}"));
-                let _ = sys.kill(pid, libc::SIGKILL);
-                sys.exit(EXIT_SETUP)
+                stop.fail(sys, &format!("cannot wait for the sandbox: {e}"));
+                return Some(EXIT_SETUP);
             }
         }
     }
+}
+
+/// Without a pseudo-terminal: wait for signals until pid 1 is reaped.
+pub fn wait(sys: &dyn Sys, stop: &mut Stop) -> i32 {
+    loop {
+        match sys.wait_signal(None) {
+            Ok(Some(libc::SIGCHLD)) => {
+                if let Some(code) = reap_pid1(sys, stop) {
+                    return code;
+                }
+            }
+            Ok(Some(sig)) => stop.signal(sys, sig),
+            Ok(None) => {}
+            Err(e) => {
+                stop.fail(sys, &format!("cannot wait for signals: {e}"));
+                // pid 1 is being killed; its exit is all that is left to see.
+                return reap_blocking(sys, stop);
+            }
+        }
+    }
+}
+
+/// Last resort when signals cannot be waited for: poll for pid 1's exit.
+fn reap_blocking(sys: &dyn Sys, stop: &mut Stop) -> i32 {
+    for _ in 0..1000 {
+        if let Some(code) = reap_pid1(sys, stop) {
+            return code;
+        }
+        let _ = sys.poll(&[], 10);
+    }
+    stop.forced.unwrap_or(EXIT_SETUP)
 }
 
 fn fatal(sys: &dyn Sys, report_fd: Option<Fd>, err: SetupError) -> ! {

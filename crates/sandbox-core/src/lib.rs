@@ -11,6 +11,7 @@ pub mod launch;
 pub mod ops;
 pub mod plan;
 pub mod probe;
+mod relay;
 pub mod seccomp;
 pub mod sys;
 pub mod validate;

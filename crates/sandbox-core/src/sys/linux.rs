@@ -545,6 +545,270 @@ impl Sys for LinuxSys {
         check(unsafe { libc::kill(pid, sig) } as _).map(drop)
     }
 
+    fn socketpair(&self) -> SysResult<(Fd, Fd)> {
+        let mut fds = [0; 2];
+        // SAFETY: fds is a valid 2-int array.
+        check(unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        } as _)?;
+        Ok((fds[0], fds[1]))
+    }
+
+    fn send_fd(&self, sock: Fd, fd: Fd) -> SysResult<()> {
+        // One byte of payload carries the SCM_RIGHTS message (unix(7)).
+        let mut byte = [0u8; 1];
+        // SAFETY: msghdr, iovec and the control buffer live for the call;
+        // CMSG_* compute offsets inside the buffer we sized with CMSG_SPACE.
+        unsafe {
+            let space = libc::CMSG_SPACE(std::mem::size_of::<Fd>() as u32) as usize;
+            let mut control = vec![0u8; space];
+            let mut iov = libc::iovec {
+                iov_base: byte.as_mut_ptr().cast(),
+                iov_len: 1,
+            };
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = space as _;
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<Fd>() as u32) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<Fd>(), fd);
+            loop {
+                if libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) >= 0 {
+                    return Ok(());
+                }
+                match Errno::last() {
+                    Errno(libc::EINTR) => continue,
+                    e => return Err(e),
+                }
+            }
+        }
+    }
+
+    fn recv_fd(&self, sock: Fd) -> SysResult<Option<Fd>> {
+        let mut byte = [0u8; 1];
+        // SAFETY: as in send_fd; the received fd is read from our buffer.
+        unsafe {
+            let space = libc::CMSG_SPACE(std::mem::size_of::<Fd>() as u32) as usize;
+            let mut control = vec![0u8; space];
+            let mut iov = libc::iovec {
+                iov_base: byte.as_mut_ptr().cast(),
+                iov_len: 1,
+            };
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = space as _;
+            let n = loop {
+                let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
+                if n < 0 && Errno::last().0 == libc::EINTR {
+                    continue;
+                }
+                break n;
+            };
+            if n < 0 {
+                return Err(Errno::last());
+            }
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            if cmsg.is_null()
+                || (*cmsg).cmsg_level != libc::SOL_SOCKET
+                || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+            {
+                return if n == 0 {
+                    Ok(None)
+                } else {
+                    Err(Errno(libc::EBADMSG))
+                };
+            }
+            Ok(Some(std::ptr::read_unaligned(
+                libc::CMSG_DATA(cmsg).cast::<Fd>(),
+            )))
+        }
+    }
+
+    fn open_pty(&self, ptmx: &str) -> SysResult<(Fd, Fd)> {
+        let master = self.open(ptmx, libc::O_RDWR | libc::O_NOCTTY)?;
+        let unlock: libc::c_int = 0;
+        // SAFETY: TIOCSPTLCK reads an int; TIOCGPTPEER (Linux 4.13) takes open flags.
+        let slave = unsafe {
+            if libc::ioctl(master, libc::TIOCSPTLCK, &unlock) < 0 {
+                let e = Errno::last();
+                libc::close(master);
+                return Err(e);
+            }
+            libc::ioctl(
+                master,
+                libc::TIOCGPTPEER,
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+            )
+        };
+        if slave < 0 {
+            let e = Errno::last();
+            let _ = self.close(master);
+            return Err(e);
+        }
+        Ok((master, slave))
+    }
+
+    fn tty_raw(&self, fd: Fd) -> SysResult<TermState> {
+        // SAFETY: termios is plain data filled by tcgetattr.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            check(libc::tcgetattr(fd, &mut t) as _)?;
+            let saved = TermState(t);
+            libc::cfmakeraw(&mut t);
+            loop {
+                if libc::tcsetattr(fd, libc::TCSADRAIN, &t) == 0 {
+                    return Ok(saved);
+                }
+                match Errno::last() {
+                    Errno(libc::EINTR) => continue,
+                    e => return Err(e),
+                }
+            }
+        }
+    }
+
+    fn tty_restore(&self, fd: Fd, saved: &TermState) -> SysResult<()> {
+        loop {
+            // SAFETY: saved holds settings tcgetattr filled.
+            if unsafe { libc::tcsetattr(fd, libc::TCSADRAIN, &saved.0) } == 0 {
+                return Ok(());
+            }
+            match Errno::last() {
+                Errno(libc::EINTR) => continue,
+                e => return Err(e),
+            }
+        }
+    }
+
+    fn winsize(&self, fd: Fd) -> SysResult<(u16, u16)> {
+        // SAFETY: winsize is plain data filled by the ioctl.
+        unsafe {
+            let mut w: libc::winsize = std::mem::zeroed();
+            check(libc::ioctl(fd, libc::TIOCGWINSZ, &mut w) as _)?;
+            Ok((w.ws_row, w.ws_col))
+        }
+    }
+
+    fn set_winsize(&self, fd: Fd, (rows, cols): (u16, u16)) -> SysResult<()> {
+        let w = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize.
+        check(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &w) } as _).map(drop)
+    }
+
+    fn set_nonblock(&self, fd: Fd) -> SysResult<()> {
+        // SAFETY: plain fcntl calls.
+        unsafe {
+            let fl = check(libc::fcntl(fd, libc::F_GETFL) as _)?;
+            check(libc::fcntl(fd, libc::F_SETFL, fl as libc::c_int | libc::O_NONBLOCK) as _)
+                .map(drop)
+        }
+    }
+
+    fn signal_fd(&self, signals: &[i32]) -> SysResult<Fd> {
+        // SAFETY: sigset_t is plain data; sigprocmask/signalfd read it.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for &s in signals {
+                libc::sigaddset(&mut set, s);
+            }
+            check(libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) as _)?;
+            check(libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) as _)
+                .map(|fd| fd as Fd)
+        }
+    }
+
+    fn read_signal(&self, fd: Fd) -> SysResult<Option<i32>> {
+        // SAFETY: signalfd_siginfo is plain data; read fills at most its size.
+        unsafe {
+            let mut info: libc::signalfd_siginfo = std::mem::zeroed();
+            let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            loop {
+                let n = libc::read(fd, (&mut info as *mut libc::signalfd_siginfo).cast(), size);
+                if n == size as isize {
+                    return Ok(Some(info.ssi_signo as i32));
+                }
+                match Errno::last() {
+                    Errno(libc::EINTR) if n < 0 => continue,
+                    Errno(libc::EAGAIN) if n < 0 => return Ok(None),
+                    e if n < 0 => return Err(e),
+                    _ => return Err(Errno(libc::EIO)),
+                }
+            }
+        }
+    }
+
+    fn ignore_signal(&self, sig: i32) {
+        // SAFETY: SIG_IGN needs no handler.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+
+    fn poll(&self, fds: &[(Fd, i16)], timeout_ms: i32) -> SysResult<Vec<i16>> {
+        let mut p: Vec<libc::pollfd> = fds
+            .iter()
+            .map(|&(fd, events)| libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: p is a valid array of its length.
+        let rc = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
+        if rc < 0 {
+            return match Errno::last() {
+                Errno(libc::EINTR) => Ok(vec![0; fds.len()]),
+                e => Err(e),
+            };
+        }
+        Ok(p.iter().map(|p| p.revents).collect())
+    }
+
+    fn read(&self, fd: Fd, max: usize) -> SysResult<Vec<u8>> {
+        let mut buf = vec![0u8; max];
+        loop {
+            // SAFETY: buf is valid for max bytes.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), max) };
+            if n >= 0 {
+                buf.truncate(n as usize);
+                return Ok(buf);
+            }
+            match Errno::last() {
+                Errno(libc::EINTR) => continue,
+                e => return Err(e),
+            }
+        }
+    }
+
+    fn write_some(&self, fd: Fd, data: &[u8]) -> SysResult<usize> {
+        loop {
+            // SAFETY: data is a valid slice.
+            let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            match Errno::last() {
+                Errno(libc::EINTR) => continue,
+                e => return Err(e),
+            }
+        }
+    }
+
     fn release_memory(&self) {
         // SAFETY: malloc_trim only returns free heap pages; no pointer is touched.
         unsafe { libc::malloc_trim(0) };

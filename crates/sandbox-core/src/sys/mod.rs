@@ -103,6 +103,38 @@ pub struct Exec {
     pub argv0: Option<String>,
     /// (fd in init, fd in the program) pairs passed in.
     pub fds: Vec<(Fd, Fd)>,
+    /// A pseudo-terminal slave (plan.tty): the program's stdin, stdout,
+    /// stderr and controlling terminal, in a new session.
+    pub tty: Option<Fd>,
+}
+
+/// A terminal's settings, saved to be put back.
+#[derive(Clone, Copy)]
+pub struct TermState(pub libc::termios);
+
+impl fmt::Debug for TermState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TermState")
+    }
+}
+
+/// poll(2) event bits, re-exported for callers and scripts.
+pub const POLLIN: i16 = libc::POLLIN;
+pub const POLLOUT: i16 = libc::POLLOUT;
+
+/// Render poll events for call scripts: `IN|OUT`.
+pub fn fmt_poll(events: i16) -> String {
+    let mut out = Vec::new();
+    for (bit, name) in [(libc::POLLIN, "IN"), (libc::POLLOUT, "OUT"), (libc::POLLERR, "ERR"), (libc::POLLHUP, "HUP"), (libc::POLLNVAL, "NVAL")] {
+        if events & bit != 0 {
+            out.push(name);
+        }
+    }
+    if out.is_empty() {
+        "0".into()
+    } else {
+        out.join("|")
+    }
 }
 
 /// Why the program could not be started.
@@ -208,6 +240,39 @@ pub trait Sys {
     /// Err(ECHILD) when none remain.
     fn reap(&self) -> SysResult<Option<(i32, ExitStatus)>>;
     fn kill(&self, pid: i32, sig: i32) -> SysResult<()>;
+
+    // The pseudo-terminal (plan.tty): pid 1 opens it, the launcher relays it.
+    /// socketpair(AF_UNIX, SOCK_STREAM), both ends close-on-exec.
+    fn socketpair(&self) -> SysResult<(Fd, Fd)>;
+    /// Send `fd` over the unix socket `sock` (SCM_RIGHTS).
+    fn send_fd(&self, sock: Fd, fd: Fd) -> SysResult<()>;
+    /// Receive an fd sent with `send_fd` (close-on-exec); Ok(None) when the
+    /// other end closed without sending one.
+    fn recv_fd(&self, sock: Fd) -> SysResult<Option<Fd>>;
+    /// A new pseudo-terminal from `ptmx`, unlocked: (master, slave), both
+    /// O_NOCTTY and close-on-exec. The slave is opened from the master
+    /// (TIOCGPTPEER), never by a path someone could swap.
+    fn open_pty(&self, ptmx: &str) -> SysResult<(Fd, Fd)>;
+    /// Put the terminal on `fd` in raw mode (cfmakeraw); returns the settings before.
+    fn tty_raw(&self, fd: Fd) -> SysResult<TermState>;
+    fn tty_restore(&self, fd: Fd, saved: &TermState) -> SysResult<()>;
+    /// TIOCGWINSZ: (rows, columns).
+    fn winsize(&self, fd: Fd) -> SysResult<(u16, u16)>;
+    /// TIOCSWINSZ with (rows, columns).
+    fn set_winsize(&self, fd: Fd, size: (u16, u16)) -> SysResult<()>;
+    fn set_nonblock(&self, fd: Fd) -> SysResult<()>;
+    /// Block `signals` and return a non-blocking signalfd for them.
+    fn signal_fd(&self, signals: &[i32]) -> SysResult<Fd>;
+    /// The next signal queued on a signal_fd; Ok(None) when none is.
+    fn read_signal(&self, fd: Fd) -> SysResult<Option<i32>>;
+    /// SIG_IGN for `sig`.
+    fn ignore_signal(&self, sig: i32);
+    /// poll(2) on (fd, events) pairs: each one's revents, in order (all 0 on EINTR).
+    fn poll(&self, fds: &[(Fd, i16)], timeout_ms: i32) -> SysResult<Vec<i16>>;
+    /// One read(2) of at most `max` bytes; empty at end of file.
+    fn read(&self, fd: Fd, max: usize) -> SysResult<Vec<u8>>;
+    /// One write(2): how many bytes were written.
+    fn write_some(&self, fd: Fd, data: &[u8]) -> SysResult<usize>;
     fn monotonic_ms(&self) -> u64;
     /// Give freed heap back to the kernel (malloc_trim): pid 1 lives as long
     /// as the sandbox, and its setup garbage need not stay resident.

@@ -24,6 +24,12 @@ pub enum Ret {
     /// `reap` found children but none exited.
     NoneYet,
     ExecFailed(Option<i32>, ExecFailure),
+    /// Two fds (socketpair, open_pty).
+    Pair(Fd, Fd),
+    /// poll's revents, one per fd.
+    Events(Vec<i16>),
+    /// A window size (rows, columns).
+    Size(u16, u16),
 }
 
 /// The panic payload of a scripted `exit`.
@@ -78,6 +84,13 @@ impl Script {
             Ret::Fd(fd) => Ok(fd),
             Ret::Err(e) => Err(Errno(e)),
             r => panic!("{call}: script returns {r:?}, expected Fd or Err"),
+        }
+    }
+    fn pair(&self, call: String) -> SysResult<(Fd, Fd)> {
+        match self.next(call.clone()) {
+            Ret::Pair(a, b) => Ok((a, b)),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("{call}: script returns {r:?}, expected Pair or Err"),
         }
     }
     fn kind(&self, call: String) -> SysResult<FileKind> {
@@ -294,7 +307,8 @@ impl Sys for Script {
         self.unit(format!("pivot_root({}, {})", q(new_root), q(put_old)))
     }
     fn spawn(&self, exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
-        match self.next(format!("spawn({:?}, cwd={}, session={})", exec.argv, q(&exec.cwd), exec.new_session)) {
+        let tty = exec.tty.map(|fd| format!(", tty={fd}")).unwrap_or_default();
+        match self.next(format!("spawn({:?}, cwd={}, session={}{tty})", exec.argv, q(&exec.cwd), exec.new_session)) {
             Ret::Int(pid) => Ok(pid as i32),
             Ret::ExecFailed(pid, f) => Err((pid, f)),
             r => panic!("spawn: {r:?}"),
@@ -317,6 +331,81 @@ impl Sys for Script {
     }
     fn kill(&self, pid: i32, sig: i32) -> SysResult<()> {
         self.unit(format!("kill({pid}, {sig})"))
+    }
+    fn socketpair(&self) -> SysResult<(Fd, Fd)> {
+        self.pair("socketpair()".into())
+    }
+    fn send_fd(&self, sock: Fd, fd: Fd) -> SysResult<()> {
+        self.unit(format!("send_fd({sock}, {fd})"))
+    }
+    fn recv_fd(&self, sock: Fd) -> SysResult<Option<Fd>> {
+        match self.next(format!("recv_fd({sock})")) {
+            Ret::Fd(fd) => Ok(Some(fd)),
+            Ret::NoneYet => Ok(None),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("recv_fd: {r:?}"),
+        }
+    }
+    fn open_pty(&self, ptmx: &str) -> SysResult<(Fd, Fd)> {
+        self.pair(format!("open_pty({})", q(ptmx)))
+    }
+    fn tty_raw(&self, fd: Fd) -> SysResult<TermState> {
+        // SAFETY: termios is plain data.
+        self.unit(format!("tty_raw({fd})")).map(|()| TermState(unsafe { std::mem::zeroed() }))
+    }
+    fn tty_restore(&self, fd: Fd, _saved: &TermState) -> SysResult<()> {
+        self.unit(format!("tty_restore({fd})"))
+    }
+    fn winsize(&self, fd: Fd) -> SysResult<(u16, u16)> {
+        match self.next(format!("winsize({fd})")) {
+            Ret::Size(r, c) => Ok((r, c)),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("winsize: {r:?}"),
+        }
+    }
+    fn set_winsize(&self, fd: Fd, (rows, cols): (u16, u16)) -> SysResult<()> {
+        self.unit(format!("set_winsize({fd}, {rows}x{cols})"))
+    }
+    fn set_nonblock(&self, fd: Fd) -> SysResult<()> {
+        self.unit(format!("set_nonblock({fd})"))
+    }
+    fn signal_fd(&self, signals: &[i32]) -> SysResult<Fd> {
+        self.fd(format!("signal_fd({signals:?})"))
+    }
+    fn read_signal(&self, fd: Fd) -> SysResult<Option<i32>> {
+        match self.next(format!("read_signal({fd})")) {
+            Ret::Signal(s) => Ok(s),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("read_signal: {r:?}"),
+        }
+    }
+    fn ignore_signal(&self, sig: i32) {
+        self.made.borrow_mut().push(format!("ignore_signal({sig})"));
+    }
+    fn poll(&self, fds: &[(Fd, i16)], timeout_ms: i32) -> SysResult<Vec<i16>> {
+        let list: Vec<String> = fds.iter().map(|(fd, ev)| format!("{fd}:{}", fmt_poll(*ev))).collect();
+        match self.next(format!("poll([{}], {timeout_ms})", list.join(" "))) {
+            Ret::Events(v) => {
+                assert_eq!(v.len(), fds.len(), "poll: one revents per fd");
+                Ok(v)
+            }
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("poll: {r:?}"),
+        }
+    }
+    fn read(&self, fd: Fd, max: usize) -> SysResult<Vec<u8>> {
+        match self.next(format!("read({fd}, {max})")) {
+            Ret::Bytes(b) => Ok(b),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("read: {r:?}"),
+        }
+    }
+    fn write_some(&self, fd: Fd, data: &[u8]) -> SysResult<usize> {
+        match self.next(format!("write_some({fd}, {})", q(&String::from_utf8_lossy(data)))) {
+            Ret::Int(n) => Ok(n as usize),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("write_some: {r:?}"),
+        }
     }
     fn release_memory(&self) {
         self.made.borrow_mut().push("release_memory()".into());
