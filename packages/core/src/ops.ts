@@ -198,6 +198,15 @@ export class PlanBuilder {
     return this;
   }
 
+  /**
+   * `--tty`: the program gets a pseudo-terminal of its own from the sandbox's
+   * devpts (needs a `dev` op on /dev), relayed to the launcher's terminal.
+   */
+  tty(on = true): this {
+    this.#plan.tty = on;
+    return this;
+  }
+
   /** `--allow-signals`, `--allow-abstract-unix`: widen the Landlock scopes. */
   landlock(allow: { signals?: boolean; abstractUnix?: boolean }): this {
     const l = (this.#plan.landlock ??= {});

@@ -11,6 +11,7 @@
 
 import * as childProcess from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import type { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { Readable, Stream, Writable } from 'node:stream';
@@ -52,7 +53,21 @@ export interface SpawnOptions {
   network?: Network;
   /** Default `'pipe'`. */
   stdio?: StdioOption;
-  /** Aborting sends SIGTERM to the launcher, then SIGKILL after 2 s. */
+  /**
+   * Give the program a pseudo-terminal of its own (`docker run -it`): job
+   * control, Ctrl-C/Ctrl-Z, window size and exit status behave as on a local
+   * terminal, and TIOCSTI inside reaches only the sandbox's pty. stdin and
+   * stdout must be terminals (`stdio: 'inherit'` on a terminal, or terminal
+   * fds) and the plan must mount a private /dev (every preset does); see
+   * {@link canUseTty}. Default false.
+   */
+  tty?: boolean;
+  /**
+   * Aborting sends SIGTERM to the launcher (passed on to the program), a
+   * second SIGTERM after {@link KILL_GRACE_MS} (the launcher then SIGKILLs the
+   * sandbox and still cleans up), and SIGKILL of the launcher itself only
+   * after {@link CLEANUP_GRACE_MS} more.
+   */
   signal?: AbortSignal;
   /** Like `signal`, after this many milliseconds. */
   timeoutMs?: number;
@@ -103,8 +118,14 @@ export interface SandboxProcess {
   kill(signal?: NodeJS.Signals | number): boolean;
 }
 
-/** Grace period between SIGTERM and SIGKILL on abort or timeout. */
+/** Grace period between the first and the second SIGTERM on abort or timeout. */
 export const KILL_GRACE_MS = 2000;
+/**
+ * After the second SIGTERM, how long the launcher may take to reap the
+ * sandbox and clean up (stand-ins, audit) before it is SIGKILLed as a last
+ * resort.
+ */
+export const CLEANUP_GRACE_MS = 10_000;
 /** How long to wait for the report channel to drain after the launcher exited. */
 const DRAIN_MS = 500;
 
@@ -128,6 +149,7 @@ export function buildPlan(options: SpawnOptions): Plan {
   if (options.gid !== undefined) plan.gid = options.gid;
   if (options.hostname !== undefined) plan.hostname = options.hostname;
   if (options.network !== undefined) plan.network = options.network;
+  if (options.tty !== undefined) plan.tty = options.tty;
   return options.plan ? { ...plan, ...structuredClone(options.plan) } : plan;
 }
 
@@ -193,6 +215,7 @@ export function spawn(options: SpawnOptions): SandboxProcess {
   const init = resolveInit();
 
   const stdio = normalizeStdio(options.stdio ?? 'pipe');
+  if (plan.tty === true) assertTerminals(stdio);
   const { plan: launched, fds: callerFds } = remapCallerFds(plan);
   const startTime = performance.now();
   // With a new session (the default) the program never shares our terminal's
@@ -266,7 +289,15 @@ export function spawn(options: SpawnOptions): SandboxProcess {
     control.end(`${JSON.stringify(launched)}\n`);
   }
 
+  // With a pseudo-terminal the launcher relays window sizes, but it runs in
+  // a session of its own: the terminal's SIGWINCH reaches us, not it.
+  const onResize = (): void => {
+    if (!settled && child.exitCode === null) child.kill('SIGWINCH');
+  };
+  if (plan.tty === true) process.on('SIGWINCH', onResize);
+
   const cleanup = (): void => {
+    process.off('SIGWINCH', onResize);
     clearTimeout(killTimer);
     clearTimeout(timeoutTimer);
     options.signal?.removeEventListener('abort', onAbort);
@@ -342,11 +373,19 @@ export function spawn(options: SpawnOptions): SandboxProcess {
     rejectExited(failure);
   });
 
+  // SIGTERM is passed on to the program; a second one makes the launcher
+  // SIGKILL the sandbox and then clean up (stand-ins, audit), so the
+  // launcher itself is SIGKILLed only as a last resort, much later.
+  const alive = (): boolean => !settled && child.exitCode === null && child.signalCode === null;
   const terminate = (): void => {
-    if (settled || child.exitCode !== null || child.signalCode !== null) return;
+    if (!alive() || killTimer !== undefined) return;
     child.kill('SIGTERM');
-    killTimer ??= setTimeout(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    killTimer = setTimeout(() => {
+      if (!alive()) return;
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => {
+        if (alive()) child.kill('SIGKILL');
+      }, CLEANUP_GRACE_MS);
     }, KILL_GRACE_MS);
   };
   function onAbort(): void {
@@ -400,6 +439,36 @@ export async function run(options: RunOptions): Promise<RunResult> {
   if (stdout !== undefined) out.stdout = stdout;
   if (stderr !== undefined) out.stderr = stderr;
   return out;
+}
+
+/**
+ * Whether `tty: true` can work for this plan here: stdin and stdout are
+ * terminals, the program gets a session of its own and the plan mounts a
+ * private /dev (whose devpts holds the pty). The CLI's default.
+ */
+export function canUseTty(plan: Pick<Plan, 'ops' | 'newSession'>): boolean {
+  const privateDev = (plan.ops ?? []).some((op) => op.kind === 'dev' && op.target.replace(/\/+$/, '') === '/dev');
+  return privateDev && plan.newSession !== false && isatty(0) && isatty(1);
+}
+
+/** `tty: true` relays the caller's terminal: stdin and stdout must be one. */
+function assertTerminals(stdio: [StdioEntry, StdioEntry, StdioEntry]): void {
+  for (const i of [0, 1] as const) {
+    const entry = stdio[i];
+    const fd = entry === 'inherit' ? i : typeof entry === 'number' ? entry : fdOf(entry);
+    if (fd === undefined || !isatty(fd)) {
+      const name = i === 0 ? 'stdin' : 'stdout';
+      const what = fd === undefined ? JSON.stringify(typeof entry === 'string' ? entry : 'a stream') : `fd ${fd}, not a terminal`;
+      throw new SandboxError('E_SETUP', `tty needs a terminal on ${name}, and stdio[${i}] is ${what}`, {
+        hint: "pass stdio: 'inherit' when running on a terminal, or leave tty off",
+      });
+    }
+  }
+}
+
+function fdOf(entry: StdioEntry): number | undefined {
+  const fd = (entry as { fd?: unknown }).fd;
+  return typeof entry === 'object' && typeof fd === 'number' ? fd : undefined;
 }
 
 function normalizeStdio(stdio: StdioOption): [StdioEntry, StdioEntry, StdioEntry] {

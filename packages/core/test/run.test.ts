@@ -18,7 +18,7 @@ jest.mock('@sandboxctl/native', () => ({
   planSchema: () => '{}',
 }));
 
-import { buildPlan, KILL_GRACE_MS, resolveInit, run, spawn } from '../src/run';
+import { buildPlan, CLEANUP_GRACE_MS, KILL_GRACE_MS, resolveInit, run, spawn } from '../src/run';
 import { plan } from '../src/ops';
 import { SandboxError } from '../src/errors';
 
@@ -255,15 +255,16 @@ describe('spawn and run', () => {
     await expect(child.exited).resolves.toMatchObject({ code: 143, aborted: true, timedOut: false });
   });
 
-  it('escalates to SIGKILL when the launcher ignores SIGTERM', async () => {
+  it('sends a second SIGTERM (the launcher kills the sandbox and cleans up), and SIGKILL only after the clean-up grace', async () => {
     const controller = new AbortController();
     const child = spawn({ argv: ['fake:hang'], signal: controller.signal, stdio: 'ignore' });
     await child.started;
     const aborted = Date.now();
     controller.abort();
     await expect(child.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL', aborted: true });
-    expect(Date.now() - aborted).toBeGreaterThanOrEqual(KILL_GRACE_MS);
-  });
+    expect(Date.now() - aborted).toBeGreaterThanOrEqual(KILL_GRACE_MS + CLEANUP_GRACE_MS);
+    expect(readFileSync(`${record}.signals`, 'utf8')).toBe('SIGTERM\nSIGTERM\n');
+  }, KILL_GRACE_MS + CLEANUP_GRACE_MS + 10_000);
 
   it('refuses an already aborted signal without spawning', async () => {
     const controller = new AbortController();
