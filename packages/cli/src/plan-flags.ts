@@ -218,6 +218,7 @@ const OTHER_FLAG_ARITY: Readonly<Record<string, number>> = {
   '--json-status-fd': 1,
   '--pass-fd': 1,
   '--keep-session': 0,
+  '--tty': 0,
   '--allow-signals': 0,
   '--allow-abstract-unix': 0,
 };
@@ -357,6 +358,9 @@ export abstract class PlanFlagsCommand extends Command<SandboxctlContext> {
   jsonStatusFd = Option.String('--json-status-fd', { description: 'Write {"child-pid": N} then {"exit-code": N} lines to fd FD', validator: isUint32 });
   passFd = Option.Array('--pass-fd', { description: 'Pass open fd FD into the program at the same number (others are closed)', validator: t.isArray(isUint32) });
   keepSession = Option.Boolean('--keep-session', false, { description: "Keep the caller's session (job control); TIOCSTI stays refused" });
+  tty = Option.Boolean('--tty', {
+    description: "Give the program a pseudo-terminal of its own relayed to yours, as docker run -it (run's default when stdin and stdout are terminals and the sandbox has a private /dev); --no-tty: never",
+  });
   allowSignals = Option.Boolean('--allow-signals', false, { description: 'Let the sandbox signal processes outside it (Landlock scope off)' });
   allowAbstractUnix = Option.Boolean('--allow-abstract-unix', false, { description: 'Let the sandbox reach abstract unix sockets outside it (Landlock scope off)' });
 
@@ -475,6 +479,7 @@ export abstract class PlanFlagsCommand extends Command<SandboxctlContext> {
     if (this.jsonStatusFd !== undefined) builder.statusFd(this.jsonStatusFd);
     for (const fd of this.passFd ?? []) builder.passFd(fd);
     if (this.keepSession) builder.keepSession();
+    if (this.tty !== undefined) builder.tty(this.tty);
     if (this.allowSignals || this.allowAbstractUnix) builder.landlock({ signals: this.allowSignals, abstractUnix: this.allowAbstractUnix });
     return builder;
   }

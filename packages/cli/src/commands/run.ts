@@ -6,7 +6,7 @@
 
 import { constants } from 'node:os';
 import { Command } from 'clipanion';
-import { spawn, type ExitResult, type SandboxProcess } from '@sandboxctl/core';
+import { canUseTty, spawn, type ExitResult, type SandboxProcess } from '@sandboxctl/core';
 import { PLAN_FLAGS_SCHEMA } from '../plan-flags';
 import { SourcedPlanCommand } from '../plan-sources';
 
@@ -24,6 +24,10 @@ export class RunCommand extends SourcedPlanCommand {
       \`--preset NAME\` starts from a preset (\`sandboxctl presets\` lists them); a sandboxctl.json in the current directory or the nearest parent that has one (or \`--config FILE\`; \`--no-config\` for none) adds ops and policy. The preset's ops come first, then the config file's, then the flags'; flags override the config's policy, which overrides the preset's. \`sandboxctl explain\` shows the result in words.
 
       By default the sandbox has new user, pid, mount, ipc, uts and cgroup namespaces, no network but loopback, a new session and the strict seccomp filter; \`--unshare-*\`, \`--die-with-parent\` and \`--new-session\` are accepted and change nothing.
+
+      On a terminal (stdin and stdout both terminals) with a private /dev (\`--dev /dev\`, every preset has it), the program gets a pseudo-terminal of its own, relayed to yours as \`docker run -it\` and ssh do: job control, Ctrl-C, Ctrl-Z and \`fg\`, window resizes and the exit status behave as on a local terminal, and TIOCSTI inside reaches only the sandbox's terminal. \`--no-tty\` turns it off, \`--tty\` asks for it (an error when it cannot work).
+
+      Signals: the first SIGINT, SIGTERM or SIGHUP is passed on to the program; a second SIGINT or SIGTERM kills the sandbox, after which sandboxctl still cleans up and exits 130 or 143.
 
       The exit status is the program's (128+N when it was killed by signal N). Failures of sandboxctl itself print \`sandboxctl: E_CODE: message\` and exit with 125; 126 and 127 mean the command could not be executed or was not found.
     `,
@@ -43,6 +47,8 @@ export class RunCommand extends SourcedPlanCommand {
     let child: SandboxProcess;
     try {
       const { plan } = this.resolvePlan();
+      // As docker -it and ssh: a terminal gets a pseudo-terminal unless --no-tty.
+      if (plan.tty === undefined && canUseTty(plan)) plan.tty = true;
       child = spawn({ argv: plan.argv, plan, stdio: 'inherit' });
     } catch (error) {
       throw this.explain(error);
@@ -60,16 +66,14 @@ export class RunCommand extends SourcedPlanCommand {
 
 /**
  * Forwards the CLI's signals to the launcher until the returned function is
- * called. A second signal while the first is still being handled (the
- * program ignores it, or lingers) escalates to SIGKILL of the launcher, which
- * takes pid 1 and so the whole sandbox with it (parent-death signals).
+ * called. The launcher escalates itself: a second SIGINT or SIGTERM makes it
+ * SIGKILL the sandbox and still clean up (stand-ins, audit), so the CLI never
+ * kills the launcher.
  */
 export function forwardSignals(child: Pick<SandboxProcess, 'kill'>): () => void {
-  let received = 0;
   const handlers = FORWARDED_SIGNALS.map((signal) => {
     const handler = (): void => {
-      received += 1;
-      child.kill(received === 1 ? signal : 'SIGKILL');
+      child.kill(signal);
     };
     process.on(signal, handler);
     return [signal, handler] as const;
