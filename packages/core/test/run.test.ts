@@ -18,7 +18,7 @@ jest.mock('@sandboxctl/native', () => ({
   planSchema: () => '{}',
 }));
 
-import { buildPlan, CLEANUP_GRACE_MS, KILL_GRACE_MS, resolveInit, run, spawn } from '../src/run';
+import { buildPlan, canUseTty, CLEANUP_GRACE_MS, KILL_GRACE_MS, resolveInit, run, spawn } from '../src/run';
 import { plan } from '../src/ops';
 import { SandboxError } from '../src/errors';
 
@@ -92,6 +92,25 @@ describe('buildPlan', () => {
     built.argv.push('x');
     expect(ops).toHaveLength(1);
     expect(argv).toEqual(['true']);
+  });
+});
+
+describe('tty', () => {
+  it('sets plan.tty; refuses non-terminal stdio with E_SETUP before spawning anything', () => {
+    expect(buildPlan({ argv: ['sh'], tty: true }).tty).toBe(true);
+    expect(buildPlan({ argv: ['sh'] }).tty).toBeUndefined();
+    for (const stdio of ['pipe', 'ignore', ['inherit', 'pipe', 'inherit']] as const) {
+      expect(() => spawn({ argv: ['sh'], tty: true, stdio: stdio as never })).toThrow(expect.objectContaining({ code: 'E_SETUP' }));
+    }
+    // jest's own stdin is no terminal either.
+    expect(() => spawn({ argv: ['sh'], tty: true, stdio: [9999, 1, 2] })).toThrow(expect.objectContaining({ code: 'E_SETUP' }));
+    expect(existsSync(record)).toBe(false);
+  });
+
+  it('canUseTty needs a private /dev and a new session', () => {
+    expect(canUseTty({ ops: [{ kind: 'proc', target: '/proc' }] })).toBe(false);
+    expect(canUseTty({ ops: [{ kind: 'dev', target: '/dev' }], newSession: false })).toBe(false);
+    expect(canUseTty({ ops: [{ kind: 'dev', target: '/dev/' }] })).toBe(require('node:tty').isatty(0) && require('node:tty').isatty(1));
   });
 });
 
