@@ -10,7 +10,7 @@
  */
 
 import * as childProcess from 'node:child_process';
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import type { Socket } from 'node:net';
 import { resolve } from 'node:path';
@@ -443,12 +443,29 @@ export async function run(options: RunOptions): Promise<RunResult> {
 
 /**
  * Whether `tty: true` can work for this plan here: stdin and stdout are
- * terminals, the program gets a session of its own and the plan mounts a
- * private /dev (whose devpts holds the pty). The CLI's default.
+ * terminals, we are in the terminal's foreground job, the program gets a
+ * session of its own and the plan mounts a private /dev (whose devpts holds
+ * the pty). The CLI's default.
  */
 export function canUseTty(plan: Pick<Plan, 'ops' | 'newSession'>): boolean {
   const privateDev = (plan.ops ?? []).some((op) => op.kind === 'dev' && op.target.replace(/\/+$/, '') === '/dev');
-  return privateDev && plan.newSession !== false && isatty(0) && isatty(1);
+  return privateDev && plan.newSession !== false && isatty(0) && isatty(1) && inForeground();
+}
+
+/**
+ * The launcher runs in a session of its own, where the kernel's job control
+ * would not stop it from taking over the terminal of a background job
+ * (`sandboxctl run … &`): relay only from the foreground (proc(5): the
+ * process group and the terminal's foreground group in /proc/self/stat).
+ */
+function inForeground(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[2] === fields[5];
+  } catch {
+    return true;
+  }
 }
 
 /** `tty: true` relays the caller's terminal: stdin and stdout must be one. */
