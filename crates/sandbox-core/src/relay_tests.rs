@@ -460,3 +460,82 @@ fn wait_errors_kill_the_sandbox_and_still_reach_the_clean_up() {
     s.done();
     assert_eq!(s.logs(), ["cannot wait for signals: error 20802"]);
 }
+
+#[test]
+fn relay_retries_what_would_block_and_drops_input_the_master_refuses() {
+    let p = plan(true);
+    let mut v = start(&p);
+    v.extend([
+        // Nothing usable from pid 1's socket: it is closed all the same.
+        c("poll([12:IN 10:IN], -1)", ev(&[0, IN])),
+        c("recv_fd(10)", Ret::Err(libc::ECONNRESET)),
+        c("close(10)", Ret::Ok),
+        c("poll([12:IN], -1)", ev(&[IN])),
+        c("read_signal(12)", Ret::Signal(Some(libc::SIGCHLD))),
+        c("reap()", Ret::Err(libc::ECHILD)),
+        c("close(12)", Ret::Ok),
+    ]);
+    let (code, s) = run(v, &p);
+    assert_eq!(code, EXIT_SETUP);
+    s.done();
+
+    let mut v = start(&p);
+    v.extend(attach());
+    v.extend([
+        c("poll([12:IN 0:IN 13:IN], -1)", ev(&[0, IN, IN])),
+        c("read(0, 16384)", Ret::Err(libc::EAGAIN)),
+        c("read(13, 16384)", Ret::Err(libc::EAGAIN)),
+        c("poll([12:IN 0:IN 13:IN], -1)", ev(&[0, IN, 0])),
+        c("read(0, 16384)", Ret::Bytes(b"abc".to_vec())),
+        c("poll([12:IN 13:IN|OUT], -1)", ev(&[0, libc::POLLOUT])),
+        c("write_some(13, \"abc\")", Ret::Err(libc::EAGAIN)),
+        c("poll([12:IN 13:IN|OUT], -1)", ev(&[0, libc::POLLOUT])),
+        c("write_some(13, \"abc\")", Ret::Err(libc::EIO)),
+        // Refused input is dropped: stdin is read again.
+        c("poll([12:IN 0:IN 13:IN], -1)", ev(&[0, IN, 0])),
+        c("read(0, 16384)", Ret::Bytes(Vec::new())),
+        c("kill(4242, 1)", Ret::Ok),
+        c("poll([12:IN 13:IN], -1)", ev(&[IN, 0])),
+    ]);
+    v.extend(reaped(ExitStatus::Exited(0)));
+    let (code, s) = run(v, &p);
+    assert_eq!(code, 0);
+    s.done();
+}
+
+#[test]
+fn the_child_side_of_clone_closes_the_launchers_end() {
+    let p = plan(true);
+    let v = vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c("isatty(0)", Ret::Int(1)),
+        c("socketpair()", Ret::Pair(10, 11)),
+        c(flags(&p), Ret::Int(0)),
+        c("close(10)", Ret::Ok),
+        // run_init: the script stops it at its first check.
+        c("getpid()", Ret::Int(5)),
+    ];
+    let (code, s) = run(v, &p);
+    assert_eq!(code, EXIT_SETUP);
+    s.done();
+}
+
+#[test]
+fn without_signals_the_launcher_polls_for_pid1_a_bounded_time() {
+    let p = plan(false);
+    let mut v = vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c(flags(&p), Ret::Int(4242)),
+        c("wait_signal(None)", Ret::Err(20_901)),
+        c("kill(4242, 9)", Ret::Ok),
+    ];
+    for _ in 0..1000 {
+        v.push(c("reap()", Ret::NoneYet));
+        v.push(c("poll([], 10)", ev(&[])));
+    }
+    let (code, s) = run(v, &p);
+    assert_eq!(code, EXIT_SETUP);
+    s.done();
+}
