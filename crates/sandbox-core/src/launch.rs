@@ -2,7 +2,7 @@
 //! host's namespaces. It checks the plan (nothing is created for a bad one),
 //! compiles seccomp, clones pid 1 into new namespaces, forwards signals to
 //! it (relaying its pseudo-terminal with plan.tty, relay.rs), cleans up after
-//! it in one place ([`finish`]) and exits with its status.
+//! it in one place ([`Cleanup::finish`]) and exits with its status.
 
 use crate::error::{Code, Error, SetupError};
 use crate::init::{self, InitContext, EXIT_SETUP};
@@ -161,20 +161,28 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
         Some((mine, _)) => relay::relay(sys, mine, &mut stop),
         None => wait(sys, &mut stop),
     };
-    finish(sys, plan, held, code)
+    Cleanup { held }.finish(sys, cx, code)
 }
 
-/// The launcher's clean-up once pid 1 has been reaped, on every path after
+/// What the launcher undoes once pid 1 has been reaped, on every path after
 /// clone (program exit, forced stop, wait errors): pid 1 and with it every
-/// process of the sandbox is gone. One place, so later steps (the post-run
-/// audit) join here: stand-ins released, then the status line, then exit.
-fn finish(sys: &dyn Sys, plan: &Plan, held: Vec<placeholder::Held>, code: i32) -> ! {
-    // pid 1 is gone: its copies of the lock fds with it.
-    held.into_iter().for_each(|h| placeholder::release(sys, h));
-    if let Some(fd) = plan.status_fd {
-        let _ = sys.write_fd(fd, format!("{{ \"exit-code\": {code} }}\n").as_bytes());
+/// process of the sandbox is gone by then. One place, so later steps (the
+/// post-run audit and its snapshot) join here as fields and steps.
+pub struct Cleanup {
+    /// Stand-ins to remove.
+    pub held: Vec<placeholder::Held>,
+}
+
+impl Cleanup {
+    /// Clean up, write the status line and exit with `code`.
+    pub fn finish(self, sys: &dyn Sys, cx: &LaunchContext, code: i32) -> ! {
+        // pid 1 is gone: its copies of the lock fds with it.
+        self.held.into_iter().for_each(|h| placeholder::release(sys, h));
+        if let Some(fd) = cx.plan.status_fd {
+            let _ = sys.write_fd(fd, format!("{{ \"exit-code\": {code} }}\n").as_bytes());
+        }
+        sys.exit(code)
     }
-    sys.exit(code)
 }
 
 /// How the launcher passes signals on. The first SIGINT, SIGTERM or SIGHUP
