@@ -322,3 +322,15 @@ test('--tty without a private /dev is E_SETUP with a hint; --tty without a termi
   expect(readFileSync(`${dir}/after`, 'utf8')).toBe(readFileSync(`${dir}/before`, 'utf8'));
   expect(off.status).toBe(0);
 });
+
+test('a library timeout on a program that ignores SIGTERM: the second SIGTERM ends it, the launcher cleans up and is not SIGKILLed', async () => {
+  const { run, KILL_GRACE_MS } = require('@sandboxctl/core');
+  const project = tempDir('sbx-tty-project-');
+  const marker = `600.${process.pid}${Date.now() % 100000}`;
+  const started = Date.now();
+  const r = await run({ argv: ['sh', '-c', `trap "" TERM; sleep ${marker}`], preset: { name: 'agent', cwd: project }, timeoutMs: 500 });
+  expect(r).toMatchObject({ code: 143, signal: null, timedOut: true });
+  expect(Date.now() - started).toBeGreaterThanOrEqual(500 + KILL_GRACE_MS);
+  expect(readdirSync(project)).toEqual([]);
+  expect(hostProcessesWith(marker)).toEqual([]);
+});
