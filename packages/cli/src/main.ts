@@ -13,13 +13,14 @@ import { ExplainCommand } from './commands/explain';
 import { PresetsCommand } from './commands/presets';
 import { PresetsShowCommand } from './commands/presets/show';
 import { SeccompExportCommand } from './commands/seccomp/export';
+import { TrustCommand } from './commands/trust';
 import { describeFailure, formatFailure } from './report';
 import { VERSION } from './version';
 import type { SandboxctlContext } from './context';
 import { PlanFlagsCommand } from './plan-flags';
 
 /** Every command, in the order `sandboxctl --help` lists them. */
-const COMMANDS = [RunCommand, PlanCommand, DoctorCommand, ExplainCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand];
+const COMMANDS = [RunCommand, PlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand];
 
 /**
  * The CLI; with `args`, only the commands their first word names (all when
@@ -49,7 +50,7 @@ export async function main(args: readonly string[], context: Partial<BaseContext
       return await command.validateAndExecute();
     }
     // Help, --version and --help on a command print through clipanion itself.
-    if (!(command instanceof PlanFlagsCommand || command instanceof DoctorCommand || command instanceof SeccompExportCommand) || command.help) {
+    if (!(command instanceof PlanFlagsCommand || command instanceof DoctorCommand || command instanceof SeccompExportCommand || command instanceof TrustCommand) || command.help) {
       return await cli.run(command, ctx);
     }
     return await command.validateAndExecute();
