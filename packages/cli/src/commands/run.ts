@@ -6,9 +6,10 @@
 
 import { constants } from 'node:os';
 import { Command } from 'clipanion';
-import { spawn, type ExitResult, type SandboxProcess } from '@sandboxctl/core';
+import { isSandboxError, SandboxError, spawn, type ExitResult, type SandboxProcess } from '@sandboxctl/core';
 import { PLAN_FLAGS_SCHEMA } from '../plan-flags';
 import { SourcedPlanCommand } from '../plan-sources';
+import { checkFlagFds } from '../caller-fds';
 
 /** The signals the launcher forwards to the program (docs/internals.md). */
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
@@ -41,8 +42,11 @@ export class RunCommand extends SourcedPlanCommand {
 
   async execute(): Promise<number> {
     let child: SandboxProcess;
+    let empty = false;
     try {
       const { plan } = this.resolvePlan();
+      checkFlagFds(this);
+      empty = (plan.ops ?? []).length === 0;
       child = spawn({ argv: plan.argv, plan, stdio: 'inherit' });
     } catch (error) {
       throw this.explain(error);
@@ -51,11 +55,24 @@ export class RunCommand extends SourcedPlanCommand {
     try {
       return exitStatus(await child.exited);
     } catch (error) {
-      throw this.explain(error);
+      throw this.explain(empty ? emptySandbox(error) : error);
     } finally {
       stopForwarding();
     }
   }
+}
+
+/**
+ * A program not found in a sandbox with no ops: the root is empty, so nothing
+ * is. Same code and status (127); the message says why and what to add.
+ */
+export function emptySandbox(error: unknown): unknown {
+  if (!isSandboxError(error) || error.code !== 'E_EXEC' || error.exitStatus !== 127) return error;
+  return new SandboxError(error.code, `${error.message}: the sandbox is empty (no preset, no config file and no ops), so it has no programs`, {
+    hint: 'start from a preset, e.g. `sandboxctl run --preset ro-host -- CMD` (`sandboxctl presets` lists them), or add ops such as `--ro-bind / / --proc /proc --dev /dev`',
+    exitStatus: error.exitStatus,
+    cause: error,
+  });
 }
 
 /**
