@@ -95,3 +95,16 @@ test('run() without argv rejects with SandboxError E_PLAN_INVALID, not a TypeErr
   expect(() => sandboxSpawn({ argv: undefined as unknown as string[] })).toThrow(expect.objectContaining({ code: 'E_PLAN_INVALID' }));
 });
 
+test('concurrent `sandboxctl trust` runs all land in the store (read-modify-write under a lock)', async () => {
+  const env = { ...process.env, XDG_STATE_HOME: join(dir, 'state') };
+  const files = Array.from({ length: 8 }, (_, i) => {
+    const file = join(dir, `c${i}.json`);
+    writeFileSync(file, JSON.stringify({ hostname: `h${i}` }));
+    chmodSync(file, 0o644);
+    return file;
+  });
+  const results = await Promise.all(files.map((file) => cli(['trust', file], { env })));
+  expect(results.map((r) => r.code)).toEqual(files.map(() => 0));
+  const listed = JSON.parse((await cli(['trust', '--list', '--json'], { env })).stdout) as { trusted: { path: string }[] };
+  expect(listed.trusted.map((e) => e.path).sort()).toEqual([...files].sort());
+});

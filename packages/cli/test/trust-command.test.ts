@@ -78,11 +78,13 @@ describe('a found config that is not trusted', () => {
   it('is shown by explain, which says whether it is trusted', async () => {
     const untrusted = await runCli(['explain', '--', 'true']);
     expect(untrusted.status).toBe(0);
-    expect(untrusted.stdout).toContain(`config:    ${file} (NOT trusted: \`sandboxctl run\` refuses it here;`);
+    expect(untrusted.stdout).toContain(`config:    ${file} (NOT trusted: runs here refuse it until you review it and run \`sandboxctl trust ${file}\`)\n`);
     expect(JSON.parse((await runCli(['explain', '--json'])).stdout)).toMatchObject({ configFile: file, configTrust: 'untrusted' });
     await runCli(['trust', file]);
     expect((await runCli(['explain'])).stdout).toContain(`config:    ${file} (trusted)\n`);
     expect(JSON.parse((await runCli(['explain', '--json', '--config', file])).stdout)).toMatchObject({ configTrust: 'given' });
+    writeFileSync(file, JSON.stringify({ hostname: 'changed' }));
+    expect((await runCli(['explain'])).stdout).toContain(`config:    ${file} (CHANGED since you trusted it: runs here refuse it`);
   });
 });
 

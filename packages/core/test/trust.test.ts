@@ -3,7 +3,7 @@
 // replaced atomically and refused when it is a symlink or someone else's;
 // `~` in config paths is the real home, never a directory named `~`.
 
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
@@ -130,6 +130,27 @@ describe('trusting a file', () => {
     expect(untrustFile(a).map((e) => e.path)).toEqual([a]);
     expect(untrustFile(a)).toEqual([]);
     expect(readTrustStore().map((e) => e.path)).toEqual([b]);
+  });
+});
+
+describe('the store lock', () => {
+  it('takes over a lock left by a killed writer, and releases its own', () => {
+    mkdirSync(join(dir, 'state', 'sandboxctl'), { recursive: true, mode: 0o700 });
+    mkdirSync(`${store}.lock`);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${store}.lock`, old, old);
+    const file = write(join(dir, 'sandboxctl.json'), {});
+    trustFile(file, readFileSync(file));
+    expect(readdirSync(join(dir, 'state', 'sandboxctl'))).toEqual(['trust.json']);
+  });
+
+  it('waits for a live lock, then gives up with E_CONFIG_UNTRUSTED naming it', () => {
+    mkdirSync(`${store}.lock`, { recursive: true });
+    const file = write(join(dir, 'sandboxctl.json'), {});
+    const started = Date.now();
+    expect(codeOf(() => trustFile(file, readFileSync(file)))).toMatchObject({ code: 'E_CONFIG_UNTRUSTED', message: expect.stringMatching(/locked by another sandboxctl/) });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
+    expect(readTrustStore()).toEqual([]);
   });
 });
 

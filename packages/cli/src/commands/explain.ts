@@ -5,7 +5,7 @@
  */
 
 import { Command, Option } from 'clipanion';
-import { checkPlan, explainPlan, formatExplanation, opDescriptionsFromSchema, planSchema, SandboxError, type SandboxConfig } from '@sandboxctl/core';
+import { checkPlan, explainPlan, formatExplanation, opDescriptionsFromSchema, planSchema, SandboxError, trustCommand, type SandboxConfig } from '@sandboxctl/core';
 import { PLAN_FLAGS_SCHEMA } from '../plan-flags';
 import { SOURCE_FLAG_ARITY, SourcedPlanCommand } from '../plan-sources';
 
@@ -73,7 +73,8 @@ export class ExplainCommand extends SourcedPlanCommand {
 function configTrust(config: SandboxConfig, named: boolean): { state: 'trusted' | 'given' | 'untrusted'; text: string } {
   if (named) return { state: 'given', text: 'given with --config, so trusted' };
   if (config.untrusted === undefined) return { state: 'trusted', text: 'trusted' };
-  return { state: 'untrusted', text: `NOT trusted: \`sandboxctl run\` refuses it here; ${config.untrusted.message.replace(/^[^:]*: /, '')}` };
+  const what = config.untrustedReason === 'changed' ? 'CHANGED since you trusted it' : config.untrustedReason === 'link' ? 'NOT trusted through this link' : 'NOT trusted';
+  return { state: 'untrusted', text: `${what}: runs here refuse it until you review it and run \`${trustCommand(config.file)}\`` };
 }
 
 function parseSchema(): unknown {

@@ -55,6 +55,8 @@ export interface SandboxConfig {
    * (`allowUntrusted`, for `explain`): the error a run would fail with.
    */
   untrusted?: SandboxError;
+  /** With `untrusted`: why (never trusted, changed since, or reached through a link not trusted). */
+  untrustedReason?: 'untrusted' | 'changed' | 'link';
 }
 
 export interface LoadConfigOptions {
@@ -118,12 +120,14 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): Sandb
   }
   let base = dirname(file);
   let refused: SandboxError | undefined;
+  let refusedReason: SandboxConfig['untrustedReason'];
   if (options.discovered) {
     checkOwner(file, invalid);
     const verdict = checkTrust(file, bytes, readTrustStore(options.trustStore));
     if (!verdict.trusted) {
       if (!options.allowUntrusted) throw untrustedError(file, verdict);
       refused = untrustedError(file, verdict);
+      refusedReason = verdict.reason;
     }
     // Relative paths mean what they meant in the file the user trusted.
     base = dirname(realpathSync(file));
@@ -156,7 +160,10 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): Sandb
   if (Array.isArray(layer.ops)) layer.ops = (layer.ops as Op[]).map((op, i) => resolveOpPaths(expandOpHome(op, `ops[${i}]`, home), base));
   if (typeof layer.cwd === 'string') layer.cwd = resolve(base, home('cwd', layer.cwd));
   config.layer = layer as PlanLayer;
-  if (refused) config.untrusted = refused;
+  if (refused) {
+    config.untrusted = refused;
+    config.untrustedReason = refusedReason;
+  }
   return config;
 }
 

@@ -12,8 +12,10 @@
  * resolved), the SHA-256 of its content and the symlinks the user trusted it
  * through. Invariants: the store and its directory belong to the caller and
  * are not writable by others (a symlink or a foreign owner is refused, never
- * followed); it is replaced atomically (a fresh 0600 file renamed over it);
- * a config is hashed and parsed from the same bytes, read once.
+ * followed); it is replaced atomically (a fresh 0600 file renamed over it),
+ * and read-modify-write happens under a lock directory beside it, so two
+ * `sandboxctl trust` at once both land; a config is hashed and parsed from
+ * the same bytes, read once.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -29,6 +31,7 @@ import {
   readFileSync,
   realpathSync,
   renameSync,
+  rmdirSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -204,14 +207,16 @@ export function checkTrust(file: string, bytes: Uint8Array | string, entries: re
 export function trustFile(file: string, bytes: Uint8Array | string, store: string = trustStorePath()): TrustEntry {
   const real = realpathSync(file);
   const at = linkLocation(file);
-  const entries = readTrustStore(store);
-  const old = entries.find((e) => e.path === real);
-  const links = new Set(old?.links ?? []);
-  if (at !== real) links.add(at);
-  const entry: TrustEntry = { path: real, sha256: sha256(bytes), trustedAt: new Date().toISOString() };
-  if (links.size > 0) entry.links = [...links].sort();
-  writeTrustStore([...entries.filter((e) => e !== old), entry], store);
-  return entry;
+  return withStoreLock(store, () => {
+    const entries = readTrustStore(store);
+    const old = entries.find((e) => e.path === real);
+    const links = new Set(old?.links ?? []);
+    if (at !== real) links.add(at);
+    const entry: TrustEntry = { path: real, sha256: sha256(bytes), trustedAt: new Date().toISOString() };
+    if (links.size > 0) entry.links = [...links].sort();
+    writeTrustStore([...entries.filter((e) => e !== old), entry], store);
+    return entry;
+  });
 }
 
 /**
@@ -228,22 +233,64 @@ export function untrustFile(file: string, store: string = trustStorePath()): Tru
     real = undefined;
   }
   const at = linkLocation(abs);
-  const entries = readTrustStore(store);
-  const removed: TrustEntry[] = [];
-  const kept: TrustEntry[] = [];
-  for (const entry of entries) {
-    if (entry.path === real || entry.path === abs || entry.path === at) {
-      removed.push(entry);
-    } else if ((entry.links ?? []).includes(at)) {
-      const links = entry.links!.filter((l) => l !== at);
-      removed.push(entry);
-      kept.push(links.length > 0 ? { ...entry, links } : omitLinks(entry));
-    } else {
-      kept.push(entry);
+  return withStoreLock(store, () => {
+    const removed: TrustEntry[] = [];
+    const kept: TrustEntry[] = [];
+    for (const entry of readTrustStore(store)) {
+      if (entry.path === real || entry.path === abs || entry.path === at) {
+        removed.push(entry);
+      } else if ((entry.links ?? []).includes(at)) {
+        const links = entry.links!.filter((l) => l !== at);
+        removed.push(entry);
+        kept.push(links.length > 0 ? { ...entry, links } : omitLinks(entry));
+      } else {
+        kept.push(entry);
+      }
+    }
+    if (removed.length > 0) writeTrustStore(kept, store);
+    return removed;
+  });
+}
+
+/** How long a writer waits for another's lock, and when a lock counts as left by a crashed one. */
+const LOCK_WAIT_MS = 5000;
+const LOCK_STALE_MS = 30000;
+
+// Read-modify-write of the store under `trust.json.lock`, a directory made
+// with mkdir (atomic) inside the private store directory, so only the caller
+// can make it. A lock older than LOCK_STALE_MS was left by a killed writer.
+function withStoreLock<T>(store: string, fn: () => T): T {
+  const dir = dirname(store);
+  mkdirPrivate(dir);
+  checkStoreDir(dir, true);
+  const lock = `${store}.lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      mkdirSync(lock, { mode: 0o700 });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw untrusted(`cannot lock the trust store ${store}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+    try {
+      if (Date.now() - lstatSync(lock).mtimeMs > LOCK_STALE_MS) rmdirSync(lock);
+    } catch {
+      // gone meanwhile: try again
+    }
+    if (Date.now() > deadline) {
+      throw untrusted(`the trust store ${store} is locked by another sandboxctl`, `wait for it to finish; if none is running, remove ${lock}`);
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+  try {
+    return fn();
+  } finally {
+    try {
+      rmdirSync(lock);
+    } catch {
+      // removed as stale by another writer: nothing to undo
     }
   }
-  if (removed.length > 0) writeTrustStore(kept, store);
-  return removed;
 }
 
 /** Each entry with what its file looks like now. */
