@@ -1,7 +1,7 @@
 /**
  * Where a command's plan comes from besides its op flags: a preset
  * (`--preset NAME`) and a config file (`--config FILE`, else the nearest
- * sandboxctl.json, none with `--no-config`). The plan is the preset's ops,
+ * sandboxctl.json when trusted, none with `--no-config`). The plan is the preset's ops,
  * then the config file's, then the flags'; policy from the flags over the
  * config's over the preset's; the environment merged so a later `--setenv`
  * does not undo the preset's removal of credentials (`composePlan`).

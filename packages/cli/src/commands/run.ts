@@ -22,7 +22,7 @@ export class RunCommand extends SourcedPlanCommand {
     details: `
       Builds a sandbox from the flags, which use bubblewrap's names, and runs the command in it. Filesystem ops (\`--bind\`, \`--tmpfs\`, \`--symlink\`, ...) apply in the order given, on an empty root. \`--perms\` and \`--size\` modify the op right after them. Relative paths resolve against the current directory.
 
-      \`--preset NAME\` starts from a preset (\`sandboxctl presets\` lists them); a sandboxctl.json in the current directory or the nearest parent that has one (or \`--config FILE\`; \`--no-config\` for none) adds ops and policy. The preset's ops come first, then the config file's, then the flags'; flags override the config's policy, which overrides the preset's. \`sandboxctl explain\` shows the result in words.
+      \`--preset NAME\` starts from a preset (\`sandboxctl presets\` lists them); a sandboxctl.json in the current directory or the nearest parent that has one, once you trusted it with \`sandboxctl trust\` (or \`--config FILE\`; \`--no-config\` for none), adds ops and policy. The preset's ops come first, then the config file's, then the flags'; flags override the config's policy, which overrides the preset's. \`sandboxctl explain\` shows the result in words.
 
       By default the sandbox has new user, pid, mount, ipc, uts and cgroup namespaces, no network but loopback, a new session and the strict seccomp filter; \`--unshare-*\`, \`--die-with-parent\` and \`--new-session\` are accepted and change nothing.
 
