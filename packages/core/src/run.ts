@@ -141,9 +141,7 @@ export function buildPlan(options: SpawnOptions): Plan {
   if (options.gid !== undefined) plan.gid = options.gid;
   if (options.hostname !== undefined) plan.hostname = options.hostname;
   if (options.network !== undefined) plan.network = options.network;
-  const out = options.plan ? { ...plan, ...structuredClone(options.plan) } : plan;
-  if (!Array.isArray(out.argv) || out.argv.length === 0 || !out.argv.every((a) => typeof a === 'string')) throw noArgv();
-  return out;
+  return options.plan ? { ...plan, ...structuredClone(options.plan) } : plan;
 }
 
 function noArgv(): SandboxError {
@@ -210,6 +208,7 @@ type Report = { event: string; pid?: unknown } & Partial<ErrorReport>;
 export function spawn(options: SpawnOptions): SandboxProcess {
   options.signal?.throwIfAborted();
   const plan = buildPlan(options);
+  if (!Array.isArray(plan.argv) || plan.argv.length === 0 || !plan.argv.every((a) => typeof a === 'string')) throw noArgv();
   const line = JSON.stringify(plan);
   assertPlanJson(line);
   assertCallerFdsOpen(plan);

@@ -16,7 +16,7 @@ jest.mock('@sandboxctl/native', () => ({
 }));
 
 import { callerFds } from '../src/caller-fds';
-import { run, spawn, type SpawnOptions } from '../src/run';
+import { buildPlan, run, spawn, type SpawnOptions } from '../src/run';
 
 const savedInit = process.env.SANDBOXCTL_INIT;
 let dir: string;
@@ -56,6 +56,12 @@ describe('argv', () => {
   ])('%s: spawn throws E_PLAN_INVALID, run rejects with it', async (_what, options) => {
     expect(thrown(() => spawn(options as unknown as SpawnOptions))).toMatchObject({ name: 'SandboxError', code: 'E_PLAN_INVALID', path: 'argv' });
     await expect(run(options as unknown as SpawnOptions)).rejects.toMatchObject({ name: 'SandboxError', code: 'E_PLAN_INVALID' });
+  });
+
+  it('may be absent or empty for buildPlan, which only shows the plan (explain uses that)', () => {
+    expect(buildPlan({ ops: [] } as unknown as SpawnOptions).argv).toEqual([]);
+    expect(buildPlan({ argv: [] }).argv).toEqual([]);
+    expect(thrown(() => buildPlan({ argv: 'ls' } as unknown as SpawnOptions))).toMatchObject({ code: 'E_PLAN_INVALID', path: 'argv' });
   });
 
   it('is fine when plan.argv supplies it', () => {
