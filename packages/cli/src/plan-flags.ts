@@ -520,7 +520,7 @@ function shellWord(value: string): string {
 /** `E_PLAN_INVALID` for a caller fd that is not open, naming the flag. */
 export function closedFd(flag: string, fd: number): SandboxError {
   return new SandboxError('E_PLAN_INVALID', `${flag} ${fd}: fd ${fd} is not open`, {
-    hint: `open it in the shell, e.g. \`${flag} ${fd} … ${fd}<FILE\``,
+    hint: `open fd ${fd} where sandboxctl is started, e.g. end the command with \`${fd}<FILE\``,
   });
 }
 

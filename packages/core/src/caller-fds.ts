@@ -46,7 +46,7 @@ export function assertCallerFdsOpen(plan: Plan): void {
       throw new SandboxError('E_PLAN_INVALID', `${path}: fd ${fd} is not open`, {
         path,
         opIndex,
-        hint: `open it in the caller first, e.g. \`${fd}<FILE\` in the shell`,
+        hint: `open fd ${fd} in this process before spawning (a shell: end the command with \`${fd}<FILE\`)`,
       });
     }
   }
