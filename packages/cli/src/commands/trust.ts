@@ -34,7 +34,7 @@ export class TrustCommand extends Command<SandboxctlContext> {
       The store is \`$XDG_STATE_HOME/sandboxctl/trust.json\`, or \`~/.local/state/sandboxctl/trust.json\` in your home from the password database; it is private (0600 in a 0700 directory) and refused when it is a symlink or not yours.
     `,
     examples: [
-      ['Review, then trust the config a run here would use', '$0 explain --config sandboxctl.json -- sh && $0 trust'],
+      ['Review what the config a run here would use does (explain shows an untrusted one too), then trust it', '$0 explain && $0 trust'],
       ['Trust a given file', '$0 trust ~/src/app/sandboxctl.json'],
       ['List the trusted files and whether they changed', '$0 trust --list'],
       ['Stop trusting one', '$0 trust --remove ~/src/app/sandboxctl.json'],
