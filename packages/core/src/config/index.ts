@@ -30,7 +30,7 @@ import type { PresetOptions } from '../presets';
 import { PRESET_NAMES, type PresetName } from '../presets/types';
 import { checkSchema, type Schema } from './json-schema';
 import { configSchema as buildConfigSchema } from '../../config-schema';
-import { checkTrust, readTrustStore, realHome, trustCommand, type TrustCheck } from './trust';
+import { checkTrust, readTrustStore, realHome, shellQuote, trustCommand, type TrustCheck } from './trust';
 
 export const CONFIG_FILE = 'sandboxctl.json';
 
@@ -229,7 +229,7 @@ export function untrustedError(file: string, verdict: Extract<TrustCheck, { trus
         ? `a symlink to ${verdict.entry!.path}, which you trusted but not through this link; to use it from here run ${command}`
         : `not trusted (a sandboxctl.json found by looking up from the current directory applies only once you trust it); review it, then run ${command}`;
   return new SandboxError('E_CONFIG_UNTRUSTED', `${shown}: ${why}`, {
-    hint: `\`sandboxctl explain --config ${shown}\` shows what it would do; --no-config ignores it`,
+    hint: `\`sandboxctl explain --config ${shellQuote(shown)}\` shows what it would do; --no-config ignores it`,
   });
 }
 

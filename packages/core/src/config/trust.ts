@@ -316,7 +316,8 @@ function omitLinks(entry: TrustEntry): TrustEntry {
   return rest;
 }
 
-function shellQuote(text: string): string {
+/** `text` as one POSIX shell word. */
+export function shellQuote(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
