@@ -12,8 +12,15 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { INSTALL_RUST, missingTool } from './rust-toolchain.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const missing = missingTool();
+if (missing) {
+  console.error(`build-native: the native half (the launcher and the addon) is built with Rust, and ${missing}: ${INSTALL_RUST}, then run \`npm run build\` again`);
+  process.exit(1);
+}
 const nativeDir = join(root, 'packages', 'native');
 
 function run(command, args, options = {}) {

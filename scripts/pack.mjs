@@ -24,6 +24,7 @@
 // checkout is only read, so an unprivileged user can pack a root's build.
 
 import { spawnSync } from 'node:child_process';
+import { INSTALL_RUST, missingTool } from './rust-toolchain.mjs';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -160,6 +161,8 @@ const isHost = target === hostTarget();
 
 if (opts.build || opts.buildOnly) {
   if (!isHost && (!opts.addon || !opts.init)) fail(`building for ${target} is CI's business here; pass --addon and --init, or --no-build`);
+  const missing = missingTool();
+  if (missing) fail(`building needs Rust, and ${missing}: ${INSTALL_RUST}; or pass --no-build to pack what is already built`);
   if (!opts.buildOnly) run('npm', ['run', 'build']);
   if (!opts.init) buildStaticInit(target);
   if (opts.buildOnly) process.exit(0);

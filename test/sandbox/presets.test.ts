@@ -220,7 +220,11 @@ describe('config file', () => {
       { mode: 0o644 },
     );
     const script = `echo x > ${data}/f; echo data=$?; echo y 2>/dev/null > ${project}/g; echo project=$?; hostname`;
-    const r = await cli(['run', '--hostname', 'from-flag', '--', '/bin/sh', '-c', script], { cwd: join(project, 'sub'), env: { ...process.env, HOME: home } });
+    // A found file applies once trusted; the trust store lives in this test's own state dir.
+    const env = { ...process.env, HOME: home, XDG_STATE_HOME: join(base, 'state') };
+    const trusted = await cli(['trust', join(project, 'sandboxctl.json')], { env });
+    expect(trusted.code).toBe(0);
+    const r = await cli(['run', '--hostname', 'from-flag', '--', '/bin/sh', '-c', script], { cwd: join(project, 'sub'), env });
     expect(r.stderr).toBe('');
     // ro-host made the caller's directory (sub) writable, not the project above it.
     expect(r.stdout).toBe('data=0\nproject=2\nfrom-flag\n');

@@ -5,34 +5,76 @@
 use crate::sys::Errno;
 use serde::Serialize;
 
-/// Stable error codes. Never rename one: callers match on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Code {
-    #[serde(rename = "E_PLAN_INVALID")]
-    PlanInvalid,
-    #[serde(rename = "E_SOURCE_MISSING")]
-    SourceMissing,
-    #[serde(rename = "E_USERNS_UNAVAILABLE")]
-    UsernsUnavailable,
-    #[serde(rename = "E_MOUNT")]
-    Mount,
-    #[serde(rename = "E_SETUP")]
-    Setup,
-    #[serde(rename = "E_EXEC")]
-    Exec,
+/// Declares [`Code`] once: its variants, their wire names and what each means.
+/// `npm run gen` writes the list to `schema/error-codes.json` and from there
+/// the TypeScript `ERROR_CODES`; a test here fails when the committed file drifts.
+macro_rules! codes {
+    ($($(#[doc = $doc:literal])+ $variant:ident = $name:literal,)+) => {
+        /// Stable error codes, the one list for Rust and TypeScript. Never rename
+        /// one: callers match on them. Some are raised only by the Node side
+        /// (their doc says so); they are listed here so there is one source.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        pub enum Code {
+            $($(#[doc = $doc])+ #[serde(rename = $name)] $variant,)+
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name,)+
+                }
+            }
+
+            /// What the code means (its doc comment).
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Code::$variant => concat!($($doc),+).trim_ascii(),)+
+                }
+            }
+        }
+    };
 }
 
-impl Code {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::PlanInvalid => "E_PLAN_INVALID",
-            Code::SourceMissing => "E_SOURCE_MISSING",
-            Code::UsernsUnavailable => "E_USERNS_UNAVAILABLE",
-            Code::Mount => "E_MOUNT",
-            Code::Setup => "E_SETUP",
-            Code::Exec => "E_EXEC",
-        }
-    }
+codes! {
+    /// The plan does not decode or fails validation; `opIndex` and `path` name the field.
+    PlanInvalid = "E_PLAN_INVALID",
+    /// A bind/file source does not exist (non-`optional` ops).
+    SourceMissing = "E_SOURCE_MISSING",
+    /// The kernel refused a user namespace; the hint names the sysctl.
+    UsernsUnavailable = "E_USERNS_UNAVAILABLE",
+    /// A mount, remount or pivot failed during setup.
+    Mount = "E_MOUNT",
+    /// Any other setup step failed (uid map, hostname, loopback, caps, seccomp load).
+    Setup = "E_SETUP",
+    /// The program could not be executed (launcher exit 126/127).
+    Exec = "E_EXEC",
+    /// (Node only) the `sandboxctl-init` executable was not found.
+    InitMissing = "E_INIT_MISSING",
+    /// (Node only) the napi addon could not be loaded.
+    NativeMissing = "E_NATIVE_MISSING",
+    /// (Node only) a config file (sandboxctl.json) is unreadable or invalid; the message names the file and JSON path.
+    ConfigInvalid = "E_CONFIG_INVALID",
+    /// (Node only) a sandboxctl.json found by looking up from the current directory is not trusted, or changed since it was; the message names the file and the `sandboxctl trust` command.
+    ConfigUntrusted = "E_CONFIG_UNTRUSTED",
+    /// (CLI only) a bad flag or argument.
+    Usage = "E_USAGE",
+    /// (CLI only) a bug in sandboxctl itself.
+    Internal = "E_INTERNAL",
+}
+
+/// `schema/error-codes.json`: every code with its description, as `npm run gen`
+/// commits it.
+pub fn codes_json() -> String {
+    let list: Vec<serde_json::Value> = Code::ALL
+        .iter()
+        .map(|c| serde_json::json!({ "code": c.as_str(), "description": c.description() }))
+        .collect();
+    let mut s = serde_json::to_string_pretty(&list).expect("codes serialize");
+    s.push('\n');
+    s
 }
 
 /// A plan that cannot run, found before any namespace exists.
@@ -132,5 +174,31 @@ impl Error {
             v["hint"] = h.into();
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    #[test]
+    fn committed_error_codes_are_fresh() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/error-codes.json");
+        let committed = std::fs::read_to_string(path).expect("schema/error-codes.json exists");
+        assert!(
+            committed == super::codes_json(),
+            "schema/error-codes.json is stale: run `npm run gen`"
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_serde_agrees() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Code::ALL {
+            assert!(seen.insert(c.as_str()), "{} twice", c.as_str());
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+            assert!(!c.description().is_empty());
+        }
+        assert!(seen.contains("E_CONFIG_UNTRUSTED"));
     }
 }

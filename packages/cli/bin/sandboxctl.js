@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 'use strict';
 
-require('../dist/index.js')
+const cli = require('../dist/main.js');
+
+cli.exitQuietlyOnBrokenPipe();
+cli
   .main(process.argv.slice(2))
   .then((status) => {
     process.exitCode = status;

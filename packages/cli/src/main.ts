@@ -13,13 +13,15 @@ import { ExplainCommand } from './commands/explain';
 import { PresetsCommand } from './commands/presets';
 import { PresetsShowCommand } from './commands/presets/show';
 import { SeccompExportCommand } from './commands/seccomp/export';
+import { TrustCommand } from './commands/trust';
 import { describeFailure, formatFailure } from './report';
 import { VERSION } from './version';
+import { colorDepthOf, makeCli } from './help';
 import type { SandboxctlContext } from './context';
 import { PlanFlagsCommand } from './plan-flags';
 
 /** Every command, in the order `sandboxctl --help` lists them. */
-const COMMANDS = [RunCommand, PlanCommand, DoctorCommand, ExplainCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand];
+const COMMANDS = [RunCommand, PlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand];
 
 /**
  * The CLI; with `args`, only the commands their first word names (all when
@@ -29,8 +31,8 @@ const COMMANDS = [RunCommand, PlanCommand, DoctorCommand, ExplainCommand, Preset
  * `sandboxctl run` got about 25 ms faster (133 against 157 ms median, 80
  * interleaved runs).
  */
-export function createCli(args?: readonly string[]): Cli<SandboxctlContext> {
-  const cli = new Cli<SandboxctlContext>({ binaryLabel: 'sandboxctl', binaryName: 'sandboxctl', binaryVersion: VERSION });
+export function createCli(args?: readonly string[], colorDepth = 1): Cli<SandboxctlContext> {
+  const cli = makeCli({ binaryLabel: 'sandboxctl', binaryName: 'sandboxctl', binaryVersion: VERSION }, colorDepth);
   const named = COMMANDS.filter((command) => command.paths?.some((path) => path[0] === args?.[0]));
   for (const command of named.length > 0 ? named : COMMANDS) cli.register(command);
   cli.register(Builtins.HelpCommand);
@@ -38,18 +40,39 @@ export function createCli(args?: readonly string[]): Cli<SandboxctlContext> {
   return cli;
 }
 
+/**
+ * A reader that went away (`sandboxctl plan … | head -1`, `| true`) ends the
+ * CLI quietly, with status 141 (128 + SIGPIPE) as a tool that dies of
+ * SIGPIPE would: Node ignores SIGPIPE and would report the EPIPE write error
+ * with a stack trace. A broken stderr is dropped the same way. Called by the
+ * `sandboxctl` executable only: a library caller owns its process.
+ */
+export function exitQuietlyOnBrokenPipe(proc: Pick<NodeJS.Process, 'stdout' | 'stderr' | 'exit'> = process): void {
+  for (const stream of [proc.stdout, proc.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      proc.exit(BROKEN_PIPE_STATUS);
+    });
+  }
+}
+
+/** The status of a process killed by SIGPIPE, as a shell reports it. */
+export const BROKEN_PIPE_STATUS = 141;
+
 /** Runs the CLI on `args` (without node and the script); resolves the exit status. */
 export async function main(args: readonly string[], context: Partial<BaseContext> = {}): Promise<number> {
-  const cli = createCli(args);
   const input = [...args];
   const ctx: SandboxctlContext = { ...Cli.defaultContext, ...context, argv: input };
+  // clipanion's default depth asks a terminal prototype, not our stdout.
+  if (context.colorDepth === undefined) ctx.colorDepth = colorDepthOf(ctx.stdout);
+  const cli = createCli(args, ctx.colorDepth);
   try {
     const command = cli.process(input, ctx);
     if ((command instanceof PresetsCommand || command instanceof PresetsShowCommand) && !command.help) {
       return await command.validateAndExecute();
     }
     // Help, --version and --help on a command print through clipanion itself.
-    if (!(command instanceof PlanFlagsCommand || command instanceof DoctorCommand || command instanceof SeccompExportCommand) || command.help) {
+    if (!(command instanceof PlanFlagsCommand || command instanceof DoctorCommand || command instanceof SeccompExportCommand || command instanceof TrustCommand) || command.help) {
       return await cli.run(command, ctx);
     }
     return await command.validateAndExecute();

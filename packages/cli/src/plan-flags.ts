@@ -80,6 +80,7 @@ function fromFd(flag: string, fdText: string, readFd: FdReader): string {
   try {
     return readFd(fd);
   } catch (error) {
+    if ((error as NodeJS.ErrnoException | undefined)?.code === 'EBADF') throw closedFd(flag, fd);
     const invalid = (error as NodeJS.ErrnoException | undefined)?.code === 'ERR_ENCODING_INVALID_ENCODED_DATA';
     const reason = invalid ? 'not valid UTF-8' : describeIoError(error);
     throw usage(`cannot read ${flag} fd ${fd}: ${reason}`, `open the fd in the shell, e.g. \`${flag} ${fd} DEST ${fd}<FILE\``);
@@ -519,6 +520,13 @@ export const PLAN_FLAGS_SCHEMA = [t.hasMutuallyExclusiveKeys(['shareNet', 'unsha
 function shellWord(value: string): string {
   const cut = value.length > 40 ? `${value.slice(0, 37)}...` : value;
   return /^[\w@%+=:,./-]+$/.test(cut) ? cut : `'${cut.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `E_PLAN_INVALID` for a caller fd that is not open, naming the flag. */
+export function closedFd(flag: string, fd: number): SandboxError {
+  return new SandboxError('E_PLAN_INVALID', `${flag} ${fd}: fd ${fd} is not open`, {
+    hint: `open fd ${fd} where sandboxctl is started, e.g. end the command with \`${fd}<FILE\``,
+  });
 }
 
 function usage(message: string, hint?: string): SandboxError {

@@ -1,7 +1,7 @@
 /**
  * Where a command's plan comes from besides its op flags: a preset
  * (`--preset NAME`) and a config file (`--config FILE`, else the nearest
- * sandboxctl.json, none with `--no-config`). The plan is the preset's ops,
+ * sandboxctl.json when trusted, none with `--no-config`). The plan is the preset's ops,
  * then the config file's, then the flags'; policy from the flags over the
  * config's over the preset's; the environment merged so a later `--setenv`
  * does not undo the preset's removal of credentials (`composePlan`).
@@ -74,11 +74,15 @@ export abstract class SourcedPlanCommand extends PlanFlagsCommand {
 
   private origins: Origin[] = [];
 
-  /** The whole plan (see the module comment). Throws `E_USAGE`, `E_CONFIG_INVALID`, `E_PLAN_INVALID`. */
-  resolvePlan(readFd: FdReader = readFdText): ResolvedCommandPlan {
+  /**
+   * The whole plan (see the module comment). Throws `E_USAGE`,
+   * `E_CONFIG_INVALID`, `E_CONFIG_UNTRUSTED` (unless `allowUntrusted`: the
+   * config then carries the error), `E_PLAN_INVALID`.
+   */
+  resolvePlan(readFd: FdReader = readFdText, { allowUntrusted = false } = {}): ResolvedCommandPlan {
     const cwd = process.cwd();
     if (this.config !== undefined && this.noConfig) throw usage('--config and --no-config exclude each other', 'keep one');
-    const config = this.loadConfigFile(cwd);
+    const config = this.loadConfigFile(cwd, allowUntrusted);
     const presetName = this.preset ?? config?.preset;
     this.checkPresetParams(presetName);
 
@@ -147,11 +151,13 @@ export abstract class SourcedPlanCommand extends PlanFlagsCommand {
     });
   }
 
-  private loadConfigFile(cwd: string): SandboxConfig | undefined {
+  // A file named with --config is trusted as given; one found by looking up
+  // must be trusted (`sandboxctl trust`).
+  private loadConfigFile(cwd: string, allowUntrusted: boolean): SandboxConfig | undefined {
     if (this.noConfig) return undefined;
     if (this.config !== undefined) return loadConfig(resolve(cwd, this.config));
     const found = findConfig(cwd);
-    return found === undefined ? undefined : loadConfig(found, { discovered: true });
+    return found === undefined ? undefined : loadConfig(found, { discovered: true, allowUntrusted });
   }
 
   private checkPresetParams(presetName: string | undefined): void {

@@ -21,7 +21,7 @@ const COMMANDS = new Set(['run', 'plan', 'doctor', 'seccomp']);
 /** Command groups: the help a mistake under them points to. */
 const GROUP_HELP: Record<string, string> = { seccomp: 'seccomp export' };
 
-COMMANDS.add('explain').add('presets');
+COMMANDS.add('explain').add('presets').add('trust');
 
 /** Classifies anything thrown while parsing or executing a command. */
 export function describeFailure(error: unknown, args: readonly string[]): Failure {

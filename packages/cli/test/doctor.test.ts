@@ -1,7 +1,7 @@
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Diagnosis } from '@sandboxctl/core';
+import { trustFile, type Diagnosis } from '@sandboxctl/core';
 import { formatDiagnosis } from '../src/commands/doctor';
 import { runCli } from './helpers';
 
@@ -83,25 +83,50 @@ describe('sandboxctl doctor', () => {
 
 describe('sandboxctl doctor and sandboxctl.json', () => {
   const saved = process.cwd();
+  const savedState = process.env.XDG_STATE_HOME;
   let dir: string;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'sandboxctl-doctor-'));
+    dir = realpathSync(mkdtempSync(join(tmpdir(), 'sandboxctl-doctor-')));
+    process.env.XDG_STATE_HOME = join(dir, 'state');
     process.chdir(dir);
   });
   afterEach(() => {
     process.chdir(saved);
+    if (savedState === undefined) delete process.env.XDG_STATE_HOME;
+    else process.env.XDG_STATE_HOME = savedState;
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('reports the config file a run here would use, and a broken one as a problem', async () => {
-    writeFileSync(join(dir, 'sandboxctl.json'), '{ "preset": "agent" }', { mode: 0o644 });
-    const good = JSON.parse((await runCli(['doctor', '--json'])).stdout);
-    expect(good.config).toEqual({ path: realpathSync(join(dir, 'sandboxctl.json')), preset: 'agent' });
-    writeFileSync(join(dir, 'sandboxctl.json'), '{ "preset": "nope" }', { mode: 0o644 });
+  it('reports the config file a run here would use and that it is trusted, and a broken one as a problem', async () => {
+    const file = join(dir, 'sandboxctl.json');
+    writeFileSync(file, '{ "preset": "agent" }', { mode: 0o644 });
+    trustFile(file, readFileSync(file));
+    const good = await runCli(['doctor', '--json']);
+    expect(JSON.parse(good.stdout).config).toEqual({ path: file, preset: 'agent', trusted: true });
+    expect((await runCli(['doctor'])).stdout).toContain(`config:   ${file} (preset agent, trusted)\n`);
+    writeFileSync(file, '{ "preset": "nope" }', { mode: 0o644 });
+    trustFile(file, readFileSync(file));
     const bad = await runCli(['doctor']);
     expect(bad.status).toBe(1);
-    expect(bad.stdout).toMatch(/config: +\S+sandboxctl.json: invalid\n/);
+    expect(bad.stdout).toMatch(/config: +\S+sandboxctl.json: invalid \(trusted\)\n/);
     expect(bad.stdout).toMatch(/problem: E_CONFIG_INVALID: \S*sandboxctl.json: preset: expected one of .*\n {2}hint: .*--no-config\n/);
+  });
+
+  it('says when the config found is not trusted, or changed since it was, with the command that trusts it', async () => {
+    const file = join(dir, 'sandboxctl.json');
+    writeFileSync(file, '{ "preset": "agent" }', { mode: 0o644 });
+    const untrusted = await runCli(['doctor', '--json']);
+    expect(untrusted.status).toBe(1);
+    const report = JSON.parse(untrusted.stdout);
+    expect(report.config).toMatchObject({ path: file, trusted: false, code: 'E_CONFIG_UNTRUSTED' });
+    expect(report.problems).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'E_CONFIG_UNTRUSTED' })]));
+    expect(report.config.error).toContain(`sandboxctl trust ${file}`);
+    expect((await runCli(['doctor'])).stdout).toContain(`config:   ${file}: not trusted, not used`);
+    trustFile(file, readFileSync(file));
+    writeFileSync(file, '{ "preset": "agent", "network": "host" }', { mode: 0o644 });
+    const changed = JSON.parse((await runCli(['doctor', '--json'])).stdout);
+    expect(changed.config).toMatchObject({ trusted: false, code: 'E_CONFIG_UNTRUSTED' });
+    expect(changed.config.error).toMatch(/changed since you trusted it/);
   });
 });
 
@@ -113,7 +138,7 @@ describe('formatDiagnosis', () => {
       core: { version: '1.2.3' },
       addon: { loaded: true, path: '/x/sandboxctl.linux-x64-gnu.node', version: '1.2.3' },
       init: { path: '/x/sandboxctl-init', fromEnv: false, from: '@sandboxctl/native-linux-x64-gnu', exists: true, executable: true, version: 'sandboxctl-init 1.2.3' },
-      config: { path: '/p/sandboxctl.json', preset: 'agent' },
+      config: { path: '/p/sandboxctl.json', preset: 'agent', trusted: true },
       kernel: {
         kernelRelease: '6.8.0',
         userns: { available: true, maxUserNamespaces: 100, unprivilegedUsernsClone: 1 },
@@ -125,7 +150,7 @@ describe('formatDiagnosis', () => {
     const text = formatDiagnosis(diagnosis);
     expect(text).toContain('addon:    /x/sandboxctl.linux-x64-gnu.node (native 1.2.3)\n');
     expect(text).toContain('init:     /x/sandboxctl-init (from @sandboxctl/native-linux-x64-gnu): ok (sandboxctl-init 1.2.3)\n');
-    expect(text).toContain('config:   /p/sandboxctl.json (preset agent)\n');
+    expect(text).toContain('config:   /p/sandboxctl.json (preset agent, trusted)\n');
     expect(text).toContain('userns:   yes (user.max_user_namespaces=100, kernel.unprivileged_userns_clone=1)\n');
     expect(text).toContain('landlock: no\n');
     expect(text.endsWith('no problems found\n')).toBe(true);

@@ -6,7 +6,7 @@ import { FLAG_ARITY, scanFlagOrder } from '../src/plan-flags';
 import { PlanCommand } from '../src/commands/plan';
 import { RunCommand } from '../src/commands/run';
 
-/** name -> arity, from clipanion's own definitions (`--bind #0 #1`). */
+/** name -> arity, from the definitions clipanion builds (`--bind SRC DEST`). */
 function registeredArity(path: string): Record<string, number> {
   const definition = createCli()
     .definitions()

@@ -141,9 +141,9 @@ describe('ops', () => {
       );
       const closed = openWith('c', 'x');
       closeSync(closed);
-      expect((await usageError(['plan', '--file', String(closed), '/etc/a', 'true'])).message).toBe(
-        `cannot read --file fd ${closed}: bad file descriptor`,
-      );
+      const closedRun = await runCli(['plan', '--file', String(closed), '/etc/a', 'true']);
+      expect(closedRun.status).toBe(125);
+      expect(closedRun.stderr).toMatch(new RegExp(`^sandboxctl: E_PLAN_INVALID: --file ${closed}: fd ${closed} is not open\n`));
       const binary = openWith('d', Buffer.from([0xff, 0xfe, 0x00]));
       expect((await usageError(['plan', '--ro-bind-data', String(binary), '/etc/a', 'true'])).message).toBe(
         `cannot read --ro-bind-data fd ${binary}: not valid UTF-8`,
@@ -339,7 +339,7 @@ describe('help and version', () => {
     const result = await runCli(['run', '--help']);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/run a program in a new sandbox/i);
-    expect(result.stdout).toContain('--ro-bind #0 #1');
-    expect(result.stdout).toContain('--perms #0');
+    expect(result.stdout).toContain('--ro-bind SRC DEST');
+    expect(result.stdout).toContain('--perms OCTAL');
   });
 });

@@ -3,11 +3,11 @@
 // says it in words, `presets` lists and shows; every mistake is a usage or
 // config error with status 125.
 
-import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PlanProblem } from '@sandboxctl/native';
-import type { Plan } from '@sandboxctl/core';
+import { trustFile, type Plan } from '@sandboxctl/core';
 import { runCli } from './helpers';
 
 const mockCheckPlan = jest.fn<PlanProblem | null, [string]>(() => null);
@@ -36,7 +36,7 @@ beforeEach(() => {
   writeFileSync(join(home, '.netrc'), 'x');
   mkdirSync(join(project, '.git', 'hooks'), { recursive: true });
   writeFileSync(join(project, '.git', 'HEAD'), 'ref: refs/heads/main\n');
-  process.env = { PATH: savedEnv.PATH, HOME: home, GITHUB_TOKEN: 'x', XDG_RUNTIME_DIR: join(dir, 'no-runtime') };
+  process.env = { PATH: savedEnv.PATH, HOME: home, GITHUB_TOKEN: 'x', XDG_RUNTIME_DIR: join(dir, 'no-runtime'), XDG_STATE_HOME: join(dir, 'state') };
   process.chdir(project);
 });
 
@@ -133,9 +133,11 @@ describe('--preset', () => {
 });
 
 describe('sandboxctl.json', () => {
+  // Written and trusted, as the user would after reviewing it.
   const config = (path: string, value: unknown, mode = 0o644): void => {
     writeFileSync(path, JSON.stringify(value));
     chmodSync(path, mode);
+    trustFile(path, readFileSync(path));
   };
 
   it('is found from a subdirectory; its ops follow the preset and precede the flags; flags override its policy', async () => {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants as fsConstants, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { initCandidates, initPath } from '@sandboxctl/native/init-path';
-import { findConfig, loadConfig } from './config';
+import { configStatus } from './config';
 import { isSandboxError } from './errors';
 import { missingNativeHint } from './install-hint';
 import { loadNative, type Probe } from './native';
@@ -46,7 +46,8 @@ export interface Diagnosis {
   };
   kernel?: Probe;
   /** The sandboxctl.json a run here would use (none when `path` is absent). */
-  config: { path?: string; preset?: string; error?: string };
+  /** The sandboxctl.json a run here would find; `trusted` says whether a run accepts it (`sandboxctl trust`). */
+  config: { path?: string; preset?: string; trusted?: boolean; error?: string; code?: string };
   problems: Problem[];
 }
 
@@ -146,22 +147,21 @@ function inspectInit(problems: Problem[]): Diagnosis['init'] {
 }
 
 // The config file a run in this directory would pick up, checked as the run
-// would check it: a broken one fails every run here.
+// would check it: a broken or untrusted one fails every run here.
 function inspectConfig(problems: Problem[]): Diagnosis['config'] {
-  const path = findConfig(process.cwd());
-  if (path === undefined) return {};
-  try {
-    const config = loadConfig(path, { discovered: true });
-    return config.preset === undefined ? { path } : { path, preset: config.preset };
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    problems.push({
-      code: isSandboxError(error) ? error.code : 'E_CONFIG_INVALID',
-      message,
-      hint: `${isSandboxError(error) && error.hint ? `${error.hint}; ` : ''}runs here fail until it is fixed, or pass --no-config`,
-    });
-    return { path, error: message };
+  const status = configStatus(process.cwd());
+  if (status.file === undefined) return {};
+  const path = status.file;
+  if (status.config) {
+    return status.config.preset === undefined ? { path, trusted: true } : { path, preset: status.config.preset, trusted: true };
   }
+  const error = status.error!;
+  problems.push({
+    code: error.code,
+    message: error.message,
+    hint: `${error.hint ? `${error.hint}; ` : ''}runs here fail until it is ${error.code === 'E_CONFIG_UNTRUSTED' ? 'trusted' : 'fixed'}, or pass --no-config`,
+  });
+  return { path, trusted: status.trusted ?? false, error: error.message, code: error.code };
 }
 
 function packageVersion(file: string): string {

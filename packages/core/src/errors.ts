@@ -4,29 +4,10 @@
  * callers branch on the code, never on the wording.
  */
 
-/** The stable error codes. */
-export const ERROR_CODES = [
-  /** The plan does not decode or fails validation; `opIndex` and `path` name the field. */
-  'E_PLAN_INVALID',
-  /** A bind/file source does not exist (non-`optional` ops). */
-  'E_SOURCE_MISSING',
-  /** The kernel refused a user namespace; the hint names the sysctl. */
-  'E_USERNS_UNAVAILABLE',
-  /** A mount, remount or pivot failed during setup. */
-  'E_MOUNT',
-  /** Any other setup step failed (uid map, hostname, loopback, caps, seccomp load). */
-  'E_SETUP',
-  /** The program could not be executed (launcher exit 126/127). */
-  'E_EXEC',
-  /** (Node only) the `sandboxctl-init` executable was not found. */
-  'E_INIT_MISSING',
-  /** (Node only) the napi addon could not be loaded. */
-  'E_NATIVE_MISSING',
-  /** A config file (sandboxctl.json) is unreadable or invalid; the message names the file and JSON path. */
-  'E_CONFIG_INVALID',
-  /** (CLI only) a bad flag or argument. */
-  'E_USAGE',
-] as const;
+import { ERROR_CODES } from './error-codes';
+
+/** The stable error codes, generated from the Rust `Code` enum (the one list). */
+export { ERROR_CODES };
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -12,6 +12,7 @@ export * from './plan-types';
 export * from './errors';
 export * from './ops';
 export * from './run';
+export { assertCallerFdsOpen, callerFds, isFdOpen, type CallerFd } from './caller-fds';
 export * from './diagnose';
 export * from './presets';
 export * from './config';

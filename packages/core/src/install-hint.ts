@@ -12,5 +12,5 @@ export function missingNativeHint(): string {
   const prebuilt = pkg
     ? `reinstall sandboxctl without omitting optional dependencies so npm installs ${pkg}`
     : `no prebuilt package exists for ${process.platform}-${process.arch}`;
-  return `${prebuilt}; or build from a checkout with \`npm run build\` (needs cargo)`;
+  return `${prebuilt}; or build from a checkout with \`npm run build\` (needs Rust 1.88 or newer, from rustup.rs)`;
 }

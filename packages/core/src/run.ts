@@ -16,6 +16,8 @@ import type { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { Readable, Stream, Writable } from 'node:stream';
 import { initPath } from '@sandboxctl/native/init-path';
+import { assertCallerFdsOpen } from './caller-fds';
+import { loadConfig, presetWithConfig } from './config';
 import { SandboxError, type ErrorReport } from './errors';
 import { missingNativeHint } from './install-hint';
 import { assertPlanJson } from './native';
@@ -73,6 +75,12 @@ export interface SpawnOptions {
   timeoutMs?: number;
   /** Plan fields that override everything above. */
   plan?: Partial<Plan>;
+  /**
+   * A sandboxctl.json the caller trusts (as `--config FILE`): its preset
+   * (unless `preset` is given), ops and policy come between the preset's and
+   * these options. The library never looks for one by itself.
+   */
+  config?: string;
 }
 
 export interface RunOptions extends SpawnOptions {
@@ -136,13 +144,18 @@ const DRAIN_MS = 500;
  */
 export function buildPlan(options: SpawnOptions): Plan {
   const { ops } = options;
+  if (options.argv !== undefined && !Array.isArray(options.argv)) throw noArgv();
   const own: Plan = isPlanBuilder(ops) ? ops.build() : { version: PLAN_VERSION, argv: [], ops: structuredClone([...(ops ?? [])]) };
   let base = own;
-  if (options.preset !== undefined) {
-    const preset = resolvePreset(options.preset);
-    base = composePlan([], { ops: preset.ops, ...preset.policy }, own);
+  const config = options.config === undefined ? undefined : loadConfig(options.config);
+  const presetOption = config ? presetWithConfig(options.preset, config) : options.preset;
+  if (presetOption !== undefined) {
+    const preset = resolvePreset(presetOption);
+    base = composePlan([], { ops: preset.ops, ...preset.policy }, config?.layer, own);
+  } else if (config) {
+    base = composePlan([], config.layer, own);
   }
-  const plan: Plan = { ...base, argv: [...options.argv] };
+  const plan: Plan = { ...base, argv: [...(options.argv ?? [])] };
   if (options.env !== undefined) plan.env = mergeEnv(plan.env, options.env);
   if (options.cwd !== undefined) plan.cwd = options.cwd;
   if (options.uid !== undefined) plan.uid = options.uid;
@@ -151,6 +164,13 @@ export function buildPlan(options: SpawnOptions): Plan {
   if (options.network !== undefined) plan.network = options.network;
   if (options.tty !== undefined) plan.tty = options.tty;
   return options.plan ? { ...plan, ...structuredClone(options.plan) } : plan;
+}
+
+function noArgv(): SandboxError {
+  return new SandboxError('E_PLAN_INVALID', 'argv: give the program to run and its arguments, a non-empty array of strings', {
+    path: 'argv',
+    hint: "e.g. run({ argv: ['ls', '-l'], preset: 'agent' })",
+  });
 }
 
 /** First launcher fd for caller fds: 0-2 are stdio, 3 the report socket. */
@@ -210,8 +230,10 @@ type Report = { event: string; pid?: unknown } & Partial<ErrorReport>;
 export function spawn(options: SpawnOptions): SandboxProcess {
   options.signal?.throwIfAborted();
   const plan = buildPlan(options);
+  if (!Array.isArray(plan.argv) || plan.argv.length === 0 || !plan.argv.every((a) => typeof a === 'string')) throw noArgv();
   const line = JSON.stringify(plan);
   assertPlanJson(line);
+  assertCallerFdsOpen(plan);
   const init = resolveInit();
 
   const stdio = normalizeStdio(options.stdio ?? 'pipe');

@@ -90,3 +90,22 @@ describe('ERROR_CODES', () => {
     expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
   });
 });
+
+describe('error-codes.ts (generated from the Rust Code enum)', () => {
+  const root = require('node:path').join(__dirname, '..', '..', '..') as string;
+  const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+  const { readFileSync } = require('node:fs') as typeof import('node:fs');
+
+  it('is what gen-error-codes.mjs makes from schema/error-codes.json (run `npm run gen` when it drifts)', () => {
+    const regenerated = execFileSync(process.execPath, [`${root}/scripts/gen-error-codes.mjs`, '--stdout'], { encoding: 'utf8' });
+    expect(readFileSync(`${root}/packages/core/src/error-codes.ts`, 'utf8')).toBe(regenerated);
+  });
+
+  it('holds every code of schema/error-codes.json, and docs/internals.md lists each one', () => {
+    const listed = (JSON.parse(readFileSync(`${root}/schema/error-codes.json`, 'utf8')) as { code: string }[]).map((c) => c.code);
+    expect([...ERROR_CODES]).toEqual(listed);
+    expect(ERROR_CODES).toContain('E_CONFIG_UNTRUSTED');
+    const docs = readFileSync(`${root}/docs/internals.md`, 'utf8');
+    for (const code of ERROR_CODES) expect([code, docs.includes(`| \`${code}\` |`)]).toEqual([code, true]);
+  });
+});

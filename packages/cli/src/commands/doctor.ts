@@ -14,7 +14,7 @@ export class DoctorCommand extends Command<SandboxctlContext> {
   static override usage = Command.Usage({
     description: 'check that sandboxes can run here',
     details: `
-      Loads the native addon, asks the kernel what it supports (unprivileged user namespaces and the sysctls that restrict them, seccomp, landlock) and checks the \`sandboxctl-init\` launcher: its absolute path and where it came from (\`$SANDBOXCTL_INIT\`, a source build or the prebuilt platform package), whether it exists and is executable, and its version. It also checks the sandboxctl.json a run here would use.
+      Loads the native addon, asks the kernel what it supports (unprivileged user namespaces and the sysctls that restrict them, seccomp, landlock) and checks the \`sandboxctl-init\` launcher: its absolute path and where it came from (\`$SANDBOXCTL_INIT\`, a source build or the prebuilt platform package), whether it exists and is executable, and its version. It also checks the sandboxctl.json a run here would use: that it is valid and trusted (\`sandboxctl trust\`).
 
       Every problem comes with the error code a run would fail with and a hint. The exit status is 0 when no problem was found, 1 otherwise.
     `,
@@ -34,6 +34,14 @@ export class DoctorCommand extends Command<SandboxctlContext> {
   }
 }
 
+/** Which sandboxctl.json a run here uses, and whether it is trusted. */
+export function formatConfig(c: Diagnosis['config']): string {
+  if (c.path === undefined) return 'none (no sandboxctl.json here or above)';
+  if (c.code === 'E_CONFIG_UNTRUSTED') return `${c.path}: not trusted, not used (\`sandboxctl trust\`)`;
+  if (c.error !== undefined) return `${c.path}: invalid${c.trusted ? ' (trusted)' : ''}`;
+  return `${c.path} (${c.preset ? `preset ${c.preset}, ` : ''}trusted)`;
+}
+
 /** The text form of `doctor`. */
 export function formatDiagnosis(d: Diagnosis): string {
   const lines: string[] = [];
@@ -48,9 +56,7 @@ export function formatDiagnosis(d: Diagnosis): string {
   lines.push(
     `init:     ${d.init.path}${d.init.from ? ` (from ${d.init.from})` : d.init.fromEnv ? ' (from SANDBOXCTL_INIT)' : ''}: ${initState}${d.init.version ? ` (${d.init.version})` : ''}`,
   );
-  lines.push(
-    `config:   ${d.config.path === undefined ? 'none (no sandboxctl.json here or above)' : `${d.config.path}${d.config.error ? ': invalid' : d.config.preset ? ` (preset ${d.config.preset})` : ''}`}`,
-  );
+  lines.push(`config:   ${formatConfig(d.config)}`);
   const k = d.kernel;
   if (k) {
     lines.push(`kernel:   ${k.kernelRelease}`);

@@ -5,7 +5,7 @@
  */
 
 import { Command, Option } from 'clipanion';
-import { checkPlan, explainPlan, formatExplanation, opDescriptionsFromSchema, planSchema, SandboxError } from '@sandboxctl/core';
+import { checkPlan, explainPlan, formatExplanation, opDescriptionsFromSchema, planSchema, SandboxError, trustCommand, type SandboxConfig } from '@sandboxctl/core';
 import { PLAN_FLAGS_SCHEMA } from '../plan-flags';
 import { SOURCE_FLAG_ARITY, SourcedPlanCommand } from '../plan-sources';
 
@@ -18,6 +18,8 @@ export class ExplainCommand extends SourcedPlanCommand {
       Takes the same flags as \`sandboxctl run\` (the command is optional) and describes the resolved plan: the host paths the program can read and write, what is hidden from it (secrets behind empty directories or /dev/null), what stays read-only inside writable places, the mount points the run will create on the host, and what it is denied: network, system calls, privileges, environment variables.
 
       Each line names the op behind it with \`--json\`; ops a preset added carry the preset's reason. Nothing is run and nothing is created.
+
+      The config line says which sandboxctl.json applies and whether it is trusted. One found by looking up that is not trusted (or changed since) is shown all the same, so you can review it before \`sandboxctl trust\`; \`run\` refuses it.
     `,
     examples: [
       ['What the agent preset allows in this directory', '$0 explain --preset agent'],
@@ -41,7 +43,8 @@ export class ExplainCommand extends SourcedPlanCommand {
     if (this.program === undefined && this.args.length > 0) [this.program, ...this.args] = this.args as [string, ...string[]];
     let resolved;
     try {
-      resolved = this.resolvePlan();
+      // An untrusted config is shown, so it can be reviewed before `sandboxctl trust`.
+      resolved = this.resolvePlan(undefined, { allowUntrusted: true });
     } catch (error) {
       throw this.explain(error);
     }
@@ -51,10 +54,12 @@ export class ExplainCommand extends SourcedPlanCommand {
     if (problem) throw this.explain(SandboxError.fromReport(problem));
     const options: Parameters<typeof explainPlan>[1] = { notes, opDescriptions: opDescriptionsFromSchema(parseSchema()) };
     if (preset) options.preset = preset.name;
-    if (config) options.config = config.file;
+    const trust = config && configTrust(config, this.config !== undefined);
+    if (config) options.config = this.json ? config.file : `${config.file} (${trust!.text})`;
     const explanation = explainPlan(plan, options);
     if (this.json) {
-      this.context.stdout.write(`${JSON.stringify({ ...explanation, skipped: preset?.skipped ?? [], removedEnv: preset?.removedEnv ?? [] }, null, 2)}\n`);
+      const extra = { skipped: preset?.skipped ?? [], removedEnv: preset?.removedEnv ?? [], ...(config && { configFile: config.file, configTrust: trust!.state }) };
+      this.context.stdout.write(`${JSON.stringify({ ...explanation, ...extra }, null, 2)}\n`);
     } else {
       let text = formatExplanation(explanation);
       for (const line of preset?.skipped ?? []) text += `note: ${line}\n`;
@@ -62,6 +67,14 @@ export class ExplainCommand extends SourcedPlanCommand {
     }
     return 0;
   }
+}
+
+/** Whether a run would use the config: trusted, named with --config, or refused. */
+function configTrust(config: SandboxConfig, named: boolean): { state: 'trusted' | 'given' | 'untrusted'; text: string } {
+  if (named) return { state: 'given', text: 'given with --config, so trusted' };
+  if (config.untrusted === undefined) return { state: 'trusted', text: 'trusted' };
+  const what = config.untrustedReason === 'changed' ? 'CHANGED since you trusted it' : config.untrustedReason === 'link' ? 'NOT trusted through this link' : 'NOT trusted';
+  return { state: 'untrusted', text: `${what}: runs here refuse it until you review it and run \`${trustCommand(config.file)}\`` };
 }
 
 function parseSchema(): unknown {

@@ -6,9 +6,10 @@
 
 import { constants } from 'node:os';
 import { Command } from 'clipanion';
-import { canUseTty, spawn, type ExitResult, type SandboxProcess } from '@sandboxctl/core';
+import { canUseTty, isSandboxError, SandboxError, spawn, type ExitResult, type SandboxProcess } from '@sandboxctl/core';
 import { PLAN_FLAGS_SCHEMA } from '../plan-flags';
 import { SourcedPlanCommand } from '../plan-sources';
+import { checkFlagFds } from '../caller-fds';
 
 /** The signals the launcher forwards to the program (docs/internals.md). */
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
@@ -21,7 +22,7 @@ export class RunCommand extends SourcedPlanCommand {
     details: `
       Builds a sandbox from the flags, which use bubblewrap's names, and runs the command in it. Filesystem ops (\`--bind\`, \`--tmpfs\`, \`--symlink\`, ...) apply in the order given, on an empty root. \`--perms\` and \`--size\` modify the op right after them. Relative paths resolve against the current directory.
 
-      \`--preset NAME\` starts from a preset (\`sandboxctl presets\` lists them); a sandboxctl.json in the current directory or the nearest parent that has one (or \`--config FILE\`; \`--no-config\` for none) adds ops and policy. The preset's ops come first, then the config file's, then the flags'; flags override the config's policy, which overrides the preset's. \`sandboxctl explain\` shows the result in words.
+      \`--preset NAME\` starts from a preset (\`sandboxctl presets\` lists them); a sandboxctl.json in the current directory or the nearest parent that has one, once you trusted it with \`sandboxctl trust\` (or \`--config FILE\`; \`--no-config\` for none), adds ops and policy. The preset's ops come first, then the config file's, then the flags'; flags override the config's policy, which overrides the preset's. \`sandboxctl explain\` shows the result in words.
 
       By default the sandbox has new user, pid, mount, ipc, uts and cgroup namespaces, no network but loopback, a new session and the strict seccomp filter; \`--unshare-*\`, \`--die-with-parent\` and \`--new-session\` are accepted and change nothing.
 
@@ -45,8 +46,11 @@ export class RunCommand extends SourcedPlanCommand {
 
   async execute(): Promise<number> {
     let child: SandboxProcess;
+    let empty = false;
     try {
       const { plan } = this.resolvePlan();
+      checkFlagFds(this);
+      empty = (plan.ops ?? []).length === 0;
       // As docker -it and ssh: a terminal gets a pseudo-terminal unless --no-tty.
       if (plan.tty === undefined && canUseTty(plan)) plan.tty = true;
       child = spawn({ argv: plan.argv, plan, stdio: 'inherit' });
@@ -57,11 +61,24 @@ export class RunCommand extends SourcedPlanCommand {
     try {
       return exitStatus(await child.exited);
     } catch (error) {
-      throw this.explain(error);
+      throw this.explain(empty ? emptySandbox(error) : error);
     } finally {
       stopForwarding();
     }
   }
+}
+
+/**
+ * A program not found in a sandbox with no ops: the root is empty, so nothing
+ * is. Same code and status (127); the message says why and what to add.
+ */
+export function emptySandbox(error: unknown): unknown {
+  if (!isSandboxError(error) || error.code !== 'E_EXEC' || error.exitStatus !== 127) return error;
+  return new SandboxError(error.code, `${error.message}: the sandbox is empty (no preset, no config file and no ops), so it has no programs`, {
+    hint: 'start from a preset, e.g. `sandboxctl run --preset ro-host -- CMD` (`sandboxctl presets` lists them), or add ops such as `--ro-bind / / --proc /proc --dev /dev`',
+    exitStatus: error.exitStatus,
+    cause: error,
+  });
 }
 
 /**

@@ -8,20 +8,29 @@
  * file's directory.
  *
  * A discovered file must be owned by the caller or root and not writable by
- * group or others: anyone who can write it decides what the sandbox allows.
- * An empty file is no config (discovery looks further up): that is what the
- * agent preset's read-only placeholder leaves behind.
+ * group or others, and it must be trusted (`sandboxctl trust`, see ./trust.ts):
+ * anyone who can write a directory the search passes through, a sandboxed
+ * program in its project included, would otherwise decide what the next
+ * sandbox allows. Its content is hashed and parsed from one read. A file named
+ * explicitly (`--config FILE`, the library's `config` option) is trusted.
+ * An empty file is no config (discovery looks further up).
+ *
+ * `~` and `~/…` in path values mean the real home (password database); `~user`
+ * is refused: a literal `~` would otherwise become a directory named `~`
+ * under the file's directory.
  */
 
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { SandboxError } from '../errors';
 import { planSchema } from '../native';
 import type { Op } from '../plan-types';
 import type { PlanLayer } from '../presets/compose';
+import type { PresetOptions } from '../presets';
 import { PRESET_NAMES, type PresetName } from '../presets/types';
 import { checkSchema, type Schema } from './json-schema';
 import { configSchema as buildConfigSchema } from '../../config-schema';
+import { checkTrust, readTrustStore, realHome, shellQuote, trustCommand, type TrustCheck } from './trust';
 
 export const CONFIG_FILE = 'sandboxctl.json';
 
@@ -41,11 +50,30 @@ export interface SandboxConfig {
   output?: string;
   /** The file's ops and policy, paths absolute. */
   layer: PlanLayer;
+  /**
+   * Set when the file was discovered, is not trusted and was loaded anyway
+   * (`allowUntrusted`, for `explain`): the error a run would fail with.
+   */
+  untrusted?: SandboxError;
+  /** With `untrusted`: why (never trusted, changed since, or reached through a link not trusted). */
+  untrustedReason?: 'untrusted' | 'changed' | 'link';
 }
 
 export interface LoadConfigOptions {
-  /** The file was found by {@link findConfig}: check who may write it. */
+  /**
+   * The file was found by {@link findConfig}: check who may write it, and
+   * refuse it with `E_CONFIG_UNTRUSTED` unless it is trusted.
+   */
   discovered?: boolean;
+  /** Trust store to check against (default: the caller's, see {@link trustStorePath}). */
+  trustStore?: string;
+  /** The file's content, already read (`sandboxctl trust` checks and hashes one read). */
+  content?: Uint8Array;
+  /**
+   * Load a discovered file that is not trusted instead of throwing, with the
+   * error in `untrusted` (`explain` shows a file before the user trusts it).
+   */
+  allowUntrusted?: boolean;
   /** Schema to check against; default: built from the addon's plan schema. */
   schema?: Schema;
 }
@@ -83,14 +111,28 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): Sandb
   const invalid = (where: string, message: string, hint?: string): SandboxError =>
     new SandboxError('E_CONFIG_INVALID', `${shown}${where ? `: ${where}` : ''}: ${message}`, { path: where || undefined, hint });
 
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = options.content === undefined ? readFileSync(file) : Buffer.from(options.content);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw invalid('', code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read it (${code ?? String(error)})`);
   }
-  if (options.discovered) checkOwner(file, invalid);
+  let base = dirname(file);
+  let refused: SandboxError | undefined;
+  let refusedReason: SandboxConfig['untrustedReason'];
+  if (options.discovered) {
+    checkOwner(file, invalid);
+    const verdict = checkTrust(file, bytes, readTrustStore(options.trustStore));
+    if (!verdict.trusted) {
+      if (!options.allowUntrusted) throw untrustedError(file, verdict);
+      refused = untrustedError(file, verdict);
+      refusedReason = verdict.reason;
+    }
+    // Relative paths mean what they meant in the file the user trusted.
+    base = dirname(realpathSync(file));
+  }
+  const text = bytes.toString('utf8');
 
   let value: unknown = {};
   if (text.trim() !== '') {
@@ -106,19 +148,37 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): Sandb
   }
 
   const raw = value as Record<string, unknown>;
-  const base = dirname(file);
+  const home = (where: string, path: string): string => expandHome(path, where, invalid);
   const config: SandboxConfig = { file, allowEnv: [...((raw.allowEnv as string[] | undefined) ?? [])], layer: {} };
   if (raw.preset !== undefined) config.preset = raw.preset as PresetName;
-  if (raw.inputs !== undefined) config.inputs = (raw.inputs as string[]).map((p) => resolve(base, p));
-  if (raw.output !== undefined) config.output = resolve(base, raw.output as string);
+  if (raw.inputs !== undefined) config.inputs = (raw.inputs as string[]).map((p, i) => resolve(base, home(`inputs[${i}]`, p)));
+  if (raw.output !== undefined) config.output = resolve(base, home('output', raw.output as string));
   const layer: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(raw)) {
     if (!(CONFIG_KEYS as readonly string[]).includes(key)) layer[key] = item;
   }
-  if (Array.isArray(layer.ops)) layer.ops = (layer.ops as Op[]).map((op) => resolveOpPaths(op, base));
-  if (typeof layer.cwd === 'string') layer.cwd = resolve(base, layer.cwd);
+  if (Array.isArray(layer.ops)) layer.ops = (layer.ops as Op[]).map((op, i) => resolveOpPaths(expandOpHome(op, `ops[${i}]`, home), base));
+  if (typeof layer.cwd === 'string') layer.cwd = resolve(base, home('cwd', layer.cwd));
   config.layer = layer as PlanLayer;
+  if (refused) {
+    config.untrusted = refused;
+    config.untrustedReason = refusedReason;
+  }
   return config;
+}
+
+/**
+ * The preset a run with `config` starts from: `preset` when given, else the
+ * config's; the config's `allowEnv`, `inputs` and `output` join its options
+ * (those given in `preset` win).
+ */
+export function presetWithConfig(preset: PresetName | PresetOptions | undefined, config: SandboxConfig): PresetOptions | undefined {
+  const options: PresetOptions | undefined = typeof preset === 'string' ? { name: preset } : preset ? { ...preset } : config.preset && { name: config.preset };
+  if (options === undefined) return undefined;
+  options.allowEnv = [...config.allowEnv, ...(options.allowEnv ?? [])];
+  if (options.inputs === undefined && config.inputs !== undefined) options.inputs = config.inputs;
+  if (options.output === undefined && config.output !== undefined) options.output = config.output;
+  return options;
 }
 
 /** `op` with its relative path fields (source, target, upper, work, lowers) resolved against `base`. */
@@ -129,6 +189,83 @@ export function resolveOpPaths(op: Op, base: string): Op {
   }
   if (Array.isArray(out.lowers)) out.lowers = (out.lowers as string[]).map((p) => (isAbsolute(p) ? p : resolve(base, p)));
   return out as unknown as Op;
+}
+
+/** The op with `~` in its path fields expanded (see {@link expandHome}). */
+function expandOpHome(op: Op, where: string, home: (where: string, path: string) => string): Op {
+  const out = { ...op } as Record<string, unknown>;
+  for (const field of PATH_FIELDS) {
+    if (typeof out[field] === 'string') out[field] = home(`${where}.${field}`, out[field] as string);
+  }
+  if (Array.isArray(out.lowers)) out.lowers = (out.lowers as string[]).map((p, i) => home(`${where}.lowers[${i}]`, p));
+  return out as unknown as Op;
+}
+
+/**
+ * `~` and `~/rest` as the real home (from the password database, as the
+ * shell's tilde expansion would give it); `~user` is refused.
+ */
+export function expandHome(
+  path: string,
+  where: string,
+  invalid: (where: string, message: string, hint?: string) => SandboxError = (w, m, h) => new SandboxError('E_CONFIG_INVALID', `${w}: ${m}`, { path: w, hint: h }),
+): string {
+  if (path === '~') return realHome();
+  if (path.startsWith('~/')) return join(realHome(), path.slice(2));
+  if (path.startsWith('~')) {
+    throw invalid(where, `${JSON.stringify(path)}: only ~ and ~/ (your own home) are expanded`, 'write the absolute path');
+  }
+  return path;
+}
+
+/** `E_CONFIG_UNTRUSTED` for a discovered file, naming it and the command that trusts it. */
+export function untrustedError(file: string, verdict: Extract<TrustCheck, { trusted: false }>): SandboxError {
+  const shown = display(file);
+  const command = `\`${trustCommand(resolve(file))}\``;
+  const why =
+    verdict.reason === 'changed'
+      ? `changed since you trusted it; review it, then run ${command}`
+      : verdict.reason === 'link'
+        ? `a symlink to ${verdict.entry!.path}, which you trusted but not through this link; to use it from here run ${command}`
+        : `not trusted (a sandboxctl.json found by looking up from the current directory applies only once you trust it); review it, then run ${command}`;
+  return new SandboxError('E_CONFIG_UNTRUSTED', `${shown}: ${why}`, {
+    hint: `\`sandboxctl explain --config ${shellQuote(shown)}\` shows what it would do; --no-config ignores it`,
+  });
+}
+
+/** What the upward search finds from `dir` and whether a run would accept it. */
+export interface ConfigStatus {
+  /** The file found, if any. */
+  file?: string;
+  trusted?: boolean;
+  /** Why it would be refused (`E_CONFIG_UNTRUSTED` or `E_CONFIG_INVALID`). */
+  error?: SandboxError;
+  config?: SandboxConfig;
+}
+
+/** The config a run in `dir` would use (see {@link findConfig}), checked as the run checks it. */
+export function configStatus(dir: string, options: Omit<LoadConfigOptions, 'discovered'> = {}): ConfigStatus {
+  const file = findConfig(dir);
+  if (file === undefined) return {};
+  try {
+    return { file, trusted: true, config: loadConfig(file, { ...options, discovered: true }) };
+  } catch (error) {
+    if (!(error instanceof SandboxError)) throw error;
+    return { file, trusted: error.code !== 'E_CONFIG_UNTRUSTED' && isTrustedNow(file, options.trustStore), error };
+  }
+}
+
+function isTrustedNow(file: string, store: string | undefined): boolean {
+  try {
+    return checkTrust(file, readFileSync(file), readTrustStore(store)).trusted;
+  } catch {
+    return false;
+  }
+}
+
+/** Throws `E_CONFIG_INVALID` unless `file` is owned by the caller or root and not writable by group or others. */
+export function checkConfigOwner(file: string): void {
+  checkOwner(file, (_where, message, hint) => new SandboxError('E_CONFIG_INVALID', `${display(resolve(file))}: ${message}`, { hint }));
 }
 
 function checkOwner(file: string, invalid: (where: string, message: string, hint?: string) => SandboxError): void {
@@ -232,3 +369,4 @@ function display(file: string): string {
 }
 
 export { checkSchema, KNOWN_KEYWORDS, type Schema, type SchemaProblem } from './json-schema';
+export * from './trust';

@@ -1,0 +1,65 @@
+// `run` refuses closed caller fds by flag before anything is spawned, and a
+// program not found in an empty sandbox says the sandbox is empty.
+
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SandboxError } from '@sandboxctl/core';
+import { emptySandbox } from '../src/commands/run';
+import { runCli } from './helpers';
+
+jest.mock('@sandboxctl/native', () => ({
+  checkPlan: () => null,
+  probe: () => {
+    throw new Error('not used');
+  },
+  version: () => '0.0.0-test',
+  planSchema: () => '{}',
+}));
+
+let dir: string;
+const savedInit = process.env.SANDBOXCTL_INIT;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sandboxctl-run-input-'));
+  // A launcher that does not exist: reaching it would be E_INIT_MISSING.
+  process.env.SANDBOXCTL_INIT = join(dir, 'no-launcher');
+});
+afterEach(() => {
+  if (savedInit === undefined) delete process.env.SANDBOXCTL_INIT;
+  else process.env.SANDBOXCTL_INIT = savedInit;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function closedFd(): number {
+  const fd = openSync(dir, 'r');
+  closeSync(fd);
+  return fd;
+}
+
+describe('closed caller fds', () => {
+  it.each([
+    ['--pass-fd', (fd: string) => ['--pass-fd', fd]],
+    ['--json-status-fd', (fd: string) => ['--json-status-fd', fd]],
+    ['--bind-fd', (fd: string) => ['--bind-fd', fd, '/x']],
+    ['--ro-bind-fd', (fd: string) => ['--ro-bind-fd', fd, '/x']],
+    ['--file', (fd: string) => ['--file', fd, '/x']],
+    ['--ro-bind-data', (fd: string) => ['--ro-bind-data', fd, '/x']],
+  ])('%s: E_PLAN_INVALID naming the flag, exit 125, the launcher never reached', async (flag, args) => {
+    const fd = String(closedFd());
+    const r = await runCli(['run', '--ro-bind', '/', '/', ...args(fd), '--', 'true']);
+    expect(r.status).toBe(125);
+    expect(r.stderr).toMatch(new RegExp(`^sandboxctl: E_PLAN_INVALID: ${flag} ${fd}: fd ${fd} is not open\\n`));
+  });
+});
+
+describe('an empty sandbox', () => {
+  it('turns "not found" into a message that says so and suggests --preset, keeping E_EXEC and 127', () => {
+    const notFound = new SandboxError('E_EXEC', 'cannot execute ls: no such file or directory', { exitStatus: 127 });
+    const explained = emptySandbox(notFound) as SandboxError;
+    expect(explained).toMatchObject({ code: 'E_EXEC', exitStatus: 127 });
+    expect(explained.message).toMatch(/the sandbox is empty/);
+    expect(explained.hint).toMatch(/--preset/);
+    const other = new SandboxError('E_EXEC', 'cannot execute x: permission denied', { exitStatus: 126 });
+    expect(emptySandbox(other)).toBe(other);
+  });
+});

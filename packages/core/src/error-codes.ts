@@ -1,0 +1,33 @@
+/**
+ * GENERATED FILE, DO NOT EDIT.
+ * Source: schema/error-codes.json (from the `Code` enum in crates/sandbox-core/src/error.rs).
+ * Regenerate with `npm run gen`; a unit test fails when this file drifts.
+ */
+
+/** The stable error codes, as `SandboxError.code` carries them. */
+export const ERROR_CODES = [
+  /** The plan does not decode or fails validation; `opIndex` and `path` name the field. */
+  'E_PLAN_INVALID',
+  /** A bind/file source does not exist (non-`optional` ops). */
+  'E_SOURCE_MISSING',
+  /** The kernel refused a user namespace; the hint names the sysctl. */
+  'E_USERNS_UNAVAILABLE',
+  /** A mount, remount or pivot failed during setup. */
+  'E_MOUNT',
+  /** Any other setup step failed (uid map, hostname, loopback, caps, seccomp load). */
+  'E_SETUP',
+  /** The program could not be executed (launcher exit 126/127). */
+  'E_EXEC',
+  /** (Node only) the `sandboxctl-init` executable was not found. */
+  'E_INIT_MISSING',
+  /** (Node only) the napi addon could not be loaded. */
+  'E_NATIVE_MISSING',
+  /** (Node only) a config file (sandboxctl.json) is unreadable or invalid; the message names the file and JSON path. */
+  'E_CONFIG_INVALID',
+  /** (Node only) a sandboxctl.json found by looking up from the current directory is not trusted, or changed since it was; the message names the file and the `sandboxctl trust` command. */
+  'E_CONFIG_UNTRUSTED',
+  /** (CLI only) a bad flag or argument. */
+  'E_USAGE',
+  /** (CLI only) a bug in sandboxctl itself. */
+  'E_INTERNAL',
+] as const;
