@@ -20,6 +20,7 @@
 //!                                 setxattr lsetxattr fsetxattr setxattrat; the value of a
 //!                                 security.capability name is a real v2 capability (cap_setuid)
 //!   sbx-try ids                   the identity calls: no-ops, then real changes, one line
+//!   sbx-try ldisc                 the line discipline number of fd 0 (TIOCGETD), or the errno
 
 use std::ffi::{CStr, CString};
 
@@ -229,9 +230,10 @@ fn try_syscall(name: &str) -> Option<String> {
                 let n_null: c_int = 27;
                 ioctl(0, TIOCSETD, &n_null) as c_long
             }
-            "ioctl-tiocgetd" => {
-                let mut d: c_int = 0;
-                ioctl(0, TIOCGETD, &mut d) as c_long
+            // The same discipline again (N_TTY): harmless, for controls.
+            "ioctl-tiocsetd-ntty" => {
+                let n_tty: c_int = 0;
+                ioctl(0, TIOCSETD, &n_tty) as c_long
             }
             "ioctl-tioccons" => ioctl(0, TIOCCONS) as c_long,
             "ioctl-tiocvhangup" => ioctl(0, TIOCVHANGUP) as c_long,
@@ -608,7 +610,7 @@ fn xattr(call: &str, path: &str, name: &str) -> String {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sbx-try syscall NAME | fds | open PATH r|w | read PATH | connect-tcp IP PORT | connect-abstract NAME | kill PID SIG | vm-read PID | loop-getppid N | mode CALL PATH MODE | xattr CALL PATH NAME | ids"
+        "usage: sbx-try syscall NAME | fds | open PATH r|w | read PATH | connect-tcp IP PORT | connect-abstract NAME | kill PID SIG | vm-read PID | loop-getppid N | mode CALL PATH MODE | xattr CALL PATH NAME | ids | ldisc"
     );
     std::process::exit(2)
 }
@@ -636,6 +638,16 @@ fn main() {
         ["mode", call, path, m] => mode(call, path, m),
         ["xattr", call, path, name] => xattr(call, path, name),
         ["ids"] => ids(),
+        ["ldisc"] => {
+            let mut d: libc::c_int = -1;
+            // SAFETY: TIOCGETD writes one int.
+            let r = unsafe { libc::ioctl(0, libc::TIOCGETD, &mut d) };
+            if r < 0 {
+                result(-1)
+            } else {
+                d.to_string()
+            }
+        }
         _ => usage(),
     };
     println!("{out}");
