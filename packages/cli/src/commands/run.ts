@@ -25,7 +25,7 @@ export class RunCommand extends SourcedPlanCommand {
 
       By default the sandbox has new user, pid, mount, ipc, uts and cgroup namespaces, no network but loopback, a new session and the strict seccomp filter; \`--unshare-*\`, \`--die-with-parent\` and \`--new-session\` are accepted and change nothing.
 
-      The exit status is the program's (128+N when it was killed by signal N). Failures of sandboxctl itself print \`sandboxctl: E_CODE: message\` and exit with 125; 126 and 127 mean the command could not be executed or was not found.
+      The exit status is the program's (128+N when it was killed by signal N). Failures of sandboxctl itself print \`sandboxctl: E_CODE: message\` and exit with 125; 126 and 127 mean the command could not be executed or was not found. The command is looked up and started as \`execvp\` does: in the sandbox's \`PATH\`, and a file without a \`#!\` line runs with \`/bin/sh\`. It starts with every signal at its default disposition and none blocked, as from a shell.
     `,
     examples: [
       ['Run an agent\'s command: host readable but secrets hidden, this directory writable except .git/hooks and the like, no network', '$0 run --preset agent -- npm test'],
