@@ -153,7 +153,6 @@ const probes: [string, string, string[]][] = [
   ['openat O_CREAT with mode 2755', 'mode openat /tmp/sbx-suid-openat 2755', ['EPERM']],
   ['O_TMPFILE with mode 4755, then linkat', 'mode tmpfile /tmp/sbx-suid-tmpfile 4755', ['EPERM']],
   ['mknod of a regular file with mode 4755', 'mode mknodat /tmp/sbx-suid-mknodat 4755', ['EPERM']],
-  ['mkdirat with mode 2775', 'mode mkdirat /tmp/sbx-suid-mkdirat 2775', ['EPERM']],
   ['setxattr security.capability (cap_setuid+ep file capability)', 'xattr setxattr /tmp/sbx-cap-setxattr security.capability', ['EOPNOTSUPP']],
   ['fsetxattr security.capability', 'xattr fsetxattr /tmp/sbx-cap-fsetxattr security.capability', ['EOPNOTSUPP']],
   ['setxattrat security.capability (Linux 6.13)', 'xattr setxattrat /tmp/sbx-cap-setxattrat security.capability', ['EOPNOTSUPP']],

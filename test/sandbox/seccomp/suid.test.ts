@@ -15,7 +15,9 @@ import { BASE, TRY_IN, cli, requireKernel } from '../helpers';
 
 const x64 = process.arch === 'x64';
 /** Calls that create the file with the mode. */
-const CREATE = [...(x64 ? ['creat', 'open', 'mkdir', 'mknod'] : []), 'openat', 'tmpfile', 'mkdirat', 'mknodat'];
+const CREATE = [...(x64 ? ['creat', 'open', 'mknod'] : []), 'openat', 'tmpfile', 'mknodat'];
+/** mkdir: the kernel itself drops both bits from the mode (the filter lets it be: `cp -r` of a set-gid directory asks for them). */
+const MKDIR = [...(x64 ? ['mkdir'] : []), 'mkdirat'];
 /** Calls that change the mode of an existing (0644) file. */
 const CHANGE = [...(x64 ? ['chmod'] : []), 'fchmod', 'fchmodat', 'fchmodat2'];
 const MODES = ['4755', '2755', '6755', '0755'];
@@ -58,7 +60,7 @@ describe('set-uid and set-gid modes under the strict filter', () => {
   beforeAll(async () => {
     dir = join(root, 'strict');
     mkdirSync(dir);
-    const probes: [string, string][] = [...CREATE, ...CHANGE].flatMap((call) => MODES.map((m): [string, string] => [`${call}-${m}`, `mode ${call} ${dir}/${call}-${m} ${m}`]));
+    const probes: [string, string][] = [...CREATE, ...CHANGE, ...MKDIR].flatMap((call) => MODES.map((m): [string, string] => [`${call}-${m}`, `mode ${call} ${dir}/${call}-${m} ${m}`]));
     probes.push(...MODES.map((m): [string, string] => [`openat2-${m}`, `mode openat2 ${dir}/openat2-${m} ${m}`]));
     probes.push(...XATTR.flatMap((call) => ['security.capability', 'user.sbx'].map((name): [string, string] => [`${call}:${name}`, `xattr ${call} ${dir}/x-${call} ${name}`])));
     for (const [k, v] of await probe(dir, probes)) answers.set(k, v);
@@ -66,6 +68,10 @@ describe('set-uid and set-gid modes under the strict filter', () => {
 
   test.each([...CREATE, ...CHANGE])('%s: S_ISUID, S_ISGID and both answer EPERM; 0755 works', (call) => {
     expect(MODES.map((m) => answers.get(`${call}-${m}`))).toEqual(['EPERM', 'EPERM', 'EPERM', 'ok']);
+  });
+
+  test.each(MKDIR)('%s with the bits succeeds, as the kernel drops them (the host check below)', (call) => {
+    expect(MODES.map((m) => answers.get(`${call}-${m}`))).toEqual(['ok', 'ok', 'ok', 'ok']);
   });
 
   test('openat2 answers ENOSYS whatever the mode: its struct is out of the filter\'s reach', () => {
@@ -85,6 +91,8 @@ describe('set-uid and set-gid modes under the strict filter', () => {
     // the refused changes left the files as they were made, 0644
     for (const call of CHANGE) expect([call, modes.get(`${call}-4755`)]).toEqual([call, 0o644]);
     for (const call of CREATE) expect([call, modes.has(`${call}-4755`)]).toEqual([call, false]);
+    // directories made with the bits asked for have neither
+    for (const call of MKDIR) expect([call, modes.get(`${call}-6755`)]).toEqual([call, 0o755]);
   });
 });
 
@@ -105,6 +113,8 @@ describe('the agent preset: the route of issue 8 re-created with real tools', ()
     const home = join(root, 'home');
     const project = join(home, 'project');
     mkdirSync(project, { recursive: true });
+    mkdirSync(join(project, 's'));
+    chmodSync(join(project, 's'), 0o2775);
     const script = [
       'cp /usr/bin/id x',
       'chmod 4755 x; echo "chmod=$?"',
@@ -112,14 +122,17 @@ describe('the agent preset: the route of issue 8 re-created with real tools', ()
       'chmod g+s x; echo "g+s=$?"',
       'install -m 4755 /usr/bin/id y; echo "install=$?"',
       '/usr/bin/python3 -c "import os; os.chmod(\'x\', 0o6755)" 2>/dev/null; echo "python=$?"',
-      'mkdir -m 2775 d; echo "mkdir=$?"',
+      'mkdir -m 2775 d; echo "mkdir=$?"', // mkdir(2) makes it, the chmod(2) that follows is refused
+      'cp -r s s2; echo "cp-r=$?"', // a set-gid directory (made so on the host) copied without -p: works, without the bit
+      'cp -a s s3 2>/dev/null; echo "cp-a=$?"', // with -p the bit cannot be kept: cp says so
       'chmod 755 x; echo "plain=$?"',
     ].join('; ');
     const r = await cli(['run', '--preset', 'agent', '--', '/bin/sh', '-c', script], { cwd: project, env: { ...process.env, HOME: home } });
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split('\n')).toEqual(['chmod=1', 'u+s=1', 'g+s=1', 'install=1', 'python=1', 'mkdir=1', 'plain=0']);
-    const withBits = [...hostModes(project)].filter(([, m]) => (m & 0o6000) !== 0);
+    expect(r.stdout.trim().split('\n')).toEqual(['chmod=1', 'u+s=1', 'g+s=1', 'install=1', 'python=1', 'mkdir=1', 'cp-r=0', 'cp-a=1', 'plain=0']);
+    const withBits = [...hostModes(project)].filter(([n, m]) => n !== 's' && (m & 0o6000) !== 0);
     expect(withBits).toEqual([]);
+    expect(hostModes(project).get('s')).toBe(0o2775); // the host's own, untouched
     expect(hostModes(project).get('x')).toBe(0o755);
   });
 });

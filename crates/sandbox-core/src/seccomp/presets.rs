@@ -302,11 +302,11 @@ pub static RULES: &[PresetRule] = &[
     no_suid!("openat", has(2, O_CREAT), has(3, S_ISGID)),
     no_suid!("openat", has(2, O_TMPFILE_BIT), has(3, S_ISUID)),
     no_suid!("openat", has(2, O_TMPFILE_BIT), has(3, S_ISGID)),
-    no_suid!("mkdir", has(1, S_ISUID)),
-    no_suid!("mkdir", has(1, S_ISGID)),
-    no_suid!("mkdirat", has(2, S_ISUID)),
-    no_suid!("mkdirat", has(2, S_ISGID)),
-    // mknod makes regular files too (S_IFREG), with the mode as given.
+    // Not mkdir/mkdirat: the kernel drops S_ISUID and S_ISGID from their mode
+    // (vfs_mkdir keeps rwx and the sticky bit; a set-gid directory only
+    // inherits the bit from its parent), and `cp -r` of a set-gid directory
+    // passes its mode to mkdir. mknod makes regular files too (S_IFREG), with
+    // the mode as given.
     no_suid!("mknod", has(1, S_ISUID)),
     no_suid!("mknod", has(1, S_ISGID)),
     no_suid!("mknodat", has(2, S_ISUID)),
