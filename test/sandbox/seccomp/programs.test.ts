@@ -83,6 +83,16 @@ describe('process tools', () => {
     expect([r.code, r.stdout, r.stderr]).toEqual([0, 'hi\n0 true\n', '']);
   });
 
+  test('npm runs package scripts (lifecycle scripts spawn sh and node)', async () => {
+    const pkg = mkdtempSync(join(dir, 'npm-'));
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({ name: 'p', version: '1.0.0', scripts: { hello: 'echo hello from $npm_package_name', test: 'node -e "require(\'child_process\').execSync(\'true\')" && echo tested' } }),
+    );
+    const r = await cli(['run', ...BASE, '--bind', pkg, pkg, '--chdir', pkg, '--setenv', 'HOME', '/tmp', '--', '/bin/sh', '-c', 'npm run -s hello && npm test -s']);
+    expect([r.code, r.stdout]).toEqual([0, 'hello from p\ntested\n']);
+  });
+
   test('setarch with the machine\'s own personality runs; -R (no ASLR) is still refused', async () => {
     const r = await inDir('setarch "$(uname -m)" true; echo "linux=$?"; setarch "$(uname -m)" -R true 2>/dev/null; echo "no-aslr=$?"');
     expect([r.code, r.stdout]).toEqual([0, 'linux=0\nno-aslr=1\n']);
