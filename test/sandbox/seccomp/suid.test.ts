@@ -9,7 +9,7 @@
  * Runs as root and as the unprivileged user (`npm test` does both).
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BASE, TRY_IN, cli, requireKernel } from '../helpers';
 
@@ -109,7 +109,9 @@ describe('without the filter the same probes reach the kernel (the answers above
 });
 
 describe('the agent preset: the route of issue 8 re-created with real tools', () => {
-  test('cp /usr/bin/id x; chmod 4755 x; chmod g+s; install -m 4755; python os.chmod: refused, and nothing on the host has the bit', async () => {
+  test('cp /usr/bin/id x; chmod 4755 x; chmod g+s; install -m 4755; python os.chmod; ln of a set-uid binary: refused, and nothing on the host has the bit', async () => {
+    // the escape suite's setuid-root binary: the hard link below needs one
+    expect((statSync('/usr/bin/chfn').mode & 0o4000) !== 0).toBe(true);
     const home = join(root, 'home');
     const project = join(home, 'project');
     mkdirSync(project, { recursive: true });
@@ -125,11 +127,13 @@ describe('the agent preset: the route of issue 8 re-created with real tools', ()
       'mkdir -m 2775 d; echo "mkdir=$?"', // mkdir(2) makes it, the chmod(2) that follows is refused
       'cp -r s s2; echo "cp-r=$?"', // a set-gid directory (made so on the host) copied without -p: works, without the bit
       'cp -a s s3 2>/dev/null; echo "cp-a=$?"', // with -p the bit cannot be kept: cp says so
+      // a hard link keeps the inode's set-uid bit: the project and /usr are one file system on many hosts
+      'ln /usr/bin/chfn chfn-link 2>/dev/null; echo "ln=$?"',
       'chmod 755 x; echo "plain=$?"',
     ].join('; ');
     const r = await cli(['run', '--preset', 'agent', '--', '/bin/sh', '-c', script], { cwd: project, env: { ...process.env, HOME: home } });
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split('\n')).toEqual(['chmod=1', 'u+s=1', 'g+s=1', 'install=1', 'python=1', 'mkdir=1', 'cp-r=0', 'cp-a=1', 'plain=0']);
+    expect(r.stdout.trim().split('\n')).toEqual(['chmod=1', 'u+s=1', 'g+s=1', 'install=1', 'python=1', 'mkdir=1', 'cp-r=0', 'cp-a=1', 'ln=1', 'plain=0']);
     const withBits = [...hostModes(project)].filter(([n, m]) => n !== 's' && (m & 0o6000) !== 0);
     expect(withBits).toEqual([]);
     expect(hostModes(project).get('s')).toBe(0o2775); // the host's own, untouched
