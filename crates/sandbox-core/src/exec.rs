@@ -69,7 +69,8 @@ pub(crate) fn spawn(exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
         return Err((None, ExecFailure::Fork(e)));
     }
     if pid == 0 {
-        // SAFETY: child of a single-threaded fork; only syscalls, then exec or _exit.
+        // SAFETY: child of a single-threaded fork (no lock can be held by a
+        // vanished thread, so allocating is fine); ends in exec or _exit.
         unsafe { child(exec, &progs, &argv, &envp, &cwd, pipe[1]) }
     }
     // SAFETY: our own pipe fds; buf is a valid buffer.
@@ -177,6 +178,7 @@ unsafe fn child(exec: &Exec, progs: &[CString], argv: &[CString], envp: &[CStrin
             fail(pipe, STAGE_SETUP, Errno::last().0);
         }
     }
+    // Returning at all means every exec failed (the real execve never answers Ok).
     let err = exec_program(&LinuxSys, progs, argv, envp).err().unwrap_or(Errno(libc::ENOEXEC));
     fail(pipe, STAGE_EXEC, err.0)
 }

@@ -255,7 +255,7 @@ pub static RULES: &[PresetRule] = &[
         source: "hakurei deny-tty; CVE-2023-28100 (flatpak)",
     },
     tty!(TIOCSETD, "TIOCSETD changes the line discipline, and it stays changed for the caller's terminal after the sandbox", "sandboxctl (deny-tty family); issue 8: a null line discipline left on the caller's terminal"),
-    tty!(TIOCCONS, "TIOCCONS redirects console output to this terminal", "sandboxctl (deny-tty family); moby and hakurei need CAP_SYS_ADMIN for it"),
+    tty!(TIOCCONS, "TIOCCONS redirects console output to this terminal", "sandboxctl (deny-tty family); the kernel also wants CAP_SYS_ADMIN for it"),
     tty!(TIOCVHANGUP, "TIOCVHANGUP hangs up the terminal for every process using it", "sandboxctl (deny-tty family)"),
     tty!(TIOCSLCKTRMIOS, "TIOCSLCKTRMIOS locks the terminal's settings for every later user", "sandboxctl (deny-tty family)"),
     PresetRule {
