@@ -1,9 +1,15 @@
 //! Stage: the last step of init. Forks the program (it becomes pid 2),
 //! prepares it in the child and execs it; an exec failure travels back over a
 //! close-on-exec pipe, so "started" means the new image is running.
+//!
+//! The program starts as a shell would start it: every signal at its default
+//! disposition with an empty mask (init's Rust runtime ignores SIGPIPE, and
+//! an ignored signal survives execve: `seq | head` would print "Broken
+//! pipe"), and, as execvp, a file the kernel cannot execute (ENOEXEC: a
+//! script without `#!`) run by /bin/sh.
 
-use crate::sys::{Errno, Exec, ExecFailure};
-use std::ffi::CString;
+use crate::sys::{Errno, Exec, ExecFailure, LinuxSys, Sys, SysResult};
+use std::ffi::{CStr, CString};
 
 const STAGE_CHDIR: u8 = 1;
 const STAGE_EXEC: u8 = 2;
@@ -11,6 +17,12 @@ const STAGE_SETUP: u8 = 3;
 
 /// Default PATH when the program's environment has none (as execvp).
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// The shell execvp hands a file without `#!` to (glibc's _PATH_BSHELL).
+const SH: &CStr = c"/bin/sh";
+
+/// The kernel's highest signal number (_NSIG - 1 on x86_64 and aarch64).
+const SIGMAX: i32 = 64;
 
 fn c(s: &str) -> CString {
     // validate() rejects NUL bytes in argv, env and paths.
@@ -38,10 +50,6 @@ pub(crate) fn spawn(exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
         argv[0] = c(a0);
     }
     let envp: Vec<CString> = exec.env.iter().map(|e| c(e)).collect();
-    let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    argv_p.push(std::ptr::null());
-    let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
-    envp_p.push(std::ptr::null());
     let cwd = c(&exec.cwd);
 
     let mut pipe = [0; 2];
@@ -61,8 +69,9 @@ pub(crate) fn spawn(exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
         return Err((None, ExecFailure::Fork(e)));
     }
     if pid == 0 {
-        // SAFETY: child of a single-threaded fork; only syscalls, then exec or _exit.
-        unsafe { child(exec, &progs, &argv_p, &envp_p, &cwd, pipe[1]) }
+        // SAFETY: child of a single-threaded fork (no lock can be held by a
+        // vanished thread, so allocating is fine); ends in exec or _exit.
+        unsafe { child(exec, &progs, &argv, &envp, &cwd, pipe[1]) }
     }
     // SAFETY: our own pipe fds; buf is a valid buffer.
     unsafe {
@@ -110,19 +119,41 @@ unsafe fn tty_stdio(tty: i32, pipe: i32) {
     }
 }
 
-unsafe fn child(
-    exec: &Exec,
-    progs: &[CString],
-    argv: &[*const libc::c_char],
-    envp: &[*const libc::c_char],
-    cwd: &CString,
-    pipe: i32,
-) -> ! {
-    // Undo what init holds for itself: the blocked signal mask.
-    let mut empty: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut empty);
-    if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) < 0 {
-        fail(pipe, STAGE_SETUP, Errno::last().0);
+/// Every signal back to SIG_DFL (SIGKILL and SIGSTOP cannot change), then
+/// an empty mask: init blocks the signals it waits for and ignores SIGPIPE.
+pub(crate) fn reset_signals(sys: &dyn Sys) -> SysResult<()> {
+    for sig in (1..=SIGMAX).filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP) {
+        sys.signal_default(sig)?;
+    }
+    sys.unblock_signals()
+}
+
+/// As execvp: each candidate in turn, past ENOENT and ENOTDIR, remembering
+/// EACCES. A file the kernel cannot execute (ENOEXEC) is a script for
+/// `/bin/sh FILE ARGS...`, as glibc's execvp and shells run it; when /bin/sh
+/// cannot run either, the answer stays the file's own ENOEXEC. Returns the
+/// errno to report (Ok only from a double: the new image is running).
+pub(crate) fn exec_program(sys: &dyn Sys, progs: &[CString], argv: &[CString], envp: &[CString]) -> Result<(), Errno> {
+    let mut err = Errno(libc::ENOENT);
+    for p in progs {
+        match sys.execve(p, argv, envp) {
+            Ok(()) => return Ok(()),
+            Err(Errno(libc::ENOENT | libc::ENOTDIR)) => {}
+            Err(e @ Errno(libc::EACCES)) => err = e,
+            Err(Errno(libc::ENOEXEC)) => {
+                let sh: Vec<CString> = [SH.to_owned(), p.clone()].into_iter().chain(argv.iter().skip(1).cloned()).collect();
+                return sys.execve(SH, &sh, envp).map_err(|_| Errno(libc::ENOEXEC));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(err)
+}
+
+unsafe fn child(exec: &Exec, progs: &[CString], argv: &[CString], envp: &[CString], cwd: &CString, pipe: i32) -> ! {
+    // Undo what init holds for itself: signal dispositions and the mask.
+    if let Err(e) = reset_signals(&LinuxSys) {
+        fail(pipe, STAGE_SETUP, e.0);
     }
     // A new session detaches the program from the caller's terminal, so
     // TIOCSTI cannot push input into it (CVE-2017-5226).
@@ -164,25 +195,91 @@ unsafe fn child(
             fail(pipe, STAGE_SETUP, Errno::last().0);
         }
     }
-    // As execvp: remember EACCES, keep looking past ENOENT/ENOTDIR.
-    let mut err = libc::ENOENT;
-    for p in progs {
-        libc::execve(p.as_ptr(), argv.as_ptr(), envp.as_ptr());
-        match Errno::last().0 {
-            libc::ENOENT | libc::ENOTDIR => {}
-            libc::EACCES => err = libc::EACCES,
-            e => {
-                err = e;
-                break;
-            }
-        }
-    }
-    fail(pipe, STAGE_EXEC, err)
+    // Returning at all means every exec failed (the real execve never answers Ok).
+    let err = exec_program(&LinuxSys, progs, argv, envp).err().unwrap_or(Errno(libc::ENOEXEC));
+    fail(pipe, STAGE_EXEC, err.0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::script::{Ret, Script};
+
+    fn cs(v: &[&str]) -> Vec<CString> {
+        v.iter().map(|s| c(s)).collect()
+    }
+
+    /// The calls reset_signals makes, every signal but SIGKILL and SIGSTOP.
+    fn resets() -> Vec<(String, Ret)> {
+        (1..=64).filter(|&s| s != 9 && s != 19).map(|s| (format!("signal_default({s})"), Ret::Ok)).collect()
+    }
+
+    #[test]
+    fn signals_go_back_to_default_then_the_mask_is_emptied() {
+        let mut calls = resets();
+        assert_eq!(calls.len(), 62);
+        assert!(calls.iter().any(|(c, _)| c == "signal_default(13)"), "SIGPIPE");
+        calls.push(("unblock_signals()".into(), Ret::Ok));
+        let sys = Script::new(calls);
+        assert_eq!(reset_signals(&sys), Ok(()));
+        sys.done();
+    }
+
+    #[test]
+    fn a_signal_that_cannot_be_reset_stops_the_start_with_its_errno() {
+        let mut calls: Vec<(String, Ret)> = resets().into_iter().take_while(|(c, _)| c != "signal_default(13)").collect();
+        calls.push(("signal_default(13)".into(), Ret::Err(9013)));
+        let sys = Script::new(calls);
+        assert_eq!(reset_signals(&sys), Err(Errno(9013)));
+        sys.done();
+        let sys = Script::new(resets().into_iter().chain([("unblock_signals()".to_string(), Ret::Err(9014))]).collect());
+        assert_eq!(reset_signals(&sys), Err(Errno(9014)));
+        sys.done();
+    }
+
+    #[test]
+    fn exec_tries_each_candidate_past_enoent_and_enotdir() {
+        let sys = Script::new(vec![
+            (r#"execve("/a/ls", ["ls", "-l"])"#, Ret::Err(libc::ENOENT)),
+            (r#"execve("/b/ls", ["ls", "-l"])"#, Ret::Err(libc::ENOTDIR)),
+            (r#"execve("/c/ls", ["ls", "-l"])"#, Ret::Ok),
+        ]);
+        assert_eq!(exec_program(&sys, &cs(&["/a/ls", "/b/ls", "/c/ls", "/d/ls"]), &cs(&["ls", "-l"]), &[]), Ok(()));
+        sys.done();
+    }
+
+    #[test]
+    fn exec_remembers_eacces_and_stops_at_other_errors() {
+        let sys = Script::new(vec![(r#"execve("/a/x", ["x"])"#, Ret::Err(libc::EACCES)), (r#"execve("/b/x", ["x"])"#, Ret::Err(libc::ENOENT))]);
+        assert_eq!(exec_program(&sys, &cs(&["/a/x", "/b/x"]), &cs(&["x"]), &[]), Err(Errno(libc::EACCES)));
+        sys.done();
+        // E2BIG (or any other) is the answer: later candidates are not tried
+        let sys = Script::new(vec![(r#"execve("/a/x", ["x"])"#, Ret::Err(libc::E2BIG))]);
+        assert_eq!(exec_program(&sys, &cs(&["/a/x", "/b/x"]), &cs(&["x"]), &[]), Err(Errno(libc::E2BIG)));
+        sys.done();
+        let sys = Script::new(vec![(r#"execve("/a/x", ["x"])"#, Ret::Err(libc::ENOENT))]);
+        assert_eq!(exec_program(&sys, &cs(&["/a/x"]), &cs(&["x"]), &[]), Err(Errno(libc::ENOENT)));
+        sys.done();
+    }
+
+    #[test]
+    fn a_file_without_shebang_runs_with_bin_sh_as_execvp_does() {
+        // /bin/sh FILE ARGS...: argv[0] gives way to the shell and the file's path
+        let sys = Script::new(vec![
+            (r#"execve("/a/x", ["x", "one", "two"])"#, Ret::Err(libc::ENOENT)),
+            (r#"execve("/b/x", ["x", "one", "two"])"#, Ret::Err(libc::ENOEXEC)),
+            (r#"execve("/bin/sh", ["/bin/sh", "/b/x", "one", "two"])"#, Ret::Ok),
+        ]);
+        assert_eq!(exec_program(&sys, &cs(&["/a/x", "/b/x", "/c/x"]), &cs(&["x", "one", "two"]), &[]), Ok(()));
+        sys.done();
+    }
+
+    #[test]
+    fn without_a_shell_a_file_without_shebang_fails_with_its_own_enoexec() {
+        let sys = Script::new(vec![(r#"execve("./x", ["./x"])"#, Ret::Err(libc::ENOEXEC)), (r#"execve("/bin/sh", ["/bin/sh", "./x"])"#, Ret::Err(libc::ENOENT))]);
+        assert_eq!(exec_program(&sys, &cs(&["./x"]), &cs(&["./x"]), &[]), Err(Errno(libc::ENOEXEC)));
+        sys.done();
+    }
 
     fn exec(argv0: &str, env: &[&str]) -> Exec {
         Exec {

@@ -134,9 +134,7 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
         if !plan.namespaces.uts {
             return Err(top("hostname", "a hostname needs the uts namespace"));
         }
-        if h.is_empty() || h.len() > 64 || h.contains('\0') || h.contains('/') {
-            return Err(top("hostname", "hostname must be 1 to 64 bytes, without NUL or /"));
-        }
+        check_hostname(h).map_err(|r| top("hostname", r))?;
     }
     // uid/gid 4294967295 is (uid_t)-1: "no change" to the kernel, never a real id.
     if plan.uid == Some(u32::MAX) {
@@ -158,7 +156,7 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
     let mut targets = std::collections::BTreeSet::new();
     for (i, f) in plan.fds.iter().enumerate() {
         let target = f.target.unwrap_or(f.fd);
-        if f.fd < 0 || target < 0 || target > 1 << 20 {
+        if f.fd < 0 || !(0..=1 << 20).contains(&target) {
             return Err(top(&format!("fds[{i}]"), "fd numbers must be between 0 and 1048576"));
         }
         if !targets.insert(target) {
@@ -257,6 +255,31 @@ pub fn check(json: &[u8]) -> Result<Plan, PlanError> {
     Ok(plan)
 }
 
+/// A hostname as RFC 1123 and the kernel take it: dot-separated labels of
+/// 1 to 63 letters, digits and hyphens, no hyphen first or last, 64 bytes at
+/// most (`__NEW_UTS_LEN`). Programs print it into prompts, logs and files: a
+/// newline or a control character would be a forged line there (issue 8).
+pub fn check_hostname(h: &str) -> Result<(), String> {
+    if h.is_empty() || h.len() > 64 {
+        return Err(format!("hostname must be 1 to 64 bytes, got {}", h.len()));
+    }
+    if let Some(c) = h.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.')) {
+        return Err(format!("hostname may hold only letters, digits, '-' and '.' (RFC 1123), not {c:?}"));
+    }
+    for label in h.split('.') {
+        if label.is_empty() {
+            return Err("hostname has an empty label (a leading, trailing or doubled '.')".into());
+        }
+        if label.len() > 63 {
+            return Err(format!("hostname label {label:?} is longer than 63 bytes"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("hostname label {label:?} starts or ends with '-'"));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,10 +351,33 @@ mod tests {
         assert_eq!(err(r#"{"argv":["true"],"cwd":"rel"}"#).path, "plan.cwd");
         assert_eq!(err(r#"{"argv":["true"],"hostname":""}"#).path, "plan.hostname");
         assert_eq!(err(r#"{"argv":["true"],"hostname":"h","namespaces":{"uts":false}}"#).path, "plan.hostname");
+        let e = err(r#"{"argv":["true"],"hostname":"box\nroot"}"#);
+        assert_eq!((e.path.as_str(), e.code), ("plan.hostname", Code::PlanInvalid));
         assert_eq!(err(r#"{"argv":["true"],"uid":4294967295}"#).path, "plan.uid");
         assert_eq!(err(r#"{"argv":["true"],"env":{"set":{"A=B":"c"}}}"#).path, "plan.env.set.A=B");
         assert_eq!(err(r#"{"argv":["true"],"lingerMs":9999999}"#).path, "plan.lingerMs");
         assert_eq!(err(r#"{"argv":["true"],"network":"bridge"}"#).path, "plan.network");
+    }
+
+    #[test]
+    fn hostnames_follow_rfc_1123_and_the_kernel_limit() {
+        for ok in ["sandbox", "build", "a", "box-1", "web01.example.org", "0", "9lives", "A-Z", &"a".repeat(63), &format!("{}.b", "a".repeat(62))] {
+            assert_eq!(check_hostname(ok), Ok(()), "{ok:?}");
+        }
+        let long = "a".repeat(65);
+        let label = "a".repeat(64);
+        for bad in [
+            "", "box\nroot", "box\r", "a\tb", "a\u{1b}[31m", "a\0b", "a b", "a/b", "a_b", "ünï", "-a", "a-", "a.-b", "a..b", ".a", "a.",
+            long.as_str(), label.as_str(),
+        ] {
+            assert!(check_hostname(bad).is_err(), "{bad:?}");
+        }
+        // each refusal says what is wrong
+        assert_eq!(check_hostname("box\nroot").unwrap_err(), "hostname may hold only letters, digits, '-' and '.' (RFC 1123), not '\\n'");
+        assert_eq!(check_hostname(&long).unwrap_err(), "hostname must be 1 to 64 bytes, got 65");
+        assert_eq!(check_hostname(&label).unwrap_err(), format!("hostname label {label:?} is longer than 63 bytes"));
+        assert_eq!(check_hostname("a..b").unwrap_err(), "hostname has an empty label (a leading, trailing or doubled '.')");
+        assert_eq!(check_hostname("-a").unwrap_err(), "hostname label \"-a\" starts or ends with '-'");
     }
 
     #[test]

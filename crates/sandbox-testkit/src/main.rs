@@ -13,6 +13,14 @@
 //!   sbx-try kill PID SIG          kill(2)
 //!   sbx-try vm-read PID           process_vm_readv one byte of PID's stack area
 //!   sbx-try loop-getppid N        N getppid calls; prints the nanoseconds they took
+//!   sbx-try mode CALL PATH MODE   create PATH, or set its mode, with CALL and MODE (octal):
+//!                                 chmod fchmod fchmodat fchmodat2 (on a file made 0644 first),
+//!                                 creat open openat openat2 tmpfile mkdir mkdirat mknod mknodat
+//!   sbx-try xattr CALL PATH NAME  set attribute NAME on PATH (made first when missing) with CALL:
+//!                                 setxattr lsetxattr fsetxattr setxattrat; the value of a
+//!                                 security.capability name is a real v2 capability (cap_setuid)
+//!   sbx-try ids                   the identity calls: no-ops, then real changes, one line
+//!   sbx-try ldisc                 the line discipline number of fd 0 (TIOCGETD), or the errno
 
 use std::ffi::{CStr, CString};
 
@@ -208,6 +216,60 @@ fn try_syscall(name: &str) -> Option<String> {
                 s as c_long
             }
             "setuid-0" => setuid(0) as c_long,
+            // Another id than the caller's: a real change (the sandbox maps one uid and gid).
+            "setuid-other" => setuid(other(getuid())) as c_long,
+            "setgid-other" => setgid(other(getgid())) as c_long,
+            "setresuid-other" => setresuid(other(getuid()), other(getuid()), other(getuid())) as c_long,
+            "setgroups-other" => {
+                let g = other(getgid());
+                setgroups(1, &g) as c_long
+            }
+            "chown-other" => chown(c"/tmp".as_ptr(), other(getuid()), u32::MAX) as c_long,
+            "chgrp-other" => chown(c"/tmp".as_ptr(), u32::MAX, other(getgid())) as c_long,
+            "ioctl-tiocsetd" => {
+                let n_null: c_int = 27;
+                ioctl(0, TIOCSETD, &n_null) as c_long
+            }
+            // The same discipline again (N_TTY): harmless, for controls.
+            "ioctl-tiocsetd-ntty" => {
+                let n_tty: c_int = 0;
+                ioctl(0, TIOCSETD, &n_tty) as c_long
+            }
+            "ioctl-tioccons" => ioctl(0, TIOCCONS) as c_long,
+            "ioctl-tiocvhangup" => ioctl(0, TIOCVHANGUP) as c_long,
+            "ioctl-tiocslcktrmios" => {
+                let mut t: termios = std::mem::zeroed();
+                ioctl(0, TIOCSLCKTRMIOS, &mut t) as c_long
+            }
+            // KDSKBSENT: a function key's string; VT_ACTIVATE: switch the console.
+            "ioctl-kdskbsent" => {
+                let mut ent = [0u8; 513];
+                ent[1..4].copy_from_slice(b"id\n");
+                syscall(SYS_ioctl, 0, 0x4b49, ent.as_mut_ptr())
+            }
+            "ioctl-vt-activate" => syscall(SYS_ioctl, 0, 0x5606, 1),
+            "personality-linux" => personality(0) as c_long,
+            "get_mempolicy" => {
+                let mut mode: c_int = 0;
+                syscall(SYS_get_mempolicy, &mut mode, std::ptr::null_mut::<c_ulong>(), 0, std::ptr::null::<u8>(), 0)
+            }
+            "prctl-reads" => {
+                let mut name = [0u8; 16];
+                // Unused arguments 0: PR_GET_NO_NEW_PRIVS insists.
+                let r = [
+                    syscall(SYS_prctl, PR_GET_NAME, name.as_mut_ptr(), 0, 0, 0),
+                    syscall(SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, 0),
+                    syscall(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
+                    syscall(SYS_prctl, PR_CAPBSET_READ, 0, 0, 0, 0),
+                    syscall(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0),
+                    syscall(SYS_prctl, PR_GET_TIMERSLACK, 0, 0, 0, 0),
+                ];
+                if r.iter().any(|&r| r < 0) {
+                    -1
+                } else {
+                    0
+                }
+            }
             "setgid-0" => setgid(0) as c_long,
             "setresuid-0" => setresuid(0, 0, 0) as c_long,
             "setgroups-0" => setgroups(0, std::ptr::null()) as c_long,
@@ -267,6 +329,50 @@ fn try_syscall(name: &str) -> Option<String> {
         }
     };
     Some(result(rc))
+}
+
+/// An id other than `own`: the caller's is the only one mapped.
+fn other(own: u32) -> u32 {
+    if own == 0 {
+        1
+    } else {
+        0
+    }
+}
+
+/// The identity calls programs make: no-ops first (they must succeed), then
+/// real changes (the kernel must refuse them), as `name=answer` pairs.
+fn ids() -> String {
+    use libc::*;
+    let mut out = Vec::new();
+    // The answer of one call, errno read at once.
+    let mut rec = |name: &str, rc: c_long| out.push(format!("{name}={}", result(rc)));
+    // SAFETY: identity syscalls with the process's own ids or one other id;
+    // a successful real change would only affect this short-lived process.
+    unsafe {
+        let (u, g) = (getuid(), getgid());
+        let mut groups = [0 as gid_t; 64];
+        let n = getgroups(64, groups.as_mut_ptr());
+        rec("setuid(own)", setuid(u) as c_long);
+        rec("setgid(own)", setgid(g) as c_long);
+        rec("seteuid(own)", seteuid(u) as c_long);
+        rec("setegid(own)", setegid(g) as c_long);
+        rec("setreuid(-1,own)", setreuid(u32::MAX, u) as c_long);
+        rec("setresuid(own)", setresuid(u, u, u) as c_long);
+        rec("setresgid(own)", setresgid(g, g, g) as c_long);
+        // setfsuid answers the previous fsuid, never an error.
+        rec("setfsuid(own)", if setfsuid(u) as u32 == u { 0 } else { -1 });
+        let fd = open(c"/tmp/sbx-ids".as_ptr(), O_CREAT | O_WRONLY | O_CLOEXEC, 0o644);
+        rec("fchown(own)", fchown(fd, u, g) as c_long);
+        rec("setuid(other)", setuid(other(u)) as c_long);
+        rec("setgid(other)", setgid(other(g)) as c_long);
+        rec("setresuid(other)", setresuid(other(u), other(u), other(u)) as c_long);
+        rec("fchown(other)", fchown(fd, other(u), u32::MAX) as c_long);
+        close(fd);
+        // Without CAP_SETGID the kernel refuses setgroups even to the same list.
+        rec("setgroups(same)", if n < 0 { -1 } else { setgroups(n as usize, groups.as_ptr()) as c_long });
+    }
+    out.join(" ")
 }
 
 fn fds() -> String {
@@ -395,9 +501,116 @@ fn loop_getppid(n: u64) -> String {
     t.elapsed().as_nanos().to_string()
 }
 
+/// Create `path` with `call` and `mode`, or make it 0644 and then set
+/// `mode` with `call`: the raw syscall each time, so libc cannot pick another.
+fn mode(call: &str, path: &str, mode: &str) -> String {
+    use libc::*;
+    let mode = c_long::from_str_radix(mode, 8).unwrap_or_else(|_| usage());
+    let p = cstr(path);
+    let wr = c_long::from(O_CREAT | O_WRONLY | O_EXCL | O_CLOEXEC);
+    // SAFETY: raw syscalls on a NUL-terminated path we own and small structs
+    // on the stack; a created fd is closed.
+    unsafe {
+        let closing = |fd: c_long| {
+            if fd >= 0 {
+                close(fd as c_int);
+            }
+            fd
+        };
+        let rc = match call {
+            "chmod" | "fchmod" | "fchmodat" | "fchmodat2" => {
+                let fd = open(p.as_ptr(), O_CREAT | O_WRONLY | O_CLOEXEC, 0o644);
+                if fd < 0 {
+                    return format!("cannot create {path}: {}", errno_name(last_errno()));
+                }
+                close(fd);
+                match call {
+                    #[cfg(target_arch = "x86_64")]
+                    "chmod" => syscall(SYS_chmod, p.as_ptr(), mode),
+                    "fchmod" => {
+                        let fd = open(p.as_ptr(), O_RDONLY | O_CLOEXEC);
+                        let r = syscall(SYS_fchmod, fd, mode);
+                        close(fd);
+                        r
+                    }
+                    "fchmodat" => syscall(SYS_fchmodat, AT_FDCWD, p.as_ptr(), mode),
+                    "fchmodat2" => syscall(452, AT_FDCWD, p.as_ptr(), mode, 0),
+                    _ => return "ENOSYS".into(), // chmod on aarch64: no such call
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            "creat" => closing(syscall(SYS_creat, p.as_ptr(), mode)),
+            #[cfg(target_arch = "x86_64")]
+            "open" => closing(syscall(SYS_open, p.as_ptr(), wr, mode)),
+            "openat" => closing(syscall(SYS_openat, AT_FDCWD, p.as_ptr(), wr, mode)),
+            "openat2" => {
+                // struct open_how: flags, mode, resolve
+                let how: [u64; 3] = [wr as u64, mode as u64, 0];
+                closing(syscall(SYS_openat2, AT_FDCWD, p.as_ptr(), how.as_ptr(), std::mem::size_of_val(&how)))
+            }
+            "tmpfile" => {
+                // An unnamed file in PATH's directory, then linked in as PATH.
+                let dir = cstr(std::path::Path::new(path).parent().and_then(|d| d.to_str()).unwrap_or("."));
+                let fd = syscall(SYS_openat, AT_FDCWD, dir.as_ptr(), c_long::from(O_TMPFILE | O_WRONLY | O_CLOEXEC), mode);
+                if fd < 0 {
+                    fd
+                } else {
+                    let proc = cstr(&format!("/proc/self/fd/{fd}"));
+                    let r = linkat(AT_FDCWD, proc.as_ptr(), AT_FDCWD, p.as_ptr(), AT_SYMLINK_FOLLOW) as c_long;
+                    close(fd as c_int);
+                    r
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            "mkdir" => syscall(SYS_mkdir, p.as_ptr(), mode),
+            "mkdirat" => syscall(SYS_mkdirat, AT_FDCWD, p.as_ptr(), mode),
+            #[cfg(target_arch = "x86_64")]
+            "mknod" => syscall(SYS_mknod, p.as_ptr(), c_long::from(S_IFREG) | mode, 0),
+            "mknodat" => syscall(SYS_mknodat, AT_FDCWD, p.as_ptr(), c_long::from(S_IFREG) | mode, 0),
+            #[cfg(not(target_arch = "x86_64"))]
+            "creat" | "open" | "mkdir" | "mknod" => return "ENOSYS".into(),
+            _ => usage(),
+        };
+        result(rc)
+    }
+}
+
+/// Set attribute `name` on `path` (created empty first when missing).
+fn xattr(call: &str, path: &str, name: &str) -> String {
+    use libc::*;
+    let p = cstr(path);
+    let n = cstr(name);
+    // security.capability: struct vfs_cap_data, revision 2, effective,
+    // permitted = CAP_SETUID: what `setcap cap_setuid+ep` writes.
+    let cap: [u32; 5] = [0x0200_0001, 1 << 7, 0, 0, 0];
+    let (value, len): (*const c_void, usize) =
+        if name == "security.capability" { (cap.as_ptr().cast(), std::mem::size_of_val(&cap)) } else { (c"1".as_ptr().cast(), 1) };
+    // SAFETY: NUL-terminated strings and a value buffer that outlive the calls.
+    unsafe {
+        let fd = open(p.as_ptr(), O_CREAT | O_RDONLY | O_CLOEXEC, 0o644);
+        if fd < 0 {
+            return format!("cannot create {path}: {}", errno_name(last_errno()));
+        }
+        let rc = match call {
+            "setxattr" => setxattr(p.as_ptr(), n.as_ptr(), value, len, 0) as c_long,
+            "lsetxattr" => lsetxattr(p.as_ptr(), n.as_ptr(), value, len, 0) as c_long,
+            "fsetxattr" => fsetxattr(fd, n.as_ptr(), value, len, 0) as c_long,
+            "setxattrat" => {
+                // struct xattr_args: value pointer, size, flags (Linux 6.13).
+                let args: [u64; 2] = [value as u64, len as u64];
+                syscall(463, AT_FDCWD, p.as_ptr(), 0, n.as_ptr(), args.as_ptr(), std::mem::size_of_val(&args))
+            }
+            _ => usage(),
+        };
+        let out = result(rc);
+        close(fd);
+        out
+    }
+}
+
 fn usage() -> ! {
     eprintln!(
-        "usage: sbx-try syscall NAME | fds | open PATH r|w | read PATH | connect-tcp IP PORT | connect-abstract NAME | kill PID SIG | vm-read PID | loop-getppid N"
+        "usage: sbx-try syscall NAME | fds | open PATH r|w | read PATH | connect-tcp IP PORT | connect-abstract NAME | kill PID SIG | vm-read PID | loop-getppid N | mode CALL PATH MODE | xattr CALL PATH NAME | ids | ldisc"
     );
     std::process::exit(2)
 }
@@ -422,6 +635,19 @@ fn main() {
         ["kill", pid, sig] => result(unsafe { libc::kill(num(pid), num(sig)) } as libc::c_long),
         ["vm-read", pid] => vm_read(num(pid)),
         ["loop-getppid", n] => loop_getppid(num(n)),
+        ["mode", call, path, m] => mode(call, path, m),
+        ["xattr", call, path, name] => xattr(call, path, name),
+        ["ids"] => ids(),
+        ["ldisc"] => {
+            let mut d: libc::c_int = -1;
+            // SAFETY: TIOCGETD writes one int.
+            let r = unsafe { libc::ioctl(0, libc::TIOCGETD, &mut d) };
+            if r < 0 {
+                result(-1)
+            } else {
+                d.to_string()
+            }
+        }
         _ => usage(),
     };
     println!("{out}");

@@ -54,6 +54,12 @@ const probes: [string, string, string[]][] = [
   ['CVE-2017-5226 TIOCSTI pushes input into the caller\'s terminal', 'syscall ioctl-tiocsti', ['EPERM']],
   ['CVE-2019-10063 TIOCSTI with high bits set in the 64-bit request', 'syscall ioctl-tiocsti-high', ['EPERM']],
   ['CVE-2023-28100 TIOCLINUX (copy/paste into the console)', 'syscall ioctl-tioclinux', ['EPERM']],
+  ['TIOCSETD: a null line discipline left on the caller\'s terminal (issue 8)', 'syscall ioctl-tiocsetd', ['EPERM']],
+  ['TIOCCONS: console output redirected to this terminal', 'syscall ioctl-tioccons', ['EPERM']],
+  ['TIOCVHANGUP: hang up the terminal for every process on it', 'syscall ioctl-tiocvhangup', ['EPERM']],
+  ['TIOCSLCKTRMIOS: lock the terminal\'s settings for later users', 'syscall ioctl-tiocslcktrmios', ['EPERM']],
+  ['KDSKBSENT: a console function key that types a command later', 'syscall ioctl-kdskbsent', ['EPERM']],
+  ['VT_ACTIVATE: switch the host\'s virtual console', 'syscall ioctl-vt-activate', ['EPERM']],
   // Filters that cannot see arguments (CVE-2021-41133).
   ['CVE-2021-41133 clone3 hides its flags from the filter', 'syscall clone3', ['ENOSYS']],
   ['CVE-2021-41133 new mount API: open_tree', 'syscall open_tree', ['ENOSYS']],
@@ -63,6 +69,7 @@ const probes: [string, string, string[]][] = [
   ['CVE-2021-41133 new mount API: fsmount', 'syscall fsmount', ['ENOSYS']],
   ['CVE-2021-41133 new mount API: fspick', 'syscall fspick', ['ENOSYS']],
   ['CVE-2021-41133 new mount API: mount_setattr', 'syscall mount_setattr', ['ENOSYS']],
+  ['CVE-2021-41133 openat2 hides its mode in a struct (a set-uid file)', 'mode openat2 /tmp/sbx-suid-openat2 4755', ['ENOSYS']],
   // Filters that only know one ABI.
   ['i386 ABI through int 0x80 (unshare nr 310) bypassing an x86_64-only filter', 'syscall int80-unshare-user', ['SIGSYS']],
   ['x32 syscall numbers (nr | 0x40000000) bypassing the filter', 'syscall x32-unshare-user', ['ENOSYS']],
@@ -126,13 +133,29 @@ const probes: [string, string, string[]][] = [
   ['AF_KEY socket', 'syscall socket-key', ['EAFNOSUPPORT']],
   ['AF_BLUETOOTH socket', 'syscall socket-bluetooth', ['EAFNOSUPPORT']],
   ['raw IP socket (spoofing)', 'syscall socket-raw-inet', ['EPERM']],
-  // Identity and ownership.
-  ['setuid(0)', 'syscall setuid-0', ['EPERM']],
-  ['setresuid(0, 0, 0)', 'syscall setresuid-0', ['EPERM']],
-  ['setgid(0)', 'syscall setgid-0', ['EPERM']],
+  // Identity and ownership. The filter lets set*id and chown through (no-ops
+  // are what make and cp -a do); the kernel refuses every real change: one
+  // uid and one gid are mapped and the program holds no capability.
+  ['setuid to another uid', 'syscall setuid-other', ['EINVAL', 'EPERM']],
+  ['setresuid to another uid', 'syscall setresuid-other', ['EINVAL', 'EPERM']],
+  ['setgid to another gid', 'syscall setgid-other', ['EINVAL', 'EPERM']],
   ['setgroups (drop a deny-group)', 'syscall setgroups-0', ['EPERM']],
-  ['chown a directory to root', 'syscall chown-root', ['EPERM']],
-  ['fchownat to root', 'syscall fchownat-root', ['EPERM']],
+  ['setgroups to another group', 'syscall setgroups-other', ['EPERM', 'EINVAL']],
+  ['chown a directory to another uid', 'syscall chown-other', ['EINVAL', 'EPERM']],
+  ['chgrp a directory to another gid', 'syscall chgrp-other', ['EINVAL', 'EPERM']],
+  // Set-uid and set-gid bits (issue 8: a root caller left a set-uid-root binary on the host).
+  ['chmod 4755 (set-uid)', 'mode chmod /tmp/sbx-suid-chmod 4755', ['EPERM', 'ENOSYS']],
+  ['fchmod 2755 (set-gid)', 'mode fchmod /tmp/sbx-suid-fchmod 2755', ['EPERM']],
+  ['fchmodat 4755', 'mode fchmodat /tmp/sbx-suid-fchmodat 4755', ['EPERM']],
+  ['fchmodat2 6755', 'mode fchmodat2 /tmp/sbx-suid-fchmodat2 6755', ['EPERM']],
+  ['creat with mode 4755', 'mode creat /tmp/sbx-suid-creat 4755', ['EPERM', 'ENOSYS']],
+  ['open O_CREAT with mode 4755', 'mode open /tmp/sbx-suid-open 4755', ['EPERM', 'ENOSYS']],
+  ['openat O_CREAT with mode 2755', 'mode openat /tmp/sbx-suid-openat 2755', ['EPERM']],
+  ['O_TMPFILE with mode 4755, then linkat', 'mode tmpfile /tmp/sbx-suid-tmpfile 4755', ['EPERM']],
+  ['mknod of a regular file with mode 4755', 'mode mknodat /tmp/sbx-suid-mknodat 4755', ['EPERM']],
+  ['setxattr security.capability (cap_setuid+ep file capability)', 'xattr setxattr /tmp/sbx-cap-setxattr security.capability', ['EOPNOTSUPP']],
+  ['fsetxattr security.capability', 'xattr fsetxattr /tmp/sbx-cap-fsetxattr security.capability', ['EOPNOTSUPP']],
+  ['setxattrat security.capability (Linux 6.13)', 'xattr setxattrat /tmp/sbx-cap-setxattrat security.capability', ['EOPNOTSUPP']],
   ['mknod a character device (/dev/null\'s numbers)', 'syscall mknod-char', ['EPERM']],
   ['mknod a block device (the first disk)', 'syscall mknod-block', ['EPERM']],
   ['sethostname (needs CAP_SYS_ADMIN over the uts namespace)', 'syscall sethostname', ['EPERM']],
@@ -207,6 +230,25 @@ describe('the same probes under each preset', () => {
 
   test.each(presets.flatMap(([preset]) => general.map(([name, , expected]) => [`${preset}: ${name}`, expected] as const)))('%s', (name, expected) => {
     verdict(name, [...expected], answers.get(name) ?? 'no answer');
+  });
+});
+
+describe('a real terminal', () => {
+  // script(1) gives the CLI a pseudo-terminal as stdin; the program inherits it
+  // (in its own session). After the run, the host reads that terminal's line
+  // discipline itself: N_TTY (0) means nothing was left changed.
+  function inPty(inside: string, extra: string[] = []): string {
+    const run = [process.execPath, CLI, 'run', ...BASE, ...extra, '--', '/bin/sh', '-c', inside].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const r = require('node:child_process').spawnSync('script', ['-qec', `${run}; ${TRY} ldisc`, '/dev/null'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (r.status !== 0) throw new Error(`script: status ${r.status}: ${r.stderr}`);
+    return (r.stdout as string).replace(/\r/g, '').trim().split('\n').join(' ');
+  }
+
+  test('TIOCSETD to N_NULL and the console ioctls on a real terminal are refused; the host finds N_TTY after (control: N_TTY again passes without the filter)', () => {
+    const probes = ['ioctl-tiocsetd', 'ioctl-tiocsetd-ntty', 'ioctl-tiocvhangup', 'ioctl-kdskbsent', 'ioctl-tiocsti'].map((p) => `${TRY_IN} syscall ${p}`).join('; ');
+    const strict = inPty(`${TRY_IN} ldisc; ${probes}`);
+    const control = inPty(`${TRY_IN} syscall ioctl-tiocsetd-ntty`, ['--seccomp', 'none']);
+    verdict('TIOCSETD, TIOCVHANGUP, KDSKBSENT, TIOCSTI on a pty (inside ldisc; answers; host ldisc after) (control --seccomp none)', ['0 EPERM EPERM EPERM EPERM EPERM 0 (control ok 0)'], `${strict} (control ${control})`);
   });
 });
 
@@ -315,12 +357,12 @@ describe('setup paths and mounts', () => {
 
 describe('identity', () => {
   test('bwrap CVE-2020-5291: uid 0 inside (--uid 0) holds no capability and cannot change identity', async () => {
-    const r = await sh(`grep -E '^(Uid|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status; ${TRY_IN} syscall setuid-0`, ['--uid', '0', '--gid', '0']);
+    const r = await sh(`grep -E '^(Uid|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status; ${TRY_IN} syscall setuid-other`, ['--uid', '0', '--gid', '0']);
     const lines = r.stdout.trim().split('\n');
     const status = Object.fromEntries(lines.slice(0, -1).map((l) => l.split(/:\s+/)));
     const caps = ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'].every((k) => status[k] === '0000000000000000') ? 'none' : 'some';
-    const observed = `uid=${status.Uid?.split(/\s+/)[1]} caps=${caps} no_new_privs=${status.NoNewPrivs} setuid(0)=${lines.at(-1)}`;
-    verdict('bwrap CVE-2020-5291 uid 0 inside (--uid 0): caps, no_new_privs, setuid(0)', ['uid=0 caps=none no_new_privs=1 setuid(0)=EPERM'], observed);
+    const observed = `uid=${status.Uid?.split(/\s+/)[1]} caps=${caps} no_new_privs=${status.NoNewPrivs} setuid(1)=${lines.at(-1)}`;
+    verdict('bwrap CVE-2020-5291 uid 0 inside (--uid 0): caps, no_new_privs, setuid to uid 1', ['uid=0 caps=none no_new_privs=1 setuid(1)=EINVAL'], observed);
   });
 
   test('CVE-2017-5226 second line: the program runs in its own session, without a controlling terminal', async () => {

@@ -18,11 +18,12 @@ pub enum List {
     Always,
     /// Clock, modules, kexec, reboot, swap (hakurei `ext`).
     Ext,
-    /// No new namespaces, mounts or identities (hakurei `deny-ns`, and
-    /// `deny-ns + ext` for the set*id/chown family).
+    /// No new namespaces or mounts (hakurei `deny-ns`). hakurei's set*id and
+    /// chown rules are left out on purpose: see [`RULES`].
     DenyNs,
-    /// No terminal input injection (hakurei `deny-tty`); also forced on by
-    /// `keep_session`, whatever the preset.
+    /// No terminal input injection (hakurei `deny-tty`) and none of the line
+    /// discipline and console ioctls that change a terminal for whoever uses
+    /// it next; also forced on by `keep_session`, whatever the preset.
     DenyTty,
     /// No tracing or profiling (hakurei `deny-devel`).
     DenyDevel,
@@ -32,6 +33,10 @@ pub enum List {
     /// Socket families other than unspec, local, inet, inet6 and netlink
     /// (hakurei, always on).
     Socket,
+    /// No set-uid or set-gid bit and no file capability can be created: the
+    /// mounts' nosuid holds only inside, and a file left in a bind of the
+    /// host would keep its bits there (sandboxctl's own list).
+    NoSuid,
     /// sandboxctl's additions to the strict set.
     Extra,
 }
@@ -46,6 +51,7 @@ impl List {
             List::DenyDevel => "deny-devel",
             List::NoMultiarch => "unless-multiarch",
             List::Socket => "socket",
+            List::NoSuid => "no-suid",
             List::Extra => "sandboxctl",
         }
     }
@@ -67,11 +73,28 @@ pub struct PresetRule {
 const EPERM: RuleAction = RuleAction::Errno(libc::EPERM as u16);
 const ENOSYS: RuleAction = RuleAction::Errno(libc::ENOSYS as u16);
 const EAFNOSUPPORT: RuleAction = RuleAction::Errno(libc::EAFNOSUPPORT as u16);
+const EOPNOTSUPP: RuleAction = RuleAction::Errno(libc::EOPNOTSUPP as u16);
 
 // Values shared by x86_64 and aarch64 (asm-generic/ioctls.h, linux/socket.h,
 // linux/sched.h); `tests::constants_match_libc` checks them on the host.
 pub(super) const TIOCSTI: u64 = 0x5412;
 pub(super) const TIOCLINUX: u64 = 0x541c;
+pub(super) const TIOCCONS: u64 = 0x541d;
+pub(super) const TIOCSETD: u64 = 0x5423;
+pub(super) const TIOCVHANGUP: u64 = 0x5437;
+pub(super) const TIOCSLCKTRMIOS: u64 = 0x5457;
+/// linux/kd.h: every console ioctl is `0x4Bxx` ('K', no direction bits).
+pub(super) const KD_FIRST: u64 = 0x4b00;
+pub(super) const KD_LAST: u64 = 0x4bff;
+/// linux/vt.h: every virtual-terminal ioctl is `0x56xx` ('V').
+pub(super) const VT_FIRST: u64 = 0x5600;
+pub(super) const VT_LAST: u64 = 0x56ff;
+pub(super) const S_ISUID: u64 = 0o4000;
+pub(super) const S_ISGID: u64 = 0o2000;
+pub(super) const O_CREAT: u64 = 0o100;
+/// `__O_TMPFILE` (O_TMPFILE is this | O_DIRECTORY): an unnamed file, made
+/// visible later by linkat, created with the mode argument as O_CREAT is.
+pub(super) const O_TMPFILE_BIT: u64 = 0o20_000_000;
 pub(super) const CLONE_NEWUSER: u64 = 0x1000_0000;
 const PER_LINUX: u64 = 0;
 const PERSONALITY_QUERY: u64 = 0xffff_ffff;
@@ -86,6 +109,11 @@ const AF_NETLINK: u64 = 16;
 /// compared all 64 bits of ioctl's request and TIOCSTI|1<<32 got through).
 const fn low32(index: u8, op: CmpOp, value: u64) -> ArgCondition {
     ArgCondition { index, op, value, mask: None, low32: true }
+}
+
+/// `(arg & bit) == bit`, on the low 32 bits the kernel reads (mode_t, int flags).
+const fn has(index: u8, bit: u64) -> ArgCondition {
+    ArgCondition { index, op: CmpOp::MaskedEq, value: bit, mask: Some(bit), low32: true }
 }
 
 const fn rule(list: List, syscall: &'static str, action: RuleAction, reason: &'static str, source: &'static str) -> PresetRule {
@@ -104,10 +132,6 @@ const fn deny_ns(syscall: &'static str, reason: &'static str) -> PresetRule {
     rule(List::DenyNs, syscall, EPERM, reason, "hakurei deny-ns")
 }
 
-const fn id_change(syscall: &'static str) -> PresetRule {
-    rule(List::DenyNs, syscall, EPERM, "identity and ownership changes: the sandbox has one uid and gid", "hakurei deny-ns + ext")
-}
-
 const fn absent(syscall: &'static str) -> PresetRule {
     rule(
         List::DenyNs,
@@ -118,6 +142,36 @@ const fn absent(syscall: &'static str) -> PresetRule {
     )
 }
 
+const NO_SUID_SOURCE: &str = "sandboxctl; issue 8: a set-uid-root binary left in the project by a root caller";
+const SUID_REASON: &str = "a set-uid or set-gid bit: nosuid holds only inside, the file keeps its bit on the host";
+
+/// One no-suid rule: EPERM when every condition holds. Written out one
+/// alternative per line in [`RULES`]: a set-uid bit and a set-gid bit, and for
+/// the open calls each with O_CREAT and with O_TMPFILE (without either, the
+/// mode argument means nothing: glibc passes 0, other callers anything).
+macro_rules! no_suid {
+    ($syscall:literal, $($cond:expr),+) => {
+        PresetRule { list: List::NoSuid, syscall: $syscall, args: &[$($cond),+], action: EPERM, reason: SUID_REASON, source: NO_SUID_SOURCE }
+    };
+}
+
+/// One refused terminal ioctl request, high bits ignored.
+macro_rules! tty {
+    ($request:expr, $reason:literal, $source:literal) => {
+        PresetRule { list: List::DenyTty, syscall: "ioctl", args: &[low32(1, CmpOp::Eq, $request)], action: EPERM, reason: $reason, source: $source }
+    };
+}
+
+const fn no_xattr(syscall: &'static str) -> PresetRule {
+    rule(
+        List::NoSuid,
+        syscall,
+        EOPNOTSUPP,
+        "a filter cannot read the attribute name, and security.capability set by a root caller is a file capability on the host; EOPNOTSUPP is what a file system without xattrs answers",
+        NO_SUID_SOURCE,
+    )
+}
+
 const fn extra(syscall: &'static str, reason: &'static str, source: &'static str) -> PresetRule {
     rule(List::Extra, syscall, EPERM, reason, source)
 }
@@ -125,6 +179,15 @@ const fn extra(syscall: &'static str, reason: &'static str, source: &'static str
 /// Every preset rule, in filter order. `strict` uses all of them (the
 /// `NoMultiarch` ones unless multiarch); `none` uses only `DenyTty`, and only
 /// when the session is kept.
+///
+/// Left out of hakurei's lists on purpose, because the user namespace already
+/// makes them harmless and ordinary programs make them: every set*id and
+/// setgroups call and the chown family (one uid and one gid are mapped and
+/// the program holds no capability, so the kernel refuses any real change
+/// with EINVAL or EPERM, and a no-op such as GNU make's `posix_spawn` with
+/// POSIX_SPAWN_RESETIDS, `setgid(getgid())` or `cp -a` as root succeeds, as
+/// on the host); `get_mempolicy`, a read of the caller's own NUMA policy
+/// (libnuma's `numa_available`). prctl is not filtered at all.
 pub static RULES: &[PresetRule] = &[
     always("syslog", "the kernel log leaks addresses and host activity"),
     always("uselib", "obsolete a.out loader interface"),
@@ -135,7 +198,6 @@ pub static RULES: &[PresetRule] = &[
     always("request_key", "the kernel keyring is not namespaced"),
     always("move_pages", "NUMA placement of other processes' pages"),
     always("mbind", "NUMA placement"),
-    always("get_mempolicy", "NUMA placement"),
     always("set_mempolicy", "NUMA placement"),
     always("migrate_pages", "NUMA placement of other processes' pages"),
     ext("adjtimex", "the system clock is host-wide"),
@@ -175,31 +237,7 @@ pub static RULES: &[PresetRule] = &[
     absent("fsmount"),
     absent("fspick"),
     absent("mount_setattr"),
-    id_change("setuid"),
-    id_change("setuid32"),
-    id_change("setgid"),
-    id_change("setgid32"),
-    id_change("setreuid"),
-    id_change("setreuid32"),
-    id_change("setregid"),
-    id_change("setregid32"),
-    id_change("setresuid"),
-    id_change("setresuid32"),
-    id_change("setresgid"),
-    id_change("setresgid32"),
-    id_change("setfsuid"),
-    id_change("setfsuid32"),
-    id_change("setfsgid"),
-    id_change("setfsgid32"),
-    id_change("setgroups"),
-    id_change("setgroups32"),
-    id_change("chown"),
-    id_change("chown32"),
-    id_change("fchown"),
-    id_change("fchown32"),
-    id_change("fchownat"),
-    id_change("lchown"),
-    id_change("lchown32"),
+    absent("open_tree_attr"),
     PresetRule {
         list: List::DenyTty,
         syscall: "ioctl",
@@ -216,6 +254,26 @@ pub static RULES: &[PresetRule] = &[
         reason: "TIOCLINUX can paste the console selection as input",
         source: "hakurei deny-tty; CVE-2023-28100 (flatpak)",
     },
+    tty!(TIOCSETD, "TIOCSETD changes the line discipline, and it stays changed for the caller's terminal after the sandbox", "sandboxctl (deny-tty family); issue 8: a null line discipline left on the caller's terminal"),
+    tty!(TIOCCONS, "TIOCCONS redirects console output to this terminal", "sandboxctl (deny-tty family); the kernel also wants CAP_SYS_ADMIN for it"),
+    tty!(TIOCVHANGUP, "TIOCVHANGUP hangs up the terminal for every process using it", "sandboxctl (deny-tty family)"),
+    tty!(TIOCSLCKTRMIOS, "TIOCSLCKTRMIOS locks the terminal's settings for every later user", "sandboxctl (deny-tty family)"),
+    PresetRule {
+        list: List::DenyTty,
+        syscall: "ioctl",
+        args: &[low32(1, CmpOp::Ge, KD_FIRST), low32(1, CmpOp::Le, KD_LAST)],
+        action: EPERM,
+        reason: "console ioctls (linux/kd.h): keymaps and function-key strings (KDSKBENT, KDSKBSENT) outlive the program and type for the next user",
+        source: "sandboxctl (deny-tty family); the loadkeys string-injection trick",
+    },
+    PresetRule {
+        list: List::DenyTty,
+        syscall: "ioctl",
+        args: &[low32(1, CmpOp::Ge, VT_FIRST), low32(1, CmpOp::Le, VT_LAST)],
+        action: EPERM,
+        reason: "virtual-terminal ioctls (linux/vt.h): switching and locking the host's consoles",
+        source: "sandboxctl (deny-tty family)",
+    },
     rule(List::DenyDevel, "perf_event_open", EPERM, "performance counters leak across processes", "hakurei deny-devel"),
     rule(List::DenyDevel, "ptrace", EPERM, "tracing other processes", "hakurei deny-devel"),
     PresetRule {
@@ -226,6 +284,44 @@ pub static RULES: &[PresetRule] = &[
         reason: "execution domains other than PER_LINUX (READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE); the query stays allowed",
         source: "hakurei deny-devel",
     },
+    no_suid!("chmod", has(1, S_ISUID)),
+    no_suid!("chmod", has(1, S_ISGID)),
+    no_suid!("fchmod", has(1, S_ISUID)),
+    no_suid!("fchmod", has(1, S_ISGID)),
+    no_suid!("fchmodat", has(2, S_ISUID)),
+    no_suid!("fchmodat", has(2, S_ISGID)),
+    no_suid!("fchmodat2", has(2, S_ISUID)),
+    no_suid!("fchmodat2", has(2, S_ISGID)),
+    no_suid!("creat", has(1, S_ISUID)),
+    no_suid!("creat", has(1, S_ISGID)),
+    no_suid!("open", has(1, O_CREAT), has(2, S_ISUID)),
+    no_suid!("open", has(1, O_CREAT), has(2, S_ISGID)),
+    no_suid!("open", has(1, O_TMPFILE_BIT), has(2, S_ISUID)),
+    no_suid!("open", has(1, O_TMPFILE_BIT), has(2, S_ISGID)),
+    no_suid!("openat", has(2, O_CREAT), has(3, S_ISUID)),
+    no_suid!("openat", has(2, O_CREAT), has(3, S_ISGID)),
+    no_suid!("openat", has(2, O_TMPFILE_BIT), has(3, S_ISUID)),
+    no_suid!("openat", has(2, O_TMPFILE_BIT), has(3, S_ISGID)),
+    // Not mkdir/mkdirat: the kernel drops S_ISUID and S_ISGID from their mode
+    // (vfs_mkdir keeps rwx and the sticky bit; a set-gid directory only
+    // inherits the bit from its parent), and `cp -r` of a set-gid directory
+    // passes its mode to mkdir. mknod makes regular files too (S_IFREG), with
+    // the mode as given.
+    no_suid!("mknod", has(1, S_ISUID)),
+    no_suid!("mknod", has(1, S_ISGID)),
+    no_suid!("mknodat", has(2, S_ISUID)),
+    no_suid!("mknodat", has(2, S_ISGID)),
+    rule(
+        List::NoSuid,
+        "openat2",
+        ENOSYS,
+        "its mode and flags are in a struct the filter cannot read: it must look absent, and libc and callers fall back to openat",
+        "sandboxctl; the CVE-2021-41133 reasoning (flatpak) applied to openat2",
+    ),
+    no_xattr("setxattr"),
+    no_xattr("lsetxattr"),
+    no_xattr("fsetxattr"),
+    no_xattr("setxattrat"),
     rule(List::NoMultiarch, "modify_ldt", EPERM, "16-bit segments: legacy code only", "hakurei (unless multiarch)"),
     rule(List::NoMultiarch, "subpage_prot", EPERM, "legacy ABI (powerpc)", "hakurei ext (unless multiarch)"),
     rule(List::NoMultiarch, "switch_endian", EPERM, "legacy ABI (powerpc)", "hakurei ext (unless multiarch)"),

@@ -2,8 +2,9 @@
 //!
 //! Generated from rust-vmm/seccompiler 0.5.0 src/syscall_table/aarch64.rs (itself
 //! generated from the kernel 6.12 headers; Apache-2.0 OR BSD-3-Clause), which
-//! the crate keeps private. Regenerate with the same table of a newer
-//! seccompiler; `tests::tables_agree_with_libc` checks it against libc.
+//! the crate keeps private, plus the calls of 6.13 to 6.17 (463-469, one
+//! number on every architecture: setxattrat .. file_setattr). Regenerate
+//! with the same table of a newer seccompiler; `tests::tables_agree_with_libc` checks it against libc.
 
 pub(super) static TABLE: &[(&str, u32)] = &[
     ("accept", 202),
@@ -57,6 +58,8 @@ pub(super) static TABLE: &[(&str, u32)] = &[
     ("fcntl", 25),
     ("fdatasync", 83),
     ("fgetxattr", 10),
+    ("file_getattr", 468),
+    ("file_setattr", 469),
     ("finit_module", 273),
     ("flistxattr", 13),
     ("flock", 32),
@@ -102,6 +105,7 @@ pub(super) static TABLE: &[(&str, u32)] = &[
     ("gettimeofday", 169),
     ("getuid", 174),
     ("getxattr", 8),
+    ("getxattrat", 464),
     ("init_module", 105),
     ("inotify_add_watch", 27),
     ("inotify_init1", 26),
@@ -131,6 +135,7 @@ pub(super) static TABLE: &[(&str, u32)] = &[
     ("listen", 201),
     ("listmount", 458),
     ("listxattr", 11),
+    ("listxattrat", 465),
     ("llistxattr", 12),
     ("lookup_dcookie", 18),
     ("lremovexattr", 15),
@@ -180,6 +185,7 @@ pub(super) static TABLE: &[(&str, u32)] = &[
     ("nfsservctl", 42),
     ("open_by_handle_at", 265),
     ("open_tree", 428),
+    ("open_tree_attr", 467),
     ("openat", 56),
     ("openat2", 437),
     ("perf_event_open", 241),
@@ -219,6 +225,7 @@ pub(super) static TABLE: &[(&str, u32)] = &[
     ("recvmsg", 212),
     ("remap_file_pages", 234),
     ("removexattr", 14),
+    ("removexattrat", 466),
     ("renameat", 38),
     ("renameat2", 276),
     ("request_key", 218),
@@ -277,6 +284,7 @@ pub(super) static TABLE: &[(&str, u32)] = &[
     ("settimeofday", 170),
     ("setuid", 146),
     ("setxattr", 5),
+    ("setxattrat", 463),
     ("shmat", 196),
     ("shmctl", 195),
     ("shmdt", 197),

@@ -167,6 +167,139 @@ fn strict_answers_every_preset_rule_on_both_arches() {
     }
 }
 
+/// What the user namespace already makes harmless passes the filter: the
+/// kernel answers a real change itself (tested in real sandboxes).
+#[test]
+fn strict_allows_identity_calls_personality_reads_and_prctl() {
+    for arch in Arch::ALL {
+        let f = filters(&strict(), false, arch);
+        let a = |name: &str, args: &[u64]| answer(&f, call(arch, name, args));
+        for name in ["setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid", "setgroups", "fchown", "fchownat"] {
+            // a no-op (own ids) and a real change alike: the kernel decides
+            assert_eq!(a(name, &[1000, 1000, 1000]), ALLOW, "{arch}: {name} own ids");
+            assert_eq!(a(name, &[0, 0, 0]), ALLOW, "{arch}: {name} to root");
+            assert_eq!(a(name, &[u64::from(u32::MAX), 0, 0]), ALLOW, "{arch}: {name} -1");
+        }
+        if arch == Arch::X86_64 {
+            for name in ["chown", "lchown"] {
+                assert_eq!(a(name, &[0, 0, 0]), ALLOW, "{arch}: {name}");
+            }
+        }
+        // personality: PER_LINUX and the query, nothing else
+        assert_eq!(a("personality", &[0]), ALLOW, "{arch}: PER_LINUX");
+        assert_eq!(a("personality", &[0xffff_ffff]), ALLOW, "{arch}: query");
+        assert_eq!(a("personality", &[1 << 32 /* high half ignored: PER_LINUX */]), ALLOW, "{arch}");
+        for bad in [0x0008 /* PER_LINUX32 */, 0x0040_0000 /* READ_IMPLIES_EXEC */, 0x0004_0000 /* ADDR_NO_RANDOMIZE */, 0x0002_0000 /* UNAME26 */, 0xffff_fffe] {
+            assert_eq!(a("personality", &[bad]), errno(libc::EPERM), "{arch}: personality {bad:#x}");
+        }
+        // prctl: reads (and everything else: prctl is not filtered)
+        for op in [libc::PR_GET_NAME, libc::PR_GET_DUMPABLE, libc::PR_GET_NO_NEW_PRIVS, libc::PR_CAPBSET_READ, libc::PR_GET_SECCOMP, libc::PR_GET_PDEATHSIG, libc::PR_SET_NAME] {
+            assert_eq!(a("prctl", &[op as u64]), ALLOW, "{arch}: prctl {op}");
+        }
+        // NUMA: reading one's own policy passes; changing placement does not
+        assert_eq!(a("get_mempolicy", &[]), ALLOW, "{arch}");
+        for name in ["mbind", "set_mempolicy", "move_pages", "migrate_pages"] {
+            assert_eq!(a(name, &[]), errno(libc::EPERM), "{arch}: {name}");
+        }
+    }
+}
+
+/// No set-uid or set-gid bit: every call that sets a mode, with either bit,
+/// answers EPERM; the same calls without them pass.
+#[test]
+fn strict_refuses_set_uid_and_set_gid_modes() {
+    use presets::{O_CREAT, O_TMPFILE_BIT, S_ISGID, S_ISUID};
+    const O_RDWR: u64 = 2;
+    for arch in Arch::ALL {
+        let f = filters(&strict(), false, arch);
+        let a = |name: &str, args: &[u64]| answer(&f, call(arch, name, args));
+        // (name, index of the mode argument)
+        let mut modes = vec![("fchmod", 1), ("fchmodat", 2), ("fchmodat2", 2), ("mknodat", 2)];
+        if arch == Arch::X86_64 {
+            modes.extend([("chmod", 1), ("creat", 1), ("mknod", 1)]);
+        }
+        for (name, at) in modes {
+            let with = |mode: u64| {
+                let mut args = [3u64, 0, 0, 0];
+                args[at] = mode;
+                a(name, &args)
+            };
+            for bad in [S_ISUID | 0o755, S_ISGID | 0o755, 0o6755, 0o4000, 0o2000, 0o7777, 1 << 32 | S_ISUID, 0o100_000 | S_ISUID /* S_IFREG for mknod */] {
+                assert_eq!(with(bad), errno(libc::EPERM), "{arch}: {name} {bad:#o}");
+            }
+            for good in [0o755, 0o644, 0o1777 /* sticky */, 0o777, 0o020_000 | 0o666 /* S_IFCHR */, 1 << 32 | 0o755] {
+                assert_eq!(with(good), ALLOW, "{arch}: {name} {good:#o}");
+            }
+        }
+        let mut opens = vec![("openat", 2)];
+        if arch == Arch::X86_64 {
+            opens.push(("open", 1));
+        }
+        for (name, at) in opens {
+            let with = |flags: u64, mode: u64| {
+                let mut args = [3u64, 0, 0, 0];
+                args[at] = flags;
+                args[at + 1] = mode;
+                a(name, &args)
+            };
+            for create in [O_CREAT, O_CREAT | O_RDWR | 0o1000 /* O_TRUNC */, O_TMPFILE_BIT | 0o200_000 /* O_TMPFILE */ | O_RDWR] {
+                assert_eq!(with(create, S_ISUID | 0o755), errno(libc::EPERM), "{arch}: {name} {create:#o} set-uid");
+                assert_eq!(with(create, S_ISGID | 0o755), errno(libc::EPERM), "{arch}: {name} {create:#o} set-gid");
+                assert_eq!(with(create, 0o755), ALLOW, "{arch}: {name} {create:#o} 0755");
+            }
+            // without O_CREAT or O_TMPFILE the mode argument means nothing
+            assert_eq!(with(O_RDWR, 0o6755), ALLOW, "{arch}: {name} no create");
+            assert_eq!(with(0, 0xffff_ffff), ALLOW, "{arch}: {name} garbage mode");
+        }
+        // openat2's struct cannot be read: absent, so callers fall back to openat
+        assert_eq!(a("openat2", &[3, 0, 0, 24]), errno(libc::ENOSYS), "{arch}");
+        for name in ["setxattr", "lsetxattr", "fsetxattr", "setxattrat"] {
+            assert_eq!(a(name, &[]), errno(libc::EOPNOTSUPP), "{arch}: {name}");
+        }
+        for name in ["getxattr", "lgetxattr", "fgetxattr", "listxattr", "removexattr", "fremovexattr", "getxattrat", "removexattrat"] {
+            assert_eq!(a(name, &[]), ALLOW, "{arch}: {name}");
+        }
+        assert_eq!(a("open_tree_attr", &[]), errno(libc::ENOSYS), "{arch}: the newest mount API call");
+        // mkdir: the kernel drops both bits from the mode itself (cp -r of a set-gid directory asks)
+        assert_eq!(a("mkdirat", &[3, 0, 0o2775]), ALLOW, "{arch}: mkdirat");
+        if arch == Arch::X86_64 {
+            assert_eq!(a("mkdir", &[0, 0o6755]), ALLOW, "{arch}: mkdir");
+        }
+        // preset none has none of these
+        let none_f = filters(&none(), true, arch);
+        assert_eq!(answer(&none_f, call(arch, "fchmod", &[3, 0o4755])), ALLOW, "{arch}: preset none");
+    }
+}
+
+/// The line-discipline and console family, on top of TIOCSTI/TIOCLINUX;
+/// what shells and editors use stays open.
+#[test]
+fn strict_refuses_the_terminal_family_and_keeps_job_control() {
+    use presets::{TIOCCONS, TIOCSETD, TIOCSLCKTRMIOS, TIOCVHANGUP};
+    for arch in Arch::ALL {
+        for (policy, keep) in [(strict(), false), (none(), true)] {
+            let f = filters(&policy, keep, arch);
+            let a = |req: u64| answer(&f, call(arch, "ioctl", &[0, req]));
+            for req in [TIOCSETD, TIOCCONS, TIOCVHANGUP, TIOCSLCKTRMIOS, 1 << 32 | TIOCSETD, 0xffff_ffff_0000_0000 | TIOCCONS] {
+                assert_eq!(a(req), errno(libc::EPERM), "{arch}: ioctl {req:#x}");
+            }
+            // linux/kd.h and linux/vt.h: first, last and the dangerous ones
+            for req in [0x4b00, 0x4b49 /* KDSKBSENT */, 0x4b47 /* KDSKBENT */, 0x4b3a /* KDSETMODE */, 0x4b45 /* KDSKBMODE */, 0x4bff, 0x5600, 0x5606 /* VT_ACTIVATE */, 0x56ff] {
+                assert_eq!(a(req), errno(libc::EPERM), "{arch}: ioctl {req:#x}");
+            }
+            // job control, termios, window size, reading the line discipline, ptys
+            let open = [
+                0x5401u64, /* TCGETS */ 0x5402, /* TCSETS */ 0x5403, /* TCSETSW */ 0x540e, /* TIOCSCTTY */ 0x540f, /* TIOCGPGRP */
+                0x5410, /* TIOCSPGRP */ 0x5413, /* TIOCGWINSZ */ 0x5414, /* TIOCSWINSZ */ 0x5422, /* TIOCNOTTY */ 0x5424, /* TIOCGETD */
+                0x541b, /* FIONREAD */ 0x5421, /* FIONBIO */ 0x4aff, 0x4c00, 0x55ff, 0x5700, 0x8004_5430, /* TIOCGPTN */ 0x4004_5431, /* TIOCSPTLCK */
+            ];
+            for req in open {
+                assert_eq!(a(req), ALLOW, "{arch}: ioctl {req:#x}");
+            }
+        }
+    }
+}
+
 #[test]
 fn x86_64_answers_x32_enosys_always_and_refuses_modify_ldt_unless_multiarch() {
     let x32 = |name: &str| {
@@ -381,17 +514,17 @@ fn to_bytes_is_the_kernel_layout() {
 fn golden_hashes() {
     let cases: [(&str, Seccomp, bool, Arch, &str); 6] = [
         ("strict", strict(), false, Arch::X86_64,
-            "745d46eee1e9d8795b8444902cebe733985e568db70a3fd264f7338ff75fbabb"),
+            "e7b6a7845ff5537544fdccfaa7cf3a1373d9f76a78d6676b53fe0560835755f1"),
         ("strict", strict(), false, Arch::Aarch64,
-            "74ee63df4f597dbce641961d21b99754b49b07e3d9cf443b2fbd0f438c6927eb"),
+            "769bc54a55b7568267ce4b2c587ac4f4f054bcb8e1aade0d75039fcbb652fb0e"),
         ("strict multiarch", Seccomp { multiarch: true, ..strict() }, false, Arch::X86_64,
-            "91ab48af7334b75d8e13a9738605cb7d8ac0c846da6578ca15979665763e4360"),
+            "4cc17e9423b354b11574a8ff4c4abf2886d46964cceb057122ddb5bf69e172f2"),
         ("strict multiarch", Seccomp { multiarch: true, ..strict() }, false, Arch::Aarch64,
-            "74ee63df4f597dbce641961d21b99754b49b07e3d9cf443b2fbd0f438c6927eb"),
+            "769bc54a55b7568267ce4b2c587ac4f4f054bcb8e1aade0d75039fcbb652fb0e"),
         ("none keep-session", none(), true, Arch::X86_64,
-            "8359ab03a291973753e98691d56858b8d2528b23a01020d2bc1643e440d59b68"),
+            "46cf0d25dec1fd66d16427ca1b1e3623c5feaf051da900a1a859eb8f884dcace"),
         ("none keep-session", none(), true, Arch::Aarch64,
-            "a7e048632d54bf61646582d0c54ee519f57c9857fbe546448788a45397e35729"),
+            "1144e001ba116e32c6565cd37080b0d9bb2112f6b920e87f8bdf862020525455"),
     ];
     let mut wrong = Vec::new();
     for (name, policy, keep, arch, want) in cases {
@@ -430,6 +563,13 @@ fn tables_are_sorted_and_agree_with_libc() {
         ("open", Some(2), None),
         ("modify_ldt", Some(154), None),
         ("umount", None, None),
+        ("fchmodat2", Some(452), Some(452)),
+        ("openat2", Some(437), Some(437)),
+        ("setxattrat", Some(463), Some(463)),
+        ("open_tree_attr", Some(467), Some(467)),
+        ("file_setattr", Some(469), Some(469)),
+        ("creat", Some(85), None),
+        ("mknodat", Some(259), Some(33)),
     ] {
         assert_eq!((Arch::X86_64.syscall_nr(name), Arch::Aarch64.syscall_nr(name)), (x86, arm), "{name}");
     }
@@ -450,16 +590,25 @@ fn tables_are_sorted_and_agree_with_libc() {
         SYS_setfsuid, SYS_setfsgid, SYS_setgroups, SYS_fchown, SYS_fchownat, SYS_ioctl, SYS_perf_event_open,
         SYS_ptrace, SYS_personality, SYS_socket, SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register,
         SYS_process_vm_readv, SYS_process_vm_writev, SYS_userfaultfd, SYS_bpf, SYS_read, SYS_write, SYS_getcwd,
-        SYS_getpid, SYS_uname, SYS_kill, SYS_openat, SYS_execve, SYS_getppid,
+        SYS_getpid, SYS_uname, SYS_kill, SYS_openat, SYS_execve, SYS_getppid, SYS_fchmod, SYS_fchmodat, SYS_fchmodat2,
+        SYS_mkdirat, SYS_mknodat, SYS_openat2, SYS_setxattr, SYS_lsetxattr, SYS_fsetxattr, SYS_get_mempolicy, SYS_prctl,
     );
     #[cfg(target_arch = "x86_64")]
-    agree!(SYS_open, SYS_chown, SYS_lchown, SYS_modify_ldt, SYS_uselib);
+    agree!(SYS_open, SYS_chown, SYS_lchown, SYS_modify_ldt, SYS_uselib, SYS_chmod, SYS_creat, SYS_mkdir, SYS_mknod);
 }
 
 #[test]
 fn constants_match_libc() {
     assert_eq!(presets::TIOCSTI, libc::TIOCSTI);
     assert_eq!(presets::TIOCLINUX, libc::TIOCLINUX);
+    assert_eq!(presets::TIOCSETD, libc::TIOCSETD);
+    assert_eq!(presets::TIOCCONS, libc::TIOCCONS);
+    assert_eq!(presets::TIOCVHANGUP, libc::TIOCVHANGUP);
+    assert_eq!(presets::TIOCSLCKTRMIOS, libc::TIOCSLCKTRMIOS);
+    assert_eq!(presets::S_ISUID, u64::from(libc::S_ISUID));
+    assert_eq!(presets::S_ISGID, u64::from(libc::S_ISGID));
+    assert_eq!(presets::O_CREAT, libc::O_CREAT as u64);
+    assert_eq!(presets::O_TMPFILE_BIT, (libc::O_TMPFILE & !libc::O_DIRECTORY) as u64);
     assert_eq!(presets::CLONE_NEWUSER, libc::CLONE_NEWUSER as u64);
     let families = [libc::AF_UNSPEC, libc::AF_UNIX, libc::AF_INET, libc::AF_INET6, libc::AF_NETLINK].map(|f| f as u64);
     let socket = PRESET_RULES.iter().find(|r| r.syscall == "socket").unwrap();
@@ -470,7 +619,7 @@ fn constants_match_libc() {
 fn every_preset_rule_says_why_and_where_from() {
     for r in PRESET_RULES {
         assert!(!r.reason.is_empty() && !r.source.is_empty(), "{}", r.syscall);
-        assert!(r.source.starts_with("hakurei") || r.list == List::Extra, "{}: {}", r.syscall, r.source);
+        assert!(r.source.starts_with("hakurei") || r.source.starts_with("sandboxctl") || r.list == List::Extra, "{}: {}", r.syscall, r.source);
     }
 }
 
@@ -483,11 +632,7 @@ fn preset_names_absent_per_arch() {
         v.dedup();
         v
     };
-    let everywhere = [
-        "clock_adjtime64", "clock_settime64", "umount", "setuid32", "setgid32", "setreuid32", "setregid32", "setresuid32",
-        "setresgid32", "setfsuid32", "setfsgid32", "setgroups32", "chown32", "fchown32", "lchown32", "subpage_prot",
-        "switch_endian", "vm86", "vm86old",
-    ];
+    let everywhere = ["clock_adjtime64", "clock_settime64", "umount", "subpage_prot", "switch_endian", "vm86", "vm86old"];
     let mut x86 = absent(Arch::X86_64);
     x86.sort();
     let mut want = everywhere.to_vec();
@@ -495,7 +640,7 @@ fn preset_names_absent_per_arch() {
     assert_eq!(x86, want, "x86_64");
     let mut arm = absent(Arch::Aarch64);
     arm.sort();
-    want.extend(["uselib", "chown", "lchown", "modify_ldt"]);
+    want.extend(["uselib", "modify_ldt", "chmod", "creat", "open", "mknod"]);
     want.sort();
     assert_eq!(arm, want, "aarch64");
 }

@@ -494,6 +494,38 @@ impl Sys for LinuxSys {
         crate::exec::spawn(exec)
     }
 
+    fn signal_default(&self, sig: i32) -> SysResult<()> {
+        // The kernel's struct sigaction (handler, flags, restorer, mask) on
+        // x86_64 and aarch64; all zero is SIG_DFL with no flags. The raw call
+        // because glibc's wrapper refuses its own signals (32, 33).
+        let act = [0u64; 4];
+        // SAFETY: a valid kernel sigaction; no old action asked for.
+        check(unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, act.as_ptr(), std::ptr::null_mut::<u64>(), 8usize) }).map(drop)
+    }
+
+    fn unblock_signals(&self) -> SysResult<()> {
+        // SAFETY: an empty set we own.
+        unsafe {
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) < 0 {
+                return Err(Errno::last());
+            }
+        }
+        Ok(())
+    }
+
+    fn execve(&self, path: &std::ffi::CStr, argv: &[CString], envp: &[CString]) -> SysResult<()> {
+        let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+        a.push(std::ptr::null());
+        let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+        e.push(std::ptr::null());
+        // SAFETY: NUL-terminated strings and NULL-terminated arrays that
+        // outlive the call; it returns only on failure.
+        unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
+        Err(Errno::last())
+    }
+
     fn wait_signal(&self, timeout_ms: Option<u64>) -> SysResult<Option<i32>> {
         let set = handled_sigset();
         let ts = timeout_ms.map(|ms| libc::timespec { tv_sec: (ms / 1000) as _, tv_nsec: ((ms % 1000) * 1_000_000) as _ });

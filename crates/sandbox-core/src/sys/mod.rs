@@ -9,6 +9,7 @@ pub mod script;
 
 pub use linux::{setup_signals, LinuxSys};
 
+use std::ffi::{CStr, CString};
 use std::fmt;
 
 /// A file descriptor number.
@@ -234,6 +235,14 @@ pub trait Sys {
     /// every fd above 2 close-on-exec and execve (PATH lookup inside the
     /// sandbox). Returns the child's pid once exec succeeded.
     fn spawn(&self, exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)>;
+    /// In the program's child: rt_sigaction(sig, SIG_DFL). Only ignored
+    /// signals survive execve, and init's Rust runtime ignores SIGPIPE.
+    fn signal_default(&self, sig: i32) -> SysResult<()>;
+    /// In the program's child: sigprocmask(SIG_SETMASK, empty).
+    fn unblock_signals(&self) -> SysResult<()>;
+    /// execve(2). The real call returns only when it failed; a double
+    /// answers Ok for "the new image is running".
+    fn execve(&self, path: &CStr, argv: &[CString], envp: &[CString]) -> SysResult<()>;
     /// Wait for one of the blocked signals, up to `timeout_ms`.
     fn wait_signal(&self, timeout_ms: Option<u64>) -> SysResult<Option<i32>>;
     /// wait4(-1, WNOHANG): Ok(None) when children remain but none exited;

@@ -314,6 +314,16 @@ impl Sys for Script {
             r => panic!("spawn: {r:?}"),
         }
     }
+    fn signal_default(&self, sig: i32) -> SysResult<()> {
+        self.unit(format!("signal_default({sig})"))
+    }
+    fn unblock_signals(&self) -> SysResult<()> {
+        self.unit("unblock_signals()".into())
+    }
+    fn execve(&self, path: &std::ffi::CStr, argv: &[std::ffi::CString], _envp: &[std::ffi::CString]) -> SysResult<()> {
+        let argv: Vec<_> = argv.iter().map(|a| a.to_string_lossy()).collect();
+        self.unit(format!("execve({}, {argv:?})", q(&path.to_string_lossy())))
+    }
     fn wait_signal(&self, timeout_ms: Option<u64>) -> SysResult<Option<i32>> {
         match self.next(format!("wait_signal({timeout_ms:?})")) {
             Ret::Signal(s) => Ok(s),

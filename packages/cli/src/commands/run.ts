@@ -31,6 +31,8 @@ export class RunCommand extends SourcedPlanCommand {
       Signals: the first SIGINT, SIGTERM or SIGHUP is passed on to the program; a second SIGINT or SIGTERM kills the sandbox, after which sandboxctl still cleans up and exits 130 or 143.
 
       The exit status is the program's (128+N when it was killed by signal N). Failures of sandboxctl itself print \`sandboxctl: E_CODE: message\` and exit with 125; 126 and 127 mean the command could not be executed or was not found.
+
+      The exit status is the program's (128+N when it was killed by signal N). Failures of sandboxctl itself print \`sandboxctl: E_CODE: message\` and exit with 125; 126 and 127 mean the command could not be executed or was not found. The command is looked up and started as \`execvp\` does: in the sandbox's \`PATH\`, and a file without a \`#!\` line runs with \`/bin/sh\`. It starts with every signal at its default disposition and none blocked, as from a shell.
     `,
     examples: [
       ['Run an agent\'s command: host readable but secrets hidden, this directory writable except .git/hooks and the like, no network', '$0 run --preset agent -- npm test'],
