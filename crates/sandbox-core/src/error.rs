@@ -20,6 +20,10 @@ pub enum Code {
     Setup,
     #[serde(rename = "E_EXEC")]
     Exec,
+    /// The post-run audit found something planted and `onTaint` is `fail`,
+    /// or a revert did not hold.
+    #[serde(rename = "E_TAINTED")]
+    Tainted,
 }
 
 impl Code {
@@ -31,6 +35,7 @@ impl Code {
             Code::Mount => "E_MOUNT",
             Code::Setup => "E_SETUP",
             Code::Exec => "E_EXEC",
+            Code::Tainted => "E_TAINTED",
         }
     }
 }
