@@ -220,6 +220,7 @@ const OTHER_FLAG_ARITY: Readonly<Record<string, number>> = {
   '--keep-session': 0,
   '--allow-signals': 0,
   '--allow-abstract-unix': 0,
+  '--on-taint': 1,
 };
 
 /** How many values each flag of {@link PlanFlagsCommand} takes (0: a boolean). */
@@ -357,6 +358,10 @@ export abstract class PlanFlagsCommand extends Command<SandboxctlContext> {
   jsonStatusFd = Option.String('--json-status-fd', { description: 'Write {"child-pid": N} then {"exit-code": N} lines to fd FD', validator: isUint32 });
   passFd = Option.Array('--pass-fd', { description: 'Pass open fd FD into the program at the same number (others are closed)', validator: t.isArray(isUint32) });
   keepSession = Option.Boolean('--keep-session', false, { description: "Keep the caller's session (job control); TIOCSTI stays refused" });
+  onTaint = Option.String('--on-taint', {
+    description: 'What the post-run audit (agent preset) does with what the run planted: revert (default), fail or warn',
+    validator: t.isEnum(['revert', 'fail', 'warn'] as const),
+  });
   allowSignals = Option.Boolean('--allow-signals', false, { description: 'Let the sandbox signal processes outside it (Landlock scope off)' });
   allowAbstractUnix = Option.Boolean('--allow-abstract-unix', false, { description: 'Let the sandbox reach abstract unix sockets outside it (Landlock scope off)' });
 

@@ -26,9 +26,16 @@ export const ERROR_CODES = [
   'E_CONFIG_INVALID',
   /** (CLI only) a bad flag or argument. */
   'E_USAGE',
+  /**
+   * The post-run audit found files host tools would execute and `onTaint` is
+   * `fail`, or a revert did not hold; `taint` lists them.
+   */
+  'E_TAINTED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+import type { TaintFinding } from './plan-types';
 
 /** Optional facts attached to a {@link SandboxError}. */
 export interface SandboxErrorDetails {
@@ -40,6 +47,8 @@ export interface SandboxErrorDetails {
   hint?: string;
   /** Exit status of `sandboxctl-init` when the error came from it. */
   exitStatus?: number;
+  /** `E_TAINTED`: what the post-run audit found. */
+  taint?: TaintFinding[];
   cause?: unknown;
 }
 
@@ -63,16 +72,18 @@ export class SandboxError extends Error {
   declare readonly path?: string;
   declare readonly hint?: string;
   declare readonly exitStatus?: number;
+  declare readonly taint?: TaintFinding[];
 
   constructor(code: ErrorCode | (string & {}), message: string, details: SandboxErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'SandboxError';
     this.code = code;
-    const facts = this as { opIndex?: number; path?: string; hint?: string; exitStatus?: number };
+    const facts = this as { opIndex?: number; path?: string; hint?: string; exitStatus?: number; taint?: TaintFinding[] };
     if (details.opIndex !== undefined) facts.opIndex = details.opIndex;
     if (details.path !== undefined) facts.path = details.path;
     if (details.hint !== undefined) facts.hint = details.hint;
     if (details.exitStatus !== undefined) facts.exitStatus = details.exitStatus;
+    if (details.taint !== undefined) facts.taint = details.taint;
   }
 
   /** Builds the error from a native report; absent and `null` fields are dropped. */

@@ -6,9 +6,10 @@
 
 import { constants } from 'node:os';
 import { Command } from 'clipanion';
-import { spawn, type ExitResult, type SandboxProcess } from '@sandboxctl/core';
+import { isSandboxError, spawn, type ExitResult, type SandboxProcess } from '@sandboxctl/core';
 import { PLAN_FLAGS_SCHEMA } from '../plan-flags';
 import { SourcedPlanCommand } from '../plan-sources';
+import { formatTaint } from '../taint-report';
 
 /** The signals the launcher forwards to the program (docs/internals.md). */
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
@@ -24,6 +25,8 @@ export class RunCommand extends SourcedPlanCommand {
       \`--preset NAME\` starts from a preset (\`sandboxctl presets\` lists them); a sandboxctl.json in the current directory or the nearest parent that has one (or \`--config FILE\`; \`--no-config\` for none) adds ops and policy. The preset's ops come first, then the config file's, then the flags'; flags override the config's policy, which overrides the preset's. \`sandboxctl explain\` shows the result in words.
 
       By default the sandbox has new user, pid, mount, ipc, uts and cgroup namespaces, no network but loopback, a new session and the strict seccomp filter; \`--unshare-*\`, \`--die-with-parent\` and \`--new-session\` are accepted and change nothing.
+
+      With \`--preset agent\`, a post-run audit looks for what the run created or changed that host tools would execute (git config and hooks, .vscode, .claude, .mcp.json, sandboxctl.json...): \`--on-taint=revert\` (the default) puts back what was there and moves the rest into a quarantine under ~/.local/state/sandboxctl/quarantine, \`--on-taint=fail\` leaves it and exits with E_TAINTED, \`--on-taint=warn\` only reports; findings are printed on stderr.
 
       The exit status is the program's (128+N when it was killed by signal N). Failures of sandboxctl itself print \`sandboxctl: E_CODE: message\` and exit with 125; 126 and 127 mean the command could not be executed or was not found.
     `,
@@ -49,8 +52,11 @@ export class RunCommand extends SourcedPlanCommand {
     }
     const stopForwarding = forwardSignals(child);
     try {
-      return exitStatus(await child.exited);
+      const result = await child.exited;
+      this.context.stderr.write(formatTaint(result.taint, result.quarantine));
+      return exitStatus(result);
     } catch (error) {
+      if (isSandboxError(error) && error.taint) this.context.stderr.write(formatTaint(error.taint));
       throw this.explain(error);
     } finally {
       stopForwarding();
