@@ -477,3 +477,139 @@ impl AuditFs for LinuxAuditFs {
         unsafe { libc::getpid() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    fn tmp(base: &str, name: &str) -> String {
+        let d = format!("{base}/sbx-audit-{name}-{}", std::process::id());
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn the_real_fs_never_follows_a_symlink() {
+        let d = tmp("/tmp", "nofollow");
+        fs::create_dir_all(format!("{d}/p/sub")).unwrap();
+        fs::write(format!("{d}/p/sub/f"), "data").unwrap();
+        fs::write(format!("{d}/outside"), "secret").unwrap();
+        symlink(&d, format!("{d}/p/link")).unwrap();
+        symlink("../outside", format!("{d}/p/file-link")).unwrap();
+        let fs_ = LinuxAuditFs;
+        let root = fs_.pin(&format!("{d}/p")).unwrap();
+        let l = fs_.list(root, "").unwrap();
+        assert_eq!(
+            l.entries,
+            [
+                ("file-link".into(), FileKind::Symlink),
+                ("link".into(), FileKind::Symlink),
+                ("sub".into(), FileKind::Dir)
+            ]
+        );
+        assert_eq!(fs_.read(root, "sub/f", 100).unwrap(), b"data");
+        assert_eq!(fs_.read(root, "sub/f", 2).unwrap(), b"da");
+        assert_eq!(fs_.lstat(root, "link").unwrap().kind, FileKind::Symlink);
+        assert_eq!(fs_.readlink(root, "file-link").unwrap(), "../outside");
+        assert_eq!(fs_.read(root, "file-link", 100), Err(Errno(libc::ELOOP)));
+        // O_DIRECTORY on a symlink answers ENOTDIR before ELOOP: refused either way.
+        assert_eq!(fs_.list(root, "link").map(drop), Err(Errno(libc::ENOTDIR)));
+        assert_eq!(
+            fs_.lstat(root, "link/outside").map(drop),
+            Err(Errno(libc::ELOOP))
+        );
+        assert_eq!(
+            fs_.lstat(root, "../outside").map(drop),
+            Err(Errno(libc::EXDEV))
+        );
+        assert_eq!(
+            fs_.put_file(root, "link/new", b"x", 0o644),
+            Err(Errno(libc::ELOOP))
+        );
+        assert!(!std::path::Path::new(&format!("{d}/new")).exists());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn moves_and_restores_on_one_filesystem_and_across_two() {
+        let fs_ = LinuxAuditFs;
+        for qbase in ["/tmp", "/dev/shm"] {
+            if !std::path::Path::new(qbase).is_dir() {
+                continue;
+            }
+            let d = tmp("/tmp", "move");
+            let q = format!("{}/q", tmp(qbase, "qdir"));
+            fs::create_dir_all(format!("{d}/p/.git/hooks/deep")).unwrap();
+            fs::write(format!("{d}/p/.git/hooks/pre-commit"), "evil").unwrap();
+            fs::write(format!("{d}/p/.git/hooks/deep/x"), "x").unwrap();
+            symlink("/etc/passwd", format!("{d}/p/.git/hooks/l")).unwrap();
+            fs::write(format!("{d}/p/.mcp.json"), "{}").unwrap();
+            let root = fs_.pin(&format!("{d}/p")).unwrap();
+            let dest = format!("{q}/run{d}/p/.git/hooks");
+            fs_.quarantine(root, ".git/hooks", &format!("{q}/run"), &dest)
+                .unwrap();
+            assert!(!std::path::Path::new(&format!("{d}/p/.git/hooks")).exists());
+            assert_eq!(
+                fs::read_to_string(format!("{dest}/pre-commit")).unwrap(),
+                "evil"
+            );
+            assert_eq!(fs::read_to_string(format!("{dest}/deep/x")).unwrap(), "x");
+            assert_eq!(
+                fs::read_link(format!("{dest}/l")).unwrap().to_str(),
+                Some("/etc/passwd")
+            );
+            assert_eq!(
+                fs::metadata(format!("{q}/run"))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o700
+            );
+            // The previous content back, with its mode but never set-uid.
+            let dest2 = format!("{q}/run{d}/p/.mcp.json");
+            fs_.quarantine(root, ".mcp.json", &format!("{q}/run"), &dest2)
+                .unwrap();
+            fs_.put_file(root, ".mcp.json", b"old", 0o4751).unwrap();
+            assert_eq!(
+                fs::read_to_string(format!("{d}/p/.mcp.json")).unwrap(),
+                "old"
+            );
+            assert_eq!(
+                fs::metadata(format!("{d}/p/.mcp.json"))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o7777,
+                0o751
+            );
+            assert_eq!(
+                fs_.put_file(root, ".mcp.json", b"again", 0o644),
+                Err(Errno(libc::EEXIST))
+            );
+            fs_.put_symlink(root, "l", "target").unwrap();
+            assert_eq!(
+                fs::read_link(format!("{d}/p/l")).unwrap().to_str(),
+                Some("target")
+            );
+            // A quarantine path that already holds the name is not overwritten.
+            fs::write(format!("{d}/p/again"), "1").unwrap();
+            let dest3 = format!("{q}/run{d}/p/.mcp.json");
+            assert_eq!(
+                fs_.quarantine(root, "again", &format!("{q}/run"), &dest3),
+                Err(Errno(libc::EEXIST))
+            );
+            assert_eq!(
+                fs_.quarantine(root, "", &format!("{q}/run"), &dest3),
+                Err(Errno(libc::EINVAL))
+            );
+            fs::remove_dir_all(&d).unwrap();
+            fs::remove_dir_all(std::path::Path::new(&q).parent().unwrap()).unwrap();
+        }
+        assert!(fs_.real_home().is_some_and(|h| h.starts_with('/')));
+        assert!(fs_.now_ns() > 1_600_000_000 * 1_000_000_000);
+    }
+}
