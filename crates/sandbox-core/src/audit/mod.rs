@@ -290,7 +290,7 @@ impl Audit {
             }
             match fs.pin(path) {
                 Ok(fd) => {
-                    let before = walk::walk(fs, fd, &limits, None);
+                    let before = walk::walk(fs, fd, path, &limits, None);
                     roots.push(PinnedRoot {
                         path: path.clone(),
                         fd: Some(fd),
@@ -335,7 +335,7 @@ impl Audit {
         let mut out = Vec::new();
         for (i, r) in self.roots.iter().enumerate() {
             let Some(fd) = r.fd else { continue };
-            let after = walk::walk(fs, fd, &self.limits, Some(&r.before));
+            let after = walk::walk(fs, fd, &r.path, &self.limits, Some(&r.before));
             if let Some(why) = after.incomplete.as_ref().or(r.before.incomplete.as_ref()) {
                 out.push(Found {
                     root: i,

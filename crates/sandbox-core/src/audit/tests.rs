@@ -231,6 +231,28 @@ fn the_hooks_path_directory_is_audited() {
 }
 
 #[test]
+fn an_absolute_hooks_path_under_the_root_and_a_hooks_symlink() {
+    let fs = MemFs::new();
+    repo(&fs, "/p");
+    fs.file("/p/.git/config", "[core]\n\thooksPath = /p/tools/hooks\n")
+        .dir("/p/tools/hooks");
+    let r = audit(&fs, OnTaint::Revert, |fs| {
+        fs.file("/p/tools/hooks/pre-commit", "evil\n");
+        repo(fs, "/p/sub");
+        fs.remove("/p/sub/.git/hooks")
+            .symlink("/p/sub/.git/hooks", "../../evil")
+            .file("/p/evil/pre-commit", "x");
+    });
+    assert_eq!(
+        summary(&r),
+        [
+            (GitHook, "/p/sub/.git/hooks", Created, Quarantined),
+            (GitHook, "/p/tools/hooks/pre-commit", Created, Quarantined)
+        ]
+    );
+}
+
+#[test]
 fn husky_files_are_tool_files() {
     let fs = MemFs::new();
     repo(&fs, "/p");

@@ -64,7 +64,13 @@ struct At {
 
 /// Walk one root. `previous` (the snapshot's tree) lets an unchanged index
 /// be taken over instead of parsed again.
-pub fn walk(fs: &dyn AuditFs, root: Root, limits: &Limits, previous: Option<&Tree>) -> Tree {
+pub fn walk(
+    fs: &dyn AuditFs,
+    root: Root,
+    root_path: &str,
+    limits: &Limits,
+    previous: Option<&Tree>,
+) -> Tree {
     let mut tree = Tree::default();
     let root_dev = match fs.list(root, "") {
         Ok(l) => l.dev,
@@ -144,7 +150,7 @@ pub fn walk(fs: &dyn AuditFs, root: Root, limits: &Limits, previous: Option<&Tre
     }
     let dirs: Vec<String> = tree.git_dirs.keys().cloned().collect();
     for dir in dirs {
-        hooks_path(fs, root, &dir, limits, &mut tree);
+        hooks_path(fs, root, root_path, &dir, limits, &mut tree);
         read_gitlinks(fs, root, &dir, limits, previous, &mut tree);
     }
     tree
@@ -175,7 +181,9 @@ fn role_of(rel: &str, name: &str, kind: FileKind, git: Option<&str>, tool: bool)
             // must be defined in config, which is audited; a project's own
             // .gitattributes has the same power and is plain project content),
             // sparse-checkout and grafts: data, never code.
-            s if s.starts_with("hooks/") => Some(Role::Hook),
+            // `hooks` itself when it is not a directory: a symlink to a
+            // directory of the program's making.
+            s if s.starts_with("hooks/") || s == "hooks" => Some(Role::Hook),
             _ => None,
         };
     }
@@ -233,7 +241,14 @@ pub fn config_of(tree: &Tree, dir: &str) -> Option<Vec<gitconfig::Entry>> {
 
 /// core.hooksPath names a directory whose files git runs as hooks (husky's
 /// `.husky/_`): audit them as hooks when it lies under this root.
-fn hooks_path(fs: &dyn AuditFs, root: Root, dir: &str, limits: &Limits, tree: &mut Tree) {
+fn hooks_path(
+    fs: &dyn AuditFs,
+    root: Root,
+    root_path: &str,
+    dir: &str,
+    limits: &Limits,
+    tree: &mut Tree,
+) {
     let Some(config) = config_of(tree, dir) else {
         return;
     };
@@ -245,7 +260,12 @@ fn hooks_path(fs: &dyn AuditFs, root: Root, dir: &str, limits: &Limits, tree: &m
     };
     // Relative to the worktree (where hooks run), or to the git directory when bare.
     let base = gd.worktree.clone().unwrap_or_else(|| dir.to_string());
-    let Some(rel) = normalize(&base, path) else {
+    let root_path = root_path.trim_end_matches('/');
+    let rel = match path.strip_prefix(root_path).filter(|r| r.starts_with('/')) {
+        Some(under_root) => normalize("", &under_root[1..]),
+        None => normalize(&base, path),
+    };
+    let Some(rel) = rel else {
         return;
     };
     let Ok(listing) = fs.list(root, &rel) else {
