@@ -285,7 +285,17 @@ impl Audit {
         let started = fs.now_ns();
         let mut roots = Vec::new();
         for path in &spec.roots {
-            if roots.iter().any(|r: &PinnedRoot| &r.path == path) {
+            // A root inside another is walked as part of it: once, so a
+            // finding is not reverted twice.
+            let inside = |p: &str, q: &str| {
+                let q = q.trim_end_matches('/');
+                p.trim_end_matches('/') == q || p.starts_with(&format!("{q}/"))
+            };
+            let covered = spec
+                .roots
+                .iter()
+                .any(|q| q != path && inside(path, q) && !inside(q, path));
+            if covered || roots.iter().any(|r: &PinnedRoot| &r.path == path) {
                 continue;
             }
             match fs.pin(path) {

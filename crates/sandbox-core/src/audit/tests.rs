@@ -702,13 +702,19 @@ fn an_explicit_quarantine_and_several_roots() {
     };
     let r = audit_with(&fs, &spec, Limits::default(), |fs| {
         fs.file("/r/.git/hooks/pre-commit", "x")
-            .file("/missing/.mcp.json", "{}");
+            .file("/missing/.mcp.json", "{}")
+            .file("/r/p/.envrc", "x");
     });
     assert_eq!(
         summary(&r),
-        [(GitHook, "/r/.git/hooks/pre-commit", Created, Quarantined)]
+        [
+            (GitHook, "/r/.git/hooks/pre-commit", Created, Quarantined),
+            (ToolFile, "/r/p/.envrc", Created, Quarantined)
+        ]
     );
     assert_eq!(r.quarantine.as_deref(), Some("/q/1010-42"));
+    // /r/p lies inside /r: walked once, each finding moved once.
+    assert_eq!(fs.log.borrow().len(), 2);
 }
 
 #[test]
