@@ -388,6 +388,17 @@ impl Audit {
         if matches!(now, State::Gone) {
             return None;
         }
+        // A new empty file holds nothing a tool could run or obey (an empty
+        // hook runs nothing, an empty settings file sets nothing), and it is
+        // what the stand-ins of another agent run in the same directory look
+        // like while that run lasts: not a finding.
+        let empty = matches!(now, State::File { meta, .. } if meta.size == 0);
+        if empty
+            && change == TaintChange::Created
+            && matches!(item.role, Role::ToolFile | Role::Hook)
+        {
+            return None;
+        }
         let name = rel.rsplit('/').next().unwrap_or(rel);
         let (kind, detail) = match item.role {
             Role::GitConfig => {

@@ -253,6 +253,31 @@ fn an_absolute_hooks_path_under_the_root_and_a_hooks_symlink() {
 }
 
 #[test]
+fn new_empty_tool_files_and_hooks_are_no_finding() {
+    let fs = MemFs::new();
+    repo(&fs, "/p");
+    fs.file("/p/.vscode/settings.json", "{}");
+    let r = audit(&fs, OnTaint::Revert, |fs| {
+        // Another run's stand-ins, and empty files of this one.
+        fs.file("/p/.mcp.json", "")
+            .file("/p/sandboxctl.json", "")
+            .file("/p/.git/hooks/pre-commit", "");
+        // Emptied is still changed; an empty .git file or commondir still counts.
+        fs.file("/p/.vscode/settings.json", "")
+            .file("/p/sub/.git", "")
+            .file("/p/.git/commondir", "");
+    });
+    assert_eq!(
+        summary(&r),
+        [
+            (GitRedirect, "/p/.git/commondir", Created, Quarantined),
+            (ToolFile, "/p/.vscode/settings.json", Changed, Restored),
+            (GitFile, "/p/sub/.git", Created, Quarantined)
+        ]
+    );
+}
+
+#[test]
 fn husky_files_are_tool_files() {
     let fs = MemFs::new();
     repo(&fs, "/p");
@@ -529,7 +554,6 @@ fn agent_tool_files_anywhere() {
             (ToolFile, "/p/.claude/settings.json", Changed, Restored),
             (ToolFile, "/p/.idea", Changed, Restored),
             (ToolFile, "/p/.mcp.json", Created, Quarantined),
-            (ToolFile, "/p/.vscode/.keep", Created, Quarantined),
             (ToolFile, "/p/.vscode/tasks.json", Created, Quarantined),
             (ToolFile, "/p/pkg/.envrc", Created, Quarantined),
             (
