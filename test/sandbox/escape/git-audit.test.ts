@@ -232,6 +232,18 @@ const ROUTES: Route[] = [
     },
   },
   {
+    name: 'new repository whose hooks/ is a symlink to planted hooks',
+    repo: true,
+    script: (_, m) =>
+      `git init -q sub\n` +
+      put('evilhooks/pre-commit', `#!/bin/sh\n${m('hook')}\n`) +
+      `chmod +x evilhooks/pre-commit; rm -rf sub/.git/hooks; ln -s ../../evilhooks sub/.git/hooks`,
+    hostDirs: (dir) => [join(dir, 'sub')],
+    marks: ['hook'],
+    live: true,
+    check: (dir) => expect(existsSync(join(dir, 'sub/.git/hooks'))).toBe(false),
+  },
+  {
     name: '.husky/pre-commit with core.hooksPath',
     repo: true,
     setup: (d) => {
