@@ -59,6 +59,8 @@ codes! {
     ConfigInvalid = "E_CONFIG_INVALID",
     /// (Node only) a sandboxctl.json found by looking up from the current directory is not trusted, or changed since it was; the message names the file and the `sandboxctl trust` command.
     ConfigUntrusted = "E_CONFIG_UNTRUSTED",
+    /// The post-run audit found something planted and `onTaint` is `fail`, or a revert did not hold; `taint` lists it.
+    Tainted = "E_TAINTED",
     /// (CLI only) a bad flag or argument.
     Usage = "E_USAGE",
     /// (CLI only) a bug in sandboxctl itself.

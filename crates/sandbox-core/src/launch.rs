@@ -4,6 +4,7 @@
 //! it (relaying its pseudo-terminal with plan.tty, relay.rs), cleans up after
 //! it in one place ([`Cleanup::finish`]) and exits with its status.
 
+use crate::audit::{self, Audit, AuditFs, LinuxAuditFs};
 use crate::error::{Code, Error, SetupError};
 use crate::init::{self, InitContext, EXIT_SETUP};
 use crate::ops::placeholder;
@@ -92,6 +93,9 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
             fatal(sys, cx.report_fd, e);
         }
     }
+    // Post-run audit: the snapshot of what host tools execute, taken while
+    // nothing of the sandbox exists yet (audit/mod.rs).
+    let audit = audit_before(&LinuxAuditFs, sys, cx.report_fd, plan);
     // Stand-ins for protected paths that do not exist yet: created on the
     // host before the sandbox, removed after it (ops/placeholder.rs).
     let mut held = Vec::new();
@@ -161,7 +165,7 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
         Some((mine, _)) => relay::relay(sys, mine, &mut stop),
         None => wait(sys, &mut stop),
     };
-    Cleanup { held }.finish(sys, cx, code)
+    Cleanup { held, audit }.finish(sys, cx, code)
 }
 
 /// What the launcher undoes once pid 1 has been reaped, on every path after
@@ -171,6 +175,8 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
 pub struct Cleanup {
     /// Stand-ins to remove.
     pub held: Vec<placeholder::Held>,
+    /// The post-run audit's snapshot, checked after the stand-ins are gone.
+    pub audit: Option<Audit>,
 }
 
 impl Cleanup {
@@ -181,6 +187,7 @@ impl Cleanup {
         if let Some(fd) = cx.plan.status_fd {
             let _ = sys.write_fd(fd, format!("{{ \"exit-code\": {code} }}\n").as_bytes());
         }
+        let code = audit_after(&LinuxAuditFs, sys, cx.report_fd, self.audit, code);
         sys.exit(code)
     }
 }
@@ -289,6 +296,44 @@ fn reap_blocking(sys: &dyn Sys, stop: &mut Stop) -> i32 {
         let _ = sys.poll(&[], 10);
     }
     stop.forced.unwrap_or(EXIT_SETUP)
+}
+
+/// The audit's snapshot when the plan asks for one; a root that cannot be
+/// read is fatal (no audited run without its snapshot).
+pub fn audit_before(fs: &dyn AuditFs, sys: &dyn Sys, report_fd: Option<Fd>, plan: &Plan) -> Option<Audit> {
+    let spec = plan.audit.as_ref()?;
+    match Audit::snapshot(fs, spec, audit::Limits::default()) {
+        Ok(a) => Some(a),
+        Err((root, e)) => fatal(sys, report_fd, SetupError::sys(Code::Setup, format_args!("audit {root}"), e)),
+    }
+}
+
+/// After pid 1 is reaped: check, act, report the `audit` line, and turn a
+/// tainted run (`fail` with findings, a revert that did not hold) into
+/// E_TAINTED. Returns the launcher's exit status.
+pub fn audit_after(fs: &dyn AuditFs, sys: &dyn Sys, report_fd: Option<Fd>, audit: Option<Audit>, status: i32) -> i32 {
+    let Some(a) = audit else { return status };
+    let report = a.check(fs, status);
+    match report_fd {
+        Some(fd) => {
+            let mut line = serde_json::to_string(&report).unwrap_or_default();
+            line.push('\n');
+            let _ = sys.write_fd(fd, line.as_bytes());
+        }
+        None => audit::describe(&report).iter().for_each(|l| sys.log(l)),
+    }
+    if !audit::tainted(&report) {
+        return status;
+    }
+    let failed = report.findings.iter().filter(|f| f.outcome == audit::TaintOutcome::Failed).count();
+    let first = report.findings.first().map(|f| f.path.as_str()).unwrap_or_default();
+    let message = if failed > 0 {
+        format!("the post-run audit could not undo {failed} of {} findings (first: {first})", report.findings.len())
+    } else {
+        format!("the run left {} findings host tools would act on (first: {first}); left in place as --on-taint=fail asks", report.findings.len())
+    };
+    init::report(sys, report_fd, &Error::from(SetupError::new(Code::Tainted, message)));
+    EXIT_SETUP
 }
 
 fn fatal(sys: &dyn Sys, report_fd: Option<Fd>, err: SetupError) -> ! {

@@ -91,6 +91,43 @@ pub struct Plan {
     /// --json-status-fd: `{"child-pid": N}` then `{"exit-code": N}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_fd: Option<i32>,
+    /// Post-run audit: after the sandbox ends, the launcher looks under
+    /// these roots for what host tools would execute that the run created or
+    /// changed (git configuration and hooks, editor and agent settings), and
+    /// acts on it (see `crate::audit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditSpec>,
+}
+
+/// What the post-run audit looks at and what it does with a finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuditSpec {
+    /// Absolute host directories walked before and after the run (the
+    /// project, the enclosing repository's worktree and git directories).
+    pub roots: Vec<String>,
+    /// What to do with a finding: `revert` (default), `fail` or `warn`.
+    #[serde(default)]
+    pub on_taint: OnTaint,
+    /// The directory under which the run's quarantine `<run>/` is made;
+    /// default `~/.local/state/sandboxctl/quarantine` under the real home.
+    /// No symlink is followed on the way to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<String>,
+}
+
+/// What the audit does when it finds something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnTaint {
+    /// Put back what existed before the run, move what it created into the
+    /// quarantine.
+    #[default]
+    Revert,
+    /// Leave everything and exit non-zero with `E_TAINTED`.
+    Fail,
+    /// Report only.
+    Warn,
 }
 
 /// Landlock scoping. Both default to denied.
@@ -159,6 +196,7 @@ impl Plan {
             fds: Vec::new(),
             argv0: None,
             status_fd: None,
+            audit: None,
         }
     }
 }
@@ -624,7 +662,11 @@ impl Op {
 
 /// The JSON Schema of [`Plan`], as committed in `schema/plan.schema.json`.
 pub fn json_schema() -> String {
-    let schema = schemars::schema_for!(Plan);
+    // The audit's report line rides along as a definition of its own, so the
+    // TypeScript `TaintFinding` comes from the same Rust source.
+    let mut generator = schemars::SchemaGenerator::default();
+    generator.subschema_for::<crate::audit::AuditReport>();
+    let schema = generator.into_root_schema_for::<Plan>();
     let mut s = serde_json::to_string_pretty(&schema).expect("schema serializes");
     s.push('\n');
     s

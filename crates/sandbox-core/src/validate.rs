@@ -89,6 +89,28 @@ pub fn check_abs(p: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Most audit roots in one plan.
+pub const MAX_AUDIT_ROOTS: usize = 64;
+
+fn check_audit(a: &crate::plan::AuditSpec) -> Result<(), PlanError> {
+    if a.roots.is_empty() {
+        return Err(top("audit.roots", "audit needs at least one root"));
+    }
+    if a.roots.len() > MAX_AUDIT_ROOTS {
+        return Err(top("audit.roots", format!("more than {MAX_AUDIT_ROOTS} audit roots")));
+    }
+    for (i, r) in a.roots.iter().enumerate() {
+        check_abs(r).map_err(|e| top(&format!("audit.roots[{i}]"), e))?;
+        if r == "/" {
+            return Err(top(&format!("audit.roots[{i}]"), "the audit cannot walk all of /"));
+        }
+    }
+    if let Some(q) = &a.quarantine {
+        check_abs(q).map_err(|e| top("audit.quarantine", e))?;
+    }
+    Ok(())
+}
+
 fn check_mode(c: &Ctx, mode: u32) -> Result<(), PlanError> {
     if mode > 0o7777 {
         return Err(c.err("mode", format!("mode {mode:o} has bits beyond 07777")));
@@ -173,6 +195,9 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
     }
     if plan.status_fd.is_some_and(|fd| fd < 0) {
         return Err(top("statusFd", "statusFd must be a descriptor number"));
+    }
+    if let Some(a) = &plan.audit {
+        check_audit(a)?;
     }
     for (kind, n) in ["autoetc", "autoroot"].iter().map(|k| (*k, plan.ops.iter().filter(|o| o.kind() == *k).count())) {
         if n > 1 {
@@ -313,6 +338,29 @@ mod tests {
         let e = err(r#"{"argv":["true"],"tty":true,"newSession":false}"#);
         assert_eq!(e.code, Code::PlanInvalid);
         assert_eq!(e.path, "plan.tty");
+    }
+
+    #[test]
+    fn audit_specs_are_checked() {
+        let p = check(br#"{"argv":["true"],"audit":{"roots":["/p"]}}"#).unwrap();
+        assert_eq!(p.audit.unwrap().on_taint, crate::plan::OnTaint::Revert);
+        let p = check(br#"{"argv":["true"],"audit":{"roots":["/p","/q"],"onTaint":"fail","quarantine":"/var/q"}}"#).unwrap();
+        assert_eq!(p.audit.unwrap().quarantine.as_deref(), Some("/var/q"));
+        for (json, path) in [
+            (r#"{"roots":[]}"#, "plan.audit.roots"),
+            (r#"{"roots":["rel"]}"#, "plan.audit.roots[0]"),
+            (r#"{"roots":["/a","/b/../c"]}"#, "plan.audit.roots[1]"),
+            (r#"{"roots":["/"]}"#, "plan.audit.roots[0]"),
+            (r#"{"roots":["/a"],"quarantine":"q"}"#, "plan.audit.quarantine"),
+            (r#"{"roots":["/a"],"onTaint":"ignore"}"#, "plan.audit.onTaint"),
+            (r#"{"roots":["/a"],"other":1}"#, "plan.audit.other"),
+        ] {
+            let e = err(&format!(r#"{{"argv":["true"],"audit":{json}}}"#));
+            assert_eq!((e.code, e.path.as_str()), (Code::PlanInvalid, path), "{json}: {e}");
+        }
+        let many: Vec<String> = (0..65).map(|i| format!("\"/r{i}\"")).collect();
+        let e = err(&format!(r#"{{"argv":["true"],"audit":{{"roots":[{}]}}}}"#, many.join(",")));
+        assert_eq!(e.path, "plan.audit.roots");
     }
 
     #[test]

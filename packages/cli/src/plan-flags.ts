@@ -222,6 +222,7 @@ const OTHER_FLAG_ARITY: Readonly<Record<string, number>> = {
   '--tty': 0,
   '--allow-signals': 0,
   '--allow-abstract-unix': 0,
+  '--on-taint': 1,
 };
 
 /** How many values each flag of {@link PlanFlagsCommand} takes (0: a boolean). */
@@ -361,6 +362,10 @@ export abstract class PlanFlagsCommand extends Command<SandboxctlContext> {
   keepSession = Option.Boolean('--keep-session', false, { description: "Keep the caller's session (job control); TIOCSTI stays refused" });
   tty = Option.Boolean('--tty', {
     description: "Give the program a pseudo-terminal of its own relayed to yours, as docker run -it (run's default when stdin and stdout are terminals and the sandbox has a private /dev); --no-tty: never",
+  });
+  onTaint = Option.String('--on-taint', {
+    description: 'What the post-run audit (agent preset) does with what the run planted: revert (default), fail or warn',
+    validator: t.isEnum(['revert', 'fail', 'warn'] as const),
   });
   allowSignals = Option.Boolean('--allow-signals', false, { description: 'Let the sandbox signal processes outside it (Landlock scope off)' });
   allowAbstractUnix = Option.Boolean('--allow-abstract-unix', false, { description: 'Let the sandbox reach abstract unix sockets outside it (Landlock scope off)' });
@@ -508,7 +513,7 @@ export abstract class PlanFlagsCommand extends Command<SandboxctlContext> {
     if (!Array.isArray(argv) || this.path.some((part, i) => argv[i] !== part)) {
       throw new Error('assertion failed: the context lacks the raw args (run commands through main())');
     }
-    const extra = (this.constructor as typeof PlanFlagsCommand).extraFlagArity;
+    const extra = (this.constructor as unknown as typeof PlanFlagsCommand).extraFlagArity;
     return scanFlagOrder(argv, this.path.length, { ...FLAG_ARITY, ...extra });
   }
 }

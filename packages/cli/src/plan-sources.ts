@@ -29,6 +29,7 @@ import {
   type PresetOptions,
   type ResolvedPreset,
   type SandboxConfig,
+  withOnTaint,
 } from '@sandboxctl/core';
 import { type FdReader, PlanFlagsCommand, readFdText } from './plan-flags';
 
@@ -105,6 +106,7 @@ export abstract class SourcedPlanCommand extends PlanFlagsCommand {
     if (!this.shareNet && (this.unshareNet || this.unshareAll)) flags.network = 'none';
 
     const plan = composePlan(flags.argv, preset && { ops: preset.ops, ...preset.policy }, config?.layer, flags);
+    if (this.onTaint !== undefined) plan.audit = withOnTaint(plan.audit, this.onTaint, '--on-taint');
     const notes: (OpNote | undefined)[] = [];
     this.origins = [];
     if (preset) {

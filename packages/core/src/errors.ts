@@ -11,6 +11,8 @@ export { ERROR_CODES };
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+import type { TaintFinding } from './plan-types';
+
 /** Optional facts attached to a {@link SandboxError}. */
 export interface SandboxErrorDetails {
   /** Index of the plan op the error is about. */
@@ -21,6 +23,8 @@ export interface SandboxErrorDetails {
   hint?: string;
   /** Exit status of `sandboxctl-init` when the error came from it. */
   exitStatus?: number;
+  /** `E_TAINTED`: what the post-run audit found. */
+  taint?: TaintFinding[];
   cause?: unknown;
 }
 
@@ -44,16 +48,18 @@ export class SandboxError extends Error {
   declare readonly path?: string;
   declare readonly hint?: string;
   declare readonly exitStatus?: number;
+  declare readonly taint?: TaintFinding[];
 
   constructor(code: ErrorCode | (string & {}), message: string, details: SandboxErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'SandboxError';
     this.code = code;
-    const facts = this as { opIndex?: number; path?: string; hint?: string; exitStatus?: number };
+    const facts = this as { opIndex?: number; path?: string; hint?: string; exitStatus?: number; taint?: TaintFinding[] };
     if (details.opIndex !== undefined) facts.opIndex = details.opIndex;
     if (details.path !== undefined) facts.path = details.path;
     if (details.hint !== undefined) facts.hint = details.hint;
     if (details.exitStatus !== undefined) facts.exitStatus = details.exitStatus;
+    if (details.taint !== undefined) facts.taint = details.taint;
   }
 
   /** Builds the error from a native report; absent and `null` fields are dropped. */

@@ -335,6 +335,14 @@ function deniedLines(plan: Plan, hostRoot: boolean): Explanation['denied'] {
     out.push({ topic: 'environment', text: "the caller's, whole" });
   }
   if (!hostRoot) out.push({ topic: 'filesystem', text: 'every host path not listed above' });
+  const audit = plan.audit;
+  if (audit) {
+    const act = { revert: 'put back and moved into a quarantine', fail: 'left, and the run fails with E_TAINTED', warn: 'only reported' }[audit.onTaint ?? 'revert'];
+    out.push({
+      topic: 'after the run',
+      text: `audited: what host tools would execute that the run created or changed under ${audit.roots.map(shellWord).join(', ')} (git config, hooks and redirects, gitlinks, editor and agent settings) is ${act}`,
+    });
+  }
   if (typeof plan.hostname === 'string') out.push({ topic: 'hostname', text: `${plan.hostname} (not the host's)` });
   return out;
 }

@@ -5,6 +5,13 @@
  */
 
 /**
+ * What the audit does when it finds something.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "OnTaint".
+ */
+export type OnTaint = 'revert' | 'fail' | 'warn';
+/**
  * Network mode.
  *
  * This interface was referenced by `Plan`'s JSON-Schema
@@ -71,6 +78,28 @@ export type RuleAction =
  * via the `definition` "CmpOp".
  */
 export type CmpOp = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'maskedEq';
+/**
+ * Whether the run created the path or changed it.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "TaintChange".
+ */
+export type TaintChange = ('created' | 'changed') | 'unknown';
+/**
+ * What a finding is about.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "TaintKind".
+ */
+export type TaintKind =
+  'git-config' | 'git-hook' | 'git-redirect' | 'git-file' | 'gitlink' | 'tool-file' | 'incomplete';
+/**
+ * What the audit did about a finding.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "TaintOutcome".
+ */
+export type TaintOutcome = 'restored' | 'quarantined' | 'left' | 'failed';
 
 /**
  * A sandbox: ordered setup ops plus the policy the program runs under.
@@ -86,6 +115,13 @@ export interface Plan {
    * the program that is executed.
    */
   argv0?: string | null;
+  /**
+   * Post-run audit: after the sandbox ends, the launcher looks under
+   * these roots for what host tools would execute that the run created or
+   * changed (git configuration and hooks, editor and agent settings), and
+   * acts on it (see `crate::audit`).
+   */
+  audit?: AuditSpec | null;
   /**
    * Capabilities kept inside the user namespace (bubblewrap's --cap-add);
    * every other one is dropped. Names like `CAP_NET_ADMIN`, or `ALL`.
@@ -157,6 +193,26 @@ export interface Plan {
    * Plan format version; must be 1.
    */
   version?: number;
+}
+/**
+ * What the post-run audit looks at and what it does with a finding.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "AuditSpec".
+ */
+export interface AuditSpec {
+  onTaint?: OnTaint;
+  /**
+   * The directory under which the run's quarantine `<run>/` is made;
+   * default `~/.local/state/sandboxctl/quarantine` under the real home.
+   * No symlink is followed on the way to it.
+   */
+  quarantine?: string | null;
+  /**
+   * Absolute host directories walked before and after the run (the
+   * project, the enclosing repository's worktree and git directories).
+   */
+  roots: string[];
 }
 /**
  * How the program's environment is built from the launcher's.
@@ -533,4 +589,53 @@ export interface ArgCondition {
  */
 export interface SeccompFilter {
   rules: SyscallRule[];
+}
+/**
+ * The launcher's `{"event":"audit",...}` report line.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "AuditReport".
+ */
+export interface AuditReport {
+  action: OnTaint;
+  /**
+   * Always `audit`.
+   */
+  event: string;
+  findings: TaintFinding[];
+  /**
+   * The run's quarantine directory, when something was moved there.
+   */
+  quarantine?: string | null;
+  /**
+   * The program's exit status (128+N for signal N).
+   */
+  status: number;
+}
+/**
+ * One thing the run planted, as the launcher reports it.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "TaintFinding".
+ */
+export interface TaintFinding {
+  change: TaintChange;
+  /**
+   * What in it is dangerous, e.g. `core.fsmonitor = "touch /tmp/x"`.
+   */
+  detail: string;
+  /**
+   * Why reverting failed.
+   */
+  error?: string | null;
+  kind: TaintKind;
+  outcome: TaintOutcome;
+  /**
+   * Absolute host path.
+   */
+  path: string;
+  /**
+   * Where the run's version now is, when it was moved.
+   */
+  quarantinedAs?: string | null;
 }

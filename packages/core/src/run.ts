@@ -22,7 +22,8 @@ import { SandboxError, type ErrorReport } from './errors';
 import { missingNativeHint } from './install-hint';
 import { assertPlanJson } from './native';
 import { isPlanBuilder, PLAN_VERSION, type PlanBuilder } from './ops';
-import type { EnvPolicy, Network, Op, Plan } from './plan-types';
+import type { EnvPolicy, Network, OnTaint, Op, Plan, TaintFinding } from './plan-types';
+import { withOnTaint } from './presets/audit';
 import { resolvePreset, type PresetName, type PresetOptions } from './presets';
 import { composePlan, mergeEnv } from './presets/compose';
 
@@ -81,6 +82,12 @@ export interface SpawnOptions {
    * these options. The library never looks for one by itself.
    */
   config?: string;
+  /**
+   * What the post-run audit (the agent preset's, or `plan.audit`) does with
+   * what the run planted: `revert` (default), `fail` (reject with
+   * `E_TAINTED`, files left) or `warn` (only `ExitResult.taint`).
+   */
+  onTaint?: OnTaint;
 }
 
 export interface RunOptions extends SpawnOptions {
@@ -101,6 +108,14 @@ export interface ExitResult {
   timedOut: boolean;
   /** The run was stopped through `signal`. */
   aborted: boolean;
+  /**
+   * What the post-run audit found that the run created or changed and a host
+   * tool would execute (git config and hooks, editor and agent settings),
+   * and what was done about it. Empty when there was nothing, or no audit.
+   */
+  taint: TaintFinding[];
+  /** The run's quarantine directory, when the audit moved something there. */
+  quarantine?: string;
 }
 
 export interface RunResult extends ExitResult {
@@ -163,6 +178,7 @@ export function buildPlan(options: SpawnOptions): Plan {
   if (options.hostname !== undefined) plan.hostname = options.hostname;
   if (options.network !== undefined) plan.network = options.network;
   if (options.tty !== undefined) plan.tty = options.tty;
+  if (options.onTaint !== undefined) plan.audit = withOnTaint(plan.audit, options.onTaint, 'onTaint');
   return options.plan ? { ...plan, ...structuredClone(options.plan) } : plan;
 }
 
@@ -221,7 +237,7 @@ export function resolveInit(): string {
  * comes with it or in an earlier or later `spawned` line (the launcher sends
  * `spawned` right after clone, pid 1 sends `started`, and the two may race).
  */
-type Report = { event: string; pid?: unknown } & Partial<ErrorReport>;
+type Report = { event: string; pid?: unknown; findings?: unknown; quarantine?: unknown } & Partial<ErrorReport>;
 
 /**
  * Starts the program in a sandbox. Throws a {@link SandboxError} synchronously
@@ -251,6 +267,8 @@ export function spawn(options: SpawnOptions): SandboxProcess {
   const control = child.stdio[3] as Socket | null;
 
   let sandboxPid: number | undefined;
+  let taint: TaintFinding[] = [];
+  let quarantine: string | undefined;
   let programStarted = false;
   let setupError: SandboxError | undefined;
   let signalledByCaller = false;
@@ -290,6 +308,9 @@ export function spawn(options: SpawnOptions): SandboxProcess {
     } else if (report.event === 'started') {
       programStarted = true;
       resolveStarted();
+    } else if (report.event === 'audit') {
+      if (Array.isArray(report.findings)) taint = report.findings as TaintFinding[];
+      if (typeof report.quarantine === 'string') quarantine = report.quarantine;
     }
     // Other events (`spawned`, or from a newer launcher) only carry the pid.
   };
@@ -347,6 +368,7 @@ export function spawn(options: SpawnOptions): SandboxProcess {
     let error: SandboxError | undefined;
     if (setupError) {
       error = code === null ? setupError : withExitStatus(setupError, code);
+      if (error.code === 'E_TAINTED') error = withTaint(error, taint);
     } else if (!programStarted && !stopped) {
       error = new SandboxError('E_SETUP', `sandboxctl-init exited with status ${code} before starting the program`, {
         exitStatus: code ?? undefined,
@@ -360,7 +382,8 @@ export function spawn(options: SpawnOptions): SandboxProcess {
     if (!programStarted) {
       rejectStarted(new SandboxError('E_SETUP', 'the sandbox was stopped before the program started'));
     }
-    const result: ExitResult = { code, signal, durationMs, timedOut, aborted };
+    const result: ExitResult = { code, signal, durationMs, timedOut, aborted, taint };
+    if (quarantine !== undefined) result.quarantine = quarantine;
     if (sandboxPid !== undefined) result.sandboxPid = sandboxPid;
     resolveExited(result);
   };
@@ -528,6 +551,10 @@ function collect(stream: Readable | null): Promise<string | undefined> {
     stream.once('close', done);
     stream.once('error', done);
   });
+}
+
+function withTaint(error: SandboxError, taint: TaintFinding[]): SandboxError {
+  return new SandboxError(error.code, error.message, { hint: error.hint, exitStatus: error.exitStatus, taint });
 }
 
 function withExitStatus(error: SandboxError, exitStatus: number): SandboxError {

@@ -10,6 +10,7 @@ import { canUseTty, isSandboxError, SandboxError, spawn, type ExitResult, type S
 import { PLAN_FLAGS_SCHEMA } from '../plan-flags';
 import { SourcedPlanCommand } from '../plan-sources';
 import { checkFlagFds } from '../caller-fds';
+import { formatTaint } from '../taint-report';
 
 /** The signals the launcher forwards to the program (docs/internals.md). */
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
@@ -30,7 +31,7 @@ export class RunCommand extends SourcedPlanCommand {
 
       Signals: the first SIGINT, SIGTERM or SIGHUP is passed on to the program; a second SIGINT or SIGTERM kills the sandbox, after which sandboxctl still cleans up and exits 130 or 143.
 
-      The exit status is the program's (128+N when it was killed by signal N). Failures of sandboxctl itself print \`sandboxctl: E_CODE: message\` and exit with 125; 126 and 127 mean the command could not be executed or was not found.
+      With \`--preset agent\`, a post-run audit looks for what the run created or changed that host tools would execute (git config and hooks, .vscode, .claude, .mcp.json, sandboxctl.json...): \`--on-taint=revert\` (the default) puts back what was there and moves the rest into a quarantine under ~/.local/state/sandboxctl/quarantine, \`--on-taint=fail\` leaves it and exits with E_TAINTED, \`--on-taint=warn\` only reports; findings are printed on stderr.
 
       The exit status is the program's (128+N when it was killed by signal N). Failures of sandboxctl itself print \`sandboxctl: E_CODE: message\` and exit with 125; 126 and 127 mean the command could not be executed or was not found. The command is looked up and started as \`execvp\` does: in the sandbox's \`PATH\`, and a file without a \`#!\` line runs with \`/bin/sh\`. It starts with every signal at its default disposition and none blocked, as from a shell.
     `,
@@ -61,8 +62,11 @@ export class RunCommand extends SourcedPlanCommand {
     }
     const stopForwarding = forwardSignals(child);
     try {
-      return exitStatus(await child.exited);
+      const result = await child.exited;
+      this.context.stderr.write(formatTaint(result.taint, result.quarantine));
+      return exitStatus(result);
     } catch (error) {
+      if (isSandboxError(error) && error.taint) this.context.stderr.write(formatTaint(error.taint));
       throw this.explain(empty ? emptySandbox(error) : error);
     } finally {
       stopForwarding();

@@ -71,6 +71,7 @@ export const agent: PresetDefinition = {
     "The host filesystem read-only with a private /proc, /dev and /tmp, the current directory writable, and the program started there. Secrets are hidden: directories such as ~/.ssh, ~/.aws and ~/.gnupg behind an empty tmpfs with mode 0, files such as ~/.netrc and ~/.npmrc behind /dev/null (unreadable), the session's runtime directory (D-Bus, ssh-agent, gpg-agent sockets) replaced by an empty private one, and the docker, podman, containerd and system D-Bus sockets hidden. Only what exists on the host when the plan is made is hidden; everything else in $HOME stays readable and nothing there is writable.",
     'Inside the current directory, the paths that git, editors and agent tools later execute from stay read-only: .git/hooks and .git/config (also of submodules and of the git directory a .git file points to), .vscode, .idea, .claude, .mcp.json and sandboxctl.json, even when they do not exist yet; shell rc files, .gitconfig, .gitmodules and .ripgreprc when they exist.',
     'No network but loopback. Environment variables whose name or value looks like a credential (names matching TOKEN, SECRET, PASSWORD, PASSWD, API_KEY, ACCESS_KEY, PRIVATE_KEY, CREDENTIAL, AUTH, AWS_*, a trailing _KEY ...; values shaped like GitHub, GitLab, npm, Slack, OpenAI or AWS keys, or URLs with a password) are removed unless allowed with `--allow-env NAME`.',
+    'After the run, a post-run audit walks the current directory for what host tools would execute that the run created or changed: git configuration (core.fsmonitor, core.hooksPath, aliases with !, filters, includes...), hooks, redirects (commondir, .git files, gitlinks to new repositories), .vscode, .idea, .claude, .husky, .mcp.json, sandboxctl.json and .envrc. By default it puts back what was there and moves what is new into a quarantine under ~/.local/state/sandboxctl/quarantine (`--on-taint=fail` leaves it and exits with E_TAINTED, `--on-taint=warn` only reports).',
     'It refuses to run with / or a directory that contains your home as the current directory: everything there would be writable, ~/.bashrc and ~/.local/bin included.',
   ],
   steps: [
@@ -111,6 +112,7 @@ export const agent: PresetDefinition = {
     seccomp: 'strict',
     cwdHere: true,
     env: { clear: false, removeCredentials: true },
+    audit: true,
   },
   refuseCwd: ['root', 'above-home'],
   params: ['allowEnv'],

@@ -16,6 +16,7 @@ import { roHost } from './ro-host';
 import { strict } from './strict';
 import { PRESET_NAMES, type PresetDefinition, type PresetName } from './types';
 
+export { auditRoots, auditSpec, ON_TAINT_MODES, withOnTaint } from './audit';
 export { credentialNames, looksLikeCredential } from './credentials';
 export { fakeHost, realHost, type HostView, type PathKind } from './host';
 export { EXAMPLE_CWD, EXAMPLE_ENV, EXAMPLE_HOME, EXAMPLE_HOST, exampleOptions } from './example';

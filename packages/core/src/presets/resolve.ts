@@ -10,6 +10,7 @@
 import { posix } from 'node:path';
 import { SandboxError } from '../errors';
 import type { EnvPolicy, Op, Plan } from '../plan-types';
+import { auditRoots, auditSpec } from './audit';
 import { credentialNames } from './credentials';
 import { gitProtectedPaths } from './git';
 import type { HostView } from './host';
@@ -54,7 +55,7 @@ export interface PresetContext {
 }
 
 /** The policy part of a plan that a preset sets. */
-export type PresetPlanPolicy = Pick<Plan, 'network' | 'seccomp' | 'hostname' | 'cwd' | 'env'>;
+export type PresetPlanPolicy = Pick<Plan, 'network' | 'seccomp' | 'hostname' | 'cwd' | 'env' | 'audit'>;
 
 export interface ResolvedPreset {
   name: string;
@@ -99,6 +100,7 @@ export function resolveWith(preset: PresetDefinition, ctx: PresetContext): Resol
   }
   if (policy.env.set) env.set = { ...policy.env.set };
   if (Object.keys(env).length > 0) out.policy.env = env;
+  if (policy.audit) out.policy.audit = auditSpec(auditRoots({ cwd }));
   return out;
 }
 

@@ -56,6 +56,11 @@ export interface PresetPolicy {
     /** Remove variables that look like credentials, unless allowed by name. */
     readonly removeCredentials: boolean;
   };
+  /**
+   * After the run, audit the current directory (see `auditRoots`) for what
+   * host tools would execute that the run created or changed, and revert it.
+   */
+  readonly audit?: boolean;
 }
 
 /** Parameters a preset reads from its options (CLI flags, config keys). */
