@@ -118,7 +118,11 @@ export function buildPlan(options: SpawnOptions): Plan {
   const own: Plan = isPlanBuilder(ops) ? ops.build() : { version: PLAN_VERSION, argv: [], ops: structuredClone([...(ops ?? [])]) };
   let base = own;
   if (options.preset !== undefined) {
-    const preset = resolvePreset(options.preset);
+    // The network the plan ends with decides whether the preset keeps DNS.
+    const presetOptions: PresetOptions = typeof options.preset === 'string' ? { name: options.preset } : { ...options.preset };
+    const network = options.plan?.network ?? options.network ?? own.network;
+    if (presetOptions.network === undefined && network !== undefined) presetOptions.network = network;
+    const preset = resolvePreset(presetOptions);
     base = composePlan([], { ops: preset.ops, ...preset.policy }, own);
   }
   const plan: Plan = { ...base, argv: [...options.argv] };
