@@ -87,11 +87,14 @@ export function resolvePreset(preset: PresetName | PresetOptions): ResolvedPrese
   const env = options.env ?? process.env;
   const cwd = resolve(options.cwd ?? process.cwd());
   const uid = options.uid ?? process.getuid?.();
+  const host = options.host ?? realHost;
+  // A home given as a symlink is the directory it leads to (the one to hide).
+  const givenHome = options.home === undefined ? undefined : resolve(options.home);
   const ctx: PresetContext = {
     cwd,
-    home: resolve(options.home ?? realHome(env)),
+    home: givenHome === undefined ? realHome(env) : (host.realpath(givenHome) ?? givenHome),
     env,
-    host: options.host ?? realHost,
+    host,
     allowEnv: options.allowEnv ?? [],
     allowHome: options.allowHome ?? [],
     allowSocket: (options.allowSocket ?? []).map((p) => resolve(cwd, p)),
