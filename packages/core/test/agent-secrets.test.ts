@@ -61,6 +61,14 @@ describe('the home by allow-list', () => {
     expect(targets(linked.ops).filter((t) => t.startsWith('/home/'))).toEqual(['/home/u']);
   });
 
+  it('a $HOME under /var is a home too; a service account home under /var/lib does not empty /var/lib', () => {
+    const r = agent({ '/var/tmp/x/home/.ssh/id': 'private', '/var/tmp/x/home/project': 'dir' }, { cwd: '/var/tmp/x/home/project', env: { HOME: '/var/tmp/x/home' } });
+    expect(opAt(r.ops, '/var/tmp/x/home')).toEqual({ kind: 'tmpfs', target: '/var/tmp/x/home', mode: 0o700 });
+    const svc = agent({ '/var/lib/postgresql/.pgpass': 'private', '/var/lib/dpkg': 'dir' }, { home: '/var/lib/postgresql' });
+    expect(opAt(svc.ops, '/var/lib/postgresql')).toEqual({ kind: 'tmpfs', target: '/var/lib/postgresql', mode: 0o700 });
+    expect(targets(svc.ops)).not.toContain('/var/lib');
+  });
+
   it('refuses a current directory that holds $HOME, not only one that holds the real home', () => {
     expect(() => agent({ '/data/u': 'dir' }, { cwd: '/data', env: { HOME: '/data/u' } })).toThrow(expect.objectContaining({ code: 'E_PLAN_INVALID', path: 'preset' }));
   });

@@ -166,8 +166,9 @@ type Add = (op: Op, role: OpRole, why: string) => void;
 /** Top-level directories that are never treated as a home or a directory of homes. */
 const SYSTEM_DIRS = new Set(['/', '/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/opt', '/var', '/proc', '/dev', '/sys', '/run', '/tmp', '/boot', '/srv', '/mnt', '/media', '/nix', '/snap', '/root']);
 
+/** Never a home: `/`, the top-level system directories, anything in /usr, /etc, /proc, /sys, /dev, /boot. */
 function isSystemPath(path: string): boolean {
-  return SYSTEM_DIRS.has(path) || ['/usr', '/etc', '/proc', '/sys', '/dev', '/boot', '/var', '/run'].some((d) => isWithin(path, d));
+  return SYSTEM_DIRS.has(path) || ['/usr', '/etc', '/proc', '/sys', '/dev', '/boot'].some((d) => isWithin(path, d));
 }
 
 /**
@@ -177,7 +178,9 @@ function isSystemPath(path: string): boolean {
  */
 function homeParents(ctx: HomeContext): string[] {
   const parents = new Set<string>();
-  for (const dir of ['/home', posix.dirname(ctx.home)]) {
+  // The home's parent only when it is a top-level directory of homes (/home, /users), never /var/lib.
+  const parent = posix.dirname(ctx.home);
+  for (const dir of ['/home', ...(posix.dirname(parent) === '/' ? [parent] : [])]) {
     if (dir === ctx.home || isSystemPath(dir)) continue;
     if (ctx.host.kind(dir) === 'dir' && ctx.host.readlink(dir) === undefined) parents.add(dir);
   }
