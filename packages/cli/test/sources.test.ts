@@ -89,6 +89,20 @@ describe('--preset', () => {
     expect((await planOf(['--preset', 'agent', '--share-net', '--allow-env', 'GITHUB_TOKEN', 'true'])).env).toBeUndefined();
   });
 
+  it('passes --allow-home and --allow-socket to the preset, and --share-net keeps DNS instead of an empty resolv.conf', async () => {
+    mkdirSync(join(home, '.config', 'nvim'), { recursive: true });
+    mkdirSync(join(dir, 'sock'));
+    writeFileSync(join(dir, 'sock', 's'), '');
+    const plan = await planOf(['--preset', 'agent', '--allow-home', '.config/nvim', '--allow-socket', '../../sock/s', 'true']);
+    expect(plan.ops).toContainEqual({ kind: 'bind', source: join(home, '.config', 'nvim'), target: join(home, '.config', 'nvim') });
+    expect(plan.ops).toContainEqual({ kind: 'bind', source: join(dir, 'sock', 's'), target: join(dir, 'sock', 's') });
+    const resolvConf = (p: Plan) => (p.ops ?? []).some((op) => op.kind === 'file' && op.data === '' && /resolv/.test(op.target));
+    expect(resolvConf(plan)).toBe(true);
+    expect(resolvConf(await planOf(['--preset', 'agent', '--share-net', 'true']))).toBe(false);
+    const outside = await failure(['plan', '--preset', 'agent', '--allow-home', '/etc', 'true']);
+    expect(outside.code).toBe('E_PLAN_INVALID');
+  });
+
   it('passes --input and --output to the build preset', async () => {
     mkdirSync(join(project, 'src'));
     const plan = await planOf(['--preset', 'build', '--input', 'src', '--output', 'dist', 'make']);
@@ -104,6 +118,8 @@ describe('--preset', () => {
     [['--allow-env', 'X', 'true'], 'E_USAGE', /--allow-env only apply to a preset/],
     [['--preset', 'agent', '--input', 'src', 'true'], 'E_USAGE', /preset agent takes no --input/],
     [['--preset', 'ro-host', '--allow-env', 'X', 'true'], 'E_USAGE', /preset ro-host takes no --allow-env/],
+    [['--allow-home', 'x', 'true'], 'E_USAGE', /--allow-home only apply to a preset/],
+    [['--preset', 'build', '--allow-socket', '/s', 'true'], 'E_USAGE', /preset build takes no --allow-socket/],
     [['--config', 'a.json', '--no-config', 'true'], 'E_USAGE', /--config and --no-config/],
   ])('refuses %j', async (args, code, message) => {
     const f = await failure(['plan', ...args]);
