@@ -69,6 +69,14 @@ describe('the home by allow-list', () => {
     expect(targets(svc.ops)).not.toContain('/var/lib');
   });
 
+  it('never empties / or a system directory given as the home', () => {
+    for (const home of ['/', '/var', '/usr/lib/x']) {
+      const r = agent({ '/usr/lib/x': 'dir', '/var': 'dir' }, { home });
+      expect(r.ops.some((op) => op.kind === 'tmpfs' && op.target === home)).toBe(false);
+      expect(r.skipped).toContain(`${home} is not emptied: it is a system directory, not a home`);
+    }
+  });
+
   it('refuses a current directory that holds $HOME, not only one that holds the real home', () => {
     expect(() => agent({ '/data/u': 'dir' }, { cwd: '/data', env: { HOME: '/data/u' } })).toThrow(expect.objectContaining({ code: 'E_PLAN_INVALID', path: 'preset' }));
   });

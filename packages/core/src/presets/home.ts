@@ -164,7 +164,7 @@ export interface HomeContext {
 type Add = (op: Op, role: OpRole, why: string) => void;
 
 /** Top-level directories that are never treated as a home or a directory of homes. */
-const SYSTEM_DIRS = new Set(['/', '/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/opt', '/var', '/proc', '/dev', '/sys', '/run', '/tmp', '/boot', '/srv', '/mnt', '/media', '/nix', '/snap', '/root']);
+const SYSTEM_DIRS = new Set(['/', '/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/opt', '/var', '/proc', '/dev', '/sys', '/run', '/tmp', '/boot', '/srv', '/mnt', '/media', '/nix', '/snap']);
 
 /** Never a home: `/`, the top-level system directories, anything in /usr, /etc, /proc, /sys, /dev, /boot. */
 function isSystemPath(path: string): boolean {
@@ -212,6 +212,11 @@ function resolveOneHome(home: string, ctx: HomeContext, add: Add, skipped: strin
   const { host, cwd } = ctx;
   if (host.kind(home) !== 'dir') {
     skipped.push(`${home} is not shown: it is not a directory on the host`);
+    return [];
+  }
+  if (isSystemPath(home)) {
+    // A daemon's home of / or /var is not emptied: the system would go with it.
+    skipped.push(`${home} is not emptied: it is a system directory, not a home`);
     return [];
   }
   add({ kind: 'tmpfs', target: home, mode: 0o700 }, 'writable', 'your home: empty and private, writable in memory only, gone after the run');
