@@ -240,6 +240,15 @@ describe('sandboxctl explain', () => {
     expect(e.removedEnv).toEqual(['GITHUB_TOKEN']);
   });
 
+  it('escapes control characters in paths and notes', async () => {
+    const result = await runCli(['explain', '--preset', 'agent', '--allow-home', 'x\u001b]0;owned\u0007', '--tmpfs', '/t\u001b[2J', '--', 'true']);
+    expect(result.status).toBe(0);
+    // eslint-disable-next-line no-control-regex
+    expect(result.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(result.stdout).toContain('/t\\x1b[2J');
+    expect(result.stdout).toContain('x\\x1b]0;owned\\x07 is not shown (allowHome): it does not exist');
+  });
+
   it('works on plain flags and says when nothing of the host is visible', async () => {
     const result = await runCli(['explain', '--ro-bind', '/usr', '/usr', '--tmpfs', '/tmp', '--', 'ls']);
     expect(result.stdout).toMatch(/visible, read-only:\n {2}\/usr +read-only\n {2}\(nothing else of the host\)/);
