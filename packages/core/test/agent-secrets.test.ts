@@ -403,7 +403,7 @@ describe('host sockets and the resolver', () => {
     expect(targets(r.ops)).not.toContain('/xdg/bus');
   });
 
-  it('masks the sockets a scan finds outside the private places, never in /tmp or the current directory', () => {
+  it('masks the sockets a scan finds outside the private places (none in /tmp), those of the current directory after binding it', () => {
     const r = agent(
       {
         '/srv/app/app.sock': 'socket',
@@ -418,9 +418,25 @@ describe('host sockets and the resolver', () => {
       { env: { TMUX_TMPDIR: '/sockdir' } },
     );
     const masks = r.ops.filter((op) => op.kind === 'bind' && op.source === '/dev/null').map((op) => ('target' in op ? op.target : ''));
-    expect(masks).toEqual(['/home/u/.cache/pip/x.sock', '/opt/tool/run/agent.sock', '/sockdir/tmux-1000/default', '/srv/app/app.sock', '/var/lib/mysql/mysql.sock']);
+    expect(masks).toEqual(['/home/u/.cache/pip/x.sock', '/opt/tool/run/agent.sock', '/sockdir/tmux-1000/default', '/srv/app/app.sock', '/var/lib/mysql/mysql.sock', '/w/p/dev.sock']);
     const cwd = targets(r.ops).indexOf('/w/p');
     expect(targets(r.ops).indexOf('/srv/app/app.sock')).toBeLessThan(cwd);
+    expect(targets(r.ops).indexOf('/w/p/dev.sock')).toBeGreaterThan(cwd);
+  });
+
+  it('masks a host socket in the current directory after binding it, and scans /var/tmp when it holds the current directory', () => {
+    const r = agent({ '/w/p/tmp/sockets/puma.sock': 'socket', '/w/p/node_modules/x/y.sock': 'socket', '/w/p/.git/z.sock': 'socket' });
+    const t = targets(r.ops);
+    expect(r.ops).toContainEqual({ kind: 'bind', source: '/dev/null', target: '/w/p/tmp/sockets/puma.sock' });
+    expect(t.indexOf('/w/p/tmp/sockets/puma.sock')).toBeGreaterThan(t.indexOf('/w/p'));
+    expect(t).not.toContain('/w/p/node_modules/x/y.sock');
+    const inTmp = agent({ '/tmp/p/dev.sock': 'socket', '/tmp/other.sock': 'socket' }, { cwd: '/tmp/p' });
+    expect(inTmp.ops).toContainEqual({ kind: 'bind', source: '/dev/null', target: '/tmp/p/dev.sock' });
+    expect(targets(inTmp.ops)).not.toContain('/tmp/other.sock');
+    const inVarTmp = agent({ '/var/tmp/p/src': 'dir', '/var/tmp/other/s.sock': 'socket' }, { cwd: '/var/tmp/p' });
+    expect(targets(inVarTmp.ops)).not.toContain('/var/tmp');
+    expect(inVarTmp.ops).toContainEqual({ kind: 'bind', source: '/dev/null', target: '/var/tmp/other/s.sock' });
+    expect(inVarTmp.skipped).toContain('/var/tmp is not made private: it holds the current directory (the socket scan looks there instead)');
   });
 
   it('--allow-socket binds a socket back and never masks it', () => {

@@ -236,11 +236,13 @@ describe('route 7: secrets in the home', () => {
 });
 
 describe('route 6: host services through pathname sockets', () => {
-  it('sockets in /tmp, /var/tmp, /run/user/UID (XDG_RUNTIME_DIR elsewhere) and a cache refuse; --allow-socket lets one through', async () => {
+  it('sockets in the project, /tmp, /var/tmp, /run/user/UID (XDG_RUNTIME_DIR elsewhere) and a cache refuse; --allow-socket lets one through', async () => {
     const runUser = `/run/user/${UID}`;
     if (UID === 0) ensureDir(runUser);
     if (!existsSync(runUser)) throw new Error(`${runUser} must exist and be yours, as logind makes it at login (scripts/test.sh creates it for the test user)`);
+    const dir = project();
     const places = {
+      project: join(dir, 'tmp/sockets/puma.sock'),
       tmp: `/tmp/${TAG}/tmux-${UID}/default`,
       sshAgent: `/tmp/ssh-${TAG}/agent.1234`,
       varTmp: `/var/tmp/${TAG}/s.sock`,
@@ -249,14 +251,14 @@ describe('route 6: host services through pathname sockets', () => {
     };
     const listeners = Object.fromEntries(await Promise.all(Object.entries(places).map(async ([k, p]) => [k, await listen(p)] as const)));
     const env = { ...process.env, XDG_RUNTIME_DIR: `/tmp/xdg-${TAG}`, SSH_AUTH_SOCK: places.sshAgent };
-    const r = await agent(connectScript(Object.values(places)) + '; echo "SSH_AUTH_SOCK=${SSH_AUTH_SOCK-}"', { env });
+    const r = await agent(connectScript(Object.values(places)) + '; echo "SSH_AUTH_SOCK=${SSH_AUTH_SOCK-}"', { env, cwd: dir });
     expect(r.stderr).toBe('');
     const seen = verdicts(r.stdout.replace(/SSH_AUTH_SOCK=.*\n/, ''));
     for (const p of Object.values(places)) expect([p, seen[p]]).toEqual([p, expect.stringMatching(/^(ENOENT|ECONNREFUSED|ENOTSOCK|EACCES)$/)]);
     expect(r.stdout).toContain('SSH_AUTH_SOCK=\n');
     for (const l of Object.values(listeners)) expect(l.hits()).toBe(0);
     // The positive control: the same probe connects when the socket is allowed.
-    const allowed = await agent(connectScript([places.bus, places.cache]), { env, extra: ['--allow-socket', places.bus, '--allow-socket', places.cache] });
+    const allowed = await agent(connectScript([places.bus, places.cache]), { env, cwd: dir, extra: ['--allow-socket', places.bus, '--allow-socket', places.cache] });
     expect(verdicts(allowed.stdout)).toEqual({ [places.bus]: 'CONNECTED', [places.cache]: 'CONNECTED' });
     expect(listeners.bus!.hits()).toBe(1);
   });

@@ -13,7 +13,7 @@ export const agent: PresetDefinition = {
   summary: 'for AI coding agents: host readable but the home shown by allow-list, current directory writable except protected paths, no network, no host sockets, environment by allow-list',
   description: [
     "The host filesystem read-only with a private /proc, /dev, /tmp and /var/tmp, the current directory writable, and the program started there. Your home (from the password database, symlinks resolved: not `$HOME`) is an empty private tmpfs, writable in memory only, and so is the directory of all homes (/home); into it come, when present, toolchains read-only (nvm, volta, fnm, asdf, mise, pyenv, rbenv, rustup, ~/.cargo/bin, ~/go/bin, ~/sdk, sdkman, ~/.local/bin, ~/.local/lib/python*…), caches copy-on-write (~/.npm, ~/.cache/pip, uv, go-build, yarn, pnpm, node-gyp, pre-commit, pypoetry, ms-playwright…, ~/.cargo/registry and git, ~/go/pkg/mod, ~/.m2/repository, ~/.gradle/caches…: the host cache is read, writes stay private and are dropped), a sanitized ~/.gitconfig and ~/.config/git/config (identity and harmless settings: no credential helpers, url rewrites, includes, `!` aliases or programs) and ~/.npmrc without tokens. Nothing else of the home shows: keys, tokens, histories, browser and mail profiles stay out because they are not on the list. `--allow-home PATH` shows one more path read-only (known secret files inside it stay hidden).",
-    "Host services are out of reach: /run (and /var/run when it is a directory) and the session's runtime directory are empty private ones (docker, D-Bus, ssh-agent, gpg-agent, tmux sockets), and the sockets a bounded scan finds in the other usual places (the home paths shown, $TMUX_TMPDIR, /var, /srv, /opt, /mnt, /media) are masked; `--allow-socket PATH` lets one through. Without a network /etc/resolv.conf is empty and npm makes no fetch retries (`npm_config_fetch_retries=0`), so name lookups and installs fail at once; with `--share-net`, what DNS needs under /run stays. For a root caller, what the world cannot read under /etc and /var (/etc/shadow, ssh host keys, sudoers…) is hidden.",
+    "Host services are out of reach: /run (and /var/run when it is a directory) and the session's runtime directory are empty private ones (docker, D-Bus, ssh-agent, gpg-agent, tmux sockets), and the sockets a bounded scan finds in the other usual places (the home paths shown, $TMUX_TMPDIR, /var, /srv, /opt, /mnt, /media, the current directory) are masked; `--allow-socket PATH` lets one through. Without a network /etc/resolv.conf is empty and npm makes no fetch retries (`npm_config_fetch_retries=0`), so name lookups and installs fail at once; with `--share-net`, what DNS needs under /run stays. For a root caller, what the world cannot read under /etc and /var (/etc/shadow, ssh host keys, sudoers…) is hidden.",
     'Inside the current directory, the paths that git, editors and agent tools later execute from stay read-only: .git/hooks and .git/config (also of submodules and of the git directory a .git file points to), .vscode, .idea, .claude, .mcp.json and sandboxctl.json, even when they do not exist yet; shell rc files, .gitconfig, .gitmodules and .ripgreprc when they exist.',
     'No network but loopback. The environment passes an allow-list of names (locale, terminal, editor, toolchain homes and build settings, proxies, CA bundles such as SSL_CERT_FILE and AWS_CA_BUNDLE); every other variable is removed, and so is a variable on the list whose name or value looks like a credential (names matching TOKEN, SECRET, PASSWORD, PASSPHRASE, API_KEY, AUTH, a trailing _KEY, _PASS or _PWD ...; values shaped like GitHub, GitLab, npm, Slack, OpenAI, Anthropic, Stripe, Google, Azure or AWS keys, JWTs, or URLs with a password). `--allow-env NAME` keeps one variable whatever it holds.',
     'It refuses to run with / or a directory that contains your home as the current directory: everything there would be writable, ~/.bashrc and ~/.local/bin included.',
@@ -27,7 +27,7 @@ export const agent: PresetDefinition = {
     { home: true, why: 'the home by allow-list' },
     { rootSecrets: true, why: 'root-only files' },
     { resolver: true, why: 'no nameserver without a network' },
-    { sockets: 'scan', why: 'host sockets' },
+    { sockets: 'host', why: 'host sockets' },
     { op: { kind: 'bind', source: '{cwd}', target: '{cwd}', writable: true }, why: 'the current directory, writable' },
     { protectGit: true, why: 'git acts on it' },
     {
@@ -51,6 +51,7 @@ export const agent: PresetDefinition = {
       ],
       why: 'editors, agents and shells act on it',
     },
+    { sockets: 'cwd', why: 'host sockets in the current directory' },
   ],
   policy: {
     network: 'none',

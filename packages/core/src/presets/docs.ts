@@ -78,9 +78,9 @@ function stepText(step: PresetStep): string {
   if ('rootSecrets' in step) return 'root callers only: what the world may not read under /etc (/etc/shadow, /etc/gshadow, ssh host keys, sudoers…), /var/lib, /var/spool, /var/mail, /var/log and /var/backups hidden (a bounded walk)';
   if ('resolver' in step) return 'without a network: an empty `/etc/resolv.conf` (where it leads, when it is a symlink), so name lookups fail at once';
   if ('sockets' in step) {
-    return step.sockets === 'scan'
-      ? 'host sockets found by a bounded scan of the home paths shown, `$TMUX_TMPDIR`, /var, /srv, /opt, /mnt and /media masked with /dev/null; each `--allow-socket` path bound read-only'
-      : 'each `--allow-socket` path bound read-only (no other host socket is visible)';
+    if (step.sockets === 'host') return 'host sockets found by a bounded scan of the home paths shown, `$TMUX_TMPDIR`, /var, /srv, /opt, /mnt and /media masked with /dev/null; each `--allow-socket` path bound read-only';
+    if (step.sockets === 'cwd') return 'host sockets found by a bounded scan of the current directory (a host dev server\'s socket in the project) masked with /dev/null, after it is bound';
+    return 'each `--allow-socket` path bound read-only (no other host socket is visible)';
   }
   if ('system' in step) return `${step.why}: ${step.system.map((p) => `\`${p}\``).join(', ')}, each bound read-only, or recreated as the same symlink when it is one on the host, when present`;
   if ('inputs' in step) return `${step.why}: each \`--input\` (default: the current directory), bound onto itself`;

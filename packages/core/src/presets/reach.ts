@@ -11,8 +11,12 @@
  *   (the directory `/etc/resolv.conf` points into, systemd-resolved's) is
  *   bound back read-only;
  * - a bounded scan of the other usual places (the home paths shown,
- *   `$TMUX_TMPDIR`, /var, /srv, /opt, /mnt, /media) finds the sockets there,
- *   and each is masked with /dev/null (connect then fails);
+ *   `$TMUX_TMPDIR`, /var (/var/tmp too when it holds the current directory),
+ *   /srv, /opt, /mnt, /media) finds the sockets there, and each is masked
+ *   with /dev/null (connect then fails); so does one of the current
+ *   directory, whose masks come after it is bound (a host dev server's
+ *   socket in the project). Sockets in a copy-on-write cache are refused by
+ *   overlayfs anyway (its inode is not the listener's); they are masked too;
  * - `allowSocket` paths are bound back read-only and never masked;
  * - without a network, /etc/resolv.conf is an empty file: resolvers fail at
  *   once instead of retrying a nameserver they cannot reach.
@@ -52,19 +56,14 @@ export const SOCKET_SCAN: ReadonlyArray<readonly [string, number]> = [
 const EXTRA_DEPTH = 4;
 /** Directory entries looked at per place: the scan stays fast on any host. */
 export const SCAN_BUDGET = 4000;
+/** Depth the current directory is walked to, and the directories skipped there (large, never a service's socket). */
+const CWD_DEPTH = 4;
+const CWD_SKIP = new Set(['.git', 'node_modules', 'target', '.venv', 'venv', '__pycache__', 'dist', 'build', 'vendor']);
 /** Sockets masked at most; the rest are named in `skipped`. */
 export const MAX_MASKS = 64;
 
-/** Paths that are private in the plan (nothing of the host's shows there). */
-function privatePlaces(ctx: ReachContext): string[] {
-  const out = ['/run', '/var/run', '/var/tmp', '/tmp', '/dev', '/proc', '/sys', '/var/lock'];
-  if (ctx.runtimeDir !== undefined) out.push(ctx.runtimeDir);
-  return out;
-}
-
-/** `/run`, `/var/run`, `/var/tmp` and the runtime directory private; DNS kept with the network. */
-export function resolvePrivateRun(ctx: ReachContext, add: Add, skipped: string[]): void {
-  const { host, cwd } = ctx;
+/** The places {@link resolvePrivateRun} makes private, with their modes and reasons. */
+function privateRunPlaces(ctx: ReachContext): Array<[string, number, string]> {
   const places: Array<[string, number, string]> = [
     ['/run', 0o755, 'host services (sockets of docker, D-Bus, systemd, databases): replaced by an empty private /run'],
     ['/var/run', 0o755, 'host services: replaced by an empty private /var/run'],
@@ -73,10 +72,29 @@ export function resolvePrivateRun(ctx: ReachContext, add: Add, skipped: string[]
   if (ctx.runtimeDir !== undefined) {
     places.push([ctx.runtimeDir, 0o700, 'session sockets (D-Bus, ssh-agent, gpg-agent, wayland): replaced by an empty private directory']);
   }
-  for (const [path, mode, why] of places) {
+  return places;
+}
+
+/** Whether `path` becomes private: a real directory that does not hold the current directory. */
+function becomesPrivate(ctx: ReachContext, path: string): boolean {
+  return ctx.host.readlink(path) === undefined && ctx.host.kind(path) === 'dir' && !isWithin(ctx.cwd, path);
+}
+
+/** Paths where nothing of the host shows in the plan (the scan skips them). */
+function privatePlaces(ctx: ReachContext): string[] {
+  // /tmp and /dev are private in every preset that scans; /proc and /sys hold no sockets.
+  const out = ['/tmp', '/dev', '/proc', '/sys'];
+  for (const [path] of privateRunPlaces(ctx)) if (becomesPrivate(ctx, path)) out.push(path);
+  return out;
+}
+
+/** `/run`, `/var/run`, `/var/tmp` and the runtime directory private; DNS kept with the network. */
+export function resolvePrivateRun(ctx: ReachContext, add: Add, skipped: string[]): void {
+  const { host } = ctx;
+  for (const [path, mode, why] of privateRunPlaces(ctx)) {
     if (host.readlink(path) !== undefined || host.kind(path) !== 'dir') continue;
-    if (isWithin(cwd, path)) {
-      skipped.push(`${path} is not made private: it holds the current directory`);
+    if (!becomesPrivate(ctx, path)) {
+      skipped.push(`${path} is not made private: it holds the current directory (the socket scan looks there instead)`);
       continue;
     }
     add({ kind: 'tmpfs', target: path, mode }, 'hidden', why);
@@ -109,11 +127,18 @@ export function resolveResolver(ctx: ReachContext, add: Add): void {
   add({ kind: 'file', target, data: '' }, 'sanitized', 'no nameserver: there is no network, so name lookups fail at once instead of retrying');
 }
 
-/** The sockets a bounded scan finds, masked; allowed ones bound back. */
-export function resolveSockets(ctx: ReachContext, add: Add, skipped: string[], scanHost = true): void {
+/**
+ * The sockets a bounded scan finds, masked; allowed ones bound back. `host`:
+ * the usual places (before the current directory is bound); `cwd`: the
+ * current directory itself (after it is bound, so the masks land on top of
+ * it: a host dev server's socket in the project, `tmp/sockets/puma.sock`);
+ * `allowed`: only the allowed sockets.
+ */
+export function resolveSockets(ctx: ReachContext, add: Add, skipped: string[], mode: 'host' | 'cwd' | 'allowed'): void {
   const { host, cwd } = ctx;
   const allowed = new Set(ctx.allowSocket.map((p) => posix.normalize(p)));
-  const privates = privatePlaces(ctx);
+  // The current directory is bound from the host wherever it is, /tmp included.
+  const privates = mode === 'cwd' ? [] : privatePlaces(ctx);
   const found: string[] = [];
   let truncated = false;
   const seen = new Set<string>();
@@ -131,14 +156,20 @@ export function resolveSockets(ctx: ReachContext, add: Add, skipped: string[], s
           return;
         }
         const path = dir === '/' ? `/${entry.name}` : `${dir}/${entry.name}`;
-        if (privates.some((p) => isWithin(path, p)) || isWithin(path, cwd)) continue;
+        if (privates.some((p) => isWithin(path, p)) || (mode === 'host' && isWithin(path, cwd))) continue;
+        if (mode === 'cwd' && entry.type === 'dir' && CWD_SKIP.has(entry.name)) continue;
         if (entry.type === 'socket') found.push(path);
         else if (entry.type === 'dir' && level + 1 < depth) queue.push([path, level + 1]);
       }
     }
   };
-  const roots: Array<[string, number]> = [...SOCKET_SCAN.map(([p, d]) => [p, d] as [string, number]), ...ctx.scan.map((p) => [p, EXTRA_DEPTH] as [string, number])];
-  for (const [root, depth] of scanHost ? roots : []) {
+  const roots: Array<[string, number]> =
+    mode === 'host'
+      ? [...SOCKET_SCAN.map(([p, d]) => [p, d] as [string, number]), ...ctx.scan.map((p) => [p, EXTRA_DEPTH] as [string, number])]
+      : mode === 'cwd'
+        ? [[cwd, CWD_DEPTH]]
+        : [];
+  for (const [root, depth] of roots) {
     if (privates.some((p) => isWithin(root, p)) || host.readlink(root) !== undefined || host.kind(root) !== 'dir') continue;
     walk(root, depth);
   }
@@ -146,6 +177,7 @@ export function resolveSockets(ctx: ReachContext, add: Add, skipped: string[], s
   const masks = [...new Set(found)].filter((p) => !allowed.has(p)).sort();
   for (const path of masks.slice(0, MAX_MASKS)) add({ kind: 'bind', source: '/dev/null', target: path }, 'hidden', 'a host socket: connecting to it fails (masked with /dev/null)');
   if (masks.length > MAX_MASKS) skipped.push(`${masks.length - MAX_MASKS} more host sockets are not masked (at most ${MAX_MASKS}): ${masks.slice(MAX_MASKS, MAX_MASKS + 5).join(', ')}…`);
+  if (mode === 'cwd') return;
   for (const path of [...allowed].sort()) {
     if (host.kind(path) === 'missing') {
       skipped.push(`${path} is not shown (allowSocket): it does not exist`);

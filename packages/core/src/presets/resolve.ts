@@ -158,7 +158,7 @@ function resolveStep(
     const reach: Parameters<typeof resolveSockets>[0] = { host, cwd, network, allowSocket: ctx.allowSocket ?? [], scan };
     if (ctx.runtimeDir !== undefined) reach.runtimeDir = ctx.runtimeDir;
     if ('privateRun' in step) resolvePrivateRun(reach, add, skipped);
-    else if ('sockets' in step) resolveSockets(reach, add, skipped, step.sockets === 'scan');
+    else if ('sockets' in step) resolveSockets(reach, add, skipped, step.sockets);
     else resolveResolver(reach, add);
     return;
   }

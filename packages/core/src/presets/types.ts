@@ -47,10 +47,12 @@ export type PresetStep =
   /** `/run`, `/var/run`, `/var/tmp` and the runtime directory private (reach.ts). */
   | { readonly privateRun: true; readonly why: string }
   /**
-   * `allowSocket` paths bound; with `scan`, the host sockets a bounded scan
-   * finds are masked too (reach.ts). `allowed`: the host is not shown anyway.
+   * Host sockets (reach.ts): `host`: those a bounded scan of the usual places
+   * finds masked and the `allowSocket` ones bound; `cwd`: those in the current
+   * directory masked (after it is bound); `allowed`: only the `allowSocket`
+   * ones bound (the host is not shown anyway).
    */
-  | { readonly sockets: 'scan' | 'allowed'; readonly why: string }
+  | { readonly sockets: 'host' | 'cwd' | 'allowed'; readonly why: string }
   /** Without a network, an empty /etc/resolv.conf (reach.ts). */
   | { readonly resolver: true; readonly why: string }
   /** Root-only files hidden from a root caller (system-secrets.ts). */
