@@ -227,7 +227,7 @@ describe('sandboxctl explain', () => {
     expect(text).toMatch(new RegExp(`  ${project}/.git/config +.*missing, so an empty read-only stand-in for the run`));
     expect(text).not.toContain('left on the host');
     expect(text).toMatch(/denied:\n {2}network +none: a new network namespace with only loopback\n/);
-    expect(text).toMatch(/ {2}environment +the caller's, minus 1: GITHUB_TOKEN\n/);
+    expect(text).toMatch(/ {2}environment +the caller's, minus 1: GITHUB_TOKEN; set: npm_config_fetch_retries\n/);
   });
 
   it('--json carries the items, the op behind each and the removed variable names', async () => {

@@ -352,10 +352,11 @@ function deniedLines(plan: Plan, hostRoot: boolean): Explanation['denied'] {
   if (env?.inherit === false) {
     const names = Object.keys(env.set ?? {});
     out.push({ topic: 'environment', text: `empty${names.length ? ` but ${names.join(', ')}` : ''}` });
-  } else if (env?.unset?.length) {
-    out.push({ topic: 'environment', text: `the caller's, minus ${env.unset.length}: ${env.unset.join(', ')}` });
   } else {
-    out.push({ topic: 'environment', text: "the caller's, whole" });
+    const set = Object.keys(env?.set ?? {});
+    const plus = set.length > 0 ? `; set: ${set.join(', ')}` : '';
+    if (env?.unset?.length) out.push({ topic: 'environment', text: `the caller's, minus ${env.unset.length}: ${env.unset.join(', ')}${plus}` });
+    else out.push({ topic: 'environment', text: `the caller's, whole${plus}` });
   }
   if (!hostRoot) out.push({ topic: 'filesystem', text: 'every host path not listed above' });
   if (typeof plan.hostname === 'string') out.push({ topic: 'hostname', text: `${plan.hostname} (not the host's)` });
