@@ -377,6 +377,12 @@ describe('root-only files', () => {
     expect(opAt(r.ops, '/root')).toEqual({ kind: 'tmpfs', target: '/root', mode: 0o700 });
   });
 
+  it('masks no socket inside a directory it already hid', () => {
+    const r = agent({ '/var/lib/private/svc/s.sock': 'socket', '/var/lib/private': 'private-dir' }, { uid: 0, home: '/root' });
+    expect(r.ops).toContainEqual({ kind: 'tmpfs', target: '/var/lib/private', mode: 0 });
+    expect(targets(r.ops)).not.toContain('/var/lib/private/svc/s.sock');
+  });
+
   it('adds nothing for an unprivileged caller (the files are unreadable to it anyway)', () => {
     const r = agent(host, { uid: 1000 });
     expect(targets(r.ops).filter((t) => t.startsWith('/etc/') && t !== '/etc/resolv.conf')).toEqual([]);

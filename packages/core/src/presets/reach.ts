@@ -42,6 +42,8 @@ export interface ReachContext {
   allowSocket: readonly string[];
   /** Extra places to scan (the home paths shown, `$TMUX_TMPDIR`). */
   scan: readonly string[];
+  /** Directories already hidden behind an empty tmpfs: nothing there to mask. */
+  hidden?: readonly string[];
 }
 
 /** Places scanned for sockets besides `ReachContext.scan`, with the depth each is walked to. */
@@ -83,7 +85,7 @@ function becomesPrivate(ctx: ReachContext, path: string): boolean {
 /** Paths where nothing of the host shows in the plan (the scan skips them). */
 function privatePlaces(ctx: ReachContext): string[] {
   // /tmp and /dev are private in every preset that scans; /proc and /sys hold no sockets.
-  const out = ['/tmp', '/dev', '/proc', '/sys'];
+  const out = ['/tmp', '/dev', '/proc', '/sys', ...(ctx.hidden ?? [])];
   for (const [path] of privateRunPlaces(ctx)) if (becomesPrivate(ctx, path)) out.push(path);
   return out;
 }

@@ -102,7 +102,7 @@ export function resolveWith(preset: PresetDefinition, ctx: PresetContext): Resol
     return posix.normalize(path);
   };
 
-  const state: StepState = { shownHome: [] };
+  const state: StepState = { shownHome: [], hidden: [] };
   for (const step of preset.steps) resolveStep(step, { ...ctx, cwd, home }, fill, add, out.skipped, state, preset);
 
   const { policy } = preset;
@@ -131,6 +131,8 @@ type Add = (op: Op, role: OpRole, why: string) => void;
 interface StepState {
   /** Home paths the home step showed (the socket scan looks there). */
   shownHome: string[];
+  /** Directories hidden behind an empty tmpfs (the socket scan skips them). */
+  hidden: string[];
 }
 
 function resolveStep(
@@ -155,7 +157,7 @@ function resolveStep(
     const scan = [...state.shownHome];
     const tmux = ctx.env.TMUX_TMPDIR;
     if (tmux !== undefined && posix.isAbsolute(tmux)) scan.push(posix.normalize(tmux));
-    const reach: Parameters<typeof resolveSockets>[0] = { host, cwd, network, allowSocket: ctx.allowSocket ?? [], scan };
+    const reach: Parameters<typeof resolveSockets>[0] = { host, cwd, network, allowSocket: ctx.allowSocket ?? [], scan, hidden: state.hidden };
     if (ctx.runtimeDir !== undefined) reach.runtimeDir = ctx.runtimeDir;
     if ('privateRun' in step) resolvePrivateRun(reach, add, skipped);
     else if ('sockets' in step) resolveSockets(reach, add, skipped, step.sockets);
@@ -163,7 +165,15 @@ function resolveStep(
     return;
   }
   if ('rootSecrets' in step) {
-    resolveRootSecrets(host, ctx.uid, add, skipped);
+    resolveRootSecrets(
+      host,
+      ctx.uid,
+      (op, role, why) => {
+        if (op.kind === 'tmpfs') state.hidden.push(op.target);
+        add(op, role, why);
+      },
+      skipped,
+    );
     return;
   }
   if ('op' in step) {
