@@ -54,8 +54,23 @@ export const SOCKET_SCAN: ReadonlyArray<readonly [string, number]> = [
   ['/mnt', 3],
   ['/media', 3],
 ];
+/** Large directories of the usual places that hold package data, never a service's socket: not walked. */
+export const SCAN_SKIP = new Set([
+  '/var/cache',
+  '/var/log',
+  '/var/lib/apt',
+  '/var/lib/dpkg',
+  '/var/lib/rpm',
+  '/var/lib/dnf',
+  '/var/lib/pacman',
+  '/var/lib/docker',
+  '/var/lib/containers',
+  '/var/lib/snapd',
+  '/var/lib/flatpak',
+  '/var/lib/texmf',
+]);
 /** Depth the extra places are walked to. */
-const EXTRA_DEPTH = 4;
+const EXTRA_DEPTH = 2;
 /** Directory entries looked at per place: the scan stays fast on any host. */
 export const SCAN_BUDGET = 4000;
 /** Depth the current directory is walked to, and the directories skipped there (large, never a service's socket). */
@@ -160,6 +175,7 @@ export function resolveSockets(ctx: ReachContext, add: Add, skipped: string[], m
         const path = dir === '/' ? `/${entry.name}` : `${dir}/${entry.name}`;
         if (privates.some((p) => isWithin(path, p)) || (mode === 'host' && isWithin(path, cwd))) continue;
         if (mode === 'cwd' && entry.type === 'dir' && CWD_SKIP.has(entry.name)) continue;
+        if (mode === 'host' && entry.type === 'dir' && SCAN_SKIP.has(path)) continue;
         if (entry.type === 'socket') found.push(path);
         else if (entry.type === 'dir' && level + 1 < depth) queue.push([path, level + 1]);
       }
