@@ -31,6 +31,9 @@ if ! id "$user" >/dev/null 2>&1; then
   useradd --create-home --shell /bin/sh "$user"
 fi
 home=$(getent passwd "$user" | cut -d: -f6)
+# Its runtime directory, as logind makes it at login: the escape suite plants a
+# session bus there to show /run stays out of reach.
+install -d -o "$user" -g "$(id -g "$user")" -m 700 "/run/user/$(id -u "$user")"
 as_user() { runuser -u "$user" -- env -i PATH="$PATH" HOME="$home" CI="${CI:-}" "$@"; }
 
 # The unprivileged user needs to read the tree; when it cannot (a clone under

@@ -39,6 +39,8 @@ export const SOURCE_FLAG_ARITY: Readonly<Record<string, number>> = {
   '--config': 1,
   '--no-config': 0,
   '--allow-env': 1,
+  '--allow-home': 1,
+  '--allow-socket': 1,
   '--input': 1,
   '--output': 1,
 };
@@ -69,7 +71,9 @@ export abstract class SourcedPlanCommand extends PlanFlagsCommand {
   });
   config = Option.String('--config', { description: 'Read this config file instead of looking for sandboxctl.json' });
   noConfig = Option.Boolean('--no-config', false, { description: 'Ignore sandboxctl.json files' });
-  allowEnv = Option.Array('--allow-env', { description: 'Keep variable NAME although it looks like a credential (agent)' });
+  allowEnv = Option.Array('--allow-env', { description: 'Keep variable NAME whatever it holds (agent; a trailing * is a prefix)' });
+  allowHome = Option.Array('--allow-home', { description: 'Show one more path of the home, read-only (agent; relative to the home)' });
+  allowSocket = Option.Array('--allow-socket', { description: 'Leave the host socket at PATH reachable (agent, strict)' });
   input = Option.Array('--input', { description: 'A path the build preset may read (default: the current directory)' });
   output = Option.String('--output', { description: 'The directory the build preset may write (default: ./out)' });
 
@@ -87,16 +91,6 @@ export abstract class SourcedPlanCommand extends PlanFlagsCommand {
     const presetName = this.preset ?? config?.preset;
     this.checkPresetParams(presetName);
 
-    let preset: ResolvedPreset | undefined;
-    if (presetName !== undefined) {
-      const options: PresetOptions = { name: presetName, cwd, allowEnv: [...(config?.allowEnv ?? []), ...(this.allowEnv ?? [])] };
-      const inputs = this.input?.map((p) => resolve(cwd, p)) ?? config?.inputs;
-      const output = this.output !== undefined ? resolve(cwd, this.output) : config?.output;
-      if (inputs !== undefined) options.inputs = inputs;
-      if (output !== undefined) options.output = output;
-      preset = resolvePreset(options);
-    }
-
     const builder = this.planBuilder(readFd);
     if (this.program === undefined) builder.argv([]);
     const flags = builder.build();
@@ -104,6 +98,25 @@ export abstract class SourcedPlanCommand extends PlanFlagsCommand {
     if (typeof flags.cwd === 'string') flags.cwd = resolve(cwd, flags.cwd);
     // bubblewrap's --unshare-net/--unshare-all say "no network"; --share-net wins.
     if (!this.shareNet && (this.unshareNet || this.unshareAll)) flags.network = 'none';
+
+    let preset: ResolvedPreset | undefined;
+    if (presetName !== undefined) {
+      const options: PresetOptions = {
+        name: presetName,
+        cwd,
+        allowEnv: [...(config?.allowEnv ?? []), ...(this.allowEnv ?? [])],
+        allowHome: this.allowHome ?? [],
+        allowSocket: (this.allowSocket ?? []).map((p) => resolve(cwd, p)),
+      };
+      const inputs = this.input?.map((p) => resolve(cwd, p)) ?? config?.inputs;
+      const output = this.output !== undefined ? resolve(cwd, this.output) : config?.output;
+      if (inputs !== undefined) options.inputs = inputs;
+      if (output !== undefined) options.output = output;
+      // The network the plan ends with decides whether the preset keeps DNS.
+      const network = flags.network ?? config?.layer.network;
+      if (network !== undefined) options.network = network;
+      preset = resolvePreset(options);
+    }
 
     const plan = composePlan(flags.argv, preset && { ops: preset.ops, ...preset.policy }, config?.layer, flags);
     if (this.onTaint !== undefined) plan.audit = withOnTaint(plan.audit, this.onTaint, '--on-taint');
@@ -165,6 +178,8 @@ export abstract class SourcedPlanCommand extends PlanFlagsCommand {
   private checkPresetParams(presetName: string | undefined): void {
     const given = [
       this.allowEnv ? ['--allow-env', 'allowEnv'] : undefined,
+      this.allowHome ? ['--allow-home', 'allowHome'] : undefined,
+      this.allowSocket ? ['--allow-socket', 'allowSocket'] : undefined,
       this.input ? ['--input', 'inputs'] : undefined,
       this.output !== undefined ? ['--output', 'output'] : undefined,
     ].filter((g): g is string[] => g !== undefined);

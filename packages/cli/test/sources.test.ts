@@ -70,7 +70,10 @@ describe('--preset', () => {
     expect(t.slice(0, 4)).toEqual(['/', '/proc', '/dev', '/tmp']);
     expect(t[t.length - 1]).toBe(join(project, 'out'));
     expect(plan.ops![plan.ops!.length - 1]).toEqual({ kind: 'bind', source: join(project, 'out'), target: join(project, 'out'), writable: true });
-    expect(t).toEqual(expect.arrayContaining([join(home, '.ssh'), join(home, '.netrc'), join(project, '.git', 'hooks')]));
+    // $HOME names a home of its own: an empty private tmpfs, its secrets not on the allow-list.
+    expect(t).toEqual(expect.arrayContaining([home, join(project, '.git', 'hooks')]));
+    expect(t).not.toContain(join(home, '.ssh'));
+    expect(t).not.toContain(join(home, '.netrc'));
     expect(plan.network).toBe('host');
     expect(plan.cwd).toBe(project);
     expect(plan.env).toEqual({ unset: ['GITHUB_TOKEN'] });
@@ -78,9 +81,26 @@ describe('--preset', () => {
   });
 
   it('keeps --setenv on top of the removed credentials, and --allow-env lets one through', async () => {
-    expect((await planOf(['--preset', 'agent', '--setenv', 'A', '1', 'true'])).env).toEqual({ unset: ['GITHUB_TOKEN'], set: { A: '1' } });
-    expect((await planOf(['--preset', 'agent', '--allow-env', 'GITHUB_TOKEN', 'true'])).env).toBeUndefined();
-    expect((await planOf(['--preset', 'agent', '--setenv', 'GITHUB_TOKEN', 'other', 'true'])).env).toEqual({ set: { GITHUB_TOKEN: 'other' } });
+    // Without a network npm is told not to retry: it would for over a minute.
+    const offline = { npm_config_fetch_retries: '0' };
+    expect((await planOf(['--preset', 'agent', '--setenv', 'A', '1', 'true'])).env).toEqual({ unset: ['GITHUB_TOKEN'], set: { ...offline, A: '1' } });
+    expect((await planOf(['--preset', 'agent', '--allow-env', 'GITHUB_TOKEN', 'true'])).env).toEqual({ set: offline });
+    expect((await planOf(['--preset', 'agent', '--setenv', 'GITHUB_TOKEN', 'other', 'true'])).env).toEqual({ set: { ...offline, GITHUB_TOKEN: 'other' } });
+    expect((await planOf(['--preset', 'agent', '--share-net', '--allow-env', 'GITHUB_TOKEN', 'true'])).env).toBeUndefined();
+  });
+
+  it('passes --allow-home and --allow-socket to the preset, and --share-net keeps DNS instead of an empty resolv.conf', async () => {
+    mkdirSync(join(home, '.config', 'nvim'), { recursive: true });
+    mkdirSync(join(dir, 'sock'));
+    writeFileSync(join(dir, 'sock', 's'), '');
+    const plan = await planOf(['--preset', 'agent', '--allow-home', '.config/nvim', '--allow-socket', '../../sock/s', 'true']);
+    expect(plan.ops).toContainEqual({ kind: 'bind', source: join(home, '.config', 'nvim'), target: join(home, '.config', 'nvim') });
+    expect(plan.ops).toContainEqual({ kind: 'bind', source: join(dir, 'sock', 's'), target: join(dir, 'sock', 's') });
+    const resolvConf = (p: Plan) => (p.ops ?? []).some((op) => op.kind === 'file' && op.data === '' && /resolv/.test(op.target));
+    expect(resolvConf(plan)).toBe(true);
+    expect(resolvConf(await planOf(['--preset', 'agent', '--share-net', 'true']))).toBe(false);
+    const outside = await failure(['plan', '--preset', 'agent', '--allow-home', '/etc', 'true']);
+    expect(outside.code).toBe('E_PLAN_INVALID');
   });
 
   it('passes --input and --output to the build preset', async () => {
@@ -98,6 +118,8 @@ describe('--preset', () => {
     [['--allow-env', 'X', 'true'], 'E_USAGE', /--allow-env only apply to a preset/],
     [['--preset', 'agent', '--input', 'src', 'true'], 'E_USAGE', /preset agent takes no --input/],
     [['--preset', 'ro-host', '--allow-env', 'X', 'true'], 'E_USAGE', /preset ro-host takes no --allow-env/],
+    [['--allow-home', 'x', 'true'], 'E_USAGE', /--allow-home only apply to a preset/],
+    [['--preset', 'build', '--allow-socket', '/s', 'true'], 'E_USAGE', /preset build takes no --allow-socket/],
     [['--config', 'a.json', '--no-config', 'true'], 'E_USAGE', /--config and --no-config/],
   ])('refuses %j', async (args, code, message) => {
     const f = await failure(['plan', ...args]);
@@ -124,11 +146,11 @@ describe('--preset', () => {
   it('names the preset op behind a native plan error', async () => {
     mockCheckPlan.mockImplementation((json) => {
       const ops = (JSON.parse(json) as Plan).ops!;
-      const index = ops.findIndex((op) => 'target' in op && op.target === join(home, '.ssh'));
+      const index = ops.findIndex((op) => 'target' in op && op.target === home);
       return { code: 'E_MOUNT', message: `plan.ops[${index}]: test`, opIndex: index };
     });
     const f = await failure(['plan', '--preset', 'agent', 'true']);
-    expect(f).toMatchObject({ code: 'E_MOUNT', message: expect.stringMatching(/\(from preset agent: secret\)$/) });
+    expect(f).toMatchObject({ code: 'E_MOUNT', message: expect.stringMatching(/\(from preset agent: your home: empty and private, writable in memory only, gone after the run\)$/) });
   });
 });
 
@@ -199,14 +221,15 @@ describe('sandboxctl explain', () => {
     expect(text).toMatch(/^program: +claude --flag\n/);
     expect(text).toContain(`directory: ${project}\n`);
     expect(text).toMatch(/visible, read-only:\n {2}\/ +the host, read-only\n/);
-    expect(text).toMatch(new RegExp(`writable:\\n  /tmp +private.*\\n  ${project} +the current directory, writable\\n`));
-    expect(text).toMatch(new RegExp(`hidden:\\n  ${home}/.ssh +secret: an empty directory nobody may enter \\(mode 0000\\)\\n  ${home}/.netrc +secret: unreadable`));
+    expect(text).toMatch(new RegExp(`writable:\\n  /tmp +private.*\\n(.*\\n)*  ${home} +your home: empty and private, writable in memory only, gone after the run\\n(.*\\n)*  ${project} +the current directory, writable\\n`));
+    expect(text).toMatch(/hidden:\n {2}\/run +host services .*: an empty private directory \(mode 0755\)\n/);
+    expect(text).not.toContain(`${home}/.ssh`);
     expect(text).toMatch(new RegExp(`  ${project}/.git/hooks +git acts on it: read-only`));
     expect(text).toMatch(new RegExp(`  ${project}/.vscode +.*missing, so an empty read-only stand-in for the run \\(removed after it\\)`));
     expect(text).toMatch(new RegExp(`  ${project}/.git/config +.*missing, so an empty read-only stand-in for the run`));
     expect(text).not.toContain('left on the host');
     expect(text).toMatch(/denied:\n {2}network +none: a new network namespace with only loopback\n/);
-    expect(text).toMatch(/ {2}environment +the caller's, minus 1: GITHUB_TOKEN\n/);
+    expect(text).toMatch(/ {2}environment +the caller's, minus 1: GITHUB_TOKEN; set: npm_config_fetch_retries\n/);
   });
 
   it('--json carries the items, the op behind each and the removed variable names', async () => {
@@ -214,8 +237,18 @@ describe('sandboxctl explain', () => {
     const e = JSON.parse(result.stdout);
     expect(e.argv).toEqual([]);
     expect(e.preset).toBe('agent');
-    expect(e.hidden[0]).toEqual({ path: join(home, '.ssh'), what: expect.any(String), why: 'secret', op: `tmpfs on ${join(home, '.ssh')} (mode 0000)`, index: expect.any(Number) });
+    expect(e.hidden[0]).toEqual({ path: '/run', what: expect.any(String), why: expect.stringMatching(/^host services/), op: 'tmpfs on /run (mode 0755)', index: expect.any(Number) });
+    expect(e.writable).toContainEqual({ path: home, what: expect.stringMatching(/^your home/), op: `tmpfs on ${home} (mode 0700)`, index: expect.any(Number) });
     expect(e.removedEnv).toEqual(['GITHUB_TOKEN']);
+  });
+
+  it('escapes control characters in paths and notes', async () => {
+    const result = await runCli(['explain', '--preset', 'agent', '--allow-home', 'x\u001b]0;owned\u0007', '--tmpfs', '/t\u001b[2J', '--', 'true']);
+    expect(result.status).toBe(0);
+    // eslint-disable-next-line no-control-regex
+    expect(result.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(result.stdout).toContain('/t\\x1b[2J');
+    expect(result.stdout).toContain('x\\x1b]0;owned\\x07 is not shown (allowHome): it does not exist');
   });
 
   it('works on plain flags and says when nothing of the host is visible', async () => {

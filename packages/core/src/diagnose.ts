@@ -45,6 +45,8 @@ export interface Diagnosis {
     version?: string;
   };
   kernel?: Probe;
+  /** How host pathname unix sockets are kept out of reach under `agent` (see {@link socketReach}). */
+  sockets?: SocketReach;
   /** The sandboxctl.json a run here would use (none when `path` is absent). */
   /** The sandboxctl.json a run here would find; `trusted` says whether a run accepts it (`sandboxctl trust`). */
   config: { path?: string; preset?: string; trusted?: boolean; error?: string; code?: string };
@@ -52,6 +54,35 @@ export interface Diagnosis {
 }
 
 const INIT_VERSION_TIMEOUT_MS = 5000;
+
+/** Landlock's ABI with LANDLOCK_ACCESS_FS_RESOLVE_UNIX (connect to pathname unix sockets by path). */
+export const LANDLOCK_UNIX_ABI = 9;
+
+export interface SocketReach {
+  /** The kernel's Landlock can restrict connecting to pathname unix sockets (ABI 9+). */
+  landlockCanRestrict: boolean;
+  /** What keeps them out of reach now: the plan's mounts (private /run, masks). */
+  inForce: 'mount-masks';
+  /** In words, for `doctor`. */
+  text: string;
+}
+
+/**
+ * Whether Landlock could restrict pathname unix sockets on this kernel
+ * (probed: the ABI landlock_create_ruleset reports). sandboxctl does not use
+ * that right yet, so the agent preset's private /run and masked sockets are
+ * what is in force either way; this says so instead of implying more.
+ */
+export function socketReach(landlockAbi: number): SocketReach {
+  const can = landlockAbi >= LANDLOCK_UNIX_ABI;
+  return {
+    landlockCanRestrict: can,
+    inForce: 'mount-masks',
+    text: can
+      ? `masked by the plan (private /run, sockets found masked); Landlock ABI ${landlockAbi} could restrict them too, not used yet`
+      : `masked by the plan (private /run, sockets found masked); Landlock ${landlockAbi > 0 ? `ABI ${landlockAbi}` : 'absent'} cannot restrict them (needs ABI ${LANDLOCK_UNIX_ABI})`,
+  };
+}
 
 export function diagnose(): Diagnosis {
   const problems: Problem[] = [];
@@ -71,6 +102,7 @@ export function diagnose(): Diagnosis {
     const path = addonPath();
     if (path !== undefined) diagnosis.addon.path = path;
     diagnosis.kernel = native.probe();
+    diagnosis.sockets = socketReach(diagnosis.kernel.landlockAbi);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     diagnosis.addon.error = message;

@@ -98,7 +98,7 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
     const item = (path: string, what: string): ExplainItem => {
       const entry: ExplainItem = { path, what, op: describeOp(op, options.opDescriptions), index };
       // The reasons of plain ops (the host, /tmp, /proc) say what `what` says.
-      if (note && ['hidden', 'protected', 'placeholder', 'input', 'output', 'system'].includes(note.role)) entry.why = note.why;
+      if (note && ['hidden', 'protected', 'placeholder', 'input', 'output', 'system', 'cache', 'sanitized'].includes(note.role)) entry.why = note.why;
       else if (note?.role === 'writable' || note?.role === 'host') entry.what = note.why;
       return entry;
     };
@@ -179,6 +179,12 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
           item(target ?? '/', `every top-level host directory but /proc, /dev, /tmp, /mnt and /etc, ${op.writable ? 'writable' : 'read-only'}`),
         );
         break;
+      case 'file': {
+        const size = typeof op.data === 'string' ? `${Buffer.byteLength(op.data)} bytes` : typeof op.source === 'string' ? `a copy of host ${op.source}` : 'read from a caller fd';
+        const text = note?.role === 'sanitized' && op.data === '' ? 'an empty file, read-only' : `a file written for the run (${size}), read-only`;
+        (covering?.writable ? out.protected : out.visible).push(item(target!, text));
+        break;
+      }
       case 'proc':
         out.other.push(item(target!, 'a private proc: processes of this sandbox only'));
         mounts.push({ target: target!, writable: false });
@@ -226,6 +232,11 @@ export function describeOp(op: Op, descriptions: Readonly<Record<string, string>
       return typeof o.source === 'string' ? `file ${target} from ${o.source}` : `file ${target}`;
     case 'remount':
       return `remount ${target} read-only`;
+    case 'overlay': {
+      const how = o.mode === 'tmp' ? 'tmp-overlay' : o.mode === 'ro' ? 'ro-overlay' : 'overlay';
+      const lowers = Array.isArray(o.lowers) ? (o.lowers as string[]).join(':') : '';
+      return `${how} ${lowers} on ${target}${o.mode === 'rw' ? ` (upper ${String(o.upper)})` : ''}`;
+    }
     case 'chmod':
       return `chmod ${octal(Number(o.mode))} ${target}`;
     default: {
@@ -276,7 +287,19 @@ export function formatExplanation(e: Explanation): string {
   lines.push('', 'denied:');
   const topicWidth = Math.max(...e.denied.map((d) => d.topic.length)) + 2;
   for (const d of e.denied) lines.push(`  ${d.topic.padEnd(topicWidth)}${d.text}`);
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(escapeControl).join('\n')}\n`;
+}
+
+/**
+ * `text` with control characters (C0, DEL, C1) and bidirectional overrides
+ * shown as `\xNN` / `\u{NNNN}`, so a path from a config file or the host
+ * cannot send escape sequences to the terminal.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.codePointAt(0)!;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
 }
 
 // The mount the init will have to create a mount point under: a target
@@ -329,10 +352,11 @@ function deniedLines(plan: Plan, hostRoot: boolean): Explanation['denied'] {
   if (env?.inherit === false) {
     const names = Object.keys(env.set ?? {});
     out.push({ topic: 'environment', text: `empty${names.length ? ` but ${names.join(', ')}` : ''}` });
-  } else if (env?.unset?.length) {
-    out.push({ topic: 'environment', text: `the caller's, minus ${env.unset.length}: ${env.unset.join(', ')}` });
   } else {
-    out.push({ topic: 'environment', text: "the caller's, whole" });
+    const set = Object.keys(env?.set ?? {});
+    const plus = set.length > 0 ? `; set: ${set.join(', ')}` : '';
+    if (env?.unset?.length) out.push({ topic: 'environment', text: `the caller's, minus ${env.unset.length}: ${env.unset.join(', ')}${plus}` });
+    else out.push({ topic: 'environment', text: `the caller's, whole${plus}` });
   }
   if (!hostRoot) out.push({ topic: 'filesystem', text: 'every host path not listed above' });
   const audit = plan.audit;

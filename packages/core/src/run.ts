@@ -165,7 +165,11 @@ export function buildPlan(options: SpawnOptions): Plan {
   const config = options.config === undefined ? undefined : loadConfig(options.config);
   const presetOption = config ? presetWithConfig(options.preset, config) : options.preset;
   if (presetOption !== undefined) {
-    const preset = resolvePreset(presetOption);
+    // The network the plan ends with decides whether the preset keeps DNS.
+    const presetOptions: PresetOptions = typeof presetOption === 'string' ? { name: presetOption } : { ...presetOption };
+    const network = options.plan?.network ?? options.network ?? own.network ?? config?.layer.network;
+    if (presetOptions.network === undefined && network !== undefined) presetOptions.network = network;
+    const preset = resolvePreset(presetOptions);
     base = composePlan([], { ops: preset.ops, ...preset.policy }, config?.layer, own);
   } else if (config) {
     base = composePlan([], config.layer, own);

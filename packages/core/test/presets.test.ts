@@ -33,24 +33,20 @@ describe('agent', () => {
   const agentWith = (entries: Record<string, string>, extra: Partial<PresetOptions> = {}) =>
     resolvePreset({ name: 'agent', cwd: '/w/p', home: '/h', env: {}, host: fakeHost(entries), ...extra });
 
-  it('hides secret directories behind an empty mode-0 tmpfs and files behind /dev/null, only when present', () => {
+  it('shows the home through an allow-list: an empty private tmpfs, secrets not on it get no op', () => {
     const r = agentWith({ '/h/.ssh': 'dir', '/h/.netrc': 'file', '/w/p/.git/HEAD': 'file' });
-    const hidden = r.ops.filter((_, i) => r.notes[i]!.role === 'hidden');
-    expect(hidden).toEqual([
-      { kind: 'tmpfs', target: '/h/.ssh', mode: 0 },
-      { kind: 'bind', source: '/dev/null', target: '/h/.netrc' },
-    ]);
-    expect(targets(r.ops)).not.toContain('/h/.aws');
+    expect(r.ops).toContainEqual({ kind: 'tmpfs', target: '/h', mode: 0o700 });
+    expect(targets(r.ops).filter((t) => t.startsWith('/h/'))).toEqual([]);
   });
 
-  it('puts the writable current directory after the host and /tmp, and the secrets and protected paths after it', () => {
-    const r = agentWith({ '/h/.ssh': 'dir', '/w/p/.git/HEAD': 'file', '/w/p/.git/hooks': 'dir' });
+  it('puts the host, /tmp, the private /run and the home first, the writable current directory after them and the protected paths after it', () => {
+    const r = agentWith({ '/h/.ssh': 'dir', '/run': 'dir', '/w/p/.git/HEAD': 'file', '/w/p/.git/hooks': 'dir' });
     const t = targets(r.ops);
     expect(t.slice(0, 4)).toEqual(['/', '/proc', '/dev', '/tmp']);
     const cwd = r.ops.findIndex((op) => op.kind === 'bind' && op.writable === true);
     expect(r.ops[cwd]).toEqual({ kind: 'bind', source: '/w/p', target: '/w/p', writable: true });
-    expect(cwd).toBeGreaterThan(t.indexOf('/tmp'));
-    expect(t.indexOf('/h/.ssh')).toBeGreaterThan(cwd);
+    expect(cwd).toBeGreaterThan(t.indexOf('/h'));
+    expect(cwd).toBeGreaterThan(t.indexOf('/run'));
     expect(t.indexOf('/w/p/.git/hooks')).toBeGreaterThan(cwd);
     expect(r.policy).toMatchObject({ network: 'none', cwd: '/w/p', seccomp: { preset: 'strict' } });
   });
@@ -124,20 +120,17 @@ describe('agent', () => {
     );
   });
 
-  it('hides the runtime directory with a private empty one and host sockets with /dev/null', () => {
-    const r = agentWith({ '/run/user/7': 'dir', '/run/docker.sock': 'other' }, { env: { XDG_RUNTIME_DIR: '/run/user/7' } });
-    expect(r.ops).toEqual(
-      expect.arrayContaining([
-        { kind: 'tmpfs', target: '/run/user/7', mode: 0o700 },
-        { kind: 'bind', source: '/dev/null', target: '/run/docker.sock' },
-      ]),
-    );
+  it('replaces /run and the runtime directory with private empty ones', () => {
+    const r = agentWith({ '/run/user/7': 'dir', '/run/docker.sock': 'socket' }, { env: { XDG_RUNTIME_DIR: '/run/user/7' } });
+    expect(r.ops).toEqual(expect.arrayContaining([{ kind: 'tmpfs', target: '/run', mode: 0o755 }, { kind: 'tmpfs', target: '/run/user/7', mode: 0o700 }]));
+    // Under the private /run already: no mask needed.
+    expect(targets(r.ops)).not.toContain('/run/docker.sock');
   });
 
-  it('does not hide a secret directory that holds the current directory, and says so', () => {
-    const r = resolvePreset({ name: 'agent', cwd: '/h/.aws/tool', home: '/h', env: {}, host: fakeHost({ '/h/.aws/tool': 'dir' }) });
-    expect(targets(r.ops)).not.toContain('/h/.aws');
-    expect(r.skipped).toEqual(['/h/.aws is not hidden: it holds the current directory']);
+  it('does not show a toolchain or cache that holds the current directory, and the current directory is bound after the home', () => {
+    const r = resolvePreset({ name: 'agent', cwd: '/h/.npm/tool', home: '/h', env: {}, host: fakeHost({ '/h/.npm/tool': 'dir' }) });
+    expect(targets(r.ops)).not.toContain('/h/.npm');
+    expect(targets(r.ops).indexOf('/h/.npm/tool')).toBeGreaterThan(targets(r.ops).indexOf('/h'));
   });
 
   it('refuses / and directories holding $HOME as the current directory', () => {
@@ -152,10 +145,11 @@ describe('agent', () => {
     expect(() => resolvePreset({ name: 'ro-host', cwd: '/h', home: '/h', env: {}, host: fakeHost({}) })).not.toThrow();
   });
 
-  it('removes credential-looking variables unless allowed', () => {
+  it('removes variables not on the allow-list and credential-looking ones, unless allowed by name', () => {
     const r = resolvePreset({ ...exampleOptions('agent'), allowEnv: ['GITHUB_TOKEN'] });
-    expect(r.removedEnv).toEqual(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'DATABASE_URL', 'SSH_AUTH_SOCK']);
-    expect(r.policy.env).toEqual({ unset: r.removedEnv });
+    expect(r.removedEnv).toEqual(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'DATABASE_URL', 'DBUS_SESSION_BUS_ADDRESS', 'MYSQL_PWD', 'SSH_AUTH_SOCK']);
+    expect(r.policy.env).toEqual({ unset: r.removedEnv, set: { npm_config_fetch_retries: '0' } });
+    expect(resolvePreset({ ...exampleOptions('agent'), allowEnv: ['GITHUB_TOKEN'], network: 'host' }).policy.env).toEqual({ unset: r.removedEnv });
   });
 });
 
@@ -167,7 +161,7 @@ describe('credentials', () => {
     ['ANTHROPIC_APIKEY', 'x'],
     ['PGPASSWORD', 'x'],
     ['MY_SECRET', 'x'],
-    ['AWS_REGION', 'x'],
+    ['AWS_SESSION_TOKEN', 'x'],
     ['SSH_AUTH_SOCK', 'x'],
     ['STRIPE_KEY', 'x'],
     ['GOOGLE_APPLICATION_CREDENTIALS', 'x'],
@@ -190,6 +184,9 @@ describe('credentials', () => {
     ['TERM', 'xterm'],
     ['HTTP_PROXY', 'http://proxy:3128'],
     ['URL', 'https://user@example.org/'],
+    ['AWS_CA_BUNDLE', '/etc/ssl/certs/ca-certificates.crt'],
+    ['AWS_REGION', 'eu-west-1'],
+    ['PWD', '/w/p'],
   ])('%s=%s does not', (name, value) => {
     expect(looksLikeCredential(name, value)).toBe(false);
   });
@@ -244,7 +241,9 @@ describe('composition', () => {
       network: 'host',
       env: { set: { FOO: '1' } },
     });
-    const preset = resolvePreset(exampleOptions('agent'));
+    // The preset is resolved for the network the plan ends with (no empty resolv.conf then).
+    const preset = resolvePreset({ ...exampleOptions('agent'), network: 'host' });
+    expect(targets(preset.ops)).not.toContain('/etc/resolv.conf');
     expect(plan.ops).toEqual([...preset.ops, { kind: 'bind', source: `${EXAMPLE_CWD}/out`, target: '/out', writable: true }]);
     expect(plan.network).toBe('host');
     expect(plan.cwd).toBe(EXAMPLE_CWD);

@@ -73,6 +73,7 @@ export function formatDiagnosis(d: Diagnosis): string {
     lines.push(`seccomp:  ${yes(k.seccomp)}`);
     lines.push(`landlock: ${k.landlockAbi > 0 ? `ABI ${k.landlockAbi}` : 'no'}`);
   }
+  if (d.sockets) lines.push(`sockets:  ${d.sockets.text}`);
   lines.push('');
   if (d.problems.length === 0) {
     lines.push('no problems found');

@@ -5,7 +5,7 @@
  */
 
 import { Command, Option } from 'clipanion';
-import { checkPlan, explainPlan, formatExplanation, opDescriptionsFromSchema, planSchema, SandboxError, trustCommand, type SandboxConfig } from '@sandboxctl/core';
+import { checkPlan, escapeControl, explainPlan, formatExplanation, opDescriptionsFromSchema, planSchema, SandboxError, trustCommand, type SandboxConfig } from '@sandboxctl/core';
 import { PLAN_FLAGS_SCHEMA } from '../plan-flags';
 import { SOURCE_FLAG_ARITY, SourcedPlanCommand } from '../plan-sources';
 
@@ -62,7 +62,7 @@ export class ExplainCommand extends SourcedPlanCommand {
       this.context.stdout.write(`${JSON.stringify({ ...explanation, ...extra }, null, 2)}\n`);
     } else {
       let text = formatExplanation(explanation);
-      for (const line of preset?.skipped ?? []) text += `note: ${line}\n`;
+      for (const line of preset?.skipped ?? []) text += `note: ${escapeControl(line)}\n`;
       this.context.stdout.write(text);
     }
     return 0;

@@ -36,7 +36,8 @@ export class RunCommand extends SourcedPlanCommand {
       The exit status is the program's (128+N when it was killed by signal N). Failures of sandboxctl itself print \`sandboxctl: E_CODE: message\` and exit with 125; 126 and 127 mean the command could not be executed or was not found. The command is looked up and started as \`execvp\` does: in the sandbox's \`PATH\`, and a file without a \`#!\` line runs with \`/bin/sh\`. It starts with every signal at its default disposition and none blocked, as from a shell.
     `,
     examples: [
-      ['Run an agent\'s command: host readable but secrets hidden, this directory writable except .git/hooks and the like, no network', '$0 run --preset agent -- npm test'],
+      ['Run an agent\'s command: host readable but the home by allow-list, this directory writable except .git/hooks and the like, no network', '$0 run --preset agent -- npm test'],
+      ['Show one more path of the home and let one host socket through', '$0 run --preset agent --allow-home .config/nvim --allow-socket /run/user/1000/bus -- nvim'],
       ['Run the agent itself: it needs the network and its API key', '$0 run --preset agent --share-net --allow-env ANTHROPIC_API_KEY -- claude'],
       ['With a writable ./out, the network and one token let through', '$0 run --preset agent --bind ./out ./out --share-net --allow-env GITHUB_TOKEN -- npm publish --dry-run'],
       ['A hermetic build of ./src into ./dist', '$0 run --preset build --input src --input package.json --output dist -- make'],

@@ -1,76 +1,21 @@
 /**
- * `agent`: for AI coding agents. The host readable but secrets hidden, the
- * current directory writable but the files other programs execute from kept
- * read-only, no network, credential-looking variables removed.
+ * `agent`: for AI coding agents. The host readable but the home shown through
+ * an allow-list (home.ts), root-only files hidden from root callers
+ * (system-secrets.ts), host services out of reach (reach.ts), the current
+ * directory writable but the files other programs execute from kept
+ * read-only, no network, the environment passed by allow-list.
  */
 
 import type { PresetDefinition } from './types';
 
-/** Directories under $HOME holding keys, tokens, sessions and cookies. */
-export const SECRET_DIRS = [
-  '.ssh',
-  '.gnupg',
-  '.aws',
-  '.azure',
-  '.config/gcloud',
-  '.kube',
-  '.docker',
-  '.config/gh',
-  '.config/hub',
-  '.config/op',
-  '.config/doctl',
-  '.oci',
-  '.terraform.d',
-  '.password-store',
-  '.local/share/keyrings',
-  '.pki',
-  '.mozilla',
-  '.config/google-chrome',
-  '.config/chromium',
-  '.config/BraveSoftware',
-] as const;
-
-/** Files under $HOME holding tokens and passwords, and shell histories. */
-export const SECRET_FILES = [
-  '.netrc',
-  '.npmrc',
-  '.yarnrc.yml',
-  '.pypirc',
-  '.git-credentials',
-  '.config/git/credentials',
-  '.cargo/credentials',
-  '.cargo/credentials.toml',
-  '.gem/credentials',
-  '.vault-token',
-  '.pgpass',
-  '.my.cnf',
-  '.s3cfg',
-  '.boto',
-  '.bash_history',
-  '.zsh_history',
-  '.python_history',
-  '.node_repl_history',
-  '.psql_history',
-  '.mysql_history',
-  '.local/share/fish/fish_history',
-] as const;
-
-/** Host sockets that hand out more than the sandbox has (docker can mount /). */
-export const HOST_SOCKETS = [
-  '/run/docker.sock',
-  '/var/run/docker.sock',
-  '/run/podman/podman.sock',
-  '/run/containerd/containerd.sock',
-  '/run/dbus/system_bus_socket',
-] as const;
-
 export const agent: PresetDefinition = {
   name: 'agent',
-  summary: 'for AI coding agents: host readable but secrets hidden, current directory writable except protected paths, no network, credentials removed from the environment',
+  summary: 'for AI coding agents: host readable but the home shown by allow-list, current directory writable except protected paths, no network, no host sockets, environment by allow-list',
   description: [
-    "The host filesystem read-only with a private /proc, /dev and /tmp, the current directory writable, and the program started there. Secrets are hidden: directories such as ~/.ssh, ~/.aws and ~/.gnupg behind an empty tmpfs with mode 0, files such as ~/.netrc and ~/.npmrc behind /dev/null (unreadable), the session's runtime directory (D-Bus, ssh-agent, gpg-agent sockets) replaced by an empty private one, and the docker, podman, containerd and system D-Bus sockets hidden. Only what exists on the host when the plan is made is hidden; everything else in $HOME stays readable and nothing there is writable.",
+    "The host filesystem read-only with a private /proc, /dev, /tmp and /var/tmp, the current directory writable, and the program started there. Your home (from the password database, symlinks resolved: not `$HOME`) is an empty private tmpfs, writable in memory only, and so is the directory of all homes (/home); into it come, when present, toolchains read-only (nvm, volta, fnm, asdf, mise, pyenv, rbenv, rustup, ~/.cargo/bin, ~/go/bin, ~/sdk, sdkman, ~/.local/bin, ~/.local/lib/python*…), caches copy-on-write (~/.npm, ~/.cache/pip, uv, go-build, yarn, pnpm, node-gyp, pre-commit, pypoetry, ms-playwright…, ~/.cargo/registry and git, ~/go/pkg/mod, ~/.m2/repository, ~/.gradle/caches…: the host cache is read, writes stay private and are dropped), a sanitized ~/.gitconfig and ~/.config/git/config (identity and harmless settings: no credential helpers, url rewrites, includes, `!` aliases or programs) and ~/.npmrc without tokens. Nothing else of the home shows: keys, tokens, histories, browser and mail profiles stay out because they are not on the list. `--allow-home PATH` shows one more path read-only (known secret files inside it stay hidden).",
+    "Host services are out of reach: /run (and /var/run when it is a directory) and the session's runtime directory are empty private ones (docker, D-Bus, ssh-agent, gpg-agent, tmux sockets), and the sockets a bounded scan finds in the other usual places (the home paths shown, $TMUX_TMPDIR, /var, /srv, /opt, /mnt, /media, the current directory) are masked; `--allow-socket PATH` lets one through. Without a network /etc/resolv.conf is empty and npm makes no fetch retries (`npm_config_fetch_retries=0`), so name lookups and installs fail at once; with `--share-net`, what DNS needs under /run stays. For a root caller, what the world cannot read under /etc and /var (/etc/shadow, ssh host keys, sudoers…) is hidden.",
     'Inside the current directory, the paths that git, editors and agent tools later execute from stay read-only: .git/hooks and .git/config (also of submodules and of the git directory a .git file points to), .vscode, .idea, .claude, .mcp.json and sandboxctl.json, even when they do not exist yet; shell rc files, .gitconfig, .gitmodules and .ripgreprc when they exist.',
-    'No network but loopback. Environment variables whose name or value looks like a credential (names matching TOKEN, SECRET, PASSWORD, PASSWD, API_KEY, ACCESS_KEY, PRIVATE_KEY, CREDENTIAL, AUTH, AWS_*, a trailing _KEY ...; values shaped like GitHub, GitLab, npm, Slack, OpenAI or AWS keys, or URLs with a password) are removed unless allowed with `--allow-env NAME`.',
+    'No network but loopback. The environment passes an allow-list of names (locale, terminal, editor, toolchain homes and build settings, proxies, CA bundles such as SSL_CERT_FILE and AWS_CA_BUNDLE); every other variable is removed, and so is a variable on the list whose name or value looks like a credential (names matching TOKEN, SECRET, PASSWORD, PASSPHRASE, API_KEY, AUTH, a trailing _KEY, _PASS or _PWD ...; values shaped like GitHub, GitLab, npm, Slack, OpenAI, Anthropic, Stripe, Google, Azure or AWS keys, JWTs, or URLs with a password). `--allow-env NAME` keeps one variable whatever it holds.',
     'After the run, a post-run audit walks the current directory for what host tools would execute that the run created or changed: git configuration (core.fsmonitor, core.hooksPath, aliases with !, filters, includes...), hooks, redirects (commondir, .git files, gitlinks to new repositories), .vscode, .idea, .claude, .husky, .mcp.json, sandboxctl.json and .envrc. By default it puts back what was there and moves what is new into a quarantine under ~/.local/state/sandboxctl/quarantine (`--on-taint=fail` leaves it and exits with E_TAINTED, `--on-taint=warn` only reports).',
     'It refuses to run with / or a directory that contains your home as the current directory: everything there would be writable, ~/.bashrc and ~/.local/bin included.',
   ],
@@ -79,11 +24,12 @@ export const agent: PresetDefinition = {
     { op: { kind: 'proc', target: '/proc' }, why: 'processes of this sandbox only' },
     { op: { kind: 'dev', target: '/dev' }, why: 'null, zero, full, random, urandom, tty, a private pts and shm' },
     { op: { kind: 'tmpfs', target: '/tmp' }, why: 'private /tmp, empty, gone after the run' },
-    { hide: ['{runtimeDir}'], mode: 0o700, why: 'session sockets (D-Bus, ssh-agent, gpg-agent): replaced by an empty private directory' },
-    { hide: HOST_SOCKETS, why: 'a host socket that grants more than the sandbox has' },
+    { privateRun: true, why: 'host services' },
+    { home: true, why: 'the home by allow-list' },
+    { rootSecrets: true, why: 'root-only files' },
+    { resolver: true, why: 'no nameserver without a network' },
+    { sockets: 'host', why: 'host sockets' },
     { op: { kind: 'bind', source: '{cwd}', target: '{cwd}', writable: true }, why: 'the current directory, writable' },
-    { hide: SECRET_DIRS.map((p) => `{home}/${p}`), why: 'secret' },
-    { hide: SECRET_FILES.map((p) => `{home}/${p}`), why: 'secret' },
     { protectGit: true, why: 'git acts on it' },
     {
       protect: [
@@ -106,14 +52,16 @@ export const agent: PresetDefinition = {
       ],
       why: 'editors, agents and shells act on it',
     },
+    { sockets: 'cwd', why: 'host sockets in the current directory' },
   ],
   policy: {
     network: 'none',
     seccomp: 'strict',
     cwdHere: true,
-    env: { clear: false, removeCredentials: true },
+    // Without a network npm retries each fetch for over a minute (10 s to 60 s back-off).
+    env: { clear: false, removeCredentials: true, allowList: true, offlineSet: { npm_config_fetch_retries: '0' } },
     audit: true,
   },
   refuseCwd: ['root', 'above-home'],
-  params: ['allowEnv'],
+  params: ['allowEnv', 'allowHome', 'allowSocket'],
 };

@@ -22,15 +22,28 @@ export const EXAMPLE_HOST = fakeHost({
   '/usr/sbin': 'dir',
   '/usr/lib': 'dir',
   '/usr/lib64': 'dir',
+  '/etc/resolv.conf': 'file:nameserver 192.0.2.53\n',
+  '/etc/shadow': 'private',
   '/run/user/1000': 'dir',
-  '/run/docker.sock': 'other',
+  '/run/docker.sock': 'socket',
+  '/var/run': 'symlink:/run',
+  '/var/tmp': 'dir',
+  '/srv/app/app.sock': 'socket',
+  '/home/other/.ssh': 'dir',
+  '/home/user/.nvm': 'dir',
+  '/home/user/.cargo/bin': 'dir',
+  '/home/user/.cargo/registry': 'dir',
+  '/home/user/.npm': 'dir',
+  '/home/user/.cache/pip': 'dir',
+  '/home/user/.gitconfig':
+    'file:[user]\n\tname = User\n\temail = user@example.com\n[credential]\n\thelper = store\n[url "https://user:secret@git.example.com/"]\n\tinsteadOf = https://git.example.com/\n[core]\n\tpager = less\n\tautocrlf = input\n',
   '/home/user/.ssh': 'dir',
   '/home/user/.aws': 'dir',
   '/home/user/.gnupg': 'dir',
   '/home/user/.config/gcloud': 'dir',
   '/home/user/.docker': 'dir',
   '/home/user/.netrc': 'file',
-  '/home/user/.npmrc': 'file',
+  '/home/user/.npmrc': 'file:registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=example\n',
   '/home/user/.git-credentials': 'file',
   '/home/user/.bash_history': 'file',
   '/home/user/project/.git/HEAD': 'file',
@@ -53,13 +66,17 @@ export const EXAMPLE_ENV: Readonly<Record<string, string>> = {
   DATABASE_URL: 'postgres://app:example@db/app',
   GIT_AUTHOR_NAME: 'User',
   LANG: 'en_US.UTF-8',
+  EDITOR: 'vim',
+  AWS_CA_BUNDLE: '/etc/ssl/certs/ca-certificates.crt',
+  MYSQL_PWD: 'example',
+  DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/1000/bus',
 };
 
 /** The example context for one preset. */
 export function exampleOptions(name: PresetName): PresetOptions {
-  return { name, cwd: EXAMPLE_CWD, home: EXAMPLE_HOME, env: EXAMPLE_ENV, host: EXAMPLE_HOST };
+  return { name, cwd: EXAMPLE_CWD, home: EXAMPLE_HOME, env: EXAMPLE_ENV, host: EXAMPLE_HOST, uid: 1000 };
 }
 
 /** The example host in words, for the docs. */
 export const EXAMPLE_DESCRIPTION =
-  'The example host: user `user` (uid 1000) with home `/home/user`, working in the git checkout `/home/user/project` (it has `.git` without `hooks`, `.vscode` and `.gitmodules`, and `src` and `out`); `~/.ssh`, `~/.aws`, `~/.gnupg`, `~/.config/gcloud`, `~/.docker`, `~/.netrc`, `~/.npmrc`, `~/.git-credentials`, `~/.bash_history`, `/run/user/1000` and `/run/docker.sock` exist; `/bin`, `/sbin`, `/lib` and `/lib64` are symlinks into `/usr`; the environment holds `GITHUB_TOKEN`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `DATABASE_URL` (with a password) and `SSH_AUTH_SOCK`, among others.';
+  'The example host: user `user` (uid 1000) with home `/home/user`, working in the git checkout `/home/user/project` (it has `.git` without `hooks`, `.vscode` and `.gitmodules`, and `src` and `out`); in the home, secrets (`~/.ssh`, `~/.aws`, `~/.gnupg`, `~/.config/gcloud`, `~/.docker`, `~/.netrc`, `~/.git-credentials`, `~/.bash_history`), toolchains (`~/.nvm`, `~/.cargo/bin`), caches (`~/.npm`, `~/.cache/pip`, `~/.cargo/registry`), a `~/.gitconfig` with a credential helper and a URL with a password, and a `~/.npmrc` with a token; another user `other` in `/home/other`; `/run/user/1000`, `/run/docker.sock` and a socket `/srv/app/app.sock` exist, `/var/run` links to `/run`; `/bin`, `/sbin`, `/lib` and `/lib64` are symlinks into `/usr`; the environment holds `GITHUB_TOKEN`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `DATABASE_URL` (with a password), `MYSQL_PWD`, `SSH_AUTH_SOCK`, `DBUS_SESSION_BUS_ADDRESS` and `AWS_CA_BUNDLE`, among others.';

@@ -6,10 +6,19 @@
  * to get the same plan everywhere.
  */
 
-import { lstatSync, readdirSync, readlinkSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, readFileSync, realpathSync, statSync } from 'node:fs';
 
 /** What is at a path, symlinks followed. */
 export type PathKind = 'dir' | 'file' | 'other' | 'missing';
+
+/** A directory entry's type, symlinks not followed. */
+export type EntryType = 'dir' | 'file' | 'symlink' | 'socket' | 'other';
+
+/** One entry of a directory, as listed (no symlink followed). */
+export interface DirEntry {
+  name: string;
+  type: EntryType;
+}
 
 export interface HostView {
   /** What is at `path`, symlinks followed (`missing` for a dangling link). */
@@ -20,6 +29,12 @@ export interface HostView {
   readText(path: string, limit: number): string | undefined;
   /** The names in a directory, sorted; undefined when it cannot be listed. */
   list(path: string): string[] | undefined;
+  /** The entries of a directory with their types, sorted by name; undefined when it cannot be listed. */
+  entries(path: string): DirEntry[] | undefined;
+  /** The path with every symlink resolved (realpath(3)); undefined when it does not resolve. */
+  realpath(path: string): string | undefined;
+  /** Permission bits of `path` itself (symlinks not followed); undefined when missing. */
+  mode(path: string): number | undefined;
 }
 
 /** The real host filesystem. */
@@ -53,12 +68,40 @@ export const realHost: HostView = {
       return undefined;
     }
   },
+  entries(path) {
+    try {
+      return readdirSync(path, { withFileTypes: true })
+        .map((d) => ({
+          name: d.name,
+          type: (d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isSocket() ? 'socket' : 'other') as EntryType,
+        }))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    } catch {
+      return undefined;
+    }
+  },
+  realpath(path) {
+    try {
+      return realpathSync(path);
+    } catch {
+      return undefined;
+    }
+  },
+  mode(path) {
+    try {
+      return lstatSync(path).mode & 0o7777;
+    } catch {
+      return undefined;
+    }
+  },
 };
 
 /**
  * A made-up host for tests and generated docs: paths map to `dir`, `file`,
- * `other`, `symlink:TEXT` (a link whose target kind is looked up in turn),
- * or file contents as `file:TEXT`. Parents of listed paths are directories.
+ * `other`, `socket`, `symlink:TEXT` (a link whose target kind is looked up
+ * in turn), file contents as `file:TEXT`, or `private` / `private-dir` (a
+ * file of mode 0600 / a directory of mode 0700: unreadable to others).
+ * Parents of listed paths are directories (mode 0755).
  */
 export function fakeHost(entries: Readonly<Record<string, string>>): HostView {
   const table = new Map<string, string>();
@@ -71,8 +114,48 @@ export function fakeHost(entries: Readonly<Record<string, string>>): HostView {
     const what = table.get(path);
     if (what === undefined || depth > 8) return 'missing';
     if (what.startsWith('symlink:')) return kind(resolveLink(path, what.slice(8)), depth + 1);
-    if (what.startsWith('file:')) return 'file';
+    if (what.startsWith('file:') || what === 'private') return 'file';
+    if (what === 'private-dir') return 'dir';
+    if (what === 'socket') return 'other';
     return what as PathKind;
+  };
+  const entryType = (what: string): EntryType => {
+    if (what.startsWith('symlink:')) return 'symlink';
+    if (what.startsWith('file:') || what === 'file' || what === 'private') return 'file';
+    if (what === 'dir' || what === 'private-dir') return 'dir';
+    return what === 'socket' ? 'socket' : 'other';
+  };
+  const children = (path: string): string[] | undefined => {
+    const what = table.get(path);
+    if (what !== 'dir' && what !== 'private-dir') return undefined;
+    const prefix = path === '/' ? '/' : `${path}/`;
+    return [...table.keys()]
+      .filter((p) => p.startsWith(prefix) && p.length > prefix.length && !p.slice(prefix.length).includes('/'))
+      .map((p) => p.slice(prefix.length))
+      .sort();
+  };
+  const realpath = (path: string, depth = 0): string | undefined => {
+    if (depth > 8 || !path.startsWith('/')) return undefined;
+    const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+    let at = '/';
+    for (let i = 0; i < parts.length; i += 1) {
+      const part = parts[i]!;
+      if (part === '..') {
+        at = parent(at) ?? '/';
+        continue;
+      }
+      const next = at === '/' ? `/${part}` : `${at}/${part}`;
+      const what = table.get(next);
+      if (what === undefined) return undefined;
+      if (what.startsWith('symlink:')) {
+        const resolved = realpath(resolveLink(next, what.slice(8)), depth + 1);
+        if (resolved === undefined) return undefined;
+        at = resolved;
+      } else {
+        at = next;
+      }
+    }
+    return at;
   };
   return {
     kind: (path) => kind(path),
@@ -84,13 +167,16 @@ export function fakeHost(entries: Readonly<Record<string, string>>): HostView {
       const what = table.get(path);
       return what?.startsWith('file:') ? what.slice(5, 5 + limit) : undefined;
     },
-    list: (path) => {
-      if (table.get(path) !== 'dir') return undefined;
-      const prefix = path === '/' ? '/' : `${path}/`;
-      return [...table.keys()]
-        .filter((p) => p.startsWith(prefix) && p.length > prefix.length && !p.slice(prefix.length).includes('/'))
-        .map((p) => p.slice(prefix.length))
-        .sort();
+    list: children,
+    entries: (path) => children(path)?.map((name) => ({ name, type: entryType(table.get(path === '/' ? `/${name}` : `${path}/${name}`)!) })),
+    realpath: (path) => realpath(path),
+    mode: (path) => {
+      const what = table.get(path);
+      if (what === undefined) return undefined;
+      if (what === 'private') return 0o600;
+      if (what === 'private-dir') return 0o700;
+      if (what.startsWith('symlink:')) return 0o777;
+      return what === 'dir' ? 0o755 : 0o644;
     },
   };
 }

@@ -5,9 +5,11 @@
  * come after the preset's, and the caller's policy overrides the preset's.
  */
 
-import { homedir } from 'node:os';
+import { realpathSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { SandboxError } from '../errors';
+import type { Network } from '../plan-types';
 import { agent } from './agent';
 import { build } from './build';
 import { realHost, type HostView } from './host';
@@ -17,8 +19,10 @@ import { strict } from './strict';
 import { PRESET_NAMES, type PresetDefinition, type PresetName } from './types';
 
 export { auditRoots, auditSpec, ON_TAINT_MODES, withOnTaint } from './audit';
-export { credentialNames, looksLikeCredential } from './credentials';
-export { fakeHost, realHost, type HostView, type PathKind } from './host';
+export { credentialNames, disallowedNames, ENV_ALLOW, looksLikeCredential } from './credentials';
+export { HOME_CACHES, HOME_SECRETS, HOME_TOOLCHAINS } from './home';
+export { sanitizeGitConfig, sanitizeNpmrc } from './home-files';
+export { fakeHost, realHost, type DirEntry, type EntryType, type HostView, type PathKind } from './host';
 export { EXAMPLE_CWD, EXAMPLE_ENV, EXAMPLE_HOME, EXAMPLE_HOST, exampleOptions } from './example';
 export { isWithin, type OpNote, type OpRole, type PresetContext, type PresetPlanPolicy, type ResolvedPreset } from './resolve';
 export { PRESET_NAMES, type PresetDefinition, type PresetName, type PresetParam, type PresetStep, type ProtectedPath } from './types';
@@ -36,12 +40,24 @@ export interface PresetOptions {
   name: PresetName;
   /** Host directory made writable (`ro-host`, `agent`) or read (`build`); default `process.cwd()`. */
   cwd?: string;
-  /** Default `$HOME`, else `os.homedir()`. */
+  /**
+   * The caller's home. Default: the password database's entry for this
+   * process's uid (`os.userInfo()`), symlinks resolved; `$HOME` only when
+   * there is no entry. `agent` shows it through an allow-list.
+   */
   home?: string;
   /** The environment credentials are looked for in; default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
-  /** Variable names `agent` keeps although they look like credentials. */
+  /** Variable names `agent` keeps whatever they hold (a trailing `*` is a prefix). */
   allowEnv?: readonly string[];
+  /** `agent`: home paths shown read-only besides the allow-list (relative to the home, or absolute below it). */
+  allowHome?: readonly string[];
+  /** `agent`, `strict`: host socket paths left reachable; relative ones resolve against `cwd`. */
+  allowSocket?: readonly string[];
+  /** The network the plan will have when the caller overrides the preset's (`agent` keeps DNS then). */
+  network?: Network;
+  /** The caller's uid; default this process's (0: `agent` hides root-only files). */
+  uid?: number;
   /** `build`: paths readable (default: the current directory); relative ones resolve against `cwd`. */
   inputs?: readonly string[];
   /** `build`: the one writable directory (default: `out` under `cwd`). */
@@ -71,17 +87,40 @@ export function resolvePreset(preset: PresetName | PresetOptions): ResolvedPrese
   const definition = getPreset(options.name);
   const env = options.env ?? process.env;
   const cwd = resolve(options.cwd ?? process.cwd());
+  const uid = options.uid ?? process.getuid?.();
+  const host = options.host ?? realHost;
+  // A home given as a symlink is the directory it leads to (the one to hide).
+  const givenHome = options.home === undefined ? undefined : resolve(options.home);
   const ctx: PresetContext = {
     cwd,
-    home: resolve(options.home ?? (env.HOME || homedir())),
+    home: givenHome === undefined ? realHome(env) : (host.realpath(givenHome) ?? givenHome),
     env,
-    host: options.host ?? realHost,
+    host,
     allowEnv: options.allowEnv ?? [],
+    allowHome: options.allowHome ?? [],
+    allowSocket: (options.allowSocket ?? []).map((p) => resolve(cwd, p)),
   };
-  const uid = process.getuid?.();
+  if (uid !== undefined) ctx.uid = uid;
+  if (options.network !== undefined) ctx.network = options.network;
   const runtimeDir = env.XDG_RUNTIME_DIR || (uid === undefined ? undefined : `/run/user/${uid}`);
   if (runtimeDir !== undefined && isAbsolute(runtimeDir)) ctx.runtimeDir = runtimeDir;
   if (options.inputs !== undefined) ctx.inputs = options.inputs.map((p) => resolve(cwd, p));
   if (options.output !== undefined) ctx.output = resolve(cwd, options.output);
   return resolveWith(definition, ctx);
+}
+
+/** The home of this process's uid in the password database, symlinks resolved. */
+function realHome(env: Readonly<Record<string, string | undefined>>): string {
+  let home: string | undefined;
+  try {
+    home = userInfo().homedir;
+  } catch {
+    home = undefined;
+  }
+  home ||= env.HOME || homedir();
+  try {
+    return realpathSync(home);
+  } catch {
+    return home;
+  }
 }

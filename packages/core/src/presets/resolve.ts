@@ -11,9 +11,12 @@ import { posix } from 'node:path';
 import { SandboxError } from '../errors';
 import type { EnvPolicy, Op, Plan } from '../plan-types';
 import { auditRoots, auditSpec } from './audit';
-import { credentialNames } from './credentials';
+import { credentialNames, disallowedNames } from './credentials';
 import { gitProtectedPaths } from './git';
+import { resolveHome } from './home';
 import type { HostView } from './host';
+import { resolvePrivateRun, resolveResolver, resolveSockets } from './reach';
+import { resolveRootSecrets } from './system-secrets';
 import type { PresetDefinition, PresetStep, ProtectedPath } from './types';
 
 /** What an op does for the preset, for `explain` and the docs. */
@@ -27,7 +30,11 @@ export type OpRole =
   | 'kernel'
   | 'hidden'
   | 'protected'
-  | 'placeholder';
+  | 'placeholder'
+  /** A host cache, copy-on-write. */
+  | 'cache'
+  /** A file the preset writes (a sanitized copy of a host file, an empty resolv.conf). */
+  | 'sanitized';
 
 export interface OpNote {
   role: OpRole;
@@ -39,7 +46,7 @@ export interface OpNote {
 export interface PresetContext {
   /** Absolute host path of the current directory. */
   cwd: string;
-  /** Absolute host path of the caller's home directory. */
+  /** Absolute host path of the caller's home directory (password database, realpath). */
   home: string;
   /** The caller's environment, for credential detection (values never leave). */
   env: Readonly<Record<string, string | undefined>>;
@@ -52,6 +59,14 @@ export interface PresetContext {
   inputs?: readonly string[];
   /** Absolute path writable in `build` (default: `out` in the current directory). */
   output?: string;
+  /** The caller's uid (0: root-only files get hidden). */
+  uid?: number;
+  /** The network the plan ends up with, when the caller overrides the preset's. */
+  network?: Plan['network'];
+  /** Home paths shown read-only on request (absolute, or relative to the home). */
+  allowHome?: readonly string[];
+  /** Host socket paths left reachable (absolute). */
+  allowSocket?: readonly string[];
 }
 
 /** The policy part of a plan that a preset sets. */
@@ -74,6 +89,9 @@ export function resolveWith(preset: PresetDefinition, ctx: PresetContext): Resol
   const cwd = posix.normalize(ctx.cwd);
   const home = posix.normalize(ctx.home);
   checkCwd(preset, cwd, home);
+  // `$HOME`, when it names another directory, is a home too (home.ts shows it the same way).
+  const envHome = ctx.env.HOME !== undefined && posix.isAbsolute(ctx.env.HOME) ? ctx.host.realpath(ctx.env.HOME) : undefined;
+  if (envHome !== undefined && envHome !== home && envHome !== '/' && ctx.host.kind(envHome) === 'dir') checkCwd(preset, cwd, envHome);
   const out: ResolvedPreset = { name: preset.name, ops: [], notes: [], policy: {}, removedEnv: [], skipped: [] };
   const add = (op: Op, role: OpRole, why: string): void => {
     out.ops.push(op);
@@ -85,7 +103,8 @@ export function resolveWith(preset: PresetDefinition, ctx: PresetContext): Resol
     return posix.normalize(path);
   };
 
-  for (const step of preset.steps) resolveStep(step, { ...ctx, cwd, home }, fill, add, out.skipped);
+  const state: StepState = { shownHome: [], hidden: [] };
+  for (const step of preset.steps) resolveStep(step, { ...ctx, cwd, home }, fill, add, out.skipped, state, preset);
 
   const { policy } = preset;
   out.policy.network = policy.network;
@@ -94,11 +113,15 @@ export function resolveWith(preset: PresetDefinition, ctx: PresetContext): Resol
   if (policy.cwdHere && out.ops.some((op) => op.kind === 'bind' && isWithin(cwd, op.target))) out.policy.cwd = cwd;
   const env: EnvPolicy = {};
   if (policy.env.clear) env.inherit = false;
-  if (policy.env.removeCredentials) {
+  if (policy.env.allowList) {
+    out.removedEnv = disallowedNames(ctx.env, ctx.allowEnv);
+    if (out.removedEnv.length > 0) env.unset = [...out.removedEnv];
+  } else if (policy.env.removeCredentials) {
     out.removedEnv = credentialNames(ctx.env, ctx.allowEnv);
     if (out.removedEnv.length > 0) env.unset = [...out.removedEnv];
   }
   if (policy.env.set) env.set = { ...policy.env.set };
+  if (policy.env.offlineSet && (ctx.network ?? policy.network) === 'none') env.set = { ...env.set, ...policy.env.offlineSet };
   if (Object.keys(env).length > 0) out.policy.env = env;
   if (policy.audit) out.policy.audit = auditSpec(auditRoots({ cwd }));
   return out;
@@ -106,14 +129,55 @@ export function resolveWith(preset: PresetDefinition, ctx: PresetContext): Resol
 
 type Add = (op: Op, role: OpRole, why: string) => void;
 
+/** What one step leaves for a later one. */
+interface StepState {
+  /** Home paths the home step showed (the socket scan looks there). */
+  shownHome: string[];
+  /** Directories hidden behind an empty tmpfs (the socket scan skips them). */
+  hidden: string[];
+}
+
 function resolveStep(
   step: PresetStep,
   ctx: PresetContext,
   fill: (template: string) => string | undefined,
   add: Add,
   skipped: string[],
+  state: StepState,
+  preset: PresetDefinition,
 ): void {
   const { host, cwd } = ctx;
+  const network = (ctx.network ?? preset.policy.network) === 'host';
+  if ('home' in step) {
+    const home: Parameters<typeof resolveHome>[0] = { home: ctx.home, cwd, host, allowHome: ctx.allowHome ?? [] };
+    const envHome = ctx.env.HOME;
+    if (envHome !== undefined && posix.isAbsolute(envHome)) home.envHome = envHome;
+    state.shownHome.push(...resolveHome(home, add, skipped));
+    return;
+  }
+  if ('privateRun' in step || 'sockets' in step || 'resolver' in step) {
+    const scan = [...state.shownHome];
+    const tmux = ctx.env.TMUX_TMPDIR;
+    if (tmux !== undefined && posix.isAbsolute(tmux)) scan.push(posix.normalize(tmux));
+    const reach: Parameters<typeof resolveSockets>[0] = { host, cwd, network, allowSocket: ctx.allowSocket ?? [], scan, hidden: state.hidden };
+    if (ctx.runtimeDir !== undefined) reach.runtimeDir = ctx.runtimeDir;
+    if ('privateRun' in step) resolvePrivateRun(reach, add, skipped);
+    else if ('sockets' in step) resolveSockets(reach, add, skipped, step.sockets);
+    else resolveResolver(reach, add);
+    return;
+  }
+  if ('rootSecrets' in step) {
+    resolveRootSecrets(
+      host,
+      ctx.uid,
+      (op, role, why) => {
+        if (op.kind === 'tmpfs') state.hidden.push(op.target);
+        add(op, role, why);
+      },
+      skipped,
+    );
+    return;
+  }
   if ('op' in step) {
     const op = { ...step.op } as Op & { source?: string; target?: string };
     if (typeof op.source === 'string') op.source = fill(op.source);

@@ -7,12 +7,14 @@ export const strict: PresetDefinition = {
   summary: 'nothing of the host but what you list; no network; clean environment; strict seccomp',
   description: [
     'An empty root with a private /proc, a minimal /dev and a private /tmp. No host path is visible until you add one with an op flag (`--ro-bind /usr /usr` ...) or in the config file; the environment starts empty (PATH and HOME only) and the hostname is `sandbox`.',
+    'No host socket is reachable (nothing of the host shows) but those you allow with `--allow-socket PATH`, bound read-only at their own path.',
     'Use it for programs you want to give exactly what they need, nothing more.',
   ],
   steps: [
     { op: { kind: 'proc', target: '/proc' }, why: 'processes of this sandbox only' },
     { op: { kind: 'dev', target: '/dev' }, why: 'null, zero, full, random, urandom, tty, a private pts and shm' },
     { op: { kind: 'tmpfs', target: '/tmp' }, why: 'private /tmp, empty, gone after the run' },
+    { sockets: 'allowed', why: 'host sockets: none unless allowed' },
   ],
   policy: {
     network: 'none',
@@ -22,5 +24,5 @@ export const strict: PresetDefinition = {
     env: { clear: true, set: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp' }, removeCredentials: false },
   },
   refuseCwd: [],
-  params: [],
+  params: ['allowSocket'],
 };

@@ -41,7 +41,22 @@ export type PresetStep =
   /** The declared inputs, read-only (default: the current directory). */
   | { readonly inputs: true; readonly why: string }
   /** The declared output directory, writable (default: `out` in the current directory). */
-  | { readonly output: true; readonly why: string };
+  | { readonly output: true; readonly why: string }
+  /** The home through an allow-list: toolchains, caches copy-on-write, sanitized configs (home.ts). */
+  | { readonly home: true; readonly why: string }
+  /** `/run`, `/var/run`, `/var/tmp` and the runtime directory private (reach.ts). */
+  | { readonly privateRun: true; readonly why: string }
+  /**
+   * Host sockets (reach.ts): `host`: those a bounded scan of the usual places
+   * finds masked and the `allowSocket` ones bound; `cwd`: those in the current
+   * directory masked (after it is bound); `allowed`: only the `allowSocket`
+   * ones bound (the host is not shown anyway).
+   */
+  | { readonly sockets: 'host' | 'cwd' | 'allowed'; readonly why: string }
+  /** Without a network, an empty /etc/resolv.conf (reach.ts). */
+  | { readonly resolver: true; readonly why: string }
+  /** Root-only files hidden from a root caller (system-secrets.ts). */
+  | { readonly rootSecrets: true; readonly why: string };
 
 export interface PresetPolicy {
   readonly network: Network;
@@ -55,6 +70,10 @@ export interface PresetPolicy {
     readonly set?: Readonly<Record<string, string>>;
     /** Remove variables that look like credentials, unless allowed by name. */
     readonly removeCredentials: boolean;
+    /** Keep only the names of the allow-list (credentials.ts `ENV_ALLOW`) and those allowed by name. */
+    readonly allowList?: boolean;
+    /** Variables set when the plan has no network (so tools fail at once instead of retrying). */
+    readonly offlineSet?: Readonly<Record<string, string>>;
   };
   /**
    * After the run, audit the current directory (see `auditRoots`) for what
@@ -64,7 +83,7 @@ export interface PresetPolicy {
 }
 
 /** Parameters a preset reads from its options (CLI flags, config keys). */
-export type PresetParam = 'allowEnv' | 'inputs' | 'output';
+export type PresetParam = 'allowEnv' | 'allowHome' | 'allowSocket' | 'inputs' | 'output';
 
 export interface PresetDefinition {
   readonly name: PresetName;

@@ -5,7 +5,7 @@
 
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
-import { describeOp, exampleOptions, getPreset, isSandboxError, PRESET_NAMES, resolvePreset, type ResolvedPreset } from '@sandboxctl/core';
+import { describeOp, escapeControl, exampleOptions, getPreset, isSandboxError, PRESET_NAMES, resolvePreset, type ResolvedPreset } from '@sandboxctl/core';
 import type { SandboxctlContext } from '../../context';
 
 export class PresetsShowCommand extends Command<SandboxctlContext> {
@@ -63,7 +63,7 @@ export class PresetsShowCommand extends Command<SandboxctlContext> {
     lines.push('', 'policy:');
     for (const [key, value] of Object.entries(resolved.policy)) lines.push(`  ${key}: ${JSON.stringify(value)}`);
     for (const note of resolved.skipped) lines.push(`note: ${note}`);
-    this.context.stdout.write(`${lines.join('\n')}\n`);
+    this.context.stdout.write(`${lines.map(escapeControl).join('\n')}\n`);
     return 0;
   }
 }
