@@ -234,11 +234,12 @@ describe('the same probes under each preset', () => {
 });
 
 describe('a real terminal', () => {
-  // script(1) gives the CLI a pseudo-terminal as stdin; the program inherits it
-  // (in its own session). After the run, the host reads that terminal's line
+  // script(1) gives the CLI a pseudo-terminal as stdin; with --no-tty the
+  // program inherits that very terminal (in its own session) instead of a pty
+  // of the sandbox's own, which is the case under attack here. After the run, the host reads that terminal's line
   // discipline itself: N_TTY (0) means nothing was left changed.
   function inPty(inside: string, extra: string[] = []): string {
-    const run = [process.execPath, CLI, 'run', ...BASE, ...extra, '--', '/bin/sh', '-c', inside].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const run = [process.execPath, CLI, 'run', ...BASE, '--no-tty', ...extra, '--', '/bin/sh', '-c', inside].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     const r = require('node:child_process').spawnSync('script', ['-qec', `${run}; ${TRY} ldisc`, '/dev/null'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     if (r.status !== 0) throw new Error(`script: status ${r.status}: ${r.stderr}`);
     return (r.stdout as string).replace(/\r/g, '').trim().split('\n').join(' ');
