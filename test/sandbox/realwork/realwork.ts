@@ -86,6 +86,8 @@ declare global {
       toHaveRun(tool: string, code?: number): R;
       /** The run's stdout matches `re`; the message names the tool and shows stderr. */
       toHavePrinted(tool: string, re: RegExp): R;
+      /** `{ ok, message }`: ok holds; otherwise the message is the failure. */
+      toBeOk(): R;
     }
   }
 }
@@ -98,6 +100,9 @@ expect.extend({
   toHavePrinted(r: Inside, tool: string, re: RegExp) {
     const pass = re.test(r.stdout);
     return { pass, message: () => report(tool, r, `expected stdout ${pass ? 'not ' : ''}to match ${re}`) };
+  },
+  toBeOk(v: { ok: boolean; message: string }) {
+    return { pass: v.ok, message: () => v.message };
   },
 });
 
