@@ -20,6 +20,7 @@ import { GIT_IDENTITY, HOME, cleanup, host, inside, need, project, report, type 
 
 beforeAll(requireKernel);
 
+const NESTED = ['nested', 'other'];
 const SECRETS = ['.ssh/id_rsa', '.aws/credentials', '.git-credentials'];
 const TOKEN = 'ghp_realworkrealworkrealworkrealwork0123';
 
@@ -55,7 +56,7 @@ const ROUTES: [string, string, (touch: string) => string][] = [
   ['core.hooksPath to a new directory', 'hookspath', (t) => `git config core.hooksPath .githooks && mkdir .githooks && printf '#!/bin/sh\\n${t}\\n' > .githooks/pre-commit && chmod +x .githooks/pre-commit`],
   ['nested repository: create .git/hooks/pre-commit', 'nested-hook', (t) => `mkdir -p vendor/nested/.git/hooks && printf '#!/bin/sh\\n${t}\\n' > vendor/nested/.git/hooks/pre-commit && chmod +x vendor/nested/.git/hooks/pre-commit`],
   ['nested repository: git config core.fsmonitor', 'nested-fsmonitor', (t) => `git -C vendor/nested config core.fsmonitor "${t}; false"`],
-  ['nested repository: replace its .git', 'nested-new-git', (t) => `mv vendor/nested/.git vendor/nested/.git-old && git init -q vendor/nested && git -C vendor/nested config core.fsmonitor "${t}; false"`],
+  ['another nested repository: replace its .git', 'other-new-git', (t) => `mv vendor/other/.git vendor/other/.git-old && git init -q vendor/other && git -C vendor/other config core.fsmonitor "${t}; false"`],
 ];
 
 /** The session, typed into `sh` on stdin. Each step prints `name=status`. */
@@ -101,7 +102,7 @@ describe('a new user in a real project under --preset agent -- sh', () => {
     host('git', ['config', 'core.hooksPath', '.husky'], app);
     files(app, {
       '.husky/pre-commit': '#!/bin/sh\necho "husky pre-commit ran"\n',
-      '.gitignore': 'node_modules/\ncoverage/\ntarget/\n.pytest_cache/\n__pycache__/\nvendor/nested/\n',
+      '.gitignore': 'node_modules/\ncoverage/\ntarget/\n.pytest_cache/\n__pycache__/\nvendor/\n',
       'README.md': 'app\n',
       'tests/test_app.py': 'def test_ok():\n    assert 1 + 1 == 2\n',
     });
@@ -112,12 +113,15 @@ describe('a new user in a real project under --preset agent -- sh', () => {
     host('git', ['add', '-A'], app);
     host('git', ['commit', '-qm', 'project'], app);
     host('rm', ['-rf', '.git/hooks'], app);
-    const nested = join(app, 'vendor', 'nested');
-    mkdirSync(nested, { recursive: true });
-    host('git', ['init', '-q', '-b', 'main', '.'], nested);
-    writeFileSync(join(nested, 'n.txt'), 'nested\n');
-    host('git', ['add', '-A'], nested);
-    host('git', ['commit', '-qm', 'nested'], nested);
+    // Nested repositories (vendored checkouts): not submodules, ignored by the outer one.
+    for (const name of NESTED) {
+      const nested = join(app, 'vendor', name);
+      mkdirSync(nested, { recursive: true });
+      host('git', ['init', '-q', '-b', 'main', '.'], nested);
+      writeFileSync(join(nested, 'n.txt'), 'nested\n');
+      host('git', ['add', '-A'], nested);
+      host('git', ['commit', '-qm', 'nested'], nested);
+    }
     r = await inside('agent', app, ['sh'], { input: session(pwned), env: { ...process.env, ...GIT_IDENTITY, GITHUB_TOKEN: TOKEN } });
     steps = Object.fromEntries(r.stdout.split('\n').filter((l) => /^\w+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   }, 180000);
@@ -150,11 +154,10 @@ describe('a new user in a real project under --preset agent -- sh', () => {
         /* a failing host git is not the point here; what it ran is */
       }
     };
-    const nested = join(app, 'vendor', 'nested');
-    hostGit(app, ['status', '--porcelain']);
-    hostGit(app, ['commit', '-q', '--allow-empty', '-m', 'host']);
-    hostGit(nested, ['status', '--porcelain']);
-    hostGit(nested, ['commit', '-q', '--allow-empty', '-m', 'host']);
+    for (const cwd of [app, ...NESTED.map((n) => join(app, 'vendor', n))]) {
+      hostGit(cwd, ['status', '--porcelain']);
+      hostGit(cwd, ['commit', '-q', '--allow-empty', '-m', 'host']);
+    }
     const ran = readdirSync(pwned);
     ROUTES.forEach(([name, marker], i) => {
       table.push({ route: name, inside: steps[`route${i}`] ?? 'not reached', host: ran.includes(marker) ? 'ran on the host' : 'did not run' });
