@@ -42,7 +42,13 @@ test('100 concurrent agent runs (library) in one directory all exit 0', async ()
   const n = 100;
   const preset = { name: 'agent', cwd: dir, home: HOME };
   const runs: { code: number | null; signal: string | null; stderr?: string }[] = await Promise.all(
-    Array.from({ length: n }, (_, i) => run({ argv: ['/bin/sh', '-c', SCRIPT(i)], preset, stdio: 'pipe' })),
+    Array.from({ length: n }, (_, i) =>
+      run({ argv: ['/bin/sh', '-c', SCRIPT(i)], preset, stdio: 'pipe' }).catch((e: { code?: string; message: string }) => ({
+        code: null,
+        signal: null,
+        stderr: `rejected: ${e.code}: ${e.message}`,
+      })),
+    ),
   );
   const failed = runs.map((r, i) => ({ r, i })).filter(({ r }) => r.code !== 0 || r.signal !== null);
   const message = `sh (git status; echo): ${failed.length} of ${n} concurrent run({ preset: agent }) failed in ${dir}; the first ones:\n${failed
