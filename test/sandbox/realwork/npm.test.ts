@@ -42,3 +42,14 @@ describe.each(PRESETS)('--preset %s', (preset) => {
     expect(existsSync(join(HOME, '.cache', `realwork-${id}`))).toBe(false);
   }, 60000);
 });
+
+test('agent, no network: `npm install` of a registry package fails fast, not after a minute of retries', async () => {
+  // The preset has no network; a resolver that cannot be reached must fail
+  // at once (issue 9 saw 71 s of DNS retries). `timeout 20` bounds the case.
+  const started = Date.now();
+  const r = await insideSh('agent', dir, 'timeout 20 npm install --no-audit --no-fund left-pad; echo "npm=$?"');
+  const seconds = (Date.now() - started) / 1000;
+  expect(r).toHaveRun('npm install (no network)');
+  expect(r).toHavePrinted('npm install (no network)', /^npm=(?!0$|124$)\d+$/m);
+  expect({ seconds: Math.round(seconds), fast: seconds < 15 }).toEqual({ seconds: Math.round(seconds), fast: true });
+}, 60000);
