@@ -110,10 +110,12 @@ describe.each(PRESETS)('--preset %s', (preset) => {
   }, 60000);
 });
 
-test('--no-tty on a terminal: no pseudo-terminal inside, stdin is not a terminal', async () => {
-  // The opt-out: the program gets the caller's streams as they are (a
-  // relayed pty would make `test -t 0` true).
-  const d = await drive(dir, [{ expect: 'notty' }], ['run', '--preset', 'agent', '--no-tty', '--', '/bin/sh', '-c', 'test -t 0 && echo tty || echo notty; exit 3']);
+test('--no-tty on a terminal: no terminal of its own; the program has no controlling terminal', async () => {
+  // The opt-out: the program gets the caller's streams as they are (still a
+  // terminal for `test -t 0`) in a new session without a controlling
+  // terminal, so /dev/tty cannot be opened; a pty of its own would open.
+  const script = 'if (: </dev/tty) 2>/dev/null; then echo ctty; else echo noctty; fi; exit 3';
+  const d = await drive(dir, [{ expect: 'noctty' }], ['run', '--preset', 'agent', '--no-tty', '--', '/bin/sh', '-c', script]);
   const message = `sh --no-tty: ${d.why ?? ''} status ${d.status}, expected 3\n  command: ${d.command}\n  transcript:\n${d.transcript}`;
   expect({ ok: d.ok && d.status === 3, message }).toBeOk();
 }, 30000);
