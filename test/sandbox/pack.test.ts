@@ -8,7 +8,7 @@
  * as root and as an unprivileged user.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ROOT, requireKernel } from './helpers';
 
@@ -27,9 +27,20 @@ beforeAll(() => {
   base = mkdtempSync('/var/tmp/sandboxctl-pack-test-');
   mkdirSync(join(base, 'home', '.ssh'), { recursive: true });
   writeFileSync(join(base, 'home', '.ssh', 'id_ed25519'), 'PRIVATE\n');
-  // Node and the system, nothing else: no cargo, no rustc, no sandboxctl checkout.
+  // Node and the system, nothing else: no cargo, no rustc, no sandboxctl
+  // checkout. The system's own commands come through a directory of links that
+  // leaves out a distribution's Rust (CI installs Debian's cargo for the
+  // unprivileged user's real-work suite), so the machine looks like one without it.
+  const sysbin = join(base, 'sysbin');
+  mkdirSync(sysbin);
+  for (const dir of [dirname(process.execPath), '/usr/bin', '/bin']) {
+    for (const name of readdirSync(dir)) {
+      if (/^(cargo|rustc|rustdoc|rustup|rust-)/.test(name) || existsSync(join(sysbin, name))) continue;
+      symlinkSync(join(dir, name), join(sysbin, name));
+    }
+  }
   env = {
-    PATH: `${dirname(process.execPath)}:/usr/bin:/bin`,
+    PATH: sysbin,
     HOME: join(base, 'home'),
     npm_config_cache: join(base, 'npm-cache'),
     npm_config_registry: 'http://127.0.0.1:9/',
