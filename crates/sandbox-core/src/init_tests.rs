@@ -318,7 +318,7 @@ fn unexpected_wait4_error_exits_2() {
 }
 
 fn lcx(plan: &Plan) -> LaunchContext<'_> {
-    LaunchContext { plan, report_fd: None, seccomp: &[], env: vec![], caller_cwd: None, parent: 77, runtime_dir: "/run/sbx".into() }
+    LaunchContext { plan, report_fd: None, seccomp: &[], env: vec![], caller_cwd: None, parent: 77, runtime_dir: Some("/run/user/1000".into()) }
 }
 
 const FLAGS: &str = "clone_sandbox(0x7e020000)";
