@@ -38,6 +38,7 @@ export const SOURCE_FLAG_ARITY: Readonly<Record<string, number>> = {
   '--config': 1,
   '--no-config': 0,
   '--allow-env': 1,
+  '--allow-write': 1,
   '--input': 1,
   '--output': 1,
 };
@@ -69,6 +70,7 @@ export abstract class SourcedPlanCommand extends PlanFlagsCommand {
   config = Option.String('--config', { description: 'Read this config file instead of looking for sandboxctl.json' });
   noConfig = Option.Boolean('--no-config', false, { description: 'Ignore sandboxctl.json files' });
   allowEnv = Option.Array('--allow-env', { description: 'Keep variable NAME although it looks like a credential (agent)' });
+  allowWrite = Option.Array('--allow-write', { description: 'Let the program write PATH although the preset protects it, e.g. .git/hooks (agent)' });
   input = Option.Array('--input', { description: 'A path the build preset may read (default: the current directory)' });
   output = Option.String('--output', { description: 'The directory the build preset may write (default: ./out)' });
 
@@ -89,6 +91,7 @@ export abstract class SourcedPlanCommand extends PlanFlagsCommand {
       const output = this.output !== undefined ? resolve(cwd, this.output) : config?.output;
       if (inputs !== undefined) options.inputs = inputs;
       if (output !== undefined) options.output = output;
+      if (this.allowWrite !== undefined) options.allowWrite = this.allowWrite.map((p) => resolve(cwd, p));
       preset = resolvePreset(options);
     }
 
@@ -157,6 +160,7 @@ export abstract class SourcedPlanCommand extends PlanFlagsCommand {
   private checkPresetParams(presetName: string | undefined): void {
     const given = [
       this.allowEnv ? ['--allow-env', 'allowEnv'] : undefined,
+      this.allowWrite ? ['--allow-write', 'allowWrite'] : undefined,
       this.input ? ['--input', 'inputs'] : undefined,
       this.output !== undefined ? ['--output', 'output'] : undefined,
     ].filter((g): g is string[] => g !== undefined);

@@ -41,21 +41,38 @@ export class RunCommand extends SourcedPlanCommand {
 
   async execute(): Promise<number> {
     let child: SandboxProcess;
+    let protectedPaths: readonly string[] = [];
+    let presetName = '';
     try {
-      const { plan } = this.resolvePlan();
+      const { plan, preset } = this.resolvePlan();
+      protectedPaths = preset?.protectedPaths ?? [];
+      presetName = preset?.name ?? '';
       child = spawn({ argv: plan.argv, plan, stdio: 'inherit' });
     } catch (error) {
       throw this.explain(error);
     }
     const stopForwarding = forwardSignals(child);
     try {
-      return exitStatus(await child.exited);
+      const status = exitStatus(await child.exited);
+      if (status !== 0 && protectedPaths.length > 0) this.context.stderr.write(protectedNote(presetName, protectedPaths, process.cwd()));
+      return status;
     } catch (error) {
       throw this.explain(error);
     } finally {
       stopForwarding();
     }
   }
+}
+
+/**
+ * After a failed run under a preset that protects paths: one line saying
+ * which are read-only and how to let the program write one, since the
+ * program itself only saw EROFS or EBUSY.
+ */
+export function protectedNote(preset: string, paths: readonly string[], cwd: string): string {
+  const shown = paths.map((p) => (p.startsWith(`${cwd}/`) ? p.slice(cwd.length + 1) : p));
+  const list = shown.length > 8 ? `${shown.slice(0, 8).join(', ')} and ${shown.length - 8} more` : shown.join(', ');
+  return `sandboxctl: note: preset ${preset} keeps these read-only: ${list}; if the program needed to write one, allow it with --allow-write PATH (\`sandboxctl explain --preset ${preset}\` lists them)\n`;
 }
 
 /**

@@ -69,7 +69,8 @@ export const agent: PresetDefinition = {
   summary: 'for AI coding agents: host readable but secrets hidden, current directory writable except protected paths, no network, credentials removed from the environment',
   description: [
     "The host filesystem read-only with a private /proc, /dev and /tmp, the current directory writable, and the program started there. Secrets are hidden: directories such as ~/.ssh, ~/.aws and ~/.gnupg behind an empty tmpfs with mode 0, files such as ~/.netrc and ~/.npmrc behind /dev/null (unreadable), the session's runtime directory (D-Bus, ssh-agent, gpg-agent sockets) replaced by an empty private one, and the docker, podman, containerd and system D-Bus sockets hidden. Only what exists on the host when the plan is made is hidden; everything else in $HOME stays readable and nothing there is writable.",
-    'Inside the current directory, the paths that git, editors and agent tools later execute from stay read-only: .git/hooks and .git/config (also of submodules and of the git directory a .git file points to), .vscode, .idea, .claude, .mcp.json and sandboxctl.json, even when they do not exist yet; shell rc files, .gitconfig, .gitmodules and .ripgreprc when they exist.',
+    "Git works (init, add, commit, branch, stash, checkout), also in a subdirectory of a repository, a linked worktree and a repository with submodules: the repository's git directory is writable, but a mount point, so it cannot be renamed, removed or replaced, and what git executes from stays read-only: config, hooks/, info/, commondir, config.worktree, worktrees/*/{commondir,gitdir,config.worktree}, the submodules' config, hooks/ and info/, a .git file, and the core.hooksPath directory (husky's .husky).",
+    'Editors and agent tools: .vscode, .idea and .claude stay read-only (an empty read-only directory while they do not exist, invisible to git), .mcp.json and sandboxctl.json when they exist, and the same names in subdirectories; shell rc files, .gitconfig, .gitmodules and .ripgreprc when they exist. A protected symlink stays in place and what it points to is protected. `--allow-write PATH` lets the program write one of them; the post-run audit handles files the run creates.',
     'No network but loopback. Environment variables whose name or value looks like a credential (names matching TOKEN, SECRET, PASSWORD, PASSWD, API_KEY, ACCESS_KEY, PRIVATE_KEY, CREDENTIAL, AUTH, AWS_*, a trailing _KEY ...; values shaped like GitHub, GitLab, npm, Slack, OpenAI or AWS keys, or URLs with a password) are removed unless allowed with `--allow-env NAME`.',
     'It refuses to run with / or a directory that contains your home as the current directory: everything there would be writable, ~/.bashrc and ~/.local/bin included.',
   ],
@@ -86,11 +87,11 @@ export const agent: PresetDefinition = {
     { protectGit: true, why: 'git acts on it' },
     {
       protect: [
-        { path: '.vscode', type: 'dir', placeholder: true },
-        { path: '.idea', type: 'dir', placeholder: true },
-        { path: '.claude', type: 'dir', placeholder: true },
-        { path: '.mcp.json', type: 'file', placeholder: true },
-        { path: 'sandboxctl.json', type: 'file', placeholder: true },
+        { path: '.vscode', type: 'dir', placeholder: true, nested: true },
+        { path: '.idea', type: 'dir', placeholder: true, nested: true },
+        { path: '.claude', type: 'dir', placeholder: true, nested: true },
+        { path: '.mcp.json', type: 'file', placeholder: false, nested: true },
+        { path: 'sandboxctl.json', type: 'file', placeholder: false, nested: true },
         { path: '.gitmodules', type: 'file', placeholder: false },
         { path: '.gitconfig', type: 'file', placeholder: false },
         { path: '.bashrc', type: 'file', placeholder: false },
@@ -113,5 +114,5 @@ export const agent: PresetDefinition = {
     env: { clear: false, removeCredentials: true },
   },
   refuseCwd: ['root', 'above-home'],
-  params: ['allowEnv'],
+  params: ['allowEnv', 'allowWrite'],
 };

@@ -16,6 +16,7 @@ export const DOC_END = '<!-- end of generated part -->';
 
 const PARAM_TEXT: Record<string, string> = {
   allowEnv: '`--allow-env NAME` (repeatable; config `allowEnv`): keep a variable that looks like a credential',
+  allowWrite: '`--allow-write PATH` (repeatable; library option `allowWrite`, no config key): let the program write this protected path (e.g. `.git/hooks`, `.vscode`)',
   inputs: '`--input PATH` (repeatable; config `inputs`): a path readable in the sandbox, default the current directory',
   output: '`--output DIR` (config `output`): the one writable directory, default `./out`; it must exist',
 };

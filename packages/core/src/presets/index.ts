@@ -41,6 +41,8 @@ export interface PresetOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Variable names `agent` keeps although they look like credentials. */
   allowEnv?: readonly string[];
+  /** Protected paths `agent` lets the program write; relative ones resolve against `cwd`. */
+  allowWrite?: readonly string[];
   /** `build`: paths readable (default: the current directory); relative ones resolve against `cwd`. */
   inputs?: readonly string[];
   /** `build`: the one writable directory (default: `out` under `cwd`). */
@@ -82,5 +84,6 @@ export function resolvePreset(preset: PresetName | PresetOptions): ResolvedPrese
   if (runtimeDir !== undefined && isAbsolute(runtimeDir)) ctx.runtimeDir = runtimeDir;
   if (options.inputs !== undefined) ctx.inputs = options.inputs.map((p) => resolve(cwd, p));
   if (options.output !== undefined) ctx.output = resolve(cwd, options.output);
+  if (options.allowWrite !== undefined) ctx.allowWrite = options.allowWrite.map((p) => resolve(cwd, p));
   return resolveWith(definition, ctx);
 }
