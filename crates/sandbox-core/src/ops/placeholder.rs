@@ -203,7 +203,9 @@ pub fn acquire(sys: &dyn Sys, dir: &str, o: &PlaceholderOp) -> Result<Option<Hel
 
 /// The stand-in's parent, pinned: the base opened without following a
 /// symlink anywhere in its path (a base path holding a symlink of the
-/// user's own is opened as given), then the parent below it with
+/// user's own higher up is followed there, never in its last component: a
+/// project directory swapped for a symlink gets no stand-in), then the
+/// parent below it with
 /// RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS. None when it is not there or is a
 /// symlink now: no stand-in then.
 fn pin_parent(sys: &dyn Sys, o: &PlaceholderOp) -> Result<Option<Fd>, Errno> {
@@ -211,12 +213,12 @@ fn pin_parent(sys: &dyn Sys, o: &PlaceholderOp) -> Result<Option<Fd>, Errno> {
     let base = o.base.as_deref().unwrap_or(parent);
     let flags = libc::O_PATH | libc::O_DIRECTORY;
     let bfd = match sys.openat2(libc::AT_FDCWD, base, flags, libc::RESOLVE_NO_SYMLINKS) {
-        Err(Errno(libc::ELOOP)) => sys.open(base, flags),
+        Err(Errno(libc::ELOOP)) => sys.open(base, flags | libc::O_NOFOLLOW),
         r => r,
     };
     let bfd = match bfd {
         Ok(fd) => fd,
-        Err(Errno(libc::ENOENT | libc::ENOTDIR | libc::EACCES)) => return Ok(None),
+        Err(Errno(libc::ENOENT | libc::ENOTDIR | libc::EACCES | libc::ELOOP)) => return Ok(None),
         Err(e) => return Err(e),
     };
     let below = parent.strip_prefix(base).unwrap_or("").trim_start_matches('/');
@@ -376,11 +378,28 @@ mod tests {
         let s = Script::new(
             [
                 locked("/p/.vscode"),
-                vec![base(Ret::Err(libc::ELOOP)), call(format!("open(\"/p\", {D:#o})"), Ret::Fd(10)), mkdirat(10, ".vscode", 0o555, Ret::Err(libc::EEXIST))],
+                vec![
+                    base(Ret::Err(libc::ELOOP)),
+                    call(format!("open(\"/p\", {:#o})", D | libc::O_NOFOLLOW), Ret::Fd(10)),
+                    mkdirat(10, ".vscode", 0o555, Ret::Err(libc::EEXIST)),
+                ],
             ]
             .concat(),
         );
         assert!(acquire(&s, "/run/sbx", &op(PlaceholderType::Dir)).unwrap().is_some());
+        s.done();
+    }
+
+    #[test]
+    fn a_base_swapped_for_a_symlink_gets_no_stand_in() {
+        let s = Script::new(
+            [locked("/p/.vscode"), vec![base(Ret::Err(libc::ELOOP)), call(format!("open(\"/p\", {:#o})", D | libc::O_NOFOLLOW), Ret::Err(libc::ENOTDIR))]]
+                .concat(),
+        );
+        let held = acquire(&s, "/run/sbx", &op(PlaceholderType::Dir)).unwrap().unwrap();
+        s.done();
+        let s = Script::new(vec![try_release(Ret::Ok), call("read_fd(9)", Ret::Bytes(vec![])), close(9)]);
+        release(&s, held);
         s.done();
     }
 

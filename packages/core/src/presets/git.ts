@@ -51,6 +51,8 @@ export interface GitLayout {
   root?: string;
   /** Git directories bound writable onto themselves, parents first. */
   gitDirs: string[];
+  /** A `.git` that is a symlink: the link itself kept in place. */
+  links: string[];
   protect: GitProtect[];
   /** What was not protected, and why. */
   skipped: string[];
@@ -77,7 +79,9 @@ export function findRepository(dir: string, host: HostView): { worktree: string;
   for (let at = dir; ; at = posix.dirname(at)) {
     const dotGit = at === '/' ? '/.git' : `${at}/.git`;
     const kind = host.kind(dotGit);
-    if (kind === 'dir' && isGitDir(dotGit, host)) return { worktree: at, dotGit, gitDir: dotGit };
+    const link = host.readlink(dotGit);
+    const real = link === undefined ? dotGit : posix.resolve(at, link);
+    if (kind === 'dir' && isGitDir(real, host)) return { worktree: at, dotGit, gitDir: real };
     if (kind === 'file') {
       const target = gitfileTarget(dotGit, host);
       if (target !== undefined && isGitDir(target, host)) return { worktree: at, dotGit, gitDir: target };
@@ -110,9 +114,21 @@ export function configValue(text: string, section: string, key: string): string 
 
 /** The git layout of `cwd` for the agent preset; `home` keeps a home repository out of reach. */
 export function gitLayout(cwd: string, home: string, host: HostView): GitLayout {
-  const out: GitLayout = { gitDirs: [], protect: [], skipped: [] };
+  const out: GitLayout = { gitDirs: [], links: [], protect: [], skipped: [] };
   const repo = findRepository(cwd, host);
   if (repo === undefined) return out;
+  const link = host.readlink(repo.dotGit);
+  if (link !== undefined) {
+    // A `.git` symlink (perhaps planted by an earlier run): followed only
+    // to a git directory inside the current directory, never made a way to
+    // write another repository.
+    out.links.push(repo.dotGit);
+    const target = posix.resolve(posix.dirname(repo.dotGit), link);
+    if (repo.worktree !== cwd || !isWithin(target, cwd) || host.readlink(target) !== undefined || target === cwd) {
+      out.skipped.push(`${repo.dotGit} is a symlink to ${target}: that git directory stays as the host has it (read-only outside the current directory)`);
+      return out;
+    }
+  }
   if (repo.worktree !== cwd && (isWithin(home, repo.worktree) || repo.worktree === '/')) {
     out.skipped.push(`${repo.dotGit} stays read-only: the repository above the current directory holds your home directory`);
     return out;
@@ -132,7 +148,8 @@ export function gitLayout(cwd: string, home: string, host: HostView): GitLayout 
     for (const name of ['commondir', 'gitdir', 'config.worktree']) add(`${repo.gitDir}/${name}`, 'file');
   }
   for (const hooks of hooksPaths(repo.worktree, [common, repo.gitDir], home, host)) {
-    if (isWithin(hooks, cwd) || out.gitDirs.some((d) => isWithin(hooks, d))) add(hooks, 'dir', false);
+    // A missing one gets a stand-in: git would run what the program puts there.
+    if (isWithin(hooks, cwd) || out.gitDirs.some((d) => isWithin(hooks, d))) add(hooks, 'dir', true);
   }
   return out;
 }
@@ -165,8 +182,12 @@ function protectGitDir(dir: string, top: boolean, host: HostView, add: Add, skip
   add(`${dir}/info`, 'dir');
   add(`${dir}/commondir`, 'file');
   add(`${dir}/config.worktree`, 'file');
-  for (const name of host.list(`${dir}/worktrees`) ?? []) {
-    for (const file of ['commondir', 'gitdir', 'config.worktree']) add(`${dir}/worktrees/${name}/${file}`, 'file');
+  const worktrees = host.list(`${dir}/worktrees`) ?? [];
+  if (worktrees.length > MODULES_LIMIT) {
+    add(`${dir}/worktrees`, 'dir');
+    skipped.push(`${dir}/worktrees is read-only as a whole: more than ${MODULES_LIMIT} linked worktrees`);
+  } else {
+    for (const name of worktrees) for (const file of ['commondir', 'gitdir', 'config.worktree']) add(`${dir}/worktrees/${name}/${file}`, 'file');
   }
   const modules: string[] = [];
   const complete = moduleDirs(`${dir}/modules`, host, 0, modules);

@@ -11,7 +11,7 @@ import { posix } from 'node:path';
 import { SandboxError } from '../errors';
 import type { EnvPolicy, Op, Plan } from '../plan-types';
 import { credentialNames } from './credentials';
-import { gitLayout, nestedGit, type GitProtect } from './git';
+import { gitLayout, isGitDir, nestedGit, type GitProtect } from './git';
 import type { HostView } from './host';
 import type { PresetDefinition, PresetStep } from './types';
 
@@ -170,10 +170,20 @@ function resolveStep(
       add({ kind: 'bind', source: layout.root, target: layout.root }, 'host', 'the enclosing repository\'s work tree, read-only: git reads it');
       add({ kind: 'bind', source: cwd, target: cwd, writable: true }, 'writable', 'the current directory, writable (again, over the enclosing work tree)');
     }
+    for (const path of layout.links) {
+      add({ kind: 'placeholder', target: path, type: 'link' }, 'protected', `${step.why} (a symlink: kept in place)`);
+      out.protectedPaths.push(path);
+    }
     for (const dir of layout.gitDirs) {
       add({ kind: 'bind', source: dir, target: dir, writable: true }, 'writable', 'git directory, writable for commits; a mount point, so it cannot be renamed, removed or replaced');
     }
-    const nested = walk().gits.flatMap((g) => nestedGit(g, cwd, host));
+    const gits = walk().gits;
+    for (const g of gits) {
+      if (host.readlink(g) === undefined && isGitDir(g, host)) {
+        add({ kind: 'bind', source: g, target: g, writable: true }, 'writable', 'a nested repository\'s git directory: a mount point, so it cannot be renamed, removed or replaced');
+      }
+    }
+    const nested = gits.flatMap((g) => nestedGit(g, cwd, host));
     for (const p of [...layout.protect, ...nested]) protectOne(p, ctx, writable, step.why, add, out);
     return;
   }
@@ -281,7 +291,7 @@ function protectOne(p: GitProtect, ctx: PresetContext, writable: readonly string
       if (host.readlink(target) !== undefined) out.skipped.push(`${target} (where ${p.path} points) is not protected: it is a symlink again`);
       else protectOne({ ...p, path: target, placeholder: p.type === 'dir' }, ctx, writable, `${why} (where the symlink ${p.path} points)`, add, out);
     }
-    add({ kind: 'placeholder', target: p.path, type: 'link' }, 'protected', `${why} (a symlink: the link itself cannot be removed or replaced)`);
+    add({ kind: 'placeholder', target: p.path, type: 'link' }, 'protected', `${why} (a symlink)`);
     out.protectedPaths.push(p.path);
     return;
   }
