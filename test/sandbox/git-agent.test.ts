@@ -111,3 +111,26 @@ test('a repository with a submodule: commits in the submodule and the superproje
   const inside = await agent(`${project}/lib`, 'set -e; echo m > m.txt; git add -A; git commit -qm in-lib-2; git log --format=%s -1');
   expect(inside).toBe('in-lib-2\n');
 });
+
+describe('refusals say what is protected and how to allow it', () => {
+  test('a failed run names the protected paths and --allow-write; --allow-write un-protects one', async () => {
+    repo(project);
+    const refused = await cli(['run', '--preset', 'agent', '--', '/bin/sh', '-c', 'git config user.name x'], { cwd: project, env });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/^sandboxctl: note: preset agent keeps these read-only: .*\.git\/config.*allow it with --allow-write PATH/m);
+    const allowed = await cli(['run', '--preset', 'agent', '--allow-write', '.git/config', '--', '/bin/sh', '-c', 'git config user.name x && git config user.name'], { cwd: project, env });
+    expect(allowed).toMatchObject({ code: 0, stdout: 'x\n', stderr: '' });
+    const hooks = await cli(['run', '--preset', 'agent', '--allow-write', '.git/hooks', '--', '/bin/sh', '-c', 'mkdir -p .git/hooks && echo true > .git/hooks/h && echo ok'], { cwd: project, env });
+    expect(hooks).toMatchObject({ code: 0, stdout: 'ok\n' });
+  });
+
+  test('a successful run prints no note; --allow-write needs a preset that takes it', async () => {
+    const ok = await cli(['run', '--preset', 'agent', '--', '/bin/true'], { cwd: project, env });
+    expect(ok).toMatchObject({ code: 0, stderr: '' });
+    const noPreset = await cli(['run', '--allow-write', '.git', '--ro-bind', '/', '/', '--', '/bin/true'], { cwd: project, env });
+    expect(noPreset.code).toBe(125);
+    expect(noPreset.stderr).toMatch(/E_USAGE/);
+    const explain = await cli(['explain', '--preset', 'agent', '--', 'true'], { cwd: project, env });
+    expect(explain.stdout).toContain('(to let the program write one of these: --allow-write PATH)');
+  });
+});
