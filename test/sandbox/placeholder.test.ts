@@ -160,6 +160,10 @@ test('a directory the caller cannot write needs no stand-in: the run just works 
 });
 
 test('100 concurrent agent runs in one directory all succeed and leave nothing behind', async () => {
+  // A runtime directory of the test's own: the agent preset hides the session's, and another
+  // suite on the machine may create and remove /run/user/UID while this one runs.
+  mkdirSync(`${root}/run`, { mode: 0o700 });
+  env.XDG_RUNTIME_DIR = `${root}/run`;
   const n = 100;
   const runs = Array.from({ length: n }, (_, i) => finish(agent(`git status --porcelain >/dev/null && echo ${i} > out-${i}`)));
   const results = await Promise.all(runs);
