@@ -8,10 +8,11 @@
 //! deals with a file the run creates. The launcher (host side) owns a
 //! stand-in's life: before clone it takes a shared flock on a per-path lock
 //! file in a private lock directory and creates the stand-in when it is
-//! missing, recording its device and inode in the lock file; pid 1 mounts an
+//! missing, recording its device, inode and ctime in the lock file; pid 1 mounts an
 //! empty read-only directory over it. When the sandbox has ended, the
 //! launcher that gets the exclusive lock (no other sandbox uses the path)
 //! removes the directory if it is still the very inode a launcher created
+//! (same number and same ctime: a number reused for a new directory is not it)
 //! and still empty. A record left by a launcher killed with SIGKILL is found
 //! by the next run that protects the path, which removes the stand-in then.
 //!
@@ -185,13 +186,13 @@ pub fn acquire(sys: &dyn Sys, dir: &str, o: &PlaceholderOp) -> Result<Option<Hel
         }
     }
     let id = sys.openat2(pfd, name, libc::O_PATH | libc::O_DIRECTORY, BENEATH).and_then(|fd| {
-        let id = sys.file_id(fd);
+        let id = sys.stamp(fd);
         let _ = sys.close(fd);
         id
     });
-    let recorded = id.and_then(|(dev, ino)| {
+    let recorded = id.and_then(|(dev, ino, ctime)| {
         sys.truncate(lock)?;
-        sys.write_fd(lock, format!("created {dev} {ino}\n").as_bytes())
+        sys.write_fd(lock, format!("created {dev} {ino} {ctime}\n").as_bytes())
     });
     if let Err(e) = recorded {
         let _ = sys.unlinkat(pfd, name, libc::AT_REMOVEDIR);
@@ -234,11 +235,11 @@ fn pin_parent(sys: &dyn Sys, o: &PlaceholderOp) -> Result<Option<Fd>, Errno> {
     }
 }
 
-/// "created DEV INO" from a lock file.
-fn record(bytes: &[u8]) -> Option<(u64, u64)> {
+/// "created DEV INO CTIME" from a lock file.
+fn record(bytes: &[u8]) -> Option<(u64, u64, i64)> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut words = text.strip_prefix("created ")?.split_whitespace();
-    Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
+    Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?, words.next()?.parse().ok()?))
 }
 
 /// After the sandbox: the last user removes the stand-in a launcher created
@@ -249,7 +250,7 @@ pub fn release(sys: &dyn Sys, held: Held) {
         let rec = sys.read_fd(held.lock).ok().and_then(|b| record(&b));
         if let (Some(want), Some(pfd)) = (rec, held.parent) {
             let now = sys.openat2(pfd, &held.name, libc::O_PATH | libc::O_DIRECTORY, BENEATH).and_then(|fd| {
-                let id = sys.file_id(fd);
+                let id = sys.stamp(fd);
                 let _ = sys.close(fd);
                 id
             });
@@ -319,10 +320,10 @@ mod tests {
                     base(Ret::Fd(10)),
                     mkdirat(10, ".vscode", 0o555, Ret::Ok),
                     beneath(10, ".vscode", Ret::Fd(11)),
-                    call("file_id(11)", Ret::Int(77)),
+                    call("stamp(11)", Ret::Stamp(0, 77, 9)),
                     close(11),
                     call("truncate(9)", Ret::Ok),
-                    call("write_fd(9, \"created 0 77\\n\")", Ret::Ok),
+                    call("write_fd(9, \"created 0 77 9\\n\")", Ret::Ok),
                 ],
             ]
             .concat(),
@@ -332,9 +333,9 @@ mod tests {
         // the last user removes that very inode, through the pinned parent, and forgets it
         let s = Script::new(vec![
             try_release(Ret::Ok),
-            call("read_fd(9)", Ret::Bytes(b"created 0 77\n".to_vec())),
+            call("read_fd(9)", Ret::Bytes(b"created 0 77 9\n".to_vec())),
             beneath(10, ".vscode", Ret::Fd(12)),
-            call("file_id(12)", Ret::Int(77)),
+            call("stamp(12)", Ret::Stamp(0, 77, 9)),
             close(12),
             rmdir_at(10, ".vscode"),
             call("truncate(9)", Ret::Ok),
@@ -368,7 +369,7 @@ mod tests {
         let held = acquire(&s, "/run/sbx", &sub_op()).unwrap().unwrap();
         s.done();
         // a stale record stays for a run that can reach the path
-        let s = Script::new(vec![try_release(Ret::Ok), call("read_fd(9)", Ret::Bytes(b"created 0 5\n".to_vec())), close(9)]);
+        let s = Script::new(vec![try_release(Ret::Ok), call("read_fd(9)", Ret::Bytes(b"created 0 5 9\n".to_vec())), close(9)]);
         release(&s, held);
         s.done();
     }
@@ -449,10 +450,10 @@ mod tests {
                     base(Ret::Fd(10)),
                     mkdirat(10, ".vscode", 0o555, Ret::Ok),
                     beneath(10, ".vscode", Ret::Fd(11)),
-                    call("file_id(11)", Ret::Int(77)),
+                    call("stamp(11)", Ret::Stamp(0, 77, 9)),
                     close(11),
                     call("truncate(9)", Ret::Ok),
-                    call("write_fd(9, \"created 0 77\\n\")", Ret::Err(libc::ENOSPC)),
+                    call("write_fd(9, \"created 0 77 9\\n\")", Ret::Err(libc::ENOSPC)),
                     rmdir_at(10, ".vscode"),
                     try_release(Ret::Err(libc::EWOULDBLOCK)),
                     close(10),
@@ -488,9 +489,23 @@ mod tests {
         let held = Held { lock: 9, parent: Some(10), name: ".vscode".into() };
         let s = Script::new(vec![
             try_release(Ret::Ok),
-            call("read_fd(9)", Ret::Bytes(b"created 0 77\n".to_vec())),
+            call("read_fd(9)", Ret::Bytes(b"created 0 77 9\n".to_vec())),
             beneath(10, ".vscode", Ret::Fd(12)),
-            call("file_id(12)", Ret::Int(78)),
+            call("stamp(12)", Ret::Stamp(0, 78, 9)),
+            close(12),
+            call("truncate(9)", Ret::Ok),
+            close(10),
+            close(9),
+        ]);
+        release(&s, held);
+        s.done();
+        // removed and made again by the user: the kernel may reuse the inode number, not the ctime
+        let held = Held { lock: 9, parent: Some(10), name: ".vscode".into() };
+        let s = Script::new(vec![
+            try_release(Ret::Ok),
+            call("read_fd(9)", Ret::Bytes(b"created 0 77 9\n".to_vec())),
+            beneath(10, ".vscode", Ret::Fd(12)),
+            call("stamp(12)", Ret::Stamp(0, 77, 10)),
             close(12),
             call("truncate(9)", Ret::Ok),
             close(10),
@@ -503,7 +518,7 @@ mod tests {
             let held = Held { lock: 9, parent: Some(10), name: ".vscode".into() };
             let s = Script::new(vec![
                 try_release(Ret::Ok),
-                call("read_fd(9)", Ret::Bytes(b"created 0 77\n".to_vec())),
+                call("read_fd(9)", Ret::Bytes(b"created 0 77 9\n".to_vec())),
                 beneath(10, ".vscode", Ret::Err(errno)),
                 call("truncate(9)", Ret::Ok),
                 close(10),
@@ -523,9 +538,9 @@ mod tests {
         // but the record names it, so the last user removes it
         let s = Script::new(vec![
             try_release(Ret::Ok),
-            call("read_fd(9)", Ret::Bytes(b"created 0 77\n".to_vec())),
+            call("read_fd(9)", Ret::Bytes(b"created 0 77 9\n".to_vec())),
             beneath(10, ".vscode", Ret::Fd(12)),
-            call("file_id(12)", Ret::Int(77)),
+            call("stamp(12)", Ret::Stamp(0, 77, 9)),
             close(12),
             rmdir_at(10, ".vscode"),
             call("truncate(9)", Ret::Ok),
@@ -534,7 +549,8 @@ mod tests {
         ]);
         release(&s, held);
         s.done();
-        assert_eq!(record(b"created 1 2\n"), Some((1, 2)));
+        assert_eq!(record(b"created 1 2 3\n"), Some((1, 2, 3)));
+        assert_eq!(record(b"created 1 2\n"), None);
         assert_eq!(record(b"created\n"), None);
         assert_eq!(record(b""), None);
     }

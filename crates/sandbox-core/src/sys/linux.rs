@@ -411,6 +411,15 @@ impl Sys for LinuxSys {
         }
     }
 
+    fn stamp(&self, fd: Fd) -> SysResult<(u64, u64, i64)> {
+        // SAFETY: zeroed stat buffer.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            check(libc::fstat(fd, &mut st) as _)?;
+            Ok((st.st_dev, st.st_ino, st.st_ctime.saturating_mul(1_000_000_000).saturating_add(st.st_ctime_nsec)))
+        }
+    }
+
     fn unlinkat(&self, dirfd: Fd, name: &str, flags: i32) -> SysResult<()> {
         let n = cstr(name)?;
         // SAFETY: valid C string.

@@ -183,6 +183,10 @@ pub trait Sys {
     /// the launcher's stand-ins are reached with RESOLVE_BENEATH|
     /// RESOLVE_NO_SYMLINKS below the project directory's fd.
     fn openat2(&self, dirfd: Fd, path: &str, flags: i32, resolve: u64) -> SysResult<Fd>;
+    /// (device, inode, ctime in nanoseconds) of what `fd` names: the inode
+    /// and when it was made, so a number the kernel reuses for a new
+    /// directory is not taken for the old one.
+    fn stamp(&self, fd: Fd) -> SysResult<(u64, u64, i64)>;
     /// unlinkat(2); `AT_REMOVEDIR` in `flags` for a directory.
     fn unlinkat(&self, dirfd: Fd, name: &str, flags: i32) -> SysResult<()>;
     /// lstat(2) of `path`: what it is, its owner and its permission bits.

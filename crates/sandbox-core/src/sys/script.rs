@@ -16,6 +16,8 @@ pub enum Ret {
     Fd(Fd),
     Int(i64),
     Kind(FileKind),
+    /// `stamp`: device, inode, ctime in nanoseconds.
+    Stamp(u64, u64, i64),
     /// `owner_mode`: kind, owner uid, permission bits.
     Owned(FileKind, u32, u32),
     Bytes(Vec<u8>),
@@ -256,6 +258,13 @@ impl Sys for Script {
     }
     fn openat2(&self, dirfd: Fd, path: &str, flags: i32, resolve: u64) -> SysResult<Fd> {
         self.fd(format!("openat2({dirfd}, {}, {flags:#o}, {})", q(path), fmt_resolve(resolve)))
+    }
+    fn stamp(&self, fd: Fd) -> SysResult<(u64, u64, i64)> {
+        match self.next(format!("stamp({fd})")) {
+            Ret::Stamp(dev, ino, ctime) => Ok((dev, ino, ctime)),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("stamp: {r:?}"),
+        }
     }
     fn unlinkat(&self, dirfd: Fd, name: &str, flags: i32) -> SysResult<()> {
         self.unit(format!("unlinkat({dirfd}, {}, {flags:#x})", q(name)))
