@@ -100,15 +100,14 @@ describe('agent', () => {
         'printf "#!/bin/sh\\necho pwned\\n" > .git/hooks/pre-commit 2>/dev/null; echo hook=$?',
         'echo "[core] fsmonitor = evil" >> .git/config 2>/dev/null; echo config=$?',
         'mkdir -p .vscode 2>/dev/null; echo "{}" > .vscode/tasks.json 2>/dev/null; echo vscode=$?',
-        'echo "{}" > .mcp.json 2>/dev/null; echo mcp=$?',
-        'echo "{}" > sandboxctl.json 2>/dev/null; echo config_file=$?',
         'echo "{}" > .claude/settings.json 2>/dev/null; echo claude=$?',
       ].join('\n'),
     );
     const s = steps(r);
     expect(s.write).toBe('0');
     expect(s.commit).toBe('0');
-    for (const name of ['hook', 'config', 'vscode', 'mcp', 'config_file', 'claude']) expect([name, s[name]]).not.toEqual([name, '0']);
+    // .mcp.json and sandboxctl.json that do not exist get no stand-in: the post-run audit handles a file the run creates.
+    for (const name of ['hook', 'config', 'vscode', 'claude']) expect([name, s[name]]).not.toEqual([name, '0']);
     expect(r.code).toBe(0);
     // From the host: the write landed, the hook did not, the config is intact.
     expect(readFileSync(join(project, 'made-inside'), 'utf8')).toBe('new\n');
@@ -116,8 +115,8 @@ describe('agent', () => {
     expect(readFileSync(join(project, '.git', 'config'), 'utf8')).not.toContain('evil');
     // The stand-ins are gone: nothing of the run is left in the project.
     expect(existsSync(join(project, '.git', 'hooks'))).toBe(false);
-    expect(existsSync(join(project, '.mcp.json'))).toBe(false);
     expect(existsSync(join(project, '.vscode'))).toBe(false);
+    expect(existsSync(join(project, '.claude'))).toBe(false);
     // git on the host works as before.
     expect(execFileSync('git', ['-C', project, 'log', '--format=%s'], { encoding: 'utf8' })).toBe('first\n');
   });
@@ -126,8 +125,8 @@ describe('agent', () => {
     mkdirSync(join(project, '.git', 'hooks'));
     writeFileSync(join(project, '.git', 'hooks', 'post-checkout'), '#!/bin/sh\n', { mode: 0o755 });
     for (let round = 0; round < 2; round += 1) {
-      const r = await inProject(['run', '--preset', 'agent'], 'echo evil > .git/hooks/post-checkout 2>/dev/null; echo hook=$?; echo x > .mcp.json 2>/dev/null; echo mcp=$?');
-      expect(steps(r)).toEqual({ hook: expect.not.stringMatching(/^0$/), mcp: expect.not.stringMatching(/^0$/) });
+      const r = await inProject(['run', '--preset', 'agent'], 'echo evil > .git/hooks/post-checkout 2>/dev/null; echo hook=$?; echo x > .vscode/x 2>/dev/null; echo vscode=$?');
+      expect(steps(r)).toEqual({ hook: expect.not.stringMatching(/^0$/), vscode: expect.not.stringMatching(/^0$/) });
     }
     expect(readFileSync(join(project, '.git', 'hooks', 'post-checkout'), 'utf8')).toBe('#!/bin/sh\n');
   });

@@ -319,7 +319,7 @@ fn unexpected_wait4_error_exits_2() {
 }
 
 fn lcx(plan: &Plan) -> LaunchContext<'_> {
-    LaunchContext { plan, report_fd: None, seccomp: &[], env: vec![], caller_cwd: None, parent: 77, runtime_dir: "/run/sbx".into() }
+    LaunchContext { plan, report_fd: None, seccomp: &[], env: vec![], caller_cwd: None, parent: 77, runtime_dir: Some("/run/user/1000".into()) }
 }
 
 const FLAGS: &str = "clone_sandbox(0x7e020000)";
@@ -461,6 +461,61 @@ fn tty_an_unknown_window_size_is_left_alone() {
     s.done();
 }
 
+fn with_placeholders(p: &mut Plan) {
+    use crate::plan::{PlaceholderOp, PlaceholderType};
+    let op = |target: &str, kind| Op::Placeholder(PlaceholderOp { target: target.into(), kind, base: Some("/p".into()) });
+    p.ops.push(op("/p/.mcp.json", PlaceholderType::File));
+    p.ops.push(op("/p/.vscode", PlaceholderType::Dir));
+    p.ops.push(op("/p/.idea", PlaceholderType::Dir));
+}
+
+#[test]
+fn launcher_makes_stand_ins_before_clone_and_removes_its_own_after_pid1_exits() {
+    use crate::ops::placeholder::lock_path;
+    let mut p = plan();
+    with_placeholders(&mut p);
+    let dir = "/run/user/1000/sandboxctl-locks";
+    let d = libc::O_PATH | libc::O_DIRECTORY;
+    let base = || c(format!("openat2({}, \"/p\", {d:#o}, NO_SYMLINKS)", libc::AT_FDCWD), Ret::Fd(20));
+    let s = Script::new(vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c("owner_mode(\"/run/user/1000\")", Ret::Owned(crate::sys::FileKind::Dir, 1000, 0o700)),
+        c(format!("private_dir({dir:?})"), Ret::Ok),
+        // .mcp.json: a file gets no stand-in and no lock; .vscode is made, .idea is there
+        c(format!("open_lock({:?})", lock_path(dir, "/p/.vscode")), Ret::Fd(9)),
+        c(format!("flock(9, {})", libc::LOCK_SH), Ret::Ok),
+        base(),
+        c("mkdirat(20, \".vscode\", 555)", Ret::Ok),
+        c(format!("openat2(20, \".vscode\", {d:#o}, BENEATH|NO_SYMLINKS)"), Ret::Fd(21)),
+        c("stamp(21)", Ret::Stamp(0, 5, 9)),
+        c("close(21)", Ret::Ok),
+        c("truncate(9)", Ret::Ok),
+        c("write_fd(9, \"created 0 5 9\\n\")", Ret::Ok),
+        c(format!("open_lock({:?})", lock_path(dir, "/p/.idea")), Ret::Fd(10)),
+        c(format!("flock(10, {})", libc::LOCK_SH), Ret::Ok),
+        c(format!("openat2({}, \"/p\", {d:#o}, NO_SYMLINKS)", libc::AT_FDCWD), Ret::Fd(22)),
+        c("mkdirat(22, \".idea\", 555)", Ret::Err(libc::EEXIST)),
+        c(FLAGS, Ret::Int(4242)),
+        c("wait_signal(None)", Ret::Signal(Some(libc::SIGCHLD))),
+        c("reap()", Ret::Reaped(4242, ExitStatus::Exited(3))),
+        c(format!("flock(9, {})", libc::LOCK_EX | libc::LOCK_NB), Ret::Ok),
+        c("read_fd(9)", Ret::Bytes(b"created 0 5 9\n".to_vec())),
+        c(format!("openat2(20, \".vscode\", {d:#o}, BENEATH|NO_SYMLINKS)"), Ret::Fd(23)),
+        c("stamp(23)", Ret::Stamp(0, 5, 9)),
+        c("close(23)", Ret::Ok),
+        c(format!("unlinkat(20, \".vscode\", {:#x})", libc::AT_REMOVEDIR), Ret::Ok),
+        c("truncate(9)", Ret::Ok),
+        c("close(20)", Ret::Ok),
+        c("close(9)", Ret::Ok),
+        c(format!("flock(10, {})", libc::LOCK_EX | libc::LOCK_NB), Ret::Err(libc::EWOULDBLOCK)),
+        c("close(22)", Ret::Ok),
+        c("close(10)", Ret::Ok),
+    ]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), 3);
+    s.done();
+}
+
 #[test]
 fn tty_no_ptmx_in_the_new_root_is_e_setup_with_the_hint() {
     let mut p = plan();
@@ -501,4 +556,39 @@ fn tty_passing_the_master_fails_with_e_setup() {
         s.logs(),
         ["E_SETUP: cannot pass the pseudo-terminal to the launcher: error 20777"]
     );
+}
+
+#[test]
+fn launcher_stand_in_failures_are_setup_errors_that_release_what_was_held_and_clone_nothing() {
+    let mut p = plan();
+    with_placeholders(&mut p);
+    // no usable lock directory: nothing is made
+    let s = Script::new(vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c("owner_mode(\"/run/user/1000\")", Ret::Owned(crate::sys::FileKind::Dir, 0, 0o755)),
+        c("passwd_home(1000)", Ret::Err(libc::ENOENT)),
+    ]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), EXIT_SETUP);
+    s.done();
+    assert!(s.logs()[0].starts_with("E_SETUP: cannot use the home directory of the password database for placeholder locks"), "{:?}", s.logs());
+    // the second stand-in fails: the first is released, no sandbox is cloned
+    let d = libc::O_PATH | libc::O_DIRECTORY;
+    let s = Script::new(vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c("owner_mode(\"/run/user/1000\")", Ret::Owned(crate::sys::FileKind::Dir, 1000, 0o700)),
+        c("private_dir(\"/run/user/1000/sandboxctl-locks\")", Ret::Ok),
+        c(format!("open_lock({:?})", crate::ops::placeholder::lock_path("/run/user/1000/sandboxctl-locks", "/p/.vscode")), Ret::Fd(9)),
+        c(format!("flock(9, {})", libc::LOCK_SH), Ret::Ok),
+        c(format!("openat2({}, \"/p\", {d:#o}, NO_SYMLINKS)", libc::AT_FDCWD), Ret::Fd(20)),
+        c("mkdirat(20, \".vscode\", 555)", Ret::Err(libc::EEXIST)),
+        c(format!("open_lock({:?})", crate::ops::placeholder::lock_path("/run/user/1000/sandboxctl-locks", "/p/.idea")), Ret::Err(libc::EMFILE)),
+        c(format!("flock(9, {})", libc::LOCK_EX | libc::LOCK_NB), Ret::Err(libc::EWOULDBLOCK)),
+        c("close(20)", Ret::Ok),
+        c("close(9)", Ret::Ok),
+    ]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), EXIT_SETUP);
+    s.done();
+    assert_eq!(s.logs()[0], "E_SETUP: cannot lock placeholder /p/.idea: too many open files");
 }

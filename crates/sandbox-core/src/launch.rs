@@ -8,7 +8,7 @@ use crate::audit::{self, Audit, AuditFs, LinuxAuditFs};
 use crate::error::{Code, Error, SetupError};
 use crate::init::{self, InitContext, EXIT_SETUP};
 use crate::ops::placeholder;
-use crate::plan::{Network, Op, Plan};
+use crate::plan::{Network, Op, PlaceholderType, Plan};
 use crate::relay;
 use crate::sys::{Errno, ExitStatus, Fd, Prctl, Sys};
 
@@ -23,9 +23,9 @@ pub struct LaunchContext<'a> {
     pub caller_cwd: Option<String>,
     /// The launcher's parent when it started (die-with-parent race check).
     pub parent: i32,
-    /// Private directory for placeholder lock files (used only when the plan
-    /// has placeholder ops).
-    pub runtime_dir: String,
+    /// `$XDG_RUNTIME_DIR` as the launcher got it: placeholder locks go there
+    /// when it is a private directory of the caller's (ops/placeholder.rs).
+    pub runtime_dir: Option<String>,
 }
 
 /// clone(2) flags for the plan's namespaces.
@@ -99,14 +99,12 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
     // Stand-ins for protected paths that do not exist yet: created on the
     // host before the sandbox, removed after it (ops/placeholder.rs).
     let mut held = Vec::new();
-    if plan.ops.iter().any(|o| matches!(o, Op::Placeholder(_))) {
-        if let Err(e) = sys.private_dir(&cx.runtime_dir) {
-            fatal(sys, cx.report_fd, SetupError::sys(Code::Setup, format_args!("use {} for placeholder locks", cx.runtime_dir), e));
-        }
+    if plan.ops.iter().any(|o| matches!(o, Op::Placeholder(p) if p.kind == PlaceholderType::Dir)) {
+        let dir = placeholder::lock_dir(sys, cx.runtime_dir.as_deref(), host_uid).unwrap_or_else(|e| fatal(sys, cx.report_fd, e));
         for (i, op) in plan.ops.iter().enumerate() {
             if let Op::Placeholder(p) = op {
-                match placeholder::acquire(sys, &cx.runtime_dir, p) {
-                    Ok(h) => held.push(h),
+                match placeholder::acquire(sys, &dir, p) {
+                    Ok(h) => held.extend(h),
                     Err(e) => {
                         held.into_iter().for_each(|h| placeholder::release(sys, h));
                         fatal(sys, cx.report_fd, e.at_op(i))

@@ -578,22 +578,34 @@ pub struct PasswdOp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PlaceholderType {
+    /// A directory: an empty read-only stand-in while it does not exist.
     Dir,
+    /// A file: protected when it exists, no stand-in when it does not (the
+    /// post-run audit deals with a file the run creates).
     File,
+    /// A symlink kept in place: the link itself is bound onto itself, so it
+    /// cannot be removed, renamed or replaced (its target is protected by
+    /// another op).
+    Link,
 }
 
 /// Keeps a path that may not exist yet read-only inside the sandbox. The
 /// target must be at the same path on the host (a directory bound at its own
-/// path, as the agent preset binds the working directory): the launcher
-/// creates the empty stand-in there when it is missing, and removes it when
-/// the last sandbox using it has ended and it is still empty, so nothing is
-/// left in the user's tree.
+/// path, as the agent preset binds the working directory): for a directory
+/// the launcher creates the empty stand-in there when it is missing, and
+/// removes it when the last sandbox using it has ended and it is still the
+/// directory it created, so nothing is left in the user's tree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PlaceholderOp {
     pub target: String,
     #[serde(rename = "type")]
     pub kind: PlaceholderType,
+    /// The directory the stand-in is made in and removed from, no symlink
+    /// followed below it (the project directory); default: the target's
+    /// parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
 }
 
 fn etc() -> String {

@@ -39,7 +39,7 @@ fn lcx(plan: &Plan) -> LaunchContext<'_> {
         env: vec![],
         caller_cwd: None,
         parent: 77,
-        runtime_dir: "/run/sbx".into(),
+        runtime_dir: Some("/run/sbx".into()),
     }
 }
 

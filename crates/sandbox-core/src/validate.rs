@@ -226,10 +226,22 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
             Op::Tmpfs(t) => check_mode(&c, t.mode)?,
             Op::Dir(d) => check_mode(&c, d.mode)?,
             Op::File(f) => check_mode(&c, f.mode)?,
+            Op::Placeholder(p) => check_base(&c, p)?,
             _ => {}
         }
     }
     Ok(())
+}
+
+/// A placeholder's base is an absolute directory above its target.
+fn check_base(c: &Ctx, p: &crate::plan::PlaceholderOp) -> Result<(), PlanError> {
+    let Some(base) = &p.base else { return Ok(()) };
+    check_abs(base).map_err(|r| c.err("base", r))?;
+    let rest = if base == "/" { p.target.strip_prefix('/') } else { p.target.strip_prefix(base.as_str()).and_then(|r| r.strip_prefix('/')) };
+    match rest {
+        Some(r) if !r.is_empty() => Ok(()),
+        _ => Err(c.err("base", format!("target {} is not below base {base}", p.target))),
+    }
 }
 
 fn check_env_name(k: &str) -> Result<(), String> {
@@ -361,6 +373,20 @@ mod tests {
         let many: Vec<String> = (0..65).map(|i| format!("\"/r{i}\"")).collect();
         let e = err(&format!(r#"{{"argv":["true"],"audit":{{"roots":[{}]}}}}"#, many.join(",")));
         assert_eq!(e.path, "plan.audit.roots");
+    }
+
+    #[test]
+    fn a_placeholder_base_must_be_above_its_target() {
+        let ok = |base: &str| check(format!(r#"{{"argv":["true"],"ops":[{{"kind":"placeholder","target":"/p/sub/.vscode","type":"dir","base":"{base}"}}]}}"#).as_bytes());
+        for base in ["/p", "/p/sub", "/"] {
+            assert!(ok(base).is_ok(), "{base}");
+        }
+        for base in ["/p/sub/.vscode", "/q", "/p/su", "p", "/p/../q"] {
+            let e = ok(base).expect_err(base);
+            assert_eq!((e.code, e.path.as_str()), (Code::PlanInvalid, "plan.ops[0].base"), "{base}");
+        }
+        let p = check(br#"{"argv":["true"],"ops":[{"kind":"placeholder","target":"/p/.x","type":"link"}]}"#).unwrap();
+        assert!(matches!(&p.ops[0], Op::Placeholder(o) if o.kind == crate::plan::PlaceholderType::Link && o.base.is_none()));
     }
 
     #[test]

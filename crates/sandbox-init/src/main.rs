@@ -106,13 +106,8 @@ fn main() {
         })
         .collect();
     let caller_cwd = std::env::current_dir().ok().and_then(|p| p.to_str().map(String::from));
-    // Placeholder lock files: the per-user runtime dir when there is one.
-    // SAFETY: geteuid has no arguments.
-    let euid = unsafe { libc::geteuid() };
-    let runtime_dir = match std::env::var("XDG_RUNTIME_DIR") {
-        Ok(d) if d.starts_with('/') && std::path::Path::new(&d).is_dir() => format!("{d}/sandboxctl-placeholders"),
-        _ => format!("/tmp/sandboxctl-{euid}-placeholders"),
-    };
+    // Placeholder locks: checked and chosen by the launcher (ops/placeholder.rs).
+    let runtime_dir = std::env::var("XDG_RUNTIME_DIR").ok();
     setup_signals();
     let cx = LaunchContext {
         plan: &plan,

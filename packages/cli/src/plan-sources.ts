@@ -41,6 +41,7 @@ export const SOURCE_FLAG_ARITY: Readonly<Record<string, number>> = {
   '--allow-env': 1,
   '--allow-home': 1,
   '--allow-socket': 1,
+  '--allow-write': 1,
   '--input': 1,
   '--output': 1,
 };
@@ -74,6 +75,7 @@ export abstract class SourcedPlanCommand extends PlanFlagsCommand {
   allowEnv = Option.Array('--allow-env', { description: 'Keep variable NAME whatever it holds (agent; a trailing * is a prefix)' });
   allowHome = Option.Array('--allow-home', { description: 'Show one more path of the home, read-only (agent; relative to the home)' });
   allowSocket = Option.Array('--allow-socket', { description: 'Leave the host socket at PATH reachable (agent, strict)' });
+  allowWrite = Option.Array('--allow-write', { description: 'Let the program write PATH although the preset protects it, e.g. .git/hooks (agent)' });
   input = Option.Array('--input', { description: 'A path the build preset may read (default: the current directory)' });
   output = Option.String('--output', { description: 'The directory the build preset may write (default: ./out)' });
 
@@ -112,6 +114,7 @@ export abstract class SourcedPlanCommand extends PlanFlagsCommand {
       const output = this.output !== undefined ? resolve(cwd, this.output) : config?.output;
       if (inputs !== undefined) options.inputs = inputs;
       if (output !== undefined) options.output = output;
+      if (this.allowWrite !== undefined) options.allowWrite = this.allowWrite.map((p) => resolve(cwd, p));
       // The network the plan ends with decides whether the preset keeps DNS.
       const network = flags.network ?? config?.layer.network;
       if (network !== undefined) options.network = network;
@@ -180,6 +183,7 @@ export abstract class SourcedPlanCommand extends PlanFlagsCommand {
       this.allowEnv ? ['--allow-env', 'allowEnv'] : undefined,
       this.allowHome ? ['--allow-home', 'allowHome'] : undefined,
       this.allowSocket ? ['--allow-socket', 'allowSocket'] : undefined,
+      this.allowWrite ? ['--allow-write', 'allowWrite'] : undefined,
       this.input ? ['--input', 'inputs'] : undefined,
       this.output !== undefined ? ['--output', 'output'] : undefined,
     ].filter((g): g is string[] => g !== undefined);

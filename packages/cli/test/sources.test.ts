@@ -36,6 +36,8 @@ beforeEach(() => {
   writeFileSync(join(home, '.netrc'), 'x');
   mkdirSync(join(project, '.git', 'hooks'), { recursive: true });
   writeFileSync(join(project, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+  mkdirSync(join(project, '.git', 'objects'));
+  mkdirSync(join(project, '.git', 'refs'));
   process.env = { PATH: savedEnv.PATH, HOME: home, GITHUB_TOKEN: 'x', XDG_RUNTIME_DIR: join(dir, 'no-runtime'), XDG_STATE_HOME: join(dir, 'state') };
   process.chdir(project);
 });
@@ -226,7 +228,10 @@ describe('sandboxctl explain', () => {
     expect(text).not.toContain(`${home}/.ssh`);
     expect(text).toMatch(new RegExp(`  ${project}/.git/hooks +git acts on it: read-only`));
     expect(text).toMatch(new RegExp(`  ${project}/.vscode +.*missing, so an empty read-only stand-in for the run \\(removed after it\\)`));
-    expect(text).toMatch(new RegExp(`  ${project}/.git/config +.*missing, so an empty read-only stand-in for the run`));
+    // a missing file gets no stand-in (the post-run audit's), and the way to allow a protected path is said
+    expect(text).not.toContain(`${project}/.git/config`);
+    expect(text).toMatch(new RegExp(`  ${project}/.git +git directory, writable for commits; a mount point`));
+    expect(text).toContain('(to let the program write one of these: --allow-write PATH)');
     expect(text).not.toContain('left on the host');
     expect(text).toMatch(/denied:\n {2}network +none: a new network namespace with only loopback\n/);
     expect(text).toMatch(/ {2}environment +the caller's, minus 1: GITHUB_TOKEN; set: npm_config_fetch_retries\n/);

@@ -125,8 +125,16 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
         break;
       }
       case 'placeholder': {
-        const present = host.kind(target!) !== 'missing';
-        out.protected.push(item(target!, present ? 'read-only' : 'missing, so an empty read-only stand-in for the run (removed after it)'));
+        const present = host.kind(target!) !== 'missing' || host.readlink(target!) !== undefined;
+        const what =
+          op.type === 'link'
+            ? 'a symlink kept in place: it cannot be removed or replaced'
+            : present
+              ? 'read-only'
+              : op.type === 'dir'
+                ? 'missing, so an empty read-only stand-in for the run (removed after it)'
+                : 'missing: read-only if it appears before the run';
+        out.protected.push(item(target!, what));
         mounts.push({ target: target!, writable: false });
         break;
       }
@@ -279,6 +287,7 @@ export function formatExplanation(e: Explanation): string {
   section('writable:', e.writable, 'nothing');
   section('hidden:', e.hidden);
   section('read-only inside writable places:', e.protected);
+  if (e.preset !== undefined && e.protected.length > 0) lines.push('  (to let the program write one of these: --allow-write PATH)');
   section('also:', e.other);
   if (e.hostChanges.length > 0) {
     lines.push('', 'left on the host (mount points created for this run):');

@@ -53,7 +53,7 @@ export type OverlayMode = 'rw' | 'tmp' | 'ro';
  * This interface was referenced by `Plan`'s JSON-Schema
  * via the `definition` "PlaceholderType".
  */
-export type PlaceholderType = 'dir' | 'file';
+export type PlaceholderType = 'dir' | 'file' | 'link';
 /**
  * Seccomp presets.
  *
@@ -516,6 +516,12 @@ export interface PasswdOp {
  * An empty read-only stand-in where a protected path does not exist yet.
  */
 export interface PlaceholderOp {
+  /**
+   * The directory the stand-in is made in and removed from, no symlink
+   * followed below it (the project directory); default: the target's
+   * parent.
+   */
+  base?: string | null;
   kind: 'placeholder';
   target: string;
   type: PlaceholderType;

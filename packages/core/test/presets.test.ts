@@ -29,6 +29,11 @@ describe.each(PRESET_NAMES)('preset %s on the example host', (name) => {
   });
 });
 
+/** A git directory as git recognizes one. */
+function repo(dir: string): Record<string, string> {
+  return { [`${dir}/HEAD`]: 'file:ref: refs/heads/main\n', [`${dir}/objects`]: 'dir', [`${dir}/refs`]: 'dir' };
+}
+
 describe('agent', () => {
   const agentWith = (entries: Record<string, string>, extra: Partial<PresetOptions> = {}) =>
     resolvePreset({ name: 'agent', cwd: '/w/p', home: '/h', env: {}, host: fakeHost(entries), ...extra });
@@ -40,7 +45,7 @@ describe('agent', () => {
   });
 
   it('puts the host, /tmp, the private /run and the home first, the writable current directory after them and the protected paths after it', () => {
-    const r = agentWith({ '/h/.ssh': 'dir', '/run': 'dir', '/w/p/.git/HEAD': 'file', '/w/p/.git/hooks': 'dir' });
+    const r = agentWith({ '/h/.ssh': 'dir', '/run': 'dir', ...repo('/w/p/.git'), '/w/p/.git/hooks': 'dir' });
     const t = targets(r.ops);
     expect(t.slice(0, 4)).toEqual(['/', '/proc', '/dev', '/tmp']);
     const cwd = r.ops.findIndex((op) => op.kind === 'bind' && op.writable === true);
@@ -51,73 +56,40 @@ describe('agent', () => {
     expect(r.policy).toMatchObject({ network: 'none', cwd: '/w/p', seccomp: { preset: 'strict' } });
   });
 
-  it('keeps existing protected paths read-only: placeholder ops where a stand-in may be needed, binds elsewhere', () => {
-    const r = agentWith({ '/w/p/.git/HEAD': 'file', '/w/p/.git/hooks': 'dir', '/w/p/.git/config': 'file', '/w/p/.bashrc': 'file' });
+  it('keeps existing protected paths read-only: placeholder ops for stand-in directories, binds elsewhere', () => {
+    const r = agentWith({ ...repo('/w/p/.git'), '/w/p/.git/hooks': 'dir', '/w/p/.git/config': 'file', '/w/p/.bashrc': 'file', '/w/p/.mcp.json': 'file' });
     expect(r.ops).toEqual(
       expect.arrayContaining([
         // present now, but possibly another sandbox's stand-in: the op holds its lock and binds what is there
-        { kind: 'placeholder', target: '/w/p/.git/hooks', type: 'dir' },
-        { kind: 'placeholder', target: '/w/p/.git/config', type: 'file' },
+        { kind: 'placeholder', target: '/w/p/.git/hooks', type: 'dir', base: '/w/p/.git' },
+        { kind: 'bind', source: '/w/p/.git/config', target: '/w/p/.git/config' },
         { kind: 'bind', source: '/w/p/.bashrc', target: '/w/p/.bashrc' },
+        { kind: 'bind', source: '/w/p/.mcp.json', target: '/w/p/.mcp.json' },
       ]),
     );
   });
 
-  it('protects missing paths with placeholder ops (the launcher makes and removes the stand-ins)', () => {
-    const r = agentWith({ '/w/p/.git/HEAD': 'file' });
+  it('gives only missing directories a stand-in, never a file (an empty directory is invisible to git)', () => {
+    const r = agentWith(repo('/w/p/.git'));
     const placeholders = r.ops.filter((_, i) => r.notes[i]!.role === 'placeholder');
     expect(placeholders).toEqual([
-      { kind: 'placeholder', target: '/w/p/.git/hooks', type: 'dir' },
-      { kind: 'placeholder', target: '/w/p/.git/config', type: 'file' },
-      { kind: 'placeholder', target: '/w/p/.vscode', type: 'dir' },
-      { kind: 'placeholder', target: '/w/p/.idea', type: 'dir' },
-      { kind: 'placeholder', target: '/w/p/.claude', type: 'dir' },
-      { kind: 'placeholder', target: '/w/p/.mcp.json', type: 'file' },
-      { kind: 'placeholder', target: '/w/p/sandboxctl.json', type: 'file' },
+      { kind: 'placeholder', target: '/w/p/.git/hooks', type: 'dir', base: '/w/p/.git' },
+      { kind: 'placeholder', target: '/w/p/.vscode', type: 'dir', base: '/w/p' },
+      { kind: 'placeholder', target: '/w/p/.idea', type: 'dir', base: '/w/p' },
+      { kind: 'placeholder', target: '/w/p/.claude', type: 'dir', base: '/w/p' },
     ]);
-    // Shell rc files and .gitmodules get no placeholder: nothing runs them from a project directory.
+    expect(targets(r.ops)).not.toContain('/w/p/.mcp.json');
+    expect(targets(r.ops)).not.toContain('/w/p/sandboxctl.json');
     expect(targets(r.ops)).not.toContain('/w/p/.bashrc');
-    expect(targets(r.ops)).not.toContain('/w/p/.gitmodules');
+    expect(targets(r.ops)).not.toContain('/w/p/.git/commondir');
   });
 
-  it('gives a directory without .git an empty read-only .git, and never a commondir placeholder', () => {
+  it('gives a directory without .git no .git at all, so git init works and a parent repository stays visible', () => {
     const r = agentWith({ '/w/p/src': 'dir' });
-    expect(r.ops).toEqual(expect.arrayContaining([{ kind: 'placeholder', target: '/w/p/.git', type: 'dir' }]));
-    expect(targets(r.ops).filter((t) => t.startsWith('/w/p/.git/'))).toEqual([]);
-    const repo = agentWith({ '/w/p/.git/HEAD': 'file' });
-    expect(targets(repo.ops)).not.toContain('/w/p/.git/commondir');
-  });
-
-  it('protects a .git file and the git directory it names when that lies under the current directory', () => {
-    const r = agentWith({
-      '/w/p/.git': 'file:gitdir: .repo/git\n',
-      '/w/p/.repo/git/HEAD': 'file',
-      '/w/p/.repo/git/config': 'file',
-      '/w/p/.repo/git/commondir': 'file',
-    });
-    expect(r.ops).toEqual(
-      expect.arrayContaining([
-        { kind: 'bind', source: '/w/p/.git', target: '/w/p/.git' },
-        { kind: 'placeholder', target: '/w/p/.repo/git/hooks', type: 'dir' },
-        { kind: 'placeholder', target: '/w/p/.repo/git/config', type: 'file' },
-        { kind: 'bind', source: '/w/p/.repo/git/commondir', target: '/w/p/.repo/git/commondir' },
-      ]),
-    );
-    const outside = agentWith({ '/w/p/.git': 'file:gitdir: /elsewhere/.git/worktrees/p\n' });
-    expect(targets(outside.ops).filter((t) => t.includes('.git'))).toEqual(['/w/p/.git']);
-  });
-
-  it('protects the hooks and config of submodule git directories, names with slashes included', () => {
-    const r = agentWith({
-      '/w/p/.git/HEAD': 'file',
-      '/w/p/.git/modules/lib/HEAD': 'file',
-      '/w/p/.git/modules/lib/hooks': 'dir',
-      '/w/p/.git/modules/lib/config': 'file',
-      '/w/p/.git/modules/vendor/deep/config': 'file',
-    });
-    expect(targets(r.ops)).toEqual(
-      expect.arrayContaining(['/w/p/.git/modules/lib/hooks', '/w/p/.git/modules/lib/config', '/w/p/.git/modules/vendor/deep/config']),
-    );
+    expect(targets(r.ops).filter((t) => t.includes('.git'))).toEqual([]);
+    // an empty .git (a stand-in an old version left) is no repository: nothing is made in it
+    const empty = agentWith({ '/w/p/.git': 'dir' });
+    expect(targets(empty.ops).filter((t) => t.includes('.git'))).toEqual([]);
   });
 
   it('replaces /run and the runtime directory with private empty ones', () => {

@@ -393,6 +393,81 @@ impl Sys for LinuxSys {
         }
     }
 
+    fn openat2(&self, dirfd: Fd, path: &str, flags: i32, resolve: u64) -> SysResult<Fd> {
+        let p = cstr(path)?;
+        // SAFETY: open_how is plain data; zeroed then filled.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = (libc::O_CLOEXEC | flags) as u64;
+        how.resolve = resolve;
+        loop {
+            // SAFETY: valid pointers for the duration of the call.
+            let rc = unsafe {
+                libc::syscall(libc::SYS_openat2, dirfd, p.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>())
+            };
+            match check(rc) {
+                Err(Errno(libc::EAGAIN)) | Err(Errno(libc::EINTR)) => continue,
+                r => return r.map(|fd| fd as Fd),
+            }
+        }
+    }
+
+    fn stamp(&self, fd: Fd) -> SysResult<(u64, u64, i64)> {
+        // SAFETY: zeroed stat buffer.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            check(libc::fstat(fd, &mut st) as _)?;
+            Ok((st.st_dev, st.st_ino, st.st_ctime.saturating_mul(1_000_000_000).saturating_add(st.st_ctime_nsec)))
+        }
+    }
+
+    fn unlinkat(&self, dirfd: Fd, name: &str, flags: i32) -> SysResult<()> {
+        let n = cstr(name)?;
+        // SAFETY: valid C string.
+        check(unsafe { libc::unlinkat(dirfd, n.as_ptr(), flags) } as _).map(drop)
+    }
+
+    fn owner_mode(&self, path: &str) -> SysResult<(FileKind, u32, u32)> {
+        let p = cstr(path)?;
+        // SAFETY: zeroed stat buffer, valid C string.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            check(libc::lstat(p.as_ptr(), &mut st) as _)?;
+            Ok((kind_of(st.st_mode), st.st_uid, st.st_mode & 0o7777))
+        }
+    }
+
+    fn passwd_home(&self, uid: u32) -> SysResult<String> {
+        let mut buf = vec![0 as libc::c_char; 16384];
+        // SAFETY: zeroed passwd record; getpwuid_r writes into buf of the given length.
+        unsafe {
+            let mut pw: libc::passwd = std::mem::zeroed();
+            let mut out: *mut libc::passwd = std::ptr::null_mut();
+            let rc = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out);
+            if rc != 0 {
+                return Err(Errno(rc));
+            }
+            if out.is_null() || pw.pw_dir.is_null() {
+                return Err(Errno(libc::ENOENT));
+            }
+            let dir = std::ffi::CStr::from_ptr(pw.pw_dir).to_str().map_err(|_| Errno(libc::EILSEQ))?;
+            Ok(dir.to_string())
+        }
+    }
+
+    fn bind_link_onto_itself(&self, dirfd: Fd, name: &str) -> SysResult<()> {
+        const OPEN_TREE_CLONE: libc::c_uint = 1;
+        const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+        let n = cstr(name)?;
+        let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_SYMLINK_NOFOLLOW as libc::c_uint;
+        // SAFETY: valid C string; the kernel returns a new fd or -1.
+        let tree = check(unsafe { libc::syscall(libc::SYS_open_tree, dirfd, n.as_ptr(), flags) })? as Fd;
+        let empty = cstr("")?;
+        // SAFETY: valid C strings; without MOVE_MOUNT_T_SYMLINKS the target link is not followed.
+        let r = check(unsafe { libc::syscall(libc::SYS_move_mount, tree, empty.as_ptr(), dirfd, n.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH) });
+        let _ = self.close(tree);
+        r.map(drop)
+    }
+
     fn mkdirat(&self, dirfd: Fd, name: &str, mode: u32) -> SysResult<()> {
         let p = cstr(name)?;
         // SAFETY: valid C string.

@@ -212,6 +212,24 @@ pub trait Sys {
     /// directory planted in /tmp by someone else is not used, CVE-2019-12439).
     fn private_dir(&self, path: &str) -> SysResult<()>;
     fn write_fd(&self, fd: Fd, data: &[u8]) -> SysResult<()>;
+    /// openat2(dirfd, path, flags|O_CLOEXEC, resolve) with RESOLVE_* bits:
+    /// the launcher's stand-ins are reached with RESOLVE_BENEATH|
+    /// RESOLVE_NO_SYMLINKS below the project directory's fd.
+    fn openat2(&self, dirfd: Fd, path: &str, flags: i32, resolve: u64) -> SysResult<Fd>;
+    /// (device, inode, ctime in nanoseconds) of what `fd` names: the inode
+    /// and when it was made, so a number the kernel reuses for a new
+    /// directory is not taken for the old one.
+    fn stamp(&self, fd: Fd) -> SysResult<(u64, u64, i64)>;
+    /// unlinkat(2); `AT_REMOVEDIR` in `flags` for a directory.
+    fn unlinkat(&self, dirfd: Fd, name: &str, flags: i32) -> SysResult<()>;
+    /// lstat(2) of `path`: what it is, its owner and its permission bits.
+    fn owner_mode(&self, path: &str) -> SysResult<(FileKind, u32, u32)>;
+    /// The home directory of `uid` in the password database (never `$HOME`).
+    fn passwd_home(&self, uid: u32) -> SysResult<String>;
+    /// Bind the symlink `name` in directory `dirfd` onto itself
+    /// (open_tree(AT_SYMLINK_NOFOLLOW|OPEN_TREE_CLONE) and move_mount): the
+    /// link becomes a mount point, which unlink and rename refuse (EBUSY).
+    fn bind_link_onto_itself(&self, dirfd: Fd, name: &str) -> SysResult<()>;
 
     /// openat2(dirfd, path, O_PATH|flags, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS):
     /// resolve `path` with `dirfd` as the root, so no symlink leads out of it.
@@ -327,6 +345,27 @@ pub fn fmt_ms(flags: MsFlags) -> String {
         s.push('0');
     }
     s
+}
+
+/// Render RESOLVE_* bits for call scripts.
+pub fn fmt_resolve(resolve: u64) -> String {
+    let mut out = Vec::new();
+    for (bit, name) in [
+        (libc::RESOLVE_BENEATH, "BENEATH"),
+        (libc::RESOLVE_NO_SYMLINKS, "NO_SYMLINKS"),
+        (libc::RESOLVE_NO_MAGICLINKS, "NO_MAGICLINKS"),
+        (libc::RESOLVE_IN_ROOT, "IN_ROOT"),
+        (libc::RESOLVE_NO_XDEV, "NO_XDEV"),
+    ] {
+        if resolve & bit != 0 {
+            out.push(name);
+        }
+    }
+    if out.is_empty() {
+        "0".into()
+    } else {
+        out.join("|")
+    }
 }
 
 /// MOUNT_ATTR_* bits.

@@ -16,6 +16,10 @@ pub enum Ret {
     Fd(Fd),
     Int(i64),
     Kind(FileKind),
+    /// `stamp`: device, inode, ctime in nanoseconds.
+    Stamp(u64, u64, i64),
+    /// `owner_mode`: kind, owner uid, permission bits.
+    Owned(FileKind, u32, u32),
     Bytes(Vec<u8>),
     Text(String),
     Names(Vec<String>),
@@ -264,6 +268,36 @@ impl Sys for Script {
     }
     fn write_fd(&self, fd: Fd, data: &[u8]) -> SysResult<()> {
         self.unit(format!("write_fd({fd}, {})", q(&String::from_utf8_lossy(data))))
+    }
+    fn openat2(&self, dirfd: Fd, path: &str, flags: i32, resolve: u64) -> SysResult<Fd> {
+        self.fd(format!("openat2({dirfd}, {}, {flags:#o}, {})", q(path), fmt_resolve(resolve)))
+    }
+    fn stamp(&self, fd: Fd) -> SysResult<(u64, u64, i64)> {
+        match self.next(format!("stamp({fd})")) {
+            Ret::Stamp(dev, ino, ctime) => Ok((dev, ino, ctime)),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("stamp: {r:?}"),
+        }
+    }
+    fn unlinkat(&self, dirfd: Fd, name: &str, flags: i32) -> SysResult<()> {
+        self.unit(format!("unlinkat({dirfd}, {}, {flags:#x})", q(name)))
+    }
+    fn owner_mode(&self, path: &str) -> SysResult<(FileKind, u32, u32)> {
+        match self.next(format!("owner_mode({})", q(path))) {
+            Ret::Owned(k, uid, mode) => Ok((k, uid, mode)),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("owner_mode: {r:?}"),
+        }
+    }
+    fn passwd_home(&self, uid: u32) -> SysResult<String> {
+        match self.next(format!("passwd_home({uid})")) {
+            Ret::Text(t) => Ok(t),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("passwd_home: {r:?}"),
+        }
+    }
+    fn bind_link_onto_itself(&self, dirfd: Fd, name: &str) -> SysResult<()> {
+        self.unit(format!("bind_link_onto_itself({dirfd}, {})", q(name)))
     }
     fn open_in_root(&self, dirfd: Fd, path: &str, flags: i32) -> SysResult<Fd> {
         self.fd(format!("open_in_root({dirfd}, {}, {flags:#o})", q(path)))

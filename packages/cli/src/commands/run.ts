@@ -51,10 +51,14 @@ export class RunCommand extends SourcedPlanCommand {
   async execute(): Promise<number> {
     let child: SandboxProcess;
     let empty = false;
+    let protectedPaths: readonly string[] = [];
+    let presetName = '';
     try {
-      const { plan } = this.resolvePlan();
+      const { plan, preset } = this.resolvePlan();
       checkFlagFds(this);
       empty = (plan.ops ?? []).length === 0;
+      protectedPaths = preset?.protectedPaths ?? [];
+      presetName = preset?.name ?? '';
       // As docker -it and ssh: a terminal gets a pseudo-terminal unless --no-tty.
       if (plan.tty === undefined && canUseTty(plan)) plan.tty = true;
       child = spawn({ argv: plan.argv, plan, stdio: 'inherit' });
@@ -65,7 +69,9 @@ export class RunCommand extends SourcedPlanCommand {
     try {
       const result = await child.exited;
       this.context.stderr.write(formatTaint(result.taint, result.quarantine));
-      return exitStatus(result);
+      const status = exitStatus(result);
+      if (status !== 0 && protectedPaths.length > 0) this.context.stderr.write(protectedNote(presetName, protectedPaths, process.cwd()));
+      return status;
     } catch (error) {
       if (isSandboxError(error) && error.taint) this.context.stderr.write(formatTaint(error.taint));
       throw this.explain(empty ? emptySandbox(error) : error);
@@ -86,6 +92,17 @@ export function emptySandbox(error: unknown): unknown {
     exitStatus: error.exitStatus,
     cause: error,
   });
+}
+
+/**
+ * After a failed run under a preset that protects paths: one line saying
+ * which are read-only and how to let the program write one, since the
+ * program itself only saw EROFS or EBUSY.
+ */
+export function protectedNote(preset: string, paths: readonly string[], cwd: string): string {
+  const shown = paths.map((p) => (p.startsWith(`${cwd}/`) ? p.slice(cwd.length + 1) : p));
+  const list = shown.length > 8 ? `${shown.slice(0, 8).join(', ')} and ${shown.length - 8} more` : shown.join(', ');
+  return `sandboxctl: note: preset ${preset} keeps these read-only: ${list}; if the program needed to write one, allow it with --allow-write PATH (\`sandboxctl explain --preset ${preset}\` lists them)\n`;
 }
 
 /**

@@ -49,6 +49,7 @@ export const EXAMPLE_HOST = fakeHost({
   '/home/user/project/.git/HEAD': 'file',
   '/home/user/project/.git/config': 'file',
   '/home/user/project/.git/objects': 'dir',
+  '/home/user/project/.git/refs': 'dir',
   '/home/user/project/.vscode': 'dir',
   '/home/user/project/.gitmodules': 'file',
   '/home/user/project/src': 'dir',

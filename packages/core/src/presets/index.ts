@@ -58,6 +58,8 @@ export interface PresetOptions {
   network?: Network;
   /** The caller's uid; default this process's (0: `agent` hides root-only files). */
   uid?: number;
+  /** Protected paths `agent` lets the program write; relative ones resolve against `cwd`. */
+  allowWrite?: readonly string[];
   /** `build`: paths readable (default: the current directory); relative ones resolve against `cwd`. */
   inputs?: readonly string[];
   /** `build`: the one writable directory (default: `out` under `cwd`). */
@@ -106,6 +108,7 @@ export function resolvePreset(preset: PresetName | PresetOptions): ResolvedPrese
   if (runtimeDir !== undefined && isAbsolute(runtimeDir)) ctx.runtimeDir = runtimeDir;
   if (options.inputs !== undefined) ctx.inputs = options.inputs.map((p) => resolve(cwd, p));
   if (options.output !== undefined) ctx.output = resolve(cwd, options.output);
+  if (options.allowWrite !== undefined) ctx.allowWrite = options.allowWrite.map((p) => resolve(cwd, p));
   return resolveWith(definition, ctx);
 }
 

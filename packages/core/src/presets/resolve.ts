@@ -12,12 +12,12 @@ import { SandboxError } from '../errors';
 import type { EnvPolicy, Op, Plan } from '../plan-types';
 import { auditRoots, auditSpec } from './audit';
 import { credentialNames, disallowedNames } from './credentials';
-import { gitProtectedPaths } from './git';
+import { gitLayout, isGitDir, nestedGit, type GitProtect } from './git';
 import { resolveHome } from './home';
 import type { HostView } from './host';
 import { resolvePrivateRun, resolveResolver, resolveSockets } from './reach';
 import { resolveRootSecrets } from './system-secrets';
-import type { PresetDefinition, PresetStep, ProtectedPath } from './types';
+import type { PresetDefinition, PresetStep } from './types';
 
 /** What an op does for the preset, for `explain` and the docs. */
 export type OpRole =
@@ -67,6 +67,8 @@ export interface PresetContext {
   allowHome?: readonly string[];
   /** Host socket paths left reachable (absolute). */
   allowSocket?: readonly string[];
+  /** Absolute protected paths the caller lets the program write (`--allow-write`). */
+  allowWrite?: readonly string[];
 }
 
 /** The policy part of a plan that a preset sets. */
@@ -82,7 +84,12 @@ export interface ResolvedPreset {
   removedEnv: string[];
   /** What the preset would have done but did not, and why. */
   skipped: string[];
+  /** Absolute paths kept read-only for the program (for refusals and `explain`). */
+  protectedPaths: string[];
 }
+
+/** The most ops a plan may hold (validate.rs MAX_OPS). */
+export const MAX_PLAN_OPS = 4096;
 
 /** Turns preset data into ops and policy for this context. */
 export function resolveWith(preset: PresetDefinition, ctx: PresetContext): ResolvedPreset {
@@ -92,7 +99,7 @@ export function resolveWith(preset: PresetDefinition, ctx: PresetContext): Resol
   // `$HOME`, when it names another directory, is a home too (home.ts shows it the same way).
   const envHome = ctx.env.HOME !== undefined && posix.isAbsolute(ctx.env.HOME) ? ctx.host.realpath(ctx.env.HOME) : undefined;
   if (envHome !== undefined && envHome !== home && envHome !== '/' && ctx.host.kind(envHome) === 'dir') checkCwd(preset, cwd, envHome);
-  const out: ResolvedPreset = { name: preset.name, ops: [], notes: [], policy: {}, removedEnv: [], skipped: [] };
+  const out: ResolvedPreset = { name: preset.name, ops: [], notes: [], policy: {}, removedEnv: [], skipped: [], protectedPaths: [] };
   const add = (op: Op, role: OpRole, why: string): void => {
     out.ops.push(op);
     out.notes.push({ role, why });
@@ -104,7 +111,26 @@ export function resolveWith(preset: PresetDefinition, ctx: PresetContext): Resol
   };
 
   const state: StepState = { shownHome: [], hidden: [] };
-  for (const step of preset.steps) resolveStep(step, { ...ctx, cwd, home }, fill, add, out.skipped, state, preset);
+  const counts: { why: string; n: number }[] = [];
+  const nestedNames = preset.steps.flatMap((s) => ('protect' in s ? s.protect.filter((p) => p.nested).map((p) => p.path) : []));
+  let walked: Walked | undefined;
+  const walk = (): Walked => (walked ??= walkProtected(cwd, nestedNames, ctx.host, out.skipped));
+  for (const step of preset.steps) {
+    const before = out.ops.length;
+    resolveStep(step, { ...ctx, cwd, home }, fill, add, out, walk, state, preset);
+    counts.push({ why: step.why, n: out.ops.length - before });
+  }
+  if (out.ops.length > MAX_PLAN_OPS) {
+    const top = counts.reduce((a, b) => (b.n > a.n ? b : a));
+    throw new SandboxError(
+      'E_PLAN_INVALID',
+      `preset ${preset.name} would make ${out.ops.length} ops, more than the ${MAX_PLAN_OPS} a plan may hold: ${top.n} of them from "${top.why}" in ${cwd}`,
+      { path: 'preset', hint: 'run it from a smaller directory, or remove what multiplies them there' },
+    );
+  }
+  for (const allowed of ctx.allowWrite ?? []) {
+    if (!out.skipped.some((s) => s.startsWith(`${allowed} `) || s.startsWith(`${allowed}/`))) out.skipped.push(`--allow-write ${allowed}: no protected path there`);
+  }
 
   const { policy } = preset;
   out.policy.network = policy.network;
@@ -123,7 +149,12 @@ export function resolveWith(preset: PresetDefinition, ctx: PresetContext): Resol
   if (policy.env.set) env.set = { ...policy.env.set };
   if (policy.env.offlineSet && (ctx.network ?? policy.network) === 'none') env.set = { ...env.set, ...policy.env.offlineSet };
   if (Object.keys(env).length > 0) out.policy.env = env;
-  if (policy.audit) out.policy.audit = auditSpec(auditRoots({ cwd }));
+  if (policy.audit) {
+    // The project, and the git directories the run may write that lie outside
+    // it (the enclosing repository's, a linked worktree's common directory).
+    const layout = gitLayout(cwd, home, ctx.host);
+    out.policy.audit = auditSpec(auditRoots({ cwd }, layout.gitDirs));
+  }
   return out;
 }
 
@@ -142,11 +173,13 @@ function resolveStep(
   ctx: PresetContext,
   fill: (template: string) => string | undefined,
   add: Add,
-  skipped: string[],
+  out: ResolvedPreset,
+  walk: () => Walked,
   state: StepState,
   preset: PresetDefinition,
 ): void {
   const { host, cwd } = ctx;
+  const skipped = out.skipped;
   const network = (ctx.network ?? preset.policy.network) === 'host';
   if ('home' in step) {
     const home: Parameters<typeof resolveHome>[0] = { home: ctx.home, cwd, host, allowHome: ctx.allowHome ?? [] };
@@ -201,11 +234,41 @@ function resolveStep(
     return;
   }
   if ('protectGit' in step) {
-    protect(gitProtectedPaths(cwd, host), ctx, step.why, add, skipped);
+    const layout = gitLayout(cwd, ctx.home, host);
+    skipped.push(...layout.skipped);
+    const writable = [cwd, ...layout.gitDirs];
+    if (layout.root !== undefined) {
+      add({ kind: 'bind', source: layout.root, target: layout.root }, 'host', 'the enclosing repository\'s work tree, read-only: git reads it');
+      add({ kind: 'bind', source: cwd, target: cwd, writable: true }, 'writable', 'the current directory, writable (again, over the enclosing work tree)');
+    }
+    for (const path of layout.links) {
+      add({ kind: 'placeholder', target: path, type: 'link' }, 'protected', `${step.why} (a symlink: kept in place)`);
+      out.protectedPaths.push(path);
+    }
+    for (const dir of layout.gitDirs) {
+      add({ kind: 'bind', source: dir, target: dir, writable: true }, 'writable', 'git directory, writable for commits; a mount point, so it cannot be renamed, removed or replaced');
+    }
+    const gits = walk().gits;
+    for (const g of gits) {
+      if (host.readlink(g) === undefined && isGitDir(g, host)) {
+        add({ kind: 'bind', source: g, target: g, writable: true }, 'writable', 'a nested repository\'s git directory: a mount point, so it cannot be renamed, removed or replaced');
+      }
+    }
+    const nested = gits.flatMap((g) => nestedGit(g, cwd, host));
+    for (const p of [...layout.protect, ...nested]) protectOne(p, ctx, writable, step.why, add, out);
     return;
   }
   if ('protect' in step) {
-    protect(step.protect, ctx, step.why, add, skipped);
+    const names = step.protect.filter((p) => p.nested).map((p) => p.path);
+    for (const entry of step.protect) {
+      protectOne({ path: posix.join(cwd, entry.path), type: entry.type, placeholder: entry.placeholder, base: cwd }, ctx, [cwd], step.why, add, out);
+    }
+    if (names.length > 0) {
+      for (const found of walk().names) {
+        const entry = step.protect.find((p) => p.path === posix.basename(found))!;
+        protectOne({ path: found, type: entry.type, placeholder: false, base: cwd }, ctx, [cwd], `${step.why} (in a subdirectory)`, add, out);
+      }
+    }
     return;
   }
   if ('system' in step) {
@@ -224,48 +287,104 @@ function resolveStep(
   add({ kind: 'bind', source: output, target: output, writable: true }, 'output', step.why);
 }
 
+/** Names whose directory may be a stand-in (another run's): protected through the placeholder op, which takes its lock. */
+const STAND_IN_NAMES = new Set(['.vscode', '.idea', '.claude', 'hooks']);
+
+/** How far {@link walkProtected} looks below the current directory. */
+export const WALK_LIMITS = { dirs: 4000, depth: 10, found: 256 };
+
 /**
- * Existing paths are bound read-only onto themselves. A missing one with a
- * placeholder gets one at its first missing component (the `placeholder`
- * op): an empty read-only stand-in, created on the host by the launcher for
- * the run and removed after it by the last sandbox using it.
+ * A bounded walk below `cwd` (not following symlinks, not into `.git` or
+ * `node_modules`) for protected names that exist in subdirectories and for
+ * nested `.git` entries. Hitting a bound is said in `skipped`.
  */
-function protect(paths: readonly ProtectedPath[], ctx: PresetContext, why: string, add: Add, skipped: string[]): void {
-  const { host, cwd } = ctx;
-  const placed = new Set<string>();
-  for (const entry of paths) {
-    const abs = posix.join(cwd, entry.path);
-    const kind = host.kind(abs);
-    if (kind !== 'missing' && entry.placeholder && (kind === 'dir' || kind === 'file') && host.readlink(abs) === undefined) {
-      // Even when present: it may be another sandbox's stand-in, and every
-      // sandbox using the path must hold its lock (ops/placeholder.rs).
-      if (!placed.has(abs)) add({ kind: 'placeholder', target: abs, type: kind }, 'protected', why);
-      placed.add(abs);
-      continue;
-    }
-    if (kind !== 'missing') {
-      add({ kind: 'bind', source: abs, target: abs }, 'protected', why);
-      continue;
-    }
-    if (!entry.placeholder) continue;
-    let at = cwd;
-    let type: 'dir' | 'file' = 'dir';
-    const parts = entry.path.split('/');
-    for (let i = 0; i < parts.length; i += 1) {
-      at = posix.join(at, parts[i]!);
-      if (host.readlink(at) !== undefined && host.kind(at) === 'missing') {
-        skipped.push(`${abs} is not protected: ${at} is a dangling symlink`);
-        at = '';
-        break;
+interface Walked {
+  /** Protected names found in subdirectories. */
+  names: string[];
+  /** `.git` entries found in subdirectories (nested repositories, submodule checkouts). */
+  gits: string[];
+}
+
+function walkProtected(cwd: string, names: readonly string[], host: HostView, skipped: string[]): Walked {
+  const wanted = new Set(names);
+  const out = { names: [] as string[], gits: [] as string[] };
+  let queue: string[] = [cwd];
+  let visited = 0;
+  for (let depth = 0; depth < WALK_LIMITS.depth && queue.length > 0; depth += 1) {
+    const next: string[] = [];
+    for (const dir of queue) {
+      visited += 1;
+      if (visited > WALK_LIMITS.dirs) {
+        skipped.push(`protected names were looked for in ${WALK_LIMITS.dirs} directories below ${cwd} only; the rest are not protected during the run`);
+        return out;
       }
-      if (host.kind(at) === 'missing') {
-        type = i === parts.length - 1 ? entry.type : 'dir';
-        break;
+      for (const name of host.list(dir) ?? []) {
+        const path = `${dir}/${name}`;
+        if (depth > 0 && (wanted.has(name) || name === '.git') && host.kind(path) !== 'missing') {
+          const list = name === '.git' ? out.gits : out.names;
+          if (out.names.length + out.gits.length >= WALK_LIMITS.found) {
+            skipped.push(`more than ${WALK_LIMITS.found} protected names below ${cwd}: ${path} and those after it are not protected during the run`);
+            return out;
+          }
+          list.push(path);
+          continue;
+        }
+        if (name === '.git' || name === 'node_modules' || host.readlink(path) !== undefined) continue;
+        if (host.kind(path) === 'dir') next.push(path);
       }
     }
-    if (at === '' || placed.has(at)) continue;
-    placed.add(at);
-    add({ kind: 'placeholder', target: at, type }, 'placeholder', why);
+    queue = next;
+  }
+  return out;
+}
+
+/**
+ * One protected path: what exists is bound read-only onto itself (a
+ * directory that may be a stand-in through the placeholder op, which takes
+ * its lock); a missing directory with a placeholder gets one when its
+ * parent is a real directory (never a stand-in in a stand-in); a missing
+ * file gets nothing (the post-run audit's). A symlink is kept in place (the
+ * link itself a mount point) and what it points to inside a writable area is
+ * protected too.
+ */
+function protectOne(p: GitProtect, ctx: PresetContext, writable: readonly string[], why: string, add: Add, out: ResolvedPreset): void {
+  const { host } = ctx;
+  const allowed = (ctx.allowWrite ?? []).find((a) => isWithin(p.path, a));
+  if (allowed !== undefined) {
+    out.skipped.push(`${allowed} is writable (--allow-write): ${p.path} is not protected`);
+    return;
+  }
+  if (out.protectedPaths.includes(p.path)) return;
+  const link = host.readlink(p.path);
+  if (link !== undefined) {
+    const target = posix.resolve(posix.dirname(p.path), link);
+    if (writable.some((w) => isWithin(target, w))) {
+      if (host.readlink(target) !== undefined) out.skipped.push(`${target} (where ${p.path} points) is not protected: it is a symlink again`);
+      else protectOne({ ...p, path: target, placeholder: p.type === 'dir' }, ctx, writable, `${why} (where the symlink ${p.path} points)`, add, out);
+    }
+    add({ kind: 'placeholder', target: p.path, type: 'link' }, 'protected', `${why} (a symlink)`);
+    out.protectedPaths.push(p.path);
+    return;
+  }
+  const kind = host.kind(p.path);
+  const standIn = p.type === 'dir' && STAND_IN_NAMES.has(posix.basename(p.path));
+  if (kind === 'missing') {
+    if (!p.placeholder || p.type !== 'dir' || !realDir(posix.dirname(p.path), p.base, host)) return;
+    add({ kind: 'placeholder', target: p.path, type: 'dir', base: p.base }, 'placeholder', why);
+  } else if (kind === 'dir' && (standIn || p.placeholder)) {
+    add({ kind: 'placeholder', target: p.path, type: 'dir', base: p.base }, 'protected', why);
+  } else {
+    add({ kind: 'bind', source: p.path, target: p.path }, 'protected', why);
+  }
+  out.protectedPaths.push(p.path);
+}
+
+/** `dir` exists below (or at) `base` with no symlink on the way: a stand-in can be made in it. */
+function realDir(dir: string, base: string, host: HostView): boolean {
+  if (!isWithin(dir, base)) return false;
+  for (let at = dir; ; at = posix.dirname(at)) {
+    if (host.readlink(at) !== undefined || host.kind(at) !== 'dir') return false;
+    if (at === base) return true;
   }
 }
 

@@ -20,8 +20,10 @@ export interface ProtectedPath {
   readonly path: string;
   /** What a placeholder for it is when it does not exist. */
   readonly type: 'dir' | 'file';
-  /** Also protect it when it does not exist, with an empty read-only placeholder. */
+  /** Also protect it when it does not exist, with an empty read-only placeholder (directories only). */
   readonly placeholder: boolean;
+  /** Also protect it where it exists in a subdirectory (found by a bounded walk). */
+  readonly nested?: boolean;
 }
 
 export type PresetStep =
@@ -83,7 +85,7 @@ export interface PresetPolicy {
 }
 
 /** Parameters a preset reads from its options (CLI flags, config keys). */
-export type PresetParam = 'allowEnv' | 'allowHome' | 'allowSocket' | 'inputs' | 'output';
+export type PresetParam = 'allowEnv' | 'allowHome' | 'allowSocket' | 'allowWrite' | 'inputs' | 'output';
 
 export interface PresetDefinition {
   readonly name: PresetName;
