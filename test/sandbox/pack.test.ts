@@ -105,10 +105,10 @@ test(
     expect(existsSync(join(project, 'node_modules', 'sandboxctl', 'node_modules', 'clipanion', 'package.json'))).toBe(true);
     expect(existsSync(join(project, 'node_modules', 'sandboxctl', 'schema', 'config.schema.json'))).toBe(true);
 
-    const script = 'cat ~/.ssh/id_ed25519 2>/dev/null || echo hidden; echo pid=$$; echo ok > made; mkdir -p .git/hooks 2>/dev/null && touch .git/hooks/pre-commit 2>/dev/null || echo hooks-refused';
+    const script = 'cat ~/.ssh/id_ed25519 2>/dev/null || echo hidden; echo pid=$$; echo ok > made; mkdir .vscode/tasks 2>/dev/null || echo vscode-refused';
     const ran = sh('npx', ['--offline', 'sandboxctl', 'run', '--preset', 'agent', '--', '/bin/sh', '-c', script], project);
     expect(ran.stderr).toBe('');
-    expect(ran.stdout).toBe('hidden\npid=2\nhooks-refused\n');
+    expect(ran.stdout).toBe('hidden\npid=2\nvscode-refused\n');
     expect(ran.status).toBe(0);
     expect(existsSync(join(project, 'made'))).toBe(true);
 

@@ -107,6 +107,12 @@ interface Route {
   marks: string[];
   /** False where nothing could run even without the audit (the control says so). */
   live: boolean;
+  /**
+   * The mounts refuse the plant during the run (read-only .git/info, hooksPath
+   * directory): the program's writes fail, so its status is not asserted, and
+   * the control shows the route dead even when the audit only warns.
+   */
+  mounts?: boolean;
   /** What the revert run must also show. */
   check?: (dir: string, r: Ran) => void;
 }
@@ -170,6 +176,7 @@ const ROUTES: Route[] = [
     name: '.git/info/attributes + exclude',
     repo: true,
     script: () => put('.git/info/attributes', '* diff=evil filter=evil\n') + put('.git/info/exclude', '*\n'),
+    mounts: true,
     after: (dir) => void git(dir, 'diff', 'HEAD~1'),
     marks: [],
     live: false,
@@ -254,7 +261,8 @@ const ROUTES: Route[] = [
     },
     script: (_, m) => put('.husky/pre-commit', `#!/bin/sh\n${m('hook')}\n`) + put('.husky/post-commit', `#!/bin/sh\n${m('new-hook')}\n`) + 'chmod +x .husky/pre-commit .husky/post-commit',
     marks: ['hook', 'new-hook'],
-    live: true,
+    live: false,
+    mounts: true,
     check: (dir) => {
       expect(readFileSync(join(dir, '.husky/pre-commit'), 'utf8')).toBe('#!/bin/sh\nexit 0\n');
       expect(statSync(join(dir, '.husky/pre-commit')).mode & 0o777).toBe(0o755);
@@ -267,7 +275,8 @@ async function runRoute(route: Route, tag: string, extra: string[]): Promise<{ d
   const dir = project(route.repo, route.setup);
   const m = (x: string) => mark(`${tag}-${x}`);
   const r = await agent(dir, route.script(dir, m), extra);
-  expect(r.code).toBe(0);
+  if (route.mounts) expect(r.stderr).toMatch(/Read-only file system/);
+  else expect(r.code).toBe(0);
   hostGit(...(route.hostDirs?.(dir) ?? [dir]));
   route.after?.(dir);
   return { dir, r, ran: route.marks.filter((x) => ran(`${tag}-${x}`)) };
@@ -349,13 +358,15 @@ describe('the library result', () => {
     const r = await run({ argv: ['/bin/sh', '-c', 'echo "{}" > .envrc'], preset: { name: 'agent', cwd: dir }, onTaint: 'warn' });
     expect(r.code).toBe(0);
     expect(r.taint).toEqual([{ kind: 'tool-file', path: `${dir}/.envrc`, change: 'created', detail: 'editor, agent or shell settings', outcome: 'left' }]);
-    const reverted = await run({ argv: ['/bin/sh', '-c', 'echo "{\\"x\\":1}" > .envrc'], preset: { name: 'agent', cwd: dir } });
+    // .envrc exists now, so the mounts keep it read-only; --allow-write lifts
+    // the mount, and the audit still puts the old content back by default.
+    const reverted = await run({ argv: ['/bin/sh', '-c', 'echo "{\\"x\\":1}" > .envrc'], preset: { name: 'agent', cwd: dir, allowWrite: ['.envrc'] } });
     expect(reverted.taint.map((f) => [f.kind, f.change, f.outcome])).toEqual([['tool-file', 'changed', 'restored']]);
     expect(reverted.quarantine).toMatch(/\/\.local\/state\/sandboxctl\/quarantine\/\d+-\d+$/);
     if (/\/\.local\/state\/sandboxctl\/quarantine\/\d+-\d+$/.test(reverted.quarantine!)) quarantines.push(reverted.quarantine!);
     expect(readFileSync(join(dir, '.envrc'), 'utf8')).toBe('{}\n');
     expect(statSync(reverted.quarantine!).mode & 0o777).toBe(0o700);
-    await expect(run({ argv: ['/bin/sh', '-c', 'echo x > .envrc'], preset: { name: 'agent', cwd: dir }, onTaint: 'fail' })).rejects.toMatchObject({
+    await expect(run({ argv: ['/bin/sh', '-c', 'echo x > .envrc'], preset: { name: 'agent', cwd: dir, allowWrite: ['.envrc'] }, onTaint: 'fail' })).rejects.toMatchObject({
       code: 'E_TAINTED',
       taint: [{ kind: 'tool-file', path: `${dir}/.envrc`, outcome: 'left' }],
     });
