@@ -70,10 +70,7 @@ codes! {
 /// `schema/error-codes.json`: every code with its description, as `npm run gen`
 /// commits it.
 pub fn codes_json() -> String {
-    let list: Vec<serde_json::Value> = Code::ALL
-        .iter()
-        .map(|c| serde_json::json!({ "code": c.as_str(), "description": c.description() }))
-        .collect();
+    let list: Vec<serde_json::Value> = Code::ALL.iter().map(|c| serde_json::json!({ "code": c.as_str(), "description": c.description() })).collect();
     let mut s = serde_json::to_string_pretty(&list).expect("codes serialize");
     s.push('\n');
     s
@@ -122,9 +119,7 @@ impl SetupError {
 /// Hints for the known traps.
 fn hint_for(code: Code, errno: Errno) -> Option<String> {
     match (code, errno.0) {
-        (Code::Mount, libc::ENOSPC) => Some(
-            "the mount table is full: raise fs.mount-max or use fewer mounts".into(),
-        ),
+        (Code::Mount, libc::ENOSPC) => Some("the mount table is full: raise fs.mount-max or use fewer mounts".into()),
         (Code::Setup, libc::EINVAL) => None,
         _ => None,
     }
@@ -187,10 +182,7 @@ mod tests {
     fn committed_error_codes_are_fresh() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/error-codes.json");
         let committed = std::fs::read_to_string(path).expect("schema/error-codes.json exists");
-        assert!(
-            committed == super::codes_json(),
-            "schema/error-codes.json is stale: run `npm run gen`"
-        );
+        assert!(committed == super::codes_json(), "schema/error-codes.json is stale: run `npm run gen`");
     }
 
     #[test]

@@ -36,10 +36,7 @@ fn candidates(exec: &Exec) -> Vec<CString> {
         return vec![c(name)];
     }
     let path = exec.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
-    path.split(':')
-        .map(|d| if d.is_empty() { "." } else { d })
-        .map(|d| c(&format!("{}/{name}", d.trim_end_matches('/'))))
-        .collect()
+    path.split(':').map(|d| if d.is_empty() { "." } else { d }).map(|d| c(&format!("{}/{name}", d.trim_end_matches('/')))).collect()
 }
 
 pub(crate) fn spawn(exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
@@ -276,7 +273,8 @@ mod tests {
 
     #[test]
     fn without_a_shell_a_file_without_shebang_fails_with_its_own_enoexec() {
-        let sys = Script::new(vec![(r#"execve("./x", ["./x"])"#, Ret::Err(libc::ENOEXEC)), (r#"execve("/bin/sh", ["/bin/sh", "./x"])"#, Ret::Err(libc::ENOENT))]);
+        let sys =
+            Script::new(vec![(r#"execve("./x", ["./x"])"#, Ret::Err(libc::ENOEXEC)), (r#"execve("/bin/sh", ["/bin/sh", "./x"])"#, Ret::Err(libc::ENOENT))]);
         assert_eq!(exec_program(&sys, &cs(&["./x"]), &cs(&["./x"]), &[]), Err(Errno(libc::ENOEXEC)));
         sys.done();
     }

@@ -254,8 +254,8 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     // Landlock scopes (ABI 6+): no signals to, and no abstract unix sockets
     // of, processes outside the sandbox. Older kernels lack them: go on
     // without (doctor reports the ABI).
-    let scoped = (!plan.landlock.allow_abstract_unix as u64) * LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
-        | (!plan.landlock.allow_signals as u64) * LANDLOCK_SCOPE_SIGNAL;
+    let scoped =
+        (!plan.landlock.allow_abstract_unix as u64) * LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | (!plan.landlock.allow_signals as u64) * LANDLOCK_SCOPE_SIGNAL;
     if scoped != 0 {
         match sys.landlock_scope(scoped) {
             Ok(()) | Err(Errno(libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL | libc::E2BIG)) => {}

@@ -19,16 +19,7 @@ fn progs() -> &'static [Vec<libc::sock_filter>] {
 }
 
 fn cx(plan: &Plan) -> InitContext<'_> {
-    InitContext {
-        plan,
-        host_uid: 1000,
-        host_gid: 1001,
-        caller_cwd: None,
-        report_fd: None,
-        seccomp: progs(),
-        env: vec!["PATH=/usr/bin".into()],
-        tty_sock: None,
-    }
+    InitContext { plan, host_uid: 1000, host_gid: 1001, caller_cwd: None, report_fd: None, seccomp: progs(), env: vec!["PATH=/usr/bin".into()], tty_sock: None }
 }
 
 fn c(s: impl Into<String>, r: Ret) -> (String, Ret) {
@@ -92,11 +83,7 @@ fn setup_calls() -> Vec<(String, Ret)> {
 fn the_whole_sequence_in_order() {
     let p = plan();
     let mut calls = setup_calls();
-    calls.extend([
-        c("reap()", Ret::Reaped(2, ExitStatus::Exited(42))),
-        c("monotonic_ms()", Ret::Int(1000)),
-        c("reap()", Ret::Err(libc::ECHILD)),
-    ]);
+    calls.extend([c("reap()", Ret::Reaped(2, ExitStatus::Exited(42))), c("monotonic_ms()", Ret::Int(1000)), c("reap()", Ret::Err(libc::ECHILD))]);
     let s = Script::new(calls);
     assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 42);
     s.done();
@@ -121,11 +108,7 @@ fn every_fallible_call_is_a_fatal_branch_with_its_own_error() {
         }
         let marker = 20_000 + i as i32;
         let mut script: Vec<(String, Ret)> = calls[..i].to_vec();
-        let injected = if call.starts_with("spawn") {
-            Ret::ExecFailed(Some(2), ExecFailure::Exec(Errno(marker)))
-        } else {
-            Ret::Err(marker)
-        };
+        let injected = if call.starts_with("spawn") { Ret::ExecFailed(Some(2), ExecFailure::Exec(Errno(marker))) } else { Ret::Err(marker) };
         script.push((call.clone(), injected));
         // A failed mount onto a target fd still closes that fd.
         if call.contains("/host/proc/self/fd/5") {
@@ -454,10 +437,7 @@ fn tty_an_unknown_window_size_is_left_alone() {
     calls.remove(at + 1);
     calls.extend([c("close(7)", Ret::Ok), c("reap()", Ret::Err(libc::ECHILD))]);
     let s = Script::new(calls);
-    assert_eq!(
-        expect_exit(|| run_init(&s, &tty_cx(&p))),
-        EXIT_UNEXPECTED_WAIT
-    );
+    assert_eq!(expect_exit(|| run_init(&s, &tty_cx(&p))), EXIT_UNEXPECTED_WAIT);
     s.done();
 }
 
@@ -521,20 +501,14 @@ fn tty_no_ptmx_in_the_new_root_is_e_setup_with_the_hint() {
     let mut p = plan();
     p.tty = true;
     let mut calls = tty_calls();
-    let at = calls
-        .iter()
-        .position(|(c, _)| c.starts_with("open_pty"))
-        .unwrap();
+    let at = calls.iter().position(|(c, _)| c.starts_with("open_pty")).unwrap();
     calls.truncate(at + 1);
     calls[at].1 = Ret::Err(libc::ENOENT);
     let s = Script::new(calls);
     assert_eq!(expect_exit(|| run_init(&s, &tty_cx(&p))), EXIT_SETUP);
     s.done();
     let logs = s.logs();
-    assert!(
-        logs[0].starts_with("E_SETUP: cannot open a pseudo-terminal on the sandbox's /dev/ptmx"),
-        "{logs:?}"
-    );
+    assert!(logs[0].starts_with("E_SETUP: cannot open a pseudo-terminal on the sandbox's /dev/ptmx"), "{logs:?}");
     assert_eq!(logs[1], format!("hint: {TTY_HINT}"));
 }
 
@@ -543,19 +517,13 @@ fn tty_passing_the_master_fails_with_e_setup() {
     let mut p = plan();
     p.tty = true;
     let mut calls = tty_calls();
-    let at = calls
-        .iter()
-        .position(|(c, _)| c.starts_with("send_fd"))
-        .unwrap();
+    let at = calls.iter().position(|(c, _)| c.starts_with("send_fd")).unwrap();
     calls.truncate(at + 1);
     calls[at].1 = Ret::Err(20_777);
     let s = Script::new(calls);
     assert_eq!(expect_exit(|| run_init(&s, &tty_cx(&p))), EXIT_SETUP);
     s.done();
-    assert_eq!(
-        s.logs(),
-        ["E_SETUP: cannot pass the pseudo-terminal to the launcher: error 20777"]
-    );
+    assert_eq!(s.logs(), ["E_SETUP: cannot pass the pseudo-terminal to the launcher: error 20777"]);
 }
 
 #[test]

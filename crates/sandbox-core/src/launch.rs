@@ -60,7 +60,9 @@ pub fn userns_error(sys: &dyn Sys, e: Errno) -> SetupError {
     let read = |p: &str| sys.read_file(p).ok().map(|b| String::from_utf8_lossy(&b).trim().to_string());
     let mut hint = Vec::new();
     if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
-        hint.push("AppArmor restricts unprivileged user namespaces: sysctl kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor profile allowing userns)");
+        hint.push(
+            "AppArmor restricts unprivileged user namespaces: sysctl kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor profile allowing userns)",
+        );
     }
     if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
         hint.push("unprivileged user namespaces are disabled: sysctl kernel.unprivileged_userns_clone=1");
@@ -209,12 +211,7 @@ pub struct Stop {
 
 impl Stop {
     pub fn new(pid: i32, plan: &Plan) -> Stop {
-        Stop {
-            pid,
-            keep_session: !plan.new_session,
-            asked: false,
-            forced: None,
-        }
+        Stop { pid, keep_session: !plan.new_session, asked: false, forced: None }
     }
 
     pub fn signal(&mut self, sys: &dyn Sys, sig: i32) {

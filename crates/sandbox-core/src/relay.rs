@@ -21,37 +21,21 @@ use crate::plan::{Op, Plan};
 use crate::sys::{Errno, Fd, Sys, TermState, POLLIN, POLLOUT};
 
 /// Signals the relay takes through its signalfd.
-pub const RELAY_SIGNALS: [i32; 6] = [
-    libc::SIGCHLD,
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGWINCH,
-];
+pub const RELAY_SIGNALS: [i32; 6] = [libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGWINCH];
 /// Bytes moved per read.
 pub const CHUNK: usize = 16 * 1024;
 
 /// Before anything exists: the plan gives the sandbox a devpts of its own
 /// (the dev op on /dev) and the launcher's stdin is a terminal to relay.
 pub fn check(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
-    let private_dev = plan
-        .ops
-        .iter()
-        .any(|o| matches!(o, Op::Dev(d) if d.target.trim_end_matches('/') == "/dev"));
+    let private_dev = plan.ops.iter().any(|o| matches!(o, Op::Dev(d) if d.target.trim_end_matches('/') == "/dev"));
     if !private_dev {
-        let mut e = SetupError::new(
-            Code::Setup,
-            "a pseudo-terminal needs the sandbox's own /dev, and the plan has no dev op on /dev",
-        );
+        let mut e = SetupError::new(Code::Setup, "a pseudo-terminal needs the sandbox's own /dev, and the plan has no dev op on /dev");
         e.hint = Some(TTY_HINT.into());
         return Err(e);
     }
     if !sys.isatty(0) {
-        let mut e = SetupError::new(
-            Code::Setup,
-            "a pseudo-terminal needs a terminal on stdin to relay",
-        );
+        let mut e = SetupError::new(Code::Setup, "a pseudo-terminal needs a terminal on stdin to relay");
         e.hint = Some("run it from a terminal, or without a pseudo-terminal (`--no-tty`)".into());
         return Err(e);
     }
@@ -76,15 +60,7 @@ struct Relay<'a> {
 pub fn relay(sys: &dyn Sys, sock: Fd, stop: &mut Stop) -> i32 {
     // stdout may go away: EPIPE then, not death with the terminal left raw.
     sys.ignore_signal(libc::SIGPIPE);
-    let mut r = Relay {
-        sys,
-        sock: Some(sock),
-        master: None,
-        master_open: false,
-        stdin_open: true,
-        input: Vec::new(),
-        saved: None,
-    };
+    let mut r = Relay { sys, sock: Some(sock), master: None, master_open: false, stdin_open: true, input: Vec::new(), saved: None };
     let sfd = match sys.signal_fd(&RELAY_SIGNALS) {
         Ok(fd) => fd,
         Err(e) => {
@@ -104,18 +80,9 @@ impl Relay<'_> {
         loop {
             let mut fds = vec![(sfd, POLLIN)];
             let sock_at = self.sock.map(|s| push(&mut fds, s, POLLIN));
-            let stdin_at = (self.master.is_some() && self.stdin_open && self.input.is_empty())
-                .then(|| push(&mut fds, 0, POLLIN));
+            let stdin_at = (self.master.is_some() && self.stdin_open && self.input.is_empty()).then(|| push(&mut fds, 0, POLLIN));
             let master_at = match self.master {
-                Some(m) if self.master_open => Some(push(
-                    &mut fds,
-                    m,
-                    if self.input.is_empty() {
-                        POLLIN
-                    } else {
-                        POLLIN | POLLOUT
-                    },
-                )),
+                Some(m) if self.master_open => Some(push(&mut fds, m, if self.input.is_empty() { POLLIN } else { POLLIN | POLLOUT })),
                 _ => None,
             };
             let rev = match self.sys.poll(&fds, -1) {
@@ -186,18 +153,14 @@ impl Relay<'_> {
     /// pid 1 sent the master: size it as our terminal, then go raw.
     fn attach(&mut self, m: Fd) {
         if let Err(e) = self.sys.set_nonblock(m) {
-            self.sys.log(&format!(
-                "cannot make the pseudo-terminal non-blocking: {e}"
-            ));
+            self.sys.log(&format!("cannot make the pseudo-terminal non-blocking: {e}"));
         }
         self.master = Some(m);
         self.master_open = true;
         self.resize();
         match self.sys.tty_raw(0) {
             Ok(t) => self.saved = Some(t),
-            Err(e) => self
-                .sys
-                .log(&format!("cannot put the terminal in raw mode: {e}")),
+            Err(e) => self.sys.log(&format!("cannot put the terminal in raw mode: {e}")),
         }
     }
 
@@ -248,8 +211,7 @@ impl Relay<'_> {
         self.close_sock();
         if let Some(t) = self.saved.take() {
             if let Err(e) = self.sys.tty_restore(0, &t) {
-                self.sys
-                    .log(&format!("cannot restore the terminal settings: {e}"));
+                self.sys.log(&format!("cannot restore the terminal settings: {e}"));
             }
         }
         if let Some(m) = self.master.take() {

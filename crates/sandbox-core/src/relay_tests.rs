@@ -16,31 +16,14 @@ fn c(s: impl Into<String>, r: Ret) -> (String, Ret) {
 
 fn plan(tty: bool) -> Plan {
     let mut p = Plan::new(vec!["/bin/sh".into()]);
-    p.ops.push(Op::Tmpfs(TmpfsOp {
-        target: "/tmp".into(),
-        size: None,
-        mode: 0o755,
-        read_only: false,
-    }));
-    p.ops.push(Op::Dev(DevOp {
-        target: "/dev/".into(),
-        mqueue: false,
-        writable: false,
-    }));
+    p.ops.push(Op::Tmpfs(TmpfsOp { target: "/tmp".into(), size: None, mode: 0o755, read_only: false }));
+    p.ops.push(Op::Dev(DevOp { target: "/dev/".into(), mqueue: false, writable: false }));
     p.tty = tty;
     p
 }
 
 fn lcx(plan: &Plan) -> LaunchContext<'_> {
-    LaunchContext {
-        plan,
-        report_fd: None,
-        seccomp: &[],
-        env: vec![],
-        caller_cwd: None,
-        parent: 77,
-        runtime_dir: Some("/run/sbx".into()),
-    }
+    LaunchContext { plan, report_fd: None, seccomp: &[], env: vec![], caller_cwd: None, parent: 77, runtime_dir: Some("/run/sbx".into()) }
 }
 
 fn flags(p: &Plan) -> String {
@@ -137,10 +120,7 @@ fn second_sigint_kills_the_sandbox_and_still_restores_and_cleans_up() {
     let mut p = plan(true);
     p.status_fd = Some(20);
     let mut v = start(&p);
-    v.insert(
-        6,
-        c("write_fd(20, \"{ \\\"child-pid\\\": 4242 }\\n\")", Ret::Ok),
-    );
+    v.insert(6, c("write_fd(20, \"{ \\\"child-pid\\\": 4242 }\\n\")", Ret::Ok));
     v.extend(attach());
     v.extend([
         c("poll([12:IN 0:IN 13:IN], -1)", ev(&[IN, 0, 0])),
@@ -154,10 +134,7 @@ fn second_sigint_kills_the_sandbox_and_still_restores_and_cleans_up() {
         c("poll([12:IN 0:IN 13:IN], -1)", ev(&[IN, 0, HUP])),
     ]);
     v.extend(reaped(ExitStatus::Signaled(9)));
-    v.push(c(
-        "write_fd(20, \"{ \\\"exit-code\\\": 130 }\\n\")",
-        Ret::Ok,
-    ));
+    v.push(c("write_fd(20, \"{ \\\"exit-code\\\": 130 }\\n\")", Ret::Ok));
     let (code, s) = run(v, &p);
     assert_eq!(code, 130);
     s.done();
@@ -226,13 +203,7 @@ fn raw_mode_and_restore_failures_are_logged_not_fatal() {
     let (code, s) = run(v, &p);
     assert_eq!(code, 0);
     s.done();
-    assert_eq!(
-        s.logs(),
-        [
-            "cannot make the pseudo-terminal non-blocking: error 20301",
-            "cannot put the terminal in raw mode: error 20302"
-        ]
-    );
+    assert_eq!(s.logs(), ["cannot make the pseudo-terminal non-blocking: error 20301", "cannot put the terminal in raw mode: error 20302"]);
 }
 
 #[test]
@@ -297,62 +268,31 @@ fn signal_read_failure_ends_the_sandbox() {
 fn tty_without_a_private_dev_is_e_setup_with_the_hint_before_clone() {
     let mut p = plan(true);
     p.ops.retain(|o| !matches!(o, Op::Dev(_)));
-    let (code, s) = run(
-        vec![
-            c("prctl(SetPdeathsig(9))", Ret::Ok),
-            c("getppid()", Ret::Int(77)),
-        ],
-        &p,
-    );
+    let (code, s) = run(vec![c("prctl(SetPdeathsig(9))", Ret::Ok), c("getppid()", Ret::Int(77))], &p);
     assert_eq!(code, EXIT_SETUP);
     s.done();
     let logs = s.logs();
-    assert!(
-        logs[0].starts_with("E_SETUP: a pseudo-terminal needs the sandbox's own /dev"),
-        "{logs:?}"
-    );
-    assert!(
-        logs[1].contains("--no-tty") && logs[1].contains("--dev /dev"),
-        "{logs:?}"
-    );
+    assert!(logs[0].starts_with("E_SETUP: a pseudo-terminal needs the sandbox's own /dev"), "{logs:?}");
+    assert!(logs[1].contains("--no-tty") && logs[1].contains("--dev /dev"), "{logs:?}");
 }
 
 #[test]
 fn tty_without_a_terminal_on_stdin_is_e_setup() {
     let p = plan(true);
-    let (code, s) = run(
-        vec![
-            c("prctl(SetPdeathsig(9))", Ret::Ok),
-            c("getppid()", Ret::Int(77)),
-            c("isatty(0)", Ret::Int(0)),
-        ],
-        &p,
-    );
+    let (code, s) = run(vec![c("prctl(SetPdeathsig(9))", Ret::Ok), c("getppid()", Ret::Int(77)), c("isatty(0)", Ret::Int(0))], &p);
     assert_eq!(code, EXIT_SETUP);
     s.done();
-    assert!(
-        s.logs()[0].starts_with("E_SETUP: a pseudo-terminal needs a terminal on stdin"),
-        "{:?}",
-        s.logs()
-    );
+    assert!(s.logs()[0].starts_with("E_SETUP: a pseudo-terminal needs a terminal on stdin"), "{:?}", s.logs());
 }
 
 #[test]
 fn tty_socketpair_failure_is_e_setup() {
     let p = plan(true);
-    let v = vec![
-        c("prctl(SetPdeathsig(9))", Ret::Ok),
-        c("getppid()", Ret::Int(77)),
-        c("isatty(0)", Ret::Int(1)),
-        c("socketpair()", Ret::Err(20_701)),
-    ];
+    let v = vec![c("prctl(SetPdeathsig(9))", Ret::Ok), c("getppid()", Ret::Int(77)), c("isatty(0)", Ret::Int(1)), c("socketpair()", Ret::Err(20_701))];
     let (code, s) = run(v, &p);
     assert_eq!(code, EXIT_SETUP);
     s.done();
-    assert_eq!(
-        s.logs(),
-        ["E_SETUP: cannot create the pseudo-terminal socket: error 20701"]
-    );
+    assert_eq!(s.logs(), ["E_SETUP: cannot create the pseudo-terminal socket: error 20701"]);
 }
 
 #[test]

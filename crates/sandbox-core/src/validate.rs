@@ -60,13 +60,7 @@ impl Ctx<'_> {
 }
 
 fn top(field: &str, reason: impl Into<String>) -> PlanError {
-    PlanError {
-        path: format!("plan.{field}"),
-        op_index: None,
-        kind: None,
-        reason: reason.into(),
-        code: Code::PlanInvalid,
-    }
+    PlanError { path: format!("plan.{field}"), op_index: None, kind: None, reason: reason.into(), code: Code::PlanInvalid }
 }
 
 /// Why `p` is not a clean absolute path, if it is not.
@@ -377,7 +371,9 @@ mod tests {
 
     #[test]
     fn a_placeholder_base_must_be_above_its_target() {
-        let ok = |base: &str| check(format!(r#"{{"argv":["true"],"ops":[{{"kind":"placeholder","target":"/p/sub/.vscode","type":"dir","base":"{base}"}}]}}"#).as_bytes());
+        let ok = |base: &str| {
+            check(format!(r#"{{"argv":["true"],"ops":[{{"kind":"placeholder","target":"/p/sub/.vscode","type":"dir","base":"{base}"}}]}}"#).as_bytes())
+        };
         for base in ["/p", "/p/sub", "/"] {
             assert!(ok(base).is_ok(), "{base}");
         }
@@ -441,8 +437,24 @@ mod tests {
         let long = "a".repeat(65);
         let label = "a".repeat(64);
         for bad in [
-            "", "box\nroot", "box\r", "a\tb", "a\u{1b}[31m", "a\0b", "a b", "a/b", "a_b", "ünï", "-a", "a-", "a.-b", "a..b", ".a", "a.",
-            long.as_str(), label.as_str(),
+            "",
+            "box\nroot",
+            "box\r",
+            "a\tb",
+            "a\u{1b}[31m",
+            "a\0b",
+            "a b",
+            "a/b",
+            "a_b",
+            "ünï",
+            "-a",
+            "a-",
+            "a.-b",
+            "a..b",
+            ".a",
+            "a.",
+            long.as_str(),
+            label.as_str(),
         ] {
             assert!(check_hostname(bad).is_err(), "{bad:?}");
         }

@@ -109,15 +109,7 @@ fn main() {
     // Placeholder locks: checked and chosen by the launcher (ops/placeholder.rs).
     let runtime_dir = std::env::var("XDG_RUNTIME_DIR").ok();
     setup_signals();
-    let cx = LaunchContext {
-        plan: &plan,
-        report_fd,
-        seccomp: &filters,
-        env,
-        caller_cwd,
-        parent: sys.getppid(),
-        runtime_dir,
-    };
+    let cx = LaunchContext { plan: &plan, report_fd, seccomp: &filters, env, caller_cwd, parent: sys.getppid(), runtime_dir };
     // SAFETY: getuid/getgid have no arguments.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     run_launcher(&sys, uid, gid, &cx)

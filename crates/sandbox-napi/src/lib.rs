@@ -86,15 +86,10 @@ pub fn plan_schema() -> String {
 /// `arch` (`x86_64` or `aarch64`) defaults to this machine's. Errors carry
 /// the code `E_PLAN_INVALID` and name the plan field at fault.
 #[napi]
-pub fn compile_seccomp(
-    policy_json: String,
-    keep_session: bool,
-    arch: Option<String>,
-) -> napi::Result<Vec<napi::bindgen_prelude::Buffer>, String> {
+pub fn compile_seccomp(policy_json: String, keep_session: bool, arch: Option<String>) -> napi::Result<Vec<napi::bindgen_prelude::Buffer>, String> {
     use sandbox_core::seccomp::{self, Arch};
     let invalid = |message: String| napi::Error::new("E_PLAN_INVALID".to_string(), message);
-    let policy: sandbox_core::plan::Seccomp =
-        serde_json::from_str(&policy_json).map_err(|e| invalid(format!("plan.seccomp: {e}")))?;
+    let policy: sandbox_core::plan::Seccomp = serde_json::from_str(&policy_json).map_err(|e| invalid(format!("plan.seccomp: {e}")))?;
     let arch = match arch.as_deref() {
         None => Arch::host().ok_or_else(|| invalid(format!("no seccomp support for the {} architecture", std::env::consts::ARCH)))?,
         Some(name) => Arch::from_name(name).ok_or_else(|| invalid(format!("unknown architecture {name:?}: x86_64 or aarch64")))?,

@@ -104,7 +104,9 @@ fn bpf_prog_load_kprobe() -> libc::c_long {
     attr[1] = insns.as_ptr() as u64;
     attr[2] = license.as_ptr() as u64;
     // SAFETY: attr and insns outlive the call; size is attr's.
-    unsafe { libc::syscall(libc::SYS_bpf, 5 /* BPF_PROG_LOAD */, attr.as_ptr(), std::mem::size_of_val(&attr)) }
+    unsafe {
+        libc::syscall(libc::SYS_bpf, 5 /* BPF_PROG_LOAD */, attr.as_ptr(), std::mem::size_of_val(&attr))
+    }
 }
 
 fn try_syscall(name: &str) -> Option<String> {
@@ -125,7 +127,11 @@ fn try_syscall(name: &str) -> Option<String> {
                     options(nostack)
                 )
             };
-            if ret < 0 { -ret } else { 0 }
+            if ret < 0 {
+                -ret
+            } else {
+                0
+            }
         }));
     }
     if name == "clone-newns" {
@@ -136,7 +142,11 @@ fn try_syscall(name: &str) -> Option<String> {
                 // SAFETY: leaving the grandchild.
                 unsafe { _exit(0) }
             }
-            if r < 0 { last_errno() } else { 0 }
+            if r < 0 {
+                last_errno()
+            } else {
+                0
+            }
         }));
     }
     // SAFETY: each call passes harmless or null arguments; a call that

@@ -76,10 +76,7 @@ impl Reader<'_> {
         self.data.get(self.pos).copied()
     }
     fn err(&self, reason: &'static str) -> ParseError {
-        ParseError {
-            line: self.line + 1,
-            reason,
-        }
+        ParseError { line: self.line + 1, reason }
     }
 }
 
@@ -90,11 +87,7 @@ fn is_space(c: u8) -> bool {
 /// Every entry of a git config file, in order.
 pub fn parse(data: &[u8]) -> Result<Vec<Entry>, ParseError> {
     let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
-    let mut r = Reader {
-        data,
-        pos: 0,
-        line: 0,
-    };
+    let mut r = Reader { data, pos: 0, line: 0 };
     let mut out = Vec::new();
     let mut section: Option<(String, Option<String>)> = None;
     let mut comment = false;
@@ -139,12 +132,7 @@ pub fn parse(data: &[u8]) -> Result<Vec<Entry>, ParseError> {
             b'=' => Some(value(&mut r)?),
             _ => return Err(r.err("expected = after a variable name")),
         };
-        out.push(Entry {
-            section: sec.clone(),
-            subsection: sub.clone(),
-            name,
-            value,
-        });
+        out.push(Entry { section: sec.clone(), subsection: sub.clone(), name, value });
     }
     Ok(out)
 }
@@ -153,9 +141,7 @@ pub fn parse(data: &[u8]) -> Result<Vec<Entry>, ParseError> {
 fn section_header(r: &mut Reader) -> Result<(String, Option<String>), ParseError> {
     let mut name = String::new();
     loop {
-        let c = r
-            .next()
-            .ok_or_else(|| r.err("unterminated section header"))?;
+        let c = r.next().ok_or_else(|| r.err("unterminated section header"))?;
         match c {
             b']' => break,
             c if is_space(c) && c != b'\n' => {
@@ -165,9 +151,7 @@ fn section_header(r: &mut Reader) -> Result<(String, Option<String>), ParseError
                 }
                 return Ok((name, Some(sub)));
             }
-            c if c.is_ascii_alphanumeric() || c == b'-' || c == b'.' => {
-                name.push((c as char).to_ascii_lowercase())
-            }
+            c if c.is_ascii_alphanumeric() || c == b'-' || c == b'.' => name.push((c as char).to_ascii_lowercase()),
             _ => return Err(r.err("bad character in a section name")),
         }
     }
@@ -263,27 +247,14 @@ pub fn is_dangerous(e: &Entry) -> bool {
     let sub = e.subsection.is_some();
     let n = e.name.as_str();
     match e.section.as_str() {
-        "core" => matches!(
-            n,
-            "fsmonitor"
-                | "hookspath"
-                | "sshcommand"
-                | "editor"
-                | "pager"
-                | "gitproxy"
-                | "askpass"
-                | "worktree"
-                | "alternaterefscommand"
-        ),
+        "core" => matches!(n, "fsmonitor" | "hookspath" | "sshcommand" | "editor" | "pager" | "gitproxy" | "askpass" | "worktree" | "alternaterefscommand"),
         "sequence" => n == "editor",
         "diff" => (!sub && n == "external") || (sub && matches!(n, "textconv" | "command")),
         "difftool" | "mergetool" => matches!(n, "cmd" | "path"),
         "merge" => sub && n == "driver",
         // Every key of these sections runs, includes, trusts or redirects.
-        "filter" | "credential" | "include" | "includeif" | "safe" | "uploadpack"
-        | "receivepack" | "pager" | "man" | "protocol" | "url" | "hook" | "trailer" | "browser" => {
-            true
-        }
+        "filter" | "credential" | "include" | "includeif" | "safe" | "uploadpack" | "receivepack" | "pager" | "man" | "protocol" | "url" | "hook"
+        | "trailer" | "browser" => true,
         "alias" => v.trim_start().starts_with('!'),
         "gpg" => n == "program",
         "interactive" => n == "difffilter",
@@ -297,20 +268,12 @@ pub fn is_dangerous(e: &Entry) -> bool {
 
 /// The dangerous entries of a parsed file.
 pub fn dangerous(entries: &[Entry]) -> Vec<Entry> {
-    entries
-        .iter()
-        .filter(|e| is_dangerous(e))
-        .cloned()
-        .collect()
+    entries.iter().filter(|e| is_dangerous(e)).cloned().collect()
 }
 
 /// The value of `section.name` (no subsection), last one wins as in git.
 pub fn get<'a>(entries: &'a [Entry], section: &str, name: &str) -> Option<&'a str> {
-    entries
-        .iter()
-        .rev()
-        .find(|e| e.section == section && e.subsection.is_none() && e.name == name)
-        .map(|e| e.value.as_deref().unwrap_or("true"))
+    entries.iter().rev().find(|e| e.section == section && e.subsection.is_none() && e.name == name).map(|e| e.value.as_deref().unwrap_or("true"))
 }
 
 #[cfg(test)]
@@ -318,11 +281,7 @@ mod tests {
     use super::*;
 
     fn keys(text: &str) -> Vec<String> {
-        parse(text.as_bytes())
-            .unwrap()
-            .iter()
-            .map(|e| e.to_string())
-            .collect()
+        parse(text.as_bytes()).unwrap().iter().map(|e| e.to_string()).collect()
     }
     fn bad(text: &str) -> &'static str {
         parse(text.as_bytes()).unwrap_err().reason
@@ -332,18 +291,9 @@ mod tests {
     fn sections_and_names_are_case_folded_subsections_are_not() {
         assert_eq!(keys("[core]\n\tfsmonitor = x\n"), ["core.fsmonitor = x"]);
         assert_eq!(keys("[Core]\n FSMonitor = x"), ["core.fsmonitor = x"]);
-        assert_eq!(
-            keys("[diff \"X y\"]\ntextconv = cat"),
-            ["diff.X y.textconv = cat"]
-        );
-        assert_eq!(
-            keys("[Diff.Sub]\nTextConv = cat"),
-            ["diff.sub.textconv = cat"]
-        );
-        assert_eq!(
-            keys("[includeIf \"gitdir:/tmp/**\"]\n  path = /tmp/x"),
-            ["includeif.gitdir:/tmp/**.path = /tmp/x"]
-        );
+        assert_eq!(keys("[diff \"X y\"]\ntextconv = cat"), ["diff.X y.textconv = cat"]);
+        assert_eq!(keys("[Diff.Sub]\nTextConv = cat"), ["diff.sub.textconv = cat"]);
+        assert_eq!(keys("[includeIf \"gitdir:/tmp/**\"]\n  path = /tmp/x"), ["includeif.gitdir:/tmp/**.path = /tmp/x"]);
         assert_eq!(keys("[sub \"a\\\"b\\\\c\"]\nk=v"), ["sub.a\"b\\c.k = v"]);
     }
 
@@ -352,37 +302,20 @@ mod tests {
         assert_eq!(keys("[a]\nk = \"x ; y\" # c\n"), ["a.k = x ; y"]);
         assert_eq!(keys("[a]\nk = x ; y\n"), ["a.k = x"]);
         assert_eq!(keys("[a]\nk =   one   two  \n"), ["a.k = one   two"]);
-        assert_eq!(
-            keys("[a]\nk = fs\\\nmon\\\n  itor\n"),
-            ["a.k = fsmon  itor"]
-        );
+        assert_eq!(keys("[a]\nk = fs\\\nmon\\\n  itor\n"), ["a.k = fsmon  itor"]);
         assert_eq!(keys("[a]\nk = fs\\\nmonitor\n"), ["a.k = fsmonitor"]);
-        assert_eq!(
-            keys("[a]\nk = \"q\\\"\\\\\\t\\n\"\n"),
-            ["a.k = q\\\"\\\\\\t\\n"]
-        );
-        assert_eq!(
-            parse(b"[a]\nk = \"q\\\"\\\\\\t\\n\"\n").unwrap()[0]
-                .value
-                .as_deref(),
-            Some("q\"\\\t\n")
-        );
+        assert_eq!(keys("[a]\nk = \"q\\\"\\\\\\t\\n\"\n"), ["a.k = q\\\"\\\\\\t\\n"]);
+        assert_eq!(parse(b"[a]\nk = \"q\\\"\\\\\\t\\n\"\n").unwrap()[0].value.as_deref(), Some("q\"\\\t\n"));
         assert_eq!(keys("[a]\nflag\nother # c\n"), ["a.flag", "a.other"]);
         assert_eq!(keys("[a] k = same line"), ["a.k = same line"]);
-        assert_eq!(
-            keys("\u{feff}; comment\n# [core]\n[a]\r\nk = v\r\n"),
-            ["a.k = v"]
-        );
+        assert_eq!(keys("\u{feff}; comment\n# [core]\n[a]\r\nk = v\r\n"), ["a.k = v"]);
         assert_eq!(keys("[a]k=v[b]"), ["a.k = v[b]"]);
     }
 
     #[test]
     fn refuses_what_git_refuses() {
         assert_eq!(bad("k = v\n"), "a variable outside any section");
-        assert_eq!(
-            bad("[a]\n1k = v\n"),
-            "a variable name must start with a letter"
-        );
+        assert_eq!(bad("[a]\n1k = v\n"), "a variable name must start with a letter");
         assert_eq!(bad("[a]\nk v\n"), "expected = after a variable name");
         assert_eq!(bad("[a]\nk = \"open\n"), "unterminated quote");
         assert_eq!(bad("[a]\nk = \\q\n"), "bad escape in a value");
@@ -397,58 +330,35 @@ mod tests {
 
     #[test]
     fn dangerous_keys() {
-        let d = |text: &str| {
-            dangerous(&parse(text.as_bytes()).unwrap())
-                .iter()
-                .map(|e| e.key())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(d("[core]\nfsmonitor=x\nhooksPath=.h\nbare=false\neditor=vi\nworktree=/w\nfilemode = true"), ["core.fsmonitor", "core.hookspath", "core.editor", "core.worktree"]);
+        let d = |text: &str| dangerous(&parse(text.as_bytes()).unwrap()).iter().map(|e| e.key()).collect::<Vec<_>>();
+        assert_eq!(
+            d("[core]\nfsmonitor=x\nhooksPath=.h\nbare=false\neditor=vi\nworktree=/w\nfilemode = true"),
+            ["core.fsmonitor", "core.hookspath", "core.editor", "core.worktree"]
+        );
         assert_eq!(
             d("[diff]\nexternal=x\ntool=y\n[diff \"pdf\"]\ntextconv=t\ncommand=c\nbinary=true"),
             ["diff.external", "diff.pdf.textconv", "diff.pdf.command"]
         );
+        assert_eq!(d("[alias]\nst = status\nx = \" !sh\"\ny = !sh"), ["alias.x", "alias.y"]);
+        assert_eq!(d("[filter \"lfs\"]\nclean=x\n[merge \"m\"]\ndriver=d\nname=n\n[merge]\nff=only"), ["filter.lfs.clean", "merge.m.driver"]);
+        assert_eq!(d("[gpg]\nprogram=p\nformat=ssh\n[gpg \"ssh\"]\nprogram=q\nallowedSignersFile=f"), ["gpg.program", "gpg.ssh.program"]);
         assert_eq!(
-            d("[alias]\nst = status\nx = \" !sh\"\ny = !sh"),
-            ["alias.x", "alias.y"]
+            d("[remote \"o\"]\nurl=u\nuploadpack=u\nreceivepack=r\n[url \"ext::\"]\ninsteadOf=https://"),
+            ["remote.o.uploadpack", "remote.o.receivepack", "url.ext::.insteadof"]
         );
+        assert_eq!(d("[submodule \"s\"]\nupdate=!x\npath=p\n[submodule \"t\"]\nupdate=rebase"), ["submodule.s.update"]);
         assert_eq!(
-            d("[filter \"lfs\"]\nclean=x\n[merge \"m\"]\ndriver=d\nname=n\n[merge]\nff=only"),
-            ["filter.lfs.clean", "merge.m.driver"]
+            d("[user]\nname=n\n[color]\nui=auto\n[interactive]\ndiffFilter=f\n[web]\nbrowser=b\n[sequence]\neditor=e"),
+            ["interactive.difffilter", "web.browser", "sequence.editor"]
         );
-        assert_eq!(
-            d("[gpg]\nprogram=p\nformat=ssh\n[gpg \"ssh\"]\nprogram=q\nallowedSignersFile=f"),
-            ["gpg.program", "gpg.ssh.program"]
-        );
-        assert_eq!(d("[remote \"o\"]\nurl=u\nuploadpack=u\nreceivepack=r\n[url \"ext::\"]\ninsteadOf=https://"), ["remote.o.uploadpack", "remote.o.receivepack", "url.ext::.insteadof"]);
-        assert_eq!(
-            d("[submodule \"s\"]\nupdate=!x\npath=p\n[submodule \"t\"]\nupdate=rebase"),
-            ["submodule.s.update"]
-        );
-        assert_eq!(d("[user]\nname=n\n[color]\nui=auto\n[interactive]\ndiffFilter=f\n[web]\nbrowser=b\n[sequence]\neditor=e"), ["interactive.difffilter", "web.browser", "sequence.editor"]);
-        for s in [
-            "credential",
-            "include",
-            "includeIf \"x\"",
-            "safe",
-            "uploadpack",
-            "receivepack",
-            "pager",
-            "man",
-            "protocol",
-            "hook \"h\"",
-            "trailer \"t\"",
-        ] {
+        for s in ["credential", "include", "includeIf \"x\"", "safe", "uploadpack", "receivepack", "pager", "man", "protocol", "hook \"h\"", "trailer \"t\""] {
             assert_eq!(d(&format!("[{s}]\nanything = v")).len(), 1, "{s}");
         }
     }
 
     #[test]
     fn last_value_wins() {
-        let e = parse(
-            b"[core]\nhooksPath = a\n[core \"x\"]\nhookspath = c\n[core]\nhooksPath = b\nbare",
-        )
-        .unwrap();
+        let e = parse(b"[core]\nhooksPath = a\n[core \"x\"]\nhookspath = c\n[core]\nhooksPath = b\nbare").unwrap();
         assert_eq!(get(&e, "core", "hookspath"), Some("b"));
         assert_eq!(get(&e, "core", "bare"), Some("true"));
         assert_eq!(get(&e, "core", "none"), None);

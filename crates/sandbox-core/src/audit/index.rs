@@ -17,9 +17,7 @@ const EXTENDED: u16 = 0x4000;
 const GITLINK: u32 = 0o160000;
 
 fn be32(b: &[u8], at: usize) -> Result<u32, IndexError> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or(IndexError("truncated entry"))
+    b.get(at..at + 4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]])).ok_or(IndexError("truncated entry"))
 }
 
 /// git's decode_varint (v4 path prefix lengths).
@@ -56,10 +54,7 @@ pub fn gitlinks(b: &[u8], hash_len: usize) -> Result<Vec<String>, IndexError> {
         let start = pos;
         let mode = be32(b, start + 24)?;
         let flags_at = start + STAT_LEN + hash_len;
-        let flags = b
-            .get(flags_at..flags_at + 2)
-            .map(|s| u16::from_be_bytes([s[0], s[1]]))
-            .ok_or(IndexError("truncated entry"))?;
+        let flags = b.get(flags_at..flags_at + 2).map(|s| u16::from_be_bytes([s[0], s[1]])).ok_or(IndexError("truncated entry"))?;
         let mut name_at = flags_at + 2;
         if flags & EXTENDED != 0 {
             if version < 3 {
@@ -75,20 +70,14 @@ pub fn gitlinks(b: &[u8], hash_len: usize) -> Result<Vec<String>, IndexError> {
                 return Err(IndexError("path prefix longer than the previous path"));
             }
             let rest = b.get(p..).ok_or(IndexError("truncated path"))?;
-            let nul = rest
-                .iter()
-                .position(|&c| c == 0)
-                .ok_or(IndexError("unterminated path"))?;
+            let nul = rest.iter().position(|&c| c == 0).ok_or(IndexError("unterminated path"))?;
             let mut n = prev[..prev.len() - strip].to_vec();
             n.extend_from_slice(&rest[..nul]);
             name = n;
             pos = p + nul + 1;
         } else {
             let rest = b.get(name_at..).ok_or(IndexError("truncated path"))?;
-            let nul = rest
-                .iter()
-                .position(|&c| c == 0)
-                .ok_or(IndexError("unterminated path"))?;
+            let nul = rest.iter().position(|&c| c == 0).ok_or(IndexError("unterminated path"))?;
             name = rest[..nul].to_vec();
             // Entries are NUL-padded to a multiple of 8 bytes (1 to 8 NULs).
             pos = start + ((name_at - start + nul + 8) & !7);
@@ -109,12 +98,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// An index of `(mode, path)` entries as git writes it.
-    pub fn build(
-        version: u32,
-        hash_len: usize,
-        entries: &[(u32, &str)],
-        extended: bool,
-    ) -> Vec<u8> {
+    pub fn build(version: u32, hash_len: usize, entries: &[(u32, &str)], extended: bool) -> Vec<u8> {
         let mut b = b"DIRC".to_vec();
         b.extend(version.to_be_bytes());
         b.extend((entries.len() as u32).to_be_bytes());
@@ -134,11 +118,7 @@ pub(crate) mod tests {
                 b.extend([0, 0]);
             }
             if version == 4 {
-                let common = prev
-                    .bytes()
-                    .zip(path.bytes())
-                    .take_while(|(a, c)| a == c)
-                    .count();
+                let common = prev.bytes().zip(path.bytes()).take_while(|(a, c)| a == c).count();
                 let strip = prev.len() - common;
                 assert!(strip < 128);
                 b.push(strip as u8);
@@ -160,20 +140,10 @@ pub(crate) mod tests {
 
     #[test]
     fn finds_gitlinks_in_every_version() {
-        let entries = [
-            (FILE, "a.txt"),
-            (GITLINK, "evil"),
-            (FILE, "evil2/x"),
-            (GITLINK, "lib/sub"),
-            (0o120000, "link"),
-        ];
+        let entries = [(FILE, "a.txt"), (GITLINK, "evil"), (FILE, "evil2/x"), (GITLINK, "lib/sub"), (0o120000, "link")];
         for (v, ext) in [(2, false), (3, false), (3, true), (4, false), (4, true)] {
             for hash in [20, 32] {
-                assert_eq!(
-                    gitlinks(&build(v, hash, &entries, ext), hash).unwrap(),
-                    ["evil", "lib/sub"],
-                    "v{v} ext {ext} hash {hash}"
-                );
+                assert_eq!(gitlinks(&build(v, hash, &entries, ext), hash).unwrap(), ["evil", "lib/sub"], "v{v} ext {ext} hash {hash}");
             }
         }
     }
@@ -189,16 +159,7 @@ pub(crate) mod tests {
 
     #[test]
     fn v4_prefixes_share_the_previous_path() {
-        let b = build(
-            4,
-            20,
-            &[
-                (FILE, "dir/aaa"),
-                (GITLINK, "dir/abc"),
-                (GITLINK, "dir/abd/e"),
-            ],
-            false,
-        );
+        let b = build(4, 20, &[(FILE, "dir/aaa"), (GITLINK, "dir/abc"), (GITLINK, "dir/abd/e")], false);
         assert_eq!(gitlinks(&b, 20).unwrap(), ["dir/abc", "dir/abd/e"]);
         let mut p = 0;
         assert_eq!(varint(&[0x80, 0x00], &mut p).unwrap(), 128);
@@ -207,34 +168,19 @@ pub(crate) mod tests {
 
     #[test]
     fn refuses_damaged_files() {
-        assert_eq!(
-            gitlinks(b"DIRX\0\0\0\x02\0\0\0\0", 20),
-            Err(IndexError("no DIRC signature"))
-        );
-        assert_eq!(
-            gitlinks(b"DIRC\0\0\0\x05\0\0\0\0", 20),
-            Err(IndexError("unknown version"))
-        );
+        assert_eq!(gitlinks(b"DIRX\0\0\0\x02\0\0\0\0", 20), Err(IndexError("no DIRC signature")));
+        assert_eq!(gitlinks(b"DIRC\0\0\0\x05\0\0\0\0", 20), Err(IndexError("unknown version")));
         let b = build(2, 20, &[(GITLINK, "abc")], false);
         assert_eq!(gitlinks(&b[..70], 20), Err(IndexError("truncated entry")));
         let b = build(2, 20, &[(GITLINK, "abc")], true);
-        assert_eq!(
-            gitlinks(&b, 20),
-            Err(IndexError("extended flags in a version 2 index"))
-        );
+        assert_eq!(gitlinks(&b, 20), Err(IndexError("extended flags in a version 2 index")));
         let mut b = build(4, 20, &[(GITLINK, "abc")], false);
         b[74] = 9;
-        assert_eq!(
-            gitlinks(&b, 20),
-            Err(IndexError("path prefix longer than the previous path"))
-        );
+        assert_eq!(gitlinks(&b, 20), Err(IndexError("path prefix longer than the previous path")));
         let b = build(2, 20, &[(FILE, "a")], false);
         let mut many = b[..b.len() - 20].to_vec();
         many[11] = 2;
         assert_eq!(gitlinks(&many, 20), Err(IndexError("truncated entry")));
-        assert_eq!(
-            gitlinks(&build(2, 20, &[], false), 20).unwrap(),
-            Vec::<String>::new()
-        );
+        assert_eq!(gitlinks(&build(2, 20, &[], false), 20).unwrap(), Vec::<String>::new());
     }
 }

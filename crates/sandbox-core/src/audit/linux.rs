@@ -40,15 +40,7 @@ fn beneath(dirfd: RawFd, rel: &str, flags: i32) -> SysResult<OwnedFd> {
     how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
     loop {
         // SAFETY: valid pointers for the duration of the call.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dirfd,
-                p.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
+        let rc = unsafe { libc::syscall(libc::SYS_openat2, dirfd, p.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>()) };
         match check(rc) {
             Err(Errno(libc::EAGAIN)) | Err(Errno(libc::EINTR)) => continue,
             r => return r.map(owned),
@@ -74,12 +66,7 @@ fn fstatat(fd: RawFd, name: &str) -> SysResult<libc::stat> {
     // SAFETY: zeroed stat buffer, valid C string.
     unsafe {
         let mut st: libc::stat = std::mem::zeroed();
-        let flags = libc::AT_SYMLINK_NOFOLLOW
-            | if name.is_empty() {
-                libc::AT_EMPTY_PATH
-            } else {
-                0
-            };
+        let flags = libc::AT_SYMLINK_NOFOLLOW | if name.is_empty() { libc::AT_EMPTY_PATH } else { 0 };
         check(libc::fstatat(fd, p.as_ptr(), &mut st, flags) as i64)?;
         Ok(st)
     }
@@ -113,14 +100,7 @@ fn entries(fd: OwnedFd) -> SysResult<Vec<(String, FileKind)>> {
             break;
         }
         // SAFETY: d_name is NUL-terminated.
-        let (name, dtype) = unsafe {
-            (
-                CStr::from_ptr((*ent).d_name.as_ptr())
-                    .to_string_lossy()
-                    .into_owned(),
-                (*ent).d_type,
-            )
-        };
+        let (name, dtype) = unsafe { (CStr::from_ptr((*ent).d_name.as_ptr()).to_string_lossy().into_owned(), (*ent).d_type) };
         if name == "." || name == ".." {
             continue;
         }
@@ -131,9 +111,7 @@ fn entries(fd: OwnedFd) -> SysResult<Vec<(String, FileKind)>> {
             libc::DT_UNKNOWN => {
                 // SAFETY: dirfd of a valid DIR*.
                 let dfd = unsafe { libc::dirfd(dir) };
-                fstatat(dfd, &name)
-                    .map(|st| kind_of(st.st_mode))
-                    .unwrap_or(FileKind::Other)
+                fstatat(dfd, &name).map(|st| kind_of(st.st_mode)).unwrap_or(FileKind::Other)
             }
             _ => FileKind::Other,
         };
@@ -148,12 +126,7 @@ fn entries(fd: OwnedFd) -> SysResult<Vec<(String, FileKind)>> {
 /// Open (creating 0700 when missing) each component of `abs` without
 /// following a symlink.
 fn mkdir_p(abs: &str) -> SysResult<OwnedFd> {
-    let mut fd = owned(check(unsafe {
-        libc::open(
-            c"/".as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    } as i64)?);
+    let mut fd = owned(check(unsafe { libc::open(c"/".as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) } as i64)?);
     for comp in abs.split('/').filter(|c| !c.is_empty()) {
         let c = cstr(comp)?;
         // SAFETY: valid fd and C string.
@@ -162,13 +135,7 @@ fn mkdir_p(abs: &str) -> SysResult<OwnedFd> {
             return Err(Errno::last());
         }
         // SAFETY: valid fd and C string.
-        let next = unsafe {
-            libc::openat(
-                fd.as_raw_fd(),
-                c.as_ptr(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            )
-        };
+        let next = unsafe { libc::openat(fd.as_raw_fd(), c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
         fd = owned(check(next as i64)?);
     }
     Ok(fd)
@@ -185,23 +152,9 @@ fn copy_tree(src: RawFd, name: &str, dst: RawFd, dname: &str, budget: &mut usize
         FileKind::Dir => {
             // SAFETY: valid fds and C strings.
             check(unsafe { libc::mkdirat(dst, d.as_ptr(), 0o700) } as i64)?;
-            let from = owned(check(unsafe {
-                libc::openat(
-                    src,
-                    n.as_ptr(),
-                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                )
-            } as i64)?);
-            let to = owned(check(unsafe {
-                libc::openat(
-                    dst,
-                    d.as_ptr(),
-                    libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                )
-            } as i64)?);
-            let dup = owned(check(
-                unsafe { libc::fcntl(from.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) } as i64,
-            )?);
+            let from = owned(check(unsafe { libc::openat(src, n.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) } as i64)?);
+            let to = owned(check(unsafe { libc::openat(dst, d.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) } as i64)?);
+            let dup = owned(check(unsafe { libc::fcntl(from.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) } as i64)?);
             for (e, _) in entries(dup)? {
                 copy_tree(from.as_raw_fd(), &e, to.as_raw_fd(), &e, budget)?;
             }
@@ -209,31 +162,15 @@ fn copy_tree(src: RawFd, name: &str, dst: RawFd, dname: &str, budget: &mut usize
         }
         FileKind::File => {
             // SAFETY: valid fds and C strings.
-            let from = owned(check(unsafe {
-                libc::openat(
-                    src,
-                    n.as_ptr(),
-                    libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
-                )
-            } as i64)?);
-            let to = owned(check(unsafe {
-                libc::openat(
-                    dst,
-                    d.as_ptr(),
-                    libc::O_WRONLY
-                        | libc::O_CREAT
-                        | libc::O_EXCL
-                        | libc::O_NOFOLLOW
-                        | libc::O_CLOEXEC,
-                    0o600,
-                )
-            } as i64)?);
+            let from = owned(check(unsafe { libc::openat(src, n.as_ptr(), libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC) } as i64)?);
+            let to =
+                owned(check(
+                    unsafe { libc::openat(dst, d.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o600) } as i64,
+                )?);
             let mut buf = vec![0u8; 1 << 16];
             loop {
                 // SAFETY: buf is valid for its length.
-                let n = check(unsafe {
-                    libc::read(from.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
-                } as i64)? as usize;
+                let n = check(unsafe { libc::read(from.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } as i64)? as usize;
                 if n == 0 {
                     return Ok(());
                 }
@@ -255,16 +192,8 @@ fn remove_tree(parent: RawFd, name: &str) -> SysResult<()> {
     let n = cstr(name)?;
     if kind_of(fstatat(parent, name)?.st_mode) == FileKind::Dir {
         // SAFETY: valid fd and C string.
-        let dir = owned(check(unsafe {
-            libc::openat(
-                parent,
-                n.as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            )
-        } as i64)?);
-        let dup = owned(check(
-            unsafe { libc::fcntl(dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) } as i64,
-        )?);
+        let dir = owned(check(unsafe { libc::openat(parent, n.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) } as i64)?);
+        let dup = owned(check(unsafe { libc::fcntl(dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) } as i64)?);
         for (e, _) in entries(dup)? {
             remove_tree(dir.as_raw_fd(), &e)?;
         }
@@ -280,9 +209,7 @@ fn readlinkat(fd: RawFd, name: &str) -> SysResult<String> {
     let p = cstr(name)?;
     let mut buf = vec![0u8; 4097];
     // SAFETY: buf is valid for its length.
-    let n = check(
-        unsafe { libc::readlinkat(fd, p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) } as i64,
-    )? as usize;
+    let n = check(unsafe { libc::readlinkat(fd, p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) } as i64)? as usize;
     buf.truncate(n);
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
@@ -308,26 +235,14 @@ impl AuditFs for LinuxAuditFs {
         // The root is named by the caller before the run: its own path may
         // hold symlinks (a /home link); nothing below it is followed.
         // SAFETY: valid C string.
-        let fd = check(unsafe {
-            libc::open(
-                p.as_ptr(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        } as i64)?;
+        let fd = check(unsafe { libc::open(p.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) } as i64)?;
         Ok(fd as Root)
     }
 
     fn list(&self, root: Root, rel: &str) -> SysResult<Listing> {
-        let fd = beneath(
-            root,
-            rel,
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-        )?;
+        let fd = beneath(root, rel, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
         let dev = fstatat(fd.as_raw_fd(), "")?.st_dev;
-        Ok(Listing {
-            dev,
-            entries: entries(fd)?,
-        })
+        Ok(Listing { dev, entries: entries(fd)? })
     }
 
     fn lstat(&self, root: Root, rel: &str) -> SysResult<Meta> {
@@ -336,11 +251,7 @@ impl AuditFs for LinuxAuditFs {
     }
 
     fn read(&self, root: Root, rel: &str, limit: usize) -> SysResult<Vec<u8>> {
-        let fd = beneath(
-            root,
-            rel,
-            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK,
-        )?;
+        let fd = beneath(root, rel, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK)?;
         if kind_of(fstatat(fd.as_raw_fd(), "")?.st_mode) != FileKind::File {
             return Err(Errno(libc::EINVAL));
         }
@@ -381,15 +292,7 @@ impl AuditFs for LinuxAuditFs {
         let dst = mkdir_p(dparent)?;
         let (n, d) = (cstr(name)?, cstr(dname)?);
         // SAFETY: valid fds and C strings.
-        let rc = unsafe {
-            libc::renameat2(
-                src.as_raw_fd(),
-                n.as_ptr(),
-                dst.as_raw_fd(),
-                d.as_ptr(),
-                libc::RENAME_NOREPLACE,
-            )
-        };
+        let rc = unsafe { libc::renameat2(src.as_raw_fd(), n.as_ptr(), dst.as_raw_fd(), d.as_ptr(), libc::RENAME_NOREPLACE) };
         if rc == 0 {
             return Ok(());
         }
@@ -398,13 +301,7 @@ impl AuditFs for LinuxAuditFs {
             return Err(e);
         }
         // Another filesystem: copy (bounded), then remove the original.
-        copy_tree(
-            src.as_raw_fd(),
-            name,
-            dst.as_raw_fd(),
-            dname,
-            &mut COPY_ENTRIES.clone(),
-        )?;
+        copy_tree(src.as_raw_fd(), name, dst.as_raw_fd(), dname, &mut COPY_ENTRIES.clone())?;
         remove_tree(src.as_raw_fd(), name)
     }
 
@@ -416,12 +313,7 @@ impl AuditFs for LinuxAuditFs {
         let mode = mode & 0o1777;
         // SAFETY: valid fd and C string.
         let fd = owned(check(unsafe {
-            libc::openat(
-                dir.as_raw_fd(),
-                n.as_ptr(),
-                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                mode,
-            )
+            libc::openat(dir.as_raw_fd(), n.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC, mode)
         } as i64)?);
         write_all(fd.as_raw_fd(), data)?;
         // The umask narrowed the create mode; the snapshot's mode is the truth.
@@ -443,25 +335,13 @@ impl AuditFs for LinuxAuditFs {
         let home = unsafe {
             let mut pw: libc::passwd = std::mem::zeroed();
             let mut res: *mut libc::passwd = std::ptr::null_mut();
-            if libc::getpwuid_r(
-                libc::geteuid(),
-                &mut pw,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                &mut res,
-            ) != 0
-                || res.is_null()
-                || pw.pw_dir.is_null()
-            {
+            if libc::getpwuid_r(libc::geteuid(), &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut res) != 0 || res.is_null() || pw.pw_dir.is_null() {
                 return None;
             }
             CStr::from_ptr(pw.pw_dir).to_string_lossy().into_owned()
         };
         // Resolved once here, so every component below is opened O_NOFOLLOW.
-        std::fs::canonicalize(&home)
-            .ok()?
-            .to_str()
-            .map(String::from)
+        std::fs::canonicalize(&home).ok()?.to_str().map(String::from)
     }
 
     fn now_ns(&self) -> i64 {
@@ -502,14 +382,7 @@ mod tests {
         let fs_ = LinuxAuditFs;
         let root = fs_.pin(&format!("{d}/p")).unwrap();
         let l = fs_.list(root, "").unwrap();
-        assert_eq!(
-            l.entries,
-            [
-                ("file-link".into(), FileKind::Symlink),
-                ("link".into(), FileKind::Symlink),
-                ("sub".into(), FileKind::Dir)
-            ]
-        );
+        assert_eq!(l.entries, [("file-link".into(), FileKind::Symlink), ("link".into(), FileKind::Symlink), ("sub".into(), FileKind::Dir)]);
         assert_eq!(fs_.read(root, "sub/f", 100).unwrap(), b"data");
         assert_eq!(fs_.read(root, "sub/f", 2).unwrap(), b"da");
         assert_eq!(fs_.lstat(root, "link").unwrap().kind, FileKind::Symlink);
@@ -517,18 +390,9 @@ mod tests {
         assert_eq!(fs_.read(root, "file-link", 100), Err(Errno(libc::ELOOP)));
         // O_DIRECTORY on a symlink answers ENOTDIR before ELOOP: refused either way.
         assert_eq!(fs_.list(root, "link").map(drop), Err(Errno(libc::ENOTDIR)));
-        assert_eq!(
-            fs_.lstat(root, "link/outside").map(drop),
-            Err(Errno(libc::ELOOP))
-        );
-        assert_eq!(
-            fs_.lstat(root, "../outside").map(drop),
-            Err(Errno(libc::EXDEV))
-        );
-        assert_eq!(
-            fs_.put_file(root, "link/new", b"x", 0o644),
-            Err(Errno(libc::ELOOP))
-        );
+        assert_eq!(fs_.lstat(root, "link/outside").map(drop), Err(Errno(libc::ELOOP)));
+        assert_eq!(fs_.lstat(root, "../outside").map(drop), Err(Errno(libc::EXDEV)));
+        assert_eq!(fs_.put_file(root, "link/new", b"x", 0o644), Err(Errno(libc::ELOOP)));
         assert!(!std::path::Path::new(&format!("{d}/new")).exists());
         fs::remove_dir_all(&d).unwrap();
     }
@@ -549,63 +413,26 @@ mod tests {
             fs::write(format!("{d}/p/.mcp.json"), "{}").unwrap();
             let root = fs_.pin(&format!("{d}/p")).unwrap();
             let dest = format!("{q}/run{d}/p/.git/hooks");
-            fs_.quarantine(root, ".git/hooks", &format!("{q}/run"), &dest)
-                .unwrap();
+            fs_.quarantine(root, ".git/hooks", &format!("{q}/run"), &dest).unwrap();
             assert!(!std::path::Path::new(&format!("{d}/p/.git/hooks")).exists());
-            assert_eq!(
-                fs::read_to_string(format!("{dest}/pre-commit")).unwrap(),
-                "evil"
-            );
+            assert_eq!(fs::read_to_string(format!("{dest}/pre-commit")).unwrap(), "evil");
             assert_eq!(fs::read_to_string(format!("{dest}/deep/x")).unwrap(), "x");
-            assert_eq!(
-                fs::read_link(format!("{dest}/l")).unwrap().to_str(),
-                Some("/etc/passwd")
-            );
-            assert_eq!(
-                fs::metadata(format!("{q}/run"))
-                    .unwrap()
-                    .permissions()
-                    .mode()
-                    & 0o777,
-                0o700
-            );
+            assert_eq!(fs::read_link(format!("{dest}/l")).unwrap().to_str(), Some("/etc/passwd"));
+            assert_eq!(fs::metadata(format!("{q}/run")).unwrap().permissions().mode() & 0o777, 0o700);
             // The previous content back, with its mode but never set-uid.
             let dest2 = format!("{q}/run{d}/p/.mcp.json");
-            fs_.quarantine(root, ".mcp.json", &format!("{q}/run"), &dest2)
-                .unwrap();
+            fs_.quarantine(root, ".mcp.json", &format!("{q}/run"), &dest2).unwrap();
             fs_.put_file(root, ".mcp.json", b"old", 0o4751).unwrap();
-            assert_eq!(
-                fs::read_to_string(format!("{d}/p/.mcp.json")).unwrap(),
-                "old"
-            );
-            assert_eq!(
-                fs::metadata(format!("{d}/p/.mcp.json"))
-                    .unwrap()
-                    .permissions()
-                    .mode()
-                    & 0o7777,
-                0o751
-            );
-            assert_eq!(
-                fs_.put_file(root, ".mcp.json", b"again", 0o644),
-                Err(Errno(libc::EEXIST))
-            );
+            assert_eq!(fs::read_to_string(format!("{d}/p/.mcp.json")).unwrap(), "old");
+            assert_eq!(fs::metadata(format!("{d}/p/.mcp.json")).unwrap().permissions().mode() & 0o7777, 0o751);
+            assert_eq!(fs_.put_file(root, ".mcp.json", b"again", 0o644), Err(Errno(libc::EEXIST)));
             fs_.put_symlink(root, "l", "target").unwrap();
-            assert_eq!(
-                fs::read_link(format!("{d}/p/l")).unwrap().to_str(),
-                Some("target")
-            );
+            assert_eq!(fs::read_link(format!("{d}/p/l")).unwrap().to_str(), Some("target"));
             // A quarantine path that already holds the name is not overwritten.
             fs::write(format!("{d}/p/again"), "1").unwrap();
             let dest3 = format!("{q}/run{d}/p/.mcp.json");
-            assert_eq!(
-                fs_.quarantine(root, "again", &format!("{q}/run"), &dest3),
-                Err(Errno(libc::EEXIST))
-            );
-            assert_eq!(
-                fs_.quarantine(root, "", &format!("{q}/run"), &dest3),
-                Err(Errno(libc::EINVAL))
-            );
+            assert_eq!(fs_.quarantine(root, "again", &format!("{q}/run"), &dest3), Err(Errno(libc::EEXIST)));
+            assert_eq!(fs_.quarantine(root, "", &format!("{q}/run"), &dest3), Err(Errno(libc::EINVAL)));
             fs::remove_dir_all(&d).unwrap();
             fs::remove_dir_all(std::path::Path::new(&q).parent().unwrap()).unwrap();
         }

@@ -72,21 +72,8 @@ impl MemFs {
     fn insert(&self, path: &str, body: Body, mode: u32) {
         let ino = self.ino.get();
         self.ino.set(ino + 1);
-        let dev = if path == "/" {
-            1
-        } else {
-            self.nodes.borrow().get(parent(path)).map_or(1, |n| n.dev)
-        };
-        self.nodes.borrow_mut().insert(
-            path.to_string(),
-            Node {
-                body,
-                mode,
-                dev,
-                ino,
-                ctime: self.now.get(),
-            },
-        );
+        let dev = if path == "/" { 1 } else { self.nodes.borrow().get(parent(path)).map_or(1, |n| n.dev) };
+        self.nodes.borrow_mut().insert(path.to_string(), Node { body, mode, dev, ino, ctime: self.now.get() });
     }
 
     /// `mkdir -p`.
@@ -133,9 +120,7 @@ impl MemFs {
     /// Remove a path and everything below it.
     pub fn remove(&self, path: &str) -> &Self {
         let prefix = format!("{path}/");
-        self.nodes
-            .borrow_mut()
-            .retain(|k, _| k != path && !k.starts_with(&prefix));
+        self.nodes.borrow_mut().retain(|k, _| k != path && !k.starts_with(&prefix));
         self
     }
     /// Put a path (a mount point) on another device.
@@ -165,12 +150,7 @@ impl MemFs {
     }
 
     fn injected(&self, op: &str, path: &str) -> SysResult<()> {
-        match self
-            .fail
-            .borrow()
-            .iter()
-            .find(|(o, p, _)| *o == op && p == path)
-        {
+        match self.fail.borrow().iter().find(|(o, p, _)| *o == op && p == path) {
             Some((_, _, e)) => Err(*e),
             None => Ok(()),
         }
@@ -179,12 +159,7 @@ impl MemFs {
     /// The absolute path of `rel` under `root`, every component before the
     /// last a directory (a symlink on the way: ELOOP).
     fn resolve(&self, root: Root, rel: &str) -> SysResult<String> {
-        let base = self
-            .roots
-            .borrow()
-            .get(root as usize)
-            .cloned()
-            .ok_or(Errno(libc::EBADF))?;
+        let base = self.roots.borrow().get(root as usize).cloned().ok_or(Errno(libc::EBADF))?;
         let mut cur = base.trim_end_matches('/').to_string();
         let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
         for (i, c) in comps.iter().enumerate() {
@@ -209,12 +184,7 @@ impl MemFs {
 
     fn node(&self, root: Root, rel: &str) -> SysResult<(String, Node)> {
         let p = self.resolve(root, rel)?;
-        let n = self
-            .nodes
-            .borrow()
-            .get(&p)
-            .cloned()
-            .ok_or(Errno(libc::ENOENT))?;
+        let n = self.nodes.borrow().get(&p).cloned().ok_or(Errno(libc::ENOENT))?;
         Ok((p, n))
     }
 
@@ -256,11 +226,7 @@ impl AuditFs for MemFs {
             Body::Symlink(_) => return Err(Errno(libc::ELOOP)),
             _ => return Err(Errno(libc::ENOTDIR)),
         }
-        let prefix = if p == "/" {
-            "/".to_string()
-        } else {
-            format!("{p}/")
-        };
+        let prefix = if p == "/" { "/".to_string() } else { format!("{p}/") };
         let entries = self
             .nodes
             .borrow()
@@ -277,10 +243,7 @@ impl AuditFs for MemFs {
                 (k[prefix.len()..].to_string(), kind)
             })
             .collect();
-        Ok(Listing {
-            dev: n.dev,
-            entries,
-        })
+        Ok(Listing { dev: n.dev, entries })
     }
 
     fn lstat(&self, root: Root, rel: &str) -> SysResult<Meta> {
@@ -292,14 +255,7 @@ impl AuditFs for MemFs {
             Body::Symlink(t) => (FileKind::Symlink, t.len() as u64),
             Body::Fifo => (FileKind::Other, 0),
         };
-        Ok(Meta {
-            kind,
-            mode: n.mode,
-            size,
-            dev: n.dev,
-            ino: n.ino,
-            ctime: n.ctime,
-        })
+        Ok(Meta { kind, mode: n.mode, size, dev: n.dev, ino: n.ino, ctime: n.ctime })
     }
 
     fn read(&self, root: Root, rel: &str, limit: usize) -> SysResult<Vec<u8>> {
@@ -333,21 +289,14 @@ impl AuditFs for MemFs {
             return Err(Errno(libc::EEXIST));
         }
         let prefix = format!("{p}/");
-        let moving: Vec<(String, Node)> = self
-            .nodes
-            .borrow()
-            .iter()
-            .filter(|(k, _)| **k == p || k.starts_with(&prefix))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let moving: Vec<(String, Node)> =
+            self.nodes.borrow().iter().filter(|(k, _)| **k == p || k.starts_with(&prefix)).map(|(k, v)| (k.clone(), v.clone())).collect();
         let mut nodes = self.nodes.borrow_mut();
         for (k, v) in moving {
             nodes.remove(&k);
             nodes.insert(format!("{dest}{}", &k[p.len()..]), v);
         }
-        self.log
-            .borrow_mut()
-            .push(format!("quarantine {p} -> {dest}"));
+        self.log.borrow_mut().push(format!("quarantine {p} -> {dest}"));
         Ok(())
     }
 
@@ -358,9 +307,7 @@ impl AuditFs for MemFs {
             return Err(Errno(libc::EEXIST));
         }
         self.insert(&p, Body::File(data.to_vec()), mode & 0o1777);
-        self.log
-            .borrow_mut()
-            .push(format!("put_file {p} {:o}", mode & 0o1777));
+        self.log.borrow_mut().push(format!("put_file {p} {:o}", mode & 0o1777));
         Ok(())
     }
 
@@ -371,9 +318,7 @@ impl AuditFs for MemFs {
             return Err(Errno(libc::EEXIST));
         }
         self.insert(&p, Body::Symlink(target.into()), 0o777);
-        self.log
-            .borrow_mut()
-            .push(format!("put_symlink {p} -> {target}"));
+        self.log.borrow_mut().push(format!("put_symlink {p} -> {target}"));
         Ok(())
     }
 

@@ -96,12 +96,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            entries: 500_000,
-            file_bytes: 1 << 20,
-            total_bytes: 64 << 20,
-            index_bytes: 64 << 20,
-        }
+        Limits { entries: 500_000, file_bytes: 1 << 20, total_bytes: 64 << 20, index_bytes: 64 << 20 }
     }
 }
 
@@ -141,9 +136,7 @@ pub enum State {
 impl State {
     fn meta(&self) -> Option<&Meta> {
         match self {
-            State::File { meta, .. } | State::Symlink { meta, .. } | State::Other { meta } => {
-                Some(meta)
-            }
+            State::File { meta, .. } | State::Symlink { meta, .. } | State::Other { meta } => Some(meta),
             State::Gone => None,
         }
     }
@@ -277,11 +270,7 @@ impl Audit {
     /// Pin every root and walk it. A root that does not exist is skipped
     /// (nothing under it can be planted where the sandbox cannot write);
     /// one that cannot be opened otherwise is an error: no run without audit.
-    pub fn snapshot(
-        fs: &dyn AuditFs,
-        spec: &AuditSpec,
-        limits: Limits,
-    ) -> Result<Audit, (String, crate::sys::Errno)> {
+    pub fn snapshot(fs: &dyn AuditFs, spec: &AuditSpec, limits: Limits) -> Result<Audit, (String, crate::sys::Errno)> {
         let started = fs.now_ns();
         let mut roots = Vec::new();
         for path in &spec.roots {
@@ -291,36 +280,20 @@ impl Audit {
                 let q = q.trim_end_matches('/');
                 p.trim_end_matches('/') == q || p.starts_with(&format!("{q}/"))
             };
-            let covered = spec
-                .roots
-                .iter()
-                .any(|q| q != path && inside(path, q) && !inside(q, path));
+            let covered = spec.roots.iter().any(|q| q != path && inside(path, q) && !inside(q, path));
             if covered || roots.iter().any(|r: &PinnedRoot| &r.path == path) {
                 continue;
             }
             match fs.pin(path) {
                 Ok(fd) => {
                     let before = walk::walk(fs, fd, path, &limits, None);
-                    roots.push(PinnedRoot {
-                        path: path.clone(),
-                        fd: Some(fd),
-                        before,
-                    });
+                    roots.push(PinnedRoot { path: path.clone(), fd: Some(fd), before });
                 }
-                Err(crate::sys::Errno(libc::ENOENT)) => roots.push(PinnedRoot {
-                    path: path.clone(),
-                    fd: None,
-                    before: Tree::default(),
-                }),
+                Err(crate::sys::Errno(libc::ENOENT)) => roots.push(PinnedRoot { path: path.clone(), fd: None, before: Tree::default() }),
                 Err(e) => return Err((path.clone(), e)),
             }
         }
-        Ok(Audit {
-            spec: spec.clone(),
-            limits,
-            roots,
-            started,
-        })
+        Ok(Audit { spec: spec.clone(), limits, roots, started })
     }
 
     fn abs(&self, root: usize, rel: &str) -> String {
@@ -347,14 +320,7 @@ impl Audit {
             let Some(fd) = r.fd else { continue };
             let after = walk::walk(fs, fd, &r.path, &self.limits, Some(&r.before));
             if let Some(why) = after.incomplete.as_ref().or(r.before.incomplete.as_ref()) {
-                out.push(Found {
-                    root: i,
-                    kind: TaintKind::Incomplete,
-                    rel: String::new(),
-                    change: TaintChange::Unknown,
-                    detail: why.clone(),
-                    fix: Fix::None,
-                });
+                out.push(Found { root: i, kind: TaintKind::Incomplete, rel: String::new(), change: TaintChange::Unknown, detail: why.clone(), fix: Fix::None });
             }
             for (rel, item) in &after.items {
                 let before = r.before.items.get(rel).map(|b| &b.state);
@@ -375,10 +341,7 @@ impl Audit {
             Some(State::Gone) | None => {
                 // Not in the snapshot (a directory that only became a git
                 // directory during the run), yet untouched since before it.
-                if now
-                    .meta()
-                    .is_some_and(|m| m.ctime + CLOCK_SLACK_NS < self.started)
-                {
+                if now.meta().is_some_and(|m| m.ctime + CLOCK_SLACK_NS < self.started) {
                     return None;
                 }
                 TaintChange::Created
@@ -393,37 +356,24 @@ impl Audit {
         // what the stand-ins of another agent run in the same directory look
         // like while that run lasts: not a finding.
         let empty = matches!(now, State::File { meta, .. } if meta.size == 0);
-        if empty
-            && change == TaintChange::Created
-            && matches!(item.role, Role::ToolFile | Role::Hook)
-        {
+        if empty && change == TaintChange::Created && matches!(item.role, Role::ToolFile | Role::Hook) {
             return None;
         }
         let name = rel.rsplit('/').next().unwrap_or(rel);
         let (kind, detail) = match item.role {
             Role::GitConfig => {
                 let after = match now {
-                    State::File {
-                        content: Some(c), ..
-                    } => gitconfig::parse(c).map_err(|e| e.to_string()),
+                    State::File { content: Some(c), .. } => gitconfig::parse(c).map_err(|e| e.to_string()),
                     State::File { content: None, .. } => Err("too large to audit".into()),
                     _ => Err("not a regular file".into()),
                 };
                 let old: Vec<gitconfig::Entry> = match before {
-                    Some(State::File {
-                        content: Some(c), ..
-                    }) => gitconfig::parse(c)
-                        .map(|e| gitconfig::dangerous(&e))
-                        .unwrap_or_default(),
+                    Some(State::File { content: Some(c), .. }) => gitconfig::parse(c).map(|e| gitconfig::dangerous(&e)).unwrap_or_default(),
                     _ => Vec::new(),
                 };
                 match after {
                     Ok(entries) => {
-                        let new: Vec<String> = gitconfig::dangerous(&entries)
-                            .into_iter()
-                            .filter(|e| !old.contains(e))
-                            .map(|e| e.to_string())
-                            .collect();
+                        let new: Vec<String> = gitconfig::dangerous(&entries).into_iter().filter(|e| !old.contains(e)).map(|e| e.to_string()).collect();
                         if new.is_empty() {
                             return None;
                         }
@@ -434,9 +384,7 @@ impl Audit {
             }
             Role::GitRedirect => {
                 let text = match now {
-                    State::File {
-                        content: Some(c), ..
-                    } => String::from_utf8_lossy(c).trim_end().to_string(),
+                    State::File { content: Some(c), .. } => String::from_utf8_lossy(c).trim_end().to_string(),
                     _ => String::new(),
                 };
                 // `git worktree add` writes `../..` into worktrees/<x>/commondir:
@@ -455,40 +403,22 @@ impl Audit {
                 (TaintKind::GitHook, "a hook git would run".into())
             }
             Role::GitFile => match now {
-                State::File {
-                    content: Some(c), ..
-                } => {
+                State::File { content: Some(c), .. } => {
                     let text = String::from_utf8_lossy(c);
-                    let target = text
-                        .lines()
-                        .next()
-                        .and_then(|l| l.strip_prefix("gitdir:"))
-                        .map(|t| t.trim().to_string());
+                    let target = text.lines().next().and_then(|l| l.strip_prefix("gitdir:")).map(|t| t.trim().to_string());
                     let dir = self.abs(root, rel.rsplit_once('/').map_or("", |(p, _)| p));
                     match target {
                         Some(t) => {
-                            let abs = if t.starts_with('/') {
-                                t.clone()
-                            } else {
-                                format!("{dir}/{t}")
-                            };
+                            let abs = if t.starts_with('/') { t.clone() } else { format!("{dir}/{t}") };
                             match walk::normalize("", abs.trim_start_matches('/')) {
                                 Some(n) if self.within_roots(&format!("/{n}")) => return None,
-                                _ => (
-                                    TaintKind::GitFile,
-                                    format!("gitdir: {t} (outside the audited directories)"),
-                                ),
+                                _ => (TaintKind::GitFile, format!("gitdir: {t} (outside the audited directories)")),
                             }
                         }
-                        None => (
-                            TaintKind::GitFile,
-                            "a .git file git cannot read as gitdir: <path>".into(),
-                        ),
+                        None => (TaintKind::GitFile, "a .git file git cannot read as gitdir: <path>".into()),
                     }
                 }
-                State::Symlink { target, .. } => {
-                    (TaintKind::GitFile, format!("symlink to {target}"))
-                }
+                State::Symlink { target, .. } => (TaintKind::GitFile, format!("symlink to {target}")),
                 _ => (TaintKind::GitFile, "not a regular file".into()),
             },
             Role::ToolFile => (
@@ -500,15 +430,7 @@ impl Audit {
             ),
         };
         let fix = match (change, before) {
-            (
-                TaintChange::Changed,
-                Some(
-                    b @ (State::File {
-                        content: Some(_), ..
-                    }
-                    | State::Symlink { .. }),
-                ),
-            ) => Fix::Restore(b.clone()),
+            (TaintChange::Changed, Some(b @ (State::File { content: Some(_), .. } | State::Symlink { .. }))) => Fix::Restore(b.clone()),
             _ => Fix::Quarantine(rel.to_string()),
         };
         let detail = match (change, before) {
@@ -517,36 +439,18 @@ impl Audit {
             }
             _ => detail,
         };
-        Some(Found {
-            root,
-            kind,
-            rel: rel.to_string(),
-            change,
-            detail,
-            fix,
-        })
+        Some(Found { root, kind, rel: rel.to_string(), change, detail, fix })
     }
 
     /// A gitlink the index gained, at a path that holds a repository: host
     /// `git status` enters it and runs its config.
-    fn gitlinks(
-        &self,
-        fs: &dyn AuditFs,
-        root: usize,
-        fd: Root,
-        after: &Tree,
-        out: &mut Vec<Found>,
-    ) {
+    fn gitlinks(&self, fs: &dyn AuditFs, root: usize, fd: Root, after: &Tree, out: &mut Vec<Found>) {
         let before = &self.roots[root].before;
         for (dir, gd) in &after.git_dirs {
             let Some(worktree) = &gd.worktree else {
                 continue;
             };
-            let old = before
-                .git_dirs
-                .get(dir)
-                .map(|g| g.gitlinks.as_slice())
-                .unwrap_or(&[]);
+            let old = before.git_dirs.get(dir).map(|g| g.gitlinks.as_slice()).unwrap_or(&[]);
             for link in gd.gitlinks.iter().filter(|l| !old.contains(l)) {
                 let Some(path) = walk::normalize(worktree, link) else {
                     continue;
@@ -562,13 +466,8 @@ impl Audit {
                 let Some(repo) = repo else { continue };
                 // A repository that was there before the run is the user's: it
                 // stays (its own config changes are findings of their own).
-                let created =
-                    !before.git_dirs.contains_key(&repo) && !before.items.contains_key(&repo);
-                let fix = if created {
-                    Fix::Quarantine(repo.clone())
-                } else {
-                    Fix::None
-                };
+                let created = !before.git_dirs.contains_key(&repo) && !before.items.contains_key(&repo);
+                let fix = if created { Fix::Quarantine(repo.clone()) } else { Fix::None };
                 out.push(Found {
                     root,
                     kind: TaintKind::Gitlink,
@@ -584,13 +483,7 @@ impl Audit {
     /// Walk again, act as `onTaint` says, and build the report line.
     pub fn check(&self, fs: &dyn AuditFs, status: i32) -> AuditReport {
         let found = self.findings(fs);
-        let mut report = AuditReport {
-            event: "audit".into(),
-            action: self.spec.on_taint,
-            findings: Vec::new(),
-            quarantine: None,
-            status,
-        };
+        let mut report = AuditReport { event: "audit".into(), action: self.spec.on_taint, findings: Vec::new(), quarantine: None, status };
         if self.spec.on_taint == OnTaint::Revert {
             revert::revert(self, fs, found, &mut report);
         } else {
@@ -615,23 +508,10 @@ impl Audit {
 /// same inode, size and ctime).
 fn same(a: &State, b: &State) -> bool {
     match (a, b) {
-        (
-            State::File {
-                meta: m1,
-                content: Some(c1),
-            },
-            State::File {
-                meta: m2,
-                content: Some(c2),
-            },
-        ) => m1.mode == m2.mode && c1 == c2,
-        (State::File { meta: m1, .. }, State::File { meta: m2, .. }) => {
-            m1.mode == m2.mode && m1.ino == m2.ino && m1.size == m2.size && m1.ctime == m2.ctime
-        }
+        (State::File { meta: m1, content: Some(c1) }, State::File { meta: m2, content: Some(c2) }) => m1.mode == m2.mode && c1 == c2,
+        (State::File { meta: m1, .. }, State::File { meta: m2, .. }) => m1.mode == m2.mode && m1.ino == m2.ino && m1.size == m2.size && m1.ctime == m2.ctime,
         (State::Symlink { target: t1, .. }, State::Symlink { target: t2, .. }) => t1 == t2,
-        (State::Other { meta: m1 }, State::Other { meta: m2 }) => {
-            m1.kind == m2.kind && m1.mode == m2.mode && m1.ino == m2.ino
-        }
+        (State::Other { meta: m1 }, State::Other { meta: m2 }) => m1.kind == m2.kind && m1.mode == m2.mode && m1.ino == m2.ino,
         (State::Gone, State::Gone) => true,
         _ => false,
     }
@@ -642,10 +522,7 @@ fn same(a: &State, b: &State) -> bool {
 pub fn tainted(report: &AuditReport) -> bool {
     match report.action {
         OnTaint::Fail => !report.findings.is_empty(),
-        OnTaint::Revert => report
-            .findings
-            .iter()
-            .any(|f| f.outcome == TaintOutcome::Failed),
+        OnTaint::Revert => report.findings.iter().any(|f| f.outcome == TaintOutcome::Failed),
         OnTaint::Warn => false,
     }
 }
@@ -654,10 +531,7 @@ pub fn tainted(report: &AuditReport) -> bool {
 pub fn describe(report: &AuditReport) -> Vec<String> {
     let mut lines = Vec::new();
     for f in &report.findings {
-        let kind = serde_json::to_value(f.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
+        let kind = serde_json::to_value(f.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let outcome = match (f.outcome, &f.quarantined_as) {
             (TaintOutcome::Restored, _) => "restored".to_string(),
             (TaintOutcome::Quarantined, Some(q)) => format!("moved to {q}"),
@@ -667,10 +541,7 @@ pub fn describe(report: &AuditReport) -> Vec<String> {
                 format!("NOT reverted: {}", f.error.as_deref().unwrap_or("error"))
             }
         };
-        lines.push(format!(
-            "audit: {kind} {}: {} ({outcome})",
-            f.path, f.detail
-        ));
+        lines.push(format!("audit: {kind} {}: {} ({outcome})", f.path, f.detail));
     }
     lines
 }

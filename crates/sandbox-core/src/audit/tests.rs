@@ -8,35 +8,20 @@ use crate::sys::Errno;
 const Q: &str = "/home/u/.local/state/sandboxctl/quarantine/1010-42";
 
 fn spec(on_taint: OnTaint) -> AuditSpec {
-    AuditSpec {
-        roots: vec!["/p".into()],
-        on_taint,
-        quarantine: None,
-    }
+    AuditSpec { roots: vec!["/p".into()], on_taint, quarantine: None }
 }
 
 /// A repository as `git init` + a commit leave it.
 fn repo(fs: &MemFs, dir: &str) {
     fs.file(&format!("{dir}/.git/HEAD"), "ref: refs/heads/main\n")
-        .file(
-            &format!("{dir}/.git/config"),
-            "[core]\n\trepositoryformatversion = 0\n\tbare = false\n",
-        )
-        .file(
-            &format!("{dir}/.git/hooks/pre-commit.sample"),
-            "#!/bin/sh\n",
-        )
+        .file(&format!("{dir}/.git/config"), "[core]\n\trepositoryformatversion = 0\n\tbare = false\n")
+        .file(&format!("{dir}/.git/hooks/pre-commit.sample"), "#!/bin/sh\n")
         .file(&format!("{dir}/.git/info/exclude"), "# git ls-files\n")
         .dir(&format!("{dir}/.git/objects/ab"))
         .dir(&format!("{dir}/.git/refs/heads"));
 }
 
-fn audit_with(
-    fs: &MemFs,
-    spec: &AuditSpec,
-    limits: Limits,
-    run: impl FnOnce(&MemFs),
-) -> AuditReport {
+fn audit_with(fs: &MemFs, spec: &AuditSpec, limits: Limits, run: impl FnOnce(&MemFs)) -> AuditReport {
     // What the project holds was written a while before the run.
     fs.tick();
     let a = Audit::snapshot(fs, spec, limits).unwrap();
@@ -51,10 +36,7 @@ fn audit(fs: &MemFs, on_taint: OnTaint, run: impl FnOnce(&MemFs)) -> AuditReport
 
 /// (kind, path, change, outcome) of each finding.
 fn summary(r: &AuditReport) -> Vec<(TaintKind, &str, TaintChange, TaintOutcome)> {
-    r.findings
-        .iter()
-        .map(|f| (f.kind, f.path.as_str(), f.change, f.outcome))
-        .collect()
+    r.findings.iter().map(|f| (f.kind, f.path.as_str(), f.change, f.outcome)).collect()
 }
 
 use TaintChange::*;
@@ -75,9 +57,7 @@ fn normal_git_work_is_no_finding() {
         // `git init sub` and a commit there.
         repo(fs, "/p/sub");
         // `git worktree add ../wt`: the repository's side.
-        fs.file("/p/.git/worktrees/wt/HEAD", "abc\n")
-            .file("/p/.git/worktrees/wt/commondir", "../..\n")
-            .file("/p/.git/worktrees/wt/gitdir", "/p/wt/.git\n");
+        fs.file("/p/.git/worktrees/wt/HEAD", "abc\n").file("/p/.git/worktrees/wt/commondir", "../..\n").file("/p/.git/worktrees/wt/gitdir", "/p/wt/.git\n");
         fs.file("/p/wt/.git", "gitdir: /p/.git/worktrees/wt\n");
     });
     assert_eq!(summary(&r), []);
@@ -92,25 +72,14 @@ fn planted_commondir_is_moved_to_the_quarantine() {
     let fs = MemFs::new();
     repo(&fs, "/p");
     let r = audit(&fs, OnTaint::Revert, |fs| {
-        fs.file("/p/.git/commondir", "../evil\n")
-            .file("/p/evil/config", "[core]\nfsmonitor = touch /tmp/x\n")
-            .file("/p/evil/hooks/pre-commit", "x");
+        fs.file("/p/.git/commondir", "../evil\n").file("/p/evil/config", "[core]\nfsmonitor = touch /tmp/x\n").file("/p/evil/hooks/pre-commit", "x");
     });
-    assert_eq!(
-        summary(&r),
-        [(GitRedirect, "/p/.git/commondir", Created, Quarantined)]
-    );
+    assert_eq!(summary(&r), [(GitRedirect, "/p/.git/commondir", Created, Quarantined)]);
     assert_eq!(r.findings[0].detail, "commondir -> ../evil");
-    assert_eq!(
-        r.findings[0].quarantined_as.as_deref(),
-        Some(&*format!("{Q}/p/.git/commondir"))
-    );
+    assert_eq!(r.findings[0].quarantined_as.as_deref(), Some(&*format!("{Q}/p/.git/commondir")));
     assert_eq!(r.quarantine.as_deref(), Some(Q));
     assert_eq!(fs.get("/p/.git/commondir"), None);
-    assert_eq!(
-        fs.text(&format!("{Q}/p/.git/commondir")).as_deref(),
-        Some("../evil\n")
-    );
+    assert_eq!(fs.text(&format!("{Q}/p/.git/commondir")).as_deref(), Some("../evil\n"));
     // The quarantine is closed to others.
     assert_eq!(fs.get(Q).unwrap().mode, 0o700);
 }
@@ -123,45 +92,21 @@ fn a_changed_config_is_put_back_with_its_mode() {
     let r = audit(&fs, OnTaint::Revert, |fs| {
         fs.file("/p/.git/config", "[core]\n\tbare = false\n[Core]\n\tFSMonitor = \"touch /tmp/x\"\n[diff \"a\"]\ntextconv = t\n");
     });
-    assert_eq!(
-        summary(&r),
-        [(GitConfig, "/p/.git/config", Changed, Restored)]
-    );
-    assert_eq!(
-        r.findings[0].detail,
-        "core.fsmonitor = touch /tmp/x; diff.a.textconv = t"
-    );
-    assert_eq!(
-        fs.text("/p/.git/config").as_deref(),
-        Some("[core]\n\tbare = false\n")
-    );
+    assert_eq!(summary(&r), [(GitConfig, "/p/.git/config", Changed, Restored)]);
+    assert_eq!(r.findings[0].detail, "core.fsmonitor = touch /tmp/x; diff.a.textconv = t");
+    assert_eq!(fs.text("/p/.git/config").as_deref(), Some("[core]\n\tbare = false\n"));
     assert_eq!(fs.get("/p/.git/config").unwrap().mode, 0o640);
-    assert!(fs
-        .text(&format!("{Q}/p/.git/config"))
-        .unwrap()
-        .contains("FSMonitor"));
-    assert_eq!(
-        *fs.log.borrow(),
-        [
-            format!("quarantine /p/.git/config -> {Q}/p/.git/config"),
-            "put_file /p/.git/config 640".to_string()
-        ]
-    );
+    assert!(fs.text(&format!("{Q}/p/.git/config")).unwrap().contains("FSMonitor"));
+    assert_eq!(*fs.log.borrow(), [format!("quarantine /p/.git/config -> {Q}/p/.git/config"), "put_file /p/.git/config 640".to_string()]);
 }
 
 #[test]
 fn keys_the_config_already_had_are_not_findings() {
     let fs = MemFs::new();
     repo(&fs, "/p");
-    fs.file(
-        "/p/.git/config",
-        "[core]\n\thooksPath = .githooks\n[alias]\n\tx = !echo\n",
-    );
+    fs.file("/p/.git/config", "[core]\n\thooksPath = .githooks\n[alias]\n\tx = !echo\n");
     let r = audit(&fs, OnTaint::Revert, |fs| {
-        fs.file(
-            "/p/.git/config",
-            "[alias]\n\tx = !echo\n[core]\n\thooksPath = .githooks\n[user]\n\temail = a@b\n",
-        );
+        fs.file("/p/.git/config", "[alias]\n\tx = !echo\n[core]\n\thooksPath = .githooks\n[user]\n\temail = a@b\n");
     });
     assert_eq!(summary(&r), []);
 }
@@ -173,10 +118,7 @@ fn an_unparseable_config_is_a_finding() {
     let r = audit(&fs, OnTaint::Revert, |fs| {
         fs.file("/p/.git/config", "[core\nfsmonitor = x");
     });
-    assert_eq!(
-        summary(&r),
-        [(GitConfig, "/p/.git/config", Changed, Restored)]
-    );
+    assert_eq!(summary(&r), [(GitConfig, "/p/.git/config", Changed, Restored)]);
     assert!(r.findings[0].detail.starts_with("bad config line"));
 }
 
@@ -199,10 +141,7 @@ fn new_hooks_are_findings_samples_are_not() {
             (GitHook, "/p/.git/hooks/pre-push", Changed, Restored),
         ]
     );
-    assert_eq!(
-        fs.text("/p/.git/hooks/pre-push").as_deref(),
-        Some("#!/bin/sh\nold\n")
-    );
+    assert_eq!(fs.text("/p/.git/hooks/pre-push").as_deref(), Some("#!/bin/sh\nold\n"));
     assert!(fs.get("/p/.git/hooks/post-checkout.sample").is_some());
 }
 
@@ -210,46 +149,25 @@ fn new_hooks_are_findings_samples_are_not() {
 fn the_hooks_path_directory_is_audited() {
     let fs = MemFs::new();
     repo(&fs, "/p");
-    fs.file("/p/.git/config", "[core]\n\thooksPath = tools/hooks\n")
-        .file("/p/tools/hooks/pre-commit", "ok\n");
+    fs.file("/p/.git/config", "[core]\n\thooksPath = tools/hooks\n").file("/p/tools/hooks/pre-commit", "ok\n");
     let r = audit(&fs, OnTaint::Revert, |fs| {
-        fs.file("/p/tools/hooks/pre-commit", "evil\n")
-            .file("/p/tools/hooks/post-commit", "evil\n")
-            .file("/p/tools/other.sh", "not a hook\n");
+        fs.file("/p/tools/hooks/pre-commit", "evil\n").file("/p/tools/hooks/post-commit", "evil\n").file("/p/tools/other.sh", "not a hook\n");
     });
-    assert_eq!(
-        summary(&r),
-        [
-            (GitHook, "/p/tools/hooks/post-commit", Created, Quarantined),
-            (GitHook, "/p/tools/hooks/pre-commit", Changed, Restored)
-        ]
-    );
-    assert_eq!(
-        fs.text("/p/tools/hooks/pre-commit").as_deref(),
-        Some("ok\n")
-    );
+    assert_eq!(summary(&r), [(GitHook, "/p/tools/hooks/post-commit", Created, Quarantined), (GitHook, "/p/tools/hooks/pre-commit", Changed, Restored)]);
+    assert_eq!(fs.text("/p/tools/hooks/pre-commit").as_deref(), Some("ok\n"));
 }
 
 #[test]
 fn an_absolute_hooks_path_under_the_root_and_a_hooks_symlink() {
     let fs = MemFs::new();
     repo(&fs, "/p");
-    fs.file("/p/.git/config", "[core]\n\thooksPath = /p/tools/hooks\n")
-        .dir("/p/tools/hooks");
+    fs.file("/p/.git/config", "[core]\n\thooksPath = /p/tools/hooks\n").dir("/p/tools/hooks");
     let r = audit(&fs, OnTaint::Revert, |fs| {
         fs.file("/p/tools/hooks/pre-commit", "evil\n");
         repo(fs, "/p/sub");
-        fs.remove("/p/sub/.git/hooks")
-            .symlink("/p/sub/.git/hooks", "../../evil")
-            .file("/p/evil/pre-commit", "x");
+        fs.remove("/p/sub/.git/hooks").symlink("/p/sub/.git/hooks", "../../evil").file("/p/evil/pre-commit", "x");
     });
-    assert_eq!(
-        summary(&r),
-        [
-            (GitHook, "/p/sub/.git/hooks", Created, Quarantined),
-            (GitHook, "/p/tools/hooks/pre-commit", Created, Quarantined)
-        ]
-    );
+    assert_eq!(summary(&r), [(GitHook, "/p/sub/.git/hooks", Created, Quarantined), (GitHook, "/p/tools/hooks/pre-commit", Created, Quarantined)]);
 }
 
 #[test]
@@ -259,13 +177,9 @@ fn new_empty_tool_files_and_hooks_are_no_finding() {
     fs.file("/p/.vscode/settings.json", "{}");
     let r = audit(&fs, OnTaint::Revert, |fs| {
         // Another run's stand-ins, and empty files of this one.
-        fs.file("/p/.mcp.json", "")
-            .file("/p/sandboxctl.json", "")
-            .file("/p/.git/hooks/pre-commit", "");
+        fs.file("/p/.mcp.json", "").file("/p/sandboxctl.json", "").file("/p/.git/hooks/pre-commit", "");
         // Emptied is still changed; an empty .git file or commondir still counts.
-        fs.file("/p/.vscode/settings.json", "")
-            .file("/p/sub/.git", "")
-            .file("/p/.git/commondir", "");
+        fs.file("/p/.vscode/settings.json", "").file("/p/sub/.git", "").file("/p/.git/commondir", "");
     });
     assert_eq!(
         summary(&r),
@@ -281,15 +195,11 @@ fn new_empty_tool_files_and_hooks_are_no_finding() {
 fn husky_files_are_tool_files() {
     let fs = MemFs::new();
     repo(&fs, "/p");
-    fs.file("/p/.git/config", "[core]\n\thooksPath = .husky/_\n")
-        .file("/p/.husky/_/h", "sourced\n");
+    fs.file("/p/.git/config", "[core]\n\thooksPath = .husky/_\n").file("/p/.husky/_/h", "sourced\n");
     let r = audit(&fs, OnTaint::Revert, |fs| {
         fs.file("/p/.husky/pre-commit", "touch /tmp/x\n");
     });
-    assert_eq!(
-        summary(&r),
-        [(ToolFile, "/p/.husky/pre-commit", Created, Quarantined)]
-    );
+    assert_eq!(summary(&r), [(ToolFile, "/p/.husky/pre-commit", Created, Quarantined)]);
 }
 
 #[test]
@@ -300,19 +210,10 @@ fn a_project_turned_into_a_bare_repository_in_place() {
         fs.file("/p/HEAD", "ref: refs/heads/main\n")
             .dir("/p/objects")
             .dir("/p/refs")
-            .file(
-                "/p/config",
-                "[core]\n\tbare = false\n\tworktree = /p\n\tfsmonitor = touch /tmp/x\n",
-            );
+            .file("/p/config", "[core]\n\tbare = false\n\tworktree = /p\n\tfsmonitor = touch /tmp/x\n");
     });
-    assert_eq!(
-        summary(&r),
-        [(GitConfig, "/p/config", Created, Quarantined)]
-    );
-    assert_eq!(
-        r.findings[0].detail,
-        "core.worktree = /p; core.fsmonitor = touch /tmp/x"
-    );
+    assert_eq!(summary(&r), [(GitConfig, "/p/config", Created, Quarantined)]);
+    assert_eq!(r.findings[0].detail, "core.worktree = /p; core.fsmonitor = touch /tmp/x");
     assert_eq!(fs.get("/p/config"), None);
 }
 
@@ -333,15 +234,9 @@ fn git_init_then_a_hostile_config() {
     fs.file("/p/a.txt", "a\n");
     let r = audit(&fs, OnTaint::Revert, |fs| {
         repo(fs, "/p");
-        fs.file(
-            "/p/.git/config",
-            "[core]\n\tbare = false\n\tpager = touch /tmp/x\n",
-        );
+        fs.file("/p/.git/config", "[core]\n\tbare = false\n\tpager = touch /tmp/x\n");
     });
-    assert_eq!(
-        summary(&r),
-        [(GitConfig, "/p/.git/config", Created, Quarantined)]
-    );
+    assert_eq!(summary(&r), [(GitConfig, "/p/.git/config", Created, Quarantined)]);
     // The repository itself stays.
     assert!(fs.get("/p/.git/HEAD").is_some());
 }
@@ -353,48 +248,19 @@ fn worktree_and_submodule_directories() {
     let r = audit(&fs, OnTaint::Revert, |fs| {
         fs.file("/p/.git/worktrees/x/HEAD", "a\n")
             .file("/p/.git/worktrees/x/commondir", "/elsewhere\n")
-            .file(
-                "/p/.git/worktrees/x/config.worktree",
-                "[core]\nfsmonitor = x\n",
-            );
-        fs.file("/p/.git/modules/a/b/HEAD", "a\n")
-            .dir("/p/.git/modules/a/b/objects")
-            .dir("/p/.git/modules/a/b/refs");
-        fs.file("/p/.git/modules/a/b/config", "[core]\nsshCommand = x\n")
-            .file("/p/.git/modules/a/b/hooks/post-checkout", "x");
-        fs.file(
-            "/p/.git/config.worktree",
-            "[includeIf \"gitdir:/\"]\npath = /tmp/c\n",
-        );
+            .file("/p/.git/worktrees/x/config.worktree", "[core]\nfsmonitor = x\n");
+        fs.file("/p/.git/modules/a/b/HEAD", "a\n").dir("/p/.git/modules/a/b/objects").dir("/p/.git/modules/a/b/refs");
+        fs.file("/p/.git/modules/a/b/config", "[core]\nsshCommand = x\n").file("/p/.git/modules/a/b/hooks/post-checkout", "x");
+        fs.file("/p/.git/config.worktree", "[includeIf \"gitdir:/\"]\npath = /tmp/c\n");
     });
     assert_eq!(
         summary(&r),
         [
             (GitConfig, "/p/.git/config.worktree", Created, Quarantined),
-            (
-                GitConfig,
-                "/p/.git/modules/a/b/config",
-                Created,
-                Quarantined
-            ),
-            (
-                GitHook,
-                "/p/.git/modules/a/b/hooks/post-checkout",
-                Created,
-                Quarantined
-            ),
-            (
-                GitRedirect,
-                "/p/.git/worktrees/x/commondir",
-                Created,
-                Quarantined
-            ),
-            (
-                GitConfig,
-                "/p/.git/worktrees/x/config.worktree",
-                Created,
-                Quarantined
-            ),
+            (GitConfig, "/p/.git/modules/a/b/config", Created, Quarantined),
+            (GitHook, "/p/.git/modules/a/b/hooks/post-checkout", Created, Quarantined),
+            (GitRedirect, "/p/.git/worktrees/x/commondir", Created, Quarantined),
+            (GitConfig, "/p/.git/worktrees/x/config.worktree", Created, Quarantined),
         ]
     );
 }
@@ -403,43 +269,17 @@ fn worktree_and_submodule_directories() {
 fn a_gitlink_to_a_new_repository_moves_that_repository() {
     let fs = MemFs::new();
     repo(&fs, "/p");
-    fs.file_mode(
-        "/p/.git/index",
-        &index::tests::build(2, 20, &[(0o100644, "a")], false),
-        0o644,
-    );
+    fs.file_mode("/p/.git/index", &index::tests::build(2, 20, &[(0o100644, "a")], false), 0o644);
     let r = audit(&fs, OnTaint::Revert, |fs| {
         repo(fs, "/p/nested");
-        fs.file(
-            "/p/nested/.git/config",
-            "[core]\nfsmonitor = touch /tmp/x\n",
-        );
-        fs.file_mode(
-            "/p/.git/index",
-            &index::tests::build(4, 20, &[(0o100644, "a"), (0o160000, "nested")], false),
-            0o644,
-        );
+        fs.file("/p/nested/.git/config", "[core]\nfsmonitor = touch /tmp/x\n");
+        fs.file_mode("/p/.git/index", &index::tests::build(4, 20, &[(0o100644, "a"), (0o160000, "nested")], false), 0o644);
     });
-    assert_eq!(
-        summary(&r),
-        [
-            (Gitlink, "/p/.git/index", Created, Quarantined),
-            (GitConfig, "/p/nested/.git/config", Created, Quarantined)
-        ]
-    );
-    assert_eq!(
-        r.findings[0].quarantined_as.as_deref(),
-        Some(&*format!("{Q}/p/nested/.git (the repository)"))
-    );
-    assert_eq!(
-        r.findings[1].quarantined_as.as_deref(),
-        Some(&*format!("{Q}/p/nested/.git/config"))
-    );
+    assert_eq!(summary(&r), [(Gitlink, "/p/.git/index", Created, Quarantined), (GitConfig, "/p/nested/.git/config", Created, Quarantined)]);
+    assert_eq!(r.findings[0].quarantined_as.as_deref(), Some(&*format!("{Q}/p/nested/.git (the repository)")));
+    assert_eq!(r.findings[1].quarantined_as.as_deref(), Some(&*format!("{Q}/p/nested/.git/config")));
     assert_eq!(fs.get("/p/nested/.git"), None);
-    assert_eq!(
-        *fs.log.borrow(),
-        [format!("quarantine /p/nested/.git -> {Q}/p/nested/.git")]
-    );
+    assert_eq!(*fs.log.borrow(), [format!("quarantine /p/nested/.git -> {Q}/p/nested/.git")]);
 }
 
 #[test]
@@ -448,11 +288,7 @@ fn a_gitlink_to_a_repository_that_was_there_stays() {
     repo(&fs, "/p");
     repo(&fs, "/p/lib");
     let r = audit(&fs, OnTaint::Revert, |fs| {
-        fs.file_mode(
-            "/p/.git/index",
-            &index::tests::build(3, 20, &[(0o160000, "lib"), (0o160000, "empty")], true),
-            0o644,
-        );
+        fs.file_mode("/p/.git/index", &index::tests::build(3, 20, &[(0o160000, "lib"), (0o160000, "empty")], true), 0o644);
     });
     assert_eq!(summary(&r), [(Gitlink, "/p/.git/index", Created, Left)]);
     assert!(fs.get("/p/lib/.git/HEAD").is_some());
@@ -462,21 +298,10 @@ fn a_gitlink_to_a_repository_that_was_there_stays() {
 fn an_unchanged_index_is_not_read_again() {
     let fs = MemFs::new();
     repo(&fs, "/p");
-    fs.file_mode(
-        "/p/.git/index",
-        &index::tests::build(2, 20, &[(0o160000, "x")], false),
-        0o644,
-    );
+    fs.file_mode("/p/.git/index", &index::tests::build(2, 20, &[(0o160000, "x")], false), 0o644);
     let r = audit(&fs, OnTaint::Revert, |_| {});
     assert_eq!(summary(&r), []);
-    assert_eq!(
-        fs.reads
-            .borrow()
-            .iter()
-            .filter(|p| p.ends_with("/index"))
-            .count(),
-        1
-    );
+    assert_eq!(fs.reads.borrow().iter().filter(|p| p.ends_with("/index")).count(), 1);
 }
 
 #[test]
@@ -487,24 +312,10 @@ fn sha256_indexes_and_split_indexes() {
     let r = audit(&fs, OnTaint::Warn, |fs| {
         repo(fs, "/p/a");
         repo(fs, "/p/b");
-        fs.file_mode(
-            "/p/.git/index",
-            &index::tests::build(2, 32, &[(0o160000, "a")], false),
-            0o644,
-        );
-        fs.file_mode(
-            "/p/.git/sharedindex.0123",
-            &index::tests::build(2, 32, &[(0o160000, "b")], false),
-            0o644,
-        );
+        fs.file_mode("/p/.git/index", &index::tests::build(2, 32, &[(0o160000, "a")], false), 0o644);
+        fs.file_mode("/p/.git/sharedindex.0123", &index::tests::build(2, 32, &[(0o160000, "b")], false), 0o644);
     });
-    assert_eq!(
-        summary(&r),
-        [
-            (Gitlink, "/p/.git/index", Created, Left),
-            (Gitlink, "/p/.git/index", Created, Left)
-        ]
-    );
+    assert_eq!(summary(&r), [(Gitlink, "/p/.git/index", Created, Left), (Gitlink, "/p/.git/index", Created, Left)]);
     assert!(r.findings[1].detail.contains("repository /p/b/.git"));
 }
 
@@ -534,19 +345,11 @@ fn git_files_pointing_out_of_the_roots() {
 #[test]
 fn agent_tool_files_anywhere() {
     let fs = MemFs::new();
-    fs.file("/p/.claude/settings.json", "{}\n")
-        .symlink("/p/.idea", "tools/idea")
-        .file("/p/tools/idea/x.xml", "a");
+    fs.file("/p/.claude/settings.json", "{}\n").symlink("/p/.idea", "tools/idea").file("/p/tools/idea/x.xml", "a");
     let r = audit(&fs, OnTaint::Revert, |fs| {
-        fs.file("/p/.vscode/tasks.json", "{}")
-            .file("/p/.claude/settings.json", "{\"hooks\":1}\n")
-            .file("/p/.mcp.json", "{}");
-        fs.file("/p/sub/deep/sandboxctl.json", "{}")
-            .file("/p/pkg/.envrc", "x")
-            .file("/p/sub/.vscode/settings.json", "{}");
-        fs.symlink("/p/.idea", "/elsewhere")
-            .file("/p/notes.md", "x")
-            .file("/p/.vscode/.keep", "");
+        fs.file("/p/.vscode/tasks.json", "{}").file("/p/.claude/settings.json", "{\"hooks\":1}\n").file("/p/.mcp.json", "{}");
+        fs.file("/p/sub/deep/sandboxctl.json", "{}").file("/p/pkg/.envrc", "x").file("/p/sub/.vscode/settings.json", "{}");
+        fs.symlink("/p/.idea", "/elsewhere").file("/p/notes.md", "x").file("/p/.vscode/.keep", "");
     });
     assert_eq!(
         summary(&r),
@@ -556,24 +359,11 @@ fn agent_tool_files_anywhere() {
             (ToolFile, "/p/.mcp.json", Created, Quarantined),
             (ToolFile, "/p/.vscode/tasks.json", Created, Quarantined),
             (ToolFile, "/p/pkg/.envrc", Created, Quarantined),
-            (
-                ToolFile,
-                "/p/sub/.vscode/settings.json",
-                Created,
-                Quarantined
-            ),
-            (
-                ToolFile,
-                "/p/sub/deep/sandboxctl.json",
-                Created,
-                Quarantined
-            ),
+            (ToolFile, "/p/sub/.vscode/settings.json", Created, Quarantined),
+            (ToolFile, "/p/sub/deep/sandboxctl.json", Created, Quarantined),
         ]
     );
-    assert_eq!(
-        fs.get("/p/.idea").unwrap().body,
-        memfs::Body::Symlink("tools/idea".into())
-    );
+    assert_eq!(fs.get("/p/.idea").unwrap().body, memfs::Body::Symlink("tools/idea".into()));
     assert_eq!(fs.text("/p/.claude/settings.json").as_deref(), Some("{}\n"));
 }
 
@@ -582,11 +372,8 @@ fn symlinks_and_other_devices_are_not_entered() {
     let fs = MemFs::new();
     fs.dir("/p").dir("/mnt");
     let r = audit(&fs, OnTaint::Revert, |fs| {
-        fs.symlink("/p/link", "/elsewhere")
-            .file("/elsewhere/.vscode/tasks.json", "{}");
-        fs.dir("/p/mnt")
-            .set_dev("/p/mnt", 9)
-            .file("/p/mnt/.vscode/tasks.json", "{}");
+        fs.symlink("/p/link", "/elsewhere").file("/elsewhere/.vscode/tasks.json", "{}");
+        fs.dir("/p/mnt").set_dev("/p/mnt", 9).file("/p/mnt/.vscode/tasks.json", "{}");
         fs.fifo("/p/fifo");
     });
     assert_eq!(summary(&r), []);
@@ -598,10 +385,7 @@ fn past_the_entry_cap_the_audit_says_it_is_incomplete() {
     for i in 0..50 {
         fs.file(&format!("/p/node_modules/m{i}/index.js"), "x");
     }
-    let limits = Limits {
-        entries: 40,
-        ..Limits::default()
-    };
+    let limits = Limits { entries: 40, ..Limits::default() };
     let r = audit_with(&fs, &spec(OnTaint::Revert), limits.clone(), |_| {});
     assert_eq!(summary(&r), [(Incomplete, "/p", Unknown, Left)]);
     assert!(r.findings[0].detail.contains("more than 40 entries"));
@@ -615,20 +399,12 @@ fn large_files_are_compared_by_inode_size_and_ctime() {
     let fs = MemFs::new();
     fs.file("/p/.vscode/big.json", &"x".repeat(100));
     fs.file("/p/.vscode/same.json", &"y".repeat(100));
-    let limits = Limits {
-        file_bytes: 10,
-        ..Limits::default()
-    };
+    let limits = Limits { file_bytes: 10, ..Limits::default() };
     let r = audit_with(&fs, &spec(OnTaint::Revert), limits, |fs| {
         fs.file("/p/.vscode/big.json", &"z".repeat(100));
     });
-    assert_eq!(
-        summary(&r),
-        [(ToolFile, "/p/.vscode/big.json", Changed, Quarantined)]
-    );
-    assert!(r.findings[0]
-        .detail
-        .ends_with("(the previous content was too large to keep)"));
+    assert_eq!(summary(&r), [(ToolFile, "/p/.vscode/big.json", Changed, Quarantined)]);
+    assert!(r.findings[0].detail.ends_with("(the previous content was too large to keep)"));
 }
 
 #[test]
@@ -637,16 +413,9 @@ fn fail_and_warn_leave_everything() {
         let fs = MemFs::new();
         repo(&fs, "/p");
         let r = audit(&fs, mode, |fs| {
-            fs.file("/p/.git/hooks/pre-commit", "x")
-                .file("/p/.mcp.json", "{}");
+            fs.file("/p/.git/hooks/pre-commit", "x").file("/p/.mcp.json", "{}");
         });
-        assert_eq!(
-            summary(&r),
-            [
-                (GitHook, "/p/.git/hooks/pre-commit", Created, Left),
-                (ToolFile, "/p/.mcp.json", Created, Left)
-            ]
-        );
+        assert_eq!(summary(&r), [(GitHook, "/p/.git/hooks/pre-commit", Created, Left), (ToolFile, "/p/.mcp.json", Created, Left)]);
         assert_eq!(r.action, mode);
         assert!(fs.log.borrow().is_empty());
         assert!(fs.get("/p/.mcp.json").is_some());
@@ -659,30 +428,18 @@ fn a_revert_that_fails_taints_the_run() {
     let fs = MemFs::new();
     fs.file("/p/.claude/settings.json", "{}");
     let r = audit(&fs, OnTaint::Revert, |fs| {
-        fs.file("/p/.mcp.json", "{}")
-            .file("/p/.claude/settings.json", "{\"x\":1}");
+        fs.file("/p/.mcp.json", "{}").file("/p/.claude/settings.json", "{\"x\":1}");
         fs.fail("quarantine", "/p/.mcp.json", Errno(9001));
         fs.fail("put_file", "/p/.claude/settings.json", Errno(9002));
     });
-    assert_eq!(
-        summary(&r),
-        [
-            (ToolFile, "/p/.claude/settings.json", Changed, Failed),
-            (ToolFile, "/p/.mcp.json", Created, Failed)
-        ]
-    );
-    assert!(r.findings[0]
-        .error
-        .as_deref()
-        .unwrap()
-        .ends_with("error 9002"));
-    assert!(r.findings[1]
-        .error
-        .as_deref()
-        .unwrap()
-        .ends_with("error 9001"));
+    assert_eq!(summary(&r), [(ToolFile, "/p/.claude/settings.json", Changed, Failed), (ToolFile, "/p/.mcp.json", Created, Failed)]);
+    assert!(r.findings[0].error.as_deref().unwrap().ends_with("error 9002"));
+    assert!(r.findings[1].error.as_deref().unwrap().ends_with("error 9001"));
     assert!(tainted(&r));
-    assert_eq!(describe(&r)[1], format!("audit: tool-file /p/.mcp.json: editor, agent or shell settings (NOT reverted: cannot move /p/.mcp.json to {Q}/p/.mcp.json: error 9001)"));
+    assert_eq!(
+        describe(&r)[1],
+        format!("audit: tool-file /p/.mcp.json: editor, agent or shell settings (NOT reverted: cannot move /p/.mcp.json to {Q}/p/.mcp.json: error 9001)")
+    );
 }
 
 #[test]
@@ -695,10 +452,7 @@ fn a_symlink_planted_on_the_way_stops_the_revert() {
         fs.file("/p/b/.vscode/tasks.json", "{}");
         fs.remove("/p/a").symlink("/p/a", "/etc");
     });
-    assert_eq!(
-        summary(&r),
-        [(ToolFile, "/p/b/.vscode/tasks.json", Created, Quarantined)]
-    );
+    assert_eq!(summary(&r), [(ToolFile, "/p/b/.vscode/tasks.json", Created, Quarantined)]);
     assert!(fs.get("/etc").is_none());
 }
 
@@ -719,23 +473,12 @@ fn an_explicit_quarantine_and_several_roots() {
     let fs = MemFs::new();
     repo(&fs, "/r");
     fs.dir("/r/p");
-    let spec = AuditSpec {
-        roots: vec!["/r/p".into(), "/r".into(), "/r/p".into(), "/missing".into()],
-        on_taint: OnTaint::Revert,
-        quarantine: Some("/q/".into()),
-    };
+    let spec =
+        AuditSpec { roots: vec!["/r/p".into(), "/r".into(), "/r/p".into(), "/missing".into()], on_taint: OnTaint::Revert, quarantine: Some("/q/".into()) };
     let r = audit_with(&fs, &spec, Limits::default(), |fs| {
-        fs.file("/r/.git/hooks/pre-commit", "x")
-            .file("/missing/.mcp.json", "{}")
-            .file("/r/p/.envrc", "x");
+        fs.file("/r/.git/hooks/pre-commit", "x").file("/missing/.mcp.json", "{}").file("/r/p/.envrc", "x");
     });
-    assert_eq!(
-        summary(&r),
-        [
-            (GitHook, "/r/.git/hooks/pre-commit", Created, Quarantined),
-            (ToolFile, "/r/p/.envrc", Created, Quarantined)
-        ]
-    );
+    assert_eq!(summary(&r), [(GitHook, "/r/.git/hooks/pre-commit", Created, Quarantined), (ToolFile, "/r/p/.envrc", Created, Quarantined)]);
     assert_eq!(r.quarantine.as_deref(), Some("/q/1010-42"));
     // /r/p lies inside /r: walked once, each finding moved once.
     assert_eq!(fs.log.borrow().len(), 2);
@@ -745,10 +488,7 @@ fn an_explicit_quarantine_and_several_roots() {
 fn a_root_that_cannot_be_opened_stops_the_snapshot() {
     let fs = MemFs::new();
     fs.dir("/p").fail("pin", "/p", Errno(9003));
-    assert_eq!(
-        Audit::snapshot(&fs, &spec(OnTaint::Revert), Limits::default()).err(),
-        Some(("/p".to_string(), Errno(9003)))
-    );
+    assert_eq!(Audit::snapshot(&fs, &spec(OnTaint::Revert), Limits::default()).err(), Some(("/p".to_string(), Errno(9003))));
 }
 
 #[test]
@@ -809,7 +549,10 @@ mod launcher {
     #[test]
     fn a_clean_run_reports_an_empty_audit_and_keeps_the_status() {
         let fs = planted();
-        let s = Script::new(vec![("write_fd(9, \"{\\\"event\\\":\\\"audit\\\",\\\"action\\\":\\\"revert\\\",\\\"findings\\\":[],\\\"status\\\":7}\\n\")", Ret::Ok)]);
+        let s = Script::new(vec![(
+            "write_fd(9, \"{\\\"event\\\":\\\"audit\\\",\\\"action\\\":\\\"revert\\\",\\\"findings\\\":[],\\\"status\\\":7}\\n\")",
+            Ret::Ok,
+        )]);
         let a = audit_before(&fs, &s, Some(9), &plan(OnTaint::Revert));
         assert_eq!(audit_after(&fs, &s, Some(9), a, 7), 7);
         s.done();
@@ -836,10 +579,7 @@ mod launcher {
         let a = audit_before(&fs, &s, None, &plan(OnTaint::Warn));
         fs.file("/p/.envrc", "x");
         assert_eq!(audit_after(&fs, &s, None, a, 5), 5);
-        assert_eq!(
-            s.logs(),
-            ["audit: tool-file /p/.envrc: editor, agent or shell settings (left in place)"]
-        );
+        assert_eq!(s.logs(), ["audit: tool-file /p/.envrc: editor, agent or shell settings (left in place)"]);
     }
 
     #[test]
@@ -850,10 +590,7 @@ mod launcher {
         let a = audit_before(&fs, &s, None, &plan(OnTaint::Revert));
         fs.file("/p/.envrc", "x");
         assert_eq!(audit_after(&fs, &s, None, a, 0), crate::init::EXIT_SETUP);
-        assert_eq!(
-            s.logs()[1],
-            "E_TAINTED: the post-run audit could not undo 1 of 1 findings (first: /p/.envrc)"
-        );
+        assert_eq!(s.logs()[1], "E_TAINTED: the post-run audit could not undo 1 of 1 findings (first: /p/.envrc)");
     }
 
     #[test]
@@ -861,10 +598,7 @@ mod launcher {
         let fs = planted();
         fs.fail("pin", "/p", Errno(20_500));
         let s = Script::new(Vec::<(String, Ret)>::new());
-        assert_eq!(
-            expect_exit(|| audit_before(&fs, &s, None, &plan(OnTaint::Revert)).map_or(0, |_| 1)),
-            crate::init::EXIT_SETUP
-        );
+        assert_eq!(expect_exit(|| audit_before(&fs, &s, None, &plan(OnTaint::Revert)).map_or(0, |_| 1)), crate::init::EXIT_SETUP);
         assert_eq!(s.logs(), ["E_SETUP: cannot audit /p: error 20500"]);
     }
 }

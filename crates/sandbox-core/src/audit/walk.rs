@@ -64,13 +64,7 @@ struct At {
 
 /// Walk one root. `previous` (the snapshot's tree) lets an unchanged index
 /// be taken over instead of parsed again.
-pub fn walk(
-    fs: &dyn AuditFs,
-    root: Root,
-    root_path: &str,
-    limits: &Limits,
-    previous: Option<&Tree>,
-) -> Tree {
+pub fn walk(fs: &dyn AuditFs, root: Root, root_path: &str, limits: &Limits, previous: Option<&Tree>) -> Tree {
     let mut tree = Tree::default();
     let root_dev = match fs.list(root, "") {
         Ok(l) => l.dev,
@@ -80,11 +74,7 @@ pub fn walk(
         }
     };
     let mut seen = 0usize;
-    let mut stack = vec![At {
-        rel: String::new(),
-        git: None,
-        tool: false,
-    }];
+    let mut stack = vec![At { rel: String::new(), git: None, tool: false }];
     while let Some(at) = stack.pop() {
         let Ok(listing) = fs.list(root, &at.rel) else {
             // Unreadable to us is unreadable to the caller's tools too.
@@ -95,42 +85,17 @@ pub fn walk(
         }
         seen += listing.entries.len();
         if seen > limits.entries {
-            tree.incomplete = Some(format!(
-                "more than {} entries under the root; the rest was not audited",
-                limits.entries
-            ));
+            tree.incomplete = Some(format!("more than {} entries under the root; the rest was not audited", limits.entries));
             break;
         }
-        let has = |n: &str, k: FileKind| {
-            listing
-                .entries
-                .iter()
-                .any(|(name, kind)| name == n && *kind == k)
-        };
+        let has = |n: &str, k: FileKind| listing.entries.iter().any(|(name, kind)| name == n && *kind == k);
         let name = base(&at.rel);
         let is_git = (name == ".git" && at.git.is_none())
-            || (has("HEAD", FileKind::File)
-                && ((has("objects", FileKind::Dir) && has("refs", FileKind::Dir))
-                    || has("commondir", FileKind::File)));
-        let git = if is_git {
-            Some(at.rel.clone())
-        } else {
-            at.git.clone()
-        };
+            || (has("HEAD", FileKind::File) && ((has("objects", FileKind::Dir) && has("refs", FileKind::Dir)) || has("commondir", FileKind::File)));
+        let git = if is_git { Some(at.rel.clone()) } else { at.git.clone() };
         if is_git {
-            let worktree = (name == ".git").then(|| {
-                at.rel
-                    .rsplit_once('/')
-                    .map_or(String::new(), |(p, _)| p.to_string())
-            });
-            tree.git_dirs.insert(
-                at.rel.clone(),
-                GitDir {
-                    worktree,
-                    gitlinks: Vec::new(),
-                    index_id: None,
-                },
-            );
+            let worktree = (name == ".git").then(|| at.rel.rsplit_once('/').map_or(String::new(), |(p, _)| p.to_string()));
+            tree.git_dirs.insert(at.rel.clone(), GitDir { worktree, gitlinks: Vec::new(), index_id: None });
         }
         for (name, kind) in &listing.entries {
             let rel = join(&at.rel, name);
@@ -140,11 +105,7 @@ pub fn walk(
             }
             if *kind == FileKind::Dir && !(is_git && GIT_BULK.contains(&name.as_str())) {
                 let tool = at.tool || (git.is_none() && TOOL_DIRS.contains(&name.as_str()));
-                stack.push(At {
-                    rel,
-                    git: git.clone(),
-                    tool,
-                });
+                stack.push(At { rel, git: git.clone(), tool });
             }
         }
     }
@@ -167,10 +128,7 @@ fn role_of(rel: &str, name: &str, kind: FileKind, git: Option<&str>, tool: bool)
         return Some(Role::GitFile);
     }
     if let Some(g) = git {
-        let sub = rel
-            .strip_prefix(g)
-            .and_then(|s| s.strip_prefix('/'))
-            .unwrap_or(rel);
+        let sub = rel.strip_prefix(g).and_then(|s| s.strip_prefix('/')).unwrap_or(rel);
         return match sub {
             "config" | "config.worktree" => Some(Role::GitConfig),
             "commondir" => Some(Role::GitRedirect),
@@ -187,27 +145,16 @@ fn role_of(rel: &str, name: &str, kind: FileKind, git: Option<&str>, tool: bool)
             _ => None,
         };
     }
-    if tool
-        || TOOL_FILES.contains(&name)
-        || (kind == FileKind::Symlink && TOOL_DIRS.contains(&name))
-    {
+    if tool || TOOL_FILES.contains(&name) || (kind == FileKind::Symlink && TOOL_DIRS.contains(&name)) {
         return Some(Role::ToolFile);
     }
     None
 }
 
-pub fn state_of(
-    fs: &dyn AuditFs,
-    root: Root,
-    rel: &str,
-    limits: &Limits,
-    kept: &mut usize,
-) -> State {
+pub fn state_of(fs: &dyn AuditFs, root: Root, rel: &str, limits: &Limits, kept: &mut usize) -> State {
     match fs.lstat(root, rel) {
         Ok(m) if m.kind == FileKind::File => {
-            let content = if m.size as usize <= limits.file_bytes
-                && *kept + m.size as usize <= limits.total_bytes
-            {
+            let content = if m.size as usize <= limits.file_bytes && *kept + m.size as usize <= limits.total_bytes {
                 match fs.read(root, rel, limits.file_bytes + 1) {
                     Ok(b) if b.len() <= limits.file_bytes => {
                         *kept += b.len();
@@ -220,10 +167,7 @@ pub fn state_of(
             };
             State::File { meta: m, content }
         }
-        Ok(m) if m.kind == FileKind::Symlink => State::Symlink {
-            target: fs.readlink(root, rel).unwrap_or_default(),
-            meta: m,
-        },
+        Ok(m) if m.kind == FileKind::Symlink => State::Symlink { target: fs.readlink(root, rel).unwrap_or_default(), meta: m },
         Ok(m) => State::Other { meta: m },
         Err(_) => State::Gone,
     }
@@ -232,23 +176,14 @@ pub fn state_of(
 /// The parsed config of a git directory (None when absent or unparseable).
 pub fn config_of(tree: &Tree, dir: &str) -> Option<Vec<gitconfig::Entry>> {
     match &tree.items.get(&join(dir, "config"))?.state {
-        State::File {
-            content: Some(c), ..
-        } => gitconfig::parse(c).ok(),
+        State::File { content: Some(c), .. } => gitconfig::parse(c).ok(),
         _ => None,
     }
 }
 
 /// core.hooksPath names a directory whose files git runs as hooks (husky's
 /// `.husky/_`): audit them as hooks when it lies under this root.
-fn hooks_path(
-    fs: &dyn AuditFs,
-    root: Root,
-    root_path: &str,
-    dir: &str,
-    limits: &Limits,
-    tree: &mut Tree,
-) {
+fn hooks_path(fs: &dyn AuditFs, root: Root, root_path: &str, dir: &str, limits: &Limits, tree: &mut Tree) {
     let Some(config) = config_of(tree, dir) else {
         return;
     };
@@ -276,13 +211,7 @@ fn hooks_path(
             let item_rel = join(&rel, name);
             if !tree.items.contains_key(&item_rel) {
                 let state = state_of(fs, root, &item_rel, limits, &mut tree.kept);
-                tree.items.insert(
-                    item_rel,
-                    Item {
-                        role: Role::Hook,
-                        state,
-                    },
-                );
+                tree.items.insert(item_rel, Item { role: Role::Hook, state });
             }
         }
     }
@@ -307,14 +236,7 @@ pub fn normalize(base: &str, path: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-fn read_gitlinks(
-    fs: &dyn AuditFs,
-    root: Root,
-    dir: &str,
-    limits: &Limits,
-    previous: Option<&Tree>,
-    tree: &mut Tree,
-) {
+fn read_gitlinks(fs: &dyn AuditFs, root: Root, dir: &str, limits: &Limits, previous: Option<&Tree>, tree: &mut Tree) {
     let index_rel = join(dir, "index");
     let Ok(meta) = fs.lstat(root, &index_rel) else {
         return;
@@ -323,27 +245,16 @@ fn read_gitlinks(
         return;
     }
     let id = Some((meta.size, meta.ino, meta.ctime));
-    let sha256 = config_of(tree, dir).is_some_and(|c| {
-        gitconfig::get(&c, "extensions", "objectformat")
-            .is_some_and(|v| v.eq_ignore_ascii_case("sha256"))
-    });
+    let sha256 = config_of(tree, dir).is_some_and(|c| gitconfig::get(&c, "extensions", "objectformat").is_some_and(|v| v.eq_ignore_ascii_case("sha256")));
     let hash = if sha256 { 32 } else { 20 };
     // The index, and the shared indexes of split-index mode (their entries
     // are the index's too).
     let mut files = vec![index_rel.clone()];
     if let Ok(l) = fs.list(root, dir) {
-        files.extend(
-            l.entries
-                .iter()
-                .filter(|(n, k)| n.starts_with("sharedindex.") && *k == FileKind::File)
-                .map(|(n, _)| join(dir, n)),
-        );
+        files.extend(l.entries.iter().filter(|(n, k)| n.starts_with("sharedindex.") && *k == FileKind::File).map(|(n, _)| join(dir, n)));
     }
     if files.len() == 1 {
-        if let Some(prev) = previous
-            .and_then(|p| p.git_dirs.get(dir))
-            .filter(|g| g.index_id == id)
-        {
+        if let Some(prev) = previous.and_then(|p| p.git_dirs.get(dir)).filter(|g| g.index_id == id) {
             let links = prev.gitlinks.clone();
             if let Some(g) = tree.git_dirs.get_mut(dir) {
                 g.gitlinks = links;
@@ -355,19 +266,13 @@ fn read_gitlinks(
     let mut links = Vec::new();
     for file in files {
         let size = fs.lstat(root, &file).map(|m| m.size).unwrap_or(0);
-        let bytes = if size as usize > limits.index_bytes {
-            Err(())
-        } else {
-            fs.read(root, &file, limits.index_bytes).map_err(drop)
-        };
+        let bytes = if size as usize > limits.index_bytes { Err(()) } else { fs.read(root, &file, limits.index_bytes).map_err(drop) };
         match bytes {
             // A file git cannot parse either makes git stop, never run a
             // gitlink's repository: only what git could read matters.
             Ok(b) => links.extend(index::gitlinks(&b, hash).unwrap_or_default()),
             Err(()) => {
-                tree.incomplete.get_or_insert_with(|| {
-                    format!("{file}: too large or unreadable; its gitlinks were not audited")
-                });
+                tree.incomplete.get_or_insert_with(|| format!("{file}: too large or unreadable; its gitlinks were not audited"));
             }
         }
     }

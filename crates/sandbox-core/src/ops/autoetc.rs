@@ -16,16 +16,8 @@ pub fn early(sys: &dyn Sys) -> Result<Fact, SetupError> {
 pub fn apply(o: &AutoetcOp, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(), SetupError> {
     let t = o.target.trim_end_matches('/');
     let hidden = format!("{t}/.host");
-    let bind = BindOp {
-        source: "/etc".into(),
-        source_fd: None,
-        target: hidden,
-        writable: false,
-        device: false,
-        optional: false,
-        ensure: false,
-        recursive: true,
-    };
+    let bind =
+        BindOp { source: "/etc".into(), source_fd: None, target: hidden, writable: false, device: false, optional: false, ensure: false, recursive: true };
     super::bind::apply(&bind, sys, st, &Fact::Source(FileKind::Dir))?;
     let Fact::Entries(entries) = fact else { return Ok(()) };
     let what = || format!("populate {t}");
@@ -67,11 +59,7 @@ mod tests {
         s.done();
         let s = Script::new(
             [
-                vec![
-                    open_dir(3, "/etc/.host", 5),
-                    call("mount(\"/host/etc\", \"/host/proc/self/fd/5\", -, BIND|REC, -)", Ret::Ok),
-                    close(5),
-                ],
+                vec![open_dir(3, "/etc/.host", 5), call("mount(\"/host/etc\", \"/host/proc/self/fd/5\", -, BIND|REC, -)", Ret::Ok), close(5)],
                 setattr(3, "/etc/.host", 6, true, "RDONLY|NOSUID|NODEV"),
                 vec![
                     open_dir(3, "/etc", 7),

@@ -80,18 +80,11 @@ mod tests {
         ]);
         let fact = early(&s).unwrap();
         s.done();
-        assert_eq!(
-            fact,
-            Fact::Entries(vec![("bin".into(), FileKind::Symlink, Some("usr/bin".into())), ("usr".into(), FileKind::Dir, None)])
-        );
+        assert_eq!(fact, Fact::Entries(vec![("bin".into(), FileKind::Symlink, Some("usr/bin".into())), ("usr".into(), FileKind::Dir, None)]));
         let s = Script::new(
             [
                 vec![open_dir(3, "/", 4), call("symlinkat(\"usr/bin\", 4, \"bin\")", Ret::Ok), close(4)],
-                vec![
-                    open_dir(3, "/usr", 5),
-                    call("mount(\"/host/usr\", \"/host/proc/self/fd/5\", -, BIND|REC, -)", Ret::Ok),
-                    close(5),
-                ],
+                vec![open_dir(3, "/usr", 5), call("mount(\"/host/usr\", \"/host/proc/self/fd/5\", -, BIND|REC, -)", Ret::Ok), close(5)],
                 setattr(3, "/usr", 6, true, "RDONLY|NOSUID|NODEV"),
             ]
             .concat(),

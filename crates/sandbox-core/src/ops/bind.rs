@@ -218,11 +218,7 @@ mod tests {
         s.done();
         let s = Script::new(
             [
-                vec![
-                    open_dir(3, "/in", 8),
-                    call("mount(\"/host/proc/self/fd/30\", \"/host/proc/self/fd/8\", -, BIND|REC, -)", Ret::Ok),
-                    close(8),
-                ],
+                vec![open_dir(3, "/in", 8), call("mount(\"/host/proc/self/fd/30\", \"/host/proc/self/fd/8\", -, BIND|REC, -)", Ret::Ok), close(8)],
                 setattr(3, "/in", 9, true, "RDONLY|NOSUID|NODEV"),
                 vec![close(30)],
             ]
@@ -249,11 +245,7 @@ mod tests {
     fn read_only_bind_of_a_directory() {
         let s = Script::new(
             [
-                vec![
-                    open_dir(3, "/usr", 7),
-                    call("mount(\"/host/proc/self/fd/20\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Ok),
-                    close(7),
-                ],
+                vec![open_dir(3, "/usr", 7), call("mount(\"/host/proc/self/fd/20\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Ok), close(7)],
                 setattr(3, "/usr", 8, true, "RDONLY|NOSUID|NODEV"),
                 vec![close(20)],
             ]

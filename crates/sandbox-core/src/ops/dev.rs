@@ -155,11 +155,8 @@ mod tests {
     }
 
     fn happy_prefix() -> Vec<Call> {
-        let mut v = vec![
-            open_dir(3, "/dev", 10),
-            call("mount(\"tmpfs\", \"/host/proc/self/fd/10\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Ok),
-            close(10),
-        ];
+        let mut v =
+            vec![open_dir(3, "/dev", 10), call("mount(\"tmpfs\", \"/host/proc/self/fd/10\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Ok), close(10)];
         for (i, n) in DEVICES.iter().enumerate() {
             let fd = 20 + i as i32;
             v.push(open_any(3, &format!("/dev/{n}"), Ret::Err(libc::ENOENT)));

@@ -132,7 +132,17 @@ mod tests {
             call("unlink(\"/files/etc/motd\")", Ret::Ok),
             call("create_file(\"/files/etc/motd\", \"x\", 444)", Ret::Err(10_007)),
         ]);
-        let e = apply(&op(Some("x"), None), &s, &mut { let mut st = State::test(3, 0); st.files = true; st }, &Fact::Nothing).unwrap_err();
+        let e = apply(
+            &op(Some("x"), None),
+            &s,
+            &mut {
+                let mut st = State::test(3, 0);
+                st.files = true;
+                st
+            },
+            &Fact::Nothing,
+        )
+        .unwrap_err();
         assert_eq!(e.message, "cannot place file /etc/motd: error 10007");
         s.done();
     }

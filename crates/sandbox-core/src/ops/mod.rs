@@ -49,11 +49,19 @@ pub enum Fact {
     /// The source opened O_PATH in the host root: the mount comes from this
     /// fd, so a symlink swapped in afterwards cannot redirect it
     /// (CVE-2024-42472). `owned`: init opened it and closes it after use.
-    Pinned { fd: Fd, kind: FileKind, owned: bool },
+    Pinned {
+        fd: Fd,
+        kind: FileKind,
+        owned: bool,
+    },
     /// A dereferenced host symlink's contents.
     Link(String),
     /// Resolved and escaped overlay layer paths (under /host).
-    Overlay { lowers: Vec<String>, upper: Option<String>, work: Option<String> },
+    Overlay {
+        lowers: Vec<String>,
+        upper: Option<String>,
+        work: Option<String>,
+    },
     /// Host directory entries with their kinds and link contents.
     Entries(Vec<(String, FileKind, Option<String>)>),
     /// The user's console to bind on /dev/console.
@@ -418,12 +426,7 @@ mod tests {
 
     #[test]
     fn mkdir_all_stops_at_the_first_hard_error() {
-        let s = Script::new(vec![
-            open_dir_missing(3, "/a"),
-            open_dir(3, "/", 10),
-            mkdirat(10, "a", 0o755, Ret::Err(10_001)),
-            close(10),
-        ]);
+        let s = Script::new(vec![open_dir_missing(3, "/a"), open_dir(3, "/", 10), mkdirat(10, "a", 0o755, Ret::Err(10_001)), close(10)]);
         assert_eq!(mkdir_all(&s, 3, "/a", 0o755), Err(Errno(10_001)));
         s.done();
     }

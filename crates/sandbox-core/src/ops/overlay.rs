@@ -60,9 +60,7 @@ pub fn early(o: &OverlayOp, sys: &dyn Sys) -> Result<Fact, SetupError> {
                 Ok(_) => Err(SetupError::new(Code::Mount, format!("overlay layer {p} is not a directory"))),
                 Err(e) => Err(SetupError::sys(Code::Mount, format_args!("use overlay layer {p}"), e)),
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(SetupError::new(Code::SourceMissing, format!("overlay layer {p} does not exist")))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(SetupError::new(Code::SourceMissing, format!("overlay layer {p} does not exist"))),
             Err(e) => Err(SetupError::sys(Code::Mount, format_args!("resolve overlay layer {p}"), Errno::from_io(&e))),
         }
     };

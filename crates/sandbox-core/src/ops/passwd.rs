@@ -76,7 +76,10 @@ mod tests {
     #[test]
     fn known_user_keeps_the_hosts_name() {
         let (p, g) = synthesize(1000, 1000, "/home/alice", HOST_PASSWD, HOST_GROUP);
-        assert_eq!(p, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nalice:x:1000:1000:Alice A,,,:/home/alice:/bin/sh\n");
+        assert_eq!(
+            p,
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nalice:x:1000:1000:Alice A,,,:/home/alice:/bin/sh\n"
+        );
         assert_eq!(g, "root:x:0:\nnogroup:x:65534:\nalice:x:1000:\n");
     }
 

@@ -51,11 +51,7 @@ mod tests {
 
     #[test]
     fn mounts_proc_through_the_target_fd_and_locks_the_kernel_knobs() {
-        let mut v = vec![
-            open_dir(3, "/proc", 5),
-            call("mount(\"proc\", \"/host/proc/self/fd/5\", \"proc\", NOSUID|NODEV|NOEXEC, -)", Ret::Ok),
-            close(5),
-        ];
+        let mut v = vec![open_dir(3, "/proc", 5), call("mount(\"proc\", \"/host/proc/self/fd/5\", \"proc\", NOSUID|NODEV|NOEXEC, -)", Ret::Ok), close(5)];
         for (i, name) in READ_ONLY.iter().enumerate() {
             let fd = 10 + i as i32;
             if *name == "bus" {

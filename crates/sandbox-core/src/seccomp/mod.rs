@@ -36,9 +36,7 @@ mod tests;
 pub use presets::{List, PresetRule, RULES as PRESET_RULES};
 
 use crate::plan::{ArgCondition, CmpOp, RuleAction, Seccomp, SeccompPreset, SyscallRule};
-use seccompiler::{
-    SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Cmp, SeccompCondition as Cond, SeccompFilter, SeccompRule, TargetArch,
-};
+use seccompiler::{SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Cmp, SeccompCondition as Cond, SeccompFilter, SeccompRule, TargetArch};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -169,12 +167,7 @@ pub fn compile_for(policy: &Seccomp, keep_session: bool, arch: Arch) -> Result<V
         if filter.rules.is_empty() {
             return Err(SeccompError::InvalidRule { path: format!("{path}.rules"), reason: "a stacked filter needs at least one rule".into() });
         }
-        let rules = filter
-            .rules
-            .iter()
-            .enumerate()
-            .map(|(i, r)| lower_custom(r, &format!("{path}.rules[{i}]"), arch))
-            .collect::<Result<Vec<_>, _>>()?;
+        let rules = filter.rules.iter().enumerate().map(|(i, r)| lower_custom(r, &format!("{path}.rules[{i}]"), arch)).collect::<Result<Vec<_>, _>>()?;
         filters.push(build(rules, policy.multiarch, arch, &path)?);
     }
     Ok(filters)
@@ -203,9 +196,7 @@ struct Lowered {
 }
 
 fn lower_custom(r: &SyscallRule, path: &str, arch: Arch) -> Result<Lowered, SeccompError> {
-    let nr = arch
-        .syscall_nr(&r.syscall)
-        .ok_or_else(|| SeccompError::UnknownSyscall { path: format!("{path}.syscall"), name: r.syscall.clone(), arch })?;
+    let nr = arch.syscall_nr(&r.syscall).ok_or_else(|| SeccompError::UnknownSyscall { path: format!("{path}.syscall"), name: r.syscall.clone(), arch })?;
     if let RuleAction::Errno(e) = r.action {
         // The kernel hands back -errno; above MAX_ERRNO libc would take it
         // for a successful return value.

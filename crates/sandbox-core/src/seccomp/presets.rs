@@ -254,7 +254,11 @@ pub static RULES: &[PresetRule] = &[
         reason: "TIOCLINUX can paste the console selection as input",
         source: "hakurei deny-tty; CVE-2023-28100 (flatpak)",
     },
-    tty!(TIOCSETD, "TIOCSETD changes the line discipline, and it stays changed for the caller's terminal after the sandbox", "sandboxctl (deny-tty family); issue 8: a null line discipline left on the caller's terminal"),
+    tty!(
+        TIOCSETD,
+        "TIOCSETD changes the line discipline, and it stays changed for the caller's terminal after the sandbox",
+        "sandboxctl (deny-tty family); issue 8: a null line discipline left on the caller's terminal"
+    ),
     tty!(TIOCCONS, "TIOCCONS redirects console output to this terminal", "sandboxctl (deny-tty family); the kernel also wants CAP_SYS_ADMIN for it"),
     tty!(TIOCVHANGUP, "TIOCVHANGUP hangs up the terminal for every process using it", "sandboxctl (deny-tty family)"),
     tty!(TIOCSLCKTRMIOS, "TIOCSLCKTRMIOS locks the terminal's settings for every later user", "sandboxctl (deny-tty family)"),
@@ -363,9 +367,5 @@ pub static RULES: &[PresetRule] = &[
         "stalls kernel page faults at will, the usual way to win kernel race conditions",
         "moby default profile; vm.unprivileged_userfaultfd (Linux 5.2) exists for this reason",
     ),
-    extra(
-        "bpf",
-        "eBPF verifier bugs give kernel code execution",
-        "moby default profile; CVE-2021-3490, CVE-2021-31440; kernel.unprivileged_bpf_disabled",
-    ),
+    extra("bpf", "eBPF verifier bugs give kernel code execution", "moby default profile; CVE-2021-3490, CVE-2021-31440; kernel.unprivileged_bpf_disabled"),
 ];

@@ -46,7 +46,11 @@ fn run(prog: &[libc::sock_filter], c: Call) -> u32 {
             4 => c.arch,
             16..=63 if off.is_multiple_of(4) => {
                 let a = c.args[((off - 16) / 8) as usize];
-                if (off - 16).is_multiple_of(8) { a as u32 } else { (a >> 32) as u32 }
+                if (off - 16).is_multiple_of(8) {
+                    a as u32
+                } else {
+                    (a >> 32) as u32
+                }
             }
             _ => panic!("load from offset {off}"),
         }
@@ -130,7 +134,8 @@ fn strict_answers_every_preset_rule_on_both_arches() {
             let RuleAction::Errno(e) = r.action else { panic!() };
             assert_eq!(a(r.syscall, &[]), errno(e.into()), "{arch}: {} ({})", r.syscall, r.list.name());
         }
-        for name in ["io_uring_setup", "io_uring_enter", "io_uring_register", "process_vm_readv", "process_vm_writev", "userfaultfd", "bpf", "keyctl", "ptrace"] {
+        for name in ["io_uring_setup", "io_uring_enter", "io_uring_register", "process_vm_readv", "process_vm_writev", "userfaultfd", "bpf", "keyctl", "ptrace"]
+        {
             assert_eq!(a(name, &[]), errno(libc::EPERM), "{arch}: {name}");
         }
         for name in ["clone3", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr"] {
@@ -189,11 +194,25 @@ fn strict_allows_identity_calls_personality_reads_and_prctl() {
         assert_eq!(a("personality", &[0]), ALLOW, "{arch}: PER_LINUX");
         assert_eq!(a("personality", &[0xffff_ffff]), ALLOW, "{arch}: query");
         assert_eq!(a("personality", &[1 << 32 /* high half ignored: PER_LINUX */]), ALLOW, "{arch}");
-        for bad in [0x0008 /* PER_LINUX32 */, 0x0040_0000 /* READ_IMPLIES_EXEC */, 0x0004_0000 /* ADDR_NO_RANDOMIZE */, 0x0002_0000 /* UNAME26 */, 0xffff_fffe] {
+        for bad in [
+            0x0008,      /* PER_LINUX32 */
+            0x0040_0000, /* READ_IMPLIES_EXEC */
+            0x0004_0000, /* ADDR_NO_RANDOMIZE */
+            0x0002_0000, /* UNAME26 */
+            0xffff_fffe,
+        ] {
             assert_eq!(a("personality", &[bad]), errno(libc::EPERM), "{arch}: personality {bad:#x}");
         }
         // prctl: reads (and everything else: prctl is not filtered)
-        for op in [libc::PR_GET_NAME, libc::PR_GET_DUMPABLE, libc::PR_GET_NO_NEW_PRIVS, libc::PR_CAPBSET_READ, libc::PR_GET_SECCOMP, libc::PR_GET_PDEATHSIG, libc::PR_SET_NAME] {
+        for op in [
+            libc::PR_GET_NAME,
+            libc::PR_GET_DUMPABLE,
+            libc::PR_GET_NO_NEW_PRIVS,
+            libc::PR_CAPBSET_READ,
+            libc::PR_GET_SECCOMP,
+            libc::PR_GET_PDEATHSIG,
+            libc::PR_SET_NAME,
+        ] {
             assert_eq!(a("prctl", &[op as u64]), ALLOW, "{arch}: prctl {op}");
         }
         // NUMA: reading one's own policy passes; changing placement does not
@@ -284,14 +303,36 @@ fn strict_refuses_the_terminal_family_and_keeps_job_control() {
                 assert_eq!(a(req), errno(libc::EPERM), "{arch}: ioctl {req:#x}");
             }
             // linux/kd.h and linux/vt.h: first, last and the dangerous ones
-            for req in [0x4b00, 0x4b49 /* KDSKBSENT */, 0x4b47 /* KDSKBENT */, 0x4b3a /* KDSETMODE */, 0x4b45 /* KDSKBMODE */, 0x4bff, 0x5600, 0x5606 /* VT_ACTIVATE */, 0x56ff] {
+            for req in [
+                0x4b00, 0x4b49, /* KDSKBSENT */
+                0x4b47, /* KDSKBENT */
+                0x4b3a, /* KDSETMODE */
+                0x4b45, /* KDSKBMODE */
+                0x4bff, 0x5600, 0x5606, /* VT_ACTIVATE */
+                0x56ff,
+            ] {
                 assert_eq!(a(req), errno(libc::EPERM), "{arch}: ioctl {req:#x}");
             }
             // job control, termios, window size, reading the line discipline, ptys
             let open = [
-                0x5401u64, /* TCGETS */ 0x5402, /* TCSETS */ 0x5403, /* TCSETSW */ 0x540e, /* TIOCSCTTY */ 0x540f, /* TIOCGPGRP */
-                0x5410, /* TIOCSPGRP */ 0x5413, /* TIOCGWINSZ */ 0x5414, /* TIOCSWINSZ */ 0x5422, /* TIOCNOTTY */ 0x5424, /* TIOCGETD */
-                0x541b, /* FIONREAD */ 0x5421, /* FIONBIO */ 0x4aff, 0x4c00, 0x55ff, 0x5700, 0x8004_5430, /* TIOCGPTN */ 0x4004_5431, /* TIOCSPTLCK */
+                0x5401u64,
+                /* TCGETS */ 0x5402,
+                /* TCSETS */ 0x5403,
+                /* TCSETSW */ 0x540e,
+                /* TIOCSCTTY */ 0x540f, /* TIOCGPGRP */
+                0x5410,
+                /* TIOCSPGRP */ 0x5413,
+                /* TIOCGWINSZ */ 0x5414,
+                /* TIOCSWINSZ */ 0x5422,
+                /* TIOCNOTTY */ 0x5424, /* TIOCGETD */
+                0x541b,
+                /* FIONREAD */ 0x5421,
+                /* FIONBIO */ 0x4aff,
+                0x4c00,
+                0x55ff,
+                0x5700,
+                0x8004_5430,
+                /* TIOCGPTN */ 0x4004_5431, /* TIOCSPTLCK */
             ];
             for req in open {
                 assert_eq!(a(req), ALLOW, "{arch}: ioctl {req:#x}");
@@ -433,16 +474,19 @@ fn bad_rules_name_their_json_path() {
     // names that exist on one architecture only
     let open = Seccomp { rules: vec![rule("open", RuleAction::Errno(1))], ..none() };
     assert!(compile_for(&open, false, Arch::X86_64).is_ok());
-    assert_eq!(
-        compile_for(&open, false, Arch::Aarch64).unwrap_err().to_string(),
-        r#"plan.seccomp.rules[0].syscall: unknown syscall "open" on aarch64"#
-    );
-    let stacked = Seccomp { stack: vec![StackFilter { rules: vec![rule("getpid", RuleAction::Kill)] }, StackFilter { rules: vec![rule("nope", RuleAction::Kill)] }], ..strict() };
+    assert_eq!(compile_for(&open, false, Arch::Aarch64).unwrap_err().to_string(), r#"plan.seccomp.rules[0].syscall: unknown syscall "open" on aarch64"#);
+    let stacked = Seccomp {
+        stack: vec![StackFilter { rules: vec![rule("getpid", RuleAction::Kill)] }, StackFilter { rules: vec![rule("nope", RuleAction::Kill)] }],
+        ..strict()
+    };
     assert_eq!(x86(&stacked), r#"plan.seccomp.stack[1].rules[0].syscall: unknown syscall "nope" on x86_64"#);
     let empty = Seccomp { stack: vec![StackFilter { rules: vec![] }], ..strict() };
     assert_eq!(x86(&empty), "plan.seccomp.stack[0].rules: a stacked filter needs at least one rule");
 
-    let with = |a: ArgCondition, action: RuleAction| Seccomp { rules: vec![SyscallRule { syscall: "read".into(), args: vec![cond(0, CmpOp::Eq, 0), a], action }], ..none() };
+    let with = |a: ArgCondition, action: RuleAction| Seccomp {
+        rules: vec![SyscallRule { syscall: "read".into(), args: vec![cond(0, CmpOp::Eq, 0), a], action }],
+        ..none()
+    };
     let errno1 = RuleAction::Errno(1);
     assert_eq!(x86(&with(cond(6, CmpOp::Eq, 0), errno1)), "plan.seccomp.rules[0].args[1].index: argument index 6 is out of range 0..5");
     assert_eq!(x86(&with(cond(1, CmpOp::MaskedEq, 0), errno1)), "plan.seccomp.rules[0].args[1].mask: maskedEq needs a mask");
@@ -456,7 +500,10 @@ fn bad_rules_name_their_json_path() {
     );
     assert_eq!(x86(&with(cond(1, CmpOp::Eq, 0), RuleAction::Errno(4096))), "plan.seccomp.rules[0].action: errno 4096 is out of range 0..4095");
     // the public entry point carries the same words
-    assert_eq!(compile(&with(cond(1, CmpOp::Eq, 0), RuleAction::Errno(5000)), false).unwrap_err(), "plan.seccomp.rules[0].action: errno 5000 is out of range 0..4095");
+    assert_eq!(
+        compile(&with(cond(1, CmpOp::Eq, 0), RuleAction::Errno(5000)), false).unwrap_err(),
+        "plan.seccomp.rules[0].action: errno 5000 is out of range 0..4095"
+    );
     assert!(check(&p).is_err() && check(&strict()).is_ok());
 }
 
@@ -513,18 +560,12 @@ fn to_bytes_is_the_kernel_layout() {
 #[test]
 fn golden_hashes() {
     let cases: [(&str, Seccomp, bool, Arch, &str); 6] = [
-        ("strict", strict(), false, Arch::X86_64,
-            "e7b6a7845ff5537544fdccfaa7cf3a1373d9f76a78d6676b53fe0560835755f1"),
-        ("strict", strict(), false, Arch::Aarch64,
-            "769bc54a55b7568267ce4b2c587ac4f4f054bcb8e1aade0d75039fcbb652fb0e"),
-        ("strict multiarch", Seccomp { multiarch: true, ..strict() }, false, Arch::X86_64,
-            "4cc17e9423b354b11574a8ff4c4abf2886d46964cceb057122ddb5bf69e172f2"),
-        ("strict multiarch", Seccomp { multiarch: true, ..strict() }, false, Arch::Aarch64,
-            "769bc54a55b7568267ce4b2c587ac4f4f054bcb8e1aade0d75039fcbb652fb0e"),
-        ("none keep-session", none(), true, Arch::X86_64,
-            "46cf0d25dec1fd66d16427ca1b1e3623c5feaf051da900a1a859eb8f884dcace"),
-        ("none keep-session", none(), true, Arch::Aarch64,
-            "1144e001ba116e32c6565cd37080b0d9bb2112f6b920e87f8bdf862020525455"),
+        ("strict", strict(), false, Arch::X86_64, "e7b6a7845ff5537544fdccfaa7cf3a1373d9f76a78d6676b53fe0560835755f1"),
+        ("strict", strict(), false, Arch::Aarch64, "769bc54a55b7568267ce4b2c587ac4f4f054bcb8e1aade0d75039fcbb652fb0e"),
+        ("strict multiarch", Seccomp { multiarch: true, ..strict() }, false, Arch::X86_64, "4cc17e9423b354b11574a8ff4c4abf2886d46964cceb057122ddb5bf69e172f2"),
+        ("strict multiarch", Seccomp { multiarch: true, ..strict() }, false, Arch::Aarch64, "769bc54a55b7568267ce4b2c587ac4f4f054bcb8e1aade0d75039fcbb652fb0e"),
+        ("none keep-session", none(), true, Arch::X86_64, "46cf0d25dec1fd66d16427ca1b1e3623c5feaf051da900a1a859eb8f884dcace"),
+        ("none keep-session", none(), true, Arch::Aarch64, "1144e001ba116e32c6565cd37080b0d9bb2112f6b920e87f8bdf862020525455"),
     ];
     let mut wrong = Vec::new();
     for (name, policy, keep, arch, want) in cases {
@@ -581,17 +622,87 @@ fn tables_are_sorted_and_agree_with_libc() {
         };
     }
     agree!(
-        SYS_syslog, SYS_acct, SYS_quotactl, SYS_add_key, SYS_keyctl, SYS_request_key, SYS_move_pages, SYS_mbind,
-        SYS_get_mempolicy, SYS_set_mempolicy, SYS_migrate_pages, SYS_adjtimex, SYS_clock_adjtime, SYS_clock_settime,
-        SYS_settimeofday, SYS_delete_module, SYS_finit_module, SYS_init_module, SYS_kexec_file_load, SYS_kexec_load,
-        SYS_reboot, SYS_swapoff, SYS_swapon, SYS_unshare, SYS_setns, SYS_mount, SYS_umount2, SYS_pivot_root, SYS_chroot,
-        SYS_clone, SYS_clone3, SYS_open_tree, SYS_move_mount, SYS_fsopen, SYS_fsconfig, SYS_fsmount, SYS_fspick,
-        SYS_mount_setattr, SYS_setuid, SYS_setgid, SYS_setreuid, SYS_setregid, SYS_setresuid, SYS_setresgid,
-        SYS_setfsuid, SYS_setfsgid, SYS_setgroups, SYS_fchown, SYS_fchownat, SYS_ioctl, SYS_perf_event_open,
-        SYS_ptrace, SYS_personality, SYS_socket, SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register,
-        SYS_process_vm_readv, SYS_process_vm_writev, SYS_userfaultfd, SYS_bpf, SYS_read, SYS_write, SYS_getcwd,
-        SYS_getpid, SYS_uname, SYS_kill, SYS_openat, SYS_execve, SYS_getppid, SYS_fchmod, SYS_fchmodat, SYS_fchmodat2,
-        SYS_mkdirat, SYS_mknodat, SYS_openat2, SYS_setxattr, SYS_lsetxattr, SYS_fsetxattr, SYS_get_mempolicy, SYS_prctl,
+        SYS_syslog,
+        SYS_acct,
+        SYS_quotactl,
+        SYS_add_key,
+        SYS_keyctl,
+        SYS_request_key,
+        SYS_move_pages,
+        SYS_mbind,
+        SYS_get_mempolicy,
+        SYS_set_mempolicy,
+        SYS_migrate_pages,
+        SYS_adjtimex,
+        SYS_clock_adjtime,
+        SYS_clock_settime,
+        SYS_settimeofday,
+        SYS_delete_module,
+        SYS_finit_module,
+        SYS_init_module,
+        SYS_kexec_file_load,
+        SYS_kexec_load,
+        SYS_reboot,
+        SYS_swapoff,
+        SYS_swapon,
+        SYS_unshare,
+        SYS_setns,
+        SYS_mount,
+        SYS_umount2,
+        SYS_pivot_root,
+        SYS_chroot,
+        SYS_clone,
+        SYS_clone3,
+        SYS_open_tree,
+        SYS_move_mount,
+        SYS_fsopen,
+        SYS_fsconfig,
+        SYS_fsmount,
+        SYS_fspick,
+        SYS_mount_setattr,
+        SYS_setuid,
+        SYS_setgid,
+        SYS_setreuid,
+        SYS_setregid,
+        SYS_setresuid,
+        SYS_setresgid,
+        SYS_setfsuid,
+        SYS_setfsgid,
+        SYS_setgroups,
+        SYS_fchown,
+        SYS_fchownat,
+        SYS_ioctl,
+        SYS_perf_event_open,
+        SYS_ptrace,
+        SYS_personality,
+        SYS_socket,
+        SYS_io_uring_setup,
+        SYS_io_uring_enter,
+        SYS_io_uring_register,
+        SYS_process_vm_readv,
+        SYS_process_vm_writev,
+        SYS_userfaultfd,
+        SYS_bpf,
+        SYS_read,
+        SYS_write,
+        SYS_getcwd,
+        SYS_getpid,
+        SYS_uname,
+        SYS_kill,
+        SYS_openat,
+        SYS_execve,
+        SYS_getppid,
+        SYS_fchmod,
+        SYS_fchmodat,
+        SYS_fchmodat2,
+        SYS_mkdirat,
+        SYS_mknodat,
+        SYS_openat2,
+        SYS_setxattr,
+        SYS_lsetxattr,
+        SYS_fsetxattr,
+        SYS_get_mempolicy,
+        SYS_prctl,
     );
     #[cfg(target_arch = "x86_64")]
     agree!(SYS_open, SYS_chown, SYS_lchown, SYS_modify_ldt, SYS_uselib, SYS_chmod, SYS_creat, SYS_mkdir, SYS_mknod);
@@ -652,12 +763,11 @@ fn hex(bytes: &[u8]) -> String {
 /// FIPS 180-4 SHA-256, enough for the golden hashes without a dependency.
 fn sha256(data: &[u8]) -> [u8; 32] {
     const K: [u32; 64] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
-        0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
-        0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
-        0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08,
-        0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+        0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+        0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
         0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ];
     let mut h: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
@@ -702,8 +812,5 @@ fn sha256(data: &[u8]) -> [u8; 32] {
 fn sha256_matches_the_standard_vectors() {
     assert_eq!(hex(&sha256(b"")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     assert_eq!(hex(&sha256(b"abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    assert_eq!(
-        hex(&sha256(&[b'a'; 1000])),
-        "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3"
-    );
+    assert_eq!(hex(&sha256(&[b'a'; 1000])), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
 }

@@ -165,8 +165,7 @@ impl Sys for LinuxSys {
     fn seccomp_load(&self, program: &[libc::sock_filter]) -> SysResult<()> {
         let prog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr() as *mut _ };
         // SAFETY: prog points at `program`, alive for the call.
-        check(unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog) })
-            .map(drop)
+        check(unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog) }).map(drop)
     }
 
     fn umask(&self, mask: u32) -> u32 {
@@ -290,10 +289,8 @@ impl Sys for LinuxSys {
     }
 
     fn read_dir(&self, path: &str) -> SysResult<Vec<String>> {
-        let mut v: Vec<String> = std::fs::read_dir(path)
-            .map_err(|e| Errno::from_io(&e))?
-            .filter_map(|e| e.ok().and_then(|e| e.file_name().into_string().ok()))
-            .collect();
+        let mut v: Vec<String> =
+            std::fs::read_dir(path).map_err(|e| Errno::from_io(&e))?.filter_map(|e| e.ok().and_then(|e| e.file_name().into_string().ok())).collect();
         v.sort();
         Ok(v)
     }
@@ -382,9 +379,7 @@ impl Sys for LinuxSys {
         how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
         loop {
             // SAFETY: valid pointers for the duration of the call.
-            let rc = unsafe {
-                libc::syscall(libc::SYS_openat2, dirfd, p.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>())
-            };
+            let rc = unsafe { libc::syscall(libc::SYS_openat2, dirfd, p.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>()) };
             match check(rc) {
                 // openat2 answers EAGAIN when a rename raced the lookup.
                 Err(Errno(libc::EAGAIN)) | Err(Errno(libc::EINTR)) => continue,
@@ -401,9 +396,7 @@ impl Sys for LinuxSys {
         how.resolve = resolve;
         loop {
             // SAFETY: valid pointers for the duration of the call.
-            let rc = unsafe {
-                libc::syscall(libc::SYS_openat2, dirfd, p.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>())
-            };
+            let rc = unsafe { libc::syscall(libc::SYS_openat2, dirfd, p.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>()) };
             match check(rc) {
                 Err(Errno(libc::EAGAIN)) | Err(Errno(libc::EINTR)) => continue,
                 r => return r.map(|fd| fd as Fd),
@@ -477,9 +470,7 @@ impl Sys for LinuxSys {
     fn mkfileat(&self, dirfd: Fd, name: &str, mode: u32) -> SysResult<()> {
         let p = cstr(name)?;
         // SAFETY: valid C string; O_NOFOLLOW|O_EXCL never follows a planted link.
-        let fd = unsafe {
-            libc::openat(dirfd, p.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC, mode)
-        };
+        let fd = unsafe { libc::openat(dirfd, p.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC, mode) };
         if fd < 0 {
             return Err(Errno::last());
         }
@@ -542,9 +533,7 @@ impl Sys for LinuxSys {
         let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
         loop {
             // SAFETY: empty path with AT_EMPTY_PATH; attr lives for the call.
-            let rc = unsafe {
-                libc::syscall(libc::SYS_mount_setattr, fd, c"".as_ptr(), flags, &attr as *const MountAttr, std::mem::size_of::<MountAttr>())
-            };
+            let rc = unsafe { libc::syscall(libc::SYS_mount_setattr, fd, c"".as_ptr(), flags, &attr as *const MountAttr, std::mem::size_of::<MountAttr>()) };
             match check(rc) {
                 Err(Errno(libc::EINTR)) => continue,
                 r => return r.map(drop),
@@ -638,11 +627,7 @@ impl Sys for LinuxSys {
             if pid == 0 {
                 return Ok(None);
             }
-            let st = if libc::WIFSIGNALED(status) {
-                ExitStatus::Signaled(libc::WTERMSIG(status))
-            } else {
-                ExitStatus::Exited(libc::WEXITSTATUS(status))
-            };
+            let st = if libc::WIFSIGNALED(status) { ExitStatus::Signaled(libc::WTERMSIG(status)) } else { ExitStatus::Exited(libc::WEXITSTATUS(status)) };
             return Ok(Some((pid, st)));
         }
     }
@@ -655,14 +640,7 @@ impl Sys for LinuxSys {
     fn socketpair(&self) -> SysResult<(Fd, Fd)> {
         let mut fds = [0; 2];
         // SAFETY: fds is a valid 2-int array.
-        check(unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-                0,
-                fds.as_mut_ptr(),
-            )
-        } as _)?;
+        check(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } as _)?;
         Ok((fds[0], fds[1]))
     }
 
@@ -674,10 +652,7 @@ impl Sys for LinuxSys {
         unsafe {
             let space = libc::CMSG_SPACE(std::mem::size_of::<Fd>() as u32) as usize;
             let mut control = vec![0u8; space];
-            let mut iov = libc::iovec {
-                iov_base: byte.as_mut_ptr().cast(),
-                iov_len: 1,
-            };
+            let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
             let mut msg: libc::msghdr = std::mem::zeroed();
             msg.msg_iov = &mut iov;
             msg.msg_iovlen = 1;
@@ -706,10 +681,7 @@ impl Sys for LinuxSys {
         unsafe {
             let space = libc::CMSG_SPACE(std::mem::size_of::<Fd>() as u32) as usize;
             let mut control = vec![0u8; space];
-            let mut iov = libc::iovec {
-                iov_base: byte.as_mut_ptr().cast(),
-                iov_len: 1,
-            };
+            let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
             let mut msg: libc::msghdr = std::mem::zeroed();
             msg.msg_iov = &mut iov;
             msg.msg_iovlen = 1;
@@ -726,19 +698,10 @@ impl Sys for LinuxSys {
                 return Err(Errno::last());
             }
             let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            if cmsg.is_null()
-                || (*cmsg).cmsg_level != libc::SOL_SOCKET
-                || (*cmsg).cmsg_type != libc::SCM_RIGHTS
-            {
-                return if n == 0 {
-                    Ok(None)
-                } else {
-                    Err(Errno(libc::EBADMSG))
-                };
+            if cmsg.is_null() || (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+                return if n == 0 { Ok(None) } else { Err(Errno(libc::EBADMSG)) };
             }
-            Ok(Some(std::ptr::read_unaligned(
-                libc::CMSG_DATA(cmsg).cast::<Fd>(),
-            )))
+            Ok(Some(std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<Fd>())))
         }
     }
 
@@ -752,11 +715,7 @@ impl Sys for LinuxSys {
                 libc::close(master);
                 return Err(e);
             }
-            libc::ioctl(
-                master,
-                libc::TIOCGPTPEER,
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            )
+            libc::ioctl(master, libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)
         };
         if slave < 0 {
             let e = Errno::last();
@@ -808,12 +767,7 @@ impl Sys for LinuxSys {
     }
 
     fn set_winsize(&self, fd: Fd, (rows, cols): (u16, u16)) -> SysResult<()> {
-        let w = libc::winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
+        let w = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
         // SAFETY: TIOCSWINSZ reads a winsize.
         check(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &w) } as _).map(drop)
     }
@@ -822,8 +776,7 @@ impl Sys for LinuxSys {
         // SAFETY: plain fcntl calls.
         unsafe {
             let fl = check(libc::fcntl(fd, libc::F_GETFL) as _)?;
-            check(libc::fcntl(fd, libc::F_SETFL, fl as libc::c_int | libc::O_NONBLOCK) as _)
-                .map(drop)
+            check(libc::fcntl(fd, libc::F_SETFL, fl as libc::c_int | libc::O_NONBLOCK) as _).map(drop)
         }
     }
 
@@ -836,8 +789,7 @@ impl Sys for LinuxSys {
                 libc::sigaddset(&mut set, s);
             }
             check(libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) as _)?;
-            check(libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) as _)
-                .map(|fd| fd as Fd)
+            check(libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) as _).map(|fd| fd as Fd)
         }
     }
 
@@ -867,14 +819,7 @@ impl Sys for LinuxSys {
     }
 
     fn poll(&self, fds: &[(Fd, i16)], timeout_ms: i32) -> SysResult<Vec<i16>> {
-        let mut p: Vec<libc::pollfd> = fds
-            .iter()
-            .map(|&(fd, events)| libc::pollfd {
-                fd,
-                events,
-                revents: 0,
-            })
-            .collect();
+        let mut p: Vec<libc::pollfd> = fds.iter().map(|&(fd, events)| libc::pollfd { fd, events, revents: 0 }).collect();
         // SAFETY: p is a valid array of its length.
         let rc = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
         if rc < 0 {

@@ -48,11 +48,7 @@ pub struct Script {
 
 impl Script {
     pub fn new<S: Into<String>>(calls: Vec<(S, Ret)>) -> Script {
-        Script {
-            calls: RefCell::new(calls.into_iter().map(|(c, r)| (c.into(), r)).collect()),
-            made: RefCell::new(Vec::new()),
-            logs: RefCell::new(Vec::new()),
-        }
+        Script { calls: RefCell::new(calls.into_iter().map(|(c, r)| (c.into(), r)).collect()), made: RefCell::new(Vec::new()), logs: RefCell::new(Vec::new()) }
     }
 
     /// Fails when calls remain unmade.
@@ -69,9 +65,8 @@ impl Script {
     fn next(&self, call: String) -> Ret {
         let n = self.made.borrow().len();
         self.made.borrow_mut().push(call.clone());
-        let (want, ret) = self.calls.borrow_mut().pop_front().unwrap_or_else(|| {
-            panic!("unexpected call #{n}: {call} (script exhausted)\nmade: {:#?}", self.made.borrow())
-        });
+        let (want, ret) =
+            self.calls.borrow_mut().pop_front().unwrap_or_else(|| panic!("unexpected call #{n}: {call} (script exhausted)\nmade: {:#?}", self.made.borrow()));
         assert_eq!(call, want, "call #{n} differs from the script");
         ret
     }
