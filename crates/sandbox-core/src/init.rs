@@ -9,7 +9,7 @@
 use crate::error::{Code, Error, SetupError};
 use crate::ops::{self, State, SYSROOT};
 use crate::plan::{Network, Plan};
-use crate::sys::{Errno, Exec, ExecFailure, ExitStatus, Fd, Prctl, Sys};
+use crate::sys::{Errno, Exec, ExecFailure, ExitStatus, Fd, MsFlags, Prctl, Sys};
 
 /// Where the intermediate tmpfs root is mounted: always present, always a
 /// directory, private to this process and never visible after the pivots
@@ -133,7 +133,7 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     };
 
     // Nothing we mount may propagate back to the host.
-    if let Err(e) = sys.mount(None, "/", None, (libc::MS_SLAVE | libc::MS_REC) as u64, None) {
+    if let Err(e) = sys.mount(None, "/", None, (libc::MS_SLAVE | libc::MS_REC) as MsFlags, None) {
         fatal(sys, cx, mount_err("make / rslave", e));
     }
 
@@ -150,7 +150,7 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
 
     // The intermediate root: a tmpfs holding `sysroot` (the new root) and
     // `host` (where pivot_root puts the old root).
-    if let Err(e) = sys.mount(Some("tmpfs"), INTERMEDIATE, Some("tmpfs"), (libc::MS_NODEV | libc::MS_NOSUID) as u64, Some("mode=700")) {
+    if let Err(e) = sys.mount(Some("tmpfs"), INTERMEDIATE, Some("tmpfs"), (libc::MS_NODEV | libc::MS_NOSUID) as MsFlags, Some("mode=700")) {
         fatal(sys, cx, mount_err("mount the intermediate root", e));
     }
     if let Err(e) = sys.chdir(INTERMEDIATE) {
@@ -162,7 +162,7 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     // The new root is a tmpfs of its own (as bubblewrap's): a mount point
     // for the second pivot, and in mountinfo a plain `/` that names nothing
     // of the setup.
-    if let Err(e) = sys.mount(Some("tmpfs"), "sysroot", Some("tmpfs"), (libc::MS_NODEV | libc::MS_NOSUID) as u64, Some("mode=755")) {
+    if let Err(e) = sys.mount(Some("tmpfs"), "sysroot", Some("tmpfs"), (libc::MS_NODEV | libc::MS_NOSUID) as MsFlags, Some("mode=755")) {
         fatal(sys, cx, mount_err("mount the new root", e));
     }
     if let Err(e) = sys.mkdir("host", 0o755) {
@@ -191,7 +191,7 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     drop(facts);
 
     // Detach the host root: rprivate first so the unmount cannot propagate.
-    if let Err(e) = sys.mount(None, "/host", None, (libc::MS_REC | libc::MS_PRIVATE) as u64, None) {
+    if let Err(e) = sys.mount(None, "/host", None, (libc::MS_REC | libc::MS_PRIVATE) as MsFlags, None) {
         fatal(sys, cx, mount_err("make the host root rprivate", e));
     }
     if let Err(e) = sys.umount2("/host", libc::MNT_DETACH) {
@@ -255,7 +255,7 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     // of, processes outside the sandbox. Older kernels lack them: go on
     // without (doctor reports the ABI).
     let scoped =
-        (!plan.landlock.allow_abstract_unix as u64) * LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | (!plan.landlock.allow_signals as u64) * LANDLOCK_SCOPE_SIGNAL;
+        ((!plan.landlock.allow_abstract_unix as u64) * LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET) | ((!plan.landlock.allow_signals as u64) * LANDLOCK_SCOPE_SIGNAL);
     if scoped != 0 {
         match sys.landlock_scope(scoped) {
             Ok(()) | Err(Errno(libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL | libc::E2BIG)) => {}

@@ -131,7 +131,7 @@ pub enum OnTaint {
 }
 
 /// Landlock scoping. Both default to denied.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Landlock {
     /// Allow signals to processes outside the sandbox.
@@ -140,12 +140,6 @@ pub struct Landlock {
     /// Allow connecting to abstract unix sockets created outside the sandbox.
     #[serde(default)]
     pub allow_abstract_unix: bool,
-}
-
-impl Default for Landlock {
-    fn default() -> Self {
-        Landlock { allow_signals: false, allow_abstract_unix: false }
-    }
 }
 
 /// One caller fd passed in.

@@ -220,6 +220,8 @@ pub fn ensure_target(sys: &dyn Sys, root: Fd, path: &str, kind: FileKind, mode: 
 
 /// Mount onto `target` through its fd. When the target is the root itself,
 /// reopen the root fd so later ops see the new mount, not the covered one.
+// mount(2)'s five arguments plus the seam, the state and the target's fd.
+#[allow(clippy::too_many_arguments)]
 pub fn mount_on(
     sys: &dyn Sys,
     st: &mut State,

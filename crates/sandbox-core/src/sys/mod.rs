@@ -314,17 +314,17 @@ pub const HANDLED_SIGNALS: [i32; 5] = [libc::SIGCHLD, libc::SIGTERM, libc::SIGIN
 
 /// Render MS_* flags for messages and call scripts.
 pub fn fmt_ms(flags: MsFlags) -> String {
-    const NAMES: &[(u64, &str)] = &[
-        (libc::MS_RDONLY as u64, "RDONLY"),
-        (libc::MS_NOSUID as u64, "NOSUID"),
-        (libc::MS_NODEV as u64, "NODEV"),
-        (libc::MS_NOEXEC as u64, "NOEXEC"),
-        (libc::MS_REMOUNT as u64, "REMOUNT"),
-        (libc::MS_BIND as u64, "BIND"),
-        (libc::MS_REC as u64, "REC"),
-        (libc::MS_SILENT as u64, "SILENT"),
-        (libc::MS_PRIVATE as u64, "PRIVATE"),
-        (libc::MS_SLAVE as u64, "SLAVE"),
+    const NAMES: &[(MsFlags, &str)] = &[
+        (libc::MS_RDONLY as MsFlags, "RDONLY"),
+        (libc::MS_NOSUID as MsFlags, "NOSUID"),
+        (libc::MS_NODEV as MsFlags, "NODEV"),
+        (libc::MS_NOEXEC as MsFlags, "NOEXEC"),
+        (libc::MS_REMOUNT as MsFlags, "REMOUNT"),
+        (libc::MS_BIND as MsFlags, "BIND"),
+        (libc::MS_REC as MsFlags, "REC"),
+        (libc::MS_SILENT as MsFlags, "SILENT"),
+        (libc::MS_PRIVATE as MsFlags, "PRIVATE"),
+        (libc::MS_SLAVE as MsFlags, "SLAVE"),
     ];
     let mut rest = flags;
     let mut out = Vec::new();
