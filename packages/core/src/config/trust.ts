@@ -35,9 +35,9 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { userInfo } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { SandboxError } from '../errors';
+import { passwdHome } from '../passwd-home';
 
 /** One trusted file. */
 export interface TrustEntry {
@@ -65,20 +65,11 @@ export type TrustCheck =
 
 const STORE_VERSION = 1;
 
-/** The caller's home from the password database, symlinks resolved. */
+/** The caller's home from the password database, symlinks resolved; an error when it has none. */
 export function realHome(): string {
-  let home: string;
-  try {
-    home = userInfo().homedir;
-  } catch (error) {
-    throw untrusted(`cannot look up your home directory in the password database: ${String((error as Error).message ?? error)}`);
-  }
-  if (!home || !isAbsolute(home)) throw untrusted(`the password database gives no absolute home directory for uid ${process.geteuid?.()}`);
-  try {
-    return realpathSync(home);
-  } catch {
-    return home;
-  }
+  const home = passwdHome();
+  if (home === undefined) throw untrusted(`the password database gives no absolute home directory for uid ${process.geteuid?.()}`);
+  return home;
 }
 
 /** `$XDG_STATE_HOME/sandboxctl` when it is absolute (the XDG spec ignores relative ones), else under the real home. */

@@ -6,9 +6,10 @@
  */
 
 import { realpathSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
+import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { SandboxError } from '../errors';
+import { passwdHome } from '../passwd-home';
 import type { Network } from '../plan-types';
 import { agent } from './agent';
 import { build } from './build';
@@ -112,18 +113,14 @@ export function resolvePreset(preset: PresetName | PresetOptions): ResolvedPrese
   return resolveWith(definition, ctx);
 }
 
-/** The home of this process's uid in the password database, symlinks resolved. */
+/** The password database's home; `$HOME` or os.homedir() only when the database has none. */
 function realHome(env: Readonly<Record<string, string | undefined>>): string {
-  let home: string | undefined;
+  const home = passwdHome();
+  if (home !== undefined) return home;
+  const fallback = env.HOME || homedir();
   try {
-    home = userInfo().homedir;
+    return realpathSync(fallback);
   } catch {
-    home = undefined;
-  }
-  home ||= env.HOME || homedir();
-  try {
-    return realpathSync(home);
-  } catch {
-    return home;
+    return fallback;
   }
 }
