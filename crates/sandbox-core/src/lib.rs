@@ -6,7 +6,6 @@
 pub mod audit;
 pub mod caps;
 pub mod error;
-mod exec;
 pub mod init;
 pub mod launch;
 pub mod ops;

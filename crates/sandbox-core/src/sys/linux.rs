@@ -555,7 +555,7 @@ impl Sys for LinuxSys {
     }
 
     fn spawn(&self, exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
-        crate::exec::spawn(exec)
+        super::exec::spawn(exec)
     }
 
     fn signal_default(&self, sig: i32) -> SysResult<()> {

@@ -3,6 +3,7 @@
 //! `testing` feature) is an ordered call script that checks every call, its
 //! arguments and its order. Inject it explicitly: `run_init(&LinuxSys, ..)`.
 
+mod exec;
 mod linux;
 #[cfg(any(test, feature = "testing"))]
 pub mod script;
