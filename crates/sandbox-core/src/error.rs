@@ -3,7 +3,7 @@
 //! applies the op index, the JSON path of the offending field and a hint.
 
 use crate::sys::Errno;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Declares [`Code`] once: its variants, their wire names and what each means.
 /// `npm run gen` writes the list to `schema/error-codes.json` and from there
@@ -13,7 +13,7 @@ macro_rules! codes {
         /// Stable error codes, the one list for Rust and TypeScript. Never rename
         /// one: callers match on them. Some are raised only by the Node side
         /// (their doc says so); they are listed here so there is one source.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
         pub enum Code {
             $($(#[doc = $doc])+ #[serde(rename = $name)] $variant,)+
         }
@@ -114,14 +114,30 @@ impl SetupError {
         self.op_index = Some(index);
         self
     }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> SetupError {
+        self.hint = Some(hint.into());
+        self
+    }
 }
 
 /// Hints for the known traps.
 fn hint_for(code: Code, errno: Errno) -> Option<String> {
     match (code, errno.0) {
         (Code::Mount, libc::ENOSPC) => Some("the mount table is full: raise fs.mount-max or use fewer mounts".into()),
-        (Code::Setup, libc::EINVAL) => None,
         _ => None,
+    }
+}
+
+/// Context for a failed syscall: `sys.mount(..).ctx(Code::Mount, "mount the
+/// new root")?` is `SetupError::sys(Code::Mount, "mount the new root", errno)`,
+/// so `cannot mount the new root: <errno>`.
+pub trait Ctx<T> {
+    fn ctx(self, code: Code, what: impl std::fmt::Display) -> Result<T, SetupError>;
+}
+
+impl<T> Ctx<T> for Result<T, Errno> {
+    fn ctx(self, code: Code, what: impl std::fmt::Display) -> Result<T, SetupError> {
+        self.map_err(|e| SetupError::sys(code, what, e))
     }
 }
 
@@ -152,25 +168,6 @@ impl Error {
             Error::Plan(_) => None,
             Error::Setup(e) => e.hint.as_deref(),
         }
-    }
-
-    /// The report line sent to the caller (see docs/internals.md).
-    pub fn to_report(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "event": "error",
-            "code": self.code().as_str(),
-            "message": self.to_string(),
-        });
-        if let Some(i) = self.op_index() {
-            v["opIndex"] = i.into();
-        }
-        if let Error::Plan(p) = self {
-            v["path"] = p.path.clone().into();
-        }
-        if let Some(h) = self.hint() {
-            v["hint"] = h.into();
-        }
-        v
     }
 }
 

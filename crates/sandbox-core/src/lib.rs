@@ -12,6 +12,7 @@ pub mod ops;
 pub mod plan;
 pub mod probe;
 mod relay;
+pub mod report;
 pub mod seccomp;
 pub mod sys;
 pub mod validate;

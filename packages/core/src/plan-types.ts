@@ -597,17 +597,13 @@ export interface SeccompFilter {
   rules: SyscallRule[];
 }
 /**
- * The launcher's `{"event":"audit",...}` report line.
+ * The launcher's `{"event":"audit",...}` report line (`Report::Audit`).
  *
  * This interface was referenced by `Plan`'s JSON-Schema
  * via the `definition` "AuditReport".
  */
 export interface AuditReport {
   action: OnTaint;
-  /**
-   * Always `audit`.
-   */
-  event: string;
   findings: TaintFinding[];
   /**
    * The run's quarantine directory, when something was moved there.

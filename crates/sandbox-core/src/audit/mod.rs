@@ -211,12 +211,10 @@ pub struct TaintFinding {
     pub error: Option<String>,
 }
 
-/// The launcher's `{"event":"audit",...}` report line.
+/// The launcher's `{"event":"audit",...}` report line (`Report::Audit`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AuditReport {
-    /// Always `audit`.
-    pub event: String,
     pub action: OnTaint,
     pub findings: Vec<TaintFinding>,
     /// The run's quarantine directory, when something was moved there.
@@ -483,7 +481,7 @@ impl Audit {
     /// Walk again, act as `onTaint` says, and build the report line.
     pub fn check(&self, fs: &dyn AuditFs, status: i32) -> AuditReport {
         let found = self.findings(fs);
-        let mut report = AuditReport { event: "audit".into(), action: self.spec.on_taint, findings: Vec::new(), quarantine: None, status };
+        let mut report = AuditReport { action: self.spec.on_taint, findings: Vec::new(), quarantine: None, status };
         if self.spec.on_taint == OnTaint::Revert {
             revert::revert(self, fs, found, &mut report);
         } else {

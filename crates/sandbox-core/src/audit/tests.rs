@@ -509,7 +509,7 @@ fn the_report_line_shape() {
     let r = audit(&fs, OnTaint::Revert, |fs| {
         fs.file("/p/.mcp.json", "{}");
     });
-    let v = serde_json::to_value(&r).unwrap();
+    let v = serde_json::to_value(crate::report::Report::Audit(r)).unwrap();
     assert_eq!(
         v,
         serde_json::json!({"event": "audit", "action": "revert", "status": 3, "quarantine": Q, "findings": [{
@@ -523,7 +523,7 @@ mod launcher {
     use super::*;
     use crate::launch::{audit_after, audit_before};
     use crate::plan::Plan;
-    use crate::sys::script::{expect_exit, Ret, Script};
+    use crate::sys::script::{Ret, Script};
 
     fn plan(on_taint: OnTaint) -> Plan {
         let mut p = Plan::new(vec!["/bin/true".into()]);
@@ -541,7 +541,7 @@ mod launcher {
     fn no_audit_no_calls() {
         let s = Script::new(Vec::<(String, Ret)>::new());
         let fs = MemFs::new();
-        assert!(audit_before(&fs, &s, Some(9), &Plan::new(vec!["x".into()])).is_none());
+        assert!(audit_before(&fs, &Plan::new(vec!["x".into()])).unwrap().is_none());
         assert_eq!(audit_after(&fs, &s, Some(9), None, 7), 7);
         s.done();
     }
@@ -553,7 +553,7 @@ mod launcher {
             "write_fd(9, \"{\\\"event\\\":\\\"audit\\\",\\\"action\\\":\\\"revert\\\",\\\"findings\\\":[],\\\"status\\\":7}\\n\")",
             Ret::Ok,
         )]);
-        let a = audit_before(&fs, &s, Some(9), &plan(OnTaint::Revert));
+        let a = audit_before(&fs, &plan(OnTaint::Revert)).unwrap();
         assert_eq!(audit_after(&fs, &s, Some(9), a, 7), 7);
         s.done();
     }
@@ -563,9 +563,9 @@ mod launcher {
         let fs = planted();
         let s = Script::new(vec![
             ("write_fd(9, \"{\\\"event\\\":\\\"audit\\\",\\\"action\\\":\\\"fail\\\",\\\"findings\\\":[{\\\"kind\\\":\\\"tool-file\\\",\\\"path\\\":\\\"/p/.mcp.json\\\",\\\"change\\\":\\\"created\\\",\\\"detail\\\":\\\"editor, agent or shell settings\\\",\\\"outcome\\\":\\\"left\\\"}],\\\"status\\\":0}\\n\")", Ret::Ok),
-            ("write_fd(9, \"{\\\"code\\\":\\\"E_TAINTED\\\",\\\"event\\\":\\\"error\\\",\\\"message\\\":\\\"the run left 1 findings host tools would act on (first: /p/.mcp.json); left in place as --on-taint=fail asks\\\"}\\n\")", Ret::Ok),
+            ("write_fd(9, \"{\\\"event\\\":\\\"error\\\",\\\"code\\\":\\\"E_TAINTED\\\",\\\"message\\\":\\\"the run left 1 findings host tools would act on (first: /p/.mcp.json); left in place as --on-taint=fail asks\\\"}\\n\")", Ret::Ok),
         ]);
-        let a = audit_before(&fs, &s, Some(9), &plan(OnTaint::Fail));
+        let a = audit_before(&fs, &plan(OnTaint::Fail)).unwrap();
         fs.file("/p/.mcp.json", "{}");
         assert_eq!(audit_after(&fs, &s, Some(9), a, 0), crate::init::EXIT_SETUP);
         s.done();
@@ -576,7 +576,7 @@ mod launcher {
     fn without_a_report_channel_the_findings_go_to_stderr() {
         let fs = planted();
         let s = Script::new(Vec::<(String, Ret)>::new());
-        let a = audit_before(&fs, &s, None, &plan(OnTaint::Warn));
+        let a = audit_before(&fs, &plan(OnTaint::Warn)).unwrap();
         fs.file("/p/.envrc", "x");
         assert_eq!(audit_after(&fs, &s, None, a, 5), 5);
         assert_eq!(s.logs(), ["audit: tool-file /p/.envrc: editor, agent or shell settings (left in place)"]);
@@ -587,7 +587,7 @@ mod launcher {
         let mut fs = planted();
         fs.home = None;
         let s = Script::new(Vec::<(String, Ret)>::new());
-        let a = audit_before(&fs, &s, None, &plan(OnTaint::Revert));
+        let a = audit_before(&fs, &plan(OnTaint::Revert)).unwrap();
         fs.file("/p/.envrc", "x");
         assert_eq!(audit_after(&fs, &s, None, a, 0), crate::init::EXIT_SETUP);
         assert_eq!(s.logs()[1], "E_TAINTED: the post-run audit could not undo 1 of 1 findings (first: /p/.envrc)");
@@ -597,8 +597,8 @@ mod launcher {
     fn a_snapshot_that_fails_stops_the_launch() {
         let fs = planted();
         fs.fail("pin", "/p", Errno(20_500));
-        let s = Script::new(Vec::<(String, Ret)>::new());
-        assert_eq!(expect_exit(|| audit_before(&fs, &s, None, &plan(OnTaint::Revert)).map_or(0, |_| 1)), crate::init::EXIT_SETUP);
-        assert_eq!(s.logs(), ["E_SETUP: cannot audit /p: error 20500"]);
+        // The launcher's one fatal point reports it and exits 125.
+        let e = audit_before(&fs, &plan(OnTaint::Revert)).map(|_| ()).unwrap_err();
+        assert_eq!((e.code, e.to_string()), (crate::error::Code::Setup, "cannot audit /p: error 20500".to_string()));
     }
 }

@@ -6,6 +6,7 @@ use super::*;
 use crate::launch::{run_launcher, LaunchContext};
 use crate::plan::{Op, TmpfsOp};
 use crate::sys::script::{expect_exit, Ret, Script};
+use crate::sys::{Errno, ExecFailure, ExitStatus};
 
 fn plan() -> Plan {
     let mut p = Plan::new(vec!["/bin/true".into()]);
@@ -178,7 +179,7 @@ fn errors_go_to_the_report_socket_with_code_and_op_index() {
     calls.push(c("mount(\"tmpfs\", \"/host/proc/self/fd/5\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Err(libc::EPERM)));
     calls.push(c("close(5)", Ret::Ok));
     calls.push(c(
-        "write_fd(9, \"{\\\"code\\\":\\\"E_MOUNT\\\",\\\"event\\\":\\\"error\\\",\\\"message\\\":\\\"cannot mount tmpfs on /tmp: operation not permitted\\\",\\\"opIndex\\\":0}\\n\")",
+        "write_fd(9, \"{\\\"event\\\":\\\"error\\\",\\\"code\\\":\\\"E_MOUNT\\\",\\\"message\\\":\\\"cannot mount tmpfs on /tmp: operation not permitted\\\",\\\"opIndex\\\":0}\\n\")",
         Ret::Ok,
     ));
     let s = Script::new(calls);

@@ -1,0 +1,115 @@
+//! Stage: pid 1 of the sandbox, right after clone created its namespaces.
+//! Follows hakurei's container init step by step (see docs/internals.md),
+//! as named stages joined with `?` ([`start`]): pid 1's own settings, the
+//! id maps ([`ids`]), the root ([`root`]: rslave, early, intermediate root,
+//! pivot, apply, host detach, second pivot), the privilege drop
+//! ([`privileges`]: caps, no_new_privs, Landlock, seccomp), the program
+//! ([`program`]), then the reaper ([`reap`]).
+//!
+//! Invariant: every step goes through `Sys`; every failure before the
+//! program starts comes back here as a `SetupError` and [`run_init`], the
+//! one fatal point, reports it with its stable code and exits 125 (126/127
+//! when the program cannot be executed).
+
+mod ids;
+mod privileges;
+mod program;
+mod reap;
+mod root;
+#[cfg(test)]
+mod tests;
+
+pub use program::TTY_HINT;
+pub use reap::reap;
+pub use root::INTERMEDIATE;
+
+use crate::error::{Code, Ctx, Error, SetupError};
+use crate::plan::{Network, Plan};
+use crate::sys::{Fd, Prctl, Sys};
+
+/// Exit status when setup fails (the tool's own failure, as env/timeout).
+pub const EXIT_SETUP: i32 = 125;
+/// Exit status when wait4 answers something unexpected (as hakurei).
+pub const EXIT_UNEXPECTED_WAIT: i32 = 2;
+
+/// What pid 1 needs besides the plan.
+pub struct InitContext<'a> {
+    pub plan: &'a Plan,
+    /// The caller's ids outside, mapped to the plan's ids inside.
+    pub host_uid: u32,
+    pub host_gid: u32,
+    /// The caller's working directory, tried when the plan names none.
+    pub caller_cwd: Option<String>,
+    /// Report socket (docs/internals.md); stderr when absent.
+    pub report_fd: Option<Fd>,
+    /// Compiled seccomp filters, loaded in order.
+    pub seccomp: &'a [Vec<libc::sock_filter>],
+    /// The program's final environment (`KEY=VALUE`).
+    pub env: Vec<String>,
+    /// plan.tty: pid 1's end of the socket the pty master goes back on.
+    pub tty_sock: Option<Fd>,
+}
+
+/// Why init stops before the program runs: the error to report and the
+/// exit status (125, or 126/127 for a program that cannot be executed).
+#[derive(Debug)]
+pub struct Failed {
+    pub err: SetupError,
+    pub status: i32,
+}
+
+impl From<SetupError> for Failed {
+    fn from(err: SetupError) -> Failed {
+        Failed { err, status: EXIT_SETUP }
+    }
+}
+
+/// Run the init. Never returns: exits with the program's status. The one
+/// place a setup failure becomes its report line and exit status.
+pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
+    match start(sys, cx) {
+        Ok(program) => {
+            sys.release_memory();
+            reap(sys, cx.plan, program)
+        }
+        Err(Failed { err, status }) => {
+            crate::report::error(sys, cx.report_fd, &Error::from(err));
+            sys.exit(status)
+        }
+    }
+}
+
+/// Every stage up to the running program, in order; its pid.
+fn start(sys: &dyn Sys, cx: &InitContext) -> Result<i32, Failed> {
+    let plan = cx.plan;
+    pid1(sys, plan)?;
+    let ids = ids::map(sys, cx)?;
+    // Modes the ops create are exact; the program gets the caller's umask back.
+    let old_umask = sys.umask(0);
+    ids::hostname(sys, plan)?;
+    // Read before the pivots, while the host's /proc is at hand.
+    let last_cap = privileges::last_cap(sys)?;
+    root::build(sys, plan, ids)?;
+    // The new root is complete: its /dev/ptmx is the sandbox's own devpts.
+    let tty = cx.tty_sock.map(|sock| program::open_tty(sys, sock)).transpose()?;
+    privileges::drop(sys, plan, cx.seccomp, last_cap)?;
+    sys.umask(old_umask);
+    program::start(sys, cx, old_umask, tty)
+}
+
+/// This process as the sandbox's pid 1: nobody attaches to it, it dies with
+/// the launcher, and a new network namespace gets its loopback.
+fn pid1(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
+    if sys.getpid() != 1 {
+        return Err(SetupError::new(Code::Setup, "this process must run as pid 1"));
+    }
+    // Yama: nobody may attach to us by exception. Not fatal: Yama may be absent.
+    let _ = sys.prctl(Prctl::SetPtracerNone);
+    if plan.die_with_parent {
+        sys.prctl(Prctl::SetPdeathsig(libc::SIGKILL)).ctx(Code::Setup, "set the parent-death signal")?;
+    }
+    if plan.network == Network::None {
+        sys.loopback_up().ctx(Code::Setup, "bring up the loopback interface")?;
+    }
+    Ok(())
+}

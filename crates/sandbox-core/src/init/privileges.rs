@@ -1,0 +1,69 @@
+//! Stage: the privilege drop, once the root is built. Capabilities (all but
+//! those the plan keeps), no_new_privs, Landlock scopes, then the seccomp
+//! filters: after this pid 1 holds nothing the program may not.
+
+use crate::error::{Code, Ctx, SetupError};
+use crate::plan::Plan;
+use crate::sys::{Errno, Prctl, Sys};
+
+const LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1;
+const LANDLOCK_SCOPE_SIGNAL: u64 = 2;
+
+/// The highest capability number this kernel knows. Read while the host's
+/// /proc is still reachable (before the pivots).
+pub fn last_cap(sys: &dyn Sys) -> Result<u32, SetupError> {
+    let b = sys.read_file("/proc/sys/kernel/cap_last_cap").ctx(Code::Setup, "read /proc/sys/kernel/cap_last_cap")?;
+    match String::from_utf8_lossy(&b).trim().parse::<u32>() {
+        Ok(n) if n < 64 => Ok(n),
+        _ => Err(SetupError::new(Code::Setup, "cannot parse /proc/sys/kernel/cap_last_cap")),
+    }
+}
+
+/// Drop what the program may not have, in this order.
+pub fn drop(sys: &dyn Sys, plan: &Plan, seccomp: &[Vec<libc::sock_filter>], last_cap: u32) -> Result<(), SetupError> {
+    capabilities(sys, plan, last_cap)?;
+    sys.prctl(Prctl::SetNoNewPrivs).ctx(Code::Setup, "set no_new_privs")?;
+    landlock(sys, plan)?;
+    for prog in seccomp {
+        sys.seccomp_load(prog).map_err(|e| {
+            let err = SetupError::sys(Code::Setup, "load the seccomp filter", e);
+            if e.0 == libc::EINVAL {
+                err.with_hint("the kernel rejected the filter: is CONFIG_SECCOMP_FILTER enabled?")
+            } else {
+                err
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Drop every capability but those the plan keeps: ambient, bounding, then
+/// the three sets; kept ones are raised ambient so they survive the exec of
+/// a program that is not uid 0 (bubblewrap's --cap-add).
+fn capabilities(sys: &dyn Sys, plan: &Plan, last_cap: u32) -> Result<(), SetupError> {
+    let keep = crate::caps::kept(plan);
+    sys.prctl(Prctl::CapAmbientClearAll).ctx(Code::Setup, "clear the ambient capability set")?;
+    for cap in (0..=last_cap).filter(|c| keep & (1 << c) == 0) {
+        sys.prctl(Prctl::CapBsetDrop(cap)).ctx(Code::Setup, format_args!("drop capability {cap} from the bounding set"))?;
+    }
+    sys.capset(keep).ctx(Code::Setup, "set the capability sets")?;
+    for cap in (0..=last_cap).filter(|c| keep & (1 << c) != 0) {
+        sys.prctl(Prctl::CapAmbientRaise(cap)).ctx(Code::Setup, format_args!("keep capability {cap}"))?;
+    }
+    Ok(())
+}
+
+/// Landlock scopes (ABI 6+): no signals to, and no abstract unix sockets
+/// of, processes outside the sandbox. Older kernels lack them: go on
+/// without (doctor reports the ABI).
+fn landlock(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
+    let scoped =
+        ((!plan.landlock.allow_abstract_unix as u64) * LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET) | ((!plan.landlock.allow_signals as u64) * LANDLOCK_SCOPE_SIGNAL);
+    if scoped == 0 {
+        return Ok(());
+    }
+    match sys.landlock_scope(scoped) {
+        Ok(()) | Err(Errno(libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL | libc::E2BIG)) => Ok(()),
+        Err(e) => Err(SetupError::sys(Code::Setup, "restrict with landlock scopes", e)),
+    }
+}

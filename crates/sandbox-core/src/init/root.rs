@@ -1,0 +1,82 @@
+//! Stage: the sandbox's root. In order: make the host's mounts rslave, run
+//! every op's early phase (host view), build the intermediate root and pivot
+//! into it, run every op's apply phase (sources under `/host`, targets in
+//! `/sysroot`), detach the host root, and pivot a second time so only the
+//! new root is left (hakurei's sequence; bubblewrap's new root tmpfs).
+//!
+//! The order of these calls is the contract: the init unit tests' call
+//! scripts check it.
+
+use super::ids::Ids;
+use crate::error::{Code, Ctx, SetupError};
+use crate::ops::{self, State, SYSROOT};
+use crate::plan::Plan;
+use crate::sys::{MsFlags, Sys};
+
+/// Where the intermediate tmpfs root is mounted: always present, always a
+/// directory, private to this process and never visible after the pivots
+/// (hakurei's reasoning for the same choice).
+pub const INTERMEDIATE: &str = "/proc/self/fd";
+
+/// Build the root the program will see, and make it ours.
+pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids) -> Result<(), SetupError> {
+    // Nothing we mount may propagate back to the host.
+    sys.mount(None, "/", None, (libc::MS_SLAVE | libc::MS_REC) as MsFlags, None).ctx(Code::Mount, "make / rslave")?;
+
+    // early: the host root is still our root; gather facts, change nothing.
+    let mut st = State::new(-1, !plan.new_session, ids.uid, ids.gid);
+    let mut facts = Vec::with_capacity(plan.ops.len());
+    for (i, op) in plan.ops.iter().enumerate() {
+        st.index = i;
+        facts.push(ops::early(op, sys, &st).map_err(|e| e.at_op(i))?);
+    }
+
+    intermediate_root(sys)?;
+
+    // apply: sources under /host, targets resolved inside /sysroot.
+    st.root = sys.open(SYSROOT, libc::O_PATH | libc::O_DIRECTORY).ctx(Code::Setup, "open sysroot")?;
+    for (i, op) in plan.ops.iter().enumerate() {
+        st.index = i;
+        ops::apply(op, sys, &mut st, &facts[i])?;
+    }
+    let _ = sys.close(st.root);
+    drop(facts);
+
+    detach_host(sys)?;
+    enter_sysroot(sys)
+}
+
+/// A tmpfs holding `sysroot` (the new root) and `host` (where pivot_root
+/// puts the old root), pivoted into.
+fn intermediate_root(sys: &dyn Sys) -> Result<(), SetupError> {
+    sys.mount(Some("tmpfs"), INTERMEDIATE, Some("tmpfs"), (libc::MS_NODEV | libc::MS_NOSUID) as MsFlags, Some("mode=700"))
+        .ctx(Code::Mount, "mount the intermediate root")?;
+    sys.chdir(INTERMEDIATE).ctx(Code::Setup, "enter the intermediate root")?;
+    sys.mkdir("sysroot", 0o755).ctx(Code::Setup, "create sysroot")?;
+    // The new root is a tmpfs of its own (as bubblewrap's): a mount point
+    // for the second pivot, and in mountinfo a plain `/` that names nothing
+    // of the setup.
+    sys.mount(Some("tmpfs"), "sysroot", Some("tmpfs"), (libc::MS_NODEV | libc::MS_NOSUID) as MsFlags, Some("mode=755"))
+        .ctx(Code::Mount, "mount the new root")?;
+    sys.mkdir("host", 0o755).ctx(Code::Setup, "create host")?;
+    sys.pivot_root(".", "host").ctx(Code::Mount, "pivot into the intermediate root")?;
+    sys.chdir("/").ctx(Code::Setup, "enter the intermediate root")
+}
+
+/// Detach the host root: rprivate first so the unmount cannot propagate.
+fn detach_host(sys: &dyn Sys) -> Result<(), SetupError> {
+    sys.mount(None, "/host", None, (libc::MS_REC | libc::MS_PRIVATE) as MsFlags, None).ctx(Code::Mount, "make the host root rprivate")?;
+    sys.umount2("/host", libc::MNT_DETACH).ctx(Code::Mount, "detach the host root")
+}
+
+/// Second pivot: pivot_root(".", ".") stacks the intermediate root on top
+/// of sysroot; unmounting "." then leaves only the sandbox's root.
+fn enter_sysroot(sys: &dyn Sys) -> Result<(), SetupError> {
+    let fd = sys.open("/", libc::O_DIRECTORY | libc::O_RDONLY).ctx(Code::Setup, "open the intermediate root")?;
+    sys.chdir(SYSROOT).ctx(Code::Setup, "enter sysroot")?;
+    sys.pivot_root(".", ".").ctx(Code::Mount, "pivot into sysroot")?;
+    sys.fchdir(fd).ctx(Code::Setup, "re-enter the intermediate root")?;
+    sys.umount2(".", libc::MNT_DETACH).ctx(Code::Mount, "unmount the intermediate root")?;
+    sys.chdir("/").ctx(Code::Setup, "enter the new root")?;
+    sys.close(fd).ctx(Code::Setup, "close the intermediate root")
+}

@@ -1,0 +1,191 @@
+//! Stage: the launcher, a freshly executed single-threaded process in the
+//! host's namespaces. [`entry`] reads and checks the plan (nothing is created
+//! for a bad one), compiles seccomp and builds the [`LaunchContext`] from
+//! this process. [`run_launcher`] then runs named stages joined with `?`
+//! ([`start`]): follow the parent, check the terminal, snapshot for the
+//! audit, make the stand-ins ([`cleanup`]), clone pid 1 into new namespaces.
+//! One place turns a failure into its report line and exit 125. After clone
+//! it forwards signals to pid 1 ([`stop`]; relay.rs relays its
+//! pseudo-terminal with plan.tty), cleans up after it in one place
+//! ([`Cleanup::finish`]) and exits with its status.
+
+mod cleanup;
+pub mod entry;
+mod stop;
+
+pub use cleanup::{audit_after, audit_before, Cleanup};
+pub use stop::{reap_pid1, wait, Stop};
+
+use crate::audit::LinuxAuditFs;
+use crate::error::{Code, Ctx, Error, SetupError};
+use crate::init::{self, InitContext, EXIT_SETUP};
+use crate::plan::{Network, Plan};
+use crate::relay;
+use crate::report::Report;
+use crate::sys::{Errno, Fd, Prctl, Sys};
+
+/// What the launcher is given: the checked plan and this process's context
+/// ([`entry::launch`] builds it from the real process).
+pub struct LaunchContext<'a> {
+    pub plan: &'a Plan,
+    pub report_fd: Option<Fd>,
+    /// Compiled seccomp filters, loaded in order.
+    pub seccomp: &'a [Vec<libc::sock_filter>],
+    /// The launcher's environment, `KEY=VALUE`.
+    pub env: Vec<String>,
+    pub caller_cwd: Option<String>,
+    /// The launcher's parent when it started (die-with-parent race check).
+    pub parent: i32,
+    /// `$XDG_RUNTIME_DIR` as the launcher got it: placeholder locks go there
+    /// when it is a private directory of the caller's (ops/placeholder.rs).
+    pub runtime_dir: Option<String>,
+}
+
+/// clone(2) flags for the plan's namespaces.
+pub fn clone_flags(plan: &Plan) -> u64 {
+    let mut f = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID;
+    if plan.namespaces.ipc {
+        f |= libc::CLONE_NEWIPC;
+    }
+    if plan.namespaces.uts {
+        f |= libc::CLONE_NEWUTS;
+    }
+    if plan.namespaces.cgroup {
+        f |= libc::CLONE_NEWCGROUP;
+    }
+    if plan.network == Network::None {
+        f |= libc::CLONE_NEWNET;
+    }
+    f as u64
+}
+
+/// The program's environment from the launcher's and the plan's policy.
+pub fn program_env(plan: &Plan, launcher_env: &[String]) -> Vec<String> {
+    let mut env: Vec<String> = if plan.env.inherit { launcher_env.to_vec() } else { Vec::new() };
+    let name = |e: &String| e.split('=').next().unwrap_or("").to_string();
+    env.retain(|e| !plan.env.unset.contains(&name(e)) && !plan.env.set.contains_key(&name(e)));
+    env.extend(plan.env.set.iter().map(|(k, v)| format!("{k}={v}")));
+    env
+}
+
+/// Why the kernel refused a user namespace, with the knob to check.
+pub fn userns_error(sys: &dyn Sys, e: Errno) -> SetupError {
+    let read = |p: &str| sys.read_file(p).ok().map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let mut hint = Vec::new();
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        hint.push(
+            "AppArmor restricts unprivileged user namespaces: sysctl kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor profile allowing userns)",
+        );
+    }
+    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        hint.push("unprivileged user namespaces are disabled: sysctl kernel.unprivileged_userns_clone=1");
+    }
+    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        hint.push("user namespaces are disabled: sysctl user.max_user_namespaces=15000");
+    }
+    if hint.is_empty() {
+        hint.push("check sysctls kernel.apparmor_restrict_unprivileged_userns, kernel.unprivileged_userns_clone and user.max_user_namespaces, and whether a container runtime's seccomp policy blocks clone(CLONE_NEWUSER)");
+    }
+    let mut err = SetupError::new(Code::UsernsUnavailable, format!("cannot create a user namespace: {e}"));
+    err.hint = Some(hint.join("; "));
+    err
+}
+
+/// Clone pid 1 and wait for it. Never returns.
+pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -> ! {
+    let Launched { pid, tty, cleanup } = match start(sys, host_uid, host_gid, cx) {
+        Ok(l) => l,
+        // The one place a launcher failure becomes its report and exit status.
+        Err(e) => {
+            crate::report::error(sys, cx.report_fd, &Error::from(e));
+            sys.exit(EXIT_SETUP)
+        }
+    };
+    if let Some((_, theirs)) = tty {
+        let _ = sys.close(theirs);
+    }
+    if let Some(fd) = cx.report_fd {
+        let _ = Report::Spawned { pid }.send(sys, fd);
+    }
+    // bubblewrap's --json-status-fd lines (its format, not a report line).
+    if let Some(fd) = cx.plan.status_fd {
+        let _ = sys.write_fd(fd, format!("{{ \"child-pid\": {pid} }}\n").as_bytes());
+    }
+    let mut stop = Stop::new(pid, cx.plan);
+    let code = match tty {
+        Some((mine, _)) => relay::relay(sys, mine, &mut stop),
+        None => wait(sys, &mut stop),
+    };
+    cleanup.finish(sys, cx, code)
+}
+
+/// pid 1 is running.
+struct Launched {
+    pid: i32,
+    /// plan.tty: the socket pair pid 1 sends the pty master back on.
+    tty: Option<(Fd, Fd)>,
+    cleanup: Cleanup,
+}
+
+/// Every stage up to a cloned pid 1, in order.
+fn start(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -> Result<Launched, SetupError> {
+    let plan = cx.plan;
+    follow_parent(sys, cx)?;
+    if plan.tty {
+        relay::check(sys, plan)?;
+    }
+    // Post-run audit: the snapshot of what host tools execute, taken while
+    // nothing of the sandbox exists yet (audit/mod.rs).
+    let audit = audit_before(&LinuxAuditFs, plan)?;
+    let held = cleanup::stand_ins(sys, cx, host_uid)?;
+    match clone_pid1(sys, host_uid, host_gid, cx) {
+        Ok((pid, tty)) => Ok(Launched { pid, tty, cleanup: Cleanup { held, audit } }),
+        Err(e) => {
+            cleanup::release(sys, held);
+            Err(e)
+        }
+    }
+}
+
+/// plan.dieWithParent: the launcher dies with its caller.
+fn follow_parent(sys: &dyn Sys, cx: &LaunchContext) -> Result<(), SetupError> {
+    if !cx.plan.die_with_parent {
+        return Ok(());
+    }
+    sys.prctl(Prctl::SetPdeathsig(libc::SIGKILL)).ctx(Code::Setup, "set the parent-death signal")?;
+    // The parent may have died before the prctl took effect: nobody is left
+    // to read a report, so exit without one.
+    if sys.getppid() != cx.parent {
+        sys.exit(EXIT_SETUP);
+    }
+    Ok(())
+}
+
+/// Clone pid 1 into the plan's namespaces (with plan.tty, a socket pair for
+/// the pty master first). In the child this runs the init and never
+/// returns; in the launcher, pid 1's pid and the socket pair.
+fn clone_pid1(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -> Result<(i32, Option<(Fd, Fd)>), SetupError> {
+    let plan = cx.plan;
+    let tty = plan.tty.then(|| sys.socketpair()).transpose().ctx(Code::Setup, "create the pseudo-terminal socket")?;
+    match sys.clone_sandbox(clone_flags(plan)) {
+        Ok(0) => {
+            if let Some((mine, _)) = tty {
+                let _ = sys.close(mine);
+            }
+            let icx = InitContext {
+                plan,
+                host_uid,
+                host_gid,
+                caller_cwd: cx.caller_cwd.clone(),
+                report_fd: cx.report_fd,
+                seccomp: cx.seccomp,
+                env: program_env(plan, &cx.env),
+                tty_sock: tty.map(|(_, theirs)| theirs),
+            };
+            init::run_init(sys, &icx)
+        }
+        Ok(pid) => Ok((pid, tty)),
+        Err(e) if matches!(e.0, libc::EPERM | libc::EACCES | libc::ENOSPC | libc::EUSERS | libc::EINVAL) => Err(userns_error(sys, e)),
+        Err(e) => Err(SetupError::sys(Code::Setup, "create the sandbox process", e)),
+    }
+}
