@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// Generates packages/core/src/plan-types.ts from schema/plan.schema.json, which
-// is itself generated from the Rust serde types (`npm run gen` does both).
+// Generates the TypeScript types of a contract from its JSON Schema, which is
+// itself generated from the Rust serde types (`npm run gen` does both):
+//   plan    schema/plan.schema.json   -> packages/core/src/plan-types.ts
+//   report  schema/report.schema.json -> packages/core/src/report-types.ts
 //
-// Usage: node scripts/gen-types.mjs            write the file
-//        node scripts/gen-types.mjs --stdout   print it instead (the drift test)
-//        node scripts/gen-types.mjs --check    exit 1 when the file is stale
+// Usage: node scripts/gen-types.mjs [plan|report]            write the file
+//        node scripts/gen-types.mjs [plan|report] --stdout   print it instead (the drift test)
+//        node scripts/gen-types.mjs [plan|report] --check    exit 1 when the file is stale
+// The contract defaults to `plan`.
 //
 // Invariants: the output depends only on the schema and the pinned
 // json-schema-to-typescript/prettier versions (explicit style, no config
@@ -16,25 +19,24 @@ import { fileURLToPath } from 'node:url';
 import { compile } from 'json-schema-to-typescript';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const schemaPath = join(root, 'schema', 'plan.schema.json');
-const outPath = join(root, 'packages', 'core', 'src', 'plan-types.ts');
 
-const banner = `/**
- * GENERATED FILE, DO NOT EDIT.
- * Source: schema/plan.schema.json (from crates/sandbox-core/src/plan.rs).
- * Regenerate with \`npm run gen\`; a unit test fails when this file drifts.
- */`;
-
-// Op variants carry no title in the schema; name each after its `kind`
-// (`bind` -> BindOp) so the union reads as a discriminated union of named types.
+// Union variants carry no title in the schema; name each after its tag
+// (an op's `kind`: `bind` -> BindOp; a report line's `event`: `error` ->
+// ErrorReport) so the union reads as a discriminated union of named types.
 // (The normalizer has turned `const` into a one-value `enum` by now.)
-function customName(schema) {
-  const kindSchema = schema?.properties?.kind;
-  const kind = kindSchema?.const ?? (kindSchema?.enum?.length === 1 ? kindSchema.enum[0] : undefined);
-  if (typeof kind !== 'string') return undefined;
-  const pascal = kind.replace(/(^|-)([a-z])/g, (_, __, c) => c.toUpperCase());
-  return `${pascal}Op`;
+function tagName(tag, suffix) {
+  return (schema) => {
+    const tagSchema = schema?.properties?.[tag];
+    const value = tagSchema?.const ?? (tagSchema?.enum?.length === 1 ? tagSchema.enum[0] : undefined);
+    if (typeof value !== 'string') return undefined;
+    return `${value.replace(/(^|-)([a-z])/g, (_, __, c) => c.toUpperCase())}${suffix}`;
+  };
 }
+
+const contracts = {
+  plan: { schema: 'plan.schema.json', out: 'plan-types.ts', title: 'Plan', rust: 'plan.rs', customName: tagName('kind', 'Op') },
+  report: { schema: 'report.schema.json', out: 'report-types.ts', title: 'Report', rust: 'report.rs', customName: tagName('event', 'Report') },
+};
 
 // json-schema-to-typescript reads draft-07 `definitions`, and turns a `$ref`
 // with sibling keywords (schemars puts `description` and `default` beside it)
@@ -53,15 +55,20 @@ function toDraft7(node) {
   return out;
 }
 
-export async function generate() {
-  const schema = toDraft7(JSON.parse(readFileSync(schemaPath, 'utf8')));
-  return compile(schema, 'Plan', {
+export async function generate(contract) {
+  const schema = toDraft7(JSON.parse(readFileSync(join(root, 'schema', contract.schema), 'utf8')));
+  const banner = `/**
+ * GENERATED FILE, DO NOT EDIT.
+ * Source: schema/${contract.schema} (from crates/sandbox-core/src/${contract.rust}).
+ * Regenerate with \`npm run gen\`; a unit test fails when this file drifts.
+ */`;
+  return compile(schema, contract.title, {
     bannerComment: banner,
     additionalProperties: false,
     strictIndexSignatures: true,
     unknownAny: true,
     unreachableDefinitions: true,
-    customName,
+    customName: contract.customName,
     format: true,
     style: {
       parser: 'typescript',
@@ -77,8 +84,16 @@ export async function generate() {
   });
 }
 
-const mode = process.argv[2];
-const text = await generate();
+const args = process.argv.slice(2);
+const name = args[0] !== undefined && !args[0].startsWith('--') ? args.shift() : 'plan';
+const contract = contracts[name];
+if (contract === undefined) {
+  console.error(`gen-types: unknown contract ${name} (expected ${Object.keys(contracts).join(' or ')})`);
+  process.exit(2);
+}
+const outPath = join(root, 'packages', 'core', 'src', contract.out);
+const mode = args[0];
+const text = await generate(contract);
 if (mode === '--stdout') {
   process.stdout.write(text);
 } else if (mode === '--check') {

@@ -1,0 +1,44 @@
+// report-types.ts must be what scripts/gen-types.mjs makes from the committed
+// schema/report.schema.json (itself generated from crates/sandbox-core/src/report.rs):
+// a drifted file means someone edited it by hand or changed the schema without
+// `npm run gen`.
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ErrorReport, Report } from '../src/report-types';
+
+const root = join(__dirname, '..', '..', '..');
+
+describe('report-types.ts', () => {
+  it('is what gen-types.mjs generates from schema/report.schema.json', () => {
+    const regenerated = execFileSync(process.execPath, [join(root, 'scripts', 'gen-types.mjs'), 'report', '--stdout'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    const committed = readFileSync(join(root, 'packages', 'core', 'src', 'report-types.ts'), 'utf8');
+    expect(regenerated.length).toBeGreaterThan(0);
+    // A plain equality check; on failure, run `npm run gen`.
+    expect(committed).toBe(regenerated);
+  });
+
+  it('names every event of the schema', () => {
+    const schema = JSON.parse(readFileSync(join(root, 'schema', 'report.schema.json'), 'utf8')) as {
+      oneOf: Array<{ properties: { event: { const: string } } }>;
+    };
+    const types = readFileSync(join(root, 'packages', 'core', 'src', 'report-types.ts'), 'utf8');
+    const events = schema.oneOf.map((variant) => variant.properties.event.const);
+    expect(events).toEqual(['error', 'spawned', 'started', 'audit']);
+    for (const event of events) {
+      const name = `${event.charAt(0).toUpperCase()}${event.slice(1)}Report`;
+      expect(types).toContain(`export interface ${name} {`);
+      expect(types).toContain(`event: '${event}';`);
+    }
+  });
+
+  it('narrows on event', () => {
+    const line: Report = JSON.parse('{"event":"error","code":"E_MOUNT","message":"m","opIndex":2}') as Report;
+    const error: ErrorReport | undefined = line.event === 'error' ? line : undefined;
+    expect(error?.opIndex).toBe(2);
+  });
+});
