@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 /// Declares [`Code`] once: its variants, their wire names and what each means.
 /// `npm run gen` writes the list to `schema/error-codes.json` and from there
-/// the TypeScript `ERROR_CODES`; a test here fails when the committed file drifts.
+/// the TypeScript `ERROR_CODES` and the code tables of README.md,
+/// docs/api.md and docs/internals.md; a test here fails when the committed
+/// JSON drifts, a jest test when the TypeScript or a table does.
 macro_rules! codes {
     ($($(#[doc = $doc:literal])+ $variant:ident = $name:literal,)+) => {
         /// Stable error codes, the one list for Rust and TypeScript. Never rename
@@ -39,7 +41,7 @@ macro_rules! codes {
 }
 
 codes! {
-    /// The plan does not decode or fails validation; `opIndex` and `path` name the field.
+    /// The plan does not decode or fails validation (no `argv`; a caller fd the plan names, in `fds`, `statusFd` or a `sourceFd`, is not open; a preset refuses the directory); `opIndex` and `path` name the field.
     PlanInvalid = "E_PLAN_INVALID",
     /// A bind/file source does not exist (non-`optional` ops).
     SourceMissing = "E_SOURCE_MISSING",
@@ -49,17 +51,17 @@ codes! {
     Mount = "E_MOUNT",
     /// Any other setup step failed (uid map, hostname, loopback, caps, seccomp load).
     Setup = "E_SETUP",
-    /// The program could not be executed (launcher exit 126/127).
+    /// The program could not be executed (exit status 126) or found (127).
     Exec = "E_EXEC",
-    /// (Node only) the `sandboxctl-init` executable was not found.
+    /// (Node only) the `sandboxctl-init` launcher was not found; the hint names the platform package.
     InitMissing = "E_INIT_MISSING",
     /// (Node only) the napi addon could not be loaded.
     NativeMissing = "E_NATIVE_MISSING",
     /// (Node only) a config file (sandboxctl.json) is unreadable or invalid; the message names the file and JSON path.
     ConfigInvalid = "E_CONFIG_INVALID",
-    /// (Node only) a sandboxctl.json found by looking up from the current directory is not trusted, or changed since it was; the message names the file and the `sandboxctl trust` command.
+    /// (Node only) a sandboxctl.json found by looking up from the current directory is not trusted, or changed since it was (the message names the file and the `sandboxctl trust` command); or the trust store is unsafe.
     ConfigUntrusted = "E_CONFIG_UNTRUSTED",
-    /// The post-run audit found something planted and `onTaint` is `fail`, or a revert did not hold; `taint` lists it.
+    /// The post-run audit found what host tools would execute and `onTaint` is `fail`, or a revert did not hold; `taint` lists it (exit 125, after the program ran).
     Tainted = "E_TAINTED",
     /// (CLI only) a bad flag or argument.
     Usage = "E_USAGE",

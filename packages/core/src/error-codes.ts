@@ -6,7 +6,7 @@
 
 /** The stable error codes, as `SandboxError.code` carries them. */
 export const ERROR_CODES = [
-  /** The plan does not decode or fails validation; `opIndex` and `path` name the field. */
+  /** The plan does not decode or fails validation (no `argv`; a caller fd the plan names, in `fds`, `statusFd` or a `sourceFd`, is not open; a preset refuses the directory); `opIndex` and `path` name the field. */
   'E_PLAN_INVALID',
   /** A bind/file source does not exist (non-`optional` ops). */
   'E_SOURCE_MISSING',
@@ -16,17 +16,17 @@ export const ERROR_CODES = [
   'E_MOUNT',
   /** Any other setup step failed (uid map, hostname, loopback, caps, seccomp load). */
   'E_SETUP',
-  /** The program could not be executed (launcher exit 126/127). */
+  /** The program could not be executed (exit status 126) or found (127). */
   'E_EXEC',
-  /** (Node only) the `sandboxctl-init` executable was not found. */
+  /** (Node only) the `sandboxctl-init` launcher was not found; the hint names the platform package. */
   'E_INIT_MISSING',
   /** (Node only) the napi addon could not be loaded. */
   'E_NATIVE_MISSING',
   /** (Node only) a config file (sandboxctl.json) is unreadable or invalid; the message names the file and JSON path. */
   'E_CONFIG_INVALID',
-  /** (Node only) a sandboxctl.json found by looking up from the current directory is not trusted, or changed since it was; the message names the file and the `sandboxctl trust` command. */
+  /** (Node only) a sandboxctl.json found by looking up from the current directory is not trusted, or changed since it was (the message names the file and the `sandboxctl trust` command); or the trust store is unsafe. */
   'E_CONFIG_UNTRUSTED',
-  /** The post-run audit found something planted and `onTaint` is `fail`, or a revert did not hold; `taint` lists it. */
+  /** The post-run audit found what host tools would execute and `onTaint` is `fail`, or a revert did not hold; `taint` lists it (exit 125, after the program ran). */
   'E_TAINTED',
   /** (CLI only) a bad flag or argument. */
   'E_USAGE',
