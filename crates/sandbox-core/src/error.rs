@@ -72,7 +72,12 @@ codes! {
 /// `schema/error-codes.json`: every code with its description, as `npm run gen`
 /// commits it.
 pub fn codes_json() -> String {
-    let list: Vec<serde_json::Value> = Code::ALL.iter().map(|c| serde_json::json!({ "code": c.as_str(), "description": c.description() })).collect();
+    #[derive(Serialize)]
+    struct Entry {
+        code: Code,
+        description: &'static str,
+    }
+    let list: Vec<Entry> = Code::ALL.iter().map(|&code| Entry { code, description: code.description() }).collect();
     let mut s = serde_json::to_string_pretty(&list).expect("codes serialize");
     s.push('\n');
     s
