@@ -1,10 +1,10 @@
 //! Stage: pid 1 of the sandbox, right after clone created its namespaces.
 //! Follows hakurei's container init step by step (see docs/internals.md),
-//! as named stages joined with `?` ([`start`]): pid 1's own settings, the
-//! id maps ([`ids`]), the root ([`root`]: rslave, early, intermediate root,
+//! as named stages joined with `?` (`start`): pid 1's own settings, the
+//! id maps (`ids`), the root (`root`: rslave, early, intermediate root,
 //! pivot, apply, host detach, second pivot), the privilege drop
-//! ([`privileges`]: caps, no_new_privs, Landlock, seccomp), the program
-//! ([`program`]), then the reaper ([`reap`]).
+//! (`privileges`: caps, no_new_privs, Landlock, seccomp), the program
+//! (`program`), then the reaper ([`reap`]).
 //!
 //! Invariant: every step goes through `Sys`; every failure before the
 //! program starts comes back here as a `SetupError` and [`run_init`], the

@@ -2,10 +2,10 @@
 //! host's namespaces. [`entry`] reads and checks the plan (nothing is created
 //! for a bad one), compiles seccomp and builds the [`LaunchContext`] from
 //! this process. [`run_launcher`] then runs named stages joined with `?`
-//! ([`start`]): follow the parent, check the terminal, snapshot for the
-//! audit, make the stand-ins ([`cleanup`]), clone pid 1 into new namespaces.
+//! (`start`): follow the parent, check the terminal, snapshot for the
+//! audit, make the stand-ins (`cleanup`), clone pid 1 into new namespaces.
 //! One place turns a failure into its report line and exit 125. After clone
-//! it forwards signals to pid 1 ([`stop`]; relay.rs relays its
+//! it forwards signals to pid 1 (`stop`; relay.rs relays its
 //! pseudo-terminal with plan.tty), cleans up after it in one place
 //! ([`Cleanup::finish`]) and exits with its status.
 
