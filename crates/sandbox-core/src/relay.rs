@@ -30,14 +30,11 @@ pub const CHUNK: usize = 16 * 1024;
 pub fn check(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
     let private_dev = plan.ops.iter().any(|o| matches!(o, Op::Dev(d) if d.target.trim_end_matches('/') == "/dev"));
     if !private_dev {
-        let mut e = SetupError::new(Code::Setup, "a pseudo-terminal needs the sandbox's own /dev, and the plan has no dev op on /dev");
-        e.hint = Some(TTY_HINT.into());
-        return Err(e);
+        return Err(SetupError::new(Code::Setup, "a pseudo-terminal needs the sandbox's own /dev, and the plan has no dev op on /dev").with_hint(TTY_HINT));
     }
     if !sys.isatty(0) {
-        let mut e = SetupError::new(Code::Setup, "a pseudo-terminal needs a terminal on stdin to relay");
-        e.hint = Some("run it from a terminal, or without a pseudo-terminal (`--no-tty`)".into());
-        return Err(e);
+        return Err(SetupError::new(Code::Setup, "a pseudo-terminal needs a terminal on stdin to relay")
+            .with_hint("run it from a terminal, or without a pseudo-terminal (`--no-tty`)"));
     }
     Ok(())
 }

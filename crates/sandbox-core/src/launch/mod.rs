@@ -86,9 +86,7 @@ pub fn userns_error(sys: &dyn Sys, e: Errno) -> SetupError {
     if hint.is_empty() {
         hint.push("check sysctls kernel.apparmor_restrict_unprivileged_userns, kernel.unprivileged_userns_clone and user.max_user_namespaces, and whether a container runtime's seccomp policy blocks clone(CLONE_NEWUSER)");
     }
-    let mut err = SetupError::new(Code::UsernsUnavailable, format!("cannot create a user namespace: {e}"));
-    err.hint = Some(hint.join("; "));
-    err
+    SetupError::new(Code::UsernsUnavailable, format!("cannot create a user namespace: {e}")).with_hint(hint.join("; "))
 }
 
 /// Clone pid 1 and wait for it. Never returns.
