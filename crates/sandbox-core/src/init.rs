@@ -7,7 +7,7 @@
 //! program starts is reported with a stable code and exits 125.
 
 use crate::error::{Code, Error, SetupError};
-use crate::ops::{self, State, SYSROOT};
+use crate::ops::{self, RootFs, SYSROOT};
 use crate::plan::{Network, Plan};
 use crate::sys::{Errno, Exec, ExecFailure, ExitStatus, Fd, MsFlags, Prctl, Sys};
 
@@ -138,15 +138,8 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     }
 
     // early: the host root is still our root; gather facts, change nothing.
-    let mut st = State::new(-1, !plan.new_session, uid, gid);
-    let mut facts = Vec::with_capacity(plan.ops.len());
-    for (i, op) in plan.ops.iter().enumerate() {
-        st.index = i;
-        match ops::early(op, sys, &st) {
-            Ok(f) => facts.push(f),
-            Err(e) => fatal(sys, cx, e.at_op(i)),
-        }
-    }
+    let early = ops::EarlyCx { keep_session: !plan.new_session, uid, gid };
+    let prepared = ops::early_all(&plan.ops, sys, &early).unwrap_or_else(|e| fatal(sys, cx, e));
 
     // The intermediate root: a tmpfs holding `sysroot` (the new root) and
     // `host` (where pivot_root puts the old root).
@@ -180,15 +173,11 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
         Ok(fd) => fd,
         Err(e) => fatal(sys, cx, setup("open sysroot", e)),
     };
-    st.root = root;
-    for (i, op) in plan.ops.iter().enumerate() {
-        st.index = i;
-        if let Err(e) = ops::apply(op, sys, &mut st, &facts[i]) {
-            fatal(sys, cx, e);
-        }
+    let mut rootfs = RootFs::new(sys, root);
+    if let Err(e) = ops::apply_all(prepared, &mut rootfs) {
+        fatal(sys, cx, e);
     }
-    let _ = sys.close(st.root);
-    drop(facts);
+    rootfs.close();
 
     // Detach the host root: rprivate first so the unmount cannot propagate.
     if let Err(e) = sys.mount(None, "/host", None, (libc::MS_REC | libc::MS_PRIVATE) as MsFlags, None) {
