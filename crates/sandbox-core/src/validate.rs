@@ -20,6 +20,20 @@ pub fn decode(json: &[u8]) -> Result<Plan, PlanError> {
     })
 }
 
+/// Decode a JSON array of ops (a plan's `ops`); errors name the JSON path
+/// (`plan.ops[3].target`).
+pub fn decode_ops(json: &[u8]) -> Result<Vec<Op>, PlanError> {
+    let de = &mut serde_json::Deserializer::from_slice(json);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = match e.path().to_string().as_str() {
+            "." | "" => "plan.ops".to_string(),
+            p => format!("plan.ops{p}"),
+        };
+        let op_index = op_index_of(&path);
+        PlanError { path, op_index, kind: None, reason: e.inner().to_string(), code: Code::PlanInvalid }
+    })
+}
+
 /// `ops[3].target` → `plan.ops[3].target`; `.` → `plan`.
 fn json_path(p: &str) -> String {
     if p == "." || p.is_empty() {
@@ -290,6 +304,16 @@ mod tests {
         }
         let p = check(br#"{"argv":["true"],"ops":[{"kind":"placeholder","target":"/p/.x","type":"link"}]}"#).unwrap();
         assert!(matches!(&p.ops[0], Op::Placeholder(o) if o.kind == crate::plan::PlaceholderType::Link && o.base.is_none()));
+    }
+
+    #[test]
+    fn an_ops_array_decodes_on_its_own_with_paths() {
+        let ops = decode_ops(br#"[{"kind":"proc","target":"/proc"},{"kind":"tmpfs","target":"/t","mode":448}]"#).unwrap();
+        assert_eq!(crate::ops::describe(&ops), ["proc on /proc", "tmpfs on /t mode 700"]);
+        let e = decode_ops(br#"[{"kind":"proc","target":"/proc"},{"kind":"teleport","target":"/x"}]"#).unwrap_err();
+        assert_eq!((e.code, e.op_index), (Code::PlanInvalid, Some(1)));
+        assert!(e.path.starts_with("plan.ops[1]"), "{}", e.path);
+        assert_eq!(decode_ops(b"{}").unwrap_err().path, "plan.ops");
     }
 
     #[test]

@@ -169,9 +169,10 @@ pub fn apply_all(prepared: Vec<Prepared<'_>>, root: &mut RootFs) -> Result<(), S
     Ok(())
 }
 
-/// The descriptions of a plan's ops, in order (the addon's `describeOps`).
-pub fn describe(plan: &Plan) -> Vec<String> {
-    plan.ops.iter().map(Op::to_string).collect()
+/// Each op in words, in order: their `Display`, the one description of an
+/// op (the addon's `describeOps`, so `explain` and the docs say the same).
+pub fn describe(ops: &[Op]) -> Vec<String> {
+    ops.iter().map(Op::to_string).collect()
 }
 
 #[cfg(test)]
@@ -236,7 +237,7 @@ mod tests {
             assert_eq!(json["kind"], op.kind());
             assert_eq!(json["target"], op.target());
         }
-        assert_eq!(describe(&plan)[0], "ro-bind /a on /a");
+        assert_eq!(describe(&plan.ops)[0], "ro-bind /a on /a");
     }
 
     #[test]

@@ -46,13 +46,14 @@ impl SetupOp for PlaceholderOp {
     /// The target, and the base: an absolute directory above the target.
     fn validate(&self) -> Result<(), OpProblem> {
         check_target(&self.target)?;
-        let Some(base) = &self.base else { return Ok(()) };
-        check_abs(base).map_err(|r| OpProblem::new("base", r))?;
-        let rest = if base == "/" { self.target.strip_prefix('/') } else { self.target.strip_prefix(base.as_str()).and_then(|r| r.strip_prefix('/')) };
-        match rest {
-            Some(r) if !r.is_empty() => Ok(()),
-            _ => Err(OpProblem::new("base", format!("target {} is not below base {base}", self.target))),
+        if let Some(base) = &self.base {
+            check_abs(base).map_err(|r| OpProblem::new("base", r))?;
+            let rest = if base == "/" { self.target.strip_prefix('/') } else { self.target.strip_prefix(base.as_str()).and_then(|r| r.strip_prefix('/')) };
+            if rest.is_none_or(|r| r.is_empty()) {
+                return Err(OpProblem::new("base", format!("target {} is not below base {base}", self.target)));
+            }
         }
+        Ok(())
     }
 
     /// Nothing: the launcher did the host side before clone.

@@ -108,6 +108,7 @@ impl<'s> RootFs<'s> {
     }
 
     /// The current sysroot fd.
+    #[cfg(test)]
     pub fn root(&self) -> Fd {
         self.root
     }
