@@ -1,22 +1,17 @@
 //! chmod: change the mode of a path in the new root (bubblewrap's --chmod),
 //! resolved inside the root and changed through its fd.
 
-use super::{check_mode, check_target, EarlyCx, OpProblem, RootFs, SetupOp};
+use super::{check_mode, check_target, OpProblem, RootFs, SetupOp};
 use crate::error::{Code, SetupError};
 use crate::plan::ChmodOp;
-use crate::sys::Sys;
 use std::fmt;
 
 impl SetupOp for ChmodOp {
-    type Prepared = ();
+    no_early!();
 
     fn validate(&self) -> Result<(), OpProblem> {
         check_target(&self.target)?;
         check_mode(self.mode)
-    }
-
-    fn early(&self, _: &dyn Sys, _: &EarlyCx) -> Result<(), SetupError> {
-        Ok(())
     }
 
     fn apply(&self, (): (), root: &mut RootFs) -> Result<(), SetupError> {

@@ -1,21 +1,16 @@
 //! dir: a directory (and its missing parents) in the new root.
 
-use super::{check_mode, check_target, EarlyCx, OpProblem, RootFs, SetupOp};
+use super::{check_mode, check_target, OpProblem, RootFs, SetupOp};
 use crate::error::{Code, SetupError};
 use crate::plan::DirOp;
-use crate::sys::Sys;
 use std::fmt;
 
 impl SetupOp for DirOp {
-    type Prepared = ();
+    no_early!();
 
     fn validate(&self) -> Result<(), OpProblem> {
         check_target(&self.target)?;
         check_mode(self.mode)
-    }
-
-    fn early(&self, _: &dyn Sys, _: &EarlyCx) -> Result<(), SetupError> {
-        Ok(())
     }
 
     fn apply(&self, (): (), root: &mut RootFs) -> Result<(), SetupError> {

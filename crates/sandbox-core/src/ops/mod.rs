@@ -6,9 +6,21 @@
 //! [`RootFs`] toolkit: sources under `/host`, targets inside `/sysroot`) and
 //! `Display` (the one description of the op, also the addon's).
 //!
-//! [`dispatch!`] below is the one place that lists the op kinds: it writes
+//! `dispatch!` below is the one place that lists the op kinds: it writes
 //! every `match` on [`Op`] once. Ops never call each other; what they share
 //! is in the toolkit (`rootfs.rs`).
+
+/// The early phase of an op that needs nothing from the host: nothing to
+/// prepare. Written inside the op's `impl SetupOp`.
+macro_rules! no_early {
+    () => {
+        type Prepared = ();
+
+        fn early(&self, _: &dyn crate::sys::Sys, _: &crate::ops::EarlyCx) -> Result<(), crate::error::SetupError> {
+            Ok(())
+        }
+    };
+}
 
 mod autoetc;
 mod autoroot;

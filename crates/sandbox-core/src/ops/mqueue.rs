@@ -1,21 +1,17 @@
 //! mqueue: a POSIX message queue filesystem for the sandbox's own ipc
 //! namespace (needs it: mqueue shows the mounter's ipc namespace).
 
-use super::{check_target, EarlyCx, OpProblem, RootFs, SetupOp};
+use super::{check_target, OpProblem, RootFs, SetupOp};
 use crate::error::{Code, SetupError};
 use crate::plan::MqueueOp;
-use crate::sys::{MsFlags, Sys};
+use crate::sys::MsFlags;
 use std::fmt;
 
 impl SetupOp for MqueueOp {
-    type Prepared = ();
+    no_early!();
 
     fn validate(&self) -> Result<(), OpProblem> {
         check_target(&self.target)
-    }
-
-    fn early(&self, _: &dyn Sys, _: &EarlyCx) -> Result<(), SetupError> {
-        Ok(())
     }
 
     fn apply(&self, (): (), root: &mut RootFs) -> Result<(), SetupError> {

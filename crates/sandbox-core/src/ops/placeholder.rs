@@ -33,7 +33,7 @@
 //! the path either).
 
 use super::rootfs::{fd_path, split, HOST};
-use super::{check_target, EarlyCx, OpProblem, RootFs, SetupOp};
+use super::{check_target, OpProblem, RootFs, SetupOp};
 use crate::check::check_abs;
 use crate::error::{Code, SetupError};
 use crate::plan::{PlaceholderOp, PlaceholderType};
@@ -41,7 +41,8 @@ use crate::sys::{Errno, Fd, FileKind, MsFlags, Sys, ATTR_NODEV, ATTR_NOSUID, ATT
 use std::fmt;
 
 impl SetupOp for PlaceholderOp {
-    type Prepared = ();
+    // Nothing early: the launcher did the host side before clone.
+    no_early!();
 
     /// The target, and the base: an absolute directory above the target.
     fn validate(&self) -> Result<(), OpProblem> {
@@ -53,11 +54,6 @@ impl SetupOp for PlaceholderOp {
                 return Err(OpProblem::new("base", format!("target {} is not below base {base}", self.target)));
             }
         }
-        Ok(())
-    }
-
-    /// Nothing: the launcher did the host side before clone.
-    fn early(&self, _: &dyn Sys, _: &EarlyCx) -> Result<(), SetupError> {
         Ok(())
     }
 

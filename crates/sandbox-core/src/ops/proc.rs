@@ -7,21 +7,17 @@
 //! checks plain file modes, so a sandbox whose uid 0 is the host's root (a
 //! root caller) could otherwise write global sysctls such as kernel.panic.
 
-use super::{check_target, EarlyCx, OpProblem, RootFs, SetupOp};
+use super::{check_target, OpProblem, RootFs, SetupOp};
 use crate::error::{Code, SetupError};
 use crate::plan::ProcOp;
-use crate::sys::{Errno, MsFlags, Sys, ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY};
+use crate::sys::{Errno, MsFlags, ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY};
 use std::fmt;
 
 impl SetupOp for ProcOp {
-    type Prepared = ();
+    no_early!();
 
     fn validate(&self) -> Result<(), OpProblem> {
         check_target(&self.target)
-    }
-
-    fn early(&self, _: &dyn Sys, _: &EarlyCx) -> Result<(), SetupError> {
-        Ok(())
     }
 
     fn apply(&self, (): (), root: &mut RootFs) -> Result<(), SetupError> {

@@ -2,21 +2,17 @@
 //! (that mount only; `recursive` for its submounts too). nosuid is kept;
 //! nothing is ever made writable.
 
-use super::{check_target, EarlyCx, OpProblem, RootFs, SetupOp};
+use super::{check_target, OpProblem, RootFs, SetupOp};
 use crate::error::{Code, SetupError};
 use crate::plan::RemountOp;
-use crate::sys::{Sys, ATTR_NODEV, ATTR_NOSUID, ATTR_RDONLY};
+use crate::sys::{ATTR_NODEV, ATTR_NOSUID, ATTR_RDONLY};
 use std::fmt;
 
 impl SetupOp for RemountOp {
-    type Prepared = ();
+    no_early!();
 
     fn validate(&self) -> Result<(), OpProblem> {
         check_target(&self.target)
-    }
-
-    fn early(&self, _: &dyn Sys, _: &EarlyCx) -> Result<(), SetupError> {
-        Ok(())
     }
 
     fn apply(&self, (): (), root: &mut RootFs) -> Result<(), SetupError> {

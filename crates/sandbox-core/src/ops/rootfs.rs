@@ -142,7 +142,7 @@ impl<'s> RootFs<'s> {
     }
 
     /// Open the mount point `path`, creating it when missing: a directory
-    /// (and parents) for [`Point::Dir`], else an empty 0444 file in a
+    /// (and parents) for `Point::Dir`, else an empty 0444 file in a
     /// directory created as needed.
     pub fn mount_point(&self, path: &str, point: Point) -> Result<Fd, Errno> {
         if point == Point::Dir {
@@ -295,7 +295,7 @@ impl<'s> RootFs<'s> {
         Ok(dir)
     }
 
-    /// A directory in the intermediate root (below a [`RootFs::scratch`]).
+    /// A directory in the intermediate root (below a [`RootFs::new_scratch`]).
     pub fn scratch_dir(&self, path: &str, mode: u32) -> Result<(), Errno> {
         self.sys.mkdir(path, mode)
     }

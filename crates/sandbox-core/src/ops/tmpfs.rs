@@ -1,10 +1,10 @@
 //! tmpfs: a private tmpfs, nosuid and nodev, with a size limit and the mode
 //! of its root directory.
 
-use super::{check_mode, check_target, EarlyCx, OpProblem, RootFs, SetupOp};
+use super::{check_mode, check_target, OpProblem, RootFs, SetupOp};
 use crate::error::{Code, SetupError};
 use crate::plan::TmpfsOp;
-use crate::sys::{MsFlags, Sys};
+use crate::sys::MsFlags;
 use std::fmt;
 
 /// tmpfs takes sizes as a signed long.
@@ -19,7 +19,7 @@ fn data(o: &TmpfsOp) -> String {
 }
 
 impl SetupOp for TmpfsOp {
-    type Prepared = ();
+    no_early!();
 
     fn validate(&self) -> Result<(), OpProblem> {
         check_target(&self.target)?;
@@ -29,10 +29,6 @@ impl SetupOp for TmpfsOp {
             _ => {}
         }
         check_mode(self.mode)
-    }
-
-    fn early(&self, _: &dyn Sys, _: &EarlyCx) -> Result<(), SetupError> {
-        Ok(())
     }
 
     fn apply(&self, (): (), root: &mut RootFs) -> Result<(), SetupError> {
