@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.checkPlan = nativeBinding.checkPlan
 module.exports.compileSeccomp = nativeBinding.compileSeccomp
+module.exports.describeOps = nativeBinding.describeOps
 module.exports.planSchema = nativeBinding.planSchema
 module.exports.probe = nativeBinding.probe
 module.exports.version = nativeBinding.version

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod caps;
+pub mod check;
 pub mod error;
 pub mod init;
 pub mod launch;

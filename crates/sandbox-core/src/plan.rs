@@ -3,7 +3,8 @@
 //!
 //! Inputs: JSON from the caller. Invariants: unknown fields are rejected
 //! everywhere; every field that has a default is optional in JSON; a decoded
-//! plan is not yet valid until [`crate::validate::validate`] accepts it.
+//! plan is not yet valid until [`crate::validate::validate`] accepts it. The
+//! ops' behaviour (validation, setup, descriptions, `Op::kind`) is in `ops/`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -620,50 +621,6 @@ fn mode_755() -> u32 {
 }
 fn mode_444() -> u32 {
     0o444
-}
-
-impl Op {
-    /// The `kind` string of this op as it appears in JSON.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Op::Bind(_) => "bind",
-            Op::Proc(_) => "proc",
-            Op::Dev(_) => "dev",
-            Op::Tmpfs(_) => "tmpfs",
-            Op::Dir(_) => "dir",
-            Op::Symlink(_) => "symlink",
-            Op::File(_) => "file",
-            Op::Remount(_) => "remount",
-            Op::Overlay(_) => "overlay",
-            Op::Mqueue(_) => "mqueue",
-            Op::Chmod(_) => "chmod",
-            Op::Autoetc(_) => "autoetc",
-            Op::Autoroot(_) => "autoroot",
-            Op::Passwd(_) => "passwd",
-            Op::Placeholder(_) => "placeholder",
-        }
-    }
-
-    /// The path inside the sandbox this op creates or changes.
-    pub fn target(&self) -> &str {
-        match self {
-            Op::Bind(o) => &o.target,
-            Op::Proc(o) => &o.target,
-            Op::Dev(o) => &o.target,
-            Op::Tmpfs(o) => &o.target,
-            Op::Dir(o) => &o.target,
-            Op::Symlink(o) => &o.target,
-            Op::File(o) => &o.target,
-            Op::Remount(o) => &o.target,
-            Op::Overlay(o) => &o.target,
-            Op::Mqueue(o) => &o.target,
-            Op::Chmod(o) => &o.target,
-            Op::Autoetc(o) => &o.target,
-            Op::Autoroot(o) => &o.target,
-            Op::Passwd(o) => &o.target,
-            Op::Placeholder(o) => &o.target,
-        }
-    }
 }
 
 /// The JSON Schema of [`Plan`], as committed in `schema/plan.schema.json`.

@@ -1,20 +1,12 @@
 //! Stage: before anything is created. Decodes a plan with the JSON path of
-//! any bad field, checks every field, and (preflight) checks that host
-//! sources exist. Invariant: a plan that passes here only fails later for
+//! any bad field, checks the plan's own fields (each op checks its own, in
+//! `ops/`; the shared limits and path checks are in `check.rs`), and
+//! (preflight) checks that host sources exist. Invariant: a plan that passes here only fails later for
 //! reasons of the kernel or of a host that changed underneath.
 
+use crate::check::{check_abs, check_env_name, check_hostname, MAX_ARGS, MAX_AUDIT_ROOTS, MAX_OPS, MAX_STRING};
 use crate::error::{Code, PlanError};
 use crate::plan::{Op, Plan, PLAN_VERSION};
-
-/// Longest path accepted (PATH_MAX).
-pub const MAX_PATH: usize = 4096;
-/// Most ops in one plan.
-pub const MAX_OPS: usize = 4096;
-/// Most argv entries; longest single string.
-pub const MAX_ARGS: usize = 65_536;
-pub const MAX_STRING: usize = 131_072;
-/// Largest inline file (`file` op `data`).
-pub const MAX_FILE_DATA: usize = 16 << 20;
 
 /// Decode plan JSON; errors name the JSON path.
 pub fn decode(json: &[u8]) -> Result<Plan, PlanError> {
@@ -25,6 +17,20 @@ pub fn decode(json: &[u8]) -> Result<Plan, PlanError> {
         let reason = e.inner().to_string();
         // serde_json appends " at line L column C": keep it, it helps in files.
         PlanError { path, op_index, kind: None, reason, code: Code::PlanInvalid }
+    })
+}
+
+/// Decode a JSON array of ops (a plan's `ops`); errors name the JSON path
+/// (`plan.ops[3].target`).
+pub fn decode_ops(json: &[u8]) -> Result<Vec<Op>, PlanError> {
+    let de = &mut serde_json::Deserializer::from_slice(json);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = match e.path().to_string().as_str() {
+            "." | "" => "plan.ops".to_string(),
+            p => format!("plan.ops{p}"),
+        };
+        let op_index = op_index_of(&path);
+        PlanError { path, op_index, kind: None, reason: e.inner().to_string(), code: Code::PlanInvalid }
     })
 }
 
@@ -63,29 +69,6 @@ fn top(field: &str, reason: impl Into<String>) -> PlanError {
     PlanError { path: format!("plan.{field}"), op_index: None, kind: None, reason: reason.into(), code: Code::PlanInvalid }
 }
 
-/// Why `p` is not a clean absolute path, if it is not.
-pub fn check_abs(p: &str) -> Result<(), String> {
-    if p.is_empty() {
-        return Err("path is empty".into());
-    }
-    if p.len() > MAX_PATH {
-        return Err(format!("path is longer than {MAX_PATH} bytes"));
-    }
-    if p.contains('\0') {
-        return Err("path contains a NUL byte".into());
-    }
-    if !p.starts_with('/') {
-        return Err(format!("path {p} is not absolute"));
-    }
-    if p.split('/').any(|c| c == "..") {
-        return Err(format!("path {p} contains .."));
-    }
-    Ok(())
-}
-
-/// Most audit roots in one plan.
-pub const MAX_AUDIT_ROOTS: usize = 64;
-
 fn check_audit(a: &crate::plan::AuditSpec) -> Result<(), PlanError> {
     if a.roots.is_empty() {
         return Err(top("audit.roots", "audit needs at least one root"));
@@ -101,13 +84,6 @@ fn check_audit(a: &crate::plan::AuditSpec) -> Result<(), PlanError> {
     }
     if let Some(q) = &a.quarantine {
         check_abs(q).map_err(|e| top("audit.quarantine", e))?;
-    }
-    Ok(())
-}
-
-fn check_mode(c: &Ctx, mode: u32) -> Result<(), PlanError> {
-    if mode > 0o7777 {
-        return Err(c.err("mode", format!("mode {mode:o} has bits beyond 07777")));
     }
     Ok(())
 }
@@ -213,37 +189,7 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
         return Err(top("ops", format!("{} ops is more than the {MAX_OPS} allowed", plan.ops.len())));
     }
     for (index, op) in plan.ops.iter().enumerate() {
-        let c = Ctx { index, op };
-        check_abs(op.target()).map_err(|r| c.err("target", r))?;
-        crate::ops::validate(op).map_err(|(field, reason)| c.err(field, reason))?;
-        match op {
-            Op::Tmpfs(t) => check_mode(&c, t.mode)?,
-            Op::Dir(d) => check_mode(&c, d.mode)?,
-            Op::File(f) => check_mode(&c, f.mode)?,
-            Op::Placeholder(p) => check_base(&c, p)?,
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// A placeholder's base is an absolute directory above its target.
-fn check_base(c: &Ctx, p: &crate::plan::PlaceholderOp) -> Result<(), PlanError> {
-    let Some(base) = &p.base else { return Ok(()) };
-    check_abs(base).map_err(|r| c.err("base", r))?;
-    let rest = if base == "/" { p.target.strip_prefix('/') } else { p.target.strip_prefix(base.as_str()).and_then(|r| r.strip_prefix('/')) };
-    match rest {
-        Some(r) if !r.is_empty() => Ok(()),
-        _ => Err(c.err("base", format!("target {} is not below base {base}", p.target))),
-    }
-}
-
-fn check_env_name(k: &str) -> Result<(), String> {
-    if k.is_empty() {
-        return Err("variable name is empty".into());
-    }
-    if k.contains('=') || k.contains('\0') {
-        return Err(format!("variable name {k:?} contains = or NUL"));
+        crate::ops::validate(op).map_err(|p| Ctx { index, op }.err(p.field, p.reason))?;
     }
     Ok(())
 }
@@ -284,31 +230,6 @@ pub fn check(json: &[u8]) -> Result<Plan, PlanError> {
     validate(&plan)?;
     preflight(&plan)?;
     Ok(plan)
-}
-
-/// A hostname as RFC 1123 and the kernel take it: dot-separated labels of
-/// 1 to 63 letters, digits and hyphens, no hyphen first or last, 64 bytes at
-/// most (`__NEW_UTS_LEN`). Programs print it into prompts, logs and files: a
-/// newline or a control character would be a forged line there (issue 8).
-pub fn check_hostname(h: &str) -> Result<(), String> {
-    if h.is_empty() || h.len() > 64 {
-        return Err(format!("hostname must be 1 to 64 bytes, got {}", h.len()));
-    }
-    if let Some(c) = h.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.')) {
-        return Err(format!("hostname may hold only letters, digits, '-' and '.' (RFC 1123), not {c:?}"));
-    }
-    for label in h.split('.') {
-        if label.is_empty() {
-            return Err("hostname has an empty label (a leading, trailing or doubled '.')".into());
-        }
-        if label.len() > 63 {
-            return Err(format!("hostname label {label:?} is longer than 63 bytes"));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Err(format!("hostname label {label:?} starts or ends with '-'"));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -386,6 +307,16 @@ mod tests {
     }
 
     #[test]
+    fn an_ops_array_decodes_on_its_own_with_paths() {
+        let ops = decode_ops(br#"[{"kind":"proc","target":"/proc"},{"kind":"tmpfs","target":"/t","mode":448}]"#).unwrap();
+        assert_eq!(crate::ops::describe(&ops), ["proc on /proc", "tmpfs on /t mode 700"]);
+        let e = decode_ops(br#"[{"kind":"proc","target":"/proc"},{"kind":"teleport","target":"/x"}]"#).unwrap_err();
+        assert_eq!((e.code, e.op_index), (Code::PlanInvalid, Some(1)));
+        assert!(e.path.starts_with("plan.ops[1]"), "{}", e.path);
+        assert_eq!(decode_ops(b"{}").unwrap_err().path, "plan.ops");
+    }
+
+    #[test]
     fn unknown_kind_is_rejected() {
         let e = err(r#"{"argv":["true"],"ops":[{"kind":"teleport","target":"/x"}]}"#);
         assert_eq!(e.op_index, Some(0));
@@ -427,43 +358,6 @@ mod tests {
         assert_eq!(err(r#"{"argv":["true"],"env":{"set":{"A=B":"c"}}}"#).path, "plan.env.set.A=B");
         assert_eq!(err(r#"{"argv":["true"],"lingerMs":9999999}"#).path, "plan.lingerMs");
         assert_eq!(err(r#"{"argv":["true"],"network":"bridge"}"#).path, "plan.network");
-    }
-
-    #[test]
-    fn hostnames_follow_rfc_1123_and_the_kernel_limit() {
-        for ok in ["sandbox", "build", "a", "box-1", "web01.example.org", "0", "9lives", "A-Z", &"a".repeat(63), &format!("{}.b", "a".repeat(62))] {
-            assert_eq!(check_hostname(ok), Ok(()), "{ok:?}");
-        }
-        let long = "a".repeat(65);
-        let label = "a".repeat(64);
-        for bad in [
-            "",
-            "box\nroot",
-            "box\r",
-            "a\tb",
-            "a\u{1b}[31m",
-            "a\0b",
-            "a b",
-            "a/b",
-            "a_b",
-            "ünï",
-            "-a",
-            "a-",
-            "a.-b",
-            "a..b",
-            ".a",
-            "a.",
-            long.as_str(),
-            label.as_str(),
-        ] {
-            assert!(check_hostname(bad).is_err(), "{bad:?}");
-        }
-        // each refusal says what is wrong
-        assert_eq!(check_hostname("box\nroot").unwrap_err(), "hostname may hold only letters, digits, '-' and '.' (RFC 1123), not '\\n'");
-        assert_eq!(check_hostname(&long).unwrap_err(), "hostname must be 1 to 64 bytes, got 65");
-        assert_eq!(check_hostname(&label).unwrap_err(), format!("hostname label {label:?} is longer than 63 bytes"));
-        assert_eq!(check_hostname("a..b").unwrap_err(), "hostname has an empty label (a leading, trailing or doubled '.')");
-        assert_eq!(check_hostname("-a").unwrap_err(), "hostname label \"-a\" starts or ends with '-'");
     }
 
     #[test]

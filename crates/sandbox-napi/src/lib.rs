@@ -29,6 +29,16 @@ pub fn check_plan(json: String) -> Option<PlanProblem> {
     })
 }
 
+/// Each op of a plan's `ops` (a JSON array) in words, in order: the Rust
+/// side's description of an op, the one `explain`, `presets show` and the
+/// preset docs use. An op that does not decode is an `E_PLAN_INVALID` error
+/// naming its JSON path (`plan.ops[2].kind: ...`).
+#[napi]
+pub fn describe_ops(ops_json: String) -> napi::Result<Vec<String>, String> {
+    let ops = validate::decode_ops(ops_json.as_bytes()).map_err(|e| napi::Error::new(e.code.as_str().to_string(), e.to_string()))?;
+    Ok(sandbox_core::ops::describe(&ops))
+}
+
 #[napi(object)]
 pub struct UsernsProbe {
     pub available: bool,

@@ -12,6 +12,7 @@ import { runCli } from './helpers';
 
 const mockCheckPlan = jest.fn<PlanProblem | null, [string]>(() => null);
 jest.mock('@sandboxctl/native', () => ({
+  describeOps: (json: string) => jest.requireActual('@sandboxctl/native').describeOps(json),
   checkPlan: (json: string) => mockCheckPlan(json),
   probe: () => {
     throw new Error('not used');
@@ -242,8 +243,8 @@ describe('sandboxctl explain', () => {
     const e = JSON.parse(result.stdout);
     expect(e.argv).toEqual([]);
     expect(e.preset).toBe('agent');
-    expect(e.hidden[0]).toEqual({ path: '/run', what: expect.any(String), why: expect.stringMatching(/^host services/), op: 'tmpfs on /run (mode 0755)', index: expect.any(Number) });
-    expect(e.writable).toContainEqual({ path: home, what: expect.stringMatching(/^your home/), op: `tmpfs on ${home} (mode 0700)`, index: expect.any(Number) });
+    expect(e.hidden[0]).toEqual({ path: '/run', what: expect.any(String), why: expect.stringMatching(/^host services/), op: 'tmpfs on /run mode 755', index: expect.any(Number) });
+    expect(e.writable).toContainEqual({ path: home, what: expect.stringMatching(/^your home/), op: `tmpfs on ${home} mode 700`, index: expect.any(Number) });
     expect(e.removedEnv).toEqual(['GITHUB_TOKEN']);
   });
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { runCli } from './helpers';
 
 jest.mock('@sandboxctl/native', () => ({
+  describeOps: (json: string) => jest.requireActual('@sandboxctl/native').describeOps(json),
   checkPlan: () => null,
   probe: () => {
     throw new Error('not used');

@@ -13,6 +13,7 @@
  */
 
 import { posix } from 'node:path';
+import { describeOpsJson } from './native';
 import type { Op, Plan } from './plan-types';
 import { realHost, type HostView } from './presets/host';
 import { isWithin, type OpNote } from './presets/resolve';
@@ -58,7 +59,7 @@ export interface ExplainOptions {
   config?: string;
   /** Default: the real filesystem. */
   host?: HostView;
-  /** Op kind → the plan schema's description, for kinds this file does not know. */
+  /** Op kind → the plan schema's description, for ops the addon cannot describe (a kind it does not know). */
   opDescriptions?: Readonly<Record<string, string>>;
 }
 
@@ -91,12 +92,13 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
 
   const mounts: Mount[] = [];
   const ops = (plan.ops ?? []) as AnyOp[];
+  const lines = describeOps(ops, options.opDescriptions);
   ops.forEach((op, index) => {
     const note = options.notes?.[index];
     const target = typeof op.target === 'string' ? op.target : undefined;
     if (target !== undefined) noteHostChange(op, target, mounts, host, out.hostChanges);
     const item = (path: string, what: string): ExplainItem => {
-      const entry: ExplainItem = { path, what, op: describeOp(op, options.opDescriptions), index };
+      const entry: ExplainItem = { path, what, op: lines[index]!, index };
       // The reasons of plain ops (the host, /tmp, /proc) say what `what` says.
       if (note && ['hidden', 'protected', 'placeholder', 'input', 'output', 'system', 'cache', 'sanitized'].includes(note.role)) entry.why = note.why;
       else if (note?.role === 'writable' || note?.role === 'host') entry.what = note.why;
@@ -202,7 +204,7 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
         mounts.push({ target: target!, writable: false });
         break;
       default:
-        out.other.push(item(target ?? `(${op.kind})`, describeOp(op, options.opDescriptions)));
+        out.other.push(item(target ?? `(${op.kind})`, lines[index]!));
     }
   });
 
@@ -210,48 +212,31 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
   return out;
 }
 
-/** One op as a line, in the forms of the Rust side's Display. */
+/**
+ * One op as a line: the Rust side's `Display` through the addon, the one
+ * description of an op (see {@link describeOps}).
+ */
 export function describeOp(op: Op, descriptions: Readonly<Record<string, string>> = {}): string {
-  const o = op as AnyOp;
-  const target = typeof o.target === 'string' ? o.target : undefined;
-  switch (o.kind) {
-    case 'bind': {
-      const how = o.device ? 'dev-bind' : o.writable ? 'bind' : 'ro-bind';
-      const source = typeof o.source === 'string' ? o.source : `fd ${String(o.sourceFd)}`;
-      return `${how} ${source} on ${target}${o.optional ? ' (if present)' : ''}`;
-    }
-    case 'tmpfs': {
-      const extras = [
-        typeof o.mode === 'number' ? `mode ${octal(o.mode)}` : undefined,
-        typeof o.size === 'number' ? `size ${o.size}` : undefined,
-        o.readOnly ? 'read-only' : undefined,
-      ].filter(Boolean);
-      return `tmpfs on ${target}${extras.length ? ` (${extras.join(', ')})` : ''}`;
-    }
-    case 'proc':
-    case 'dev':
-    case 'mqueue':
-      return `${o.kind} on ${target}`;
-    case 'dir':
-      return `dir ${target}${typeof o.mode === 'number' ? ` (mode ${octal(o.mode)})` : ''}`;
-    case 'symlink':
-      return `symlink ${target} -> ${String(o.linkname)}`;
-    case 'file':
-      return typeof o.source === 'string' ? `file ${target} from ${o.source}` : `file ${target}`;
-    case 'remount':
-      return `remount ${target} read-only`;
-    case 'overlay': {
-      const how = o.mode === 'tmp' ? 'tmp-overlay' : o.mode === 'ro' ? 'ro-overlay' : 'overlay';
-      const lowers = Array.isArray(o.lowers) ? (o.lowers as string[]).join(':') : '';
-      return `${how} ${lowers} on ${target}${o.mode === 'rw' ? ` (upper ${String(o.upper)})` : ''}`;
-    }
-    case 'chmod':
-      return `chmod ${octal(Number(o.mode))} ${target}`;
-    default: {
-      const description = descriptions[o.kind];
-      return `${o.kind}${target ? ` on ${target}` : ''}${description ? `: ${lowerFirst(description.replace(/\.$/, ''))}` : ''}`;
-    }
+  return describeOps([op], descriptions)[0]!;
+}
+
+/**
+ * Each op as a line, in order, in one call to the addon (the Rust side's
+ * `Display`). An op the addon cannot decode (a kind this build does not know,
+ * or a field it refuses) is named by its kind and target, with the plan
+ * schema's description of the kind when `descriptions` has one.
+ */
+export function describeOps(ops: readonly Op[], descriptions: Readonly<Record<string, string>> = {}): string[] {
+  try {
+    return describeOpsJson(JSON.stringify(ops));
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'E_PLAN_INVALID') throw error;
   }
+  if (ops.length !== 1) return ops.map((op) => describeOp(op, descriptions));
+  const o = ops[0] as AnyOp;
+  const target = typeof o.target === 'string' ? o.target : undefined;
+  const description = descriptions[o.kind];
+  return [`${o.kind}${target ? ` on ${target}` : ''}${description ? `: ${lowerFirst(description.replace(/\.$/, ''))}` : ''}`];
 }
 
 /** Op kind → description, from a plan JSON Schema (`$defs.Op.oneOf`). */

@@ -45,6 +45,15 @@ export function assertPlanJson(json: string): void {
   if (problem) throw SandboxError.fromReport(problem);
 }
 
+/**
+ * Each op of a JSON ops array in words, in order: the Rust side's description
+ * of an op. An op that does not decode throws an error with the code
+ * `E_PLAN_INVALID` naming its JSON path.
+ */
+export function describeOpsJson(json: string): string[] {
+  return loadNative().describeOps(json);
+}
+
 /** What the kernel supports: user namespaces, seccomp, landlock. */
 export function probe(): Probe {
   return loadNative().probe();

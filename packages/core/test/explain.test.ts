@@ -3,7 +3,7 @@
 // the host are named as left behind, and unknown op kinds fall back to the
 // schema's description.
 
-import { describeOp, explainPlan, formatExplanation, opDescriptionsFromSchema } from '../src/explain';
+import { describeOp, describeOps, explainPlan, formatExplanation, opDescriptionsFromSchema } from '../src/explain';
 import { fakeHost } from '../src/presets/host';
 import type { Op, Plan } from '../src/plan-types';
 
@@ -47,14 +47,20 @@ it('names the mount points a run creates on the host under writable binds', () =
   expect(e.protected.map((i) => i.path)).toEqual(['/inside/new-dir', '/inside/file']);
 });
 
-it('describes ops like the Rust side and unknown kinds by their schema description', () => {
+it('describes ops by the Rust side\'s Display (through the addon) and unknown kinds by their schema description', () => {
   expect(describeOp({ kind: 'bind', source: '/a', target: '/b', writable: true, optional: true } as Op)).toBe('bind /a on /b (if present)');
-  expect(describeOp({ kind: 'tmpfs', target: '/t', mode: 0o700 } as Op)).toBe('tmpfs on /t (mode 0700)');
+  expect(describeOp({ kind: 'tmpfs', target: '/t', mode: 0o700 } as Op)).toBe('tmpfs on /t mode 700');
   expect(describeOp({ kind: 'symlink', target: '/bin', linkname: 'usr/bin' } as Op)).toBe('symlink /bin -> usr/bin');
   const schema = { $defs: { Op: { oneOf: [{ description: 'A future op.', properties: { kind: { const: 'future' } } }] } } };
   const descriptions = opDescriptionsFromSchema(schema);
   expect(descriptions).toEqual({ future: 'A future op.' });
   expect(describeOp({ kind: 'future', target: '/f' } as unknown as Op, descriptions)).toBe('future on /f: a future op');
+  // one call for many; an op the addon refuses is named by kind and target, the others keep their description
+  expect(describeOps([{ kind: 'dir', target: '/d' }, { kind: 'future', target: '/f' }, { kind: 'proc', target: '/proc', bogus: 1 }] as unknown as Op[], descriptions)).toEqual([
+    'directory /d mode 755',
+    'future on /f: a future op',
+    'proc on /proc',
+  ]);
 });
 
 it('states the policy it denies', () => {

@@ -8,50 +8,90 @@
 //! redirect the mount (bubblewrap CVE-2024-42472). A caller fd
 //! (`sourceFd`, `--bind-fd`) is used the same way.
 
-use super::*;
+use super::rootfs::{fd_path, mkdir_p, Bind, Point};
+use super::{check_target, EarlyCx, OpProblem, RootFs, SetupOp};
+use crate::error::{Code, SetupError};
 use crate::plan::BindOp;
-use crate::sys::{ATTR_NODEV, ATTR_NOSUID, ATTR_RDONLY};
+use crate::sys::{Errno, Fd, FileKind, Sys};
+use std::fmt;
 
-pub fn validate(o: &BindOp) -> Result<(), (&'static str, String)> {
-    match (o.source.is_empty(), o.source_fd) {
-        (true, None) => return Err(("source", "give a source path or a sourceFd".into())),
-        (false, Some(_)) => return Err(("sourceFd", "give either source or sourceFd, not both".into())),
-        (true, Some(fd)) if fd < 0 => return Err(("sourceFd", format!("fd {fd} is not a descriptor"))),
-        (true, Some(_)) if o.optional || o.ensure => return Err(("sourceFd", "optional and ensure need a source path".into())),
-        (false, None) => crate::validate::check_abs(&o.source).map_err(|r| ("source", r))?,
-        _ => {}
-    }
-    if o.optional && o.ensure {
-        return Err(("ensure", "ensure and optional contradict each other".into()));
-    }
-    if !o.recursive && o.device {
-        // A non-recursive bind cannot reveal what submounts cover; nothing to check.
-    }
-    Ok(())
+/// What early found of the source.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An optional source that does not exist: apply does nothing.
+    Missing,
+    /// The source opened O_PATH in the host root (or a caller's fd reopened
+    /// there); apply mounts from this fd and closes it.
+    Pinned { fd: Fd, kind: FileKind },
 }
 
-/// Host root: create (`ensure`) and pin the source.
-pub fn early(o: &BindOp, sys: &dyn Sys) -> Result<Fact, SetupError> {
-    if let Some(fd) = o.source_fd {
-        return pin_caller_fd(sys, fd);
+impl SetupOp for BindOp {
+    type Prepared = Source;
+
+    fn validate(&self) -> Result<(), OpProblem> {
+        check_target(&self.target)?;
+        match (self.source.is_empty(), self.source_fd) {
+            (true, None) => return Err(OpProblem::new("source", "give a source path or a sourceFd")),
+            (false, Some(_)) => return Err(OpProblem::new("sourceFd", "give either source or sourceFd, not both")),
+            (true, Some(fd)) if fd < 0 => return Err(OpProblem::new("sourceFd", format!("fd {fd} is not a descriptor"))),
+            (true, Some(_)) if self.optional || self.ensure => return Err(OpProblem::new("sourceFd", "optional and ensure need a source path")),
+            (true, Some(_)) => {}
+            (false, None) => crate::check::check_abs(&self.source).map_err(|r| OpProblem::new("source", r))?,
+        }
+        if self.optional && self.ensure {
+            return Err(OpProblem::new("ensure", "ensure and optional contradict each other"));
+        }
+        Ok(())
     }
-    if o.ensure {
-        if let Err(e) = mkdir_p(sys, "", &o.source, 0o700) {
-            return Err(SetupError::sys(Code::Mount, format_args!("create bind source {}", o.source), e));
+
+    /// Host root: create (`ensure`) and pin the source.
+    fn early(&self, sys: &dyn Sys, _: &EarlyCx) -> Result<Source, SetupError> {
+        if let Some(fd) = self.source_fd {
+            return pin_caller_fd(sys, fd);
+        }
+        if self.ensure {
+            if let Err(e) = mkdir_p(sys, "", &self.source, 0o700) {
+                return Err(SetupError::sys(Code::Mount, format_args!("create bind source {}", self.source), e));
+            }
+        }
+        let fd = match sys.open(&self.source, libc::O_PATH) {
+            Ok(fd) => fd,
+            Err(Errno(libc::ENOENT)) if self.optional => return Ok(Source::Missing),
+            Err(Errno(libc::ENOENT)) => return Err(SetupError::new(Code::SourceMissing, format!("source {} does not exist", self.source))),
+            Err(e) => return Err(SetupError::sys(Code::Mount, format_args!("open bind source {}", self.source), e)),
+        };
+        match sys.fstat(fd) {
+            Ok(kind) => Ok(Source::Pinned { fd, kind }),
+            Err(e) => {
+                let _ = sys.close(fd);
+                Err(SetupError::sys(Code::Mount, format_args!("stat bind source {}", self.source), e))
+            }
         }
     }
-    let fd = match sys.open(&o.source, libc::O_PATH) {
-        Ok(fd) => fd,
-        Err(Errno(libc::ENOENT)) if o.optional => return Ok(Fact::Skip),
-        Err(Errno(libc::ENOENT)) => return Err(SetupError::new(Code::SourceMissing, format!("source {} does not exist", o.source))),
-        Err(e) => return Err(SetupError::sys(Code::Mount, format_args!("open bind source {}", o.source), e)),
-    };
-    match sys.fstat(fd) {
-        Ok(kind) => Ok(Fact::Pinned { fd, kind, owned: true }),
-        Err(e) => {
-            let _ = sys.close(fd);
-            Err(SetupError::sys(Code::Mount, format_args!("stat bind source {}", o.source), e))
-        }
+
+    fn apply(&self, source: Source, root: &mut RootFs) -> Result<(), SetupError> {
+        let (fd, kind) = match source {
+            // optional, and not there
+            Source::Missing => return Ok(()),
+            Source::Pinned { fd, kind } => (fd, kind),
+        };
+        let shown = match self.source_fd {
+            Some(caller) => format!("fd {caller}"),
+            None => self.source.clone(),
+        };
+        let from = fd_path(fd);
+        let bind = Bind {
+            shown: &shown,
+            source: &from,
+            target: &self.target,
+            point: Point::for_kind(kind),
+            recursive: self.recursive,
+            writable: self.writable,
+            device: self.device,
+        };
+        let r = root.bind(&bind);
+        let _ = root.sys().close(fd);
+        r
     }
 }
 
@@ -59,7 +99,7 @@ pub fn early(o: &BindOp, sys: &dyn Sys) -> Result<Fact, SetupError> {
 /// mount(2) refuses as a bind source in ours (EINVAL, check_mnt). So find
 /// its path, reopen that here, and accept it only if it is the very same
 /// inode: a path swapped in the meantime fails instead of being mounted.
-fn pin_caller_fd(sys: &dyn Sys, fd: Fd) -> Result<Fact, SetupError> {
+fn pin_caller_fd(sys: &dyn Sys, fd: Fd) -> Result<Source, SetupError> {
     let err = |what: &str, e| SetupError::sys(Code::Mount, format_args!("use bind source fd {fd}: {what}"), e);
     let want = sys.file_id(fd).map_err(|e| err("fstat", e))?;
     let path = sys.readlink(&format!("/proc/self/fd/{fd}")).map_err(|e| err("readlink", e))?;
@@ -69,7 +109,7 @@ fn pin_caller_fd(sys: &dyn Sys, fd: Fd) -> Result<Fact, SetupError> {
     let own = sys.open(&path, libc::O_PATH | libc::O_NOFOLLOW).map_err(|e| err(&format!("reopen {path}"), e))?;
     let check = sys.file_id(own).and_then(|id| sys.fstat(own).map(|k| (id, k)));
     match check {
-        Ok((id, kind)) if id == want => Ok(Fact::Pinned { fd: own, kind, owned: true }),
+        Ok((id, kind)) if id == want => Ok(Source::Pinned { fd: own, kind }),
         Ok(_) => {
             let _ = sys.close(own);
             Err(SetupError::new(Code::Mount, format!("cannot use bind source fd {fd}: {path} was replaced")))
@@ -79,41 +119,6 @@ fn pin_caller_fd(sys: &dyn Sys, fd: Fd) -> Result<Fact, SetupError> {
             Err(err(&format!("stat {path}"), e))
         }
     }
-}
-
-pub fn apply(o: &BindOp, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(), SetupError> {
-    let (source, kind) = match fact {
-        Fact::Skip => return Ok(()),
-        Fact::Pinned { fd, kind, .. } => (fd_path(*fd), *kind),
-        // autoroot: a path under the host root, checked in its early.
-        Fact::Source(k) => (format!("{HOST}{}", o.source), *k),
-        _ => (format!("{HOST}{}", o.source), FileKind::Dir),
-    };
-    let r = bind_from(o, sys, st, &source, kind);
-    if let Fact::Pinned { fd, owned: true, .. } = fact {
-        let _ = sys.close(*fd);
-    }
-    r
-}
-
-fn bind_from(o: &BindOp, sys: &dyn Sys, st: &mut State, source: &str, kind: FileKind) -> Result<(), SetupError> {
-    let shown = if o.source.is_empty() { format!("fd {}", o.source_fd.unwrap_or(-1)) } else { o.source.clone() };
-    let what = || format!("bind {shown} on {}", o.target);
-    let fd = ensure_target(sys, st.root, &o.target, kind, 0o444).map_err(|e| fail(st, Code::Mount, what(), e))?;
-    let mut flags = libc::MS_BIND as MsFlags;
-    if o.recursive {
-        flags |= libc::MS_REC as MsFlags;
-    }
-    mount_on(sys, st, &o.target, fd, Some(source), None, flags, None).map_err(|e| fail(st, Code::Mount, what(), e))?;
-    let mut attrs = ATTR_NOSUID;
-    if !o.writable {
-        attrs |= ATTR_RDONLY;
-    }
-    if !o.device {
-        attrs |= ATTR_NODEV;
-    }
-    set_attrs(sys, st, &o.target, o.recursive, attrs)
-        .map_err(|e| fail(st, Code::Mount, format!("make {} {}", o.target, if o.writable { "nosuid" } else { "read-only" }), e))
 }
 
 impl fmt::Display for BindOp {
@@ -154,28 +159,32 @@ mod tests {
         format!("open({p:?}, {:#o})", libc::O_PATH)
     }
 
+    fn pinned(fd: Fd, kind: FileKind) -> Source {
+        Source::Pinned { fd, kind }
+    }
+
     #[test]
     fn early_pins_the_source_or_skips() {
         let s = Script::new(vec![call(o_path("/usr"), Ret::Fd(20)), call("fstat(20)", Ret::Kind(FileKind::Dir))]);
-        assert_eq!(early(&op("/usr", "/usr"), &s).unwrap(), Fact::Pinned { fd: 20, kind: FileKind::Dir, owned: true });
+        assert_eq!(op("/usr", "/usr").early(&s, &cx()).unwrap(), pinned(20, FileKind::Dir));
         s.done();
         let mut o = op("/nope", "/x");
         o.optional = true;
         let s = Script::new(vec![call(o_path("/nope"), Ret::Err(libc::ENOENT))]);
-        assert_eq!(early(&o, &s).unwrap(), Fact::Skip);
+        assert_eq!(o.early(&s, &cx()).unwrap(), Source::Missing);
         s.done();
     }
 
     #[test]
     fn early_missing_source_is_source_missing() {
         let s = Script::new(vec![call(o_path("/nope"), Ret::Err(libc::ENOENT))]);
-        assert_eq!(early(&op("/nope", "/x"), &s).unwrap_err().code, Code::SourceMissing);
+        assert_eq!(op("/nope", "/x").early(&s, &cx()).unwrap_err().code, Code::SourceMissing);
         let s = Script::new(vec![call(o_path("/secret"), Ret::Err(10_002))]);
-        let e = early(&op("/secret", "/x"), &s).unwrap_err();
+        let e = op("/secret", "/x").early(&s, &cx()).unwrap_err();
         assert_eq!(e.code, Code::Mount);
         assert!(e.message.contains("error 10002"), "{}", e.message);
         let s = Script::new(vec![call(o_path("/x"), Ret::Fd(21)), call("fstat(21)", Ret::Err(10_009)), call("close(21)", Ret::Ok)]);
-        assert_eq!(early(&op("/x", "/x"), &s).unwrap_err().message, "cannot stat bind source /x: error 10009");
+        assert_eq!(op("/x", "/x").early(&s, &cx()).unwrap_err().message, "cannot stat bind source /x: error 10009");
         s.done();
     }
 
@@ -189,7 +198,10 @@ mod tests {
             call(o_path("/data/cache"), Ret::Fd(22)),
             call("fstat(22)", Ret::Kind(FileKind::Dir)),
         ]);
-        assert_eq!(early(&o, &s).unwrap(), Fact::Pinned { fd: 22, kind: FileKind::Dir, owned: true });
+        assert_eq!(o.early(&s, &cx()).unwrap(), pinned(22, FileKind::Dir));
+        s.done();
+        let s = Script::new(vec![call("mkdir(\"/data\", 700)", Ret::Err(10_012))]);
+        assert_eq!(o.early(&s, &cx()).unwrap_err().message, "cannot create bind source /data/cache: error 10012");
         s.done();
     }
 
@@ -203,7 +215,7 @@ mod tests {
             call("file_id(30)", Ret::Int(42)),
             call("fstat(30)", Ret::Kind(FileKind::Dir)),
         ]);
-        assert_eq!(early(&o, &s).unwrap(), Fact::Pinned { fd: 30, kind: FileKind::Dir, owned: true });
+        assert_eq!(o.early(&s, &cx()).unwrap(), pinned(30, FileKind::Dir));
         s.done();
         // the path now names another file: refused
         let s = Script::new(vec![
@@ -214,7 +226,11 @@ mod tests {
             call("fstat(30)", Ret::Kind(FileKind::Dir)),
             call("close(30)", Ret::Ok),
         ]);
-        assert_eq!(early(&o, &s).unwrap_err().message, "cannot use bind source fd 7: /srv/data was replaced");
+        assert_eq!(o.early(&s, &cx()).unwrap_err().message, "cannot use bind source fd 7: /srv/data was replaced");
+        s.done();
+        // a deleted file names no path
+        let s = Script::new(vec![call("file_id(7)", Ret::Int(42)), call("readlink(\"/proc/self/fd/7\")", Ret::Text("/srv/x (deleted)".into()))]);
+        assert_eq!(o.early(&s, &cx()).unwrap_err().message, "cannot use bind source fd 7: it names no path (/srv/x (deleted))");
         s.done();
         let s = Script::new(
             [
@@ -224,7 +240,7 @@ mod tests {
             ]
             .concat(),
         );
-        apply(&o, &s, &mut State::test(3, 0), &Fact::Pinned { fd: 30, kind: FileKind::Dir, owned: true }).unwrap();
+        o.apply(pinned(30, FileKind::Dir), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         assert_eq!(o.to_string(), "ro-bind fd 7 on /in");
     }
@@ -234,11 +250,18 @@ mod tests {
         let mut o = op("/a", "/b");
         o.optional = true;
         o.ensure = true;
-        assert_eq!(validate(&o).unwrap_err().0, "ensure");
+        assert_eq!(o.validate().unwrap_err().field, "ensure");
         let o = BindOp { source_fd: Some(3), ..op("/a", "/b") };
-        assert_eq!(validate(&o).unwrap_err().0, "sourceFd");
+        assert_eq!(o.validate().unwrap_err().field, "sourceFd");
         let o = BindOp { source: String::new(), ..op("", "/b") };
-        assert_eq!(validate(&o).unwrap_err().0, "source");
+        assert_eq!(o.validate().unwrap_err().field, "source");
+        let o = BindOp { source: String::new(), source_fd: Some(-1), ..op("", "/b") };
+        assert_eq!(o.validate().unwrap_err(), OpProblem::new("sourceFd", "fd -1 is not a descriptor"));
+        let o = BindOp { source: String::new(), source_fd: Some(4), optional: true, ..op("", "/b") };
+        assert_eq!(o.validate().unwrap_err().reason, "optional and ensure need a source path");
+        assert_eq!(op("rel", "/b").validate().unwrap_err().field, "source");
+        assert_eq!(op("/a", "b").validate().unwrap_err().field, "target");
+        assert_eq!(BindOp { source: String::new(), source_fd: Some(4), ..op("", "/b") }.validate(), Ok(()));
     }
 
     #[test]
@@ -251,8 +274,7 @@ mod tests {
             ]
             .concat(),
         );
-        let mut st = State::test(3, 0);
-        apply(&op("/usr", "/usr"), &s, &mut st, &Fact::Pinned { fd: 20, kind: FileKind::Dir, owned: true }).unwrap();
+        op("/usr", "/usr").apply(pinned(20, FileKind::Dir), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
     }
 
@@ -265,18 +287,19 @@ mod tests {
             [
                 vec![
                     open_dir(3, "/", 7),
-                    call("mount(\"/host/\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Ok),
+                    call("mount(\"/host/proc/self/fd/20\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Ok),
                     close(7),
                     call(format!("open(\"/sysroot\", {:#o})", libc::O_PATH | libc::O_DIRECTORY), Ret::Fd(9)),
                     close(3),
                 ],
                 setattr(9, "/", 10, true, "NOSUID"),
+                vec![close(20)],
             ]
             .concat(),
         );
-        let mut st = State::test(3, 0);
-        apply(&o, &s, &mut st, &Fact::Source(FileKind::Dir)).unwrap();
-        assert_eq!(st.root, 9);
+        let mut root = RootFs::new(&s, 3);
+        o.apply(pinned(20, FileKind::Dir), &mut root).unwrap();
+        assert_eq!(root.root(), 9);
         s.done();
     }
 
@@ -290,16 +313,18 @@ mod tests {
                     call("mkfileat(5, \"hosts\", 444)", Ret::Ok),
                     close(5),
                     open_any(3, "/etc/hosts", Ret::Fd(6)),
-                    call("mount(\"/host/etc/hosts\", \"/host/proc/self/fd/6\", -, BIND|REC, -)", Ret::Ok),
+                    call("mount(\"/host/proc/self/fd/20\", \"/host/proc/self/fd/6\", -, BIND, -)", Ret::Ok),
                     close(6),
                 ],
-                setattr(3, "/etc/hosts", 8, true, "RDONLY|NOSUID|NODEV"),
+                setattr(3, "/etc/hosts", 8, false, "RDONLY|NOSUID|NODEV"),
+                vec![close(20)],
             ]
             .concat(),
         );
-        let mut st = State::test(3, 0);
-        apply(&op("/etc/hosts", "/etc/hosts"), &s, &mut st, &Fact::Source(FileKind::File)).unwrap();
+        let o = BindOp { recursive: false, ..op("/etc/hosts", "/etc/hosts") };
+        o.apply(pinned(20, FileKind::File), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
+        assert_eq!(o.to_string(), "ro-bind /etc/hosts on /etc/hosts (without submounts)");
     }
 
     #[test]
@@ -310,23 +335,36 @@ mod tests {
             close(7),
             close(20),
         ]);
-        let mut st = State::test(3, 4);
-        let e = apply(&op("/usr", "/usr"), &s, &mut st, &Fact::Pinned { fd: 20, kind: FileKind::Dir, owned: true }).unwrap_err();
-        assert_eq!((e.code, e.op_index), (Code::Mount, Some(4)));
+        let e = op("/usr", "/usr").apply(pinned(20, FileKind::Dir), &mut RootFs::new(&s, 3)).unwrap_err();
+        assert_eq!(e.code, Code::Mount);
         assert_eq!(e.message, "cannot bind /usr on /usr: error 10003");
+        s.done();
+        // the attributes: read-only, or only nosuid when writable
+        let s = Script::new(vec![
+            open_dir(3, "/w", 7),
+            call("mount(\"/host/proc/self/fd/20\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Ok),
+            close(7),
+            open_any(3, "/w", Ret::Err(10_013)),
+            close(20),
+        ]);
+        let o = BindOp { writable: true, ..op("/w", "/w") };
+        assert_eq!(o.apply(pinned(20, FileKind::Dir), &mut RootFs::new(&s, 3)).unwrap_err().message, "cannot make /w nosuid: error 10013");
         s.done();
     }
 
     #[test]
     fn skipped_optional_does_nothing() {
         let s = Script::new(Vec::<Call>::new());
-        let mut st = State::test(3, 0);
-        apply(&op("/nope", "/x"), &s, &mut st, &Fact::Skip).unwrap();
+        op("/nope", "/x").apply(Source::Missing, &mut RootFs::new(&s, 3)).unwrap();
         s.done();
     }
 
     #[test]
     fn display_names_the_mode() {
         assert_eq!(op("/a", "/b").to_string(), "ro-bind /a on /b");
+        let o = BindOp { writable: true, optional: true, ..op("/a", "/b") };
+        assert_eq!(o.to_string(), "bind /a on /b (if present)");
+        let o = BindOp { device: true, ensure: true, ..op("/a", "/b") };
+        assert_eq!(o.to_string(), "dev-bind /a on /b (source created if missing)");
     }
 }

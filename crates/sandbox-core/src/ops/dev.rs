@@ -6,9 +6,12 @@
 //! caller's session and stdout is a terminal, that terminal is bound on
 //! console (hakurei's behaviour).
 
-use super::*;
+use super::rootfs::{Point, HOST};
+use super::{check_target, EarlyCx, OpProblem, RootFs, SetupOp};
+use crate::error::{Code, SetupError};
 use crate::plan::DevOp;
-use crate::sys::{ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY};
+use crate::sys::{Errno, MsFlags, Sys, ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY};
+use std::fmt;
 
 pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 pub const LINKS: [(&str, &str); 6] = [
@@ -20,77 +23,82 @@ pub const LINKS: [(&str, &str); 6] = [
     ("ptmx", "pts/ptmx"),
 ];
 
-/// Host root: find the caller's terminal when the session is kept.
-pub fn early(_o: &DevOp, sys: &dyn Sys, st: &State) -> Result<Fact, SetupError> {
-    if !st.keep_session || !sys.isatty(1) {
-        return Ok(Fact::Console(None));
-    }
-    match sys.readlink("/proc/self/fd/1") {
-        Ok(tty) if tty.starts_with("/dev/") => Ok(Fact::Console(Some(tty))),
-        _ => Ok(Fact::Console(None)),
-    }
-}
+impl SetupOp for DevOp {
+    /// The caller's terminal (a `/dev/...` path) to bind on console, if any.
+    type Prepared = Option<String>;
 
-pub fn apply(o: &DevOp, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(), SetupError> {
-    let t = o.target.trim_end_matches('/');
-    let t = if t.is_empty() { "/" } else { t };
-    let join = |n: &str| if t == "/" { format!("/{n}") } else { format!("{t}/{n}") };
-    let idx = st.index;
-    let m = move |what: String| move |e| SetupError::sys(Code::Mount, what, e).at_op(idx);
-
-    let fd = mkdir_all(sys, st.root, t, 0o755).map_err(m(format!("mount dev on {t}")))?;
-    let nosuid_nodev = (libc::MS_NOSUID | libc::MS_NODEV) as MsFlags;
-    mount_on(sys, st, t, fd, Some("tmpfs"), Some("tmpfs"), nosuid_nodev, Some("mode=755")).map_err(m(format!("mount dev on {t}")))?;
-
-    for name in DEVICES {
-        let path = join(name);
-        let what = format!("bind /dev/{name} on {path}");
-        let fd = ensure_target(sys, st.root, &path, FileKind::Other, 0o444).map_err(m(what.clone()))?;
-        mount_on(sys, st, &path, fd, Some(&format!("{HOST}/dev/{name}")), None, libc::MS_BIND as MsFlags, None).map_err(m(what.clone()))?;
-        // Device nodes stay usable (no nodev); nothing may be run or gain privileges through them.
-        set_attrs(sys, st, &path, false, ATTR_NOSUID | ATTR_NOEXEC).map_err(m(what))?;
+    fn validate(&self) -> Result<(), OpProblem> {
+        check_target(&self.target)
     }
 
-    let dfd = sys.open_in_root(st.root, t, libc::O_DIRECTORY).map_err(m(format!("open {t}")))?;
-    let r = (|| {
-        for (name, link) in LINKS {
-            sys.symlinkat(link, dfd, name).map_err(|e| (format!("create symlink {} -> {link}", join(name)), e))?;
+    /// Host root: find the caller's terminal when the session is kept.
+    fn early(&self, sys: &dyn Sys, cx: &EarlyCx) -> Result<Option<String>, SetupError> {
+        if !cx.keep_session || !sys.isatty(1) {
+            return Ok(None);
         }
-        for name in ["shm", "pts"] {
-            sys.mkdirat(dfd, name, 0o755).map_err(|e| (format!("create directory {}", join(name)), e))?;
+        // Not a terminal of /dev (or gone already): no console, as hakurei.
+        Ok(sys.readlink("/proc/self/fd/1").ok().filter(|tty| tty.starts_with("/dev/")))
+    }
+
+    fn apply(&self, console: Option<String>, root: &mut RootFs) -> Result<(), SetupError> {
+        let t = self.target.trim_end_matches('/');
+        let t = if t.is_empty() { "/" } else { t };
+        let join = |n: &str| if t == "/" { format!("/{n}") } else { format!("{t}/{n}") };
+        let m = |what: String| move |e| SetupError::sys(Code::Mount, what, e);
+
+        let nosuid_nodev = (libc::MS_NOSUID | libc::MS_NODEV) as MsFlags;
+        root.mount_fs(t, "tmpfs", nosuid_nodev, Some("mode=755")).map_err(m(format!("mount dev on {t}")))?;
+
+        for name in DEVICES {
+            let path = join(name);
+            let what = format!("bind /dev/{name} on {path}");
+            let fd = root.mount_point(&path, Point::File).map_err(m(what.clone()))?;
+            root.mount_on(&path, fd, Some(&format!("{HOST}/dev/{name}")), None, libc::MS_BIND as MsFlags, None).map_err(m(what.clone()))?;
+            // Device nodes stay usable (no nodev); nothing may be run or gain privileges through them.
+            root.set_attrs(&path, false, ATTR_NOSUID | ATTR_NOEXEC).map_err(m(what))?;
         }
-        Ok::<(), (String, Errno)>(())
-    })();
-    let _ = sys.close(dfd);
-    r.map_err(|(what, e)| fail(st, Code::Setup, what, e))?;
 
-    let pts = join("pts");
-    let fd = sys.open_in_root(st.root, &pts, libc::O_DIRECTORY).map_err(m(format!("mount devpts on {pts}")))?;
-    let data = "newinstance,ptmxmode=0666,mode=620";
-    mount_on(sys, st, &pts, fd, Some("devpts"), Some("devpts"), (libc::MS_NOSUID | libc::MS_NOEXEC) as MsFlags, Some(data))
-        .map_err(m(format!("mount devpts on {pts}")))?;
+        let sys = root.sys();
+        let dfd = root.open(t, libc::O_DIRECTORY).map_err(m(format!("open {t}")))?;
+        let r = (|| {
+            for (name, link) in LINKS {
+                sys.symlinkat(link, dfd, name).map_err(|e| (format!("create symlink {} -> {link}", join(name)), e))?;
+            }
+            for name in ["shm", "pts"] {
+                sys.mkdirat(dfd, name, 0o755).map_err(|e| (format!("create directory {}", join(name)), e))?;
+            }
+            Ok::<(), (String, Errno)>(())
+        })();
+        let _ = sys.close(dfd);
+        r.map_err(|(what, e)| SetupError::sys(Code::Setup, what, e))?;
 
-    let shm = join("shm");
-    let fd = sys.open_in_root(st.root, &shm, libc::O_DIRECTORY).map_err(m(format!("mount tmpfs on {shm}")))?;
-    mount_on(sys, st, &shm, fd, Some("tmpfs"), Some("tmpfs"), nosuid_nodev, Some("mode=1777")).map_err(m(format!("mount tmpfs on {shm}")))?;
+        let pts = join("pts");
+        let fd = root.open(&pts, libc::O_DIRECTORY).map_err(m(format!("mount devpts on {pts}")))?;
+        let data = "newinstance,ptmxmode=0666,mode=620";
+        root.mount_on(&pts, fd, Some("devpts"), Some("devpts"), (libc::MS_NOSUID | libc::MS_NOEXEC) as MsFlags, Some(data))
+            .map_err(m(format!("mount devpts on {pts}")))?;
 
-    if let Fact::Console(Some(tty)) = fact {
-        let path = join("console");
-        let fd = ensure_target(sys, st.root, &path, FileKind::Other, 0o444).map_err(m(format!("bind {tty} on {path}")))?;
-        mount_on(sys, st, &path, fd, Some(&format!("{HOST}{tty}")), None, libc::MS_BIND as MsFlags, None).map_err(m(format!("bind {tty} on {path}")))?;
+        let shm = join("shm");
+        let fd = root.open(&shm, libc::O_DIRECTORY).map_err(m(format!("mount tmpfs on {shm}")))?;
+        root.mount_on(&shm, fd, Some("tmpfs"), Some("tmpfs"), nosuid_nodev, Some("mode=1777")).map_err(m(format!("mount tmpfs on {shm}")))?;
+
+        if let Some(tty) = console {
+            let path = join("console");
+            let fd = root.mount_point(&path, Point::File).map_err(m(format!("bind {tty} on {path}")))?;
+            root.mount_on(&path, fd, Some(&format!("{HOST}{tty}")), None, libc::MS_BIND as MsFlags, None).map_err(m(format!("bind {tty} on {path}")))?;
+        }
+
+        if self.mqueue {
+            let mq = join("mqueue");
+            let flags = (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as MsFlags;
+            root.mount_fs(&mq, "mqueue", flags, None).map_err(m(format!("mount mqueue on {mq}")))?;
+        }
+
+        if self.writable {
+            return Ok(());
+        }
+        root.set_attrs(t, false, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).map_err(m(format!("remount {t} read-only")))
     }
-
-    if o.mqueue {
-        let mq = join("mqueue");
-        let fd = mkdir_all(sys, st.root, &mq, 0o755).map_err(m(format!("mount mqueue on {mq}")))?;
-        let flags = (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as MsFlags;
-        mount_on(sys, st, &mq, fd, Some("mqueue"), Some("mqueue"), flags, None).map_err(m(format!("mount mqueue on {mq}")))?;
-    }
-
-    if o.writable {
-        return Ok(());
-    }
-    set_attrs(sys, st, t, false, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).map_err(m(format!("remount {t} read-only")))
 }
 
 impl fmt::Display for DevOp {
@@ -111,16 +119,20 @@ mod tests {
 
     #[test]
     fn console_only_with_a_kept_session_on_a_terminal() {
-        let st = State::test(-1, 0);
         let s = Script::new(Vec::<Call>::new());
-        assert_eq!(early(&dev(), &s, &st).unwrap(), Fact::Console(None));
-        let mut st = State::test(-1, 0);
-        st.keep_session = true;
+        assert_eq!(dev().early(&s, &cx()).unwrap(), None);
+        let kept = EarlyCx { keep_session: true, ..cx() };
         let s = Script::new(vec![call("isatty(1)", Ret::Int(1)), call("readlink(\"/proc/self/fd/1\")", Ret::Text("/dev/pts/3".into()))]);
-        assert_eq!(early(&dev(), &s, &st).unwrap(), Fact::Console(Some("/dev/pts/3".into())));
-        let s = Script::new(vec![call("isatty(1)", Ret::Int(0))]);
-        assert_eq!(early(&dev(), &s, &st).unwrap(), Fact::Console(None));
+        assert_eq!(dev().early(&s, &kept).unwrap(), Some("/dev/pts/3".into()));
         s.done();
+        let s = Script::new(vec![call("isatty(1)", Ret::Int(0))]);
+        assert_eq!(dev().early(&s, &kept).unwrap(), None);
+        s.done();
+        for ret in [Ret::Text("pipe:[123]".into()), Ret::Err(libc::EACCES)] {
+            let s = Script::new(vec![call("isatty(1)", Ret::Int(1)), call("readlink(\"/proc/self/fd/1\")", ret)]);
+            assert_eq!(dev().early(&s, &kept).unwrap(), None);
+            s.done();
+        }
     }
 
     #[test]
@@ -149,7 +161,7 @@ mod tests {
         ]);
         let s = Script::new(v);
         let o = DevOp { target: "/dev".into(), mqueue: true, writable: true };
-        apply(&o, &s, &mut State::test(3, 0), &Fact::Console(Some("/dev/pts/3".into()))).unwrap();
+        o.apply(Some("/dev/pts/3".into()), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         assert_eq!(o.to_string(), "dev on /dev with mqueue writable");
     }
@@ -191,7 +203,7 @@ mod tests {
         ]);
         v.extend(setattr(3, "/dev", 14, false, "RDONLY|NOSUID|NODEV"));
         let s = Script::new(v);
-        apply(&dev(), &s, &mut State::test(3, 0), &Fact::Console(None)).unwrap();
+        dev().apply(None, &mut RootFs::new(&s, 3)).unwrap();
         s.done();
     }
 
@@ -203,9 +215,27 @@ mod tests {
             close(12),
         ]);
         let s = Script::new(v);
-        let e = apply(&dev(), &s, &mut State::test(3, 3), &Fact::Console(None)).unwrap_err();
-        assert_eq!(e.message, "cannot mount devpts on /dev/pts: error 10008");
-        assert_eq!(e.op_index, Some(3));
+        let e = dev().apply(None, &mut RootFs::new(&s, 3)).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (Code::Mount, "cannot mount devpts on /dev/pts: error 10008"));
         s.done();
+        // a link that cannot be made is a setup error
+        let s = Script::new(
+            [
+                happy_prefix()[..happy_prefix().len() - 11].to_vec(),
+                vec![open_dir(3, "/dev", 11), call("symlinkat(\"/proc/self/fd/0\", 11, \"stdin\")", Ret::Err(10_017)), close(11)],
+            ]
+            .concat(),
+        );
+        let e = dev().apply(None, &mut RootFs::new(&s, 3)).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (Code::Setup, "cannot create symlink /dev/stdin -> /proc/self/fd/0: error 10017"));
+        s.done();
+        let s = Script::new(vec![
+            open_dir(3, "/dev", 10),
+            call("mount(\"tmpfs\", \"/host/proc/self/fd/10\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Err(10_018)),
+            close(10),
+        ]);
+        assert_eq!(dev().apply(None, &mut RootFs::new(&s, 3)).unwrap_err().message, "cannot mount dev on /dev: error 10018");
+        s.done();
+        assert_eq!(dev().to_string(), "dev on /dev");
     }
 }

@@ -1,12 +1,23 @@
 //! dir: a directory (and its missing parents) in the new root.
 
-use super::*;
+use super::{check_mode, check_target, OpProblem, RootFs, SetupOp};
+use crate::error::{Code, SetupError};
 use crate::plan::DirOp;
+use std::fmt;
 
-pub fn apply(o: &DirOp, sys: &dyn Sys, st: &mut State) -> Result<(), SetupError> {
-    let fd = mkdir_all(sys, st.root, &o.target, o.mode).map_err(|e| fail(st, Code::Setup, format!("create directory {}", o.target), e))?;
-    let _ = sys.close(fd);
-    Ok(())
+impl SetupOp for DirOp {
+    no_early!();
+
+    fn validate(&self) -> Result<(), OpProblem> {
+        check_target(&self.target)?;
+        check_mode(self.mode)
+    }
+
+    fn apply(&self, (): (), root: &mut RootFs) -> Result<(), SetupError> {
+        let fd = root.mkdir_all(&self.target, self.mode).map_err(|e| SetupError::sys(Code::Setup, format_args!("create directory {}", self.target), e))?;
+        let _ = root.sys().close(fd);
+        Ok(())
+    }
 }
 
 impl fmt::Display for DirOp {
@@ -31,15 +42,17 @@ mod tests {
             open_dir(3, "/work", 5),
             close(5),
         ]);
-        apply(&DirOp { target: "/work".into(), mode: 0o700 }, &s, &mut State::test(3, 0)).unwrap();
+        DirOp { target: "/work".into(), mode: 0o700 }.apply((), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
     }
 
     #[test]
     fn failure_names_the_directory() {
         let s = Script::new(vec![open_dir_missing(3, "/w"), open_dir(3, "/", 4), mkdirat(4, "w", 0o755, Ret::Err(libc::EROFS)), close(4)]);
-        let e = apply(&DirOp { target: "/w".into(), mode: 0o755 }, &s, &mut State::test(3, 0)).unwrap_err();
+        let e = DirOp { target: "/w".into(), mode: 0o755 }.apply((), &mut RootFs::new(&s, 3)).unwrap_err();
         assert_eq!(e.message, "cannot create directory /w: read-only file system");
         assert_eq!(DirOp { target: "/w".into(), mode: 0o755 }.to_string(), "directory /w mode 755");
+        assert_eq!(DirOp { target: "/w".into(), mode: 0o70000 }.validate().unwrap_err().field, "mode");
+        assert_eq!(DirOp { target: "/w".into(), mode: 0o7777 }.validate(), Ok(()));
     }
 }

@@ -4,8 +4,11 @@
 //! files in early; LDAP users get a stand-in name). Placed read-only like
 //! the file op.
 
-use super::*;
+use super::{check_target, EarlyCx, OpProblem, RootFs, SetupOp};
+use crate::error::SetupError;
 use crate::plan::PasswdOp;
+use crate::sys::Sys;
+use std::fmt;
 
 fn lookup(db: &str, id: u32, id_field: usize) -> Option<Vec<String>> {
     db.lines().map(|l| l.split(':').map(String::from).collect::<Vec<_>>()).find(|f| f.len() > id_field && f[id_field] == id.to_string())
@@ -42,22 +45,44 @@ pub fn synthesize(uid: u32, gid: u32, home: &str, host_passwd: &str, host_group:
     (passwd, group)
 }
 
-/// Host root: read the host's databases and build both files.
-pub fn early(o: &PasswdOp, sys: &dyn Sys, st: &State) -> Result<Fact, SetupError> {
-    let read = |p: &str| sys.read_file(p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-    let (p, g) = synthesize(st.uid, st.gid, o.home.as_deref().unwrap_or("/"), &read("/etc/passwd"), &read("/etc/group"));
-    let mut data = p.into_bytes();
-    data.push(0);
-    data.extend_from_slice(g.as_bytes());
-    Ok(Fact::Data(data))
+/// The two files the sandbox gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Databases {
+    pub passwd: String,
+    pub group: String,
 }
 
-pub fn apply(o: &PasswdOp, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(), SetupError> {
-    let Fact::Data(data) = fact else { return Ok(()) };
-    let cut = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-    let t = o.target.trim_end_matches('/');
-    super::file::place(sys, st, &format!("{t}/passwd"), &data[..cut], 0o444)?;
-    super::file::place(sys, st, &format!("{t}/group"), data.get(cut + 1..).unwrap_or(&[]), 0o444)
+impl SetupOp for PasswdOp {
+    type Prepared = Databases;
+
+    fn validate(&self) -> Result<(), OpProblem> {
+        check_target(&self.target)?;
+        match &self.home {
+            Some(home) => {
+                crate::check::check_abs(home).map_err(|r| OpProblem::new("home", r))?;
+                // a field of the passwd line: a ':' or a newline would forge another
+                if home.contains([':', '\n']) {
+                    return Err(OpProblem::new("home", format!("home {home:?} contains ':' or a newline")));
+                }
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Host root: read the host's databases (a missing or unreadable one
+    /// is an empty one) and build both files.
+    fn early(&self, sys: &dyn Sys, cx: &EarlyCx) -> Result<Databases, SetupError> {
+        let read = |p: &str| sys.read_file(p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let (passwd, group) = synthesize(cx.uid, cx.gid, self.home.as_deref().unwrap_or("/"), &read("/etc/passwd"), &read("/etc/group"));
+        Ok(Databases { passwd, group })
+    }
+
+    fn apply(&self, db: Databases, root: &mut RootFs) -> Result<(), SetupError> {
+        let t = self.target.trim_end_matches('/');
+        root.place_file(&format!("{t}/passwd"), db.passwd.as_bytes(), 0o444)?;
+        root.place_file(&format!("{t}/group"), db.group.as_bytes(), 0o444)
+    }
 }
 
 impl fmt::Display for PasswdOp {
@@ -90,5 +115,48 @@ mod tests {
         let (p, g) = synthesize(0, 0, "/root", HOST_PASSWD, HOST_GROUP);
         assert_eq!(p.lines().filter(|l| l.starts_with("root:")).count(), 1);
         assert_eq!(g.lines().filter(|l| l.starts_with("root:")).count(), 1);
+    }
+
+    #[test]
+    fn early_reads_the_hosts_databases_and_apply_places_both_files() {
+        use super::super::testutil::*;
+        use crate::sys::script::{Ret, Script};
+        let o = PasswdOp { target: "/etc".into(), home: Some("/home/alice".into()) };
+        let s = Script::new(vec![
+            call("read_file(\"/etc/passwd\")", Ret::Bytes(HOST_PASSWD.as_bytes().to_vec())),
+            call("read_file(\"/etc/group\")", Ret::Err(libc::EACCES)),
+        ]);
+        let db = o.early(&s, &cx()).unwrap();
+        s.done();
+        assert!(db.passwd.ends_with("alice:x:1000:1000:Alice A,,,:/home/alice:/bin/sh\n"), "{}", db.passwd);
+        assert_eq!(db.group, "root:x:0:\nnogroup:x:65534:\nsandbox:x:1000:\n");
+        let placed = |name: &str, data: &str, fd: i32| {
+            [
+                vec![
+                    call("mkdir(\"/files/etc\", 755)", Ret::Err(libc::EEXIST)),
+                    call(format!("unlink(\"/files/etc/{name}\")"), Ret::Err(libc::ENOENT)),
+                    call(format!("create_file(\"/files/etc/{name}\", {data:?}, 444)"), Ret::Ok),
+                    open_any(3, &format!("/etc/{name}"), Ret::Fd(fd)),
+                    call(format!("mount(\"/files/etc/{name}\", \"/host/proc/self/fd/{fd}\", -, BIND, -)"), Ret::Ok),
+                    close(fd),
+                ],
+                setattr(3, &format!("/etc/{name}"), fd + 1, false, "RDONLY|NOSUID|NODEV"),
+            ]
+            .concat()
+        };
+        let s = Script::new(
+            [
+                vec![call("mkdir(\"/files\", 700)", Ret::Ok), call("mount(\"tmpfs\", \"/files\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Ok)],
+                placed("passwd", &db.passwd, 5),
+                placed("group", &db.group, 7),
+            ]
+            .concat(),
+        );
+        o.apply(db, &mut RootFs::new(&s, 3)).unwrap();
+        s.done();
+        assert_eq!(o.to_string(), "synthesized passwd and group in /etc");
+        assert_eq!(PasswdOp { target: "/etc".into(), home: Some("rel".into()) }.validate().unwrap_err().field, "home");
+        assert_eq!(PasswdOp { target: "/etc".into(), home: Some("/a:b".into()) }.validate().unwrap_err().field, "home");
+        assert_eq!(PasswdOp { target: "/etc".into(), home: None }.validate(), Ok(()));
     }
 }

@@ -32,57 +32,78 @@
 //! (the program inside, with the same uid and fewer rights, cannot create
 //! the path either).
 
-use super::*;
+use super::rootfs::{fd_path, split, HOST};
+use super::{check_target, OpProblem, RootFs, SetupOp};
+use crate::check::check_abs;
+use crate::error::{Code, SetupError};
 use crate::plan::{PlaceholderOp, PlaceholderType};
-use crate::sys::{ATTR_NODEV, ATTR_NOSUID, ATTR_RDONLY};
+use crate::sys::{Errno, Fd, FileKind, MsFlags, Sys, ATTR_NODEV, ATTR_NOSUID, ATTR_RDONLY};
+use std::fmt;
 
-/// In pid 1, inside the new root: what is there now is protected, by its
-/// kind now: a non-empty directory or file is bound read-only onto itself,
-/// an empty directory gets an empty read-only tmpfs and an empty file
-/// /dev/null. Nothing there: nothing to protect (the launcher could not
-/// create it, and the program cannot either), or a file (the audit's).
-pub fn apply(o: &PlaceholderOp, sys: &dyn Sys, st: &mut State) -> Result<(), SetupError> {
-    let what = || format!("protect {}", o.target);
-    if o.kind == PlaceholderType::Link && keep_link(o, sys, st).map_err(|e| fail(st, Code::Mount, what(), e))? {
-        return Ok(());
+impl SetupOp for PlaceholderOp {
+    // Nothing early: the launcher did the host side before clone.
+    no_early!();
+
+    /// The target, and the base: an absolute directory above the target.
+    fn validate(&self) -> Result<(), OpProblem> {
+        check_target(&self.target)?;
+        if let Some(base) = &self.base {
+            check_abs(base).map_err(|r| OpProblem::new("base", r))?;
+            let rest = if base == "/" { self.target.strip_prefix('/') } else { self.target.strip_prefix(base.as_str()).and_then(|r| r.strip_prefix('/')) };
+            if rest.is_none_or(|r| r.is_empty()) {
+                return Err(OpProblem::new("base", format!("target {} is not below base {base}", self.target)));
+            }
+        }
+        Ok(())
     }
-    let fd = match sys.open_in_root(st.root, &o.target, 0) {
-        Ok(fd) => fd,
-        Err(Errno(libc::ENOENT)) => return Ok(()),
-        Err(e) => return Err(fail(st, Code::Mount, what(), e)),
-    };
-    let kind = sys.fstat(fd);
-    let empty = sys.is_empty(&fd_path(fd));
-    let kind = match (kind, empty) {
-        (Ok(k @ (FileKind::Dir | FileKind::File)), Ok(true)) => k,
-        (Ok(_), Ok(_)) | (Ok(_), Err(_)) => {
-            let path = fd_path(fd);
-            let r = sys.mount(Some(&path), &path, None, (libc::MS_BIND | libc::MS_REC) as MsFlags, None);
-            let _ = sys.close(fd);
-            r.map_err(|e| fail(st, Code::Mount, what(), e))?;
-            return set_attrs(sys, st, &o.target, true, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).map_err(|e| fail(st, Code::Mount, what(), e));
+
+    /// In pid 1, inside the new root: what is there now is protected, by its
+    /// kind now: a non-empty directory or file is bound read-only onto itself,
+    /// an empty directory gets an empty read-only tmpfs and an empty file
+    /// /dev/null. Nothing there: nothing to protect (the launcher could not
+    /// create it, and the program cannot either), or a file (the audit's).
+    fn apply(&self, (): (), root: &mut RootFs) -> Result<(), SetupError> {
+        let fail = |e| SetupError::sys(Code::Mount, format_args!("protect {}", self.target), e);
+        if self.kind == PlaceholderType::Link && keep_link(&self.target, root).map_err(fail)? {
+            return Ok(());
         }
-        (Err(e), _) => {
-            let _ = sys.close(fd);
-            return Err(fail(st, Code::Mount, what(), e));
+        let sys = root.sys();
+        let fd = match root.open(&self.target, 0) {
+            Ok(fd) => fd,
+            Err(Errno(libc::ENOENT)) => return Ok(()),
+            Err(e) => return Err(fail(e)),
+        };
+        let kind = sys.fstat(fd);
+        let empty = sys.is_empty(&fd_path(fd));
+        let kind = match (kind, empty) {
+            (Ok(k @ (FileKind::Dir | FileKind::File)), Ok(true)) => k,
+            (Ok(_), Ok(_)) | (Ok(_), Err(_)) => {
+                root.bind_onto_itself(fd).map_err(fail)?;
+                return root.set_attrs(&self.target, true, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).map_err(fail);
+            }
+            (Err(e), _) => {
+                let _ = sys.close(fd);
+                return Err(fail(e));
+            }
+        };
+        if kind == FileKind::Dir {
+            let flags = (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV) as MsFlags;
+            root.mount_on(&self.target, fd, Some("tmpfs"), Some("tmpfs"), flags, Some("mode=555,size=4096")).map_err(fail)
+        } else {
+            let null = format!("{HOST}/dev/null");
+            root.mount_on(&self.target, fd, Some(&null), None, libc::MS_BIND as MsFlags, None).map_err(fail)?;
+            root.set_attrs(&self.target, false, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).map_err(fail)
         }
-    };
-    if kind == FileKind::Dir {
-        let flags = (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV) as MsFlags;
-        mount_on(sys, st, &o.target, fd, Some("tmpfs"), Some("tmpfs"), flags, Some("mode=555,size=4096")).map_err(|e| fail(st, Code::Mount, what(), e))
-    } else {
-        let null = format!("{HOST}/dev/null");
-        mount_on(sys, st, &o.target, fd, Some(&null), None, libc::MS_BIND as MsFlags, None).map_err(|e| fail(st, Code::Mount, what(), e))?;
-        set_attrs(sys, st, &o.target, false, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).map_err(|e| fail(st, Code::Mount, what(), e))
     }
 }
 
 /// A protected path that is a symlink: the link itself becomes a mount
 /// point, so it cannot be removed or replaced by a directory of the
 /// program's. False when it is no longer a symlink (then protected as is).
-fn keep_link(o: &PlaceholderOp, sys: &dyn Sys, st: &State) -> Result<bool, Errno> {
-    let (parent, name) = split(&o.target);
-    let pfd = match sys.open_in_root(st.root, parent, libc::O_DIRECTORY) {
+fn keep_link(target: &str, root: &RootFs) -> Result<bool, Errno> {
+    let sys = root.sys();
+    let (parent, name) = split(target);
+    let pfd = match root.open(parent, libc::O_DIRECTORY) {
         Ok(fd) => fd,
         Err(Errno(libc::ENOENT)) => return Ok(false),
         Err(e) => return Err(e),
@@ -122,7 +143,7 @@ pub fn lock_path(dir: &str, path: &str) -> String {
 /// `$HOME`, never /tmp, where another user could pre-create it).
 pub fn lock_dir(sys: &dyn Sys, runtime_dir: Option<&str>, uid: u32) -> Result<String, SetupError> {
     let err = |dir: &str, e| SetupError::sys(Code::Setup, format_args!("use {dir} for placeholder locks"), e);
-    if let Some(run) = runtime_dir.filter(|d| d.starts_with('/') && crate::validate::check_abs(d).is_ok()) {
+    if let Some(run) = runtime_dir.filter(|d| d.starts_with('/') && check_abs(d).is_ok()) {
         if let Ok((FileKind::Dir, owner, mode)) = sys.owner_mode(run) {
             if owner == uid && mode & 0o777 == 0o700 {
                 let dir = format!("{}/sandboxctl-locks", run.trim_end_matches('/'));
@@ -132,7 +153,7 @@ pub fn lock_dir(sys: &dyn Sys, runtime_dir: Option<&str>, uid: u32) -> Result<St
         }
     }
     let home = sys.passwd_home(uid).map_err(|e| err("the home directory of the password database", e))?;
-    if crate::validate::check_abs(&home).is_err() || home == "/" {
+    if check_abs(&home).is_err() || home == "/" {
         return Err(SetupError::new(Code::Setup, format!("cannot keep placeholder locks: the password database gives home {home:?} for uid {uid}")));
     }
     let base = home.trim_end_matches('/');
@@ -623,7 +644,7 @@ mod tests {
             ]
             .concat(),
         );
-        apply(&op(PlaceholderType::Dir), &s, &mut State::test(3, 0)).unwrap();
+        op(PlaceholderType::Dir).apply((), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
     }
 
@@ -643,7 +664,7 @@ mod tests {
             ]
             .concat(),
         );
-        apply(&op(PlaceholderType::Dir), &s, &mut State::test(3, 0)).unwrap();
+        op(PlaceholderType::Dir).apply((), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         let s = Script::new(vec![
             open_any(3, "/p/.vscode", Ret::Fd(5)),
@@ -653,7 +674,7 @@ mod tests {
             close(5),
         ]);
         let o = op(PlaceholderType::File);
-        apply(&o, &s, &mut State::test(3, 0)).unwrap();
+        o.apply((), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         assert_eq!(o.to_string(), "/p/.vscode kept read-only when it exists");
         assert_eq!(op(PlaceholderType::Dir).to_string(), "/p/.vscode kept read-only (an empty directory while it does not exist)");
@@ -662,10 +683,10 @@ mod tests {
     #[test]
     fn nothing_there_is_nothing_to_protect_and_nothing_is_created() {
         let s = Script::new(vec![open_any(3, "/p/.vscode", Ret::Err(libc::ENOENT))]);
-        apply(&op(PlaceholderType::Dir), &s, &mut State::test(3, 0)).unwrap();
+        op(PlaceholderType::Dir).apply((), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         let s = Script::new(vec![open_any(3, "/p/.vscode", Ret::Err(libc::EIO))]);
-        assert_eq!(apply(&op(PlaceholderType::Dir), &s, &mut State::test(3, 4)).unwrap_err().code, Code::Mount);
+        assert_eq!(op(PlaceholderType::Dir).apply((), &mut RootFs::new(&s, 3)).unwrap_err().code, Code::Mount);
         s.done();
         let s = Script::new(vec![
             open_any(3, "/p/.vscode", Ret::Fd(5)),
@@ -673,7 +694,7 @@ mod tests {
             call("is_empty(\"/host/proc/self/fd/5\")", Ret::Int(1)),
             close(5),
         ]);
-        assert_eq!(apply(&op(PlaceholderType::Dir), &s, &mut State::test(3, 4)).unwrap_err().code, Code::Mount);
+        assert_eq!(op(PlaceholderType::Dir).apply((), &mut RootFs::new(&s, 3)).unwrap_err().code, Code::Mount);
         s.done();
     }
 
@@ -686,7 +707,7 @@ mod tests {
             close(5),
         ]);
         let o = op(PlaceholderType::Link);
-        apply(&o, &s, &mut State::test(3, 0)).unwrap();
+        o.apply((), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         assert_eq!(o.to_string(), "/p/.vscode kept in place (the symlink itself cannot be removed or replaced)");
         // no longer a symlink: protected as what it is
@@ -696,7 +717,7 @@ mod tests {
             close(5),
             open_any(3, "/p/.vscode", Ret::Err(libc::ENOENT)),
         ]);
-        apply(&o, &s, &mut State::test(3, 0)).unwrap();
+        o.apply((), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         let s = Script::new(vec![
             open_dir(3, "/p", 5),
@@ -704,7 +725,7 @@ mod tests {
             call("bind_link_onto_itself(5, \".vscode\")", Ret::Err(libc::EPERM)),
             close(5),
         ]);
-        assert_eq!(apply(&o, &s, &mut State::test(3, 2)).unwrap_err().code, Code::Mount);
+        assert_eq!(o.apply((), &mut RootFs::new(&s, 3)).unwrap_err().code, Code::Mount);
         s.done();
     }
 }

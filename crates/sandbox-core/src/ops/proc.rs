@@ -7,31 +7,37 @@
 //! checks plain file modes, so a sandbox whose uid 0 is the host's root (a
 //! root caller) could otherwise write global sysctls such as kernel.panic.
 
-use super::*;
+use super::{check_target, OpProblem, RootFs, SetupOp};
+use crate::error::{Code, SetupError};
 use crate::plan::ProcOp;
-use crate::sys::{ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY};
+use crate::sys::{Errno, MsFlags, ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY};
+use std::fmt;
 
-pub fn apply(o: &ProcOp, sys: &dyn Sys, st: &mut State) -> Result<(), SetupError> {
-    let what = || format!("mount proc on {}", o.target);
-    let fd = mkdir_all(sys, st.root, &o.target, 0o755).map_err(|e| fail(st, Code::Mount, what(), e))?;
-    let flags = (libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV) as MsFlags;
-    mount_on(sys, st, &o.target, fd, Some("proc"), Some("proc"), flags, None).map_err(|e| fail(st, Code::Mount, what(), e))?;
-    let base = o.target.trim_end_matches('/');
-    for name in READ_ONLY {
-        let path = format!("{base}/{name}");
-        let what = || format!("make {path} read-only");
-        let fd = match sys.open_in_root(st.root, &path, 0) {
-            Ok(fd) => fd,
-            Err(Errno(libc::ENOENT)) => continue,
-            Err(e) => return Err(fail(st, Code::Mount, what(), e)),
-        };
-        let p = fd_path(fd);
-        let r = sys.mount(Some(&p), &p, None, (libc::MS_BIND | libc::MS_REC) as MsFlags, None);
-        let _ = sys.close(fd);
-        r.map_err(|e| fail(st, Code::Mount, what(), e))?;
-        set_attrs(sys, st, &path, true, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC).map_err(|e| fail(st, Code::Mount, what(), e))?;
+impl SetupOp for ProcOp {
+    no_early!();
+
+    fn validate(&self) -> Result<(), OpProblem> {
+        check_target(&self.target)
     }
-    Ok(())
+
+    fn apply(&self, (): (), root: &mut RootFs) -> Result<(), SetupError> {
+        let flags = (libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV) as MsFlags;
+        root.mount_fs(&self.target, "proc", flags, None).map_err(|e| SetupError::sys(Code::Mount, format_args!("mount proc on {}", self.target), e))?;
+        let base = self.target.trim_end_matches('/');
+        for name in READ_ONLY {
+            let path = format!("{base}/{name}");
+            let fail = |e| SetupError::sys(Code::Mount, format_args!("make {path} read-only"), e);
+            let fd = match root.open(&path, 0) {
+                Ok(fd) => fd,
+                // not in this kernel (bus without PCI): nothing to lock
+                Err(Errno(libc::ENOENT)) => continue,
+                Err(e) => return Err(fail(e)),
+            };
+            root.bind_onto_itself(fd).map_err(fail)?;
+            root.set_attrs(&path, true, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC).map_err(fail)?;
+        }
+        Ok(())
+    }
 }
 
 /// Kernel-wide knobs of proc kept read-only inside (Docker's list).
@@ -64,7 +70,7 @@ mod tests {
             v.extend(setattr(3, &format!("/proc/{name}"), 20 + i as i32, true, "RDONLY|NOSUID|NODEV|NOEXEC"));
         }
         let s = Script::new(v);
-        apply(&ProcOp { target: "/proc".into() }, &s, &mut State::test(3, 0)).unwrap();
+        ProcOp { target: "/proc".into() }.apply((), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
     }
 
@@ -75,9 +81,30 @@ mod tests {
             call("mount(\"proc\", \"/host/proc/self/fd/5\", \"proc\", NOSUID|NODEV|NOEXEC, -)", Ret::Err(10_004)),
             close(5),
         ]);
-        let e = apply(&ProcOp { target: "/proc".into() }, &s, &mut State::test(3, 2)).unwrap_err();
-        assert_eq!(e.message, "cannot mount proc on /proc: error 10004");
-        assert_eq!(e.op_index, Some(2));
+        let e = ProcOp { target: "/proc".into() }.apply((), &mut RootFs::new(&s, 3)).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (Code::Mount, "cannot mount proc on /proc: error 10004"));
+        // a knob that cannot be locked fails the op
+        let s = Script::new(vec![
+            open_dir(3, "/proc", 5),
+            call("mount(\"proc\", \"/host/proc/self/fd/5\", \"proc\", NOSUID|NODEV|NOEXEC, -)", Ret::Ok),
+            close(5),
+            open_any(3, "/proc/sys", Ret::Fd(6)),
+            call("mount(\"/host/proc/self/fd/6\", \"/host/proc/self/fd/6\", -, BIND|REC, -)", Ret::Err(10_016)),
+            close(6),
+        ]);
+        let e = ProcOp { target: "/proc".into() }.apply((), &mut RootFs::new(&s, 3)).unwrap_err();
+        assert_eq!(e.message, "cannot make /proc/sys read-only: error 10016");
+        s.done();
+        let s = Script::new(vec![
+            open_dir(3, "/proc", 5),
+            call("mount(\"proc\", \"/host/proc/self/fd/5\", \"proc\", NOSUID|NODEV|NOEXEC, -)", Ret::Ok),
+            close(5),
+            open_any(3, "/proc/sys", Ret::Err(libc::EACCES)),
+        ]);
+        let e = ProcOp { target: "/proc".into() }.apply((), &mut RootFs::new(&s, 3)).unwrap_err();
+        assert_eq!(e.message, "cannot make /proc/sys read-only: permission denied");
+        s.done();
+        assert_eq!(ProcOp { target: "proc".into() }.validate().unwrap_err().field, "target");
         assert_eq!(ProcOp { target: "/proc".into() }.to_string(), "proc on /proc");
     }
 }

@@ -2,19 +2,29 @@
 //! (that mount only; `recursive` for its submounts too). nosuid is kept;
 //! nothing is ever made writable.
 
-use super::*;
+use super::{check_target, OpProblem, RootFs, SetupOp};
+use crate::error::{Code, SetupError};
 use crate::plan::RemountOp;
 use crate::sys::{ATTR_NODEV, ATTR_NOSUID, ATTR_RDONLY};
+use std::fmt;
 
-pub fn apply(o: &RemountOp, sys: &dyn Sys, st: &mut State) -> Result<(), SetupError> {
-    let mut attrs = ATTR_NOSUID;
-    if o.read_only {
-        attrs |= ATTR_RDONLY;
+impl SetupOp for RemountOp {
+    no_early!();
+
+    fn validate(&self) -> Result<(), OpProblem> {
+        check_target(&self.target)
     }
-    if o.no_dev {
-        attrs |= ATTR_NODEV;
+
+    fn apply(&self, (): (), root: &mut RootFs) -> Result<(), SetupError> {
+        let mut attrs = ATTR_NOSUID;
+        if self.read_only {
+            attrs |= ATTR_RDONLY;
+        }
+        if self.no_dev {
+            attrs |= ATTR_NODEV;
+        }
+        root.set_attrs(&self.target, self.recursive, attrs).map_err(|e| SetupError::sys(Code::Mount, format_args!("remount {} read-only", self.target), e))
     }
-    set_attrs(sys, st, &o.target, o.recursive, attrs).map_err(|e| fail(st, Code::Mount, format!("remount {} read-only", o.target), e))
 }
 
 impl fmt::Display for RemountOp {
@@ -39,22 +49,21 @@ mod tests {
     #[test]
     fn sets_read_only_on_the_mount_or_the_tree() {
         let s = Script::new(setattr(3, "/usr", 6, false, "RDONLY|NOSUID"));
-        apply(&RemountOp { target: "/usr".into(), read_only: true, recursive: false, no_dev: false }, &s, &mut st()).unwrap();
+        RemountOp { target: "/usr".into(), read_only: true, recursive: false, no_dev: false }.apply((), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         let s = Script::new(setattr(3, "/usr", 6, true, "RDONLY|NOSUID"));
-        apply(&RemountOp { target: "/usr".into(), read_only: true, recursive: true, no_dev: false }, &s, &mut st()).unwrap();
+        RemountOp { target: "/usr".into(), read_only: true, recursive: true, no_dev: false }.apply((), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
-    }
-
-    fn st() -> State {
-        State::test(3, 0)
+        let s = Script::new(setattr(3, "/usr", 6, false, "NOSUID|NODEV"));
+        RemountOp { target: "/usr".into(), read_only: false, recursive: false, no_dev: true }.apply((), &mut RootFs::new(&s, 3)).unwrap();
+        s.done();
     }
 
     #[test]
     fn failure_is_a_mount_error() {
         let s = Script::new(vec![open_any(3, "/usr", Ret::Err(libc::ENOENT))]);
         let o = RemountOp { target: "/usr".into(), read_only: true, recursive: false, no_dev: false };
-        let e = apply(&o, &s, &mut st()).unwrap_err();
+        let e = o.apply((), &mut RootFs::new(&s, 3)).unwrap_err();
         assert_eq!(e.message, "cannot remount /usr read-only: no such file or directory");
         assert_eq!(o.to_string(), "remount /usr read-only");
     }

@@ -1,47 +1,42 @@
 //! symlink: a link in the new root. Idempotent as bubblewrap: an existing
 //! link with the same contents is fine.
 
-use super::*;
+use super::{check_target, EarlyCx, OpProblem, RootFs, SetupOp};
+use crate::error::{Code, SetupError};
 use crate::plan::SymlinkOp;
+use crate::sys::Sys;
+use std::fmt;
 
-pub fn validate(o: &SymlinkOp) -> Result<(), (&'static str, String)> {
-    if o.linkname.is_empty() || o.linkname.contains('\0') || o.linkname.len() > crate::validate::MAX_PATH {
-        return Err(("linkname", "linkname must be 1 to 4096 bytes without NUL".into()));
-    }
-    if o.target == "/" {
-        return Err(("target", "cannot replace / with a symlink".into()));
-    }
-    if o.dereference && !o.linkname.starts_with('/') {
-        return Err(("linkname", "dereference needs an absolute host path".into()));
-    }
-    Ok(())
-}
+impl SetupOp for SymlinkOp {
+    /// What the link will hold: `linkname`, or with `dereference` what the
+    /// host link of that name points to.
+    type Prepared = String;
 
-/// Host root: with `dereference`, read what the host link points to.
-pub fn early(o: &SymlinkOp, sys: &dyn Sys) -> Result<Fact, SetupError> {
-    if !o.dereference {
-        return Ok(Fact::Nothing);
+    fn validate(&self) -> Result<(), OpProblem> {
+        check_target(&self.target)?;
+        if self.linkname.is_empty() || self.linkname.contains('\0') || self.linkname.len() > crate::check::MAX_PATH {
+            return Err(OpProblem::new("linkname", "linkname must be 1 to 4096 bytes without NUL"));
+        }
+        if self.target == "/" {
+            return Err(OpProblem::new("target", "cannot replace / with a symlink"));
+        }
+        if self.dereference && !self.linkname.starts_with('/') {
+            return Err(OpProblem::new("linkname", "dereference needs an absolute host path"));
+        }
+        Ok(())
     }
-    sys.readlink(&o.linkname).map(Fact::Link).map_err(|e| SetupError::sys(Code::Setup, format_args!("read link {}", o.linkname), e))
-}
 
-pub fn apply(o: &SymlinkOp, sys: &dyn Sys, st: &mut State, fact: &Fact) -> Result<(), SetupError> {
-    let linkname = match fact {
-        Fact::Link(l) => l.as_str(),
-        _ => o.linkname.as_str(),
-    };
-    let what = || format!("create symlink {} -> {linkname}", o.target);
-    let (parent, name) = split(&o.target);
-    let pfd = mkdir_all(sys, st.root, parent, 0o755).map_err(|e| fail(st, Code::Setup, what(), e))?;
-    let r = match sys.symlinkat(linkname, pfd, name) {
-        Err(Errno(libc::EEXIST)) => match sys.readlinkat(pfd, name) {
-            Ok(existing) if existing == linkname => Ok(()),
-            _ => Err(Errno(libc::EEXIST)),
-        },
-        r => r,
-    };
-    let _ = sys.close(pfd);
-    r.map_err(|e| fail(st, Code::Setup, what(), e))
+    /// Host root: with `dereference`, read what the host link points to.
+    fn early(&self, sys: &dyn Sys, _: &EarlyCx) -> Result<String, SetupError> {
+        if !self.dereference {
+            return Ok(self.linkname.clone());
+        }
+        sys.readlink(&self.linkname).map_err(|e| SetupError::sys(Code::Setup, format_args!("read link {}", self.linkname), e))
+    }
+
+    fn apply(&self, linkname: String, root: &mut RootFs) -> Result<(), SetupError> {
+        root.symlink(&self.target, &linkname).map_err(|e| SetupError::sys(Code::Setup, format_args!("create symlink {} -> {linkname}", self.target), e))
+    }
 }
 
 impl fmt::Display for SymlinkOp {
@@ -62,8 +57,11 @@ mod tests {
 
     #[test]
     fn creates_the_link_in_its_parent() {
+        let s = Script::new(Vec::<Call>::new());
+        let link = op().early(&s, &cx()).unwrap();
+        assert_eq!(link, "usr/bin");
         let s = Script::new(vec![open_dir(3, "/", 4), call("symlinkat(\"usr/bin\", 4, \"bin\")", Ret::Ok), close(4)]);
-        apply(&op(), &s, &mut State::test(3, 0), &Fact::Nothing).unwrap();
+        op().apply(link, &mut RootFs::new(&s, 3)).unwrap();
         s.done();
     }
 
@@ -75,14 +73,14 @@ mod tests {
             call("readlinkat(4, \"bin\")", Ret::Text("usr/bin".into())),
             close(4),
         ]);
-        apply(&op(), &s, &mut State::test(3, 0), &Fact::Nothing).unwrap();
+        op().apply("usr/bin".into(), &mut RootFs::new(&s, 3)).unwrap();
         let s = Script::new(vec![
             open_dir(3, "/", 4),
             call("symlinkat(\"usr/bin\", 4, \"bin\")", Ret::Err(libc::EEXIST)),
             call("readlinkat(4, \"bin\")", Ret::Text("elsewhere".into())),
             close(4),
         ]);
-        let e = apply(&op(), &s, &mut State::test(3, 0), &Fact::Nothing).unwrap_err();
+        let e = op().apply("usr/bin".into(), &mut RootFs::new(&s, 3)).unwrap_err();
         assert_eq!(e.message, "cannot create symlink /bin -> usr/bin: file exists");
         s.done();
     }
@@ -91,17 +89,23 @@ mod tests {
     fn dereference_copies_the_host_links_contents() {
         let o = SymlinkOp { target: "/etc/localtime".into(), linkname: "/etc/localtime".into(), dereference: true };
         let s = Script::new(vec![call("readlink(\"/etc/localtime\")", Ret::Text("/usr/share/zoneinfo/UTC".into()))]);
-        let fact = early(&o, &s).unwrap();
-        let s = Script::new(vec![open_dir(3, "/etc", 4), call("symlinkat(\"/usr/share/zoneinfo/UTC\", 4, \"localtime\")", Ret::Ok), close(4)]);
-        apply(&o, &s, &mut State::test(3, 0), &fact).unwrap();
+        let link = o.early(&s, &cx()).unwrap();
         s.done();
-        assert!(validate(&SymlinkOp { dereference: true, linkname: "rel".into(), ..o }).is_err());
+        let s = Script::new(vec![open_dir(3, "/etc", 4), call("symlinkat(\"/usr/share/zoneinfo/UTC\", 4, \"localtime\")", Ret::Ok), close(4)]);
+        o.apply(link, &mut RootFs::new(&s, 3)).unwrap();
+        s.done();
+        let s = Script::new(vec![call("readlink(\"/etc/localtime\")", Ret::Err(libc::EINVAL))]);
+        assert_eq!(o.early(&s, &cx()).unwrap_err().message, "cannot read link /etc/localtime: invalid argument");
+        s.done();
+        assert!(SymlinkOp { dereference: true, linkname: "rel".into(), ..o }.validate().is_err());
     }
 
     #[test]
     fn validation() {
-        assert!(validate(&SymlinkOp { target: "/x".into(), linkname: "".into(), dereference: false }).is_err());
-        assert!(validate(&SymlinkOp { target: "/".into(), linkname: "a".into(), dereference: false }).is_err());
+        assert_eq!(SymlinkOp { target: "/x".into(), linkname: "".into(), dereference: false }.validate().unwrap_err().field, "linkname");
+        assert_eq!(SymlinkOp { target: "/".into(), linkname: "a".into(), dereference: false }.validate().unwrap_err().field, "target");
+        assert_eq!(SymlinkOp { target: "x".into(), linkname: "a".into(), dereference: false }.validate().unwrap_err().field, "target");
+        assert_eq!(op().validate(), Ok(()));
         assert_eq!(op().to_string(), "symlink /bin -> usr/bin");
     }
 }
