@@ -30,7 +30,6 @@ export interface PlanProblem {
   opIndex?: number
   /** JSON path of the offending field, e.g. `plan.ops[3].source`. */
   path?: string
-  hint?: string
 }
 
 /** The plan's JSON Schema. */

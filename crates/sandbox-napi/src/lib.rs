@@ -14,7 +14,6 @@ pub struct PlanProblem {
     pub op_index: Option<u32>,
     /// JSON path of the offending field, e.g. `plan.ops[3].source`.
     pub path: Option<String>,
-    pub hint: Option<String>,
 }
 
 /// Decode, validate and preflight a plan (JSON text), as the init will.
@@ -25,7 +24,6 @@ pub fn check_plan(json: String) -> Option<PlanProblem> {
         message: e.to_string(),
         op_index: e.op_index.map(|i| i as u32),
         path: Some(e.path),
-        hint: None,
     })
 }
 
