@@ -9,6 +9,12 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * Check a sandboxctl.json file's JSON against the config type: the first
+ * problem with the JSON path of the value.
+ */
+export declare function checkConfig(json: string): ConfigProblem | null
+
 /** Decode, validate and preflight a plan (JSON text), as the init will. */
 export declare function checkPlan(json: string): PlanProblem | null
 
@@ -21,6 +27,16 @@ export declare function checkPlan(json: string): PlanProblem | null
  * the code `E_PLAN_INVALID` and name the plan field at fault.
  */
 export declare function compileSeccomp(policyJson: string, keepSession: boolean, arch?: string | undefined | null): Array<Buffer>
+
+/** What is wrong with a config file (null when nothing is). */
+export interface ConfigProblem {
+  /** JSON path of the value, e.g. `ops[2].target`; '' for the whole file. */
+  path: string
+  message: string
+}
+
+/** The JSON Schema of sandboxctl.json (schema/config.schema.json). */
+export declare function configSchema(): string
 
 /** Why a plan cannot run (null when it can). */
 export interface PlanProblem {

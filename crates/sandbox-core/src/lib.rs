@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod caps;
+pub mod config;
 pub mod error;
 mod exec;
 pub mod init;

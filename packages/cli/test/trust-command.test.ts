@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { runCli } from './helpers';
 
 jest.mock('@sandboxctl/native', () => ({
+  // Config files are checked by the real addon (the ConfigFile type in Rust).
+  checkConfig: (json: string) => jest.requireActual('@sandboxctl/native').checkConfig(json),
   checkPlan: () => null,
   probe: () => {
     throw new Error('not used');
