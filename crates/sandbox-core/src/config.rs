@@ -134,7 +134,36 @@ pub struct ConfigProblem {
 /// checker worded it.
 pub fn check(json: &str) -> Result<ConfigFile, ConfigProblem> {
     let value: Value = serde_json::from_str(json).map_err(|e| ConfigProblem { path: String::new(), message: format!("not valid JSON: {e}") })?;
-    decode(&value).map_err(|(path, message)| explain(&value, path, &message))
+    let file = decode(&value).map_err(|(path, message)| explain(&value, path, &message))?;
+    if let Some((path, n)) = beyond_safe(&value, &mut Vec::new()) {
+        return Err(ConfigProblem { path: show(&path), message: format!("must be at most {MAX_SAFE_INTEGER}, got {n}") });
+    }
+    Ok(file)
+}
+
+/// The largest integer a JavaScript number holds exactly: the bound of the
+/// plan's 64-bit fields for a file the TypeScript library reads.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// The first integer beyond [`MAX_SAFE_INTEGER`] (only a 64-bit field takes
+/// one once the file decoded).
+fn beyond_safe(v: &Value, path: &mut Path) -> Option<(Path, u64)> {
+    match v {
+        Value::Number(n) => n.as_u64().filter(|&n| n > MAX_SAFE_INTEGER).map(|n| (path.clone(), n)),
+        Value::Array(a) => a.iter().enumerate().find_map(|(i, v)| {
+            path.push(Step::Index(i));
+            let found = beyond_safe(v, path);
+            path.pop();
+            found
+        }),
+        Value::Object(m) => m.iter().find_map(|(k, v)| {
+            path.push(Step::Key(k.clone()));
+            let found = beyond_safe(v, path);
+            path.pop();
+            found
+        }),
+        _ => None,
+    }
 }
 
 type Path = Vec<Step>;
@@ -628,6 +657,7 @@ mod tests {
             (r#"{"argv":["sh"]}"#, "argv", r#"unknown field "argv""#),
             (r#"{"version":1}"#, "version", r#"unknown field "version""#),
             ("[]", "", "expected object, got an array"),
+            (r#"{"ops":[{"kind":"tmpfs","target":"/t","size":9007199254740992}]}"#, "ops[0].size", "must be at most 9007199254740991, got 9007199254740992"),
         ] {
             let (p, m) = problem(json);
             assert_eq!(p, path, "{json}: {m}");
