@@ -1,27 +1,25 @@
 #!/usr/bin/env node
 // Writes schema/config.schema.json (the JSON Schema of sandboxctl.json) from
-// schema/plan.schema.json and the preset names in
-// packages/core/src/presets/types.ts. `npm run gen` runs it after the plan
-// schema; a unit test fails when the committed file drifts. `--stdout`
-// prints instead of writing.
+// the Rust `ConfigFile` type (crates/sandbox-core/src/config.rs), the type
+// the addon checks config files with. `npm run gen` runs it after the plan
+// schema; tests fail when the committed file drifts (cargo test's
+// committed_json_schema_is_fresh, and packages/core/test/config.test.ts
+// against the addon). `--stdout` prints instead of writing.
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-const { configSchema } = require(join(root, 'packages/core/config-schema.js'));
-
-const plan = JSON.parse(readFileSync(join(root, 'schema/plan.schema.json'), 'utf8'));
-const types = readFileSync(join(root, 'packages/core/src/presets/types.ts'), 'utf8');
-const list = /PRESET_NAMES = \[([^\]]*)\] as const/.exec(types);
-if (!list) {
-  console.error('gen-config-schema: PRESET_NAMES not found in packages/core/src/presets/types.ts');
+const result = spawnSync('cargo', ['run', '-q', '-p', 'sandbox-core', '--example', 'gen-config-schema'], {
+  cwd: root,
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+if (result.error || result.status !== 0) {
+  console.error(`gen-config-schema: cargo run --example gen-config-schema failed${result.error ? `: ${result.error.message}` : ''}`);
   process.exit(1);
 }
-const names = [...list[1].matchAll(/'([^']+)'/g)].map((m) => m[1]);
-const text = `${JSON.stringify(configSchema(plan, names), null, 2)}\n`;
-if (process.argv.includes('--stdout')) process.stdout.write(text);
-else writeFileSync(join(root, 'schema/config.schema.json'), text);
+if (process.argv.includes('--stdout')) process.stdout.write(result.stdout);
+else writeFileSync(join(root, 'schema/config.schema.json'), result.stdout);

@@ -9,6 +9,12 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * Check a sandboxctl.json file's JSON against the config type: the first
+ * problem with the JSON path of the value.
+ */
+export declare function checkConfig(json: string): ConfigProblem | null
+
 /** Decode, validate and preflight a plan (JSON text), as the init will. */
 export declare function checkPlan(json: string): PlanProblem | null
 
@@ -22,13 +28,15 @@ export declare function checkPlan(json: string): PlanProblem | null
  */
 export declare function compileSeccomp(policyJson: string, keepSession: boolean, arch?: string | undefined | null): Array<Buffer>
 
-/**
- * Each op of a plan's `ops` (a JSON array) in words, in order: the Rust
- * side's description of an op, the one `explain`, `presets show` and the
- * preset docs use. An op that does not decode is an `E_PLAN_INVALID` error
- * naming its JSON path (`plan.ops[2].kind: ...`).
- */
-export declare function describeOps(opsJson: string): Array<string>
+/** What is wrong with a config file (null when nothing is). */
+export interface ConfigProblem {
+  /** JSON path of the value, e.g. `ops[2].target`; '' for the whole file. */
+  path: string
+  message: string
+}
+
+/** The JSON Schema of sandboxctl.json (schema/config.schema.json). */
+export declare function configSchema(): string
 
 /** Why a plan cannot run (null when it can). */
 export interface PlanProblem {
@@ -38,7 +46,6 @@ export interface PlanProblem {
   opIndex?: number
   /** JSON path of the offending field, e.g. `plan.ops[3].source`. */
   path?: string
-  hint?: string
 }
 
 /** The plan's JSON Schema. */

@@ -835,9 +835,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.checkConfig = nativeBinding.checkConfig
 module.exports.checkPlan = nativeBinding.checkPlan
 module.exports.compileSeccomp = nativeBinding.compileSeccomp
-module.exports.describeOps = nativeBinding.describeOps
+module.exports.configSchema = nativeBinding.configSchema
 module.exports.planSchema = nativeBinding.planSchema
 module.exports.probe = nativeBinding.probe
 module.exports.version = nativeBinding.version

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod caps;
 pub mod check;
+pub mod config;
 pub mod error;
 pub mod init;
 pub mod launch;

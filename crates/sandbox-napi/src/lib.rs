@@ -3,7 +3,7 @@
 //! is multi-threaded, so all namespace work happens in `sandboxctl-init`.
 
 use napi_derive::napi;
-use sandbox_core::{probe, validate};
+use sandbox_core::{config, probe, validate};
 
 /// Why a plan cannot run (null when it can).
 #[napi(object)]
@@ -14,7 +14,6 @@ pub struct PlanProblem {
     pub op_index: Option<u32>,
     /// JSON path of the offending field, e.g. `plan.ops[3].source`.
     pub path: Option<String>,
-    pub hint: Option<String>,
 }
 
 /// Decode, validate and preflight a plan (JSON text), as the init will.
@@ -25,7 +24,6 @@ pub fn check_plan(json: String) -> Option<PlanProblem> {
         message: e.to_string(),
         op_index: e.op_index.map(|i| i as u32),
         path: Some(e.path),
-        hint: None,
     })
 }
 
@@ -37,6 +35,27 @@ pub fn check_plan(json: String) -> Option<PlanProblem> {
 pub fn describe_ops(ops_json: String) -> napi::Result<Vec<String>, String> {
     let ops = validate::decode_ops(ops_json.as_bytes()).map_err(|e| napi::Error::new(e.code.as_str().to_string(), e.to_string()))?;
     Ok(sandbox_core::ops::describe(&ops))
+}
+
+/// What is wrong with a config file (null when nothing is).
+#[napi(object)]
+pub struct ConfigProblem {
+    /// JSON path of the value, e.g. `ops[2].target`; '' for the whole file.
+    pub path: String,
+    pub message: String,
+}
+
+/// Check a sandboxctl.json file's JSON against the config type: the first
+/// problem with the JSON path of the value.
+#[napi]
+pub fn check_config(json: String) -> Option<ConfigProblem> {
+    config::check(&json).err().map(|p| ConfigProblem { path: p.path, message: p.message })
+}
+
+/// The JSON Schema of sandboxctl.json (schema/config.schema.json).
+#[napi]
+pub fn config_schema() -> String {
+    config::json_schema()
 }
 
 #[napi(object)]

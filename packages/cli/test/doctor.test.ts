@@ -7,6 +7,8 @@ import { runCli } from './helpers';
 
 const mockProbe = jest.fn();
 jest.mock('@sandboxctl/native', () => ({
+  // Config files are checked by the real addon (the ConfigFile type in Rust).
+  checkConfig: (json: string) => jest.requireActual('@sandboxctl/native').checkConfig(json),
   checkPlan: () => null,
   probe: () => mockProbe(),
   version: () => '0.0.0-test',

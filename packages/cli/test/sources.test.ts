@@ -13,6 +13,8 @@ import { runCli } from './helpers';
 const mockCheckPlan = jest.fn<PlanProblem | null, [string]>(() => null);
 jest.mock('@sandboxctl/native', () => ({
   describeOps: (json: string) => jest.requireActual('@sandboxctl/native').describeOps(json),
+  // Config files are checked by the real addon (the ConfigFile type in Rust).
+  checkConfig: (json: string) => jest.requireActual('@sandboxctl/native').checkConfig(json),
   checkPlan: (json: string) => mockCheckPlan(json),
   probe: () => {
     throw new Error('not used');

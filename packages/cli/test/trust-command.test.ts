@@ -8,6 +8,8 @@ import { runCli } from './helpers';
 
 jest.mock('@sandboxctl/native', () => ({
   describeOps: (json: string) => jest.requireActual('@sandboxctl/native').describeOps(json),
+  // Config files are checked by the real addon (the ConfigFile type in Rust).
+  checkConfig: (json: string) => jest.requireActual('@sandboxctl/native').checkConfig(json),
   checkPlan: () => null,
   probe: () => {
     throw new Error('not used');

@@ -8,6 +8,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 jest.mock('@sandboxctl/native', () => ({
+  // Config files are checked by the real addon (the ConfigFile type in Rust).
+  checkConfig: (json: string) => jest.requireActual('@sandboxctl/native').checkConfig(json),
   checkPlan: () => null,
   probe: () => {
     throw new Error('not used');

@@ -17,7 +17,7 @@
 pub mod gitconfig;
 pub mod index;
 mod linux;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(test)]
 pub mod memfs;
 mod revert;
 #[cfg(test)]

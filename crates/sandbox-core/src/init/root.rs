@@ -9,7 +9,7 @@
 
 use super::ids::Ids;
 use crate::error::{Code, Ctx, SetupError};
-use crate::ops::{self, State, SYSROOT};
+use crate::ops::{self, RootFs, SYSROOT};
 use crate::plan::Plan;
 use crate::sys::{MsFlags, Sys};
 
@@ -24,23 +24,16 @@ pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids) -> Result<(), SetupError> {
     sys.mount(None, "/", None, (libc::MS_SLAVE | libc::MS_REC) as MsFlags, None).ctx(Code::Mount, "make / rslave")?;
 
     // early: the host root is still our root; gather facts, change nothing.
-    let mut st = State::new(-1, !plan.new_session, ids.uid, ids.gid);
-    let mut facts = Vec::with_capacity(plan.ops.len());
-    for (i, op) in plan.ops.iter().enumerate() {
-        st.index = i;
-        facts.push(ops::early(op, sys, &st).map_err(|e| e.at_op(i))?);
-    }
+    let early = ops::EarlyCx { keep_session: !plan.new_session, uid: ids.uid, gid: ids.gid };
+    let prepared = ops::early_all(&plan.ops, sys, &early)?;
 
     intermediate_root(sys)?;
 
     // apply: sources under /host, targets resolved inside /sysroot.
-    st.root = sys.open(SYSROOT, libc::O_PATH | libc::O_DIRECTORY).ctx(Code::Setup, "open sysroot")?;
-    for (i, op) in plan.ops.iter().enumerate() {
-        st.index = i;
-        ops::apply(op, sys, &mut st, &facts[i])?;
-    }
-    let _ = sys.close(st.root);
-    drop(facts);
+    let root = sys.open(SYSROOT, libc::O_PATH | libc::O_DIRECTORY).ctx(Code::Setup, "open sysroot")?;
+    let mut rootfs = RootFs::new(sys, root);
+    ops::apply_all(prepared, &mut rootfs)?;
+    rootfs.close();
 
     detach_host(sys)?;
     enter_sysroot(sys)

@@ -160,7 +160,7 @@ pub fn compile_for(policy: &Seccomp, keep_session: bool, arch: Arch) -> Result<V
     }
     let mut filters = Vec::new();
     if !first.is_empty() {
-        filters.push(build(first, policy.multiarch, arch, "plan.seccomp")?);
+        filters.push(build(first, arch, "plan.seccomp")?);
     }
     for (s, filter) in policy.stack.iter().enumerate() {
         let path = format!("plan.seccomp.stack[{s}]");
@@ -168,7 +168,7 @@ pub fn compile_for(policy: &Seccomp, keep_session: bool, arch: Arch) -> Result<V
             return Err(SeccompError::InvalidRule { path: format!("{path}.rules"), reason: "a stacked filter needs at least one rule".into() });
         }
         let rules = filter.rules.iter().enumerate().map(|(i, r)| lower_custom(r, &format!("{path}.rules[{i}]"), arch)).collect::<Result<Vec<_>, _>>()?;
-        filters.push(build(rules, policy.multiarch, arch, &path)?);
+        filters.push(build(rules, arch, &path)?);
     }
     Ok(filters)
 }
@@ -249,7 +249,7 @@ fn class(action: RuleAction) -> u8 {
 
 /// Group rules into one program per answer, order the programs, compile
 /// them and chain them into one.
-fn build(rules: Vec<Lowered>, multiarch: bool, arch: Arch, path: &str) -> Result<Vec<libc::sock_filter>, SeccompError> {
+fn build(rules: Vec<Lowered>, arch: Arch, path: &str) -> Result<Vec<libc::sock_filter>, SeccompError> {
     // answer → syscall → alternatives; None once any alternative is
     // unconditional (seccompiler's empty rule list matches every call).
     type Alternatives = BTreeMap<i64, Option<Vec<SeccompRule>>>;
@@ -273,7 +273,6 @@ fn build(rules: Vec<Lowered>, multiarch: bool, arch: Arch, path: &str) -> Result
     groups.sort_by_key(|(a, _)| class(*a));
 
     let mut programs = Vec::new();
-    let _ = multiarch; // the preset lists already decided modify_ldt
     if arch == Arch::X86_64 {
         programs.push(refuse_x32());
     }

@@ -1,22 +1,85 @@
-//! The real [`Sys`]: thin wrappers over libc/nix. No policy lives here; the
-//! init sequence and the ops decide what to call and in which order.
+//! The real [`Sys`]: thin wrappers over the kernel. No policy lives here;
+//! the init sequence and the ops decide what to call and in which order.
+//!
+//! nix makes the call wherever it has one. Raw libc remains, each `unsafe`
+//! with its reason, for what nix lacks: the fork-like clone, capset,
+//! Landlock, seccomp, mount_setattr, open_tree/move_mount, the prctls nix
+//! has no wrapper for, rt_sigaction of glibc's own signals, sigtimedwait,
+//! wait4 (nix's `WaitStatus` cannot hold a real-time signal), flock on a bare
+//! fd, the interface and terminal ioctls, malloc_trim and _exit. The seam
+//! deals in fd numbers; [`bfd`] lends one to nix for a single call.
 
 use super::*;
+use nix::errno::Errno as NixErrno;
+use nix::fcntl::{self, FcntlArg, OFlag, OpenHow, ResolveFlag, AT_FDCWD};
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::socket::{self, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType};
+use nix::sys::stat::{self, FchmodatFlags, FileStat, Mode};
+use nix::sys::{prctl, signalfd, termios, uio};
+use nix::unistd::{self, Pid, Uid, UnlinkatFlags};
 use std::ffi::CString;
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 
 /// The kernel.
 pub struct LinuxSys;
+
+/// nix's errno is the kernel's number; the seam keeps its own newtype.
+impl From<NixErrno> for Errno {
+    fn from(e: NixErrno) -> Errno {
+        Errno(e as i32)
+    }
+}
 
 fn cstr(s: &str) -> SysResult<CString> {
     CString::new(s).map_err(|_| Errno(libc::EINVAL))
 }
 
+/// A raw syscall's return value, or errno.
 fn check(rc: libc::c_long) -> SysResult<libc::c_long> {
     if rc < 0 {
         Err(Errno::last())
     } else {
         Ok(rc)
     }
+}
+
+/// `f` again while it answers EINTR.
+fn retry<T>(mut f: impl FnMut() -> nix::Result<T>) -> SysResult<T> {
+    loop {
+        match f() {
+            Err(NixErrno::EINTR) => continue,
+            r => return r.map_err(Errno::from),
+        }
+    }
+}
+
+/// Lend the seam's fd number to nix for one call. -1 is never an open fd
+/// (and BorrowedFd cannot hold it): EBADF, as the kernel would answer.
+fn bfd<'a>(fd: Fd) -> SysResult<BorrowedFd<'a>> {
+    if fd == -1 {
+        return Err(Errno(libc::EBADF));
+    }
+    // SAFETY: every caller borrows `fd` for the one call it makes and the
+    // seam's caller keeps it open across that call; a number that is not
+    // open (or AT_FDCWD where a directory fd is asked) is the kernel's to
+    // refuse, as with the raw call.
+    Ok(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+/// The bits of `flags` (O_*) as nix's type, unknown ones kept for the kernel to judge.
+fn oflag(flags: i32) -> OFlag {
+    OFlag::from_bits_retain(flags)
+}
+
+fn mode(m: u32) -> Mode {
+    Mode::from_bits_retain(m)
+}
+
+/// A signal number as nix's enum (the standard signals; nix has no
+/// real-time ones, and the seam sends and waits for none).
+fn sig(s: i32) -> SysResult<Signal> {
+    Signal::try_from(s).map_err(Errno::from)
 }
 
 fn kind_of(mode: libc::mode_t) -> FileKind {
@@ -28,33 +91,26 @@ fn kind_of(mode: libc::mode_t) -> FileKind {
     }
 }
 
+fn open_owned(path: &str, flags: i32, m: u32) -> SysResult<OwnedFd> {
+    fcntl::open(path, oflag(flags | libc::O_CLOEXEC), mode(m)).map_err(Errno::from)
+}
+
 fn write_all(fd: Fd, mut data: &[u8]) -> SysResult<()> {
+    let fd = bfd(fd)?;
     while !data.is_empty() {
-        // SAFETY: data is a valid slice; fd is owned by the caller.
-        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-        if n < 0 {
-            let e = Errno::last();
-            if e.0 == libc::EINTR {
-                continue;
-            }
-            return Err(e);
-        }
-        data = &data[n as usize..];
+        let n = retry(|| unistd::write(fd, data))?;
+        data = &data[n..];
     }
     Ok(())
 }
 
 /// The signal set init blocks and waits on.
-pub(crate) fn handled_sigset() -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in HANDLED_SIGNALS {
-            libc::sigaddset(&mut set, s);
-        }
-        set
+pub(crate) fn handled_sigset() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in HANDLED_SIGNALS.iter().filter_map(|&s| Signal::try_from(s).ok()) {
+        set.add(s);
     }
+    set
 }
 
 extern "C" fn ignore(_: libc::c_int) {}
@@ -66,58 +122,47 @@ extern "C" fn ignore(_: libc::c_int) {}
 /// sigtimedwait instead of running it.
 pub fn setup_signals() {
     let set = handled_sigset();
-    // SAFETY: valid set and sigaction; single-threaded program.
-    unsafe {
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        for s in HANDLED_SIGNALS {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = ignore as extern "C" fn(libc::c_int) as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigaction(s, &sa, std::ptr::null_mut());
-        }
+    let _ = signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
+    let action = SigAction::new(SigHandler::Handler(ignore), SaFlags::SA_RESTART, SigSet::empty());
+    for s in set.iter() {
+        // SAFETY: the handler does nothing (it never runs: the signals are
+        // blocked), so it is async-signal-safe; single-threaded program.
+        let _ = unsafe { signal::sigaction(s, &action) };
     }
 }
 
 impl Sys for LinuxSys {
     fn getpid(&self) -> i32 {
-        // SAFETY: no arguments.
-        unsafe { libc::getpid() }
+        unistd::getpid().as_raw()
     }
 
     fn getppid(&self) -> i32 {
-        // SAFETY: no arguments.
-        unsafe { libc::getppid() }
+        unistd::getppid().as_raw()
     }
 
     fn clone_sandbox(&self, flags: u64) -> SysResult<i32> {
         // SAFETY: fork-like raw clone (no CLONE_VM, null stack) as bubblewrap's
         // raw_clone: the child continues on a copy of our stack. The launcher
         // is single-threaded, so no lock can be held by a vanished thread.
+        // nix's clone wants a separate stack and a callback, which this is not.
         let rc = unsafe { libc::syscall(libc::SYS_clone, flags | libc::SIGCHLD as u64, 0usize, 0usize, 0usize, 0usize) };
         check(rc).map(|p| p as i32)
     }
 
     fn prctl(&self, op: Prctl) -> SysResult<()> {
-        let (o, a): (libc::c_int, libc::c_ulong) = match op {
-            Prctl::SetPdeathsig(s) => (libc::PR_SET_PDEATHSIG, s as _),
-            Prctl::SetDumpable(d) => (libc::PR_SET_DUMPABLE, d as _),
-            Prctl::SetNoNewPrivs => (libc::PR_SET_NO_NEW_PRIVS, 1),
-            Prctl::SetPtracerNone => (libc::PR_SET_PTRACER, 0),
-            Prctl::CapAmbientClearAll => {
-                // SAFETY: plain prctl.
-                let rc = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
-                return check(rc as _).map(drop);
-            }
-            Prctl::CapBsetDrop(c) => (libc::PR_CAPBSET_DROP, c as _),
-            Prctl::CapAmbientRaise(c) => {
-                // SAFETY: plain prctl.
-                let rc = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE, c as libc::c_ulong, 0, 0) };
-                return check(rc as _).map(drop);
-            }
+        let (o, a, b): (libc::c_int, libc::c_ulong, libc::c_ulong) = match op {
+            Prctl::SetPdeathsig(0) => return prctl::set_pdeathsig(None).map_err(Errno::from),
+            Prctl::SetPdeathsig(s) => return prctl::set_pdeathsig(sig(s)?).map_err(Errno::from),
+            Prctl::SetDumpable(d) => return prctl::set_dumpable(d).map_err(Errno::from),
+            Prctl::SetNoNewPrivs => return prctl::set_no_new_privs().map_err(Errno::from),
+            // nix has no wrapper for these three.
+            Prctl::SetPtracerNone => (libc::PR_SET_PTRACER, 0, 0),
+            Prctl::CapAmbientClearAll => (libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as _, 0),
+            Prctl::CapAmbientRaise(c) => (libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as _, c as _),
+            Prctl::CapBsetDrop(c) => (libc::PR_CAPBSET_DROP, c as _, 0),
         };
-        // SAFETY: plain prctl with integer arguments.
-        check(unsafe { libc::prctl(o, a, 0, 0, 0) } as _).map(drop)
+        // SAFETY: prctl with integer arguments only; no pointer is passed.
+        check(unsafe { libc::prctl(o, a, b, 0 as libc::c_ulong, 0 as libc::c_ulong) } as _).map(drop)
     }
 
     fn capset(&self, keep: u64) -> SysResult<()> {
@@ -137,7 +182,8 @@ impl Sys for LinuxSys {
         let lo = keep as u32;
         let hi = (keep >> 32) as u32;
         let d = [Data { effective: lo, permitted: lo, inheritable: lo }, Data { effective: hi, permitted: hi, inheritable: hi }];
-        // SAFETY: header and two data structs as capset(2) v3 expects.
+        // SAFETY: header and two data structs as capset(2) v3 expects, alive
+        // for the call (nix has no capset).
         check(unsafe { libc::syscall(libc::SYS_capset, &mut h as *mut Header, d.as_ptr()) }).map(drop)
     }
 
@@ -149,56 +195,51 @@ impl Sys for LinuxSys {
             scoped: u64,
         }
         let attr = RulesetAttr { handled_access_fs: 0, handled_access_net: 0, scoped };
-        // SAFETY: attr lives for the call; size is the struct's.
+        // SAFETY: attr lives for the call; size is the struct's (nix has no Landlock).
         let fd = check(unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, &attr as *const RulesetAttr, std::mem::size_of::<RulesetAttr>(), 0u32) })?;
-        // SAFETY: fd is the ruleset just created; no flags.
+        // SAFETY: fd is the ruleset just created; no flags, no pointer.
         let r = check(unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd as i32, 0u32) }).map(drop);
         let _ = self.close(fd as Fd);
         r
     }
 
     fn isatty(&self, fd: Fd) -> bool {
-        // SAFETY: plain call.
-        unsafe { libc::isatty(fd) == 1 }
+        bfd(fd).is_ok_and(|fd| unistd::isatty(fd).unwrap_or(false))
     }
 
     fn seccomp_load(&self, program: &[libc::sock_filter]) -> SysResult<()> {
         let prog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr() as *mut _ };
-        // SAFETY: prog points at `program`, alive for the call.
+        // SAFETY: prog points at `program`, alive for the call; the kernel
+        // only reads it (nix has no seccomp).
         check(unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog) }).map(drop)
     }
 
     fn umask(&self, mask: u32) -> u32 {
-        // SAFETY: always succeeds.
-        unsafe { libc::umask(mask as libc::mode_t) as u32 }
+        stat::umask(mode(mask)).bits()
     }
 
     fn sethostname(&self, name: &str) -> SysResult<()> {
-        // SAFETY: pointer and length of a live slice.
-        check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } as _).map(drop)
+        unistd::sethostname(name).map_err(Errno::from)
     }
 
     fn loopback_up(&self) -> SysResult<()> {
-        // SAFETY: socket/ioctl on a zeroed ifreq naming "lo"; fd closed below.
-        unsafe {
-            let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-            if s < 0 {
-                return Err(Errno::last());
-            }
+        let s = socket::socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+        // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we own,
+        // zeroed (plain data) and naming "lo"; nix has no wrapper for them.
+        let rc = unsafe {
             let mut req: libc::ifreq = std::mem::zeroed();
             for (i, b) in b"lo".iter().enumerate() {
                 req.ifr_name[i] = *b as libc::c_char;
             }
-            let mut rc = libc::ioctl(s, libc::SIOCGIFFLAGS, &mut req);
+            let mut rc = libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req);
             if rc == 0 {
                 req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-                rc = libc::ioctl(s, libc::SIOCSIFFLAGS, &req);
+                rc = libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS, &req);
             }
-            let e = Errno::last();
-            libc::close(s);
-            if rc < 0 {
-                return Err(e);
-            }
+            rc
+        };
+        if rc < 0 {
+            return Err(Errno::last());
         }
         Ok(())
     }
@@ -208,66 +249,41 @@ impl Sys for LinuxSys {
     }
 
     fn write_file(&self, path: &str, data: &[u8]) -> SysResult<()> {
-        let fd = self.open(path, libc::O_WRONLY)?;
-        let r = write_all(fd, data);
-        let _ = self.close(fd);
-        r
+        let fd = open_owned(path, libc::O_WRONLY, 0)?;
+        write_all(fd.as_raw_fd(), data)
     }
 
     fn create_file(&self, path: &str, data: &[u8], mode: u32) -> SysResult<()> {
-        let p = cstr(path)?;
-        // SAFETY: valid C string.
-        let fd = unsafe { libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, mode) };
-        if fd < 0 {
-            return Err(Errno::last());
-        }
-        let r = write_all(fd, data);
-        let _ = self.close(fd);
-        r
+        let fd = open_owned(path, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, mode)?;
+        write_all(fd.as_raw_fd(), data)
     }
 
     fn unlink(&self, path: &str) -> SysResult<()> {
-        let p = cstr(path)?;
-        // SAFETY: valid C string.
-        check(unsafe { libc::unlink(p.as_ptr()) } as _).map(drop)
+        unistd::unlink(path).map_err(Errno::from)
     }
 
-    fn mkdir(&self, path: &str, mode: u32) -> SysResult<()> {
-        let p = cstr(path)?;
-        // SAFETY: valid C string.
-        check(unsafe { libc::mkdir(p.as_ptr(), mode) } as _).map(drop)
+    fn mkdir(&self, path: &str, m: u32) -> SysResult<()> {
+        unistd::mkdir(path, mode(m)).map_err(Errno::from)
     }
 
     fn chdir(&self, path: &str) -> SysResult<()> {
-        let p = cstr(path)?;
-        // SAFETY: valid C string.
-        check(unsafe { libc::chdir(p.as_ptr()) } as _).map(drop)
+        unistd::chdir(path).map_err(Errno::from)
     }
 
     fn fchdir(&self, fd: Fd) -> SysResult<()> {
-        // SAFETY: plain syscall.
-        check(unsafe { libc::fchdir(fd) } as _).map(drop)
+        unistd::fchdir(bfd(fd)?).map_err(Errno::from)
     }
 
     fn open(&self, path: &str, flags: i32) -> SysResult<Fd> {
-        let p = cstr(path)?;
-        // SAFETY: valid C string.
-        check(unsafe { libc::open(p.as_ptr(), flags | libc::O_CLOEXEC) } as _).map(|fd| fd as Fd)
+        open_owned(path, flags, 0).map(IntoRawFd::into_raw_fd)
     }
 
     fn close(&self, fd: Fd) -> SysResult<()> {
-        // SAFETY: the caller owns fd.
-        check(unsafe { libc::close(fd) } as _).map(drop)
+        unistd::close(fd).map_err(Errno::from)
     }
 
     fn stat(&self, path: &str) -> SysResult<FileKind> {
-        let p = cstr(path)?;
-        // SAFETY: zeroed stat buffer, valid C string.
-        unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
-            check(libc::stat(p.as_ptr(), &mut st) as _)?;
-            Ok(kind_of(st.st_mode))
-        }
+        Ok(kind_of(stat::stat(path)?.st_mode))
     }
 
     fn write_fd(&self, fd: Fd, data: &[u8]) -> SysResult<()> {
@@ -275,13 +291,7 @@ impl Sys for LinuxSys {
     }
 
     fn lstat(&self, path: &str) -> SysResult<FileKind> {
-        let p = cstr(path)?;
-        // SAFETY: zeroed stat buffer, valid C string.
-        unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
-            check(libc::lstat(p.as_ptr(), &mut st) as _)?;
-            Ok(kind_of(st.st_mode))
-        }
+        Ok(kind_of(stat::lstat(path)?.st_mode))
     }
 
     fn readlink(&self, path: &str) -> SysResult<String> {
@@ -296,14 +306,15 @@ impl Sys for LinuxSys {
     }
 
     fn open_lock(&self, path: &str) -> SysResult<Fd> {
-        let p = cstr(path)?;
-        // SAFETY: valid C string; O_NOFOLLOW: a planted link is refused.
-        check(unsafe { libc::open(p.as_ptr(), libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o600) } as _).map(|fd| fd as Fd)
+        // O_NOFOLLOW: a planted link is refused.
+        open_owned(path, libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW, 0o600).map(IntoRawFd::into_raw_fd)
     }
 
     fn flock(&self, fd: Fd, how: i32) -> SysResult<()> {
         loop {
-            // SAFETY: plain syscall.
+            // SAFETY: flock takes no pointer. Raw: nix's flock function is
+            // deprecated for `Flock`, which owns the file, and the seam's
+            // caller owns this fd.
             match check(unsafe { libc::flock(fd, how) } as _) {
                 Err(Errno(libc::EINTR)) => continue,
                 r => return r.map(drop),
@@ -312,19 +323,17 @@ impl Sys for LinuxSys {
     }
 
     fn read_fd(&self, fd: Fd) -> SysResult<Vec<u8>> {
+        let fd = bfd(fd)?;
         let mut out = Vec::new();
         let mut buf = [0u8; 512];
         let mut off = 0i64;
         loop {
-            // SAFETY: valid buffer; pread leaves the offset alone.
-            let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), off) };
-            if n < 0 {
-                return Err(Errno::last());
-            }
+            // pread leaves the file offset alone.
+            let n = uio::pread(fd, &mut buf, off)?;
             if n == 0 || out.len() > 4096 {
                 return Ok(out);
             }
-            out.extend_from_slice(&buf[..n as usize]);
+            out.extend_from_slice(&buf[..n]);
             off += n as i64;
         }
     }
@@ -340,8 +349,7 @@ impl Sys for LinuxSys {
     }
 
     fn truncate(&self, fd: Fd) -> SysResult<()> {
-        // SAFETY: plain syscall.
-        check(unsafe { libc::ftruncate(fd, 0) } as _).map(drop)
+        unistd::ftruncate(bfd(fd)?, 0).map_err(Errno::from)
     }
 
     fn private_dir(&self, path: &str) -> SysResult<()> {
@@ -351,100 +359,60 @@ impl Sys for LinuxSys {
             Err(e) => return Err(e),
         }
         let md = std::fs::symlink_metadata(path).map_err(|e| Errno::from_io(&e))?;
-        // SAFETY: no arguments.
-        let me = unsafe { libc::geteuid() };
-        if !md.is_dir() || md.uid() != me || md.mode() & 0o077 != 0 {
+        if !md.is_dir() || md.uid() != unistd::geteuid().as_raw() || md.mode() & 0o077 != 0 {
             return Err(Errno(libc::EPERM));
         }
         Ok(())
     }
 
     fn rmdir(&self, path: &str) -> SysResult<()> {
-        let p = cstr(path)?;
-        // SAFETY: valid C string.
-        check(unsafe { libc::rmdir(p.as_ptr()) } as _).map(drop)
+        // rmdir(2) is unlinkat(AT_FDCWD, path, AT_REMOVEDIR); nix has only the latter.
+        unistd::unlinkat(AT_FDCWD, path, UnlinkatFlags::RemoveDir).map_err(Errno::from)
     }
 
-    fn chmod(&self, path: &str, mode: u32) -> SysResult<()> {
-        let p = cstr(path)?;
-        // SAFETY: valid C string.
-        check(unsafe { libc::chmod(p.as_ptr(), mode) } as _).map(drop)
+    fn chmod(&self, path: &str, m: u32) -> SysResult<()> {
+        stat::fchmodat(AT_FDCWD, path, mode(m), FchmodatFlags::FollowSymlink).map_err(Errno::from)
     }
 
     fn open_in_root(&self, dirfd: Fd, path: &str, flags: i32) -> SysResult<Fd> {
-        let p = cstr(path)?;
-        // SAFETY: open_how is plain data; zeroed then filled.
-        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        how.flags = (libc::O_PATH | libc::O_CLOEXEC | flags) as u64;
-        how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-        loop {
-            // SAFETY: valid pointers for the duration of the call.
-            let rc = unsafe { libc::syscall(libc::SYS_openat2, dirfd, p.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>()) };
-            match check(rc) {
-                // openat2 answers EAGAIN when a rename raced the lookup.
-                Err(Errno(libc::EAGAIN)) | Err(Errno(libc::EINTR)) => continue,
-                r => return r.map(|fd| fd as Fd),
-            }
-        }
+        self.openat2(dirfd, path, libc::O_PATH | flags, libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS)
     }
 
     fn openat2(&self, dirfd: Fd, path: &str, flags: i32, resolve: u64) -> SysResult<Fd> {
-        let p = cstr(path)?;
-        // SAFETY: open_how is plain data; zeroed then filled.
-        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        how.flags = (libc::O_CLOEXEC | flags) as u64;
-        how.resolve = resolve;
+        let dir = bfd(dirfd)?;
+        let how = || OpenHow::new().flags(oflag(libc::O_CLOEXEC | flags)).resolve(ResolveFlag::from_bits_retain(resolve));
         loop {
-            // SAFETY: valid pointers for the duration of the call.
-            let rc = unsafe { libc::syscall(libc::SYS_openat2, dirfd, p.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>()) };
-            match check(rc) {
-                Err(Errno(libc::EAGAIN)) | Err(Errno(libc::EINTR)) => continue,
-                r => return r.map(|fd| fd as Fd),
+            match fcntl::openat2(dir, path, how()) {
+                // openat2 answers EAGAIN when a rename raced the lookup.
+                Err(NixErrno::EAGAIN | NixErrno::EINTR) => continue,
+                r => return r.map(IntoRawFd::into_raw_fd).map_err(Errno::from),
             }
         }
     }
 
     fn stamp(&self, fd: Fd) -> SysResult<(u64, u64, i64)> {
-        // SAFETY: zeroed stat buffer.
-        unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
-            check(libc::fstat(fd, &mut st) as _)?;
-            Ok((st.st_dev, st.st_ino, st.st_ctime.saturating_mul(1_000_000_000).saturating_add(st.st_ctime_nsec)))
-        }
+        let st = fstat(fd)?;
+        Ok((st.st_dev, st.st_ino, st.st_ctime.saturating_mul(1_000_000_000).saturating_add(st.st_ctime_nsec)))
     }
 
     fn unlinkat(&self, dirfd: Fd, name: &str, flags: i32) -> SysResult<()> {
-        let n = cstr(name)?;
-        // SAFETY: valid C string.
-        check(unsafe { libc::unlinkat(dirfd, n.as_ptr(), flags) } as _).map(drop)
+        let how = match flags {
+            0 => UnlinkatFlags::NoRemoveDir,
+            libc::AT_REMOVEDIR => UnlinkatFlags::RemoveDir,
+            // The kernel refuses any other bit.
+            _ => return Err(Errno(libc::EINVAL)),
+        };
+        unistd::unlinkat(bfd(dirfd)?, name, how).map_err(Errno::from)
     }
 
     fn owner_mode(&self, path: &str) -> SysResult<(FileKind, u32, u32)> {
-        let p = cstr(path)?;
-        // SAFETY: zeroed stat buffer, valid C string.
-        unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
-            check(libc::lstat(p.as_ptr(), &mut st) as _)?;
-            Ok((kind_of(st.st_mode), st.st_uid, st.st_mode & 0o7777))
-        }
+        let st = stat::lstat(path)?;
+        Ok((kind_of(st.st_mode), st.st_uid, st.st_mode & 0o7777))
     }
 
     fn passwd_home(&self, uid: u32) -> SysResult<String> {
-        let mut buf = vec![0 as libc::c_char; 16384];
-        // SAFETY: zeroed passwd record; getpwuid_r writes into buf of the given length.
-        unsafe {
-            let mut pw: libc::passwd = std::mem::zeroed();
-            let mut out: *mut libc::passwd = std::ptr::null_mut();
-            let rc = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out);
-            if rc != 0 {
-                return Err(Errno(rc));
-            }
-            if out.is_null() || pw.pw_dir.is_null() {
-                return Err(Errno(libc::ENOENT));
-            }
-            let dir = std::ffi::CStr::from_ptr(pw.pw_dir).to_str().map_err(|_| Errno(libc::EILSEQ))?;
-            Ok(dir.to_string())
-        }
+        let user = unistd::User::from_uid(Uid::from_raw(uid))?.ok_or(Errno(libc::ENOENT))?;
+        user.dir.into_os_string().into_string().map_err(|_| Errno(libc::EILSEQ))
     }
 
     fn bind_link_onto_itself(&self, dirfd: Fd, name: &str) -> SysResult<()> {
@@ -452,73 +420,45 @@ impl Sys for LinuxSys {
         const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
         let n = cstr(name)?;
         let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_SYMLINK_NOFOLLOW as libc::c_uint;
-        // SAFETY: valid C string; the kernel returns a new fd or -1.
+        // SAFETY: valid C string; the kernel returns a new fd or -1 (nix has no open_tree).
         let tree = check(unsafe { libc::syscall(libc::SYS_open_tree, dirfd, n.as_ptr(), flags) })? as Fd;
-        let empty = cstr("")?;
-        // SAFETY: valid C strings; without MOVE_MOUNT_T_SYMLINKS the target link is not followed.
-        let r = check(unsafe { libc::syscall(libc::SYS_move_mount, tree, empty.as_ptr(), dirfd, n.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH) });
+        // SAFETY: valid C strings; without MOVE_MOUNT_T_SYMLINKS the target
+        // link is not followed (nix has no move_mount).
+        let r = check(unsafe { libc::syscall(libc::SYS_move_mount, tree, c"".as_ptr(), dirfd, n.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH) });
         let _ = self.close(tree);
         r.map(drop)
     }
 
-    fn mkdirat(&self, dirfd: Fd, name: &str, mode: u32) -> SysResult<()> {
-        let p = cstr(name)?;
-        // SAFETY: valid C string.
-        check(unsafe { libc::mkdirat(dirfd, p.as_ptr(), mode) } as _).map(drop)
+    fn mkdirat(&self, dirfd: Fd, name: &str, m: u32) -> SysResult<()> {
+        stat::mkdirat(bfd(dirfd)?, name, mode(m)).map_err(Errno::from)
     }
 
-    fn mkfileat(&self, dirfd: Fd, name: &str, mode: u32) -> SysResult<()> {
-        let p = cstr(name)?;
-        // SAFETY: valid C string; O_NOFOLLOW|O_EXCL never follows a planted link.
-        let fd = unsafe { libc::openat(dirfd, p.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC, mode) };
-        if fd < 0 {
-            return Err(Errno::last());
-        }
-        self.close(fd)
+    fn mkfileat(&self, dirfd: Fd, name: &str, m: u32) -> SysResult<()> {
+        // O_NOFOLLOW|O_EXCL never follows a planted link.
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+        let fd = fcntl::openat(bfd(dirfd)?, name, oflag(flags), mode(m))?;
+        unistd::close(fd).map_err(Errno::from)
     }
 
     fn symlinkat(&self, linkname: &str, dirfd: Fd, name: &str) -> SysResult<()> {
-        let l = cstr(linkname)?;
-        let n = cstr(name)?;
-        // SAFETY: valid C strings.
-        check(unsafe { libc::symlinkat(l.as_ptr(), dirfd, n.as_ptr()) } as _).map(drop)
+        unistd::symlinkat(linkname, bfd(dirfd)?, name).map_err(Errno::from)
     }
 
     fn readlinkat(&self, dirfd: Fd, name: &str) -> SysResult<String> {
-        let n = cstr(name)?;
-        let mut buf = vec![0u8; 4097];
-        // SAFETY: buffer of the given length.
-        let len = check(unsafe { libc::readlinkat(dirfd, n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) } as _)?;
-        buf.truncate(len as usize);
-        String::from_utf8(buf).map_err(|_| Errno(libc::EILSEQ))
+        fcntl::readlinkat(bfd(dirfd)?, name)?.into_string().map_err(|_| Errno(libc::EILSEQ))
     }
 
     fn fstat(&self, fd: Fd) -> SysResult<FileKind> {
-        // SAFETY: zeroed stat buffer.
-        unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
-            check(libc::fstat(fd, &mut st) as _)?;
-            Ok(kind_of(st.st_mode))
-        }
+        Ok(kind_of(fstat(fd)?.st_mode))
     }
 
     fn file_id(&self, fd: Fd) -> SysResult<(u64, u64)> {
-        // SAFETY: zeroed stat buffer.
-        unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
-            check(libc::fstat(fd, &mut st) as _)?;
-            Ok((st.st_dev, st.st_ino))
-        }
+        let st = fstat(fd)?;
+        Ok((st.st_dev, st.st_ino))
     }
 
     fn mount(&self, source: Option<&str>, target: &str, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> SysResult<()> {
-        let s = source.map(cstr).transpose()?;
-        let t = cstr(target)?;
-        let f = fstype.map(cstr).transpose()?;
-        let d = data.map(cstr).transpose()?;
-        let p = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
-        // SAFETY: every pointer is a live C string or null.
-        check(unsafe { libc::mount(p(&s), t.as_ptr(), p(&f), flags as libc::c_ulong, p(&d).cast()) } as _).map(drop)
+        nix::mount::mount(source, target, fstype, nix::mount::MsFlags::from_bits_retain(flags as libc::c_ulong), data).map_err(Errno::from)
     }
 
     fn mount_setattr(&self, fd: Fd, recursive: bool, attr_set: u64) -> SysResult<()> {
@@ -532,7 +472,8 @@ impl Sys for LinuxSys {
         let attr = MountAttr { attr_set, attr_clr: 0, propagation: 0, userns_fd: 0 };
         let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
         loop {
-            // SAFETY: empty path with AT_EMPTY_PATH; attr lives for the call.
+            // SAFETY: empty path with AT_EMPTY_PATH; attr lives for the call
+            // and its size is passed (nix has no mount_setattr).
             let rc = unsafe { libc::syscall(libc::SYS_mount_setattr, fd, c"".as_ptr(), flags, &attr as *const MountAttr, std::mem::size_of::<MountAttr>()) };
             match check(rc) {
                 Err(Errno(libc::EINTR)) => continue,
@@ -542,16 +483,11 @@ impl Sys for LinuxSys {
     }
 
     fn umount2(&self, target: &str, flags: i32) -> SysResult<()> {
-        let t = cstr(target)?;
-        // SAFETY: valid C string.
-        check(unsafe { libc::umount2(t.as_ptr(), flags) } as _).map(drop)
+        nix::mount::umount2(target, nix::mount::MntFlags::from_bits_retain(flags)).map_err(Errno::from)
     }
 
     fn pivot_root(&self, new_root: &str, put_old: &str) -> SysResult<()> {
-        let n = cstr(new_root)?;
-        let o = cstr(put_old)?;
-        // SAFETY: valid C strings.
-        check(unsafe { libc::syscall(libc::SYS_pivot_root, n.as_ptr(), o.as_ptr()) }).map(drop)
+        unistd::pivot_root(new_root, put_old).map_err(Errno::from)
     }
 
     fn spawn(&self, exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
@@ -561,44 +497,34 @@ impl Sys for LinuxSys {
     fn signal_default(&self, sig: i32) -> SysResult<()> {
         // The kernel's struct sigaction (handler, flags, restorer, mask) on
         // x86_64 and aarch64; all zero is SIG_DFL with no flags. The raw call
-        // because glibc's wrapper refuses its own signals (32, 33).
+        // because glibc's wrapper (and so nix's) refuses its own signals (32, 33).
         let act = [0u64; 4];
         // SAFETY: a valid kernel sigaction; no old action asked for.
         check(unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, act.as_ptr(), std::ptr::null_mut::<u64>(), 8usize) }).map(drop)
     }
 
     fn unblock_signals(&self) -> SysResult<()> {
-        // SAFETY: an empty set we own.
-        unsafe {
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) < 0 {
-                return Err(Errno::last());
-            }
-        }
-        Ok(())
+        signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(Errno::from)
     }
 
     fn execve(&self, path: &std::ffi::CStr, argv: &[CString], envp: &[CString]) -> SysResult<()> {
-        let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
-        a.push(std::ptr::null());
-        let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
-        e.push(std::ptr::null());
-        // SAFETY: NUL-terminated strings and NULL-terminated arrays that
-        // outlive the call; it returns only on failure.
-        unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
-        Err(Errno::last())
+        // Returns only when it failed.
+        match unistd::execve(path, argv, envp) {
+            Err(e) => Err(e.into()),
+            Ok(never) => match never {},
+        }
     }
 
     fn wait_signal(&self, timeout_ms: Option<u64>) -> SysResult<Option<i32>> {
         let set = handled_sigset();
         let ts = timeout_ms.map(|ms| libc::timespec { tv_sec: (ms / 1000) as _, tv_nsec: ((ms % 1000) * 1_000_000) as _ });
         loop {
-            // SAFETY: valid set and optional timespec.
+            // SAFETY: a valid set and optional timespec, alive for the call;
+            // no siginfo asked for (nix has no sigtimedwait).
             let rc = unsafe {
                 match &ts {
-                    Some(t) => libc::sigtimedwait(&set, std::ptr::null_mut(), t),
-                    None => libc::sigwaitinfo(&set, std::ptr::null_mut()),
+                    Some(t) => libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), t),
+                    None => libc::sigwaitinfo(set.as_ref(), std::ptr::null_mut()),
                 }
             };
             if rc >= 0 {
@@ -615,7 +541,9 @@ impl Sys for LinuxSys {
     fn reap(&self) -> SysResult<Option<(i32, ExitStatus)>> {
         let mut status = 0;
         loop {
-            // SAFETY: status is a valid out pointer.
+            // SAFETY: status is a valid out pointer; no rusage asked for.
+            // Raw: nix's waitpid answers EINVAL, the child already reaped,
+            // when a real-time signal killed it (its `Signal` has none).
             let pid = unsafe { libc::wait4(-1, &mut status, libc::WNOHANG | libc::__WALL, std::ptr::null_mut()) };
             if pid < 0 {
                 let e = Errno::last();
@@ -632,247 +560,161 @@ impl Sys for LinuxSys {
         }
     }
 
-    fn kill(&self, pid: i32, sig: i32) -> SysResult<()> {
-        // SAFETY: plain syscall.
-        check(unsafe { libc::kill(pid, sig) } as _).map(drop)
+    fn kill(&self, pid: i32, s: i32) -> SysResult<()> {
+        let s = if s == 0 { None } else { Some(sig(s)?) };
+        signal::kill(Pid::from_raw(pid), s).map_err(Errno::from)
     }
 
     fn socketpair(&self) -> SysResult<(Fd, Fd)> {
-        let mut fds = [0; 2];
-        // SAFETY: fds is a valid 2-int array.
-        check(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } as _)?;
-        Ok((fds[0], fds[1]))
+        let (a, b) = socket::socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)?;
+        Ok((a.into_raw_fd(), b.into_raw_fd()))
     }
 
     fn send_fd(&self, sock: Fd, fd: Fd) -> SysResult<()> {
         // One byte of payload carries the SCM_RIGHTS message (unix(7)).
-        let mut byte = [0u8; 1];
-        // SAFETY: msghdr, iovec and the control buffer live for the call;
-        // CMSG_* compute offsets inside the buffer we sized with CMSG_SPACE.
-        unsafe {
-            let space = libc::CMSG_SPACE(std::mem::size_of::<Fd>() as u32) as usize;
-            let mut control = vec![0u8; space];
-            let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = space as _;
-            let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<Fd>() as u32) as _;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<Fd>(), fd);
-            loop {
-                if libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) >= 0 {
-                    return Ok(());
-                }
-                match Errno::last() {
-                    Errno(libc::EINTR) => continue,
-                    e => return Err(e),
-                }
-            }
-        }
+        let fds = [fd];
+        let iov = [IoSlice::new(&[0u8])];
+        let rights = [ControlMessage::ScmRights(&fds)];
+        retry(|| socket::sendmsg::<()>(sock, &iov, &rights, MsgFlags::MSG_NOSIGNAL, None)).map(drop)
     }
 
     fn recv_fd(&self, sock: Fd) -> SysResult<Option<Fd>> {
         let mut byte = [0u8; 1];
-        // SAFETY: as in send_fd; the received fd is read from our buffer.
-        unsafe {
-            let space = libc::CMSG_SPACE(std::mem::size_of::<Fd>() as u32) as usize;
-            let mut control = vec![0u8; space];
-            let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = space as _;
-            let n = loop {
-                let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
-                if n < 0 && Errno::last().0 == libc::EINTR {
-                    continue;
-                }
-                break n;
-            };
-            if n < 0 {
-                return Err(Errno::last());
+        let mut space = nix::cmsg_space!(Fd);
+        let (n, first) = loop {
+            let mut iov = [IoSliceMut::new(&mut byte)];
+            match socket::recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+                Err(NixErrno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(msg) => break (msg.bytes, msg.cmsgs()?.next()),
             }
-            let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            if cmsg.is_null() || (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
-                return if n == 0 { Ok(None) } else { Err(Errno(libc::EBADMSG)) };
-            }
-            Ok(Some(std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<Fd>())))
+        };
+        match first {
+            Some(ControlMessageOwned::ScmRights(fds)) if !fds.is_empty() => Ok(Some(fds[0])),
+            _ if n == 0 => Ok(None),
+            _ => Err(Errno(libc::EBADMSG)),
         }
     }
 
     fn open_pty(&self, ptmx: &str) -> SysResult<(Fd, Fd)> {
-        let master = self.open(ptmx, libc::O_RDWR | libc::O_NOCTTY)?;
+        let master = open_owned(ptmx, libc::O_RDWR | libc::O_NOCTTY, 0)?;
         let unlock: libc::c_int = 0;
-        // SAFETY: TIOCSPTLCK reads an int; TIOCGPTPEER (Linux 4.13) takes open flags.
+        // SAFETY: TIOCSPTLCK reads the int we own; TIOCGPTPEER (Linux 4.13)
+        // takes open flags and returns a new fd. nix's pty module unlocks
+        // only a master it opened itself and has no TIOCGPTPEER.
         let slave = unsafe {
-            if libc::ioctl(master, libc::TIOCSPTLCK, &unlock) < 0 {
-                let e = Errno::last();
-                libc::close(master);
-                return Err(e);
+            if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) < 0 {
+                return Err(Errno::last());
             }
-            libc::ioctl(master, libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)
+            libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)
         };
         if slave < 0 {
-            let e = Errno::last();
-            let _ = self.close(master);
-            return Err(e);
+            return Err(Errno::last());
         }
-        Ok((master, slave))
+        Ok((master.into_raw_fd(), slave))
     }
 
     fn tty_raw(&self, fd: Fd) -> SysResult<TermState> {
-        // SAFETY: termios is plain data filled by tcgetattr.
-        unsafe {
-            let mut t: libc::termios = std::mem::zeroed();
-            check(libc::tcgetattr(fd, &mut t) as _)?;
-            let saved = TermState(t);
-            libc::cfmakeraw(&mut t);
-            loop {
-                if libc::tcsetattr(fd, libc::TCSADRAIN, &t) == 0 {
-                    return Ok(saved);
-                }
-                match Errno::last() {
-                    Errno(libc::EINTR) => continue,
-                    e => return Err(e),
-                }
-            }
-        }
+        let fd = bfd(fd)?;
+        let mut t = termios::tcgetattr(fd)?;
+        let saved = TermState(t.clone().into());
+        termios::cfmakeraw(&mut t);
+        retry(|| termios::tcsetattr(fd, termios::SetArg::TCSADRAIN, &t))?;
+        Ok(saved)
     }
 
     fn tty_restore(&self, fd: Fd, saved: &TermState) -> SysResult<()> {
-        loop {
-            // SAFETY: saved holds settings tcgetattr filled.
-            if unsafe { libc::tcsetattr(fd, libc::TCSADRAIN, &saved.0) } == 0 {
-                return Ok(());
-            }
-            match Errno::last() {
-                Errno(libc::EINTR) => continue,
-                e => return Err(e),
-            }
-        }
+        let fd = bfd(fd)?;
+        let t = termios::Termios::from(saved.0);
+        retry(|| termios::tcsetattr(fd, termios::SetArg::TCSADRAIN, &t))
     }
 
     fn winsize(&self, fd: Fd) -> SysResult<(u16, u16)> {
-        // SAFETY: winsize is plain data filled by the ioctl.
-        unsafe {
-            let mut w: libc::winsize = std::mem::zeroed();
-            check(libc::ioctl(fd, libc::TIOCGWINSZ, &mut w) as _)?;
-            Ok((w.ws_row, w.ws_col))
-        }
+        let mut w = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: TIOCGWINSZ fills the winsize we own (nix has no wrapper).
+        check(unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut w) } as _)?;
+        Ok((w.ws_row, w.ws_col))
     }
 
     fn set_winsize(&self, fd: Fd, (rows, cols): (u16, u16)) -> SysResult<()> {
         let w = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
-        // SAFETY: TIOCSWINSZ reads a winsize.
+        // SAFETY: TIOCSWINSZ reads the winsize we own (nix has no wrapper).
         check(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &w) } as _).map(drop)
     }
 
     fn set_nonblock(&self, fd: Fd) -> SysResult<()> {
-        // SAFETY: plain fcntl calls.
-        unsafe {
-            let fl = check(libc::fcntl(fd, libc::F_GETFL) as _)?;
-            check(libc::fcntl(fd, libc::F_SETFL, fl as libc::c_int | libc::O_NONBLOCK) as _).map(drop)
-        }
+        let fd = bfd(fd)?;
+        let fl = fcntl::fcntl(fd, FcntlArg::F_GETFL)?;
+        fcntl::fcntl(fd, FcntlArg::F_SETFL(oflag(fl | libc::O_NONBLOCK))).map(drop).map_err(Errno::from)
     }
 
     fn signal_fd(&self, signals: &[i32]) -> SysResult<Fd> {
-        // SAFETY: sigset_t is plain data; sigprocmask/signalfd read it.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for &s in signals {
-                libc::sigaddset(&mut set, s);
-            }
-            check(libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) as _)?;
-            check(libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) as _).map(|fd| fd as Fd)
+        let mut set = SigSet::empty();
+        for &s in signals {
+            set.add(sig(s)?);
         }
+        signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
+        let sfd = signalfd::SignalFd::with_flags(&set, signalfd::SfdFlags::SFD_CLOEXEC | signalfd::SfdFlags::SFD_NONBLOCK)?;
+        Ok(OwnedFd::from(sfd).into_raw_fd())
     }
 
     fn read_signal(&self, fd: Fd) -> SysResult<Option<i32>> {
-        // SAFETY: signalfd_siginfo is plain data; read fills at most its size.
-        unsafe {
-            let mut info: libc::signalfd_siginfo = std::mem::zeroed();
-            let size = std::mem::size_of::<libc::signalfd_siginfo>();
-            loop {
-                let n = libc::read(fd, (&mut info as *mut libc::signalfd_siginfo).cast(), size);
-                if n == size as isize {
-                    return Ok(Some(info.ssi_signo as i32));
-                }
-                match Errno::last() {
-                    Errno(libc::EINTR) if n < 0 => continue,
-                    Errno(libc::EAGAIN) if n < 0 => return Ok(None),
-                    e if n < 0 => return Err(e),
-                    _ => return Err(Errno(libc::EIO)),
-                }
-            }
+        // One struct signalfd_siginfo per read; its first field is the signal.
+        const SIZE: usize = std::mem::size_of::<libc::signalfd_siginfo>();
+        const AT: usize = std::mem::offset_of!(libc::signalfd_siginfo, ssi_signo);
+        let fd = bfd(fd)?;
+        let mut info = [0u8; SIZE];
+        loop {
+            return match unistd::read(fd, &mut info) {
+                Ok(SIZE) => Ok(Some(u32::from_ne_bytes([info[AT], info[AT + 1], info[AT + 2], info[AT + 3]]) as i32)),
+                Ok(_) => Err(Errno(libc::EIO)),
+                Err(NixErrno::EINTR) => continue,
+                Err(NixErrno::EAGAIN) => Ok(None),
+                Err(e) => Err(e.into()),
+            };
         }
     }
 
-    fn ignore_signal(&self, sig: i32) {
-        // SAFETY: SIG_IGN needs no handler.
-        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    fn ignore_signal(&self, s: i32) {
+        if let Ok(s) = sig(s) {
+            // SAFETY: SIG_IGN installs no handler code.
+            let _ = unsafe { signal::signal(s, SigHandler::SigIgn) };
+        }
     }
 
     fn poll(&self, fds: &[(Fd, i16)], timeout_ms: i32) -> SysResult<Vec<i16>> {
-        let mut p: Vec<libc::pollfd> = fds.iter().map(|&(fd, events)| libc::pollfd { fd, events, revents: 0 }).collect();
-        // SAFETY: p is a valid array of its length.
-        let rc = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
-        if rc < 0 {
-            return match Errno::last() {
-                Errno(libc::EINTR) => Ok(vec![0; fds.len()]),
-                e => Err(e),
-            };
+        use nix::poll::{PollFd, PollFlags, PollTimeout};
+        let mut p = fds.iter().map(|&(fd, events)| Ok(PollFd::new(bfd(fd)?, PollFlags::from_bits_retain(events)))).collect::<SysResult<Vec<_>>>()?;
+        // Any negative timeout is infinite to the kernel; nix takes -1 for it.
+        match nix::poll::poll(&mut p, PollTimeout::try_from(timeout_ms).unwrap_or(PollTimeout::NONE)) {
+            Ok(_) => Ok(p.iter().map(|p| p.revents().map_or(0, |r| r.bits())).collect()),
+            Err(NixErrno::EINTR) => Ok(vec![0; fds.len()]),
+            Err(e) => Err(e.into()),
         }
-        Ok(p.iter().map(|p| p.revents).collect())
     }
 
     fn read(&self, fd: Fd, max: usize) -> SysResult<Vec<u8>> {
+        let fd = bfd(fd)?;
         let mut buf = vec![0u8; max];
-        loop {
-            // SAFETY: buf is valid for max bytes.
-            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), max) };
-            if n >= 0 {
-                buf.truncate(n as usize);
-                return Ok(buf);
-            }
-            match Errno::last() {
-                Errno(libc::EINTR) => continue,
-                e => return Err(e),
-            }
-        }
+        let n = retry(|| unistd::read(fd, &mut buf))?;
+        buf.truncate(n);
+        Ok(buf)
     }
 
     fn write_some(&self, fd: Fd, data: &[u8]) -> SysResult<usize> {
-        loop {
-            // SAFETY: data is a valid slice.
-            let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-            if n >= 0 {
-                return Ok(n as usize);
-            }
-            match Errno::last() {
-                Errno(libc::EINTR) => continue,
-                e => return Err(e),
-            }
-        }
+        let fd = bfd(fd)?;
+        retry(|| unistd::write(fd, data))
     }
 
     fn release_memory(&self) {
-        // SAFETY: malloc_trim only returns free heap pages; no pointer is touched.
+        // SAFETY: malloc_trim only returns free heap pages; no pointer is
+        // touched (a glibc call nix does not wrap).
         unsafe { libc::malloc_trim(0) };
     }
 
     fn monotonic_ms(&self) -> u64 {
-        // SAFETY: zeroed timespec out parameter.
-        unsafe {
-            let mut t: libc::timespec = std::mem::zeroed();
-            libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t);
-            t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
-        }
+        // CLOCK_MONOTONIC cannot fail.
+        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |t| t.tv_sec() as u64 * 1000 + t.tv_nsec() as u64 / 1_000_000)
     }
 
     fn log(&self, msg: &str) {
@@ -881,7 +723,12 @@ impl Sys for LinuxSys {
     }
 
     fn exit(&self, code: i32) -> ! {
-        // SAFETY: _exit never returns; nothing to flush (we write with write(2)).
+        // SAFETY: _exit never returns; nothing to flush (we write with
+        // write(2)). std::process::exit would run atexit handlers; nix has no _exit.
         unsafe { libc::_exit(code) }
     }
+}
+
+fn fstat(fd: Fd) -> SysResult<FileStat> {
+    stat::fstat(bfd(fd)?).map_err(Errno::from)
 }

@@ -1,11 +1,11 @@
 //! The syscall seam. Everything in this crate that touches the kernel goes
-//! through [`Sys`]: [`LinuxSys`] is the real thing, `Script` (tests and the
-//! `testing` feature) is an ordered call script that checks every call, its
+//! through [`Sys`]: [`LinuxSys`] is the real thing, `Script` (compiled for
+//! tests only) is an ordered call script that checks every call, its
 //! arguments and its order. Inject it explicitly: `run_init(&LinuxSys, ..)`.
 
 mod exec;
 mod linux;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(test)]
 pub mod script;
 
 pub use linux::{setup_signals, LinuxSys};

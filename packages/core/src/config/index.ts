@@ -1,9 +1,9 @@
 /**
  * sandboxctl.json: a preset, extra ops and policy in a file, found in the
- * current directory or the nearest parent that has one. It is checked against
- * the config JSON Schema (built from the plan schema compiled into the addon,
- * the same as schema/config.schema.json) before anything else, and every
- * error is `E_CONFIG_INVALID` naming the file and the JSON path of the value.
+ * current directory or the nearest parent that has one. It is checked by the
+ * addon against the Rust `ConfigFile` type (crates/sandbox-core/src/config.rs,
+ * whose JSON Schema is schema/config.schema.json) before anything else, and
+ * every error is `E_CONFIG_INVALID` naming the file and the JSON path of the value.
  * Relative paths in ops, `cwd`, `inputs` and `output` resolve against the
  * file's directory.
  *
@@ -23,13 +23,11 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { SandboxError } from '../errors';
-import { planSchema } from '../native';
+import { loadNative } from '../native';
 import type { Op } from '../plan-types';
 import type { PlanLayer } from '../presets/compose';
 import type { PresetOptions } from '../presets';
-import { PRESET_NAMES, type PresetName } from '../presets/types';
-import { checkSchema, type Schema } from './json-schema';
-import { configSchema as buildConfigSchema } from '../../config-schema';
+import type { PresetName } from '../presets/types';
 import { checkTrust, readTrustStore, realHome, shellQuote, trustCommand, type TrustCheck } from './trust';
 
 export const CONFIG_FILE = 'sandboxctl.json';
@@ -74,20 +72,31 @@ export interface LoadConfigOptions {
    * error in `untrusted` (`explain` shows a file before the user trusts it).
    */
   allowUntrusted?: boolean;
-  /** Schema to check against; default: built from the addon's plan schema. */
-  schema?: Schema;
+}
+
+/** A JSON Schema document. */
+export type Schema = Record<string, unknown>;
+
+/** What is wrong with a config file: the JSON path of the value ('' for the whole file) and why. */
+export interface SchemaProblem {
+  path: string;
+  message: string;
 }
 
 let cachedSchema: Schema | undefined;
 
-/**
- * The JSON Schema of sandboxctl.json: from the given plan schema, or from the
- * one compiled into the addon (built once).
- */
-export function configSchema(planSchemaJson?: string): Schema {
-  if (planSchemaJson !== undefined) return buildConfigSchema(JSON.parse(planSchemaJson) as Schema, PRESET_NAMES) as Schema;
-  cachedSchema ??= buildConfigSchema(JSON.parse(planSchema()) as Schema, PRESET_NAMES) as Schema;
+/** The JSON Schema of sandboxctl.json, from the addon (the same as schema/config.schema.json). */
+export function configSchema(): Schema {
+  cachedSchema ??= JSON.parse(loadNative().configSchema()) as Schema;
   return cachedSchema;
+}
+
+/**
+ * The first problem of a parsed config file's value, checked natively against
+ * the config type, or null.
+ */
+export function checkConfig(value: unknown): SchemaProblem | null {
+  return loadNative().checkConfig(JSON.stringify(value));
 }
 
 /** The nearest non-empty sandboxctl.json in `dir` or a parent, or undefined. */
@@ -142,7 +151,7 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): Sandb
       throw invalid('', `not valid JSON: ${jsonError(error, text)}`);
     }
   }
-  const problem = checkSchema(value, options.schema ?? configSchema());
+  const problem = checkConfig(value);
   if (problem) {
     throw invalid(problem.path, problem.message, 'see schema/config.schema.json (editors complete it from "$schema")');
   }
@@ -368,5 +377,4 @@ function display(file: string): string {
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
 
-export { checkSchema, KNOWN_KEYWORDS, type Schema, type SchemaProblem } from './json-schema';
 export * from './trust';
