@@ -15,7 +15,7 @@ jest.mock('@sandboxctl/native', () => ({
   planSchema: () => '{}',
 }));
 
-import { callerFds } from '../src/caller-fds';
+import { callerFds } from '../src/launcher/fds';
 import { buildPlan, run, spawn, type SpawnOptions } from '../src/run';
 
 const savedInit = process.env.SANDBOXCTL_INIT;

@@ -19,7 +19,7 @@ jest.mock('@sandboxctl/native', () => ({
 }));
 
 import { buildPlan, canUseTty, CLEANUP_GRACE_MS, KILL_GRACE_MS, resolveInit, run, spawn } from '../src/run';
-import { plan } from '../src/ops';
+import { plan } from '../src/plan/builder';
 import { SandboxError } from '../src/errors';
 
 const FAKE_INIT = join(__dirname, 'fixtures', 'fake-init.js');
