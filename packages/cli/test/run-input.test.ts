@@ -7,15 +7,9 @@ import { join } from 'node:path';
 import { SandboxError } from '@sandboxctl/core';
 import { emptySandbox } from '../src/commands/run';
 import { runCli } from './helpers';
+import { native } from '../../core/test/support/native-mock';
 
-jest.mock('@sandboxctl/native', () => ({
-  checkPlan: () => null,
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => '{}',
-}));
+jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
 
 let dir: string;
 const savedInit = process.env.SANDBOXCTL_INIT;

@@ -5,15 +5,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, sy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './helpers';
+import { native } from '../../core/test/support/native-mock';
 
-jest.mock('@sandboxctl/native', () => ({
-  checkPlan: () => null,
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', '..', 'schema', 'plan.schema.json'), 'utf8'),
-}));
+jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
 
 let dir: string;
 let project: string;

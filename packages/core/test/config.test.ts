@@ -6,18 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { native } from './support/native-mock';
 
 const root = join(__dirname, '..', '..', '..');
 const planSchemaText = readFileSync(join(root, 'schema', 'plan.schema.json'), 'utf8');
 
-jest.mock('@sandboxctl/native', () => ({
-  checkPlan: () => null,
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', '..', 'schema', 'plan.schema.json'), 'utf8'),
-}));
+jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
 
 import { CONFIG_FILE, checkSchema, configSchema, findConfig, KNOWN_KEYWORDS, loadConfig } from '../src/config';
 import { PRESET_NAMES } from '../src/presets';

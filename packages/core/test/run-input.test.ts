@@ -5,15 +5,9 @@
 import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { native } from './support/native-mock';
 
-jest.mock('@sandboxctl/native', () => ({
-  checkPlan: () => null,
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => '{}',
-}));
+jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
 
 import { callerFds } from '../src/launcher/fds';
 import { buildPlan, run, spawn, type SpawnOptions } from '../src/run';

@@ -6,15 +6,9 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { native } from './support/native-mock';
 
-jest.mock('@sandboxctl/native', () => ({
-  checkPlan: () => null,
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', '..', 'schema', 'plan.schema.json'), 'utf8'),
-}));
+jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
 
 import {
   checkTrust,
