@@ -92,6 +92,11 @@ const v = (value: FlagValue, i: number): string => strings(value)[i]!;
 
 const FILE_TAKES: readonly Modifier[] = ['perms'];
 
+/** `--file FD DEST`, `--ro-bind-data FD DEST`: a file holding what the fd reads now. */
+function fileFromFd(p: FlagPass, x: FlagValue): void {
+  p.builder.file(v(x, 1), fromFd(p.flag, v(x, 0), p.readFd), { mode: p.mods.perms?.mode });
+}
+
 /** The flags of `run`, `plan` and `explain`, in the order their help lists them. */
 export const PLAN_FLAGS: readonly FlagSpec[] = [
   // Ops, applied in argv order.
@@ -114,24 +119,8 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
   },
   { flag: '--dir', values: ['DEST'], group: 'op', repeat: true, op: { takes: ['perms'] }, description: 'Create directory DEST (takes --perms)', add: (p, x) => p.builder.dir(v(x, 0), { mode: p.mods.perms?.mode }) },
   { flag: '--symlink', values: ['SRC', 'DEST'], group: 'op', repeat: true, op: {}, description: 'Create symlink DEST pointing to SRC', add: (p, x) => p.builder.symlink(v(x, 0), v(x, 1)) },
-  {
-    flag: '--file',
-    values: ['FD', 'DEST'],
-    group: 'op',
-    repeat: true,
-    op: { takes: FILE_TAKES },
-    description: 'Copy the contents of fd FD to read-only file DEST (takes --perms)',
-    add: (p, x) => p.builder.file(v(x, 1), fromFd(p.flag, v(x, 0), p.readFd), { mode: p.mods.perms?.mode }),
-  },
-  {
-    flag: '--ro-bind-data',
-    values: ['FD', 'DEST'],
-    group: 'op',
-    repeat: true,
-    op: { takes: FILE_TAKES },
-    description: 'Same as --file FD DEST',
-    add: (p, x) => p.builder.file(v(x, 1), fromFd(p.flag, v(x, 0), p.readFd), { mode: p.mods.perms?.mode }),
-  },
+  { flag: '--file', values: ['FD', 'DEST'], group: 'op', repeat: true, op: { takes: FILE_TAKES }, description: 'Copy the contents of fd FD to read-only file DEST (takes --perms)', add: fileFromFd },
+  { flag: '--ro-bind-data', values: ['FD', 'DEST'], group: 'op', repeat: true, op: { takes: FILE_TAKES }, description: 'Same as --file FD DEST', add: fileFromFd },
   {
     flag: '--file-data',
     values: ['TEXT', 'DEST'],

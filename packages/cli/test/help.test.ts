@@ -7,7 +7,6 @@ import { Writable } from 'node:stream';
 import { colorDepthOf, nameOperands } from '../src/help';
 import { BROKEN_PIPE_STATUS, createCli, exitQuietlyOnBrokenPipe, main } from '../src/main';
 import { runCli } from './helpers';
-import { native } from '../../core/test/support/native-mock';
 
 jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
 

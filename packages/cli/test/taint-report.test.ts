@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatTaint, printable } from '../src/taint-report';
 import { runCli } from './helpers';
-import { native } from '../../core/test/support/native-mock';
 
 jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
 

@@ -5,7 +5,6 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, sy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './helpers';
-import { native } from '../../core/test/support/native-mock';
 
 jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
 

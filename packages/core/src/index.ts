@@ -11,7 +11,7 @@ import type { Plan } from './plan-types';
 export * from './plan';
 export * from './errors';
 export * from './run';
-export { assertCallerFdsOpen, callerFds, isFdOpen, type CallerFd } from './launcher/fds';
+export { assertCallerFdsOpen, callerFds, isFdOpen, type CallerFd } from './launcher';
 export * from './diagnose';
 export * from './presets';
 export * from './config';

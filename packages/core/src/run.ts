@@ -5,14 +5,22 @@
  */
 
 import type { Readable } from 'node:stream';
-import { SandboxProcess, type ExitResult, type LaunchOptions } from './launcher/process';
+import { SandboxProcess, type ExitResult, type LaunchOptions } from './launcher';
 import { resolvePlan, type PlanSources } from './plan/sources';
 import type { Plan } from './plan-types';
 
-export { canUseTty, type StdioEntry, type StdioOption } from './launcher/terminal';
-export { CLEANUP_GRACE_MS, KILL_GRACE_MS, SandboxProcess, type ExitResult, type LaunchOptions } from './launcher/process';
-export { remapCallerFds } from './launcher/fds';
-export { resolveInit } from './launcher/init';
+export {
+  canUseTty,
+  CLEANUP_GRACE_MS,
+  KILL_GRACE_MS,
+  remapCallerFds,
+  resolveInit,
+  SandboxProcess,
+  type ExitResult,
+  type LaunchOptions,
+  type StdioEntry,
+  type StdioOption,
+} from './launcher';
 
 export interface SpawnOptions extends PlanSources, LaunchOptions {
   /** The program and its arguments. */

@@ -6,7 +6,6 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { native } from './support/native-mock';
 
 const root = join(__dirname, '..', '..', '..');
 const planSchemaText = readFileSync(join(root, 'schema', 'plan.schema.json'), 'utf8');

@@ -6,7 +6,6 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { native } from './support/native-mock';
 
 jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
 
