@@ -307,7 +307,7 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
   {
     flag: '--on-taint',
     values: ['MODE'],
-    group: 'source',
+    group: 'policy',
     validator: t.isEnum(ON_TAINT_MODES),
     description: 'What the post-run audit (agent preset) does with what the run planted: revert (default), fail or warn',
   },
