@@ -24,3 +24,8 @@ export function mapOpPaths(op: Op, map: (path: string, where: string) => string)
 export function resolveOpPaths(op: Op, base: string): Op {
   return mapOpPaths(op, (path) => (isAbsolute(path) ? path : resolve(base, path)));
 }
+
+/** True when `path` is `dir` or below it. */
+export function isWithin(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);
+}
