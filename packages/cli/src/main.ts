@@ -6,22 +6,11 @@
  */
 
 import { type BaseContext, Builtins, Cli } from 'clipanion';
-import { DoctorCommand } from './commands/doctor';
-import { PlanCommand } from './commands/plan';
-import { RunCommand } from './commands/run';
-import { ExplainCommand } from './commands/explain';
-import { PresetsCommand } from './commands/presets';
-import { PresetsShowCommand } from './commands/presets/show';
-import { SeccompExportCommand } from './commands/seccomp/export';
-import { TrustCommand } from './commands/trust';
+import { COMMANDS } from './commands';
 import { describeFailure, formatFailure } from './report';
 import { VERSION } from './version';
 import { colorDepthOf, makeCli } from './help';
 import type { SandboxctlContext } from './context';
-import { PlanFlagsCommand } from './plan-flags';
-
-/** Every command, in the order `sandboxctl --help` lists them. */
-const COMMANDS = [RunCommand, PlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand];
 
 /**
  * The CLI; with `args`, only the commands their first word names (all when
@@ -68,14 +57,10 @@ export async function main(args: readonly string[], context: Partial<BaseContext
   const cli = createCli(args, ctx.colorDepth);
   try {
     const command = cli.process(input, ctx);
-    if ((command instanceof PresetsCommand || command instanceof PresetsShowCommand) && !command.help) {
-      return await command.validateAndExecute();
-    }
-    // Help, --version and --help on a command print through clipanion itself.
-    if (!(command instanceof PlanFlagsCommand || command instanceof DoctorCommand || command instanceof SeccompExportCommand || command instanceof TrustCommand) || command.help) {
-      return await cli.run(command, ctx);
-    }
-    return await command.validateAndExecute();
+    // Our commands report their own failures (below); help, --version and
+    // --help on a command print through clipanion itself.
+    if (COMMANDS.some((c) => command instanceof c) && !command.help) return await command.validateAndExecute();
+    return await cli.run(command, ctx);
   } catch (error) {
     const failure = describeFailure(error, input);
     ctx.stderr.write(formatFailure(failure));

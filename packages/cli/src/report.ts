@@ -6,6 +6,7 @@
  */
 
 import { isSandboxError } from '@sandboxctl/core';
+import { COMMAND_NAMES, helpPath } from './commands';
 
 /** Exit status of a tool failure (as `env`, `timeout` and the launcher use it). */
 export const TOOL_FAILURE = 125;
@@ -16,12 +17,6 @@ export interface Failure {
   hint?: string;
   exitStatus: number;
 }
-
-const COMMANDS = new Set(['run', 'plan', 'doctor', 'seccomp']);
-/** Command groups: the help a mistake under them points to. */
-const GROUP_HELP: Record<string, string> = { seccomp: 'seccomp export' };
-
-COMMANDS.add('explain').add('presets').add('trust');
 
 /** Classifies anything thrown while parsing or executing a command. */
 export function describeFailure(error: unknown, args: readonly string[]): Failure {
@@ -37,12 +32,12 @@ export function describeFailure(error: unknown, args: readonly string[]): Failur
     };
   }
   if (isClipanionError(error)) {
-    const known = args[0] !== undefined && COMMANDS.has(args[0]);
+    const known = args[0] !== undefined && COMMAND_NAMES.includes(args[0]);
     if (!known && /^Command not found/.test(error.message)) {
       return {
         code: 'E_USAGE',
         message: args[0] === undefined ? 'no command given' : `unknown command ${JSON.stringify(args[0])}`,
-        hint: `the commands are ${[...COMMANDS].join(', ')}; see \`sandboxctl --help\``,
+        hint: `the commands are ${COMMAND_NAMES.join(', ')}; see \`sandboxctl --help\``,
         exitStatus: TOOL_FAILURE,
       };
     }
@@ -52,7 +47,7 @@ export function describeFailure(error: unknown, args: readonly string[]): Failur
     return {
       code: 'E_USAGE',
       message,
-      hint: `see \`${known ? `sandboxctl ${GROUP_HELP[args[0]!] ?? args[0]}` : 'sandboxctl'} --help\``,
+      hint: `see \`${known ? `sandboxctl ${helpPath(args[0]!) ?? args[0]}` : 'sandboxctl'} --help\``,
       exitStatus: TOOL_FAILURE,
     };
   }

@@ -4,16 +4,10 @@ import { join } from 'node:path';
 import { trustFile, type Diagnosis } from '@sandboxctl/core';
 import { formatDiagnosis } from '../src/commands/doctor';
 import { runCli } from './helpers';
+import { native } from '../../core/test/support/native-mock';
 
-const mockProbe = jest.fn();
-jest.mock('@sandboxctl/native', () => ({
-  // Config files are checked by the real addon (the ConfigFile type in Rust).
-  checkConfig: (json: string) => jest.requireActual('@sandboxctl/native').checkConfig(json),
-  checkPlan: () => null,
-  probe: () => mockProbe(),
-  version: () => '0.0.0-test',
-  planSchema: () => '{}',
-}));
+const mockProbe = native.probe;
+jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
 
 const FAKE_INIT = join(__dirname, '..', '..', 'core', 'test', 'fixtures', 'fake-init.js');
 const savedInit = process.env.SANDBOXCTL_INIT;

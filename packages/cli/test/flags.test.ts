@@ -1,10 +1,12 @@
-// The order scanner re-reads argv that clipanion accepted; its arity table
-// must describe exactly the options the commands register.
+// The flag table drives clipanion's options and the ordered pass over argv
+// that clipanion accepted: it must describe exactly the options the
+// commands register.
 
 import { createCli } from '../src/main';
-import { FLAG_ARITY, scanFlagOrder } from '../src/plan-flags';
-import { PlanCommand } from '../src/commands/plan';
-import { RunCommand } from '../src/commands/run';
+import { flagSpec, PLAN_FLAGS, scanFlagOrder } from '../src/flags';
+
+const FLAG_ARITY: Readonly<Record<string, number>> = Object.fromEntries(PLAN_FLAGS.map((spec) => [spec.flag, spec.values.length]));
+const arityOf = (table: Readonly<Record<string, number>>) => (flag: string) => table[flag];
 
 /** name -> arity, from the definitions clipanion builds (`--bind SRC DEST`). */
 function registeredArity(path: string): Record<string, number> {
@@ -20,18 +22,27 @@ function registeredArity(path: string): Record<string, number> {
   return arity;
 }
 
-describe('FLAG_ARITY', () => {
-  it('matches the options `run` registers', () => {
-    expect({ ...FLAG_ARITY, ...RunCommand.extraFlagArity }).toEqual(registeredArity('sandboxctl run'));
+describe('the flag table', () => {
+  it('is exactly the options `run` registers', () => {
+    expect(FLAG_ARITY).toEqual(registeredArity('sandboxctl run'));
   });
 
-  it('matches the options `plan` registers', () => {
-    expect({ ...FLAG_ARITY, ...PlanCommand.extraFlagArity }).toEqual(registeredArity('sandboxctl plan'));
+  it('and `plan` and `explain`, with their --json', () => {
+    expect({ ...FLAG_ARITY, '--json': 0 }).toEqual(registeredArity('sandboxctl plan'));
+    expect({ ...FLAG_ARITY, '--json': 0 }).toEqual(registeredArity('sandboxctl explain'));
+  });
+
+  it('gives every flag of every command that takes values its names, as many as it takes', () => {
+    for (const definition of createCli().definitions()) {
+      for (const [flag, arity] of Object.entries(registeredArity(definition.path))) {
+        if (arity > 0) expect([definition.path, flag, flagSpec(flag)?.values.length]).toEqual([definition.path, flag, arity]);
+      }
+    }
   });
 });
 
 describe('scanFlagOrder', () => {
-  const scan = (args: string[]) => scanFlagOrder(args, 1, { ...FLAG_ARITY, '--json': 0 }).map((o) => o.flag);
+  const scan = (args: string[]) => scanFlagOrder(args, 1, arityOf({ ...FLAG_ARITY, '--json': 0 })).map((o) => o.flag);
 
   it('lists flags in argv order, skipping their values', () => {
     expect(scan(['run', '--bind', '/a', '/b', '--tmpfs', '/t', '--perms', '0700', '--dir', '/d', '--', 'ls'])).toEqual([
@@ -59,7 +70,7 @@ describe('scanFlagOrder', () => {
   });
 
   it('reads bound values and negated booleans', () => {
-    const found = scanFlagOrder(['run', '--perms=0755', '--no-clearenv', '--clearenv', 'ls'], 1, FLAG_ARITY);
+    const found = scanFlagOrder(['run', '--perms=0755', '--no-clearenv', '--clearenv', 'ls'], 1, arityOf(FLAG_ARITY));
     expect(found).toEqual([
       { flag: '--perms', negated: false, index: 1 },
       { flag: '--clearenv', negated: true, index: 2 },

@@ -4,24 +4,14 @@
 import { closeSync, fstatSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PlanProblem } from '@sandboxctl/native';
 import type { Plan } from '@sandboxctl/core';
 import { runCli } from './helpers';
+import { native, resetNative } from '../../core/test/support/native-mock';
 
-const mockCheckPlan = jest.fn<PlanProblem | null, [string]>(() => null);
-jest.mock('@sandboxctl/native', () => ({
-  checkPlan: (json: string) => mockCheckPlan(json),
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => '{}',
-}));
+const mockCheckPlan = native.checkPlan;
+jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
 
-beforeEach(() => {
-  mockCheckPlan.mockReset();
-  mockCheckPlan.mockReturnValue(null);
-});
+beforeEach(resetNative);
 
 /** `sandboxctl plan --json ARGS`, parsed; fails the test on a non-zero status. */
 async function planOf(args: string[]): Promise<Plan> {

@@ -2,27 +2,19 @@
 // exit statuses, failures, and signal forwarding. No kernel features needed.
 
 import { join } from 'node:path';
-import type { PlanProblem } from '@sandboxctl/native';
 import { exitStatus, forwardSignals, FORWARDED_SIGNALS } from '../src/commands/run';
 import { runCli } from './helpers';
+import { native, resetNative } from '../../core/test/support/native-mock';
 
-const mockCheckPlan = jest.fn<PlanProblem | null, [string]>(() => null);
-jest.mock('@sandboxctl/native', () => ({
-  checkPlan: (json: string) => mockCheckPlan(json),
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => '{}',
-}));
+const mockCheckPlan = native.checkPlan;
+jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
 
 const FAKE_INIT = join(__dirname, '..', '..', 'core', 'test', 'fixtures', 'fake-init.js');
 const savedInit = process.env.SANDBOXCTL_INIT;
 
 beforeEach(() => {
   process.env.SANDBOXCTL_INIT = FAKE_INIT;
-  mockCheckPlan.mockReset();
-  mockCheckPlan.mockReturnValue(null);
+  resetNative();
 });
 
 afterAll(() => {

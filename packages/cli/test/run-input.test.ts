@@ -1,40 +1,14 @@
 // `run` refuses closed caller fds by flag before anything is spawned, and a
 // program not found in an empty sandbox says the sandbox is empty.
 
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SandboxError } from '@sandboxctl/core';
 import { emptySandbox } from '../src/commands/run';
 import { runCli } from './helpers';
+import { withoutLauncher } from '../../core/test/support/no-launcher';
 
-jest.mock('@sandboxctl/native', () => ({
-  checkPlan: () => null,
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => '{}',
-}));
+jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
 
-let dir: string;
-const savedInit = process.env.SANDBOXCTL_INIT;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sandboxctl-run-input-'));
-  // A launcher that does not exist: reaching it would be E_INIT_MISSING.
-  process.env.SANDBOXCTL_INIT = join(dir, 'no-launcher');
-});
-afterEach(() => {
-  if (savedInit === undefined) delete process.env.SANDBOXCTL_INIT;
-  else process.env.SANDBOXCTL_INIT = savedInit;
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function closedFd(): number {
-  const fd = openSync(dir, 'r');
-  closeSync(fd);
-  return fd;
-}
+const { closedFd } = withoutLauncher('sandboxctl-run-input-');
 
 describe('closed caller fds', () => {
   it.each([

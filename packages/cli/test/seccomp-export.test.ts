@@ -8,14 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { main } from '../src/main';
+import { native } from '../../core/test/support/native-mock';
 
-const mockCompile = jest.fn<Buffer[], [string, boolean, string | undefined]>();
-jest.mock('@sandboxctl/native', () => ({
-  compileSeccomp: (json: string, keepSession: boolean, arch?: string) => mockCompile(json, keepSession, arch),
-  checkPlan: () => null,
-  version: () => '0.0.0-test',
-  planSchema: () => '{}',
-}));
+const mockCompile = native.compileSeccomp;
+jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
 
 interface Exported {
   status: number;

@@ -6,22 +6,12 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PlanProblem } from '@sandboxctl/native';
 import { trustFile, type Plan } from '@sandboxctl/core';
 import { runCli } from './helpers';
+import { native, resetNative } from '../../core/test/support/native-mock';
 
-const mockCheckPlan = jest.fn<PlanProblem | null, [string]>(() => null);
-jest.mock('@sandboxctl/native', () => ({
-  describeOps: (json: string) => jest.requireActual('@sandboxctl/native').describeOps(json),
-  // Config files are checked by the real addon (the ConfigFile type in Rust).
-  checkConfig: (json: string) => jest.requireActual('@sandboxctl/native').checkConfig(json),
-  checkPlan: (json: string) => mockCheckPlan(json),
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', '..', 'schema', 'plan.schema.json'), 'utf8'),
-}));
+const mockCheckPlan = native.checkPlan;
+jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
 
 let dir: string;
 let home: string;
@@ -30,8 +20,7 @@ const savedCwd = process.cwd();
 const savedEnv = { ...process.env };
 
 beforeEach(() => {
-  mockCheckPlan.mockReset();
-  mockCheckPlan.mockReturnValue(null);
+  resetNative();
   dir = realpathSync(mkdtempSync(join(tmpdir(), 'sandboxctl-sources-')));
   home = join(dir, 'home');
   project = join(home, 'project');

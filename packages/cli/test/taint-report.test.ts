@@ -8,14 +8,7 @@ import { join } from 'node:path';
 import { formatTaint, printable } from '../src/taint-report';
 import { runCli } from './helpers';
 
-jest.mock('@sandboxctl/native', () => ({
-  checkPlan: () => null,
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => '{}',
-}));
+jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
 
 const finding = (over: Partial<TaintFinding>): TaintFinding => ({
   kind: 'git-hook',

@@ -6,17 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './helpers';
 
-jest.mock('@sandboxctl/native', () => ({
-  describeOps: (json: string) => jest.requireActual('@sandboxctl/native').describeOps(json),
-  // Config files are checked by the real addon (the ConfigFile type in Rust).
-  checkConfig: (json: string) => jest.requireActual('@sandboxctl/native').checkConfig(json),
-  checkPlan: () => null,
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', '..', 'schema', 'plan.schema.json'), 'utf8'),
-}));
+jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
 
 let dir: string;
 let project: string;

@@ -16,7 +16,8 @@ import { posix } from 'node:path';
 import { describeOpsJson } from './native';
 import type { Op, Plan } from './plan-types';
 import { realHost, type HostView } from './presets/host';
-import { isWithin, type OpNote } from './presets/resolve';
+import { isWithin } from './plan/paths';
+import type { OpNote } from './presets/types';
 
 export type ExplainSection = 'visible' | 'writable' | 'hidden' | 'protected' | 'other';
 

@@ -4,20 +4,18 @@
  * stable codes.
  */
 
-import { isPlanBuilder, type PlanBuilder } from './ops';
+import { isPlanBuilder, type PlanBuilder } from './plan/builder';
 import { checkPlanJson, nativeVersion, probe as nativeProbe, type PlanProblem, type Probe } from './native';
 import type { Plan } from './plan-types';
 
-export * from './plan-types';
+export * from './plan';
 export * from './errors';
-export * from './ops';
 export * from './run';
-export { assertCallerFdsOpen, callerFds, isFdOpen, type CallerFd } from './caller-fds';
+export { assertCallerFdsOpen, callerFds, isFdOpen, type CallerFd } from './launcher';
 export * from './diagnose';
 export * from './presets';
 export * from './config';
 export * from './explain';
-export { composePlan, mergeEnv, type PlanLayer } from './presets/compose';
 export type { PlanProblem, Probe } from './native';
 export { compileSeccomp, planSchema } from './native';
 

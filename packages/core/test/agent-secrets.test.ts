@@ -13,7 +13,7 @@ import { sanitizeGitConfig, sanitizeNpmrc } from '../src/presets/home-files';
 import { fakeHost } from '../src/presets/host';
 import { MAX_MASKS } from '../src/presets/reach';
 import { resolvePreset, type PresetOptions } from '../src/presets';
-import { composePlan } from '../src/presets/compose';
+import { composePlan } from '../src/plan/compose';
 import type { Op } from '../src/plan-types';
 
 const targets = (ops: readonly Op[]): string[] => ops.map((op) => ('target' in op ? String(op.target) : op.kind));

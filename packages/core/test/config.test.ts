@@ -10,17 +10,7 @@ import { join } from 'node:path';
 const root = join(__dirname, '..', '..', '..');
 const planSchemaText = readFileSync(join(root, 'schema', 'plan.schema.json'), 'utf8');
 
-jest.mock('@sandboxctl/native', () => ({
-  // Config files are checked by the real addon (the ConfigFile type in Rust).
-  checkConfig: (json: string) => jest.requireActual('@sandboxctl/native').checkConfig(json),
-  configSchema: () => jest.requireActual('@sandboxctl/native').configSchema(),
-  checkPlan: () => null,
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', '..', 'schema', 'plan.schema.json'), 'utf8'),
-}));
+jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
 
 import { CONFIG_FILE, checkConfig, configSchema, findConfig, loadConfig } from '../src/config';
 import { PRESET_NAMES } from '../src/presets';

@@ -1,12 +1,10 @@
-import type { PlanProblem } from '@sandboxctl/native';
+import { native } from './support/native-mock';
 
-const mockCheckPlan = jest.fn<PlanProblem | null, [string]>(() => null);
-jest.mock('@sandboxctl/native', () => ({
-  checkPlan: (json: string) => mockCheckPlan(json),
-  probe: () => ({ kernelRelease: '6.1.0', userns: { available: true }, seccomp: true, landlockAbi: 1 }),
-  version: () => '9.9.9',
-  planSchema: () => '{"title":"Plan"}',
-}));
+const mockCheckPlan = native.checkPlan;
+native.probe.mockImplementation(() => ({ kernelRelease: '6.1.0', userns: { available: true }, seccomp: true, landlockAbi: 1 }));
+native.version.mockImplementation(() => '9.9.9');
+native.planSchema.mockImplementation(() => '{"title":"Plan"}');
+jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
 
 import * as core from '../src/index';
 

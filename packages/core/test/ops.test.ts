@@ -1,4 +1,4 @@
-import { plan, PlanBuilder, PLAN_VERSION, isPlanBuilder } from '../src/ops';
+import { plan, PlanBuilder, PLAN_VERSION, isPlanBuilder } from '../src/plan/builder';
 
 describe('plan builder', () => {
   it('starts with the version, argv and no ops', () => {

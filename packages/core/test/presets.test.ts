@@ -3,7 +3,7 @@
 // what is protected even when missing, which variables are removed, and the
 // directories a preset refuses.
 
-import { composePlan, mergeEnv } from '../src/presets/compose';
+import { composePlan, mergeEnv } from '../src/plan/compose';
 import { credentialNames, looksLikeCredential } from '../src/presets/credentials';
 import { EXAMPLE_CWD, EXAMPLE_ENV, EXAMPLE_HOME, exampleOptions } from '../src/presets/example';
 import { fakeHost } from '../src/presets/host';

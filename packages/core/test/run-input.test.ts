@@ -2,41 +2,16 @@
 // anything is spawned: no argv, and caller fds (bind/file sources, passed
 // fds, the status fd) that are not open.
 
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { closeSync, openSync } from 'node:fs';
+import { withoutLauncher } from './support/no-launcher';
 
-jest.mock('@sandboxctl/native', () => ({
-  checkPlan: () => null,
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => '{}',
-}));
+jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
 
-import { callerFds } from '../src/caller-fds';
+import { callerFds } from '../src/launcher/fds';
 import { buildPlan, run, spawn, type SpawnOptions } from '../src/run';
 
-const savedInit = process.env.SANDBOXCTL_INIT;
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sandboxctl-input-'));
-  // Never reached: a launcher that does not exist proves nothing was spawned.
-  process.env.SANDBOXCTL_INIT = join(dir, 'no-launcher');
-});
-afterEach(() => {
-  if (savedInit === undefined) delete process.env.SANDBOXCTL_INIT;
-  else process.env.SANDBOXCTL_INIT = savedInit;
-  rmSync(dir, { recursive: true, force: true });
-});
-
-/** An fd number that is certainly closed: opened, then closed. */
-function closedFd(): number {
-  const fd = openSync(dir, 'r');
-  closeSync(fd);
-  return fd;
-}
+// Never reached: a launcher that does not exist proves nothing was spawned.
+const { dir, closedFd } = withoutLauncher('sandboxctl-input-');
 
 function thrown(fn: () => unknown): unknown {
   try {
@@ -98,7 +73,7 @@ describe('caller fds', () => {
   });
 
   it('an open one passes on to the launcher (here: missing, E_INIT_MISSING)', () => {
-    const fd = openSync(dir, 'r');
+    const fd = openSync(dir(), 'r');
     try {
       expect(thrown(() => spawn({ argv: ['true'], plan: { fds: [{ fd }] } }))).toMatchObject({ code: 'E_INIT_MISSING' });
     } finally {

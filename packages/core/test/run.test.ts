@@ -6,20 +6,13 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PlanProblem } from '@sandboxctl/native';
+import { native, resetNative } from './support/native-mock';
 
-const mockCheckPlan = jest.fn<PlanProblem | null, [string]>(() => null);
-jest.mock('@sandboxctl/native', () => ({
-  checkPlan: (json: string) => mockCheckPlan(json),
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => '{}',
-}));
+const mockCheckPlan = native.checkPlan;
+jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
 
 import { buildPlan, canUseTty, CLEANUP_GRACE_MS, KILL_GRACE_MS, resolveInit, run, spawn } from '../src/run';
-import { plan } from '../src/ops';
+import { plan } from '../src/plan/builder';
 import { SandboxError } from '../src/errors';
 
 const FAKE_INIT = join(__dirname, 'fixtures', 'fake-init.js');
@@ -36,8 +29,7 @@ beforeEach(() => {
   record = join(dir, 'plan.json');
   process.env.SANDBOXCTL_INIT = FAKE_INIT;
   process.env.FAKE_INIT_RECORD = record;
-  mockCheckPlan.mockReset();
-  mockCheckPlan.mockReturnValue(null);
+  resetNative();
 });
 
 afterEach(() => {

@@ -7,16 +7,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, r
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
-jest.mock('@sandboxctl/native', () => ({
-  // Config files are checked by the real addon (the ConfigFile type in Rust).
-  checkConfig: (json: string) => jest.requireActual('@sandboxctl/native').checkConfig(json),
-  checkPlan: () => null,
-  probe: () => {
-    throw new Error('not used');
-  },
-  version: () => '0.0.0-test',
-  planSchema: () => require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', '..', 'schema', 'plan.schema.json'), 'utf8'),
-}));
+jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
 
 import {
   checkTrust,

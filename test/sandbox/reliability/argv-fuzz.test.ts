@@ -14,7 +14,7 @@
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { requireKernel } from '../helpers';
-import { FLAG_ARITY } from '../../../packages/cli/src/plan-flags';
+import { PLAN_FLAGS } from '../../../packages/cli/src/flags';
 
 beforeAll(requireKernel);
 
@@ -99,7 +99,7 @@ test('well-formed op flags: the plan has the same ops in argv order, and it chec
 });
 
 // fd-reading flags read this process's descriptors: left out, they are not argv.
-const flags = Object.keys(FLAG_ARITY).filter((f) => f !== '--file' && f !== '--ro-bind-data');
+const flags = PLAN_FLAGS.filter((f) => f.group !== 'source' && f.flag !== '--file' && f.flag !== '--ro-bind-data').map((f) => f.flag);
 const hostile = fc.oneof(
   fc.string({ maxLength: 30 }),
   fc.fullUnicodeString({ maxLength: 10 }),

@@ -5,13 +5,11 @@
  */
 
 import { Command, Option } from 'clipanion';
-import { checkPlan, escapeControl, explainPlan, formatExplanation, opDescriptionsFromSchema, planSchema, SandboxError, trustCommand, type SandboxConfig } from '@sandboxctl/core';
-import { PLAN_FLAGS_SCHEMA } from '../plan-flags';
-import { SOURCE_FLAG_ARITY, SourcedPlanCommand } from '../plan-sources';
+import { checkPlan, escapeControl, explainPlan, formatExplanation, opDescriptionsFromSchema, planSchema, SandboxError, trustCommand, type OpOrigin, type SandboxConfig } from '@sandboxctl/core';
+import { PlanCommand } from '../plan-command';
 
-export class ExplainCommand extends SourcedPlanCommand {
+export class ExplainCommand extends PlanCommand {
   static override paths = [['explain']];
-  static override schema = PLAN_FLAGS_SCHEMA;
   static override usage = Command.Usage({
     description: 'say in words what a sandbox would allow',
     details: `
@@ -27,8 +25,6 @@ export class ExplainCommand extends SourcedPlanCommand {
       ['As JSON', '$0 explain --preset build --json'],
     ],
   });
-
-  static override extraFlagArity = { ...SOURCE_FLAG_ARITY, '--json': 0 };
 
   json = Option.Boolean('--json', false, { description: 'Print the explanation as JSON' });
   // Optional here; typed as the base's `string` (clipanion reads the option
@@ -48,13 +44,14 @@ export class ExplainCommand extends SourcedPlanCommand {
     } catch (error) {
       throw this.explain(error);
     }
-    const { plan, notes, preset, config } = resolved;
+    const { plan, origins, preset, config } = resolved;
+    const notes = origins.map((origin: OpOrigin) => (origin.from === 'preset' ? origin.note : undefined));
     // The plan is checked as `run` would, with a stand-in program when none was given.
     const problem = checkPlan(plan.argv.length > 0 ? plan : { ...plan, argv: ['true'] });
     if (problem) throw this.explain(SandboxError.fromReport(problem));
     const options: Parameters<typeof explainPlan>[1] = { notes, opDescriptions: opDescriptionsFromSchema(parseSchema()) };
     if (preset) options.preset = preset.name;
-    const trust = config && configTrust(config, this.config !== undefined);
+    const trust = config && configTrust(config, this.flagString('--config') !== undefined);
     if (config) options.config = this.json ? config.file : `${config.file} (${trust!.text})`;
     const explanation = explainPlan(plan, options);
     if (this.json) {

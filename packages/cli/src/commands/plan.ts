@@ -5,12 +5,10 @@
 
 import { Command, Option } from 'clipanion';
 import { checkPlan, SandboxError } from '@sandboxctl/core';
-import { PLAN_FLAGS_SCHEMA } from '../plan-flags';
-import { SOURCE_FLAG_ARITY, SourcedPlanCommand } from '../plan-sources';
+import { PlanCommand } from '../plan-command';
 
-export class PlanCommand extends SourcedPlanCommand {
+export class PrintPlanCommand extends PlanCommand {
   static override paths = [['plan']];
-  static override schema = PLAN_FLAGS_SCHEMA;
   static override usage = Command.Usage({
     description: 'print the plan for a sandbox without running it',
     details: `
@@ -26,8 +24,6 @@ export class PlanCommand extends SourcedPlanCommand {
       ['Save a plan and run it with the launcher', '$0 plan --ro-bind /usr /usr --tmpfs /tmp -- /usr/bin/env > plan.json && sandboxctl-init --plan plan.json'],
     ],
   });
-
-  static override extraFlagArity = { ...SOURCE_FLAG_ARITY, '--json': 0 };
 
   json = Option.Boolean('--json', false, { description: 'Print the plan compact, on one line' });
 

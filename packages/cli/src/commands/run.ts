@@ -6,18 +6,15 @@
 
 import { constants } from 'node:os';
 import { Command } from 'clipanion';
-import { canUseTty, isSandboxError, SandboxError, spawn, type ExitResult, type SandboxProcess } from '@sandboxctl/core';
-import { PLAN_FLAGS_SCHEMA } from '../plan-flags';
-import { SourcedPlanCommand } from '../plan-sources';
-import { checkFlagFds } from '../caller-fds';
+import { canUseTty, isSandboxError, SandboxError, SandboxProcess, type ExitResult } from '@sandboxctl/core';
+import { PlanCommand } from '../plan-command';
 import { formatTaint } from '../taint-report';
 
 /** The signals the launcher forwards to the program (docs/internals.md). */
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 
-export class RunCommand extends SourcedPlanCommand {
+export class RunCommand extends PlanCommand {
   static override paths = [['run']];
-  static override schema = PLAN_FLAGS_SCHEMA;
   static override usage = Command.Usage({
     description: 'run a program in a new sandbox',
     details: `
@@ -55,13 +52,13 @@ export class RunCommand extends SourcedPlanCommand {
     let presetName = '';
     try {
       const { plan, preset } = this.resolvePlan();
-      checkFlagFds(this);
+      this.checkFlagFds();
       empty = (plan.ops ?? []).length === 0;
       protectedPaths = preset?.protectedPaths ?? [];
       presetName = preset?.name ?? '';
       // As docker -it and ssh: a terminal gets a pseudo-terminal unless --no-tty.
       if (plan.tty === undefined && canUseTty(plan)) plan.tty = true;
-      child = spawn({ argv: plan.argv, plan, stdio: 'inherit' });
+      child = SandboxProcess.start(plan, { stdio: 'inherit' });
     } catch (error) {
       throw this.explain(error);
     }

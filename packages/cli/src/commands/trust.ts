@@ -20,6 +20,7 @@ import {
   untrustFile,
 } from '@sandboxctl/core';
 import type { SandboxctlContext } from '../context';
+import { clipanionOption } from '../flags';
 
 export class TrustCommand extends Command<SandboxctlContext> {
   static override paths = [['trust']];
@@ -43,7 +44,7 @@ export class TrustCommand extends Command<SandboxctlContext> {
 
   list = Option.Boolean('--list', false, { description: 'List the trusted files: trusted, changed (not used until trusted again) or missing' });
   json = Option.Boolean('--json', false, { description: 'With --list: print the list as JSON' });
-  remove = Option.String('--remove', { description: 'Stop trusting FILE' });
+  remove = clipanionOption('--remove') as string | undefined;
   file = Option.String({ name: 'FILE', required: false });
 
   async execute(): Promise<number> {

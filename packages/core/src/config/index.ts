@@ -25,7 +25,8 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { SandboxError } from '../errors';
 import { loadNative } from '../native';
 import type { Op } from '../plan-types';
-import type { PlanLayer } from '../presets/compose';
+import type { PlanLayer } from '../plan/compose';
+import { mapOpPaths, resolveOpPaths } from '../plan/paths';
 import type { PresetOptions } from '../presets';
 import type { PresetName } from '../presets/types';
 import { checkTrust, readTrustStore, realHome, shellQuote, trustCommand, type TrustCheck } from './trust';
@@ -34,8 +35,6 @@ export const CONFIG_FILE = 'sandboxctl.json';
 
 /** Keys of sandboxctl.json that are not plan fields. */
 const CONFIG_KEYS = ['$schema', 'preset', 'allowEnv', 'inputs', 'output'] as const;
-/** Op fields holding host or sandbox paths, resolved against the file's directory. */
-const PATH_FIELDS = ['source', 'target', 'upper', 'work'] as const;
 
 export interface SandboxConfig {
   /** Absolute path of the file. */
@@ -190,24 +189,9 @@ export function presetWithConfig(preset: PresetName | PresetOptions | undefined,
   return options;
 }
 
-/** `op` with its relative path fields (source, target, upper, work, lowers) resolved against `base`. */
-export function resolveOpPaths(op: Op, base: string): Op {
-  const out = { ...op } as Record<string, unknown>;
-  for (const field of PATH_FIELDS) {
-    if (typeof out[field] === 'string' && !isAbsolute(out[field] as string)) out[field] = resolve(base, out[field] as string);
-  }
-  if (Array.isArray(out.lowers)) out.lowers = (out.lowers as string[]).map((p) => (isAbsolute(p) ? p : resolve(base, p)));
-  return out as unknown as Op;
-}
-
 /** The op with `~` in its path fields expanded (see {@link expandHome}). */
 function expandOpHome(op: Op, where: string, home: (where: string, path: string) => string): Op {
-  const out = { ...op } as Record<string, unknown>;
-  for (const field of PATH_FIELDS) {
-    if (typeof out[field] === 'string') out[field] = home(`${where}.${field}`, out[field] as string);
-  }
-  if (Array.isArray(out.lowers)) out.lowers = (out.lowers as string[]).map((p, i) => home(`${where}.lowers[${i}]`, p));
-  return out as unknown as Op;
+  return mapOpPaths(op, (path, field) => home(`${where}.${field}`, path));
 }
 
 /**
@@ -240,6 +224,16 @@ export function untrustedError(file: string, verdict: Extract<TrustCheck, { trus
   return new SandboxError('E_CONFIG_UNTRUSTED', `${shown}: ${why}`, {
     hint: `\`sandboxctl explain --config ${shellQuote(shown)}\` shows what it would do; --no-config ignores it`,
   });
+}
+
+/**
+ * The config a run in `dir` uses: the nearest non-empty sandboxctl.json (see
+ * {@link findConfig}), loaded as a discovered file (owner and trust checked),
+ * or undefined when there is none.
+ */
+export function discoverConfig(dir: string, options: Omit<LoadConfigOptions, 'discovered'> = {}): SandboxConfig | undefined {
+  const file = findConfig(dir);
+  return file === undefined ? undefined : loadConfig(file, { ...options, discovered: true });
 }
 
 /** What the upward search finds from `dir` and whether a run would accept it. */

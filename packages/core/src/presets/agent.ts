@@ -6,6 +6,7 @@
  * read-only, no network, the environment passed by allow-list.
  */
 
+import { HOST_READ_ONLY, PRIVATE_KERNEL_AND_TMP } from './steps';
 import type { PresetDefinition } from './types';
 
 export const agent: PresetDefinition = {
@@ -21,10 +22,8 @@ export const agent: PresetDefinition = {
     'It refuses to run with / or a directory that contains your home as the current directory: everything there would be writable, ~/.bashrc and ~/.local/bin included.',
   ],
   steps: [
-    { op: { kind: 'bind', source: '/', target: '/' }, why: 'the host, read-only' },
-    { op: { kind: 'proc', target: '/proc' }, why: 'processes of this sandbox only' },
-    { op: { kind: 'dev', target: '/dev' }, why: 'null, zero, full, random, urandom, tty, a private pts and shm' },
-    { op: { kind: 'tmpfs', target: '/tmp' }, why: 'private /tmp, empty, gone after the run' },
+    HOST_READ_ONLY,
+    ...PRIVATE_KERNEL_AND_TMP,
     { privateRun: true, why: 'host services' },
     { home: true, why: 'the home by allow-list' },
     { rootSecrets: true, why: 'root-only files' },

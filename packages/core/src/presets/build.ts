@@ -1,5 +1,6 @@
 /** `build`: a hermetic build: declared inputs read-only, one output writable. */
 
+import { PRIVATE_KERNEL_AND_TMP } from './steps';
 import type { PresetDefinition } from './types';
 
 export const build: PresetDefinition = {
@@ -11,9 +12,7 @@ export const build: PresetDefinition = {
   ],
   steps: [
     { system: ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc'], why: 'the system, read-only' },
-    { op: { kind: 'proc', target: '/proc' }, why: 'processes of this sandbox only' },
-    { op: { kind: 'dev', target: '/dev' }, why: 'null, zero, full, random, urandom, tty, a private pts and shm' },
-    { op: { kind: 'tmpfs', target: '/tmp' }, why: 'private /tmp, empty, gone after the run' },
+    ...PRIVATE_KERNEL_AND_TMP,
     { inputs: true, why: 'a declared input, read-only' },
     { output: true, why: 'the output directory, writable' },
   ],

@@ -5,8 +5,7 @@
  */
 
 import { fakeHost } from './host';
-import type { PresetOptions } from './index';
-import type { PresetName } from './types';
+import type { PresetName, PresetOptions } from './types';
 
 export const EXAMPLE_HOME = '/home/user';
 export const EXAMPLE_CWD = '/home/user/project';

@@ -26,7 +26,8 @@ import { SandboxError } from '../errors';
 import type { Op } from '../plan-types';
 import { sanitizeGitConfig, sanitizeNpmrc } from './home-files';
 import type { HostView } from './host';
-import { isWithin, type OpRole } from './resolve';
+import { isWithin } from '../plan/paths';
+import type { OpRole } from './types';
 
 /** Toolchains: read-only, relative to the home. `python*` entries are globbed below `.local/lib`. */
 export const HOME_TOOLCHAINS = [

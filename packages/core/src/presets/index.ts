@@ -10,14 +10,13 @@ import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { SandboxError } from '../errors';
 import { passwdHome } from '../passwd-home';
-import type { Network } from '../plan-types';
 import { agent } from './agent';
 import { build } from './build';
-import { realHost, type HostView } from './host';
+import { realHost } from './host';
 import { resolveWith, type PresetContext, type ResolvedPreset } from './resolve';
 import { roHost } from './ro-host';
 import { strict } from './strict';
-import { PRESET_NAMES, type PresetDefinition, type PresetName } from './types';
+import { PRESET_NAMES, type PresetDefinition, type PresetName, type PresetOptions } from './types';
 
 export { auditRoots, auditSpec, ON_TAINT_MODES, withOnTaint } from './audit';
 export { credentialNames, disallowedNames, ENV_ALLOW, looksLikeCredential } from './credentials';
@@ -25,8 +24,9 @@ export { HOME_CACHES, HOME_SECRETS, HOME_TOOLCHAINS } from './home';
 export { sanitizeGitConfig, sanitizeNpmrc } from './home-files';
 export { fakeHost, realHost, type DirEntry, type EntryType, type HostView, type PathKind } from './host';
 export { EXAMPLE_CWD, EXAMPLE_ENV, EXAMPLE_HOME, EXAMPLE_HOST, exampleOptions } from './example';
-export { isWithin, type OpNote, type OpRole, type PresetContext, type PresetPlanPolicy, type ResolvedPreset } from './resolve';
-export { PRESET_NAMES, type PresetDefinition, type PresetName, type PresetParam, type PresetStep, type ProtectedPath } from './types';
+export { isWithin } from '../plan/paths';
+export { type PresetContext, type PresetPlanPolicy, type ResolvedPreset } from './resolve';
+export { PRESET_NAMES, type OpNote, type OpRole, type PresetDefinition, type PresetOptions, type PresetName, type PresetParam, type PresetStep, type ProtectedPath } from './types';
 
 /** Every preset, by name. */
 export const PRESETS: Readonly<Record<PresetName, PresetDefinition>> = {
@@ -35,39 +35,6 @@ export const PRESETS: Readonly<Record<PresetName, PresetDefinition>> = {
   agent,
   build,
 };
-
-/** A preset and what it should be resolved against; unset fields come from this process. */
-export interface PresetOptions {
-  name: PresetName;
-  /** Host directory made writable (`ro-host`, `agent`) or read (`build`); default `process.cwd()`. */
-  cwd?: string;
-  /**
-   * The caller's home. Default: the password database's entry for this
-   * process's uid (`os.userInfo()`), symlinks resolved; `$HOME` only when
-   * there is no entry. `agent` shows it through an allow-list.
-   */
-  home?: string;
-  /** The environment credentials are looked for in; default `process.env`. */
-  env?: Readonly<Record<string, string | undefined>>;
-  /** Variable names `agent` keeps whatever they hold (a trailing `*` is a prefix). */
-  allowEnv?: readonly string[];
-  /** `agent`: home paths shown read-only besides the allow-list (relative to the home, or absolute below it). */
-  allowHome?: readonly string[];
-  /** `agent`, `strict`: host socket paths left reachable; relative ones resolve against `cwd`. */
-  allowSocket?: readonly string[];
-  /** The network the plan will have when the caller overrides the preset's (`agent` keeps DNS then). */
-  network?: Network;
-  /** The caller's uid; default this process's (0: `agent` hides root-only files). */
-  uid?: number;
-  /** Protected paths `agent` lets the program write; relative ones resolve against `cwd`. */
-  allowWrite?: readonly string[];
-  /** `build`: paths readable (default: the current directory); relative ones resolve against `cwd`. */
-  inputs?: readonly string[];
-  /** `build`: the one writable directory (default: `out` under `cwd`). */
-  output?: string;
-  /** Default: the real filesystem. */
-  host?: HostView;
-}
 
 export function isPresetName(name: unknown): name is PresetName {
   return typeof name === 'string' && (PRESET_NAMES as readonly string[]).includes(name);

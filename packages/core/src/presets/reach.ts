@@ -28,7 +28,8 @@
 import { posix } from 'node:path';
 import type { Op } from '../plan-types';
 import type { HostView } from './host';
-import { isWithin, type OpRole } from './resolve';
+import { isWithin } from '../plan/paths';
+import type { OpRole } from './types';
 
 type Add = (op: Op, role: OpRole, why: string) => void;
 

@@ -15,32 +15,10 @@ import { credentialNames, disallowedNames } from './credentials';
 import { gitLayout, isGitDir, nestedGit, type GitProtect } from './git';
 import { resolveHome } from './home';
 import type { HostView } from './host';
+import { isWithin } from '../plan/paths';
 import { resolvePrivateRun, resolveResolver, resolveSockets } from './reach';
 import { resolveRootSecrets } from './system-secrets';
-import type { PresetDefinition, PresetStep } from './types';
-
-/** What an op does for the preset, for `explain` and the docs. */
-export type OpRole =
-  | 'host'
-  | 'system'
-  | 'input'
-  | 'writable'
-  | 'output'
-  | 'private'
-  | 'kernel'
-  | 'hidden'
-  | 'protected'
-  | 'placeholder'
-  /** A host cache, copy-on-write. */
-  | 'cache'
-  /** A file the preset writes (a sanitized copy of a host file, an empty resolv.conf). */
-  | 'sanitized';
-
-export interface OpNote {
-  role: OpRole;
-  /** Why the op is there, in words. */
-  why: string;
-}
+import type { OpNote, OpRole, PresetDefinition, PresetStep } from './types';
 
 /** Everything a preset's plan depends on. */
 export interface PresetContext {
@@ -414,9 +392,4 @@ function roleOf(op: Op): OpRole {
     default:
       return 'host';
   }
-}
-
-/** True when `path` is `dir` or below it. */
-export function isWithin(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);
 }

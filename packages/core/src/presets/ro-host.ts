@@ -1,5 +1,6 @@
 /** `ro-host`: the host read-only, the current directory writable. */
 
+import { HOST_READ_ONLY, PRIVATE_KERNEL_AND_TMP } from './steps';
 import type { PresetDefinition } from './types';
 
 export const roHost: PresetDefinition = {
@@ -10,10 +11,8 @@ export const roHost: PresetDefinition = {
     'It hides nothing that your user can read: use `agent` to keep secrets out.',
   ],
   steps: [
-    { op: { kind: 'bind', source: '/', target: '/' }, why: 'the host, read-only' },
-    { op: { kind: 'proc', target: '/proc' }, why: 'processes of this sandbox only' },
-    { op: { kind: 'dev', target: '/dev' }, why: 'null, zero, full, random, urandom, tty, a private pts and shm' },
-    { op: { kind: 'tmpfs', target: '/tmp' }, why: 'private /tmp, empty, gone after the run' },
+    HOST_READ_ONLY,
+    ...PRIVATE_KERNEL_AND_TMP,
     { op: { kind: 'bind', source: '{cwd}', target: '{cwd}', writable: true }, why: 'the current directory, writable' },
   ],
   policy: {

@@ -1,5 +1,6 @@
 /** `strict`: nothing of the host but what the caller lists. */
 
+import { PRIVATE_KERNEL_AND_TMP } from './steps';
 import type { PresetDefinition } from './types';
 
 export const strict: PresetDefinition = {
@@ -11,9 +12,7 @@ export const strict: PresetDefinition = {
     'Use it for programs you want to give exactly what they need, nothing more.',
   ],
   steps: [
-    { op: { kind: 'proc', target: '/proc' }, why: 'processes of this sandbox only' },
-    { op: { kind: 'dev', target: '/dev' }, why: 'null, zero, full, random, urandom, tty, a private pts and shm' },
-    { op: { kind: 'tmpfs', target: '/tmp' }, why: 'private /tmp, empty, gone after the run' },
+    ...PRIVATE_KERNEL_AND_TMP,
     { sockets: 'allowed', why: 'host sockets: none unless allowed' },
   ],
   policy: {

@@ -11,7 +11,7 @@
 
 import type { Op } from '../plan-types';
 import type { HostView } from './host';
-import type { OpRole } from './resolve';
+import type { OpRole } from './types';
 
 type Add = (op: Op, role: OpRole, why: string) => void;
 

@@ -6,6 +6,7 @@
  */
 
 import type { Network, Op, SeccompPreset } from '../plan-types';
+import type { HostView } from './host';
 
 /** The presets sandboxctl ships. */
 export const PRESET_NAMES = ['strict', 'ro-host', 'agent', 'build'] as const;
@@ -98,4 +99,60 @@ export interface PresetDefinition {
   /** Refuse a current directory of `/` or one that contains $HOME. */
   readonly refuseCwd: readonly ('root' | 'above-home')[];
   readonly params: readonly PresetParam[];
+}
+
+/** What an op does for the preset, for `explain` and the docs. */
+export type OpRole =
+  | 'host'
+  | 'system'
+  | 'input'
+  | 'writable'
+  | 'output'
+  | 'private'
+  | 'kernel'
+  | 'hidden'
+  | 'protected'
+  | 'placeholder'
+  /** A host cache, copy-on-write. */
+  | 'cache'
+  /** A file the preset writes (a sanitized copy of a host file, an empty resolv.conf). */
+  | 'sanitized';
+
+export interface OpNote {
+  role: OpRole;
+  /** Why the op is there, in words. */
+  why: string;
+}
+
+/** A preset and what it should be resolved against; unset fields come from this process. */
+export interface PresetOptions {
+  name: PresetName;
+  /** Host directory made writable (`ro-host`, `agent`) or read (`build`); default `process.cwd()`. */
+  cwd?: string;
+  /**
+   * The caller's home. Default: the password database's entry for this
+   * process's uid (`os.userInfo()`), symlinks resolved; `$HOME` only when
+   * there is no entry. `agent` shows it through an allow-list.
+   */
+  home?: string;
+  /** The environment credentials are looked for in; default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Variable names `agent` keeps whatever they hold (a trailing `*` is a prefix). */
+  allowEnv?: readonly string[];
+  /** `agent`: home paths shown read-only besides the allow-list (relative to the home, or absolute below it). */
+  allowHome?: readonly string[];
+  /** `agent`, `strict`: host socket paths left reachable; relative ones resolve against `cwd`. */
+  allowSocket?: readonly string[];
+  /** The network the plan will have when the caller overrides the preset's (`agent` keeps DNS then). */
+  network?: Network;
+  /** The caller's uid; default this process's (0: `agent` hides root-only files). */
+  uid?: number;
+  /** Protected paths `agent` lets the program write; relative ones resolve against `cwd`. */
+  allowWrite?: readonly string[];
+  /** `build`: paths readable (default: the current directory); relative ones resolve against `cwd`. */
+  inputs?: readonly string[];
+  /** `build`: the one writable directory (default: `out` under `cwd`). */
+  output?: string;
+  /** Default: the real filesystem. */
+  host?: HostView;
 }

@@ -11,6 +11,7 @@ import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 import { compileSeccomp, SandboxError, type Plan, type Seccomp } from '@sandboxctl/core';
 import type { SandboxctlContext } from '../../context';
+import { clipanionOption } from '../../flags';
 
 
 const ARCHES = ['x86_64', 'aarch64'] as const;
@@ -38,23 +39,17 @@ export class SeccompExportCommand extends Command<SandboxctlContext> {
     ],
   });
 
-  preset = Option.String('--preset', {
+  preset = clipanionOption('--preset', {
     description: 'The preset to export: strict (default) or none',
     validator: t.isEnum(['strict', 'none'] as const),
-  });
-  plan = Option.String('--plan', { description: 'Export the seccomp section of this plan file instead of a preset' });
+  }) as 'strict' | 'none' | undefined;
+  plan = clipanionOption('--plan') as string | undefined;
   multiarch = Option.Boolean('--multiarch', false, { description: 'Allow modify_ldt and x32 calls (seccomp.multiarch)' });
   keepSession = Option.Boolean('--keep-session', false, {
     description: 'Add the deny-tty rules whatever the preset, as run --keep-session does',
   });
-  arch = Option.String('--arch', {
-    description: "Target architecture: x86_64 or aarch64 (default: this machine's)",
-    validator: t.isEnum(ARCHES),
-  });
-  filter = Option.String('--filter', {
-    description: 'Which filter to write when the policy stacks several, from 0 (default 0)',
-    validator: isIndex,
-  });
+  arch = clipanionOption('--arch', { validator: t.isEnum(ARCHES) }) as (typeof ARCHES)[number] | undefined;
+  filter = clipanionOption('--filter', { validator: isIndex }) as number | undefined;
 
   async execute(): Promise<number> {
     const { policy, keepSession } = this.policy();

@@ -6,7 +6,7 @@
  * the native `checkPlan`, the one source of truth.
  */
 
-import type { AutoetcOp, AutorootOp, BindOp, ChmodOp, DevOp, DirOp, EnvPolicy, FileOp, MqueueOp, Namespaces, Network, Op, OverlayOp, PasswdOp, Plan, ProcOp, RemountOp, SeccompPreset, SymlinkOp, TmpfsOp } from './plan-types';
+import type { AutoetcOp, AutorootOp, BindOp, ChmodOp, DevOp, DirOp, EnvPolicy, FileOp, MqueueOp, Namespaces, Network, Op, OverlayOp, PasswdOp, Plan, ProcOp, RemountOp, SeccompPreset, SymlinkOp, TmpfsOp } from '../plan-types';
 
 /** Plan format version written by this library. */
 export const PLAN_VERSION = 1;

@@ -1,0 +1,172 @@
+/**
+ * The base of `run`, `plan` and `explain`: the flags of the table
+ * (./flags.ts) as clipanion options, the program, and the plan they
+ * describe. The plan is resolved by the library, as for any caller
+ * (`resolvePlan`): the preset (`--preset`, its parameters), the config file
+ * (`--config FILE`, else the nearest sandboxctl.json when trusted, none with
+ * `--no-config`), then the flags' own ops and policy. Relative paths in op
+ * flags and `--chdir` resolve against the current directory, as they would
+ * for the shell.
+ */
+
+import { isAbsolute, relative, resolve } from 'node:path';
+import { Command, Option } from 'clipanion';
+import * as t from 'typanion';
+import {
+  discoverConfig,
+  getPreset,
+  isFdOpen,
+  loadConfig,
+  PlanBuilder,
+  resolvePlan,
+  SandboxError,
+  type OnTaint,
+  type PlanSources,
+  type PresetName,
+  type PresetOptions,
+  type ResolvedPlan,
+  type SandboxConfig,
+} from '@sandboxctl/core';
+import type { SandboxctlContext } from './context';
+import { applyFlags, clipanionOption, closedFd, flagKey, flagSpec, type FdReader, type FlagOccurrence, type FlagSpec, type FlagValue, PLAN_FLAGS, readFdText, scanFlagOrder, usage } from './flags';
+
+export abstract class PlanCommand extends Command<SandboxctlContext> {
+  /** `--share-net` and `--unshare-net` exclude each other. */
+  static override schema = [t.hasMutuallyExclusiveKeys(['shareNet', 'unshareNet'], { missingIf: 'falsy' })];
+
+  // The program.
+  program = Option.String({ name: 'command', required: true });
+  args = Option.Proxy({ name: 'args' });
+
+  /** For each op of the flags' own part, the flag and values it came from, as typed. */
+  private opOrigins: string[] = [];
+  private resolved: ResolvedPlan | undefined;
+
+  constructor() {
+    super();
+    // One clipanion option per flag of the table, on the property that is the flag in camelCase.
+    const self = this as unknown as Record<string, unknown>;
+    for (const spec of PLAN_FLAGS) self[flagKey(spec.flag)] = clipanionOption(spec.flag);
+  }
+
+  /** A flag's parsed value: the list of a repeated flag, the final value of another. */
+  protected flag(flag: string): FlagValue | readonly FlagValue[] | undefined {
+    return (this as unknown as Record<string, FlagValue | readonly FlagValue[] | undefined>)[flagKey(flag)];
+  }
+
+  protected flagList(flag: string): string[] | undefined {
+    return this.flag(flag) as string[] | undefined;
+  }
+
+  protected flagString(flag: string): string | undefined {
+    return this.flag(flag) as string | undefined;
+  }
+
+  protected flagOn(flag: string): boolean {
+    return this.flag(flag) === true;
+  }
+
+  /**
+   * The whole plan and where its ops came from. Throws `E_USAGE`,
+   * `E_CONFIG_INVALID`, `E_CONFIG_UNTRUSTED` (unless `allowUntrusted`: the
+   * config then carries the error), `E_PLAN_INVALID`. `--file` fds are read
+   * (and closed) here.
+   */
+  resolvePlan(readFd: FdReader = readFdText, { allowUntrusted = false } = {}): ResolvedPlan {
+    const cwd = process.cwd();
+    if (this.flag('--config') !== undefined && this.flagOn('--no-config')) throw usage('--config and --no-config exclude each other', 'keep one');
+    const config = this.loadConfigFile(cwd, allowUntrusted);
+    const presetName = (this.flagString('--preset') as PresetName | undefined) ?? config?.preset;
+    const params = this.presetParams(presetName);
+
+    const { builder, opOrigins } = applyFlags(new PlanBuilder(), this.flagOrder(), (spec) => this.flag(spec.flag), readFd);
+    this.opOrigins = opOrigins;
+    // bubblewrap's --unshare-net/--unshare-all say "no network"; --share-net wins.
+    if (!this.flagOn('--share-net') && (this.flagOn('--unshare-net') || this.flagOn('--unshare-all'))) builder.network('none');
+
+    const sources: PlanSources = {
+      argv: this.program === undefined ? [] : [this.program, ...this.args],
+      ops: builder,
+      relativeTo: cwd,
+      optionName: () => '--on-taint',
+    };
+    if (config) sources.config = config;
+    if (presetName !== undefined) sources.preset = { name: presetName, cwd, ...params };
+    const onTaint = this.flagString('--on-taint') as OnTaint | undefined;
+    if (onTaint !== undefined) sources.onTaint = onTaint;
+    this.resolved = resolvePlan(sources);
+    return this.resolved;
+  }
+
+  /**
+   * Names where the op behind a plan error came from: the preset, the config
+   * file (whose plan errors become `E_CONFIG_INVALID`) or the flag as typed.
+   */
+  explain(error: unknown): unknown {
+    if (!(error instanceof SandboxError) || error.opIndex === undefined) return error;
+    const origin = this.resolved?.origins[error.opIndex];
+    if (origin === undefined) return error;
+    const text =
+      origin.from === 'preset' ? `preset ${origin.preset}: ${origin.note.why}` : origin.from === 'config' ? `${display(origin.file)} ops[${origin.index}]` : this.opOrigins[origin.index];
+    if (text === undefined) return error;
+    const code = origin.from === 'config' && error.code === 'E_PLAN_INVALID' ? 'E_CONFIG_INVALID' : error.code;
+    return new SandboxError(code, `${error.message} (from ${text})`, {
+      opIndex: error.opIndex,
+      path: error.path,
+      hint: error.hint,
+      exitStatus: error.exitStatus,
+      cause: error,
+    });
+  }
+
+  /** Throws `E_PLAN_INVALID` for the first caller fd a flag names that is not open. */
+  checkFlagFds(): void {
+    for (const spec of PLAN_FLAGS) {
+      if (!spec.callerFd) continue;
+      const value = this.flag(spec.flag);
+      const given = value === undefined ? [] : spec.repeat ? (value as readonly FlagValue[]) : [value as FlagValue];
+      for (const one of given) {
+        const fd = Number(Array.isArray(one) ? one[0] : one);
+        if (Number.isInteger(fd) && !isFdOpen(fd)) throw closedFd(spec.flag, fd);
+      }
+    }
+  }
+
+  // A file named with --config is trusted as given; one found by looking up
+  // must be trusted (`sandboxctl trust`).
+  private loadConfigFile(cwd: string, allowUntrusted: boolean): SandboxConfig | undefined {
+    if (this.flagOn('--no-config')) return undefined;
+    const named = this.flagString('--config');
+    if (named !== undefined) return loadConfig(resolve(cwd, named));
+    return discoverConfig(cwd, { allowUntrusted });
+  }
+
+  /** The preset parameters the flags give; `E_USAGE` when there is no preset or it takes none of them. */
+  private presetParams(presetName: string | undefined): Partial<PresetOptions> {
+    const given = PLAN_FLAGS.filter((spec): spec is FlagSpec & { presetParam: keyof PresetOptions } => spec.presetParam !== undefined && this.flag(spec.flag) !== undefined);
+    if (given.length === 0) return {};
+    if (presetName === undefined) {
+      throw usage(`${given.map((g) => g.flag).join(', ')} only apply to a preset`, 'add --preset NAME (see `sandboxctl presets`)');
+    }
+    const params = getPreset(presetName).params as readonly string[];
+    const stray = given.filter((g) => !params.includes(g.presetParam)).map((g) => g.flag);
+    if (stray.length > 0) {
+      throw usage(`preset ${presetName} takes no ${stray.join(' or ')}`, `see \`sandboxctl presets show ${presetName}\``);
+    }
+    return Object.fromEntries(given.map((g) => [g.presetParam, this.flag(g.flag)]));
+  }
+
+  /** The flags in argv order, from the raw args `main` put in the context. */
+  private flagOrder(): FlagOccurrence[] {
+    const argv = this.context.argv;
+    if (!Array.isArray(argv) || this.path.some((part, i) => argv[i] !== part)) {
+      throw new Error('assertion failed: the context lacks the raw args (run commands through main())');
+    }
+    return scanFlagOrder(argv, this.path.length, (flag) => flagSpec(flag)?.values.length);
+  }
+}
+
+function display(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}

@@ -1,0 +1,333 @@
+/**
+ * One run of the launcher. Node never forks or unshares (it is
+ * multi-threaded; see docs/internals.md): it spawns the single-threaded
+ * `sandboxctl-init`, hands it the plan on the report channel (fd 3) and the
+ * caller fds the plan names on fds 4, 5…, and follows the reports until the
+ * launcher exits.
+ *
+ * Invariants: the plan is checked natively, its caller fds open and the
+ * launcher found before anything is spawned; fd 3 is destroyed once the
+ * launcher exits, so no descriptor outlives a run; nothing is printed.
+ */
+
+import * as childProcess from 'node:child_process';
+import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { SandboxError } from '../errors';
+import { missingNativeHint } from '../install-hint';
+import { assertPlanJson } from '../native';
+import { noArgv } from '../plan/sources';
+import type { Plan, TaintFinding } from '../plan-types';
+import type { Report } from '../report-types';
+import { assertCallerFdsOpen, remapCallerFds } from './fds';
+import { resolveInit } from './init';
+import { ReportChannel } from './reports';
+import { assertTerminals, normalizeStdio, type StdioOption } from './terminal';
+
+/** Grace period between the first and the second SIGTERM on abort or timeout. */
+export const KILL_GRACE_MS = 2000;
+/**
+ * After the second SIGTERM, how long the launcher may take to reap the
+ * sandbox and clean up (stand-ins, audit) before it is SIGKILLed as a last
+ * resort.
+ */
+export const CLEANUP_GRACE_MS = 10_000;
+/** How long to wait for the report channel to drain after the launcher exited. */
+const DRAIN_MS = 500;
+
+/** How a plan is started: the stdio and how the run may be stopped. */
+export interface LaunchOptions {
+  /** Default `'pipe'`. */
+  stdio?: StdioOption;
+  /**
+   * Aborting sends SIGTERM to the launcher (passed on to the program), a
+   * second SIGTERM after {@link KILL_GRACE_MS} (the launcher then SIGKILLs the
+   * sandbox and still cleans up), and SIGKILL of the launcher itself only
+   * after {@link CLEANUP_GRACE_MS} more.
+   */
+  signal?: AbortSignal;
+  /** Like `signal`, after this many milliseconds. */
+  timeoutMs?: number;
+}
+
+export interface ExitResult {
+  /** The launcher's exit status: the program's, 128+N when it died by signal N. */
+  code: number | null;
+  /** Set when the launcher itself was killed by a signal. */
+  signal: NodeJS.Signals | null;
+  /** Wall time from spawn to exit. */
+  durationMs: number;
+  /** The sandbox's pid 1 as seen from the caller, once the program was started. */
+  sandboxPid?: number;
+  /** The run was stopped because `timeoutMs` elapsed. */
+  timedOut: boolean;
+  /** The run was stopped through `signal`. */
+  aborted: boolean;
+  /**
+   * What the post-run audit found that the run created or changed and a host
+   * tool would execute (git config and hooks, editor and agent settings),
+   * and what was done about it. Empty when there was nothing, or no audit.
+   */
+  taint: TaintFinding[];
+  /** The run's quarantine directory, when the audit moved something there. */
+  quarantine?: string;
+}
+
+/** A promise and its two ends. */
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A program running in a sandbox: {@link SandboxProcess.start}, or `spawn`. */
+export class SandboxProcess {
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** Resolves once the program was executed; rejects like `exited` when it never was. */
+  readonly started: Promise<void>;
+  /** Resolves when the launcher has exited; rejects with a {@link SandboxError} on setup failure. */
+  readonly exited: Promise<ExitResult>;
+
+  readonly #child: childProcess.ChildProcess;
+  readonly #channel: ReportChannel | undefined;
+  readonly #options: LaunchOptions;
+  readonly #init: string;
+  readonly #startTime = performance.now();
+  readonly #started = deferred<void>();
+  readonly #exited = deferred<ExitResult>();
+  readonly #onResize = (): void => {
+    if (!this.#settled && this.#child.exitCode === null) this.#child.kill('SIGWINCH');
+  };
+  readonly #onAbort = (): void => {
+    this.#aborted = true;
+    this.#terminate();
+  };
+
+  #sandboxPid: number | undefined;
+  #taint: TaintFinding[] = [];
+  #quarantine: string | undefined;
+  #programStarted = false;
+  #setupError: SandboxError | undefined;
+  #signalledByCaller = false;
+  #timedOut = false;
+  #aborted = false;
+  #settled = false;
+  #killTimer: NodeJS.Timeout | undefined;
+  #timeoutTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Starts `plan` (complete: `argv` and all). Throws a {@link SandboxError}
+   * synchronously when the plan is invalid, a caller fd it names is closed,
+   * `tty` has no terminal or the launcher is missing; nothing is spawned then.
+   */
+  static start(plan: Plan, options: LaunchOptions = {}): SandboxProcess {
+    options.signal?.throwIfAborted();
+    if (!Array.isArray(plan.argv) || plan.argv.length === 0 || !plan.argv.every((a) => typeof a === 'string')) throw noArgv();
+    assertPlanJson(JSON.stringify(plan));
+    assertCallerFdsOpen(plan);
+    const init = resolveInit();
+    return new SandboxProcess(plan, init, options);
+  }
+
+  private constructor(plan: Plan, init: string, options: LaunchOptions) {
+    this.#options = options;
+    this.#init = init;
+    const stdio = normalizeStdio(options.stdio ?? 'pipe');
+    if (plan.tty === true) assertTerminals(stdio);
+    const { plan: launched, fds: callerFds } = remapCallerFds(plan);
+    // With a new session (the default) the program never shares our terminal's
+    // process group, so the launcher gets its own session too: a terminal ^C then
+    // reaches the program once, through whoever forwards it, not twice.
+    const child = childProcess.spawn(init, ['--plan-fd', '3'], {
+      stdio: [...stdio, 'pipe', ...callerFds],
+      env: { ...process.env },
+      detached: plan.newSession !== false,
+    });
+    this.#child = child;
+    this.stdin = child.stdin;
+    this.stdout = child.stdout;
+    this.stderr = child.stderr;
+    this.started = this.#started.promise;
+    this.exited = this.#exited.promise;
+    // `started` is optional to observe; its failure is also `exited`'s.
+    this.started.catch(() => {});
+
+    const socket = child.stdio[3] as Socket | null;
+    if (socket) {
+      this.#channel = new ReportChannel(socket, {
+        report: (report) => this.#onReport(report),
+        unreadable: (error) => {
+          this.#setupError ??= error;
+        },
+      });
+      this.#channel.sendPlan(launched);
+    }
+
+    // With a pseudo-terminal the launcher relays window sizes, but it runs in
+    // a session of its own: the terminal's SIGWINCH reaches us, not it.
+    if (plan.tty === true) process.on('SIGWINCH', this.#onResize);
+    child.on('exit', (code, signal) => this.#onExit(code, signal));
+    child.on('error', (error: NodeJS.ErrnoException) => this.#onSpawnError(error));
+    options.signal?.addEventListener('abort', this.#onAbort, { once: true });
+    if (options.timeoutMs !== undefined) {
+      this.#timeoutTimer = setTimeout(() => {
+        this.#timedOut = true;
+        this.#terminate();
+      }, options.timeoutMs);
+    }
+  }
+
+  /** The launcher's pid (undefined if it could not be spawned). */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** The sandbox's pid 1 as seen from the caller, once the launcher reported it. */
+  get sandboxPid(): number | undefined {
+    return this.#sandboxPid;
+  }
+
+  /** Signals the launcher, which forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT to the program. */
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    if (this.#settled) return false;
+    this.#signalledByCaller = true;
+    return this.#child.kill(signal);
+  }
+
+  #onReport(report: Report): void {
+    switch (report.event) {
+      case 'spawned':
+        this.#sandboxPid ??= report.pid;
+        return;
+      case 'started':
+        this.#programStarted = true;
+        this.#started.resolve();
+        return;
+      case 'error':
+        this.#setupError ??= SandboxError.fromReport(report);
+        return;
+      case 'audit':
+        this.#taint = report.findings;
+        if (typeof report.quarantine === 'string') this.#quarantine = report.quarantine;
+        return;
+    }
+  }
+
+  // Report lines may still sit in the socket when 'exit' fires: read until
+  // the launcher's end closes, bounded in case a leftover process holds it.
+  #onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    const channel = this.#channel;
+    if (!channel || channel.done) {
+      this.#settle(code, signal);
+      return;
+    }
+    const drained = (): void => {
+      clearTimeout(timer);
+      this.#settle(code, signal);
+    };
+    const timer = setTimeout(drained, DRAIN_MS);
+    channel.socket.once('end', drained);
+    channel.socket.once('close', drained);
+  }
+
+  #onSpawnError(error: NodeJS.ErrnoException): void {
+    if (this.#child.pid !== undefined || this.#settled) return; // kill() failures; the exit tells the rest
+    this.#settled = true;
+    this.#cleanup();
+    const missing = error.code === 'ENOENT' || error.code === 'EACCES';
+    const failure = new SandboxError(missing ? 'E_INIT_MISSING' : 'E_SETUP', `cannot start ${this.#init}: ${error.message}`, {
+      cause: error,
+      hint: missing ? `${missingNativeHint()}; or set SANDBOXCTL_INIT` : undefined,
+    });
+    this.#started.reject(failure);
+    this.#exited.reject(failure);
+  }
+
+  #alive(): boolean {
+    return !this.#settled && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  // SIGTERM is passed on to the program; a second one makes the launcher
+  // SIGKILL the sandbox and then clean up (stand-ins, audit), so the
+  // launcher itself is SIGKILLed only as a last resort, much later.
+  #terminate(): void {
+    if (!this.#alive() || this.#killTimer !== undefined) return;
+    this.#child.kill('SIGTERM');
+    this.#killTimer = setTimeout(() => {
+      if (!this.#alive()) return;
+      this.#child.kill('SIGTERM');
+      this.#killTimer = setTimeout(() => {
+        if (this.#alive()) this.#child.kill('SIGKILL');
+      }, CLEANUP_GRACE_MS);
+    }, KILL_GRACE_MS);
+  }
+
+  #cleanup(): void {
+    process.off('SIGWINCH', this.#onResize);
+    clearTimeout(this.#killTimer);
+    clearTimeout(this.#timeoutTimer);
+    this.#options.signal?.removeEventListener('abort', this.#onAbort);
+    this.#channel?.socket.destroy();
+  }
+
+  #settle(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#channel?.flush();
+    // Resolve only once the report socket is really closed: a settled run
+    // holds no descriptor (destroy() closes it on a later loop turn).
+    const socket = this.#channel?.socket;
+    if (socket && !socket.closed) {
+      socket.once('close', () => this.#finish(code, signal));
+      this.#cleanup();
+      return;
+    }
+    this.#cleanup();
+    this.#finish(code, signal);
+  }
+
+  #finish(code: number | null, signal: NodeJS.Signals | null): void {
+    const durationMs = performance.now() - this.#startTime;
+    const stopped = this.#signalledByCaller || this.#timedOut || this.#aborted || signal !== null;
+    let error: SandboxError | undefined;
+    if (this.#setupError) {
+      error = code === null ? this.#setupError : withExitStatus(this.#setupError, code);
+      if (error.code === 'E_TAINTED') error = withTaint(error, this.#taint);
+    } else if (!this.#programStarted && !stopped) {
+      error = new SandboxError('E_SETUP', `sandboxctl-init exited with status ${code} before starting the program`, {
+        exitStatus: code ?? undefined,
+      });
+    }
+    if (error) {
+      this.#started.reject(error);
+      this.#exited.reject(error);
+      return;
+    }
+    if (!this.#programStarted) {
+      this.#started.reject(new SandboxError('E_SETUP', 'the sandbox was stopped before the program started'));
+    }
+    const result: ExitResult = { code, signal, durationMs, timedOut: this.#timedOut, aborted: this.#aborted, taint: this.#taint };
+    if (this.#quarantine !== undefined) result.quarantine = this.#quarantine;
+    if (this.#sandboxPid !== undefined) result.sandboxPid = this.#sandboxPid;
+    this.#exited.resolve(result);
+  }
+}
+
+function withTaint(error: SandboxError, taint: TaintFinding[]): SandboxError {
+  return new SandboxError(error.code, error.message, { hint: error.hint, exitStatus: error.exitStatus, taint });
+}
+
+function withExitStatus(error: SandboxError, exitStatus: number): SandboxError {
+  return new SandboxError(error.code, error.message, {
+    opIndex: error.opIndex,
+    path: error.path,
+    hint: error.hint,
+    exitStatus,
+  });
+}

@@ -1,0 +1,10 @@
+/**
+ * Plans: the generated types, the typed builder, how layers compose, paths
+ * in ops, and the sources a plan is resolved from.
+ */
+
+export * from './types';
+export * from './builder';
+export { composePlan, mergeEnv, type PlanLayer } from './compose';
+export { mapOpPaths, OP_PATH_FIELDS, resolveOpPaths } from './paths';
+export { resolvePlan, type OpOrigin, type PlanSources, type ResolvedPlan } from './sources';

@@ -1,0 +1,74 @@
+// resolvePlan: the one composition of preset, config file, own ops and
+// options that spawn, buildPlan and the CLI share, and where each op of the
+// result came from.
+
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
+
+import { loadConfig } from '../src/config';
+import { plan } from '../src/plan/builder';
+import { resolvePlan } from '../src/plan/sources';
+
+let dir: string;
+beforeEach(() => {
+  dir = realpathSync(mkdtempSync(join(tmpdir(), 'sandboxctl-sources-')));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function configFile(content: object): string {
+  const file = join(dir, 'sandboxctl.json');
+  writeFileSync(file, JSON.stringify(content));
+  return file;
+}
+
+describe('resolvePlan', () => {
+  it('says where each op came from: preset, config file, own ops', () => {
+    const file = configFile({ ops: [{ kind: 'dir', target: '/from-config' }] });
+    const { plan: built, origins, preset, config } = resolvePlan({ argv: ['true'], preset: { name: 'strict', cwd: dir }, config: file, ops: [{ kind: 'dir', target: '/own' }] });
+    const presetOps = preset!.ops.length;
+    expect(built.ops!.slice(presetOps)).toEqual([
+      { kind: 'dir', target: '/from-config' },
+      { kind: 'dir', target: '/own' },
+    ]);
+    expect(origins).toHaveLength(built.ops!.length);
+    expect(origins.slice(0, presetOps)).toEqual(preset!.notes.map((note) => ({ from: 'preset', preset: 'strict', note })));
+    expect(origins.slice(presetOps)).toEqual([
+      { from: 'config', file, index: 0 },
+      { from: 'ops', index: 0 },
+    ]);
+    expect(config?.file).toBe(file);
+  });
+
+  it('takes a config already loaded as well as a file name', () => {
+    const file = configFile({ hostname: 'from-config' });
+    expect(resolvePlan({ argv: ['true'], config: loadConfig(file) }).plan).toEqual(resolvePlan({ argv: ['true'], config: file }).plan);
+    expect(resolvePlan({ argv: ['true'], config: file }).plan.hostname).toBe('from-config');
+  });
+
+  it('resolves relative paths in own ops and cwd against relativeTo, and leaves them otherwise', () => {
+    const ops = plan().bind('src', 'dst').overlay('/o', ['l1', '/l2'], 'up', 'work').cwd('here');
+    expect(resolvePlan({ argv: ['true'], ops, relativeTo: dir }).plan).toMatchObject({
+      ops: [
+        { kind: 'bind', source: join(dir, 'src'), target: join(dir, 'dst') },
+        { kind: 'overlay', target: '/o', lowers: [join(dir, 'l1'), '/l2'], upper: join(dir, 'up'), work: join(dir, 'work') },
+      ],
+      cwd: join(dir, 'here'),
+    });
+    expect(resolvePlan({ argv: ['true'], cwd: 'x', relativeTo: dir }).plan.cwd).toBe(join(dir, 'x'));
+    expect(resolvePlan({ argv: ['true'], ops }).plan).toMatchObject({ ops: [{ source: 'src', target: 'dst' }, { upper: 'up' }], cwd: 'here' });
+  });
+
+  it('names onTaint as the caller names it', () => {
+    expect(() => resolvePlan({ argv: ['true'], onTaint: 'fail' })).toThrow(expect.objectContaining({ code: 'E_PLAN_INVALID', message: expect.stringMatching(/^onTaint applies/) }));
+    expect(() => resolvePlan({ argv: ['true'], onTaint: 'fail', optionName: () => '--on-taint' })).toThrow(expect.objectContaining({ message: expect.stringMatching(/^--on-taint applies/) }));
+  });
+
+  it('lets plan.ops replace every source, and says so', () => {
+    const { plan: built, origins } = resolvePlan({ argv: ['true'], ops: [{ kind: 'dir', target: '/a' }], plan: { ops: [{ kind: 'proc', target: '/proc' }] } });
+    expect(built.ops).toEqual([{ kind: 'proc', target: '/proc' }]);
+    expect(origins).toEqual([{ from: 'ops', index: 0 }]);
+  });
+});
