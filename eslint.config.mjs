@@ -34,6 +34,20 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { project: './tsconfig.eslint.json', tsconfigRootDir: import.meta.dirname },
     },
+    rules: {
+      // tsc's convention: a leading `_` names a binding kept on purpose
+      // (a parameter a signature needs, a key destructured to leave it out).
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' },
+      ],
+    },
+  },
+  {
+    // clipanion's Command.execute returns a Promise: a command whose work is
+    // synchronous is still written `async execute()`.
+    files: ['packages/cli/src/commands/**/*.ts'],
+    rules: { '@typescript-eslint/require-await': 'off' },
   },
   {
     files: ['**/*.d.ts'],
