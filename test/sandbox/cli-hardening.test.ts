@@ -70,7 +70,7 @@ test('a second signal to the CLI kills the whole sandbox, even a program that ig
   const c = spawn(process.execPath, [CLI, 'run', ...BASE, '--', '/bin/sh', '-c', `trap "" INT; sleep 600.$((${n} + 1)) & echo ready; wait`], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let out = '';
-    c.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
+    c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     expect(await until(() => out.includes('ready'))).toBe(true);
     expect(await until(() => hostProcessesWith(marker).length === 1)).toBe(true);
     c.kill('SIGINT');
@@ -93,7 +93,7 @@ test("--keep-session on a terminal binds the caller's tty on /dev/console", asyn
   const r = spawnSync('script', ['-qec', inner, '/dev/null'], { encoding: 'utf8' });
   if (r.error) throw new Error(`script(1) from util-linux is needed for this test: ${r.error.message}`);
   const [major, count] = r.stdout.trim().split(/\r?\n/);
-  expect(parseInt(major!.split(':')[0]!, 16)).toBe(136); // a pseudo-terminal (Unix98 pty major)
+  expect(parseInt(major!.split(':')[0], 16)).toBe(136); // a pseudo-terminal (Unix98 pty major)
   expect(count).toBe('1');
   // Without --keep-session there is no console.
   const plain = spawnSync('script', ['-qec', inner.replace(' --keep-session', ''), '/dev/null'], { encoding: 'utf8' });

@@ -96,8 +96,8 @@ function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout
     const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    c.stdout!.setEncoding('utf8').on('data', (d) => (stdout += d));
-    c.stderr!.setEncoding('utf8').on('data', (d) => (stderr += d));
+    c.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    c.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
     c.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }

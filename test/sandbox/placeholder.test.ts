@@ -36,8 +36,8 @@ const agent = (script: string, cwd = project) =>
 
 function finish(c: ReturnType<typeof agent>): Promise<{ code: number | null; out: string }> {
   let out = '';
-  c.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
-  c.stderr!.setEncoding('utf8').on('data', (d) => (out += d));
+  c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+  c.stderr.setEncoding('utf8').on('data', (d) => (out += d));
   return new Promise((r) => c.on('close', (code) => r({ code, out })));
 }
 
@@ -62,8 +62,8 @@ test('a stand-in stays while another sandbox in the same directory uses it, then
   const b = agent('echo ready; while [ ! -e go-b ]; do sleep 0.05; done; mkdir .vscode/late 2>&1; true');
   let outA = '';
   let outB = '';
-  a.stdout!.setEncoding('utf8').on('data', (d) => (outA += d));
-  b.stdout!.setEncoding('utf8').on('data', (d) => (outB += d));
+  a.stdout.setEncoding('utf8').on('data', (d) => (outA += d));
+  b.stdout.setEncoding('utf8').on('data', (d) => (outB += d));
   const ra = new Promise((r) => a.on('close', r));
   const rb = new Promise((r) => b.on('close', r));
   expect(await until(() => outA.includes('ready') && outB.includes('ready'), 15000)).toBe(true);
@@ -119,7 +119,7 @@ test('a stand-in whose parent is swapped for a symlink during the run: the launc
   mkdirSync(`${outside}/hooks`, { recursive: true });
   const c = agent('echo ready; while [ ! -e go ]; do sleep 0.05; done');
   let seen = '';
-  c.stdout!.on('data', (d) => (seen += d));
+  c.stdout.on('data', (d) => (seen += d));
   const done = finish(c);
   // the sandbox is set up (its mounts made) once the program runs
   expect(await until(() => seen.includes('ready'), 15000)).toBe(true);

@@ -68,7 +68,7 @@ describe('file descriptors', () => {
   test('only stdio passes in, even when the caller leaks descriptors', async () => {
     const child = spawn(process.execPath, [CLI, 'run', ...BASE, '--', TRY_IN, 'fds'], { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     const code = await new Promise((r) => child.on('close', r));
     expect(code).toBe(0);
     expect(out.trim()).toBe('0 1 2');
@@ -200,7 +200,7 @@ describe('process lifecycle', () => {
   test('SIGTERM sent to the CLI reaches the program', async () => {
     const child = spawn(process.execPath, [CLI, 'run', ...BASE, '--', '/bin/sh', '-c', 'trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.05; done'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     expect(await until(() => out.includes('ready'))).toBe(true);
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.on('close', r));

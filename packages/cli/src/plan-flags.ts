@@ -147,9 +147,9 @@ const OP_FLAGS: Readonly<Record<string, OpFlag>> = {
   },
   '--bind-fd': { arity: 2, key: 'bindFd', takes: [], apply: (b, [fd, d], _m, _r, flag) => b.bindFd(fdNumber(flag, fd!), d!, { writable: true }) },
   '--ro-bind-fd': { arity: 2, key: 'roBindFd', takes: [], apply: (b, [fd, d], _m, _r, flag) => b.bindFd(fdNumber(flag, fd!), d!) },
-  '--autoetc': { arity: 1, key: 'autoetc', takes: [], apply: (b, [d]) => b.autoetc(d!) },
-  '--autoroot': { arity: 1, key: 'autoroot', takes: [], apply: (b, [d]) => b.autoroot(d!) },
-  '--passwd': { arity: 1, key: 'passwd', takes: [], apply: (b, [d]) => b.passwd(d!) },
+  '--autoetc': { arity: 1, key: 'autoetc', takes: [], apply: (b, [d]) => b.autoetc(d) },
+  '--autoroot': { arity: 1, key: 'autoroot', takes: [], apply: (b, [d]) => b.autoroot(d) },
+  '--passwd': { arity: 1, key: 'passwd', takes: [], apply: (b, [d]) => b.passwd(d) },
 };
 
 /** Flags taking ops that accept each modifier, for error messages. */

@@ -160,7 +160,7 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
         const existing = coveringMount(mounts, target!);
         if (existing && existing.target === target) {
           existing.writable = false;
-          const at = out.writable.map((i) => i.path).lastIndexOf(target!);
+          const at = out.writable.map((i) => i.path).lastIndexOf(target);
           if (at !== -1) {
             const [moved] = out.writable.splice(at, 1);
             out.visible.push({ ...moved!, what: `${moved!.what}, then made read-only` });
@@ -173,7 +173,7 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
       }
       case 'overlay': {
         const mode = op.mode as string;
-        const lowers = Array.isArray(op.lowers) ? (op.lowers as string[]).join(', ') : '';
+        const lowers = Array.isArray(op.lowers) ? op.lowers.join(', ') : '';
         if (mode === 'rw') out.writable.push(item(target!, `overlay of ${lowers}; writes go to host ${String(op.upper)}`));
         else if (mode === 'tmp') out.writable.push(item(target!, `overlay of ${lowers}; writes are private and gone after the run`));
         else out.visible.push(item(target!, `read-only overlay of ${lowers}`));
@@ -242,7 +242,7 @@ export function describeOp(op: Op, descriptions: Readonly<Record<string, string>
       return `remount ${target} read-only`;
     case 'overlay': {
       const how = o.mode === 'tmp' ? 'tmp-overlay' : o.mode === 'ro' ? 'ro-overlay' : 'overlay';
-      const lowers = Array.isArray(o.lowers) ? (o.lowers as string[]).join(':') : '';
+      const lowers = Array.isArray(o.lowers) ? o.lowers.join(':') : '';
       return `${how} ${lowers} on ${target}${o.mode === 'rw' ? ` (upper ${String(o.upper)})` : ''}`;
     }
     case 'chmod':
@@ -352,7 +352,7 @@ function deniedLines(plan: Plan, hostRoot: boolean): Explanation['denied'] {
         ? `no preset filter${rules ? `; ${rules} rule(s) of the plan` : ''}`
         : `the strict filter: kernel keyring, modules, kexec, clock, swap, reboot, mount and namespaces, identity changes, TIOCSTI/TIOCLINUX, ptrace, perf, personality, uncommon socket families${rules ? `; plus ${rules} rule(s) of the plan` : ''}`,
   });
-  const kept = Array.isArray(p.capAdd) ? (p.capAdd as string[]) : [];
+  const kept = Array.isArray(p.capAdd) ? p.capAdd : [];
   out.push({
     topic: 'privileges',
     text: kept.length > 0 ? `every capability dropped but ${kept.join(', ')} (inside the user namespace); no_new_privs` : 'every capability dropped; no_new_privs; pid 1 cannot be traced',

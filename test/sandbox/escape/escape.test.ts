@@ -405,7 +405,7 @@ describe('the host beyond the sandbox', () => {
     const host = await new Promise<string>((resolveOut) => {
       const c = spawn(TRY, ['connect-abstract', abstractName], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
-      c.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
+      c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
       c.on('close', () => resolveOut(out.trim()));
     });
     verdict('host abstract unix socket (default network; control from the host)', ['ECONNREFUSED (control ok)', 'EPERM (control ok)'], `${said(inside)} (control ${host})`);

@@ -195,9 +195,9 @@ test('the same rejections through `sandboxctl-init --plan -` go to stderr with t
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(INIT, ['--plan', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
       let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.stdin!.on('error', () => {});
-      child.stdin!.end(c.plan);
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.stdin.on('error', () => {});
+      child.stdin.end(c.plan);
       child.on('close', (code) => resolve({ code, stderr }));
     });
     expect([c.name, r.code]).toEqual([c.name, 125]);

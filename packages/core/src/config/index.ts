@@ -85,7 +85,7 @@ let cachedSchema: Schema | undefined;
  * one compiled into the addon (built once).
  */
 export function configSchema(planSchemaJson?: string): Schema {
-  if (planSchemaJson !== undefined) return buildConfigSchema(JSON.parse(planSchemaJson) as Schema, PRESET_NAMES) as Schema;
+  if (planSchemaJson !== undefined) return buildConfigSchema(JSON.parse(planSchemaJson) as Schema, PRESET_NAMES);
   cachedSchema ??= buildConfigSchema(JSON.parse(planSchema()) as Schema, PRESET_NAMES) as Schema;
   return cachedSchema;
 }
@@ -159,7 +159,7 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): Sandb
   }
   if (Array.isArray(layer.ops)) layer.ops = (layer.ops as Op[]).map((op, i) => resolveOpPaths(expandOpHome(op, `ops[${i}]`, home), base));
   if (typeof layer.cwd === 'string') layer.cwd = resolve(base, home('cwd', layer.cwd));
-  config.layer = layer as PlanLayer;
+  config.layer = layer;
   if (refused) {
     config.untrusted = refused;
     config.untrustedReason = refusedReason;
@@ -185,7 +185,7 @@ export function presetWithConfig(preset: PresetName | PresetOptions | undefined,
 export function resolveOpPaths(op: Op, base: string): Op {
   const out = { ...op } as Record<string, unknown>;
   for (const field of PATH_FIELDS) {
-    if (typeof out[field] === 'string' && !isAbsolute(out[field] as string)) out[field] = resolve(base, out[field] as string);
+    if (typeof out[field] === 'string' && !isAbsolute(out[field])) out[field] = resolve(base, out[field]);
   }
   if (Array.isArray(out.lowers)) out.lowers = (out.lowers as string[]).map((p) => (isAbsolute(p) ? p : resolve(base, p)));
   return out as unknown as Op;
@@ -195,7 +195,7 @@ export function resolveOpPaths(op: Op, base: string): Op {
 function expandOpHome(op: Op, where: string, home: (where: string, path: string) => string): Op {
   const out = { ...op } as Record<string, unknown>;
   for (const field of PATH_FIELDS) {
-    if (typeof out[field] === 'string') out[field] = home(`${where}.${field}`, out[field] as string);
+    if (typeof out[field] === 'string') out[field] = home(`${where}.${field}`, out[field]);
   }
   if (Array.isArray(out.lowers)) out.lowers = (out.lowers as string[]).map((p, i) => home(`${where}.lowers[${i}]`, p));
   return out as unknown as Op;

@@ -103,7 +103,7 @@ function check(value: unknown, schema: Schema, root: Schema, path: string): Sche
   }
   if (Array.isArray(schema.anyOf)) {
     const problems = (schema.anyOf as Schema[]).map((sub) => check(value, sub, root, path));
-    if (problems.every((p) => p !== null)) return deepest(problems as SchemaProblem[]);
+    if (problems.every((p) => p !== null)) return deepest(problems);
   }
   if (Array.isArray(schema.oneOf)) return checkOneOf(value, schema.oneOf as Schema[], root, path);
   return null;
