@@ -3,7 +3,7 @@
  * from inside real sandboxes (as root and unprivileged).
  */
 import { createServer, type Server } from 'node:net';
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { BASE_OPS, TRY_IN, native, requireKernel, tempDir } from './helpers';
 
 beforeAll(requireKernel);

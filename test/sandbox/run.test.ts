@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { BASE, CLI, GID, TRY, TRY_IN, UID, cli, hostProcessesWith, parseMountinfo, requireKernel, sh, sleep, until } from './helpers';
+import { BASE, CLI, GID, TRY, TRY_IN, UID, cli, hostProcessesWith, parseMountinfo, requireKernel, sh, until } from './helpers';
 
 beforeAll(requireKernel);
 
