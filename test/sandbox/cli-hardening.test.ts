@@ -86,7 +86,7 @@ test('a second signal to the CLI kills the whole sandbox, even a program that ig
   }
 });
 
-test("--keep-session on a terminal binds the caller's tty on /dev/console", async () => {
+test("--keep-session on a terminal binds the caller's tty on /dev/console", () => {
   // script(1) (util-linux) gives the CLI a real terminal.
   const { spawnSync } = require('node:child_process');
   const inner = `${process.execPath} ${CLI} run --ro-bind / / --proc /proc --dev /dev --keep-session -- /bin/sh -c 'stat -c %t:%T /dev/console; grep -c " /dev/console " /proc/self/mountinfo'`;

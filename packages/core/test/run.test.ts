@@ -285,7 +285,7 @@ describe('spawn and run', () => {
     expect(readFileSync(`${record}.signals`, 'utf8')).toBe('SIGTERM\nSIGTERM\n');
   }, KILL_GRACE_MS + CLEANUP_GRACE_MS + 10_000);
 
-  it('refuses an already aborted signal without spawning', async () => {
+  it('refuses an already aborted signal without spawning', () => {
     const controller = new AbortController();
     controller.abort();
     expect(() => spawn({ argv: ['true'], signal: controller.signal })).toThrow(expect.objectContaining({ name: 'AbortError' }));
