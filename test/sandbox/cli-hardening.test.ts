@@ -1,7 +1,7 @@
 /** The complete set's CLI flags in real sandboxes: caller fds, overlays, caps, session. */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
-import { BASE, CLI, TRY_IN, requireKernel, tempDir } from './helpers';
+import { BASE, CLI, TRY_IN, hostProcessesWith, requireKernel, tempDir, until } from './helpers';
 
 beforeAll(requireKernel);
 
@@ -63,7 +63,6 @@ test('--keep-session keeps the caller’s session; the default does not', async 
 });
 
 test('a second signal to the CLI kills the whole sandbox, even a program that ignores the first', async () => {
-  const { hostProcessesWith, until } = require('./helpers');
   // Only the sleep's argv holds the marker: the script computes it.
   const n = 1_000_000 + (process.pid % 1000) * 1000 + (Date.now() % 1000);
   const marker = `600.${n + 1}`;
@@ -88,7 +87,6 @@ test('a second signal to the CLI kills the whole sandbox, even a program that ig
 
 test("--keep-session on a terminal binds the caller's tty on /dev/console", () => {
   // script(1) (util-linux) gives the CLI a real terminal.
-  const { spawnSync } = require('node:child_process');
   const inner = `${process.execPath} ${CLI} run --ro-bind / / --proc /proc --dev /dev --keep-session -- /bin/sh -c 'stat -c %t:%T /dev/console; grep -c " /dev/console " /proc/self/mountinfo'`;
   const r = spawnSync('script', ['-qec', inner, '/dev/null'], { encoding: 'utf8' });
   if (r.error) throw new Error(`script(1) from util-linux is needed for this test: ${r.error.message}`);

@@ -9,10 +9,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CLI, UID, requireKernel, tempDir, until } from './helpers';
+import * as core from '@sandboxctl/core';
 
 beforeAll(requireKernel);
-
-const core = require('@sandboxctl/core');
 
 let root: string;
 let project: string;
@@ -98,12 +97,12 @@ test("the user's own protected directory is readable, read-only, and untouched a
 });
 
 test('stand-ins a launcher killed with SIGKILL left are removed by the next run in that directory', async () => {
-  const preset = { name: 'agent', cwd: project, home: `${root}/home` };
+  const preset = { name: 'agent' as const, cwd: project, home: `${root}/home` };
   const p = core.spawn({ argv: ['/bin/sh', '-c', 'echo ready; sleep 60'], preset, stdio: 'pipe' });
   let out = '';
-  p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   expect(await until(() => out.includes('ready'), 15000)).toBe(true);
-  process.kill(p.pid, 'SIGKILL');
+  process.kill(p.pid!, 'SIGKILL');
   await p.exited.catch(() => undefined);
   // left behind: the launcher had no chance to clean up
   expect(readdirSync(project)).toEqual(expect.arrayContaining(standIns));

@@ -3,7 +3,7 @@
  * runs this suite as root and as an unprivileged user.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { BASE, CLI, GID, TRY, TRY_IN, UID, cli, hostProcessesWith, parseMountinfo, requireKernel, sh, until } from './helpers';
 
 beforeAll(requireKernel);
@@ -101,7 +101,7 @@ describe('mounts', () => {
       ['/usr', expect.any(String), '/usr'],
       ['/proc', 'proc', '/'],
       // kernel-wide knobs bound read-only onto themselves (no sysrq-trigger on kernels without SysRq)
-      ...['sys', 'sysrq-trigger', 'irq', 'bus', 'fs'].filter((n) => require('node:fs').existsSync(`/proc/${n}`)).map((n) => [`/proc/${n}`, 'proc', `/${n}`]),
+      ...['sys', 'sysrq-trigger', 'irq', 'bus', 'fs'].filter((n) => existsSync(`/proc/${n}`)).map((n) => [`/proc/${n}`, 'proc', `/${n}`]),
       ['/dev', 'tmpfs', '/'],
       ['/dev/null', 'devtmpfs', '/null'],
       ['/dev/zero', 'devtmpfs', '/zero'],
@@ -147,12 +147,12 @@ describe('mounts', () => {
   });
 
   test('--bind is writable and visible on the host afterwards', async () => {
-    const dir = require('node:fs').mkdtempSync('/tmp/sbx-bind-');
-    require('node:fs').chmodSync(dir, 0o777);
+    const dir = mkdtempSync('/tmp/sbx-bind-');
+    chmodSync(dir, 0o777);
     const r = await sh(`echo inside > ${dir}/f`, ['--bind', dir, dir]);
     expect(r.code).toBe(0);
     expect(readFileSync(`${dir}/f`, 'utf8')).toBe('inside\n');
-    require('node:fs').rmSync(dir, { recursive: true });
+    rmSync(dir, { recursive: true });
   });
 
   test('the tmpfs size is honoured', async () => {
