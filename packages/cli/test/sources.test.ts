@@ -17,7 +17,8 @@ jest.mock('@sandboxctl/native', () => ({
     throw new Error('not used');
   },
   version: () => '0.0.0-test',
-  planSchema: () => require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', '..', 'schema', 'plan.schema.json'), 'utf8'),
+  planSchema: () =>
+    jest.requireActual<typeof import('node:fs')>('node:fs').readFileSync(jest.requireActual<typeof import('node:path')>('node:path').join(__dirname, '..', '..', '..', 'schema', 'plan.schema.json'), 'utf8'),
 }));
 
 let dir: string;

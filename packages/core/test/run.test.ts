@@ -6,6 +6,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isatty } from 'node:tty';
 import type { PlanProblem } from '@sandboxctl/native';
 
 const mockCheckPlan = jest.fn<PlanProblem | null, [string]>(() => null);
@@ -110,7 +111,7 @@ describe('tty', () => {
   it('canUseTty needs a private /dev and a new session', () => {
     expect(canUseTty({ ops: [{ kind: 'proc', target: '/proc' }] })).toBe(false);
     expect(canUseTty({ ops: [{ kind: 'dev', target: '/dev' }], newSession: false })).toBe(false);
-    expect(canUseTty({ ops: [{ kind: 'dev', target: '/dev/' }] })).toBe(require('node:tty').isatty(0) && require('node:tty').isatty(1));
+    expect(canUseTty({ ops: [{ kind: 'dev', target: '/dev/' }] })).toBe(isatty(0) && isatty(1));
   });
 });
 
