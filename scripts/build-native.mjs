@@ -9,7 +9,7 @@
 // (ETXTBSY).
 
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, renameSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INSTALL_RUST, missingTool } from './rust-toolchain.mjs';
@@ -75,3 +75,12 @@ run(join(root, 'node_modules', '.bin', 'napi'), [
   '--js', 'index.js',
   '--dts', 'index.d.ts',
 ]);
+
+// Name the loader as generated in its first line (napi's own mark sits below
+// its lint and type-check switches); .gitattributes marks both files too.
+const BANNER = '// GENERATED FILE, DO NOT EDIT: the napi-rs loader of the addon (crates/sandbox-napi), written by `napi build` through scripts/build-native.mjs (`npm run build`).\n';
+for (const name of ['index.js', 'index.d.ts']) {
+  const file = join(nativeDir, name);
+  const text = readFileSync(file, 'utf8');
+  if (!text.startsWith(BANNER)) writeFileSync(file, BANNER + text);
+}

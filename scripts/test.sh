@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The one test command (`npm test`): Rust unit tests, TypeScript unit tests,
-# then the real-sandbox suites as the current user and, when run as root,
+# The one test command (`npm test`): the TypeScript linter, Rust unit tests,
+# TypeScript unit tests, then the real-sandbox suites as the current user and, when run as root,
 # once more as an unprivileged user created for the purpose (the product is
 # for the unprivileged). Assumes `npm install` has built everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 jest=(node "$repo/node_modules/jest/bin/jest.js")
+
+echo "== lint (eslint.config.mjs): any error fails the run"
+npm run --silent lint
 
 echo "== cargo test"
 cargo test --workspace --exclude sandbox-napi --quiet

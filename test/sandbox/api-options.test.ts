@@ -6,10 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireKernel } from './helpers';
+import { KILL_GRACE_MS, SandboxError, plan, run, spawn } from '@sandboxctl/core';
 
 beforeAll(requireKernel);
-
-const { run, spawn, plan, SandboxError, KILL_GRACE_MS } = require('@sandboxctl/core');
 
 const ops = plan().roBind('/', '/').proc('/proc').dev('/dev').tmpfs('/tmp').build().ops;
 let base: string;
@@ -50,13 +49,13 @@ describe('preset', () => {
 
   test('many agent sandboxes at once over the same directory, no descriptor left behind', async () => {
     const fds = () => readdirSync('/proc/self/fd').length;
-    const preset = { name: 'agent', cwd: project, home };
+    const preset = { name: 'agent' as const, cwd: project, home };
     await run({ argv: ['/bin/true'], preset });
     const before = fds();
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) => run({ argv: ['/bin/sh', '-c', `test ! -w .git/hooks && echo ${i} > f${i}`], preset })),
     );
-    expect(results.map((r: { code: number }) => r.code)).toEqual(Array(12).fill(0));
+    expect(results.map((r) => r.code)).toEqual(Array(12).fill(0));
     expect(fds()).toBe(before);
   });
 });
@@ -88,9 +87,9 @@ describe('streams', () => {
     const p = spawn({ argv: ['/bin/sh', '-c', 'read line; echo "out:$line"; echo "err:$line" >&2; exit 7'], ops, stdio: 'pipe' });
     let out = '';
     let err = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    p.stdin.end('hello\n');
+    p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    p.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    p.stdin!.end('hello\n');
     await p.started;
     expect(p.sandboxPid).toBeGreaterThan(0);
     const r = await p.exited;
@@ -99,8 +98,8 @@ describe('streams', () => {
 
   test('run passes input and collects large output', async () => {
     const r = await run({ argv: ['/bin/sh', '-c', 'cat; head -c 1048576 /dev/zero | tr "\\0" x'], ops, input: 'in\n', stdio: 'pipe' });
-    expect(r.stdout.slice(0, 3)).toBe('in\n');
-    expect(r.stdout.length).toBe(3 + 1048576);
+    expect(r.stdout!.slice(0, 3)).toBe('in\n');
+    expect(r.stdout!.length).toBe(3 + 1048576);
   });
 });
 

@@ -1,9 +1,9 @@
 /** The Node API against real sandboxes. */
+import { plan, run, spawn } from '@sandboxctl/core';
+import { readdirSync } from 'node:fs';
 import { BASE, TRY, requireKernel } from './helpers';
 
 beforeAll(requireKernel);
-
-const { run, spawn, plan } = require('@sandboxctl/core');
 
 const ops = plan(['/bin/true']).roBind('/', '/').proc('/proc').dev('/dev').tmpfs('/tmp').build().ops;
 
@@ -19,8 +19,8 @@ test('run resolves with the exit code, no signal, a duration, and the output', a
 test('spawn exposes streams and the exit', async () => {
   const p = spawn({ argv: ['/bin/cat'], ops, stdio: 'pipe' });
   let out = '';
-  p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  p.stdin.end('echoed');
+  p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  p.stdin!.end('echoed');
   const r = await p.exited;
   expect(r.code).toBe(0);
   expect(out).toBe('echoed');
@@ -38,11 +38,11 @@ test('an AbortSignal stops the program', async () => {
 });
 
 test('many concurrent sandboxes from one process, no descriptor leak', async () => {
-  const fds = () => require('node:fs').readdirSync('/proc/self/fd').length;
+  const fds = () => readdirSync('/proc/self/fd').length;
   await run({ argv: ['/bin/true'], ops });
   const before = fds();
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) => run({ argv: ['/bin/sh', '-c', `exit ${i % 7}`], ops })));
-  expect(results.map((r: { code: number }) => r.code)).toEqual(Array.from({ length: 20 }, (_, i) => i % 7));
+  expect(results.map((r) => r.code)).toEqual(Array.from({ length: 20 }, (_, i) => i % 7));
   expect(fds()).toBe(before);
 });
 

@@ -1,7 +1,7 @@
 /** The complete set's CLI flags in real sandboxes: caller fds, overlays, caps, session. */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
-import { BASE, CLI, TRY_IN, requireKernel, tempDir } from './helpers';
+import { BASE, CLI, TRY_IN, hostProcessesWith, requireKernel, tempDir, until } from './helpers';
 
 beforeAll(requireKernel);
 
@@ -63,14 +63,13 @@ test('--keep-session keeps the caller’s session; the default does not', async 
 });
 
 test('a second signal to the CLI kills the whole sandbox, even a program that ignores the first', async () => {
-  const { hostProcessesWith, until } = require('./helpers');
   // Only the sleep's argv holds the marker: the script computes it.
   const n = 1_000_000 + (process.pid % 1000) * 1000 + (Date.now() % 1000);
   const marker = `600.${n + 1}`;
   const c = spawn(process.execPath, [CLI, 'run', ...BASE, '--', '/bin/sh', '-c', `trap "" INT; sleep 600.$((${n} + 1)) & echo ready; wait`], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let out = '';
-    c.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
+    c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     expect(await until(() => out.includes('ready'))).toBe(true);
     expect(await until(() => hostProcessesWith(marker).length === 1)).toBe(true);
     c.kill('SIGINT');
@@ -86,14 +85,13 @@ test('a second signal to the CLI kills the whole sandbox, even a program that ig
   }
 });
 
-test("--keep-session on a terminal binds the caller's tty on /dev/console", async () => {
+test("--keep-session on a terminal binds the caller's tty on /dev/console", () => {
   // script(1) (util-linux) gives the CLI a real terminal.
-  const { spawnSync } = require('node:child_process');
   const inner = `${process.execPath} ${CLI} run --ro-bind / / --proc /proc --dev /dev --keep-session -- /bin/sh -c 'stat -c %t:%T /dev/console; grep -c " /dev/console " /proc/self/mountinfo'`;
   const r = spawnSync('script', ['-qec', inner, '/dev/null'], { encoding: 'utf8' });
   if (r.error) throw new Error(`script(1) from util-linux is needed for this test: ${r.error.message}`);
   const [major, count] = r.stdout.trim().split(/\r?\n/);
-  expect(parseInt(major!.split(':')[0]!, 16)).toBe(136); // a pseudo-terminal (Unix98 pty major)
+  expect(parseInt(major!.split(':')[0], 16)).toBe(136); // a pseudo-terminal (Unix98 pty major)
   expect(count).toBe('1');
   // Without --keep-session there is no console.
   const plain = spawnSync('script', ['-qec', inner.replace(' --keep-session', ''), '/dev/null'], { encoding: 'utf8' });

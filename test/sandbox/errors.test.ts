@@ -2,6 +2,7 @@
  * Bad input and refused kernels: a stable code, exit 125 from the CLI, and
  * nothing left behind on the host (no mount, no process).
  */
+import { SandboxError, run as runSandbox } from '@sandboxctl/core';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { BASE, CLI, INIT, INIT_IN, ROOT, cli, hostProcessesWith, requireKernel, until } from './helpers';
@@ -59,7 +60,6 @@ describe('error codes', () => {
   });
 
   test('the library rejects with SandboxError before spawning anything', async () => {
-    const { run: runSandbox, SandboxError } = require('@sandboxctl/core');
     await expect(runSandbox({ argv: ['/bin/true'], ops: [{ kind: 'bind', source: '/nope-sbx', target: '/x' }] })).rejects.toMatchObject({
       code: 'E_SOURCE_MISSING',
       opIndex: 0,
@@ -67,12 +67,10 @@ describe('error codes', () => {
     });
     const err = await runSandbox({ argv: ['/bin/true'], ops: [{ kind: 'tmpfs', target: '/t', size: 0 }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SandboxError);
-    expect(err.code).toBe('E_PLAN_INVALID');
-    expect(err.opIndex).toBe(0);
+    expect(err).toMatchObject({ code: 'E_PLAN_INVALID', opIndex: 0 });
   });
 
   test('E_INIT_MISSING when the init executable cannot be found', async () => {
-    const { run: runSandbox } = require('@sandboxctl/core');
     const saved = process.env.SANDBOXCTL_INIT;
     process.env.SANDBOXCTL_INIT = `${ROOT}/no-such-init`;
     try {
@@ -96,8 +94,8 @@ function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout
     const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    c.stdout!.setEncoding('utf8').on('data', (d) => (stdout += d));
-    c.stderr!.setEncoding('utf8').on('data', (d) => (stderr += d));
+    c.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    c.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
     c.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -3,7 +3,7 @@
  * from inside real sandboxes (as root and unprivileged).
  */
 import { createServer, type Server } from 'node:net';
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { BASE_OPS, TRY_IN, native, requireKernel, tempDir } from './helpers';
 
 beforeAll(requireKernel);
@@ -98,12 +98,12 @@ describe('mount targets stay inside the new root', () => {
       { kind: 'file', target: '/filelink', data: 'x' },
       { kind: 'bind', source: '/usr', target: '/abs/b1' },
     ]) {
-      const before = require('node:fs').readFileSync('/proc/self/mountinfo', 'utf8');
+      const before = readFileSync('/proc/self/mountinfo', 'utf8');
       const r = await native({ argv: ['/bin/true'], ops: [...imageOps(), op] });
       expect([op.target, r.code]).toEqual([op.target, 125]);
       expect(r.stderr).toMatch(/^sandboxctl: E_(MOUNT|SETUP): cannot .*: no such file or directory\n$/);
       expect(readdirSync(outside)).toEqual([]);
-      expect(require('node:fs').readFileSync('/proc/self/mountinfo', 'utf8')).toBe(before);
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(before);
     }
   });
 

@@ -4,8 +4,9 @@
  * and fails (never skips) with the probe's message when support is missing.
  */
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 
 export const ROOT = resolve(__dirname, '../..');
 export const CLI = join(ROOT, 'packages/cli/bin/sandboxctl.js');
@@ -95,7 +96,7 @@ export function parseMountinfo(text: string): MountEntry[] {
  */
 export function hostProcessesWith(marker: string, comm?: string): number[] {
   const out: number[] = [];
-  for (const pid of require('node:fs').readdirSync('/proc').filter((p: string) => /^\d+$/.test(p))) {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (!cmd.includes(marker) || Number(pid) === process.pid) continue;
@@ -129,19 +130,18 @@ export function native(
   extra: Array<'pipe' | 'ignore' | number> = [],
 ): Promise<Ran & { pipes: string[] }> {
   return new Promise((resolveRun, reject) => {
-    const { spawn: spawnChild } = require('node:child_process');
-    const child = spawnChild(INIT, ['--plan', '-'], { stdio: ['pipe', 'pipe', 'pipe', ...extra] });
+    const child = spawn(INIT, ['--plan', '-'], { stdio: ['pipe', 'pipe', 'pipe', ...extra] });
     let stdout = '';
     let stderr = '';
     const pipes = extra.map(() => '');
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     extra.forEach((e, i) => {
-      if (e === 'pipe') child.stdio[3 + i].setEncoding('utf8').on('data', (d: string) => (pipes[i] += d));
+      if (e === 'pipe') (child.stdio[3 + i] as Readable).setEncoding('utf8').on('data', (d: string) => (pipes[i] += d));
     });
     child.on('error', reject);
     child.on('close', (code: number | null, signal: NodeJS.Signals | null) => resolveRun({ code, signal, stdout, stderr, pipes }));
-    child.stdin.end(JSON.stringify(plan));
+    child.stdin!.end(JSON.stringify(plan));
   });
 }
 
@@ -156,6 +156,5 @@ export const BASE_OPS = [
 
 /** A fresh directory the current user owns. */
 export function tempDir(prefix = 'sbx-'): string {
-  const { mkdtempSync } = require('node:fs');
   return mkdtempSync(`/tmp/${prefix}`);
 }

@@ -1,5 +1,6 @@
 /** Every op of the complete set, from inside real sandboxes. */
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { BASE_OPS, UID, native, parseMountinfo, requireKernel, tempDir } from './helpers';
 
 beforeAll(requireKernel);
@@ -21,7 +22,7 @@ describe('overlay', () => {
   });
   // overlayfs leaves work/work at mode 000: give it back before removing.
   afterAll(() => {
-    require('node:child_process').spawnSync('chmod', ['-R', 'u+rwx', dir]);
+    spawnSync('chmod', ['-R', 'u+rwx', dir]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -112,7 +113,7 @@ describe('filesystem ops', () => {
     const bin = inside.pop();
     const host = readdirSync('/').filter((n) => !['proc', 'dev', 'tmp', 'mnt', 'etc'].includes(n));
     expect(inside.filter((n) => n !== '.' && n !== '..').sort()).toEqual([...host, 'proc'].sort());
-    expect(bin).toBe(lstatSync('/bin').isSymbolicLink() ? require('node:fs').readlinkSync('/bin') : undefined);
+    expect(bin).toBe(lstatSync('/bin').isSymbolicLink() ? readlinkSync('/bin') : undefined);
   });
 
   test('bind ensure creates the source (0700), optional skips a missing one', async () => {
@@ -129,7 +130,7 @@ describe('filesystem ops', () => {
 
   test('symlink dereference copies a host link', async () => {
     const dir = tempDir('sbx-deref-');
-    require('node:fs').symlinkSync('/usr/share/some/where', `${dir}/link`);
+    symlinkSync('/usr/share/some/where', `${dir}/link`);
     const r = await sh('readlink /tmp/l', [{ kind: 'symlink', target: '/tmp/l', linkname: `${dir}/link`, dereference: true }]);
     expect(r.stdout).toBe('/usr/share/some/where\n');
     rmSync(dir, { recursive: true });
@@ -138,11 +139,11 @@ describe('filesystem ops', () => {
   test('a file from a caller fd', async () => {
     const dir = tempDir('sbx-fd-');
     writeFileSync(`${dir}/data`, 'from fd\n');
-    const fd = require('node:fs').openSync(`${dir}/data`, 'r');
+    const fd = openSync(`${dir}/data`, 'r');
     const r = await sh('cat /tmp/f', [{ kind: 'file', target: '/tmp/f', sourceFd: 3 }], {});
     // fd 3 of the launcher is the first extra stdio entry
     const r2 = await native({ argv: ['/bin/cat', '/tmp/f'], ops: [...BASE_OPS, { kind: 'file', target: '/tmp/f', sourceFd: 3 }] }, [fd]);
-    require('node:fs').closeSync(fd);
+    closeSync(fd);
     expect(r.code).toBe(125); // without the fd: a clear setup error
     expect(r.stderr).toMatch(/E_SETUP: cannot read fd 3/);
     expect(r2.stdout).toBe('from fd\n');

@@ -9,10 +9,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CLI, UID, requireKernel, tempDir, until } from './helpers';
+import * as core from '@sandboxctl/core';
 
 beforeAll(requireKernel);
-
-const core = require('@sandboxctl/core');
 
 let root: string;
 let project: string;
@@ -36,8 +35,8 @@ const agent = (script: string, cwd = project) =>
 
 function finish(c: ReturnType<typeof agent>): Promise<{ code: number | null; out: string }> {
   let out = '';
-  c.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
-  c.stderr!.setEncoding('utf8').on('data', (d) => (out += d));
+  c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+  c.stderr.setEncoding('utf8').on('data', (d) => (out += d));
   return new Promise((r) => c.on('close', (code) => r({ code, out })));
 }
 
@@ -62,8 +61,8 @@ test('a stand-in stays while another sandbox in the same directory uses it, then
   const b = agent('echo ready; while [ ! -e go-b ]; do sleep 0.05; done; mkdir .vscode/late 2>&1; true');
   let outA = '';
   let outB = '';
-  a.stdout!.setEncoding('utf8').on('data', (d) => (outA += d));
-  b.stdout!.setEncoding('utf8').on('data', (d) => (outB += d));
+  a.stdout.setEncoding('utf8').on('data', (d) => (outA += d));
+  b.stdout.setEncoding('utf8').on('data', (d) => (outB += d));
   const ra = new Promise((r) => a.on('close', r));
   const rb = new Promise((r) => b.on('close', r));
   expect(await until(() => outA.includes('ready') && outB.includes('ready'), 15000)).toBe(true);
@@ -98,12 +97,12 @@ test("the user's own protected directory is readable, read-only, and untouched a
 });
 
 test('stand-ins a launcher killed with SIGKILL left are removed by the next run in that directory', async () => {
-  const preset = { name: 'agent', cwd: project, home: `${root}/home` };
+  const preset = { name: 'agent' as const, cwd: project, home: `${root}/home` };
   const p = core.spawn({ argv: ['/bin/sh', '-c', 'echo ready; sleep 60'], preset, stdio: 'pipe' });
   let out = '';
-  p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   expect(await until(() => out.includes('ready'), 15000)).toBe(true);
-  process.kill(p.pid, 'SIGKILL');
+  process.kill(p.pid!, 'SIGKILL');
   await p.exited.catch(() => undefined);
   // left behind: the launcher had no chance to clean up
   expect(readdirSync(project)).toEqual(expect.arrayContaining(standIns));
@@ -119,7 +118,7 @@ test('a stand-in whose parent is swapped for a symlink during the run: the launc
   mkdirSync(`${outside}/hooks`, { recursive: true });
   const c = agent('echo ready; while [ ! -e go ]; do sleep 0.05; done');
   let seen = '';
-  c.stdout!.on('data', (d) => (seen += d));
+  c.stdout.on('data', (d) => (seen += d));
   const done = finish(c);
   // the sandbox is set up (its mounts made) once the program runs
   expect(await until(() => seen.includes('ready'), 15000)).toBe(true);

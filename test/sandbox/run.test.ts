@@ -3,8 +3,8 @@
  * runs this suite as root and as an unprivileged user.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { BASE, CLI, GID, TRY, TRY_IN, UID, cli, hostProcessesWith, parseMountinfo, requireKernel, sh, sleep, until } from './helpers';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { BASE, CLI, GID, TRY, TRY_IN, UID, cli, hostProcessesWith, parseMountinfo, requireKernel, sh, until } from './helpers';
 
 beforeAll(requireKernel);
 
@@ -68,7 +68,7 @@ describe('file descriptors', () => {
   test('only stdio passes in, even when the caller leaks descriptors', async () => {
     const child = spawn(process.execPath, [CLI, 'run', ...BASE, '--', TRY_IN, 'fds'], { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     const code = await new Promise((r) => child.on('close', r));
     expect(code).toBe(0);
     expect(out.trim()).toBe('0 1 2');
@@ -101,7 +101,7 @@ describe('mounts', () => {
       ['/usr', expect.any(String), '/usr'],
       ['/proc', 'proc', '/'],
       // kernel-wide knobs bound read-only onto themselves (no sysrq-trigger on kernels without SysRq)
-      ...['sys', 'sysrq-trigger', 'irq', 'bus', 'fs'].filter((n) => require('node:fs').existsSync(`/proc/${n}`)).map((n) => [`/proc/${n}`, 'proc', `/${n}`]),
+      ...['sys', 'sysrq-trigger', 'irq', 'bus', 'fs'].filter((n) => existsSync(`/proc/${n}`)).map((n) => [`/proc/${n}`, 'proc', `/${n}`]),
       ['/dev', 'tmpfs', '/'],
       ['/dev/null', 'devtmpfs', '/null'],
       ['/dev/zero', 'devtmpfs', '/zero'],
@@ -147,12 +147,12 @@ describe('mounts', () => {
   });
 
   test('--bind is writable and visible on the host afterwards', async () => {
-    const dir = require('node:fs').mkdtempSync('/tmp/sbx-bind-');
-    require('node:fs').chmodSync(dir, 0o777);
+    const dir = mkdtempSync('/tmp/sbx-bind-');
+    chmodSync(dir, 0o777);
     const r = await sh(`echo inside > ${dir}/f`, ['--bind', dir, dir]);
     expect(r.code).toBe(0);
     expect(readFileSync(`${dir}/f`, 'utf8')).toBe('inside\n');
-    require('node:fs').rmSync(dir, { recursive: true });
+    rmSync(dir, { recursive: true });
   });
 
   test('the tmpfs size is honoured', async () => {
@@ -200,7 +200,7 @@ describe('process lifecycle', () => {
   test('SIGTERM sent to the CLI reaches the program', async () => {
     const child = spawn(process.execPath, [CLI, 'run', ...BASE, '--', '/bin/sh', '-c', 'trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.05; done'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     expect(await until(() => out.includes('ready'))).toBe(true);
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.on('close', r));

@@ -163,7 +163,7 @@ describe('sandboxctl seccomp export', () => {
       const seccomp = flag ? fds.flatMap((_, i) => [flag, String(9 + i)]) : [];
       const r = spawnSync(bwrap, ['--ro-bind', '/', '/', '--dev', '/dev', ...seccomp, '--', TRY, 'syscall', name], { stdio, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`bwrap: status ${r.status}: ${r.stderr}`);
-      return (r.stdout as string).trim();
+      return r.stdout.trim();
     } finally {
       fds.forEach((fd) => closeSync(fd));
     }

@@ -4,6 +4,7 @@
  * small python3 `pty` driver plays the user (keystrokes, window resizes,
  * signals to the CLI) and records everything the terminal shows.
  */
+import { KILL_GRACE_MS, run } from '@sandboxctl/core';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -324,7 +325,6 @@ test('--tty without a private /dev is E_SETUP with a hint; --tty without a termi
 });
 
 test('a library timeout on a program that ignores SIGTERM: the second SIGTERM ends it, the launcher cleans up and is not SIGKILLed', async () => {
-  const { run, KILL_GRACE_MS } = require('@sandboxctl/core');
   const project = tempDir('sbx-tty-project-');
   const marker = `600.${process.pid}${Date.now() % 100000}`;
   const started = Date.now();

@@ -28,7 +28,7 @@ export function describeFailure(error: unknown, args: readonly string[]): Failur
       code: error.code,
       message: error.message,
       hint: error.hint,
-      exitStatus: exec ? error.exitStatus! : TOOL_FAILURE,
+      exitStatus: exec ? error.exitStatus : TOOL_FAILURE,
     };
   }
   if (isClipanionError(error)) {

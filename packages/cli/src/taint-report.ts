@@ -9,7 +9,7 @@ import type { TaintFinding } from '@sandboxctl/core';
 
 /** Control characters (C0, DEL, C1) as `\xNN`. */
 export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(/\p{Cc}/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function outcome(f: TaintFinding): string {

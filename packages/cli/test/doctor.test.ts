@@ -37,7 +37,7 @@ describe('sandboxctl doctor', () => {
     const report = JSON.parse(result.stdout);
     expect(report).toMatchObject({
       ok: true,
-      cli: { version: require('../package.json').version },
+      cli: { version: (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version },
       addon: { loaded: true, version: '0.0.0-test' },
       init: { path: FAKE_INIT, fromEnv: true, exists: true, executable: true, version: 'sandboxctl-init 0.0.0-fake' },
       kernel: goodKernel,

@@ -1,7 +1,7 @@
 // CLI argv -> plan: bubblewrap-style flags become ops in argv order, with
 // --perms/--size modifying the next op, and every user mistake is E_USAGE.
 
-import { closeSync, fstatSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Plan } from '@sandboxctl/core';
@@ -322,7 +322,7 @@ describe('help and version', () => {
   it('--version prints the package version', async () => {
     const result = await runCli(['--version']);
     expect(result.status).toBe(0);
-    expect(result.stdout).toBe(`${require('../package.json').version}\n`);
+    expect(result.stdout).toBe(`${(JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version}\n`);
   });
 
   it('--help on a command prints its usage with the op flags', async () => {

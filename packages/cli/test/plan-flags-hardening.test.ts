@@ -1,6 +1,7 @@
 // The op and policy flags of the complete set (overlay, mqueue, chmod, fds,
 // capabilities, Landlock, session) as `sandboxctl plan` turns them into JSON.
 
+import { remapCallerFds } from '@sandboxctl/core';
 import { runCli } from './helpers';
 
 async function planOf(args: string[]): Promise<Record<string, unknown>> {
@@ -82,7 +83,6 @@ describe('policy flags', () => {
 
 describe('caller fds reach the launcher at fixed numbers', () => {
   it('remapCallerFds moves them to 4, 5… and keeps the program-side numbers', () => {
-    const { remapCallerFds } = require('@sandboxctl/core');
     const { plan, fds } = remapCallerFds({
       argv: ['true'],
       ops: [{ kind: 'bind', sourceFd: 9, target: '/a' }, { kind: 'file', sourceFd: 3, target: '/f' }],

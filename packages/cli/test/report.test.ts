@@ -1,6 +1,7 @@
 import { UsageError } from 'clipanion';
 import { SandboxError } from '@sandboxctl/core';
 import { describeFailure, formatFailure, TOOL_FAILURE } from '../src/report';
+import * as cliPackage from '../src/index';
 
 describe('describeFailure', () => {
   it('keeps the code, message and hint of a SandboxError, with status 125', () => {
@@ -62,7 +63,7 @@ describe('formatFailure', () => {
 
 describe('the sandboxctl package', () => {
   it('re-exports the library beside the CLI entry', () => {
-    const sandboxctl = require('../src/index') as Record<string, unknown>;
+    const sandboxctl = cliPackage as Record<string, unknown>;
     for (const name of ['run', 'spawn', 'plan', 'SandboxError', 'checkPlan', 'probe', 'version', 'main', 'createCli']) {
       expect(typeof sandboxctl[name]).toBe('function');
     }

@@ -19,6 +19,7 @@ let cached: Native | undefined;
 export function loadNative(): Native {
   if (cached === undefined) {
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, not at import (see the top of this file)
       cached = require('@sandboxctl/native') as Native;
     } catch (error) {
       const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);

@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ERROR_CODES, isSandboxError, SandboxError } from '../src/errors';
 
 describe('SandboxError', () => {
@@ -92,9 +95,7 @@ describe('ERROR_CODES', () => {
 });
 
 describe('error-codes.ts (generated from the Rust Code enum)', () => {
-  const root = require('node:path').join(__dirname, '..', '..', '..') as string;
-  const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
-  const { readFileSync } = require('node:fs') as typeof import('node:fs');
+  const root = join(__dirname, '..', '..', '..');
 
   it('is what gen-error-codes.mjs makes from schema/error-codes.json (run `npm run gen` when it drifts)', () => {
     const regenerated = execFileSync(process.execPath, [`${root}/scripts/gen-error-codes.mjs`, '--stdout'], { encoding: 'utf8' });

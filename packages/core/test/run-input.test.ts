@@ -68,7 +68,7 @@ describe('caller fds', () => {
     ['a bind source fd', (fd: number) => ({ ops: [{ kind: 'bind' as const, sourceFd: fd, target: '/x' }] }), 'plan.ops[0].sourceFd'],
   ])('%s that is closed is E_PLAN_INVALID naming it, before anything is spawned', (_what, options, path) => {
     const fd = closedFd();
-    const error = thrown(() => spawn({ argv: ['true'], ...options(fd) } as SpawnOptions));
+    const error = thrown(() => spawn({ argv: ['true'], ...options(fd) }));
     expect(error).toMatchObject({ code: 'E_PLAN_INVALID', path, message: `${path}: fd ${fd} is not open` });
   });
 

@@ -7,8 +7,8 @@
  *
  * At the end the suite prints a table: case, expected, observed.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, chmodSync, constants as fsc } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, chmodSync, constants as fsc } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { BASE, CLI, INIT, INIT_IN, TRY, TRY_IN, UID, cli, hostProcessesWith, parseMountinfo, requireKernel, sh, until } from '../helpers';
 
@@ -214,7 +214,7 @@ describe('the same probes under each preset', () => {
   beforeAll(async () => {
     dir = mkdtempSync('/tmp/sbx-escape-presets-');
     const project = `${dir}/home/project`;
-    for (const d of ['src', 'out']) require('node:fs').mkdirSync(`${project}/${d}`, { recursive: true });
+    for (const d of ['src', 'out']) mkdirSync(`${project}/${d}`, { recursive: true });
     const env = { ...process.env, HOME: `${dir}/home` };
     for (const [preset, extra, at] of presets) {
       const script = general.map(([, args], i) => `echo "${i} $(${at} ${args} 2>&1)"`).join('\n');
@@ -240,9 +240,9 @@ describe('a real terminal', () => {
   // discipline itself: N_TTY (0) means nothing was left changed.
   function inPty(inside: string, extra: string[] = []): string {
     const run = [process.execPath, CLI, 'run', ...BASE, '--no-tty', ...extra, '--', '/bin/sh', '-c', inside].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const r = require('node:child_process').spawnSync('script', ['-qec', `${run}; ${TRY} ldisc`, '/dev/null'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = spawnSync('script', ['-qec', `${run}; ${TRY} ldisc`, '/dev/null'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     if (r.status !== 0) throw new Error(`script: status ${r.status}: ${r.stderr}`);
-    return (r.stdout as string).replace(/\r/g, '').trim().split('\n').join(' ');
+    return r.stdout.replace(/\r/g, '').trim().split('\n').join(' ');
   }
 
   test('TIOCSETD to N_NULL and the console ioctls on a real terminal are refused; the host finds N_TTY after (control: N_TTY again passes without the filter)', () => {
@@ -405,7 +405,7 @@ describe('the host beyond the sandbox', () => {
     const host = await new Promise<string>((resolveOut) => {
       const c = spawn(TRY, ['connect-abstract', abstractName], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
-      c.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
+      c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
       c.on('close', () => resolveOut(out.trim()));
     });
     verdict('host abstract unix socket (default network; control from the host)', ['ECONNREFUSED (control ok)', 'EPERM (control ok)'], `${said(inside)} (control ${host})`);

@@ -202,7 +202,7 @@ test('a symlink planted by one sandbox while another runs never makes the launch
     mkdirSync(`${project}/sub`);
     const b = spawn(process.execPath, [CLI, 'run', '--preset', 'agent', '--', '/bin/sh', '-c', 'echo ready; while [ ! -e ../go ]; do sleep 0.05; done'], { cwd: `${project}/sub`, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    b.stdout!.setEncoding('utf8').on('data', (d) => (out += d));
+    b.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     const done = new Promise<number | null>((r) => b.on('close', r));
     expect(await until(() => out.includes('ready'), 15000)).toBe(true);
     expect(existsSync(`${project}/sub/.vscode`)).toBe(true);

@@ -3,7 +3,7 @@
  * recipes through posix_spawn with POSIX_SPAWN_RESETIDS, which calls
  * setgid/setuid with the ids the process already has.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireKernel } from '../helpers';
 import { cleanup, insideSh, need, project, type Preset } from './realwork';
@@ -43,7 +43,7 @@ const NINJA = [
 let dir: string;
 beforeEach(() => {
   dir = project('make');
-  require('node:fs').mkdirSync(join(dir, 'src'));
+  mkdirSync(join(dir, 'src'));
   for (const t of TARGETS) writeFileSync(join(dir, 'src', `${t}.in`), `${t}${t}\n`);
   writeFileSync(join(dir, 'Makefile'), MAKEFILE);
   writeFileSync(join(dir, 'build.ninja'), NINJA);

@@ -10,10 +10,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireKernel } from '../helpers';
 import { HOME, cleanup, host, insideSh, project, report } from './realwork';
+import { run } from '@sandboxctl/core';
 
 beforeAll(requireKernel);
-
-const { run } = require('@sandboxctl/core');
 
 let dir: string;
 let before: string[];
@@ -40,7 +39,7 @@ function leftAsItWas(n: number): void {
 
 test('100 concurrent agent runs (library) in one directory all exit 0', async () => {
   const n = 100;
-  const preset = { name: 'agent', cwd: dir, home: HOME };
+  const preset = { name: 'agent' as const, cwd: dir, home: HOME };
   const runs: { code: number | null; signal: string | null; stderr?: string }[] = await Promise.all(
     Array.from({ length: n }, (_, i) =>
       run({ argv: ['/bin/sh', '-c', SCRIPT(i)], preset, stdio: 'pipe' }).catch((e: { code?: string; message: string }) => ({

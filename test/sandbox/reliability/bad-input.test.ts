@@ -14,10 +14,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { INIT, ROOT, requireKernel } from '../helpers';
+import { checkPlan } from '@sandboxctl/core';
 
 beforeAll(requireKernel);
-
-const { checkPlan } = require('@sandboxctl/core');
 
 type Schema = { type?: string | string[]; $ref?: string; oneOf?: Schema[]; enum?: unknown[]; const?: unknown; properties?: Record<string, Schema>; required?: string[]; items?: Schema };
 const schema = JSON.parse(readFileSync(join(ROOT, 'schema/plan.schema.json'), 'utf8')) as Schema & { $defs: Record<string, Schema> };
@@ -170,8 +169,8 @@ describe.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
   test('checkPlan names a code and the field', () => {
     const problem = checkPlan(c.plan);
     expect(problem).not.toBeNull();
-    expect(['E_PLAN_INVALID', 'E_SOURCE_MISSING']).toContain(problem.code);
-    if (c.path) expect(problem.path.startsWith(c.path) || c.path.startsWith(problem.path)).toBe(true);
+    expect(['E_PLAN_INVALID', 'E_SOURCE_MISSING']).toContain(problem!.code);
+    if (c.path) expect(problem!.path!.startsWith(c.path) || c.path.startsWith(problem!.path!)).toBe(true);
   });
 
   test('sandboxctl-init rejects it with exit 125 and creates nothing', async () => {
@@ -195,9 +194,9 @@ test('the same rejections through `sandboxctl-init --plan -` go to stderr with t
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(INIT, ['--plan', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
       let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.stdin!.on('error', () => {});
-      child.stdin!.end(c.plan);
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.stdin.on('error', () => {});
+      child.stdin.end(c.plan);
       child.on('close', (code) => resolve({ code, stderr }));
     });
     expect([c.name, r.code]).toEqual([c.name, 125]);

@@ -7,12 +7,11 @@
 import { spawn as spawnChild } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { BASE, CLI, INIT, cli, hostProcessesWith, requireKernel, sleep, until } from '../helpers';
+import { run, spawn, type Op } from '@sandboxctl/core';
 
 beforeAll(requireKernel);
 
-const { spawn, run } = require('@sandboxctl/core');
-
-const ops = [
+const ops: Op[] = [
   { kind: 'bind', source: '/', target: '/' },
   { kind: 'proc', target: '/proc' },
   { kind: 'dev', target: '/dev' },
@@ -75,7 +74,7 @@ describe('killed', () => {
     const mark = marker();
     const p = spawn({ argv: ['/bin/sleep', mark], ops, stdio: 'ignore' });
     await p.started;
-    process.kill(p.pid, 'SIGKILL');
+    process.kill(p.pid!, 'SIGKILL');
     const r = await p.exited;
     expect([r.code, r.signal]).toEqual([null, 'SIGKILL']);
     await expectNothingLeft(mark);
@@ -86,7 +85,7 @@ describe('killed', () => {
     const p = spawn({ argv: ['/bin/sleep', mark], ops, stdio: 'ignore' });
     await p.started;
     expect(await until(() => p.sandboxPid !== undefined)).toBe(true);
-    process.kill(p.sandboxPid, 'SIGKILL');
+    process.kill(p.sandboxPid!, 'SIGKILL');
     const r = await p.exited;
     expect([r.code, r.signal]).toEqual([137, null]);
     await expectNothingLeft(mark);
@@ -106,12 +105,12 @@ describe('killed', () => {
     const p = spawn({ argv: ['/bin/sh', '-c', 'sleep 0.3; exit 5', mark], ops, stdio: 'ignore' });
     await p.started;
     expect(await until(() => p.sandboxPid !== undefined)).toBe(true);
-    process.kill(p.sandboxPid, 'SIGSTOP');
+    process.kill(p.sandboxPid!, 'SIGSTOP');
     let done = false;
-    p.exited.then(() => (done = true));
+    void p.exited.then(() => (done = true)); // awaited below
     await sleep(800); // the program has exited meanwhile; pid 1 cannot reap it
     expect(done).toBe(false);
-    process.kill(p.sandboxPid, 'SIGCONT');
+    process.kill(p.sandboxPid!, 'SIGCONT');
     const r = await p.exited;
     expect([r.code, r.signal]).toEqual([5, null]);
     await expectNothingLeft(mark);

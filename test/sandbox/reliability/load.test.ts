@@ -7,13 +7,14 @@
  * SANDBOXCTL_SOAK_RUNS=5000.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { hostProcessesWith, requireKernel, until } from '../helpers';
+import { run, type Op } from '@sandboxctl/core';
 
 beforeAll(requireKernel);
 
-const { run } = require('@sandboxctl/core');
-
-const ops = [
+const ops: Op[] = [
   { kind: 'bind', source: '/', target: '/' },
   { kind: 'proc', target: '/proc' },
   { kind: 'dev', target: '/dev' },
@@ -65,8 +66,8 @@ const runs = Number(process.env.SANDBOXCTL_SOAK_RUNS) || 1000;
 
 /** V8's collector, reachable without --expose-gc on the command line. */
 function collector(): () => void {
-  require('node:v8').setFlagsFromString('--expose-gc');
-  return require('node:vm').runInNewContext('gc');
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc');
 }
 
 test(`${runs} sequential runs: descriptors, memory and children stay flat`, async () => {

@@ -8,7 +8,7 @@
  * ninja-build (.ci/run); a missing tool fails the suite with its package name.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BASE, TRY_IN, cli, requireKernel, type Ran } from '../helpers';
 
@@ -45,7 +45,6 @@ describe('build tools', () => {
   test('make under --preset build, the preset\'s own help example', async () => {
     const project = mkdtempSync(join(dir, 'build-'));
     writeFileSync(join(project, 'M'), 'all:\n\ttrue\n\techo made > out/m\n');
-    const { mkdirSync } = require('node:fs');
     mkdirSync(join(project, 'out'));
     const r = await cli(['run', '--preset', 'build', '--output', 'out', '--', 'make', '-f', 'M'], { cwd: project });
     expect([r.code, r.stderr]).toEqual([0, '']);

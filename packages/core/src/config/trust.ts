@@ -130,7 +130,8 @@ export function readTrustStore(path: string = trustStorePath()): TrustEntry[] {
   const entries = (value as { trusted?: unknown } | null)?.trusted;
   if (!Array.isArray(entries)) throw untrusted(`the trust store ${path} has no "trusted" list`, `remove it and trust your config files again with \`sandboxctl trust FILE\``);
   return entries.filter(
-    (e): e is TrustEntry => typeof e === 'object' && e !== null && typeof e.path === 'string' && typeof e.sha256 === 'string',
+    (e: unknown): e is TrustEntry =>
+      typeof e === 'object' && e !== null && 'path' in e && typeof e.path === 'string' && 'sha256' in e && typeof e.sha256 === 'string',
   );
 }
 

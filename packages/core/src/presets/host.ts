@@ -71,9 +71,9 @@ export const realHost: HostView = {
   entries(path) {
     try {
       return readdirSync(path, { withFileTypes: true })
-        .map((d) => ({
+        .map((d): DirEntry => ({
           name: d.name,
-          type: (d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isSocket() ? 'socket' : 'other') as EntryType,
+          type: d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isSocket() ? 'socket' : 'other',
         }))
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     } catch {
