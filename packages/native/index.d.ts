@@ -39,6 +39,14 @@ export interface ConfigProblem {
 /** The JSON Schema of sandboxctl.json (schema/config.schema.json). */
 export declare function configSchema(): string
 
+/**
+ * Each op of a plan's `ops` (a JSON array) in words, in order: the Rust
+ * side's description of an op, the one `explain`, `presets show` and the
+ * preset docs use. An op that does not decode is an `E_PLAN_INVALID` error
+ * naming its JSON path (`plan.ops[2].kind: ...`).
+ */
+export declare function describeOps(opsJson: string): Array<string>
+
 /** Why a plan cannot run (null when it can). */
 export interface PlanProblem {
   /** Stable code: E_PLAN_INVALID or E_SOURCE_MISSING. */

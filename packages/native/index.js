@@ -840,6 +840,7 @@ module.exports.checkConfig = nativeBinding.checkConfig
 module.exports.checkPlan = nativeBinding.checkPlan
 module.exports.compileSeccomp = nativeBinding.compileSeccomp
 module.exports.configSchema = nativeBinding.configSchema
+module.exports.describeOps = nativeBinding.describeOps
 module.exports.planSchema = nativeBinding.planSchema
 module.exports.probe = nativeBinding.probe
 module.exports.version = nativeBinding.version
