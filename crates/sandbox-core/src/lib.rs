@@ -13,7 +13,6 @@ pub mod launch;
 pub mod ops;
 pub mod plan;
 pub mod probe;
-mod relay;
 pub mod report;
 pub mod seccomp;
 pub mod sys;

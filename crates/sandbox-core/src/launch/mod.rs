@@ -5,12 +5,13 @@
 //! (`start`): follow the parent, check the terminal, snapshot for the
 //! audit, make the stand-ins (`cleanup`), clone pid 1 into new namespaces.
 //! One place turns a failure into its report line and exit 125. After clone
-//! it forwards signals to pid 1 (`stop`; relay.rs relays its
+//! it forwards signals to pid 1 (`stop`; `relay` relays its
 //! pseudo-terminal with plan.tty), cleans up after it in one place
 //! ([`Cleanup::finish`]) and exits with its status.
 
 mod cleanup;
 pub mod entry;
+pub(crate) mod relay;
 mod stop;
 
 pub use cleanup::{audit_after, audit_before, Cleanup};
@@ -20,7 +21,6 @@ use crate::audit::LinuxAuditFs;
 use crate::error::{Code, Ctx, Error, SetupError};
 use crate::init::{self, InitContext, EXIT_SETUP};
 use crate::plan::{Network, Plan};
-use crate::relay;
 use crate::report::Report;
 use crate::sys::{Errno, Fd, Prctl, Sys};
 

@@ -14,9 +14,9 @@
 //! pid 1, stdin and the master. stdin is never made non-blocking (that flag
 //! would be shared with the caller's shell); the master is ours and is.
 
+use super::{reap_pid1, wait, Stop};
 use crate::error::{Code, SetupError};
 use crate::init::TTY_HINT;
-use crate::launch::{reap_pid1, wait, Stop};
 use crate::plan::{Op, Plan};
 use crate::sys::{Errno, Fd, Sys, TermState, POLLIN, POLLOUT};
 
