@@ -63,6 +63,16 @@ codes! {
     ConfigUntrusted = "E_CONFIG_UNTRUSTED",
     /// The post-run audit found what host tools would execute and `onTaint` is `fail`, or a revert did not hold; `taint` lists it (exit 125, after the program ran).
     Tainted = "E_TAINTED",
+    /// (OCI runtime) `config.json` does not decode or fails validation; the message names its JSON path (`linux.mounts[3].destination`).
+    SpecInvalid = "E_SPEC_INVALID",
+    /// (OCI runtime) the operation is not valid in the container's state (the message names the state), as runtime-spec's lifecycle says.
+    OciState = "E_OCI_STATE",
+    /// (OCI runtime) no container of that id under `--root`.
+    OciNotFound = "E_OCI_NOT_FOUND",
+    /// (OCI runtime) a container of that id already exists under `--root`.
+    OciExists = "E_OCI_EXISTS",
+    /// (OCI runtime) a lifecycle hook failed or timed out.
+    Hook = "E_HOOK",
     /// (CLI only) a bad flag or argument.
     Usage = "E_USAGE",
     /// (CLI only) a bug in sandboxctl itself.

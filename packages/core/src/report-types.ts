@@ -25,6 +25,11 @@ export type Code =
   | 'E_CONFIG_INVALID'
   | 'E_CONFIG_UNTRUSTED'
   | 'E_TAINTED'
+  | 'E_SPEC_INVALID'
+  | 'E_OCI_STATE'
+  | 'E_OCI_NOT_FOUND'
+  | 'E_OCI_EXISTS'
+  | 'E_HOOK'
   | 'E_USAGE'
   | 'E_INTERNAL';
 /**
