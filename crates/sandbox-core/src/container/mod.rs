@@ -1,0 +1,298 @@
+//! Stage: an OCI container's pid 1, from clone to `execve` (runc's model:
+//! the program replaces pid 1 once `start` opens the gate). Named stages
+//! joined with `?`: ids, the rootfs and the spec's mounts (`mounts`),
+//! devices, the pivot, masked and read-only paths, sysctls, the console,
+//! the privilege drop, then the gate and the exec.
+//!
+//! Inputs: the checked spec, the bundle, the gate fifo and the sync socket
+//! to the `create` process. Invariant: until `ready` is sent every failure
+//! goes back over the sync socket (the `create` process reports it and
+//! exits 1, leaving nothing); after it, a failure can only be the exec's.
+
+pub mod mounts;
+pub mod raw;
+
+use crate::error::{Code, Ctx, SetupError};
+use crate::oci::spec::{self, Spec};
+use crate::sys::{Errno, Fd, Prctl, Sys};
+use serde::{Deserialize, Serialize};
+use std::ffi::CString;
+
+/// What pid 1 is given.
+pub struct Container<'a> {
+    pub spec: &'a Spec,
+    /// Absolute host path of the rootfs.
+    pub rootfs: String,
+    pub bundle: String,
+    /// Absolute host path of `exec.fifo`.
+    pub fifo: String,
+    pub console_socket: Option<String>,
+    /// Our end of the sync socket to `create`.
+    pub sync: Fd,
+    /// A new user namespace: wait for `create` to write the maps.
+    pub userns: bool,
+    /// Compiled `linux.seccomp`.
+    pub seccomp: Option<Vec<libc::sock_filter>>,
+    /// The caller is root in the initial user namespace (mknod works).
+    pub privileged: bool,
+}
+
+/// Messages pid 1 sends `create`, one JSON line each.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "msg", rename_all = "camelCase")]
+pub enum Sync {
+    /// createRuntime (and prestart) hooks are due: `create` runs them and
+    /// answers one byte.
+    Hooks,
+    /// Setup is done; pid 1 waits at the gate.
+    Ready,
+    Error {
+        code: Code,
+        message: String,
+    },
+}
+
+impl Sync {
+    pub fn send(&self, fd: Fd) -> Result<(), Errno> {
+        let mut b = serde_json::to_vec(self).expect("sync serializes");
+        b.push(b'\n');
+        raw::write_all(fd, &b)
+    }
+}
+
+/// pid 1's whole life. Never returns.
+pub fn run(sys: &dyn Sys, c: &Container) -> ! {
+    match setup(sys, c) {
+        Ok((program, gate)) => {
+            let _ = Sync::Ready.send(c.sync);
+            raw::close(c.sync);
+            let err = start(sys, c, program, gate);
+            sys.log(&format!("sandboxctl-oci: {err}"));
+            sys.exit(if err.code == Code::Exec { 127 } else { 1 })
+        }
+        Err(e) => {
+            let _ = Sync::Error { code: e.code, message: e.message.clone() }.send(c.sync);
+            sys.exit(1)
+        }
+    }
+}
+
+/// Everything up to the gate; the program's resolved path and the gate.
+fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd), SetupError> {
+    let spec = c.spec;
+    let process = spec.process.as_ref().expect("validated");
+    ids(sys, c)?;
+    if spec.linux.namespaces.iter().any(|n| n.kind == "uts") {
+        if let Some(h) = &spec.hostname {
+            sys.sethostname(h).ctx(Code::Setup, "set the hostname")?;
+        }
+        if let Some(d) = &spec.domainname {
+            raw::setdomainname(d).map_err(|e| SetupError::sys(Code::Setup, "set the domain name", e))?;
+        }
+    }
+    if spec.linux.namespaces.iter().any(|n| n.kind == "network" && n.path.is_none()) {
+        sys.loopback_up().ctx(Code::Setup, "bring up the loopback interface")?;
+    }
+    mounts::prepare_root(sys, c)?;
+    if !spec.hooks.prestart.is_empty() || !spec.hooks.create_runtime.is_empty() {
+        Sync::Hooks.send(c.sync).map_err(|e| SetupError::sys(Code::Setup, "ask for the createRuntime hooks", e))?;
+        match raw::read_byte(c.sync) {
+            Ok(Some(0)) => {}
+            _ => return Err(SetupError::new(Code::Hook, "a createRuntime hook failed")),
+        }
+    }
+    crate::oci::hooks::run_all(&spec.hooks.create_container, "createContainer", &hook_state(c, "created"))?;
+    mounts::mount_all(sys, c)?;
+    mounts::devices(sys, c)?;
+    // Host paths are reachable only until the pivot: the gate and the console.
+    let gate = sys.open(&c.fifo, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC).ctx(Code::Setup, format_args!("open {}", c.fifo))?;
+    let console = match &c.console_socket {
+        Some(path) => Some(raw::connect_unix(path).map_err(|e| SetupError::sys(Code::Setup, format_args!("connect to the console socket {path}"), e))?),
+        None => None,
+    };
+    mounts::pivot(sys, &c.rootfs)?;
+    mounts::masked_and_readonly(sys, spec)?;
+    for (k, v) in &spec.linux.sysctl {
+        sys.write_file(&format!("/proc/sys/{}", k.replace('.', "/")), v.as_bytes()).ctx(Code::Setup, format_args!("set sysctl {k}"))?;
+    }
+    if spec.root.as_ref().is_some_and(|r| r.readonly) {
+        mounts::remount_ro(sys, "/")?;
+    }
+    if let Some(sock) = console {
+        console_pty(sys, sock)?;
+    } else if process.terminal {
+        return Err(SetupError::new(Code::Setup, "process.terminal needs --console-socket"));
+    }
+    let program = privileges_and_cwd(sys, c)?;
+    Ok((program, gate))
+}
+
+fn hook_state(c: &Container, status: &str) -> String {
+    serde_json::json!({
+        "ociVersion": crate::oci::state::OCI_VERSION,
+        "id": std::env::var("SANDBOXCTL_OCI_ID").unwrap_or_default(),
+        "status": status,
+        "pid": std::process::id(),
+        "bundle": c.bundle,
+        "annotations": c.spec.annotations,
+    })
+    .to_string()
+}
+
+/// A new user namespace: `create` writes the maps, then we become its root.
+fn ids(sys: &dyn Sys, c: &Container) -> Result<(), SetupError> {
+    if !c.userns {
+        return Ok(());
+    }
+    match raw::read_byte(c.sync) {
+        Ok(Some(0)) => {}
+        _ => return Err(SetupError::new(Code::Setup, "the id maps were not written")),
+    }
+    raw::setresgid(0).map_err(|e| SetupError::sys(Code::Setup, "become gid 0 in the user namespace", e))?;
+    raw::setresuid(0).map_err(|e| SetupError::sys(Code::Setup, "become uid 0 in the user namespace", e))?;
+    let _ = sys;
+    Ok(())
+}
+
+/// process.terminal: a pty from the container's own /dev/ptmx; the master
+/// goes to the console socket (SCM_RIGHTS), the slave becomes our
+/// controlling terminal and /dev/console.
+fn console_pty(sys: &dyn Sys, sock: Fd) -> Result<(), SetupError> {
+    let (master, slave) = sys.open_pty("/dev/ptmx").ctx(Code::Setup, "open a pseudo-terminal on the container's /dev/ptmx")?;
+    sys.send_fd(sock, master).ctx(Code::Setup, "send the pseudo-terminal to the console socket")?;
+    let _ = sys.close(master);
+    raw::close(sock);
+    // /dev/console is the slave, as runc's mountConsole.
+    let root = sys.open("/", libc::O_PATH | libc::O_DIRECTORY).ctx(Code::Setup, "open /")?;
+    match sys.open_in_root(root, "/dev/console", 0) {
+        Ok(fd) => {
+            let _ = sys.close(fd);
+        }
+        Err(_) => {
+            let dev = sys.open_in_root(root, "/dev", libc::O_DIRECTORY).ctx(Code::Setup, "open /dev")?;
+            let _ = sys.mkfileat(dev, "console", 0o600);
+            let _ = sys.close(dev);
+        }
+    }
+    let _ = sys.close(root);
+    sys.mount(Some(&format!("/proc/self/fd/{slave}")), "/dev/console", None, libc::MS_BIND as u64, None)
+        .ctx(Code::Mount, "bind the terminal on /dev/console")?;
+    raw::setsid().map_err(|e| SetupError::sys(Code::Setup, "start a session", e))?;
+    raw::take_terminal(slave).map_err(|e| SetupError::sys(Code::Setup, "take the terminal", e))?;
+    let _ = sys.close(slave);
+    Ok(())
+}
+
+fn cap_mask(names: &[String]) -> u64 {
+    names.iter().filter_map(|n| spec::cap_number(n)).fold(0, |m, c| m | (1 << c))
+}
+
+/// The process's working directory, limits, user and capabilities, in
+/// runc's order: bounding set, keep-caps across the id change, the three
+/// sets, ambient. seccomp without no_new_privs must be loaded while
+/// CAP_SYS_ADMIN is still ours: before the drop.
+fn privileges_and_cwd(sys: &dyn Sys, c: &Container) -> Result<CString, SetupError> {
+    let p = c.spec.process.as_ref().expect("validated");
+    if let Some(adj) = p.oom_score_adj {
+        raw::set_oom_score_adj(adj).map_err(|e| SetupError::sys(Code::Setup, "set oom_score_adj", e))?;
+    }
+    for r in &p.rlimits {
+        let res = spec::rlimit_resource(&r.kind).expect("validated");
+        raw::setrlimit(res, r.soft, r.hard).map_err(|e| SetupError::sys(Code::Setup, format_args!("set {}", r.kind), e))?;
+    }
+    if sys.chdir(&p.cwd).is_err() {
+        std::fs::create_dir_all(&p.cwd).map_err(|e| SetupError::new(Code::Setup, format!("cannot create the working directory {}: {e}", p.cwd)))?;
+        sys.chdir(&p.cwd).ctx(Code::Setup, format_args!("enter {}", p.cwd))?;
+    }
+    let program = lookup(&p.args[0], &p.env).ok_or_else(|| SetupError::new(Code::Exec, format!("cannot execute {}: no such file or directory", p.args[0])))?;
+    if !p.no_new_privileges {
+        if let Some(f) = &c.seccomp {
+            sys.seccomp_load(f).ctx(Code::Setup, "load the seccomp filter")?;
+        }
+    }
+    let caps = p.capabilities.clone().unwrap_or_default();
+    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse::<u32>().ok()).unwrap_or(40);
+    let bounding = cap_mask(&caps.bounding);
+    for cap in (0..=last).filter(|c| bounding & (1 << c) == 0) {
+        sys.prctl(Prctl::CapBsetDrop(cap)).ctx(Code::Setup, format_args!("drop capability {cap} from the bounding set"))?;
+    }
+    raw::set_keepcaps(true).map_err(|e| SetupError::sys(Code::Setup, "keep capabilities", e))?;
+    let mut groups = p.user.additional_gids.clone();
+    groups.dedup();
+    match raw::setgroups(&groups) {
+        // A user namespace with setgroups denied (a rootless single map).
+        Err(Errno(libc::EPERM)) if c.userns && groups.is_empty() => {}
+        r => r.map_err(|e| SetupError::sys(Code::Setup, "set the supplementary groups", e))?,
+    }
+    raw::setresgid(p.user.gid).map_err(|e| SetupError::sys(Code::Setup, format_args!("set gid {}", p.user.gid), e))?;
+    raw::setresuid(p.user.uid).map_err(|e| SetupError::sys(Code::Setup, format_args!("set uid {}", p.user.uid), e))?;
+    raw::set_keepcaps(false).map_err(|e| SetupError::sys(Code::Setup, "clear keep-caps", e))?;
+    raw::capset(cap_mask(&caps.effective), cap_mask(&caps.permitted), cap_mask(&caps.inheritable))
+        .map_err(|e| SetupError::sys(Code::Setup, "set the capability sets", e))?;
+    sys.prctl(Prctl::CapAmbientClearAll).ctx(Code::Setup, "clear the ambient set")?;
+    // The kernel raises an ambient cap only if it is permitted and
+    // inheritable; one that is not is skipped, as runc skips it.
+    for cap in caps.ambient.iter().filter_map(|n| spec::cap_number(n)) {
+        let _ = sys.prctl(Prctl::CapAmbientRaise(cap));
+    }
+    sys.umask(p.user.umask.unwrap_or(0o022));
+    if p.no_new_privileges {
+        sys.prctl(Prctl::SetNoNewPrivs).ctx(Code::Setup, "set no_new_privs")?;
+    }
+    Ok(program)
+}
+
+/// argv[0] in the container's PATH (from process.env), as execvp would.
+fn lookup(arg0: &str, env: &[String]) -> Option<CString> {
+    use std::os::unix::fs::PermissionsExt;
+    let exe = |p: &str| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if arg0.contains('/') {
+        return exe(arg0).then(|| CString::new(arg0).ok()).flatten();
+    }
+    let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path.split(':').map(|d| format!("{}/{arg0}", if d.is_empty() { "." } else { d })).find(|p| exe(p)).and_then(|p| CString::new(p).ok())
+}
+
+/// After `ready`: wait at the gate, run startContainer hooks, load seccomp
+/// (with no_new_privs: last, as runc), exec. Returns only on failure.
+fn start(sys: &dyn Sys, c: &Container, program: CString, gate: Fd) -> SetupError {
+    let p = c.spec.process.as_ref().expect("validated");
+    if let Err(e) = wait_gate(sys, gate) {
+        return e;
+    }
+    if let Err(e) = crate::oci::hooks::run_all(&c.spec.hooks.start_container, "startContainer", &hook_state(c, "running")) {
+        return e;
+    }
+    if p.no_new_privileges {
+        if let Some(f) = &c.seccomp {
+            if let Err(e) = sys.seccomp_load(f) {
+                return SetupError::sys(Code::Setup, "load the seccomp filter", e);
+            }
+        }
+    }
+    let argv: Vec<CString> = p.args.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
+    let envp: Vec<CString> = p.env.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
+    match sys.execve(&program, &argv, &envp) {
+        Ok(()) => SetupError::new(Code::Exec, "execve returned"),
+        Err(e) => SetupError::sys(Code::Exec, format_args!("execute {}", p.args[0]), e),
+    }
+}
+
+/// Block until `start` writes a byte into the fifo. pid 1 opened it
+/// O_RDONLY|O_NONBLOCK before the pivot; with no writer yet, poll reports
+/// nothing (no POLLHUP before a first writer), so the wait is a plain poll.
+fn wait_gate(sys: &dyn Sys, fd: Fd) -> Result<(), SetupError> {
+    loop {
+        let ev = sys.poll(&[(fd, libc::POLLIN)], -1).ctx(Code::Setup, "wait for start")?;
+        if ev[0] & libc::POLLIN != 0 {
+            let b = sys.read(fd, 1).ctx(Code::Setup, "read the start gate")?;
+            if !b.is_empty() {
+                let _ = sys.close(fd);
+                return Ok(());
+            }
+        }
+        if ev[0] & (libc::POLLHUP | libc::POLLERR) != 0 {
+            return Err(SetupError::new(Code::Setup, "the start gate closed without a start"));
+        }
+    }
+}

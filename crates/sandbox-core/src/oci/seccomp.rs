@@ -1,0 +1,330 @@
+//! `linux.seccomp` compiled to one classic-BPF program for this machine's
+//! architecture: rules in the spec's order, each `names × args → action`,
+//! then `defaultAction`. OCI profiles are allow-lists with per-rule
+//! actions, which the plan's compiler (default allow, one action per
+//! seccompiler program) does not express; this emitter does, with 64-bit
+//! argument comparisons as libseccomp makes them.
+//!
+//! Calls of another architecture (i386 on x86_64) and x32 calls answer
+//! ENOSYS: no rule was written for their numbers. Names this kernel table
+//! does not know are skipped, as runc and crun skip them.
+
+use super::spec::{Seccomp, SyscallArg};
+use crate::seccomp::Arch;
+
+const RET_KILL_PROCESS: u32 = 0x8000_0000;
+const RET_KILL_THREAD: u32 = 0;
+const RET_TRAP: u32 = 0x0003_0000;
+const RET_ERRNO: u32 = 0x0005_0000;
+const RET_TRACE: u32 = 0x7ff0_0000;
+const RET_LOG: u32 = 0x7ffc_0000;
+const RET_ALLOW: u32 = 0x7fff_0000;
+const X32_BIT: u32 = 0x4000_0000;
+
+fn audit_arch(a: Arch) -> u32 {
+    match a {
+        Arch::X86_64 => 0xC000_003E,
+        Arch::Aarch64 => 0xC000_00B7,
+    }
+}
+
+/// An action name with its errno → the filter's return value.
+pub fn action(name: &str, errno: Option<u32>, default_errno: u32) -> Result<u32, String> {
+    Ok(match name {
+        "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" => RET_KILL_THREAD,
+        "SCMP_ACT_KILL_PROCESS" => RET_KILL_PROCESS,
+        "SCMP_ACT_TRAP" => RET_TRAP,
+        "SCMP_ACT_ERRNO" => RET_ERRNO | (errno.unwrap_or(default_errno) & 0xffff),
+        "SCMP_ACT_TRACE" => RET_TRACE | (errno.unwrap_or(default_errno) & 0xffff),
+        "SCMP_ACT_LOG" => RET_LOG,
+        "SCMP_ACT_ALLOW" => RET_ALLOW,
+        "SCMP_ACT_NOTIFY" => return Err("SCMP_ACT_NOTIFY is not supported".into()),
+        other => return Err(format!("unknown action {other}")),
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Target {
+    Next,
+    Label(usize),
+}
+
+enum Insn {
+    Stmt(u16, u32),
+    Jump(u16, u32, Target, Target),
+    Label(usize),
+}
+
+struct Asm {
+    code: Vec<Insn>,
+    labels: usize,
+}
+
+const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+const AND_K: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
+const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const JGT: u16 = (libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K) as u16;
+const JGE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+const JSET: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
+
+impl Asm {
+    fn label(&mut self) -> usize {
+        self.labels += 1;
+        self.labels
+    }
+    fn ld(&mut self, off: u32) {
+        self.code.push(Insn::Stmt(LD_W_ABS, off));
+    }
+    fn ret(&mut self, k: u32) {
+        self.code.push(Insn::Stmt(RET_K, k));
+    }
+    fn jmp(&mut self, op: u16, k: u32, jt: Target, jf: Target) {
+        self.code.push(Insn::Jump(op, k, jt, jf));
+    }
+    fn place(&mut self, l: usize) {
+        self.code.push(Insn::Label(l));
+    }
+
+    fn finish(self) -> Result<Vec<libc::sock_filter>, String> {
+        let mut at = vec![0usize; self.labels + 1];
+        let mut n = 0;
+        for i in &self.code {
+            match i {
+                Insn::Label(l) => at[*l] = n,
+                _ => n += 1,
+            }
+        }
+        if n > 4096 {
+            return Err(format!("the filter has {n} instructions, more than the kernel's 4096"));
+        }
+        let mut out = Vec::with_capacity(n);
+        for i in &self.code {
+            let pc = out.len();
+            let off = |t: Target| -> Result<u8, String> {
+                match t {
+                    Target::Next => Ok(0),
+                    Target::Label(l) => u8::try_from(at[l] - pc - 1).map_err(|_| "a rule is too long to jump over".to_string()),
+                }
+            };
+            match i {
+                Insn::Label(_) => {}
+                Insn::Stmt(code, k) => out.push(libc::sock_filter { code: *code, jt: 0, jf: 0, k: *k }),
+                Insn::Jump(code, k, jt, jf) => out.push(libc::sock_filter { code: *code, jt: off(*jt)?, jf: off(*jf)?, k: *k }),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// seccomp_data: nr at 0, arch at 4, args at 16 + 8i (low word first).
+fn arg_lo(i: u32) -> u32 {
+    16 + 8 * i
+}
+fn arg_hi(i: u32) -> u32 {
+    20 + 8 * i
+}
+
+/// Emit one argument test: falls through when it holds, jumps to `fail` when not.
+fn arg(a: &mut Asm, c: &SyscallArg, fail: usize) -> Result<(), String> {
+    if c.index > 5 {
+        return Err(format!("argument index {} is above 5", c.index));
+    }
+    let (hi, lo) = ((c.value >> 32) as u32, c.value as u32);
+    let pass = a.label();
+    let (f, p, n) = (Target::Label(fail), Target::Label(pass), Target::Next);
+    a.ld(arg_hi(c.index));
+    match c.op.as_str() {
+        "SCMP_CMP_EQ" => {
+            a.jmp(JEQ, hi, n, f);
+            a.ld(arg_lo(c.index));
+            a.jmp(JEQ, lo, n, f);
+        }
+        "SCMP_CMP_NE" => {
+            a.jmp(JEQ, hi, n, p);
+            a.ld(arg_lo(c.index));
+            a.jmp(JEQ, lo, f, n);
+        }
+        "SCMP_CMP_GT" | "SCMP_CMP_GE" => {
+            a.jmp(JGT, hi, p, n);
+            a.jmp(JEQ, hi, n, f);
+            a.ld(arg_lo(c.index));
+            a.jmp(if c.op == "SCMP_CMP_GT" { JGT } else { JGE }, lo, n, f);
+        }
+        "SCMP_CMP_LT" | "SCMP_CMP_LE" => {
+            a.jmp(JGT, hi, f, n);
+            a.jmp(JEQ, hi, n, p);
+            a.ld(arg_lo(c.index));
+            a.jmp(if c.op == "SCMP_CMP_LT" { JGE } else { JGT }, lo, f, n);
+        }
+        "SCMP_CMP_MASKED_EQ" => {
+            let (dhi, dlo) = ((c.value_two >> 32) as u32, c.value_two as u32);
+            a.code.push(Insn::Stmt(AND_K, hi));
+            a.jmp(JEQ, dhi, n, f);
+            a.ld(arg_lo(c.index));
+            a.code.push(Insn::Stmt(AND_K, lo));
+            a.jmp(JEQ, dlo, n, f);
+        }
+        other => return Err(format!("unknown operator {other}")),
+    }
+    a.place(pass);
+    Ok(())
+}
+
+/// Compile for this machine. `Err((json path suffix, reason))`.
+pub fn compile(s: &Seccomp) -> Result<Vec<libc::sock_filter>, (String, String)> {
+    let arch = Arch::host().ok_or_else(|| (String::new(), format!("seccomp is not supported on {}", std::env::consts::ARCH)))?;
+    compile_for(s, arch)
+}
+
+pub fn compile_for(s: &Seccomp, arch: Arch) -> Result<Vec<libc::sock_filter>, (String, String)> {
+    if s.listener_path.is_some() {
+        return Err((".listenerPath".into(), "seccomp notification is not supported".into()));
+    }
+    for (i, f) in s.flags.iter().enumerate() {
+        if !["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"].contains(&f.as_str()) {
+            return Err((format!(".flags[{i}]"), format!("unsupported flag {f}")));
+        }
+    }
+    let default_errno = s.default_errno_ret.unwrap_or(libc::EPERM as u32);
+    let default = action(&s.default_action, None, default_errno).map_err(|e| (".defaultAction".to_string(), e))?;
+    let enosys = RET_ERRNO | libc::ENOSYS as u32;
+    let mut a = Asm { code: Vec::new(), labels: 0 };
+    let native = a.label();
+    a.ld(4);
+    a.jmp(JEQ, audit_arch(arch), Target::Label(native), Target::Next);
+    a.ret(enosys);
+    a.place(native);
+    a.ld(0);
+    if arch == Arch::X86_64 {
+        let not_x32 = a.label();
+        a.jmp(JSET, X32_BIT, Target::Next, Target::Label(not_x32));
+        a.ret(enosys);
+        a.place(not_x32);
+    }
+    let mut nr_loaded = true;
+    for (i, rule) in s.syscalls.iter().enumerate() {
+        let act = action(&rule.action, rule.errno_ret, libc::EPERM as u32).map_err(|e| (format!(".syscalls[{i}].action"), e))?;
+        for name in &rule.names {
+            let Some(nr) = arch.syscall_nr(name) else { continue };
+            if !nr_loaded {
+                a.ld(0);
+            }
+            let next = a.label();
+            a.jmp(JEQ, nr, Target::Next, Target::Label(next));
+            for c in &rule.args {
+                arg(&mut a, c, next).map_err(|e| (format!(".syscalls[{i}].args"), e))?;
+            }
+            a.ret(act);
+            a.place(next);
+            nr_loaded = rule.args.is_empty();
+        }
+    }
+    a.ret(default);
+    a.finish().map_err(|e| (String::new(), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::spec::SyscallRule;
+    use super::*;
+
+    /// A tiny cBPF interpreter: enough to run what `compile_for` emits.
+    fn run(prog: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+        let mut data = vec![0u8; 64];
+        data[0..4].copy_from_slice(&nr.to_le_bytes());
+        data[4..8].copy_from_slice(&arch.to_le_bytes());
+        for (i, v) in args.iter().enumerate() {
+            data[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_le_bytes());
+        }
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let f = prog[pc];
+            pc += 1;
+            match f.code {
+                LD_W_ABS => acc = u32::from_le_bytes(data[f.k as usize..f.k as usize + 4].try_into().unwrap()),
+                RET_K => return f.k,
+                AND_K => acc &= f.k,
+                op => {
+                    let t = match op {
+                        JEQ => acc == f.k,
+                        JGT => acc > f.k,
+                        JGE => acc >= f.k,
+                        JSET => acc & f.k != 0,
+                        _ => panic!("opcode {op}"),
+                    };
+                    pc += if t { f.jt } else { f.jf } as usize;
+                }
+            }
+        }
+    }
+
+    fn rule(names: &[&str], action: &str, args: Vec<SyscallArg>) -> SyscallRule {
+        SyscallRule { names: names.iter().map(|s| s.to_string()).collect(), action: action.into(), errno_ret: None, args }
+    }
+    fn cmp(index: u32, op: &str, value: u64, value_two: u64) -> SyscallArg {
+        SyscallArg { index, value, value_two, op: op.into() }
+    }
+
+    #[test]
+    fn allow_list_with_errno_default() {
+        let s = Seccomp {
+            default_action: "SCMP_ACT_ERRNO".into(),
+            default_errno_ret: Some(38),
+            syscalls: vec![
+                rule(&["read", "write"], "SCMP_ACT_ALLOW", vec![]),
+                rule(&["personality"], "SCMP_ACT_ALLOW", vec![cmp(0, "SCMP_CMP_EQ", 0xffff_ffff, 0)]),
+                rule(&["clone"], "SCMP_ACT_ALLOW", vec![cmp(0, "SCMP_CMP_MASKED_EQ", 0x7E02_0000, 0)]),
+                rule(&["kill"], "SCMP_ACT_KILL_PROCESS", vec![]),
+                rule(&["no_such_call"], "SCMP_ACT_ALLOW", vec![]),
+            ],
+            ..Default::default()
+        };
+        let x = Arch::X86_64;
+        let p = compile_for(&s, x).unwrap();
+        let arch = audit_arch(x);
+        let nr = |n: &str| x.syscall_nr(n).unwrap();
+        assert_eq!(run(&p, arch, nr("read"), [0; 6]), RET_ALLOW);
+        assert_eq!(run(&p, arch, nr("write"), [0; 6]), RET_ALLOW);
+        assert_eq!(run(&p, arch, nr("open"), [0; 6]), RET_ERRNO | 38);
+        assert_eq!(run(&p, arch, nr("personality"), [0xffff_ffff, 0, 0, 0, 0, 0]), RET_ALLOW);
+        assert_eq!(run(&p, arch, nr("personality"), [0x1_ffff_ffff, 0, 0, 0, 0, 0]), RET_ERRNO | 38);
+        assert_eq!(run(&p, arch, nr("clone"), [libc::SIGCHLD as u64, 0, 0, 0, 0, 0]), RET_ALLOW);
+        assert_eq!(run(&p, arch, nr("clone"), [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0]), RET_ERRNO | 38);
+        assert_eq!(run(&p, arch, nr("kill"), [0; 6]), RET_KILL_PROCESS);
+        assert_eq!(run(&p, 0x4000_0003, 3, [0; 6]), RET_ERRNO | libc::ENOSYS as u32, "i386");
+        assert_eq!(run(&p, arch, nr("read") | X32_BIT, [0; 6]), RET_ERRNO | libc::ENOSYS as u32, "x32");
+    }
+
+    #[test]
+    fn ordered_comparisons_are_64_bit() {
+        let x = Arch::X86_64;
+        let nr = x.syscall_nr("socket").unwrap();
+        for (op, v, cases) in [
+            ("SCMP_CMP_GT", 10u64, vec![(11u64, true), (10, false), (1 << 32, true), (0, false)]),
+            ("SCMP_CMP_GE", 10, vec![(10, true), (9, false), (1 << 33, true)]),
+            ("SCMP_CMP_LT", 1 << 32, vec![(5, true), (1 << 32, false), ((1 << 32) + 1, false)]),
+            ("SCMP_CMP_LE", 10, vec![(10, true), (11, false), ((1 << 32) + 1, false), (0, true)]),
+            ("SCMP_CMP_NE", 7, vec![(7, false), (8, true), ((1 << 32) + 7, true)]),
+        ] {
+            let s = Seccomp {
+                default_action: "SCMP_ACT_ALLOW".into(),
+                syscalls: vec![rule(&["socket"], "SCMP_ACT_ERRNO", vec![cmp(1, op, v, 0)])],
+                ..Default::default()
+            };
+            let p = compile_for(&s, x).unwrap();
+            for (arg, hit) in cases {
+                let got = run(&p, audit_arch(x), nr, [0, arg, 0, 0, 0, 0]);
+                assert_eq!(got == RET_ERRNO | libc::EPERM as u32, hit, "{op} {v} vs {arg}");
+            }
+        }
+    }
+
+    #[test]
+    fn notify_and_unknown_actions_are_refused() {
+        let s = Seccomp { default_action: "SCMP_ACT_NOTIFY".into(), ..Default::default() };
+        assert_eq!(compile_for(&s, Arch::X86_64).unwrap_err().0, ".defaultAction");
+        let s = Seccomp { default_action: "SCMP_ACT_ALLOW".into(), syscalls: vec![rule(&["read"], "SCMP_ACT_NOPE", vec![])], ..Default::default() };
+        assert_eq!(compile_for(&s, Arch::X86_64).unwrap_err().0, ".syscalls[0].action");
+    }
+}
