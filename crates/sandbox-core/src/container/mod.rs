@@ -111,19 +111,21 @@ fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd), SetupError> {
         None => None,
     };
     mounts::pivot(sys, &c.rootfs)?;
-    mounts::masked_and_readonly(sys, spec)?;
+    // Sysctls before readonlyPaths (which usually hold /proc/sys), as runc.
     for (k, v) in &spec.linux.sysctl {
         sys.write_file(&format!("/proc/sys/{}", k.replace('.', "/")), v.as_bytes()).ctx(Code::Setup, format_args!("set sysctl {k}"))?;
     }
+    mounts::masked_and_readonly(sys, spec)?;
     if spec.root.as_ref().is_some_and(|r| r.readonly) {
         mounts::remount_ro(sys, "/")?;
     }
     if let Some(sock) = console {
-        console_pty(sys, sock)?;
+        console_pty(sys, sock, true)?;
     } else if process.terminal {
         return Err(SetupError::new(Code::Setup, "process.terminal needs --console-socket"));
     }
-    let program = privileges_and_cwd(sys, c)?;
+    let process = c.spec.process.as_ref().expect("validated");
+    let program = privileges_and_cwd(sys, process, c.seccomp.as_deref(), c.userns)?;
     Ok((program, gate))
 }
 
@@ -157,12 +159,22 @@ fn ids(sys: &dyn Sys, c: &Container) -> Result<(), SetupError> {
 /// process.terminal: a pty from the container's own /dev/ptmx; the master
 /// goes to the console socket (SCM_RIGHTS), the slave becomes our
 /// controlling terminal and /dev/console.
-fn console_pty(sys: &dyn Sys, sock: Fd) -> Result<(), SetupError> {
+pub fn console_pty(sys: &dyn Sys, sock: Fd, mount_console: bool) -> Result<(), SetupError> {
     let (master, slave) = sys.open_pty("/dev/ptmx").ctx(Code::Setup, "open a pseudo-terminal on the container's /dev/ptmx")?;
     sys.send_fd(sock, master).ctx(Code::Setup, "send the pseudo-terminal to the console socket")?;
     let _ = sys.close(master);
     raw::close(sock);
-    // /dev/console is the slave, as runc's mountConsole.
+    if mount_console {
+        dev_console(sys, slave)?;
+    }
+    raw::setsid().map_err(|e| SetupError::sys(Code::Setup, "start a session", e))?;
+    raw::take_terminal(slave).map_err(|e| SetupError::sys(Code::Setup, "take the terminal", e))?;
+    let _ = sys.close(slave);
+    Ok(())
+}
+
+/// /dev/console is the slave, as runc's mountConsole.
+fn dev_console(sys: &dyn Sys, slave: Fd) -> Result<(), SetupError> {
     let root = sys.open("/", libc::O_PATH | libc::O_DIRECTORY).ctx(Code::Setup, "open /")?;
     match sys.open_in_root(root, "/dev/console", 0) {
         Ok(fd) => {
@@ -175,12 +187,7 @@ fn console_pty(sys: &dyn Sys, sock: Fd) -> Result<(), SetupError> {
         }
     }
     let _ = sys.close(root);
-    sys.mount(Some(&format!("/proc/self/fd/{slave}")), "/dev/console", None, libc::MS_BIND as u64, None)
-        .ctx(Code::Mount, "bind the terminal on /dev/console")?;
-    raw::setsid().map_err(|e| SetupError::sys(Code::Setup, "start a session", e))?;
-    raw::take_terminal(slave).map_err(|e| SetupError::sys(Code::Setup, "take the terminal", e))?;
-    let _ = sys.close(slave);
-    Ok(())
+    sys.mount(Some(&format!("/proc/self/fd/{slave}")), "/dev/console", None, libc::MS_BIND as u64, None).ctx(Code::Mount, "bind the terminal on /dev/console")
 }
 
 fn cap_mask(names: &[String]) -> u64 {
@@ -191,8 +198,7 @@ fn cap_mask(names: &[String]) -> u64 {
 /// runc's order: bounding set, keep-caps across the id change, the three
 /// sets, ambient. seccomp without no_new_privs must be loaded while
 /// CAP_SYS_ADMIN is still ours: before the drop.
-fn privileges_and_cwd(sys: &dyn Sys, c: &Container) -> Result<CString, SetupError> {
-    let p = c.spec.process.as_ref().expect("validated");
+pub fn privileges_and_cwd(sys: &dyn Sys, p: &spec::Process, seccomp: Option<&[libc::sock_filter]>, userns: bool) -> Result<CString, SetupError> {
     if let Some(adj) = p.oom_score_adj {
         raw::set_oom_score_adj(adj).map_err(|e| SetupError::sys(Code::Setup, "set oom_score_adj", e))?;
     }
@@ -206,7 +212,7 @@ fn privileges_and_cwd(sys: &dyn Sys, c: &Container) -> Result<CString, SetupErro
     }
     let program = lookup(&p.args[0], &p.env).ok_or_else(|| SetupError::new(Code::Exec, format!("cannot execute {}: no such file or directory", p.args[0])))?;
     if !p.no_new_privileges {
-        if let Some(f) = &c.seccomp {
+        if let Some(f) = seccomp {
             sys.seccomp_load(f).ctx(Code::Setup, "load the seccomp filter")?;
         }
     }
@@ -221,7 +227,7 @@ fn privileges_and_cwd(sys: &dyn Sys, c: &Container) -> Result<CString, SetupErro
     groups.dedup();
     match raw::setgroups(&groups) {
         // A user namespace with setgroups denied (a rootless single map).
-        Err(Errno(libc::EPERM)) if c.userns && groups.is_empty() => {}
+        Err(Errno(libc::EPERM)) if userns && groups.is_empty() => {}
         r => r.map_err(|e| SetupError::sys(Code::Setup, "set the supplementary groups", e))?,
     }
     raw::setresgid(p.user.gid).map_err(|e| SetupError::sys(Code::Setup, format_args!("set gid {}", p.user.gid), e))?;

@@ -47,6 +47,7 @@ pub enum Command {
     State(String),
     Kill { all: bool, id: String, signal: String },
     Delete { force: bool, id: String },
+    Exec(super::exec::ExecOpts, String),
     Features,
     Version,
 }
@@ -98,11 +99,26 @@ pub fn parse(args: &[String]) -> Result<(Global, Command), SetupError> {
     let mut pos = Vec::new();
     let mut o = CreateOpts::default();
     let (mut all, mut force) = (false, false);
+    let mut x = super::exec::ExecOpts::default();
     let mut j = 0;
     while j < rest.len() {
         let a = rest[j].as_str();
-        if !a.starts_with('-') || a == "-" {
+        if cmd == "exec" && !pos.is_empty() {
+            // After the id everything is the command.
             pos.push(a.to_string());
+        } else if a == "--" {
+        } else if !a.starts_with('-') || a == "-" {
+            pos.push(a.to_string());
+        } else if cmd == "exec" && flag_is(a, &["--process", "-p"]) {
+            x.process = Some(take_value(rest, &mut j, "--process")?);
+        } else if cmd == "exec" && flag_is(a, &["--env", "-e"]) {
+            x.env.push(take_value(rest, &mut j, "--env")?);
+        } else if cmd == "exec" && flag_is(a, &["--cwd"]) {
+            x.cwd = Some(take_value(rest, &mut j, "--cwd")?);
+        } else if cmd == "exec" && (a == "--tty" || a == "-t") {
+            x.tty = true;
+        } else if cmd == "exec" && flag_is(a, &["--user", "-u", "--process-label", "--apparmor", "--cap", "-c", "--cgroup"]) {
+            return Err(usage(format!("exec: {a} is not supported yet")));
         } else if flag_is(a, &["--bundle", "-b"]) {
             o.bundle = Some(take_value(rest, &mut j, "--bundle")?);
         } else if flag_is(a, &["--pid-file"]) {
@@ -142,6 +158,14 @@ pub fn parse(args: &[String]) -> Result<(Global, Command), SetupError> {
         "state" => Command::State(id(1)?),
         "kill" => Command::Kill { all, id: id(2)?, signal: pos.get(1).cloned().unwrap_or_else(|| "SIGTERM".into()) },
         "delete" => Command::Delete { force, id: id(1)? },
+        "exec" => {
+            let id = pos.first().cloned().ok_or_else(|| usage("exec needs a container id"))?;
+            x.args = pos[1..].to_vec();
+            x.detach = o.detach;
+            x.pid_file = o.pid_file.clone();
+            x.console_socket = o.console_socket.clone();
+            Command::Exec(x, id)
+        }
         "features" => Command::Features,
         other => return Err(usage(format!("unknown command {other}"))),
     };
@@ -231,6 +255,7 @@ fn execute(g: &Global, cmd: Command) -> Result<i32, SetupError> {
         }
         Command::Kill { all, id, signal } => kill(&root()?, &id, &signal, all).map(|_| 0),
         Command::Delete { force, id } => delete(&root()?, &id, force).map(|_| 0),
+        Command::Exec(x, id) => super::exec::exec(&root()?, &id, &x),
     }
 }
 

@@ -6,6 +6,7 @@
 //! into what the container's pid 1 (`crate::container`) applies.
 
 pub mod cli;
+pub mod exec;
 pub mod hooks;
 pub mod options;
 pub mod resolve;

@@ -1,0 +1,174 @@
+//! `exec` (runc's model): a new process in a running container. The
+//! process comes from `--process FILE` or from the container's own
+//! `process` with the command line's args, env and cwd on top. The runtime
+//! joins the namespaces of pid 1 with `setns(pidfd, …)` (all or none,
+//! Linux 5.8; the mount namespace in the child, after the pid file is
+//! written on the host), forks so the child is in the pid namespace, and the child
+//! takes the container's limits, ids, capabilities, no_new_privs and the
+//! seccomp filter compiled from the stored config.json, then execs.
+//! `--detach` writes `--pid-file` and leaves the process to the caller's
+//! subreaper (conmon, the shim); otherwise its status is ours.
+
+use super::spec::{self, Process};
+use super::state::{self, Status};
+use crate::container::{self, raw};
+use crate::error::{Code, SetupError};
+use crate::sys::{LinuxSys, Sys};
+use std::ffi::CString;
+use std::path::Path;
+
+#[derive(Debug, Default, Clone)]
+pub struct ExecOpts {
+    pub process: Option<String>,
+    pub detach: bool,
+    pub pid_file: Option<String>,
+    pub console_socket: Option<String>,
+    pub tty: bool,
+    pub env: Vec<String>,
+    pub cwd: Option<String>,
+    pub args: Vec<String>,
+}
+
+/// The process to run: `--process`, or the container's with overrides.
+pub fn process(o: &ExecOpts, container: &spec::Spec) -> Result<Process, SetupError> {
+    let mut p = match &o.process {
+        Some(f) => {
+            let b = std::fs::read(f).map_err(|e| SetupError::new(Code::SpecInvalid, format!("cannot read {f}: {e}")))?;
+            let de = &mut serde_json::Deserializer::from_slice(&b);
+            serde_path_to_error::deserialize::<_, Process>(de).map_err(|e| SetupError::new(Code::SpecInvalid, format!("{f}: {}: {}", e.path(), e.inner())))?
+        }
+        None => {
+            let mut p = container.process.clone().unwrap_or_default();
+            if o.args.is_empty() {
+                return Err(SetupError::new(Code::Usage, "exec needs --process FILE or a command"));
+            }
+            p.args = o.args.clone();
+            p.terminal = o.tty;
+            p
+        }
+    };
+    for e in &o.env {
+        let key = e.split('=').next().unwrap_or("");
+        p.env.retain(|x| x.split('=').next() != Some(key));
+        p.env.push(e.clone());
+    }
+    if let Some(c) = &o.cwd {
+        p.cwd = c.clone();
+    }
+    if p.cwd.is_empty() {
+        p.cwd = "/".into();
+    }
+    if p.args.is_empty() {
+        return Err(SetupError::new(Code::SpecInvalid, "process.args: must name a program"));
+    }
+    Ok(p)
+}
+
+/// Run `exec`; the exit status (0 with `--detach`).
+pub fn exec(root: &Path, id: &str, o: &ExecOpts) -> Result<i32, SetupError> {
+    let dir = state::container_dir(root, id)?;
+    let rec = state::load(&dir)?;
+    let st = state::status(&dir, &rec);
+    if st != Status::Running && st != Status::Created {
+        return Err(SetupError::new(Code::OciState, format!("container {id} is {st}, not running")));
+    }
+    let cfg = spec::decode(
+        &std::fs::read(dir.join("config.json")).map_err(|e| SetupError::new(Code::OciNotFound, format!("cannot read the container's config.json: {e}")))?,
+    )?;
+    let p = process(o, &cfg)?;
+    let filter = cfg.linux.seccomp.as_ref().map(super::seccomp::compile).transpose().map_err(|(path, e)| spec::invalid(format!("linux.seccomp{path}"), e))?;
+    let userns = cfg.linux.namespaces.iter().any(|n| n.kind == "user");
+    let mut flags = 0;
+    for n in &cfg.linux.namespaces {
+        flags |= spec::ns_flag(&n.kind).expect("validated at create");
+    }
+    // The console socket is a host path: connect before entering the mount namespace.
+    let console = match &o.console_socket {
+        Some(s) if p.terminal => Some(raw::connect_unix(s).map_err(|e| SetupError::sys(Code::Setup, format_args!("connect to the console socket {s}"), e))?),
+        _ => None,
+    };
+    // SAFETY: pidfd_open takes a pid and flags; the fd is ours.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, rec.pid, 0) } as i32;
+    if pidfd < 0 || !state::alive(&rec) {
+        return Err(SetupError::new(Code::OciState, format!("container {id} is stopped, not running")));
+    }
+    // All but the mount namespace here: the pid file is a host path. The
+    // child joins that one before anything else.
+    raw::setns(pidfd, flags & !libc::CLONE_NEWNS).map_err(|e| SetupError::sys(Code::Setup, format_args!("join the namespaces of container {id}"), e))?;
+    let sys = LinuxSys;
+    // SAFETY: fork in a single-threaded process; the child only execs or exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(SetupError::new(Code::Setup, format!("cannot fork: {}", std::io::Error::last_os_error())));
+    }
+    if pid == 0 {
+        if let Err(e) = raw::setns(pidfd, libc::CLONE_NEWNS) {
+            eprintln!("sandboxctl-oci: E_SETUP: cannot join the mount namespace of container {id}: {e}");
+            sys.exit(1);
+        }
+        raw::close(pidfd);
+        let e = child(&sys, &p, filter.as_deref(), userns, console);
+        eprintln!("sandboxctl-oci: {}: {}", e.code.as_str(), e.message);
+        sys.exit(if e.code == Code::Exec { 127 } else { 1 });
+    }
+    raw::close(pidfd);
+    if let Some(c) = console {
+        raw::close(c);
+    }
+    if let Some(f) = &o.pid_file {
+        let tmp = format!("{f}.tmp{}", std::process::id());
+        std::fs::write(&tmp, pid.to_string())
+            .and_then(|_| std::fs::rename(&tmp, f))
+            .map_err(|e| SetupError::new(Code::Setup, format!("cannot write {f}: {e}")))?;
+    }
+    if o.detach {
+        return Ok(0);
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { while libc::waitpid(pid, &mut status, 0) < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {} };
+    Ok(if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) })
+}
+
+/// The exec'd process's side: terminal, privileges, filter, exec.
+fn child(sys: &dyn Sys, p: &Process, filter: Option<&[libc::sock_filter]>, userns: bool, console: Option<i32>) -> SetupError {
+    let run = || -> Result<(), SetupError> {
+        if let Some(sock) = console {
+            container::console_pty(sys, sock, false)?;
+        } else if !p.terminal {
+            // A new session only for terminals; otherwise keep the caller's stdio.
+        }
+        let program = container::privileges_and_cwd(sys, p, filter, userns)?;
+        if p.no_new_privileges {
+            if let Some(f) = filter {
+                sys.seccomp_load(f).map_err(|e| SetupError::sys(Code::Setup, "load the seccomp filter", e))?;
+            }
+        }
+        let argv: Vec<CString> = p.args.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
+        let envp: Vec<CString> = p.env.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
+        sys.execve(&program, &argv, &envp).map_err(|e| SetupError::sys(Code::Exec, format_args!("execute {}", p.args[0]), e))
+    };
+    match run() {
+        Ok(()) => SetupError::new(Code::Exec, "execve returned"),
+        Err(e) => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_env_and_cwd_override_the_containers_process() {
+        let spec = spec::Spec {
+            process: Some(Process { args: vec!["sh".into()], env: vec!["PATH=/bin".into(), "A=1".into()], cwd: "/".into(), ..Default::default() }),
+            ..Default::default()
+        };
+        let o = ExecOpts { args: vec!["id".into()], env: vec!["A=2".into()], cwd: Some("/tmp".into()), ..Default::default() };
+        let p = process(&o, &spec).unwrap();
+        assert_eq!(p.args, vec!["id"]);
+        assert_eq!(p.env, vec!["PATH=/bin", "A=2"]);
+        assert_eq!(p.cwd, "/tmp");
+        assert_eq!(process(&ExecOpts::default(), &spec).unwrap_err().code, Code::Usage);
+    }
+}
