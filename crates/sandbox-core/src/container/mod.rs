@@ -24,8 +24,11 @@ pub struct Container<'a> {
     /// Absolute host path of the rootfs.
     pub rootfs: String,
     pub bundle: String,
-    /// Absolute host path of `exec.fifo`.
-    pub fifo: String,
+    /// `exec.fifo`, opened O_RDONLY|O_NONBLOCK by `create` before clone
+    /// (a user namespace's root may not reach ROOT/ID).
+    pub gate: Fd,
+    /// `linux.namespaces` mount `path`: joined first (opened before clone).
+    pub mount_ns: Option<Fd>,
     pub console_socket: Option<String>,
     /// Our end of the sync socket to `create`.
     pub sync: Fd,
@@ -82,6 +85,10 @@ fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd), SetupError> {
     let spec = c.spec;
     let process = spec.process.as_ref().expect("validated");
     ids(sys, c)?;
+    if let Some(fd) = c.mount_ns {
+        raw::setns(fd, libc::CLONE_NEWNS).map_err(|e| SetupError::sys(Code::Setup, "join the mount namespace", e))?;
+        raw::close(fd);
+    }
     if spec.linux.namespaces.iter().any(|n| n.kind == "uts") {
         if let Some(h) = &spec.hostname {
             sys.sethostname(h).ctx(Code::Setup, "set the hostname")?;
@@ -104,8 +111,8 @@ fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd), SetupError> {
     crate::oci::hooks::run_all(&spec.hooks.create_container, "createContainer", &hook_state(c, "created"))?;
     mounts::mount_all(sys, c)?;
     mounts::devices(sys, c)?;
-    // Host paths are reachable only until the pivot: the gate and the console.
-    let gate = sys.open(&c.fifo, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC).ctx(Code::Setup, format_args!("open {}", c.fifo))?;
+    let gate = c.gate;
+    // Host paths are reachable only until the pivot: the console socket.
     let console = match &c.console_socket {
         Some(path) => Some(raw::connect_unix(path).map_err(|e| SetupError::sys(Code::Setup, format_args!("connect to the console socket {path}"), e))?),
         None => None,

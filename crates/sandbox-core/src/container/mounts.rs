@@ -230,7 +230,10 @@ pub fn devices(sys: &dyn Sys, c: &Container) -> Result<(), SetupError> {
         let dir = sys.open_in_root(root, parent, libc::O_DIRECTORY).ctx(Code::Setup, format_args!("open {parent} in the rootfs"))?;
         let made = if c.privileged {
             let _ = sys.unlinkat(dir, name, 0);
-            raw::mknodat(dir, name, *kind | mode, libc::makedev(*major as u32, *minor as u32)).and_then(|_| raw::fchownat(dir, name, *uid, *gid))
+            raw::mknodat(dir, name, *kind | mode, libc::makedev(*major as u32, *minor as u32))
+                .and_then(|_| raw::fchownat(dir, name, *uid, *gid))
+                // mknod applied the umask: the spec's mode is exact.
+                .and_then(|_| raw::fchmodat(dir, name, *mode))
         } else {
             Err(Errno(libc::EPERM))
         };
@@ -318,7 +321,8 @@ mod tests {
             spec,
             rootfs: "/b/rootfs".into(),
             bundle: "/b".into(),
-            fifo: "/run/x/exec.fifo".into(),
+            gate: 4,
+            mount_ns: None,
             console_socket: None,
             sync: 9,
             userns: false,

@@ -37,6 +37,12 @@ pub fn fchownat(dirfd: Fd, name: &str, uid: u32, gid: u32) -> SysResult<()> {
     check(unsafe { libc::fchownat(dirfd, c.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) } as _).map(drop)
 }
 
+pub fn fchmodat(dirfd: Fd, name: &str, mode: u32) -> SysResult<()> {
+    let c = CString::new(name).map_err(|_| Errno(libc::EINVAL))?;
+    // SAFETY: a NUL-terminated name alive for the call (device nodes are never links).
+    check(unsafe { libc::fchmodat(dirfd, c.as_ptr(), mode, 0) } as _).map(drop)
+}
+
 pub fn setresuid(uid: u32) -> SysResult<()> {
     // SAFETY: raw syscall (the libc wrapper would broadcast to threads; we have none).
     check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(drop)

@@ -275,9 +275,6 @@ pub fn load_bundle(bundle: &Path) -> Result<(Spec, Vec<u8>, String), SetupError>
     if !rootfs.is_dir() {
         return Err(spec::invalid("root.path", format!("{} is not a directory", rootfs.display())));
     }
-    if spec.linux.namespaces.iter().any(|n| n.kind == "mount" && n.path.is_some()) {
-        return Err(spec::invalid("linux.namespaces", "joining an existing mount namespace is not supported"));
-    }
     Ok((spec, bytes, rootfs.to_string_lossy().into_owned()))
 }
 
@@ -343,7 +340,7 @@ fn spawn(spec: &Spec, bundle: &str, rootfs: &str, fifo: &str, o: &CreateOpts, fi
     let sys = LinuxSys;
     // Joins first (user first, so the others are joined with its rights);
     // pid joins take effect for the child only, as wanted.
-    let mut joins: Vec<_> = spec.linux.namespaces.iter().filter(|n| n.path.is_some()).collect();
+    let mut joins: Vec<_> = spec.linux.namespaces.iter().filter(|n| n.path.is_some() && n.kind != "mount").collect();
     joins.sort_by_key(|n| n.kind != "user");
     for n in joins {
         let path = n.path.as_deref().expect("filtered");
@@ -357,6 +354,15 @@ fn spawn(spec: &Spec, bundle: &str, rootfs: &str, fifo: &str, o: &CreateOpts, fi
         flags |= spec::ns_flag(&n.kind).expect("validated") as u64;
     }
     let userns = flags & libc::CLONE_NEWUSER as u64 != 0;
+    // The mount namespace is joined by pid 1 itself (this process goes on
+    // writing the state on the host).
+    let mount_ns = match spec.linux.namespaces.iter().find(|n| n.kind == "mount").and_then(|n| n.path.as_deref()) {
+        Some(path) => {
+            Some(sys.open(path, libc::O_RDONLY | libc::O_CLOEXEC).map_err(|e| SetupError::sys(Code::Setup, format_args!("open namespace {path}"), e))?)
+        }
+        None => None,
+    };
+    let gate = sys.open(fifo, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC).map_err(|e| SetupError::sys(Code::Setup, format_args!("open {fifo}"), e))?;
     let (mine, theirs) = sys.socketpair().map_err(|e| SetupError::sys(Code::Setup, "create the sync socket", e))?;
     // SAFETY: geteuid has no arguments.
     let privileged = unsafe { libc::geteuid() } == 0 && !userns;
@@ -373,7 +379,8 @@ fn spawn(spec: &Spec, bundle: &str, rootfs: &str, fifo: &str, o: &CreateOpts, fi
                 spec,
                 rootfs: rootfs.into(),
                 bundle: bundle.into(),
-                fifo: fifo.into(),
+                gate,
+                mount_ns,
                 console_socket: o.console_socket.as_ref().map(|s| abs(s).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| s.clone())),
                 sync: theirs,
                 userns,
@@ -384,6 +391,10 @@ fn spawn(spec: &Spec, bundle: &str, rootfs: &str, fifo: &str, o: &CreateOpts, fi
         }
         Ok(pid) => {
             raw::close(theirs);
+            raw::close(gate);
+            if let Some(fd) = mount_ns {
+                raw::close(fd);
+            }
             let r = drive(spec, bundle, pid, mine, userns, id);
             raw::close(mine);
             r.map(|_| pid).inspect_err(|_| {
