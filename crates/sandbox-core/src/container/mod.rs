@@ -194,7 +194,7 @@ fn dev_console(sys: &dyn Sys, slave: Fd) -> Result<(), SetupError> {
         }
     }
     let _ = sys.close(root);
-    sys.mount(Some(&format!("/proc/self/fd/{slave}")), "/dev/console", None, libc::MS_BIND as u64, None).ctx(Code::Mount, "bind the terminal on /dev/console")
+    sys.mount(Some(&format!("/proc/self/fd/{slave}")), "/dev/console", None, libc::MS_BIND, None).ctx(Code::Mount, "bind the terminal on /dev/console")
 }
 
 fn cap_mask(names: &[String]) -> u64 {

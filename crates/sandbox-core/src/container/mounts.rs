@@ -15,10 +15,10 @@ use crate::oci::resolve::{self, Host};
 use crate::oci::spec::{Mount, Spec};
 use crate::sys::{Errno, Fd, FileKind, MsFlags, Sys};
 
-const MS_BIND: u64 = libc::MS_BIND as u64;
-const MS_REC: u64 = libc::MS_REC as u64;
-const MS_REMOUNT: u64 = libc::MS_REMOUNT as u64;
-const MS_RDONLY: u64 = libc::MS_RDONLY as u64;
+const MS_BIND: u64 = libc::MS_BIND;
+const MS_REC: u64 = libc::MS_REC;
+const MS_REMOUNT: u64 = libc::MS_REMOUNT;
+const MS_RDONLY: u64 = libc::MS_RDONLY;
 
 /// /proc entries a mount may cover (runc's checkProcMount list: lxcfs).
 const PROC_ALLOWED: &[&str] = &[
@@ -53,10 +53,10 @@ pub fn prepare_root(sys: &dyn Sys, c: &Container) -> Result<(), SetupError> {
     let prop = propagation(c.spec.linux.rootfs_propagation.as_deref());
     // Shared propagation is applied to the rootfs after the bind; the host
     // itself is always at most a slave of ours.
-    let host = if prop & libc::MS_SHARED as u64 != 0 { (libc::MS_SLAVE | libc::MS_REC) as u64 } else { prop };
+    let host = if prop & libc::MS_SHARED != 0 { libc::MS_SLAVE | libc::MS_REC } else { prop };
     sys.mount(None, "/", None, host, None).ctx(Code::Mount, "make / a slave of the host")?;
     sys.mount(Some(&c.rootfs), &c.rootfs, None, MS_BIND | MS_REC, None).ctx(Code::Mount, format_args!("bind the rootfs {}", c.rootfs))?;
-    if prop & libc::MS_SHARED as u64 != 0 {
+    if prop & libc::MS_SHARED != 0 {
         sys.mount(None, &c.rootfs, None, prop, None).ctx(Code::Mount, "make the rootfs shared")?;
     }
     Ok(())
@@ -280,7 +280,7 @@ pub fn pivot(sys: &dyn Sys, rootfs: &str) -> Result<(), SetupError> {
     sys.pivot_root(".", ".").ctx(Code::Mount, "pivot into the rootfs")?;
     sys.fchdir(old).ctx(Code::Setup, "enter the old root")?;
     // The old root may be shared: a slave first so the unmount stays here.
-    sys.mount(None, ".", None, MS_REC | libc::MS_SLAVE as u64, None).ctx(Code::Mount, "make the old root a slave")?;
+    sys.mount(None, ".", None, MS_REC | libc::MS_SLAVE, None).ctx(Code::Mount, "make the old root a slave")?;
     sys.umount2(".", libc::MNT_DETACH).ctx(Code::Mount, "detach the old root")?;
     sys.chdir("/").ctx(Code::Setup, "enter the new root")?;
     let _ = sys.close(old);

@@ -127,7 +127,7 @@ pub fn mount_flags(path: &str) -> SysResult<u64> {
         (libc::ST_RELATIME, libc::MS_RELATIME),
     ] {
         if f & st != 0 {
-            ms |= m as u64;
+            ms |= m;
         }
     }
     Ok(ms)

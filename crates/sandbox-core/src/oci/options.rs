@@ -203,18 +203,18 @@ mod tests {
     #[test]
     fn rw_alone_does_not_set_read_only() {
         // gVisor's seed XORs clear-type options: ["rw"] would set MS_RDONLY there.
-        assert_eq!(p(&["rw"]).flags & libc::MS_RDONLY as u64, 0);
-        assert_eq!(p(&["ro", "rw"]).flags & libc::MS_RDONLY as u64, 0);
-        assert_ne!(p(&["ro", "ro"]).flags & libc::MS_RDONLY as u64, 0);
-        assert_ne!(p(&["rw", "ro"]).flags & libc::MS_RDONLY as u64, 0);
+        assert_eq!(p(&["rw"]).flags & libc::MS_RDONLY, 0);
+        assert_eq!(p(&["ro", "rw"]).flags & libc::MS_RDONLY, 0);
+        assert_ne!(p(&["ro", "ro"]).flags & libc::MS_RDONLY, 0);
+        assert_ne!(p(&["rw", "ro"]).flags & libc::MS_RDONLY, 0);
     }
 
     #[test]
     fn binds_propagation_attrs_and_data() {
         let m = p(&["rbind", "nosuid", "ro", "rprivate", "rslave", "rro", "rnoatime", "mode=755", "size=64k"]);
         assert!(m.bind && m.recursive);
-        assert_eq!(m.flags, (libc::MS_NOSUID | libc::MS_RDONLY) as u64);
-        assert_eq!(m.propagation, vec![(libc::MS_PRIVATE | libc::MS_REC) as u64, (libc::MS_SLAVE | libc::MS_REC) as u64]);
+        assert_eq!(m.flags, libc::MS_NOSUID | libc::MS_RDONLY);
+        assert_eq!(m.propagation, vec![libc::MS_PRIVATE | libc::MS_REC, libc::MS_SLAVE | libc::MS_REC]);
         assert_eq!(m.attr_set, ATTR_RDONLY | ATTR_NOATIME);
         assert_eq!(m.attr_clr, ATTR_ATIME);
         assert_eq!(m.data, "mode=755,size=64k");
@@ -233,6 +233,6 @@ mod tests {
     #[test]
     fn remount_keeps_only_what_a_bind_ignores() {
         let m = p(&["remount", "ro", "nodev", "sync"]);
-        assert_eq!(remount_flags(m.flags), (libc::MS_RDONLY | libc::MS_NODEV) as u64);
+        assert_eq!(remount_flags(m.flags), libc::MS_RDONLY | libc::MS_NODEV);
     }
 }

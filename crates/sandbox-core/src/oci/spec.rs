@@ -429,7 +429,7 @@ pub fn rlimit_resource(name: &str) -> Option<u32> {
         "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
         _ => return None,
     };
-    Some(r as u32)
+    Some(r)
 }
 
 #[cfg(test)]
