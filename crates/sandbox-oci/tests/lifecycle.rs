@@ -120,8 +120,10 @@ fn lifecycle_as_runtime_md_says() {
     // A second create of the same id fails and leaves the first alone.
     let o = b.oci(&["create", "c1"]);
     assert!(!o.status.success() && stderr(&o).contains("E_OCI_EXISTS"), "{}", stderr(&o));
-    // delete is refused while created? runc kills it; so does this runtime
-    // (only `running` needs --force). start first.
+    // runtime.md: delete of a container that is not stopped fails, and leaves it be.
+    let o = b.oci(&["delete", "c1"]);
+    assert!(!o.status.success() && stderr(&o).contains("created, not stopped"), "{}", stderr(&o));
+    assert_eq!(b.state("c1")["status"], "created");
     let o = b.oci(&["start", "c1"]);
     assert!(o.status.success(), "start: {}", stderr(&o));
     assert_eq!(b.state("c1")["status"], "running");

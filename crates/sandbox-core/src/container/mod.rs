@@ -118,6 +118,7 @@ fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd), SetupError> {
         None => None,
     };
     mounts::pivot(sys, &c.rootfs)?;
+    mounts::root_propagation(sys, spec)?;
     // Sysctls before readonlyPaths (which usually hold /proc/sys), as runc.
     for (k, v) in &spec.linux.sysctl {
         sys.write_file(&format!("/proc/sys/{}", k.replace('.', "/")), v.as_bytes()).ctx(Code::Setup, format_args!("set sysctl {k}"))?;

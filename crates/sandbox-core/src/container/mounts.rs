@@ -49,17 +49,24 @@ fn propagation(p: Option<&str>) -> u64 {
 }
 
 /// Nothing mounted below propagates to the host; the rootfs is a mount.
+/// The host's tree is at most a slave of ours (rprivate when asked);
+/// `rootfsPropagation` proper is applied to the new root after the pivot
+/// ([`root_propagation`]): pivot_root refuses a shared new root or parent.
 pub fn prepare_root(sys: &dyn Sys, c: &Container) -> Result<(), SetupError> {
-    let prop = propagation(c.spec.linux.rootfs_propagation.as_deref());
-    // Shared propagation is applied to the rootfs after the bind; the host
-    // itself is always at most a slave of ours.
-    let host = if prop & libc::MS_SHARED != 0 { libc::MS_SLAVE | libc::MS_REC } else { prop };
+    let host = match c.spec.linux.rootfs_propagation.as_deref() {
+        Some("private" | "rprivate") => libc::MS_PRIVATE | MS_REC,
+        _ => libc::MS_SLAVE | MS_REC,
+    };
     sys.mount(None, "/", None, host, None).ctx(Code::Mount, "make / a slave of the host")?;
-    sys.mount(Some(&c.rootfs), &c.rootfs, None, MS_BIND | MS_REC, None).ctx(Code::Mount, format_args!("bind the rootfs {}", c.rootfs))?;
-    if prop & libc::MS_SHARED != 0 {
-        sys.mount(None, &c.rootfs, None, prop, None).ctx(Code::Mount, "make the rootfs shared")?;
+    sys.mount(Some(&c.rootfs), &c.rootfs, None, MS_BIND | MS_REC, None).ctx(Code::Mount, format_args!("bind the rootfs {}", c.rootfs))
+}
+
+/// After the pivot: the new root's propagation as the spec asks.
+pub fn root_propagation(sys: &dyn Sys, spec: &Spec) -> Result<(), SetupError> {
+    match spec.linux.rootfs_propagation.as_deref() {
+        None | Some("") => Ok(()),
+        p => sys.mount(None, "/", None, propagation(p), None).ctx(Code::Mount, "set the root's propagation"),
     }
-    Ok(())
 }
 
 /// Every mount of the spec, in order.
