@@ -55,3 +55,7 @@ if ! as_user test -r "$repo/package.json" -a -x "$repo/packages/native/sandboxct
 fi
 echo "== jest: sandbox suites as $user (uid $(id -u "$user")), from $dir"
 as_user sh -c "cd '$dir' && node node_modules/jest/bin/jest.js --selectProjects sandbox --ci --runInBand"
+
+# The OCI runtime (issue 12): engines and conformance, as root, once.
+echo "== OCI runtime: podman and runtime-tools' validation"
+bash test/oci/run.sh

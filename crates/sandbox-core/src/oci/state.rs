@@ -67,11 +67,12 @@ pub struct Record {
     pub owner: u32,
 }
 
-/// `--root`'s default: `/run/sandboxctl-oci` for root, else under
-/// `$XDG_RUNTIME_DIR`.
+/// `--root`'s default: `/run/sandboxctl-oci` for the host's root, else
+/// under `$XDG_RUNTIME_DIR` (also for root of a user namespace, as rootless
+/// podman runs its runtime: /run there is the real root's).
 pub fn default_root() -> String {
     // SAFETY: geteuid has no arguments.
-    if unsafe { libc::geteuid() } == 0 {
+    if unsafe { libc::geteuid() } == 0 && initial_userns() {
         return "/run/sandboxctl-oci".into();
     }
     match std::env::var("XDG_RUNTIME_DIR") {
@@ -79,6 +80,11 @@ pub fn default_root() -> String {
         // SAFETY: getuid has no arguments.
         _ => format!("/run/user/{}/sandboxctl-oci", unsafe { libc::getuid() }),
     }
+}
+
+/// Are we in the initial user namespace (the identity map of every id)?
+pub fn initial_userns() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
 }
 
 /// runc's rule for ids: `^[\w+\-.]+$`, not `.` or `..`, ≤ 1024 bytes.
