@@ -85,6 +85,10 @@ fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd), SetupError> {
     let spec = c.spec;
     let process = spec.process.as_ref().expect("validated");
     ids(sys, c)?;
+    // Nothing in the container may ptrace or read pid 1 before its exec
+    // (which resets this, as for runc); after the maps, which `create` writes
+    // through /proc/PID while we are still dumpable.
+    sys.prctl(Prctl::SetDumpable(false)).ctx(Code::Setup, "clear dumpable")?;
     if let Some(fd) = c.mount_ns {
         raw::setns(fd, libc::CLONE_NEWNS).map_err(|e| SetupError::sys(Code::Setup, "join the mount namespace", e))?;
         raw::close(fd);
