@@ -32,10 +32,10 @@ if [ ! -x "$work/rt/runtimetest" ]; then
   go get github.com/opencontainers/runtime-spec@v1.0.2 github.com/satori/go.uuid@v1.1.0 github.com/opencontainers/selinux@v1.0.0 >/dev/null 2>&1
   go mod tidy >/dev/null 2>&1 || true
   go build -o runtimetest ./cmd/runtimetest
-  for t in "${list[@]}"; do go build -o "validation/$t.t" "./validation/$t"; done
   echo "   built in $(( $(date +%s) - t0 )) s"
 fi
 cd "$work/rt"
+for t in "${list[@]}"; do [ -x "validation/$t.t" ] || go build -o "validation/$t.t" "./validation/$t"; done
 
 run() { # runtime outdir
   mkdir -p "$2"

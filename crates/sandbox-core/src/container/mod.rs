@@ -9,6 +9,7 @@
 //! goes back over the sync socket (the `create` process reports it and
 //! exits 1, leaving nothing); after it, a failure can only be the exec's.
 
+pub mod cgroups;
 pub mod mounts;
 pub mod raw;
 
@@ -153,14 +154,15 @@ fn hook_state(c: &Container, status: &str) -> String {
     .to_string()
 }
 
-/// A new user namespace: `create` writes the maps, then we become its root.
+/// Wait for `create` to place us in our cgroup and, with a new user
+/// namespace, to write the maps; then become that namespace's root.
 fn ids(sys: &dyn Sys, c: &Container) -> Result<(), SetupError> {
-    if !c.userns {
-        return Ok(());
-    }
     match raw::read_byte(c.sync) {
         Ok(Some(0)) => {}
-        _ => return Err(SetupError::new(Code::Setup, "the id maps were not written")),
+        _ => return Err(SetupError::new(Code::Setup, "create did not release the container's process (cgroup or id maps)")),
+    }
+    if !c.userns {
+        return Ok(());
     }
     raw::setresgid(0).map_err(|e| SetupError::sys(Code::Setup, "become gid 0 in the user namespace", e))?;
     raw::setresuid(0).map_err(|e| SetupError::sys(Code::Setup, "become uid 0 in the user namespace", e))?;

@@ -37,6 +37,8 @@ pub struct CreateOpts {
     pub console_socket: Option<String>,
     pub preserve_fds: u32,
     pub detach: bool,
+    /// Global `--systemd-cgroup`: `cgroupsPath` is `slice:prefix:name`.
+    pub systemd_cgroup: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -188,7 +190,7 @@ pub fn features() -> String {
         "linux": {
             "namespaces": spec::NAMESPACES.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
             "capabilities": crate::caps::NAMES.to_vec(),
-            "cgroup": {"v1": false, "v2": false, "systemd": false, "systemdUser": false},
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
             "seccomp": {"enabled": true, "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
                 "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"]},
             "apparmor": {"enabled": false}, "selinux": {"enabled": false}
@@ -244,8 +246,8 @@ fn execute(g: &Global, cmd: Command) -> Result<i32, SetupError> {
             print!("{}", features());
             Ok(0)
         }
-        Command::Create(o, id) => create(&root()?, &o, &id, false).map(|_| 0),
-        Command::Run(o, id) => run(&root()?, &o, &id),
+        Command::Create(o, id) => create(&root()?, &CreateOpts { systemd_cgroup: g.systemd_cgroup, ..o }, &id, false).map(|_| 0),
+        Command::Run(o, id) => run(&root()?, &CreateOpts { systemd_cgroup: g.systemd_cgroup, ..o }, &id),
         Command::Start(id) => start(&root()?, &id).map(|_| 0),
         Command::State(id) => {
             let dir = state::container_dir(&root()?, &id)?;
@@ -303,17 +305,26 @@ pub fn create(root: &Path, o: &CreateOpts, id: &str, stay: bool) -> Result<i32, 
     std::fs::create_dir(&dir).map_err(|e| SetupError::new(Code::OciExists, format!("cannot create {}: {e}", dir.display())))?;
     let _ = state::private(&dir);
     let mut pid = 0;
+    let mut cgroup_paths = Vec::new();
     let r = (|| {
         std::fs::write(dir.join("config.json"), &bytes).map_err(|e| SetupError::new(Code::Setup, format!("cannot copy config.json: {e}")))?;
         let fifo = dir.join("exec.fifo").to_string_lossy().into_owned();
         raw::mkfifo(&fifo, 0o600).map_err(|e| SetupError::sys(Code::Setup, format_args!("create {fifo}"), e))?;
         let bundle_s = bundle.to_string_lossy().into_owned();
-        pid = spawn(&spec, &bundle_s, &rootfs, &fifo, o, filter, id)?;
+        (pid, cgroup_paths) = spawn(&spec, &bundle_s, &rootfs, &fifo, o, filter, id)?;
         let (_, start) = state::proc_stat(pid).ok_or_else(|| SetupError::new(Code::Setup, "the container's process vanished"))?;
         // SAFETY: geteuid has no arguments.
         let owner = unsafe { libc::geteuid() };
-        let rec =
-            Record { id: id.into(), pid, init_start: start, bundle: bundle_s, created: state::now_rfc3339(), annotations: spec.annotations.clone(), owner };
+        let rec = Record {
+            id: id.into(),
+            pid,
+            init_start: start,
+            bundle: bundle_s,
+            created: state::now_rfc3339(),
+            annotations: spec.annotations.clone(),
+            owner,
+            cgroup_paths: cgroup_paths.clone(),
+        };
         state::save(&dir, &rec)?;
         if let Some(p) = &o.pid_file {
             write_atomic(&abs(p)?.to_string_lossy(), &pid.to_string())?;
@@ -329,6 +340,7 @@ pub fn create(root: &Path, o: &CreateOpts, id: &str, stay: bool) -> Result<i32, 
             }
         }
         let _ = state::remove(&dir);
+        container::cgroups::remove(&cgroup_paths);
     }
     let _ = stay;
     r
@@ -336,7 +348,15 @@ pub fn create(root: &Path, o: &CreateOpts, id: &str, stay: bool) -> Result<i32, 
 
 /// Join namespaces named by path, clone pid 1, write its id maps, run the
 /// createRuntime hooks when it asks, wait for `Ready`.
-fn spawn(spec: &Spec, bundle: &str, rootfs: &str, fifo: &str, o: &CreateOpts, filter: Option<Vec<libc::sock_filter>>, id: &str) -> Result<i32, SetupError> {
+fn spawn(
+    spec: &Spec,
+    bundle: &str,
+    rootfs: &str,
+    fifo: &str,
+    o: &CreateOpts,
+    filter: Option<Vec<libc::sock_filter>>,
+    id: &str,
+) -> Result<(i32, Vec<String>), SetupError> {
     let sys = LinuxSys;
     // Joins first (user first, so the others are joined with its rights);
     // pid joins take effect for the child only, as wanted.
@@ -395,9 +415,9 @@ fn spawn(spec: &Spec, bundle: &str, rootfs: &str, fifo: &str, o: &CreateOpts, fi
             if let Some(fd) = mount_ns {
                 raw::close(fd);
             }
-            let r = drive(spec, bundle, pid, mine, userns, id);
+            let r = drive(spec, bundle, pid, mine, userns, id, o.systemd_cgroup);
             raw::close(mine);
-            r.map(|_| pid).inspect_err(|_| {
+            r.map(|cg| (pid, cg)).inspect_err(|_| {
                 // SAFETY: kill and reap our own child.
                 unsafe {
                     libc::kill(pid, libc::SIGKILL);
@@ -410,11 +430,29 @@ fn spawn(spec: &Spec, bundle: &str, rootfs: &str, fifo: &str, o: &CreateOpts, fi
 }
 
 /// The create side of the sync protocol.
-fn drive(spec: &Spec, bundle: &str, pid: i32, sock: i32, userns: bool, id: &str) -> Result<(), SetupError> {
-    if userns {
-        write_maps(spec, pid)?;
-        raw::write_all(sock, &[0]).map_err(|e| SetupError::sys(Code::Setup, "release the container's process", e))?;
+fn drive(spec: &Spec, bundle: &str, pid: i32, sock: i32, userns: bool, id: &str, systemd: bool) -> Result<Vec<String>, SetupError> {
+    let cgroups = container::cgroups::setup(spec, id, pid, systemd)?;
+    let release = || -> Result<(), SetupError> {
+        if userns {
+            write_maps(spec, pid)?;
+        }
+        raw::write_all(sock, &[0]).map_err(|e| SetupError::sys(Code::Setup, "release the container's process", e))
+    };
+    let r = release().and_then(|_| await_ready(spec, bundle, pid, sock, id));
+    if r.is_err() {
+        // The cgroup can go only once the process has.
+        // SAFETY: kill and reap our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        container::cgroups::remove(&cgroups);
     }
+    r.map(|_| cgroups)
+}
+
+/// Read pid 1's sync messages until `Ready`, running createRuntime hooks when asked.
+fn await_ready(spec: &Spec, bundle: &str, pid: i32, sock: i32, id: &str) -> Result<(), SetupError> {
     // SAFETY: dup of our own socket so the reader owns its fd.
     let file = unsafe { <std::fs::File as std::os::unix::io::FromRawFd>::from_raw_fd(libc::dup(sock)) };
     let mut lines = std::io::BufReader::new(file).lines();
@@ -491,7 +529,12 @@ pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<(), SetupE
     if st == Status::Stopped {
         return Err(SetupError::new(Code::OciState, format!("container {id} is stopped, not created or running")));
     }
-    if all {
+    if all && !rec.cgroup_paths.is_empty() {
+        for pid in container::cgroups::pids(&rec.cgroup_paths).into_iter().filter(|p| *p != rec.pid) {
+            // SAFETY: plain kill on a pid of the container's cgroup.
+            unsafe { libc::kill(pid, sig) };
+        }
+    } else if all {
         if let Ok(ns) = std::fs::read_link(format!("/proc/{}/ns/pid", rec.pid)) {
             for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
                 let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else { continue };
@@ -537,6 +580,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), SetupError> {
     if let Err(e) = hooks::run_all(&spec.hooks.poststop, "poststop", &state_json(id, "stopped", rec.pid, &rec.bundle, &spec)) {
         eprintln!("sandboxctl-oci: warning: {}", e.message);
     }
+    container::cgroups::remove(&rec.cgroup_paths);
     state::remove(&dir)
 }
 

@@ -162,6 +162,56 @@ pub struct Linux {
     pub readonly_paths: Vec<String>,
     #[serde(default)]
     pub cgroups_path: Option<String>,
+    #[serde(default)]
+    pub resources: Option<Resources>,
+}
+
+/// The parts of `linux.resources` applied (container/cgroups.rs).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Resources {
+    #[serde(default)]
+    pub memory: Option<Memory>,
+    #[serde(default)]
+    pub pids: Option<Pids>,
+    #[serde(default)]
+    pub cpu: Option<Cpu>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Memory {
+    #[serde(default)]
+    pub limit: Option<i64>,
+    #[serde(default)]
+    pub reservation: Option<i64>,
+    #[serde(default)]
+    pub swap: Option<i64>,
+    #[serde(default)]
+    pub swappiness: Option<u64>,
+    #[serde(default, rename = "disableOOMKiller")]
+    pub disable_oom_killer: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Pids {
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Cpu {
+    #[serde(default)]
+    pub shares: Option<u64>,
+    #[serde(default)]
+    pub quota: Option<i64>,
+    #[serde(default)]
+    pub period: Option<u64>,
+    #[serde(default)]
+    pub cpus: Option<String>,
+    #[serde(default)]
+    pub mems: Option<String>,
+    #[serde(default, rename = "realtimeRuntime")]
+    pub realtime_runtime: Option<i64>,
+    #[serde(default, rename = "realtimePeriod")]
+    pub realtime_period: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -65,6 +65,9 @@ pub struct Record {
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     pub owner: u32,
+    /// cgroup directories made at create, removed at delete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cgroup_paths: Vec<String>,
 }
 
 /// `--root`'s default: `/run/sandboxctl-oci` for the host's root, else
@@ -307,7 +310,16 @@ mod tests {
         let me = std::process::id() as i32;
         let (_, start) = proc_stat(me).unwrap();
         let dir = std::env::temp_dir();
-        let rec = Record { id: "x".into(), pid: me, init_start: start, bundle: "/b".into(), created: now_rfc3339(), annotations: BTreeMap::new(), owner: 0 };
+        let rec = Record {
+            id: "x".into(),
+            pid: me,
+            init_start: start,
+            bundle: "/b".into(),
+            created: now_rfc3339(),
+            annotations: BTreeMap::new(),
+            owner: 0,
+            cgroup_paths: Vec::new(),
+        };
         assert_eq!(status(Path::new("/nonexistent"), &rec), Status::Running);
         let moved = Record { init_start: start + 1, ..rec.clone() };
         assert_eq!(status(&dir, &moved), Status::Stopped);
