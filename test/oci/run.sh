@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The OCI runtime's engine suites (issue 12), root only: podman's matrix
-# (root and rootless) and runtime-tools' validation against runc. Each
+# (root and rootless), containerd through ctr, and runtime-tools'
+# validation against runc. Each
 # prints its own wall time. Called by scripts/test.sh after the user suites.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-for tool in podman conmon runc busybox go; do
+for tool in podman conmon runc containerd ctr busybox go; do
   if ! command -v "$tool" >/dev/null && ! [ -x /usr/local/go/bin/go ]; then
-    echo "missing $tool: apt-get install podman conmon runc busybox-static golang-go"; exit 1
+    echo "missing $tool: apt-get install podman conmon runc containerd busybox-static golang-go"; exit 1
   fi
 done
 cargo build --release --quiet -p sandbox-oci
@@ -14,6 +15,9 @@ rt=$PWD/target/release/sandboxctl-oci
 t0=$(date +%s)
 bash test/oci/podman.sh "$rt"
 echo "== podman: $(( $(date +%s) - t0 )) s"
+t0=$(date +%s)
+bash test/oci/containerd.sh "$rt"
+echo "== containerd: $(( $(date +%s) - t0 )) s"
 t0=$(date +%s)
 bash test/oci/validation.sh "$rt" runc
 echo "== runtime-tools validation: $(( $(date +%s) - t0 )) s"
