@@ -5,8 +5,9 @@
 # prints its own wall time. Called by scripts/test.sh after the user suites.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export PATH="$PATH:/usr/local/go/bin"
 for tool in podman conmon runc containerd ctr busybox go; do
-  if ! command -v "$tool" >/dev/null && ! [ -x /usr/local/go/bin/go ]; then
+  if ! command -v "$tool" >/dev/null; then
     echo "missing $tool: apt-get install podman conmon runc containerd busybox-static golang-go"; exit 1
   fi
 done
