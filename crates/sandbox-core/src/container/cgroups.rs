@@ -64,7 +64,9 @@ pub fn setup(spec: &Spec, id: &str, pid: i32, systemd: bool) -> Result<Vec<Strin
             Err(SetupError::new(Code::Setup, format!("cannot set up cgroup {rel}: {e}")))
         }
         Err(e) => {
-            eprintln!("sandboxctl-oci: warning: no cgroup for container {id} ({rel}: {e}); linux.resources not applied");
+            if resources_asked(spec) {
+                eprintln!("sandboxctl-oci: warning: no cgroup for container {id} ({rel}: {e}); linux.resources not applied");
+            }
             Ok(Vec::new())
         }
     }

@@ -52,6 +52,9 @@ pub enum Command {
     Exec(super::exec::ExecOpts, String),
     Features,
     Version,
+    List { json: bool, quiet: bool },
+    Ps { json: bool, id: String },
+    Spec { rootless: bool, bundle: Option<String> },
 }
 
 fn usage(msg: impl Into<String>) -> SetupError {
@@ -100,7 +103,7 @@ pub fn parse(args: &[String]) -> Result<(Global, Command), SetupError> {
     let rest = &args[i + 1..];
     let mut pos = Vec::new();
     let mut o = CreateOpts::default();
-    let (mut all, mut force) = (false, false);
+    let (mut all, mut force, mut json, mut quiet, mut rootless) = (false, false, false, false, false);
     let mut x = super::exec::ExecOpts::default();
     let mut j = 0;
     while j < rest.len() {
@@ -132,6 +135,12 @@ pub fn parse(args: &[String]) -> Result<(Global, Command), SetupError> {
         } else if flag_is(a, &["--no-pivot", "--no-new-keyring", "--no-subreaper"]) {
         } else if a == "--detach" || a == "-d" {
             o.detach = true;
+        } else if flag_is(a, &["--format", "-f"]) && (cmd == "ps" || cmd == "list") {
+            json = take_value(rest, &mut j, "--format")? == "json";
+        } else if (a == "--quiet" || a == "-q") && cmd == "list" {
+            quiet = true;
+        } else if a == "--rootless" && cmd == "spec" {
+            rootless = true;
         } else if a == "--all" || a == "-a" {
             all = true;
         } else if a == "--force" || a == "-f" {
@@ -169,6 +178,9 @@ pub fn parse(args: &[String]) -> Result<(Global, Command), SetupError> {
             Command::Exec(x, id)
         }
         "features" => Command::Features,
+        "list" => Command::List { json, quiet },
+        "ps" => Command::Ps { json, id: id(1)? },
+        "spec" => Command::Spec { rootless, bundle: o.bundle.clone() },
         other => return Err(usage(format!("unknown command {other}"))),
     };
     Ok((g, c))
@@ -258,6 +270,9 @@ fn execute(g: &Global, cmd: Command) -> Result<i32, SetupError> {
         Command::Kill { all, id, signal } => kill(&root()?, &id, &signal, all).map(|_| 0),
         Command::Delete { force, id } => delete(&root()?, &id, force).map(|_| 0),
         Command::Exec(x, id) => super::exec::exec(&root()?, &id, &x),
+        Command::List { json, quiet } => list(&root()?, json, quiet).map(|_| 0),
+        Command::Ps { json, id } => ps(&root()?, &id, json).map(|_| 0),
+        Command::Spec { rootless, bundle } => write_spec(bundle.as_deref().unwrap_or("."), rootless).map(|_| 0),
     }
 }
 
@@ -584,6 +599,126 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), SetupError> {
     state::remove(&dir)
 }
 
+/// `list`: every container under the root (runc's table or JSON).
+pub fn list(root: &Path, json: bool, quiet: bool) -> Result<(), SetupError> {
+    let mut rows = Vec::new();
+    let mut names: Vec<String> = std::fs::read_dir(root).into_iter().flatten().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    for id in names {
+        let Ok(dir) = state::container_dir(root, &id) else { continue };
+        let Ok(rec) = state::load(&dir) else { continue };
+        let st = state::state(&dir, &rec);
+        rows.push(serde_json::json!({
+            "ociVersion": st.oci_version, "id": rec.id, "pid": st.pid.unwrap_or(0), "status": st.status,
+            "bundle": rec.bundle, "created": rec.created, "owner": rec.owner.to_string(), "annotations": rec.annotations,
+        }));
+    }
+    if json {
+        println!("{}", serde_json::Value::Array(rows));
+    } else if quiet {
+        rows.iter().for_each(|r| println!("{}", r["id"].as_str().unwrap_or_default()));
+    } else {
+        println!("{:<24} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+        for r in &rows {
+            println!(
+                "{:<24} {:<8} {:<10} {:<40} {:<32} {}",
+                r["id"].as_str().unwrap_or_default(),
+                r["pid"].as_i64().unwrap_or(0),
+                r["status"].as_str().unwrap_or_default(),
+                r["bundle"].as_str().unwrap_or_default(),
+                r["created"].as_str().unwrap_or_default(),
+                r["owner"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `ps`: the container's processes (its cgroup, else its pid namespace);
+/// `--format json` is the array of host pids the containerd shim reads.
+pub fn ps(root: &Path, id: &str, json: bool) -> Result<(), SetupError> {
+    let dir = state::container_dir(root, id)?;
+    let rec = state::load(&dir)?;
+    if state::status(&dir, &rec) == Status::Stopped {
+        return Err(SetupError::new(Code::OciState, format!("container {id} is stopped, not running")));
+    }
+    let mut pids = container::cgroups::pids(&rec.cgroup_paths);
+    if pids.is_empty() {
+        let ns = std::fs::read_link(format!("/proc/{}/ns/pid", rec.pid)).ok();
+        for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else { continue };
+            if ns.is_some() && std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok() == ns {
+                pids.push(pid);
+            }
+        }
+    }
+    pids.sort();
+    if json {
+        println!("{}", serde_json::to_string(&pids).expect("pids serialize"));
+    } else {
+        println!("PID   CMD");
+        for p in pids {
+            let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            println!("{p:<5} {}", String::from_utf8_lossy(&cmd).replace('\0', " ").trim());
+        }
+    }
+    Ok(())
+}
+
+/// `spec`: a starting `config.json` in the bundle (runc's defaults; with
+/// `--rootless`, a user namespace mapping only the caller's ids).
+pub fn write_spec(bundle: &str, rootless: bool) -> Result<(), SetupError> {
+    let path = Path::new(bundle).join("config.json");
+    if path.exists() {
+        return Err(SetupError::new(Code::OciExists, format!("{} exists: remove it first", path.display())));
+    }
+    let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    let mut namespaces = vec![
+        serde_json::json!({"type": "pid"}),
+        serde_json::json!({"type": "network"}),
+        serde_json::json!({"type": "ipc"}),
+        serde_json::json!({"type": "uts"}),
+        serde_json::json!({"type": "mount"}),
+        serde_json::json!({"type": "cgroup"}),
+    ];
+    let mut linux = serde_json::json!({
+        "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+        "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+    });
+    if rootless {
+        // SAFETY: getuid/getgid have no arguments.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        namespaces.retain(|n| n["type"] != "network" && n["type"] != "cgroup");
+        namespaces.push(serde_json::json!({"type": "user"}));
+        linux["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": uid, "size": 1}]);
+        linux["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": gid, "size": 1}]);
+    }
+    linux["namespaces"] = serde_json::Value::Array(namespaces);
+    let spec = serde_json::json!({
+        "ociVersion": state::OCI_VERSION,
+        "process": {
+            "terminal": true, "user": {"uid": 0, "gid": 0}, "args": ["sh"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/", "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}], "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "sandboxctl",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": if rootless { "none" } else { "sysfs" }, "source": if rootless { "/sys" } else { "sysfs" },
+             "options": if rootless { vec!["rbind", "nosuid", "noexec", "nodev", "ro"] } else { vec!["nosuid", "noexec", "nodev", "ro"] }}
+        ],
+        "linux": linux
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&spec).expect("spec serializes") + "\n")
+        .map_err(|e| SetupError::new(Code::Setup, format!("cannot write {}: {e}", path.display())))
+}
+
 /// `run`: create, start and (unless `--detach`) wait for the process, then
 /// delete; the process's exit status (128+N for a signal).
 pub fn run(root: &Path, o: &CreateOpts, id: &str) -> Result<i32, SetupError> {
@@ -627,9 +762,38 @@ mod tests {
         assert!(matches!(parse(&args("delete --force id")).unwrap().1, Command::Delete { force: true, .. }));
         assert!(matches!(parse(&args("--root=/r run -b=/b -d id")).unwrap().1, Command::Run(CreateOpts { detach: true, .. }, _)));
         assert!(matches!(parse(&args("--version")).unwrap().1, Command::Version));
+        assert!(matches!(parse(&args("list --format json")).unwrap().1, Command::List { json: true, quiet: false }));
+        assert!(matches!(parse(&args("ps --format=json id")).unwrap().1, Command::Ps { json: true, .. }));
+        assert!(matches!(parse(&args("spec --rootless --bundle /b")).unwrap().1, Command::Spec { rootless: true, bundle: Some(_) }));
+        match parse(&args("exec --process /p.json --detach --pid-file /pid --console-socket /s c1")).unwrap().1 {
+            Command::Exec(x, id) => {
+                assert_eq!((x.process.as_deref(), x.detach, x.pid_file.as_deref(), id.as_str()), (Some("/p.json"), true, Some("/pid"), "c1"))
+            }
+            c => panic!("{c:?}"),
+        }
+        match parse(&args("exec -t --env A=1 --cwd /tmp c1 sh -c true")).unwrap().1 {
+            Command::Exec(x, _) => assert_eq!((x.tty, x.env, x.cwd.as_deref(), x.args), (true, vec!["A=1".to_string()], Some("/tmp"), args("sh -c true"))),
+            c => panic!("{c:?}"),
+        }
         for bad in ["", "frobnicate id", "start", "start a b", "create --nope id", "--nope state id"] {
             assert_eq!(parse(&args(bad)).unwrap_err().code, Code::Usage, "{bad}");
         }
+    }
+
+    #[test]
+    fn spec_writes_a_config_that_validates() {
+        let d = std::env::temp_dir().join(format!("sandboxctl-oci-spec-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        for rootless in [false, true] {
+            let _ = std::fs::remove_file(d.join("config.json"));
+            write_spec(d.to_str().unwrap(), rootless).unwrap();
+            let s = spec::decode(&std::fs::read(d.join("config.json")).unwrap()).unwrap();
+            spec::validate(&s).unwrap();
+            assert_eq!(s.linux.namespaces.iter().any(|n| n.kind == "user"), rootless);
+        }
+        assert_eq!(write_spec(d.to_str().unwrap(), false).unwrap_err().code, Code::OciExists);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
