@@ -39,6 +39,8 @@ pub struct Container<'a> {
     pub seccomp: Option<Vec<libc::sock_filter>>,
     /// The caller is root in the initial user namespace (mknod works).
     pub privileged: bool,
+    /// `--preserve-fds N`: fds 3..3+N reach the program.
+    pub preserve_fds: u32,
 }
 
 /// Messages pid 1 sends `create`, one JSON line each.
@@ -139,6 +141,7 @@ fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd), SetupError> {
     }
     let process = c.spec.process.as_ref().expect("validated");
     let program = privileges_and_cwd(sys, process, c.seccomp.as_deref(), c.userns)?;
+    landlock_scopes(sys, spec);
     Ok((program, gate))
 }
 
@@ -290,12 +293,39 @@ fn start(sys: &dyn Sys, c: &Container, program: CString, gate: Fd) -> SetupError
             }
         }
     }
+    close_stray_fds(c.preserve_fds, &p.env);
     let argv: Vec<CString> = p.args.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
     let envp: Vec<CString> = p.env.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
     match sys.execve(&program, &argv, &envp) {
         Ok(()) => SetupError::new(Code::Exec, "execve returned"),
         Err(e) => SetupError::sys(Code::Exec, format_args!("execute {}", p.args[0]), e),
     }
+}
+
+/// Our default on top of the spec: where the container shares the host's
+/// pid namespace it may not signal host processes, where it shares the
+/// network namespace it may not reach the host's abstract unix sockets
+/// (Landlock scopes, ABI 6). With namespaces of its own they add nothing,
+/// and an `exec`'d process would be in another domain, so they are not set
+/// (design §5.2). Best effort: older kernels, or no no_new_privs and no
+/// CAP_SYS_ADMIN left, go on without.
+fn landlock_scopes(sys: &dyn Sys, spec: &Spec) {
+    const ABSTRACT_UNIX_SOCKET: u64 = 1;
+    const SIGNAL: u64 = 2;
+    let shared = |t: &str| !spec.linux.namespaces.iter().any(|n| n.kind == t);
+    let scoped = (shared("network") as u64 * ABSTRACT_UNIX_SOCKET) | (shared("pid") as u64 * SIGNAL);
+    if scoped != 0 {
+        let _ = sys.landlock_scope(scoped);
+    }
+}
+
+/// Only fds 0-2, `--preserve-fds` and systemd's `LISTEN_FDS` reach the
+/// program (runtime-linux.md): every other one is close-on-exec from here.
+fn close_stray_fds(preserve: u32, env: &[String]) {
+    let listen = env.iter().find_map(|e| e.strip_prefix("LISTEN_FDS=")).and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
+    let first = 3 + preserve.max(listen);
+    // SAFETY: close_range (Linux 5.11) with CLOSE_RANGE_CLOEXEC only sets flags.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
 }
 
 /// Block until `start` writes a byte into the fifo. pid 1 opened it

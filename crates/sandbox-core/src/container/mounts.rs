@@ -335,6 +335,7 @@ mod tests {
             userns: false,
             seccomp: None,
             privileged: true,
+            preserve_fds: 0,
         }
     }
 
@@ -418,6 +419,75 @@ mod tests {
             ("mount(-, \"/proc/sys\", -, RDONLY|REMOUNT|BIND, -)", Ret::Ok),
         ]);
         masked_and_readonly(&s, &spec).unwrap();
+        s.done();
+    }
+
+    /// runc's pivot: the old root stacked under the new one, made a slave
+    /// and detached; each failure is its own error.
+    #[test]
+    fn pivot_is_runcs_dot_dot_sequence() {
+        let calls = |fail: Option<usize>| {
+            let mut v: Vec<(&str, Ret)> = vec![
+                ("open(\"/\", 0o2200000)", Ret::Fd(3)),
+                ("open(\"/b/rootfs\", 0o2200000)", Ret::Fd(4)),
+                ("fchdir(4)", Ret::Ok),
+                ("pivot_root(\".\", \".\")", Ret::Ok),
+                ("fchdir(3)", Ret::Ok),
+                ("mount(-, \".\", -, REC|SLAVE, -)", Ret::Ok),
+                ("umount2(\".\", 2)", Ret::Ok),
+                ("chdir(\"/\")", Ret::Ok),
+                ("close(3)", Ret::Ok),
+                ("close(4)", Ret::Ok),
+            ];
+            if let Some(n) = fail {
+                v[n].1 = Ret::Err(libc::EINVAL);
+                v.truncate(n + 1);
+            }
+            v
+        };
+        let s = Script::new(calls(None));
+        pivot(&s, "/b/rootfs").unwrap();
+        s.done();
+        let s = Script::new(calls(Some(3)));
+        let e = pivot(&s, "/b/rootfs").unwrap_err();
+        assert_eq!(e.code, Code::Mount);
+        assert!(e.message.contains("pivot into the rootfs"), "{}", e.message);
+        s.done();
+    }
+
+    /// Without real root a device is the host's node bound on a file made
+    /// inside the root; the /dev links follow.
+    #[test]
+    fn devices_without_root_are_bound_from_the_host() {
+        let spec = Spec::default();
+        let mut c = container(&spec);
+        c.privileged = false;
+        c.rootfs = "/nonexistent-rootfs".into();
+        let mut v: Vec<(String, Ret)> = vec![("open(\"/nonexistent-rootfs\", 0o12200000)".into(), Ret::Fd(5))];
+        for (i, n) in ["null", "zero", "full", "random", "urandom", "tty"].iter().enumerate() {
+            let fd = 20 + i as i32;
+            v.push(("open_in_root(5, \"/\", 0o200000)".into(), Ret::Fd(6)));
+            v.push(("mkdirat(6, \"dev\", 755)".into(), Ret::Err(libc::EEXIST)));
+            v.push(("close(6)".into(), Ret::Ok));
+            v.push(("open_in_root(5, \"/dev\", 0o200000)".into(), Ret::Fd(7)));
+            v.push((format!("mkfileat(7, \"{n}\", 644)"), Ret::Ok));
+            v.push((format!("open_in_root(5, \"/dev/{n}\", 0o0)"), Ret::Fd(fd)));
+            v.push((format!("mount(\"/dev/{n}\", \"/proc/self/fd/{fd}\", -, BIND, -)"), Ret::Ok));
+            v.push((format!("close({fd})"), Ret::Ok));
+            v.push(("close(7)".into(), Ret::Ok));
+        }
+        v.push(("open_in_root(5, \"/dev\", 0o200000)".into(), Ret::Fd(8)));
+        for (n, l) in
+            [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore")]
+        {
+            v.push((format!("symlinkat(\"{l}\", 8, \"{n}\")"), Ret::Err(libc::EEXIST)));
+        }
+        v.push(("unlinkat(8, \"ptmx\", 0x0)".into(), Ret::Err(libc::ENOENT)));
+        v.push(("symlinkat(\"pts/ptmx\", 8, \"ptmx\")".into(), Ret::Ok));
+        v.push(("close(8)".into(), Ret::Ok));
+        v.push(("close(5)".into(), Ret::Ok));
+        let s = Script::new(v);
+        devices(&s, &c).unwrap();
         s.done();
     }
 }

@@ -421,6 +421,7 @@ fn spawn(
                 userns,
                 seccomp: filter,
                 privileged,
+                preserve_fds: preserve,
             };
             container::run(&sys, &c)
         }
