@@ -88,6 +88,7 @@ fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd), SetupError> {
     let spec = c.spec;
     let process = spec.process.as_ref().expect("validated");
     ids(sys, c)?;
+    host_pid();
     // Nothing in the container may ptrace or read pid 1 before its exec
     // (which resets this, as for runc); after the maps, which `create` writes
     // through /proc/PID while we are still dumpable.
@@ -145,12 +146,20 @@ fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd), SetupError> {
     Ok((program, gate))
 }
 
+/// Our pid as the host sees it (hooks get it in the state). Read from the
+/// host's /proc before the pivot (where /proc/self names us by our pid in
+/// the host's namespace), kept for startContainer, which runs after.
+fn host_pid() -> i32 {
+    static PID: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    *PID.get_or_init(|| std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str()?.parse().ok()).unwrap_or(0))
+}
+
 fn hook_state(c: &Container, status: &str) -> String {
     serde_json::json!({
         "ociVersion": crate::oci::state::OCI_VERSION,
         "id": std::env::var("SANDBOXCTL_OCI_ID").unwrap_or_default(),
         "status": status,
-        "pid": std::process::id(),
+        "pid": host_pid(),
         "bundle": c.bundle,
         "annotations": c.spec.annotations,
     })
