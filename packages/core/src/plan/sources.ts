@@ -47,7 +47,7 @@ export interface PlanSources {
    * terminal, and TIOCSTI inside reaches only the sandbox's pty. stdin and
    * stdout must be terminals (`stdio: 'inherit'` on a terminal, or terminal
    * fds) and the plan must mount a private /dev (every preset does); see
-   * {@link canUseTty}. Default false.
+   * `canUseTty`. Default false.
    */
   tty?: boolean;
   /** Plan fields that override everything above. */
