@@ -16,7 +16,7 @@ import type { Readable, Writable } from 'node:stream';
 import { SandboxError } from '../errors';
 import { missingNativeHint } from '../install-hint';
 import { assertPlanJson } from '../native';
-import { noArgv } from '../plan/sources';
+import { assertArgv } from '../plan/argv';
 import type { Plan, TaintFinding } from '../plan-types';
 import type { Report } from '../report-types';
 import { assertCallerFdsOpen, remapCallerFds } from './fds';
@@ -128,7 +128,7 @@ export class SandboxProcess {
    */
   static start(plan: Plan, options: LaunchOptions = {}): SandboxProcess {
     options.signal?.throwIfAborted();
-    if (!Array.isArray(plan.argv) || plan.argv.length === 0 || !plan.argv.every((a) => typeof a === 'string')) throw noArgv();
+    assertArgv(plan.argv);
     assertPlanJson(JSON.stringify(plan));
     assertCallerFdsOpen(plan);
     const init = resolveInit();
