@@ -8,6 +8,7 @@ mod linux;
 #[cfg(test)]
 pub mod script;
 
+pub(crate) use linux::bfd;
 pub use linux::{setup_signals, LinuxSys};
 
 use std::ffi::{CStr, CString};
