@@ -13,7 +13,6 @@
 //! op (an internally tagged enum) before decoding it, so an error inside an
 //! op carries only the op's path ([`narrow`] finds the field).
 
-use crate::audit::AuditReport;
 use crate::plan::{AuditSpec, EnvPolicy, FdPass, Landlock, Namespaces, Network, Op, Seccomp};
 use schemars::JsonSchema;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
@@ -544,9 +543,7 @@ impl<'de> MapAccess<'de> for Members<'de> {
 /// [`ConfigFile`] type's, each plan field's schema as in the plan schema
 /// (its description and default included), the plan's definitions.
 pub fn json_schema() -> String {
-    let mut generator = schemars::SchemaGenerator::default();
-    generator.subschema_for::<AuditReport>();
-    let schema = generator.into_root_schema_for::<ConfigFile>();
+    let schema = schemars::schema_for!(ConfigFile);
     let mut schema = serde_json::to_value(schema).expect("schema serializes");
     let plan = plan_schema();
     let relative = "Relative paths (source, target, upper, work, lowers, cwd) resolve against this file's directory.";

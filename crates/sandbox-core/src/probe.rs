@@ -40,8 +40,7 @@ pub fn probe() -> Probe {
         apparmor_restrict_unprivileged_userns: read_num("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
         ..Default::default()
     };
-    // SAFETY: geteuid has no arguments.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = nix::unistd::geteuid().is_root();
     if u.max_user_namespaces == Some(0) {
         u.problem = Some("user namespaces are disabled".into());
         u.hint = Some("sysctl user.max_user_namespaces=15000".into());
@@ -54,10 +53,10 @@ pub fn probe() -> Probe {
     }
     u.available = u.problem.is_none();
     // prctl(PR_GET_SECCOMP) answers EINVAL when the kernel lacks seccomp.
-    // SAFETY: plain prctl.
+    // SAFETY: integer arguments only, no pointer (nix has no wrapper for it).
     let seccomp = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) } >= 0;
     // landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) returns the ABI.
-    // SAFETY: the version query takes no pointer.
+    // SAFETY: the version query takes no pointer (nix has no Landlock).
     let abi = unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, 0usize, 0usize, 1u32) };
     Probe { kernel_release, userns: u, seccomp, landlock_abi: if abi < 0 { 0 } else { abi } }
 }

@@ -92,6 +92,13 @@ const v = (value: FlagValue, i: number): string => strings(value)[i]!;
 
 const FILE_TAKES: readonly Modifier[] = ['perms'];
 
+/** A boolean flag's add: `apply` when the flag's final value is true (`--no-FLAG` leaves the plan alone). */
+const ifOn =
+  (apply: (builder: PlanBuilder) => unknown) =>
+  (p: FlagPass, on: FlagValue): void => {
+    if (on === true) apply(p.builder);
+  };
+
 /** `--file FD DEST`, `--ro-bind-data FD DEST`: a file holding what the fd reads now. */
 function fileFromFd(p: FlagPass, x: FlagValue): void {
   p.builder.file(v(x, 1), fromFd(p.flag, v(x, 0), p.readFd), { mode: p.mods.perms?.mode });
@@ -137,7 +144,9 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
     group: 'modifier',
     repeat: true,
     description: 'A lower layer (host dir) for the next overlay op; repeat, uppermost first',
-    add: (p, x) => void p.lowers.push(v(x, 0)),
+    add: (p, x) => {
+      p.lowers.push(v(x, 0));
+    },
   },
   {
     flag: '--overlay',
@@ -243,7 +252,7 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
   },
 
   // Policy.
-  { flag: '--share-net', values: [], group: 'policy', initial: false, description: "Use the host's network (default: none, loopback only)", add: (p, on) => void (on && p.builder.shareNet()) },
+  { flag: '--share-net', values: [], group: 'policy', initial: false, description: "Use the host's network (default: none, loopback only)", add: ifOn((b) => b.shareNet()) },
   // bubblewrap's --unshare-net/--unshare-all say "no network"; --share-net wins (see applyFlags).
   { flag: '--unshare-net', values: [], group: 'policy', initial: false, description: 'New network namespace (the default)' },
   { flag: '--unshare-all', values: [], group: 'policy', initial: false, description: 'Accepted for bubblewrap compatibility: the default' },
@@ -256,7 +265,7 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
   { flag: '--chdir', values: ['DIR'], group: 'policy', description: 'Working directory inside the sandbox', add: (p, x) => p.builder.cwd(v(x, 0)) },
   { flag: '--setenv', values: ['VAR', 'VALUE'], group: 'policy', repeat: true, description: 'Set environment variable VAR to VALUE', add: (p, x) => p.builder.setenv(v(x, 0), v(x, 1)) },
   { flag: '--unsetenv', values: ['VAR'], group: 'policy', repeat: true, description: 'Remove environment variable VAR', add: (p, x) => p.builder.unsetenv(v(x, 0)) },
-  { flag: '--clearenv', values: [], group: 'policy', initial: false, description: 'Start from an empty environment', add: (p, on) => void (on && p.builder.clearenv()) },
+  { flag: '--clearenv', values: [], group: 'policy', initial: false, description: 'Start from an empty environment', add: ifOn((b) => b.clearenv()) },
   {
     flag: '--seccomp',
     values: ['PRESET'],
@@ -295,7 +304,7 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
     description: 'Pass open fd FD into the program at the same number (others are closed)',
     add: (p, x) => p.builder.passFd(x as number),
   },
-  { flag: '--keep-session', values: [], group: 'policy', initial: false, description: "Keep the caller's session (job control); TIOCSTI stays refused", add: (p, on) => void (on && p.builder.keepSession()) },
+  { flag: '--keep-session', values: [], group: 'policy', initial: false, description: "Keep the caller's session (job control); TIOCSTI stays refused", add: ifOn((b) => b.keepSession()) },
   {
     flag: '--tty',
     values: [],
@@ -317,7 +326,7 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
     group: 'policy',
     initial: false,
     description: 'Let the sandbox signal processes outside it (Landlock scope off)',
-    add: (p, on) => void (on && p.builder.landlock({ signals: true })),
+    add: ifOn((b) => b.landlock({ signals: true })),
   },
   {
     flag: '--allow-abstract-unix',
@@ -325,7 +334,7 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
     group: 'policy',
     initial: false,
     description: 'Let the sandbox reach abstract unix sockets outside it (Landlock scope off)',
-    add: (p, on) => void (on && p.builder.landlock({ abstractUnix: true })),
+    add: ifOn((b) => b.landlock({ abstractUnix: true })),
   },
 
   // Where the plan starts from: a preset and its parameters, a config file.

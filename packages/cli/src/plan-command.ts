@@ -54,14 +54,12 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
     return (this as unknown as Record<string, FlagValue | readonly FlagValue[] | undefined>)[flagKey(flag)];
   }
 
-  protected flagList(flag: string): string[] | undefined {
-    return this.flag(flag) as string[] | undefined;
-  }
-
+  /** A one-value flag's final value. */
   protected flagString(flag: string): string | undefined {
     return this.flag(flag) as string | undefined;
   }
 
+  /** Whether a boolean flag ended up on. */
   protected flagOn(flag: string): boolean {
     return this.flag(flag) === true;
   }

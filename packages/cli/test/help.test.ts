@@ -8,7 +8,7 @@ import { colorDepthOf, nameOperands } from '../src/help';
 import { BROKEN_PIPE_STATUS, createCli, exitQuietlyOnBrokenPipe, main } from '../src/main';
 import { runCli } from './helpers';
 
-jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
+jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('../../core/test/support/native-mock')>('../../core/test/support/native-mock').native);
 
 const ESC = '\u001b[';
 

@@ -6,9 +6,9 @@ import { emptySandbox } from '../src/commands/run';
 import { runCli } from './helpers';
 import { withoutLauncher } from '../../core/test/support/no-launcher';
 
-jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
+jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('../../core/test/support/native-mock')>('../../core/test/support/native-mock').native);
 
-const { closedFd } = withoutLauncher('sandboxctl-run-input-');
+const noLauncher = withoutLauncher('sandboxctl-run-input-');
 
 describe('closed caller fds', () => {
   it.each([
@@ -19,7 +19,7 @@ describe('closed caller fds', () => {
     ['--file', (fd: string) => ['--file', fd, '/x']],
     ['--ro-bind-data', (fd: string) => ['--ro-bind-data', fd, '/x']],
   ])('%s: E_PLAN_INVALID naming the flag, exit 125, the launcher never reached', async (flag, args) => {
-    const fd = String(closedFd());
+    const fd = String(noLauncher.closedFd());
     const r = await runCli(['run', '--ro-bind', '/', '/', ...args(fd), '--', 'true']);
     expect(r.status).toBe(125);
     expect(r.stderr).toMatch(new RegExp(`^sandboxctl: E_PLAN_INVALID: ${flag} ${fd}: fd ${fd} is not open\\n`));

@@ -11,7 +11,7 @@ import { main } from '../src/main';
 import { native } from '../../core/test/support/native-mock';
 
 const mockCompile = native.compileSeccomp;
-jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
+jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('../../core/test/support/native-mock')>('../../core/test/support/native-mock').native);
 
 interface Exported {
   status: number;

@@ -11,7 +11,7 @@ import { runCli } from './helpers';
 import { native, resetNative } from '../../core/test/support/native-mock';
 
 const mockCheckPlan = native.checkPlan;
-jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
+jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('../../core/test/support/native-mock')>('../../core/test/support/native-mock').native);
 
 let dir: string;
 let home: string;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { formatTaint, printable } from '../src/taint-report';
 import { runCli } from './helpers';
 
-jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
+jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('../../core/test/support/native-mock')>('../../core/test/support/native-mock').native);
 
 const finding = (over: Partial<TaintFinding>): TaintFinding => ({
   kind: 'git-hook',

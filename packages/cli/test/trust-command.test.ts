@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './helpers';
 
-jest.mock('@sandboxctl/native', () => require('../../core/test/support/native-mock').native);
+jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('../../core/test/support/native-mock')>('../../core/test/support/native-mock').native);
 
 let dir: string;
 let project: string;

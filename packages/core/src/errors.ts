@@ -11,7 +11,7 @@ export { ERROR_CODES };
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-import type { TaintFinding } from './plan-types';
+import type { TaintFinding } from './report-types';
 
 /** Optional facts attached to a {@link SandboxError}. */
 export interface SandboxErrorDetails {

@@ -13,11 +13,13 @@
  */
 
 import { posix } from 'node:path';
-import { describeOpsJson } from './native';
+import { describeOps } from './plan/describe';
 import type { Op, Plan } from './plan-types';
 import { realHost, type HostView } from './presets/host';
 import { isWithin } from './plan/paths';
 import type { OpNote } from './presets/types';
+
+export { describeOp, describeOps, opDescriptionsFromSchema } from './plan/describe';
 
 export type ExplainSection = 'visible' | 'writable' | 'hidden' | 'protected' | 'other';
 
@@ -163,7 +165,7 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
         const existing = coveringMount(mounts, target!);
         if (existing && existing.target === target) {
           existing.writable = false;
-          const at = out.writable.map((i) => i.path).lastIndexOf(target!);
+          const at = out.writable.map((i) => i.path).lastIndexOf(target);
           if (at !== -1) {
             const [moved] = out.writable.splice(at, 1);
             out.visible.push({ ...moved!, what: `${moved!.what}, then made read-only` });
@@ -176,7 +178,7 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
       }
       case 'overlay': {
         const mode = op.mode as string;
-        const lowers = Array.isArray(op.lowers) ? (op.lowers as string[]).join(', ') : '';
+        const lowers = Array.isArray(op.lowers) ? op.lowers.join(', ') : '';
         if (mode === 'rw') out.writable.push(item(target!, `overlay of ${lowers}; writes go to host ${String(op.upper)}`));
         else if (mode === 'tmp') out.writable.push(item(target!, `overlay of ${lowers}; writes are private and gone after the run`));
         else out.visible.push(item(target!, `read-only overlay of ${lowers}`));
@@ -210,44 +212,6 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
   });
 
   out.denied = deniedLines(plan, out.hostRoot);
-  return out;
-}
-
-/**
- * One op as a line: the Rust side's `Display` through the addon, the one
- * description of an op (see {@link describeOps}).
- */
-export function describeOp(op: Op, descriptions: Readonly<Record<string, string>> = {}): string {
-  return describeOps([op], descriptions)[0]!;
-}
-
-/**
- * Each op as a line, in order, in one call to the addon (the Rust side's
- * `Display`). An op the addon cannot decode (a kind this build does not know,
- * or a field it refuses) is named by its kind and target, with the plan
- * schema's description of the kind when `descriptions` has one.
- */
-export function describeOps(ops: readonly Op[], descriptions: Readonly<Record<string, string>> = {}): string[] {
-  try {
-    return describeOpsJson(JSON.stringify(ops));
-  } catch (error) {
-    if ((error as { code?: unknown }).code !== 'E_PLAN_INVALID') throw error;
-  }
-  if (ops.length !== 1) return ops.map((op) => describeOp(op, descriptions));
-  const o = ops[0] as AnyOp;
-  const target = typeof o.target === 'string' ? o.target : undefined;
-  const description = descriptions[o.kind];
-  return [`${o.kind}${target ? ` on ${target}` : ''}${description ? `: ${lowerFirst(description.replace(/\.$/, ''))}` : ''}`];
-}
-
-/** Op kind → description, from a plan JSON Schema (`$defs.Op.oneOf`). */
-export function opDescriptionsFromSchema(schema: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  const variants = (schema as { $defs?: { Op?: { oneOf?: unknown[] } } } | undefined)?.$defs?.Op?.oneOf ?? [];
-  for (const variant of variants as Array<{ description?: string; properties?: { kind?: { const?: string } } }>) {
-    const kind = variant.properties?.kind?.const;
-    if (typeof kind === 'string' && typeof variant.description === 'string') out[kind] = variant.description;
-  }
   return out;
 }
 
@@ -291,7 +255,7 @@ export function formatExplanation(e: Explanation): string {
  * cannot send escape sequences to the terminal.
  */
 export function escapeControl(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+  return text.replace(/[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu, (c) => {
     const code = c.codePointAt(0)!;
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
   });
@@ -338,7 +302,7 @@ function deniedLines(plan: Plan, hostRoot: boolean): Explanation['denied'] {
         ? `no preset filter${rules ? `; ${rules} rule(s) of the plan` : ''}`
         : `the strict filter: kernel keyring, modules, kexec, clock, swap, reboot, mount and namespaces, identity changes, TIOCSTI/TIOCLINUX, ptrace, perf, personality, uncommon socket families${rules ? `; plus ${rules} rule(s) of the plan` : ''}`,
   });
-  const kept = Array.isArray(p.capAdd) ? (p.capAdd as string[]) : [];
+  const kept = Array.isArray(p.capAdd) ? p.capAdd : [];
   out.push({
     topic: 'privileges',
     text: kept.length > 0 ? `every capability dropped but ${kept.join(', ')} (inside the user namespace); no_new_privs` : 'every capability dropped; no_new_privs; pid 1 cannot be traced',
@@ -375,10 +339,6 @@ function bytes(n: number): string {
   if (n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`;
   if (n % 1024 === 0) return `${n / 1024} KiB`;
   return `${n} bytes`;
-}
-
-function lowerFirst(text: string): string {
-  return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
 function shellWord(value: string): string {

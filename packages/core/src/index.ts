@@ -9,6 +9,8 @@ import { checkPlanJson, nativeVersion, probe as nativeProbe, type PlanProblem, t
 import type { Plan } from './plan-types';
 
 export * from './plan';
+/** The launcher's report lines and the audit's findings (generated from crates/sandbox-core/src/report.rs). */
+export type { Report, ErrorReport, SpawnedReport, StartedReport, AuditReport, TaintFinding, TaintKind, TaintOutcome, TaintChange } from './report-types';
 export * from './errors';
 export * from './run';
 export { assertCallerFdsOpen, callerFds, isFdOpen, type CallerFd } from './launcher';

@@ -78,28 +78,6 @@ export type RuleAction =
  * via the `definition` "CmpOp".
  */
 export type CmpOp = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'maskedEq';
-/**
- * Whether the run created the path or changed it.
- *
- * This interface was referenced by `Plan`'s JSON-Schema
- * via the `definition` "TaintChange".
- */
-export type TaintChange = ('created' | 'changed') | 'unknown';
-/**
- * What a finding is about.
- *
- * This interface was referenced by `Plan`'s JSON-Schema
- * via the `definition` "TaintKind".
- */
-export type TaintKind =
-  'git-config' | 'git-hook' | 'git-redirect' | 'git-file' | 'gitlink' | 'tool-file' | 'incomplete';
-/**
- * What the audit did about a finding.
- *
- * This interface was referenced by `Plan`'s JSON-Schema
- * via the `definition` "TaintOutcome".
- */
-export type TaintOutcome = 'restored' | 'quarantined' | 'left' | 'failed';
 
 /**
  * A sandbox: ordered setup ops plus the policy the program runs under.
@@ -595,49 +573,4 @@ export interface ArgCondition {
  */
 export interface SeccompFilter {
   rules: SyscallRule[];
-}
-/**
- * The launcher's `{"event":"audit",...}` report line (`Report::Audit`).
- *
- * This interface was referenced by `Plan`'s JSON-Schema
- * via the `definition` "AuditReport".
- */
-export interface AuditReport {
-  action: OnTaint;
-  findings: TaintFinding[];
-  /**
-   * The run's quarantine directory, when something was moved there.
-   */
-  quarantine?: string | null;
-  /**
-   * The program's exit status (128+N for signal N).
-   */
-  status: number;
-}
-/**
- * One thing the run planted, as the launcher reports it.
- *
- * This interface was referenced by `Plan`'s JSON-Schema
- * via the `definition` "TaintFinding".
- */
-export interface TaintFinding {
-  change: TaintChange;
-  /**
-   * What in it is dangerous, e.g. `core.fsmonitor = "touch /tmp/x"`.
-   */
-  detail: string;
-  /**
-   * Why reverting failed.
-   */
-  error?: string | null;
-  kind: TaintKind;
-  outcome: TaintOutcome;
-  /**
-   * Absolute host path.
-   */
-  path: string;
-  /**
-   * Where the run's version now is, when it was moved.
-   */
-  quarantinedAs?: string | null;
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 const root = join(__dirname, '..', '..', '..');
 const planSchemaText = readFileSync(join(root, 'schema', 'plan.schema.json'), 'utf8');
 
-jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
+jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('./support/native-mock')>('./support/native-mock').native);
 
 import { CONFIG_FILE, checkConfig, configSchema, findConfig, loadConfig } from '../src/config';
 import { PRESET_NAMES } from '../src/presets';
@@ -41,7 +41,7 @@ function configError(file: string, options = {}): { message: string; path?: stri
 describe('schema/config.schema.json', () => {
   it('is what the addon generates from its ConfigFile type (run `npm run gen` when it drifts)', () => {
     const committed = readFileSync(join(root, 'schema', 'config.schema.json'), 'utf8');
-    expect(committed).toBe((jest.requireActual('@sandboxctl/native') as { configSchema(): string }).configSchema());
+    expect(committed).toBe(jest.requireActual<typeof import('@sandboxctl/native')>('@sandboxctl/native').configSchema());
     expect(JSON.parse(committed)).toEqual(configSchema());
   });
 

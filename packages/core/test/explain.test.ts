@@ -48,9 +48,9 @@ it('names the mount points a run creates on the host under writable binds', () =
 });
 
 it('describes ops by the Rust side\'s Display (through the addon) and unknown kinds by their schema description', () => {
-  expect(describeOp({ kind: 'bind', source: '/a', target: '/b', writable: true, optional: true } as Op)).toBe('bind /a on /b (if present)');
-  expect(describeOp({ kind: 'tmpfs', target: '/t', mode: 0o700 } as Op)).toBe('tmpfs on /t mode 700');
-  expect(describeOp({ kind: 'symlink', target: '/bin', linkname: 'usr/bin' } as Op)).toBe('symlink /bin -> usr/bin');
+  expect(describeOp({ kind: 'bind', source: '/a', target: '/b', writable: true, optional: true })).toBe('bind /a on /b (if present)');
+  expect(describeOp({ kind: 'tmpfs', target: '/t', mode: 0o700 })).toBe('tmpfs on /t mode 700');
+  expect(describeOp({ kind: 'symlink', target: '/bin', linkname: 'usr/bin' })).toBe('symlink /bin -> usr/bin');
   const schema = { $defs: { Op: { oneOf: [{ description: 'A future op.', properties: { kind: { const: 'future' } } }] } } };
   const descriptions = opDescriptionsFromSchema(schema);
   expect(descriptions).toEqual({ future: 'A future op.' });

@@ -4,7 +4,7 @@ const mockCheckPlan = native.checkPlan;
 native.probe.mockImplementation(() => ({ kernelRelease: '6.1.0', userns: { available: true }, seccomp: true, landlockAbi: 1 }));
 native.version.mockImplementation(() => '9.9.9');
 native.planSchema.mockImplementation(() => '{"title":"Plan"}');
-jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
+jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('./support/native-mock')>('./support/native-mock').native);
 
 import * as core from '../src/index';
 

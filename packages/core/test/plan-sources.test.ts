@@ -6,7 +6,7 @@ import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
+jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('./support/native-mock')>('./support/native-mock').native);
 
 import { loadConfig } from '../src/config';
 import { plan } from '../src/plan/builder';

@@ -5,13 +5,13 @@
 import { closeSync, openSync } from 'node:fs';
 import { withoutLauncher } from './support/no-launcher';
 
-jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
+jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('./support/native-mock')>('./support/native-mock').native);
 
 import { callerFds } from '../src/launcher/fds';
 import { buildPlan, run, spawn, type SpawnOptions } from '../src/run';
 
 // Never reached: a launcher that does not exist proves nothing was spawned.
-const { dir, closedFd } = withoutLauncher('sandboxctl-input-');
+const noLauncher = withoutLauncher('sandboxctl-input-');
 
 function thrown(fn: () => unknown): unknown {
   try {
@@ -34,7 +34,7 @@ describe('argv', () => {
   });
 
   it('may be absent or empty for buildPlan, which only shows the plan (explain uses that)', () => {
-    expect(buildPlan({ ops: [] } as unknown as SpawnOptions).argv).toEqual([]);
+    expect(buildPlan({ ops: [] }).argv).toEqual([]);
     expect(buildPlan({ argv: [] }).argv).toEqual([]);
     expect(thrown(() => buildPlan({ argv: 'ls' } as unknown as SpawnOptions))).toMatchObject({ code: 'E_PLAN_INVALID', path: 'argv' });
   });
@@ -67,13 +67,13 @@ describe('caller fds', () => {
     ['the status fd', (fd: number) => ({ plan: { statusFd: fd } }), 'plan.statusFd'],
     ['a bind source fd', (fd: number) => ({ ops: [{ kind: 'bind' as const, sourceFd: fd, target: '/x' }] }), 'plan.ops[0].sourceFd'],
   ])('%s that is closed is E_PLAN_INVALID naming it, before anything is spawned', (_what, options, path) => {
-    const fd = closedFd();
+    const fd = noLauncher.closedFd();
     const error = thrown(() => spawn({ argv: ['true'], ...options(fd) }));
     expect(error).toMatchObject({ code: 'E_PLAN_INVALID', path, message: `${path}: fd ${fd} is not open` });
   });
 
   it('an open one passes on to the launcher (here: missing, E_INIT_MISSING)', () => {
-    const fd = openSync(dir(), 'r');
+    const fd = openSync(noLauncher.dir(), 'r');
     try {
       expect(thrown(() => spawn({ argv: ['true'], plan: { fds: [{ fd }] } }))).toMatchObject({ code: 'E_INIT_MISSING' });
     } finally {

@@ -6,10 +6,11 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isatty } from 'node:tty';
 import { native, resetNative } from './support/native-mock';
 
 const mockCheckPlan = native.checkPlan;
-jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
+jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('./support/native-mock')>('./support/native-mock').native);
 
 import { buildPlan, canUseTty, CLEANUP_GRACE_MS, KILL_GRACE_MS, resolveInit, run, spawn } from '../src/run';
 import { plan } from '../src/plan/builder';
@@ -102,7 +103,7 @@ describe('tty', () => {
   it('canUseTty needs a private /dev and a new session', () => {
     expect(canUseTty({ ops: [{ kind: 'proc', target: '/proc' }] })).toBe(false);
     expect(canUseTty({ ops: [{ kind: 'dev', target: '/dev' }], newSession: false })).toBe(false);
-    expect(canUseTty({ ops: [{ kind: 'dev', target: '/dev/' }] })).toBe(require('node:tty').isatty(0) && require('node:tty').isatty(1));
+    expect(canUseTty({ ops: [{ kind: 'dev', target: '/dev/' }] })).toBe(isatty(0) && isatty(1));
   });
 });
 
@@ -277,7 +278,7 @@ describe('spawn and run', () => {
     expect(readFileSync(`${record}.signals`, 'utf8')).toBe('SIGTERM\nSIGTERM\n');
   }, KILL_GRACE_MS + CLEANUP_GRACE_MS + 10_000);
 
-  it('refuses an already aborted signal without spawning', async () => {
+  it('refuses an already aborted signal without spawning', () => {
     const controller = new AbortController();
     controller.abort();
     expect(() => spawn({ argv: ['true'], signal: controller.signal })).toThrow(expect.objectContaining({ name: 'AbortError' }));

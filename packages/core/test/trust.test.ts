@@ -7,7 +7,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, r
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
-jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
+jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('./support/native-mock')>('./support/native-mock').native);
 
 import {
   checkTrust,

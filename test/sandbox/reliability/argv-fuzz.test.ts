@@ -15,11 +15,10 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { requireKernel } from '../helpers';
 import { PLAN_FLAGS } from '../../../packages/cli/src/flags';
+import { main } from 'sandboxctl';
+import { checkPlan } from '@sandboxctl/core';
 
 beforeAll(requireKernel);
-
-const { main } = require('sandboxctl');
-const { checkPlan } = require('@sandboxctl/core');
 
 const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined;
 const runs = (n: number) => Number(process.env.FC_RUNS) || n;

@@ -2,48 +2,37 @@
 //! the run with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a
 //! symlink the sandbox planted anywhere on the way is refused (ELOOP), not
 //! followed, and nothing outside the root is reached through `..`.
+//!
+//! Every call goes through nix; a root is a raw fd number, lent to nix
+//! with [`bfd`] as the seam's fds are.
 
 use super::{AuditFs, Listing, Meta, Root};
-use crate::sys::{Errno, FileKind, SysResult};
-use std::ffi::{CStr, CString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use crate::sys::{bfd, Errno, FileKind, SysResult};
+use nix::dir::{Dir, Type};
+use nix::errno::Errno as NixErrno;
+use nix::fcntl::{self, AtFlags, OFlag, OpenHow, RenameFlags, ResolveFlag};
+use nix::sys::stat::{self, FileStat, Mode};
+use nix::time::{clock_gettime, ClockId};
+use nix::unistd::{self, UnlinkatFlags};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 
 pub struct LinuxAuditFs;
 
 /// Entries copied at most when a move crosses devices.
 const COPY_ENTRIES: usize = 100_000;
 
-fn cstr(s: &str) -> SysResult<CString> {
-    CString::new(s).map_err(|_| Errno(libc::EINVAL))
-}
-
-fn check(rc: i64) -> SysResult<i64> {
-    if rc < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(rc)
-    }
-}
-
-fn owned(fd: i64) -> OwnedFd {
-    // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
-    unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
-}
-
-/// openat2 beneath `dirfd`, refusing every symlink (a trailing one is
+/// openat2 beneath `dir`, refusing every symlink (a trailing one is
 /// returned as itself with O_PATH|O_NOFOLLOW).
-fn beneath(dirfd: RawFd, rel: &str, flags: i32) -> SysResult<OwnedFd> {
-    let p = cstr(if rel.is_empty() { "." } else { rel })?;
-    // SAFETY: open_how is plain data; zeroed then filled.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+fn beneath(dir: BorrowedFd, rel: &str, flags: OFlag) -> SysResult<OwnedFd> {
+    let path = if rel.is_empty() { "." } else { rel };
+    let resolve = ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS;
+    let how = OpenHow::new().flags(flags | OFlag::O_CLOEXEC).resolve(resolve);
     loop {
-        // SAFETY: valid pointers for the duration of the call.
-        let rc = unsafe { libc::syscall(libc::SYS_openat2, dirfd, p.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>()) };
-        match check(rc) {
-            Err(Errno(libc::EAGAIN)) | Err(Errno(libc::EINTR)) => continue,
-            r => return r.map(owned),
+        match fcntl::openat2(dir, path, how) {
+            // openat2 answers EAGAIN when a rename raced the lookup.
+            Err(NixErrno::EAGAIN | NixErrno::EINTR) => continue,
+            r => return r.map_err(Errno::from),
         }
     }
 }
@@ -61,18 +50,13 @@ fn kind_of(mode: u32) -> FileKind {
     }
 }
 
-fn fstatat(fd: RawFd, name: &str) -> SysResult<libc::stat> {
-    let p = cstr(name)?;
-    // SAFETY: zeroed stat buffer, valid C string.
-    unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        let flags = libc::AT_SYMLINK_NOFOLLOW | if name.is_empty() { libc::AT_EMPTY_PATH } else { 0 };
-        check(libc::fstatat(fd, p.as_ptr(), &mut st, flags) as i64)?;
-        Ok(st)
-    }
+/// lstat of `name` in `dir`, or of `dir` itself when `name` is empty.
+fn fstatat(dir: impl AsFd, name: &str) -> SysResult<FileStat> {
+    let flags = AtFlags::AT_SYMLINK_NOFOLLOW | if name.is_empty() { AtFlags::AT_EMPTY_PATH } else { AtFlags::empty() };
+    stat::fstatat(dir, name, flags).map_err(Errno::from)
 }
 
-fn meta_of(st: &libc::stat) -> Meta {
+fn meta_of(st: &FileStat) -> Meta {
     Meta {
         kind: kind_of(st.st_mode),
         mode: st.st_mode & 0o7777,
@@ -85,199 +69,161 @@ fn meta_of(st: &libc::stat) -> Meta {
 
 /// Directory entries of an open directory (consumes the fd).
 fn entries(fd: OwnedFd) -> SysResult<Vec<(String, FileKind)>> {
+    // fdopendir keeps the number: the stream's fd for fstatat below.
     let raw = fd.as_raw_fd();
-    // SAFETY: fdopendir takes ownership of the fd on success.
-    let dir = unsafe { libc::fdopendir(raw) };
-    if dir.is_null() {
-        return Err(Errno::last());
-    }
-    std::mem::forget(fd);
     let mut out = Vec::new();
-    loop {
-        // SAFETY: dir is a valid DIR*; readdir's entry lives until the next call.
-        let ent = unsafe { libc::readdir(dir) };
-        if ent.is_null() {
-            break;
-        }
-        // SAFETY: d_name is NUL-terminated.
-        let (name, dtype) = unsafe { (CStr::from_ptr((*ent).d_name.as_ptr()).to_string_lossy().into_owned(), (*ent).d_type) };
+    // Owning iteration: no rewinddir at the end; closedir when the loop ends.
+    for ent in Dir::from_fd(fd)? {
+        // A readdir error ends the listing as its end does.
+        let Ok(ent) = ent else { break };
+        let name = ent.file_name().to_string_lossy().into_owned();
         if name == "." || name == ".." {
             continue;
         }
-        let kind = match dtype {
-            libc::DT_DIR => FileKind::Dir,
-            libc::DT_REG => FileKind::File,
-            libc::DT_LNK => FileKind::Symlink,
-            libc::DT_UNKNOWN => {
-                // SAFETY: dirfd of a valid DIR*.
-                let dfd = unsafe { libc::dirfd(dir) };
-                fstatat(dfd, &name).map(|st| kind_of(st.st_mode)).unwrap_or(FileKind::Other)
-            }
-            _ => FileKind::Other,
+        let kind = match ent.file_type() {
+            Some(Type::Directory) => FileKind::Dir,
+            Some(Type::File) => FileKind::File,
+            Some(Type::Symlink) => FileKind::Symlink,
+            // DT_UNKNOWN: the filesystem does not say; ask it.
+            None => bfd(raw).and_then(|dir| fstatat(dir, &name)).map_or(FileKind::Other, |st| kind_of(st.st_mode)),
+            Some(_) => FileKind::Other,
         };
         out.push((name, kind));
     }
-    // SAFETY: dir is valid and closed once.
-    unsafe { libc::closedir(dir) };
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// A second fd on `fd`'s directory for [`entries`], which consumes one:
+/// fcntl(F_DUPFD_CLOEXEC) through std, whose result is owned (nix's fcntl
+/// returns a bare number).
+fn dup(fd: &OwnedFd) -> SysResult<OwnedFd> {
+    fd.try_clone().map_err(|e| Errno::from_io(&e))
 }
 
 /// Open (creating 0700 when missing) each component of `abs` without
 /// following a symlink.
 fn mkdir_p(abs: &str) -> SysResult<OwnedFd> {
-    let mut fd = owned(check(unsafe { libc::open(c"/".as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) } as i64)?);
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let mut fd = fcntl::open("/", flags, Mode::empty())?;
     for comp in abs.split('/').filter(|c| !c.is_empty()) {
-        let c = cstr(comp)?;
-        // SAFETY: valid fd and C string.
-        let rc = unsafe { libc::mkdirat(fd.as_raw_fd(), c.as_ptr(), 0o700) };
-        if rc < 0 && Errno::last().0 != libc::EEXIST {
-            return Err(Errno::last());
+        match stat::mkdirat(&fd, comp, Mode::S_IRWXU) {
+            Ok(()) | Err(NixErrno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
         }
-        // SAFETY: valid fd and C string.
-        let next = unsafe { libc::openat(fd.as_raw_fd(), c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
-        fd = owned(check(next as i64)?);
+        fd = fcntl::openat(&fd, comp, flags | OFlag::O_NOFOLLOW, Mode::empty())?;
     }
     Ok(fd)
 }
 
-fn copy_tree(src: RawFd, name: &str, dst: RawFd, dname: &str, budget: &mut usize) -> SysResult<()> {
+fn copy_tree(src: BorrowedFd, name: &str, dst: BorrowedFd, dname: &str, budget: &mut usize) -> SysResult<()> {
     if *budget == 0 {
         return Err(Errno(libc::EFBIG));
     }
     *budget -= 1;
     let st = fstatat(src, name)?;
-    let (n, d) = (cstr(name)?, cstr(dname)?);
     match kind_of(st.st_mode) {
         FileKind::Dir => {
-            // SAFETY: valid fds and C strings.
-            check(unsafe { libc::mkdirat(dst, d.as_ptr(), 0o700) } as i64)?;
-            let from = owned(check(unsafe { libc::openat(src, n.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) } as i64)?);
-            let to = owned(check(unsafe { libc::openat(dst, d.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) } as i64)?);
-            let dup = owned(check(unsafe { libc::fcntl(from.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) } as i64)?);
-            for (e, _) in entries(dup)? {
-                copy_tree(from.as_raw_fd(), &e, to.as_raw_fd(), &e, budget)?;
+            stat::mkdirat(dst, dname, Mode::S_IRWXU)?;
+            let from = fcntl::openat(src, name, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
+            let to = fcntl::openat(dst, dname, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
+            for (e, _) in entries(dup(&from)?)? {
+                copy_tree(from.as_fd(), &e, to.as_fd(), &e, budget)?;
             }
             Ok(())
         }
         FileKind::File => {
-            // SAFETY: valid fds and C strings.
-            let from = owned(check(unsafe { libc::openat(src, n.as_ptr(), libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC) } as i64)?);
-            let to =
-                owned(check(
-                    unsafe { libc::openat(dst, d.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o600) } as i64,
-                )?);
+            let from = fcntl::openat(src, name, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())?;
+            let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            let to = fcntl::openat(dst, dname, flags, Mode::S_IRUSR | Mode::S_IWUSR)?;
             let mut buf = vec![0u8; 1 << 16];
             loop {
-                // SAFETY: buf is valid for its length.
-                let n = check(unsafe { libc::read(from.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } as i64)? as usize;
+                let n = unistd::read(&from, &mut buf)?;
                 if n == 0 {
                     return Ok(());
                 }
-                write_all(to.as_raw_fd(), &buf[..n])?;
+                write_all(&to, &buf[..n])?;
             }
         }
         FileKind::Symlink => {
             let target = readlinkat(src, name)?;
-            let t = cstr(&target)?;
-            // SAFETY: valid fd and C strings.
-            check(unsafe { libc::symlinkat(t.as_ptr(), dst, d.as_ptr()) } as i64).map(drop)
+            unistd::symlinkat(target.as_str(), dst, dname).map_err(Errno::from)
         }
         // Fifos, sockets, devices: nothing a tool runs; not copied.
         FileKind::Other => Ok(()),
     }
 }
 
-fn remove_tree(parent: RawFd, name: &str) -> SysResult<()> {
-    let n = cstr(name)?;
+fn remove_tree(parent: BorrowedFd, name: &str) -> SysResult<()> {
     if kind_of(fstatat(parent, name)?.st_mode) == FileKind::Dir {
-        // SAFETY: valid fd and C string.
-        let dir = owned(check(unsafe { libc::openat(parent, n.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) } as i64)?);
-        let dup = owned(check(unsafe { libc::fcntl(dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) } as i64)?);
-        for (e, _) in entries(dup)? {
-            remove_tree(dir.as_raw_fd(), &e)?;
+        let dir = fcntl::openat(parent, name, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
+        for (e, _) in entries(dup(&dir)?)? {
+            remove_tree(dir.as_fd(), &e)?;
         }
-        // SAFETY: valid fd and C string.
-        check(unsafe { libc::unlinkat(parent, n.as_ptr(), libc::AT_REMOVEDIR) } as i64).map(drop)
+        unistd::unlinkat(parent, name, UnlinkatFlags::RemoveDir).map_err(Errno::from)
     } else {
-        // SAFETY: valid fd and C string.
-        check(unsafe { libc::unlinkat(parent, n.as_ptr(), 0) } as i64).map(drop)
+        unistd::unlinkat(parent, name, UnlinkatFlags::NoRemoveDir).map_err(Errno::from)
     }
 }
 
-fn readlinkat(fd: RawFd, name: &str) -> SysResult<String> {
-    let p = cstr(name)?;
-    let mut buf = vec![0u8; 4097];
-    // SAFETY: buf is valid for its length.
-    let n = check(unsafe { libc::readlinkat(fd, p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) } as i64)? as usize;
-    buf.truncate(n);
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+fn readlinkat(dir: impl AsFd, name: &str) -> SysResult<String> {
+    Ok(String::from_utf8_lossy(fcntl::readlinkat(dir, name)?.as_bytes()).into_owned())
 }
 
-fn write_all(fd: RawFd, mut data: &[u8]) -> SysResult<()> {
+fn write_all(fd: impl AsFd, mut data: &[u8]) -> SysResult<()> {
+    let fd = fd.as_fd();
     while !data.is_empty() {
-        // SAFETY: data is valid for its length.
-        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-        if n < 0 {
-            if Errno::last().0 == libc::EINTR {
-                continue;
-            }
-            return Err(Errno::last());
+        match unistd::write(fd, data) {
+            Err(NixErrno::EINTR) => continue,
+            r => data = &data[r?..],
         }
-        data = &data[n as usize..];
     }
     Ok(())
 }
 
 impl AuditFs for LinuxAuditFs {
     fn pin(&self, path: &str) -> SysResult<Root> {
-        let p = cstr(path)?;
         // The root is named by the caller before the run: its own path may
         // hold symlinks (a /home link); nothing below it is followed.
-        // SAFETY: valid C string.
-        let fd = check(unsafe { libc::open(p.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) } as i64)?;
-        Ok(fd as Root)
+        let fd = fcntl::open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
+        Ok(fd.into_raw_fd())
     }
 
     fn list(&self, root: Root, rel: &str) -> SysResult<Listing> {
-        let fd = beneath(root, rel, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
-        let dev = fstatat(fd.as_raw_fd(), "")?.st_dev;
+        let fd = beneath(bfd(root)?, rel, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW)?;
+        let dev = fstatat(&fd, "")?.st_dev;
         Ok(Listing { dev, entries: entries(fd)? })
     }
 
     fn lstat(&self, root: Root, rel: &str) -> SysResult<Meta> {
-        let fd = beneath(root, rel, libc::O_PATH | libc::O_NOFOLLOW)?;
-        Ok(meta_of(&fstatat(fd.as_raw_fd(), "")?))
+        let fd = beneath(bfd(root)?, rel, OFlag::O_PATH | OFlag::O_NOFOLLOW)?;
+        Ok(meta_of(&fstatat(&fd, "")?))
     }
 
     fn read(&self, root: Root, rel: &str, limit: usize) -> SysResult<Vec<u8>> {
-        let fd = beneath(root, rel, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK)?;
-        if kind_of(fstatat(fd.as_raw_fd(), "")?.st_mode) != FileKind::File {
+        let fd = beneath(bfd(root)?, rel, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK)?;
+        if kind_of(fstatat(&fd, "")?.st_mode) != FileKind::File {
             return Err(Errno(libc::EINVAL));
         }
         let mut out = Vec::new();
         let mut buf = vec![0u8; 1 << 16];
         while out.len() < limit {
             let want = buf.len().min(limit - out.len());
-            // SAFETY: buf is valid for `want` bytes.
-            let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), want) };
-            if n < 0 {
-                if Errno::last().0 == libc::EINTR {
-                    continue;
-                }
-                return Err(Errno::last());
-            }
+            let n = match unistd::read(&fd, &mut buf[..want]) {
+                Err(NixErrno::EINTR) => continue,
+                r => r?,
+            };
             if n == 0 {
                 break;
             }
-            out.extend_from_slice(&buf[..n as usize]);
+            out.extend_from_slice(&buf[..n]);
         }
         Ok(out)
     }
 
     fn readlink(&self, root: Root, rel: &str) -> SysResult<String> {
-        let fd = beneath(root, rel, libc::O_PATH | libc::O_NOFOLLOW)?;
-        readlinkat(fd.as_raw_fd(), "")
+        let fd = beneath(bfd(root)?, rel, OFlag::O_PATH | OFlag::O_NOFOLLOW)?;
+        readlinkat(&fd, "")
     }
 
     fn quarantine(&self, root: Root, rel: &str, qdir: &str, dest: &str) -> SysResult<()> {
@@ -285,76 +231,51 @@ impl AuditFs for LinuxAuditFs {
         if name.is_empty() || !dest.starts_with(qdir) {
             return Err(Errno(libc::EINVAL));
         }
-        let src = beneath(root, parent, libc::O_PATH | libc::O_DIRECTORY)?;
+        let src = beneath(bfd(root)?, parent, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
         // The run's directory: 0700, under a base only we write to.
         mkdir_p(qdir)?;
         let (dparent, dname) = dest.rsplit_once('/').ok_or(Errno(libc::EINVAL))?;
         let dst = mkdir_p(dparent)?;
-        let (n, d) = (cstr(name)?, cstr(dname)?);
-        // SAFETY: valid fds and C strings.
-        let rc = unsafe { libc::renameat2(src.as_raw_fd(), n.as_ptr(), dst.as_raw_fd(), d.as_ptr(), libc::RENAME_NOREPLACE) };
-        if rc == 0 {
-            return Ok(());
+        match fcntl::renameat2(&src, name, &dst, dname, RenameFlags::RENAME_NOREPLACE) {
+            Err(NixErrno::EXDEV) => {
+                // Another filesystem: copy (bounded), then remove the original.
+                copy_tree(src.as_fd(), name, dst.as_fd(), dname, &mut COPY_ENTRIES.clone())?;
+                remove_tree(src.as_fd(), name)
+            }
+            r => r.map_err(Errno::from),
         }
-        let e = Errno::last();
-        if e.0 != libc::EXDEV {
-            return Err(e);
-        }
-        // Another filesystem: copy (bounded), then remove the original.
-        copy_tree(src.as_raw_fd(), name, dst.as_raw_fd(), dname, &mut COPY_ENTRIES.clone())?;
-        remove_tree(src.as_raw_fd(), name)
     }
 
     fn put_file(&self, root: Root, rel: &str, data: &[u8], mode: u32) -> SysResult<()> {
         let (parent, name) = split(rel);
-        let dir = beneath(root, parent, libc::O_PATH | libc::O_DIRECTORY)?;
-        let n = cstr(name)?;
+        let dir = beneath(bfd(root)?, parent, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
         // Never a set-uid or set-gid bit, whatever the snapshot said.
-        let mode = mode & 0o1777;
-        // SAFETY: valid fd and C string.
-        let fd = owned(check(unsafe {
-            libc::openat(dir.as_raw_fd(), n.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC, mode)
-        } as i64)?);
-        write_all(fd.as_raw_fd(), data)?;
+        let mode = Mode::from_bits_retain(mode & 0o1777);
+        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = fcntl::openat(&dir, name, flags, mode)?;
+        write_all(&fd, data)?;
         // The umask narrowed the create mode; the snapshot's mode is the truth.
-        // SAFETY: valid fd.
-        check(unsafe { libc::fchmod(fd.as_raw_fd(), mode) } as i64).map(drop)
+        stat::fchmod(&fd, mode).map_err(Errno::from)
     }
 
     fn put_symlink(&self, root: Root, rel: &str, target: &str) -> SysResult<()> {
         let (parent, name) = split(rel);
-        let dir = beneath(root, parent, libc::O_PATH | libc::O_DIRECTORY)?;
-        let (n, t) = (cstr(name)?, cstr(target)?);
-        // SAFETY: valid fd and C strings.
-        check(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), n.as_ptr()) } as i64).map(drop)
+        let dir = beneath(bfd(root)?, parent, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+        unistd::symlinkat(target, &dir, name).map_err(Errno::from)
     }
 
     fn real_home(&self) -> Option<String> {
-        let mut buf = vec![0u8; 16384];
-        // SAFETY: zeroed passwd, buffer valid for its length.
-        let home = unsafe {
-            let mut pw: libc::passwd = std::mem::zeroed();
-            let mut res: *mut libc::passwd = std::ptr::null_mut();
-            if libc::getpwuid_r(libc::geteuid(), &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut res) != 0 || res.is_null() || pw.pw_dir.is_null() {
-                return None;
-            }
-            CStr::from_ptr(pw.pw_dir).to_string_lossy().into_owned()
-        };
+        let home = unistd::User::from_uid(unistd::geteuid()).ok()??.dir;
         // Resolved once here, so every component below is opened O_NOFOLLOW.
-        std::fs::canonicalize(&home).ok()?.to_str().map(String::from)
+        std::fs::canonicalize(home).ok()?.to_str().map(String::from)
     }
 
     fn now_ns(&self) -> i64 {
-        // SAFETY: zeroed timespec.
-        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-        // SAFETY: valid pointer.
-        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-        ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+        clock_gettime(ClockId::CLOCK_REALTIME_COARSE).map_or(0, |t| t.tv_sec() * 1_000_000_000 + t.tv_nsec())
     }
 
     fn pid(&self) -> i32 {
-        // SAFETY: no arguments.
-        unsafe { libc::getpid() }
+        unistd::getpid().as_raw()
     }
 }
 

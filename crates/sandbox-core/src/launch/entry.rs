@@ -7,8 +7,11 @@
 use super::{run_launcher, LaunchContext};
 use crate::error::{Code, Error, SetupError};
 use crate::init::EXIT_SETUP;
-use crate::sys::{setup_signals, Fd, LinuxSys, Sys};
+use crate::sys::{bfd, setup_signals, Errno, Fd, LinuxSys, Sys};
 use crate::{report, seccomp, validate};
+use nix::errno::Errno as NixErrno;
+use nix::fcntl::{self, FcntlArg, FdFlag};
+use nix::unistd;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 
@@ -50,9 +53,7 @@ pub fn launch(input: PlanInput) -> ! {
         // Placeholder locks: checked and chosen by the launcher (ops/placeholder.rs).
         runtime_dir: std::env::var("XDG_RUNTIME_DIR").ok(),
     };
-    // SAFETY: getuid/getgid have no arguments.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    run_launcher(&sys, uid, gid, &cx)
+    run_launcher(&sys, unistd::getuid().as_raw(), unistd::getgid().as_raw(), &cx)
 }
 
 fn fatal(sys: &dyn Sys, report_fd: Option<Fd>, err: Error) -> ! {
@@ -77,8 +78,7 @@ fn read_plan(input: &PlanInput) -> Result<Vec<u8>, SetupError> {
     match input {
         PlanInput::Fd(fd) => {
             // The report fd must not reach the program: close-on-exec.
-            // SAFETY: fcntl on an fd number we were handed.
-            if unsafe { libc::fcntl(*fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+            if bfd(*fd).and_then(|b| fcntl::fcntl(b, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(Errno::from)).is_err() {
                 return Err(SetupError::new(Code::Usage, format!("fd {fd} is not open")));
             }
             read_line(*fd).map_err(invalid)
@@ -97,20 +97,18 @@ fn read_plan(input: &PlanInput) -> Result<Vec<u8>, SetupError> {
 fn read_line(fd: Fd) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];
+    let failed = |e: i32| format!("cannot read the plan from fd {fd}: {}", std::io::Error::from_raw_os_error(e));
+    let sock = bfd(fd).map_err(|e| failed(e.0))?;
     loop {
-        // SAFETY: buf is a valid buffer for its length.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(format!("cannot read the plan from fd {fd}: {e}"));
-        }
+        let n = match unistd::read(sock, &mut buf) {
+            Err(NixErrno::EINTR) => continue,
+            Err(e) => return Err(failed(e as i32)),
+            Ok(n) => n,
+        };
         if n == 0 {
             return Ok(out);
         }
-        let chunk = &buf[..n as usize];
+        let chunk = &buf[..n];
         if let Some(i) = chunk.iter().position(|&b| b == b'\n') {
             out.extend_from_slice(&chunk[..i]);
             return Ok(out);

@@ -54,16 +54,17 @@ fn retry<T>(mut f: impl FnMut() -> nix::Result<T>) -> SysResult<T> {
     }
 }
 
-/// Lend the seam's fd number to nix for one call. -1 is never an open fd
-/// (and BorrowedFd cannot hold it): EBADF, as the kernel would answer.
-fn bfd<'a>(fd: Fd) -> SysResult<BorrowedFd<'a>> {
+/// Lend an fd number (the seam's, an audit root, the plan socket) to nix
+/// for one call. -1 is never an open fd (and BorrowedFd cannot hold it):
+/// EBADF, as the kernel would answer.
+pub(crate) fn bfd<'a>(fd: Fd) -> SysResult<BorrowedFd<'a>> {
     if fd == -1 {
         return Err(Errno(libc::EBADF));
     }
-    // SAFETY: every caller borrows `fd` for the one call it makes and the
-    // seam's caller keeps it open across that call; a number that is not
-    // open (or AT_FDCWD where a directory fd is asked) is the kernel's to
-    // refuse, as with the raw call.
+    // SAFETY: every caller borrows `fd` for the one call it makes and
+    // whoever owns it (the seam's caller, the audit, the launcher) keeps it
+    // open across that call; a number that is not open (or AT_FDCWD where a
+    // directory fd is asked) is the kernel's to refuse, as with the raw call.
     Ok(unsafe { BorrowedFd::borrow_raw(fd) })
 }
 

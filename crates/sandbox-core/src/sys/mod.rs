@@ -8,6 +8,7 @@ mod linux;
 #[cfg(test)]
 pub mod script;
 
+pub(crate) use linux::bfd;
 pub use linux::{setup_signals, LinuxSys};
 
 use std::ffi::{CStr, CString};
@@ -123,21 +124,6 @@ impl fmt::Debug for TermState {
 /// poll(2) event bits, re-exported for callers and scripts.
 pub const POLLIN: i16 = libc::POLLIN;
 pub const POLLOUT: i16 = libc::POLLOUT;
-
-/// Render poll events for call scripts: `IN|OUT`.
-pub fn fmt_poll(events: i16) -> String {
-    let mut out = Vec::new();
-    for (bit, name) in [(libc::POLLIN, "IN"), (libc::POLLOUT, "OUT"), (libc::POLLERR, "ERR"), (libc::POLLHUP, "HUP"), (libc::POLLNVAL, "NVAL")] {
-        if events & bit != 0 {
-            out.push(name);
-        }
-    }
-    if out.is_empty() {
-        "0".into()
-    } else {
-        out.join("|")
-    }
-}
 
 /// Why the program could not be started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,78 +299,8 @@ pub trait Sys {
 /// Signals the init blocks and waits for with `wait_signal`.
 pub const HANDLED_SIGNALS: [i32; 5] = [libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
 
-/// Render MS_* flags for messages and call scripts.
-pub fn fmt_ms(flags: MsFlags) -> String {
-    const NAMES: &[(MsFlags, &str)] = &[
-        (libc::MS_RDONLY as MsFlags, "RDONLY"),
-        (libc::MS_NOSUID as MsFlags, "NOSUID"),
-        (libc::MS_NODEV as MsFlags, "NODEV"),
-        (libc::MS_NOEXEC as MsFlags, "NOEXEC"),
-        (libc::MS_REMOUNT as MsFlags, "REMOUNT"),
-        (libc::MS_BIND as MsFlags, "BIND"),
-        (libc::MS_REC as MsFlags, "REC"),
-        (libc::MS_SILENT as MsFlags, "SILENT"),
-        (libc::MS_PRIVATE as MsFlags, "PRIVATE"),
-        (libc::MS_SLAVE as MsFlags, "SLAVE"),
-    ];
-    let mut rest = flags;
-    let mut out = Vec::new();
-    for (bit, name) in NAMES {
-        if rest & bit != 0 {
-            out.push(*name);
-            rest &= !bit;
-        }
-    }
-    let mut s = out.join("|");
-    if rest != 0 {
-        if !s.is_empty() {
-            s.push('|');
-        }
-        s.push_str(&format!("{rest:#x}"));
-    }
-    if s.is_empty() {
-        s.push('0');
-    }
-    s
-}
-
-/// Render RESOLVE_* bits for call scripts.
-pub fn fmt_resolve(resolve: u64) -> String {
-    let mut out = Vec::new();
-    for (bit, name) in [
-        (libc::RESOLVE_BENEATH, "BENEATH"),
-        (libc::RESOLVE_NO_SYMLINKS, "NO_SYMLINKS"),
-        (libc::RESOLVE_NO_MAGICLINKS, "NO_MAGICLINKS"),
-        (libc::RESOLVE_IN_ROOT, "IN_ROOT"),
-        (libc::RESOLVE_NO_XDEV, "NO_XDEV"),
-    ] {
-        if resolve & bit != 0 {
-            out.push(name);
-        }
-    }
-    if out.is_empty() {
-        "0".into()
-    } else {
-        out.join("|")
-    }
-}
-
 /// MOUNT_ATTR_* bits.
 pub const ATTR_RDONLY: u64 = 0x1;
 pub const ATTR_NOSUID: u64 = 0x2;
 pub const ATTR_NODEV: u64 = 0x4;
 pub const ATTR_NOEXEC: u64 = 0x8;
-
-pub fn fmt_attr(attr: u64) -> String {
-    let mut out = Vec::new();
-    for (bit, name) in [(ATTR_RDONLY, "RDONLY"), (ATTR_NOSUID, "NOSUID"), (ATTR_NODEV, "NODEV"), (ATTR_NOEXEC, "NOEXEC")] {
-        if attr & bit != 0 {
-            out.push(name);
-        }
-    }
-    if out.is_empty() {
-        "0".into()
-    } else {
-        out.join("|")
-    }
-}

@@ -8,6 +8,63 @@ use super::*;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
+/// `NAME|NAME|0x..`: the bits of `value` by name, what no name covers in hex,
+/// `0` for none. How flags read in call scripts.
+fn bits(value: u64, names: &[(u64, &str)]) -> String {
+    let mut rest = value;
+    let mut out: Vec<String> = Vec::new();
+    for &(bit, name) in names {
+        if rest & bit != 0 {
+            out.push(name.into());
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        out.push(format!("{rest:#x}"));
+    }
+    if out.is_empty() {
+        "0".into()
+    } else {
+        out.join("|")
+    }
+}
+
+fn fmt_poll(events: i16) -> String {
+    let names = [(libc::POLLIN, "IN"), (libc::POLLOUT, "OUT"), (libc::POLLERR, "ERR"), (libc::POLLHUP, "HUP"), (libc::POLLNVAL, "NVAL")];
+    bits(events as u16 as u64, &names.map(|(b, n)| (b as u16 as u64, n)))
+}
+
+fn fmt_ms(flags: MsFlags) -> String {
+    let names = [
+        (libc::MS_RDONLY, "RDONLY"),
+        (libc::MS_NOSUID, "NOSUID"),
+        (libc::MS_NODEV, "NODEV"),
+        (libc::MS_NOEXEC, "NOEXEC"),
+        (libc::MS_REMOUNT, "REMOUNT"),
+        (libc::MS_BIND, "BIND"),
+        (libc::MS_REC, "REC"),
+        (libc::MS_SILENT, "SILENT"),
+        (libc::MS_PRIVATE, "PRIVATE"),
+        (libc::MS_SLAVE, "SLAVE"),
+    ];
+    bits(flags, &names)
+}
+
+fn fmt_resolve(resolve: u64) -> String {
+    let names = [
+        (libc::RESOLVE_BENEATH, "BENEATH"),
+        (libc::RESOLVE_NO_SYMLINKS, "NO_SYMLINKS"),
+        (libc::RESOLVE_NO_MAGICLINKS, "NO_MAGICLINKS"),
+        (libc::RESOLVE_IN_ROOT, "IN_ROOT"),
+        (libc::RESOLVE_NO_XDEV, "NO_XDEV"),
+    ];
+    bits(resolve, &names)
+}
+
+fn fmt_attr(attr: u64) -> String {
+    bits(attr, &[(ATTR_RDONLY, "RDONLY"), (ATTR_NOSUID, "NOSUID"), (ATTR_NODEV, "NODEV"), (ATTR_NOEXEC, "NOEXEC")])
+}
+
 /// What a scripted call returns.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ret {

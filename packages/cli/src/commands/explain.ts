@@ -6,6 +6,7 @@
 
 import { Command, Option } from 'clipanion';
 import { checkPlan, escapeControl, explainPlan, formatExplanation, opDescriptionsFromSchema, planSchema, SandboxError, trustCommand, type OpOrigin, type SandboxConfig } from '@sandboxctl/core';
+import { clipanionOption } from '../flags';
 import { PlanCommand } from '../plan-command';
 
 export class ExplainCommand extends PlanCommand {
@@ -26,7 +27,7 @@ export class ExplainCommand extends PlanCommand {
     ],
   });
 
-  json = Option.Boolean('--json', false, { description: 'Print the explanation as JSON' });
+  json = clipanionOption('--json', { description: 'Print the explanation as JSON' }) as boolean;
   // Optional here; typed as the base's `string` (clipanion reads the option
   // from this field), and `resolvePlan` gives an absent one an empty argv.
   override program = Option.String({ name: 'command', required: false }) as string;

@@ -3,8 +3,9 @@
  * checked, as JSON that `sandboxctl-init --plan FILE` accepts.
  */
 
-import { Command, Option } from 'clipanion';
+import { Command } from 'clipanion';
 import { checkPlan, SandboxError } from '@sandboxctl/core';
+import { clipanionOption } from '../flags';
 import { PlanCommand } from '../plan-command';
 
 export class PrintPlanCommand extends PlanCommand {
@@ -25,7 +26,7 @@ export class PrintPlanCommand extends PlanCommand {
     ],
   });
 
-  json = Option.Boolean('--json', false, { description: 'Print the plan compact, on one line' });
+  json = clipanionOption('--json', { description: 'Print the plan compact, on one line' }) as boolean;
 
   async execute(): Promise<number> {
     let plan;

@@ -167,7 +167,7 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): Sandb
   }
   if (Array.isArray(layer.ops)) layer.ops = (layer.ops as Op[]).map((op, i) => resolveOpPaths(expandOpHome(op, `ops[${i}]`, home), base));
   if (typeof layer.cwd === 'string') layer.cwd = resolve(base, home('cwd', layer.cwd));
-  config.layer = layer as PlanLayer;
+  config.layer = layer;
   if (refused) {
     config.untrusted = refused;
     config.untrustedReason = refusedReason;
@@ -297,6 +297,7 @@ function jsonErrorOffset(text: string): number {
     while (i < text.length && ' \t\n\r'.includes(text[i]!)) i += 1;
   };
   const fail = (): never => {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- the reader's escape: the bare offset is caught at the end of this function and never leaves it
     throw i;
   };
   const expect = (c: string): void => {

@@ -16,8 +16,9 @@ import type { Readable, Writable } from 'node:stream';
 import { SandboxError } from '../errors';
 import { missingNativeHint } from '../install-hint';
 import { assertPlanJson } from '../native';
-import { noArgv } from '../plan/sources';
-import type { Plan, TaintFinding } from '../plan-types';
+import { assertArgv } from '../plan/argv';
+import type { Plan } from '../plan-types';
+import type { TaintFinding } from '../report-types';
 import type { Report } from '../report-types';
 import { assertCallerFdsOpen, remapCallerFds } from './fds';
 import { resolveInit } from './init';
@@ -128,7 +129,7 @@ export class SandboxProcess {
    */
   static start(plan: Plan, options: LaunchOptions = {}): SandboxProcess {
     options.signal?.throwIfAborted();
-    if (!Array.isArray(plan.argv) || plan.argv.length === 0 || !plan.argv.every((a) => typeof a === 'string')) throw noArgv();
+    assertArgv(plan.argv);
     assertPlanJson(JSON.stringify(plan));
     assertCallerFdsOpen(plan);
     const init = resolveInit();

@@ -25,7 +25,7 @@ export function parseReport(text: string): Report | undefined {
   if (typeof line !== 'object' || line === null || typeof line.event !== 'string') return undefined;
   switch (line.event) {
     case 'error':
-      return typeof line.code === 'string' ? ({ ...line, message: String(line.message ?? '') } as Report) : undefined;
+      return typeof line.code === 'string' ? ({ ...line, message: typeof line.message === 'string' ? line.message : '' } as Report) : undefined;
     case 'spawned':
       return typeof line.pid === 'number' ? (line as unknown as Report) : undefined;
     case 'started':

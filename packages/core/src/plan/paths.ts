@@ -14,7 +14,7 @@ export const OP_PATH_FIELDS = ['source', 'target', 'upper', 'work'] as const;
 export function mapOpPaths(op: Op, map: (path: string, where: string) => string): Op {
   const out = { ...op } as Record<string, unknown>;
   for (const field of OP_PATH_FIELDS) {
-    if (typeof out[field] === 'string') out[field] = map(out[field] as string, field);
+    if (typeof out[field] === 'string') out[field] = map(out[field], field);
   }
   if (Array.isArray(out.lowers)) out.lowers = (out.lowers as string[]).map((p, i) => map(p, `lowers[${i}]`));
   return out as unknown as Op;

@@ -9,10 +9,10 @@
 
 import { resolve } from 'node:path';
 import { loadConfig, presetWithConfig, type SandboxConfig } from '../config';
-import { SandboxError } from '../errors';
 import { resolvePreset, type OpNote, type PresetName, type PresetOptions, type ResolvedPreset } from '../presets';
 import { withOnTaint } from '../presets/audit';
 import type { EnvPolicy, Network, OnTaint, Op, Plan } from '../plan-types';
+import { noArgv } from './argv';
 import { isPlanBuilder, PLAN_VERSION, type PlanBuilder } from './builder';
 import { composePlan, mergeEnv } from './compose';
 import { resolveOpPaths } from './paths';
@@ -47,7 +47,7 @@ export interface PlanSources {
    * terminal, and TIOCSTI inside reaches only the sandbox's pty. stdin and
    * stdout must be terminals (`stdio: 'inherit'` on a terminal, or terminal
    * fds) and the plan must mount a private /dev (every preset does); see
-   * {@link canUseTty}. Default false.
+   * `canUseTty`. Default false.
    */
   tty?: boolean;
   /** Plan fields that override everything above. */
@@ -141,12 +141,4 @@ function ownLayer(ops: PlanSources['ops'], relativeTo: string | undefined): Plan
     if (typeof own.cwd === 'string') own.cwd = resolve(relativeTo, own.cwd);
   }
   return own;
-}
-
-/** `E_PLAN_INVALID` for a missing or malformed `argv`. */
-export function noArgv(): SandboxError {
-  return new SandboxError('E_PLAN_INVALID', 'argv: give the program to run and its arguments, a non-empty array of strings', {
-    path: 'argv',
-    hint: "e.g. run({ argv: ['ls', '-l'], preset: 'agent' })",
-  });
 }

@@ -6,7 +6,7 @@
  * keeps the hand-written text after it.
  */
 
-import { describeOp } from '../explain';
+import { describeOp } from '../plan/describe';
 import { ENV_ALLOW } from './credentials';
 import { EXAMPLE_CWD, EXAMPLE_DESCRIPTION, exampleOptions } from './example';
 import { HOME_CACHES, HOME_TOOLCHAINS } from './home';

@@ -1,10 +1,11 @@
 /**
  * The stand-in for `@sandboxctl/native` that unit tests load instead of the
- * addon, so they run without a Rust build. One per test file (jest keeps a
- * module registry per file):
+ * addon, so what the addon answers for plans, probes and seccomp is the
+ * test's to decide. One per test file (jest keeps a module registry per file;
+ * `requireActual` of this unmocked module gives the test's own instance):
  *
  *   import { native } from './support/native-mock';
- *   jest.mock('@sandboxctl/native', () => require('./support/native-mock').native);
+ *   jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('./support/native-mock')>('./support/native-mock').native);
  *
  * Every entry is a `jest.fn` with a neutral default (every plan accepted,
  * the real plan schema from schema/plan.schema.json, a test version); a
