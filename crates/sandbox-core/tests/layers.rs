@@ -15,9 +15,9 @@ const LAYERS: &[&[&str]] = &[
     &["error"],
     &["plan"],
     &["caps", "seccomp", "probe"],
-    &["ops", "audit"],
+    &["ops", "audit", "oci"],
     &["validate", "report", "config"],
-    &["init"],
+    &["init", "container"],
     &["launch"],
 ];
 

@@ -1,8 +1,8 @@
 //! `sandboxctl-oci`: an OCI runtime with runc's command line (see
-//! `sandbox_core::oci::cli`). Started fresh by engines (conmon, containerd's
+//! `sandbox_core::container::cli`). Started fresh by engines (conmon, containerd's
 //! shim), single-threaded; this file only forwards argv.
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    std::process::exit(sandbox_core::oci::cli::main(&args));
+    std::process::exit(sandbox_core::container::cli::main(&args));
 }

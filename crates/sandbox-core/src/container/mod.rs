@@ -1,3 +1,7 @@
+//! The OCI runtime (issue 12) over what `crate::oci` decodes: `cli` is
+//! runc's command line and lifecycle, `exec` joins a running container,
+//! `cgroups` places it; this file is its pid 1.
+//!
 //! Stage: an OCI container's pid 1, from clone to `execve` (runc's model:
 //! the program replaces pid 1 once `start` opens the gate). Named stages
 //! joined with `?`: ids, the rootfs and the spec's mounts (`mounts`),
@@ -10,6 +14,8 @@
 //! exits 1, leaving nothing); after it, a failure can only be the exec's.
 
 pub mod cgroups;
+pub mod cli;
+pub mod exec;
 pub mod mounts;
 pub mod raw;
 

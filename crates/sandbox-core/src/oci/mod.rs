@@ -1,12 +1,9 @@
-//! The OCI runtime (issue 12): runc's command line over runtime-spec
-//! bundles. `cli` parses argv and runs the lifecycle (`create`, `start`,
-//! `state`, `kill`, `delete`, `run`) against the state under `--root`
-//! (`state`); `spec` decodes and checks `config.json` before anything
-//! exists; `options`, `resolve` and `seccomp` turn its mounts and filter
-//! into what the container's pid 1 (`crate::container`) applies.
+//! What an OCI bundle says (issue 12), below the runtime that acts on it
+//! (`crate::container`): `spec` decodes and checks `config.json` before
+//! anything exists; `options`, `resolve` and `seccomp` turn its mounts and
+//! filter into what the container's pid 1 applies; `state` is the record
+//! under `--root`; `hooks` runs the spec's hooks.
 
-pub mod cli;
-pub mod exec;
 pub mod hooks;
 pub mod options;
 pub mod resolve;

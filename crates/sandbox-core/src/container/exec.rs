@@ -9,10 +9,11 @@
 //! `--detach` writes `--pid-file` and leaves the process to the caller's
 //! subreaper (conmon, the shim); otherwise its status is ours.
 
-use super::spec::{self, Process};
-use super::state::{self, Status};
-use crate::container::{self, raw};
+use super::raw;
+use crate::container;
 use crate::error::{Code, SetupError};
+use crate::oci::spec::{self, Process};
+use crate::oci::state::{self, Status};
 use crate::sys::{LinuxSys, Sys};
 use std::ffi::CString;
 use std::path::Path;
@@ -76,7 +77,8 @@ pub fn exec(root: &Path, id: &str, o: &ExecOpts) -> Result<i32, SetupError> {
         &std::fs::read(dir.join("config.json")).map_err(|e| SetupError::new(Code::OciNotFound, format!("cannot read the container's config.json: {e}")))?,
     )?;
     let p = process(o, &cfg)?;
-    let filter = cfg.linux.seccomp.as_ref().map(super::seccomp::compile).transpose().map_err(|(path, e)| spec::invalid(format!("linux.seccomp{path}"), e))?;
+    let filter =
+        cfg.linux.seccomp.as_ref().map(crate::oci::seccomp::compile).transpose().map_err(|(path, e)| spec::invalid(format!("linux.seccomp{path}"), e))?;
     let userns = cfg.linux.namespaces.iter().any(|n| n.kind == "user");
     let mut flags = 0;
     for n in &cfg.linux.namespaces {

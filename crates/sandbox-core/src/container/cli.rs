@@ -10,11 +10,12 @@
 //! E_CODE: message` and, with `--log`, as runc's JSON log line, which
 //! conmon and the shim show to the user.
 
-use super::spec::{self, Spec};
-use super::state::{self, Record, Status};
-use super::{hooks, seccomp};
-use crate::container::{self, raw, Container, Sync};
+use super::{raw, Container, Sync};
+use crate::container;
 use crate::error::{Code, SetupError};
+use crate::oci::spec::{self, Spec};
+use crate::oci::state::{self, Record, Status};
+use crate::oci::{hooks, seccomp};
 use crate::sys::{LinuxSys, Sys};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -193,7 +194,7 @@ pub fn version() -> String {
 
 /// runc's `features` document (runtime-spec features.md), what we do.
 pub fn features() -> String {
-    let opts: Vec<&str> = super::options::TABLE.iter().map(|(n, _)| *n).collect();
+    let opts: Vec<&str> = crate::oci::options::TABLE.iter().map(|(n, _)| *n).collect();
     serde_json::to_string_pretty(&serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": state::OCI_VERSION,
