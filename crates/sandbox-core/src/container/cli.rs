@@ -10,7 +10,7 @@
 //! E_CODE: message` and, with `--log`, as runc's JSON log line, which
 //! conmon and the shim show to the user.
 
-use super::{raw, Container, Sync};
+use super::{Container, Sync};
 use crate::container;
 use crate::error::{Code, SetupError};
 use crate::oci::spec::{self, Spec};
@@ -325,7 +325,7 @@ pub fn create(root: &Path, o: &CreateOpts, id: &str, stay: bool) -> Result<i32, 
     let r = (|| {
         std::fs::write(dir.join("config.json"), &bytes).map_err(|e| SetupError::new(Code::Setup, format!("cannot copy config.json: {e}")))?;
         let fifo = dir.join("exec.fifo").to_string_lossy().into_owned();
-        raw::mkfifo(&fifo, 0o600).map_err(|e| SetupError::sys(Code::Setup, format_args!("create {fifo}"), e))?;
+        LinuxSys.mkfifo(&fifo, 0o600).map_err(|e| SetupError::sys(Code::Setup, format_args!("create {fifo}"), e))?;
         let bundle_s = bundle.to_string_lossy().into_owned();
         (pid, cgroup_paths) = spawn(&spec, &bundle_s, &rootfs, &fifo, o, filter, id)?;
         let (_, start) = state::proc_stat(pid).ok_or_else(|| SetupError::new(Code::Setup, "the container's process vanished"))?;
@@ -382,8 +382,8 @@ fn spawn(
         let path = n.path.as_deref().expect("filtered");
         let fd = sys.open(path, libc::O_RDONLY | libc::O_CLOEXEC).map_err(|e| SetupError::sys(Code::Setup, format_args!("open namespace {path}"), e))?;
         let flag = spec::ns_flag(&n.kind).expect("validated");
-        raw::setns(fd, flag).map_err(|e| SetupError::sys(Code::Setup, format_args!("join the {} namespace {path}", n.kind), e))?;
-        raw::close(fd);
+        sys.setns(fd, flag).map_err(|e| SetupError::sys(Code::Setup, format_args!("join the {} namespace {path}", n.kind), e))?;
+        let _ = sys.close(fd);
     }
     let mut flags = 0u64;
     for n in spec.linux.namespaces.iter().filter(|n| n.path.is_none()) {
@@ -406,7 +406,7 @@ fn spawn(
     let preserve = o.preserve_fds;
     match sys.clone_sandbox(flags) {
         Ok(0) => {
-            raw::close(mine);
+            let _ = sys.close(mine);
             for fd in 3..3 + preserve as i32 {
                 // SAFETY: clearing close-on-exec on fds the caller asked to keep.
                 unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
@@ -427,13 +427,13 @@ fn spawn(
             container::run(&sys, &c)
         }
         Ok(pid) => {
-            raw::close(theirs);
-            raw::close(gate);
+            let _ = sys.close(theirs);
+            let _ = sys.close(gate);
             if let Some(fd) = mount_ns {
-                raw::close(fd);
+                let _ = sys.close(fd);
             }
             let r = drive(spec, bundle, pid, mine, userns, id, o.systemd_cgroup);
-            raw::close(mine);
+            let _ = sys.close(mine);
             r.map(|cg| (pid, cg)).inspect_err(|_| {
                 // SAFETY: kill and reap our own child.
                 unsafe {
@@ -453,7 +453,7 @@ fn drive(spec: &Spec, bundle: &str, pid: i32, sock: i32, userns: bool, id: &str,
         if userns {
             write_maps(spec, pid)?;
         }
-        raw::write_all(sock, &[0]).map_err(|e| SetupError::sys(Code::Setup, "release the container's process", e))
+        LinuxSys.write_fd(sock, &[0]).map_err(|e| SetupError::sys(Code::Setup, "release the container's process", e))
     };
     let r = release().and_then(|_| await_ready(spec, bundle, pid, sock, id));
     if r.is_err() {
@@ -483,7 +483,7 @@ fn await_ready(spec: &Spec, bundle: &str, pid: i32, sock: i32, id: &str) -> Resu
             Ok(Sync::Hooks) => {
                 let st = state_json(id, "creating", pid, bundle, spec);
                 let r = hooks::run_all(&spec.hooks.prestart, "prestart", &st).and_then(|_| hooks::run_all(&spec.hooks.create_runtime, "createRuntime", &st));
-                raw::write_all(sock, &[r.is_err() as u8]).map_err(|e| SetupError::sys(Code::Setup, "answer the container's process", e))?;
+                LinuxSys.write_fd(sock, &[r.is_err() as u8]).map_err(|e| SetupError::sys(Code::Setup, "answer the container's process", e))?;
                 r?;
             }
             Ok(Sync::Error { code, message }) => return Err(SetupError::new(code, message)),

@@ -9,7 +9,6 @@
 //! `--detach` writes `--pid-file` and leaves the process to the caller's
 //! subreaper (conmon, the shim); otherwise its status is ours.
 
-use super::raw;
 use crate::container;
 use crate::error::{Code, SetupError};
 use crate::oci::spec::{self, Process};
@@ -84,9 +83,10 @@ pub fn exec(root: &Path, id: &str, o: &ExecOpts) -> Result<i32, SetupError> {
     for n in &cfg.linux.namespaces {
         flags |= spec::ns_flag(&n.kind).expect("validated at create");
     }
+    let sys = LinuxSys;
     // The console socket is a host path: connect before entering the mount namespace.
     let console = match &o.console_socket {
-        Some(s) if p.terminal => Some(raw::connect_unix(s).map_err(|e| SetupError::sys(Code::Setup, format_args!("connect to the console socket {s}"), e))?),
+        Some(s) if p.terminal => Some(sys.connect_unix(s).map_err(|e| SetupError::sys(Code::Setup, format_args!("connect to the console socket {s}"), e))?),
         _ => None,
     };
     // SAFETY: pidfd_open takes a pid and flags; the fd is ours.
@@ -96,26 +96,25 @@ pub fn exec(root: &Path, id: &str, o: &ExecOpts) -> Result<i32, SetupError> {
     }
     // All but the mount namespace here: the pid file is a host path. The
     // child joins that one before anything else.
-    raw::setns(pidfd, flags & !libc::CLONE_NEWNS).map_err(|e| SetupError::sys(Code::Setup, format_args!("join the namespaces of container {id}"), e))?;
-    let sys = LinuxSys;
+    sys.setns(pidfd, flags & !libc::CLONE_NEWNS).map_err(|e| SetupError::sys(Code::Setup, format_args!("join the namespaces of container {id}"), e))?;
     // SAFETY: fork in a single-threaded process; the child only execs or exits.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(SetupError::new(Code::Setup, format!("cannot fork: {}", std::io::Error::last_os_error())));
     }
     if pid == 0 {
-        if let Err(e) = raw::setns(pidfd, libc::CLONE_NEWNS) {
+        if let Err(e) = sys.setns(pidfd, libc::CLONE_NEWNS) {
             eprintln!("sandboxctl-oci: E_SETUP: cannot join the mount namespace of container {id}: {e}");
             sys.exit(1);
         }
-        raw::close(pidfd);
+        let _ = sys.close(pidfd);
         let e = child(&sys, &p, filter.as_deref(), userns, console);
         eprintln!("sandboxctl-oci: {}: {}", e.code.as_str(), e.message);
         sys.exit(if e.code == Code::Exec { 127 } else { 1 });
     }
-    raw::close(pidfd);
+    let _ = sys.close(pidfd);
     if let Some(c) = console {
-        raw::close(c);
+        let _ = sys.close(c);
     }
     if let Some(f) = &o.pid_file {
         let tmp = format!("{f}.tmp{}", std::process::id());

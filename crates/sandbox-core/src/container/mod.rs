@@ -17,7 +17,6 @@ pub mod cgroups;
 pub mod cli;
 pub mod exec;
 pub mod mounts;
-pub mod raw;
 
 use crate::error::{Code, Ctx, SetupError};
 use crate::oci::spec::{self, Spec};
@@ -65,50 +64,51 @@ pub enum Sync {
 }
 
 impl Sync {
-    pub fn send(&self, fd: Fd) -> Result<(), Errno> {
+    pub fn send(&self, sys: &dyn Sys, fd: Fd) -> Result<(), Errno> {
         let mut b = serde_json::to_vec(self).expect("sync serializes");
         b.push(b'\n');
-        raw::write_all(fd, &b)
+        sys.write_fd(fd, &b)
     }
 }
 
 /// pid 1's whole life. Never returns.
 pub fn run(sys: &dyn Sys, c: &Container) -> ! {
     match setup(sys, c) {
-        Ok((program, gate)) => {
-            let _ = Sync::Ready.send(c.sync);
-            raw::close(c.sync);
-            let err = start(sys, c, program, gate);
+        Ok((program, gate, pid)) => {
+            let _ = Sync::Ready.send(sys, c.sync);
+            let _ = sys.close(c.sync);
+            let err = start(sys, c, program, gate, pid);
             sys.log(&format!("sandboxctl-oci: {err}"));
             sys.exit(if err.code == Code::Exec { 127 } else { 1 })
         }
         Err(e) => {
-            let _ = Sync::Error { code: e.code, message: e.message.clone() }.send(c.sync);
+            let _ = Sync::Error { code: e.code, message: e.message.clone() }.send(sys, c.sync);
             sys.exit(1)
         }
     }
 }
 
-/// Everything up to the gate; the program's resolved path and the gate.
-fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd), SetupError> {
+/// Everything up to the gate; the program's resolved path, the gate and
+/// our host pid.
+fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd, i32), SetupError> {
     let spec = c.spec;
     let process = spec.process.as_ref().expect("validated");
     ids(sys, c)?;
-    host_pid();
+    let pid = host_pid(sys);
     // Nothing in the container may ptrace or read pid 1 before its exec
     // (which resets this, as for runc); after the maps, which `create` writes
     // through /proc/PID while we are still dumpable.
     sys.prctl(Prctl::SetDumpable(false)).ctx(Code::Setup, "clear dumpable")?;
     if let Some(fd) = c.mount_ns {
-        raw::setns(fd, libc::CLONE_NEWNS).map_err(|e| SetupError::sys(Code::Setup, "join the mount namespace", e))?;
-        raw::close(fd);
+        sys.setns(fd, libc::CLONE_NEWNS).ctx(Code::Setup, "join the mount namespace")?;
+        let _ = sys.close(fd);
     }
     if spec.linux.namespaces.iter().any(|n| n.kind == "uts") {
         if let Some(h) = &spec.hostname {
             sys.sethostname(h).ctx(Code::Setup, "set the hostname")?;
         }
         if let Some(d) = &spec.domainname {
-            raw::setdomainname(d).map_err(|e| SetupError::sys(Code::Setup, "set the domain name", e))?;
+            sys.setdomainname(d).ctx(Code::Setup, "set the domain name")?;
         }
     }
     if spec.linux.namespaces.iter().any(|n| n.kind == "network" && n.path.is_none()) {
@@ -116,19 +116,19 @@ fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd), SetupError> {
     }
     mounts::prepare_root(sys, c)?;
     if !spec.hooks.prestart.is_empty() || !spec.hooks.create_runtime.is_empty() {
-        Sync::Hooks.send(c.sync).map_err(|e| SetupError::sys(Code::Setup, "ask for the createRuntime hooks", e))?;
-        match raw::read_byte(c.sync) {
-            Ok(Some(0)) => {}
+        Sync::Hooks.send(sys, c.sync).ctx(Code::Setup, "ask for the createRuntime hooks")?;
+        match sys.read(c.sync, 1).as_deref() {
+            Ok([0]) => {}
             _ => return Err(SetupError::new(Code::Hook, "a createRuntime hook failed")),
         }
     }
-    crate::oci::hooks::run_all(&spec.hooks.create_container, "createContainer", &hook_state(c, "created"))?;
+    crate::oci::hooks::run_all(&spec.hooks.create_container, "createContainer", &hook_state(c, "created", pid))?;
     mounts::mount_all(sys, c)?;
     mounts::devices(sys, c)?;
     let gate = c.gate;
     // Host paths are reachable only until the pivot: the console socket.
     let console = match &c.console_socket {
-        Some(path) => Some(raw::connect_unix(path).map_err(|e| SetupError::sys(Code::Setup, format_args!("connect to the console socket {path}"), e))?),
+        Some(path) => Some(sys.connect_unix(path).ctx(Code::Setup, format_args!("connect to the console socket {path}"))?),
         None => None,
     };
     mounts::pivot(sys, &c.rootfs)?;
@@ -149,23 +149,22 @@ fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd), SetupError> {
     let process = c.spec.process.as_ref().expect("validated");
     let program = privileges_and_cwd(sys, process, c.seccomp.as_deref(), c.userns)?;
     landlock_scopes(sys, spec);
-    Ok((program, gate))
+    Ok((program, gate, pid))
 }
 
 /// Our pid as the host sees it (hooks get it in the state). Read from the
 /// host's /proc before the pivot (where /proc/self names us by our pid in
 /// the host's namespace), kept for startContainer, which runs after.
-fn host_pid() -> i32 {
-    static PID: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
-    *PID.get_or_init(|| std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str()?.parse().ok()).unwrap_or(0))
+fn host_pid(sys: &dyn Sys) -> i32 {
+    sys.readlink("/proc/self").ok().and_then(|p| p.parse().ok()).unwrap_or(0)
 }
 
-fn hook_state(c: &Container, status: &str) -> String {
+fn hook_state(c: &Container, status: &str, pid: i32) -> String {
     serde_json::json!({
         "ociVersion": crate::oci::state::OCI_VERSION,
         "id": std::env::var("SANDBOXCTL_OCI_ID").unwrap_or_default(),
         "status": status,
-        "pid": host_pid(),
+        "pid": pid,
         "bundle": c.bundle,
         "annotations": c.spec.annotations,
     })
@@ -175,17 +174,15 @@ fn hook_state(c: &Container, status: &str) -> String {
 /// Wait for `create` to place us in our cgroup and, with a new user
 /// namespace, to write the maps; then become that namespace's root.
 fn ids(sys: &dyn Sys, c: &Container) -> Result<(), SetupError> {
-    match raw::read_byte(c.sync) {
-        Ok(Some(0)) => {}
+    match sys.read(c.sync, 1).as_deref() {
+        Ok([0]) => {}
         _ => return Err(SetupError::new(Code::Setup, "create did not release the container's process (cgroup or id maps)")),
     }
     if !c.userns {
         return Ok(());
     }
-    raw::setresgid(0).map_err(|e| SetupError::sys(Code::Setup, "become gid 0 in the user namespace", e))?;
-    raw::setresuid(0).map_err(|e| SetupError::sys(Code::Setup, "become uid 0 in the user namespace", e))?;
-    let _ = sys;
-    Ok(())
+    sys.setresgid(0).ctx(Code::Setup, "become gid 0 in the user namespace")?;
+    sys.setresuid(0).ctx(Code::Setup, "become uid 0 in the user namespace")
 }
 
 /// process.terminal: a pty from the container's own /dev/ptmx; the master
@@ -195,12 +192,12 @@ pub fn console_pty(sys: &dyn Sys, sock: Fd, mount_console: bool) -> Result<(), S
     let (master, slave) = sys.open_pty("/dev/ptmx").ctx(Code::Setup, "open a pseudo-terminal on the container's /dev/ptmx")?;
     sys.send_fd(sock, master).ctx(Code::Setup, "send the pseudo-terminal to the console socket")?;
     let _ = sys.close(master);
-    raw::close(sock);
+    let _ = sys.close(sock);
     if mount_console {
         dev_console(sys, slave)?;
     }
-    raw::setsid().map_err(|e| SetupError::sys(Code::Setup, "start a session", e))?;
-    raw::take_terminal(slave).map_err(|e| SetupError::sys(Code::Setup, "take the terminal", e))?;
+    sys.setsid().ctx(Code::Setup, "start a session")?;
+    sys.take_terminal(slave).ctx(Code::Setup, "take the terminal")?;
     let _ = sys.close(slave);
     Ok(())
 }
@@ -232,41 +229,41 @@ fn cap_mask(names: &[String]) -> u64 {
 /// CAP_SYS_ADMIN is still ours: before the drop.
 pub fn privileges_and_cwd(sys: &dyn Sys, p: &spec::Process, seccomp: Option<&[libc::sock_filter]>, userns: bool) -> Result<CString, SetupError> {
     if let Some(adj) = p.oom_score_adj {
-        raw::set_oom_score_adj(adj).map_err(|e| SetupError::sys(Code::Setup, "set oom_score_adj", e))?;
+        sys.write_file("/proc/self/oom_score_adj", adj.to_string().as_bytes()).ctx(Code::Setup, "set oom_score_adj")?;
     }
     for r in &p.rlimits {
         let res = spec::rlimit_resource(&r.kind).expect("validated");
-        raw::setrlimit(res, r.soft, r.hard).map_err(|e| SetupError::sys(Code::Setup, format_args!("set {}", r.kind), e))?;
+        sys.setrlimit(res, r.soft, r.hard).ctx(Code::Setup, format_args!("set {}", r.kind))?;
     }
     if sys.chdir(&p.cwd).is_err() {
-        std::fs::create_dir_all(&p.cwd).map_err(|e| SetupError::new(Code::Setup, format!("cannot create the working directory {}: {e}", p.cwd)))?;
+        mkdir_all(sys, &p.cwd).map_err(|e| SetupError::sys(Code::Setup, format_args!("create the working directory {}", p.cwd), e))?;
         sys.chdir(&p.cwd).ctx(Code::Setup, format_args!("enter {}", p.cwd))?;
     }
-    let program = lookup(&p.args[0], &p.env).ok_or_else(|| SetupError::new(Code::Exec, format!("cannot execute {}: no such file or directory", p.args[0])))?;
+    let program =
+        lookup(sys, &p.args[0], &p.env).ok_or_else(|| SetupError::new(Code::Exec, format!("cannot execute {}: no such file or directory", p.args[0])))?;
     if !p.no_new_privileges {
         if let Some(f) = seccomp {
             sys.seccomp_load(f).ctx(Code::Setup, "load the seccomp filter")?;
         }
     }
     let caps = p.capabilities.clone().unwrap_or_default();
-    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse::<u32>().ok()).unwrap_or(40);
+    let last = sys.read_file("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| String::from_utf8_lossy(&s).trim().parse::<u32>().ok()).unwrap_or(40);
     let bounding = cap_mask(&caps.bounding);
     for cap in (0..=last).filter(|c| bounding & (1 << c) == 0) {
         sys.prctl(Prctl::CapBsetDrop(cap)).ctx(Code::Setup, format_args!("drop capability {cap} from the bounding set"))?;
     }
-    raw::set_keepcaps(true).map_err(|e| SetupError::sys(Code::Setup, "keep capabilities", e))?;
+    sys.prctl(Prctl::SetKeepCaps(true)).ctx(Code::Setup, "keep capabilities")?;
     let mut groups = p.user.additional_gids.clone();
     groups.dedup();
-    match raw::setgroups(&groups) {
+    match sys.setgroups(&groups) {
         // A user namespace with setgroups denied (a rootless single map).
         Err(Errno(libc::EPERM)) if userns && groups.is_empty() => {}
-        r => r.map_err(|e| SetupError::sys(Code::Setup, "set the supplementary groups", e))?,
+        r => r.ctx(Code::Setup, "set the supplementary groups")?,
     }
-    raw::setresgid(p.user.gid).map_err(|e| SetupError::sys(Code::Setup, format_args!("set gid {}", p.user.gid), e))?;
-    raw::setresuid(p.user.uid).map_err(|e| SetupError::sys(Code::Setup, format_args!("set uid {}", p.user.uid), e))?;
-    raw::set_keepcaps(false).map_err(|e| SetupError::sys(Code::Setup, "clear keep-caps", e))?;
-    raw::capset(cap_mask(&caps.effective), cap_mask(&caps.permitted), cap_mask(&caps.inheritable))
-        .map_err(|e| SetupError::sys(Code::Setup, "set the capability sets", e))?;
+    sys.setresgid(p.user.gid).ctx(Code::Setup, format_args!("set gid {}", p.user.gid))?;
+    sys.setresuid(p.user.uid).ctx(Code::Setup, format_args!("set uid {}", p.user.uid))?;
+    sys.prctl(Prctl::SetKeepCaps(false)).ctx(Code::Setup, "clear keep-caps")?;
+    sys.capset_sets(cap_mask(&caps.effective), cap_mask(&caps.permitted), cap_mask(&caps.inheritable)).ctx(Code::Setup, "set the capability sets")?;
     sys.prctl(Prctl::CapAmbientClearAll).ctx(Code::Setup, "clear the ambient set")?;
     // The kernel raises an ambient cap only if it is permitted and
     // inheritable; one that is not is skipped, as runc skips it.
@@ -280,10 +277,23 @@ pub fn privileges_and_cwd(sys: &dyn Sys, p: &spec::Process, seccomp: Option<&[li
     Ok(program)
 }
 
+/// mkdir -p over the seam (0755, as runc makes a missing cwd).
+fn mkdir_all(sys: &dyn Sys, path: &str) -> Result<(), Errno> {
+    let mut at = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        at.push('/');
+        at.push_str(part);
+        match sys.mkdir(&at, 0o755) {
+            Ok(()) | Err(Errno(libc::EEXIST)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// argv[0] in the container's PATH (from process.env), as execvp would.
-fn lookup(arg0: &str, env: &[String]) -> Option<CString> {
-    use std::os::unix::fs::PermissionsExt;
-    let exe = |p: &str| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+fn lookup(sys: &dyn Sys, arg0: &str, env: &[String]) -> Option<CString> {
+    let exe = |p: &str| sys.is_executable(p);
     if arg0.contains('/') {
         return exe(arg0).then(|| CString::new(arg0).ok()).flatten();
     }
@@ -293,12 +303,12 @@ fn lookup(arg0: &str, env: &[String]) -> Option<CString> {
 
 /// After `ready`: wait at the gate, run startContainer hooks, load seccomp
 /// (with no_new_privs: last, as runc), exec. Returns only on failure.
-fn start(sys: &dyn Sys, c: &Container, program: CString, gate: Fd) -> SetupError {
+fn start(sys: &dyn Sys, c: &Container, program: CString, gate: Fd, pid: i32) -> SetupError {
     let p = c.spec.process.as_ref().expect("validated");
     if let Err(e) = wait_gate(sys, gate) {
         return e;
     }
-    if let Err(e) = crate::oci::hooks::run_all(&c.spec.hooks.start_container, "startContainer", &hook_state(c, "running")) {
+    if let Err(e) = crate::oci::hooks::run_all(&c.spec.hooks.start_container, "startContainer", &hook_state(c, "running", pid)) {
         return e;
     }
     if p.no_new_privileges {
@@ -308,7 +318,9 @@ fn start(sys: &dyn Sys, c: &Container, program: CString, gate: Fd) -> SetupError
             }
         }
     }
-    close_stray_fds(c.preserve_fds, &p.env);
+    if let Err(e) = close_stray_fds(sys, c.preserve_fds, &p.env) {
+        return SetupError::sys(Code::Setup, "mark stray fds close-on-exec", e);
+    }
     let argv: Vec<CString> = p.args.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
     let envp: Vec<CString> = p.env.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
     match sys.execve(&program, &argv, &envp) {
@@ -336,11 +348,9 @@ fn landlock_scopes(sys: &dyn Sys, spec: &Spec) {
 
 /// Only fds 0-2, `--preserve-fds` and systemd's `LISTEN_FDS` reach the
 /// program (runtime-linux.md): every other one is close-on-exec from here.
-fn close_stray_fds(preserve: u32, env: &[String]) {
+fn close_stray_fds(sys: &dyn Sys, preserve: u32, env: &[String]) -> Result<(), Errno> {
     let listen = env.iter().find_map(|e| e.strip_prefix("LISTEN_FDS=")).and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
-    let first = 3 + preserve.max(listen);
-    // SAFETY: close_range (Linux 5.11) with CLOSE_RANGE_CLOEXEC only sets flags.
-    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    sys.cloexec_from(3 + preserve.max(listen))
 }
 
 /// Block until `start` writes a byte into the fifo. pid 1 opened it

@@ -8,7 +8,7 @@
 //! (oci/options.rs). Devices, /dev links, the pivot (runc's
 //! pivot_root(".", ".")), masked and read-only paths follow.
 
-use super::{raw, Container};
+use super::Container;
 use crate::error::{Code, Ctx, SetupError};
 use crate::oci::options::{self, MountOptions};
 use crate::oci::resolve::{self, Host};
@@ -189,7 +189,7 @@ fn after_mount(sys: &dyn Sys, fd: Fd, target: &str, bind: bool, o: &MountOptions
         sys.mount(None, target, None, *p as MsFlags, None).ctx(Code::Mount, "change the mount's propagation")?;
     }
     if o.attr_set != 0 || o.attr_clr != 0 {
-        raw::mount_setattr(fd, true, o.attr_set, o.attr_clr).map_err(|e| SetupError::sys(Code::Mount, "set recursive mount attributes", e))?;
+        sys.mount_setattr_clr(fd, true, o.attr_set, o.attr_clr).ctx(Code::Mount, "set recursive mount attributes")?;
     }
     Ok(())
 }
@@ -199,7 +199,7 @@ fn after_mount(sys: &dyn Sys, fd: Fd, target: &str, bind: bool, o: &MountOptions
 fn remount(sys: &dyn Sys, target: &str, flags: u64) -> Result<(), SetupError> {
     match sys.mount(None, target, None, MS_REMOUNT | MS_BIND | flags, None) {
         Err(Errno(libc::EPERM)) => {
-            let locked = raw::mount_flags(target).unwrap_or(0);
+            let locked = sys.mount_flags(target).unwrap_or(0);
             sys.mount(None, target, None, MS_REMOUNT | MS_BIND | flags | locked, None).ctx(Code::Mount, "remount")
         }
         r => r.ctx(Code::Mount, "remount"),
@@ -237,10 +237,10 @@ pub fn devices(sys: &dyn Sys, c: &Container) -> Result<(), SetupError> {
         let dir = sys.open_in_root(root, parent, libc::O_DIRECTORY).ctx(Code::Setup, format_args!("open {parent} in the rootfs"))?;
         let made = if c.privileged {
             let _ = sys.unlinkat(dir, name, 0);
-            raw::mknodat(dir, name, *kind | mode, libc::makedev(*major as u32, *minor as u32))
-                .and_then(|_| raw::fchownat(dir, name, *uid, *gid))
+            sys.mknodat(dir, name, *kind | mode, libc::makedev(*major as u32, *minor as u32))
+                .and_then(|_| sys.fchownat(dir, name, *uid, *gid))
                 // mknod applied the umask: the spec's mode is exact.
-                .and_then(|_| raw::fchmodat(dir, name, *mode))
+                .and_then(|_| sys.fchmodat(dir, name, *mode))
         } else {
             Err(Errno(libc::EPERM))
         };

@@ -156,6 +156,7 @@ impl Sys for LinuxSys {
             Prctl::SetPdeathsig(s) => return prctl::set_pdeathsig(sig(s)?).map_err(Errno::from),
             Prctl::SetDumpable(d) => return prctl::set_dumpable(d).map_err(Errno::from),
             Prctl::SetNoNewPrivs => return prctl::set_no_new_privs().map_err(Errno::from),
+            Prctl::SetKeepCaps(on) => return prctl::set_keepcaps(on).map_err(Errno::from),
             // nix has no wrapper for these three.
             Prctl::SetPtracerNone => (libc::PR_SET_PTRACER, 0, 0),
             Prctl::CapAmbientClearAll => (libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as _, 0),
@@ -167,6 +168,10 @@ impl Sys for LinuxSys {
     }
 
     fn capset(&self, keep: u64) -> SysResult<()> {
+        self.capset_sets(keep, keep, keep)
+    }
+
+    fn capset_sets(&self, effective: u64, permitted: u64, inheritable: u64) -> SysResult<()> {
         #[repr(C)]
         struct Header {
             version: u32,
@@ -180,9 +185,9 @@ impl Sys for LinuxSys {
             inheritable: u32,
         }
         let mut h = Header { version: 0x2008_0522, pid: 0 }; // _LINUX_CAPABILITY_VERSION_3
-        let lo = keep as u32;
-        let hi = (keep >> 32) as u32;
-        let d = [Data { effective: lo, permitted: lo, inheritable: lo }, Data { effective: hi, permitted: hi, inheritable: hi }];
+        let half =
+            |shift: u32| Data { effective: (effective >> shift) as u32, permitted: (permitted >> shift) as u32, inheritable: (inheritable >> shift) as u32 };
+        let d = [half(0), half(32)];
         // SAFETY: header and two data structs as capset(2) v3 expects, alive
         // for the call (nix has no capset).
         check(unsafe { libc::syscall(libc::SYS_capset, &mut h as *mut Header, d.as_ptr()) }).map(drop)
@@ -463,6 +468,10 @@ impl Sys for LinuxSys {
     }
 
     fn mount_setattr(&self, fd: Fd, recursive: bool, attr_set: u64) -> SysResult<()> {
+        self.mount_setattr_clr(fd, recursive, attr_set, 0)
+    }
+
+    fn mount_setattr_clr(&self, fd: Fd, recursive: bool, attr_set: u64, attr_clr: u64) -> SysResult<()> {
         #[repr(C)]
         struct MountAttr {
             attr_set: u64,
@@ -470,7 +479,7 @@ impl Sys for LinuxSys {
             propagation: u64,
             userns_fd: u64,
         }
-        let attr = MountAttr { attr_set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+        let attr = MountAttr { attr_set, attr_clr, propagation: 0, userns_fd: 0 };
         let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
         loop {
             // SAFETY: empty path with AT_EMPTY_PATH; attr lives for the call
@@ -481,6 +490,109 @@ impl Sys for LinuxSys {
                 r => return r.map(drop),
             }
         }
+    }
+
+    fn mount_flags(&self, path: &str) -> SysResult<MsFlags> {
+        use nix::sys::statvfs::{statvfs, FsFlags};
+        let f = statvfs(path)?.flags();
+        let table = [
+            (FsFlags::ST_RDONLY, libc::MS_RDONLY),
+            (FsFlags::ST_NOSUID, libc::MS_NOSUID),
+            (FsFlags::ST_NODEV, libc::MS_NODEV),
+            (FsFlags::ST_NOEXEC, libc::MS_NOEXEC),
+            (FsFlags::ST_NOATIME, libc::MS_NOATIME),
+            (FsFlags::ST_NODIRATIME, libc::MS_NODIRATIME),
+            (FsFlags::ST_RELATIME, libc::MS_RELATIME),
+        ];
+        Ok(table.iter().filter(|(st, _)| f.contains(*st)).fold(0, |m, (_, ms)| m | ms))
+    }
+
+    fn setns(&self, fd: Fd, nstype: i32) -> SysResult<()> {
+        nix::sched::setns(bfd(fd)?, nix::sched::CloneFlags::from_bits_retain(nstype)).map_err(Errno::from)
+    }
+
+    fn setdomainname(&self, name: &str) -> SysResult<()> {
+        // SAFETY: a buffer with its length, read for the call (nix has no setdomainname).
+        check(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } as _).map(drop)
+    }
+
+    fn mknodat(&self, dirfd: Fd, name: &str, m: u32, dev: u64) -> SysResult<()> {
+        stat::mknodat(bfd(dirfd)?, name, stat::SFlag::from_bits_retain(m & libc::S_IFMT), mode(m & !libc::S_IFMT), dev).map_err(Errno::from)
+    }
+
+    fn fchownat(&self, dirfd: Fd, name: &str, uid: u32, gid: u32) -> SysResult<()> {
+        unistd::fchownat(bfd(dirfd)?, name, Some(Uid::from_raw(uid)), Some(unistd::Gid::from_raw(gid)), fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(Errno::from)
+    }
+
+    fn fchmodat(&self, dirfd: Fd, name: &str, m: u32) -> SysResult<()> {
+        stat::fchmodat(bfd(dirfd)?, name, mode(m), FchmodatFlags::FollowSymlink).map_err(Errno::from)
+    }
+
+    fn setresuid(&self, uid: u32) -> SysResult<()> {
+        // SAFETY: integer arguments only. The raw syscall, not nix's libc
+        // call: glibc's setxid broadcast to other threads has nothing to do
+        // in a clone(2)d pid 1 whose thread list it did not make.
+        check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(drop)
+    }
+
+    fn setresgid(&self, gid: u32) -> SysResult<()> {
+        // SAFETY: as setresuid.
+        check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }).map(drop)
+    }
+
+    fn setgroups(&self, groups: &[u32]) -> SysResult<()> {
+        // SAFETY: a slice with its length, alive for the call; raw for the
+        // reason setresuid is.
+        check(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) }).map(drop)
+    }
+
+    fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> SysResult<()> {
+        let r = libc::rlimit64 { rlim_cur: soft, rlim_max: hard };
+        // SAFETY: prlimit64 on ourselves with a struct we own (nix's setrlimit
+        // takes its own enum, and the spec names resources by number).
+        check(unsafe { libc::prlimit64(0, resource as _, &r, std::ptr::null_mut()) } as _).map(drop)
+    }
+
+    fn setsid(&self) -> SysResult<()> {
+        unistd::setsid().map(drop).map_err(Errno::from)
+    }
+
+    fn take_terminal(&self, fd: Fd) -> SysResult<()> {
+        // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal); nix has no wrapper.
+        check(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } as _)?;
+        let t = bfd(fd)?;
+        unistd::dup2_stdin(t)?;
+        unistd::dup2_stdout(t)?;
+        unistd::dup2_stderr(t)?;
+        Ok(())
+    }
+
+    fn connect_unix(&self, path: &str) -> SysResult<Fd> {
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(s) => Ok(s.into_raw_fd()),
+            Err(e) if e.raw_os_error() == Some(libc::EPROTOTYPE) => {
+                let addr = socket::UnixAddr::new(path)?;
+                let s = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)?;
+                socket::connect(s.as_raw_fd(), &addr)?;
+                Ok(s.into_raw_fd())
+            }
+            Err(e) => Err(Errno::from_io(&e)),
+        }
+    }
+
+    fn mkfifo(&self, path: &str, m: u32) -> SysResult<()> {
+        unistd::mkfifo(path, mode(m)).map_err(Errno::from)
+    }
+
+    fn cloexec_from(&self, first: u32) -> SysResult<()> {
+        // SAFETY: close_range (Linux 5.11) with CLOSE_RANGE_CLOEXEC only sets
+        // flags; nix has no close_range.
+        check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) }).map(drop)
+    }
+
+    fn is_executable(&self, path: &str) -> bool {
+        stat::stat(path).is_ok_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFREG && s.st_mode & 0o111 != 0)
     }
 
     fn umount2(&self, target: &str, flags: i32) -> SysResult<()> {

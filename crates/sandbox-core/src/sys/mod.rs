@@ -88,6 +88,8 @@ pub enum Prctl {
     CapAmbientClearAll,
     CapAmbientRaise(u32),
     CapBsetDrop(u32),
+    /// PR_SET_KEEPCAPS: keep the permitted set across a change of uid.
+    SetKeepCaps(bool),
 }
 
 /// What the program is started with.
@@ -291,6 +293,47 @@ pub trait Sys {
     /// Give freed heap back to the kernel (malloc_trim): pid 1 lives as long
     /// as the sandbox, and its setup garbage need not stay resident.
     fn release_memory(&self);
+    // The OCI runtime (container/): namespaces joined by fd, credentials,
+    // limits, device nodes, the console and the start gate.
+    /// setns(2) on a namespace fd or a pidfd, with CLONE_NEW* `nstype`.
+    fn setns(&self, fd: Fd, nstype: i32) -> SysResult<()>;
+    fn setdomainname(&self, name: &str) -> SysResult<()>;
+    /// mknodat(2): `mode` holds the S_IF* kind and the permission bits (the umask applies).
+    fn mknodat(&self, dirfd: Fd, name: &str, mode: u32, dev: u64) -> SysResult<()>;
+    /// fchownat(2) with AT_SYMLINK_NOFOLLOW: a planted link is never followed.
+    fn fchownat(&self, dirfd: Fd, name: &str, uid: u32, gid: u32) -> SysResult<()>;
+    /// fchmodat(2) of a name in `dirfd` (a device node, never a link).
+    fn fchmodat(&self, dirfd: Fd, name: &str, mode: u32) -> SysResult<()>;
+    /// setresuid(uid, uid, uid), for this thread (pid 1 has no other).
+    fn setresuid(&self, uid: u32) -> SysResult<()>;
+    /// setresgid(gid, gid, gid), for this thread.
+    fn setresgid(&self, gid: u32) -> SysResult<()>;
+    fn setgroups(&self, groups: &[u32]) -> SysResult<()>;
+    /// prlimit64(0, resource, {soft, hard}).
+    fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> SysResult<()>;
+    /// capset(2) with the effective, permitted and inheritable sets given apart.
+    fn capset_sets(&self, effective: u64, permitted: u64, inheritable: u64) -> SysResult<()>;
+    /// mount_setattr(fd, "", AT_EMPTY_PATH[|AT_RECURSIVE]) setting `attr_set`
+    /// and clearing `attr_clr` (MOUNT_ATTR_* bits).
+    fn mount_setattr_clr(&self, fd: Fd, recursive: bool, attr_set: u64, attr_clr: u64) -> SysResult<()>;
+    /// The flags of the mount at `path` (statvfs) as MS_*: a remount must
+    /// repeat the ones a user namespace locked.
+    fn mount_flags(&self, path: &str) -> SysResult<MsFlags>;
+    fn setsid(&self) -> SysResult<()>;
+    /// Make the terminal `fd` our controlling one (TIOCSCTTY) and our stdin,
+    /// stdout and stderr.
+    fn take_terminal(&self, fd: Fd) -> SysResult<()>;
+    /// Connect to the unix socket at `path`: stream first (runc's clients
+    /// dial "unix"), seqpacket when the listener is one. Close-on-exec.
+    fn connect_unix(&self, path: &str) -> SysResult<Fd>;
+    fn mkfifo(&self, path: &str, mode: u32) -> SysResult<()>;
+    /// close_range(first, ~0, CLOSE_RANGE_CLOEXEC): every fd from `first`
+    /// up closes at the next execve.
+    fn cloexec_from(&self, first: u32) -> SysResult<()>;
+    /// A regular file (symlinks followed) with an execute bit, as execvp's
+    /// PATH search wants.
+    fn is_executable(&self, path: &str) -> bool;
+
     /// A line on stderr, prefixed `sandboxctl: `.
     fn log(&self, msg: &str);
     fn exit(&self, code: i32) -> !;

@@ -61,6 +61,19 @@ fn fmt_resolve(resolve: u64) -> String {
     bits(resolve, &names)
 }
 
+fn fmt_ns(nstype: i32) -> String {
+    let names = [
+        (libc::CLONE_NEWNS, "NEWNS"),
+        (libc::CLONE_NEWUTS, "NEWUTS"),
+        (libc::CLONE_NEWIPC, "NEWIPC"),
+        (libc::CLONE_NEWUSER, "NEWUSER"),
+        (libc::CLONE_NEWPID, "NEWPID"),
+        (libc::CLONE_NEWNET, "NEWNET"),
+        (libc::CLONE_NEWCGROUP, "NEWCGROUP"),
+    ];
+    bits(nstype as u32 as u64, &names.map(|(b, n)| (b as u32 as u64, n)))
+}
+
 fn fmt_attr(attr: u64) -> String {
     bits(attr, &[(ATTR_RDONLY, "RDONLY"), (ATTR_NOSUID, "NOSUID"), (ATTR_NODEV, "NODEV"), (ATTR_NOEXEC, "NOEXEC")])
 }
@@ -385,6 +398,67 @@ impl Sys for Script {
     }
     fn mount_setattr(&self, fd: Fd, recursive: bool, attr_set: u64) -> SysResult<()> {
         self.unit(format!("mount_setattr({fd}, {}, {})", if recursive { "recursive" } else { "single" }, fmt_attr(attr_set)))
+    }
+    fn mount_setattr_clr(&self, fd: Fd, recursive: bool, attr_set: u64, attr_clr: u64) -> SysResult<()> {
+        self.unit(format!("mount_setattr({fd}, {}, set {}, clear {})", if recursive { "recursive" } else { "single" }, fmt_attr(attr_set), fmt_attr(attr_clr)))
+    }
+    fn mount_flags(&self, path: &str) -> SysResult<MsFlags> {
+        match self.next(format!("mount_flags({})", q(path))) {
+            Ret::Int(f) => Ok(f as MsFlags),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("mount_flags: {r:?}"),
+        }
+    }
+    fn setns(&self, fd: Fd, nstype: i32) -> SysResult<()> {
+        self.unit(format!("setns({fd}, {})", fmt_ns(nstype)))
+    }
+    fn setdomainname(&self, name: &str) -> SysResult<()> {
+        self.unit(format!("setdomainname({})", q(name)))
+    }
+    fn mknodat(&self, dirfd: Fd, name: &str, mode: u32, dev: u64) -> SysResult<()> {
+        self.unit(format!("mknodat({dirfd}, {}, {mode:o}, {}:{})", q(name), libc::major(dev), libc::minor(dev)))
+    }
+    fn fchownat(&self, dirfd: Fd, name: &str, uid: u32, gid: u32) -> SysResult<()> {
+        self.unit(format!("fchownat({dirfd}, {}, {uid}, {gid})", q(name)))
+    }
+    fn fchmodat(&self, dirfd: Fd, name: &str, mode: u32) -> SysResult<()> {
+        self.unit(format!("fchmodat({dirfd}, {}, {mode:o})", q(name)))
+    }
+    fn setresuid(&self, uid: u32) -> SysResult<()> {
+        self.unit(format!("setresuid({uid})"))
+    }
+    fn setresgid(&self, gid: u32) -> SysResult<()> {
+        self.unit(format!("setresgid({gid})"))
+    }
+    fn setgroups(&self, groups: &[u32]) -> SysResult<()> {
+        self.unit(format!("setgroups({groups:?})"))
+    }
+    fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> SysResult<()> {
+        self.unit(format!("setrlimit({resource}, {soft}, {hard})"))
+    }
+    fn capset_sets(&self, effective: u64, permitted: u64, inheritable: u64) -> SysResult<()> {
+        self.unit(format!("capset_sets({effective:#x}, {permitted:#x}, {inheritable:#x})"))
+    }
+    fn setsid(&self) -> SysResult<()> {
+        self.unit("setsid()".into())
+    }
+    fn take_terminal(&self, fd: Fd) -> SysResult<()> {
+        self.unit(format!("take_terminal({fd})"))
+    }
+    fn connect_unix(&self, path: &str) -> SysResult<Fd> {
+        self.fd(format!("connect_unix({})", q(path)))
+    }
+    fn mkfifo(&self, path: &str, mode: u32) -> SysResult<()> {
+        self.unit(format!("mkfifo({}, {mode:o})", q(path)))
+    }
+    fn cloexec_from(&self, first: u32) -> SysResult<()> {
+        self.unit(format!("cloexec_from({first})"))
+    }
+    fn is_executable(&self, path: &str) -> bool {
+        match self.next(format!("is_executable({})", q(path))) {
+            Ret::Int(v) => v != 0,
+            r => panic!("is_executable: {r:?}"),
+        }
     }
     fn umount2(&self, target: &str, flags: i32) -> SysResult<()> {
         self.unit(format!("umount2({}, {flags})", q(target)))
