@@ -371,3 +371,6 @@ fn wait_gate(sys: &dyn Sys, fd: Fd) -> Result<(), SetupError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
