@@ -16,7 +16,6 @@ use crate::oci::spec::Spec;
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = "/sys/fs/cgroup";
-const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 /// v1 controllers a container is placed in (cpuset needs its parent's cpus
 /// and mems copied first).
 const V1: &[&str] = &["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer", "net_cls", "perf_event", "hugetlb", "systemd"];
@@ -44,11 +43,8 @@ pub fn relative_path(spec: &Spec, id: &str, systemd: bool) -> String {
 }
 
 fn is_v2() -> bool {
-    let c = std::ffi::CString::new(ROOT).expect("no NUL");
-    // SAFETY: statfs fills the struct we own.
-    let mut s: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::statfs(c.as_ptr(), &mut s) == 0 && s.f_type as i64 == CGROUP2_SUPER_MAGIC }
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
+    statfs(ROOT).is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC)
 }
 
 /// The directories made and joined, to remove at delete.

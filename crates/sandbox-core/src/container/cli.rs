@@ -16,7 +16,7 @@ use crate::error::{Code, SetupError};
 use crate::oci::spec::{self, Spec};
 use crate::oci::state::{self, Record, Status};
 use crate::oci::{hooks, seccomp};
-use crate::sys::{LinuxSys, Sys};
+use crate::sys::{bfd, Errno, LinuxSys, Sys};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -329,8 +329,7 @@ pub fn create(root: &Path, o: &CreateOpts, id: &str, stay: bool) -> Result<i32, 
         let bundle_s = bundle.to_string_lossy().into_owned();
         (pid, cgroup_paths) = spawn(&spec, &bundle_s, &rootfs, &fifo, o, filter, id)?;
         let (_, start) = state::proc_stat(pid).ok_or_else(|| SetupError::new(Code::Setup, "the container's process vanished"))?;
-        // SAFETY: geteuid has no arguments.
-        let owner = unsafe { libc::geteuid() };
+        let owner = nix::unistd::geteuid().as_raw();
         let rec = Record {
             id: id.into(),
             pid,
@@ -349,11 +348,7 @@ pub fn create(root: &Path, o: &CreateOpts, id: &str, stay: bool) -> Result<i32, 
     })();
     if r.is_err() {
         if pid > 0 {
-            // SAFETY: kill and reap our own child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
-            }
+            kill_and_reap(pid);
         }
         let _ = state::remove(&dir);
         container::cgroups::remove(&cgroup_paths);
@@ -400,16 +395,17 @@ fn spawn(
     };
     let gate = sys.open(fifo, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC).map_err(|e| SetupError::sys(Code::Setup, format_args!("open {fifo}"), e))?;
     let (mine, theirs) = sys.socketpair().map_err(|e| SetupError::sys(Code::Setup, "create the sync socket", e))?;
-    // SAFETY: geteuid has no arguments.
-    let privileged = unsafe { libc::geteuid() } == 0 && !userns;
+    let privileged = nix::unistd::geteuid().is_root() && !userns;
     std::env::set_var("SANDBOXCTL_OCI_ID", id);
     let preserve = o.preserve_fds;
     match sys.clone_sandbox(flags) {
         Ok(0) => {
             let _ = sys.close(mine);
             for fd in 3..3 + preserve as i32 {
-                // SAFETY: clearing close-on-exec on fds the caller asked to keep.
-                unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+                // Clearing close-on-exec on the fds the caller asked to keep.
+                if let Ok(f) = bfd(fd) {
+                    let _ = nix::fcntl::fcntl(f, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()));
+                }
             }
             let c = Container {
                 spec,
@@ -435,15 +431,18 @@ fn spawn(
             let r = drive(spec, bundle, pid, mine, userns, id, o.systemd_cgroup);
             let _ = sys.close(mine);
             r.map(|cg| (pid, cg)).inspect_err(|_| {
-                // SAFETY: kill and reap our own child.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, std::ptr::null_mut(), 0);
-                }
+                kill_and_reap(pid);
             })
         }
         Err(e) => Err(SetupError::sys(Code::Setup, "create the container's process", e)),
     }
+}
+
+/// SIGKILL our own child and reap it (a failed create leaves no process).
+fn kill_and_reap(pid: i32) {
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(pid, None);
 }
 
 /// The create side of the sync protocol.
@@ -458,11 +457,7 @@ fn drive(spec: &Spec, bundle: &str, pid: i32, sock: i32, userns: bool, id: &str,
     let r = release().and_then(|_| await_ready(spec, bundle, pid, sock, id));
     if r.is_err() {
         // The cgroup can go only once the process has.
-        // SAFETY: kill and reap our own child.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
-        }
+        kill_and_reap(pid);
         container::cgroups::remove(&cgroups);
     }
     r.map(|_| cgroups)
@@ -470,8 +465,10 @@ fn drive(spec: &Spec, bundle: &str, pid: i32, sock: i32, userns: bool, id: &str,
 
 /// Read pid 1's sync messages until `Ready`, running createRuntime hooks when asked.
 fn await_ready(spec: &Spec, bundle: &str, pid: i32, sock: i32, id: &str) -> Result<(), SetupError> {
-    // SAFETY: dup of our own socket so the reader owns its fd.
-    let file = unsafe { <std::fs::File as std::os::unix::io::FromRawFd>::from_raw_fd(libc::dup(sock)) };
+    // A dup of our own socket, so the reader owns its fd.
+    let file = std::fs::File::from(
+        bfd(sock).and_then(|f| nix::unistd::dup(f).map_err(Errno::from)).map_err(|e| SetupError::sys(Code::Setup, "dup the sync socket", e))?,
+    );
     let mut lines = std::io::BufReader::new(file).lines();
     loop {
         let line = match lines.next() {
@@ -496,8 +493,7 @@ fn await_ready(spec: &Spec, bundle: &str, pid: i32, sock: i32, id: &str) -> Resu
 /// kernel allows exactly the caller's own id (setgroups denied first).
 fn write_maps(spec: &Spec, pid: i32) -> Result<(), SetupError> {
     let text = |m: &[spec::IdMapping]| m.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect::<String>();
-    // SAFETY: geteuid has no arguments.
-    if unsafe { libc::geteuid() } != 0 {
+    if !nix::unistd::geteuid().is_root() {
         let _ = std::fs::write(format!("/proc/{pid}/setgroups"), "deny");
     }
     for (file, maps, field) in [("uid_map", &spec.linux.uid_mappings, "linux.uidMappings"), ("gid_map", &spec.linux.gid_mappings, "linux.gidMappings")] {
@@ -688,8 +684,7 @@ pub fn write_spec(bundle: &str, rootless: bool) -> Result<(), SetupError> {
         "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
     });
     if rootless {
-        // SAFETY: getuid/getgid have no arguments.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
         namespaces.retain(|n| n["type"] != "network" && n["type"] != "cgroup");
         namespaces.push(serde_json::json!({"type": "user"}));
         linux["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": uid, "size": 1}]);
