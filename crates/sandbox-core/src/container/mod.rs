@@ -147,6 +147,9 @@ fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd, i32), SetupError>
         return Err(SetupError::new(Code::Setup, "process.terminal needs --console-socket"));
     }
     let process = c.spec.process.as_ref().expect("validated");
+    // Before any seccomp filter is loaded: a spec's filter may not allow
+    // close_range (runc's finalizeNamespace marks them before its filter too).
+    close_stray_fds(sys, c.preserve_fds, &process.env).ctx(Code::Setup, "mark stray fds close-on-exec")?;
     let program = privileges_and_cwd(sys, process, c.seccomp.as_deref(), c.userns)?;
     landlock_scopes(sys, spec);
     Ok((program, gate, pid))
@@ -318,9 +321,6 @@ fn start(sys: &dyn Sys, c: &Container, program: CString, gate: Fd, pid: i32) -> 
             }
         }
     }
-    if let Err(e) = close_stray_fds(sys, c.preserve_fds, &p.env) {
-        return SetupError::sys(Code::Setup, "mark stray fds close-on-exec", e);
-    }
     let argv: Vec<CString> = p.args.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
     let envp: Vec<CString> = p.env.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
     match sys.execve(&program, &argv, &envp) {
@@ -347,7 +347,8 @@ fn landlock_scopes(sys: &dyn Sys, spec: &Spec) {
 }
 
 /// Only fds 0-2, `--preserve-fds` and systemd's `LISTEN_FDS` reach the
-/// program (runtime-linux.md): every other one is close-on-exec from here.
+/// program (runtime-linux.md): every other one is close-on-exec from here
+/// (what pid 1 opens later, it opens close-on-exec).
 fn close_stray_fds(sys: &dyn Sys, preserve: u32, env: &[String]) -> Result<(), Errno> {
     let listen = env.iter().find_map(|e| e.strip_prefix("LISTEN_FDS=")).and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
     sys.cloexec_from(3 + preserve.max(listen))

@@ -490,4 +490,45 @@ mod tests {
         devices(&s, &c).unwrap();
         s.done();
     }
+
+    /// As real root a device is mknod'ed, chowned and given the spec's exact
+    /// mode; a node any of those refuse falls back to the host's node, bound.
+    #[test]
+    fn devices_as_root_are_made_and_a_refused_one_is_bound() {
+        let spec = Spec::default();
+        let mut c = container(&spec);
+        c.rootfs = "/nonexistent-rootfs".into();
+        let mut v: Vec<(String, Ret)> = vec![("open(\"/nonexistent-rootfs\", 0o12200000)".into(), Ret::Fd(5))];
+        for (i, (n, dev)) in [("null", "1:3"), ("zero", "1:5"), ("full", "1:7"), ("random", "1:8"), ("urandom", "1:9"), ("tty", "5:0")].iter().enumerate() {
+            v.push(("open_in_root(5, \"/\", 0o200000)".into(), Ret::Fd(6)));
+            v.push(("mkdirat(6, \"dev\", 755)".into(), Ret::Err(libc::EEXIST)));
+            v.push(("close(6)".into(), Ret::Ok));
+            v.push(("open_in_root(5, \"/dev\", 0o200000)".into(), Ret::Fd(7)));
+            v.push((format!("unlinkat(7, \"{n}\", 0x0)"), Ret::Err(libc::ENOENT)));
+            v.push((format!("mknodat(7, \"{n}\", 20666, {dev})"), Ret::Ok));
+            if *n == "zero" {
+                v.push((format!("fchownat(7, \"{n}\", 0, 0)"), Ret::Err(libc::EPERM)));
+                v.push((format!("mkfileat(7, \"{n}\", 644)"), Ret::Err(libc::EEXIST)));
+                v.push((format!("open_in_root(5, \"/dev/{n}\", 0o0)"), Ret::Fd(20 + i as i32)));
+                v.push((format!("mount(\"/dev/{n}\", \"/proc/self/fd/{}\", -, BIND, -)", 20 + i), Ret::Ok));
+                v.push((format!("close({})", 20 + i), Ret::Ok));
+            } else {
+                v.push((format!("fchownat(7, \"{n}\", 0, 0)"), Ret::Ok));
+                v.push((format!("fchmodat(7, \"{n}\", 666)"), Ret::Ok));
+            }
+            v.push(("close(7)".into(), Ret::Ok));
+        }
+        v.push(("open_in_root(5, \"/dev\", 0o200000)".into(), Ret::Fd(8)));
+        for (n, l) in
+            [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore")]
+        {
+            v.push((format!("symlinkat(\"{l}\", 8, \"{n}\")"), Ret::Ok));
+        }
+        v.push(("unlinkat(8, \"ptmx\", 0x0)".into(), Ret::Ok));
+        v.push(("symlinkat(\"pts/ptmx\", 8, \"ptmx\")".into(), Ret::Err(9700)));
+        let s = Script::new(v);
+        let e = devices(&s, &c).unwrap_err();
+        assert!(e.message.contains("link /dev/ptmx") && e.message.contains("error 9700"), "{}", e.message);
+        s.done();
+    }
 }
