@@ -14,7 +14,7 @@
 //! op carries only the op's path ([`narrow`] finds the field).
 
 use crate::audit::AuditReport;
-use crate::plan::{AuditSpec, EnvPolicy, FdPass, Landlock, Namespaces, Network, Op, Seccomp};
+use crate::plan::{AuditSpec, EnvPolicy, FdPass, Landlock, Namespaces, Network, Op, RootSpec, Seccomp};
 use schemars::JsonSchema;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
 use serde::Deserialize;
@@ -91,6 +91,7 @@ pub struct ConfigFile {
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Vec<Op>")]
     pub ops: Option<Vec<Op>>,
+    pub root: Option<RootSpec>,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Seccomp")]
     pub seccomp: Option<Seccomp>,

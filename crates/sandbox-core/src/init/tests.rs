@@ -20,7 +20,17 @@ fn progs() -> &'static [Vec<libc::sock_filter>] {
 }
 
 fn cx(plan: &Plan) -> InitContext<'_> {
-    InitContext { plan, host_uid: 1000, host_gid: 1001, caller_cwd: None, report_fd: None, seccomp: progs(), env: vec!["PATH=/usr/bin".into()], tty_sock: None }
+    InitContext {
+        plan,
+        host_uid: 1000,
+        host_gid: 1001,
+        caller_cwd: None,
+        report_fd: None,
+        seccomp: progs(),
+        env: vec!["PATH=/usr/bin".into()],
+        tty_sock: None,
+        fuse_sock: None,
+    }
 }
 
 fn c(s: impl Into<String>, r: Ret) -> (String, Ret) {

@@ -565,6 +565,37 @@ impl Sys for LinuxSys {
         signal::kill(Pid::from_raw(pid), s).map_err(Errno::from)
     }
 
+    fn spawn_server(&self, argv: &[String], keep: &[Fd]) -> SysResult<i32> {
+        // Everything the child needs is made before fork: after it the child
+        // only makes raw calls.
+        let args = argv.iter().map(|a| cstr(a)).collect::<SysResult<Vec<CString>>>()?;
+        let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        let parent = unistd::getpid().as_raw();
+        // SAFETY: the launcher is single-threaded; the child makes only
+        // async-signal-safe calls on memory prepared above, then execs or _exits.
+        let pid = check(unsafe { libc::fork() } as libc::c_long)? as i32;
+        if pid > 0 {
+            return Ok(pid);
+        }
+        // SAFETY: raw calls in the fork child, on valid arguments.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            if libc::getppid() != parent {
+                libc::_exit(127);
+            }
+            libc::setsid();
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            for &fd in keep {
+                libc::fcntl(fd, libc::F_SETFD, 0);
+            }
+            libc::execv(ptrs[0], ptrs.as_ptr());
+            libc::_exit(127)
+        }
+    }
+
     fn socketpair(&self) -> SysResult<(Fd, Fd)> {
         let (a, b) = socket::socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)?;
         Ok((a.into_raw_fd(), b.into_raw_fd()))

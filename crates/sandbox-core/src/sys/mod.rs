@@ -268,6 +268,12 @@ pub trait Sys {
     /// Err(ECHILD) when none remain.
     fn reap(&self) -> SysResult<Option<(i32, ExitStatus)>>;
     fn kill(&self, pid: i32, sig: i32) -> SysResult<()>;
+    /// The launcher's helper process (an image's FUSE server): fork, and in
+    /// the child set the parent-death signal to SIGKILL, start a session of
+    /// its own (a terminal's Ctrl-C must not reach it), unblock signals,
+    /// keep the `keep` fds open across exec and execv `argv[0]` (a path).
+    /// The child's pid.
+    fn spawn_server(&self, argv: &[String], keep: &[Fd]) -> SysResult<i32>;
 
     // The pseudo-terminal (plan.tty): pid 1 opens it, the launcher relays it.
     /// socketpair(AF_UNIX, SOCK_STREAM), both ends close-on-exec.

@@ -371,6 +371,13 @@ impl Sys for Script {
     fn kill(&self, pid: i32, sig: i32) -> SysResult<()> {
         self.unit(format!("kill({pid}, {sig})"))
     }
+    fn spawn_server(&self, argv: &[String], keep: &[Fd]) -> SysResult<i32> {
+        match self.next(format!("spawn_server({argv:?}, keep={keep:?})")) {
+            Ret::Int(pid) => Ok(pid as i32),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("spawn_server: {r:?}"),
+        }
+    }
     fn socketpair(&self) -> SysResult<(Fd, Fd)> {
         self.pair("socketpair()".into())
     }
