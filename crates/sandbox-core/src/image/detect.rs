@@ -133,6 +133,12 @@ pub fn fuse_error(e: Errno) -> SetupError {
     SetupError::sys(Code::FuseUnavailable, "open /dev/fuse", e).with_hint(hint)
 }
 
+/// A sane superblock, for the other modules' tests.
+#[cfg(test)]
+pub fn tests_superblock() -> Vec<u8> {
+    tests::good_superblock()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,5 +17,7 @@ pub mod detect;
 pub mod fuse;
 pub mod root;
 pub mod spec;
+#[cfg(test)]
+mod tests;
 
 pub use detect::ImageKind;

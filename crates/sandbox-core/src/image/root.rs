@@ -77,15 +77,11 @@ pub fn mount_sysroot(sys: &dyn Sys, spec: &RootSpec, opened: Opened, owner: Owne
             if spec.recursive {
                 flags |= libc::MS_REC as MsFlags;
             }
-            let target = if spec.write == RootWrite::Fake {
-                sys.mkdir(LOWER, 0o755).ctx(Code::Setup, "create the image's lower directory")?;
-                LOWER
-            } else {
-                SYSROOT
-            };
-            let r = sys.mount(Some(&fd_path(fd)), target, None, flags, None);
+            let target = if spec.write == RootWrite::Fake { LOWER } else { SYSROOT };
+            let made = if target == LOWER { sys.mkdir(LOWER, 0o755).ctx(Code::Setup, "create the image's lower directory") } else { Ok(()) };
+            let r = made.and_then(|()| sys.mount(Some(&fd_path(fd)), target, None, flags, None).ctx(Code::Mount, format_args!("bind the image {image}")));
             let _ = sys.close(fd);
-            r.ctx(Code::Mount, format_args!("bind the image {image}"))?;
+            r?;
             target
         }
         Opened::Squashfs(fuse) => {
