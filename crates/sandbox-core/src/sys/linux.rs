@@ -588,6 +588,9 @@ impl Sys for LinuxSys {
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            // Nothing of the launcher's reaches the server but `keep` (a
+            // caller fd passed for the program, say).
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
             for &fd in keep {
                 libc::fcntl(fd, libc::F_SETFD, 0);
             }

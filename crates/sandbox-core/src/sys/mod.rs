@@ -271,7 +271,8 @@ pub trait Sys {
     /// The launcher's helper process (an image's FUSE server): fork, and in
     /// the child set the parent-death signal to SIGKILL, start a session of
     /// its own (a terminal's Ctrl-C must not reach it), unblock signals,
-    /// keep the `keep` fds open across exec and execv `argv[0]` (a path).
+    /// close every fd above 2 on exec but the `keep` fds, and execv
+    /// `argv[0]` (a path).
     /// The child's pid.
     fn spawn_server(&self, argv: &[String], keep: &[Fd]) -> SysResult<i32>;
 
