@@ -104,8 +104,9 @@ if (process.getuid() === 0) {
     }
   };
   host = {
-    find: median([0, 1, 2].map(() => cold(`find ${mnt} -xdev | wc -l >/dev/null`))),
-    cat: median([0, 1, 2].map(() => cold(`cat ${mnt}/data/big >/dev/null`))),
+    // The image's own busybox, loaded through the mount, as inside.
+    find: median([0, 1, 2].map(() => cold(`${mnt}/bin/busybox find ${mnt} -xdev | ${mnt}/bin/busybox wc -l >/dev/null`))),
+    cat: median([0, 1, 2].map(() => cold(`${mnt}/bin/busybox cat ${mnt}/data/big >/dev/null`))),
   };
 }
 const count = files + 300;
@@ -129,11 +130,12 @@ function serverRss(launcher) {
   return NaN;
 }
 const c = spawn(INIT, ['--plan', plan(sqfs, `sleep 1; ${script}; sleep 2`)], { stdio: 'ignore' });
+const exited = new Promise((r) => c.on('exit', r));
 await new Promise((r) => setTimeout(r, 700));
 const idle = serverRss(c.pid);
 await new Promise((r) => setTimeout(r, 1500 + mb * 10));
 const loaded = serverRss(c.pid);
-await new Promise((r) => c.on('exit', r));
+await exited;
 console.log(`\n### The FUSE server's memory (VmRSS, KiB)\n`);
 console.log(table(['state', 'KiB'], [['idle, after mount', idle], ['after find and cat', loaded]]));
 rmSync(work, { recursive: true, force: true });

@@ -95,3 +95,25 @@ test('difference: a daemonised child still reads a SquashFS image after the comm
   rmSync(theirsOut, { recursive: true, force: true });
   rmSync(oursOut, { recursive: true, force: true });
 });
+
+test('a 0700 directory of a SquashFS image is open to its user, as in ch-run (no default_permissions)', async () => {
+  const base = tempDir('sbx-chrun-perm-');
+  const root = join(base, 'rootfs');
+  spawnSync('cp', ['-a', img.dir, root]);
+  mkdirSync(join(root, 'root/private'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(root, 'root/private/f'), 'private\n', { mode: 0o600 });
+  spawnSync('chmod', ['0700', join(root, 'root'), join(root, 'root/private')]);
+  const sq = join(base, 'p.sqfs');
+  // Stored as root's, as images usually are.
+  spawnSync('mksquashfs', [root, sq, '-noappend', '-quiet', '-no-progress', '-all-root']);
+  const theirs = chRun([sq], 'cat /root/private/f');
+  const ours = await native(imagePlan(sq, 'cat /root/private/f'));
+  expect(theirs.stdout).toBe('private\n');
+  expect(ours.stdout).toBe(theirs.stdout);
+  // Listed difference: ch-run shows the files as the user's (its squashfuse
+  // runs in an outer namespace where the user is root); here the stored
+  // owner is shown, unmapped (65534) for an unprivileged user.
+  const owner = await native(imagePlan(sq, 'stat -c %u /root/private/f'));
+  expect(owner.stdout).toBe(UID === 0 ? '0\n' : '65534\n');
+  rmSync(base, { recursive: true, force: true });
+});

@@ -129,9 +129,12 @@ fn mount_fuse(sys: &dyn Sys, fuse: Fd, owner: Owner, sock: Option<Fd>) -> Result
     let sock = sock.ok_or_else(|| SetupError::new(Code::Setup, "no channel to the launcher for the FUSE server"))?;
     sys.mkdir(LOWER, 0o755).ctx(Code::Setup, "create the image's mount point")?;
     // allow_other: without it FUSE refuses every id but user_id (a program
-    // run as another uid inside, root under --fakeroot). default_permissions:
-    // the kernel checks modes, as for a directory image.
-    let data = format!("fd={fuse},rootmode=40000,user_id={},group_id={},allow_other,default_permissions", owner.uid, owner.gid);
+    // run as another uid inside, root under --fakeroot). No
+    // default_permissions, as ch-run: squashfuse_ll reports the stored
+    // owners (root, mostly), unmapped here, so the kernel's mode checks would
+    // shut the user out of a 0700 directory of their own image, whose bytes
+    // they can read anyway; the mount is read-only.
+    let data = format!("fd={fuse},rootmode=40000,user_id={},group_id={},allow_other", owner.uid, owner.gid);
     let flags = (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV) as MsFlags;
     sys.mount(Some("image"), LOWER, Some("fuse.squashfuse"), flags, Some(&data)).ctx(Code::Mount, "mount the SquashFS image (fuse)")?;
     sys.send_fd(sock, fuse).ctx(Code::Setup, "hand the FUSE device to the launcher")

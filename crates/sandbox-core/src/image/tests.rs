@@ -99,10 +99,7 @@ fn fake_writes_overlay_a_sized_tmpfs_on_the_image() {
 fn fuse_calls() -> Vec<(String, Ret)> {
     vec![
         c("mkdir(\"/lower\", 755)", Ret::Ok),
-        c(
-            "mount(\"image\", \"/lower\", \"fuse.squashfuse\", RDONLY|NOSUID|NODEV, \"fd=8,rootmode=40000,user_id=1000,group_id=1001,allow_other,default_permissions\")",
-            Ret::Ok,
-        ),
+        c("mount(\"image\", \"/lower\", \"fuse.squashfuse\", RDONLY|NOSUID|NODEV, \"fd=8,rootmode=40000,user_id=1000,group_id=1001,allow_other\")", Ret::Ok),
         c("send_fd(9, 8)", Ret::Ok),
         c("close(8)", Ret::Ok),
         c("close(9)", Ret::Ok),

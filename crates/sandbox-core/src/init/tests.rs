@@ -611,10 +611,7 @@ fn a_squashfs_image_is_mounted_by_pid1_and_served_by_the_launcher() {
     p.root = Some(serde_json::from_str(r#"{"image":"/i.sqfs"}"#).unwrap());
     let mut mount = vec![
         c("mkdir(\"/lower\", 755)", Ret::Ok),
-        c(
-            "mount(\"image\", \"/lower\", \"fuse.squashfuse\", RDONLY|NOSUID|NODEV, \"fd=8,rootmode=40000,user_id=1000,group_id=1001,allow_other,default_permissions\")",
-            Ret::Ok,
-        ),
+        c("mount(\"image\", \"/lower\", \"fuse.squashfuse\", RDONLY|NOSUID|NODEV, \"fd=8,rootmode=40000,user_id=1000,group_id=1001,allow_other\")", Ret::Ok),
         c("send_fd(9, 8)", Ret::Ok),
         c("close(8)", Ret::Ok),
         c("close(9)", Ret::Ok),
