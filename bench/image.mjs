@@ -129,13 +129,19 @@ function serverRss(launcher) {
   }
   return NaN;
 }
-const c = spawn(INIT, ['--plan', plan(sqfs, `sleep 1; ${script}; sleep 2`)], { stdio: 'ignore' });
-const exited = new Promise((r) => c.on('exit', r));
+const c = spawn(INIT, ['--plan', plan(sqfs, `sleep 1; ${script}; sleep 1`)], { stdio: 'ignore' });
+let done = false;
+const exited = new Promise((r) => c.on('exit', () => r((done = true))));
 await new Promise((r) => setTimeout(r, 700));
 const idle = serverRss(c.pid);
-await new Promise((r) => setTimeout(r, 1500 + mb * 10));
-const loaded = serverRss(c.pid);
+// The peak while find and cat run: sampled every 50 ms until the end.
+let loaded = 0;
+while (!done) {
+  const rss = serverRss(c.pid);
+  if (rss > loaded) loaded = rss;
+  await new Promise((r) => setTimeout(r, 50));
+}
 await exited;
 console.log(`\n### The FUSE server's memory (VmRSS, KiB)\n`);
-console.log(table(['state', 'KiB'], [['idle, after mount', idle], ['after find and cat', loaded]]));
+console.log(table(['state', 'KiB'], [['idle, after mount', idle], ['peak during find and cat', loaded]]));
 rmSync(work, { recursive: true, force: true });
