@@ -135,6 +135,8 @@ impl SetupError {
 fn hint_for(code: Code, errno: Errno) -> Option<String> {
     match (code, errno.0) {
         (Code::Mount, libc::ENOSPC) => Some("the mount table is full: raise fs.mount-max or use fewer mounts".into()),
+        // A FUSE mount whose server is gone (an image's, image/fuse.rs).
+        (Code::Mount | Code::Setup, libc::ENOTCONN) => Some("the SquashFS image's FUSE server ended: its own message, if any, is above".into()),
         _ => None,
     }
 }

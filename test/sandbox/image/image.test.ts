@@ -114,6 +114,18 @@ function hostHasFuseMount(): boolean {
 }
 
 describe('the FUSE server', () => {
+  test('that ends at once leaves a mount error with a hint, not a hang', async () => {
+    const child = spawn(INIT, ['--plan', '-'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SANDBOXCTL_SQUASHFUSE: '/bin/false' } });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const code = new Promise((r) => child.on('close', r));
+    child.stdin.end(JSON.stringify(imagePlan(img.sqfs, 'echo ran')));
+    expect(await code).toBe(125);
+    expect(stderr).toMatch(/E_MOUNT: .*transport endpoint is not connected/);
+    expect(stderr).toMatch(/hint: the SquashFS image's FUSE server ended/);
+  });
+
+
   test('serves a daemonised child after the program exited (ch-run #1161)', async () => {
     const out = tempDir('sbx-img-out-');
     const script = 'setsid sh -c "sleep 1; cat /etc/image-marker > /out/late" </dev/null >/dev/null 2>&1 & echo started';
@@ -196,6 +208,26 @@ describe('attacks from the image', () => {
     expect(r.stdout).toBe('bound from the host\n');
     expect(readFileSync('/etc/hostname', 'utf8')).not.toContain('bound');
     rmSync(src);
+  });
+
+  test('an image whose /etc is a link out of it: ops on /etc fail closed, never reach the host', async () => {
+    const root = join(evil, 'etclink');
+    busyboxRoot(root);
+    rmSync(join(root, 'etc'), { recursive: true });
+    symlinkSync('../../../../../..' + hostDir, join(root, 'etc'));
+    const before = readdirSync(hostDir).sort();
+    const ops = [{ kind: 'proc', target: '/proc' }, { kind: 'file', target: '/etc/injected', data: 'planted\n' }, { kind: 'passwd' }];
+    // Read-only: the link leads to a directory the image lacks; nothing is made.
+    const ro = await native({ ...imagePlan(root, 'true'), ops });
+    expect(ro.code).toBe(125);
+    expect(ro.stderr).toMatch(/E_(MOUNT|SETUP): .*(no such file or directory|read-only file system)/);
+    // Fake writes: still nothing is created through the link (RootFs makes
+    // parents only as directories it creates itself), in the image or out.
+    const fake = await native({ ...imagePlan(root, 'true', { write: 'fake' }), ops });
+    expect(fake.code).toBe(125);
+    expect(fake.stderr).toMatch(/E_MOUNT: cannot place file \/etc\/injected: no such file or directory/);
+    expect(readdirSync(hostDir).sort()).toEqual(before);
+    expect(readFileSync(join(hostDir, 'secret'), 'utf8')).toBe('host secret\n');
   });
 
   test('a /proc/self/root link reaches the sandbox root, not the host', async () => {

@@ -572,6 +572,8 @@ impl Sys for LinuxSys {
         let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
         ptrs.push(std::ptr::null());
         let parent = unistd::getpid().as_raw();
+        // The server reads nothing from the caller's terminal or pipe.
+        let null = open_owned("/dev/null", libc::O_RDWR, 0)?;
         // SAFETY: the launcher is single-threaded; the child makes only
         // async-signal-safe calls on memory prepared above, then execs or _exits.
         let pid = check(unsafe { libc::fork() } as libc::c_long)? as i32;
@@ -585,6 +587,7 @@ impl Sys for LinuxSys {
                 libc::_exit(127);
             }
             libc::setsid();
+            libc::dup2(null.as_raw_fd(), 0);
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());

@@ -270,7 +270,8 @@ pub trait Sys {
     fn kill(&self, pid: i32, sig: i32) -> SysResult<()>;
     /// The launcher's helper process (an image's FUSE server): fork, and in
     /// the child set the parent-death signal to SIGKILL, start a session of
-    /// its own (a terminal's Ctrl-C must not reach it), unblock signals,
+    /// its own (a terminal's Ctrl-C must not reach it), stdin from
+    /// /dev/null, unblock signals,
     /// close every fd above 2 on exec but the `keep` fds, and execv
     /// `argv[0]` (a path).
     /// The child's pid.
