@@ -50,7 +50,7 @@ const big = join(dir, 'data/big');
 writeFileSync(big, '');
 for (let i = 0; i < mb; i++) writeFileSync(big, block, { flag: 'a' });
 const sqfs = join(work, 'app.sqfs');
-execFileSync('mksquashfs', [dir, sqfs, '-noappend', '-quiet', '-no-progress'], { stdio: 'ignore' });
+execFileSync('mksquashfs', [dir, sqfs, '-noappend', '-quiet', '-no-progress', '-all-root'], { stdio: 'ignore' });
 
 const plan = (image, script) => {
   const f = join(work, `plan-${Math.random().toString(36).slice(2)}.json`);

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native, requireKernel, tempDir, UID } from '../helpers';
-import { buildImages, imagePlan, type Images, requireImageTools } from './fixtures';
+import { buildImages, imagePlan, type Images, mksquashfs, requireImageTools } from './fixtures';
 
 let img: Images;
 const CH_RUN = '/usr/bin/ch-run';
@@ -96,7 +96,7 @@ test('difference: a daemonised child still reads a SquashFS image after the comm
   rmSync(oursOut, { recursive: true, force: true });
 });
 
-test('a 0700 directory of a SquashFS image is open to its user, as in ch-run (no default_permissions)', async () => {
+test('files a SquashFS image stores as root are the user\'s, a 0700 directory open to them, as in ch-run', async () => {
   const base = tempDir('sbx-chrun-perm-');
   const root = join(base, 'rootfs');
   spawnSync('cp', ['-a', img.dir, root]);
@@ -105,15 +105,27 @@ test('a 0700 directory of a SquashFS image is open to its user, as in ch-run (no
   spawnSync('chmod', ['0700', join(root, 'root'), join(root, 'root/private')]);
   const sq = join(base, 'p.sqfs');
   // Stored as root's, as images usually are.
-  spawnSync('mksquashfs', [root, sq, '-noappend', '-quiet', '-no-progress', '-all-root']);
+  mksquashfs(root, sq);
   const theirs = chRun([sq], 'cat /root/private/f');
   const ours = await native(imagePlan(sq, 'cat /root/private/f'));
   expect(theirs.stdout).toBe('private\n');
   expect(ours.stdout).toBe(theirs.stdout);
-  // Listed difference: ch-run shows the files as the user's (its squashfuse
-  // runs in an outer namespace where the user is root); here the stored
-  // owner is shown, unmapped (65534) for an unprivileged user.
+  // Both show the files stored as root's as the user's: the FUSE mount is
+  // made in a namespace that maps 0 to the user (ch-run's outer namespace).
+  const theirsOwner = chRun([sq], 'stat -c %u /root/private/f');
   const owner = await native(imagePlan(sq, 'stat -c %u /root/private/f'));
-  expect(owner.stdout).toBe(UID === 0 ? '0\n' : '65534\n');
+  expect(owner.stdout).toBe(`${UID}\n`);
+  expect(owner.stdout).toBe(theirsOwner.stdout);
   rmSync(base, { recursive: true, force: true });
+});
+
+test('files a SquashFS image stores under another owner (the user\'s own uid, packed unprivileged) are shown alike', async () => {
+  const sq = join(img.base, 'own.sqfs');
+  spawnSync('mksquashfs', [img.dir, sq, '-noappend', '-quiet', '-no-progress']);
+  const theirs = chRun([sq], 'stat -c %u /bin/busybox');
+  const ours = await native(imagePlan(sq, 'stat -c %u /bin/busybox'));
+  // Root packs and sees 0; an unprivileged user sees the overflow id 65534
+  // in both: one id is mapped, and it stands for owner 0.
+  expect(ours.stdout).toBe(UID === 0 ? '0\n' : '65534\n');
+  expect(ours.stdout).toBe(theirs.stdout);
 });

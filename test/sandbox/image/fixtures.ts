@@ -46,8 +46,13 @@ export function busyboxRoot(dir: string): void {
   writeFileSync(join(dir, 'etc/image-marker'), 'inside the image\n');
 }
 
+/**
+ * A SquashFS of `src`, its files stored as root's (`-all-root`), as images
+ * usually are and as `image pack` will store them: the sandbox shows owner 0
+ * as its user.
+ */
 export function mksquashfs(src: string, out: string, extra: string[] = []): void {
-  execFileSync(MKSQUASHFS, [src, out, '-noappend', '-quiet', '-no-progress', ...extra], { stdio: 'ignore' });
+  execFileSync(MKSQUASHFS, [src, out, '-noappend', '-quiet', '-no-progress', '-all-root', ...extra], { stdio: 'ignore' });
 }
 
 export function buildImages(): Images {

@@ -1,12 +1,15 @@
-//! Stage: the launcher, for `plan.root`. Before clone, [`prepare`] checks
+//! Stage: the launcher, for `plan.root`, before clone. [`prepare`] checks
 //! the image (bad input fails here, before any namespace exists) and, for
-//! a SquashFS image, finds the FUSE server, checks `/dev/fuse` and makes
-//! the socket pair pid 1 hands the FUSE device back on. After clone,
-//! [`serve`] receives that fd and starts the server outside the sandbox.
+//! a SquashFS image, mounts it detached and starts its server; pid 1
+//! inherits the mount fd and attaches it (image/root.rs).
 //!
-//! The server is Debian's `squashfuse_ll` (libfuse 3 takes `/dev/fd/N` as
-//! an already mounted device, so no fusermount3, no setuid helper), given
-//! the image as the fd the launcher checked (`/dev/fd/M`). It runs in the
+//! The mount is made by a helper child in a user namespace that maps 0 to
+//! the caller (`Sys::fuse_mount_detached`: fsopen, fsconfig, fsmount):
+//! files the image stores as root's are the sandbox user's inside, as in
+//! ch-run (whose squashfuse runs in such an outer namespace). The server is
+//! Debian's `squashfuse_ll` (libfuse 3 takes `/dev/fd/N` as an already
+//! mounted device, so no fusermount3, no setuid helper), given the image as
+//! the fd the launcher checked (`/dev/fd/M`). It runs in the
 //! host's pid namespace (not visible from inside, and the sandbox's
 //! Landlock signal scope could not reach it anyway), in a session of its
 //! own (a terminal's Ctrl-C does not end it, unlike ch-run #1212), with
@@ -24,40 +27,48 @@ use crate::sys::{Fd, FileKind, Sys};
 pub const SERVER_ENV: &str = "SANDBOXCTL_SQUASHFUSE";
 const SERVER: &str = "squashfuse_ll";
 
-/// What the launcher keeps for a SquashFS image between clone and serve.
-#[derive(Debug, PartialEq, Eq)]
-pub struct FuseChan {
-    /// The image, opened and checked.
-    pub image: Fd,
-    /// The launcher's end of the socket pair.
-    pub mine: Fd,
-    /// pid 1's end (closed by the launcher after clone).
-    pub theirs: Fd,
-    /// Absolute path of the server.
-    pub server: String,
-}
+/// The options of the FUSE mount: mountinfo says `fuse.squashfuse image`;
+/// owner 0 of the helper's namespace is the caller (see `Sys::fuse_mount_detached`).
+/// No allow_other: every process of the sandbox has the caller's kernel
+/// uid (one id is mapped), which is what FUSE admits without it. No
+/// default_permissions, as ch-run: the mount is read-only and its bytes
+/// are the caller's to read anyway.
+pub const MOUNT_OPTIONS: [(&str, &str); 5] = [("source", "image"), ("subtype", "squashfuse"), ("rootmode", "40000"), ("user_id", "0"), ("group_id", "0")];
 
 /// Check `plan.root` before clone. `None` for no image or a directory
-/// (pid 1 opens that itself); the channel for a SquashFS image.
-pub fn prepare(sys: &dyn Sys, plan: &Plan, env: &[String]) -> Result<Option<FuseChan>, SetupError> {
+/// (pid 1 opens that itself); for a SquashFS image, the detached FUSE
+/// mount, already served, that pid 1 attaches (it inherits the fd).
+pub fn prepare(sys: &dyn Sys, plan: &Plan, env: &[String]) -> Result<Option<Fd>, SetupError> {
     let Some(spec) = &plan.root else { return Ok(None) };
     let (kind, image) = detect(sys, spec)?;
     if kind == ImageKind::Dir {
         let _ = sys.close(image);
         return Ok(None);
     }
-    let ready = find_server(sys, env).and_then(|server| {
-        let fuse = sys.open("/dev/fuse", libc::O_RDWR).map_err(fuse_error)?;
-        let _ = sys.close(fuse);
-        let (mine, theirs) = sys.socketpair().ctx(Code::Setup, "create the FUSE socket")?;
-        Ok(FuseChan { image, mine, theirs, server })
-    });
-    if ready.is_err() {
-        let _ = sys.close(image);
-    }
-    ready.map(Some)
+    let r = find_server(sys, env).and_then(|server| serve(sys, &server, image));
+    let _ = sys.close(image);
+    r.map(Some)
 }
 
+/// Mount the image detached and start its server; the mount fd.
+fn serve(sys: &dyn Sys, server: &str, image: Fd) -> Result<Fd, SetupError> {
+    let (mount, fuse) = sys.fuse_mount_detached(&MOUNT_OPTIONS).map_err(|e| match e.0 {
+        libc::EACCES | libc::EPERM | libc::ENOENT | libc::ENODEV | libc::ENXIO => fuse_error(e),
+        _ => SetupError::sys(Code::FuseUnavailable, "mount the SquashFS image (fuse)", e),
+    })?;
+    // -f: stay in the foreground (our child); -s: one thread, so the server
+    // is one small process (ch-run's choice, #1157).
+    let argv = vec![server.to_string(), "-f".into(), "-s".into(), format!("/dev/fd/{image}"), format!("/dev/fd/{fuse}")];
+    let started = sys.spawn_server(&argv, &[image, fuse]).map(drop).ctx(Code::FuseUnavailable, format_args!("start the FUSE server {server}"));
+    let _ = sys.close(fuse);
+    match started {
+        Ok(()) => Ok(mount),
+        Err(e) => {
+            let _ = sys.close(mount);
+            Err(e)
+        }
+    }
+}
 /// `$SANDBOXCTL_SQUASHFUSE`, else `squashfuse_ll` in the launcher's `PATH`
 /// (then /usr/bin and /bin).
 fn find_server(sys: &dyn Sys, env: &[String]) -> Result<String, SetupError> {
@@ -79,27 +90,4 @@ fn find_server(sys: &dyn Sys, env: &[String]) -> Result<String, SetupError> {
         }
     }
     Err(missing(format!("the FUSE server {SERVER} for SquashFS images is not installed")))
-}
-
-/// After clone: take the FUSE device pid 1 mounted and start the server
-/// on it. When pid 1 failed before sending it, there is nothing to serve
-/// (pid 1 reports its own error).
-pub fn serve(sys: &dyn Sys, chan: FuseChan) -> Result<(), SetupError> {
-    let _ = sys.close(chan.theirs);
-    let got = sys.recv_fd(chan.mine);
-    let _ = sys.close(chan.mine);
-    let r = match got {
-        Ok(None) => Ok(()),
-        Err(e) => Err(SetupError::sys(Code::Setup, "receive the FUSE device from the sandbox", e)),
-        Ok(Some(fuse)) => {
-            // -f: stay in the foreground (our child); -s: one thread, so
-            // the server is one small process (ch-run's choice, #1157).
-            let argv = vec![chan.server.clone(), "-f".into(), "-s".into(), format!("/dev/fd/{}", chan.image), format!("/dev/fd/{fuse}")];
-            let r = sys.spawn_server(&argv, &[chan.image, fuse]).map(drop).ctx(Code::FuseUnavailable, format_args!("start the FUSE server {}", chan.server));
-            let _ = sys.close(fuse);
-            r
-        }
-    };
-    let _ = sys.close(chan.image);
-    r
 }

@@ -2,9 +2,8 @@
 //!
 //! - [`open`], with the host root still ours: a directory image is opened
 //!   O_PATH (what the bind takes, so a path swapped later cannot redirect
-//!   it); for a SquashFS image `/dev/fuse` is opened here, in the sandbox's
-//!   user namespace, as the kernel wants (fuse_fill_super checks that the
-//!   device was opened with the credentials of the mount's namespace).
+//!   it); a SquashFS image is the detached FUSE mount the launcher made and
+//!   serves (image/fuse.rs), inherited as an fd.
 //! - [`mount_sysroot`], in the intermediate root right after the first
 //!   pivot (host under `/host`, cwd `/`): the image goes on `/sysroot`
 //!   where an empty tmpfs goes otherwise, so every op target that follows
@@ -29,46 +28,34 @@ use crate::ops::fd_path;
 use crate::plan::{RootSpec, RootWrite, DEFAULT_FAKE_SIZE};
 use crate::sys::{Fd, MsFlags, Sys, ATTR_NODEV, ATTR_NOSUID, ATTR_RDONLY};
 
-use super::detect::fuse_error;
-use super::ImageKind;
-
 /// The image's lower layer (fake writes, SquashFS), in the intermediate root.
 pub const LOWER: &str = "/lower";
 /// The tmpfs holding the fake writes, in the intermediate root.
 pub const FAKE: &str = "/fake";
 const SYSROOT: &str = crate::ops::SYSROOT;
 
-/// What pid 1 opened of the image while the host root was its own.
+/// What pid 1 holds of the image while the host root is its own.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Opened {
     /// O_PATH fd of the image directory.
     Dir(Fd),
-    /// fd of `/dev/fuse`: the server's end once mounted.
+    /// The detached, served FUSE mount of a SquashFS image.
     Squashfs(Fd),
 }
 
-/// Open what the root stage needs of the image (host view). `kind` is what
-/// the launcher found (init gets the FUSE socket only for SquashFS).
-pub fn open(sys: &dyn Sys, spec: &RootSpec, kind: ImageKind) -> Result<Opened, SetupError> {
-    match kind {
-        ImageKind::Dir => sys
-            .open(&spec.image, libc::O_PATH | libc::O_DIRECTORY)
-            .map(Opened::Dir)
-            .map_err(|e| SetupError::sys(Code::ImageInvalid, format_args!("open the image {}", spec.image), e)),
-        ImageKind::Squashfs => sys.open("/dev/fuse", libc::O_RDWR).map(Opened::Squashfs).map_err(fuse_error),
+/// Open what the root stage needs of the image (host view): the launcher's
+/// detached mount when it made one (SquashFS), else the directory.
+pub fn open(sys: &dyn Sys, spec: &RootSpec, image_mount: Option<Fd>) -> Result<Opened, SetupError> {
+    if let Some(fd) = image_mount {
+        return Ok(Opened::Squashfs(fd));
     }
+    sys.open(&spec.image, libc::O_PATH | libc::O_DIRECTORY)
+        .map(Opened::Dir)
+        .map_err(|e| SetupError::sys(Code::ImageInvalid, format_args!("open the image {}", spec.image), e))
 }
 
-/// The sandbox's ids inside: a FUSE mount's owner (`user_id`, `group_id`).
-#[derive(Debug, Clone, Copy)]
-pub struct Owner {
-    pub uid: u32,
-    pub gid: u32,
-}
-
-/// Put the image on `/sysroot` (cwd: the intermediate root). For SquashFS
-/// `fuse_sock` carries the `/dev/fuse` fd to the launcher, which serves it.
-pub fn mount_sysroot(sys: &dyn Sys, spec: &RootSpec, opened: Opened, owner: Owner, fuse_sock: Option<Fd>) -> Result<(), SetupError> {
+/// Put the image on `/sysroot` (cwd: the intermediate root).
+pub fn mount_sysroot(sys: &dyn Sys, spec: &RootSpec, opened: Opened) -> Result<(), SetupError> {
     let image = &spec.image;
     // Where the image is now mounted, to put on /sysroot (or under the overlay).
     let lower = match opened {
@@ -84,12 +71,10 @@ pub fn mount_sysroot(sys: &dyn Sys, spec: &RootSpec, opened: Opened, owner: Owne
             r?;
             target
         }
-        Opened::Squashfs(fuse) => {
-            let r = mount_fuse(sys, fuse, owner, fuse_sock);
-            let _ = sys.close(fuse);
-            if let Some(sock) = fuse_sock {
-                let _ = sys.close(sock);
-            }
+        Opened::Squashfs(mount) => {
+            let made = sys.mkdir(LOWER, 0o755).ctx(Code::Setup, "create the image's mount point");
+            let r = made.and_then(|()| sys.move_mount(mount, LOWER).ctx(Code::Mount, "attach the SquashFS image"));
+            let _ = sys.close(mount);
             r?;
             LOWER
         }
@@ -120,24 +105,6 @@ pub fn mount_sysroot(sys: &dyn Sys, spec: &RootSpec, opened: Opened, owner: Owne
     };
     let _ = sys.close(fd);
     r.ctx(Code::Mount, what)
-}
-
-/// The FUSE mount of a SquashFS image at LOWER, then the device fd to the
-/// launcher: its server answers FUSE_INIT, which the kernel sends
-/// asynchronously, so the first lookup (ours, below) waits for it.
-fn mount_fuse(sys: &dyn Sys, fuse: Fd, owner: Owner, sock: Option<Fd>) -> Result<(), SetupError> {
-    let sock = sock.ok_or_else(|| SetupError::new(Code::Setup, "no channel to the launcher for the FUSE server"))?;
-    sys.mkdir(LOWER, 0o755).ctx(Code::Setup, "create the image's mount point")?;
-    // allow_other: without it FUSE refuses every id but user_id (a program
-    // run as another uid inside, root under --fakeroot). No
-    // default_permissions, as ch-run: squashfuse_ll reports the stored
-    // owners (root, mostly), unmapped here, so the kernel's mode checks would
-    // shut the user out of a 0700 directory of their own image, whose bytes
-    // they can read anyway; the mount is read-only.
-    let data = format!("fd={fuse},rootmode=40000,user_id={},group_id={},allow_other", owner.uid, owner.gid);
-    let flags = (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV) as MsFlags;
-    sys.mount(Some("image"), LOWER, Some("fuse.squashfuse"), flags, Some(&data)).ctx(Code::Mount, "mount the SquashFS image (fuse)")?;
-    sys.send_fd(sock, fuse).ctx(Code::Setup, "hand the FUSE device to the launcher")
 }
 
 /// The fake writes: a tmpfs of `fakeSize` with upper and work, overlaid on

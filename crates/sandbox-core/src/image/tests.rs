@@ -1,10 +1,9 @@
 //! The image stages through the call script: pid 1's open and mount of
 //! every mode, each fatal branch with its own marker, and the launcher's
-//! prepare and serve.
+//! detached mount and server.
 
-use super::fuse::{prepare, serve, FuseChan};
-use super::root::{mount_sysroot, open, Opened, Owner};
-use super::ImageKind;
+use super::fuse::prepare;
+use super::root::{mount_sysroot, open, Opened};
 use crate::error::Code;
 use crate::plan::{Plan, RootSpec};
 use crate::sys::script::{Ret, Script};
@@ -18,8 +17,6 @@ fn spec(json: &str) -> RootSpec {
     serde_json::from_str(json).unwrap()
 }
 
-const OWNER: Owner = Owner { uid: 1000, gid: 1001 };
-
 fn sysroot_attrs(rec: bool, attrs: &str) -> Vec<(String, Ret)> {
     vec![
         c(format!("open(\"/sysroot\", {:#o})", libc::O_PATH | libc::O_DIRECTORY), Ret::Fd(30)),
@@ -30,9 +27,9 @@ fn sysroot_attrs(rec: bool, attrs: &str) -> Vec<(String, Ret)> {
 
 /// Run `calls` as the script of `mount_sysroot`; every fallible call then
 /// fails in turn with a marker that must surface, with `code`.
-fn check_all(spec: &RootSpec, opened: impl Fn() -> Opened, sock: Option<i32>, calls: Vec<(String, Ret)>) {
+fn check_all(spec: &RootSpec, opened: impl Fn() -> Opened, calls: Vec<(String, Ret)>) {
     let s = Script::new(calls.clone());
-    mount_sysroot(&s, spec, opened(), OWNER, sock).unwrap();
+    mount_sysroot(&s, spec, opened()).unwrap();
     s.done();
     for i in 0..calls.len() {
         if calls[i].0.starts_with("close") {
@@ -42,20 +39,20 @@ fn check_all(spec: &RootSpec, opened: impl Fn() -> Opened, sock: Option<i32>, ca
         let mut script = calls[..i].to_vec();
         script.push((calls[i].0.clone(), Ret::Err(marker)));
         // On the way out: the closes right after the failed call, then the
-        // inputs' fds (image or device, socket) not closed yet.
+        // input's fd (image directory or mount) when not closed yet.
         let after: Vec<_> = calls[i + 1..].iter().take_while(|(call, _)| call.starts_with("close")).cloned().collect();
         let made: Vec<String> = script.iter().chain(&after).map(|(call, _)| call.clone()).collect();
         script.extend(after);
-        for input in ["close(7)", "close(8)", "close(9)"] {
+        for input in ["close(7)", "close(8)"] {
             if calls.iter().any(|(call, _)| call == input) && !made.iter().any(|call| call == input) {
                 script.push(c(input, Ret::Ok));
             }
         }
         let s = Script::new(script);
-        let r = mount_sysroot(&s, spec, opened(), OWNER, sock).map_err(|e| (e.code, e.message));
+        let r = mount_sysroot(&s, spec, opened()).map_err(|e| (e.code, e.message));
         let (code, msg) = r.expect_err(&calls[i].0);
         assert!(msg.contains(&format!("error {marker}")), "{}: {msg}", calls[i].0);
-        let want = if calls[i].0.starts_with("mount") || calls[i].0.starts_with("mount_setattr") { Code::Mount } else { Code::Setup };
+        let want = if calls[i].0.starts_with("mount") || calls[i].0.starts_with("move_mount") { Code::Mount } else { Code::Setup };
         assert_eq!(code, want, "{}: {msg}", calls[i].0);
     }
 }
@@ -64,14 +61,14 @@ fn check_all(spec: &RootSpec, opened: impl Fn() -> Opened, sock: Option<i32>, ca
 fn a_read_only_directory_image_is_bound_then_made_read_only_recursively() {
     let mut calls = vec![c("mount(\"/host/proc/self/fd/7\", \"/sysroot\", -, BIND|REC, -)", Ret::Ok), c("close(7)", Ret::Ok)];
     calls.extend(sysroot_attrs(true, "RDONLY|NOSUID|NODEV"));
-    check_all(&spec(r#"{"image":"/img"}"#), || Opened::Dir(7), None, calls);
+    check_all(&spec(r#"{"image":"/img"}"#), || Opened::Dir(7), calls);
 }
 
 #[test]
 fn a_writable_directory_image_is_still_nosuid_and_nodev() {
     let mut calls = vec![c("mount(\"/host/proc/self/fd/7\", \"/sysroot\", -, BIND, -)", Ret::Ok), c("close(7)", Ret::Ok)];
     calls.extend(sysroot_attrs(false, "NOSUID|NODEV"));
-    check_all(&spec(r#"{"image":"/img","write":"writable","recursive":false}"#), || Opened::Dir(7), None, calls);
+    check_all(&spec(r#"{"image":"/img","write":"writable","recursive":false}"#), || Opened::Dir(7), calls);
 }
 
 fn fake_calls(size: &str) -> Vec<(String, Ret)> {
@@ -93,29 +90,23 @@ fn fake_writes_overlay_a_sized_tmpfs_on_the_image() {
         vec![c("mkdir(\"/lower\", 755)", Ret::Ok), c("mount(\"/host/proc/self/fd/7\", \"/lower\", -, BIND|REC, -)", Ret::Ok), c("close(7)", Ret::Ok)];
     calls.extend(fake_calls("12%"));
     calls.extend(sysroot_attrs(true, "NOSUID|NODEV"));
-    check_all(&spec(r#"{"image":"/img","write":"fake"}"#), || Opened::Dir(7), None, calls);
+    check_all(&spec(r#"{"image":"/img","write":"fake"}"#), || Opened::Dir(7), calls);
 }
 
-fn fuse_calls() -> Vec<(String, Ret)> {
-    vec![
-        c("mkdir(\"/lower\", 755)", Ret::Ok),
-        c("mount(\"image\", \"/lower\", \"fuse.squashfuse\", RDONLY|NOSUID|NODEV, \"fd=8,rootmode=40000,user_id=1000,group_id=1001,allow_other\")", Ret::Ok),
-        c("send_fd(9, 8)", Ret::Ok),
-        c("close(8)", Ret::Ok),
-        c("close(9)", Ret::Ok),
-    ]
+fn attach_calls() -> Vec<(String, Ret)> {
+    vec![c("mkdir(\"/lower\", 755)", Ret::Ok), c("move_mount(8, \"/lower\")", Ret::Ok), c("close(8)", Ret::Ok)]
 }
 
 #[test]
-fn a_squashfs_image_is_mounted_with_fuse_and_its_device_handed_over() {
-    let mut calls = fuse_calls();
+fn a_squashfs_image_is_the_launchers_detached_mount_attached() {
+    let mut calls = attach_calls();
     calls.push(c("mount(\"/lower\", \"/sysroot\", -, BIND, -)", Ret::Ok));
     calls.extend(sysroot_attrs(true, "RDONLY|NOSUID|NODEV"));
-    check_all(&spec(r#"{"image":"/i.sqfs"}"#), || Opened::Squashfs(8), Some(9), calls);
-    let mut calls = fuse_calls();
+    check_all(&spec(r#"{"image":"/i.sqfs"}"#), || Opened::Squashfs(8), calls);
+    let mut calls = attach_calls();
     calls.extend(fake_calls("1G"));
     calls.extend(sysroot_attrs(true, "NOSUID|NODEV"));
-    check_all(&spec(r#"{"image":"/i.sqfs","write":"fake","fakeSize":"1G"}"#), || Opened::Squashfs(8), Some(9), calls);
+    check_all(&spec(r#"{"image":"/i.sqfs","write":"fake","fakeSize":"1G"}"#), || Opened::Squashfs(8), calls);
 }
 
 #[test]
@@ -128,23 +119,18 @@ fn without_mount_setattr_the_root_is_remounted() {
         c("mount(-, \"/sysroot\", -, RDONLY|NOSUID|NODEV|REMOUNT|BIND, -)", Ret::Ok),
         c("close(30)", Ret::Ok),
     ]);
-    mount_sysroot(&s, &spec(r#"{"image":"/img"}"#), Opened::Dir(7), OWNER, None).unwrap();
+    mount_sysroot(&s, &spec(r#"{"image":"/img"}"#), Opened::Dir(7)).unwrap();
     s.done();
 }
 
 #[test]
-fn pid1_opens_the_directory_or_dev_fuse() {
+fn pid1_opens_the_directory_or_takes_the_mount() {
     let s = Script::new(vec![c(format!("open(\"/img\", {:#o})", libc::O_PATH | libc::O_DIRECTORY), Ret::Err(libc::ENOTDIR))]);
-    let e = open(&s, &spec(r#"{"image":"/img"}"#), ImageKind::Dir).unwrap_err();
+    let e = open(&s, &spec(r#"{"image":"/img"}"#), None).unwrap_err();
     assert_eq!((e.code, e.message.as_str()), (Code::ImageInvalid, "cannot open the image /img: not a directory"));
     s.done();
-    let s = Script::new(vec![c(format!("open(\"/dev/fuse\", {:#o})", libc::O_RDWR), Ret::Err(libc::EACCES))]);
-    let e = open(&s, &spec(r#"{"image":"/i.sqfs"}"#), ImageKind::Squashfs).unwrap_err();
-    assert_eq!(e.code, Code::FuseUnavailable);
-    assert!(e.hint.unwrap().contains("chmod 0666 /dev/fuse"));
-    s.done();
-    let s = Script::new(vec![c(format!("open(\"/dev/fuse\", {:#o})", libc::O_RDWR), Ret::Fd(8))]);
-    assert_eq!(open(&s, &spec(r#"{"image":"/i.sqfs"}"#), ImageKind::Squashfs).unwrap(), Opened::Squashfs(8));
+    let s = Script::new(Vec::<(String, Ret)>::new());
+    assert_eq!(open(&s, &spec(r#"{"image":"/i.sqfs"}"#), Some(8)).unwrap(), Opened::Squashfs(8));
     s.done();
 }
 
@@ -164,19 +150,22 @@ fn detect_sqfs() -> Vec<(String, Ret)> {
     ]
 }
 
+const MOUNT: &str = "fuse_mount_detached(source=image,subtype=squashfuse,rootmode=40000,user_id=0,group_id=0)";
+const SERVER: &str = "spawn_server([\"/usr/bin/squashfuse_ll\", \"-f\", \"-s\", \"/dev/fd/6\", \"/dev/fd/11\"], keep=[6, 11])";
+
 #[test]
-fn the_launcher_prepares_a_channel_only_for_squashfs() {
+fn the_launcher_mounts_and_serves_only_a_squashfs_image() {
     let mut calls = detect_sqfs();
     calls.extend([
         c("stat(\"/opt/bin/squashfuse_ll\")", Ret::Err(libc::ENOENT)),
         c("stat(\"/usr/bin/squashfuse_ll\")", Ret::Kind(FileKind::File)),
-        c(format!("open(\"/dev/fuse\", {:#o})", libc::O_RDWR), Ret::Fd(7)),
-        c("close(7)", Ret::Ok),
-        c("socketpair()", Ret::Pair(10, 11)),
+        c(MOUNT, Ret::Pair(10, 11)),
+        c(SERVER, Ret::Int(77)),
+        c("close(11)", Ret::Ok),
+        c("close(6)", Ret::Ok),
     ]);
     let s = Script::new(calls);
-    let chan = prepare(&s, &sqfs_plan(), &["PATH=/opt/bin:relative".into()]).unwrap().unwrap();
-    assert_eq!(chan, FuseChan { image: 6, mine: 10, theirs: 11, server: "/usr/bin/squashfuse_ll".into() });
+    assert_eq!(prepare(&s, &sqfs_plan(), &["PATH=/opt/bin:relative".into()]).unwrap(), Some(10));
     s.done();
     // No image, or a directory: nothing to serve.
     let s = Script::new(Vec::<(String, Ret)>::new());
@@ -189,7 +178,7 @@ fn the_launcher_prepares_a_channel_only_for_squashfs() {
 }
 
 #[test]
-fn a_missing_server_or_a_closed_dev_fuse_fails_before_clone() {
+fn a_missing_server_a_closed_dev_fuse_or_a_failed_start_fails_before_clone() {
     let mut calls = detect_sqfs();
     calls.extend([
         c("stat(\"/usr/bin/squashfuse_ll\")", Ret::Err(libc::ENOENT)),
@@ -202,46 +191,23 @@ fn a_missing_server_or_a_closed_dev_fuse_fails_before_clone() {
     assert!(e.hint.unwrap().contains("apt-get install squashfuse"));
     s.done();
     let mut calls = detect_sqfs();
-    calls.extend([
-        c("stat(\"/srv/sqfuse\")", Ret::Kind(FileKind::File)),
-        c(format!("open(\"/dev/fuse\", {:#o})", libc::O_RDWR), Ret::Err(libc::EACCES)),
-        c("close(6)", Ret::Ok),
-    ]);
+    calls.extend([c("stat(\"/srv/sqfuse\")", Ret::Kind(FileKind::File)), c(MOUNT, Ret::Err(libc::EACCES)), c("close(6)", Ret::Ok)]);
     let s = Script::new(calls);
     let e = prepare(&s, &sqfs_plan(), &["SANDBOXCTL_SQUASHFUSE=/srv/sqfuse".into()]).unwrap_err();
     assert_eq!((e.code, e.message.as_str()), (Code::FuseUnavailable, "cannot open /dev/fuse: permission denied"));
+    assert!(e.hint.unwrap().contains("chmod 0666 /dev/fuse"));
     s.done();
-}
-
-fn chan() -> FuseChan {
-    FuseChan { image: 6, mine: 10, theirs: 11, server: "/usr/bin/squashfuse_ll".into() }
-}
-
-#[test]
-fn serve_starts_the_server_on_the_device_pid1_sent() {
-    let s = Script::new(vec![
+    let mut calls = detect_sqfs();
+    calls.extend([
+        c("stat(\"/usr/bin/squashfuse_ll\")", Ret::Kind(FileKind::File)),
+        c(MOUNT, Ret::Pair(10, 11)),
+        c(SERVER, Ret::Err(30_500)),
         c("close(11)", Ret::Ok),
-        c("recv_fd(10)", Ret::Fd(12)),
         c("close(10)", Ret::Ok),
-        c("spawn_server([\"/usr/bin/squashfuse_ll\", \"-f\", \"-s\", \"/dev/fd/6\", \"/dev/fd/12\"], keep=[6, 12])", Ret::Int(77)),
-        c("close(12)", Ret::Ok),
         c("close(6)", Ret::Ok),
     ]);
-    serve(&s, chan()).unwrap();
-    s.done();
-    // pid 1 failed before mounting: nothing to serve, its own error is reported.
-    let s = Script::new(vec![c("close(11)", Ret::Ok), c("recv_fd(10)", Ret::NoneYet), c("close(10)", Ret::Ok), c("close(6)", Ret::Ok)]);
-    serve(&s, chan()).unwrap();
-    s.done();
-    let s = Script::new(vec![
-        c("close(11)", Ret::Ok),
-        c("recv_fd(10)", Ret::Fd(12)),
-        c("close(10)", Ret::Ok),
-        c("spawn_server([\"/usr/bin/squashfuse_ll\", \"-f\", \"-s\", \"/dev/fd/6\", \"/dev/fd/12\"], keep=[6, 12])", Ret::Err(30_500)),
-        c("close(12)", Ret::Ok),
-        c("close(6)", Ret::Ok),
-    ]);
-    let e = serve(&s, chan()).unwrap_err();
+    let s = Script::new(calls);
+    let e = prepare(&s, &sqfs_plan(), &[]).unwrap_err();
     assert_eq!((e.code, e.message.as_str()), (Code::FuseUnavailable, "cannot start the FUSE server /usr/bin/squashfuse_ll: error 30500"));
     s.done();
 }

@@ -9,7 +9,7 @@
 
 use super::ids::Ids;
 use crate::error::{Code, Ctx, SetupError};
-use crate::image::{self, ImageKind};
+use crate::image;
 use crate::ops::{self, RootFs, SYSROOT};
 use crate::plan::Plan;
 use crate::sys::{Fd, MsFlags, Sys};
@@ -20,7 +20,7 @@ use crate::sys::{Fd, MsFlags, Sys};
 pub const INTERMEDIATE: &str = "/proc/self/fd";
 
 /// Build the root the program will see, and make it ours.
-pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids, fuse_sock: Option<Fd>) -> Result<(), SetupError> {
+pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids, image_mount: Option<Fd>) -> Result<(), SetupError> {
     // Nothing we mount may propagate back to the host.
     sys.mount(None, "/", None, (libc::MS_SLAVE | libc::MS_REC) as MsFlags, None).ctx(Code::Mount, "make / rslave")?;
 
@@ -30,13 +30,13 @@ pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids, fuse_sock: Option<Fd>) -> Res
     // An image root (issue 11): opened from the host view, put on sysroot
     // in place of the empty tmpfs, before any op resolves a target in it.
     let image = match &plan.root {
-        Some(spec) => Some((spec, image::root::open(sys, spec, if fuse_sock.is_some() { ImageKind::Squashfs } else { ImageKind::Dir })?)),
+        Some(spec) => Some((spec, image::root::open(sys, spec, image_mount)?)),
         None => None,
     };
 
     intermediate_root(sys, image.is_none())?;
     if let Some((spec, opened)) = image {
-        image::root::mount_sysroot(sys, spec, opened, image::root::Owner { uid: ids.uid, gid: ids.gid }, fuse_sock)?;
+        image::root::mount_sysroot(sys, spec, opened)?;
     }
 
     // apply: sources under /host, targets resolved inside /sysroot.

@@ -29,7 +29,7 @@ fn cx(plan: &Plan) -> InitContext<'_> {
         seccomp: progs(),
         env: vec!["PATH=/usr/bin".into()],
         tty_sock: None,
-        fuse_sock: None,
+        image_mount: None,
     }
 }
 
@@ -575,11 +575,11 @@ fn launcher_stand_in_failures_are_setup_errors_that_release_what_was_held_and_cl
 /// `setup_calls` with an image root: the image (or /dev/fuse) opened from
 /// the host view, no tmpfs on sysroot, the image put there right after the
 /// first pivot and before the ops resolve anything in it.
-fn image_calls(open: (String, Ret), mount: Vec<(String, Ret)>) -> Vec<(String, Ret)> {
+fn image_calls(open: Option<(String, Ret)>, mount: Vec<(String, Ret)>) -> Vec<(String, Ret)> {
     let mut calls = setup_calls();
     calls.retain(|(call, _)| !call.starts_with("mount(\"tmpfs\", \"sysroot\""));
     let at = calls.iter().position(|(call, _)| call.starts_with("mount(\"tmpfs\", \"/proc/self/fd\"")).unwrap();
-    calls.insert(at, open);
+    calls.splice(at..at, open);
     let at = calls.iter().position(|(call, _)| call.starts_with("open(\"/sysroot\"")).unwrap();
     calls.splice(at..at, mount);
     calls.extend([c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))), c("monotonic_ms()", Ret::Int(1000)), c("reap()", Ret::Err(libc::ECHILD))]);
@@ -600,27 +600,25 @@ fn a_directory_image_goes_on_sysroot_before_the_ops() {
     p.root = Some(serde_json::from_str(r#"{"image":"/img"}"#).unwrap());
     let mut mount = vec![c("mount(\"/host/proc/self/fd/7\", \"/sysroot\", -, BIND|REC, -)", Ret::Ok), c("close(7)", Ret::Ok)];
     mount.extend(sysroot_read_only());
-    let s = Script::new(image_calls(c(format!("open(\"/img\", {:#o})", libc::O_PATH | libc::O_DIRECTORY), Ret::Fd(7)), mount));
+    let s = Script::new(image_calls(Some(c(format!("open(\"/img\", {:#o})", libc::O_PATH | libc::O_DIRECTORY), Ret::Fd(7))), mount));
     assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 0);
     s.done();
 }
 
 #[test]
-fn a_squashfs_image_is_mounted_by_pid1_and_served_by_the_launcher() {
+fn a_squashfs_image_is_attached_from_the_launchers_detached_mount() {
     let mut p = plan();
     p.root = Some(serde_json::from_str(r#"{"image":"/i.sqfs"}"#).unwrap());
     let mut mount = vec![
         c("mkdir(\"/lower\", 755)", Ret::Ok),
-        c("mount(\"image\", \"/lower\", \"fuse.squashfuse\", RDONLY|NOSUID|NODEV, \"fd=8,rootmode=40000,user_id=1000,group_id=1001,allow_other\")", Ret::Ok),
-        c("send_fd(9, 8)", Ret::Ok),
+        c("move_mount(8, \"/lower\")", Ret::Ok),
         c("close(8)", Ret::Ok),
-        c("close(9)", Ret::Ok),
         c("mount(\"/lower\", \"/sysroot\", -, BIND, -)", Ret::Ok),
     ];
     mount.extend(sysroot_read_only());
-    let s = Script::new(image_calls(c(format!("open(\"/dev/fuse\", {:#o})", libc::O_RDWR), Ret::Fd(8)), mount));
+    let s = Script::new(image_calls(None, mount));
     let mut icx = cx(&p);
-    icx.fuse_sock = Some(9);
+    icx.image_mount = Some(8);
     assert_eq!(expect_exit(|| run_init(&s, &icx)), 0);
     s.done();
 }

@@ -378,6 +378,13 @@ impl Sys for Script {
             r => panic!("spawn_server: {r:?}"),
         }
     }
+    fn fuse_mount_detached(&self, options: &[(&str, &str)]) -> SysResult<(Fd, Fd)> {
+        let opts: Vec<String> = options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        self.pair(format!("fuse_mount_detached({})", opts.join(",")))
+    }
+    fn move_mount(&self, fd: Fd, target: &str) -> SysResult<()> {
+        self.unit(format!("move_mount({fd}, {})", q(target)))
+    }
     fn socketpair(&self) -> SysResult<(Fd, Fd)> {
         self.pair("socketpair()".into())
     }
