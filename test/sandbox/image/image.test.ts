@@ -114,6 +114,13 @@ function hostHasFuseMount(): boolean {
 }
 
 describe('the FUSE server', () => {
+  test('is out of the sandbox\'s sight and reach: not in its /proc, alive after kill -9 -1 inside', async () => {
+    const script = 'cat /proc/[0-9]*/comm | grep -c squashfuse; sleep 30 & kill -9 -1; cat /etc/image-marker';
+    const r = await native(imagePlan(img.sqfs, script));
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('0\ninside the image\n');
+  });
+
   test('that ends at once leaves a mount error with a hint, not a hang', async () => {
     const child = spawn(INIT, ['--plan', '-'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SANDBOXCTL_SQUASHFUSE: '/bin/false' } });
     let stderr = '';
