@@ -8,6 +8,7 @@ pub mod caps;
 pub mod check;
 pub mod config;
 pub mod error;
+pub mod image;
 pub mod init;
 pub mod launch;
 pub mod ops;

@@ -28,6 +28,10 @@ export const ERROR_CODES = [
   'E_CONFIG_UNTRUSTED',
   /** The post-run audit found what host tools would execute and `onTaint` is `fail`, or a revert did not hold; `taint` lists it (exit 125, after the program ran). */
   'E_TAINTED',
+  /** The image named by `root.image` is not usable: missing, not a directory or SquashFS file (the message names the file and the magic found), a corrupt SquashFS superblock, or a kind its write mode cannot take. */
+  'E_IMAGE_INVALID',
+  /** A SquashFS image cannot be served: `/dev/fuse` cannot be opened (the hint says how to open it to users) or the FUSE server program is missing. */
+  'E_FUSE_UNAVAILABLE',
   /** (CLI only) a bad flag or argument. */
   'E_USAGE',
   /** (CLI only) a bug in sandboxctl itself. */

@@ -25,6 +25,8 @@ export type Code =
   | 'E_CONFIG_INVALID'
   | 'E_CONFIG_UNTRUSTED'
   | 'E_TAINTED'
+  | 'E_IMAGE_INVALID'
+  | 'E_FUSE_UNAVAILABLE'
   | 'E_USAGE'
   | 'E_INTERNAL';
 /**
