@@ -105,6 +105,10 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
    * file (whose plan errors become `E_CONFIG_INVALID`) or the flag as typed.
    */
   explain(error: unknown): unknown {
+    // The root's errors name plan fields (`write "fake"`); say the flag.
+    if (error instanceof SandboxError && error.code === 'E_IMAGE_INVALID' && this.flagOn('--write') && error.hint === undefined) {
+      return new SandboxError(error.code, error.message, { hint: '--write changes a directory image; for writes that vanish with the sandbox, use --write-fake', path: error.path, exitStatus: error.exitStatus, cause: error });
+    }
     if (!(error instanceof SandboxError) || error.opIndex === undefined) return error;
     const origin = this.resolved?.origins[error.opIndex];
     if (origin === undefined) return error;

@@ -73,6 +73,7 @@ test('sandboxctl run: a SquashFS image with --write, a file that is no image, a 
   const sqfs = await inImages(['run', '--image', './app.sqfs', '--write', ...OPS], 'true');
   expect(sqfs.code).toBe(125);
   expect(sqfs.stderr).toMatch(/E_IMAGE_INVALID: .*app\.sqfs: a SquashFS image cannot be written/);
+  expect(sqfs.stderr).toMatch(/\nsandboxctl: hint: --write changes a directory image; for writes that vanish with the sandbox, use --write-fake\n$/);
   const notes = await inImages(['run', '--image', './notes.txt', ...OPS], 'true');
   expect(notes.code).toBe(125);
   expect(notes.stderr).toMatch(/E_IMAGE_INVALID: .*notes\.txt: not a directory or SquashFS image \(magic 59 6f 75 20\)/);
