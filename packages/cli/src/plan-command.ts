@@ -33,8 +33,11 @@ import type { SandboxctlContext } from './context';
 import { applyFlags, clipanionOption, closedFd, flagKey, flagSpec, type FdReader, type FlagOccurrence, type FlagSpec, type FlagValue, PLAN_FLAGS, readFdText, scanFlagOrder, usage } from './flags';
 
 export abstract class PlanCommand extends Command<SandboxctlContext> {
-  /** `--share-net` and `--unshare-net` exclude each other. */
-  static override schema = [t.hasMutuallyExclusiveKeys(['shareNet', 'unshareNet'], { missingIf: 'falsy' })];
+  /** `--share-net` and `--unshare-net` exclude each other, as do `--write` and `--write-fake`. */
+  static override schema = [
+    t.hasMutuallyExclusiveKeys(['shareNet', 'unshareNet'], { missingIf: 'falsy' }),
+    t.hasMutuallyExclusiveKeys(['write', 'writeFake'], { missingIf: 'falsy' }),
+  ];
 
   // The program.
   program = Option.String({ name: 'command', required: true });
@@ -147,7 +150,7 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
     return discoverConfig(cwd, { allowUntrusted });
   }
 
-  /** `--image` and how it is written; `E_USAGE` for the write flags without it, or together. */
+  /** `--image` and how it is written; `E_USAGE` for the write flags without it (the schema refuses them together). */
   private imageOption(): ImageOption | undefined {
     const path = this.flagString('--image');
     const write = this.flagOn('--write');
@@ -158,7 +161,6 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
       if (given.length > 0) throw usage(`${given.join(', ')} only ${given.length === 1 ? 'applies' : 'apply'} to --image`, 'add --image PATH');
       return undefined;
     }
-    if (write && fake) throw usage('--write and --write-fake exclude each other', 'keep --write to change the directory image, --write-fake to drop the writes after the run');
     if (size !== undefined && !fake) throw usage('--write-fake-size applies only to --write-fake', 'add --write-fake');
     if (this.flagString('--preset') !== undefined) {
       throw usage(`--image does not combine with --preset ${this.flagString('--preset')}: its ops build on the host's directories, not the image's`, 'drop --preset, and give --proc /proc --dev /dev --tmpfs /tmp');
