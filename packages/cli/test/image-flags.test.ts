@@ -67,6 +67,10 @@ describe('--image', () => {
     expect(result.stdout).toContain('root:      image /srv/app.sqfs, writable in memory (at most 1G): writes are gone after the run');
     const readOnly = await runCli(['explain', '--no-config', '--image', '/srv/rootfs', 'true']);
     expect(readOnly.stdout).toContain('root:      image /srv/rootfs, read-only');
+    expect(readOnly.stdout).toContain('visible, read-only:\n  nothing of the host but the image\n');
+    const plain = await runCli(['explain', '--no-config', 'true']);
+    expect(plain.stdout).not.toContain('root:');
+    expect(plain.stdout).toContain('visible, read-only:\n  nothing of the host\n');
     const json = await runCli(['explain', '--json', '--no-config', '--image', '/srv/rootfs', '--write', 'true']);
     expect(JSON.parse(json.stdout)).toMatchObject({ root: 'image /srv/rootfs, writable: writes change the image' });
   });

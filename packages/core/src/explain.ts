@@ -248,8 +248,10 @@ export function formatExplanation(e: Explanation): string {
       lines.push(`  ${path}${i.why !== undefined ? `${i.why}: ${i.what}` : i.what}`);
     }
   };
-  section('visible, read-only:', e.visible, e.hostRoot ? undefined : 'nothing of the host');
-  if (!e.hostRoot && e.visible.length > 0) lines.push('  (nothing else of the host)');
+  // An image root is of the host too: say it is the exception.
+  const besides = e.root !== undefined ? ' but the image' : '';
+  section('visible, read-only:', e.visible, e.hostRoot ? undefined : `nothing of the host${besides}`);
+  if (!e.hostRoot && e.visible.length > 0) lines.push(`  (nothing else of the host${besides})`);
   section('writable:', e.writable, 'nothing');
   section('hidden:', e.hidden);
   section('read-only inside writable places:', e.protected);
