@@ -218,7 +218,6 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
   return out;
 }
 
-/** The text form of {@link explainPlan}. */
 /** `plan.root` in words: the image, and where writes to it go. */
 function describeRoot(root: RootSpec): string {
   const kind = root.format === 'dir' ? 'directory image' : root.format === 'squashfs' ? 'SquashFS image' : 'image';
@@ -231,6 +230,7 @@ function describeRoot(root: RootSpec): string {
   return `${kind} ${shellWord(root.image)}, ${writes}`;
 }
 
+/** The text form of {@link explainPlan}. */
 export function formatExplanation(e: Explanation): string {
   const lines: string[] = [];
   lines.push(`program:   ${e.argv.length > 0 ? e.argv.map(shellWord).join(' ') : '(none given)'}`);
