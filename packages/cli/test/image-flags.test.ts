@@ -5,27 +5,12 @@ import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Plan } from '@sandboxctl/core';
-import { runCli } from './helpers';
+import { planOf, runCli, usageError } from './helpers';
 import { resetNative } from '../../core/test/support/native-mock';
 
 jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('../../core/test/support/native-mock')>('../../core/test/support/native-mock').native);
 
 beforeEach(resetNative);
-
-async function planOf(args: string[]): Promise<Plan> {
-  const result = await runCli(['plan', '--json', '--no-config', ...args]);
-  if (result.status !== 0) throw new Error(`status ${result.status}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as Plan;
-}
-
-async function usageError(args: string[]): Promise<{ message: string; hint: string | undefined }> {
-  const result = await runCli(args);
-  expect(result.stdout).toBe('');
-  expect(result.status).toBe(125);
-  const match = /^sandboxctl: E_USAGE: (.*)\n(?:sandboxctl: hint: (.*)\n)?$/.exec(result.stderr);
-  if (!match) throw new Error(`not a usage error: ${JSON.stringify(result.stderr)}`);
-  return { message: match[1]!, hint: match[2] };
-}
 
 describe('--image', () => {
   let cwd: string;
@@ -41,7 +26,7 @@ describe('--image', () => {
   });
 
   it('sets a read-only root, relative to the current directory, under the op flags in argv order', async () => {
-    const built = await planOf(['--proc', '/proc', '--image', './app.sqfs', '--dev', '/dev', '--tmpfs', '/tmp', '--', '/bin/sh', '-c', 'id']);
+    const built = await planOf(['--no-config', '--proc', '/proc', '--image', './app.sqfs', '--dev', '/dev', '--tmpfs', '/tmp', '--', '/bin/sh', '-c', 'id']);
     expect(built.root).toEqual({ image: join(dir, 'app.sqfs'), write: 'readOnly' });
     expect(built.ops).toEqual([
       { kind: 'proc', target: '/proc' },
@@ -52,13 +37,13 @@ describe('--image', () => {
   });
 
   it('--write makes it writable, --write-fake fake with an optional --write-fake-size', async () => {
-    expect((await planOf(['--image', '/srv/rootfs', '--write', 'true'])).root).toEqual({ image: '/srv/rootfs', write: 'writable' });
-    expect((await planOf(['--image', '/srv/rootfs', '--write-fake', 'true'])).root).toEqual({ image: '/srv/rootfs', write: 'fake' });
-    expect((await planOf(['--write-fake-size', '512m', '--write-fake', '--image=/srv/rootfs', 'true'])).root).toEqual({ image: '/srv/rootfs', write: 'fake', fakeSize: '512m' });
+    expect((await planOf(['--no-config', '--image', '/srv/rootfs', '--write', 'true'])).root).toEqual({ image: '/srv/rootfs', write: 'writable' });
+    expect((await planOf(['--no-config', '--image', '/srv/rootfs', '--write-fake', 'true'])).root).toEqual({ image: '/srv/rootfs', write: 'fake' });
+    expect((await planOf(['--no-config', '--write-fake-size', '512m', '--write-fake', '--image=/srv/rootfs', 'true'])).root).toEqual({ image: '/srv/rootfs', write: 'fake', fakeSize: '512m' });
   });
 
   it('leaves the root alone without it', async () => {
-    expect((await planOf(['true'])).root).toBeUndefined();
+    expect((await planOf(['--no-config', 'true'])).root).toBeUndefined();
   });
 
   it('is named by explain', async () => {

@@ -10,19 +10,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native, requireKernel, tempDir, UID } from '../helpers';
-import { buildImages, imagePlan, type Images, mksquashfs, requireImageTools } from './fixtures';
+import { imagePlan, mksquashfs, useImages } from './fixtures';
 
-let img: Images;
 const CH_RUN = '/usr/bin/ch-run';
-
-beforeAll(() => {
-  requireKernel();
-  requireImageTools();
+const requireChRun = (): void => {
   if (spawnSync(CH_RUN, ['--version']).error) throw new Error('the ch-run comparison needs ch-run 0.31: apt-get install charliecloud-runtime');
-  img = buildImages();
-});
-
-afterAll(() => img && rmSync(img.base, { recursive: true, force: true }));
+};
+const images = useImages(requireKernel, requireChRun);
 
 function chRun(args: string[], script: string): { code: number | null; stdout: string; stderr: string } {
   const user = process.env.USER ?? (UID === 0 ? 'root' : spawnSync('id', ['-un'], { encoding: 'utf8' }).stdout.trim());
@@ -33,8 +27,8 @@ function chRun(args: string[], script: string): { code: number | null; stdout: s
 const SCRIPT = 'id -u; id -g; cat /etc/image-marker; touch /x 2>&1; awk \'$5 == "/" { print $6 }\' /proc/self/mountinfo | tr , "\\n" | grep -x ro';
 
 describe.each([
-  ['directory', () => img.dir],
-  ['SquashFS', () => img.sqfs],
+  ['directory', () => images().dir],
+  ['SquashFS', () => images().sqfs],
 ])('a %s image', (_kind, image) => {
   test('same ids, same files, same read-only root', async () => {
     const theirs = chRun([image()], SCRIPT);
@@ -48,8 +42,8 @@ describe.each([
 
 test('a bind destination missing in a read-only image: both refuse, naming the read-only image', async () => {
   const src = tempDir('sbx-chrun-src-');
-  const theirs = chRun(['-b', `${src}:/mnt/nope`, img.dir], 'true');
-  const ours = await native(imagePlan(img.dir, 'true', {}, [{ kind: 'bind', source: src, target: '/mnt/nope' }]));
+  const theirs = chRun(['-b', `${src}:/mnt/nope`, images().dir], 'true');
+  const ours = await native(imagePlan(images().dir, 'true', {}, [{ kind: 'bind', source: src, target: '/mnt/nope' }]));
   expect(theirs.code).not.toBe(0);
   expect(theirs.stderr).toMatch(/can't mkdir: .*\/mnt\/nope: Read-only file system/);
   expect(ours.code).toBe(125);
@@ -60,7 +54,7 @@ test('a bind destination missing in a read-only image: both refuse, naming the r
 test('difference: an absolute link at a bind destination resolves in the image here, on the host in ch-run', async () => {
   const base = tempDir('sbx-chrun-link-');
   const root = join(base, 'rootfs');
-  spawnSync('cp', ['-a', img.dir, root]);
+  spawnSync('cp', ['-a', images().dir, root]);
   symlinkSync('/etc', join(root, 'mnt/etc'));
   const src = join(base, 'src');
   writeFileSync(src, 'bound\n');
@@ -77,7 +71,7 @@ test('difference: an absolute link at a bind destination resolves in the image h
 test('difference: a daemonised child still reads a SquashFS image after the command exits (ch-run #1161)', async () => {
   const script = (out: string) => `setsid sh -c "sleep 1; cat /etc/image-marker > ${out}/late" </dev/null >/dev/null 2>&1 & echo started`;
   const theirsOut = tempDir('sbx-chrun-out-');
-  chRun(['-b', `${theirsOut}:/mnt`, img.sqfs], script('/mnt'));
+  chRun(['-b', `${theirsOut}:/mnt`, images().sqfs], script('/mnt'));
   await new Promise((r) => setTimeout(r, 2000));
   let theirs = '';
   try {
@@ -89,7 +83,7 @@ test('difference: a daemonised child still reads a SquashFS image after the comm
   expect(theirs).toBe('');
   const oursOut = tempDir('sbx-chrun-out-');
   mkdirSync(join(oursOut, 'x'));
-  const ours = await native(imagePlan(img.sqfs, script('/mnt'), {}, [{ kind: 'bind', source: oursOut, target: '/mnt', writable: true }]));
+  const ours = await native(imagePlan(images().sqfs, script('/mnt'), {}, [{ kind: 'bind', source: oursOut, target: '/mnt', writable: true }]));
   expect(ours.stdout).toBe('started\n');
   expect(readFileSync(join(oursOut, 'late'), 'utf8')).toBe('inside the image\n');
   rmSync(theirsOut, { recursive: true, force: true });
@@ -99,7 +93,7 @@ test('difference: a daemonised child still reads a SquashFS image after the comm
 test('files a SquashFS image stores as root are the user\'s, a 0700 directory open to them, as in ch-run', async () => {
   const base = tempDir('sbx-chrun-perm-');
   const root = join(base, 'rootfs');
-  spawnSync('cp', ['-a', img.dir, root]);
+  spawnSync('cp', ['-a', images().dir, root]);
   mkdirSync(join(root, 'root/private'), { recursive: true, mode: 0o700 });
   writeFileSync(join(root, 'root/private/f'), 'private\n', { mode: 0o600 });
   spawnSync('chmod', ['0700', join(root, 'root'), join(root, 'root/private')]);
@@ -120,8 +114,8 @@ test('files a SquashFS image stores as root are the user\'s, a 0700 directory op
 });
 
 test('files a SquashFS image stores under another owner (the user\'s own uid, packed unprivileged) are shown alike', async () => {
-  const sq = join(img.base, 'own.sqfs');
-  spawnSync('mksquashfs', [img.dir, sq, '-noappend', '-quiet', '-no-progress']);
+  const sq = join(images().base, 'own.sqfs');
+  spawnSync('mksquashfs', [images().dir, sq, '-noappend', '-quiet', '-no-progress']);
   const theirs = chRun([sq], 'stat -c %u /bin/busybox');
   const ours = await native(imagePlan(sq, 'stat -c %u /bin/busybox'));
   // Root packs and sees 0; an unprivileged user sees the overflow id 65534

@@ -5,7 +5,7 @@
  * another magic. Each probe fails with what to install, never skips.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers';
 
@@ -77,5 +77,26 @@ export function imagePlan(image: string, script: string, root: object = {}, ops:
     root: { image, ...root },
     ops: [{ kind: 'proc', target: '/proc' }, { kind: 'dev', target: '/dev' }, { kind: 'tmpfs', target: '/tmp' }, ...ops],
     env: { inherit: false, set: { PATH: '/bin', HOME: '/' } },
+  };
+}
+
+/** The line of mountinfo for the root. */
+export const ROOT_LINE = `awk '$5 == "/"' /proc/self/mountinfo`;
+
+/**
+ * The suite's images: built once before its tests (after the given probes
+ * and the image tools' own), removed after them. Read `images()` inside a test.
+ */
+export function useImages(...probes: Array<() => void>): () => Images {
+  let img: Images | undefined;
+  beforeAll(() => {
+    for (const probe of probes) probe();
+    requireImageTools();
+    img = buildImages();
+  });
+  afterAll(() => img && rmSync(img.base, { recursive: true, force: true }));
+  return () => {
+    if (!img) throw new Error('the images were not built');
+    return img;
   };
 }

@@ -9,25 +9,16 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INIT, native, requireKernel, tempDir, UID, until } from '../helpers';
-import { buildImages, busyboxRoot, imagePlan, type Images, mksquashfs, requireImageTools } from './fixtures';
+import { busyboxRoot, imagePlan, mksquashfs, ROOT_LINE, useImages } from './fixtures';
 
-let img: Images;
-
-beforeAll(() => {
-  requireKernel();
-  requireImageTools();
-  img = buildImages();
-});
-
-afterAll(() => img && rmSync(img.base, { recursive: true, force: true }));
+const images = useImages(requireKernel);
 
 /** The line of mountinfo for the root. */
-const ROOT_LINE = `awk '$5 == "/"' /proc/self/mountinfo`;
 const READ = 'id -u; cat /etc/image-marker; touch /x 2>&1; mount -o remount,rw / 2>&1; ' + ROOT_LINE;
 
 describe.each([
-  ['directory', () => img.dir, '(?!fuse|overlay)\\S+'],
-  ['SquashFS', () => img.sqfs, 'fuse.squashfuse'],
+  ['directory', () => images().dir, '(?!fuse|overlay)\\S+'],
+  ['SquashFS', () => images().sqfs, 'fuse.squashfuse'],
 ])('a %s image', (_kind, image, fstype) => {
   test('is the read-only root, submounts and remount included', async () => {
     const r = await native(imagePlan(image(), READ));
@@ -51,7 +42,7 @@ describe.each([
     expect(r.stdout).toMatch(/^hi\n\/opt\/a\/b\n.* \/ \/ rw,nosuid,nodev.* - overlay overlay .*userxattr/);
     const again = await native(imagePlan(image(), 'cat /etc/new 2>&1; ls /opt 2>&1; true', { write: 'fake' }));
     expect(again.stdout).toMatch(/No such file or directory\n.*No such file or directory/);
-    expect(existsSync(join(img.dir, 'etc/new'))).toBe(false);
+    expect(existsSync(join(images().dir, 'etc/new'))).toBe(false);
   });
 
   test('a fake-writes size tmpfs cannot take is refused before the sandbox', async () => {
@@ -63,24 +54,24 @@ describe.each([
 });
 
 test('a writable directory image keeps what the sandbox wrote', async () => {
-  const r = await native(imagePlan(img.dir, 'echo kept > /root/w && ' + ROOT_LINE, { write: 'writable' }));
+  const r = await native(imagePlan(images().dir, 'echo kept > /root/w && ' + ROOT_LINE, { write: 'writable' }));
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   expect(r.stdout.split(' ')[5]).toMatch(/^rw,nosuid,nodev/);
-  expect(readFileSync(join(img.dir, 'root/w'), 'utf8')).toBe('kept\n');
-  rmSync(join(img.dir, 'root/w'));
+  expect(readFileSync(join(images().dir, 'root/w'), 'utf8')).toBe('kept\n');
+  rmSync(join(images().dir, 'root/w'));
 });
 
 test('a SquashFS image cannot be writable', async () => {
-  const r = await native(imagePlan(img.sqfs, 'true', { write: 'writable' }));
+  const r = await native(imagePlan(images().sqfs, 'true', { write: 'writable' }));
   expect(r.code).toBe(125);
   expect(r.stderr).toMatch(/E_IMAGE_INVALID: .*app\.sqfs: a SquashFS image cannot be written/);
 });
 
 describe('bad images fail before any namespace, naming the file', () => {
   test.each([
-    ['another magic', () => img.otherMagic, /E_IMAGE_INVALID: .*notes\.txt: not a directory or SquashFS image \(magic 59 6f 75 20\)/],
-    ['a corrupt superblock', () => img.corrupt, /E_IMAGE_INVALID: .*corrupt\.sqfs: cannot read the SquashFS superblock: inode count 0/],
+    ['another magic', () => images().otherMagic, /E_IMAGE_INVALID: .*notes\.txt: not a directory or SquashFS image \(magic 59 6f 75 20\)/],
+    ['a corrupt superblock', () => images().corrupt, /E_IMAGE_INVALID: .*corrupt\.sqfs: cannot read the SquashFS superblock: inode count 0/],
     ['a missing path', () => '/nonexistent/image', /E_IMAGE_INVALID: cannot open the image \/nonexistent\/image: no such file or directory/],
     ['a relative path', () => 'rootfs', /E_PLAN_INVALID: plan.root.image: path rootfs is not absolute/],
   ])('%s', async (_what, image, message) => {
@@ -116,7 +107,7 @@ function hostHasFuseMount(): boolean {
 describe('the FUSE server', () => {
   test('is out of the sandbox\'s sight and reach: not in its /proc, alive after kill -9 -1 inside', async () => {
     const script = 'cat /proc/[0-9]*/comm | grep -c squashfuse; sleep 30 & kill -9 -1; cat /etc/image-marker';
-    const r = await native(imagePlan(img.sqfs, script));
+    const r = await native(imagePlan(images().sqfs, script));
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('0\ninside the image\n');
   });
@@ -126,7 +117,7 @@ describe('the FUSE server', () => {
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const code = new Promise((r) => child.on('close', r));
-    child.stdin.end(JSON.stringify(imagePlan(img.sqfs, 'echo ran')));
+    child.stdin.end(JSON.stringify(imagePlan(images().sqfs, 'echo ran')));
     expect(await code).toBe(125);
     expect(stderr).toMatch(/E_MOUNT: .*transport endpoint is not connected/);
     expect(stderr).toMatch(/hint: the SquashFS image's FUSE server ended/);
@@ -136,7 +127,7 @@ describe('the FUSE server', () => {
   test('serves a daemonised child after the program exited (ch-run #1161)', async () => {
     const out = tempDir('sbx-img-out-');
     const script = 'setsid sh -c "sleep 1; cat /etc/image-marker > /out/late" </dev/null >/dev/null 2>&1 & echo started';
-    const r = await native(imagePlan(img.sqfs, script, {}, [{ kind: 'bind', source: out, target: '/out', writable: true }]));
+    const r = await native(imagePlan(images().sqfs, script, {}, [{ kind: 'bind', source: out, target: '/out', writable: true }]));
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('started\n');
     expect(readFileSync(join(out, 'late'), 'utf8')).toBe('inside the image\n');
@@ -149,7 +140,7 @@ describe('the FUSE server', () => {
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     const closed = new Promise((r) => child.on('close', r));
-    child.stdin.end(JSON.stringify(imagePlan(img.sqfs, 'cat /etc/image-marker; exec sleep 60')));
+    child.stdin.end(JSON.stringify(imagePlan(images().sqfs, 'cat /etc/image-marker; exec sleep 60')));
     expect(await until(() => stdout.includes('inside the image'), 10_000)).toBe(true);
     const servers = serversOf(child.pid!);
     expect(servers).toHaveLength(1);

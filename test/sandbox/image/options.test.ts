@@ -8,23 +8,14 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { plan, run } from '@sandboxctl/core';
 import { cli, requireKernel, UID } from '../helpers';
-import { buildImages, type Images, requireImageTools } from './fixtures';
+import { ROOT_LINE, useImages } from './fixtures';
 
-let img: Images;
-
-beforeAll(() => {
-  requireKernel();
-  requireImageTools();
-  img = buildImages();
-});
-
-afterAll(() => img && rmSync(img.base, { recursive: true, force: true }));
+const images = useImages(requireKernel);
 
 const OPS = ['--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp'];
-const ROOT_LINE = `awk '$5 == "/"' /proc/self/mountinfo`;
 
 /** `sandboxctl ARGS… -- /bin/sh -c SCRIPT` in the images' directory, so `./rootfs` and `./app.sqfs` name them. */
-const inImages = (args: string[], script: string) => cli([...args, '--', '/bin/sh', '-c', script], { cwd: img.base });
+const inImages = (args: string[], script: string) => cli([...args, '--', '/bin/sh', '-c', script], { cwd: images().base });
 
 describe.each([
   ['directory', './rootfs'],
@@ -49,15 +40,15 @@ describe.each([
     expect(r.stdout).toMatch(/^hi\n.* \/ \/ rw,nosuid,nodev.* - overlay overlay /);
     const again = await inImages(['run', '--image', path, '--write-fake', ...OPS], 'cat /etc/new 2>&1; true');
     expect(again.stdout).toMatch(/No such file or directory/);
-    expect(existsSync(join(img.dir, 'etc/new'))).toBe(false);
+    expect(existsSync(join(images().dir, 'etc/new'))).toBe(false);
   });
 
   test('sandboxctl explain and plan name the root', async () => {
     const explained = await inImages(['explain', '--no-config', '--image', path, '--write-fake', ...OPS], 'true');
     expect(explained.code).toBe(0);
-    expect(explained.stdout).toContain(`root:      image ${join(img.base, path)}, writable in memory (at most 12%): writes are gone after the run`);
+    expect(explained.stdout).toContain(`root:      image ${join(images().base, path)}, writable in memory (at most 12%): writes are gone after the run`);
     const planned = await inImages(['plan', '--no-config', '--json', '--image', path, ...OPS], 'true');
-    expect(JSON.parse(planned.stdout).root).toEqual({ image: join(img.base, path), write: 'readOnly' });
+    expect(JSON.parse(planned.stdout).root).toEqual({ image: join(images().base, path), write: 'readOnly' });
   });
 });
 
@@ -65,8 +56,8 @@ test('sandboxctl run --image DIR --write changes the directory image', async () 
   const r = await inImages(['run', '--image', './rootfs', '--write', ...OPS], 'echo kept > /root/w');
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
-  expect(readFileSync(join(img.dir, 'root/w'), 'utf8')).toBe('kept\n');
-  rmSync(join(img.dir, 'root/w'));
+  expect(readFileSync(join(images().dir, 'root/w'), 'utf8')).toBe('kept\n');
+  rmSync(join(images().dir, 'root/w'));
 });
 
 test('sandboxctl run: a SquashFS image with --write, a file that is no image, a missing one', async () => {
@@ -92,8 +83,8 @@ describe('run({ image })', () => {
   const ops = () => plan().proc('/proc').dev('/dev').tmpfs('/tmp');
 
   test.each([
-    ['directory', () => img.dir],
-    ['SquashFS', () => img.sqfs],
+    ['directory', () => images().dir],
+    ['SquashFS', () => images().sqfs],
   ])('a %s path is the read-only root', async (_kind, image) => {
     const r = await run({ argv: ['/bin/sh', '-c', 'id -u; cat /etc/image-marker; touch /x 2>&1; true'], image: image(), ops: ops(), stdio: 'pipe' });
     expect(r.stderr).toBe('');
@@ -102,14 +93,14 @@ describe('run({ image })', () => {
   });
 
   test('{ path, write: "fake", fakeSize } takes writes that vanish; a relative path resolves against relativeTo', async () => {
-    const r = await run({ argv: ['/bin/sh', '-c', 'echo hi > /etc/new && cat /etc/new'], image: { path: 'app.sqfs', write: 'fake', fakeSize: '8m' }, relativeTo: img.base, ops: ops() });
+    const r = await run({ argv: ['/bin/sh', '-c', 'echo hi > /etc/new && cat /etc/new'], image: { path: 'app.sqfs', write: 'fake', fakeSize: '8m' }, relativeTo: images().base, ops: ops() });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('hi\n');
   });
 
   test('{ write: "writable" } on a SquashFS image rejects with E_IMAGE_INVALID; with a preset, E_PLAN_INVALID', async () => {
-    await expect(run({ argv: ['/bin/true'], image: { path: img.sqfs, write: 'writable' }, ops: ops() })).rejects.toMatchObject({ code: 'E_IMAGE_INVALID' });
-    await expect(run({ argv: ['/bin/true'], image: img.dir, preset: 'strict' })).rejects.toMatchObject({ code: 'E_PLAN_INVALID', path: 'root' });
+    await expect(run({ argv: ['/bin/true'], image: { path: images().sqfs, write: 'writable' }, ops: ops() })).rejects.toMatchObject({ code: 'E_IMAGE_INVALID' });
+    await expect(run({ argv: ['/bin/true'], image: images().dir, preset: 'strict' })).rejects.toMatchObject({ code: 'E_PLAN_INVALID', path: 'root' });
   });
 });
