@@ -4,7 +4,6 @@
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Plan } from '@sandboxctl/core';
 import { planOf, runCli, usageError } from './helpers';
 import { resetNative } from '../../core/test/support/native-mock';
 

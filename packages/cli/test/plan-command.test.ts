@@ -4,7 +4,6 @@
 import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Plan } from '@sandboxctl/core';
 import { planOf, runCli, usageError } from './helpers';
 import { native, resetNative } from '../../core/test/support/native-mock';
 
