@@ -13,7 +13,7 @@
 //! op (an internally tagged enum) before decoding it, so an error inside an
 //! op carries only the op's path ([`narrow`] finds the field).
 
-use crate::plan::{AuditSpec, EnvPolicy, FdPass, Landlock, Namespaces, Network, Op, Seccomp};
+use crate::plan::{AuditSpec, EnvPolicy, FdPass, Landlock, Namespaces, Network, Op, RootSpec, Seccomp};
 use schemars::JsonSchema;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
 use serde::Deserialize;
@@ -90,6 +90,7 @@ pub struct ConfigFile {
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Vec<Op>")]
     pub ops: Option<Vec<Op>>,
+    pub root: Option<RootSpec>,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Seccomp")]
     pub seccomp: Option<Seccomp>,

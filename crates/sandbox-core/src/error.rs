@@ -73,6 +73,10 @@ codes! {
     OciExists = "E_OCI_EXISTS",
     /// (OCI runtime) a lifecycle hook failed or timed out.
     Hook = "E_HOOK",
+    /// The image named by `root.image` is not usable: missing, not a directory or SquashFS file (the message names the file and the magic found), a corrupt SquashFS superblock, or a kind its write mode cannot take.
+    ImageInvalid = "E_IMAGE_INVALID",
+    /// A SquashFS image cannot be served: `/dev/fuse` cannot be opened (the hint says how to open it to users) or the FUSE server program is missing.
+    FuseUnavailable = "E_FUSE_UNAVAILABLE",
     /// (CLI only) a bad flag or argument.
     Usage = "E_USAGE",
     /// (CLI only) a bug in sandboxctl itself.
@@ -141,6 +145,8 @@ impl SetupError {
 fn hint_for(code: Code, errno: Errno) -> Option<String> {
     match (code, errno.0) {
         (Code::Mount, libc::ENOSPC) => Some("the mount table is full: raise fs.mount-max or use fewer mounts".into()),
+        // A FUSE mount whose server is gone (an image's, image/fuse.rs).
+        (Code::Mount | Code::Setup, libc::ENOTCONN) => Some("the SquashFS image's FUSE server ended: its own message, if any, is above".into()),
         _ => None,
     }
 }

@@ -9,6 +9,7 @@ pub mod check;
 pub mod config;
 pub mod container;
 pub mod error;
+pub mod image;
 pub mod init;
 pub mod launch;
 pub mod oci;

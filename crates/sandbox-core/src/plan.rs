@@ -98,6 +98,10 @@ pub struct Plan {
     /// acts on it (see `crate::audit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditSpec>,
+    /// The sandbox's root is an image (a directory or a SquashFS file)
+    /// instead of an empty tmpfs; ops then resolve their targets inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<RootSpec>,
 }
 
 /// What the post-run audit looks at and what it does with a finding.
@@ -192,6 +196,7 @@ impl Plan {
             argv0: None,
             status_fd: None,
             audit: None,
+            root: None,
         }
     }
 }
@@ -601,6 +606,60 @@ pub struct PlaceholderOp {
     /// parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
+}
+
+/// An image as the sandbox's root (issue 11; ch-run's IMAGE argument).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RootSpec {
+    /// Absolute host path of the image: a directory or a SquashFS file.
+    pub image: String,
+    /// What the image is: `auto` (a directory, else the file's magic), `dir` or `squashfs`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub format: ImageFormat,
+    /// How writes to the root are handled (default read-only).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub write: RootWrite,
+    /// Size of the tmpfs holding the writes of `fake`, in tmpfs `size=`
+    /// syntax (`1G`, `12%`); default `12%`, as ch-run's `--write-fake`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fake_size: Option<String>,
+    /// Bind a directory image with its submounts (ch-run's rbind).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub recursive: bool,
+}
+
+/// What an image is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
+    /// A directory, else a SquashFS file by its magic; anything else is refused.
+    #[default]
+    Auto,
+    Dir,
+    Squashfs,
+}
+
+/// Writes to an image root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RootWrite {
+    /// Read-only, submounts included (remounted: a read-only flag on the
+    /// first bind is ignored by the kernel).
+    #[default]
+    ReadOnly,
+    /// Writes go to the image itself (a directory image only; ch-run's `--write`).
+    Writable,
+    /// Writes go to a tmpfs overlaid on the image and vanish with the
+    /// sandbox (ch-run's `--write-fake`).
+    Fake,
+}
+
+/// The tmpfs size of `--write-fake` when none is given (ch-run's).
+pub const DEFAULT_FAKE_SIZE: &str = "12%";
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 fn etc() -> String {

@@ -169,6 +169,9 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
     if let Some(a) = &plan.audit {
         check_audit(a)?;
     }
+    if let Some(r) = &plan.root {
+        crate::image::spec::check(r).map_err(|(field, reason)| top(&format!("root.{field}"), reason))?;
+    }
     for (kind, n) in ["autoetc", "autoroot"].iter().map(|k| (*k, plan.ops.iter().filter(|o| o.kind() == *k).count())) {
         if n > 1 {
             return Err(top("ops", format!("{kind} is not repeatable ({n} given)")));

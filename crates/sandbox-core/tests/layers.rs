@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["plan"],
     &["caps", "seccomp", "probe"],
     &["ops", "audit", "oci"],
+    &["image"],
     &["validate", "report", "config"],
     &["init", "container"],
     &["launch"],

@@ -15,6 +15,7 @@ import * as t from 'typanion';
 import {
   discoverConfig,
   getPreset,
+  type ImageOption,
   isFdOpen,
   loadConfig,
   PlanBuilder,
@@ -26,13 +27,17 @@ import {
   type PresetOptions,
   type ResolvedPlan,
   type SandboxConfig,
+  type SourceOption,
 } from '@sandboxctl/core';
 import type { SandboxctlContext } from './context';
 import { applyFlags, clipanionOption, closedFd, flagKey, flagSpec, type FdReader, type FlagOccurrence, type FlagSpec, type FlagValue, PLAN_FLAGS, readFdText, scanFlagOrder, usage } from './flags';
 
 export abstract class PlanCommand extends Command<SandboxctlContext> {
-  /** `--share-net` and `--unshare-net` exclude each other. */
-  static override schema = [t.hasMutuallyExclusiveKeys(['shareNet', 'unshareNet'], { missingIf: 'falsy' })];
+  /** `--share-net` and `--unshare-net` exclude each other, as do `--write` and `--write-fake`. */
+  static override schema = [
+    t.hasMutuallyExclusiveKeys(['shareNet', 'unshareNet'], { missingIf: 'falsy' }),
+    t.hasMutuallyExclusiveKeys(['write', 'writeFake'], { missingIf: 'falsy' }),
+  ];
 
   // The program.
   program = Option.String({ name: 'command', required: true });
@@ -86,8 +91,10 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
       argv: this.program === undefined ? [] : [this.program, ...this.args],
       ops: builder,
       relativeTo: cwd,
-      optionName: () => '--on-taint',
+      optionName: (option) => OPTION_FLAGS[option],
     };
+    const image = this.imageOption();
+    if (image !== undefined) sources.image = image;
     if (config) sources.config = config;
     if (presetName !== undefined) sources.preset = { name: presetName, cwd, ...params };
     const onTaint = this.flagString('--on-taint') as OnTaint | undefined;
@@ -101,6 +108,10 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
    * file (whose plan errors become `E_CONFIG_INVALID`) or the flag as typed.
    */
   explain(error: unknown): unknown {
+    // The root's errors name plan fields (`write "fake"`); say the flag.
+    if (error instanceof SandboxError && error.code === 'E_IMAGE_INVALID' && this.flagOn('--write') && error.hint === undefined) {
+      return new SandboxError(error.code, error.message, { hint: '--write changes a directory image; for writes that vanish with the sandbox, use --write-fake', path: error.path, exitStatus: error.exitStatus, cause: error });
+    }
     if (!(error instanceof SandboxError) || error.opIndex === undefined) return error;
     const origin = this.resolved?.origins[error.opIndex];
     if (origin === undefined) return error;
@@ -139,6 +150,26 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
     return discoverConfig(cwd, { allowUntrusted });
   }
 
+  /** `--image` and how it is written; `E_USAGE` for the write flags without it (the schema refuses them together). */
+  private imageOption(): ImageOption | undefined {
+    const path = this.flagString('--image');
+    const write = this.flagOn('--write');
+    const fake = this.flagOn('--write-fake');
+    const size = this.flagString('--write-fake-size');
+    const given = [write && '--write', fake && '--write-fake', size !== undefined && '--write-fake-size'].filter((f): f is string => f !== false);
+    if (path === undefined) {
+      if (given.length > 0) throw usage(`${given.join(', ')} only ${given.length === 1 ? 'applies' : 'apply'} to --image`, 'add --image PATH');
+      return undefined;
+    }
+    if (size !== undefined && !fake) throw usage('--write-fake-size applies only to --write-fake', 'add --write-fake');
+    if (this.flagString('--preset') !== undefined) {
+      throw usage(`--image does not combine with --preset ${this.flagString('--preset')}: its ops build on the host's directories, not the image's`, 'drop --preset, and give --proc /proc --dev /dev --tmpfs /tmp');
+    }
+    const image: ImageOption = { path, write: write ? 'writable' : fake ? 'fake' : 'readOnly' };
+    if (size !== undefined) image.fakeSize = size;
+    return image;
+  }
+
   /** The preset parameters the flags give; `E_USAGE` when there is no preset or it takes none of them. */
   private presetParams(presetName: string | undefined): Partial<PresetOptions> {
     const given = PLAN_FLAGS.filter((spec): spec is FlagSpec & { presetParam: keyof PresetOptions } => spec.presetParam !== undefined && this.flag(spec.flag) !== undefined);
@@ -163,6 +194,9 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
     return scanFlagOrder(argv, this.path.length, (flag) => flagSpec(flag)?.values.length);
   }
 }
+
+/** The flag behind each library option, for the library's errors. */
+const OPTION_FLAGS: Record<SourceOption, string> = { onTaint: '--on-taint', image: '--image', 'image.write': '--write-fake', 'image.fakeSize': '--write-fake-size' };
 
 function display(file: string): string {
   const rel = relative(process.cwd(), file);

@@ -4,31 +4,13 @@
 import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Plan } from '@sandboxctl/core';
-import { runCli } from './helpers';
+import { planOf, runCli, usageError } from './helpers';
 import { native, resetNative } from '../../core/test/support/native-mock';
 
 const mockCheckPlan = native.checkPlan;
 jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('../../core/test/support/native-mock')>('../../core/test/support/native-mock').native);
 
 beforeEach(resetNative);
-
-/** `sandboxctl plan --json ARGS`, parsed; fails the test on a non-zero status. */
-async function planOf(args: string[]): Promise<Plan> {
-  const result = await runCli(['plan', '--json', ...args]);
-  if (result.status !== 0) throw new Error(`status ${result.status}: ${result.stderr}`);
-  expect(result.stderr).toBe('');
-  return JSON.parse(result.stdout) as Plan;
-}
-
-async function usageError(args: string[]): Promise<{ message: string; hint: string | undefined }> {
-  const result = await runCli(args);
-  expect(result.stdout).toBe('');
-  expect(result.status).toBe(125);
-  const match = /^sandboxctl: E_USAGE: (.*)\n(?:sandboxctl: hint: (.*)\n)?$/.exec(result.stderr);
-  if (!match) throw new Error(`not a usage error: ${JSON.stringify(result.stderr)}`);
-  return { message: match[1]!, hint: match[2] };
-}
 
 describe('ops', () => {
   it('keeps the argv order of mixed op flags', async () => {

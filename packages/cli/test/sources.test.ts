@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trustFile, type Plan } from '@sandboxctl/core';
-import { runCli } from './helpers';
+import { planOf, runCli } from './helpers';
 import { native, resetNative } from '../../core/test/support/native-mock';
 
 const mockCheckPlan = native.checkPlan;
@@ -39,12 +39,6 @@ afterEach(() => {
   process.env = { ...savedEnv };
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function planOf(args: string[]): Promise<Plan> {
-  const result = await runCli(['plan', '--json', ...args]);
-  if (result.status !== 0) throw new Error(`status ${result.status}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as Plan;
-}
 
 async function failure(args: string[]): Promise<{ code: string; message: string; hint?: string }> {
   const result = await runCli(args);

@@ -38,6 +38,10 @@ export const ERROR_CODES = [
   'E_OCI_EXISTS',
   /** (OCI runtime) a lifecycle hook failed or timed out. */
   'E_HOOK',
+  /** The image named by `root.image` is not usable: missing, not a directory or SquashFS file (the message names the file and the magic found), a corrupt SquashFS superblock, or a kind its write mode cannot take. */
+  'E_IMAGE_INVALID',
+  /** A SquashFS image cannot be served: `/dev/fuse` cannot be opened (the hint says how to open it to users) or the FUSE server program is missing. */
+  'E_FUSE_UNAVAILABLE',
   /** (CLI only) a bad flag or argument. */
   'E_USAGE',
   /** (CLI only) a bug in sandboxctl itself. */

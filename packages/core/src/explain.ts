@@ -14,7 +14,7 @@
 
 import { posix } from 'node:path';
 import { describeOps } from './plan/describe';
-import type { Op, Plan } from './plan-types';
+import type { Op, Plan, RootSpec } from './plan-types';
 import { realHost, type HostView } from './presets/host';
 import { isWithin } from './plan/paths';
 import type { OpNote } from './presets/types';
@@ -42,6 +42,8 @@ export interface Explanation {
   cwd?: string;
   preset?: string;
   config?: string;
+  /** The image the sandbox runs in as its root (`plan.root`), in words; undefined: an empty root. */
+  root?: string;
   /** Whether anything of the host's root is visible (a bind or overlay of /, or autoroot). */
   hostRoot: boolean;
   visible: ExplainItem[];
@@ -92,6 +94,7 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
   if (typeof plan.cwd === 'string') out.cwd = plan.cwd;
   if (options.preset !== undefined) out.preset = options.preset;
   if (options.config !== undefined) out.config = options.config;
+  if (plan.root) out.root = describeRoot(plan.root);
 
   const mounts: Mount[] = [];
   const ops = (plan.ops ?? []) as AnyOp[];
@@ -215,6 +218,18 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
   return out;
 }
 
+/** `plan.root` in words: the image, and where writes to it go. */
+function describeRoot(root: RootSpec): string {
+  const kind = root.format === 'dir' ? 'directory image' : root.format === 'squashfs' ? 'SquashFS image' : 'image';
+  const writes =
+    root.write === 'writable'
+      ? 'writable: writes change the image'
+      : root.write === 'fake'
+        ? `writable in memory (at most ${root.fakeSize ?? '12%'}): writes are gone after the run`
+        : 'read-only';
+  return `${kind} ${shellWord(root.image)}, ${writes}`;
+}
+
 /** The text form of {@link explainPlan}. */
 export function formatExplanation(e: Explanation): string {
   const lines: string[] = [];
@@ -222,6 +237,7 @@ export function formatExplanation(e: Explanation): string {
   lines.push(`directory: ${e.cwd ?? "the caller's, when the sandbox shows it; else /"}`);
   if (e.preset !== undefined) lines.push(`preset:    ${e.preset}`);
   if (e.config !== undefined) lines.push(`config:    ${e.config}`);
+  if (e.root !== undefined) lines.push(`root:      ${e.root}`);
   const width = Math.min(48, Math.max(16, ...[e.visible, e.writable, e.hidden, e.protected, e.other].flat().map((i) => i.path.length + 2)));
   const section = (title: string, items: ExplainItem[], empty?: string): void => {
     if (items.length === 0 && empty === undefined) return;
@@ -232,8 +248,10 @@ export function formatExplanation(e: Explanation): string {
       lines.push(`  ${path}${i.why !== undefined ? `${i.why}: ${i.what}` : i.what}`);
     }
   };
-  section('visible, read-only:', e.visible, e.hostRoot ? undefined : 'nothing of the host');
-  if (!e.hostRoot && e.visible.length > 0) lines.push('  (nothing else of the host)');
+  // An image root is of the host too: say it is the exception.
+  const besides = e.root !== undefined ? ' but the image' : '';
+  section('visible, read-only:', e.visible, e.hostRoot ? undefined : `nothing of the host${besides}`);
+  if (!e.hostRoot && e.visible.length > 0) lines.push(`  (nothing else of the host${besides})`);
   section('writable:', e.writable, 'nothing');
   section('hidden:', e.hidden);
   section('read-only inside writable places:', e.protected);

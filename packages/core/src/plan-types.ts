@@ -55,6 +55,20 @@ export type OverlayMode = 'rw' | 'tmp' | 'ro';
  */
 export type PlaceholderType = 'dir' | 'file' | 'link';
 /**
+ * What an image is.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "ImageFormat".
+ */
+export type ImageFormat = ('dir' | 'squashfs') | 'auto';
+/**
+ * Writes to an image root.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "RootWrite".
+ */
+export type RootWrite = 'readOnly' | 'writable' | 'fake';
+/**
  * Seccomp presets.
  *
  * This interface was referenced by `Plan`'s JSON-Schema
@@ -149,6 +163,11 @@ export interface Plan {
    * Filesystem setup, applied in order inside the new root.
    */
   ops?: Op[];
+  /**
+   * The sandbox's root is an image (a directory or a SquashFS file)
+   * instead of an empty tmpfs; ops then resolve their targets inside it.
+   */
+  root?: RootSpec | null;
   seccomp?: Seccomp;
   /**
    * Caller fd that receives JSON status lines, as bubblewrap's
@@ -503,6 +522,29 @@ export interface PlaceholderOp {
   kind: 'placeholder';
   target: string;
   type: PlaceholderType;
+}
+/**
+ * An image as the sandbox's root (issue 11; ch-run's IMAGE argument).
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "RootSpec".
+ */
+export interface RootSpec {
+  /**
+   * Size of the tmpfs holding the writes of `fake`, in tmpfs `size=`
+   * syntax (`1G`, `12%`); default `12%`, as ch-run's `--write-fake`.
+   */
+  fakeSize?: string | null;
+  format?: ImageFormat;
+  /**
+   * Absolute host path of the image: a directory or a SquashFS file.
+   */
+  image: string;
+  /**
+   * Bind a directory image with its submounts (ch-run's rbind).
+   */
+  recursive?: boolean;
+  write?: RootWrite;
 }
 /**
  * System call filter.

@@ -30,6 +30,8 @@ export type Code =
   | 'E_OCI_NOT_FOUND'
   | 'E_OCI_EXISTS'
   | 'E_HOOK'
+  | 'E_IMAGE_INVALID'
+  | 'E_FUSE_UNAVAILABLE'
   | 'E_USAGE'
   | 'E_INTERNAL';
 /**

@@ -72,3 +72,50 @@ describe('resolvePlan', () => {
     expect(origins).toEqual([{ from: 'ops', index: 0 }]);
   });
 });
+
+describe('image', () => {
+  it('sets plan.root: a path is a read-only image, an object says how writes go', () => {
+    expect(resolvePlan({ argv: ['true'], image: '/srv/app.sqfs' }).plan.root).toEqual({ image: '/srv/app.sqfs', write: 'readOnly' });
+    expect(resolvePlan({ argv: ['true'], image: { path: '/srv/rootfs', write: 'writable' } }).plan.root).toEqual({ image: '/srv/rootfs', write: 'writable' });
+    expect(resolvePlan({ argv: ['true'], image: { path: '/srv/rootfs', write: 'fake', fakeSize: '1G', format: 'dir' } }).plan.root).toEqual({
+      image: '/srv/rootfs',
+      write: 'fake',
+      fakeSize: '1G',
+      format: 'dir',
+    });
+  });
+
+  it('keeps the ops and policy the caller gives on top of the image', () => {
+    const { plan: built } = resolvePlan({ argv: ['/bin/sh'], image: '/srv/rootfs', ops: plan().proc('/proc').dev('/dev'), hostname: 'box' });
+    expect(built.ops).toEqual([
+      { kind: 'proc', target: '/proc' },
+      { kind: 'dev', target: '/dev' },
+    ]);
+    expect(built.hostname).toBe('box');
+  });
+
+  it('resolves a relative path against relativeTo, else the current directory', () => {
+    expect(resolvePlan({ argv: ['true'], image: './app.sqfs', relativeTo: dir }).plan.root!.image).toBe(join(dir, 'app.sqfs'));
+    expect(resolvePlan({ argv: ['true'], image: { path: 'rootfs' } }).plan.root!.image).toBe(join(process.cwd(), 'rootfs'));
+  });
+
+  it('is overridden by plan.root, as plan overrides every option', () => {
+    expect(resolvePlan({ argv: ['true'], image: '/a', plan: { root: { image: '/b' } } }).plan.root).toEqual({ image: '/b' });
+  });
+
+  it('refuses bad values and combinations with E_PLAN_INVALID at root, naming the option', () => {
+    const invalid = (message: RegExp): ReturnType<typeof expect.objectContaining> => expect.objectContaining({ code: 'E_PLAN_INVALID', path: 'root', message: expect.stringMatching(message) });
+    expect(() => resolvePlan({ argv: ['true'], image: '' })).toThrow(invalid(/^image must be a path/));
+    expect(() => resolvePlan({ argv: ['true'], image: { path: 3 } as never })).toThrow(invalid(/^image must be a path/));
+    expect(() => resolvePlan({ argv: ['true'], image: { path: '/a', write: 'rw' as never } })).toThrow(invalid(/^image\.write must be one of readOnly, writable, fake/));
+    expect(() => resolvePlan({ argv: ['true'], image: { path: '/a', format: 'tar' as never } })).toThrow(invalid(/^image format must be one of/));
+    expect(() => resolvePlan({ argv: ['true'], image: { path: '/a', fakeSize: '1G' } })).toThrow(invalid(/^image\.fakeSize applies only to fake writes/));
+    expect(() => resolvePlan({ argv: ['true'], image: { path: '/a', write: 'writable', fakeSize: '1G' } })).toThrow(invalid(/^image\.fakeSize applies only/));
+    expect(() => resolvePlan({ argv: ['true'], image: { path: '/a', write: 'fake', fakeSize: '1 GB' } })).toThrow(invalid(/^image\.fakeSize must be a tmpfs size/));
+    expect(() => resolvePlan({ argv: ['true'], image: '/a', preset: 'strict' })).toThrow(invalid(/^image does not combine with preset strict/));
+    expect(() => resolvePlan({ argv: ['true'], image: '/a', config: configFile({ preset: 'strict' }) })).toThrow(
+      expect.objectContaining({ code: 'E_PLAN_INVALID', hint: expect.stringContaining('the config file') }),
+    );
+    expect(() => resolvePlan({ argv: ['true'], image: '', optionName: (o) => `--${o}` })).toThrow(invalid(/^--image must be a path/));
+  });
+});

@@ -74,8 +74,9 @@ fn entries(fd: OwnedFd) -> SysResult<Vec<(String, FileKind)>> {
     let mut out = Vec::new();
     // Owning iteration: no rewinddir at the end; closedir when the loop ends.
     for ent in Dir::from_fd(fd)? {
-        // A readdir error ends the listing as its end does.
-        let Ok(ent) = ent else { break };
+        // A readdir error is not the end: a listing cut short could hide
+        // what the run planted, so the walk hears of it.
+        let ent = ent?;
         let name = ent.file_name().to_string_lossy().into_owned();
         if name == "." || name == ".." {
             continue;

@@ -503,6 +503,24 @@ fn an_unreadable_root_is_incomplete() {
 }
 
 #[test]
+fn a_directory_that_fails_to_list_makes_the_audit_incomplete_unless_it_is_unreadable_or_gone() {
+    for (errno, incomplete) in [(libc::EIO, true), (libc::EMFILE, true), (9006, true), (libc::EACCES, false), (libc::ENOENT, false), (libc::ENOTDIR, false)] {
+        let fs = MemFs::new();
+        fs.dir("/p");
+        fs.dir("/p/sub");
+        let a = Audit::snapshot(&fs, &spec(OnTaint::Fail), Limits::default()).unwrap();
+        fs.fail("list", "/p/sub", Errno(errno));
+        let r = a.check(&fs, 0);
+        if incomplete {
+            assert_eq!(summary(&r), [(Incomplete, "/p", Unknown, Left)], "errno {errno}");
+            assert_eq!(r.findings[0].detail, format!("cannot read sub: {}", Errno(errno)));
+        } else {
+            assert!(r.findings.is_empty(), "errno {errno}: {:?}", r.findings);
+        }
+    }
+}
+
+#[test]
 fn the_report_line_shape() {
     let fs = MemFs::new();
     fs.dir("/p");

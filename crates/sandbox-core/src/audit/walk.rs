@@ -76,9 +76,18 @@ pub fn walk(fs: &dyn AuditFs, root: Root, root_path: &str, limits: &Limits, prev
     let mut seen = 0usize;
     let mut stack = vec![At { rel: String::new(), git: None, tool: false }];
     while let Some(at) = stack.pop() {
-        let Ok(listing) = fs.list(root, &at.rel) else {
-            // Unreadable to us is unreadable to the caller's tools too.
-            continue;
+        let listing = match fs.list(root, &at.rel) {
+            Ok(listing) => listing,
+            // Unreadable to us is unreadable to the caller's tools too; gone
+            // or no longer a directory (the host changed it meanwhile) holds
+            // nothing to audit.
+            Err(e) if [libc::EACCES, libc::ENOENT, libc::ENOTDIR, libc::ELOOP].contains(&e.0) => continue,
+            // Anything else (EIO, a readdir failing partway, EMFILE) leaves
+            // what is inside unknown: say so rather than pass it as clean.
+            Err(e) => {
+                tree.incomplete.get_or_insert_with(|| format!("cannot read {}: {e}", if at.rel.is_empty() { "the root" } else { &at.rel }));
+                continue;
+            }
         };
         if listing.dev != root_dev {
             continue;

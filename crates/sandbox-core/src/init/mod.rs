@@ -48,6 +48,9 @@ pub struct InitContext<'a> {
     pub env: Vec<String>,
     /// plan.tty: pid 1's end of the socket the pty master goes back on.
     pub tty_sock: Option<Fd>,
+    /// plan.root is a SquashFS image: the detached FUSE mount the launcher
+    /// made and serves, which pid 1 attaches (image/fuse.rs).
+    pub image_mount: Option<Fd>,
 }
 
 /// Why init stops before the program runs: the error to report and the
@@ -89,7 +92,7 @@ fn start(sys: &dyn Sys, cx: &InitContext) -> Result<i32, Failed> {
     ids::hostname(sys, plan)?;
     // Read before the pivots, while the host's /proc is at hand.
     let last_cap = privileges::last_cap(sys)?;
-    root::build(sys, plan, ids)?;
+    root::build(sys, plan, ids, cx.image_mount)?;
     // The new root is complete: its /dev/ptmx is the sandbox's own devpts.
     let tty = cx.tty_sock.map(|sock| program::open_tty(sys, sock)).transpose()?;
     privileges::drop(sys, plan, cx.seccomp, last_cap)?;

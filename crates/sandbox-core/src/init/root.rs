@@ -9,9 +9,10 @@
 
 use super::ids::Ids;
 use crate::error::{Code, Ctx, SetupError};
+use crate::image;
 use crate::ops::{self, RootFs, SYSROOT};
 use crate::plan::Plan;
-use crate::sys::{MsFlags, Sys};
+use crate::sys::{Fd, MsFlags, Sys};
 
 /// Where the intermediate tmpfs root is mounted: always present, always a
 /// directory, private to this process and never visible after the pivots
@@ -19,15 +20,24 @@ use crate::sys::{MsFlags, Sys};
 pub const INTERMEDIATE: &str = "/proc/self/fd";
 
 /// Build the root the program will see, and make it ours.
-pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids) -> Result<(), SetupError> {
+pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids, image_mount: Option<Fd>) -> Result<(), SetupError> {
     // Nothing we mount may propagate back to the host.
     sys.mount(None, "/", None, (libc::MS_SLAVE | libc::MS_REC) as MsFlags, None).ctx(Code::Mount, "make / rslave")?;
 
     // early: the host root is still our root; gather facts, change nothing.
     let early = ops::EarlyCx { keep_session: !plan.new_session, uid: ids.uid, gid: ids.gid };
     let prepared = ops::early_all(&plan.ops, sys, &early)?;
+    // An image root (issue 11): opened from the host view, put on sysroot
+    // in place of the empty tmpfs, before any op resolves a target in it.
+    let image = match &plan.root {
+        Some(spec) => Some((spec, image::root::open(sys, spec, image_mount)?)),
+        None => None,
+    };
 
-    intermediate_root(sys)?;
+    intermediate_root(sys, image.is_none())?;
+    if let Some((spec, opened)) = image {
+        image::root::mount_sysroot(sys, spec, opened)?;
+    }
 
     // apply: sources under /host, targets resolved inside /sysroot.
     let root = sys.open(SYSROOT, libc::O_PATH | libc::O_DIRECTORY).ctx(Code::Setup, "open sysroot")?;
@@ -41,7 +51,7 @@ pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids) -> Result<(), SetupError> {
 
 /// A tmpfs holding `sysroot` (the new root) and `host` (where pivot_root
 /// puts the old root), pivoted into.
-fn intermediate_root(sys: &dyn Sys) -> Result<(), SetupError> {
+fn intermediate_root(sys: &dyn Sys, tmpfs_root: bool) -> Result<(), SetupError> {
     sys.mount(Some("tmpfs"), INTERMEDIATE, Some("tmpfs"), (libc::MS_NODEV | libc::MS_NOSUID) as MsFlags, Some("mode=700"))
         .ctx(Code::Mount, "mount the intermediate root")?;
     sys.chdir(INTERMEDIATE).ctx(Code::Setup, "enter the intermediate root")?;
@@ -49,8 +59,11 @@ fn intermediate_root(sys: &dyn Sys) -> Result<(), SetupError> {
     // The new root is a tmpfs of its own (as bubblewrap's): a mount point
     // for the second pivot, and in mountinfo a plain `/` that names nothing
     // of the setup.
-    sys.mount(Some("tmpfs"), "sysroot", Some("tmpfs"), (libc::MS_NODEV | libc::MS_NOSUID) as MsFlags, Some("mode=755"))
-        .ctx(Code::Mount, "mount the new root")?;
+    // (An image root goes there after this pivot, by image::root.)
+    if tmpfs_root {
+        sys.mount(Some("tmpfs"), "sysroot", Some("tmpfs"), (libc::MS_NODEV | libc::MS_NOSUID) as MsFlags, Some("mode=755"))
+            .ctx(Code::Mount, "mount the new root")?;
+    }
     sys.mkdir("host", 0o755).ctx(Code::Setup, "create host")?;
     sys.pivot_root(".", "host").ctx(Code::Mount, "pivot into the intermediate root")?;
     sys.chdir("/").ctx(Code::Setup, "enter the intermediate root")

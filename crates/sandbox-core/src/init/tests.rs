@@ -20,7 +20,17 @@ fn progs() -> &'static [Vec<libc::sock_filter>] {
 }
 
 fn cx(plan: &Plan) -> InitContext<'_> {
-    InitContext { plan, host_uid: 1000, host_gid: 1001, caller_cwd: None, report_fd: None, seccomp: progs(), env: vec!["PATH=/usr/bin".into()], tty_sock: None }
+    InitContext {
+        plan,
+        host_uid: 1000,
+        host_gid: 1001,
+        caller_cwd: None,
+        report_fd: None,
+        seccomp: progs(),
+        env: vec!["PATH=/usr/bin".into()],
+        tty_sock: None,
+        image_mount: None,
+    }
 }
 
 fn c(s: impl Into<String>, r: Ret) -> (String, Ret) {
@@ -560,4 +570,55 @@ fn launcher_stand_in_failures_are_setup_errors_that_release_what_was_held_and_cl
     assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), EXIT_SETUP);
     s.done();
     assert_eq!(s.logs()[0], "E_SETUP: cannot lock placeholder /p/.idea: too many open files");
+}
+
+/// `setup_calls` with an image root: the image (or /dev/fuse) opened from
+/// the host view, no tmpfs on sysroot, the image put there right after the
+/// first pivot and before the ops resolve anything in it.
+fn image_calls(open: Option<(String, Ret)>, mount: Vec<(String, Ret)>) -> Vec<(String, Ret)> {
+    let mut calls = setup_calls();
+    calls.retain(|(call, _)| !call.starts_with("mount(\"tmpfs\", \"sysroot\""));
+    let at = calls.iter().position(|(call, _)| call.starts_with("mount(\"tmpfs\", \"/proc/self/fd\"")).unwrap();
+    calls.splice(at..at, open);
+    let at = calls.iter().position(|(call, _)| call.starts_with("open(\"/sysroot\"")).unwrap();
+    calls.splice(at..at, mount);
+    calls.extend([c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))), c("monotonic_ms()", Ret::Int(1000)), c("reap()", Ret::Err(libc::ECHILD))]);
+    calls
+}
+
+fn sysroot_read_only() -> Vec<(String, Ret)> {
+    vec![
+        c(format!("open(\"/sysroot\", {:#o})", libc::O_PATH | libc::O_DIRECTORY), Ret::Fd(30)),
+        c("mount_setattr(30, recursive, RDONLY|NOSUID|NODEV)", Ret::Ok),
+        c("close(30)", Ret::Ok),
+    ]
+}
+
+#[test]
+fn a_directory_image_goes_on_sysroot_before_the_ops() {
+    let mut p = plan();
+    p.root = Some(serde_json::from_str(r#"{"image":"/img"}"#).unwrap());
+    let mut mount = vec![c("mount(\"/host/proc/self/fd/7\", \"/sysroot\", -, BIND|REC, -)", Ret::Ok), c("close(7)", Ret::Ok)];
+    mount.extend(sysroot_read_only());
+    let s = Script::new(image_calls(Some(c(format!("open(\"/img\", {:#o})", libc::O_PATH | libc::O_DIRECTORY), Ret::Fd(7))), mount));
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 0);
+    s.done();
+}
+
+#[test]
+fn a_squashfs_image_is_attached_from_the_launchers_detached_mount() {
+    let mut p = plan();
+    p.root = Some(serde_json::from_str(r#"{"image":"/i.sqfs"}"#).unwrap());
+    let mut mount = vec![
+        c("mkdir(\"/lower\", 755)", Ret::Ok),
+        c("move_mount(8, \"/lower\")", Ret::Ok),
+        c("close(8)", Ret::Ok),
+        c("mount(\"/lower\", \"/sysroot\", -, BIND, -)", Ret::Ok),
+    ];
+    mount.extend(sysroot_read_only());
+    let s = Script::new(image_calls(None, mount));
+    let mut icx = cx(&p);
+    icx.image_mount = Some(8);
+    assert_eq!(expect_exit(|| run_init(&s, &icx)), 0);
+    s.done();
 }

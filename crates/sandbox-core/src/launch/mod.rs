@@ -132,11 +132,20 @@ fn start(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -> Res
     if plan.tty {
         relay::check(sys, plan)?;
     }
+    // An image root: checked here, before any namespace exists (a SquashFS
+    // image is mounted, detached, and served from here on).
+    let image_mount = crate::image::fuse::prepare(sys, plan, &cx.env)?;
     // Post-run audit: the snapshot of what host tools execute, taken while
     // nothing of the sandbox exists yet (audit/mod.rs).
     let audit = audit_before(&LinuxAuditFs, plan)?;
     let held = cleanup::stand_ins(sys, cx, host_uid)?;
-    match clone_pid1(sys, host_uid, host_gid, cx) {
+    let launched = clone_pid1(sys, host_uid, host_gid, cx, image_mount);
+    // pid 1 holds the image's mount now (or it failed): ours goes, so the
+    // mount and its server end with the sandbox.
+    if let Some(fd) = image_mount {
+        let _ = sys.close(fd);
+    }
+    match launched {
         Ok((pid, tty)) => Ok(Launched { pid, tty, cleanup: Cleanup { held, audit } }),
         Err(e) => {
             cleanup::release(sys, held);
@@ -162,7 +171,7 @@ fn follow_parent(sys: &dyn Sys, cx: &LaunchContext) -> Result<(), SetupError> {
 /// Clone pid 1 into the plan's namespaces (with plan.tty, a socket pair for
 /// the pty master first). In the child this runs the init and never
 /// returns; in the launcher, pid 1's pid and the socket pair.
-fn clone_pid1(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -> Result<(i32, Option<(Fd, Fd)>), SetupError> {
+fn clone_pid1(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext, image_mount: Option<Fd>) -> Result<(i32, Option<(Fd, Fd)>), SetupError> {
     let plan = cx.plan;
     let tty = plan.tty.then(|| sys.socketpair()).transpose().ctx(Code::Setup, "create the pseudo-terminal socket")?;
     match sys.clone_sandbox(clone_flags(plan)) {
@@ -179,6 +188,7 @@ fn clone_pid1(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -
                 seccomp: cx.seccomp,
                 env: program_env(plan, &cx.env),
                 tty_sock: tty.map(|(_, theirs)| theirs),
+                image_mount,
             };
             init::run_init(sys, &icx)
         }

@@ -44,7 +44,7 @@ use crate::plan::*;
 use crate::sys::Sys;
 use std::fmt;
 
-pub use rootfs::{RootFs, SYSROOT};
+pub use rootfs::{fd_path, RootFs, SYSROOT};
 
 /// A field of an op that is not valid, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,6 +24,41 @@ use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 /// The kernel.
 pub struct LinuxSys;
 
+/// `fuse_mount_detached`'s child: a user and mount namespace of its own
+/// (0 → the caller, as ch-run's outer namespace), then the new mount API,
+/// so the mount exists in no namespace until pid 1 attaches it.
+fn fuse_helper(sys: &LinuxSys, sock: Fd, uid: u32, gid: u32, options: &[(&str, &str)]) -> SysResult<()> {
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS)?;
+    sys.write_file("/proc/self/uid_map", format!("0 {uid} 1\n").as_bytes())?;
+    sys.write_file("/proc/self/setgroups", b"deny\n")?;
+    sys.write_file("/proc/self/gid_map", format!("0 {gid} 1\n").as_bytes())?;
+    // Opened here: the kernel wants the device opened in the mount's namespace.
+    let fuse = sys.open("/dev/fuse", libc::O_RDWR)?;
+    // SAFETY: a valid C string; a new fd or -1.
+    let fs = check(unsafe { libc::syscall(libc::SYS_fsopen, c"fuse".as_ptr(), 1 as libc::c_uint) })? as Fd;
+    let fd_value = fuse.to_string();
+    for (k, v) in [("fd", fd_value.as_str())].into_iter().chain(options.iter().copied()) {
+        let (k, v) = (cstr(k)?, cstr(v)?);
+        // SAFETY: valid C strings on the fs context fd.
+        check(unsafe { libc::syscall(libc::SYS_fsconfig, fs, FSCONFIG_SET_STRING, k.as_ptr(), v.as_ptr(), 0) })?;
+    }
+    // SAFETY: the fs context fd; no key or value.
+    check(unsafe { libc::syscall(libc::SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, std::ptr::null::<libc::c_char>(), std::ptr::null::<libc::c_void>(), 0) })?;
+    let attrs = (ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV) as libc::c_uint;
+    // SAFETY: the fs context fd; a new mount fd or -1.
+    let mnt = check(unsafe { libc::syscall(libc::SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs) })? as Fd;
+    sys.send_fd(sock, mnt)?;
+    sys.send_fd(sock, fuse)
+}
+
+fn unshare(flags: libc::c_int) -> SysResult<()> {
+    // SAFETY: unshare takes flags only.
+    check(unsafe { libc::unshare(flags) } as libc::c_long).map(drop)
+}
+
 /// nix's errno is the kernel's number; the seam keeps its own newtype.
 impl From<NixErrno> for Errno {
     fn from(e: NixErrno) -> Errno {
@@ -676,6 +711,77 @@ impl Sys for LinuxSys {
     fn kill(&self, pid: i32, s: i32) -> SysResult<()> {
         let s = if s == 0 { None } else { Some(sig(s)?) };
         signal::kill(Pid::from_raw(pid), s).map_err(Errno::from)
+    }
+
+    fn spawn_server(&self, argv: &[String], keep: &[Fd]) -> SysResult<i32> {
+        // Everything the child needs is made before fork: after it the child
+        // only makes raw calls.
+        let args = argv.iter().map(|a| cstr(a)).collect::<SysResult<Vec<CString>>>()?;
+        let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        let parent = unistd::getpid().as_raw();
+        // The server reads nothing from the caller's terminal or pipe.
+        let null = open_owned("/dev/null", libc::O_RDWR, 0)?;
+        // SAFETY: the launcher is single-threaded; the child makes only
+        // async-signal-safe calls on memory prepared above, then execs or _exits.
+        let pid = check(unsafe { libc::fork() } as libc::c_long)? as i32;
+        if pid > 0 {
+            return Ok(pid);
+        }
+        // SAFETY: raw calls in the fork child, on valid arguments.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            if libc::getppid() != parent {
+                libc::_exit(127);
+            }
+            libc::setsid();
+            libc::dup2(null.as_raw_fd(), 0);
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            // Nothing of the launcher's reaches the server but `keep` (a
+            // caller fd passed for the program, say).
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+            for &fd in keep {
+                libc::fcntl(fd, libc::F_SETFD, 0);
+            }
+            libc::execv(ptrs[0], ptrs.as_ptr());
+            libc::_exit(127)
+        }
+    }
+
+    fn fuse_mount_detached(&self, options: &[(&str, &str)]) -> SysResult<(Fd, Fd)> {
+        let (uid, gid) = (unistd::getuid().as_raw(), unistd::getgid().as_raw());
+        let (mine, theirs) = self.socketpair()?;
+        // SAFETY: the launcher is single-threaded: the child may allocate;
+        // it only sends two fds back and _exits with 0 or an errno.
+        let pid = check(unsafe { libc::fork() } as libc::c_long)? as i32;
+        if pid == 0 {
+            let code = match fuse_helper(self, theirs, uid, gid, options) {
+                Ok(()) => 0,
+                Err(Errno(e)) => e.clamp(1, 255),
+            };
+            // SAFETY: leave the fork child without running the launcher's exit path.
+            unsafe { libc::_exit(code) }
+        }
+        let _ = self.close(theirs);
+        let mut status = 0;
+        // SAFETY: wait for the child we forked.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        let got = match (libc::WIFEXITED(status), libc::WEXITSTATUS(status)) {
+            (true, 0) => self.recv_fd(mine).and_then(|m| Ok((m.ok_or(Errno(libc::EIO))?, self.recv_fd(mine)?.ok_or(Errno(libc::EIO))?))),
+            (true, e) => Err(Errno(e)),
+            _ => Err(Errno(libc::EIO)),
+        };
+        let _ = self.close(mine);
+        got
+    }
+
+    fn move_mount(&self, fd: Fd, target: &str) -> SysResult<()> {
+        const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+        let t = cstr(target)?;
+        // SAFETY: valid C strings (nix has no move_mount).
+        check(unsafe { libc::syscall(libc::SYS_move_mount, fd, c"".as_ptr(), libc::AT_FDCWD, t.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH) }).map(drop)
     }
 
     fn socketpair(&self) -> SysResult<(Fd, Fd)> {

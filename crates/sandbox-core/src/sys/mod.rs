@@ -256,6 +256,23 @@ pub trait Sys {
     /// Err(ECHILD) when none remain.
     fn reap(&self) -> SysResult<Option<(i32, ExitStatus)>>;
     fn kill(&self, pid: i32, sig: i32) -> SysResult<()>;
+    /// The launcher's helper process (an image's FUSE server): fork, and in
+    /// the child set the parent-death signal to SIGKILL, start a session of
+    /// its own (a terminal's Ctrl-C must not reach it), stdin from
+    /// /dev/null, unblock signals,
+    /// close every fd above 2 on exec but the `keep` fds, and execv
+    /// `argv[0]` (a path).
+    /// The child's pid.
+    fn spawn_server(&self, argv: &[String], keep: &[Fd]) -> SysResult<i32>;
+    /// A detached FUSE mount (fsopen, fsconfig with `options`, fsmount
+    /// read-only, nosuid, nodev) made by a helper child in a user namespace
+    /// of its own that maps 0 to the caller's uid and gid: the owner 0 a
+    /// FUSE server reports is then the caller, as the sandbox sees it.
+    /// Returns (mount fd, /dev/fuse fd), both close-on-exec.
+    fn fuse_mount_detached(&self, options: &[(&str, &str)]) -> SysResult<(Fd, Fd)>;
+    /// move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH): attach
+    /// a detached mount.
+    fn move_mount(&self, fd: Fd, target: &str) -> SysResult<()>;
 
     // The pseudo-terminal (plan.tty): pid 1 opens it, the launcher relays it.
     /// socketpair(AF_UNIX, SOCK_STREAM), both ends close-on-exec.

@@ -502,6 +502,20 @@ impl Sys for Script {
     fn kill(&self, pid: i32, sig: i32) -> SysResult<()> {
         self.unit(format!("kill({pid}, {sig})"))
     }
+    fn spawn_server(&self, argv: &[String], keep: &[Fd]) -> SysResult<i32> {
+        match self.next(format!("spawn_server({argv:?}, keep={keep:?})")) {
+            Ret::Int(pid) => Ok(pid as i32),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("spawn_server: {r:?}"),
+        }
+    }
+    fn fuse_mount_detached(&self, options: &[(&str, &str)]) -> SysResult<(Fd, Fd)> {
+        let opts: Vec<String> = options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        self.pair(format!("fuse_mount_detached({})", opts.join(",")))
+    }
+    fn move_mount(&self, fd: Fd, target: &str) -> SysResult<()> {
+        self.unit(format!("move_mount({fd}, {})", q(target)))
+    }
     fn socketpair(&self) -> SysResult<(Fd, Fd)> {
         self.pair("socketpair()".into())
     }

@@ -7,4 +7,4 @@ export * from './types';
 export * from './builder';
 export { composePlan, mergeEnv, type PlanLayer } from './compose';
 export { mapOpPaths, OP_PATH_FIELDS, resolveOpPaths } from './paths';
-export { resolvePlan, type OpOrigin, type PlanSources, type ResolvedPlan } from './sources';
+export { resolvePlan, type ImageOption, type OpOrigin, type PlanSources, type ResolvedPlan, type SourceOption } from './sources';

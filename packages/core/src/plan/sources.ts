@@ -3,7 +3,7 @@
  * config file, then the caller's own ops (bare ops or a builder's whole
  * plan), then single options, then `plan` overriding everything. Ops append
  * in that order; policy of a later source replaces an earlier one's, and
- * the environment merges ({@link composePlan}). `spawn`, `run`, `buildPlan`
+ * the environment merges ({@link composePlan}). `image` sets the root. `spawn`, `run`, `buildPlan`
  * and the CLI's `run`, `plan` and `explain` all resolve their plan here.
  */
 
@@ -11,11 +11,27 @@ import { resolve } from 'node:path';
 import { loadConfig, presetWithConfig, type SandboxConfig } from '../config';
 import { resolvePreset, type OpNote, type PresetName, type PresetOptions, type ResolvedPreset } from '../presets';
 import { withOnTaint } from '../presets/audit';
-import type { EnvPolicy, Network, OnTaint, Op, Plan } from '../plan-types';
+import { SandboxError } from '../errors';
+import type { EnvPolicy, ImageFormat, Network, OnTaint, Op, Plan, RootSpec, RootWrite } from '../plan-types';
 import { noArgv } from './argv';
 import { isPlanBuilder, PLAN_VERSION, type PlanBuilder } from './builder';
 import { composePlan, mergeEnv } from './compose';
 import { resolveOpPaths } from './paths';
+
+/** An image as the sandbox's root, as `image` gives it (the plan's `root`, docs/images.md). */
+export interface ImageOption {
+  /** A directory or a SquashFS file; relative to `relativeTo`, else to the current directory. */
+  path: string;
+  /** `readOnly` (default), `writable` (a directory image, ch-run's `--write`) or `fake` (writes to a tmpfs, gone after the run). */
+  write?: RootWrite;
+  /** Size of the tmpfs of `write: 'fake'` in tmpfs `size=` syntax (`1G`, `12%`); default `12%`. */
+  fakeSize?: string;
+  /** `auto` (default): a directory, else the SquashFS magic. */
+  format?: ImageFormat;
+}
+
+/** The option names errors can name ({@link PlanSources.optionName}). */
+export type SourceOption = 'onTaint' | 'image' | 'image.write' | 'image.fakeSize';
 
 /** The sources of a plan. */
 export interface PlanSources {
@@ -50,6 +66,13 @@ export interface PlanSources {
    * `canUseTty`. Default false.
    */
   tty?: boolean;
+  /**
+   * An image as the root (`plan.root`): a path, read-only, or the path and
+   * how writes go. The ops then build on the image instead of an empty
+   * root, so give them yourself (`/proc`, `/dev`, `/tmp`); the presets
+   * build on the host's directories and do not combine with it.
+   */
+  image?: string | ImageOption;
   /** Plan fields that override everything above. */
   plan?: Partial<Plan>;
   /**
@@ -72,7 +95,7 @@ export interface PlanSources {
    */
   relativeTo?: string;
   /** How errors name an option, e.g. as the CLI flag that gave it (`--on-taint`); default the option's name. */
-  optionName?: (option: 'onTaint') => string;
+  optionName?: (option: SourceOption) => string;
 }
 
 /** Where one op of a resolved plan came from. */
@@ -108,6 +131,16 @@ export function resolvePlan(sources: PlanSources): ResolvedPlan {
     preset = resolvePreset(presetOptions);
   }
 
+  const root = sources.image === undefined ? undefined : imageRoot(sources.image, sources.relativeTo, sources.optionName ?? ((o) => o));
+  if (root !== undefined && presetOption !== undefined) {
+    const name = typeof presetOption === 'string' ? presetOption : presetOption.name;
+    const what = (sources.optionName ?? ((o) => o))('image');
+    throw new SandboxError('E_PLAN_INVALID', `${what} does not combine with preset ${name}: its ops build on the host's directories, not the image's`, {
+      path: 'root',
+      hint: `drop the preset${config?.preset !== undefined && sources.preset === undefined ? ` (the config file ${config.file} names it)` : ''}, and give /proc, /dev and /tmp as ops`,
+    });
+  }
+
   const plan = composePlan(sources.argv ?? [], preset && { ops: preset.ops, ...preset.policy }, config?.layer, own);
   if (sources.env !== undefined) plan.env = mergeEnv(plan.env, sources.env);
   if (sources.cwd !== undefined) plan.cwd = sources.relativeTo === undefined ? sources.cwd : resolve(sources.relativeTo, sources.cwd);
@@ -116,6 +149,7 @@ export function resolvePlan(sources: PlanSources): ResolvedPlan {
   if (sources.hostname !== undefined) plan.hostname = sources.hostname;
   if (sources.network !== undefined) plan.network = sources.network;
   if (sources.tty !== undefined) plan.tty = sources.tty;
+  if (root !== undefined) plan.root = root;
   if (sources.onTaint !== undefined) plan.audit = withOnTaint(plan.audit, sources.onTaint, sources.optionName?.('onTaint') ?? 'onTaint');
 
   const origins: OpOrigin[] = [];
@@ -131,6 +165,33 @@ export function resolvePlan(sources: PlanSources): ResolvedPlan {
   if (preset) out.preset = preset;
   if (config) out.config = config;
   return out;
+}
+
+const WRITES: readonly RootWrite[] = ['readOnly', 'writable', 'fake'];
+const FORMATS: readonly ImageFormat[] = ['auto', 'dir', 'squashfs'];
+/** tmpfs `size=` as ch-run's `--write-fake` takes it. */
+const FAKE_SIZE = /^[0-9]+[kmgKMG%]?$/;
+
+/** `plan.root` from the `image` option; `E_PLAN_INVALID` naming the option for a bad value or combination. */
+function imageRoot(image: string | ImageOption, relativeTo: string | undefined, name: (option: SourceOption) => string): RootSpec {
+  const bad = (option: SourceOption, message: string, hint?: string): SandboxError => new SandboxError('E_PLAN_INVALID', `${name(option)} ${message}`, { path: 'root', hint });
+  const option: ImageOption = typeof image === 'string' ? { path: image } : image;
+  if (typeof option !== 'object' || option === null || typeof option.path !== 'string' || option.path === '') {
+    throw bad('image', `must be a path or { path, write, fakeSize }, got ${JSON.stringify(image)}`);
+  }
+  const write = option.write ?? 'readOnly';
+  if (!WRITES.includes(write)) throw bad('image.write', `must be one of ${WRITES.join(', ')}, got ${JSON.stringify(option.write)}`);
+  if (option.format !== undefined && !FORMATS.includes(option.format)) throw bad('image', `format must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(option.format)}`);
+  const root: RootSpec = { image: resolve(relativeTo ?? process.cwd(), option.path), write };
+  if (option.format !== undefined) root.format = option.format;
+  if (option.fakeSize !== undefined) {
+    if (write !== 'fake') throw bad('image.fakeSize', `applies only to fake writes (${name('image.write')} fake)`, 'drop it, or make the writes fake');
+    if (typeof option.fakeSize !== 'string' || !FAKE_SIZE.test(option.fakeSize)) {
+      throw bad('image.fakeSize', `must be a tmpfs size (digits with k, m, g or %), got ${JSON.stringify(option.fakeSize)}`, 'e.g. 1G or 12%');
+    }
+    root.fakeSize = option.fakeSize;
+  }
+  return root;
 }
 
 /** The caller's own layer: a builder's whole plan, or bare ops; relative paths resolved when asked. */

@@ -1,7 +1,7 @@
-// report-types.ts must be what scripts/gen-types.mjs makes from the committed
-// schema/report.schema.json (itself generated from crates/sandbox-core/src/report.rs):
-// a drifted file means someone edited it by hand or changed the schema without
-// `npm run gen`.
+// The generated contract types must match what scripts/gen-types.mjs makes
+// from the committed schemas today (themselves generated from the Rust serde
+// types): a drifted file means someone edited it by hand or changed a schema
+// without `npm run gen`.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -10,18 +10,36 @@ import type { ErrorReport, Report } from '../src/report-types';
 
 const root = join(__dirname, '..', '..', '..');
 
-describe('report-types.ts', () => {
-  it('is what gen-types.mjs generates from schema/report.schema.json', () => {
-    const regenerated = execFileSync(process.execPath, [join(root, 'scripts', 'gen-types.mjs'), 'report', '--stdout'], {
+describe.each(['plan', 'report'])('%s-types.ts', (contract) => {
+  it(`is what gen-types.mjs generates from schema/${contract}.schema.json`, () => {
+    const regenerated = execFileSync(process.execPath, [join(root, 'scripts', 'gen-types.mjs'), contract, '--stdout'], {
       cwd: root,
       encoding: 'utf8',
     });
-    const committed = readFileSync(join(root, 'packages', 'core', 'src', 'report-types.ts'), 'utf8');
+    const committed = readFileSync(join(root, 'packages', 'core', 'src', `${contract}-types.ts`), 'utf8');
     expect(regenerated.length).toBeGreaterThan(0);
     // A plain equality check; on failure, run `npm run gen`.
     expect(committed).toBe(regenerated);
   });
+});
 
+describe('plan-types.ts', () => {
+  it('names every op kind of the schema', () => {
+    const schema = JSON.parse(readFileSync(join(root, 'schema', 'plan.schema.json'), 'utf8')) as {
+      $defs: { Op: { oneOf: Array<{ properties: { kind: { const: string } } }> } };
+    };
+    const types = readFileSync(join(root, 'packages', 'core', 'src', 'plan-types.ts'), 'utf8');
+    const kinds = schema.$defs.Op.oneOf.map((variant) => variant.properties.kind.const);
+    expect(kinds.length).toBeGreaterThan(0);
+    for (const kind of kinds) {
+      const name = `${kind.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase())}Op`;
+      expect(types).toContain(`export interface ${name} {`);
+      expect(types).toContain(`kind: '${kind}';`);
+    }
+  });
+});
+
+describe('report-types.ts', () => {
   it('names every event of the schema', () => {
     const schema = JSON.parse(readFileSync(join(root, 'schema', 'report.schema.json'), 'utf8')) as {
       oneOf: Array<{ properties: { event: { const: string } } }>;

@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// `node bench/image.mjs [--runs N] [--files N] [--mb N] [--quick]`: images
+// (issue 11) side by side in one run, as the current user.
+//
+//   1. start of `sh -c :` in a SquashFS and a directory image: ours
+//      (sandboxctl-init with plan.root) against ch-run 0.31 (its internal
+//      squashfuse), interleaved runs, medians and ratios;
+//   2. reading inside the SquashFS image: `find / | wc -l` over the tree and
+//      `cat` of one big file, ours against squashfuse_ll mounted on the host
+//      (root only: unprivileged it would need fusermount3);
+//   3. the FUSE server's VmRSS idle and after that load.
+// Prints markdown tables; the figures go to bench/README.md by hand.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median, table, timedSync, which } from './lib.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const INIT = join(root, 'packages/native/sandboxctl-init');
+const args = process.argv.slice(2);
+const opt = (name, dflt, small) => Number(args.includes(name) ? args[args.indexOf(name) + 1] : args.includes('--quick') ? small : dflt);
+const runs = opt('--runs', 100, 10);
+const files = opt('--files', 20000, 2000);
+const mb = opt('--mb', 200, 20);
+
+for (const [cmd, pkg] of [['ch-run', 'charliecloud-runtime'], ['mksquashfs', 'squashfs-tools'], ['squashfuse_ll', 'squashfuse']]) {
+  if (!which(cmd)) throw new Error(`bench/image: ${cmd} is missing (apt-get install ${pkg})`);
+}
+const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+if (!BUSYBOX) throw new Error('bench/image: busybox is missing (apt-get install busybox-static)');
+
+const work = mkdtempSync('/tmp/sandboxctl-bench-image-');
+const dir = join(work, 'rootfs');
+for (const d of ['bin', 'etc', 'proc', 'dev', 'sys', 'tmp', 'home', 'mnt', 'data']) mkdirSync(join(dir, d), { recursive: true });
+copyFileSync(BUSYBOX, join(dir, 'bin/busybox'));
+chmodSync(join(dir, 'bin/busybox'), 0o755);
+for (const a of execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox')) symlinkSync('busybox', join(dir, 'bin', a));
+writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+writeFileSync(join(dir, 'etc/group'), 'root:x:0:\n');
+for (let i = 0; i < files; i++) {
+  const sub = join(dir, 'data', `d${Math.floor(i / 500)}`);
+  if (i % 500 === 0) mkdirSync(sub);
+  writeFileSync(join(sub, `f${i}`), `file ${i}\n`);
+}
+// Incompressible enough to make the read a read: random blocks, repeated.
+const block = Buffer.alloc(1 << 20);
+for (let i = 0; i < block.length; i += 4) block.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
+const big = join(dir, 'data/big');
+writeFileSync(big, '');
+for (let i = 0; i < mb; i++) writeFileSync(big, block, { flag: 'a' });
+const sqfs = join(work, 'app.sqfs');
+execFileSync('mksquashfs', [dir, sqfs, '-noappend', '-quiet', '-no-progress', '-all-root'], { stdio: 'ignore' });
+
+const plan = (image, script) => {
+  const f = join(work, `plan-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(f, JSON.stringify({ argv: ['/bin/sh', '-c', script], root: { image }, ops: [{ kind: 'proc', target: '/proc' }, { kind: 'dev', target: '/dev' }], env: { inherit: false, set: { PATH: '/bin' } } }));
+  return f;
+};
+const user = process.env.USER || execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
+process.env.USER = user;
+
+// 1. start
+const variants = [
+  ['ours, SquashFS', INIT, ['--plan', plan(sqfs, ':')]],
+  ['ch-run 0.31, SquashFS', 'ch-run', [sqfs, '--', '/bin/sh', '-c', ':']],
+  ['ours, directory', INIT, ['--plan', plan(dir, ':')]],
+  ['ch-run 0.31, directory', 'ch-run', [dir, '--', '/bin/sh', '-c', ':']],
+];
+const times = variants.map(() => []);
+for (let i = 0; i < runs; i++) variants.forEach(([, cmd, argv], v) => times[v].push(timedSync(cmd, argv)));
+const med = times.map(median);
+console.log(`### Start of \`sh -c :\` in an image, ${runs} interleaved runs each (ms, median)\n`);
+console.log(table(['variant', 'median ms', 'ratio to ch-run'], variants.map(([name], v) => [name, med[v].toFixed(1), (med[v] / med[v % 2 === 0 ? v + 1 : v]).toFixed(2)])));
+
+// 2 and 3. reading, and the server's memory
+const script = `find / -xdev | wc -l >/dev/null; cat /data/big >/dev/null`;
+function timeIn(cmd, argv) {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, argv, { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`${cmd} exited ${r.status}`);
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+const findPlan = plan(sqfs, 'find / -xdev | wc -l >/dev/null');
+const catPlan = plan(sqfs, 'cat /data/big >/dev/null');
+const rows = [];
+// Ours includes a sandbox's start: take its median off (section 1).
+const start = med[0];
+const ours = {
+  find: median([0, 1, 2].map(() => timeIn(INIT, ['--plan', findPlan]))) - start,
+  cat: median([0, 1, 2].map(() => timeIn(INIT, ['--plan', catPlan]))) - start,
+};
+let host = null;
+if (process.getuid() === 0) {
+  // A fresh mount for every run: each sandbox's FUSE mount starts cold too.
+  const mnt = join(work, 'mnt');
+  mkdirSync(mnt);
+  const cold = (sh) => {
+    execFileSync('squashfuse_ll', [sqfs, mnt]);
+    try {
+      return timeIn('sh', ['-c', sh]);
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
+  };
+  host = {
+    // The image's own busybox, loaded through the mount, as inside.
+    find: median([0, 1, 2].map(() => cold(`${mnt}/bin/busybox find ${mnt} -xdev | ${mnt}/bin/busybox wc -l >/dev/null`))),
+    cat: median([0, 1, 2].map(() => cold(`${mnt}/bin/busybox cat ${mnt}/data/big >/dev/null`))),
+  };
+}
+const count = files + 300;
+rows.push([`find / \\| wc -l (~${count} entries)`, ours.find.toFixed(0), host ? host.find.toFixed(0) : 'root only', host ? (host.find / ours.find).toFixed(2) : '']);
+rows.push([`cat of ${mb} MB`, ours.cat.toFixed(0), host ? host.cat.toFixed(0) : 'root only', host ? (host.cat / ours.cat).toFixed(2) : '']);
+console.log(`\n### Reading inside the SquashFS image (ms, median of 3 cold mounts; ours less the median start of section 1)\n`);
+console.log(table(['load', 'ours', 'squashfuse_ll on the host', 'throughput ratio (≥1 is ours faster)'], rows));
+
+// 3. memory: the server is the launcher's child named squashfuse_ll.
+function serverRss(launcher) {
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== launcher) continue;
+      if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() !== 'squashfuse_ll') continue;
+      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))[1]);
+    } catch {
+      /* gone */
+    }
+  }
+  return NaN;
+}
+const c = spawn(INIT, ['--plan', plan(sqfs, `sleep 1; ${script}; sleep 1`)], { stdio: 'ignore' });
+let done = false;
+const exited = new Promise((r) => c.on('exit', () => r((done = true))));
+await new Promise((r) => setTimeout(r, 700));
+const idle = serverRss(c.pid);
+// The peak while find and cat run: sampled every 50 ms until the end.
+let loaded = 0;
+while (!done) {
+  const rss = serverRss(c.pid);
+  if (rss > loaded) loaded = rss;
+  await new Promise((r) => setTimeout(r, 50));
+}
+await exited;
+console.log(`\n### The FUSE server's memory (VmRSS, KiB)\n`);
+console.log(table(['state', 'KiB'], [['idle, after mount', idle], ['peak during find and cat', loaded]]));
+rmSync(work, { recursive: true, force: true });

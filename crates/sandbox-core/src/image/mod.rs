@@ -1,0 +1,23 @@
+//! Images as the sandbox's root (issue 11): a directory or a SquashFS file
+//! named by `plan.root`.
+//!
+//! - [`spec`]: the plan's `root` checked before anything exists.
+//! - [`detect`]: what the image is (a directory, else the SquashFS magic
+//!   and a sane superblock); in the launcher, before clone, so bad input
+//!   fails before any namespace exists.
+//! - [`fuse`]: the launcher's side of a SquashFS image: a detached FUSE
+//!   mount made in a user namespace that maps 0 to the caller, served by
+//!   Debian's `squashfuse_ll` outside the sandbox; pid 1 inherits the
+//!   mount fd.
+//! - [`root`]: pid 1's side, in the root stage: the image bound (or
+//!   FUSE-mounted, or overlaid with a tmpfs for fake writes) on the new
+//!   root before the ops run, so every op target resolves inside the image.
+
+pub mod detect;
+pub mod fuse;
+pub mod root;
+pub mod spec;
+#[cfg(test)]
+mod tests;
+
+pub use detect::ImageKind;
