@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Builds the native half into packages/native: the `sandboxctl-init` launcher
-// (copied from cargo's release output) and the napi addon with its generated
+// and the `sandboxctl-oci` OCI runtime (copied from cargo's release output)
+// and the napi addon with its generated
 // `index.js` loader and `index.d.ts` (napi-rs v3 CLI).
 //
 // Inputs: the Rust workspace at the repository root. Invariants: a failed step
-// fails the whole script with cargo's or napi's own message; the launcher is
-// replaced by rename, so a running `sandboxctl-init` is never written over
-// (ETXTBSY).
+// fails the whole script with cargo's or napi's own message; the executables
+// are replaced by rename, so a running `sandboxctl-init` or `sandboxctl-oci`
+// is never written over (ETXTBSY).
 
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -46,23 +47,26 @@ function targetDirectory() {
   return JSON.parse(result.stdout).target_directory;
 }
 
-// The launcher is linked statically (static-pie), as the npm packages ship
-// it: it starts faster (no dynamic loader: ~25% of its instructions were in
-// ld.so) and pid 1 stays under 1 MiB resident (804 KiB against 1468 KiB
-// dynamic, bench/README.md). That needs an explicit --target.
+// The launcher and the OCI runtime are linked statically (static-pie), as the
+// npm packages ship them: the launcher starts faster (no dynamic loader: ~25%
+// of its instructions were in ld.so) and pid 1 stays under 1 MiB resident
+// (804 KiB against 1468 KiB dynamic, bench/README.md); the runtime is the
+// same core doing the same work. That needs an explicit --target.
 const host = run('rustc', ['-vV'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
   .stdout.split('\n')
   .find((l) => l.startsWith('host: '))
   .slice('host: '.length)
   .trim();
 const rustflags = [process.env.RUSTFLAGS, '-C target-feature=+crt-static'].filter(Boolean).join(' ');
-run('cargo', ['build', '--release', '-p', 'sandbox-init', '--target', host], { env: { ...process.env, RUSTFLAGS: rustflags } });
-const built = join(targetDirectory(), host, 'release', 'sandboxctl-init');
-const dest = join(nativeDir, 'sandboxctl-init');
-const staging = `${dest}.tmp-${process.pid}`;
-copyFileSync(built, staging);
-chmodSync(staging, 0o755);
-renameSync(staging, dest);
+run('cargo', ['build', '--release', '-p', 'sandbox-init', '-p', 'sandbox-oci', '--target', host], { env: { ...process.env, RUSTFLAGS: rustflags } });
+for (const name of ['sandboxctl-init', 'sandboxctl-oci']) {
+  const built = join(targetDirectory(), host, 'release', name);
+  const dest = join(nativeDir, name);
+  const staging = `${dest}.tmp-${process.pid}`;
+  copyFileSync(built, staging);
+  chmodSync(staging, 0o755);
+  renameSync(staging, dest);
+}
 
 // binaryName (`sandboxctl`) and targets come from packages/native/package.json.
 run(join(root, 'node_modules', '.bin', 'napi'), [

@@ -13,7 +13,11 @@ echo '{ "name": "empty", "version": "1.0.0", "private": true }' > package.json
 npm install --offline --no-audit --no-fund "$dir"/*.tgz
 init=node_modules/@sandboxctl/native-$platform/sandboxctl-init
 test "$(stat -c %a "$init")" = 755
+oci=node_modules/@sandboxctl/native-$platform/sandboxctl-oci
+test "$(stat -c %a "$oci")" = 755
 npx --offline sandboxctl doctor
+test "$(npx --offline sandboxctl oci path)" = "$PWD/$oci"
+npx --offline sandboxctl oci --version
 git init -q .
 npx --offline sandboxctl run --preset agent -- /bin/sh -c 'echo ok > made && test ! -w .git/hooks'
 test -f made

@@ -3,24 +3,25 @@
 // package `sandboxctl` (CLI and library, clipanion and typanion bundled so an
 // offline install needs nothing else), `@sandboxctl/core`,
 // `@sandboxctl/native` (the loader) and the platform package for the target,
-// `@sandboxctl/native-<platform>`, holding the napi addon and a statically
-// linked `sandboxctl-init` (mode 755). `sandboxctl` and `@sandboxctl/native`
+// `@sandboxctl/native-<platform>`, holding the napi addon and the statically
+// linked `sandboxctl-init` and `sandboxctl-oci` (mode 755). `sandboxctl` and `@sandboxctl/native`
 // list every platform package as an optional dependency, so npm installs the
 // one that fits the host.
 //
 //   node scripts/pack.mjs [options] DIR
 //     --no-build         use what is built (dist/, the addon, the static init)
-//     --build-only       build the static init and stop (no DIR)
+//     --build-only       build the static init and OCI runtime and stop (no DIR)
 //     --target TRIPLE    Rust target (default: this host's); other than the
 //                        host's needs --addon and --init (CI cross builds)
 //     --addon FILE       the .node file for the target
 //     --init FILE        the sandboxctl-init for the target
+//     --oci FILE         the sandboxctl-oci for the target
 //     --platform-only    only the platform package
 //     --main-only        only sandboxctl, @sandboxctl/core, @sandboxctl/native
 //
-// The launcher is built with `-C target-feature=+crt-static` (static-pie with
-// glibc; musl targets are static anyway) and refused unless its ELF header
-// has no interpreter. Staging happens in a temporary directory; the
+// The launcher and the runtime are built with `-C target-feature=+crt-static`
+// (static-pie with glibc; musl targets are static anyway) and refused unless
+// their ELF header has no interpreter. Staging happens in a temporary directory; the
 // checkout is only read, so an unprivileged user can pack a root's build.
 
 import { spawnSync } from 'node:child_process';
@@ -49,7 +50,7 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const opts = { build: true, buildOnly: false, target: undefined, addon: undefined, init: undefined, platform: true, main: true, dir: undefined };
+  const opts = { build: true, buildOnly: false, target: undefined, addon: undefined, init: undefined, oci: undefined, platform: true, main: true, dir: undefined };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i];
     const value = () => argv[++i] ?? fail(`${a} needs a value`);
@@ -58,13 +59,14 @@ function parseArgs(argv) {
     else if (a === '--target') opts.target = value();
     else if (a === '--addon') opts.addon = resolve(value());
     else if (a === '--init') opts.init = resolve(value());
+    else if (a === '--oci') opts.oci = resolve(value());
     else if (a === '--platform-only') opts.main = false;
     else if (a === '--main-only') opts.platform = false;
     else if (a.startsWith('-')) fail(`unknown option ${a}`);
     else if (opts.dir === undefined) opts.dir = resolve(a);
     else fail(`one directory only (got ${opts.dir} and ${a})`);
   }
-  if (!opts.buildOnly && opts.dir === undefined) fail('usage: npm run pack -- [--no-build] [--target TRIPLE] [--addon FILE] [--init FILE] DIR');
+  if (!opts.buildOnly && opts.dir === undefined) fail('usage: npm run pack -- [--no-build] [--target TRIPLE] [--addon FILE] [--init FILE] [--oci FILE] DIR');
   return opts;
 }
 
@@ -84,21 +86,16 @@ function hostTarget() {
   return `${arch}-unknown-linux-${musl ? 'musl' : 'gnu'}`;
 }
 
-function cargoTargetDir() {
-  const r = run('cargo', ['metadata', '--format-version', '1', '--no-deps'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-  return JSON.parse(r.stdout).target_directory;
-}
-
-/** Builds the static launcher for `target`; returns its path. */
-function buildStaticInit(target) {
+/** Builds the static launcher and OCI runtime for `target`. */
+function buildStatic(target) {
   const rustflags = [process.env.RUSTFLAGS, '-C target-feature=+crt-static'].filter(Boolean).join(' ');
-  run('cargo', ['build', '--release', '-p', 'sandbox-init', '--target', target], { env: { ...process.env, RUSTFLAGS: rustflags } });
-  return join(cargoTargetDir(), target, 'release', 'sandboxctl-init');
+  run('cargo', ['build', '--release', '-p', 'sandbox-init', '-p', 'sandbox-oci', '--target', target], { env: { ...process.env, RUSTFLAGS: rustflags } });
 }
 
-function staticInitPath(target) {
+/** Where cargo put the static `name` (`sandboxctl-init`, `sandboxctl-oci`) for `target`. */
+function staticPath(target, name) {
   const fromEnv = process.env.CARGO_TARGET_DIR;
-  return join(fromEnv ? resolve(fromEnv) : join(root, 'target'), target, 'release', 'sandboxctl-init');
+  return join(fromEnv ? resolve(fromEnv) : join(root, 'target'), target, 'release', name);
 }
 
 /** ELF facts: 64-bit, machine, and whether it asks for an interpreter (dynamic). */
@@ -160,18 +157,18 @@ const facts = TARGETS[target] ?? fail(`no platform package for target ${target};
 const isHost = target === hostTarget();
 
 if (opts.build || opts.buildOnly) {
-  if (!isHost && (!opts.addon || !opts.init)) fail(`building for ${target} is CI's business here; pass --addon and --init, or --no-build`);
+  if (!isHost && (!opts.addon || !opts.init || !opts.oci)) fail(`building for ${target} is CI's business here; pass --addon, --init and --oci, or --no-build`);
   const missing = missingTool();
   if (missing) fail(`building needs Rust, and ${missing}: ${INSTALL_RUST}; or pass --no-build to pack what is already built`);
   if (!opts.buildOnly) run('npm', ['run', 'build']);
-  if (!opts.init) buildStaticInit(target);
+  if (!opts.init || !opts.oci) buildStatic(target);
   if (opts.buildOnly) process.exit(0);
 }
 
 const nativeDir = join(root, 'packages', 'native');
 const version = readJson(join(nativeDir, 'package.json')).version;
 const addon = opts.addon ?? join(nativeDir, `sandboxctl.${facts.platform}.node`);
-const init = opts.init ?? staticInitPath(target);
+const executables = { 'sandboxctl-init': opts.init ?? staticPath(target, 'sandboxctl-init'), 'sandboxctl-oci': opts.oci ?? staticPath(target, 'sandboxctl-oci') };
 mkdirSync(opts.dir, { recursive: true });
 const stage = mkdtempSync(join(tmpdir(), 'sandboxctl-pack-'));
 const written = [];
@@ -179,10 +176,12 @@ const written = [];
 try {
   if (opts.platform) {
     if (!existsSync(addon)) fail(`${addon} is missing: run \`npm run build\` (or pass --addon)`);
-    if (!existsSync(init)) fail(`${init} is missing: run \`node scripts/pack.mjs --build-only\` (or pass --init)`);
-    const elf = elfInfo(init);
-    if (!elf.elf || elf.machine !== facts.machine) fail(`${init} is not a ${target} executable`);
-    if (!elf.static) fail(`${init} is dynamically linked; build it with RUSTFLAGS="-C target-feature=+crt-static"`);
+    for (const [name, file] of Object.entries(executables)) {
+      if (!existsSync(file)) fail(`${file} is missing: run \`node scripts/pack.mjs --build-only\` (or pass --${name.slice('sandboxctl-'.length)})`);
+      const elf = elfInfo(file);
+      if (!elf.elf || elf.machine !== facts.machine) fail(`${file} is not a ${target} executable`);
+      if (!elf.static) fail(`${file} is dynamically linked; build it with RUSTFLAGS="-C target-feature=+crt-static"`);
+    }
     const dir = join(stage, 'platform');
     mkdirSync(dir);
     const pkg = readJson(join(root, 'npm', facts.platform, 'package.json'));
@@ -190,8 +189,10 @@ try {
     writeJson(join(dir, 'package.json'), withRepository(pkg));
     cpSync(join(root, 'npm', facts.platform, 'README.md'), join(dir, 'README.md'));
     cpSync(addon, join(dir, `sandboxctl.${facts.platform}.node`));
-    cpSync(init, join(dir, 'sandboxctl-init'));
-    chmodSync(join(dir, 'sandboxctl-init'), 0o755);
+    for (const [name, file] of Object.entries(executables)) {
+      cpSync(file, join(dir, name));
+      chmodSync(join(dir, name), 0o755);
+    }
     written.push(npmPack(dir, opts.dir));
   }
 

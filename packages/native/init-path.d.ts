@@ -18,3 +18,13 @@ export declare function initCandidates(): InitCandidate[];
 
 /** The platform packages that may hold the launcher on this host, preferred first. */
 export declare function platformPackages(): string[];
+
+/**
+ * Path of the `sandboxctl-oci` OCI runtime, looked for as {@link initPath}
+ * looks for the launcher: `$SANDBOXCTL_OCI`, beside this package's files,
+ * then the installed platform package; the source-build path when none exists.
+ */
+export declare function ociPath(): string;
+
+/** Every place the OCI runtime is looked for, in order (`from` is `SANDBOXCTL_OCI`, `source build` or a package). */
+export declare function ociCandidates(): InitCandidate[];

@@ -1,16 +1,22 @@
 'use strict';
-// Where the `sandboxctl-init` launcher lives, first match wins:
-//   1. $SANDBOXCTL_INIT (tests, system packages, custom builds);
+// Where the native executables live: the `sandboxctl-init` launcher and the
+// `sandboxctl-oci` OCI runtime. For each, first match wins:
+//   1. its environment variable ($SANDBOXCTL_INIT, $SANDBOXCTL_OCI: tests,
+//      system packages, custom builds);
 //   2. beside this file, where scripts/build-native.mjs puts a source build;
 //   3. in the prebuilt platform package, @sandboxctl/native-linux-<arch>-<libc>,
-//      this host's libc first. The launcher there is linked statically, so the
-//      other libc's package works too when it is the one installed.
+//      this host's libc first. Both executables there are linked statically,
+//      so the other libc's package works too when it is the one installed.
 // The returned path is not checked to exist when nothing matched: it is the
 // source-build location, which the caller's error message then names.
 const fs = require('node:fs');
 const path = require('node:path');
 
-const INIT = 'sandboxctl-init';
+/** The native executables: file name and the variable that overrides it. */
+const EXECUTABLES = {
+  init: { file: 'sandboxctl-init', env: 'SANDBOXCTL_INIT' },
+  oci: { file: 'sandboxctl-oci', env: 'SANDBOXCTL_OCI' },
+};
 
 function isMusl() {
   try {
@@ -25,21 +31,21 @@ function isMusl() {
   }
 }
 
-/** The platform packages that may hold the launcher here, preferred first. */
+/** The platform packages that may hold the executables here, preferred first. */
 function platformPackages() {
   if (process.platform !== 'linux') return [];
   const libcs = isMusl() ? ['musl', 'gnu'] : ['gnu', 'musl'];
   return libcs.map((libc) => `@sandboxctl/native-linux-${process.arch}-${libc}`);
 }
 
-/** Every place looked at, in order, with where each came from. */
-function initCandidates() {
+function candidates(which) {
+  const { file, env } = EXECUTABLES[which];
   const out = [];
-  if (process.env.SANDBOXCTL_INIT) out.push({ path: process.env.SANDBOXCTL_INIT, from: 'SANDBOXCTL_INIT' });
-  out.push({ path: path.join(__dirname, INIT), from: 'source build' });
+  if (process.env[env]) out.push({ path: process.env[env], from: env });
+  out.push({ path: path.join(__dirname, file), from: 'source build' });
   for (const pkg of platformPackages()) {
     try {
-      out.push({ path: path.join(path.dirname(require.resolve(`${pkg}/package.json`)), INIT), from: pkg });
+      out.push({ path: path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file), from: pkg });
     } catch {
       // not installed
     }
@@ -47,11 +53,30 @@ function initCandidates() {
   return out;
 }
 
-function initPath() {
-  if (process.env.SANDBOXCTL_INIT) return process.env.SANDBOXCTL_INIT;
-  const candidates = initCandidates();
-  const found = candidates.find((c) => fs.existsSync(c.path));
-  return (found || candidates[0]).path;
+function pathOf(which) {
+  const env = process.env[EXECUTABLES[which].env];
+  if (env) return env;
+  const list = candidates(which);
+  const found = list.find((c) => fs.existsSync(c.path));
+  return (found || list[0]).path;
 }
 
-module.exports = { initPath, initCandidates, platformPackages };
+/** Every place the launcher is looked for, in order, with where each came from. */
+function initCandidates() {
+  return candidates('init');
+}
+
+function initPath() {
+  return pathOf('init');
+}
+
+/** Every place the OCI runtime is looked for, in order, with where each came from. */
+function ociCandidates() {
+  return candidates('oci');
+}
+
+function ociPath() {
+  return pathOf('oci');
+}
+
+module.exports = { initPath, initCandidates, ociPath, ociCandidates, platformPackages };

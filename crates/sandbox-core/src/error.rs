@@ -55,6 +55,8 @@ codes! {
     Exec = "E_EXEC",
     /// (Node only) the `sandboxctl-init` launcher was not found; the hint names the platform package.
     InitMissing = "E_INIT_MISSING",
+    /// (Node only) the `sandboxctl-oci` OCI runtime was not found (`sandboxctl oci`); the hint names the platform package.
+    OciMissing = "E_OCI_MISSING",
     /// (Node only) the napi addon could not be loaded.
     NativeMissing = "E_NATIVE_MISSING",
     /// (Node only) a config file (sandboxctl.json) is unreadable or invalid; the message names the file and JSON path.

@@ -7,6 +7,7 @@
 
 import { type BaseContext, Builtins, Cli } from 'clipanion';
 import { COMMANDS } from './commands';
+import { ociArgv } from './commands/oci';
 import { describeFailure, formatFailure } from './report';
 import { VERSION } from './version';
 import { colorDepthOf, makeCli } from './help';
@@ -50,7 +51,7 @@ export const BROKEN_PIPE_STATUS = 141;
 
 /** Runs the CLI on `args` (without node and the script); resolves the exit status. */
 export async function main(args: readonly string[], context: Partial<BaseContext> = {}): Promise<number> {
-  const input = [...args];
+  const input = ociArgv(args);
   const ctx: SandboxctlContext = { ...Cli.defaultContext, ...context, argv: input };
   // clipanion's default depth asks a terminal prototype, not our stdout.
   if (context.colorDepth === undefined) ctx.colorDepth = colorDepthOf(ctx.stdout);

@@ -10,7 +10,9 @@ const mockProbe = native.probe;
 jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('../../core/test/support/native-mock')>('../../core/test/support/native-mock').native);
 
 const FAKE_INIT = join(__dirname, '..', '..', 'core', 'test', 'fixtures', 'fake-init.js');
+const FAKE_OCI = join(__dirname, '..', '..', 'core', 'test', 'fixtures', 'fake-oci.js');
 const savedInit = process.env.SANDBOXCTL_INIT;
+const savedOci = process.env.SANDBOXCTL_OCI;
 
 const goodKernel = {
   kernelRelease: '6.8.0-test',
@@ -21,6 +23,7 @@ const goodKernel = {
 
 beforeEach(() => {
   process.env.SANDBOXCTL_INIT = FAKE_INIT;
+  process.env.SANDBOXCTL_OCI = FAKE_OCI;
   mockProbe.mockReset();
   mockProbe.mockReturnValue(goodKernel);
 });
@@ -28,6 +31,8 @@ beforeEach(() => {
 afterAll(() => {
   if (savedInit === undefined) delete process.env.SANDBOXCTL_INIT;
   else process.env.SANDBOXCTL_INIT = savedInit;
+  if (savedOci === undefined) delete process.env.SANDBOXCTL_OCI;
+  else process.env.SANDBOXCTL_OCI = savedOci;
 });
 
 describe('sandboxctl doctor', () => {
@@ -40,6 +45,7 @@ describe('sandboxctl doctor', () => {
       cli: { version: (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version },
       addon: { loaded: true, version: '0.0.0-test' },
       init: { path: FAKE_INIT, fromEnv: true, exists: true, executable: true, version: 'sandboxctl-init 0.0.0-fake' },
+      oci: { path: FAKE_OCI, fromEnv: true, exists: true, executable: true, version: 'sandboxctl-oci version 0.0.0-fake' },
       kernel: goodKernel,
       problems: [],
     });
@@ -58,12 +64,14 @@ describe('sandboxctl doctor', () => {
       seccomp: false,
     });
     process.env.SANDBOXCTL_INIT = '/nonexistent/sandboxctl-init';
+    process.env.SANDBOXCTL_OCI = '/nonexistent/sandboxctl-oci';
     const result = await runCli(['doctor', '--json']);
     expect(result.status).toBe(1);
     const report = JSON.parse(result.stdout);
     expect(report.ok).toBe(false);
-    expect(report.problems.map((p: { code: string }) => p.code)).toEqual(['E_INIT_MISSING', 'E_USERNS_UNAVAILABLE', 'E_SETUP']);
-    expect(report.problems[1]).toEqual({
+    expect(report.problems.map((p: { code: string }) => p.code)).toEqual(['E_INIT_MISSING', 'E_OCI_MISSING', 'E_USERNS_UNAVAILABLE', 'E_SETUP']);
+    expect(report.problems[1]).toMatchObject({ message: 'sandboxctl-oci not found at /nonexistent/sandboxctl-oci', hint: 'SANDBOXCTL_OCI names a file that does not exist; fix or unset it' });
+    expect(report.problems[2]).toEqual({
       code: 'E_USERNS_UNAVAILABLE',
       message: 'AppArmor restricts unprivileged user namespaces',
       hint: 'sysctl kernel.apparmor_restrict_unprivileged_userns=0',
@@ -74,6 +82,7 @@ describe('sandboxctl doctor', () => {
     expect(text.status).toBe(1);
     expect(text.stdout).toContain('problem: E_USERNS_UNAVAILABLE: AppArmor restricts unprivileged user namespaces\n  hint: sysctl kernel.apparmor_restrict_unprivileged_userns=0\n');
     expect(text.stdout).toContain('init:     /nonexistent/sandboxctl-init (from SANDBOXCTL_INIT): missing');
+    expect(text.stdout).toContain('oci:      /nonexistent/sandboxctl-oci (from SANDBOXCTL_OCI): missing');
   });
 });
 
@@ -134,6 +143,7 @@ describe('formatDiagnosis', () => {
       core: { version: '1.2.3' },
       addon: { loaded: true, path: '/x/sandboxctl.linux-x64-gnu.node', version: '1.2.3' },
       init: { path: '/x/sandboxctl-init', fromEnv: false, from: '@sandboxctl/native-linux-x64-gnu', exists: true, executable: true, version: 'sandboxctl-init 1.2.3' },
+      oci: { path: '/x/sandboxctl-oci', fromEnv: false, from: '@sandboxctl/native-linux-x64-gnu', exists: true, executable: true, version: 'sandboxctl-oci version 1.2.3' },
       config: { path: '/p/sandboxctl.json', preset: 'agent', trusted: true },
       kernel: {
         kernelRelease: '6.8.0',
@@ -146,6 +156,7 @@ describe('formatDiagnosis', () => {
     const text = formatDiagnosis(diagnosis);
     expect(text).toContain('addon:    /x/sandboxctl.linux-x64-gnu.node (native 1.2.3)\n');
     expect(text).toContain('init:     /x/sandboxctl-init (from @sandboxctl/native-linux-x64-gnu): ok (sandboxctl-init 1.2.3)\n');
+    expect(text).toContain('oci:      /x/sandboxctl-oci (from @sandboxctl/native-linux-x64-gnu): ok (sandboxctl-oci version 1.2.3)\n');
     expect(text).toContain('config:   /p/sandboxctl.json (preset agent, trusted)\n');
     expect(text).toContain('userns:   yes (user.max_user_namespaces=100, kernel.unprivileged_userns_clone=1)\n');
     expect(text).toContain('landlock: no\n');

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants as fsConstants, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { initCandidates, initPath } from '@sandboxctl/native/init-path';
+import { initCandidates, initPath, ociCandidates, ociPath } from '@sandboxctl/native/init-path';
 import { configStatus } from './config';
 import { isSandboxError } from './errors';
 import { missingNativeHint } from './install-hint';
@@ -33,17 +33,9 @@ export interface Diagnosis {
     version?: string;
     error?: string;
   };
-  init: {
-    /** Absolute path, from `$SANDBOXCTL_INIT` or beside the native package. */
-    path: string;
-    fromEnv: boolean;
-    /** Where it was found: `SANDBOXCTL_INIT`, `source build` or the platform package's name. */
-    from?: string;
-    exists: boolean;
-    executable: boolean;
-    /** Output of `sandboxctl-init --version`. */
-    version?: string;
-  };
+  init: Executable;
+  /** The OCI runtime `sandboxctl-oci` (`sandboxctl oci path`); its `version` is the first line of `--version`. */
+  oci: Executable;
   kernel?: Probe;
   /** How host pathname unix sockets are kept out of reach under `agent` (see {@link socketReach}). */
   sockets?: SocketReach;
@@ -51,6 +43,19 @@ export interface Diagnosis {
   /** The sandboxctl.json a run here would find; `trusted` says whether a run accepts it (`sandboxctl trust`). */
   config: { path?: string; preset?: string; trusted?: boolean; error?: string; code?: string };
   problems: Problem[];
+}
+
+/** A native executable of this install: `sandboxctl-init` or `sandboxctl-oci`. */
+export interface Executable {
+  /** Absolute path, from its variable (`$SANDBOXCTL_INIT`, `$SANDBOXCTL_OCI`), a source build or the platform package. */
+  path: string;
+  fromEnv: boolean;
+  /** Where it was found: the variable's name, `source build` or the platform package's name. */
+  from?: string;
+  exists: boolean;
+  executable: boolean;
+  /** The first line of its `--version`. */
+  version?: string;
 }
 
 const INIT_VERSION_TIMEOUT_MS = 5000;
@@ -91,7 +96,8 @@ export function diagnose(): Diagnosis {
     node: { version: process.version, napi: process.versions.napi },
     core: { version: packageVersion(join(__dirname, '..', 'package.json')) },
     addon: { loaded: false },
-    init: inspectInit(problems),
+    init: inspectExecutable(problems, { name: 'sandboxctl-init', env: 'SANDBOXCTL_INIT', code: 'E_INIT_MISSING', path: initPath(), candidates: initCandidates() }),
+    oci: inspectExecutable(problems, { name: 'sandboxctl-oci', env: 'SANDBOXCTL_OCI', code: 'E_OCI_MISSING', path: ociPath(), candidates: ociCandidates() }),
     config: {},
     problems,
   };
@@ -133,11 +139,19 @@ export function diagnose(): Diagnosis {
   return diagnosis;
 }
 
-function inspectInit(problems: Problem[]): Diagnosis['init'] {
-  const path = resolve(initPath());
-  const fromEnv = Boolean(process.env.SANDBOXCTL_INIT);
-  const info: Diagnosis['init'] = { path, fromEnv, exists: false, executable: false };
-  const from = initCandidates().find((c) => resolve(c.path) === path)?.from;
+interface Wanted {
+  name: string;
+  env: string;
+  code: string;
+  path: string;
+  candidates: { path: string; from: string }[];
+}
+
+function inspectExecutable(problems: Problem[], wanted: Wanted): Executable {
+  const path = resolve(wanted.path);
+  const fromEnv = Boolean(process.env[wanted.env]);
+  const info: Executable = { path, fromEnv, exists: false, executable: false };
+  const from = wanted.candidates.find((c) => resolve(c.path) === path)?.from;
   if (from !== undefined) info.from = from;
   try {
     info.exists = statSync(path).isFile();
@@ -146,11 +160,9 @@ function inspectInit(problems: Problem[]): Diagnosis['init'] {
   }
   if (!info.exists) {
     problems.push({
-      code: 'E_INIT_MISSING',
-      message: `sandboxctl-init not found at ${path}`,
-      hint: fromEnv
-        ? 'SANDBOXCTL_INIT names a file that does not exist; fix or unset it'
-        : missingNativeHint(),
+      code: wanted.code,
+      message: `${wanted.name} not found at ${path}`,
+      hint: fromEnv ? `${wanted.env} names a file that does not exist; fix or unset it` : missingNativeHint(),
     });
     return info;
   }
@@ -158,7 +170,7 @@ function inspectInit(problems: Problem[]): Diagnosis['init'] {
     accessSync(path, fsConstants.X_OK);
     info.executable = true;
   } catch {
-    problems.push({ code: 'E_INIT_MISSING', message: `${path} is not executable`, hint: `chmod +x ${path}` });
+    problems.push({ code: wanted.code, message: `${path} is not executable`, hint: `chmod +x ${path}` });
     return info;
   }
   try {
@@ -167,10 +179,10 @@ function inspectInit(problems: Problem[]): Diagnosis['init'] {
       stdio: ['ignore', 'pipe', 'ignore'],
       timeout: INIT_VERSION_TIMEOUT_MS,
     }).trim();
-    if (out !== '') info.version = out;
+    if (out !== '') info.version = out.split('\n')[0]!;
   } catch {
     problems.push({
-      code: 'E_INIT_MISSING',
+      code: wanted.code,
       message: `${path} --version failed`,
       hint: 'rebuild it with `npm run build`; the file may be for another architecture',
     });

@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'E_EXEC',
   /** (Node only) the `sandboxctl-init` launcher was not found; the hint names the platform package. */
   'E_INIT_MISSING',
+  /** (Node only) the `sandboxctl-oci` OCI runtime was not found (`sandboxctl oci`); the hint names the platform package. */
+  'E_OCI_MISSING',
   /** (Node only) the napi addon could not be loaded. */
   'E_NATIVE_MISSING',
   /** (Node only) a config file (sandboxctl.json) is unreadable or invalid; the message names the file and JSON path. */

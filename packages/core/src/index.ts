@@ -13,7 +13,7 @@ export * from './plan';
 export type { Report, ErrorReport, SpawnedReport, StartedReport, AuditReport, TaintFinding, TaintKind, TaintOutcome, TaintChange } from './report-types';
 export * from './errors';
 export * from './run';
-export { assertCallerFdsOpen, callerFds, isFdOpen, type CallerFd } from './launcher';
+export { assertCallerFdsOpen, callerFds, isFdOpen, resolveOci, type CallerFd } from './launcher';
 export * from './diagnose';
 export * from './presets';
 export * from './config';

@@ -21,6 +21,7 @@ export type Code =
   | 'E_SETUP'
   | 'E_EXEC'
   | 'E_INIT_MISSING'
+  | 'E_OCI_MISSING'
   | 'E_NATIVE_MISSING'
   | 'E_CONFIG_INVALID'
   | 'E_CONFIG_UNTRUSTED'

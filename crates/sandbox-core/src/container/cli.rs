@@ -273,7 +273,7 @@ fn execute(g: &Global, cmd: Command) -> Result<i32, SetupError> {
         Command::Exec(x, id) => super::exec::exec(&root()?, &id, &x),
         Command::List { json, quiet } => list(&root()?, json, quiet).map(|_| 0),
         Command::Ps { json, id } => ps(&root()?, &id, json).map(|_| 0),
-        Command::Spec { rootless, bundle } => write_spec(bundle.as_deref().unwrap_or("."), rootless).map(|_| 0),
+        Command::Spec { rootless, bundle } => write_spec(bundle.as_deref(), rootless).map(|_| 0),
     }
 }
 
@@ -314,6 +314,11 @@ pub fn create(root: &Path, o: &CreateOpts, id: &str, stay: bool) -> Result<i32, 
     let bundle = abs(o.bundle.as_deref().unwrap_or("."))?;
     let (spec, bytes, rootfs) = load_bundle(&bundle)?;
     let filter = spec.linux.seccomp.as_ref().map(seccomp::compile).transpose().map_err(|(p, e)| spec::invalid(format!("linux.seccomp{p}"), e))?;
+    if spec.process.as_ref().is_some_and(|p| p.terminal) && o.console_socket.is_none() {
+        // runc relays a terminal itself for a foreground `run`; we do not
+        // (yet), and pid 1 would fail on it after everything was made.
+        return Err(spec::invalid("process.terminal", "true needs --console-socket (engines pass one; for a bundle by hand set it false)"));
+    }
     let dir = root.join(id);
     if std::fs::symlink_metadata(&dir).is_ok() {
         return Err(SetupError::new(Code::OciExists, format!("container {id} already exists")));
@@ -663,11 +668,17 @@ pub fn ps(root: &Path, id: &str, json: bool) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// `spec`: a starting `config.json` in the bundle (runc's defaults; with
-/// `--rootless`, a user namespace mapping only the caller's ids).
-pub fn write_spec(bundle: &str, rootless: bool) -> Result<(), SetupError> {
-    let path = Path::new(bundle).join("config.json");
-    if path.exists() {
+/// `spec`: a starting `config.json` (runc's defaults; with `--rootless`, a
+/// user namespace mapping only the caller's ids). Written into `--bundle`, or
+/// `./config.json` on a terminal, as runc does; without `--bundle` and with
+/// stdout not a terminal it is printed (`sandboxctl oci spec > config.json`,
+/// as `ctr oci spec` prints). `process.terminal` is false: a foreground `run`
+/// does not relay a terminal (engines pass `--console-socket`).
+pub fn write_spec(bundle: Option<&str>, rootless: bool) -> Result<(), SetupError> {
+    use std::io::IsTerminal;
+    let to_stdout = bundle.is_none() && !std::io::stdout().is_terminal();
+    let path = Path::new(bundle.unwrap_or(".")).join("config.json");
+    if !to_stdout && path.exists() {
         return Err(SetupError::new(Code::OciExists, format!("{} exists: remove it first", path.display())));
     }
     let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
@@ -694,7 +705,7 @@ pub fn write_spec(bundle: &str, rootless: bool) -> Result<(), SetupError> {
     let spec = serde_json::json!({
         "ociVersion": state::OCI_VERSION,
         "process": {
-            "terminal": true, "user": {"uid": 0, "gid": 0}, "args": ["sh"],
+            "terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["sh"],
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
             "cwd": "/", "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}], "noNewPrivileges": true
@@ -712,8 +723,12 @@ pub fn write_spec(bundle: &str, rootless: bool) -> Result<(), SetupError> {
         ],
         "linux": linux
     });
-    std::fs::write(&path, serde_json::to_string_pretty(&spec).expect("spec serializes") + "\n")
-        .map_err(|e| SetupError::new(Code::Setup, format!("cannot write {}: {e}", path.display())))
+    let text = serde_json::to_string_pretty(&spec).expect("spec serializes") + "\n";
+    if to_stdout {
+        use std::io::Write;
+        return std::io::stdout().write_all(text.as_bytes()).map_err(|e| SetupError::new(Code::Setup, format!("cannot write the spec to stdout: {e}")));
+    }
+    std::fs::write(&path, text).map_err(|e| SetupError::new(Code::Setup, format!("cannot write {}: {e}", path.display())))
 }
 
 /// `run`: create, start and (unless `--detach`) wait for the process, then
@@ -784,12 +799,12 @@ mod tests {
         std::fs::create_dir_all(&d).unwrap();
         for rootless in [false, true] {
             let _ = std::fs::remove_file(d.join("config.json"));
-            write_spec(d.to_str().unwrap(), rootless).unwrap();
+            write_spec(d.to_str(), rootless).unwrap();
             let s = spec::decode(&std::fs::read(d.join("config.json")).unwrap()).unwrap();
             spec::validate(&s).unwrap();
             assert_eq!(s.linux.namespaces.iter().any(|n| n.kind == "user"), rootless);
         }
-        assert_eq!(write_spec(d.to_str().unwrap(), false).unwrap_err().code, Code::OciExists);
+        assert_eq!(write_spec(d.to_str(), false).unwrap_err().code, Code::OciExists);
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -14,7 +14,7 @@ export class DoctorCommand extends Command<SandboxctlContext> {
   static override usage = Command.Usage({
     description: 'check that sandboxes can run here',
     details: `
-      Loads the native addon, asks the kernel what it supports (unprivileged user namespaces and the sysctls that restrict them, seccomp, landlock) and checks the \`sandboxctl-init\` launcher: its absolute path and where it came from (\`$SANDBOXCTL_INIT\`, a source build or the prebuilt platform package), whether it exists and is executable, and its version. It also checks the sandboxctl.json a run here would use: that it is valid and trusted (\`sandboxctl trust\`).
+      Loads the native addon, asks the kernel what it supports (unprivileged user namespaces and the sysctls that restrict them, seccomp, landlock) and checks the \`sandboxctl-init\` launcher and the \`sandboxctl-oci\` OCI runtime: their absolute paths and where they came from (\`$SANDBOXCTL_INIT\` or \`$SANDBOXCTL_OCI\`, a source build or the prebuilt platform package), whether they exist and are executable, and their versions. It also checks the sandboxctl.json a run here would use: that it is valid and trusted (\`sandboxctl trust\`).
 
       Every problem comes with the error code a run would fail with and a hint. The exit status is 0 when no problem was found, 1 otherwise.
     `,
@@ -42,6 +42,12 @@ export function formatConfig(c: Diagnosis['config']): string {
   return `${c.path} (${c.preset ? `preset ${c.preset}, ` : ''}trusted)`;
 }
 
+/** One native executable: its path, where it came from, and whether it runs. */
+function formatExecutable(e: Diagnosis['init'], env: string): string {
+  const state = !e.exists ? 'missing' : !e.executable ? 'not executable' : 'ok';
+  return `${e.path}${e.from ? ` (from ${e.from})` : e.fromEnv ? ` (from ${env})` : ''}: ${state}${e.version ? ` (${e.version})` : ''}`;
+}
+
 /** The text form of `doctor`. */
 export function formatDiagnosis(d: Diagnosis): string {
   const lines: string[] = [];
@@ -52,10 +58,8 @@ export function formatDiagnosis(d: Diagnosis): string {
       ? `addon:    ${d.addon.path ?? 'loaded'} (native ${d.addon.version ?? 'unknown'})`
       : 'addon:    not loaded',
   );
-  const initState = !d.init.exists ? 'missing' : !d.init.executable ? 'not executable' : 'ok';
-  lines.push(
-    `init:     ${d.init.path}${d.init.from ? ` (from ${d.init.from})` : d.init.fromEnv ? ' (from SANDBOXCTL_INIT)' : ''}: ${initState}${d.init.version ? ` (${d.init.version})` : ''}`,
-  );
+  lines.push(`init:     ${formatExecutable(d.init, 'SANDBOXCTL_INIT')}`);
+  lines.push(`oci:      ${formatExecutable(d.oci, 'SANDBOXCTL_OCI')}`);
   lines.push(`config:   ${formatConfig(d.config)}`);
   const k = d.kernel;
   if (k) {
