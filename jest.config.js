@@ -1,6 +1,7 @@
-// Two projects: `unit` (packages/*/test: no kernel features, no sandboxes) and
-// `sandbox` (test/sandbox: real sandboxes through the built launcher). Both
-// compile the TypeScript sources directly (ts-jest, type-checked), so neither
+// Three projects: `unit` (packages/*/test: no kernel features, no sandboxes),
+// `sandbox` (test/sandbox: real sandboxes through the built launcher) and
+// `oci` (test/oci: the OCI runtime with podman, containerd, runtime-tools). All
+// compile the TypeScript sources directly (ts-jest, type-checked), so none
 // needs `tsc -b` to have run; the packages resolve to their src/ here.
 
 const path = require('node:path');
@@ -50,6 +51,16 @@ module.exports = {
       rootDir: __dirname,
       testEnvironment: 'node',
       testMatch: ['<rootDir>/test/sandbox/**/*.test.ts'],
+      transform,
+      moduleNameMapper,
+    },
+    {
+      // The OCI runtime with real engines (test/oci), root only: run once,
+      // by scripts/test.sh, after the sandbox suites.
+      displayName: 'oci',
+      rootDir: __dirname,
+      testEnvironment: 'node',
+      testMatch: ['<rootDir>/test/oci/**/*.test.ts'],
       transform,
       moduleNameMapper,
     },

@@ -4,7 +4,8 @@
 // Root only. crun is tried and reported when it cannot run here (Debian's
 // crun refuses this machine's hybrid cgroup layout).
 //
-//   node bench/oci.mjs [--runs N] [--runtime PATH]
+//   node bench/oci.mjs [--runs N] [--runtime PATH]   (default: the shipped
+//   packages/native/sandboxctl-oci, what `sandboxctl oci path` prints)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync, symlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ const arg = (name, def) => {
   return i > 0 ? process.argv[i + 1] : def;
 };
 const runs = Number(arg('--runs', 30));
-const ours = resolve(arg('--runtime', 'target/release/sandboxctl-oci'));
+const ours = resolve(arg('--runtime', 'packages/native/sandboxctl-oci'));
 const work = mkdtempSync(join(tmpdir(), 'sandboxctl-bench-oci-'));
 const rootfs = join(work, 'bundle/rootfs');
 for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });

@@ -56,6 +56,8 @@ fi
 echo "== jest: sandbox suites as $user (uid $(id -u "$user")), from $dir"
 as_user sh -c "cd '$dir' && node node_modules/jest/bin/jest.js --selectProjects sandbox --ci --runInBand"
 
-# The OCI runtime (issue 12): engines and conformance, as root, once.
-echo "== OCI runtime: podman and runtime-tools' validation"
-bash test/oci/run.sh
+# The OCI runtime (issue 12): a bundle by hand, podman, containerd and
+# runtime-tools' validation, as root, once (test/oci; each engine script runs
+# in a private mount namespace).
+echo "== jest: OCI runtime (root)"
+"${jest[@]}" --selectProjects oci --ci --runInBand

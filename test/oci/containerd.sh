@@ -19,7 +19,20 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 TOML
 containerd --config "$d/config.toml" > "$d/log" 2>&1 &
 daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; umount -R "$d/state" "$d/root" 2>/dev/null; rm -rf "$d"' EXIT
+# Leave nothing behind: every task killed and deleted while the daemon still
+# runs (their shims exit with them), then the daemon, its mounts and files.
+cleanup() {
+  for c in $(ctr -a "$d/sock" task ls -q 2>/dev/null); do
+    ctr -a "$d/sock" task kill -s KILL "$c" >/dev/null 2>&1
+    ctr -a "$d/sock" task delete -f "$c" >/dev/null 2>&1
+  done
+  for c in $(ctr -a "$d/sock" container ls -q 2>/dev/null); do ctr -a "$d/sock" container delete "$c" >/dev/null 2>&1; done
+  kill $daemon 2>/dev/null; wait $daemon 2>/dev/null
+  umount -R "$d/state" "$d/root" 2>/dev/null
+  grep -o " $d/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  rm -rf "$d"
+}
+trap cleanup EXIT
 for _ in $(seq 50); do [ -S "$d/sock" ] && break; sleep 0.1; done
 C=(ctr -a "$d/sock")
 podman save --format oci-archive -o "$d/image.tar" "$image" >/dev/null 2>&1

@@ -13,7 +13,9 @@ set -uo pipefail
 rt=$(realpath "$1")
 image=localhost/sandboxctl-busybox:test
 work=$(mktemp -d /tmp/sandboxctl-podman.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# Leave nothing behind for the suites after this one: the detached
+# container, whatever state, and the work directory.
+trap 'podman rm -f -t 0 sbx-bg >/dev/null 2>&1; rm -rf "$work"' EXIT
 mk_rootfs() {
   mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp" "$work/rootfs/proc" "$work/rootfs/sys" "$work/rootfs/dev"
   cp /bin/busybox "$work/rootfs/bin/"

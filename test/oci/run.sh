@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The OCI runtime's engine suites (issue 12), root only: podman's matrix
-# (root and rootless), containerd through ctr, and runtime-tools'
-# validation against runc. Each
-# prints its own wall time. Called by scripts/test.sh after the user suites.
+# The OCI runtime's engine suites (issue 12) by hand, root only: podman's
+# matrix (root and rootless), containerd through ctr, and runtime-tools'
+# validation against runc, on the runtime `npm run build` put in the native
+# package (`sandboxctl oci path`). Each prints its own wall time. `npm test`
+# runs the same scripts through jest (test/oci/engines.test.ts); run this
+# one as `unshare -m --propagation private bash test/oci/run.sh` so the
+# engines' mounts stay out of the host's namespace.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -11,8 +14,7 @@ for tool in podman conmon runc containerd ctr busybox go; do
     echo "missing $tool: apt-get install podman conmon runc containerd busybox-static golang-go"; exit 1
   fi
 done
-cargo build --release --quiet -p sandbox-oci
-rt=$PWD/target/release/sandboxctl-oci
+rt=$(node packages/cli/bin/sandboxctl.js oci path)
 t0=$(date +%s)
 bash test/oci/podman.sh "$rt"
 echo "== podman: $(( $(date +%s) - t0 )) s"
