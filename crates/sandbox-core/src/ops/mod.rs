@@ -35,7 +35,7 @@ mod passwd;
 pub mod placeholder;
 mod proc;
 mod remount;
-mod rootfs;
+pub(crate) mod rootfs;
 mod symlink;
 mod tmpfs;
 

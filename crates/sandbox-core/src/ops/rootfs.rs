@@ -1,5 +1,8 @@
 //! The rootfs toolkit: every change an op makes to the new root goes
-//! through here, so the ops never call each other.
+//! through here, so the ops never call each other. The OCI container's
+//! pid 1 mounts through it too ([`RootFs::at`]: the rootfs seen from the
+//! host's view before its pivot), so there is one mount-point and
+//! mount-through-fd implementation.
 //!
 //! Stage: apply, in the intermediate root (the host's root under `/host`, the
 //! new root at `/sysroot`). Invariant: every target is resolved with
@@ -93,13 +96,30 @@ pub struct RootFs<'s> {
     files: bool,
     /// How many numbered scratch tmpfs there are.
     scratches: usize,
+    /// The proc whose `self/fd/N` names an fd as a mount target.
+    proc: &'static str,
+    /// The root's path in this view, reopened after a mount on `/`.
+    path: String,
 }
 
 impl<'s> RootFs<'s> {
     /// Over the sysroot fd `root` (opened O_PATH|O_DIRECTORY); the toolkit
     /// owns it from here and closes it in [`RootFs::close`].
     pub fn new(sys: &'s dyn Sys, root: Fd) -> RootFs<'s> {
-        RootFs { sys, root, files: false, scratches: 0 }
+        RootFs { sys, root, files: false, scratches: 0, proc: "/host/proc", path: SYSROOT.to_string() }
+    }
+
+    /// Over the O_PATH fd `root` of the directory `path`, in a view where
+    /// `/proc` is the caller's own (the OCI container's pid 1 before its
+    /// pivot). Placed files and scratch tmpfs are for the intermediate root
+    /// only.
+    pub fn at(sys: &'s dyn Sys, root: Fd, path: &str) -> RootFs<'s> {
+        RootFs { sys, root, files: false, scratches: 0, proc: "/proc", path: path.to_string() }
+    }
+
+    /// The magic-link path that names `fd` in this view, usable as a mount target.
+    pub fn fd_path(&self, fd: Fd) -> String {
+        format!("{}/self/fd/{fd}", self.proc)
     }
 
     /// The seam, for fd-relative calls on an fd the toolkit handed out.
@@ -107,8 +127,7 @@ impl<'s> RootFs<'s> {
         self.sys
     }
 
-    /// The current sysroot fd.
-    #[cfg(test)]
+    /// The current root fd, for fd-relative calls below it (still owned here).
     pub fn root(&self) -> Fd {
         self.root
     }
@@ -167,11 +186,11 @@ impl<'s> RootFs<'s> {
     /// the root itself, reopen the root fd so later ops see the new mount,
     /// not the covered one.
     pub fn mount_on(&mut self, target: &str, fd: Fd, source: Option<&str>, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<(), Errno> {
-        let r = self.sys.mount(source, &fd_path(fd), fstype, flags, data);
+        let r = self.sys.mount(source, &self.fd_path(fd), fstype, flags, data);
         let _ = self.sys.close(fd);
         r?;
         if target == "/" {
-            let fresh = self.sys.open(SYSROOT, libc::O_PATH | libc::O_DIRECTORY)?;
+            let fresh = self.sys.open(&self.path, libc::O_PATH | libc::O_DIRECTORY)?;
             let _ = self.sys.close(self.root);
             self.root = fresh;
         }
@@ -189,7 +208,7 @@ impl<'s> RootFs<'s> {
     /// mount of its own, so its attributes can be set apart from the
     /// mount it is in.
     pub fn bind_onto_itself(&self, fd: Fd) -> Result<(), Errno> {
-        let p = fd_path(fd);
+        let p = self.fd_path(fd);
         let r = self.sys.mount(Some(&p), &p, None, (libc::MS_BIND | libc::MS_REC) as MsFlags, None);
         let _ = self.sys.close(fd);
         r
@@ -212,8 +231,8 @@ impl<'s> RootFs<'s> {
     /// The fallback: find where the target mount is (the fd's path in our
     /// root), then remount it and, when recursive, every mount below it.
     fn remount_tree(&self, fd: Fd, recursive: bool, attrs: u64) -> Result<(), Errno> {
-        let top = self.sys.readlink(&fd_path(fd))?;
-        let info = self.sys.read_file(&format!("{HOST}/proc/self/mountinfo"))?;
+        let top = self.sys.readlink(&self.fd_path(fd))?;
+        let info = self.sys.read_file(&format!("{}/self/mountinfo", self.proc))?;
         let info = String::from_utf8_lossy(&info);
         let prefix = if top == "/" { "/".to_string() } else { format!("{top}/") };
         let mut found = false;
@@ -325,7 +344,7 @@ impl<'s> RootFs<'s> {
     /// chmod `path` in the new root, through its fd.
     pub fn chmod(&self, path: &str, mode: u32) -> Result<(), Errno> {
         let fd = self.open(path, 0)?;
-        let r = self.sys.chmod(&fd_path(fd), mode);
+        let r = self.sys.chmod(&self.fd_path(fd), mode);
         let _ = self.sys.close(fd);
         r
     }
