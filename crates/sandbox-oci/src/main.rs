@@ -4,5 +4,5 @@
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    std::process::exit(sandbox_core::container::cli::main(&args));
+    std::process::exit(sandbox_core::container::cli::main(&sandbox_core::sys::LinuxSys, &args));
 }

@@ -16,7 +16,7 @@ use crate::error::{Code, SetupError};
 use crate::oci::spec::{self, Spec};
 use crate::oci::state::{self, Record, Status};
 use crate::oci::{hooks, seccomp};
-use crate::sys::{bfd, Errno, LinuxSys, Sys};
+use crate::sys::{bfd, Errno, Sys};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -215,7 +215,7 @@ pub fn features() -> String {
 }
 
 /// Run a parsed command; the process exit status.
-pub fn main(args: &[String]) -> i32 {
+pub fn main(sys: &dyn Sys, args: &[String]) -> i32 {
     let (g, cmd) = match parse(args) {
         Ok(p) => p,
         Err(e) => {
@@ -223,7 +223,7 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
-    match execute(&g, cmd) {
+    match execute(sys, &g, cmd) {
         Ok(code) => code,
         Err(e) => {
             report(&g, &e);
@@ -248,7 +248,7 @@ fn report(g: &Global, e: &SetupError) {
     }
 }
 
-fn execute(g: &Global, cmd: Command) -> Result<i32, SetupError> {
+fn execute(sys: &dyn Sys, g: &Global, cmd: Command) -> Result<i32, SetupError> {
     let root = || state::open_root(&g.root.clone().unwrap_or_else(state::default_root));
     match cmd {
         Command::Version => {
@@ -259,8 +259,8 @@ fn execute(g: &Global, cmd: Command) -> Result<i32, SetupError> {
             print!("{}", features());
             Ok(0)
         }
-        Command::Create(o, id) => create(&root()?, &CreateOpts { systemd_cgroup: g.systemd_cgroup, ..o }, &id, false).map(|_| 0),
-        Command::Run(o, id) => run(&root()?, &CreateOpts { systemd_cgroup: g.systemd_cgroup, ..o }, &id),
+        Command::Create(o, id) => create(sys, &root()?, &CreateOpts { systemd_cgroup: g.systemd_cgroup, ..o }, &id, false).map(|_| 0),
+        Command::Run(o, id) => run(sys, &root()?, &CreateOpts { systemd_cgroup: g.systemd_cgroup, ..o }, &id),
         Command::Start(id) => start(&root()?, &id).map(|_| 0),
         Command::State(id) => {
             let dir = state::container_dir(&root()?, &id)?;
@@ -268,9 +268,9 @@ fn execute(g: &Global, cmd: Command) -> Result<i32, SetupError> {
             println!("{}", serde_json::to_string_pretty(&state::state(&dir, &rec)).expect("state serializes"));
             Ok(0)
         }
-        Command::Kill { all, id, signal } => kill(&root()?, &id, &signal, all).map(|_| 0),
+        Command::Kill { all, id, signal } => kill(sys, &root()?, &id, &signal, all).map(|_| 0),
         Command::Delete { force, id } => delete(&root()?, &id, force).map(|_| 0),
-        Command::Exec(x, id) => super::exec::exec(&root()?, &id, &x),
+        Command::Exec(x, id) => super::exec::exec(sys, &root()?, &id, &x),
         Command::List { json, quiet } => list(&root()?, json, quiet).map(|_| 0),
         Command::Ps { json, id } => ps(&root()?, &id, json).map(|_| 0),
         Command::Spec { rootless, bundle } => write_spec(bundle.as_deref(), rootless).map(|_| 0),
@@ -309,7 +309,7 @@ fn state_json(id: &str, status: &str, pid: i32, bundle: &str, spec: &Spec) -> St
 /// `create`: check, make ROOT/ID, clone pid 1 into its namespaces, drive
 /// the sync protocol to `Ready`, record the state. On any failure ROOT/ID
 /// is removed and pid 1, if any, killed. Returns pid 1's pid.
-pub fn create(root: &Path, o: &CreateOpts, id: &str, stay: bool) -> Result<i32, SetupError> {
+pub fn create(sys: &dyn Sys, root: &Path, o: &CreateOpts, id: &str, stay: bool) -> Result<i32, SetupError> {
     state::check_id(id)?;
     let bundle = abs(o.bundle.as_deref().unwrap_or("."))?;
     let (spec, bytes, rootfs) = load_bundle(&bundle)?;
@@ -330,9 +330,9 @@ pub fn create(root: &Path, o: &CreateOpts, id: &str, stay: bool) -> Result<i32, 
     let r = (|| {
         std::fs::write(dir.join("config.json"), &bytes).map_err(|e| SetupError::new(Code::Setup, format!("cannot copy config.json: {e}")))?;
         let fifo = dir.join("exec.fifo").to_string_lossy().into_owned();
-        LinuxSys.mkfifo(&fifo, 0o600).map_err(|e| SetupError::sys(Code::Setup, format_args!("create {fifo}"), e))?;
+        sys.mkfifo(&fifo, 0o600).map_err(|e| SetupError::sys(Code::Setup, format_args!("create {fifo}"), e))?;
         let bundle_s = bundle.to_string_lossy().into_owned();
-        (pid, cgroup_paths) = spawn(&spec, &bundle_s, &rootfs, &fifo, o, filter, id)?;
+        (pid, cgroup_paths) = spawn(&Creating { sys, spec: &spec, bundle: &bundle_s, id }, &rootfs, &fifo, o, filter)?;
         let (_, start) = state::proc_stat(pid).ok_or_else(|| SetupError::new(Code::Setup, "the container's process vanished"))?;
         let owner = nix::unistd::geteuid().as_raw();
         let rec = Record {
@@ -353,7 +353,7 @@ pub fn create(root: &Path, o: &CreateOpts, id: &str, stay: bool) -> Result<i32, 
     })();
     if r.is_err() {
         if pid > 0 {
-            kill_and_reap(pid);
+            kill_and_reap(sys, pid);
         }
         let _ = state::remove(&dir);
         container::cgroups::remove(&cgroup_paths);
@@ -362,18 +362,19 @@ pub fn create(root: &Path, o: &CreateOpts, id: &str, stay: bool) -> Result<i32, 
     r
 }
 
+/// What a create works on: the seam, the checked spec, the bundle and the id.
+#[derive(Clone, Copy)]
+struct Creating<'a> {
+    sys: &'a dyn Sys,
+    spec: &'a Spec,
+    bundle: &'a str,
+    id: &'a str,
+}
+
 /// Join namespaces named by path, clone pid 1, write its id maps, run the
 /// createRuntime hooks when it asks, wait for `Ready`.
-fn spawn(
-    spec: &Spec,
-    bundle: &str,
-    rootfs: &str,
-    fifo: &str,
-    o: &CreateOpts,
-    filter: Option<Vec<libc::sock_filter>>,
-    id: &str,
-) -> Result<(i32, Vec<String>), SetupError> {
-    let sys = LinuxSys;
+fn spawn(c: &Creating, rootfs: &str, fifo: &str, o: &CreateOpts, filter: Option<Vec<libc::sock_filter>>) -> Result<(i32, Vec<String>), SetupError> {
+    let Creating { sys, spec, bundle, id } = *c;
     // Joins first (user first, so the others are joined with its rights);
     // pid joins take effect for the child only, as wanted.
     let mut joins: Vec<_> = spec.linux.namespaces.iter().filter(|n| n.path.is_some() && n.kind != "mount").collect();
@@ -425,7 +426,7 @@ fn spawn(
                 privileged,
                 preserve_fds: preserve,
             };
-            container::run(&sys, &c)
+            container::run(sys, &c)
         }
         Ok(pid) => {
             let _ = sys.close(theirs);
@@ -433,10 +434,10 @@ fn spawn(
             if let Some(fd) = mount_ns {
                 let _ = sys.close(fd);
             }
-            let r = drive(spec, bundle, pid, mine, userns, id, o.systemd_cgroup);
+            let r = drive(c, pid, mine, userns, o.systemd_cgroup);
             let _ = sys.close(mine);
             r.map(|cg| (pid, cg)).inspect_err(|_| {
-                kill_and_reap(pid);
+                kill_and_reap(sys, pid);
             })
         }
         Err(e) => Err(SetupError::sys(Code::Setup, "create the container's process", e)),
@@ -444,32 +445,33 @@ fn spawn(
 }
 
 /// SIGKILL our own child and reap it (a failed create leaves no process).
-fn kill_and_reap(pid: i32) {
-    let pid = nix::unistd::Pid::from_raw(pid);
-    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-    let _ = nix::sys::wait::waitpid(pid, None);
+fn kill_and_reap(sys: &dyn Sys, pid: i32) {
+    let _ = sys.kill(pid, libc::SIGKILL);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
 }
 
 /// The create side of the sync protocol.
-fn drive(spec: &Spec, bundle: &str, pid: i32, sock: i32, userns: bool, id: &str, systemd: bool) -> Result<Vec<String>, SetupError> {
+fn drive(c: &Creating, pid: i32, sock: i32, userns: bool, systemd: bool) -> Result<Vec<String>, SetupError> {
+    let Creating { sys, spec, id, .. } = *c;
     let cgroups = container::cgroups::setup(spec, id, pid, systemd)?;
     let release = || -> Result<(), SetupError> {
         if userns {
             write_maps(spec, pid)?;
         }
-        LinuxSys.write_fd(sock, &[0]).map_err(|e| SetupError::sys(Code::Setup, "release the container's process", e))
+        sys.write_fd(sock, &[0]).map_err(|e| SetupError::sys(Code::Setup, "release the container's process", e))
     };
-    let r = release().and_then(|_| await_ready(spec, bundle, pid, sock, id));
+    let r = release().and_then(|_| await_ready(c, pid, sock));
     if r.is_err() {
         // The cgroup can go only once the process has.
-        kill_and_reap(pid);
+        kill_and_reap(sys, pid);
         container::cgroups::remove(&cgroups);
     }
     r.map(|_| cgroups)
 }
 
 /// Read pid 1's sync messages until `Ready`, running createRuntime hooks when asked.
-fn await_ready(spec: &Spec, bundle: &str, pid: i32, sock: i32, id: &str) -> Result<(), SetupError> {
+fn await_ready(c: &Creating, pid: i32, sock: i32) -> Result<(), SetupError> {
+    let Creating { sys, spec, bundle, id } = *c;
     // A dup of our own socket, so the reader owns its fd.
     let file = std::fs::File::from(
         bfd(sock).and_then(|f| nix::unistd::dup(f).map_err(Errno::from)).map_err(|e| SetupError::sys(Code::Setup, "dup the sync socket", e))?,
@@ -485,7 +487,7 @@ fn await_ready(spec: &Spec, bundle: &str, pid: i32, sock: i32, id: &str) -> Resu
             Ok(Sync::Hooks) => {
                 let st = state_json(id, "creating", pid, bundle, spec);
                 let r = hooks::run_all(&spec.hooks.prestart, "prestart", &st).and_then(|_| hooks::run_all(&spec.hooks.create_runtime, "createRuntime", &st));
-                LinuxSys.write_fd(sock, &[r.is_err() as u8]).map_err(|e| SetupError::sys(Code::Setup, "answer the container's process", e))?;
+                sys.write_fd(sock, &[r.is_err() as u8]).map_err(|e| SetupError::sys(Code::Setup, "answer the container's process", e))?;
                 r?;
             }
             Ok(Sync::Error { code, message }) => return Err(SetupError::new(code, message)),
@@ -539,7 +541,7 @@ use std::os::unix::fs::OpenOptionsExt;
 
 /// `kill`: only `created` or `running` containers; `--all` signals every
 /// process of its pid namespace.
-pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<(), SetupError> {
+pub fn kill(sys: &dyn Sys, root: &Path, id: &str, signal: &str, all: bool) -> Result<(), SetupError> {
     let dir = state::container_dir(root, id)?;
     let rec = state::load(&dir)?;
     let sig = state::parse_signal(signal).ok_or_else(|| usage(format!("unknown signal {signal}")))?;
@@ -549,16 +551,14 @@ pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<(), SetupE
     }
     if all && !rec.cgroup_paths.is_empty() {
         for pid in container::cgroups::pids(&rec.cgroup_paths).into_iter().filter(|p| *p != rec.pid) {
-            // SAFETY: plain kill on a pid of the container's cgroup.
-            unsafe { libc::kill(pid, sig) };
+            let _ = sys.kill(pid, sig);
         }
     } else if all {
         if let Ok(ns) = std::fs::read_link(format!("/proc/{}/ns/pid", rec.pid)) {
             for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
                 let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else { continue };
                 if pid != rec.pid && std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok().as_ref() == Some(&ns) {
-                    // SAFETY: plain kill on a pid of the container's namespace.
-                    unsafe { libc::kill(pid, sig) };
+                    let _ = sys.kill(pid, sig);
                 }
             }
         }
@@ -733,8 +733,8 @@ pub fn write_spec(bundle: Option<&str>, rootless: bool) -> Result<(), SetupError
 
 /// `run`: create, start and (unless `--detach`) wait for the process, then
 /// delete; the process's exit status (128+N for a signal).
-pub fn run(root: &Path, o: &CreateOpts, id: &str) -> Result<i32, SetupError> {
-    let pid = create(root, o, id, true)?;
+pub fn run(sys: &dyn Sys, root: &Path, o: &CreateOpts, id: &str) -> Result<i32, SetupError> {
+    let pid = create(sys, root, o, id, true)?;
     start(root, id)?;
     if o.detach {
         return Ok(0);
@@ -750,6 +750,7 @@ pub fn run(root: &Path, o: &CreateOpts, id: &str) -> Result<i32, SetupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::LinuxSys;
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
@@ -827,12 +828,12 @@ mod tests {
         std::fs::write(bundle.join("config.json"), r#"{"ociVersion":"1.2.0","root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"/"},"mounts":[{"destination":"x","type":"tmpfs"}],"linux":{"namespaces":[{"type":"mount"}]}}"#).unwrap();
         let root = state::open_root(root.to_str().unwrap()).unwrap();
         let o = CreateOpts { bundle: Some(bundle.to_string_lossy().into()), ..Default::default() };
-        let e = create(&root, &o, "c1", false).unwrap_err();
+        let e = create(&LinuxSys, &root, &o, "c1", false).unwrap_err();
         assert_eq!(e.code, Code::SpecInvalid);
         assert!(e.message.contains("mounts[0].destination"), "{}", e.message);
         assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0, "state left behind");
         assert_eq!(start(&root, "c1").unwrap_err().code, Code::OciNotFound);
-        assert_eq!(create(&root, &o, "../x", false).unwrap_err().code, Code::SpecInvalid);
+        assert_eq!(create(&LinuxSys, &root, &o, "../x", false).unwrap_err().code, Code::SpecInvalid);
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -13,7 +13,7 @@ use crate::container;
 use crate::error::{Code, SetupError};
 use crate::oci::spec::{self, Process};
 use crate::oci::state::{self, Status};
-use crate::sys::{LinuxSys, Sys};
+use crate::sys::Sys;
 use std::ffi::CString;
 use std::path::Path;
 
@@ -65,7 +65,7 @@ pub fn process(o: &ExecOpts, container: &spec::Spec) -> Result<Process, SetupErr
 }
 
 /// Run `exec`; the exit status (0 with `--detach`).
-pub fn exec(root: &Path, id: &str, o: &ExecOpts) -> Result<i32, SetupError> {
+pub fn exec(sys: &dyn Sys, root: &Path, id: &str, o: &ExecOpts) -> Result<i32, SetupError> {
     let dir = state::container_dir(root, id)?;
     let rec = state::load(&dir)?;
     let st = state::status(&dir, &rec);
@@ -83,7 +83,6 @@ pub fn exec(root: &Path, id: &str, o: &ExecOpts) -> Result<i32, SetupError> {
     for n in &cfg.linux.namespaces {
         flags |= spec::ns_flag(&n.kind).expect("validated at create");
     }
-    let sys = LinuxSys;
     // The console socket is a host path: connect before entering the mount namespace.
     let console = match &o.console_socket {
         Some(s) if p.terminal => Some(sys.connect_unix(s).map_err(|e| SetupError::sys(Code::Setup, format_args!("connect to the console socket {s}"), e))?),
@@ -108,7 +107,7 @@ pub fn exec(root: &Path, id: &str, o: &ExecOpts) -> Result<i32, SetupError> {
             sys.exit(1);
         }
         let _ = sys.close(pidfd);
-        let e = child(&sys, &p, filter.as_deref(), userns, console);
+        let e = child(sys, &p, filter.as_deref(), userns, console);
         eprintln!("sandboxctl-oci: {}: {}", e.code.as_str(), e.message);
         sys.exit(if e.code == Code::Exec { 127 } else { 1 });
     }
