@@ -295,20 +295,9 @@ mod tests {
     use super::*;
     use crate::sys::script::{Ret, Script};
 
+    /// The shared fixture, without a seccomp filter (no mount test loads one).
     fn container(spec: &Spec) -> Container<'_> {
-        Container {
-            spec,
-            rootfs: "/b/rootfs".into(),
-            bundle: "/b".into(),
-            gate: 4,
-            mount_ns: None,
-            console_socket: None,
-            sync: 9,
-            userns: false,
-            seccomp: None,
-            privileged: true,
-            preserve_fds: 0,
-        }
+        Container { seccomp: None, ..crate::container::tests::container(spec) }
     }
 
     fn mount(dest: &str, kind: &str, src: &str, opts: &[&str]) -> Mount {

@@ -30,7 +30,8 @@ fn spec() -> Spec {
     Spec { process: Some(process()), ..Default::default() }
 }
 
-fn container(spec: &Spec) -> Container<'_> {
+/// The fixture every container unit test starts from (mounts.rs's too).
+pub(super) fn container(spec: &Spec) -> Container<'_> {
     Container {
         spec,
         rootfs: "/b/rootfs".into(),

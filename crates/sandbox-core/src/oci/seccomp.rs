@@ -11,15 +11,16 @@
 
 use super::spec::{Seccomp, SyscallArg};
 use crate::seccomp::Arch;
+// The values the preset compiler uses too (seccomp/mod.rs), one definition.
+use crate::seccomp::{
+    BPF_JEQ_K as JEQ, BPF_JGE_K as JGE, BPF_LD_W_ABS as LD_W_ABS, BPF_RET_K as RET_K, SECCOMP_RET_ALLOW as RET_ALLOW, SECCOMP_RET_ERRNO as RET_ERRNO,
+    SECCOMP_RET_KILL_PROCESS as RET_KILL_PROCESS, X32_SYSCALL_BIT as X32_BIT,
+};
 
-const RET_KILL_PROCESS: u32 = 0x8000_0000;
 const RET_KILL_THREAD: u32 = 0;
 const RET_TRAP: u32 = 0x0003_0000;
-const RET_ERRNO: u32 = 0x0005_0000;
 const RET_TRACE: u32 = 0x7ff0_0000;
 const RET_LOG: u32 = 0x7ffc_0000;
-const RET_ALLOW: u32 = 0x7fff_0000;
-const X32_BIT: u32 = 0x4000_0000;
 
 fn audit_arch(a: Arch) -> u32 {
     match a {
@@ -60,12 +61,8 @@ struct Asm {
     labels: usize,
 }
 
-const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 const AND_K: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
-const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
 const JGT: u16 = (libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K) as u16;
-const JGE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
 const JSET: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
 
 impl Asm {
