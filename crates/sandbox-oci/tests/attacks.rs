@@ -208,3 +208,42 @@ fn rw_alone_is_writable_and_ro_noexec_on_a_bind_hold_though_the_first_bind_ignor
     assert!(src.join("made-rw").exists() && src.join("made-rorw").exists() && !src.join("x").exists());
     std::fs::remove_dir_all(&src).unwrap();
 }
+
+#[test]
+fn a_tampered_state_never_signals_another_process_and_a_linked_container_dir_is_refused() {
+    if !ready() {
+        return;
+    }
+    let b = Bundle::new("tamper", &["sleep", "100"], serde_json::json!({}));
+    let o = b.oci(&["create", "t1"]);
+    assert!(o.status.success(), "create: {}", stderr(&o));
+    // A bystander the edited record points at.
+    let mut victim = std::process::Command::new("/bin/busybox").args(["sleep", "100"]).spawn().unwrap();
+    let file = b.root.join("t1/state.json");
+    let mut rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let real = rec["pid"].clone();
+    rec["pid"] = serde_json::json!(victim.id());
+    std::fs::write(&file, rec.to_string()).unwrap();
+    let o = b.oci(&["kill", "t1", "KILL"]);
+    assert!(!o.status.success() && stderr(&o).contains("stopped"), "kill of an edited record: {}", stderr(&o));
+    assert_eq!(b.state("t1")["status"], "stopped");
+    assert!(victim.try_wait().unwrap().is_none(), "the bystander was signalled");
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    // ROOT/t2 a symlink to t1's directory: not a container.
+    symlink(b.root.join("t1"), b.root.join("t2")).unwrap();
+    for cmd in [&["state", "t2"][..], &["kill", "t2", "KILL"], &["delete", "--force", "t2"], &["start", "t2"]] {
+        let o = b.oci(cmd);
+        if cmd[0] == "delete" {
+            // runc: --force on what is not there is not an error; t1 must be untouched.
+            assert!(b.root.join("t1/state.json").exists(), "delete --force t2 removed t1's state");
+            continue;
+        }
+        assert!(!o.status.success() && stderr(&o).contains("E_OCI_NOT_FOUND"), "{cmd:?}: {}", stderr(&o));
+    }
+    // The real container is still there, and goes with its real pid.
+    rec["pid"] = real;
+    std::fs::write(&file, rec.to_string()).unwrap();
+    let o = b.oci(&["delete", "--force", "t1"]);
+    assert!(o.status.success(), "delete: {}", stderr(&o));
+}
