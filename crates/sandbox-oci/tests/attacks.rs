@@ -16,11 +16,33 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-fn host_dir(tag: &str) -> std::path::PathBuf {
+/// A directory on the host, removed when the test ends, failed or not.
+struct HostDir(std::path::PathBuf);
+
+impl std::ops::Deref for HostDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for HostDir {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for HostDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn host_dir(tag: &str) -> HostDir {
     let d = std::env::temp_dir().join(format!("sandboxctl-oci-attack-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    HostDir(d)
 }
 
 /// Stdout of a `run` that must succeed.
@@ -60,7 +82,6 @@ fn destination_link_loops_and_chains_of_more_than_255_links_are_refused_and_leav
         assert_eq!(std::fs::read_dir(&b.root).map(|d| d.count()).unwrap_or(0), 0, "{name}: state left behind");
         assert_eq!(std::fs::read_dir(&host).unwrap().count(), 0, "{name}: something was made in the host directory");
     }
-    std::fs::remove_dir_all(&host).unwrap();
 }
 
 /// rename(2) with RENAME_EXCHANGE: `a` and `b` swap atomically.
@@ -125,7 +146,6 @@ fn a_symlink_swapped_in_during_create_never_sends_a_mount_point_out_of_the_rootf
     // Runs may fail on a swap (the point changed kind under them), not all of them.
     assert!(ran > 0, "no run got through its mounts: the race was not exercised");
     eprintln!("{ran} of 40 runs succeeded, {flips} flips");
-    std::fs::remove_dir_all(&host).unwrap();
 }
 
 #[test]
@@ -206,7 +226,6 @@ fn rw_alone_is_writable_and_ro_noexec_on_a_bind_hold_though_the_first_bind_ignor
     assert!(out.contains("Permission denied") && out.contains("noexec-held\n"), "{out}");
     assert!(out.ends_with("rorw-ok\n"), "{out}");
     assert!(src.join("made-rw").exists() && src.join("made-rorw").exists() && !src.join("x").exists());
-    std::fs::remove_dir_all(&src).unwrap();
 }
 
 #[test]
