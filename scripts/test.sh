@@ -26,6 +26,7 @@ echo "== jest: sandbox suites as $(id -un) (uid $(id -u))"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "== not root: the second run (as a different, unprivileged user) needs root to create that user; ran once as uid $(id -u)"
+  echo "== not root: the OCI runtime's suites (test/oci: podman, containerd, runtime-tools) need root; not run"
   exit 0
 fi
 

@@ -14,8 +14,13 @@ export const IS_ROOT = process.getuid?.() === 0;
 
 /** `describe` as root; elsewhere skipped, the reason in the suite's name (jest lists it as skipped). */
 export function describeAsRoot(name: string, body: () => void): void {
-  if (IS_ROOT) describe(name, body);
-  else describe.skip(`${name} (skipped: the OCI suites need root, uid ${process.getuid?.()})`, body);
+  if (IS_ROOT) {
+    describe(name, body);
+    return;
+  }
+  const reason = `${name}: skipped, the OCI suites need root (uid ${process.getuid?.()})`;
+  process.stderr.write(`${reason}\n`);
+  describe.skip(reason, body);
 }
 
 /** The runtime the platform package ships, as users find it. */
