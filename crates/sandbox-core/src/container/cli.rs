@@ -261,7 +261,7 @@ fn execute(sys: &dyn Sys, g: &Global, cmd: Command) -> Result<i32, SetupError> {
         }
         Command::Create(o, id) => create(sys, &root()?, &CreateOpts { systemd_cgroup: g.systemd_cgroup, ..o }, &id, false).map(|_| 0),
         Command::Run(o, id) => run(sys, &root()?, &CreateOpts { systemd_cgroup: g.systemd_cgroup, ..o }, &id),
-        Command::Start(id) => start(&root()?, &id).map(|_| 0),
+        Command::Start(id) => start(sys, &root()?, &id).map(|_| 0),
         Command::State(id) => {
             let dir = state::container_dir(&root()?, &id)?;
             let rec = state::load(&dir)?;
@@ -510,8 +510,13 @@ fn write_maps(spec: &Spec, pid: i32) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// `start`: open the gate (the container must be `created`), run poststart.
-pub fn start(root: &Path, id: &str) -> Result<(), SetupError> {
+/// How long `start` waits for the program to replace pid 1 (startContainer
+/// hooks run first) before it returns anyway.
+const START_WAIT_MS: i32 = 10_000;
+
+/// `start`: open the gate (the container must be `created`), wait for the
+/// exec, run poststart.
+pub fn start(sys: &dyn Sys, root: &Path, id: &str) -> Result<(), SetupError> {
     let dir = state::container_dir(root, id)?;
     let rec = state::load(&dir)?;
     let st = state::status(&dir, &rec);
@@ -528,6 +533,13 @@ pub fn start(root: &Path, id: &str) -> Result<(), SetupError> {
     })?;
     let _ = std::fs::remove_file(&fifo);
     (&f).write_all(&[0]).map_err(|e| SetupError::new(Code::Setup, format!("cannot start container {id}: {e}")))?;
+    // Return once the program has replaced pid 1: pid 1's end of the fifo
+    // is close-on-exec, and a fifo's writer sees POLLERR when the last
+    // reader is gone (the exec, or pid 1's death). Engines signal right
+    // after `start`; before the exec the signal would reach our pid 1, and
+    // a pid 1 drops what it has no handler for (runtime-tools' killsig).
+    // startContainer hooks run in between: bounded by START_WAIT_MS.
+    let _ = sys.poll(&[(f.as_raw_fd(), 0)], START_WAIT_MS);
     drop(f);
     let spec = spec::decode(&std::fs::read(dir.join("config.json")).unwrap_or_default()).unwrap_or_default();
     if let Err(e) = hooks::run_all(&spec.hooks.poststart, "poststart", &state_json(id, "running", rec.pid, &rec.bundle, &spec)) {
@@ -537,6 +549,7 @@ pub fn start(root: &Path, id: &str) -> Result<(), SetupError> {
     Ok(())
 }
 
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 
 /// `kill`: only `created` or `running` containers; `--all` signals every
@@ -735,7 +748,7 @@ pub fn write_spec(bundle: Option<&str>, rootless: bool) -> Result<(), SetupError
 /// delete; the process's exit status (128+N for a signal).
 pub fn run(sys: &dyn Sys, root: &Path, o: &CreateOpts, id: &str) -> Result<i32, SetupError> {
     let pid = create(sys, root, o, id, true)?;
-    start(root, id)?;
+    start(sys, root, id)?;
     if o.detach {
         return Ok(0);
     }
@@ -832,7 +845,7 @@ mod tests {
         assert_eq!(e.code, Code::SpecInvalid);
         assert!(e.message.contains("mounts[0].destination"), "{}", e.message);
         assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0, "state left behind");
-        assert_eq!(start(&root, "c1").unwrap_err().code, Code::OciNotFound);
+        assert_eq!(start(&LinuxSys, &root, "c1").unwrap_err().code, Code::OciNotFound);
         assert_eq!(create(&LinuxSys, &root, &o, "../x", false).unwrap_err().code, Code::SpecInvalid);
         std::fs::remove_dir_all(&base).unwrap();
     }

@@ -357,13 +357,14 @@ fn close_stray_fds(sys: &dyn Sys, preserve: u32, env: &[String]) -> Result<(), E
 /// Block until `start` writes a byte into the fifo. pid 1 opened it
 /// O_RDONLY|O_NONBLOCK before the pivot; with no writer yet, poll reports
 /// nothing (no POLLHUP before a first writer), so the wait is a plain poll.
+/// The fd stays open, close-on-exec: `start` waits for it to close, so the
+/// program has replaced pid 1 when `start` returns.
 fn wait_gate(sys: &dyn Sys, fd: Fd) -> Result<(), SetupError> {
     loop {
         let ev = sys.poll(&[(fd, libc::POLLIN)], -1).ctx(Code::Setup, "wait for start")?;
         if ev[0] & libc::POLLIN != 0 {
             let b = sys.read(fd, 1).ctx(Code::Setup, "read the start gate")?;
             if !b.is_empty() {
-                let _ = sys.close(fd);
                 return Ok(());
             }
         }
