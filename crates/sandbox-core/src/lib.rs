@@ -7,6 +7,7 @@ pub mod audit;
 pub mod caps;
 pub mod check;
 pub mod config;
+pub mod env;
 pub mod error;
 pub mod image;
 pub mod init;

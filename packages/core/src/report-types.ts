@@ -27,6 +27,7 @@ export type Code =
   | 'E_TAINTED'
   | 'E_IMAGE_INVALID'
   | 'E_FUSE_UNAVAILABLE'
+  | 'E_TARGET_MISSING'
   | 'E_USAGE'
   | 'E_INTERNAL';
 /**

@@ -93,13 +93,63 @@ pub struct RootFs<'s> {
     files: bool,
     /// How many numbered scratch tmpfs there are.
     scratches: usize,
+    /// With an image root (ch-run's mkdirs deny-list): where binds are,
+    /// as paths of this process, so no bind creates its mount point inside
+    /// an earlier bind (that directory would be made on the host). None:
+    /// not kept.
+    binds: Option<Vec<String>>,
 }
 
 impl<'s> RootFs<'s> {
     /// Over the sysroot fd `root` (opened O_PATH|O_DIRECTORY); the toolkit
     /// owns it from here and closes it in [`RootFs::close`].
     pub fn new(sys: &'s dyn Sys, root: Fd) -> RootFs<'s> {
-        RootFs { sys, root, files: false, scratches: 0 }
+        RootFs { sys, root, files: false, scratches: 0, binds: None }
+    }
+
+    /// Keep the list of bind targets and refuse to create a bind's mount
+    /// point below one of them (image roots: ch-run's rule).
+    pub fn guard_binds(&mut self) {
+        self.binds = Some(Vec::new());
+    }
+
+    /// With [`RootFs::guard_binds`]: when `target` is missing, the earlier
+    /// bind its nearest existing ancestor lies in, as a path in the new root.
+    fn bind_above(&self, target: &str) -> Result<Option<String>, Errno> {
+        let Some(binds) = self.binds.as_ref().filter(|b| !b.is_empty()) else {
+            return Ok(None);
+        };
+        let mut path = target;
+        let fd = loop {
+            match self.open(path, libc::O_PATH) {
+                Ok(fd) if path == target => {
+                    let _ = self.sys.close(fd);
+                    return Ok(None);
+                }
+                Ok(fd) => break fd,
+                Err(Errno(libc::ENOENT)) if path != "/" => path = split(path).0,
+                Err(e) => return Err(e),
+            }
+        };
+        let real = self.sys.readlink(&fd_path(fd));
+        let _ = self.sys.close(fd);
+        let real = real?;
+        Ok(binds
+            .iter()
+            .find(|b| real == **b || real.starts_with(&format!("{b}/")))
+            .map(|b| b.strip_prefix(SYSROOT).filter(|s| !s.is_empty()).unwrap_or("/").to_string()))
+    }
+
+    /// With [`RootFs::guard_binds`]: remember the mount now at `target`.
+    fn record_bind(&mut self, target: &str) -> Result<(), Errno> {
+        if self.binds.is_none() {
+            return Ok(());
+        }
+        let fd = self.open(target, libc::O_PATH)?;
+        let real = self.sys.readlink(&fd_path(fd));
+        let _ = self.sys.close(fd);
+        self.binds.as_mut().expect("checked").push(real?);
+        Ok(())
     }
 
     /// The seam, for fd-relative calls on an fd the toolkit handed out.
@@ -243,6 +293,10 @@ impl<'s> RootFs<'s> {
     /// (or `nosuid` when writable).
     pub fn bind(&mut self, b: &Bind<'_>) -> Result<(), SetupError> {
         let what = || format!("bind {} on {}", b.shown, b.target);
+        if let Some(above) = self.bind_above(b.target).map_err(|e| SetupError::sys(Code::Mount, what(), e))? {
+            return Err(SetupError::new(Code::Mount, format!("cannot create {}: {above} is a bind mount, and its mount point would be made there", b.target))
+                .with_hint("bind on a path that exists in the image, or not below another bind"));
+        }
         let fd = self.mount_point(b.target, b.point).map_err(|e| SetupError::sys(Code::Mount, what(), e))?;
         let mut flags = libc::MS_BIND as MsFlags;
         if b.recursive {
@@ -257,7 +311,8 @@ impl<'s> RootFs<'s> {
             attrs |= ATTR_NODEV;
         }
         self.set_attrs(b.target, b.recursive, attrs)
-            .map_err(|e| SetupError::sys(Code::Mount, format_args!("make {} {}", b.target, if b.writable { "nosuid" } else { "read-only" }), e))
+            .map_err(|e| SetupError::sys(Code::Mount, format_args!("make {} {}", b.target, if b.writable { "nosuid" } else { "read-only" }), e))?;
+        self.record_bind(b.target).map_err(|e| SetupError::sys(Code::Mount, what(), e))
     }
 
     /// A symlink `target` -> `linkname`, its parents created as needed.
