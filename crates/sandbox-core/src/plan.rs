@@ -234,6 +234,7 @@ impl Default for EnvPolicy {
 pub enum EnvStep {
     /// Set `name` to `value`; with `expand`, ch-run's `$VAR` expansion of
     /// the value's `:`-separated items first.
+    #[schemars(title = "SetEnvStep")]
     Set {
         name: String,
         value: String,
@@ -242,6 +243,7 @@ pub enum EnvStep {
     },
     /// A `NAME=VALUE` as ch-run's `--set-env` takes it: split at the first
     /// `=`, one pair of single quotes around the value stripped.
+    #[schemars(title = "AssignEnvStep")]
     Assign {
         text: String,
         #[serde(default, skip_serializing_if = "is_false")]
@@ -249,11 +251,14 @@ pub enum EnvStep {
     },
     /// Remove every variable whose name matches `glob` (fnmatch with
     /// extglob, ch-run's `--unset-env`).
+    #[schemars(title = "UnsetEnvStep")]
     Unset { glob: String },
     /// Append `:dir` to `name` unless it starts with `dir` or holds `:dir`
     /// (ch-run's PATH rule); an unset variable stays unset.
+    #[schemars(title = "AppendPathEnvStep")]
     AppendPath { name: String, dir: String },
     /// Lines `NAME=VALUE` of a file, each as `assign` (empty lines skipped).
+    #[schemars(title = "FileEnvStep")]
     File {
         path: String,
         /// `host`: read by the launcher before the sandbox exists; `root`:

@@ -18,7 +18,7 @@ export type OnTaint = 'revert' | 'fail' | 'warn';
  * This interface was referenced by `Plan`'s JSON-Schema
  * via the `definition` "EnvStep".
  */
-export type EnvStep = SetOp | AssignOp | UnsetOp | AppendPathOp | FileOp;
+export type EnvStep = SetEnvStep | AssignEnvStep | UnsetEnvStep | AppendPathEnvStep | FileEnvStep;
 /**
  * Where an environment file is read.
  *
@@ -46,7 +46,7 @@ export type Op =
   | TmpfsOp
   | DirOp
   | SymlinkOp
-  | FileOp1
+  | FileOp
   | RemountOp
   | OverlayOp
   | MqueueOp
@@ -272,7 +272,7 @@ export interface EnvPolicy {
  * Set `name` to `value`; with `expand`, ch-run's `$VAR` expansion of
  * the value's `:`-separated items first.
  */
-export interface SetOp {
+export interface SetEnvStep {
   expand?: boolean;
   kind: 'set';
   name: string;
@@ -282,7 +282,7 @@ export interface SetOp {
  * A `NAME=VALUE` as ch-run's `--set-env` takes it: split at the first
  * `=`, one pair of single quotes around the value stripped.
  */
-export interface AssignOp {
+export interface AssignEnvStep {
   expand?: boolean;
   kind: 'assign';
   text: string;
@@ -291,7 +291,7 @@ export interface AssignOp {
  * Remove every variable whose name matches `glob` (fnmatch with
  * extglob, ch-run's `--unset-env`).
  */
-export interface UnsetOp {
+export interface UnsetEnvStep {
   glob: string;
   kind: 'unset';
 }
@@ -299,7 +299,7 @@ export interface UnsetOp {
  * Append `:dir` to `name` unless it starts with `dir` or holds `:dir`
  * (ch-run's PATH rule); an unset variable stays unset.
  */
-export interface AppendPathOp {
+export interface AppendPathEnvStep {
   dir: string;
   kind: 'appendPath';
   name: string;
@@ -307,7 +307,7 @@ export interface AppendPathOp {
 /**
  * Lines `NAME=VALUE` of a file, each as `assign` (empty lines skipped).
  */
-export interface FileOp {
+export interface FileEnvStep {
   expand?: boolean;
   kind: 'file';
   /**
@@ -482,7 +482,7 @@ export interface SymlinkOp {
 /**
  * A read-only file with given contents (`--file`, `--ro-bind-data`).
  */
-export interface FileOp1 {
+export interface FileOp {
   /**
    * File contents as UTF-8 text. Exactly one of `data` and `source`.
    */
