@@ -297,7 +297,7 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
       p.builder.chUnsetEnv(v(x, 0));
     },
   },
-  { flag: '--env-no-expand', values: [], group: 'policy', initial: false, description: "Take later --set-env values as written, no $VAR expansion (ch-run's)", add: ifOn((b) => b.envNoExpand()) },
+  { flag: '--env-no-expand', values: [], group: 'policy', initial: false, description: "Take every --set-env value as written, no $VAR expansion (ch-run 0.31's, wherever given)", add: ifOn((b) => b.envNoExpand()) },
   {
     flag: '--seccomp',
     values: ['PRESET'],

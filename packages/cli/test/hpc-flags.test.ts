@@ -35,12 +35,12 @@ describe('--image implies the image preset', () => {
     expect(p.uid).toBeUndefined();
   });
 
-  it('keeps --set-env and --unset-env in argv order, --env-no-expand for the later ones only, host files absolute', async () => {
+  it('keeps --set-env and --unset-env in argv order, --env-no-expand for all of them (ch-run 0.31), host files absolute', async () => {
     const p = await planOf(['--no-config', '--image', '/srv/rootfs', '--unset-env', 'SLURM*', '--set-env', "A='1'", '--env-no-expand', '--set-env', 'B=$A', '--set-env', 'vars.env', 'true']);
     expect(p.env!.steps).toEqual([
       ...ADJUST,
       { kind: 'unset', glob: 'SLURM*' },
-      { kind: 'assign', text: "A='1'", expand: true },
+      { kind: 'assign', text: "A='1'", expand: false },
       { kind: 'assign', text: 'B=$A', expand: false },
       { kind: 'file', path: `${process.cwd()}/vars.env`, expand: false },
       RUNNING,

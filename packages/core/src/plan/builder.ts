@@ -292,8 +292,8 @@ export class PlanBuilder {
 
   /**
    * ch-run's `--set-env ARG`: `NAME=VALUE` (one pair of single quotes
-   * stripped, `$VAR` items expanded unless {@link envNoExpand} came
-   * first), else a host file of such lines.
+   * stripped, `$VAR` items expanded unless {@link envNoExpand}), else a
+   * host file of such lines.
    */
   chSetEnv(arg: string): this {
     const expand = this.#expand;
@@ -305,9 +305,14 @@ export class PlanBuilder {
     return this.envStep({ kind: 'unset', glob });
   }
 
-  /** ch-run's `--env-no-expand`: later {@link chSetEnv} values are taken as written. */
+  /**
+   * ch-run's `--env-no-expand`: every {@link chSetEnv} value, before and
+   * after, is taken as written (ch-run 0.31 reads the flag before any
+   * `--set-env`, wherever it is given).
+   */
   envNoExpand(): this {
     this.#expand = false;
+    for (const step of this.#plan.env?.steps ?? []) if (step.kind === 'assign' || step.kind === 'file') step.expand = false;
     return this;
   }
 
