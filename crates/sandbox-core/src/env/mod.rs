@@ -117,6 +117,24 @@ pub fn finish(sys: &dyn Sys, ready: &[Ready], mut env: Vec<String>) -> Result<Ve
     Ok(env)
 }
 
+/// Read size of [`read_capped`].
+const CHUNK: usize = 64 * 1024;
+
+/// The whole file, refused once it passes [`MAX_FILE`] (never read further).
+fn read_capped(sys: &dyn Sys, fd: crate::sys::Fd, path: &str) -> Result<Vec<u8>, SetupError> {
+    let mut bytes = Vec::new();
+    loop {
+        let chunk = sys.read(fd, CHUNK).map_err(|e| SetupError::sys(Code::PlanInvalid, format_args!("read environment file {path}"), e))?;
+        if chunk.is_empty() {
+            return Ok(bytes);
+        }
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_FILE {
+            return Err(SetupError::new(Code::PlanInvalid, format!("cannot read environment file {path}: larger than {MAX_FILE} bytes")));
+        }
+    }
+}
+
 /// An environment file's assignments; None when it does not exist. Only a
 /// regular file is read (a FIFO or device in an image would hang or flood
 /// pid 1), at most [`MAX_FILE`] bytes.
@@ -127,15 +145,12 @@ fn read_env_file(sys: &dyn Sys, path: &str) -> Result<Option<Vec<steps::Var>>, S
         Err(e) => return Err(SetupError::sys(Code::PlanInvalid, format_args!("open environment file {path}"), e)),
     };
     let read = match sys.fstat(fd) {
-        Ok(FileKind::File) => sys.read_fd(fd).map_err(|e| SetupError::sys(Code::PlanInvalid, format_args!("read environment file {path}"), e)),
+        Ok(FileKind::File) => read_capped(sys, fd, path),
         Ok(_) => Err(SetupError::new(Code::PlanInvalid, format!("cannot read environment file {path}: not a regular file"))),
         Err(e) => Err(SetupError::sys(Code::PlanInvalid, format_args!("stat environment file {path}"), e)),
     };
     let _ = sys.close(fd);
     let bytes = read?;
-    if bytes.len() > MAX_FILE {
-        return Err(SetupError::new(Code::PlanInvalid, format!("cannot read environment file {path}: larger than {MAX_FILE} bytes")));
-    }
     let text = String::from_utf8(bytes).map_err(|_| SetupError::new(Code::PlanInvalid, format!("cannot read environment file {path}: not UTF-8")))?;
     if text.contains('\0') {
         return Err(SetupError::new(Code::PlanInvalid, format!("cannot read environment file {path}: contains a NUL byte")));

@@ -160,7 +160,8 @@ fn host_files_are_read_by_the_launcher() {
     let s = Script::new(vec![
         call(format!("open(\"/e\", {O_READ:#o})"), Ret::Fd(5)),
         call("fstat(5)", Ret::Kind(FileKind::File)),
-        call("read_fd(5)", Ret::Bytes(b"A='x'\nB=$A:y\n".to_vec())),
+        call("read(5, 65536)", Ret::Bytes(b"A='x'\nB=$A:y\n".to_vec())),
+        call("read(5, 65536)", Ret::Bytes(Vec::new())),
         call("close(5)", Ret::Ok),
         call(format!("open(\"/missing\", {O_READ:#o})"), Ret::Err(libc::ENOENT)),
     ]);
@@ -182,14 +183,20 @@ fn host_file_failures_are_plan_errors_naming_the_file() {
         ),
         (vec![call(open("/e"), Ret::Fd(5)), call("fstat(5)", Ret::Err(10_002)), call("close(5)", Ret::Ok)], "cannot stat environment file /e: error 10002"),
         (
-            vec![call(open("/e"), Ret::Fd(5)), call("fstat(5)", Ret::Kind(FileKind::File)), call("read_fd(5)", Ret::Err(10_003)), call("close(5)", Ret::Ok)],
+            vec![
+                call(open("/e"), Ret::Fd(5)),
+                call("fstat(5)", Ret::Kind(FileKind::File)),
+                call("read(5, 65536)", Ret::Err(10_003)),
+                call("close(5)", Ret::Ok),
+            ],
             "cannot read environment file /e: error 10003",
         ),
         (
             vec![
                 call(open("/e"), Ret::Fd(5)),
                 call("fstat(5)", Ret::Kind(FileKind::File)),
-                call("read_fd(5)", Ret::Bytes(vec![0xff])),
+                call("read(5, 65536)", Ret::Bytes(vec![0xff])),
+                call("read(5, 65536)", Ret::Bytes(Vec::new())),
                 call("close(5)", Ret::Ok),
             ],
             "cannot read environment file /e: not UTF-8",
@@ -198,12 +205,21 @@ fn host_file_failures_are_plan_errors_naming_the_file() {
             vec![
                 call(open("/e"), Ret::Fd(5)),
                 call("fstat(5)", Ret::Kind(FileKind::File)),
-                call("read_fd(5)", Ret::Bytes(b"A=1\nB\n".to_vec())),
+                call("read(5, 65536)", Ret::Bytes(b"A=1\nB\n".to_vec())),
+                call("read(5, 65536)", Ret::Bytes(Vec::new())),
                 call("close(5)", Ret::Ok),
             ],
             "cannot parse variable: no delimiter: /e:2",
         ),
     ];
+    // Too big: refused after the first chunk past the limit, never read on.
+    let mut big = vec![call(open("/e"), Ret::Fd(5)), call("fstat(5)", Ret::Kind(FileKind::File))];
+    for _ in 0..=16 {
+        big.push(call("read(5, 65536)", Ret::Bytes(vec![b'A'; 65536])));
+    }
+    big.push(call("close(5)", Ret::Ok));
+    let mut cases = cases;
+    cases.push((big, "cannot read environment file /e: larger than 1048576 bytes"));
     for (calls, want) in cases {
         let s = Script::new(calls);
         let e = prepare(&s, &[host_file("/e", false)]).unwrap_err();
@@ -220,7 +236,8 @@ fn image_files_are_read_by_pid_1_in_order() {
     let s = Script::new(vec![
         call(format!("open(\"/ch/environment\", {O_READ:#o})"), Ret::Fd(7)),
         call("fstat(7)", Ret::Kind(FileKind::File)),
-        call("read_fd(7)", Ret::Bytes(b"B=$A:img\nA=image\n".to_vec())),
+        call("read(7, 65536)", Ret::Bytes(b"B=$A:img\nA=image\n".to_vec())),
+        call("read(7, 65536)", Ret::Bytes(Vec::new())),
         call("close(7)", Ret::Ok),
     ]);
     assert_eq!(finish(&s, &ready, vec![]).unwrap(), env(&["A=image", "B=host:img", "C=host:img"]));
