@@ -66,6 +66,8 @@ export type FlagGroup = 'op' | 'modifier' | 'policy' | 'source' | 'other';
 
 export interface FlagSpec {
   flag: `--${string}`;
+  /** A one-letter alias (ch-run's `-b` for `--image-bind`). */
+  short?: `-${string}`;
   /** The names of its values, as help shows them; none: a boolean. */
   values: readonly string[];
   description: string;
@@ -224,6 +226,7 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
   },
   {
     flag: '--image-bind',
+    short: '-b',
     values: ['SPEC'],
     group: 'op',
     repeat: true,
@@ -432,7 +435,7 @@ export const OTHER_FLAGS: readonly FlagSpec[] = [
 
 const BY_FLAG: ReadonlyMap<string, FlagSpec> = new Map(
   // A plan flag's entry wins where another command uses the same name (`--preset`, `--keep-session`).
-  [...OTHER_FLAGS, ...PLAN_FLAGS].map((spec) => [spec.flag, spec]),
+  [...OTHER_FLAGS, ...PLAN_FLAGS].flatMap((spec): [string, FlagSpec][] => (spec.short ? [[spec.flag, spec], [spec.short, spec]] : [[spec.flag, spec]])),
 );
 
 /** The table's entry for `flag`. */
@@ -457,9 +460,10 @@ export function clipanionOption(flag: string, own: { description?: string; valid
   const description = own.description ?? spec.description;
   const validator = own.validator ?? spec.validator;
   const arity = spec.values.length;
-  if (arity === 0) return spec.initial === false ? Option.Boolean(flag, false, { description }) : Option.Boolean(flag, { description });
-  if (spec.repeat) return Option.Array(flag, { arity, description, ...(validator && { validator: t.isArray(validator) }) });
-  return Option.String(flag, { description, ...(validator && { validator }) });
+  const names = spec.short ? `${spec.short},${flag}` : flag;
+  if (arity === 0) return spec.initial === false ? Option.Boolean(names, false, { description }) : Option.Boolean(names, { description });
+  if (spec.repeat) return Option.Array(names, { arity, description, ...(validator && { validator: t.isArray(validator) }) });
+  return Option.String(names, { description, ...(validator && { validator }) });
 }
 
 /** One flag occurrence in argv order. */

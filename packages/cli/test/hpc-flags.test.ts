@@ -2,7 +2,7 @@
 // --image-bind, --set-env, --unset-env and --env-no-expand in argv order,
 // --home, --private-tmp, --cd, --fakeroot, --image-omit, and their usage errors.
 
-import { planOf, usageError } from './helpers';
+import { planOf, runCli, usageError } from './helpers';
 import { resetNative } from '../../core/test/support/native-mock';
 
 jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('../../core/test/support/native-mock')>('../../core/test/support/native-mock').native);
@@ -65,6 +65,16 @@ describe('--image implies the image preset', () => {
     }
   });
 
+  it('explain lists every item of the preset with its reason, and the environment steps', async () => {
+    const r = await runCli(['explain', '--no-config', '--image', '/srv/rootfs', '--set-env', 'A=1', 'true']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('preset:    image\n');
+    for (const path of ['/dev ', '/sys ', '/etc/hosts ', '/var/spool/slurmd ', '/tmp ', '/proc ', '/etc ']) expect(r.stdout).toContain(`\n  ${path}`);
+    expect(r.stdout).toMatch(/environment +then ch-run's rules in order: PATH \+= :\/bin; unset TMPDIR; the image's \/ch\/environment if present; A=1; SANDBOXCTL_RUNNING=1\n/);
+    expect(r.stdout).toMatch(/system calls +no preset filter/);
+    expect(r.stdout).toMatch(/network +not denied/);
+  });
+
   it('--private-tmp, --cd, --fakeroot and --image-omit', async () => {
     const p = await planOf(['--no-config', '--image', '/srv/rootfs', '--write-fake', '--private-tmp', '--cd', '/work', '--fakeroot', '--image-omit', 'sys', '--image-omit', 'image-env', 'true']);
     expect(p.ops).toContainEqual({ kind: 'tmpfs', target: '/tmp', mode: 0o1777 });
@@ -84,6 +94,9 @@ describe('--image implies the image preset', () => {
       { kind: 'bind', source: '/data', target: '/data', writable: true, missingTarget: 'refuse' },
       { kind: 'bind', source: '/scratch', target: '/mnt/s', writable: true, missingTarget: 'refuse' },
     ]);
+    // ch-run's -b, in argv order with the long form.
+    const short = await planOf(['--no-config', '--image', '/srv/rootfs', '-b', '/a:/mnt/a', '--image-bind', '/b', '-b', '/c', 'true']);
+    expect(short.ops!.slice(-3).map((op) => ('target' in op ? op.target : ''))).toEqual(['/mnt/a', '/b', '/c']);
     const fake = await planOf(['--no-config', '--image', '/srv/rootfs', '--write-fake', '--image-bind', '/data', 'true']);
     expect(fake.ops!.slice(-1)).toEqual([{ kind: 'bind', source: '/data', target: '/data', writable: true, missingTarget: 'create' }]);
   });
