@@ -15,6 +15,7 @@ import * as t from 'typanion';
 import {
   discoverConfig,
   getPreset,
+  IMAGE_ITEMS,
   type ImageOption,
   isFdOpen,
   loadConfig,
@@ -119,10 +120,15 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
       origin.from === 'preset' ? `preset ${origin.preset}: ${origin.note.why}` : origin.from === 'config' ? `${display(origin.file)} ops[${origin.index}]` : this.opOrigins[origin.index];
     if (text === undefined) return error;
     const code = origin.from === 'config' && error.code === 'E_PLAN_INVALID' ? 'E_CONFIG_INVALID' : error.code;
+    // An item of the image preset whose mount point a read-only image lacks (ch-run fails alike).
+    const imageHint =
+      origin.from === 'preset' && origin.preset === 'image' && /read-only file system$/.test(error.message)
+        ? `the image has no mount point for it: add it to the image, run with --write-fake, or leave the item out with --image-omit (items: ${IMAGE_ITEMS.join(', ')})`
+        : undefined;
     return new SandboxError(code, `${error.message} (from ${text})`, {
       opIndex: error.opIndex,
       path: error.path,
-      hint: error.hint,
+      hint: error.hint ?? imageHint,
       exitStatus: error.exitStatus,
       cause: error,
     });

@@ -181,3 +181,20 @@ test("cross-memory attach works (no seccomp filter, MPI's CMA), and not with --s
   const strict = await inImage([...binds, '--seccomp', 'strict'], '/sbx-try vm-read $$');
   expect(strict.stdout.trim()).toBe('EPERM');
 });
+
+test("an image lacking a preset item's mount point: the error names the item, the hint the ways out, and each way works", async () => {
+  const bare = join(base, 'bare');
+  spawnSync('cp', ['-a', image, bare]);
+  rmSync(join(bare, 'etc/group'));
+  rmSync(join(bare, 'tmp'), { recursive: true });
+  const r = await inImage([], 'echo ran', bare);
+  expect(r.code).toBe(125);
+  expect(r.stdout).toBe('');
+  expect(r.stderr).toMatch(/E_MOUNT: cannot place file \/etc\/group: read-only file system \(from preset image: passwd and group/);
+  expect(r.stderr).toMatch(/hint: .*--write-fake.*--image-omit/);
+  const fake = await inImage(['--write-fake'], 'grep -c . /etc/group; test -d /tmp && echo tmp', bare);
+  expect(fake.stdout).toBe(`${UID === 0 ? 2 : 3}\ntmp\n`);
+  const omitted = await inImage(['--image-omit', 'passwd', '--image-omit', 'tmp'], 'test -e /etc/group || echo no-group', bare);
+  expect(omitted.stdout).toBe('no-group\n');
+  expect(existsSync(join(bare, 'tmp'))).toBe(false);
+});
