@@ -120,11 +120,14 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
       origin.from === 'preset' ? `preset ${origin.preset}: ${origin.note.why}` : origin.from === 'config' ? `${display(origin.file)} ops[${origin.index}]` : this.opOrigins[origin.index];
     if (text === undefined) return error;
     const code = origin.from === 'config' && error.code === 'E_PLAN_INVALID' ? 'E_CONFIG_INVALID' : error.code;
-    // An item of the image preset whose mount point a read-only image lacks (ch-run fails alike).
+    // An item of the image preset whose mount point a read-only image lacks (ch-run fails alike);
+    // anything an op would make inside a bind of the host (a link in the image leads there).
     const imageHint =
       origin.from === 'preset' && origin.preset === 'image' && /read-only file system$/.test(error.message)
         ? `the image has no mount point for it: add it to the image, run with --write-fake, or leave the item out with --image-omit (items: ${IMAGE_ITEMS.join(', ')})`
-        : undefined;
+        : /invalid cross-device link$/.test(error.message) && this.resolved?.plan.root !== undefined
+          ? 'it would be made inside an earlier bind of a host path (a link in the image may lead there): nothing is created there, as in ch-run'
+          : undefined;
     return new SandboxError(code, `${error.message} (from ${text})`, {
       opIndex: error.opIndex,
       path: error.path,

@@ -198,3 +198,26 @@ test("an image lacking a preset item's mount point: the error names the item, th
   expect(omitted.stdout).toBe('no-group\n');
   expect(existsSync(join(bare, 'tmp'))).toBe(false);
 });
+
+describe('a link in the image into a bind of the host creates nothing on the host', () => {
+  test.each([
+    // /etc leads to the host's /dev (bound first): the passwd item would make /dev/passwd there (a root caller could).
+    ['the passwd item, /etc -> /dev', [], 'etc', '/dev', '/dev/passwd'],
+    // /work leads to the host's $TMPDIR (bound on /tmp): a --dir op would make the directory there.
+    ['a --dir op, /work -> /tmp', ['--dir', '/work/made-by-image'], 'work', '/tmp', 'TMP/made-by-image'],
+  ])('%s', async (_name, flags, link, into, made) => {
+    const evil = join(base, `evil-${link}`);
+    spawnSync('cp', ['-a', image, evil]);
+    rmSync(join(evil, link), { recursive: true, force: true });
+    symlinkSync(into, join(evil, link));
+    const tmp = join(base, `tmp-${link}`);
+    mkdirSync(tmp);
+    const existed = existsSync(made.replace('TMP', tmp));
+    const r = await inImage(['--write-fake', ...flags], 'echo ran', evil, { TMPDIR: tmp });
+    expect(r.stdout).toBe('');
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/E_(MOUNT|SETUP): .*invalid cross-device link/);
+    expect(r.stderr).toMatch(/hint: it would be made inside an earlier bind of a host path/);
+    if (!existed) expect(existsSync(made.replace('TMP', tmp))).toBe(false);
+  });
+});

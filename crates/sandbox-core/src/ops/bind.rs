@@ -390,6 +390,41 @@ mod tests {
     }
 
     #[test]
+    fn with_an_image_root_no_op_creates_anything_in_an_earlier_bind() {
+        let readlink = |fd: i32, to: &str| call(format!("readlink(\"/host/proc/self/fd/{fd}\")"), Ret::Text(to.into()));
+        let s = Script::new(
+            [
+                // /dev bound and remembered.
+                vec![open_dir(3, "/dev", 7), call("mount(\"/host/proc/self/fd/20\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Ok), close(7)],
+                setattr(3, "/dev", 8, true, "NOSUID"),
+                vec![o_path_in(3, "/dev", Ret::Fd(9)), readlink(9, "/sysroot/dev"), close(9), close(20)],
+                // /etc leads (by a link in the image) to /dev/evil: mkdir_all of /etc finds /dev.
+                vec![
+                    open_dir_missing(3, "/etc"),
+                    open_dir(3, "/", 10),
+                    readlink(10, "/sysroot"),
+                    mkdirat(10, "etc", 0o755, Ret::Err(libc::EEXIST)),
+                    close(10),
+                    open_dir_missing(3, "/etc"),
+                ],
+                // a symlink whose parent is the bind itself
+                vec![open_dir(3, "/dev", 11), readlink(11, "/sysroot/dev"), close(11)],
+                // and a directory directly in it
+                vec![open_dir_missing(3, "/dev/x"), open_dir(3, "/dev", 12), readlink(12, "/sysroot/dev"), close(12)],
+            ]
+            .concat(),
+        );
+        let mut root = RootFs::new(&s, 3);
+        root.guard_binds();
+        BindOp { writable: true, device: true, ..op("/dev", "/dev") }.apply(pinned(20, FileKind::Dir), &mut root).unwrap();
+        // The parent exists in the image and is no bind: made (here it already was, and /etc still resolves nowhere).
+        assert_eq!(root.mkdir_all("/etc", 0o755), Err(Errno(libc::ENOENT)));
+        assert_eq!(root.symlink("/dev/evil", "x"), Err(Errno(libc::EXDEV)));
+        assert_eq!(root.mkdir_all("/dev/x", 0o755), Err(Errno(libc::EXDEV)));
+        s.done();
+    }
+
+    #[test]
     fn bind_on_root_reopens_the_root() {
         let mut o = op("/", "/");
         o.writable = true;

@@ -140,6 +140,21 @@ impl<'s> RootFs<'s> {
             .map(|b| b.strip_prefix(SYSROOT).filter(|s| !s.is_empty()).unwrap_or("/").to_string()))
     }
 
+    /// With [`RootFs::guard_binds`]: EXDEV when the directory `pfd` lies in
+    /// an earlier bind, so no op makes anything there (a link in the image
+    /// leading into the host's /dev or /tmp would otherwise create it on
+    /// the host).
+    fn may_create_in(&self, pfd: Fd) -> Result<(), Errno> {
+        let Some(binds) = self.binds.as_ref().filter(|b| !b.is_empty()) else {
+            return Ok(());
+        };
+        let real = self.sys.readlink(&fd_path(pfd))?;
+        match binds.iter().any(|b| real == *b || real.starts_with(&format!("{b}/"))) {
+            true => Err(Errno(libc::EXDEV)),
+            false => Ok(()),
+        }
+    }
+
     /// With [`RootFs::guard_binds`]: remember the mount now at `target`.
     fn record_bind(&mut self, target: &str) -> Result<(), Errno> {
         if self.binds.is_none() {
@@ -182,7 +197,7 @@ impl<'s> RootFs<'s> {
         }
         let (parent, name) = split(path);
         let pfd = self.mkdir_all(parent, 0o755)?;
-        let made = self.sys.mkdirat(pfd, name, mode);
+        let made = self.may_create_in(pfd).and_then(|()| self.sys.mkdirat(pfd, name, mode));
         let _ = self.sys.close(pfd);
         match made {
             Ok(()) | Err(Errno(libc::EEXIST)) => {}
@@ -204,7 +219,7 @@ impl<'s> RootFs<'s> {
         }
         let (parent, name) = split(path);
         let pfd = self.mkdir_all(parent, 0o755)?;
-        let made = self.sys.mkfileat(pfd, name, 0o444);
+        let made = self.may_create_in(pfd).and_then(|()| self.sys.mkfileat(pfd, name, 0o444));
         let _ = self.sys.close(pfd);
         match made {
             Ok(()) | Err(Errno(libc::EEXIST)) => {}
@@ -321,7 +336,7 @@ impl<'s> RootFs<'s> {
     pub fn symlink(&self, target: &str, linkname: &str) -> Result<(), Errno> {
         let (parent, name) = split(target);
         let pfd = self.mkdir_all(parent, 0o755)?;
-        let r = match self.sys.symlinkat(linkname, pfd, name) {
+        let r = match self.may_create_in(pfd).and_then(|()| self.sys.symlinkat(linkname, pfd, name)) {
             Err(Errno(libc::EEXIST)) => match self.sys.readlinkat(pfd, name) {
                 Ok(existing) if existing == linkname => Ok(()),
                 _ => Err(Errno(libc::EEXIST)),
