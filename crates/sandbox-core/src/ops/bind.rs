@@ -373,7 +373,12 @@ mod tests {
                 ],
                 // The third: /mnt/a exists (a mount point of the image): fine.
                 vec![o_path_in(3, "/mnt/a", Ret::Fd(11)), close(11)],
-                vec![open_dir(3, "/mnt/a", 12), call("mount(\"/host/proc/self/fd/22\", \"/host/proc/self/fd/12\", -, BIND|REC, -)", Ret::Ok), close(12)],
+                vec![
+                    open_dir(3, "/mnt/a", 12),
+                    readlink(12, "/sysroot/mnt/a"),
+                    call("mount(\"/host/proc/self/fd/22\", \"/host/proc/self/fd/12\", -, BIND|REC, -)", Ret::Ok),
+                    close(12),
+                ],
                 setattr(3, "/mnt/a", 13, true, "NOSUID|NODEV"),
                 vec![o_path_in(3, "/mnt/a", Ret::Fd(14)), readlink(14, "/sysroot/mnt/a"), close(14), close(22)],
             ]
@@ -421,6 +426,41 @@ mod tests {
         assert_eq!(root.mkdir_all("/etc", 0o755), Err(Errno(libc::ENOENT)));
         assert_eq!(root.symlink("/dev/evil", "x"), Err(Errno(libc::EXDEV)));
         assert_eq!(root.mkdir_all("/dev/x", 0o755), Err(Errno(libc::EXDEV)));
+        s.done();
+    }
+
+    #[test]
+    fn a_later_mount_over_a_bind_lets_ops_create_inside_it() {
+        let readlink = |fd: i32, to: &str| call(format!("readlink(\"/host/proc/self/fd/{fd}\")"), Ret::Text(to.into()));
+        let s = Script::new(
+            [
+                vec![open_dir(3, "/dev", 7), call("mount(\"/host/proc/self/fd/20\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Ok), close(7)],
+                setattr(3, "/dev", 8, true, "NOSUID"),
+                vec![o_path_in(3, "/dev", Ret::Fd(9)), readlink(9, "/sysroot/dev"), close(9), close(20)],
+                // the dev op's tmpfs over it
+                vec![
+                    open_dir(3, "/dev", 10),
+                    readlink(10, "/sysroot/dev"),
+                    call("mount(\"tmpfs\", \"/host/proc/self/fd/10\", \"tmpfs\", NOSUID|NODEV, -)", Ret::Ok),
+                    close(10),
+                ],
+                // now /dev/pts may be made there
+                vec![
+                    open_dir_missing(3, "/dev/pts"),
+                    open_dir(3, "/dev", 11),
+                    readlink(11, "/sysroot/dev"),
+                    mkdirat(11, "pts", 0o755, Ret::Ok),
+                    close(11),
+                    open_dir(3, "/dev/pts", 12),
+                ],
+            ]
+            .concat(),
+        );
+        let mut root = RootFs::new(&s, 3);
+        root.guard_binds();
+        BindOp { writable: true, device: true, ..op("/dev", "/dev") }.apply(pinned(20, FileKind::Dir), &mut root).unwrap();
+        root.mount_fs("/dev", "tmpfs", (libc::MS_NOSUID | libc::MS_NODEV) as crate::sys::MsFlags, None).unwrap();
+        assert_eq!(root.mkdir_all("/dev/pts", 0o755), Ok(12));
         s.done();
     }
 

@@ -93,11 +93,11 @@ pub struct RootFs<'s> {
     files: bool,
     /// How many numbered scratch tmpfs there are.
     scratches: usize,
-    /// With an image root (ch-run's mkdirs deny-list): where binds are,
-    /// as paths of this process, so no bind creates its mount point inside
-    /// an earlier bind (that directory would be made on the host). None:
-    /// not kept.
-    binds: Option<Vec<String>>,
+    /// With an image root (ch-run's mkdirs deny-list): the mounts made, as
+    /// paths of this process, each with whether it is a bind, so nothing
+    /// is created inside a bind of a host path (it would be made on the
+    /// host) unless a later mount covers it there. None: not kept.
+    binds: Option<Vec<(String, bool)>>,
 }
 
 impl<'s> RootFs<'s> {
@@ -116,9 +116,9 @@ impl<'s> RootFs<'s> {
     /// With [`RootFs::guard_binds`]: when `target` is missing, the earlier
     /// bind its nearest existing ancestor lies in, as a path in the new root.
     fn bind_above(&self, target: &str) -> Result<Option<String>, Errno> {
-        let Some(binds) = self.binds.as_ref().filter(|b| !b.is_empty()) else {
+        if self.binds.as_ref().is_none_or(|b| b.is_empty()) {
             return Ok(None);
-        };
+        }
         let mut path = target;
         let fd = loop {
             match self.open(path, libc::O_PATH) {
@@ -134,10 +134,20 @@ impl<'s> RootFs<'s> {
         let real = self.sys.readlink(&fd_path(fd));
         let _ = self.sys.close(fd);
         let real = real?;
-        Ok(binds
-            .iter()
-            .find(|b| real == **b || real.starts_with(&format!("{b}/")))
-            .map(|b| b.strip_prefix(SYSROOT).filter(|s| !s.is_empty()).unwrap_or("/").to_string()))
+        Ok(self.in_bind(&real).map(|b| b.strip_prefix(SYSROOT).filter(|s| !s.is_empty()).unwrap_or("/").to_string()))
+    }
+
+    /// The bind whose mount `real` is in: the deepest kept mount at or above
+    /// it (the later one of two at the same place), when it is a bind.
+    fn in_bind(&self, real: &str) -> Option<&str> {
+        let mut best: Option<&(String, bool)> = None;
+        for m in self.binds.as_deref().unwrap_or(&[]) {
+            let covers = real == m.0 || real.starts_with(&format!("{}/", m.0));
+            if covers && best.is_none_or(|b| m.0.len() >= b.0.len()) {
+                best = Some(m);
+            }
+        }
+        best.filter(|m| m.1).map(|m| m.0.as_str())
     }
 
     /// With [`RootFs::guard_binds`]: EXDEV when the directory `pfd` lies in
@@ -145,13 +155,13 @@ impl<'s> RootFs<'s> {
     /// leading into the host's /dev or /tmp would otherwise create it on
     /// the host).
     fn may_create_in(&self, pfd: Fd) -> Result<(), Errno> {
-        let Some(binds) = self.binds.as_ref().filter(|b| !b.is_empty()) else {
+        if self.binds.as_ref().is_none_or(|b| b.is_empty()) {
             return Ok(());
-        };
+        }
         let real = self.sys.readlink(&fd_path(pfd))?;
-        match binds.iter().any(|b| real == *b || real.starts_with(&format!("{b}/"))) {
-            true => Err(Errno(libc::EXDEV)),
-            false => Ok(()),
+        match self.in_bind(&real) {
+            Some(_) => Err(Errno(libc::EXDEV)),
+            None => Ok(()),
         }
     }
 
@@ -163,7 +173,7 @@ impl<'s> RootFs<'s> {
         let fd = self.open(target, libc::O_PATH)?;
         let real = self.sys.readlink(&fd_path(fd));
         let _ = self.sys.close(fd);
-        self.binds.as_mut().expect("checked").push(real?);
+        self.binds.as_mut().expect("checked").push((real?, true));
         Ok(())
     }
 
@@ -232,9 +242,25 @@ impl<'s> RootFs<'s> {
     /// the root itself, reopen the root fd so later ops see the new mount,
     /// not the covered one.
     pub fn mount_on(&mut self, target: &str, fd: Fd, source: Option<&str>, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<(), Errno> {
+        // A mount over (part of) a kept bind covers it there (the dev op's
+        // tmpfs on a bound /dev): kept too, as no bind (a bind says so
+        // after, in record_bind).
+        let covering = match self.binds.as_ref().filter(|b| !b.is_empty()) {
+            Some(_) => match self.sys.readlink(&fd_path(fd)) {
+                Ok(real) => Some(real),
+                Err(e) => {
+                    let _ = self.sys.close(fd);
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
         let r = self.sys.mount(source, &fd_path(fd), fstype, flags, data);
         let _ = self.sys.close(fd);
         r?;
+        if let (Some(real), Some(kept)) = (covering, self.binds.as_mut()) {
+            kept.push((real, false));
+        }
         if target == "/" {
             let fresh = self.sys.open(SYSROOT, libc::O_PATH | libc::O_DIRECTORY)?;
             let _ = self.sys.close(self.root);
