@@ -26,6 +26,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // (The normalizer has turned `const` into a one-value `enum` by now.)
 function tagName(tag, suffix) {
   return (schema) => {
+    // A variant that names itself (`#[schemars(title = ...)]`) keeps its name.
+    if (typeof schema?.title === 'string' && schema?.properties?.[tag] !== undefined) return schema.title;
     const tagSchema = schema?.properties?.[tag];
     const value = tagSchema?.const ?? (tagSchema?.enum?.length === 1 ? tagSchema.enum[0] : undefined);
     if (typeof value !== 'string') return undefined;

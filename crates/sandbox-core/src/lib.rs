@@ -8,6 +8,7 @@ pub mod caps;
 pub mod check;
 pub mod config;
 pub mod container;
+pub mod env;
 pub mod error;
 pub mod image;
 pub mod init;

@@ -211,15 +211,75 @@ pub struct EnvPolicy {
     /// Variables removed, applied before `set`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unset: Vec<String>,
-    /// Variables set, last.
+    /// Variables set, after `unset`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub set: BTreeMap<String, String>,
+    /// ch-run's environment rules, applied in order by pid 1 after
+    /// `inherit`, `unset` and `set`, once the root is built (so a file of the
+    /// image can be read): see `crate::env`. The `image` preset's only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<EnvStep>,
 }
 
 impl Default for EnvPolicy {
     fn default() -> Self {
-        EnvPolicy { inherit: true, unset: Vec::new(), set: BTreeMap::new() }
+        EnvPolicy { inherit: true, unset: Vec::new(), set: BTreeMap::new(), steps: Vec::new() }
     }
+}
+
+/// One of ch-run's environment changes (`--set-env`, `--unset-env`, its
+/// own adjustments), applied in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum EnvStep {
+    /// Set `name` to `value`; with `expand`, ch-run's `$VAR` expansion of
+    /// the value's `:`-separated items first.
+    #[schemars(title = "SetEnvStep")]
+    Set {
+        name: String,
+        value: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        expand: bool,
+    },
+    /// A `NAME=VALUE` as ch-run's `--set-env` takes it: split at the first
+    /// `=`, one pair of single quotes around the value stripped.
+    #[schemars(title = "AssignEnvStep")]
+    Assign {
+        text: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        expand: bool,
+    },
+    /// Remove every variable whose name matches `glob` (fnmatch with
+    /// extglob, ch-run's `--unset-env`).
+    #[schemars(title = "UnsetEnvStep")]
+    Unset { glob: String },
+    /// Append `:dir` to `name` unless it starts with `dir` or holds `:dir`
+    /// (ch-run's PATH rule); an unset variable stays unset.
+    #[schemars(title = "AppendPathEnvStep")]
+    AppendPath { name: String, dir: String },
+    /// Lines `NAME=VALUE` of a file, each as `assign` (empty lines skipped).
+    #[schemars(title = "FileEnvStep")]
+    File {
+        path: String,
+        /// `host`: read by the launcher before the sandbox exists; `root`:
+        /// read by pid 1 inside the new root (the image's `/ch/environment`).
+        #[serde(default, skip_serializing_if = "is_default")]
+        scope: FileScope,
+        #[serde(default, skip_serializing_if = "is_false")]
+        expand: bool,
+        /// A missing file is skipped instead of an error.
+        #[serde(default, skip_serializing_if = "is_false")]
+        optional: bool,
+    },
+}
+
+/// Where an environment file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FileScope {
+    #[default]
+    Host,
+    Root,
 }
 
 /// Namespaces beyond user, mount and pid (always new).
@@ -273,11 +333,16 @@ pub struct Seccomp {
     /// the kernel applies the strictest answer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stack: Vec<SeccompFilter>,
+    /// Root emulation (ch-run's `--seccomp`, `--fakeroot`): the chown
+    /// family, set*id, setgroups, capset and kexec_load succeed without
+    /// effect, and so does mknod of a character or block device.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub fakeroot: bool,
 }
 
 impl Default for Seccomp {
     fn default() -> Self {
-        Seccomp { preset: SeccompPreset::Strict, rules: Vec::new(), multiarch: false, stack: Vec::new() }
+        Seccomp { preset: SeccompPreset::Strict, rules: Vec::new(), multiarch: false, stack: Vec::new(), fakeroot: false }
     }
 }
 
@@ -414,6 +479,22 @@ pub struct BindOp {
     /// Bind submounts too (the default); read-only then applies to all of them.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub recursive: bool,
+    /// What happens when the target does not exist in the new root
+    /// (an image root, ch-run's bind rules): `create` it (the default),
+    /// `skip` the op (ch-run's optional binds), or `refuse` with
+    /// `E_TARGET_MISSING` (a read-only image).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub missing_target: MissingTarget,
+}
+
+/// What a bind does when its target is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum MissingTarget {
+    #[default]
+    Create,
+    Skip,
+    Refuse,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -572,6 +653,20 @@ pub struct PasswdOp {
     /// Home directory of the sandbox user, default `/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub home: Option<String>,
+    /// Whose form the files take: `sandbox` (default) or `chRun` (ch-run's
+    /// exact lines: nobody's home `/` and shell `/bin/false`, a user the
+    /// host does not know as `charlie`/`charliegroup`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub style: PasswdStyle,
+}
+
+/// The form of the synthesized passwd and group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum PasswdStyle {
+    #[default]
+    Sandbox,
+    ChRun,
 }
 
 /// What a placeholder stands in for.

@@ -119,6 +119,7 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
             return Err(top(&format!("env.set.{k}"), "value contains a NUL byte"));
         }
     }
+    crate::env::check(&plan.env.steps).map_err(|(field, reason)| top(&field, reason))?;
     if let Some(cwd) = &plan.cwd {
         check_abs(cwd).map_err(|r| top("cwd", r))?;
     }

@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["error"],
     &["plan"],
     &["caps", "seccomp", "probe"],
-    &["ops", "audit", "oci"],
+    &["ops", "audit", "oci", "env"],
     &["image"],
     &["validate", "report", "config"],
     &["init", "container"],

@@ -19,7 +19,7 @@
 import { closeSync, readFileSync } from 'node:fs';
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import { ON_TAINT_MODES, PRESET_NAMES, type PlanBuilder, type PresetOptions, SandboxError } from '@sandboxctl/core';
+import { IMAGE_ITEMS, ON_TAINT_MODES, PRESET_NAMES, type PlanBuilder, type PresetOptions, SandboxError } from '@sandboxctl/core';
 
 const UINT32_MAX = 0xffff_ffff;
 const isUint32 = t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(0, UINT32_MAX)]);
@@ -66,6 +66,8 @@ export type FlagGroup = 'op' | 'modifier' | 'policy' | 'source' | 'other';
 
 export interface FlagSpec {
   flag: `--${string}`;
+  /** A one-letter alias (ch-run's `-b` for `--image-bind`). */
+  short?: `-${string}`;
   /** The names of its values, as help shows them; none: a boolean. */
   values: readonly string[];
   description: string;
@@ -222,6 +224,19 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
     description: 'Every top-level host entry but proc, dev, tmp, mnt, etc on DEST (usually /), read-only',
     add: (p, x) => p.builder.autoroot(v(x, 0)),
   },
+  {
+    flag: '--image-bind',
+    short: '-b',
+    values: ['SPEC'],
+    group: 'op',
+    repeat: true,
+    op: {},
+    description: "ch-run's --bind SRC[:DST]: host SRC read-write on DST (default SRC) in the --image; DST must exist in a read-only image",
+    add: (p, x) => {
+      const { source, target } = imageBind(v(x, 0));
+      p.builder.op({ kind: 'bind', source, target, writable: true, missingTarget: 'refuse' });
+    },
+  },
   { flag: '--passwd', values: ['DEST'], group: 'op', repeat: true, op: {}, description: 'Synthesized passwd and group for the sandbox user in directory DEST (usually /etc)', add: (p, x) => p.builder.passwd(v(x, 0)) },
   {
     flag: '--perms',
@@ -266,6 +281,26 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
   { flag: '--setenv', values: ['VAR', 'VALUE'], group: 'policy', repeat: true, description: 'Set environment variable VAR to VALUE', add: (p, x) => p.builder.setenv(v(x, 0), v(x, 1)) },
   { flag: '--unsetenv', values: ['VAR'], group: 'policy', repeat: true, description: 'Remove environment variable VAR', add: (p, x) => p.builder.unsetenv(v(x, 0)) },
   { flag: '--clearenv', values: [], group: 'policy', initial: false, description: 'Start from an empty environment', add: ifOn((b) => b.clearenv()) },
+  {
+    flag: '--set-env',
+    values: ['SETTING'],
+    group: 'policy',
+    repeat: true,
+    description: "ch-run's --set-env VAR=VALUE or FILE (--image): set VAR (quotes, $VAR items as ch-run), or each VAR=VALUE line of host FILE, in order",
+    add: (p, x) => p.builder.chSetEnv(v(x, 0)),
+  },
+  {
+    flag: '--unset-env',
+    values: ['GLOB'],
+    group: 'policy',
+    repeat: true,
+    description: "ch-run's --unset-env (--image): remove the variables whose names match GLOB (extglob: '!(A*|B*)' keeps A* and B*)",
+    add: (p, x) => {
+      if (v(x, 0) === '') throw usage('--unset-env: GLOB must have non-zero length', "to remove everything, give '*'");
+      p.builder.chUnsetEnv(v(x, 0));
+    },
+  },
+  { flag: '--env-no-expand', values: [], group: 'policy', initial: false, description: "Take every --set-env value as written, no $VAR expansion (ch-run 0.31's, wherever given)", add: ifOn((b) => b.envNoExpand()) },
   {
     flag: '--seccomp',
     values: ['PRESET'],
@@ -345,7 +380,12 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
     validator: t.isEnum(PRESET_NAMES),
     description: `Start from a preset (${PRESET_NAMES.join(', ')}); flags add to it and override it`,
   },
-  { flag: '--image', values: ['PATH'], group: 'source', description: 'Run in this image as the root: a directory or SquashFS file, read-only (give --proc, --dev, --tmpfs yourself)' },
+  {
+    flag: '--image',
+    values: ['PATH'],
+    group: 'source',
+    description: "Run in this image as the root, a directory or SquashFS file, read-only, with ch-run's defaults (the image preset: host /dev, /sys and network, a passwd, /tmp)",
+  },
   { flag: '--write', values: [], group: 'source', initial: false, description: 'Let the program write to the --image directory itself' },
   { flag: '--write-fake', values: [], group: 'source', initial: false, description: 'Let the program write to the --image, in memory: the writes are gone after the run' },
   {
@@ -354,6 +394,18 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
     group: 'source',
     validator: t.cascade(t.isString(), [t.matchesRegExp(/^[0-9]+[kmgKMG%]?$/)]),
     description: 'At most this much written with --write-fake, tmpfs syntax (1G, 512m, 12%; default 12%)',
+  },
+  { flag: '--home', values: [], group: 'source', initial: false, description: 'Bind your $HOME at /home/$USER in the --image, writable (implies --write-fake unless --write)' },
+  { flag: '--private-tmp', values: [], group: 'source', initial: false, description: "A private /tmp in the --image instead of the host's $TMPDIR or /tmp" },
+  { flag: '--cd', values: ['DIR'], group: 'source', description: 'Start in DIR of the --image (default /)' },
+  { flag: '--fakeroot', values: [], group: 'source', initial: false, description: 'Root emulation in the --image: uid 0, chown, set*id and device mknod pretend to work (needs --write or --write-fake)' },
+  {
+    flag: '--image-omit',
+    values: ['ITEM'],
+    group: 'source',
+    repeat: true,
+    validator: t.isEnum(IMAGE_ITEMS),
+    description: `Leave an item of the image preset out: ${IMAGE_ITEMS.join(', ')}`,
   },
   { flag: '--config', values: ['FILE'], group: 'source', description: 'Read this config file instead of looking for sandboxctl.json' },
   { flag: '--no-config', values: [], group: 'source', initial: false, description: 'Ignore sandboxctl.json files' },
@@ -383,7 +435,7 @@ export const OTHER_FLAGS: readonly FlagSpec[] = [
 
 const BY_FLAG: ReadonlyMap<string, FlagSpec> = new Map(
   // A plan flag's entry wins where another command uses the same name (`--preset`, `--keep-session`).
-  [...OTHER_FLAGS, ...PLAN_FLAGS].map((spec) => [spec.flag, spec]),
+  [...OTHER_FLAGS, ...PLAN_FLAGS].flatMap((spec): [string, FlagSpec][] => (spec.short ? [[spec.flag, spec], [spec.short, spec]] : [[spec.flag, spec]])),
 );
 
 /** The table's entry for `flag`. */
@@ -408,9 +460,10 @@ export function clipanionOption(flag: string, own: { description?: string; valid
   const description = own.description ?? spec.description;
   const validator = own.validator ?? spec.validator;
   const arity = spec.values.length;
-  if (arity === 0) return spec.initial === false ? Option.Boolean(flag, false, { description }) : Option.Boolean(flag, { description });
-  if (spec.repeat) return Option.Array(flag, { arity, description, ...(validator && { validator: t.isArray(validator) }) });
-  return Option.String(flag, { description, ...(validator && { validator }) });
+  const names = spec.short ? `${spec.short},${flag}` : flag;
+  if (arity === 0) return spec.initial === false ? Option.Boolean(names, false, { description }) : Option.Boolean(names, { description });
+  if (spec.repeat) return Option.Array(names, { arity, description, ...(validator && { validator: t.isArray(validator) }) });
+  return Option.String(names, { description, ...(validator && { validator }) });
 }
 
 /** One flag occurrence in argv order. */
@@ -545,6 +598,19 @@ export function applyFlags(
 function takers(modifier: Modifier): string {
   const names = PLAN_FLAGS.filter((f) => f.op?.takes?.includes(modifier)).map((f) => f.flag);
   return names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+}
+
+/** ch-run's `--bind SRC[:DST]`, with its error messages. */
+export function imageBind(arg: string): { source: string; target: string } {
+  const colon = arg.indexOf(':');
+  const source = colon < 0 ? arg : arg.slice(0, colon);
+  const target = colon < 0 ? arg : arg.slice(colon + 1);
+  const hint = 'e.g. --image-bind /data:/mnt/data';
+  if (source === '') throw usage('--image-bind: no source provided', hint);
+  if (target === '') throw usage('--image-bind: no destination provided', hint);
+  if (!target.startsWith('/')) throw usage('--image-bind: destination must be absolute', hint);
+  if (/^\/+$/.test(target)) throw usage("--image-bind: destination can't be /", hint);
+  return { source, target };
 }
 
 function fdNumber(flag: string, text: string): number {

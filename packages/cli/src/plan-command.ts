@@ -15,6 +15,7 @@ import * as t from 'typanion';
 import {
   discoverConfig,
   getPreset,
+  IMAGE_ITEMS,
   type ImageOption,
   isFdOpen,
   loadConfig,
@@ -119,10 +120,18 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
       origin.from === 'preset' ? `preset ${origin.preset}: ${origin.note.why}` : origin.from === 'config' ? `${display(origin.file)} ops[${origin.index}]` : this.opOrigins[origin.index];
     if (text === undefined) return error;
     const code = origin.from === 'config' && error.code === 'E_PLAN_INVALID' ? 'E_CONFIG_INVALID' : error.code;
+    // An item of the image preset whose mount point a read-only image lacks (ch-run fails alike);
+    // anything an op would make inside a bind of the host (a link in the image leads there).
+    const imageHint =
+      origin.from === 'preset' && origin.preset === 'image' && /read-only file system$/.test(error.message)
+        ? `the image has no mount point for it: add it to the image, run with --write-fake, or leave the item out with --image-omit (items: ${IMAGE_ITEMS.join(', ')})`
+        : /invalid cross-device link$/.test(error.message) && this.resolved?.plan.root !== undefined
+          ? 'it would be made inside an earlier bind of a host path (a link in the image may lead there): nothing is created there, as in ch-run'
+          : undefined;
     return new SandboxError(code, `${error.message} (from ${text})`, {
       opIndex: error.opIndex,
       path: error.path,
-      hint: error.hint,
+      hint: error.hint ?? imageHint,
       exitStatus: error.exitStatus,
       cause: error,
     });
@@ -156,17 +165,50 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
     const write = this.flagOn('--write');
     const fake = this.flagOn('--write-fake');
     const size = this.flagString('--write-fake-size');
-    const given = [write && '--write', fake && '--write-fake', size !== undefined && '--write-fake-size'].filter((f): f is string => f !== false);
+    const omit = (this.flag('--image-omit') as readonly string[] | undefined) ?? [];
+    const cd = this.flagString('--cd');
+    const listed = (flag: string): boolean => ((this.flag(flag) as readonly unknown[] | undefined)?.length ?? 0) > 0;
+    const onlyImage: Array<string | false> = [
+      write && '--write',
+      fake && '--write-fake',
+      size !== undefined && '--write-fake-size',
+      this.flagOn('--home') && '--home',
+      this.flagOn('--private-tmp') && '--private-tmp',
+      cd !== undefined && '--cd',
+      this.flagOn('--fakeroot') && '--fakeroot',
+      omit.length > 0 && '--image-omit',
+      listed('--image-bind') && '--image-bind',
+      listed('--set-env') && '--set-env',
+      listed('--unset-env') && '--unset-env',
+      this.flagOn('--env-no-expand') && '--env-no-expand',
+    ];
+    const given = onlyImage.filter((f): f is string => typeof f === 'string');
     if (path === undefined) {
       if (given.length > 0) throw usage(`${given.join(', ')} only ${given.length === 1 ? 'applies' : 'apply'} to --image`, 'add --image PATH');
       return undefined;
     }
     if (size !== undefined && !fake) throw usage('--write-fake-size applies only to --write-fake', 'add --write-fake');
     if (this.flagString('--preset') !== undefined) {
-      throw usage(`--image does not combine with --preset ${this.flagString('--preset')}: its ops build on the host's directories, not the image's`, 'drop --preset, and give --proc /proc --dev /dev --tmpfs /tmp');
+      throw usage(`--image does not combine with --preset ${this.flagString('--preset')}: its ops build on the host's directories, not the image's`, 'drop --preset: --image brings the image preset (ch-run\'s defaults)');
     }
     const image: ImageOption = { path, write: write ? 'writable' : fake ? 'fake' : 'readOnly' };
     if (size !== undefined) image.fakeSize = size;
+    if (this.flagOn('--home')) {
+      // ch-run's checks, as usage errors (the library's are E_PLAN_INVALID).
+      if (!process.env.USER) throw usage('--home: $USER is not set to a user name', 'set USER, as a login shell does');
+      if (!process.env.HOME?.startsWith('/')) throw usage('--home: $HOME is not set to an absolute path', 'set HOME to your home directory');
+      image.home = true;
+    }
+    if (this.flagOn('--private-tmp')) image.privateTmp = true;
+    if (this.flagOn('--fakeroot')) {
+      if (!write && !fake && !this.flagOn('--home')) throw usage('--fakeroot needs a writable image', 'add --write-fake (writes gone after the run) or --write');
+      image.fakeroot = true;
+    }
+    if (cd !== undefined) {
+      if (!cd.startsWith('/')) throw usage(`--cd ${cd}: give an absolute path in the image`, 'e.g. --cd /work');
+      image.cd = cd;
+    }
+    if (omit.length > 0) image.omit = omit as ImageOption['omit'];
     return image;
   }
 
@@ -196,7 +238,17 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
 }
 
 /** The flag behind each library option, for the library's errors. */
-const OPTION_FLAGS: Record<SourceOption, string> = { onTaint: '--on-taint', image: '--image', 'image.write': '--write-fake', 'image.fakeSize': '--write-fake-size' };
+const OPTION_FLAGS: Record<SourceOption, string> = {
+  onTaint: '--on-taint',
+  image: '--image',
+  'image.write': '--write-fake',
+  'image.fakeSize': '--write-fake-size',
+  'image.home': '--home',
+  'image.fakeroot': '--fakeroot',
+  'image.cd': '--cd',
+  'image.omit': '--image-omit',
+  'env.steps': '--set-env and --unset-env',
+};
 
 function display(file: string): string {
   const rel = relative(process.cwd(), file);

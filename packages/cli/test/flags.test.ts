@@ -5,7 +5,8 @@
 import { createCli } from '../src/main';
 import { flagSpec, PLAN_FLAGS, scanFlagOrder } from '../src/flags';
 
-const FLAG_ARITY: Readonly<Record<string, number>> = Object.fromEntries(PLAN_FLAGS.map((spec) => [spec.flag, spec.values.length]));
+// A flag's one-letter alias (ch-run's -b) is registered with it.
+const FLAG_ARITY: Readonly<Record<string, number>> = Object.fromEntries(PLAN_FLAGS.flatMap((spec) => [[spec.flag, spec.values.length], ...(spec.short ? [[spec.short, spec.values.length]] : [])]));
 const arityOf = (table: Readonly<Record<string, number>>) => (flag: string) => table[flag];
 
 /** name -> arity, from the definitions clipanion builds (`--bind SRC DEST`). */

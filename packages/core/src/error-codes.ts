@@ -44,6 +44,8 @@ export const ERROR_CODES = [
   'E_IMAGE_INVALID',
   /** A SquashFS image cannot be served: `/dev/fuse` cannot be opened (the hint says how to open it to users) or the FUSE server program is missing. */
   'E_FUSE_UNAVAILABLE',
+  /** A bind's target does not exist in a read-only image root and the op may not create it (`missingTarget: refuse`, `--image-bind`); the hint says how to make the image writable. */
+  'E_TARGET_MISSING',
   /** (CLI only) a bad flag or argument. */
   'E_USAGE',
   /** (CLI only) a bug in sandboxctl itself. */

@@ -14,7 +14,7 @@
 
 import { posix } from 'node:path';
 import { describeOps } from './plan/describe';
-import type { Op, Plan, RootSpec } from './plan-types';
+import type { EnvStep, Op, Plan, RootSpec } from './plan-types';
 import { realHost, type HostView } from './presets/host';
 import { isWithin } from './plan/paths';
 import type { OpNote } from './presets/types';
@@ -335,6 +335,7 @@ function deniedLines(plan: Plan, hostRoot: boolean): Explanation['denied'] {
     if (env?.unset?.length) out.push({ topic: 'environment', text: `the caller's, minus ${env.unset.length}: ${env.unset.join(', ')}${plus}` });
     else out.push({ topic: 'environment', text: `the caller's, whole${plus}` });
   }
+  if (env?.steps?.length) out.push({ topic: 'environment', text: `then ch-run's rules in order: ${env.steps.map(describeEnvStep).join('; ')}` });
   if (!hostRoot) out.push({ topic: 'filesystem', text: 'every host path not listed above' });
   const audit = plan.audit;
   if (audit) {
@@ -361,4 +362,20 @@ function bytes(n: number): string {
 
 function shellWord(value: string): string {
   return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** One of ch-run's environment steps in words. */
+function describeEnvStep(step: EnvStep): string {
+  switch (step.kind) {
+    case 'set':
+      return `${step.name}=${step.value}`;
+    case 'assign':
+      return `${step.text}${step.expand ? '' : ' (as written)'}`;
+    case 'unset':
+      return `unset ${step.glob}`;
+    case 'appendPath':
+      return `${step.name} += :${step.dir}`;
+    case 'file':
+      return `${step.scope === 'root' ? "the image's" : 'host file'} ${step.path}${step.optional ? ' if present' : ''}`;
+  }
 }

@@ -12,6 +12,21 @@
  */
 export type OnTaint = 'revert' | 'fail' | 'warn';
 /**
+ * One of ch-run's environment changes (`--set-env`, `--unset-env`, its
+ * own adjustments), applied in order.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "EnvStep".
+ */
+export type EnvStep = SetEnvStep | AssignEnvStep | UnsetEnvStep | AppendPathEnvStep | FileEnvStep;
+/**
+ * Where an environment file is read.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "FileScope".
+ */
+export type FileScope = 'host' | 'root';
+/**
  * Network mode.
  *
  * This interface was referenced by `Plan`'s JSON-Schema
@@ -41,12 +56,26 @@ export type Op =
   | PasswdOp
   | PlaceholderOp;
 /**
+ * What a bind does when its target is missing.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "MissingTarget".
+ */
+export type MissingTarget = 'create' | 'skip' | 'refuse';
+/**
  * Overlay modes.
  *
  * This interface was referenced by `Plan`'s JSON-Schema
  * via the `definition` "OverlayMode".
  */
 export type OverlayMode = 'rw' | 'tmp' | 'ro';
+/**
+ * The form of the synthesized passwd and group.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "PasswdStyle".
+ */
+export type PasswdStyle = 'sandbox' | 'chRun';
 /**
  * What a placeholder stands in for.
  *
@@ -223,15 +252,70 @@ export interface EnvPolicy {
    */
   inherit?: boolean;
   /**
-   * Variables set, last.
+   * Variables set, after `unset`.
    */
   set?: {
     [k: string]: string | undefined;
   };
   /**
+   * ch-run's environment rules, applied in order by pid 1 after
+   * `inherit`, `unset` and `set`, once the root is built (so a file of the
+   * image can be read): see `crate::env`. The `image` preset's only.
+   */
+  steps?: EnvStep[];
+  /**
    * Variables removed, applied before `set`.
    */
   unset?: string[];
+}
+/**
+ * Set `name` to `value`; with `expand`, ch-run's `$VAR` expansion of
+ * the value's `:`-separated items first.
+ */
+export interface SetEnvStep {
+  expand?: boolean;
+  kind: 'set';
+  name: string;
+  value: string;
+}
+/**
+ * A `NAME=VALUE` as ch-run's `--set-env` takes it: split at the first
+ * `=`, one pair of single quotes around the value stripped.
+ */
+export interface AssignEnvStep {
+  expand?: boolean;
+  kind: 'assign';
+  text: string;
+}
+/**
+ * Remove every variable whose name matches `glob` (fnmatch with
+ * extglob, ch-run's `--unset-env`).
+ */
+export interface UnsetEnvStep {
+  glob: string;
+  kind: 'unset';
+}
+/**
+ * Append `:dir` to `name` unless it starts with `dir` or holds `:dir`
+ * (ch-run's PATH rule); an unset variable stays unset.
+ */
+export interface AppendPathEnvStep {
+  dir: string;
+  kind: 'appendPath';
+  name: string;
+}
+/**
+ * Lines `NAME=VALUE` of a file, each as `assign` (empty lines skipped).
+ */
+export interface FileEnvStep {
+  expand?: boolean;
+  kind: 'file';
+  /**
+   * A missing file is skipped instead of an error.
+   */
+  optional?: boolean;
+  path: string;
+  scope?: FileScope;
 }
 /**
  * One caller fd passed in.
@@ -298,6 +382,7 @@ export interface BindOp {
    */
   ensure?: boolean;
   kind: 'bind';
+  missingTarget?: MissingTarget;
   /**
    * Skip the op when the source does not exist (`-try`).
    */
@@ -504,6 +589,7 @@ export interface PasswdOp {
    */
   home?: string | null;
   kind: 'passwd';
+  style?: PasswdStyle;
   /**
    * The directory holding `passwd` and `group`, default `/etc`.
    */
@@ -553,6 +639,12 @@ export interface RootSpec {
  * via the `definition` "Seccomp".
  */
 export interface Seccomp {
+  /**
+   * Root emulation (ch-run's `--seccomp`, `--fakeroot`): the chown
+   * family, set*id, setgroups, capset and kexec_load succeed without
+   * effect, and so does mknod of a character or block device.
+   */
+  fakeroot?: boolean;
   /**
    * Allow modify_ldt (16-bit segments, used by some emulators). Other
    * ABIs stay refused either way: i386 calls are killed, x32 calls

@@ -33,6 +33,7 @@ export type Code =
   | 'E_HOOK'
   | 'E_IMAGE_INVALID'
   | 'E_FUSE_UNAVAILABLE'
+  | 'E_TARGET_MISSING'
   | 'E_USAGE'
   | 'E_INTERNAL';
 /**

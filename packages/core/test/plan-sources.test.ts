@@ -86,12 +86,19 @@ describe('image', () => {
   });
 
   it('keeps the ops and policy the caller gives on top of the image', () => {
-    const { plan: built } = resolvePlan({ argv: ['/bin/sh'], image: '/srv/rootfs', ops: plan().proc('/proc').dev('/dev'), hostname: 'box' });
+    const { plan: built } = resolvePlan({ argv: ['/bin/sh'], image: { path: '/srv/rootfs', preset: false }, ops: plan().proc('/proc').dev('/dev'), hostname: 'box' });
     expect(built.ops).toEqual([
       { kind: 'proc', target: '/proc' },
       { kind: 'dev', target: '/dev' },
     ]);
     expect(built.hostname).toBe('box');
+    // With the image preset (the default), after its ops.
+    const { plan: preset } = resolvePlan({ argv: ['/bin/sh'], image: '/srv/rootfs', ops: plan().proc('/proc').dev('/dev'), hostname: 'box' });
+    expect(preset.ops!.slice(-2)).toEqual([
+      { kind: 'proc', target: '/proc' },
+      { kind: 'dev', target: '/dev' },
+    ]);
+    expect(preset.hostname).toBe('box');
   });
 
   it('resolves a relative path against relativeTo, else the current directory', () => {

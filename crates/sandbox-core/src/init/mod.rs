@@ -51,6 +51,9 @@ pub struct InitContext<'a> {
     /// plan.root is a SquashFS image: the detached FUSE mount the launcher
     /// made and serves, which pid 1 attaches (image/fuse.rs).
     pub image_mount: Option<Fd>,
+    /// plan.env.steps with the launcher's half done (crate::env), applied
+    /// to `env` once the root is built.
+    pub env_steps: Vec<crate::env::Ready>,
 }
 
 /// Why init stops before the program runs: the error to report and the
@@ -95,9 +98,11 @@ fn start(sys: &dyn Sys, cx: &InitContext) -> Result<i32, Failed> {
     root::build(sys, plan, ids, cx.image_mount)?;
     // The new root is complete: its /dev/ptmx is the sandbox's own devpts.
     let tty = cx.tty_sock.map(|sock| program::open_tty(sys, sock)).transpose()?;
+    // ch-run's environment rules, now that the image's files are at hand.
+    let env = if cx.env_steps.is_empty() { None } else { Some(crate::env::finish(sys, &cx.env_steps, cx.env.clone())?) };
     privileges::drop(sys, plan, cx.seccomp, last_cap)?;
     sys.umask(old_umask);
-    program::start(sys, cx, old_umask, tty)
+    program::start(sys, cx, old_umask, tty, env)
 }
 
 /// This process as the sandbox's pid 1: nobody attaches to it, it dies with

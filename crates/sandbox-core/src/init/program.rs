@@ -29,7 +29,7 @@ pub fn open_tty(sys: &dyn Sys, sock: Fd) -> Result<Fd, SetupError> {
 }
 
 /// Start the program and tell the caller; its pid.
-pub fn start(sys: &dyn Sys, cx: &InitContext, umask: u32, tty: Option<Fd>) -> Result<i32, Failed> {
+pub fn start(sys: &dyn Sys, cx: &InitContext, umask: u32, tty: Option<Fd>, env: Option<Vec<String>>) -> Result<i32, Failed> {
     let plan = cx.plan;
     let (cwd, cwd_required) = match (&plan.cwd, &cx.caller_cwd) {
         (Some(c), _) => (c.clone(), true),
@@ -38,7 +38,7 @@ pub fn start(sys: &dyn Sys, cx: &InitContext, umask: u32, tty: Option<Fd>) -> Re
     };
     let exec = Exec {
         argv: plan.argv.clone(),
-        env: cx.env.clone(),
+        env: env.unwrap_or_else(|| cx.env.clone()),
         cwd,
         cwd_required,
         new_session: plan.new_session,

@@ -42,6 +42,9 @@ pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids, image_mount: Option<Fd>) -> R
     // apply: sources under /host, targets resolved inside /sysroot.
     let root = sys.open(SYSROOT, libc::O_PATH | libc::O_DIRECTORY).ctx(Code::Setup, "open sysroot")?;
     let mut rootfs = RootFs::new(sys, root);
+    if plan.root.is_some() {
+        rootfs.guard_binds();
+    }
     ops::apply_all(prepared, &mut rootfs)?;
     rootfs.close();
 

@@ -30,6 +30,7 @@ fn cx(plan: &Plan) -> InitContext<'_> {
         env: vec!["PATH=/usr/bin".into()],
         tty_sock: None,
         image_mount: None,
+        env_steps: Vec::new(),
     }
 }
 
@@ -621,4 +622,47 @@ fn a_squashfs_image_is_attached_from_the_launchers_detached_mount() {
     icx.image_mount = Some(8);
     assert_eq!(expect_exit(|| run_init(&s, &icx)), 0);
     s.done();
+}
+
+/// The calls of reading an image's environment file `text` as fd 6.
+fn env_file_calls(text: &str) -> Vec<(String, Ret)> {
+    vec![
+        c(format!("open(\"/ch/environment\", {:#o})", libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC), Ret::Fd(6)),
+        c("fstat(6)", Ret::Kind(crate::sys::FileKind::File)),
+        c("read(6, 65536)", Ret::Bytes(text.as_bytes().to_vec())),
+        c("read(6, 65536)", Ret::Bytes(Vec::new())),
+        c("close(6)", Ret::Ok),
+    ]
+}
+
+fn with_image_env(p: &Plan) -> InitContext<'_> {
+    let mut cx = cx(p);
+    let step = crate::plan::EnvStep::File { path: "/ch/environment".into(), scope: crate::plan::FileScope::Root, expand: true, optional: true };
+    cx.env_steps = crate::env::prepare(&Script::new(Vec::<(String, Ret)>::new()), &[step]).unwrap();
+    cx
+}
+
+#[test]
+fn env_steps_read_the_image_file_in_the_new_root_before_privileges_drop() {
+    let p = plan();
+    let mut calls = setup_calls();
+    let at = calls.iter().position(|(call, _)| call == "prctl(CapAmbientClearAll)").unwrap();
+    calls.splice(at..at, env_file_calls("A=1\n"));
+    calls.extend([c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))), c("monotonic_ms()", Ret::Int(1000)), c("reap()", Ret::Err(libc::ECHILD))]);
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &with_image_env(&p))), 0);
+    s.done();
+}
+
+#[test]
+fn a_bad_image_env_file_is_fatal_before_privileges_drop() {
+    let p = plan();
+    let mut calls = setup_calls();
+    let at = calls.iter().position(|(call, _)| call == "prctl(CapAmbientClearAll)").unwrap();
+    calls.truncate(at);
+    calls.extend(env_file_calls("A=1\noops\n"));
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &with_image_env(&p))), EXIT_SETUP);
+    s.done();
+    assert_eq!(s.logs(), ["E_PLAN_INVALID: cannot parse variable: no delimiter: /ch/environment:2"]);
 }

@@ -132,6 +132,8 @@ fn start(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -> Res
     if plan.tty {
         relay::check(sys, plan)?;
     }
+    // ch-run's environment steps: assignments parsed, host files read.
+    let env_steps = crate::env::prepare(sys, &plan.env.steps)?;
     // An image root: checked here, before any namespace exists (a SquashFS
     // image is mounted, detached, and served from here on).
     let image_mount = crate::image::fuse::prepare(sys, plan, &cx.env)?;
@@ -139,7 +141,7 @@ fn start(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -> Res
     // nothing of the sandbox exists yet (audit/mod.rs).
     let audit = audit_before(&LinuxAuditFs, plan)?;
     let held = cleanup::stand_ins(sys, cx, host_uid)?;
-    let launched = clone_pid1(sys, host_uid, host_gid, cx, image_mount);
+    let launched = clone_pid1(sys, host_uid, host_gid, cx, image_mount, env_steps);
     // pid 1 holds the image's mount now (or it failed): ours goes, so the
     // mount and its server end with the sandbox.
     if let Some(fd) = image_mount {
@@ -171,7 +173,14 @@ fn follow_parent(sys: &dyn Sys, cx: &LaunchContext) -> Result<(), SetupError> {
 /// Clone pid 1 into the plan's namespaces (with plan.tty, a socket pair for
 /// the pty master first). In the child this runs the init and never
 /// returns; in the launcher, pid 1's pid and the socket pair.
-fn clone_pid1(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext, image_mount: Option<Fd>) -> Result<(i32, Option<(Fd, Fd)>), SetupError> {
+fn clone_pid1(
+    sys: &dyn Sys,
+    host_uid: u32,
+    host_gid: u32,
+    cx: &LaunchContext,
+    image_mount: Option<Fd>,
+    env_steps: Vec<crate::env::Ready>,
+) -> Result<(i32, Option<(Fd, Fd)>), SetupError> {
     let plan = cx.plan;
     let tty = plan.tty.then(|| sys.socketpair()).transpose().ctx(Code::Setup, "create the pseudo-terminal socket")?;
     match sys.clone_sandbox(clone_flags(plan)) {
@@ -189,6 +198,7 @@ fn clone_pid1(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext, i
                 env: program_env(plan, &cx.env),
                 tty_sock: tty.map(|(_, theirs)| theirs),
                 image_mount,
+                env_steps,
             };
             init::run_init(sys, &icx)
         }

@@ -11,7 +11,7 @@
 use super::rootfs::{fd_path, mkdir_p, Bind, Point};
 use super::{check_target, EarlyCx, OpProblem, RootFs, SetupOp};
 use crate::error::{Code, SetupError};
-use crate::plan::BindOp;
+use crate::plan::{BindOp, MissingTarget};
 use crate::sys::{Errno, Fd, FileKind, Sys};
 use std::fmt;
 
@@ -79,6 +79,26 @@ impl SetupOp for BindOp {
             Some(caller) => format!("fd {caller}"),
             None => self.source.clone(),
         };
+        // ch-run's rules for a target missing in an image root.
+        if self.missing_target != MissingTarget::Create {
+            match root.open(&self.target, libc::O_PATH) {
+                Ok(t) => {
+                    let _ = root.sys().close(t);
+                }
+                Err(Errno(libc::ENOENT)) => {
+                    let _ = root.sys().close(fd);
+                    if self.missing_target == MissingTarget::Skip {
+                        return Ok(());
+                    }
+                    return Err(SetupError::new(Code::TargetMissing, format!("cannot bind {shown}: {} does not exist in the read-only image", self.target))
+                        .with_hint("make the image writable to create it: --write-fake (writes gone after the run) or --write (a directory image)"));
+                }
+                Err(e) => {
+                    let _ = root.sys().close(fd);
+                    return Err(SetupError::sys(Code::Mount, format_args!("bind {shown} on {}", self.target), e));
+                }
+            }
+        }
         let from = fd_path(fd);
         let bind = Bind {
             shown: &shown,
@@ -141,6 +161,11 @@ impl fmt::Display for BindOp {
         if !self.recursive {
             write!(f, " (without submounts)")?;
         }
+        match self.missing_target {
+            MissingTarget::Create => {}
+            MissingTarget::Skip => write!(f, " (skipped when the target is missing)")?,
+            MissingTarget::Refuse => write!(f, " (the target must exist)")?,
+        }
         Ok(())
     }
 }
@@ -152,7 +177,17 @@ mod tests {
     use crate::sys::script::{Ret, Script};
 
     fn op(src: &str, dst: &str) -> BindOp {
-        BindOp { source: src.into(), source_fd: None, target: dst.into(), writable: false, device: false, optional: false, ensure: false, recursive: true }
+        BindOp {
+            source: src.into(),
+            source_fd: None,
+            target: dst.into(),
+            writable: false,
+            device: false,
+            optional: false,
+            ensure: false,
+            recursive: true,
+            missing_target: MissingTarget::Create,
+        }
     }
 
     fn o_path(p: &str) -> String {
@@ -275,6 +310,157 @@ mod tests {
             .concat(),
         );
         op("/usr", "/usr").apply(pinned(20, FileKind::Dir), &mut RootFs::new(&s, 3)).unwrap();
+        s.done();
+    }
+
+    fn o_path_in(root: i32, path: &str, ret: Ret) -> Call {
+        call(format!("open_in_root({root}, {path:?}, {:#o})", libc::O_PATH), ret)
+    }
+
+    #[test]
+    fn a_missing_target_is_skipped_or_refused_as_asked() {
+        let mut o = op("/etc/hosts", "/etc/hosts");
+        o.missing_target = MissingTarget::Skip;
+        let s = Script::new(vec![o_path_in(3, "/etc/hosts", Ret::Err(libc::ENOENT)), close(20)]);
+        o.apply(pinned(20, FileKind::File), &mut RootFs::new(&s, 3)).unwrap();
+        s.done();
+
+        let mut o = op("/data", "/data");
+        o.missing_target = MissingTarget::Refuse;
+        let s = Script::new(vec![o_path_in(3, "/data", Ret::Err(libc::ENOENT)), close(20)]);
+        let e = o.apply(pinned(20, FileKind::Dir), &mut RootFs::new(&s, 3)).unwrap_err();
+        assert_eq!(e.code, Code::TargetMissing);
+        assert_eq!(e.message, "cannot bind /data: /data does not exist in the read-only image");
+        assert!(e.hint.unwrap().contains("--write-fake"));
+        s.done();
+
+        let s = Script::new(vec![o_path_in(3, "/data", Ret::Err(10_004)), close(20)]);
+        let e = o.apply(pinned(20, FileKind::Dir), &mut RootFs::new(&s, 3)).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (Code::Mount, "cannot bind /data on /data: error 10004"));
+        s.done();
+
+        // Present: bound as any bind.
+        let s = Script::new(
+            [
+                vec![o_path_in(3, "/data", Ret::Fd(6)), close(6)],
+                vec![open_dir(3, "/data", 7), call("mount(\"/host/proc/self/fd/20\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Ok), close(7)],
+                setattr(3, "/data", 8, true, "RDONLY|NOSUID|NODEV"),
+                vec![close(20)],
+            ]
+            .concat(),
+        );
+        o.apply(pinned(20, FileKind::Dir), &mut RootFs::new(&s, 3)).unwrap();
+        s.done();
+    }
+
+    #[test]
+    fn with_an_image_root_no_mount_point_is_made_below_an_earlier_bind() {
+        let readlink = |fd: i32, to: &str| call(format!("readlink(\"/host/proc/self/fd/{fd}\")"), Ret::Text(to.into()));
+        let s = Script::new(
+            [
+                // The first bind: /tmp exists; bound, then remembered.
+                vec![open_dir(3, "/tmp", 7), call("mount(\"/host/proc/self/fd/20\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Ok), close(7)],
+                setattr(3, "/tmp", 8, true, "NOSUID|NODEV"),
+                vec![o_path_in(3, "/tmp", Ret::Fd(9)), readlink(9, "/sysroot/tmp"), close(9), close(20)],
+                // The second: /tmp/x/y is missing, its nearest ancestor is in /tmp.
+                vec![
+                    o_path_in(3, "/tmp/x/y", Ret::Err(libc::ENOENT)),
+                    o_path_in(3, "/tmp/x", Ret::Err(libc::ENOENT)),
+                    o_path_in(3, "/tmp", Ret::Fd(10)),
+                    readlink(10, "/sysroot/tmp"),
+                    close(10),
+                    close(21),
+                ],
+                // The third: /mnt/a exists (a mount point of the image): fine.
+                vec![o_path_in(3, "/mnt/a", Ret::Fd(11)), close(11)],
+                vec![
+                    open_dir(3, "/mnt/a", 12),
+                    readlink(12, "/sysroot/mnt/a"),
+                    call("mount(\"/host/proc/self/fd/22\", \"/host/proc/self/fd/12\", -, BIND|REC, -)", Ret::Ok),
+                    close(12),
+                ],
+                setattr(3, "/mnt/a", 13, true, "NOSUID|NODEV"),
+                vec![o_path_in(3, "/mnt/a", Ret::Fd(14)), readlink(14, "/sysroot/mnt/a"), close(14), close(22)],
+            ]
+            .concat(),
+        );
+        let mut root = RootFs::new(&s, 3);
+        root.guard_binds();
+        let w = |src: &str, dst: &str| BindOp { writable: true, ..op(src, dst) };
+        w("/host-tmp", "/tmp").apply(pinned(20, FileKind::Dir), &mut root).unwrap();
+        let e = w("/d", "/tmp/x/y").apply(pinned(21, FileKind::Dir), &mut root).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (Code::Mount, "cannot create /tmp/x/y: /tmp is a bind mount, and its mount point would be made there"));
+        w("/a", "/mnt/a").apply(pinned(22, FileKind::Dir), &mut root).unwrap();
+        s.done();
+    }
+
+    #[test]
+    fn with_an_image_root_no_op_creates_anything_in_an_earlier_bind() {
+        let readlink = |fd: i32, to: &str| call(format!("readlink(\"/host/proc/self/fd/{fd}\")"), Ret::Text(to.into()));
+        let s = Script::new(
+            [
+                // /dev bound and remembered.
+                vec![open_dir(3, "/dev", 7), call("mount(\"/host/proc/self/fd/20\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Ok), close(7)],
+                setattr(3, "/dev", 8, true, "NOSUID"),
+                vec![o_path_in(3, "/dev", Ret::Fd(9)), readlink(9, "/sysroot/dev"), close(9), close(20)],
+                // /etc leads (by a link in the image) to /dev/evil: mkdir_all of /etc finds /dev.
+                vec![
+                    open_dir_missing(3, "/etc"),
+                    open_dir(3, "/", 10),
+                    readlink(10, "/sysroot"),
+                    mkdirat(10, "etc", 0o755, Ret::Err(libc::EEXIST)),
+                    close(10),
+                    open_dir_missing(3, "/etc"),
+                ],
+                // a symlink whose parent is the bind itself
+                vec![open_dir(3, "/dev", 11), readlink(11, "/sysroot/dev"), close(11)],
+                // and a directory directly in it
+                vec![open_dir_missing(3, "/dev/x"), open_dir(3, "/dev", 12), readlink(12, "/sysroot/dev"), close(12)],
+            ]
+            .concat(),
+        );
+        let mut root = RootFs::new(&s, 3);
+        root.guard_binds();
+        BindOp { writable: true, device: true, ..op("/dev", "/dev") }.apply(pinned(20, FileKind::Dir), &mut root).unwrap();
+        // The parent exists in the image and is no bind: made (here it already was, and /etc still resolves nowhere).
+        assert_eq!(root.mkdir_all("/etc", 0o755), Err(Errno(libc::ENOENT)));
+        assert_eq!(root.symlink("/dev/evil", "x"), Err(Errno(libc::EXDEV)));
+        assert_eq!(root.mkdir_all("/dev/x", 0o755), Err(Errno(libc::EXDEV)));
+        s.done();
+    }
+
+    #[test]
+    fn a_later_mount_over_a_bind_lets_ops_create_inside_it() {
+        let readlink = |fd: i32, to: &str| call(format!("readlink(\"/host/proc/self/fd/{fd}\")"), Ret::Text(to.into()));
+        let s = Script::new(
+            [
+                vec![open_dir(3, "/dev", 7), call("mount(\"/host/proc/self/fd/20\", \"/host/proc/self/fd/7\", -, BIND|REC, -)", Ret::Ok), close(7)],
+                setattr(3, "/dev", 8, true, "NOSUID"),
+                vec![o_path_in(3, "/dev", Ret::Fd(9)), readlink(9, "/sysroot/dev"), close(9), close(20)],
+                // the dev op's tmpfs over it
+                vec![
+                    open_dir(3, "/dev", 10),
+                    readlink(10, "/sysroot/dev"),
+                    call("mount(\"tmpfs\", \"/host/proc/self/fd/10\", \"tmpfs\", NOSUID|NODEV, -)", Ret::Ok),
+                    close(10),
+                ],
+                // now /dev/pts may be made there
+                vec![
+                    open_dir_missing(3, "/dev/pts"),
+                    open_dir(3, "/dev", 11),
+                    readlink(11, "/sysroot/dev"),
+                    mkdirat(11, "pts", 0o755, Ret::Ok),
+                    close(11),
+                    open_dir(3, "/dev/pts", 12),
+                ],
+            ]
+            .concat(),
+        );
+        let mut root = RootFs::new(&s, 3);
+        root.guard_binds();
+        BindOp { writable: true, device: true, ..op("/dev", "/dev") }.apply(pinned(20, FileKind::Dir), &mut root).unwrap();
+        root.mount_fs("/dev", "tmpfs", (libc::MS_NOSUID | libc::MS_NODEV) as crate::sys::MsFlags, None).unwrap();
+        assert_eq!(root.mkdir_all("/dev/pts", 0o755), Ok(12));
         s.done();
     }
 

@@ -6,7 +6,7 @@
 
 use super::{check_target, EarlyCx, OpProblem, RootFs, SetupOp};
 use crate::error::SetupError;
-use crate::plan::PasswdOp;
+use crate::plan::{PasswdOp, PasswdStyle};
 use crate::sys::Sys;
 use std::fmt;
 
@@ -14,18 +14,21 @@ fn lookup(db: &str, id: u32, id_field: usize) -> Option<Vec<String>> {
     db.lines().map(|l| l.split(':').map(String::from).collect::<Vec<_>>()).find(|f| f.len() > id_field && f[id_field] == id.to_string())
 }
 
-/// The two files' contents for `uid`/`gid` given the host's databases.
-pub fn synthesize(uid: u32, gid: u32, home: &str, host_passwd: &str, host_group: &str) -> (String, String) {
+/// The two files' contents for `uid`/`gid` given the host's databases, in
+/// the given form (ch-run's passwd_setup for `ChRun`).
+pub fn synthesize_as(style: PasswdStyle, uid: u32, gid: u32, home: &str, host_passwd: &str, host_group: &str) -> (String, String) {
+    let chrun = style == PasswdStyle::ChRun;
     let mut passwd = String::new();
     if uid != 0 {
         passwd.push_str("root:x:0:0:root:/root:/bin/sh\n");
     }
     if uid != 65534 {
-        passwd.push_str("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+        passwd.push_str(if chrun { "nobody:x:65534:65534:nobody:/:/bin/false\n" } else { "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n" });
     }
     let (name, gecos) = match lookup(host_passwd, uid, 2) {
         Some(f) => (f[0].clone(), f.get(4).cloned().unwrap_or_default()),
         None if uid == 0 => ("root".into(), "root".into()),
+        None if chrun => ("charlie".into(), "Charlie".into()),
         None => ("sandbox".into(), "sandbox user".into()),
     };
     passwd.push_str(&format!("{name}:x:{uid}:{gid}:{gecos}:{home}:/bin/sh\n"));
@@ -39,6 +42,7 @@ pub fn synthesize(uid: u32, gid: u32, home: &str, host_passwd: &str, host_group:
     let gname = match lookup(host_group, gid, 2) {
         Some(f) => f[0].clone(),
         None if gid == 0 => "root".into(),
+        None if chrun => "charliegroup".into(),
         None => "sandbox".into(),
     };
     group.push_str(&format!("{gname}:x:{gid}:\n"));
@@ -74,7 +78,7 @@ impl SetupOp for PasswdOp {
     /// is an empty one) and build both files.
     fn early(&self, sys: &dyn Sys, cx: &EarlyCx) -> Result<Databases, SetupError> {
         let read = |p: &str| sys.read_file(p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-        let (passwd, group) = synthesize(cx.uid, cx.gid, self.home.as_deref().unwrap_or("/"), &read("/etc/passwd"), &read("/etc/group"));
+        let (passwd, group) = synthesize_as(self.style, cx.uid, cx.gid, self.home.as_deref().unwrap_or("/"), &read("/etc/passwd"), &read("/etc/group"));
         Ok(Databases { passwd, group })
     }
 
@@ -99,8 +103,22 @@ mod tests {
     const HOST_GROUP: &str = "root:x:0:\nalice:x:1000:\n";
 
     #[test]
+    fn chrun_style_is_ch_runs_lines() {
+        let (p, g) = synthesize_as(PasswdStyle::ChRun, 1000, 1000, "/", HOST_PASSWD, HOST_GROUP);
+        assert_eq!(p, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\nalice:x:1000:1000:Alice A,,,:/:/bin/sh\n");
+        assert_eq!(g, "root:x:0:\nnogroup:x:65534:\nalice:x:1000:\n");
+        let (p, g) = synthesize_as(PasswdStyle::ChRun, 4242, 4243, "/", HOST_PASSWD, HOST_GROUP);
+        assert_eq!(p, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\ncharlie:x:4242:4243:Charlie:/:/bin/sh\n");
+        assert_eq!(g, "root:x:0:\nnogroup:x:65534:\ncharliegroup:x:4243:\n");
+        // As root: no separate root line, the user's own is root's.
+        let (p, g) = synthesize_as(PasswdStyle::ChRun, 0, 0, "/", HOST_PASSWD, HOST_GROUP);
+        assert_eq!(p, "nobody:x:65534:65534:nobody:/:/bin/false\nroot:x:0:0:root:/:/bin/sh\n");
+        assert_eq!(g, "nogroup:x:65534:\nroot:x:0:\n");
+    }
+
+    #[test]
     fn known_user_keeps_the_hosts_name() {
-        let (p, g) = synthesize(1000, 1000, "/home/alice", HOST_PASSWD, HOST_GROUP);
+        let (p, g) = synthesize_as(PasswdStyle::Sandbox, 1000, 1000, "/home/alice", HOST_PASSWD, HOST_GROUP);
         assert_eq!(
             p,
             "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nalice:x:1000:1000:Alice A,,,:/home/alice:/bin/sh\n"
@@ -110,9 +128,9 @@ mod tests {
 
     #[test]
     fn unknown_and_root_users() {
-        let (p, _) = synthesize(4242, 4242, "/", HOST_PASSWD, HOST_GROUP);
+        let (p, _) = synthesize_as(PasswdStyle::Sandbox, 4242, 4242, "/", HOST_PASSWD, HOST_GROUP);
         assert!(p.ends_with("sandbox:x:4242:4242:sandbox user:/:/bin/sh\n"), "{p}");
-        let (p, g) = synthesize(0, 0, "/root", HOST_PASSWD, HOST_GROUP);
+        let (p, g) = synthesize_as(PasswdStyle::Sandbox, 0, 0, "/root", HOST_PASSWD, HOST_GROUP);
         assert_eq!(p.lines().filter(|l| l.starts_with("root:")).count(), 1);
         assert_eq!(g.lines().filter(|l| l.starts_with("root:")).count(), 1);
     }
@@ -121,7 +139,7 @@ mod tests {
     fn early_reads_the_hosts_databases_and_apply_places_both_files() {
         use super::super::testutil::*;
         use crate::sys::script::{Ret, Script};
-        let o = PasswdOp { target: "/etc".into(), home: Some("/home/alice".into()) };
+        let o = PasswdOp { target: "/etc".into(), home: Some("/home/alice".into()), style: PasswdStyle::Sandbox };
         let s = Script::new(vec![
             call("read_file(\"/etc/passwd\")", Ret::Bytes(HOST_PASSWD.as_bytes().to_vec())),
             call("read_file(\"/etc/group\")", Ret::Err(libc::EACCES)),
@@ -155,8 +173,8 @@ mod tests {
         o.apply(db, &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         assert_eq!(o.to_string(), "synthesized passwd and group in /etc");
-        assert_eq!(PasswdOp { target: "/etc".into(), home: Some("rel".into()) }.validate().unwrap_err().field, "home");
-        assert_eq!(PasswdOp { target: "/etc".into(), home: Some("/a:b".into()) }.validate().unwrap_err().field, "home");
-        assert_eq!(PasswdOp { target: "/etc".into(), home: None }.validate(), Ok(()));
+        assert_eq!(PasswdOp { target: "/etc".into(), home: Some("rel".into()), style: PasswdStyle::Sandbox }.validate().unwrap_err().field, "home");
+        assert_eq!(PasswdOp { target: "/etc".into(), home: Some("/a:b".into()), style: PasswdStyle::Sandbox }.validate().unwrap_err().field, "home");
+        assert_eq!(PasswdOp { target: "/etc".into(), home: None, style: PasswdStyle::ChRun }.validate(), Ok(()));
     }
 }

@@ -100,13 +100,18 @@ pub struct RootFs<'s> {
     proc: &'static str,
     /// The root's path in this view, reopened after a mount on `/`.
     path: String,
+    /// With an image root (ch-run's mkdirs deny-list): the mounts made, as
+    /// paths of this process, each with whether it is a bind, so nothing
+    /// is created inside a bind of a host path (it would be made on the
+    /// host) unless a later mount covers it there. None: not kept.
+    binds: Option<Vec<(String, bool)>>,
 }
 
 impl<'s> RootFs<'s> {
     /// Over the sysroot fd `root` (opened O_PATH|O_DIRECTORY); the toolkit
     /// owns it from here and closes it in [`RootFs::close`].
     pub fn new(sys: &'s dyn Sys, root: Fd) -> RootFs<'s> {
-        RootFs { sys, root, files: false, scratches: 0, proc: "/host/proc", path: SYSROOT.to_string() }
+        RootFs { sys, root, files: false, scratches: 0, proc: "/host/proc", path: SYSROOT.to_string(), binds: None }
     }
 
     /// Over the O_PATH fd `root` of the directory `path`, in a view where
@@ -114,12 +119,82 @@ impl<'s> RootFs<'s> {
     /// pivot). Placed files and scratch tmpfs are for the intermediate root
     /// only.
     pub fn at(sys: &'s dyn Sys, root: Fd, path: &str) -> RootFs<'s> {
-        RootFs { sys, root, files: false, scratches: 0, proc: "/proc", path: path.to_string() }
+        RootFs { sys, root, files: false, scratches: 0, proc: "/proc", path: path.to_string(), binds: None }
     }
 
     /// The magic-link path that names `fd` in this view, usable as a mount target.
     pub fn fd_path(&self, fd: Fd) -> String {
         format!("{}/self/fd/{fd}", self.proc)
+    }
+
+    /// Keep the list of bind targets and refuse to create a bind's mount
+    /// point below one of them (image roots: ch-run's rule).
+    pub fn guard_binds(&mut self) {
+        self.binds = Some(Vec::new());
+    }
+
+    /// With [`RootFs::guard_binds`]: when `target` is missing, the earlier
+    /// bind its nearest existing ancestor lies in, as a path in the new root.
+    fn bind_above(&self, target: &str) -> Result<Option<String>, Errno> {
+        if self.binds.as_ref().is_none_or(|b| b.is_empty()) {
+            return Ok(None);
+        }
+        let mut path = target;
+        let fd = loop {
+            match self.open(path, libc::O_PATH) {
+                Ok(fd) if path == target => {
+                    let _ = self.sys.close(fd);
+                    return Ok(None);
+                }
+                Ok(fd) => break fd,
+                Err(Errno(libc::ENOENT)) if path != "/" => path = split(path).0,
+                Err(e) => return Err(e),
+            }
+        };
+        let real = self.sys.readlink(&self.fd_path(fd));
+        let _ = self.sys.close(fd);
+        let real = real?;
+        Ok(self.in_bind(&real).map(|b| b.strip_prefix(self.path.as_str()).filter(|s| !s.is_empty()).unwrap_or("/").to_string()))
+    }
+
+    /// The bind whose mount `real` is in: the deepest kept mount at or above
+    /// it (the later one of two at the same place), when it is a bind.
+    fn in_bind(&self, real: &str) -> Option<&str> {
+        let mut best: Option<&(String, bool)> = None;
+        for m in self.binds.as_deref().unwrap_or(&[]) {
+            let covers = real == m.0 || real.starts_with(&format!("{}/", m.0));
+            if covers && best.is_none_or(|b| m.0.len() >= b.0.len()) {
+                best = Some(m);
+            }
+        }
+        best.filter(|m| m.1).map(|m| m.0.as_str())
+    }
+
+    /// With [`RootFs::guard_binds`]: EXDEV when the directory `pfd` lies in
+    /// an earlier bind, so no op makes anything there (a link in the image
+    /// leading into the host's /dev or /tmp would otherwise create it on
+    /// the host).
+    fn may_create_in(&self, pfd: Fd) -> Result<(), Errno> {
+        if self.binds.as_ref().is_none_or(|b| b.is_empty()) {
+            return Ok(());
+        }
+        let real = self.sys.readlink(&self.fd_path(pfd))?;
+        match self.in_bind(&real) {
+            Some(_) => Err(Errno(libc::EXDEV)),
+            None => Ok(()),
+        }
+    }
+
+    /// With [`RootFs::guard_binds`]: remember the mount now at `target`.
+    fn record_bind(&mut self, target: &str) -> Result<(), Errno> {
+        if self.binds.is_none() {
+            return Ok(());
+        }
+        let fd = self.open(target, libc::O_PATH)?;
+        let real = self.sys.readlink(&self.fd_path(fd));
+        let _ = self.sys.close(fd);
+        self.binds.as_mut().expect("checked").push((real?, true));
+        Ok(())
     }
 
     /// The seam, for fd-relative calls on an fd the toolkit handed out.
@@ -151,7 +226,7 @@ impl<'s> RootFs<'s> {
         }
         let (parent, name) = split(path);
         let pfd = self.mkdir_all(parent, 0o755)?;
-        let made = self.sys.mkdirat(pfd, name, mode);
+        let made = self.may_create_in(pfd).and_then(|()| self.sys.mkdirat(pfd, name, mode));
         let _ = self.sys.close(pfd);
         match made {
             Ok(()) | Err(Errno(libc::EEXIST)) => {}
@@ -173,7 +248,7 @@ impl<'s> RootFs<'s> {
         }
         let (parent, name) = split(path);
         let pfd = self.mkdir_all(parent, 0o755)?;
-        let made = self.sys.mkfileat(pfd, name, 0o444);
+        let made = self.may_create_in(pfd).and_then(|()| self.sys.mkfileat(pfd, name, 0o444));
         let _ = self.sys.close(pfd);
         match made {
             Ok(()) | Err(Errno(libc::EEXIST)) => {}
@@ -186,9 +261,25 @@ impl<'s> RootFs<'s> {
     /// the root itself, reopen the root fd so later ops see the new mount,
     /// not the covered one.
     pub fn mount_on(&mut self, target: &str, fd: Fd, source: Option<&str>, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<(), Errno> {
+        // A mount over (part of) a kept bind covers it there (the dev op's
+        // tmpfs on a bound /dev): kept too, as no bind (a bind says so
+        // after, in record_bind).
+        let covering = match self.binds.as_ref().filter(|b| !b.is_empty()) {
+            Some(_) => match self.sys.readlink(&self.fd_path(fd)) {
+                Ok(real) => Some(real),
+                Err(e) => {
+                    let _ = self.sys.close(fd);
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
         let r = self.sys.mount(source, &self.fd_path(fd), fstype, flags, data);
         let _ = self.sys.close(fd);
         r?;
+        if let (Some(real), Some(kept)) = (covering, self.binds.as_mut()) {
+            kept.push((real, false));
+        }
         if target == "/" {
             let fresh = self.sys.open(&self.path, libc::O_PATH | libc::O_DIRECTORY)?;
             let _ = self.sys.close(self.root);
@@ -262,6 +353,10 @@ impl<'s> RootFs<'s> {
     /// (or `nosuid` when writable).
     pub fn bind(&mut self, b: &Bind<'_>) -> Result<(), SetupError> {
         let what = || format!("bind {} on {}", b.shown, b.target);
+        if let Some(above) = self.bind_above(b.target).map_err(|e| SetupError::sys(Code::Mount, what(), e))? {
+            return Err(SetupError::new(Code::Mount, format!("cannot create {}: {above} is a bind mount, and its mount point would be made there", b.target))
+                .with_hint("bind on a path that exists in the image, or not below another bind"));
+        }
         let fd = self.mount_point(b.target, b.point).map_err(|e| SetupError::sys(Code::Mount, what(), e))?;
         let mut flags = libc::MS_BIND as MsFlags;
         if b.recursive {
@@ -276,7 +371,8 @@ impl<'s> RootFs<'s> {
             attrs |= ATTR_NODEV;
         }
         self.set_attrs(b.target, b.recursive, attrs)
-            .map_err(|e| SetupError::sys(Code::Mount, format_args!("make {} {}", b.target, if b.writable { "nosuid" } else { "read-only" }), e))
+            .map_err(|e| SetupError::sys(Code::Mount, format_args!("make {} {}", b.target, if b.writable { "nosuid" } else { "read-only" }), e))?;
+        self.record_bind(b.target).map_err(|e| SetupError::sys(Code::Mount, what(), e))
     }
 
     /// A symlink `target` -> `linkname`, its parents created as needed.
@@ -285,7 +381,7 @@ impl<'s> RootFs<'s> {
     pub fn symlink(&self, target: &str, linkname: &str) -> Result<(), Errno> {
         let (parent, name) = split(target);
         let pfd = self.mkdir_all(parent, 0o755)?;
-        let r = match self.sys.symlinkat(linkname, pfd, name) {
+        let r = match self.may_create_in(pfd).and_then(|()| self.sys.symlinkat(linkname, pfd, name)) {
             Err(Errno(libc::EEXIST)) => match self.sys.readlinkat(pfd, name) {
                 Ok(existing) if existing == linkname => Ok(()),
                 _ => Err(Errno(libc::EEXIST)),

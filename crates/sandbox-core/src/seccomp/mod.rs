@@ -27,6 +27,7 @@
 //! holds with `multiarch` too: letting x32 through would let every rule be
 //! bypassed on a kernel with x32 enabled. `multiarch` only allows modify_ldt.
 
+pub mod fakeroot;
 mod presets;
 mod table_aarch64;
 mod table_x86_64;
@@ -156,6 +157,20 @@ pub fn compile_for(policy: &Seccomp, keep_session: bool, arch: Arch) -> Result<V
         // Names this architecture lacks have nothing to block.
         if let (true, Some(nr)) = (on, arch.syscall_nr(r.syscall)) {
             first.push(lower(nr, r.args, r.action, "plan.seccomp.preset")?);
+        }
+    }
+    if policy.fakeroot {
+        for name in fakeroot::ALWAYS {
+            if let Some(nr) = arch.syscall_nr(name) {
+                first.push(lower(nr, &[], RuleAction::Errno(0), "plan.seccomp.fakeroot")?);
+            }
+        }
+        for (name, index) in fakeroot::DEVICE_NODES {
+            if let Some(nr) = arch.syscall_nr(name) {
+                for conds in fakeroot::device_conditions(*index) {
+                    first.push(lower(nr, &conds, RuleAction::Errno(0), "plan.seccomp.fakeroot")?);
+                }
+            }
         }
     }
     let mut filters = Vec::new();

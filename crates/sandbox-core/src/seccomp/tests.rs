@@ -814,3 +814,56 @@ fn sha256_matches_the_standard_vectors() {
     assert_eq!(hex(&sha256(b"abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assert_eq!(hex(&sha256(&[b'a'; 1000])), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
 }
+
+#[test]
+fn fakeroot_fakes_ownership_ids_and_device_nodes_only() {
+    let policy = Seccomp { fakeroot: true, ..none() };
+    for arch in Arch::ALL {
+        let f = filters(&policy, false, arch);
+        assert_eq!(f.len(), 1, "{arch}");
+        let a = |name: &str, args: &[u64]| answer(&f, call(arch, name, args));
+        for name in [
+            "fchownat",
+            "fchown",
+            "setuid",
+            "setgid",
+            "setresuid",
+            "setresgid",
+            "setreuid",
+            "setregid",
+            "setgroups",
+            "setfsuid",
+            "setfsgid",
+            "capset",
+            "kexec_load",
+        ] {
+            assert_eq!(a(name, &[0, 0, 0, 0]), errno(0), "{arch}: {name}");
+        }
+        let (chr, blk, fifo, sock, reg) = (libc::S_IFCHR as u64, libc::S_IFBLK as u64, libc::S_IFIFO as u64, libc::S_IFSOCK as u64, libc::S_IFREG as u64);
+        assert_eq!(a("mknodat", &[0, 0, chr | 0o666, 0x103]), errno(0), "{arch}: char device");
+        assert_eq!(a("mknodat", &[0, 0, blk | 0o600, 0x801]), errno(0), "{arch}: block device");
+        assert_eq!(a("mknodat", &[0, 0, fifo | 0o644, 0]), ALLOW, "{arch}: a FIFO is really made");
+        assert_eq!(a("mknodat", &[0, 0, sock | 0o644, 0]), ALLOW, "{arch}: a socket is really made");
+        assert_eq!(a("mknodat", &[0, 0, reg | 0o644, 0]), ALLOW, "{arch}: a regular file is really made");
+        assert_eq!(a("mknodat", &[0, 0, 1 << 32 | fifo, 0]), ALLOW, "{arch}: the high half of mode is not read");
+        if arch == Arch::X86_64 {
+            assert_eq!(a("mknod", &[0, chr | 0o666, 0x103]), errno(0));
+            assert_eq!(a("mknod", &[0, fifo | 0o666, 0]), ALLOW);
+            assert_eq!(a("chown", &[0, 0, 0]), errno(0));
+            assert_eq!(a("lchown", &[0, 0, 0]), errno(0));
+        }
+        // Nothing else changes.
+        for name in ["getuid", "openat", "chmod", "mount", "unshare", "ptrace", "process_vm_readv"] {
+            if arch.syscall_nr(name).is_some() {
+                assert_eq!(a(name, &[0, 0, 0, 0]), ALLOW, "{arch}: {name}");
+            }
+        }
+    }
+    // With the strict preset too: the preset's answers stay.
+    let both = Seccomp { fakeroot: true, ..strict() };
+    for arch in Arch::ALL {
+        let f = filters(&both, false, arch);
+        assert_eq!(answer(&f, call(arch, "setuid", &[0])), errno(0), "{arch}");
+        assert_eq!(answer(&f, call(arch, "ptrace", &[])), errno(libc::EPERM), "{arch}");
+    }
+}

@@ -6,7 +6,7 @@
  * the native `checkPlan`, the one source of truth.
  */
 
-import type { AutoetcOp, AutorootOp, BindOp, ChmodOp, DevOp, DirOp, EnvPolicy, FileOp, MqueueOp, Namespaces, Network, Op, OverlayOp, PasswdOp, Plan, ProcOp, RemountOp, SeccompPreset, SymlinkOp, TmpfsOp } from '../plan-types';
+import type { AutoetcOp, AutorootOp, BindOp, ChmodOp, DevOp, DirOp, EnvPolicy, EnvStep, FileOp, MqueueOp, Namespaces, Network, Op, OverlayOp, PasswdOp, Plan, ProcOp, RemountOp, SeccompPreset, SymlinkOp, TmpfsOp } from '../plan-types';
 
 /** Plan format version written by this library. */
 export const PLAN_VERSION = 1;
@@ -25,6 +25,8 @@ export interface ModeOptions {
 
 export class PlanBuilder {
   #plan: Plan;
+  /** Whether later {@link chSetEnv} values get ch-run's `$VAR` expansion. */
+  #expand = true;
 
   constructor(argv: readonly string[] = []) {
     this.#plan = { version: PLAN_VERSION, argv: [...argv], ops: [] };
@@ -279,6 +281,38 @@ export class PlanBuilder {
       if (Object.keys(env.set).length === 0) delete env.set;
     }
     if (env.inherit !== false && !env.unset?.includes(name)) (env.unset ??= []).push(name);
+    return this;
+  }
+
+  /** Appends one of ch-run's environment steps (`plan.env.steps`, an image root's). */
+  envStep(step: EnvStep): this {
+    (this.#env().steps ??= []).push(structuredClone(step));
+    return this;
+  }
+
+  /**
+   * ch-run's `--set-env ARG`: `NAME=VALUE` (one pair of single quotes
+   * stripped, `$VAR` items expanded unless {@link envNoExpand}), else a
+   * host file of such lines.
+   */
+  chSetEnv(arg: string): this {
+    const expand = this.#expand;
+    return this.envStep(arg.includes('=') ? { kind: 'assign', text: arg, expand } : { kind: 'file', path: arg, expand });
+  }
+
+  /** ch-run's `--unset-env GLOB`: fnmatch with extglob over the names. */
+  chUnsetEnv(glob: string): this {
+    return this.envStep({ kind: 'unset', glob });
+  }
+
+  /**
+   * ch-run's `--env-no-expand`: every {@link chSetEnv} value, before and
+   * after, is taken as written (ch-run 0.31 reads the flag before any
+   * `--set-env`, wherever it is given).
+   */
+  envNoExpand(): this {
+    this.#expand = false;
+    for (const step of this.#plan.env?.steps ?? []) if (step.kind === 'assign' || step.kind === 'file') step.expand = false;
     return this;
   }
 

@@ -23,6 +23,9 @@ export function mergeEnv(base: EnvPolicy | undefined, over: EnvPolicy | undefine
   const unset = [...new Set([...(base.unset ?? []), ...(over.unset ?? [])])].filter((name) => !(name in set));
   if (unset.length > 0) out.unset = unset;
   if (Object.keys(set).length > 0) out.set = set;
+  // ch-run's steps run in order: the later layer's after the earlier's.
+  const steps = [...(base.steps ?? []), ...(over.steps ?? [])];
+  if (steps.length > 0) out.steps = structuredClone(steps);
   return out;
 }
 

@@ -7,19 +7,24 @@
  * and the CLI's `run`, `plan` and `explain` all resolve their plan here.
  */
 
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { loadConfig, presetWithConfig, type SandboxConfig } from '../config';
 import { resolvePreset, type OpNote, type PresetName, type PresetOptions, type ResolvedPreset } from '../presets';
 import { withOnTaint } from '../presets/audit';
+import { impliedWrite, resolveImagePreset, RUNNING_VAR, type ImagePresetOptions } from '../presets/image';
 import { SandboxError } from '../errors';
-import type { EnvPolicy, ImageFormat, Network, OnTaint, Op, Plan, RootSpec, RootWrite } from '../plan-types';
+import type { EnvPolicy, EnvStep, ImageFormat, Network, OnTaint, Op, Plan, RootSpec, RootWrite } from '../plan-types';
 import { noArgv } from './argv';
 import { isPlanBuilder, PLAN_VERSION, type PlanBuilder } from './builder';
 import { composePlan, mergeEnv } from './compose';
 import { resolveOpPaths } from './paths';
 
-/** An image as the sandbox's root, as `image` gives it (the plan's `root`, docs/images.md). */
-export interface ImageOption {
+/**
+ * An image as the sandbox's root, as `image` gives it (the plan's `root`,
+ * docs/images.md), and the `image` preset's options (docs/hpc.md: ch-run's
+ * defaults, `--home`, `--private-tmp`, `--cd`, `--fakeroot`).
+ */
+export interface ImageOption extends ImagePresetOptions {
   /** A directory or a SquashFS file; relative to `relativeTo`, else to the current directory. */
   path: string;
   /** `readOnly` (default), `writable` (a directory image, ch-run's `--write`) or `fake` (writes to a tmpfs, gone after the run). */
@@ -28,10 +33,12 @@ export interface ImageOption {
   fakeSize?: string;
   /** `auto` (default): a directory, else the SquashFS magic. */
   format?: ImageFormat;
+  /** false: the bare image, none of the `image` preset's defaults (give /proc, /dev, /tmp as ops). Default true. */
+  preset?: boolean;
 }
 
 /** The option names errors can name ({@link PlanSources.optionName}). */
-export type SourceOption = 'onTaint' | 'image' | 'image.write' | 'image.fakeSize';
+export type SourceOption = 'onTaint' | 'image' | 'image.write' | 'image.fakeSize' | 'image.home' | 'image.fakeroot' | 'image.cd' | 'image.omit' | 'env.steps';
 
 /** The sources of a plan. */
 export interface PlanSources {
@@ -131,7 +138,9 @@ export function resolvePlan(sources: PlanSources): ResolvedPlan {
     preset = resolvePreset(presetOptions);
   }
 
-  const root = sources.image === undefined ? undefined : imageRoot(sources.image, sources.relativeTo, sources.optionName ?? ((o) => o));
+  const optionName = sources.optionName ?? ((o: SourceOption) => o);
+  const root = sources.image === undefined ? undefined : imageRoot(sources.image, sources.relativeTo, optionName);
+  const imageOption: ImageOption | undefined = sources.image === undefined ? undefined : typeof sources.image === 'string' ? { path: sources.image } : sources.image;
   if (root !== undefined && presetOption !== undefined) {
     const name = typeof presetOption === 'string' ? presetOption : presetOption.name;
     const what = (sources.optionName ?? ((o) => o))('image');
@@ -141,7 +150,33 @@ export function resolvePlan(sources: PlanSources): ResolvedPlan {
     });
   }
 
+  // `image` implies its preset (ch-run's defaults), unless asked for the bare image.
+  let imageSteps: EnvStep[] | undefined;
+  if (root !== undefined && imageOption?.preset !== false) {
+    root.write = impliedWrite(root, imageOption ?? {});
+    const resolved = resolveImagePreset(root, imageOption ?? {}, {
+      env: process.env,
+      name: (o) => optionName(o === 'omit' ? 'image.omit' : o === 'cd' ? 'image.cd' : o === 'home' ? 'image.home' : 'image.fakeroot'),
+    });
+    imageSteps = resolved.steps;
+    preset = resolved;
+  }
+
   const plan = composePlan(sources.argv ?? [], preset && { ops: preset.ops, ...preset.policy }, config?.layer, own);
+  if (imageSteps !== undefined) {
+    // ch-run's order: its adjustments, the caller's --set-env/--unset-env, the marker last.
+    plan.env = { ...plan.env, steps: [...imageSteps, ...absoluteSteps(plan.env?.steps ?? [], sources.relativeTo), { kind: 'set', name: RUNNING_VAR, value: '1' }] };
+    if (imageOption?.fakeroot) {
+      plan.uid = 0;
+      plan.gid = 0;
+    }
+  } else if ((plan.env?.steps ?? []).length > 0) {
+    throw new SandboxError('E_PLAN_INVALID', `${optionName('env.steps')} apply to an image's environment only`, { path: 'env.steps', hint: 'add an image (--image PATH); other presets keep their own environment rules' });
+  }
+  // A bind that must find its target in a read-only image may create it in a writable one.
+  if (root !== undefined && root.write !== 'readOnly') {
+    for (const op of plan.ops ?? []) if (op.kind === 'bind' && op.missingTarget === 'refuse') op.missingTarget = 'create';
+  }
   if (sources.env !== undefined) plan.env = mergeEnv(plan.env, sources.env);
   if (sources.cwd !== undefined) plan.cwd = sources.relativeTo === undefined ? sources.cwd : resolve(sources.relativeTo, sources.cwd);
   if (sources.uid !== undefined) plan.uid = sources.uid;
@@ -192,6 +227,13 @@ function imageRoot(image: string | ImageOption, relativeTo: string | undefined, 
     root.fakeSize = option.fakeSize;
   }
   return root;
+}
+
+/** Host environment files named relative to `relativeTo` (ch-run opens them from the current directory). */
+function absoluteSteps(steps: readonly EnvStep[], relativeTo: string | undefined): EnvStep[] {
+  return steps.map((step) =>
+    step.kind === 'file' && (step.scope ?? 'host') === 'host' && !isAbsolute(step.path) ? { ...step, path: resolve(relativeTo ?? process.cwd(), step.path) } : step,
+  );
 }
 
 /** The caller's own layer: a builder's whole plan, or bare ops; relative paths resolved when asked. */

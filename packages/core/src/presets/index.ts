@@ -21,6 +21,7 @@ import { PRESET_NAMES, type PresetDefinition, type PresetName, type PresetOption
 export { auditRoots, auditSpec, ON_TAINT_MODES, withOnTaint } from './audit';
 export { credentialNames, disallowedNames, ENV_ALLOW, looksLikeCredential } from './credentials';
 export { HOME_CACHES, HOME_SECRETS, HOME_TOOLCHAINS } from './home';
+export { IMAGE_ENV_FILE, IMAGE_HOST_FILES, IMAGE_ITEMS, RUNNING_VAR, type ImageItem, type ImagePresetOptions } from './image';
 export { sanitizeGitConfig, sanitizeNpmrc } from './home-files';
 export { fakeHost, realHost, type DirEntry, type EntryType, type HostView, type PathKind } from './host';
 export { EXAMPLE_CWD, EXAMPLE_ENV, EXAMPLE_HOME, EXAMPLE_HOST, exampleOptions } from './example';
