@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["error"],
     &["plan"],
     &["caps", "seccomp", "probe"],
-    &["ops", "audit"],
+    &["ops", "audit", "archive"],
     &["image"],
     &["validate", "report", "config"],
     &["init"],

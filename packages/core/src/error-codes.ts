@@ -32,6 +32,10 @@ export const ERROR_CODES = [
   'E_IMAGE_INVALID',
   /** A SquashFS image cannot be served: `/dev/fuse` cannot be opened (the hint says how to open it to users) or the FUSE server program is missing. */
   'E_FUSE_UNAVAILABLE',
+  /** `image import`: an archive entry would land outside the target (an absolute path, a `..` component, a symlinked parent, a hard link to outside, a whiteout of `..`); the message names the layer and the entry. Nothing is left behind. */
+  'E_IMAGE_UNSAFE',
+  /** `image import` or `image pack`: the destination exists (pass `--force` to replace it). */
+  'E_IMAGE_EXISTS',
   /** (CLI only) a bad flag or argument. */
   'E_USAGE',
   /** (CLI only) a bug in sandboxctl itself. */

@@ -13,6 +13,7 @@ export * from './plan';
 export type { Report, ErrorReport, SpawnedReport, StartedReport, AuditReport, TaintFinding, TaintKind, TaintOutcome, TaintChange } from './report-types';
 export * from './errors';
 export * from './run';
+export * from './image';
 export { assertCallerFdsOpen, callerFds, isFdOpen, type CallerFd } from './launcher';
 export * from './diagnose';
 export * from './presets';
