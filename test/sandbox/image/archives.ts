@@ -152,7 +152,7 @@ export function busyboxLayer(): Buffer {
   const base = tempDir('sbx-bblayer-');
   const root = join(base, 'root');
   busyboxRoot(root);
-  const out = execFileSync('tar', ['-C', root, '-cf', '-', '.'], { maxBuffer: 1 << 30 });
+  const out = execFileSync('tar', ['-C', root, '--owner=0', '--group=0', '--numeric-owner', '-cf', '-', '.'], { maxBuffer: 1 << 30 });
   execFileSync('rm', ['-rf', base]);
   return out;
 }

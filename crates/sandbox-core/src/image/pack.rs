@@ -233,7 +233,12 @@ pub fn pack_to(root: BorrowedFd, out: &str, o: &PackOptions) -> Result<Packed, S
             .map_err(|e| invalid(format!("cannot open {}: {}", tmp.display(), errno(e))))?;
         let mut out_file = BufWriter::with_capacity(1 << 20, File::from(file));
         let (_, size) = w.write(&mut out_file).map_err(|e| invalid(format!("cannot write the SquashFS image: {e}")))?;
-        out_file.into_inner().map_err(|e| invalid(format!("cannot write {}: {}", tmp.display(), e.error())))?.sync_all().ok();
+        let file = out_file.into_inner().map_err(|e| invalid(format!("cannot write {}: {}", tmp.display(), e.error())))?;
+        // backhand writes a duplicate file's data, then seeks back over it
+        // when it finds the match; what it wrote past the image's end stays
+        // unless cut off here.
+        file.set_len(size).map_err(|e| invalid(format!("cannot truncate {}: {e}", tmp.display())))?;
+        file.sync_all().ok();
         walk.stats.image_bytes = size;
         install(&tmp, out, o.force)
     })();
@@ -254,4 +259,107 @@ pub fn pack(src: &str, out: &str, o: &PackOptions) -> Result<Packed, SetupError>
         invalid(format!("cannot open the directory {src}: {why}"))
     })?;
     pack_to(root.as_fd(), out, o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backhand::{FilesystemReader, InnerNode};
+    use std::collections::BTreeMap;
+    use std::fs;
+    use std::io::BufReader;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    /// 3 MB that do not compress (an LCG's high bytes).
+    fn noise() -> Vec<u8> {
+        let mut x: u32 = 12345;
+        (0..3_000_000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    fn tree(base: &std::path::Path) -> std::path::PathBuf {
+        let src = base.join("src");
+        fs::create_dir_all(src.join("private/deep")).unwrap();
+        fs::create_dir_all(src.join("empty")).unwrap();
+        fs::set_permissions(src.join("private"), fs::Permissions::from_mode(0o750)).unwrap();
+        fs::write(src.join("private/secret"), "s\n").unwrap();
+        fs::set_permissions(src.join("private/secret"), fs::Permissions::from_mode(0o600)).unwrap();
+        fs::write(src.join("su"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(src.join("su"), fs::Permissions::from_mode(0o4755)).unwrap();
+        symlink("private/secret", src.join("rel")).unwrap();
+        symlink("/etc", src.join("abs")).unwrap();
+        symlink("nowhere", src.join("dangling")).unwrap();
+        fs::write(src.join("big"), noise()).unwrap();
+        fs::hard_link(src.join("big"), src.join("big-link")).unwrap();
+        nix::unistd::mkfifo(&src.join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
+        let p = std::ffi::CString::new(src.join("su").to_str().unwrap()).unwrap();
+        // SAFETY: NUL-terminated path, name and a 2-byte value.
+        let r = unsafe { libc::setxattr(p.as_ptr(), c"user.test".as_ptr(), b"hi".as_ptr().cast(), 2, 0) };
+        assert_eq!(r, 0, "setxattr: {}", io::Error::last_os_error());
+        src
+    }
+
+    #[test]
+    fn a_tree_round_trips_through_backhand() {
+        let base = std::env::temp_dir().join(format!("sbx-pack-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir_all(&base).unwrap();
+        let src = tree(&base);
+        let out = base.join("out.sqfs");
+        let packed = pack(src.to_str().unwrap(), out.to_str().unwrap(), &PackOptions { compression: Some("zstd".into()), ..Default::default() }).unwrap();
+        assert_eq!((packed.files, packed.symlinks, packed.others, packed.hardlinks_split, packed.xattrs_dropped), (4, 3, 1, 1, 1), "{packed:?}");
+        let fs_ = FilesystemReader::from_reader(BufReader::new(fs::File::open(&out).unwrap())).unwrap();
+        let mut nodes = BTreeMap::new();
+        for n in fs_.files() {
+            let what = match &n.inner {
+                InnerNode::File(f) => {
+                    let mut b = Vec::new();
+                    fs_.file(f).reader().read_to_end(&mut b).unwrap();
+                    format!("file {} {:x}", b.len(), b.iter().map(|&x| u64::from(x)).sum::<u64>())
+                }
+                InnerNode::Symlink(l) => format!("-> {}", l.link.display()),
+                InnerNode::Dir(_) => "dir".into(),
+                InnerNode::NamedPipe => "fifo".into(),
+                _ => "other".into(),
+            };
+            assert_eq!((n.header.uid, n.header.gid), (0, 0), "{}", n.fullpath.display());
+            nodes.insert(n.fullpath.display().to_string(), (format!("{:o}", n.header.permissions), what));
+        }
+        let big_sum: u64 = noise().iter().map(|&b| u64::from(b)).sum();
+        let big = format!("file 3000000 {big_sum:x}");
+        let want: BTreeMap<String, (String, String)> = [
+            ("/", "755", "dir"),
+            ("/abs", "777", "-> /etc"),
+            ("/big", "644", big.as_str()),
+            ("/big-link", "644", big.as_str()),
+            ("/dangling", "777", "-> nowhere"),
+            ("/empty", "755", "dir"),
+            ("/fifo", "644", "fifo"),
+            ("/private", "750", "dir"),
+            ("/private/deep", "755", "dir"),
+            ("/private/secret", "600", "file 2 7d"),
+            ("/rel", "777", "-> private/secret"),
+            ("/su", "4755", "file 10 2c0"),
+        ]
+        .into_iter()
+        .map(|(p, m, w)| (p.to_string(), (m.to_string(), w.to_string())))
+        .collect();
+        assert_eq!(nodes, want);
+        // The data of the hard-linked pair is stored once: the image is
+        // smaller than two copies of the incompressible file.
+        let size = fs::metadata(&out).unwrap().len();
+        assert!((3_000_000..4_000_000).contains(&size), "{size}");
+        let e = pack(src.to_str().unwrap(), out.to_str().unwrap(), &PackOptions::default()).unwrap_err();
+        assert_eq!(e.code, Code::ImageExists);
+        assert_eq!(pack(src.to_str().unwrap(), base.join("out.img").to_str().unwrap(), &PackOptions::default()).unwrap_err().code, Code::Usage);
+        assert_eq!(
+            pack(base.join("nope").to_str().unwrap(), base.join("n.sqfs").to_str().unwrap(), &PackOptions::default()).unwrap_err().code,
+            Code::ImageInvalid
+        );
+        let _ = fs::remove_dir_all(&base);
+    }
 }
