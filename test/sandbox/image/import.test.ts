@@ -68,6 +68,23 @@ describe.each([
   });
 });
 
+test('with no command, run --image runs the image\'s own; an image without one is a usage error', async () => {
+  const out = join(tempDir('sbx-imp-'), 'rootfs');
+  await imported(real.docker, out);
+  const r = await cli(['run', '--image', out, ...IMAGE_OPS]);
+  expect(r.stderr).toBe('');
+  expect(r.stdout).toBe('cmd ran in /etc\n');
+  const chdir = await cli(['run', '--image', out, ...IMAGE_OPS, '--chdir', '/bin']);
+  expect(chdir.stdout).toBe('cmd ran in /bin\n');
+  const bare = join(tempDir('sbx-imp-'), 'bare');
+  await imported(ociArchive(join(base, 'bare.tar'), [bb]), bare);
+  const none = await cli(['run', '--image', bare, ...IMAGE_OPS]);
+  expect(none.code).toBe(125);
+  expect(none.stderr).toMatch(/^sandboxctl: E_USAGE: no command given, and the image stores none/);
+  const noImage = await cli(['run', ...IMAGE_OPS]);
+  expect(noImage.stderr).toMatch(/^sandboxctl: E_USAGE: not enough positional arguments\n/);
+});
+
 test('with no command, run({ image }) runs the image\'s entrypoint and cmd in its working directory', async () => {
   const out = join(tempDir('sbx-imp-'), 'app.sqfs');
   await imported(real.oci, out);

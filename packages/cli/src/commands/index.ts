@@ -11,11 +11,11 @@ import { ImagePackCommand } from './image/pack';
 import { PrintPlanCommand } from './plan';
 import { PresetsCommand } from './presets';
 import { PresetsShowCommand } from './presets/show';
-import { RunCommand } from './run';
+import { RunCommand, RunImageDefaultsCommand } from './run';
 import { SeccompExportCommand } from './seccomp/export';
 import { TrustCommand } from './trust';
 
-export const COMMANDS = [RunCommand, PrintPlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand, ImageImportCommand, ImagePackCommand, ImageInspectCommand] as const;
+export const COMMANDS = [RunCommand, RunImageDefaultsCommand, PrintPlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand, ImageImportCommand, ImagePackCommand, ImageInspectCommand] as const;
 
 /** The first words of the commands (`run`, `seccomp`…), without repeats, in {@link COMMANDS} order. */
 export const COMMAND_NAMES: readonly string[] = [...new Set(COMMANDS.flatMap((command) => command.paths.map((path) => path[0]!)))];
