@@ -19,6 +19,8 @@ export interface Entry {
   data?: string | Buffer;
   link?: string;
   mode?: number;
+  /** PAX extended header records (`path`, `linkpath`…) written before the entry. */
+  pax?: Record<string, string>;
 }
 
 export const file = (name: string, data: string | Buffer = '', mode = 0o644): Entry => ({ name, type: '0', data, mode });
@@ -59,6 +61,16 @@ function pad(b: Buffer): Buffer {
 export function tar(entries: Entry[]): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
+    if (e.pax !== undefined) {
+      const records = Object.entries(e.pax).map(([k, v]) => {
+        const body = ` ${k}=${v}\n`;
+        let n = body.length + 1;
+        while (`${n}${body}`.length !== n) n = `${n}${body}`.length;
+        return `${n}${body}`;
+      });
+      const data = Buffer.from(records.join(''));
+      parts.push(header({ name: 'PaxHeader', type: 'x' as Entry['type'] }, data.length), pad(data));
+    }
     if (Buffer.byteLength(e.name) > 100) {
       const long = Buffer.from(`${e.name}\0`);
       parts.push(header({ name: '././@LongLink', type: 'L' as Entry['type'] }, long.length), pad(long));
