@@ -4,6 +4,7 @@
 // commands against real archives and images are in test/sandbox/image/.
 
 import { parseImageAnswer } from '@sandboxctl/core';
+import { progressLine } from '../src/commands/image/format';
 import { runCli, usageError } from './helpers';
 
 describe('usage errors', () => {
@@ -44,5 +45,29 @@ describe('the native answer', () => {
   it('no answer (a crash) is E_INTERNAL with the last stderr line', () => {
     expect(() => parseImageAnswer('', 134, 'thread main panicked\nabort\n')).toThrow(expect.objectContaining({ code: 'E_INTERNAL', message: 'sandboxctl-init image ended with status 134 and no answer: abort' }));
     expect(() => parseImageAnswer('{"event":"image"', 0, '')).toThrow(expect.objectContaining({ code: 'E_INTERNAL' }));
+  });
+});
+
+describe('progress on a terminal', () => {
+  function tty(isTTY: boolean): { stream: NodeJS.WritableStream; text: () => string } {
+    let text = '';
+    const stream = { isTTY, write: (s: string) => ((text += s), true) } as unknown as NodeJS.WritableStream;
+    return { stream, text: () => text };
+  }
+
+  it('one line redrawn with files, bytes, rate and time left, wiped at the end', () => {
+    const out = tty(true);
+    let t = 0;
+    const p = progressLine(out.stream, false, () => t);
+    t = 2000;
+    p.onProgress!({ phase: 'import', files: 10, bytes: 2 * 1024 * 1024, totalBytes: 6 * 1024 * 1024 });
+    expect(out.text()).toBe('\rimport: 10 files, 2.0 MiB of 6.0 MiB, 1.0 MiB/s, 4 s left\x1b[K');
+    p.done();
+    expect(out.text().endsWith('\r\x1b[K')).toBe(true);
+  });
+
+  it('nothing in a pipe or with --json: the native side is not even asked', () => {
+    expect(progressLine(tty(false).stream, false).onProgress).toBeUndefined();
+    expect(progressLine(tty(true).stream, true).onProgress).toBeUndefined();
   });
 });

@@ -7,7 +7,8 @@
 /**
  * One report line, told apart by its `event`.
  */
-export type Report = ErrorReport | SpawnedReport | StartedReport | AuditReport | ImageReport;
+export type Report =
+  ErrorReport | SpawnedReport | StartedReport | AuditReport | ImageReport | ProgressReport;
 /**
  * Stable error codes, the one list for Rust and TypeScript. Never rename
  * one: callers match on them. Some are raised only by the Node side
@@ -247,4 +248,18 @@ export interface PackCounts {
    * Entries whose extended attributes were not stored (backhand's writer has no xattr table).
    */
   xattrsDropped: number;
+}
+/**
+ * `sandboxctl-init image import|pack --progress`: how far it got (at most ten a second).
+ */
+export interface ProgressReport {
+  bytes: number;
+  event: 'progress';
+  files: number;
+  /**
+   * `import` (bytes: of the layers as stored) or `pack` (bytes: of file data).
+   */
+  phase: string;
+  totalBytes?: number;
+  totalFiles?: number;
 }

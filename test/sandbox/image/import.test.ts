@@ -7,8 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, type ImageInfo, type ImageMeta, type ImportCounts } from '@sandboxctl/core';
-import { cli, requireKernel, tempDir, UID } from '../helpers';
+import { importImage, run, type ImageInfo, type ImageMeta, type ImageProgress, type ImportCounts } from '@sandboxctl/core';
+import { CLI, cli, requireKernel, tempDir, UID } from '../helpers';
 import { busyboxLayer, dir, dockerArchive, file, ociArchive, ociMembers, podmanArchives, symlink, tar, type PodmanArchives } from './archives';
 import { requireImageTools } from './fixtures';
 
@@ -176,4 +176,21 @@ test('what is not an image archive is E_IMAGE_INVALID naming the file and what w
     expect(r.stderr).toMatch(message);
   }
   expect(readdirSync(parent).sort()).toEqual(['app.tar.gz', 'notes.txt', 'plain.tar']);
+});
+
+test('progress: the library gets it, up to the whole; a terminal shows it, a pipe does not', async () => {
+  const parent = tempDir('sbx-imp-');
+  const seen: ImageProgress[] = [];
+  const info = await importImage(real.oci, join(parent, 'p.sqfs'), { onProgress: (p) => seen.push(p) });
+  expect(info.format).toBe('squashfs');
+  const imports = seen.filter((p) => p.phase === 'import');
+  const packs = seen.filter((p) => p.phase === 'pack');
+  expect(imports.at(-1)).toMatchObject({ bytes: imports.at(-1)!.totalBytes });
+  expect(packs.at(-1)).toMatchObject({ files: packs.at(-1)!.totalFiles, bytes: packs.at(-1)!.totalBytes });
+  // On a terminal (script(1) gives one): a line redrawn in place, then wiped.
+  const r = spawnSync('script', ['-qec', `${process.execPath} ${CLI} image import ${real.docker} ${join(parent, 'tty')}`, '/dev/null'], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  expect(r.stdout).toMatch(/\rimport: \d+ files, [0-9.]+ [KM]iB of [0-9.]+ [KM]iB, /);
+  expect(r.stdout).toContain('\r\x1b[K');
+  expect(r.stdout).toMatch(/tty: directory/);
 });

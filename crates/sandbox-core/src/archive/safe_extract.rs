@@ -173,8 +173,17 @@ fn join(parts: &[&[u8]]) -> Vec<u8> {
     parts.join(&b'/')
 }
 
+/// A name for a message: lossy UTF-8, its middle cut when it is long (an
+/// archive may hold names of any length).
 fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    let s = String::from_utf8_lossy(b);
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= 256 {
+        return s.into_owned();
+    }
+    let head: String = chars[..120].iter().collect();
+    let tail: String = chars[chars.len() - 120..].iter().collect();
+    format!("{head}…{tail}")
 }
 
 fn errno_of(e: &io::Error) -> Errno {
@@ -200,33 +209,52 @@ impl Extractor<'_> {
     }
 
     /// The directory `parts` (made, 0755, where missing), as an O_PATH fd.
-    /// `entry` names the archive entry in errors.
+    /// `entry` names the archive entry in errors. One `openat2` of the whole
+    /// path when it exists (an archive's usual case); a missing directory is
+    /// made from its deepest existing parent, so a deep tree costs one
+    /// resolution per entry, not one per level.
     fn parent(&mut self, entry: &[u8], parts: &[&[u8]]) -> Result<OwnedFd, SetupError> {
         let dir_flags = OFlag::O_PATH | OFlag::O_DIRECTORY;
-        let mut fd = open_beneath(self.root, b".", dir_flags, self.o.parents).map_err(|e| self.failed(b".", "open", e))?;
-        for i in 0..parts.len() {
-            let prefix = join(&parts[..=i]);
-            let opened = match open_beneath(self.root, &prefix, dir_flags, self.o.parents) {
-                Err(Errno::ENOENT) => {
-                    match stat::mkdirat(fd.as_fd(), std::ffi::OsStr::from_bytes(parts[i]), Mode::from_bits_truncate(0o755)) {
-                        Ok(()) | Err(Errno::EEXIST) => {}
-                        Err(e) => return Err(self.failed(&prefix, "create the directory", e)),
+        let path = join(parts);
+        match open_beneath(self.root, &path, dir_flags, self.o.parents) {
+            Ok(fd) => Ok(fd),
+            Err(Errno::ENOENT) if !parts.is_empty() => {
+                let (last, up) = parts.split_last().expect("not empty");
+                let above = self.parent(entry, up)?;
+                match stat::mkdirat(above.as_fd(), std::ffi::OsStr::from_bytes(last), Mode::from_bits_truncate(0o755)) {
+                    Ok(()) => {
+                        self.stats.dirs += 1;
+                        self.made.insert(path.clone());
                     }
-                    self.stats.dirs += 1;
-                    self.made.insert(prefix.clone());
-                    open_beneath(self.root, &prefix, dir_flags, self.o.parents)
+                    Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(self.failed(&path, "create the directory", e)),
                 }
-                r => r,
-            };
-            fd = match opened {
-                Ok(fd) => fd,
-                Err(Errno::ELOOP) => return Err(self.unsafe_entry(entry, format_args!("its parent {} is a symlink", lossy(&prefix)))),
-                Err(Errno::EXDEV) => return Err(self.unsafe_entry(entry, format_args!("its parent {} leads outside", lossy(&prefix)))),
-                Err(Errno::ENOTDIR) => return Err(self.unsafe_entry(entry, format_args!("its parent {} is not a directory", lossy(&prefix)))),
-                Err(e) => return Err(self.failed(&prefix, "open the directory", e)),
-            };
+                open_beneath(self.root, &path, dir_flags, self.o.parents).map_err(|e| self.refused(entry, parts, e))
+            }
+            Err(e) => Err(self.refused(entry, parts, e)),
         }
-        Ok(fd)
+    }
+
+    /// Why `parts` could not be opened as a directory: which prefix is a
+    /// symlink, leads outside or is no directory (found by a walk, once).
+    fn refused(&self, entry: &[u8], parts: &[&[u8]], e: Errno) -> SetupError {
+        let dir_flags = OFlag::O_PATH | OFlag::O_DIRECTORY;
+        let mut culprit = join(parts);
+        if matches!(e, Errno::ELOOP | Errno::EXDEV | Errno::ENOTDIR) {
+            for i in 0..parts.len() {
+                let prefix = join(&parts[..=i]);
+                if open_beneath(self.root, &prefix, dir_flags, self.o.parents).is_err() {
+                    culprit = prefix;
+                    break;
+                }
+            }
+        }
+        match e {
+            Errno::ELOOP => self.unsafe_entry(entry, format_args!("its parent {} is a symlink", lossy(&culprit))),
+            Errno::EXDEV => self.unsafe_entry(entry, format_args!("its parent {} leads outside", lossy(&culprit))),
+            Errno::ENOTDIR => self.unsafe_entry(entry, format_args!("its parent {} is not a directory", lossy(&culprit))),
+            e => self.failed(&culprit, "open the directory", e),
+        }
     }
 
     /// What `name` is in `dir`, without following it.
@@ -423,12 +451,18 @@ pub fn extract<R: Read>(reader: R, dest: BorrowedFd, options: &Options) -> Resul
 /// [`extract`], giving the reader back (so a caller can read it to its end,
 /// for a digest).
 pub fn extract_stream<R: Read>(reader: R, dest: BorrowedFd, options: &Options) -> Result<(Stats, R), SetupError> {
+    extract_stream_with(reader, dest, options, &mut || {})
+}
+
+/// [`extract_stream`], calling `on_entry` after each entry (progress).
+pub fn extract_stream_with<R: Read>(reader: R, dest: BorrowedFd, options: &Options, on_entry: &mut dyn FnMut()) -> Result<(Stats, R), SetupError> {
     let mut ar = tar::Archive::new(reader);
     let mut x = Extractor { root: dest, o: options, stats: Stats::default(), made: HashSet::new() };
     let bad = |e: io::Error| SetupError::new(options.invalid_code, format!("{}: not a readable tar stream: {e}", options.label));
     for entry in ar.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         x.entry(&mut entry)?;
+        on_entry();
     }
     let stats = x.stats;
     Ok((stats, ar.into_inner()))

@@ -274,3 +274,33 @@ fn a_truncated_or_foreign_stream_is_invalid() {
         assert_eq!(st, Stats::default());
     }
 }
+
+#[test]
+fn a_path_deeper_than_path_max_is_invalid_with_a_short_message() {
+    let s = Scratch::new("deep");
+    let deep = "d/".repeat(3000) + "f";
+    let mut entries = Vec::new();
+    let owned: Vec<String> = (1..=3000).map(|n| "d/".repeat(n)).collect();
+    for p in &owned {
+        entries.push(dir(p));
+    }
+    // Names over 100 bytes need GNU long names: build them through tar::Builder.
+    let mut b = tar::Builder::new(Vec::new());
+    for e in &entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, e.name, &[][..]).unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    b.append_data(&mut h, &deep, &b"x"[..]).unwrap();
+    let bytes = b.into_inner().unwrap();
+    let d = fs::File::open(s.dest()).unwrap();
+    let e = extract(&bytes[..], d.as_fd(), &Options::layer("layer 1")).unwrap_err();
+    assert_eq!(e.code, Code::ImageInvalid, "{}", e.message);
+    assert!(e.message.len() < 400, "{}", e.message.len());
+    assert!(e.message.contains("file name too long"), "{}", e.message);
+}

@@ -18,6 +18,7 @@
 //! among the archive's own members).
 
 use super::meta::ImageMeta;
+use super::progress::{Meter, Shared, Sink};
 use crate::archive::safe_extract::{self, Options, Parents, Stats};
 use crate::error::{Code, SetupError};
 use nix::errno::Errno;
@@ -94,16 +95,20 @@ impl Read for Section<'_> {
     }
 }
 
-/// A reader that hashes what passes through it.
+/// A reader that hashes what passes through it (and counts it, for progress).
 struct Hashing<R> {
     inner: R,
     hash: Rc<RefCell<Sha256>>,
+    meter: Option<Shared>,
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hash.borrow_mut().update(&buf[..n]);
+        if let Some(m) = &self.meter {
+            m.borrow_mut().add(0, n as u64);
+        }
         Ok(n)
     }
 }
@@ -383,12 +388,12 @@ fn meta_of(source: &str, chosen: &Chosen) -> ImageMeta {
 }
 
 /// One layer into `root`.
-fn apply_layer(store: &Store, index: usize, layer: &(String, Option<String>, Option<String>), root: BorrowedFd) -> Result<Stats, SetupError> {
+fn apply_layer(store: &Store, index: usize, layer: &(String, Option<String>, Option<String>), root: BorrowedFd, meter: &Shared) -> Result<Stats, SetupError> {
     let (name, digest, diff_id) = layer;
     let label = format!("layer {} ({})", index + 1, digest.as_deref().or(diff_id.as_deref()).unwrap_or(name));
     let (raw, _) = store.open(name)?;
     let raw_hash = Rc::new(RefCell::new(Sha256::new()));
-    let mut buffered = BufReader::with_capacity(1 << 16, Hashing { inner: raw, hash: raw_hash.clone() });
+    let mut buffered = BufReader::with_capacity(1 << 16, Hashing { inner: raw, hash: raw_hash.clone(), meter: Some(meter.clone()) });
     let head = buffered.fill_buf().map_err(|e| io_err(format_args!("read {label}"), &e))?;
     let decoded: Box<dyn Read> = match head {
         [0x1f, 0x8b, ..] => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
@@ -396,8 +401,8 @@ fn apply_layer(store: &Store, index: usize, layer: &(String, Option<String>, Opt
         _ => Box::new(buffered),
     };
     let diff_hash = Rc::new(RefCell::new(Sha256::new()));
-    let reader = Hashing { inner: decoded, hash: diff_hash.clone() };
-    let (stats, mut rest) = safe_extract::extract_stream(reader, root, &Options::layer(label.clone()))?;
+    let reader = Hashing { inner: decoded, hash: diff_hash.clone(), meter: None };
+    let (stats, mut rest) = safe_extract::extract_stream_with(reader, root, &Options::layer(label.clone()), &mut || meter.borrow_mut().add(1, 0))?;
     // The tar ends before its stream does (padding): read the rest, for the digests.
     io::copy(&mut rest, &mut io::sink()).map_err(|e| invalid(format!("{label}: cannot read to its end: {e}")))?;
     drop(rest);
@@ -511,20 +516,27 @@ pub(crate) fn install(from: &Path, to: &str, force: bool) -> Result<(), SetupErr
 }
 
 /// Import `src` into `dest` (see the module doc).
-pub fn import(src: &str, dest: &str, o: &ImportOptions) -> Result<(Imported, Option<super::pack::Packed>), SetupError> {
+pub fn import(src: &str, dest: &str, o: &ImportOptions, progress: Option<Sink>) -> Result<(Imported, Option<super::pack::Packed>), SetupError> {
     let squash = is_squashfs_name(dest);
     check_dest(dest, o.force)?;
     let (store, source) = Store::open_source(src)?;
     let platform = o.platform.clone().unwrap_or_else(host_platform);
     let chosen = if source == "docker-archive" { choose_docker(&store)? } else { choose_oci(&store, &platform)? };
     let meta = meta_of(source, &chosen);
+    let meter = Meter::new("import", progress);
+    let mut total = Some(0u64);
+    for (name, _, _) in &chosen.layers {
+        total = total.zip(store.open(name)?.1).map(|(a, b)| a + b);
+    }
+    meter.borrow_mut().totals(None, total);
     let (stage, root) = staging(dest, "import", true)?;
     let root = root.expect("a staging directory has an fd");
     let r = (|| {
         let mut stats = Stats::default();
         for (i, layer) in chosen.layers.iter().enumerate() {
-            stats.add(apply_layer(&store, i, layer, root.as_fd())?);
+            stats.add(apply_layer(&store, i, layer, root.as_fd(), &meter)?);
         }
+        meter.borrow().emit();
         let json = serde_json::to_vec_pretty(&meta).expect("meta serializes");
         put_file(root.as_fd(), ".sandboxctl", "image.json", &json)?;
         if !meta.env.is_empty() {
@@ -533,8 +545,11 @@ pub fn import(src: &str, dest: &str, o: &ImportOptions) -> Result<(Imported, Opt
         safe_extract::finish(root.as_fd(), &stats, Parents::NoSymlinks)?;
         stat::fchmod(&root, Mode::from_bits_truncate(0o755))
             .map_err(|e| invalid(format!("cannot set the mode of {}: {}", stage.display(), crate::sys::Errno(e as i32))))?;
-        let packed =
-            if squash { Some(super::pack::pack_to(root.as_fd(), dest, &super::pack::PackOptions { force: o.force, ..Default::default() })?) } else { None };
+        let packed = if squash {
+            Some(super::pack::pack_to(root.as_fd(), dest, &super::pack::PackOptions { force: o.force, ..Default::default() }, meter.borrow_mut().sink.take())?)
+        } else {
+            None
+        };
         Ok((Imported { layers: chosen.layers.len() as u32, stats, meta: meta.clone() }, packed))
     })();
     let r = r.and_then(|(imported, packed)| {

@@ -16,7 +16,7 @@
 //!   (`sandboxctl-init image …`, launch/image.rs): an OCI or docker archive
 //!   into a directory or SquashFS image, a directory into SquashFS, what an
 //!   image is. [`meta`]: the defaults an import keeps in the image;
-//!   [`report`]: what the commands answer.
+//!   [`report`]: what the commands answer; [`progress`]: how far they got.
 
 pub mod detect;
 pub mod fuse;
@@ -24,6 +24,7 @@ pub mod import;
 pub mod inspect;
 pub mod meta;
 pub mod pack;
+pub mod progress;
 pub mod report;
 pub mod root;
 pub mod spec;

@@ -20,6 +20,7 @@
 //! mount ignores anyway). Both are counted in [`Packed`].
 
 use super::import::{install, remove_path, staging};
+use super::progress::{Meter, Shared, Sink};
 use crate::archive::safe_extract::{self, Parents};
 use crate::error::{Code, SetupError};
 use backhand::compression::Compressor;
@@ -75,6 +76,7 @@ struct LazyFile<'a> {
     path: Vec<u8>,
     file: Option<File>,
     done: bool,
+    meter: Shared,
 }
 
 impl Read for LazyFile<'_> {
@@ -92,6 +94,7 @@ impl Read for LazyFile<'_> {
             self.file = None;
             self.done = true;
         }
+        self.meter.borrow_mut().add(u64::from(n == 0), n as u64);
         Ok(n)
     }
 }
@@ -107,6 +110,7 @@ fn compressor(name: Option<&str>) -> Result<(Compressor, &'static str), SetupErr
 
 struct Walk<'r> {
     root: BorrowedFd<'r>,
+    meter: Shared,
     dev: u64,
     seen: HashMap<(u64, u64), ()>,
     stats: Packed,
@@ -172,7 +176,7 @@ impl<'r> Walk<'r> {
                     if st.st_nlink > 1 && self.seen.insert((st.st_dev, st.st_ino), ()).is_some() {
                         self.stats.hardlinks_split += 1;
                     }
-                    let lazy = LazyFile { root: self.root, path: path.clone(), file: None, done: false };
+                    let lazy = LazyFile { root: self.root, path: path.clone(), file: None, done: false, meter: self.meter.clone() };
                     stored(w.push_file(lazy, at, h))?;
                     self.stats.files += 1;
                     self.stats.bytes += st.st_size as u64;
@@ -213,7 +217,7 @@ fn show(p: &[u8]) -> String {
 }
 
 /// Pack the tree at the directory fd `root` into the SquashFS file `out`.
-pub fn pack_to(root: BorrowedFd, out: &str, o: &PackOptions) -> Result<Packed, SetupError> {
+pub fn pack_to(root: BorrowedFd, out: &str, o: &PackOptions, progress: Option<Sink>) -> Result<Packed, SetupError> {
     super::import::check_dest(out, o.force)?;
     let (comp, comp_name) = compressor(o.compression.as_deref())?;
     let root_st = stat::fstat(root).map_err(|e| invalid(format!("cannot stat the directory: {}", errno(e))))?;
@@ -223,10 +227,13 @@ pub fn pack_to(root: BorrowedFd, out: &str, o: &PackOptions) -> Result<Packed, S
     w.set_root_uid(0);
     w.set_root_gid(0);
     w.set_time(root_st.st_mtime.clamp(0, i64::from(u32::MAX)) as u32);
-    let mut walk = Walk { root, dev: root_st.st_dev, seen: HashMap::new(), stats: Packed { compression: comp_name.into(), ..Default::default() } };
+    let meter = Meter::new("pack", progress);
+    let mut walk =
+        Walk { root, meter: meter.clone(), dev: root_st.st_dev, seen: HashMap::new(), stats: Packed { compression: comp_name.into(), ..Default::default() } };
     let top = fcntl::openat(root, ".", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| invalid(format!("cannot open the directory: {}", errno(e))))?;
     walk.dir(&mut w, &top, b"")?;
+    meter.borrow_mut().totals(Some(walk.stats.files), Some(walk.stats.bytes));
     let (tmp, _) = staging(out, "pack", false)?;
     let r = (|| {
         let file = fcntl::open(&tmp, OFlag::O_WRONLY | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
@@ -240,6 +247,7 @@ pub fn pack_to(root: BorrowedFd, out: &str, o: &PackOptions) -> Result<Packed, S
         file.set_len(size).map_err(|e| invalid(format!("cannot truncate {}: {e}", tmp.display())))?;
         file.sync_all().ok();
         walk.stats.image_bytes = size;
+        meter.borrow().emit();
         install(&tmp, out, o.force)
     })();
     if r.is_err() {
@@ -249,7 +257,7 @@ pub fn pack_to(root: BorrowedFd, out: &str, o: &PackOptions) -> Result<Packed, S
 }
 
 /// `image pack DIR OUT`.
-pub fn pack(src: &str, out: &str, o: &PackOptions) -> Result<Packed, SetupError> {
+pub fn pack(src: &str, out: &str, o: &PackOptions, progress: Option<Sink>) -> Result<Packed, SetupError> {
     super::import::check_dest(out, o.force)?;
     if !super::import::is_squashfs_name(out) {
         return Err(SetupError::new(Code::Usage, format!("{out}: the output of image pack is a SquashFS file: name it *.sqfs or *.squashfs")));
@@ -258,7 +266,7 @@ pub fn pack(src: &str, out: &str, o: &PackOptions) -> Result<Packed, SetupError>
         let why = if e == Errno::ENOTDIR { "not a directory".to_string() } else { errno(e).to_string() };
         invalid(format!("cannot open the directory {src}: {why}"))
     })?;
-    pack_to(root.as_fd(), out, o)
+    pack_to(root.as_fd(), out, o, progress)
 }
 
 #[cfg(test)]
@@ -310,7 +318,7 @@ mod tests {
         fs::create_dir_all(&base).unwrap();
         let src = tree(&base);
         let out = base.join("out.sqfs");
-        let packed = pack(src.to_str().unwrap(), out.to_str().unwrap(), &PackOptions { compression: Some("zstd".into()), ..Default::default() }).unwrap();
+        let packed = pack(src.to_str().unwrap(), out.to_str().unwrap(), &PackOptions { compression: Some("zstd".into()), ..Default::default() }, None).unwrap();
         assert_eq!((packed.files, packed.symlinks, packed.others, packed.hardlinks_split, packed.xattrs_dropped), (4, 3, 1, 1, 1), "{packed:?}");
         let fs_ = FilesystemReader::from_reader(BufReader::new(fs::File::open(&out).unwrap())).unwrap();
         let mut nodes = BTreeMap::new();
@@ -353,11 +361,11 @@ mod tests {
         // smaller than two copies of the incompressible file.
         let size = fs::metadata(&out).unwrap().len();
         assert!((3_000_000..4_000_000).contains(&size), "{size}");
-        let e = pack(src.to_str().unwrap(), out.to_str().unwrap(), &PackOptions::default()).unwrap_err();
+        let e = pack(src.to_str().unwrap(), out.to_str().unwrap(), &PackOptions::default(), None).unwrap_err();
         assert_eq!(e.code, Code::ImageExists);
-        assert_eq!(pack(src.to_str().unwrap(), base.join("out.img").to_str().unwrap(), &PackOptions::default()).unwrap_err().code, Code::Usage);
+        assert_eq!(pack(src.to_str().unwrap(), base.join("out.img").to_str().unwrap(), &PackOptions::default(), None).unwrap_err().code, Code::Usage);
         assert_eq!(
-            pack(base.join("nope").to_str().unwrap(), base.join("n.sqfs").to_str().unwrap(), &PackOptions::default()).unwrap_err().code,
+            pack(base.join("nope").to_str().unwrap(), base.join("n.sqfs").to_str().unwrap(), &PackOptions::default(), None).unwrap_err().code,
             Code::ImageInvalid
         );
         let _ = fs::remove_dir_all(&base);

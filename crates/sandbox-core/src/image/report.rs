@@ -68,3 +68,18 @@ pub struct PackCounts {
     /// Mount points below the directory, kept as empty directories.
     pub mounts_skipped: u64,
 }
+
+/// The `{"event":"progress",...}` report line of `image import` and
+/// `image pack` (with `--progress`; at most ten a second).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProgressInfo {
+    /// `import` (bytes: of the layers as stored) or `pack` (bytes: of file data).
+    pub phase: String,
+    pub files: u64,
+    pub bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_files: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_bytes: Option<u64>,
+}

@@ -1,23 +1,25 @@
 //! Entry: `sandboxctl-init image import|pack|inspect …`, the native side of
 //! the CLI's `image` commands (a process of its own, so Node never blocks on
 //! a large tree and a crash takes nothing else down). Writes report lines
-//! on stdout: the `image` line when done, else an `error` line; exit 0 or
-//! 125. The work is image/import.rs, image/pack.rs and image/inspect.rs.
+//! on stdout: `progress` lines with `--progress`, then the `image` line when
+//! done, else an `error` line; exit 0 or 125. The work is image/import.rs,
+//! image/pack.rs and image/inspect.rs.
 //!
-//!   image import SRC DEST [--force] [--platform OS/ARCH]
-//!   image pack DIR OUT.sqfs [--force] [--compression gzip|zstd|xz]
+//!   image import SRC DEST [--force] [--platform OS/ARCH] [--progress]
+//!   image pack DIR OUT.sqfs [--force] [--compression gzip|zstd|xz] [--progress]
 //!   image inspect IMAGE [--meta-only]   (--meta-only: a directory is not walked)
 
 use crate::error::{Code, Error, SetupError};
 use crate::image::import::{import, ImportOptions};
 use crate::image::inspect::inspect;
 use crate::image::pack::{pack, PackOptions, Packed};
-use crate::image::report::{ImageInfo, ImportCounts, PackCounts};
+use crate::image::progress::Sink;
+use crate::image::report::{ImageInfo, ImportCounts, PackCounts, ProgressInfo};
 use crate::init::EXIT_SETUP;
 use crate::report::Report;
 use std::io::Write;
 
-pub const USAGE: &str = "usage: sandboxctl-init image import SRC DEST [--force] [--platform OS/ARCH] | pack DIR OUT.sqfs [--force] [--compression gzip|zstd|xz] | inspect IMAGE [--meta-only]";
+pub const USAGE: &str = "usage: sandboxctl-init image import SRC DEST [--force] [--platform OS/ARCH] [--progress] | pack DIR OUT.sqfs [--force] [--compression gzip|zstd|xz] [--progress] | inspect IMAGE [--meta-only]";
 
 fn usage(msg: impl std::fmt::Display) -> SetupError {
     SetupError::new(Code::Usage, format!("{msg}")).with_hint(USAGE)
@@ -70,18 +72,29 @@ fn packed_counts(p: &Packed) -> PackCounts {
     }
 }
 
+/// With `--progress`: progress lines on stdout.
+fn sink(opts: &[(&str, Option<&str>)]) -> Option<Sink> {
+    opts.iter().any(|(n, _)| *n == "progress").then(|| {
+        Box::new(|p: &ProgressInfo| {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(Report::Progress(p.clone()).line().as_bytes());
+            let _ = out.flush();
+        }) as Sink
+    })
+}
+
 /// Run one `image` command.
 pub fn run(args: &[String]) -> Result<ImageInfo, SetupError> {
     let Some((cmd, rest)) = args.split_first() else { return Err(usage("no image command")) };
     match cmd.as_str() {
         "import" => {
-            let (pos, opts) = parse(rest, &["force"], &["platform"])?;
+            let (pos, opts) = parse(rest, &["force", "progress"], &["platform"])?;
             let [src, dest] = pos.as_slice() else { return Err(usage("image import takes SRC and DEST")) };
             let o = ImportOptions {
                 force: opts.iter().any(|(n, _)| *n == "force"),
                 platform: opts.iter().find(|(n, _)| *n == "platform").and_then(|(_, v)| v.map(String::from)),
             };
-            let (imported, packed) = import(src, dest, &o)?;
+            let (imported, packed) = import(src, dest, &o, sink(&opts))?;
             let mut info = inspect(dest, true)?;
             let s = &imported.stats;
             info.imported = Some(ImportCounts {
@@ -99,13 +112,13 @@ pub fn run(args: &[String]) -> Result<ImageInfo, SetupError> {
             Ok(info)
         }
         "pack" => {
-            let (pos, opts) = parse(rest, &["force"], &["compression"])?;
+            let (pos, opts) = parse(rest, &["force", "progress"], &["compression"])?;
             let [src, out] = pos.as_slice() else { return Err(usage("image pack takes DIR and OUT")) };
             let o = PackOptions {
                 force: opts.iter().any(|(n, _)| *n == "force"),
                 compression: opts.iter().find(|(n, _)| *n == "compression").and_then(|(_, v)| v.map(String::from)),
             };
-            let packed = pack(src, out, &o)?;
+            let packed = pack(src, out, &o, sink(&opts))?;
             let mut info = inspect(out, true)?;
             info.packed = Some(packed_counts(&packed));
             Ok(info)

@@ -13,9 +13,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { SandboxError } from '../errors';
 import { resolveInit } from '../launcher/init';
-import type { ImageReport, Report } from '../report-types';
+import type { ImageReport, ProgressReport, Report } from '../report-types';
 
 export type { ImageMeta, ImportCounts, PackCounts } from '../report-types';
+
+/** How far an import or pack got: a `progress` report line without its `event`. */
+export type ImageProgress = Omit<ProgressReport, 'event'>;
 
 /** An image made or inspected: the `image` report line without its `event`. */
 export type ImageInfo = Omit<ImageReport, 'event'>;
@@ -26,6 +29,8 @@ export interface ImportImageOptions {
   /** `os/arch[/variant]` of the manifest to take from a multi-platform index (default: this host's). */
   platform?: string;
   signal?: AbortSignal;
+  /** Called at most ten times a second with how far it got (bytes: of the layers as stored). */
+  onProgress?: (progress: ImageProgress) => void;
 }
 
 export type Compression = 'gzip' | 'zstd' | 'xz';
@@ -36,6 +41,8 @@ export interface PackImageOptions {
   /** Default `gzip`, as mksquashfs. */
   compression?: Compression;
   signal?: AbortSignal;
+  /** Called at most ten times a second with how far it got (bytes: of file data). */
+  onProgress?: (progress: ImageProgress) => void;
 }
 
 export interface InspectImageOptions {
@@ -64,19 +71,31 @@ export function parseImageAnswer(stdout: string, status: number | null, stderr: 
   throw new SandboxError('E_INTERNAL', `sandboxctl-init image ended with status ${status} and no answer${why ? `: ${why}` : ''}`);
 }
 
-function runImage(args: string[], signal?: AbortSignal): Promise<ImageInfo> {
+function runImage(args: string[], signal?: AbortSignal, onProgress?: (progress: ImageProgress) => void): Promise<ImageInfo> {
   signal?.throwIfAborted();
   const init = resolveInit();
+  if (onProgress) args.push('--progress');
   return new Promise((resolveInfo, reject) => {
     const child = spawn(init, ['image', ...args], { stdio: ['ignore', 'pipe', 'pipe'], signal });
-    const out: Buffer[] = [];
+    const out: string[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    let partial = '';
+    // Progress lines as they come; the rest is kept for the answer.
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (onProgress && line.startsWith('{"event":"progress"')) {
+          const { event: _event, ...progress } = JSON.parse(line) as ProgressReport;
+          onProgress(progress);
+        } else out.push(`${line}\n`);
+      }
+    });
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     child.once('error', reject);
     child.once('close', (status) => {
       try {
-        resolveInfo(parseImageAnswer(Buffer.concat(out).toString('utf8'), status, Buffer.concat(err).toString('utf8')));
+        resolveInfo(parseImageAnswer(out.join('') + partial, status, Buffer.concat(err).toString('utf8')));
       } catch (error) {
         reject(error instanceof Error ? error : new Error(String(error)));
       }
@@ -89,7 +108,7 @@ export function importImage(source: string, dest: string, options: ImportImageOp
   const args = ['import', resolve(source), resolve(dest)];
   if (options.force) args.push('--force');
   if (options.platform !== undefined) args.push('--platform', options.platform);
-  return runImage(args, options.signal);
+  return runImage(args, options.signal, options.onProgress);
 }
 
 /** Pack the directory `dir` into the SquashFS file `out`. */
@@ -97,7 +116,7 @@ export function packImage(dir: string, out: string, options: PackImageOptions = 
   const args = ['pack', resolve(dir), resolve(out)];
   if (options.force) args.push('--force');
   if (options.compression !== undefined) args.push('--compression', options.compression);
-  return runImage(args, options.signal);
+  return runImage(args, options.signal, options.onProgress);
 }
 
 /** What `image` is: its format, size, entries and stored defaults. */

@@ -1,6 +1,6 @@
 /** The human output of the `image` commands (their `--json` prints the {@link ImageInfo} as is). */
 
-import { escapeControl, type ImageInfo } from '@sandboxctl/core';
+import { escapeControl, type ImageInfo, type ImageProgress } from '@sandboxctl/core';
 
 function size(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -42,4 +42,29 @@ export function formatImage(info: ImageInfo): string {
     for (const e of meta.env ?? []) lines.push(`  env: ${e}`);
   }
   return `${lines.map(escapeControl).join('\n')}\n`;
+}
+
+/**
+ * Progress on a terminal: one line redrawn in place (files, bytes, rate,
+ * time left), wiped when done. `undefined` (no progress asked of the native
+ * side) when `stream` is not a terminal or the output is JSON.
+ */
+export function progressLine(stream: NodeJS.WritableStream, json: boolean, now: () => number = Date.now): { onProgress?: (p: ImageProgress) => void; done: () => void } {
+  if (json || !(stream as Partial<NodeJS.WriteStream>).isTTY) return { done: () => {} };
+  const start = now();
+  let drawn = false;
+  return {
+    onProgress: (p) => {
+      const seconds = Math.max((now() - start) / 1000, 0.001);
+      const rate = p.bytes / seconds;
+      const total = p.totalBytes ?? undefined;
+      const parts = [`${p.phase}: ${p.files}${p.totalFiles == null ? '' : `/${p.totalFiles}`} files`, `${size(p.bytes)}${total === undefined ? '' : ` of ${size(total)}`}`, `${size(rate)}/s`];
+      if (total !== undefined && rate > 0 && p.bytes < total) parts.push(`${Math.ceil((total - p.bytes) / rate)} s left`);
+      stream.write(`\r${parts.join(', ')}\x1b[K`);
+      drawn = true;
+    },
+    done: () => {
+      if (drawn) stream.write('\r\x1b[K');
+    },
+  };
 }

@@ -9,7 +9,7 @@ import * as t from 'typanion';
 import { importImage } from '@sandboxctl/core';
 import type { SandboxctlContext } from '../../context';
 import { clipanionOption } from '../../flags';
-import { formatImage } from './format';
+import { formatImage, progressLine } from './format';
 
 export class ImageImportCommand extends Command<SandboxctlContext> {
   static override paths = [['image', 'import']];
@@ -38,7 +38,17 @@ export class ImageImportCommand extends Command<SandboxctlContext> {
   json = clipanionOption('--json', { description: 'Print what was made as JSON' }) as boolean;
 
   async execute(): Promise<number> {
-    const info = await importImage(this.source, this.dest, { force: this.force, ...(this.platform === undefined ? {} : { platform: this.platform }) });
+    const progress = progressLine(this.context.stderr, this.json);
+    let info;
+    try {
+      info = await importImage(this.source, this.dest, {
+        force: this.force,
+        ...(this.platform === undefined ? {} : { platform: this.platform }),
+        ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
+      });
+    } finally {
+      progress.done();
+    }
     this.context.stdout.write(this.json ? `${JSON.stringify(info, null, 2)}\n` : formatImage(info));
     return 0;
   }

@@ -8,7 +8,7 @@ import * as t from 'typanion';
 import { packImage } from '@sandboxctl/core';
 import type { SandboxctlContext } from '../../context';
 import { clipanionOption } from '../../flags';
-import { formatImage } from './format';
+import { formatImage, progressLine } from './format';
 
 export class ImagePackCommand extends Command<SandboxctlContext> {
   static override paths = [['image', 'pack']];
@@ -34,7 +34,17 @@ export class ImagePackCommand extends Command<SandboxctlContext> {
   json = clipanionOption('--json', { description: 'Print what was made as JSON' }) as boolean;
 
   async execute(): Promise<number> {
-    const info = await packImage(this.dir, this.out, { force: this.force, ...(this.compression === undefined ? {} : { compression: this.compression }) });
+    const progress = progressLine(this.context.stderr, this.json);
+    let info;
+    try {
+      info = await packImage(this.dir, this.out, {
+        force: this.force,
+        ...(this.compression === undefined ? {} : { compression: this.compression }),
+        ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
+      });
+    } finally {
+      progress.done();
+    }
     this.context.stdout.write(this.json ? `${JSON.stringify(info, null, 2)}\n` : formatImage(info));
     return 0;
   }
