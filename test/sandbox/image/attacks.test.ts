@@ -15,6 +15,21 @@ import { gzipSync } from 'node:zlib';
 import { cli, INIT, requireKernel, tempDir } from '../helpers';
 import { dir, file, hardlink, ociArchive, symlink, tar, type Entry } from './archives';
 
+/** A temporary directory of this suite, removed after it. */
+const made: string[] = [];
+function scratchDir(prefix: string): string {
+  const d = tempDir(prefix);
+  made.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of made) {
+    // An image may hold directories without write permission (0555).
+    spawnSync('chmod', ['-R', 'u+rwx', d]);
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
 beforeAll(requireKernel);
 
 /** Every path below `root` with its type and content hash, sorted. */
@@ -40,7 +55,7 @@ function snapshot(root: string): string[] {
  * aim at; `out/` will hold the destination.
  */
 function scratch(): { base: string; victim: string; out: string } {
-  const base = tempDir('sbx-attack-');
+  const base = scratchDir('sbx-attack-');
   const victim = join(base, 'victim');
   execFileSync('mkdir', ['-p', join(victim, 'dir'), join(base, 'out')]);
   writeFileSync(join(victim, 'passwd'), 'root:x:0:0::/root:/bin/sh\n');

@@ -12,6 +12,21 @@ import { CLI, cli, requireKernel, tempDir, UID } from '../helpers';
 import { busyboxLayer, dir, dockerArchive, file, ociArchive, ociMembers, podmanArchives, symlink, tar, type PodmanArchives } from './archives';
 import { requireImageTools } from './fixtures';
 
+/** A temporary directory of this suite, removed after it. */
+const made: string[] = [];
+function scratchDir(prefix: string): string {
+  const d = tempDir(prefix);
+  made.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of made) {
+    // An image may hold directories without write permission (0555).
+    spawnSync('chmod', ['-R', 'u+rwx', d]);
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
 const IMAGE_OPS = ['--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp'];
 
 let base: string;
@@ -21,7 +36,7 @@ let bb: Buffer;
 beforeAll(() => {
   requireKernel();
   requireImageTools();
-  base = tempDir('sbx-import-');
+  base = scratchDir('sbx-import-');
   real = podmanArchives(base);
   bb = busyboxLayer();
 });
@@ -52,7 +67,7 @@ describe.each([
   ['podman docker-archive', () => real.docker, 'docker-archive'],
 ])('a %s', (_name, archive, source) => {
   test.each([['a directory', 'rootfs'], ['SquashFS', 'app.sqfs']])('into %s, then run from inside', async (_kind, name) => {
-    const out = join(tempDir('sbx-imp-'), name);
+    const out = join(scratchDir('sbx-imp-'), name);
     const info = await imported(archive(), out);
     expect(info.format).toBe(name.endsWith('.sqfs') ? 'squashfs' : 'dir');
     expect(info.meta).toMatchObject({ source, env: expect.arrayContaining(['GREETING=from-the-config']), entrypoint: ['/bin/sh', '-c'], cmd: ['echo cmd ran in $(pwd)'], workingDir: '/etc' });
@@ -69,14 +84,14 @@ describe.each([
 });
 
 test('with no command, run --image runs the image\'s own; an image without one is a usage error', async () => {
-  const out = join(tempDir('sbx-imp-'), 'rootfs');
+  const out = join(scratchDir('sbx-imp-'), 'rootfs');
   await imported(real.docker, out);
   const r = await cli(['run', '--image', out, ...IMAGE_OPS]);
   expect(r.stderr).toBe('');
   expect(r.stdout).toBe('cmd ran in /etc\n');
   const chdir = await cli(['run', '--image', out, ...IMAGE_OPS, '--chdir', '/bin']);
   expect(chdir.stdout).toBe('cmd ran in /bin\n');
-  const bare = join(tempDir('sbx-imp-'), 'bare');
+  const bare = join(scratchDir('sbx-imp-'), 'bare');
   await imported(ociArchive(join(base, 'bare.tar'), [bb]), bare);
   const none = await cli(['run', '--image', bare, ...IMAGE_OPS]);
   expect(none.code).toBe(125);
@@ -86,7 +101,7 @@ test('with no command, run --image runs the image\'s own; an image without one i
 });
 
 test('with no command, run({ image }) runs the image\'s entrypoint and cmd in its working directory', async () => {
-  const out = join(tempDir('sbx-imp-'), 'app.sqfs');
+  const out = join(scratchDir('sbx-imp-'), 'app.sqfs');
   await imported(real.oci, out);
   const r = await run({ image: out, argv: [], ops: [{ kind: 'proc', target: '/proc' }, { kind: 'dev', target: '/dev' }], stdio: ['ignore', 'pipe', 'pipe'] });
   expect(r.stderr).toBe('');
@@ -95,7 +110,7 @@ test('with no command, run({ image }) runs the image\'s entrypoint and cmd in it
 });
 
 test('an OCI layout directory; layers in gzip, zstd and plain tar; whiteouts and opaque directories applied in order', async () => {
-  const layout = join(tempDir('sbx-layout-'), 'layout');
+  const layout = join(scratchDir('sbx-layout-'), 'layout');
   const layers = [
     bb,
     tar([dir('data'), file('data/a', 'A'), file('data/b', 'B'), dir('old'), file('old/x', 'x'), dir('old/sub'), file('old/sub/y', 'y'), file('etc/version', '1')]),
@@ -106,7 +121,7 @@ test('an OCI layout directory; layers in gzip, zstd and plain tar; whiteouts and
     mkdirSync(join(layout, m.name, '..'), { recursive: true });
     writeFileSync(join(layout, m.name), m.data);
   }
-  const out = join(tempDir('sbx-imp-'), 'rootfs');
+  const out = join(scratchDir('sbx-imp-'), 'rootfs');
   const info = await imported(layout, out);
   expect(info.meta.source).toBe('oci-layout');
   expect(info.imported).toMatchObject({ layers: 4, whiteouts: 3 });
@@ -114,7 +129,7 @@ test('an OCI layout directory; layers in gzip, zstd and plain tar; whiteouts and
 });
 
 test('a docker save archive with more than one layer, checked against the config\'s diff_ids', async () => {
-  const out = join(tempDir('sbx-imp-'), 'app.sqfs');
+  const out = join(scratchDir('sbx-imp-'), 'app.sqfs');
   const archive = dockerArchive(join(base, 'two.tar'), [bb, tar([file('etc/second', 'layer 2')])], { WorkingDir: '/tmp' });
   const info = await imported(archive, out);
   expect(info.meta).toMatchObject({ source: 'docker-archive', workingDir: '/tmp' });
@@ -122,7 +137,7 @@ test('a docker save archive with more than one layer, checked against the config
 });
 
 test('an existing destination is E_IMAGE_EXISTS, left as it was; --force replaces it', async () => {
-  const parent = tempDir('sbx-imp-');
+  const parent = scratchDir('sbx-imp-');
   for (const name of ['rootfs', 'app.sqfs']) {
     const out = join(parent, name);
     writeFileSync(out, 'keep me');
@@ -139,7 +154,7 @@ test('an existing destination is E_IMAGE_EXISTS, left as it was; --force replace
 });
 
 test('a blob whose digest lies, a layer that is not what the config says: E_IMAGE_INVALID, nothing left', async () => {
-  const parent = tempDir('sbx-imp-');
+  const parent = scratchDir('sbx-imp-');
   const lying = ociArchive(join(base, 'lie.tar'), [bb, tar([file('x', 'y')])], {}, { lie: 1 });
   const r = await cli(['image', 'import', lying, join(parent, 'rootfs')]);
   expect(r.code).toBe(125);
@@ -155,7 +170,7 @@ test('a blob whose digest lies, a layer that is not what the config says: E_IMAG
 });
 
 test('what is not an image archive is E_IMAGE_INVALID naming the file and what was found', async () => {
-  const parent = tempDir('sbx-imp-');
+  const parent = scratchDir('sbx-imp-');
   const notes = join(parent, 'notes.txt');
   writeFileSync(notes, 'You are not an archive\n');
   const gz = join(parent, 'app.tar.gz');
@@ -179,7 +194,7 @@ test('what is not an image archive is E_IMAGE_INVALID naming the file and what w
 });
 
 test('progress: the library gets it, up to the whole; a terminal shows it, a pipe does not', async () => {
-  const parent = tempDir('sbx-imp-');
+  const parent = scratchDir('sbx-imp-');
   const seen: ImageProgress[] = [];
   const info = await importImage(real.oci, join(parent, 'p.sqfs'), { onProgress: (p) => seen.push(p) });
   expect(info.format).toBe('squashfs');

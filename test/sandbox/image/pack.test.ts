@@ -7,11 +7,26 @@
  * inodes, xattrs) is counted. Then `image inspect` and the errors.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, linkSync, mkdirSync, openSync, readdirSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, linkSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageInfo, PackCounts } from '@sandboxctl/core';
 import { cli, requireKernel, tempDir, UID } from '../helpers';
 import { busyboxRoot, requireImageTools } from './fixtures';
+
+/** A temporary directory of this suite, removed after it. */
+const made: string[] = [];
+function scratchDir(prefix: string): string {
+  const d = tempDir(prefix);
+  made.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of made) {
+    // An image may hold directories without write permission (0555).
+    spawnSync('chmod', ['-R', 'u+rwx', d]);
+    rmSync(d, { recursive: true, force: true });
+  }
+});
 
 const BIG = 300 * 1024 * 1024 + 7;
 
@@ -21,7 +36,7 @@ let src: string;
 beforeAll(() => {
   requireKernel();
   requireImageTools();
-  base = tempDir('sbx-pack-');
+  base = scratchDir('sbx-pack-');
   src = join(base, 'rootfs');
   busyboxRoot(src);
   mkdirSync(join(src, 'srv/private/deep'), { recursive: true });
@@ -128,7 +143,7 @@ test('image inspect: a packed image, a directory, a corrupt one and a stranger',
 });
 
 test('errors: an existing OUT (E_IMAGE_EXISTS; --force replaces it), OUT not *.sqfs, DIR not a directory; nothing left', async () => {
-  const dir = tempDir('sbx-pack-err-');
+  const dir = scratchDir('sbx-pack-err-');
   const out = join(dir, 'x.sqfs');
   writeFileSync(out, 'keep');
   const exists = await cli(['image', 'pack', src, out]);
