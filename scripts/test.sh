@@ -34,6 +34,11 @@ user=${SANDBOXCTL_TEST_USER:-sbxtest}
 if ! id "$user" >/dev/null 2>&1; then
   useradd --create-home --shell /bin/sh "$user"
 fi
+# Rootless podman (the image import suite's real archives) needs the user's
+# subordinate ids; useradd adds them only where /etc/subuid already exists.
+if command -v usermod >/dev/null && ! grep -q "^$user:" /etc/subuid 2>/dev/null; then
+  usermod --add-subuids 200000-265535 --add-subgids 200000-265535 "$user"
+fi
 home=$(getent passwd "$user" | cut -d: -f6)
 # Its runtime directory, as logind makes it at login: the escape suite plants a
 # session bus there to show /run stays out of reach.

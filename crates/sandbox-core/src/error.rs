@@ -81,6 +81,10 @@ codes! {
     FuseUnavailable = "E_FUSE_UNAVAILABLE",
     /// A bind's target does not exist in a read-only image root and the op may not create it (`missingTarget: refuse`, `--image-bind`); the hint says how to make the image writable.
     TargetMissing = "E_TARGET_MISSING",
+    /// `image import`: an archive entry would land outside the target (an absolute path, a `..` component, a symlinked parent, a hard link to outside, a whiteout of `..`); the message names the layer and the entry. Nothing is left behind.
+    ImageUnsafe = "E_IMAGE_UNSAFE",
+    /// `image import` or `image pack`: the destination exists (pass `--force` to replace it).
+    ImageExists = "E_IMAGE_EXISTS",
     /// (CLI only) a bad flag or argument.
     Usage = "E_USAGE",
     /// (CLI only) a bug in sandboxctl itself.

@@ -3,6 +3,7 @@
 //! syscall seam. No napi here: the addon and the init executable depend on
 //! this crate, never the other way.
 
+pub mod archive;
 pub mod audit;
 pub mod caps;
 pub mod check;

@@ -7,6 +7,7 @@
 
 use crate::audit::AuditReport;
 use crate::error::{Code, Error};
+use crate::image::report::{ImageInfo, ProgressInfo};
 use crate::sys::{Fd, Sys, SysResult};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,10 @@ pub enum Report {
     Started,
     /// The post-run audit's findings, after pid 1 was reaped.
     Audit(AuditReport),
+    /// `sandboxctl-init image import|pack|inspect`: the image made or inspected (the last line).
+    Image(Box<ImageInfo>),
+    /// `sandboxctl-init image import|pack --progress`: how far it got (at most ten a second).
+    Progress(ProgressInfo),
 }
 
 /// An `error` line: the failure's stable code and where it applies.

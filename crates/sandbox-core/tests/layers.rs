@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["error"],
     &["plan"],
     &["caps", "seccomp", "probe"],
-    &["ops", "audit", "oci", "env"],
+    &["ops", "audit", "oci", "env", "archive"],
     &["image"],
     &["validate", "report", "config"],
     &["init", "container"],

@@ -431,6 +431,8 @@ export const OTHER_FLAGS: readonly FlagSpec[] = [
   { flag: '--plan', values: ['FILE'], group: 'other', description: 'Export the seccomp section of this plan file instead of a preset' },
   { flag: '--arch', values: ['ARCH'], group: 'other', description: "Target architecture: x86_64 or aarch64 (default: this machine's)" },
   { flag: '--filter', values: ['N'], group: 'other', description: 'Which filter to write when the policy stacks several, from 0 (default 0)' },
+  { flag: '--platform', values: ['OS/ARCH'], group: 'other', description: "OS/ARCH[/VARIANT] of the image to take from a multi-platform index (default: this host's)" },
+  { flag: '--compression', values: ['ALGO'], group: 'other', description: 'SquashFS compression: gzip (default), zstd or xz' },
 ];
 
 const BY_FLAG: ReadonlyMap<string, FlagSpec> = new Map(

@@ -8,6 +8,7 @@
 import { type BaseContext, Builtins, Cli } from 'clipanion';
 import { COMMANDS } from './commands';
 import { ociArgv } from './commands/oci';
+import { RunImageDefaultsCommand } from './commands/run';
 import { describeFailure, formatFailure } from './report';
 import { VERSION } from './version';
 import { colorDepthOf, makeCli } from './help';
@@ -24,7 +25,10 @@ import type { SandboxctlContext } from './context';
 export function createCli(args?: readonly string[], colorDepth = 1): Cli<SandboxctlContext> {
   const cli = makeCli({ binaryLabel: 'sandboxctl', binaryName: 'sandboxctl', binaryVersion: VERSION }, colorDepth);
   const named = COMMANDS.filter((command) => command.paths?.some((path) => path[0] === args?.[0]));
-  for (const command of named.length > 0 ? named : COMMANDS) cli.register(command);
+  // `run` without a command (an image's own) is a second command on the path
+  // `run`; for help, and for the whole list, `run` alone answers.
+  const help = args === undefined || args.slice(0, Math.max(0, args.indexOf('--')) || args.length).some((a) => a === '-h' || a === '--help');
+  for (const command of named.length > 0 ? named : COMMANDS) if (!(help && command === RunImageDefaultsCommand)) cli.register(command);
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   return cli;

@@ -101,6 +101,9 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
     const onTaint = this.flagString('--on-taint') as OnTaint | undefined;
     if (onTaint !== undefined) sources.onTaint = onTaint;
     this.resolved = resolvePlan(sources);
+    if (this.resolved.plan.argv.length === 0 && image !== undefined && this.program === undefined) {
+      throw usage('no command given, and the image stores none (an Entrypoint or Cmd kept by `sandboxctl image import`)', 'give the command after the flags: `-- CMD ARGS...`');
+    }
     return this.resolved;
   }
 

@@ -14,6 +14,7 @@ export type { Report, ErrorReport, SpawnedReport, StartedReport, AuditReport, Ta
 export * from './errors';
 export * from './run';
 export { assertCallerFdsOpen, callerFds, isFdOpen, resolveOci, type CallerFd } from './launcher';
+export * from './image';
 export * from './diagnose';
 export * from './presets';
 export * from './config';

@@ -7,7 +7,8 @@
 /**
  * One report line, told apart by its `event`.
  */
-export type Report = ErrorReport | SpawnedReport | StartedReport | AuditReport;
+export type Report =
+  ErrorReport | SpawnedReport | StartedReport | AuditReport | ImageReport | ProgressReport;
 /**
  * Stable error codes, the one list for Rust and TypeScript. Never rename
  * one: callers match on them. Some are raised only by the Node side
@@ -34,6 +35,8 @@ export type Code =
   | 'E_IMAGE_INVALID'
   | 'E_FUSE_UNAVAILABLE'
   | 'E_TARGET_MISSING'
+  | 'E_IMAGE_UNSAFE'
+  | 'E_IMAGE_EXISTS'
   | 'E_USAGE'
   | 'E_INTERNAL';
 /**
@@ -132,4 +135,138 @@ export interface TaintFinding {
    * Where the run's version now is, when it was moved.
    */
   quarantinedAs?: string;
+}
+/**
+ * `sandboxctl-init image import|pack|inspect`: the image made or inspected (the last line).
+ */
+export interface ImageReport {
+  /**
+   * A SquashFS image's file size; a directory's file data in bytes.
+   */
+  bytes: number;
+  /**
+   * A SquashFS image's compression (`gzip`, `zstd`, `xz`…).
+   */
+  compression?: string;
+  /**
+   * The image's `/ch/environment`, as text.
+   */
+  environment?: string;
+  event: 'image';
+  /**
+   * Entries below the root (files, directories, links, others).
+   */
+  files: number;
+  /**
+   * `dir` or `squashfs`.
+   */
+  format: string;
+  /**
+   * What `image import` applied.
+   */
+  imported?: ImportCounts | null;
+  /**
+   * The defaults an import stored in the image.
+   */
+  meta?: ImageMeta | null;
+  /**
+   * What `image pack` stored.
+   */
+  packed?: PackCounts | null;
+  /**
+   * The image's path, as given.
+   */
+  path: string;
+}
+/**
+ * The counts of an import, over all layers.
+ */
+export interface ImportCounts {
+  bytes: number;
+  /**
+   * Character and block devices in the layers, not made (an image's `/dev` is the host's).
+   */
+  devicesSkipped: number;
+  dirs: number;
+  fifos: number;
+  files: number;
+  hardlinks: number;
+  layers: number;
+  symlinks: number;
+  whiteouts: number;
+}
+/**
+ * An image's defaults, from the config it was imported from.
+ */
+export interface ImageMeta {
+  /**
+   * The config's `Cmd` (absent: none).
+   */
+  cmd?: string[];
+  /**
+   * The config blob's digest (`sha256:…`).
+   */
+  configDigest?: string;
+  /**
+   * The config's `Entrypoint` (absent: none).
+   */
+  entrypoint?: string[];
+  /**
+   * The config's `Env`: `NAME=VALUE` each.
+   */
+  env?: string[];
+  /**
+   * What the image came from: `oci-layout`, `oci-archive` or `docker-archive`.
+   */
+  source: string;
+  /**
+   * The config's `User` (informational: the sandbox runs as its caller).
+   */
+  user?: string;
+  /**
+   * The config's `WorkingDir`.
+   */
+  workingDir?: string;
+}
+/**
+ * The counts of a pack.
+ */
+export interface PackCounts {
+  /**
+   * Bytes of file data read.
+   */
+  bytes: number;
+  dirs: number;
+  files: number;
+  /**
+   * Extra names of hard-linked files, stored as separate files sharing their data (backhand's writer has no hard-link inodes).
+   */
+  hardlinksSplit: number;
+  /**
+   * Mount points below the directory, kept as empty directories.
+   */
+  mountsSkipped: number;
+  /**
+   * FIFOs, sockets, device nodes.
+   */
+  others: number;
+  symlinks: number;
+  /**
+   * Entries whose extended attributes were not stored (backhand's writer has no xattr table).
+   */
+  xattrsDropped: number;
+}
+/**
+ * `sandboxctl-init image import|pack --progress`: how far it got (at most ten a second).
+ */
+export interface ProgressReport {
+  bytes: number;
+  event: 'progress';
+  files: number;
+  /**
+   * `import` (bytes: of the layers as stored) or `pack` (bytes: of file data).
+   */
+  phase: string;
+  totalBytes?: number;
+  totalFiles?: number;
 }

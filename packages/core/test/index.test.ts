@@ -10,7 +10,7 @@ import * as core from '../src/index';
 
 describe('@sandboxctl/core entry', () => {
   it('exports the API', () => {
-    for (const name of ['plan', 'PlanBuilder', 'run', 'spawn', 'buildPlan', 'SandboxError', 'isSandboxError', 'diagnose', 'checkPlan', 'probe', 'version', 'planSchema']) {
+    for (const name of ['plan', 'PlanBuilder', 'run', 'spawn', 'buildPlan', 'SandboxError', 'isSandboxError', 'diagnose', 'checkPlan', 'probe', 'version', 'planSchema', 'importImage', 'packImage', 'inspectImage']) {
       expect(typeof (core as Record<string, unknown>)[name]).toBe('function');
     }
   });

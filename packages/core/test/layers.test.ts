@@ -22,7 +22,7 @@ const CORE_LAYERS: readonly (readonly string[])[] = [
   ['native.ts'],
   ['plan/types.ts', 'plan/builder.ts', 'plan/compose.ts', 'plan/paths.ts', 'plan/argv.ts', 'plan/describe.ts'],
   ['presets/', 'config/'],
-  ['plan/sources.ts', 'plan/index.ts', 'launcher/', 'explain.ts', 'diagnose.ts'],
+  ['plan/sources.ts', 'plan/index.ts', 'launcher/', 'image/', 'explain.ts', 'diagnose.ts'],
   ['run.ts'],
   ['index.ts'],
 ];

@@ -12,9 +12,20 @@
 //! - [`root`]: pid 1's side, in the root stage: the image bound (or
 //!   FUSE-mounted, or overlaid with a tmpfs for fake writes) on the new
 //!   root before the ops run, so every op target resolves inside the image.
+//! - [`import`], [`pack`], [`inspect`]: the `image` commands, host side
+//!   (`sandboxctl-init image …`, launch/image.rs): an OCI or docker archive
+//!   into a directory or SquashFS image, a directory into SquashFS, what an
+//!   image is. [`meta`]: the defaults an import keeps in the image;
+//!   [`report`]: what the commands answer; [`progress`]: how far they got.
 
 pub mod detect;
 pub mod fuse;
+pub mod import;
+pub mod inspect;
+pub mod meta;
+pub mod pack;
+pub mod progress;
+pub mod report;
 pub mod root;
 pub mod spec;
 #[cfg(test)]

@@ -11,6 +11,7 @@
 
 mod cleanup;
 pub mod entry;
+pub mod image;
 pub(crate) mod relay;
 mod stop;
 

@@ -5,15 +5,18 @@
 
 import { DoctorCommand } from './doctor';
 import { ExplainCommand } from './explain';
+import { ImageImportCommand } from './image/import';
+import { ImageInspectCommand } from './image/inspect';
+import { ImagePackCommand } from './image/pack';
 import { OciCommand } from './oci';
 import { PrintPlanCommand } from './plan';
 import { PresetsCommand } from './presets';
 import { PresetsShowCommand } from './presets/show';
-import { RunCommand } from './run';
+import { RunCommand, RunImageDefaultsCommand } from './run';
 import { SeccompExportCommand } from './seccomp/export';
 import { TrustCommand } from './trust';
 
-export const COMMANDS = [RunCommand, PrintPlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand, OciCommand] as const;
+export const COMMANDS = [RunCommand, RunImageDefaultsCommand, PrintPlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand, OciCommand, ImageImportCommand, ImagePackCommand, ImageInspectCommand] as const;
 
 /** The first words of the commands (`run`, `seccomp`…), without repeats, in {@link COMMANDS} order. */
 export const COMMAND_NAMES: readonly string[] = [...new Set(COMMANDS.flatMap((command) => command.paths.map((path) => path[0]!)))];

@@ -7,6 +7,7 @@
 import { constants } from 'node:os';
 import { Command } from 'clipanion';
 import { canUseTty, isSandboxError, SandboxError, SandboxProcess, type ExitResult } from '@sandboxctl/core';
+import { usage } from '../flags';
 import { PlanCommand } from '../plan-command';
 import { formatTaint } from '../taint-report';
 
@@ -126,4 +127,26 @@ export function exitStatus(result: Pick<ExitResult, 'code' | 'signal'>): number 
   if (result.code !== null) return result.code;
   const number = result.signal === null ? undefined : constants.signals[result.signal];
   return 128 + (number ?? 0);
+}
+
+/**
+ * `sandboxctl run --image IMAGE [flags]` with no command: the command the
+ * image stores (what `image import` kept of its config's Entrypoint and Cmd;
+ * the plan resolution reads it, packages/core/src/plan/sources.ts). A
+ * second command on the path `run` without the positional command, so
+ * clipanion picks it only when none is given; making `run`'s command
+ * optional instead would let the program's own flags be taken for ours.
+ * It has no usage of its own (help and the overview show `run`'s), and
+ * without --image it is the usage error a missing command always was.
+ */
+export class RunImageDefaultsCommand extends RunCommand {
+  static override paths = [['run']];
+  static override usage = undefined as unknown as typeof RunCommand.usage;
+  override program = undefined as unknown as string;
+  override args = [] as string[];
+
+  override async execute(): Promise<number> {
+    if (this.flag('--image') === undefined) throw usage('not enough positional arguments', 'see `sandboxctl run --help`');
+    return super.execute();
+  }
 }

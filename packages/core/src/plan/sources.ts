@@ -15,6 +15,7 @@ import { impliedWrite, resolveImagePreset, RUNNING_VAR, type ImagePresetOptions 
 import { SandboxError } from '../errors';
 import type { EnvPolicy, EnvStep, ImageFormat, Network, OnTaint, Op, Plan, RootSpec, RootWrite } from '../plan-types';
 import { noArgv } from './argv';
+import { imageDefaults } from '../image';
 import { isPlanBuilder, PLAN_VERSION, type PlanBuilder } from './builder';
 import { composePlan, mergeEnv } from './compose';
 import { resolveOpPaths } from './paths';
@@ -185,6 +186,7 @@ export function resolvePlan(sources: PlanSources): ResolvedPlan {
   if (sources.network !== undefined) plan.network = sources.network;
   if (sources.tty !== undefined) plan.tty = sources.tty;
   if (root !== undefined) plan.root = root;
+  if (root !== undefined && plan.argv.length === 0 && sources.plan?.argv === undefined) withImageDefaults(plan, root.image);
   if (sources.onTaint !== undefined) plan.audit = withOnTaint(plan.audit, sources.onTaint, sources.optionName?.('onTaint') ?? 'onTaint');
 
   const origins: OpOrigin[] = [];
@@ -200,6 +202,25 @@ export function resolvePlan(sources: PlanSources): ResolvedPlan {
   if (preset) out.preset = preset;
   if (config) out.config = config;
   return out;
+}
+
+/**
+ * No command given with an image: the image's own, as an import stored it
+ * (entrypoint then cmd, in its working directory unless `cwd` is set;
+ * docs/images.md). An image without defaults, or one that cannot be read,
+ * leaves the plan as it was: the launcher then reports what is wrong.
+ */
+function withImageDefaults(plan: Plan, image: string): void {
+  let meta: ReturnType<typeof imageDefaults>;
+  try {
+    meta = imageDefaults(image);
+  } catch {
+    return;
+  }
+  const argv = [...(meta?.entrypoint ?? []), ...(meta?.cmd ?? [])];
+  if (argv.length === 0) return;
+  plan.argv = argv;
+  if (plan.cwd === undefined && meta?.workingDir) plan.cwd = meta.workingDir;
 }
 
 const WRITES: readonly RootWrite[] = ['readOnly', 'writable', 'fake'];
