@@ -67,6 +67,18 @@ codes! {
     ImageInvalid = "E_IMAGE_INVALID",
     /// A SquashFS image cannot be served: `/dev/fuse` cannot be opened (the hint says how to open it to users) or the FUSE server program is missing.
     FuseUnavailable = "E_FUSE_UNAVAILABLE",
+    /// A live sandbox's name is not `^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`.
+    NameInvalid = "E_NAME_INVALID",
+    /// A running sandbox of the caller's already has this name.
+    NameInUse = "E_NAME_IN_USE",
+    /// No running sandbox of the caller's has this name.
+    SandboxNotFound = "E_SANDBOX_NOT_FOUND",
+    /// The sandbox ended (or is ending) while a request was made or served.
+    SandboxClosed = "E_SANDBOX_CLOSED",
+    /// The control socket refused the peer: another user, or a process in another user namespace (inside a sandbox).
+    ControlDenied = "E_CONTROL_DENIED",
+    /// The registry directory of live sandboxes is not safe to use: not a directory we own, a symlink, or open to group or others (the message names it).
+    RegistryUnsafe = "E_REGISTRY_UNSAFE",
     /// (CLI only) a bad flag or argument.
     Usage = "E_USAGE",
     /// (CLI only) a bug in sandboxctl itself.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod image;
 pub mod init;
 pub mod launch;
+pub mod live;
 pub mod ops;
 pub mod plan;
 pub mod probe;

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["ops", "audit"],
     &["image"],
     &["validate", "report", "config"],
+    &["live"],
     &["init"],
     &["launch"],
 ];

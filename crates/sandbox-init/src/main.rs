@@ -5,6 +5,7 @@
 //!   sandboxctl-init --plan-fd N     plan on fd N (one JSON line), reports back on it
 //!   sandboxctl-init --plan FILE|-   plan from a file or stdin, errors on stderr
 //!   sandboxctl-init --version
+//!   sandboxctl-init client exec|stop|ps|root ...   act on live sandboxes (sandbox_core::live::client)
 
 use sandbox_core::init::EXIT_SETUP;
 use sandbox_core::launch::entry::{launch, PlanInput};
@@ -19,6 +20,9 @@ fn usage(msg: &str) -> ! {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("client") {
+        sandbox_core::live::client::main(&args[1..]);
+    }
     let input = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["--version"] => {
             println!("sandboxctl-init {}", sandbox_core::VERSION);

@@ -32,6 +32,18 @@ export const ERROR_CODES = [
   'E_IMAGE_INVALID',
   /** A SquashFS image cannot be served: `/dev/fuse` cannot be opened (the hint says how to open it to users) or the FUSE server program is missing. */
   'E_FUSE_UNAVAILABLE',
+  /** A live sandbox's name is not `^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`. */
+  'E_NAME_INVALID',
+  /** A running sandbox of the caller's already has this name. */
+  'E_NAME_IN_USE',
+  /** No running sandbox of the caller's has this name. */
+  'E_SANDBOX_NOT_FOUND',
+  /** The sandbox ended (or is ending) while a request was made or served. */
+  'E_SANDBOX_CLOSED',
+  /** The control socket refused the peer: another user, or a process in another user namespace (inside a sandbox). */
+  'E_CONTROL_DENIED',
+  /** The registry directory of live sandboxes is not safe to use: not a directory we own, a symlink, or open to group or others (the message names it). */
+  'E_REGISTRY_UNSAFE',
   /** (CLI only) a bad flag or argument. */
   'E_USAGE',
   /** (CLI only) a bug in sandboxctl itself. */
