@@ -4,15 +4,18 @@
  */
 
 import { DoctorCommand } from './doctor';
+import { ExecCommand } from './exec';
 import { ExplainCommand } from './explain';
 import { PrintPlanCommand } from './plan';
 import { PresetsCommand } from './presets';
 import { PresetsShowCommand } from './presets/show';
+import { PsCommand } from './ps';
 import { RunCommand } from './run';
 import { SeccompExportCommand } from './seccomp/export';
+import { StopCommand } from './stop';
 import { TrustCommand } from './trust';
 
-export const COMMANDS = [RunCommand, PrintPlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand] as const;
+export const COMMANDS = [RunCommand, ExecCommand, PsCommand, StopCommand, PrintPlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand] as const;
 
 /** The first words of the commands (`run`, `seccomp`…), without repeats, in {@link COMMANDS} order. */
 export const COMMAND_NAMES: readonly string[] = [...new Set(COMMANDS.flatMap((command) => command.paths.map((path) => path[0]!)))];
