@@ -112,7 +112,7 @@ export class Sandbox {
   /** SIGTERM to every process inside, SIGKILL after `timeoutMs` (default 10 s); resolves once the sandbox is gone. */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     const timeout = Math.max(0, Math.floor(options.timeoutMs ?? 10_000));
-    const child = spawnChild(resolveInit(), ['client', 'stop', '--timeout-ms', String(timeout), this.name], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnChild(resolveInit(), ['client', 'stop', '--timeout-ms', String(timeout), this.name], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env } });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -163,13 +163,14 @@ export async function start(options: StartOptions = {}): Promise<Sandbox> {
 
 /** The caller's running sandboxes; entries of dead ones are removed on the way. */
 export function list(): SandboxState[] {
-  const out = spawnSync(resolveInit(), ['client', 'ps'], { encoding: 'utf8' });
+  const out = spawnSync(resolveInit(), ['client', 'ps'], { encoding: 'utf8', env: { ...process.env } });
   if (out.status !== 0) throw clientError(out.stderr, out.status, 'sandboxctl-init client ps');
   return JSON.parse(out.stdout) as SandboxState[];
 }
 
-/** The running sandbox `name`; `E_SANDBOX_NOT_FOUND` when there is none. */
-export function attach(name: string): Sandbox {
+/** The running sandbox `name`; rejects with `E_SANDBOX_NOT_FOUND` when there is none. */
+// eslint-disable-next-line @typescript-eslint/require-await -- a Promise, so later versions may ask the sandbox itself
+export async function attach(name: string): Promise<Sandbox> {
   const found = list().find((s) => s.name === name);
   if (!found) throw new SandboxError('E_SANDBOX_NOT_FOUND', `no running sandbox named ${name}`, { hint: '`sandboxctl ps` lists them' });
   return new Sandbox(found.name, found.pid1);
