@@ -51,14 +51,22 @@ pub fn main(args: &[String]) -> ! {
     }
 }
 
-/// Connect to the running sandbox `name`.
+/// Connect to the running sandbox `name` and wait for its greeting: pid 1's
+/// `hello`, or the supervisor's refusal (`E_CONTROL_DENIED`). Nothing is
+/// sent before it, so a refused peer never hands over an fd.
 pub fn connect(name: &str) -> Result<OwnedFd, SetupError> {
     let reg = Registry::open()?;
     let found = reg.find(name)?;
-    match net::connect(found.dir.as_raw_fd(), SOCKET) {
+    let conn: OwnedFd = match net::connect(found.dir.as_raw_fd(), SOCKET) {
         // SAFETY: a new socket fd we own.
-        Ok(fd) => Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }),
-        Err(e) => Err(SetupError::new(Code::SandboxClosed, format!("cannot reach sandbox {name}: {e}"))),
+        Ok(fd) => unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) },
+        Err(e) => return Err(SetupError::new(Code::SandboxClosed, format!("cannot reach sandbox {name}: {e}"))),
+    };
+    match reply(conn.as_raw_fd(), name)? {
+        Some((Reply::Hello { .. }, _)) => Ok(conn),
+        Some((Reply::Error { code, message }, _)) => Err(SetupError::new(code, message)),
+        Some(_) => Err(SetupError::new(Code::Setup, format!("unexpected greeting from sandbox {name}"))),
+        None => Err(SetupError::new(Code::SandboxClosed, format!("sandbox {name} closed the connection"))),
     }
 }
 

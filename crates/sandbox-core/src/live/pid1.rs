@@ -187,6 +187,11 @@ impl State<'_> {
             let _ = self.sys.close(conn);
             return;
         }
+        // The greeting: the client sends nothing (no fd above all) before it.
+        if net::send(conn, &Reply::Hello { version: PROTOCOL_VERSION }.to_bytes(), &[]).is_err() {
+            let _ = self.sys.close(conn);
+            return;
+        }
         self.conns.push(Conn { fd: conn, child: None });
     }
 

@@ -1,7 +1,8 @@
 //! The control protocol: one JSON message per SOCK_SEQPACKET datagram
 //! (at most [`MAX_MSG`] bytes) with up to [`MAX_FDS`] fds (SCM_RIGHTS).
-//! A client sends [`Request`]s, pid 1 answers with [`Reply`]s; the
-//! supervisor only ever answers `error` (a refused peer).
+//! pid 1 greets each accepted connection with `hello` (the supervisor
+//! instead answers a refused peer with `error` and closes); only then does
+//! the client send [`Request`]s, which pid 1 answers with [`Reply`]s.
 
 use crate::error::Code;
 use serde::{Deserialize, Serialize};
