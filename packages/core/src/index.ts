@@ -36,5 +36,5 @@ export function probe(): Probe {
 export function version(): string {
   return nativeVersion();
 }
-export { attach, buildLivePlan, generateName, list, Sandbox, start, type ExecOptions, type SandboxState, type StartOptions } from './live/sandbox';
+export { attach, buildLivePlan, copy, generateName, list, Sandbox, start, type ExecOptions, type SandboxState, type StartOptions } from './live/sandbox';
 export type { ReadyReport } from './report-types';

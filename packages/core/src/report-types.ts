@@ -33,6 +33,14 @@ export type Code =
   | 'E_SANDBOX_CLOSED'
   | 'E_CONTROL_DENIED'
   | 'E_REGISTRY_UNSAFE'
+  | 'E_NOT_FOUND'
+  | 'E_NOT_DIR'
+  | 'E_IS_DIR'
+  | 'E_EXISTS'
+  | 'E_NOT_EMPTY'
+  | 'E_READ_ONLY'
+  | 'E_PERMISSION'
+  | 'E_CP_UNSAFE'
   | 'E_USAGE'
   | 'E_INTERNAL';
 /**

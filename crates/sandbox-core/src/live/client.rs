@@ -3,6 +3,7 @@
 //!
 //!   client exec [--report-fd N] [--tty] [--clear-env] [--env K=V]... [--cwd D] NAME -- ARGV...
 //!   client stop [--timeout-ms N] NAME...
+//!   client cp SRC DEST              one of them NAME:PATH (docker cp's rules)
 //!   client ps                       the running sandboxes, a JSON array on stdout
 //!   client root                     the registry directory
 //!
@@ -37,6 +38,13 @@ pub fn main(args: &[String]) -> ! {
     match args.first().map(String::as_str) {
         Some("exec") => exec_main(&args[1..]),
         Some("stop") => stop_main(&args[1..]),
+        Some("cp") => match args.get(1..).unwrap_or_default() {
+            [src, dst] => match cp(src, dst) {
+                Ok(()) => LinuxSys.exit(0),
+                Err(e) => fail(None, e),
+            },
+            _ => usage("cp takes SRC and DEST, one of them NAME:PATH"),
+        },
         Some("ps") => {
             let reg = Registry::open().unwrap_or_else(|e| fail(None, e));
             println!("{}", serde_json::to_string(&reg.list()).expect("states serialize"));
@@ -314,4 +322,151 @@ pub fn stop(name: &str, timeout_ms: u32) -> Result<(), SetupError> {
         }
     }
     Ok(())
+}
+
+/// `NAME:PATH` (the part before the first `:` holds no `/`), else a host path.
+fn sandbox_side(arg: &str) -> Option<(&str, &str)> {
+    let (name, path) = arg.split_once(':')?;
+    (!name.is_empty() && !name.contains('/')).then_some((name, path))
+}
+
+/// One request on a fresh connection.
+fn send_req(name: &str, req: &Request, fds: &[Fd]) -> Result<OwnedFd, SetupError> {
+    let conn = connect(name)?;
+    net::send(conn.as_raw_fd(), &req.to_bytes(), fds).map_err(|e| SetupError::new(Code::SandboxClosed, format!("cannot reach sandbox {name}: {e}")))?;
+    Ok(conn)
+}
+
+/// One request on a fresh connection and its first reply.
+fn ask(name: &str, req: &Request, fds: &[Fd]) -> Result<(OwnedFd, Reply), SetupError> {
+    let conn = send_req(name, req, fds)?;
+    match reply(conn.as_raw_fd(), name)? {
+        Some((Reply::Error { code, message }, _)) => Err(SetupError::new(code, message)),
+        Some((r, _)) => Ok((conn, r)),
+        None => Err(SetupError::new(Code::SandboxClosed, format!("sandbox {name} closed the connection"))),
+    }
+}
+
+fn stat_inside(name: &str, path: &str, follow: bool) -> Result<Option<String>, SetupError> {
+    match ask(name, &Request::Stat { path: path.into(), follow }, &[])? {
+        (_, Reply::Stat { kind }) => Ok(kind),
+        _ => Err(SetupError::new(Code::Setup, format!("unexpected reply from sandbox {name}"))),
+    }
+}
+
+/// Wait for a copy worker: its error, else its status.
+fn wait_worker(conn: &OwnedFd, name: &str) -> Result<(), SetupError> {
+    let mut err = None;
+    loop {
+        match reply(conn.as_raw_fd(), name)? {
+            Some((Reply::Error { code, message }, _)) => err = Some(SetupError::new(code, message)),
+            Some((Reply::Exited { status }, _)) => {
+                return match (err, status) {
+                    (Some(e), _) => Err(e),
+                    (None, 0) => Ok(()),
+                    (None, s) => Err(SetupError::new(Code::Setup, format!("the copy in sandbox {name} failed with status {s}"))),
+                };
+            }
+            Some(_) => {}
+            None => return Err(err.unwrap_or_else(|| SetupError::new(Code::SandboxClosed, format!("sandbox {name} ended during the copy")))),
+        }
+    }
+}
+
+/// The last component of a path (`/` and `.` have none: the contents).
+fn base(p: &str) -> Option<String> {
+    std::path::Path::new(p.trim_end_matches('/')).file_name().map(|s| s.to_string_lossy().into_owned())
+}
+
+fn parent(p: &str) -> String {
+    let t = p.trim_end_matches('/');
+    match t.rfind('/') {
+        Some(0) => "/".into(),
+        Some(i) => t[..i].into(),
+        None => ".".into(),
+    }
+}
+
+/// Where a copy lands by docker cp's rules: (directory, rename of the top
+/// entry, contents only). `dest_kind` is what the destination is (followed).
+fn rebase(
+    src: &str,
+    src_is_dir: bool,
+    dest: &str,
+    dest_kind: Option<&str>,
+    parent_is_dir: impl FnOnce(&str) -> Result<bool, SetupError>,
+    where_: &str,
+) -> Result<(String, Option<String>, bool), SetupError> {
+    let contents = src_is_dir && (src.ends_with("/.") || src == ".");
+    match dest_kind {
+        Some("dir") => Ok((dest.to_string(), None, contents)),
+        Some(_) if src_is_dir => Err(SetupError::new(Code::NotDir, format!("cannot copy a directory to a file: {dest} {where_}"))),
+        Some(_) => Ok((parent(dest), base(dest), false)),
+        None => {
+            if dest.ends_with('/') && !src_is_dir {
+                return Err(SetupError::new(Code::NotFound, format!("destination directory {dest} does not exist {where_}")));
+            }
+            let p = parent(dest);
+            if !parent_is_dir(&p)? {
+                return Err(SetupError::new(Code::NotFound, format!("could not find the parent directory {p} {where_}")));
+            }
+            // A new name: the source (a directory with its contents) becomes it.
+            Ok((p, base(dest), false))
+        }
+    }
+}
+
+/// `sandboxctl cp SRC DEST`: one side is `NAME:PATH`. Streams tar through a
+/// pipe; see copy.rs for how each side resolves paths.
+pub fn cp(src: &str, dst: &str) -> Result<(), SetupError> {
+    use super::copy;
+    let usage = |m: &str| SetupError::new(Code::Usage, m.to_string());
+    match (sandbox_side(src), sandbox_side(dst)) {
+        (None, Some((name, dest))) => {
+            // Host to sandbox. The source: links copied as links unless it ends in `/`.
+            let follow = src.ends_with('/') || src.ends_with("/.");
+            let md = if follow { std::fs::metadata(src) } else { std::fs::symlink_metadata(src) };
+            let md = md.map_err(|_| SetupError::new(Code::NotFound, format!("could not find {src} on the host")))?;
+            let where_ = format!("in sandbox {name}");
+            let dest_kind = stat_inside(name, dest, true)?;
+            let (dir, rename, contents) =
+                rebase(src, md.is_dir(), dest, dest_kind.as_deref(), |p| Ok(stat_inside(name, p, true)?.as_deref() == Some("dir")), &where_)?;
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| copy::errno_error(e, "a pipe"))?;
+            let top = if contents { String::new() } else { base(src).unwrap_or_else(|| ".".into()) };
+            // The worker reads while we write; its answer comes after.
+            let conn = send_req(name, &Request::CopyIn { dir: dir.clone(), rename }, &[r.as_raw_fd()])?;
+            drop(r);
+            let src_path = if follow { std::fs::canonicalize(src).unwrap_or_else(|_| src.into()) } else { src.into() };
+            let sent = copy::tar_path(&src_path, &top, contents, std::io::BufWriter::with_capacity(1 << 16, std::fs::File::from(w)));
+            let done = wait_worker(&conn, name);
+            // The worker's error says more than a broken pipe here.
+            done.and(sent).map_err(|e| {
+                if e.code == Code::ReadOnly {
+                    SetupError::new(Code::ReadOnly, format!("cannot copy into {dir}: read-only in sandbox {name}"))
+                } else {
+                    e
+                }
+            })
+        }
+        (Some((name, path)), None) => {
+            // Sandbox to host.
+            let follow = path.ends_with('/') || path.ends_with("/.");
+            let kind = stat_inside(name, path, follow)?.ok_or_else(|| SetupError::new(Code::NotFound, format!("could not find {path} in sandbox {name}")))?;
+            let is_dir = kind == "dir";
+            let dest_kind = std::fs::metadata(dst).ok().map(|m| copy::kind_of(&m));
+            let (dir, rename, contents) =
+                rebase(path, is_dir, dst, dest_kind, |p| Ok(std::fs::metadata(p).map(|m| m.is_dir()).unwrap_or(false)), "on the host")?;
+            let root = nix::fcntl::open(dir.as_str(), nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                .map_err(|e| copy::errno_error(e, &dir))?;
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| copy::errno_error(e, "a pipe"))?;
+            let name_in = if contents { String::new() } else { base(path).unwrap_or_else(|| ".".into()) };
+            let conn = send_req(name, &Request::CopyOut { path: path.into(), name: name_in, contents }, &[w.as_raw_fd()])?;
+            drop(w);
+            let got = copy::extract(std::io::BufReader::with_capacity(1 << 16, std::fs::File::from(r)), &root, rename.as_deref(), copy::Resolve::Openat2);
+            let done = wait_worker(&conn, name);
+            done.and(got.map(drop))
+        }
+        (Some(_), Some(_)) => Err(usage("copying between two sandboxes is not supported: copy through the host")),
+        (None, None) => Err(usage("one of SRC and DEST must be NAME:PATH")),
+    }
 }

@@ -13,6 +13,7 @@
 //! datagram with its fds; [`net`] holds the socket calls.
 
 pub mod client;
+pub mod copy;
 pub mod net;
 pub mod pid1;
 pub mod proto;

@@ -15,7 +15,7 @@ use super::proto::{ExecRequest, Reply, Request, PROTOCOL_VERSION};
 use crate::error::Code;
 use crate::plan::{LiveEnd, Plan};
 use crate::sys::{Errno, Exec, ExecFailure, ExitStatus, Fd, Sys, HANDLED_SIGNALS, POLLIN};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 
 /// What pid 1 keeps from the start for the programs it forks.
 pub struct Defaults {
@@ -222,14 +222,35 @@ impl State<'_> {
             Ok(r) => r,
             Err(e) => return self.reply(fd, Reply::error(Code::Usage, format!("bad request: {e}")), true),
         };
-        match req {
+        match &req {
             Request::Hello { .. } => self.reply(fd, Reply::Hello { version: PROTOCOL_VERSION }, false),
             Request::Signal { signal } => {
                 if let Some(pid) = self.conns.iter().find(|c| c.fd == fd).and_then(|c| c.child) {
-                    let _ = self.sys.kill(pid, signal);
+                    let _ = self.sys.kill(pid, *signal);
                 }
             }
-            Request::Stop { timeout_ms } => self.stop(timeout_ms as u64),
+            Request::Stop { timeout_ms } => self.stop(*timeout_ms as u64),
+            Request::Stat { path, follow } => {
+                let p = self.in_cwd(path);
+                let md = if *follow { std::fs::metadata(&p) } else { std::fs::symlink_metadata(&p) };
+                self.reply(fd, Reply::Stat { kind: md.ok().map(|m| super::copy::kind_of(&m).to_string()) }, false)
+            }
+            Request::CopyIn { .. } | Request::CopyOut { .. } => {
+                if self.closed() {
+                    return self.reply(fd, Reply::error(Code::SandboxClosed, "the sandbox is ending"), true);
+                }
+                if fds.len() != 1 || self.conns.iter().any(|c| c.fd == fd && c.child.is_some()) {
+                    return self.reply(fd, Reply::error(Code::Usage, "a copy passes exactly one fd, one per connection"), true);
+                }
+                match self.worker(fd, &req, fds[0].as_raw_fd()) {
+                    Ok(pid) => {
+                        if let Some(c) = self.conns.iter_mut().find(|c| c.fd == fd) {
+                            c.child = Some(pid);
+                        }
+                    }
+                    Err(e) => self.reply(fd, Reply::error(Code::Setup, format!("cannot fork the copy worker: {e}")), true),
+                }
+            }
             Request::Exec(x) => {
                 if self.closed() {
                     return self.reply(fd, Reply::error(Code::SandboxClosed, "the sandbox is ending"), true);
@@ -238,7 +259,7 @@ impl State<'_> {
                     return self.reply(fd, Reply::error(Code::Usage, "one exec per connection"), true);
                 }
                 let raw: Vec<Fd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-                match self.exec(&x, &raw) {
+                match self.exec(x, &raw) {
                     Ok((pid, master)) => {
                         let sent = net::send(fd, &Reply::Started { pid }.to_bytes(), master.as_slice());
                         if let Some(m) = master {
@@ -259,6 +280,52 @@ impl State<'_> {
             }
         }
         drop(fds);
+    }
+
+    /// A path of a request: absolute, or relative to the sandbox's working directory.
+    fn in_cwd(&self, path: &str) -> std::path::PathBuf {
+        std::path::Path::new(&self.defaults.cwd).join(path)
+    }
+
+    /// Fork a copy worker: it holds the sandbox's restrictions (inherited
+    /// from pid 1 after its drop), works in the sandbox's root and working
+    /// directory, reports a failure on the connection and exits 1.
+    fn worker(&self, conn: Fd, req: &Request, stream: Fd) -> Result<i32, Errno> {
+        // SAFETY: pid 1 is single-threaded; the child only runs Rust code of
+        // this crate and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(Errno::last());
+        }
+        if pid > 0 {
+            return Ok(pid);
+        }
+        let _ = crate::sys::LinuxSys.unblock_signals();
+        let result = (|| -> Result<(), crate::error::SetupError> {
+            // SAFETY: the fd came with the request; the worker owns its copy.
+            let stream = unsafe { std::fs::File::from_raw_fd(libc::dup(stream)) };
+            match req {
+                Request::CopyIn { dir, rename } => {
+                    let p = self.in_cwd(dir);
+                    let root = nix::fcntl::open(&p, nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                        .map_err(|e| super::copy::errno_error(e, &p.display().to_string()))?;
+                    super::copy::extract(std::io::BufReader::with_capacity(1 << 16, stream), &root, rename.as_deref(), super::copy::Resolve::Walk).map(drop)
+                }
+                Request::CopyOut { path, name, contents } => {
+                    super::copy::tar_path(&self.in_cwd(path), name, *contents, std::io::BufWriter::with_capacity(1 << 16, stream))
+                }
+                _ => Ok(()),
+            }
+        })();
+        let status = match result {
+            Ok(()) => 0,
+            Err(e) => {
+                let _ = net::send(conn, &Reply::Error { code: e.code, message: e.to_string() }.to_bytes(), &[]);
+                1
+            }
+        };
+        // SAFETY: leave the forked worker without running pid 1's exit paths.
+        unsafe { libc::_exit(status) }
     }
 
     /// Fork the program of an `exec`: the sandbox's environment with the

@@ -34,6 +34,24 @@ pub enum Request {
         #[serde(rename = "timeoutMs")]
         timeout_ms: u32,
     },
+    /// What `path` is inside (cp's preflight); `follow`: stat, not lstat.
+    Stat {
+        path: String,
+        follow: bool,
+    },
+    /// Extract the tar stream on the message's one fd below the directory `dir`,
+    /// the first component of each entry renamed to `rename` when given.
+    CopyIn {
+        dir: String,
+        rename: Option<String>,
+    },
+    /// Write `path` as a tar stream on the message's one fd, its entries named
+    /// `name/...` (or, with `contents`, the directory's entries themselves).
+    CopyOut {
+        path: String,
+        name: String,
+        contents: bool,
+    },
 }
 
 /// A program to start in the sandbox.
@@ -75,6 +93,10 @@ pub enum Reply {
     Error {
         code: Code,
         message: String,
+    },
+    /// What a path is: `dir`, `file`, `symlink`, `other`; none when missing.
+    Stat {
+        kind: Option<String>,
     },
 }
 

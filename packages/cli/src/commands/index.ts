@@ -3,6 +3,7 @@
  * `main` registers and routes, and failures name (./report.ts).
  */
 
+import { CpCommand } from './cp';
 import { DoctorCommand } from './doctor';
 import { ExecCommand } from './exec';
 import { ExplainCommand } from './explain';
@@ -15,7 +16,7 @@ import { SeccompExportCommand } from './seccomp/export';
 import { StopCommand } from './stop';
 import { TrustCommand } from './trust';
 
-export const COMMANDS = [RunCommand, ExecCommand, PsCommand, StopCommand, PrintPlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand] as const;
+export const COMMANDS = [RunCommand, ExecCommand, CpCommand, PsCommand, StopCommand, PrintPlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand] as const;
 
 /** The first words of the commands (`run`, `seccomp`…), without repeats, in {@link COMMANDS} order. */
 export const COMMAND_NAMES: readonly string[] = [...new Set(COMMANDS.flatMap((command) => command.paths.map((path) => path[0]!)))];

@@ -109,6 +109,21 @@ export class Sandbox {
     return runToCompletion(this.spawn(argv, options), options.input);
   }
 
+  /**
+   * Copies the host path `src` into the sandbox at `dest`, by `docker cp`'s
+   * rules (a trailing `/.` copies a directory's contents; links are copied as
+   * links unless `src` ends in `/`; `E_NOT_DIR` for a directory onto a file,
+   * `E_READ_ONLY` for a read-only target, `E_NOT_FOUND` for what is missing).
+   */
+  copyIn(src: string, dest: string): Promise<void> {
+    return copy(src, `${this.name}:${dest}`);
+  }
+
+  /** Copies `src` inside the sandbox to the host path `dest`; `E_CP_UNSAFE` when a parent on the host is a symlink. */
+  copyOut(src: string, dest: string): Promise<void> {
+    return copy(`${this.name}:${src}`, dest);
+  }
+
   /** SIGTERM to every process inside, SIGKILL after `timeoutMs` (default 10 s); resolves once the sandbox is gone. */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     const timeout = Math.max(0, Math.floor(options.timeoutMs ?? 10_000));
@@ -129,6 +144,15 @@ export class Sandbox {
       if (!(error instanceof SandboxError && error.code === 'E_SANDBOX_NOT_FOUND')) throw error;
     });
   }
+}
+
+/** `sandboxctl cp SRC DEST`: one of them `NAME:PATH`. */
+export async function copy(src: string, dest: string): Promise<void> {
+  const child = spawnChild(resolveInit(), ['client', 'cp', src, dest], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env } });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  if (status !== 0) throw clientError(stderr, status, `sandboxctl-init client cp ${src} ${dest}`);
 }
 
 /** The plan {@link start} runs. */
