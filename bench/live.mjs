@@ -74,7 +74,7 @@ try {
   }
   const mbps = (t) => (mb / (t / 1000)).toFixed(0);
   const h = median(host);
-  rows.push(['tar c | tar x on the host', median(host).toFixed(0), mbps(h), '1.00']);
+  rows.push(['tar c piped to tar x on the host (disk)', median(host).toFixed(0), mbps(h), '1.00']);
   rows.push(['cp into the sandbox (its tmpfs)', median(cin).toFixed(0), mbps(median(cin)), ratio(h, median(cin))]);
   rows.push(['cp out of the sandbox', median(cout).toFixed(0), mbps(median(cout)), ratio(h, median(cout))]);
   console.log(`\n### cp of ${files} files, ${mb} MB (median of ${rounds})\n`);
