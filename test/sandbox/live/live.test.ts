@@ -2,9 +2,10 @@
  * Live sandboxes from outside: `run --name --detach`, `ps`, `exec`, `stop`
  * and the library's start/exec/stop/attach/list, with their errors.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { attach, list, plan, SandboxError, start } from '@sandboxctl/core';
-import { BASE, requireKernel, until } from '../helpers';
+import { BASE, CLI, requireKernel, until } from '../helpers';
 import { alive, detached, execSh, lcli, privateRuntimeDir, ps, stopAll } from './live-helpers';
 
 let runtime: string;
@@ -137,5 +138,20 @@ describe('the library', () => {
     expect(list().map((s) => s.name)).toEqual(['one']);
     await sb.stop();
     expect(existsSync(`${runtime}/sandboxctl/sandboxes/one`)).toBe(false);
+  });
+});
+
+describe('exec -it', () => {
+  test('a program gets a pseudo-terminal of the sandbox\'s own devpts, relayed; its status comes back', async () => {
+    await detached('tty');
+    const cmd = `${process.execPath} ${CLI} exec -it tty -- /bin/sh -c 'tty; test -t 0 && echo stdin-is-tty; exit 3'`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env }, timeout: 20_000 });
+    expect(r.status).toBe(3);
+    expect(r.stdout).toMatch(/\/dev\/pts\/\d+\r?\n/);
+    expect(r.stdout).toContain('stdin-is-tty');
+    // without a terminal: a clear error, nothing started
+    const none = await lcli(['exec', '-it', 'tty', '--', '/bin/true']);
+    expect(none.code).toBe(125);
+    expect(none.stderr).toContain('E_SETUP');
   });
 });
