@@ -78,6 +78,17 @@ pub fn check_hostname(h: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A live sandbox's name: `^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$` (docker's
+/// rule). It names a directory in the registry, so nothing else may pass.
+pub fn check_sandbox_name(n: &str) -> Result<(), String> {
+    let ok_first = n.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    let ok_rest = n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+    if !ok_first || !ok_rest || n.len() > 63 {
+        return Err(format!("invalid sandbox name {n:?}: use 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -119,8 +119,9 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     T::deserialize(d).map(Some)
 }
 
-/// Plan fields a config file cannot set: the program is always the caller's.
-pub const EXCLUDED: [&str; 2] = ["argv", "version"];
+/// Plan fields a config file cannot set: the program is always the caller's,
+/// and so is a live sandbox's name (`run --name`).
+pub const EXCLUDED: [&str; 3] = ["argv", "version", "live"];
 
 /// What is wrong with a config file: the JSON path of the value ('' for the
 /// whole file) and why, e.g. `ops[2].target` and `expected string, got 3`.
@@ -561,6 +562,8 @@ pub fn json_schema() -> String {
             properties.insert(name.clone(), field);
         }
     }
+    // The plan's definitions, all of them (some belong to excluded fields).
+    schema["$defs"] = plan["$defs"].clone();
     let mut s = serde_json::to_string_pretty(&schema).expect("schema serializes");
     s.push('\n');
     s

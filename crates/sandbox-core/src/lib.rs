@@ -14,6 +14,7 @@ pub mod error;
 pub mod image;
 pub mod init;
 pub mod launch;
+pub mod live;
 pub mod oci;
 pub mod ops;
 pub mod plan;

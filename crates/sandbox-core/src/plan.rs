@@ -102,6 +102,11 @@ pub struct Plan {
     /// instead of an empty tmpfs; ops then resolve their targets inside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root: Option<RootSpec>,
+    /// A live sandbox (issue 13): named, registered, and reachable through
+    /// its control socket (`exec`, `stop`) while it runs. `argv` may be
+    /// empty when `live.end` is `stop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveSpec>,
 }
 
 /// What the post-run audit looks at and what it does with a finding.
@@ -197,6 +202,7 @@ impl Plan {
             status_fd: None,
             audit: None,
             root: None,
+            live: None,
         }
     }
 }
@@ -796,4 +802,35 @@ mod tests {
             "schema/plan.schema.json is stale: run `npm run gen` (cargo run -q -p sandbox-core --example gen-schema > schema/plan.schema.json)"
         );
     }
+}
+
+/// A live sandbox: its name in the caller's registry and when it ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LiveSpec {
+    /// `^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$` (docker's rule), unique among the
+    /// caller's running sandboxes.
+    pub name: String,
+    /// The launcher (the supervisor) leaves the caller's session once the
+    /// sandbox is ready and does not die with its caller.
+    #[serde(default)]
+    pub detach: bool,
+    /// When the sandbox ends.
+    #[serde(default)]
+    pub end: LiveEnd,
+    /// Free-form labels shown by `ps` (preset, image, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// When a live sandbox ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum LiveEnd {
+    /// With its program (`argv`), as a plain run; later requests get
+    /// `E_SANDBOX_CLOSED`.
+    #[default]
+    Program,
+    /// Only when stopped (`sandboxctl stop`); `argv` may be empty.
+    Stop,
 }

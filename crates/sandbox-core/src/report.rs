@@ -25,6 +25,16 @@ pub enum Report {
     },
     /// The program is running (its image replaced the fork's); the socket closes after this line.
     Started,
+    /// A live sandbox is registered and serves requests (its program, if
+    /// any, is running).
+    Ready {
+        /// The sandbox's name in the caller's registry.
+        name: String,
+        /// pid 1 of the sandbox, as the caller's pid namespace sees it.
+        pid: i32,
+        /// The control socket's path.
+        socket: String,
+    },
     /// The post-run audit's findings, after pid 1 was reaped.
     Audit(AuditReport),
     /// `sandboxctl-init image import|pack|inspect`: the image made or inspected (the last line).

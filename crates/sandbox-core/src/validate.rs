@@ -93,7 +93,14 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
     if plan.version != PLAN_VERSION {
         return Err(top("version", format!("version {} is not supported (expected {PLAN_VERSION})", plan.version)));
     }
-    if plan.argv.is_empty() {
+    if let Some(live) = &plan.live {
+        crate::check::check_sandbox_name(&live.name).map_err(|r| PlanError { code: Code::NameInvalid, ..top("live.name", r) })?;
+        if plan.tty {
+            return Err(top("tty", "a live sandbox's own program has no terminal: use `sandboxctl exec -it` for one"));
+        }
+    }
+    let no_program = plan.live.as_ref().is_some_and(|l| l.end == crate::plan::LiveEnd::Stop);
+    if plan.argv.is_empty() && !no_program {
         return Err(top("argv", "argv is empty: name a program to run"));
     }
     if plan.argv.len() > MAX_ARGS {
@@ -107,7 +114,7 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
             return Err(top(&format!("argv[{i}]"), format!("argument longer than {MAX_STRING} bytes")));
         }
     }
-    if plan.argv[0].is_empty() {
+    if plan.argv.first().is_some_and(|a| a.is_empty()) {
         return Err(top("argv[0]", "program name is empty"));
     }
     for (i, k) in plan.env.unset.iter().enumerate() {
@@ -347,6 +354,20 @@ mod tests {
         check(br#"{"argv":["true"],"ops":[{"kind":"bind","source":"/nonexistent-sandboxctl","target":"/x","optional":true}]}"#).unwrap();
         // ensure creates it at setup
         check(br#"{"argv":["true"],"ops":[{"kind":"bind","source":"/nonexistent-sandboxctl","target":"/x","ensure":true}]}"#).unwrap();
+    }
+
+    #[test]
+    fn a_live_plan_has_a_checked_name_and_may_have_no_program() {
+        check(br#"{"argv":[],"live":{"name":"web","end":{"kind":"stop"}}}"#).unwrap();
+        check(br#"{"argv":["true"],"live":{"name":"a.b_c-1"}}"#).unwrap();
+        // without end=stop the program is required
+        assert_eq!(err(r#"{"argv":[],"live":{"name":"web"}}"#).path, "plan.argv");
+        for bad in ["", "../x", ".x", "a b", "é"] {
+            let e = err(&format!(r#"{{"argv":["true"],"live":{{"name":{bad:?}}}}}"#));
+            assert_eq!((e.path.as_str(), e.code), ("plan.live.name", Code::NameInvalid), "{bad:?}");
+        }
+        assert_eq!(err(r#"{"argv":["sh"],"tty":true,"live":{"name":"web"}}"#).path, "plan.tty");
+        assert_eq!(err(r#"{"argv":["true"],"live":{"name":"web","bogus":1}}"#).code, Code::PlanInvalid);
     }
 
     #[test]

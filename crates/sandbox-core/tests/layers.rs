@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["ops", "audit", "oci", "env", "archive"],
     &["image"],
     &["validate", "report", "config"],
+    &["live"],
     &["init", "container"],
     &["launch"],
 ];

@@ -5,6 +5,7 @@
 //!   sandboxctl-init --plan-fd N     plan on fd N (one JSON line), reports back on it
 //!   sandboxctl-init --plan FILE|-   plan from a file or stdin, errors on stderr
 //!   sandboxctl-init --version
+//!   sandboxctl-init client exec|stop|ps|root ...   act on live sandboxes (sandbox_core::live::client)
 //!   sandboxctl-init image import|pack|inspect …   the `image` commands (launch/image.rs)
 
 use sandbox_core::init::EXIT_SETUP;
@@ -20,6 +21,9 @@ fn usage(msg: &str) -> ! {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("client") {
+        sandbox_core::live::client::main(&args[1..]);
+    }
     if args.first().map(String::as_str) == Some("image") {
         std::process::exit(sandbox_core::launch::image::main(&args[1..]));
     }

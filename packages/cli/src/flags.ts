@@ -431,6 +431,12 @@ export const OTHER_FLAGS: readonly FlagSpec[] = [
   { flag: '--plan', values: ['FILE'], group: 'other', description: 'Export the seccomp section of this plan file instead of a preset' },
   { flag: '--arch', values: ['ARCH'], group: 'other', description: "Target architecture: x86_64 or aarch64 (default: this machine's)" },
   { flag: '--filter', values: ['N'], group: 'other', description: 'Which filter to write when the policy stacks several, from 0 (default 0)' },
+  // Live sandboxes: run's --name and --detach; exec, stop (packages/cli/src/commands/{exec,stop,ps}.ts).
+  { flag: '--name', values: ['NAME'], group: 'other', validator: t.cascade(t.isString(), [t.matchesRegExp(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/)]), description: 'Name the sandbox and keep it reachable: sandboxctl exec, cp, stop NAME' },
+  { flag: '--detach', values: [], group: 'other', initial: false, description: 'With a live sandbox: print its name once it runs and return; it outlives this command' },
+  { flag: '--env', values: ['KEY=VALUE'], group: 'other', repeat: true, validator: t.cascade(t.isString(), [t.matchesRegExp(/^[A-Za-z_][A-Za-z0-9_]*=/)]), description: 'Set an environment variable for the program' },
+  { flag: '--cwd', values: ['DIR'], group: 'other', description: "Working directory inside the sandbox (default: the sandbox's)" },
+  { flag: '--timeout', values: ['SECONDS'], group: 'other', validator: t.cascade(t.isNumber(), [t.isAtLeast(0)]), description: 'Seconds between SIGTERM and SIGKILL (default 10)' },
   { flag: '--platform', values: ['OS/ARCH'], group: 'other', description: "OS/ARCH[/VARIANT] of the image to take from a multi-platform index (default: this host's)" },
   { flag: '--compression', values: ['ALGO'], group: 'other', description: 'SquashFS compression: gzip (default), zstd or xz' },
 ];

@@ -25,7 +25,8 @@ function registeredArity(path: string): Record<string, number> {
 
 describe('the flag table', () => {
   it('is exactly the options `run` registers', () => {
-    expect(FLAG_ARITY).toEqual(registeredArity('sandboxctl run'));
+    // and run's own --name and --detach (live sandboxes)
+    expect({ ...FLAG_ARITY, '--name': 1, '--detach': 0 }).toEqual(registeredArity('sandboxctl run'));
   });
 
   it('and `plan` and `explain`, with their --json', () => {
@@ -36,7 +37,8 @@ describe('the flag table', () => {
   it('gives every flag of every command that takes values its names, as many as it takes', () => {
     for (const definition of createCli().definitions()) {
       for (const [flag, arity] of Object.entries(registeredArity(definition.path))) {
-        if (arity > 0) expect([definition.path, flag, flagSpec(flag)?.values.length]).toEqual([definition.path, flag, arity]);
+        // short aliases (exec's -e) are not in the table; their long names are
+        if (arity > 0 && flag.startsWith('--')) expect([definition.path, flag, flagSpec(flag)?.values.length]).toEqual([definition.path, flag, arity]);
       }
     }
   });

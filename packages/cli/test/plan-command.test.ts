@@ -268,7 +268,7 @@ describe('usage errors', () => {
   it('an unknown command', async () => {
     const error = await usageError(['frobnicate']);
     expect(error.message).toBe('unknown command "frobnicate"');
-    expect(error.hint).toMatch(/run, plan, doctor/);
+    expect(error.hint).toMatch(/run, exec, cp, ps, stop, plan, doctor/);
   });
 });
 

@@ -50,6 +50,34 @@ export const ERROR_CODES = [
   'E_IMAGE_UNSAFE',
   /** `image import` or `image pack`: the destination exists (pass `--force` to replace it). */
   'E_IMAGE_EXISTS',
+  /** A live sandbox's name is not `^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`. */
+  'E_NAME_INVALID',
+  /** A running sandbox of the caller's already has this name. */
+  'E_NAME_IN_USE',
+  /** No running sandbox of the caller's has this name. */
+  'E_SANDBOX_NOT_FOUND',
+  /** The sandbox ended (or is ending) while a request was made or served. */
+  'E_SANDBOX_CLOSED',
+  /** The control socket refused the peer: another user, or a process in another user namespace (inside a sandbox). */
+  'E_CONTROL_DENIED',
+  /** The registry directory of live sandboxes is not safe to use: not a directory we own, a symlink, or open to group or others (the message names it). */
+  'E_REGISTRY_UNSAFE',
+  /** A path to copy or to act on in a live sandbox does not exist (the message names it and where). */
+  'E_NOT_FOUND',
+  /** A path component is not a directory, or a directory was to be copied onto a file. */
+  'E_NOT_DIR',
+  /** A directory where a file was expected. */
+  'E_IS_DIR',
+  /** The path already exists. */
+  'E_EXISTS',
+  /** The directory is not empty. */
+  'E_NOT_EMPTY',
+  /** The target is on a read-only mount of the sandbox. */
+  'E_READ_ONLY',
+  /** The sandbox's user may not do this (EACCES, EPERM). */
+  'E_PERMISSION',
+  /** A copy would go through a symlink or leave its destination (an archive entry with `..`, a symlinked parent on the host). */
+  'E_CP_UNSAFE',
   /** (CLI only) a bad flag or argument. */
   'E_USAGE',
   /** (CLI only) a bug in sandboxctl itself. */

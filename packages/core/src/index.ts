@@ -37,3 +37,5 @@ export function probe(): Probe {
 export function version(): string {
   return nativeVersion();
 }
+export { attach, buildLivePlan, copy, generateName, list, Sandbox, start, type ExecOptions, type SandboxState, type StartOptions } from './live/sandbox';
+export type { ReadyReport } from './report-types';

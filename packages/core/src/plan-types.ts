@@ -27,6 +27,13 @@ export type EnvStep = SetEnvStep | AssignEnvStep | UnsetEnvStep | AppendPathEnvS
  */
 export type FileScope = 'host' | 'root';
 /**
+ * When a live sandbox ends.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "LiveEnd".
+ */
+export type LiveEnd = ProgramOp | StopOp;
+/**
  * Network mode.
  *
  * This interface was referenced by `Plan`'s JSON-Schema
@@ -181,6 +188,12 @@ export interface Plan {
    * behind before killing them, in milliseconds.
    */
   lingerMs?: number;
+  /**
+   * A live sandbox (issue 13): named, registered, and reachable through
+   * its control socket (`exec`, `stop`) while it runs. `argv` may be
+   * empty when `live.end` is `stop`.
+   */
+  live?: LiveSpec | null;
   namespaces?: Namespaces;
   network?: Network;
   /**
@@ -348,6 +361,44 @@ export interface Landlock {
    * Allow signals to processes outside the sandbox.
    */
   allowSignals?: boolean;
+}
+/**
+ * A live sandbox: its name in the caller's registry and when it ends.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "LiveSpec".
+ */
+export interface LiveSpec {
+  /**
+   * The launcher (the supervisor) leaves the caller's session once the
+   * sandbox is ready and does not die with its caller.
+   */
+  detach?: boolean;
+  end?: LiveEnd;
+  /**
+   * Free-form labels shown by `ps` (preset, image, ...).
+   */
+  labels?: {
+    [k: string]: string | undefined;
+  };
+  /**
+   * `^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$` (docker's rule), unique among the
+   * caller's running sandboxes.
+   */
+  name: string;
+}
+/**
+ * With its program (`argv`), as a plain run; later requests get
+ * `E_SANDBOX_CLOSED`.
+ */
+export interface ProgramOp {
+  kind: 'program';
+}
+/**
+ * Only when stopped (`sandboxctl stop`); `argv` may be empty.
+ */
+export interface StopOp {
+  kind: 'stop';
 }
 /**
  * Namespaces beyond user, mount and pid (always new).

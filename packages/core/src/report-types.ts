@@ -8,7 +8,13 @@
  * One report line, told apart by its `event`.
  */
 export type Report =
-  ErrorReport | SpawnedReport | StartedReport | AuditReport | ImageReport | ProgressReport;
+  | ErrorReport
+  | SpawnedReport
+  | StartedReport
+  | ReadyReport
+  | AuditReport
+  | ImageReport
+  | ProgressReport;
 /**
  * Stable error codes, the one list for Rust and TypeScript. Never rename
  * one: callers match on them. Some are raised only by the Node side
@@ -37,6 +43,20 @@ export type Code =
   | 'E_TARGET_MISSING'
   | 'E_IMAGE_UNSAFE'
   | 'E_IMAGE_EXISTS'
+  | 'E_NAME_INVALID'
+  | 'E_NAME_IN_USE'
+  | 'E_SANDBOX_NOT_FOUND'
+  | 'E_SANDBOX_CLOSED'
+  | 'E_CONTROL_DENIED'
+  | 'E_REGISTRY_UNSAFE'
+  | 'E_NOT_FOUND'
+  | 'E_NOT_DIR'
+  | 'E_IS_DIR'
+  | 'E_EXISTS'
+  | 'E_NOT_EMPTY'
+  | 'E_READ_ONLY'
+  | 'E_PERMISSION'
+  | 'E_CP_UNSAFE'
   | 'E_USAGE'
   | 'E_INTERNAL';
 /**
@@ -95,6 +115,25 @@ export interface SpawnedReport {
  */
 export interface StartedReport {
   event: 'started';
+}
+/**
+ * A live sandbox is registered and serves requests (its program, if
+ * any, is running).
+ */
+export interface ReadyReport {
+  event: 'ready';
+  /**
+   * The sandbox's name in the caller's registry.
+   */
+  name: string;
+  /**
+   * pid 1 of the sandbox, as the caller's pid namespace sees it.
+   */
+  pid: number;
+  /**
+   * The control socket's path.
+   */
+  socket: string;
 }
 /**
  * The post-run audit's findings, after pid 1 was reaped.

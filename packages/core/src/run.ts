@@ -65,10 +65,14 @@ export function spawn(options: SpawnOptions): SandboxProcess {
  * result as UTF-8; piped stdin receives `input` (or nothing) and is closed.
  */
 export async function run(options: RunOptions): Promise<RunResult> {
-  const handle = spawn(options);
+  return runToCompletion(spawn(options), options.input);
+}
+
+/** Feeds `input` to a started program and collects its piped output and exit: {@link run}'s result. */
+export async function runToCompletion(handle: SandboxProcess, input: RunOptions['input']): Promise<RunResult> {
   if (handle.stdin) {
     handle.stdin.on('error', () => {}); // EPIPE when the program ignores its input
-    handle.stdin.end(options.input ?? '');
+    handle.stdin.end(input ?? '');
   }
   const [result, stdout, stderr] = await Promise.all([handle.exited, collect(handle.stdout), collect(handle.stderr)]);
   const out: RunResult = { ...result };

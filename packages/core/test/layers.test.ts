@@ -24,6 +24,7 @@ const CORE_LAYERS: readonly (readonly string[])[] = [
   ['presets/', 'config/'],
   ['plan/sources.ts', 'plan/index.ts', 'launcher/', 'image/', 'explain.ts', 'diagnose.ts'],
   ['run.ts'],
+  ['live/'],
   ['index.ts'],
 ];
 

@@ -11,6 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, chmodSync, constants as fsc } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { BASE, CLI, INIT, INIT_IN, TRY, TRY_IN, UID, cli, hostProcessesWith, parseMountinfo, requireKernel, sh, until } from '../helpers';
+import { probes } from './probes';
 
 beforeAll(requireKernel);
 
@@ -45,137 +46,6 @@ afterAll(() => {
   process.stdout.write(out.join('\n') + '\n');
 });
 
-/**
- * Probes run in one sandbox (BASE set-up, default policy): case name, the
- * sbx-try arguments, the acceptable answers.
- */
-const probes: [string, string, string[]][] = [
-  // Terminal injection.
-  ['CVE-2017-5226 TIOCSTI pushes input into the caller\'s terminal', 'syscall ioctl-tiocsti', ['EPERM']],
-  ['CVE-2019-10063 TIOCSTI with high bits set in the 64-bit request', 'syscall ioctl-tiocsti-high', ['EPERM']],
-  ['CVE-2023-28100 TIOCLINUX (copy/paste into the console)', 'syscall ioctl-tioclinux', ['EPERM']],
-  ['TIOCSETD: a null line discipline left on the caller\'s terminal (issue 8)', 'syscall ioctl-tiocsetd', ['EPERM']],
-  ['TIOCCONS: console output redirected to this terminal', 'syscall ioctl-tioccons', ['EPERM']],
-  ['TIOCVHANGUP: hang up the terminal for every process on it', 'syscall ioctl-tiocvhangup', ['EPERM']],
-  ['TIOCSLCKTRMIOS: lock the terminal\'s settings for later users', 'syscall ioctl-tiocslcktrmios', ['EPERM']],
-  ['KDSKBSENT: a console function key that types a command later', 'syscall ioctl-kdskbsent', ['EPERM']],
-  ['VT_ACTIVATE: switch the host\'s virtual console', 'syscall ioctl-vt-activate', ['EPERM']],
-  // Filters that cannot see arguments (CVE-2021-41133).
-  ['CVE-2021-41133 clone3 hides its flags from the filter', 'syscall clone3', ['ENOSYS']],
-  ['CVE-2021-41133 new mount API: open_tree', 'syscall open_tree', ['ENOSYS']],
-  ['CVE-2021-41133 new mount API: move_mount', 'syscall move_mount', ['ENOSYS']],
-  ['CVE-2021-41133 new mount API: fsopen', 'syscall fsopen', ['ENOSYS']],
-  ['CVE-2021-41133 new mount API: fsconfig', 'syscall fsconfig', ['ENOSYS']],
-  ['CVE-2021-41133 new mount API: fsmount', 'syscall fsmount', ['ENOSYS']],
-  ['CVE-2021-41133 new mount API: fspick', 'syscall fspick', ['ENOSYS']],
-  ['CVE-2021-41133 new mount API: mount_setattr', 'syscall mount_setattr', ['ENOSYS']],
-  ['CVE-2021-41133 openat2 hides its mode in a struct (a set-uid file)', 'mode openat2 /tmp/sbx-suid-openat2 4755', ['ENOSYS']],
-  // Filters that only know one ABI.
-  ['i386 ABI through int 0x80 (unshare nr 310) bypassing an x86_64-only filter', 'syscall int80-unshare-user', ['SIGSYS']],
-  ['x32 syscall numbers (nr | 0x40000000) bypassing the filter', 'syscall x32-unshare-user', ['ENOSYS']],
-  // Nested namespaces: the entry point of most user-namespace kernel bugs.
-  ['CVE-2022-0185 nested user namespace: unshare(CLONE_NEWUSER)', 'syscall unshare-user', ['EPERM']],
-  ['CVE-2022-0185 nested user namespace: clone(CLONE_NEWUSER)', 'syscall clone-newuser', ['EPERM']],
-  ['new mount namespace: unshare(CLONE_NEWNS)', 'syscall unshare-ns', ['EPERM']],
-  ['new mount namespace: clone(CLONE_NEWNS)', 'syscall clone-newns', ['EPERM']],
-  ['new network namespace: unshare(CLONE_NEWNET)', 'syscall unshare-net', ['EPERM']],
-  ['setns(2) into any namespace', 'syscall setns', ['EPERM']],
-  ['setns into pid 1\'s mount namespace through /proc/1/ns/mnt', 'syscall setns-pid1-mnt', ['EACCES']],
-  // Mounts.
-  ['mount(2) a tmpfs over /', 'syscall mount', ['EPERM']],
-  ['bind /proc elsewhere to shed its restrictions', 'syscall mount-bind-proc', ['EPERM']],
-  ['umount /proc to reveal what it covers', 'syscall umount-proc', ['EPERM']],
-  ['umount2 / (detach the sandbox root)', 'syscall umount', ['EPERM']],
-  ['pivot_root out of the sandbox root', 'syscall pivot_root', ['EPERM']],
-  ['chroot (classic chroot escape needs it)', 'syscall chroot', ['EPERM']],
-  // pid 1 and its memory (runc CVE-2019-5736; peers.md: bwrap's pid 1 is traceable).
-  ['bwrap (peers.md) PTRACE_ATTACH to the sandbox\'s pid 1', 'syscall ptrace-pid1', ['EPERM']],
-  ['PTRACE_TRACEME (ptrace of the program by its parent)', 'syscall ptrace-traceme', ['EPERM']],
-  ['Codex process_vm_readv of pid 1\'s memory', 'vm-read 1', ['EPERM']],
-  ['CVE-2019-5736 open pid 1\'s executable through /proc/1/exe', 'read /proc/1/exe', ['EACCES']],
-  ['CVE-2019-5736 read pid 1\'s memory through /proc/1/mem', 'read /proc/1/mem', ['EACCES']],
-  ['CVE-2019-5736 read pid 1\'s environment through /proc/1/environ', 'read /proc/1/environ', ['EACCES']],
-  ['reach the setup root through /proc/1/root', 'read /proc/1/root/etc/passwd', ['EACCES']],
-  ['reach the setup cwd through /proc/1/cwd', 'open /proc/1/cwd/. r', ['EACCES']],
-  ['CVE-2019-5736 overwrite the sandboxctl-init binary bound into the sandbox', `open ${INIT_IN} w`, ['EROFS', 'ETXTBSY', 'EACCES']],
-  // Kernel interfaces that are not namespaced.
-  ['CVE-2016-0728 kernel keyring: keyctl', 'syscall keyctl', ['EPERM']],
-  ['kernel keyring: add_key', 'syscall add_key', ['EPERM']],
-  ['kernel keyring: request_key', 'syscall request_key', ['EPERM']],
-  ['CVE-2013-2094 perf_event_open', 'syscall perf_event_open', ['EPERM']],
-  ['bpf(BPF_PROG_LOAD) of a kprobe program', 'syscall bpf-prog-load-kprobe', ['EPERM']],
-  ['personality(PER_LINUX32)', 'syscall personality-linux32', ['EPERM']],
-  ['personality(ADDR_NO_RANDOMIZE) turns ASLR off', 'syscall personality-no-aslr', ['EPERM']],
-  ['CVE-2015-5157 modify_ldt (16-bit segments)', 'syscall modify_ldt', ['EPERM']],
-  ['syslog(2): the kernel log leaks addresses', 'syscall syslog', ['EPERM']],
-  ['init_module', 'syscall init_module', ['EPERM']],
-  ['finit_module', 'syscall finit_module', ['EPERM']],
-  ['delete_module', 'syscall delete_module', ['EPERM']],
-  ['kexec_load', 'syscall kexec_load', ['EPERM']],
-  ['kexec_file_load', 'syscall kexec_file_load', ['EPERM']],
-  ['reboot(2)', 'syscall reboot', ['EPERM']],
-  ['swapon', 'syscall swapon', ['EPERM']],
-  ['swapoff', 'syscall swapoff', ['EPERM']],
-  ['clock_settime(CLOCK_REALTIME)', 'syscall clock_settime', ['EPERM']],
-  ['settimeofday', 'syscall settimeofday', ['EPERM']],
-  ['adjtimex', 'syscall adjtimex', ['EPERM']],
-  ['acct (process accounting to a file)', 'syscall acct', ['EPERM']],
-  ['quotactl', 'syscall quotactl', ['EPERM']],
-  ['uselib', 'syscall uselib', ['EPERM']],
-  ['move_pages (NUMA)', 'syscall move_pages', ['EPERM']],
-  ['set_mempolicy (NUMA)', 'syscall set_mempolicy', ['EPERM']],
-  ['iopl (raw port I/O)', 'syscall iopl', ['EPERM', 'ENOSYS']],
-  ['ioperm (raw port I/O)', 'syscall ioperm', ['EPERM', 'ENOSYS']],
-  // Socket families with a history of kernel bugs.
-  ['CVE-2016-8655 / CVE-2017-7308 AF_PACKET socket', 'syscall socket-packet', ['EAFNOSUPPORT']],
-  ['CVE-2021-26708 AF_VSOCK socket', 'syscall socket-vsock', ['EAFNOSUPPORT']],
-  ['AF_ALG socket (kernel crypto API)', 'syscall socket-alg', ['EAFNOSUPPORT']],
-  ['AF_KEY socket', 'syscall socket-key', ['EAFNOSUPPORT']],
-  ['AF_BLUETOOTH socket', 'syscall socket-bluetooth', ['EAFNOSUPPORT']],
-  ['raw IP socket (spoofing)', 'syscall socket-raw-inet', ['EPERM']],
-  // Identity and ownership. The filter lets set*id and chown through (no-ops
-  // are what make and cp -a do); the kernel refuses every real change: one
-  // uid and one gid are mapped and the program holds no capability.
-  ['setuid to another uid', 'syscall setuid-other', ['EINVAL', 'EPERM']],
-  ['setresuid to another uid', 'syscall setresuid-other', ['EINVAL', 'EPERM']],
-  ['setgid to another gid', 'syscall setgid-other', ['EINVAL', 'EPERM']],
-  ['setgroups (drop a deny-group)', 'syscall setgroups-0', ['EPERM']],
-  ['setgroups to another group', 'syscall setgroups-other', ['EPERM', 'EINVAL']],
-  ['chown a directory to another uid', 'syscall chown-other', ['EINVAL', 'EPERM']],
-  ['chgrp a directory to another gid', 'syscall chgrp-other', ['EINVAL', 'EPERM']],
-  // Set-uid and set-gid bits (issue 8: a root caller left a set-uid-root binary on the host).
-  ['chmod 4755 (set-uid)', 'mode chmod /tmp/sbx-suid-chmod 4755', ['EPERM', 'ENOSYS']],
-  ['fchmod 2755 (set-gid)', 'mode fchmod /tmp/sbx-suid-fchmod 2755', ['EPERM']],
-  ['fchmodat 4755', 'mode fchmodat /tmp/sbx-suid-fchmodat 4755', ['EPERM']],
-  ['fchmodat2 6755', 'mode fchmodat2 /tmp/sbx-suid-fchmodat2 6755', ['EPERM']],
-  ['creat with mode 4755', 'mode creat /tmp/sbx-suid-creat 4755', ['EPERM', 'ENOSYS']],
-  ['open O_CREAT with mode 4755', 'mode open /tmp/sbx-suid-open 4755', ['EPERM', 'ENOSYS']],
-  ['openat O_CREAT with mode 2755', 'mode openat /tmp/sbx-suid-openat 2755', ['EPERM']],
-  ['O_TMPFILE with mode 4755, then linkat', 'mode tmpfile /tmp/sbx-suid-tmpfile 4755', ['EPERM']],
-  ['mknod of a regular file with mode 4755', 'mode mknodat /tmp/sbx-suid-mknodat 4755', ['EPERM']],
-  ['setxattr security.capability (cap_setuid+ep file capability)', 'xattr setxattr /tmp/sbx-cap-setxattr security.capability', ['EOPNOTSUPP']],
-  ['fsetxattr security.capability', 'xattr fsetxattr /tmp/sbx-cap-fsetxattr security.capability', ['EOPNOTSUPP']],
-  ['setxattrat security.capability (Linux 6.13)', 'xattr setxattrat /tmp/sbx-cap-setxattrat security.capability', ['EOPNOTSUPP']],
-  ['mknod a character device (/dev/null\'s numbers)', 'syscall mknod-char', ['EPERM']],
-  ['mknod a block device (the first disk)', 'syscall mknod-block', ['EPERM']],
-  ['sethostname (needs CAP_SYS_ADMIN over the uts namespace)', 'syscall sethostname', ['EPERM']],
-  ['setdomainname', 'syscall setdomainname', ['EPERM']],
-  // Global kernel knobs in proc (the proc op binds them read-only: a root caller's uid 0 is the host's root).
-  ['write a global sysctl (kernel.panic) through /proc/sys', 'open /proc/sys/kernel/panic w', ['EROFS', 'EACCES']],
-  ['write a network sysctl of the host (ip_forward)', 'open /proc/sys/net/ipv4/ip_forward w', ['EROFS', 'EACCES']],
-  ['write /proc/sysrq-trigger (crash or reboot the host)', 'open /proc/sysrq-trigger w', ['EROFS', 'EACCES', 'ENOENT']],
-  ['io_uring_setup (a kernel attack surface srt and Codex deny)', 'syscall io_uring_setup', ['EPERM']],
-  ['userfaultfd (widens kernel race windows)', 'syscall userfaultfd', ['EPERM']],
-  // /sys and devices.
-  ['CVE-2022-0492 cgroup v1 release_agent write', 'open /sys/fs/cgroup/memory/release_agent w', ['EROFS', 'EACCES', 'ENOENT']],
-  ['CVE-2022-0492 cgroup.procs write (move a host process)', 'open /sys/fs/cgroup/unified/cgroup.procs w', ['EROFS', 'EACCES', 'ENOENT']],
-  ['write /sys/power/state (suspend the host)', 'open /sys/power/state w', ['EROFS', 'EACCES', 'ENOENT']],
-  ['write /sys/kernel/mm/transparent_hugepage/enabled', 'open /sys/kernel/mm/transparent_hugepage/enabled w', ['EROFS', 'EACCES', 'ENOENT']],
-  ['/dev/mem is not in the sandbox\'s /dev', 'read /dev/mem', ['ENOENT']],
-  ['/dev/kmsg is not in the sandbox\'s /dev', 'read /dev/kmsg', ['ENOENT']],
-  ['/dev/kvm is not in the sandbox\'s /dev', 'open /dev/kvm r', ['ENOENT']],
-  ['/dev/loop-control is not in the sandbox\'s /dev', 'open /dev/loop-control r', ['ENOENT']],
-];
 
 describe('probes from inside one sandbox', () => {
   const answers = new Map<string, string>();

@@ -51,6 +51,9 @@ pub struct InitContext<'a> {
     /// plan.root is a SquashFS image: the detached FUSE mount the launcher
     /// made and serves, which pid 1 attaches (image/fuse.rs).
     pub image_mount: Option<Fd>,
+    /// plan.live: pid 1's end of the channel the supervisor hands accepted
+    /// control connections on (live/pid1.rs serves them).
+    pub live_chan: Option<Fd>,
     /// plan.env.steps with the launcher's half done (crate::env), applied
     /// to `env` once the root is built.
     pub env_steps: Vec<crate::env::Ready>,
@@ -76,7 +79,16 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     match start(sys, cx) {
         Ok(program) => {
             sys.release_memory();
-            reap(sys, cx.plan, program)
+            match (cx.live_chan, program) {
+                (Some(chan), program) => {
+                    let (cwd, _) = crate::live::pid1::default_cwd(cx.plan, cx.caller_cwd.as_deref());
+                    let defaults = crate::live::pid1::Defaults { env: cx.env.clone(), cwd, umask: program_umask(sys) };
+                    crate::live::pid1::serve(sys, cx.plan, chan, program, defaults)
+                }
+                (None, Some(program)) => reap(sys, cx.plan, program),
+                // Only a live plan may have no program (validate.rs).
+                (None, None) => sys.exit(EXIT_SETUP),
+            }
         }
         Err(Failed { err, status }) => {
             crate::report::error(sys, cx.report_fd, &Error::from(err));
@@ -85,8 +97,16 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     }
 }
 
-/// Every stage up to the running program, in order; its pid.
-fn start(sys: &dyn Sys, cx: &InitContext) -> Result<i32, Failed> {
+/// The umask programs get: the caller's, which pid 1 restored after setup.
+fn program_umask(sys: &dyn Sys) -> u32 {
+    let m = sys.umask(0o022);
+    sys.umask(m);
+    m
+}
+
+/// Every stage up to the running program, in order; its pid (none for a
+/// live sandbox started without one).
+fn start(sys: &dyn Sys, cx: &InitContext) -> Result<Option<i32>, Failed> {
     let plan = cx.plan;
     pid1(sys, plan)?;
     let ids = ids::map(sys, cx)?;
@@ -102,7 +122,14 @@ fn start(sys: &dyn Sys, cx: &InitContext) -> Result<i32, Failed> {
     let env = if cx.env_steps.is_empty() { None } else { Some(crate::env::finish(sys, &cx.env_steps, cx.env.clone())?) };
     privileges::drop(sys, plan, cx.seccomp, last_cap)?;
     sys.umask(old_umask);
-    program::start(sys, cx, old_umask, tty, env)
+    if plan.argv.is_empty() {
+        // A live sandbox without a program: it serves from now on.
+        if let Some(fd) = cx.report_fd {
+            let _ = sys.close(fd);
+        }
+        return Ok(None);
+    }
+    program::start(sys, cx, old_umask, tty, env).map(Some)
 }
 
 /// This process as the sandbox's pid 1: nobody attaches to it, it dies with
@@ -113,7 +140,8 @@ fn pid1(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
     }
     // Yama: nobody may attach to us by exception. Not fatal: Yama may be absent.
     let _ = sys.prctl(Prctl::SetPtracerNone);
-    if plan.die_with_parent {
+    // A live sandbox's pid 1 always dies with its supervisor.
+    if plan.die_with_parent || plan.live.is_some() {
         sys.prctl(Prctl::SetPdeathsig(libc::SIGKILL)).ctx(Code::Setup, "set the parent-death signal")?;
     }
     if plan.network == Network::None {

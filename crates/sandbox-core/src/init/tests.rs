@@ -30,6 +30,7 @@ fn cx(plan: &Plan) -> InitContext<'_> {
         env: vec!["PATH=/usr/bin".into()],
         tty_sock: None,
         image_mount: None,
+        live_chan: None,
         env_steps: Vec::new(),
     }
 }

@@ -92,7 +92,7 @@ pub fn userns_error(sys: &dyn Sys, e: Errno) -> SetupError {
 
 /// Clone pid 1 and wait for it. Never returns.
 pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -> ! {
-    let Launched { pid, tty, cleanup } = match start(sys, host_uid, host_gid, cx) {
+    let Launched { pid, tty, cleanup, live } = match start(sys, host_uid, host_gid, cx) {
         Ok(l) => l,
         // The one place a launcher failure becomes its report and exit status.
         Err(e) => {
@@ -110,6 +110,11 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
     if let Some(fd) = cx.plan.status_fd {
         let _ = sys.write_fd(fd, format!("{{ \"child-pid\": {pid} }}\n").as_bytes());
     }
+    // A live sandbox: the launcher is its supervisor until pid 1 ends.
+    if let Some(hold) = live {
+        let code = crate::live::supervisor::supervise(sys, cx.plan, hold, pid, cx.report_fd);
+        cleanup.finish(sys, cx, code)
+    }
     let mut stop = Stop::new(pid, cx.plan);
     let code = match tty {
         Some((mine, _)) => relay::relay(sys, mine, &mut stop),
@@ -124,6 +129,8 @@ struct Launched {
     /// plan.tty: the socket pair pid 1 sends the pty master back on.
     tty: Option<(Fd, Fd)>,
     cleanup: Cleanup,
+    /// plan.live: the registry entry, control socket and channel to pid 1.
+    live: Option<crate::live::supervisor::LiveHold>,
 }
 
 /// Every stage up to a cloned pid 1, in order.
@@ -142,15 +149,29 @@ fn start(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -> Res
     // nothing of the sandbox exists yet (audit/mod.rs).
     let audit = audit_before(&LinuxAuditFs, plan)?;
     let held = cleanup::stand_ins(sys, cx, host_uid)?;
-    let launched = clone_pid1(sys, host_uid, host_gid, cx, image_mount, env_steps);
+    // plan.live: the registry entry (E_NAME_IN_USE) and the control socket.
+    let live = match crate::live::supervisor::prepare(sys, plan) {
+        Ok(l) => l,
+        Err(e) => {
+            if let Some(fd) = image_mount {
+                let _ = sys.close(fd);
+            }
+            cleanup::release(sys, held);
+            return Err(e);
+        }
+    };
+    let launched = clone_pid1(sys, host_uid, host_gid, cx, image_mount, live.as_ref(), env_steps);
     // pid 1 holds the image's mount now (or it failed): ours goes, so the
     // mount and its server end with the sandbox.
     if let Some(fd) = image_mount {
         let _ = sys.close(fd);
     }
     match launched {
-        Ok((pid, tty)) => Ok(Launched { pid, tty, cleanup: Cleanup { held, audit } }),
+        Ok((pid, tty)) => Ok(Launched { pid, tty, cleanup: Cleanup { held, audit }, live }),
         Err(e) => {
+            if let Some(l) = live {
+                l.release(sys);
+            }
             cleanup::release(sys, held);
             Err(e)
         }
@@ -180,6 +201,7 @@ fn clone_pid1(
     host_gid: u32,
     cx: &LaunchContext,
     image_mount: Option<Fd>,
+    live: Option<&crate::live::supervisor::LiveHold>,
     env_steps: Vec<crate::env::Ready>,
 ) -> Result<(i32, Option<(Fd, Fd)>), SetupError> {
     let plan = cx.plan;
@@ -199,6 +221,7 @@ fn clone_pid1(
                 env: program_env(plan, &cx.env),
                 tty_sock: tty.map(|(_, theirs)| theirs),
                 image_mount,
+                live_chan: live.map(|l| l.in_child(sys)),
                 env_steps,
             };
             init::run_init(sys, &icx)

@@ -3,7 +3,9 @@
  * `main` registers and routes, and failures name (./report.ts).
  */
 
+import { CpCommand } from './cp';
 import { DoctorCommand } from './doctor';
+import { ExecCommand } from './exec';
 import { ExplainCommand } from './explain';
 import { ImageImportCommand } from './image/import';
 import { ImageInspectCommand } from './image/inspect';
@@ -12,11 +14,13 @@ import { OciCommand } from './oci';
 import { PrintPlanCommand } from './plan';
 import { PresetsCommand } from './presets';
 import { PresetsShowCommand } from './presets/show';
+import { PsCommand } from './ps';
 import { RunCommand, RunImageDefaultsCommand } from './run';
 import { SeccompExportCommand } from './seccomp/export';
+import { StopCommand } from './stop';
 import { TrustCommand } from './trust';
 
-export const COMMANDS = [RunCommand, RunImageDefaultsCommand, PrintPlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand, OciCommand, ImageImportCommand, ImagePackCommand, ImageInspectCommand] as const;
+export const COMMANDS = [RunCommand, RunImageDefaultsCommand, ExecCommand, CpCommand, PsCommand, StopCommand, PrintPlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand, OciCommand, ImageImportCommand, ImagePackCommand, ImageInspectCommand] as const;
 
 /** The first words of the commands (`run`, `seccomp`…), without repeats, in {@link COMMANDS} order. */
 export const COMMAND_NAMES: readonly string[] = [...new Set(COMMANDS.flatMap((command) => command.paths.map((path) => path[0]!)))];

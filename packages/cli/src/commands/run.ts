@@ -6,8 +6,8 @@
 
 import { constants } from 'node:os';
 import { Command } from 'clipanion';
-import { canUseTty, isSandboxError, SandboxError, SandboxProcess, type ExitResult } from '@sandboxctl/core';
-import { usage } from '../flags';
+import { canUseTty, generateName, isSandboxError, SandboxError, SandboxProcess, type ExitResult } from '@sandboxctl/core';
+import { clipanionOption, usage } from '../flags';
 import { PlanCommand } from '../plan-command';
 import { formatTaint } from '../taint-report';
 
@@ -31,6 +31,8 @@ export class RunCommand extends PlanCommand {
 
       With \`--preset agent\`, a post-run audit looks for what the run created or changed that host tools would execute (git config and hooks, .vscode, .claude, .mcp.json, sandboxctl.json...): \`--on-taint=revert\` (the default) puts back what was there and moves the rest into a quarantine under ~/.local/state/sandboxctl/quarantine, \`--on-taint=fail\` leaves it and exits with E_TAINTED, \`--on-taint=warn\` only reports; findings are printed on stderr.
 
+      \`--name NAME\` makes a live sandbox: registered under that name while it runs, so \`sandboxctl exec NAME -- CMD\` starts more programs in it (with exactly its restrictions), \`sandboxctl ps\` lists it and \`sandboxctl stop NAME\` ends it. \`--detach\` prints the name once the sandbox runs and returns; the sandbox outlives the command (without \`--name\` a name is generated). A live sandbox's own program has no terminal of its own: use \`sandboxctl exec -it NAME -- sh\` for one.
+
       The exit status is the program's (128+N when it was killed by signal N). Failures of sandboxctl itself print \`sandboxctl: E_CODE: message\` and exit with 125; 126 and 127 mean the command could not be executed or was not found. The command is looked up and started as \`execvp\` does: in the sandbox's \`PATH\`, and a file without a \`#!\` line runs with \`/bin/sh\`. It starts with every signal at its default disposition and none blocked, as from a shell.
     `,
     examples: [
@@ -39,6 +41,7 @@ export class RunCommand extends PlanCommand {
       ['Run the agent itself: it needs the network and its API key', '$0 run --preset agent --share-net --allow-env ANTHROPIC_API_KEY -- claude'],
       ['With a writable ./out, the network and one token let through', '$0 run --preset agent --bind ./out ./out --share-net --allow-env GITHUB_TOKEN -- npm publish --dry-run'],
       ['A hermetic build of ./src into ./dist', '$0 run --preset build --input src --input package.json --output dist -- make'],
+      ['Keep a sandbox running under a name, then run more commands in it', '$0 run --name web --detach --preset agent -- npm run dev'],
       ['Run a shell on a read-only view of the host', '$0 run --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp -- sh'],
       ['A minimal /usr-only sandbox with a fresh /tmp of 64 MiB', '$0 run --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --proc /proc --size 67108864 --tmpfs /tmp -- /bin/ls -la /'],
       ['Give the program a config file from a file descriptor', '$0 run --ro-bind / / --file 3 /etc/app.conf -- app 3<app.conf'],
@@ -46,8 +49,12 @@ export class RunCommand extends PlanCommand {
     ],
   });
 
+  name = clipanionOption('--name') as string | undefined;
+  detach = clipanionOption('--detach') as boolean;
+
   async execute(): Promise<number> {
     let child: SandboxProcess;
+    const live = this.name !== undefined || this.detach;
     let empty = false;
     let protectedPaths: readonly string[] = [];
     let presetName = '';
@@ -57,11 +64,29 @@ export class RunCommand extends PlanCommand {
       empty = (plan.ops ?? []).length === 0;
       protectedPaths = preset?.protectedPaths ?? [];
       presetName = preset?.name ?? '';
-      // As docker -it and ssh: a terminal gets a pseudo-terminal unless --no-tty.
-      if (plan.tty === undefined && canUseTty(plan)) plan.tty = true;
-      child = SandboxProcess.start(plan, { stdio: 'inherit' });
+      if (live) {
+        plan.live = { name: this.name ?? generateName(), detach: this.detach, end: { kind: 'program' } };
+        if (presetName !== '') plan.live.labels = { preset: presetName };
+        if (this.detach) plan.dieWithParent = false;
+      } else if (plan.tty === undefined && canUseTty(plan)) {
+        // As docker -it and ssh: a terminal gets a pseudo-terminal unless --no-tty.
+        plan.tty = true;
+      }
+      child = SandboxProcess.start(plan, { stdio: this.detach ? 'ignore' : 'inherit' });
     } catch (error) {
       throw this.explain(error);
+    }
+    if (this.detach) {
+      // A failure before ready rejects both; `ready` carries it.
+      child.exited.catch(() => {});
+      try {
+        const ready = await child.ready;
+        child.release();
+        this.context.stdout.write(`${ready.name}\n`);
+        return 0;
+      } catch (error) {
+        throw this.explain(error);
+      }
     }
     const stopForwarding = forwardSignals(child);
     try {

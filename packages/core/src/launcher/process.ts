@@ -19,7 +19,7 @@ import { assertPlanJson } from '../native';
 import { assertArgv } from '../plan/argv';
 import type { Plan } from '../plan-types';
 import type { TaintFinding } from '../report-types';
-import type { Report } from '../report-types';
+import type { ReadyReport, Report } from '../report-types';
 import { assertCallerFdsOpen, remapCallerFds } from './fds';
 import { resolveInit } from './init';
 import { ReportChannel } from './reports';
@@ -94,6 +94,11 @@ export class SandboxProcess {
   readonly started: Promise<void>;
   /** Resolves when the launcher has exited; rejects with a {@link SandboxError} on setup failure. */
   readonly exited: Promise<ExitResult>;
+  /**
+   * A live sandbox (`plan.live`): resolves once it is registered and serves
+   * requests; rejects like `exited` when it ends before.
+   */
+  readonly ready: Promise<ReadyReport>;
 
   readonly #child: childProcess.ChildProcess;
   readonly #channel: ReportChannel | undefined;
@@ -102,6 +107,8 @@ export class SandboxProcess {
   readonly #startTime = performance.now();
   readonly #started = deferred<void>();
   readonly #exited = deferred<ExitResult>();
+  readonly #ready = deferred<ReadyReport>();
+  #isReady = false;
   readonly #onResize = (): void => {
     if (!this.#settled && this.#child.exitCode === null) this.#child.kill('SIGWINCH');
   };
@@ -129,26 +136,39 @@ export class SandboxProcess {
    */
   static start(plan: Plan, options: LaunchOptions = {}): SandboxProcess {
     options.signal?.throwIfAborted();
-    assertArgv(plan.argv);
+    // A live sandbox ended only by `stop` may start without a program.
+    if (plan.argv.length > 0 || plan.live?.end?.kind !== 'stop') assertArgv(plan.argv);
     assertPlanJson(JSON.stringify(plan));
     assertCallerFdsOpen(plan);
     const init = resolveInit();
     return new SandboxProcess(plan, init, options);
   }
 
-  private constructor(plan: Plan, init: string, options: LaunchOptions) {
+  /**
+   * Runs the native client, `sandboxctl-init client ARGS...` (the args name
+   * `--report-fd 3`), on a live sandbox: the same reports, result and
+   * signals as a run, for a program `exec` started in it. `tty`: the client
+   * relays its terminal (stdin must be one).
+   */
+  static client(args: readonly string[], options: LaunchOptions & { tty?: boolean } = {}): SandboxProcess {
+    options.signal?.throwIfAborted();
+    return new SandboxProcess(null, resolveInit(), options, { args, tty: options.tty === true });
+  }
+
+  private constructor(plan: Plan | null, init: string, options: LaunchOptions, client?: { args: readonly string[]; tty: boolean }) {
     this.#options = options;
     this.#init = init;
     const stdio = normalizeStdio(options.stdio ?? 'pipe');
-    if (plan.tty === true) assertTerminals(stdio);
-    const { plan: launched, fds: callerFds } = remapCallerFds(plan);
+    const tty = client ? client.tty : plan?.tty === true;
+    if (tty) assertTerminals(stdio);
+    const { plan: launched, fds: callerFds } = plan ? remapCallerFds(plan) : { plan: null, fds: [] };
     // With a new session (the default) the program never shares our terminal's
     // process group, so the launcher gets its own session too: a terminal ^C then
     // reaches the program once, through whoever forwards it, not twice.
-    const child = childProcess.spawn(init, ['--plan-fd', '3'], {
+    const child = childProcess.spawn(init, client ? ['client', ...client.args] : ['--plan-fd', '3'], {
       stdio: [...stdio, 'pipe', ...callerFds],
       env: { ...process.env },
-      detached: plan.newSession !== false,
+      detached: plan?.newSession !== false,
     });
     this.#child = child;
     this.stdin = child.stdin;
@@ -156,8 +176,10 @@ export class SandboxProcess {
     this.stderr = child.stderr;
     this.started = this.#started.promise;
     this.exited = this.#exited.promise;
-    // `started` is optional to observe; its failure is also `exited`'s.
+    this.ready = this.#ready.promise;
+    // `started` and `ready` are optional to observe; their failure is also `exited`'s.
     this.started.catch(() => {});
+    this.ready.catch(() => {});
 
     const socket = child.stdio[3] as Socket | null;
     if (socket) {
@@ -167,12 +189,13 @@ export class SandboxProcess {
           this.#setupError ??= error;
         },
       });
-      this.#channel.sendPlan(launched);
+      if (launched) this.#channel.sendPlan(launched);
+      else socket.end();
     }
 
     // With a pseudo-terminal the launcher relays window sizes, but it runs in
     // a session of its own: the terminal's SIGWINCH reaches us, not it.
-    if (plan.tty === true) process.on('SIGWINCH', this.#onResize);
+    if (tty) process.on('SIGWINCH', this.#onResize);
     child.on('exit', (code, signal) => this.#onExit(code, signal));
     child.on('error', (error: NodeJS.ErrnoException) => this.#onSpawnError(error));
     options.signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -194,6 +217,18 @@ export class SandboxProcess {
     return this.#sandboxPid;
   }
 
+  /**
+   * Lets go of a detached live sandbox once it is ready: this process no
+   * longer waits for the launcher (its supervisor), its streams and report
+   * channel are closed, and `exited` never settles.
+   */
+  release(): void {
+    this.#settled = true;
+    this.#cleanup();
+    for (const stream of [this.stdin, this.stdout, this.stderr]) stream?.destroy();
+    this.#child.unref();
+  }
+
   /** Signals the launcher, which forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT to the program. */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     if (this.#settled) return false;
@@ -209,6 +244,10 @@ export class SandboxProcess {
       case 'started':
         this.#programStarted = true;
         this.#started.resolve();
+        return;
+      case 'ready':
+        this.#isReady = true;
+        this.#ready.resolve(report);
         return;
       case 'error':
         this.#setupError ??= SandboxError.fromReport(report);
@@ -300,17 +339,18 @@ export class SandboxProcess {
     if (this.#setupError) {
       error = code === null ? this.#setupError : withExitStatus(this.#setupError, code);
       if (error.code === 'E_TAINTED') error = withTaint(error, this.#taint);
-    } else if (!this.#programStarted && !stopped) {
+    } else if (!this.#programStarted && !stopped && !this.#isReady) {
       error = new SandboxError('E_SETUP', `sandboxctl-init exited with status ${code} before starting the program`, {
         exitStatus: code ?? undefined,
       });
     }
+    if (!this.#isReady) this.#ready.reject(error ?? new SandboxError('E_SANDBOX_CLOSED', `the sandbox ended (status ${code ?? signal}) before it was ready`));
     if (error) {
       this.#started.reject(error);
       this.#exited.reject(error);
       return;
     }
-    if (!this.#programStarted) {
+    if (!this.#programStarted && !this.#isReady) {
       this.#started.reject(new SandboxError('E_SETUP', 'the sandbox was stopped before the program started'));
     }
     const result: ExitResult = { code, signal, durationMs, timedOut: this.#timedOut, aborted: this.#aborted, taint: this.#taint };

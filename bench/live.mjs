@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// `node bench/live.mjs [--runs N] [--files N] [--mb N] [--quick]`: live
+// sandboxes (issue 13) side by side in one run, as the current user.
+//
+//   1. start-to-exit of `true`: `sb.exec(['true'])` into a running sandbox
+//      from the library, against a fresh `run()` of the same set-up, and (as
+//      root) `nsenter --all -t PID1 true`; interleaved, medians and ratios.
+//      Goal: exec <= 0.5x run.
+//   2. cp of a tree of N files totalling M MB into and out of a sandbox
+//      (`sandboxctl-init client cp`), against `tar c | tar x` on the host.
+//      Goal: >= 0.8x the host's throughput.
+// Prints markdown tables; the figures go to bench/README.md by hand.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { interleave, median, ms, since, table, which } from './lib.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const core = await import(join(root, 'packages/core/dist/index.js'));
+const INIT = join(root, 'packages/native/sandboxctl-init');
+const args = process.argv.slice(2);
+const opt = (name, dflt, small) => Number(args.includes(name) ? args[args.indexOf(name) + 1] : args.includes('--quick') ? small : dflt);
+const runs = opt('--runs', 100, 10);
+const files = opt('--files', 10000, 1000);
+const mb = opt('--mb', 1024, 50);
+
+// A private registry for the run.
+process.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'sbx-bench-live-'));
+const ops = core.plan(['/bin/true']).roBind('/', '/').proc('/proc').dev('/dev').tmpfs('/tmp', { size: (mb + 256) * 1024 * 1024 }).build().ops;
+const sb = await core.start({ ops, name: 'bench' });
+const ratio = (a, b) => (a / b).toFixed(2);
+
+try {
+  // 1. exec vs a fresh run
+  const variants = [
+    { name: 'exec into the running sandbox (library)', fn: async () => { const t = ms(); const r = await sb.exec(['true']); if (r.code !== 0) throw new Error('exec failed'); return since(t); } },
+    { name: 'fresh run() of the same set-up', fn: async () => { const t = ms(); const r = await core.run({ argv: ['true'], ops }); if (r.code !== 0) throw new Error('run failed'); return since(t); } },
+  ];
+  if (process.getuid() === 0 && which('nsenter')) {
+    variants.push({ name: 'nsenter --all -t PID1 true (root)', fn: () => { const t = ms(); execFileSync('nsenter', ['--all', '-t', String(sb.pid), 'true']); return since(t); } });
+  }
+  const samples = await interleave(variants, runs, 3);
+  const base = median(samples[1]);
+  console.log(`\n### exec vs a fresh sandbox (${runs} interleaved runs each, ms)\n`);
+  console.log(table(['variant', 'median', 'ratio to run()'], variants.map((v, i) => [v.name, median(samples[i]).toFixed(2), ratio(median(samples[i]), base)])));
+
+  // 2. cp in and out vs tar | tar on the host
+  const work = mkdtempSync(join(tmpdir(), 'sbx-bench-cp-'));
+  const src = join(work, 'tree');
+  const per = Math.floor((mb * 1024 * 1024) / files);
+  const chunk = Buffer.alloc(per, 7);
+  for (let d = 0; d < Math.ceil(files / 100); d++) {
+    mkdirSync(join(src, `d${d}`), { recursive: true });
+    for (let f = 0; f < 100 && d * 100 + f < files; f++) writeFileSync(join(src, `d${d}`, `f${f}`), chunk);
+  }
+  const sh = (cmd) => { const t = ms(); execFileSync('sh', ['-c', cmd], { stdio: 'ignore' }); return since(t); };
+  const cp = (a, b) => { const t = ms(); const r = spawnSync(INIT, ['client', 'cp', a, b], { env: process.env, encoding: 'utf8' }); if (r.status !== 0) throw new Error(r.stderr); return since(t); };
+  const rounds = args.includes('--quick') ? 1 : 3;
+  const rows = [];
+  const host = [];
+  const cin = [];
+  const cout = [];
+  for (let i = 0; i < rounds; i++) {
+    rmSync(join(work, 'h'), { recursive: true, force: true });
+    mkdirSync(join(work, 'h'));
+    host.push(sh(`tar -C ${work} -cf - tree | tar -C ${work}/h -xf -`));
+    await sb.exec(['rm', '-rf', '/tmp/tree']);
+    cin.push(cp(src, 'bench:/tmp/'));
+    rmSync(join(work, 'o'), { recursive: true, force: true });
+    mkdirSync(join(work, 'o'));
+    cout.push(cp('bench:/tmp/tree', join(work, 'o')));
+  }
+  const mbps = (t) => (mb / (t / 1000)).toFixed(0);
+  const h = median(host);
+  rows.push(['tar c piped to tar x on the host (disk)', median(host).toFixed(0), mbps(h), '1.00']);
+  rows.push(['cp into the sandbox (its tmpfs)', median(cin).toFixed(0), mbps(median(cin)), ratio(h, median(cin))]);
+  rows.push(['cp out of the sandbox', median(cout).toFixed(0), mbps(median(cout)), ratio(h, median(cout))]);
+  console.log(`\n### cp of ${files} files, ${mb} MB (median of ${rounds})\n`);
+  console.log(table(['variant', 'ms', 'MB/s', 'throughput vs host'], rows));
+  rmSync(work, { recursive: true, force: true });
+} finally {
+  await sb.stop();
+}

@@ -1,0 +1,393 @@
+//! Stage: pid 1 of a live sandbox, in place of the reaper (init/reap.rs)
+//! once the program (if any) runs. One poll over a signalfd, the channel
+//! from the supervisor (each message an accepted, already checked client
+//! connection) and the client connections.
+//!
+//! pid 1 has dropped its privileges before it gets here (caps, no_new_privs,
+//! Landlock scopes, seccomp), so every program it forks for `exec` inherits
+//! exactly the sandbox's restrictions and domain. Orphans are reaped as
+//! before. A connection that goes away takes its program's process group
+//! with it (SIGKILL). `stop` sends SIGTERM to every process (kill(-1) from
+//! pid 1) and exits at the deadline, which kills the rest of the namespace.
+
+use super::net;
+use super::proto::{ExecRequest, Reply, Request, PROTOCOL_VERSION};
+use crate::error::Code;
+use crate::plan::{LiveEnd, Plan};
+use crate::sys::{Errno, Exec, ExecFailure, ExitStatus, Fd, Sys, HANDLED_SIGNALS, POLLIN};
+use std::os::fd::{AsRawFd, FromRawFd};
+
+/// What pid 1 keeps from the start for the programs it forks.
+pub struct Defaults {
+    /// The program environment computed at start.
+    pub env: Vec<String>,
+    /// The sandbox's working directory.
+    pub cwd: String,
+    /// The caller's umask, as the program got it.
+    pub umask: u32,
+}
+
+/// The working directory programs start in: the plan's, else the caller's
+/// (when it exists inside), else `/`.
+pub fn default_cwd(plan: &Plan, caller_cwd: Option<&str>) -> (String, bool) {
+    match (&plan.cwd, caller_cwd) {
+        (Some(c), _) => (c.clone(), true),
+        (None, Some(c)) => (c.to_string(), false),
+        (None, None) => ("/".to_string(), false),
+    }
+}
+
+struct Conn {
+    fd: Fd,
+    /// The program this connection started.
+    child: Option<i32>,
+}
+
+/// As init's: setup failures, and wait4 answering something unexpected.
+const EXIT_SETUP: i32 = 125;
+const EXIT_UNEXPECTED_WAIT: i32 = 2;
+
+/// How long `stop` waits by default when the supervisor is signalled.
+const STOP_MS: u64 = 10_000;
+
+struct State<'a> {
+    sys: &'a dyn Sys,
+    plan: &'a Plan,
+    defaults: Defaults,
+    conns: Vec<Conn>,
+    program: Option<i32>,
+    /// The program's status once it ended (live.end == program).
+    ended: Option<ExitStatus>,
+    /// When pid 1 exits: the linger after the program, or a stop's deadline.
+    deadline: Option<u64>,
+    stopping: bool,
+}
+
+/// Serve until the sandbox ends. Never returns.
+pub fn serve(sys: &dyn Sys, plan: &Plan, chan: Fd, program: Option<i32>, defaults: Defaults) -> ! {
+    let sfd = match sys.signal_fd(&HANDLED_SIGNALS) {
+        Ok(fd) => fd,
+        Err(e) => {
+            sys.log(&format!("cannot wait for signals: {e}"));
+            sys.exit(EXIT_UNEXPECTED_WAIT)
+        }
+    };
+    // Ready: the supervisor registers the sandbox now.
+    let _ = sys.write_fd(chan, b"R");
+    let mut st = State { sys, plan, defaults, conns: Vec::new(), program, ended: None, deadline: None, stopping: false };
+    loop {
+        let mut fds = vec![(sfd, POLLIN), (chan, POLLIN)];
+        fds.extend(st.conns.iter().map(|c| (c.fd, POLLIN)));
+        let timeout = st.deadline.map_or(-1, |d| d.saturating_sub(sys.monotonic_ms()) as i32);
+        let rev = match sys.poll(&fds, timeout) {
+            Ok(r) => r,
+            Err(e) => {
+                sys.log(&format!("cannot poll: {e}"));
+                st.finish()
+            }
+        };
+        if st.deadline.is_some_and(|d| sys.monotonic_ms() >= d) {
+            st.finish();
+        }
+        if rev[0] != 0 {
+            while let Ok(Some(sig)) = sys.read_signal(sfd) {
+                st.signal(sig);
+            }
+        }
+        if rev[1] != 0 {
+            match sys.recv_fd(chan) {
+                Ok(Some(conn)) => st.accept(conn),
+                // The supervisor is gone: nobody can reach us any more.
+                _ => st.finish(),
+            }
+        }
+        // Connections, newest last; handling one may remove it.
+        let ready: Vec<Fd> = fds[2..].iter().zip(&rev[2..]).filter(|(_, r)| **r != 0).map(|((fd, _), _)| *fd).collect();
+        for fd in ready {
+            st.request(fd);
+        }
+    }
+}
+
+impl State<'_> {
+    fn exit_code(&self) -> i32 {
+        self.ended.map_or(0, ExitStatus::code)
+    }
+
+    /// pid 1 exits: the kernel kills whatever is left in the namespace.
+    fn finish(&self) -> ! {
+        self.sys.exit(self.exit_code())
+    }
+
+    fn closed(&self) -> bool {
+        self.stopping || self.ended.is_some()
+    }
+
+    fn stop(&mut self, timeout_ms: u64) {
+        if !self.stopping {
+            self.stopping = true;
+            let _ = self.sys.kill(-1, libc::SIGTERM);
+        }
+        let d = self.sys.monotonic_ms() + timeout_ms;
+        self.deadline = Some(self.deadline.map_or(d, |old| old.min(d)));
+        self.reap();
+    }
+
+    fn signal(&mut self, sig: i32) {
+        if sig == libc::SIGCHLD {
+            return self.reap();
+        }
+        match (self.program, self.ended) {
+            (Some(p), None) => {
+                let _ = self.sys.kill(p, sig);
+            }
+            // No program to give it to: the supervisor asks the sandbox to end.
+            _ => self.stop(STOP_MS),
+        }
+    }
+
+    fn reap(&mut self) {
+        loop {
+            match self.sys.reap() {
+                Ok(Some((pid, status))) => {
+                    if Some(pid) == self.program && self.ended.is_none() {
+                        self.ended = Some(status);
+                        if self.plan.live.as_ref().is_some_and(|l| l.end == LiveEnd::Program) {
+                            let d = self.sys.monotonic_ms() + self.plan.linger_ms as u64;
+                            self.deadline = Some(self.deadline.map_or(d, |old| old.min(d)));
+                        } else {
+                            self.ended = None;
+                            self.program = None;
+                        }
+                    }
+                    if let Some(i) = self.conns.iter().position(|c| c.child == Some(pid)) {
+                        let c = self.conns.remove(i);
+                        let _ = net::send(c.fd, &Reply::Exited { status: status.code() }.to_bytes(), &[]);
+                        let _ = self.sys.close(c.fd);
+                    }
+                }
+                Ok(None) => return,
+                Err(Errno(libc::ECHILD)) => {
+                    if self.closed() {
+                        self.finish();
+                    }
+                    return;
+                }
+                Err(e) => {
+                    self.sys.log(&format!("unexpected wait4 response: {e}"));
+                    self.sys.exit(EXIT_UNEXPECTED_WAIT)
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, conn: Fd) {
+        if self.closed() {
+            let _ = net::send(conn, &Reply::error(Code::SandboxClosed, "the sandbox is ending").to_bytes(), &[]);
+            let _ = self.sys.close(conn);
+            return;
+        }
+        // The greeting: the client sends nothing (no fd above all) before it.
+        if net::send(conn, &Reply::Hello { version: PROTOCOL_VERSION }.to_bytes(), &[]).is_err() {
+            let _ = self.sys.close(conn);
+            return;
+        }
+        self.conns.push(Conn { fd: conn, child: None });
+    }
+
+    fn drop_conn(&mut self, fd: Fd) {
+        if let Some(i) = self.conns.iter().position(|c| c.fd == fd) {
+            let c = self.conns.remove(i);
+            // Its caller is gone: so is what it started (its own session and group).
+            if let Some(pid) = c.child {
+                let _ = self.sys.kill(-pid, libc::SIGKILL);
+                let _ = self.sys.kill(pid, libc::SIGKILL);
+            }
+            let _ = self.sys.close(c.fd);
+        }
+    }
+
+    fn reply(&mut self, fd: Fd, r: Reply, close: bool) {
+        if net::send(fd, &r.to_bytes(), &[]).is_err() || close {
+            self.drop_conn(fd);
+        }
+    }
+
+    fn request(&mut self, fd: Fd) {
+        let (bytes, fds) = match net::recv(fd) {
+            Ok(Some(m)) => m,
+            _ => return self.drop_conn(fd),
+        };
+        let req: Request = match serde_json::from_slice(&bytes) {
+            Ok(r) => r,
+            Err(e) => return self.reply(fd, Reply::error(Code::Usage, format!("bad request: {e}")), true),
+        };
+        match &req {
+            Request::Hello { .. } => self.reply(fd, Reply::Hello { version: PROTOCOL_VERSION }, false),
+            Request::Signal { signal } => {
+                if let Some(pid) = self.conns.iter().find(|c| c.fd == fd).and_then(|c| c.child) {
+                    let _ = self.sys.kill(pid, *signal);
+                }
+            }
+            Request::Stop { timeout_ms } => self.stop(*timeout_ms as u64),
+            Request::Stat { path, follow } => {
+                let p = self.in_cwd(path);
+                let md = if *follow { std::fs::metadata(&p) } else { std::fs::symlink_metadata(&p) };
+                self.reply(fd, Reply::Stat { kind: md.ok().map(|m| super::copy::kind_of(&m).to_string()) }, false)
+            }
+            Request::CopyIn { .. } | Request::CopyOut { .. } => {
+                if self.closed() {
+                    return self.reply(fd, Reply::error(Code::SandboxClosed, "the sandbox is ending"), true);
+                }
+                if fds.len() != 1 || self.conns.iter().any(|c| c.fd == fd && c.child.is_some()) {
+                    return self.reply(fd, Reply::error(Code::Usage, "a copy passes exactly one fd, one per connection"), true);
+                }
+                match self.worker(fd, &req, fds[0].as_raw_fd()) {
+                    Ok(pid) => {
+                        if let Some(c) = self.conns.iter_mut().find(|c| c.fd == fd) {
+                            c.child = Some(pid);
+                        }
+                    }
+                    Err(e) => self.reply(fd, Reply::error(Code::Setup, format!("cannot fork the copy worker: {e}")), true),
+                }
+            }
+            Request::Exec(x) => {
+                if self.closed() {
+                    return self.reply(fd, Reply::error(Code::SandboxClosed, "the sandbox is ending"), true);
+                }
+                if self.conns.iter().any(|c| c.fd == fd && c.child.is_some()) {
+                    return self.reply(fd, Reply::error(Code::Usage, "one exec per connection"), true);
+                }
+                let raw: Vec<Fd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+                match self.exec(x, &raw) {
+                    Ok((pid, master)) => {
+                        let sent = net::send(fd, &Reply::Started { pid }.to_bytes(), master.as_slice());
+                        if let Some(m) = master {
+                            let _ = self.sys.close(m);
+                        }
+                        if let Some(c) = self.conns.iter_mut().find(|c| c.fd == fd) {
+                            c.child = Some(pid);
+                        }
+                        if sent.is_err() {
+                            self.drop_conn(fd);
+                        }
+                    }
+                    Err((code, msg, status)) => {
+                        let _ = net::send(fd, &Reply::error(code, msg).to_bytes(), &[]);
+                        self.reply(fd, Reply::Exited { status }, true);
+                    }
+                }
+            }
+        }
+        drop(fds);
+    }
+
+    /// A path of a request: absolute, or relative to the sandbox's working directory.
+    fn in_cwd(&self, path: &str) -> std::path::PathBuf {
+        std::path::Path::new(&self.defaults.cwd).join(path)
+    }
+
+    /// Fork a copy worker: it holds the sandbox's restrictions (inherited
+    /// from pid 1 after its drop), works in the sandbox's root and working
+    /// directory, reports a failure on the connection and exits 1.
+    fn worker(&self, conn: Fd, req: &Request, stream: Fd) -> Result<i32, Errno> {
+        // SAFETY: pid 1 is single-threaded; the child only runs Rust code of
+        // this crate and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(Errno::last());
+        }
+        if pid > 0 {
+            return Ok(pid);
+        }
+        let _ = crate::sys::LinuxSys.unblock_signals();
+        let result = (|| -> Result<(), crate::error::SetupError> {
+            // SAFETY: the fd came with the request; the worker owns its copy.
+            let stream = unsafe { std::fs::File::from_raw_fd(libc::dup(stream)) };
+            match req {
+                Request::CopyIn { dir, rename } => {
+                    let p = self.in_cwd(dir);
+                    let root = nix::fcntl::open(&p, nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                        .map_err(|e| super::copy::errno_error(e, &p.display().to_string()))?;
+                    super::copy::extract(std::io::BufReader::with_capacity(1 << 16, stream), &root, rename.as_deref(), super::copy::Resolve::Walk).map(drop)
+                }
+                Request::CopyOut { path, name, contents } => {
+                    super::copy::tar_path(&self.in_cwd(path), name, *contents, std::io::BufWriter::with_capacity(1 << 16, stream))
+                }
+                _ => Ok(()),
+            }
+        })();
+        let status = match result {
+            Ok(()) => 0,
+            Err(e) => {
+                let _ = net::send(conn, &Reply::Error { code: e.code, message: e.to_string() }.to_bytes(), &[]);
+                1
+            }
+        };
+        // SAFETY: leave the forked worker without running pid 1's exit paths.
+        unsafe { libc::_exit(status) }
+    }
+
+    /// Fork the program of an `exec`: the sandbox's environment with the
+    /// request's changes, its working directory unless one is asked, a new
+    /// session, stdio from the client (or a pty of the sandbox's devpts).
+    fn exec(&self, x: &ExecRequest, fds: &[Fd]) -> Result<(i32, Option<Fd>), (Code, String, i32)> {
+        let usage = |m: &str| (Code::Usage, m.to_string(), EXIT_SETUP);
+        if x.argv.is_empty() || x.argv[0].is_empty() {
+            return Err(usage("exec needs a program"));
+        }
+        if x.argv.iter().chain(&x.env).any(|a| a.contains('\0')) || x.env.iter().any(|e| !e.contains('=')) {
+            return Err(usage("bad argv or environment (NUL byte, or an entry without '=')"));
+        }
+        let mut env: Vec<String> = if x.clear_env { Vec::new() } else { self.defaults.env.clone() };
+        for kv in &x.env {
+            let k = kv.split('=').next().unwrap_or("");
+            env.retain(|e| e.split('=').next() != Some(k));
+            env.push(kv.clone());
+        }
+        let (tty, master) = if x.tty {
+            let (m, s) = self
+                .sys
+                .open_pty("/dev/ptmx")
+                .map_err(|e| (Code::Setup, format!("cannot open a pseudo-terminal on the sandbox's /dev/ptmx: {e}"), EXIT_SETUP))?;
+            if let Some(size) = x.winsize {
+                let _ = self.sys.set_winsize(m, size);
+            }
+            (Some(s), Some(m))
+        } else {
+            if fds.len() != 3 {
+                return Err(usage("exec without a tty passes exactly 3 fds (stdin, stdout, stderr)"));
+            }
+            (None, None)
+        };
+        let exec = Exec {
+            argv: x.argv.clone(),
+            env,
+            cwd: x.cwd.clone().unwrap_or_else(|| self.defaults.cwd.clone()),
+            cwd_required: x.cwd.is_some(),
+            new_session: true,
+            umask: self.defaults.umask,
+            argv0: None,
+            fds: if tty.is_some() { Vec::new() } else { vec![(fds[0], 0), (fds[1], 1), (fds[2], 2)] },
+            tty,
+        };
+        let spawned = self.sys.spawn(&exec);
+        if let Some(s) = tty {
+            let _ = self.sys.close(s);
+        }
+        match spawned {
+            Ok(pid) => Ok((pid, master)),
+            Err((_, failure)) => {
+                if let Some(m) = master {
+                    let _ = self.sys.close(m);
+                }
+                Err(match failure {
+                    ExecFailure::Exec(e) => (Code::Exec, format!("cannot execute {}: {e}", x.argv[0]), if e.0 == libc::ENOENT { 127 } else { 126 }),
+                    ExecFailure::Chdir(e) => (Code::Exec, format!("cannot enter working directory {}: {e}", exec.cwd), 127),
+                    ExecFailure::Setup(e) => (Code::Setup, format!("cannot prepare the program: {e}"), EXIT_SETUP),
+                    ExecFailure::Fork(e) => (Code::Setup, format!("cannot fork the program: {e}"), EXIT_SETUP),
+                })
+            }
+        }
+    }
+}
