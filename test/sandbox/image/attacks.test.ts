@@ -12,23 +12,11 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { cli, INIT, requireKernel, tempDir } from '../helpers';
+import { cli, INIT, requireKernel } from '../helpers';
 import { dir, file, hardlink, ociArchive, symlink, tar, type Entry } from './archives';
+import { useScratchDirs } from './fixtures';
 
-/** A temporary directory of this suite, removed after it. */
-const made: string[] = [];
-function scratchDir(prefix: string): string {
-  const d = tempDir(prefix);
-  made.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of made) {
-    // An image may hold directories without write permission (0555).
-    spawnSync('chmod', ['-R', 'u+rwx', d]);
-    rmSync(d, { recursive: true, force: true });
-  }
-});
+const scratchDir = useScratchDirs();
 
 beforeAll(requireKernel);
 

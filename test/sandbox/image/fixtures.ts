@@ -100,3 +100,23 @@ export function useImages(...probes: Array<() => void>): () => Images {
     return img;
   };
 }
+
+/**
+ * Temporary directories of one suite, removed after it: `const scratchDir =
+ * useScratchDirs()` at the top of the file, then `scratchDir(prefix)`.
+ */
+export function useScratchDirs(): (prefix: string) => string {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const d of made) {
+      // An image may hold directories without write permission (0555).
+      spawnSync('chmod', ['-R', 'u+rwx', d]);
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+  return (prefix) => {
+    const d = tempDir(prefix);
+    made.push(d);
+    return d;
+  };
+}

@@ -8,24 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importImage, run, type ImageInfo, type ImageMeta, type ImageProgress, type ImportCounts } from '@sandboxctl/core';
-import { CLI, cli, requireKernel, tempDir, UID } from '../helpers';
+import { CLI, cli, requireKernel, UID } from '../helpers';
 import { busyboxLayer, dir, dockerArchive, file, ociArchive, ociMembers, podmanArchives, symlink, tar, type PodmanArchives } from './archives';
-import { requireImageTools } from './fixtures';
+import { requireImageTools, useScratchDirs } from './fixtures';
 
-/** A temporary directory of this suite, removed after it. */
-const made: string[] = [];
-function scratchDir(prefix: string): string {
-  const d = tempDir(prefix);
-  made.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of made) {
-    // An image may hold directories without write permission (0555).
-    spawnSync('chmod', ['-R', 'u+rwx', d]);
-    rmSync(d, { recursive: true, force: true });
-  }
-});
+const scratchDir = useScratchDirs();
 
 const IMAGE_OPS = ['--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp'];
 

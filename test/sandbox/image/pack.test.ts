@@ -7,26 +7,13 @@
  * inodes, xattrs) is counted. Then `image inspect` and the errors.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, linkSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, linkSync, mkdirSync, openSync, readdirSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageInfo, PackCounts } from '@sandboxctl/core';
-import { cli, requireKernel, tempDir, UID } from '../helpers';
-import { busyboxRoot, requireImageTools } from './fixtures';
+import { cli, requireKernel, UID } from '../helpers';
+import { busyboxRoot, requireImageTools, useScratchDirs } from './fixtures';
 
-/** A temporary directory of this suite, removed after it. */
-const made: string[] = [];
-function scratchDir(prefix: string): string {
-  const d = tempDir(prefix);
-  made.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of made) {
-    // An image may hold directories without write permission (0555).
-    spawnSync('chmod', ['-R', 'u+rwx', d]);
-    rmSync(d, { recursive: true, force: true });
-  }
-});
+const scratchDir = useScratchDirs();
 
 const BIG = 300 * 1024 * 1024 + 7;
 

@@ -21,6 +21,7 @@
 
 use super::import::{install, remove_path, staging};
 use super::progress::{Meter, Shared, Sink};
+use super::report::PackCounts;
 use crate::archive::safe_extract::{self, Parents};
 use crate::error::{Code, SetupError};
 use backhand::compression::Compressor;
@@ -45,18 +46,8 @@ pub struct PackOptions {
 /// What a pack did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Packed {
-    pub files: u64,
-    pub dirs: u64,
-    pub symlinks: u64,
-    pub others: u64,
-    /// Bytes of file data read.
-    pub bytes: u64,
-    /// Names beyond the first of a hard-linked file, stored as files of their own.
-    pub hardlinks_split: u64,
-    /// Files and directories whose extended attributes were not stored.
-    pub xattrs_dropped: u64,
-    /// Mount points below DIR kept as empty directories.
-    pub mounts_skipped: u64,
+    /// What was stored, as `image pack --json` reports it.
+    pub counts: PackCounts,
     pub compression: String,
     /// Size of the image written.
     pub image_bytes: u64,
@@ -158,14 +149,14 @@ impl<'r> Walk<'r> {
             let at = std::ffi::OsStr::from_bytes(&path);
             let stored = |r: Result<(), backhand::BackhandError>| r.map_err(|e| invalid(format!("cannot store {}: {e}", show(&path))));
             if has_xattrs(dir.as_fd(), &name) {
-                self.stats.xattrs_dropped += 1;
+                self.stats.counts.xattrs_dropped += 1;
             }
             match st.st_mode & libc::S_IFMT {
                 libc::S_IFDIR => {
                     stored(w.push_dir(at, h))?;
-                    self.stats.dirs += 1;
+                    self.stats.counts.dirs += 1;
                     if st.st_dev != self.dev {
-                        self.stats.mounts_skipped += 1;
+                        self.stats.counts.mounts_skipped += 1;
                         continue;
                     }
                     let sub = fcntl::openat(dir, cname, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
@@ -174,33 +165,33 @@ impl<'r> Walk<'r> {
                 }
                 libc::S_IFREG => {
                     if st.st_nlink > 1 && self.seen.insert((st.st_dev, st.st_ino), ()).is_some() {
-                        self.stats.hardlinks_split += 1;
+                        self.stats.counts.hardlinks_split += 1;
                     }
                     let lazy = LazyFile { root: self.root, path: path.clone(), file: None, done: false, meter: self.meter.clone() };
                     stored(w.push_file(lazy, at, h))?;
-                    self.stats.files += 1;
-                    self.stats.bytes += st.st_size as u64;
+                    self.stats.counts.files += 1;
+                    self.stats.counts.bytes += st.st_size as u64;
                 }
                 libc::S_IFLNK => {
                     let target = fcntl::readlinkat(dir, cname).map_err(|e| invalid(format!("cannot read the link {}: {}", show(&path), errno(e))))?;
                     stored(w.push_symlink(std::path::PathBuf::from(target), at, h))?;
-                    self.stats.symlinks += 1;
+                    self.stats.counts.symlinks += 1;
                 }
                 libc::S_IFCHR => {
                     stored(w.push_char_device(st.st_rdev as u32, at, h))?;
-                    self.stats.others += 1;
+                    self.stats.counts.others += 1;
                 }
                 libc::S_IFBLK => {
                     stored(w.push_block_device(st.st_rdev as u32, at, h))?;
-                    self.stats.others += 1;
+                    self.stats.counts.others += 1;
                 }
                 libc::S_IFIFO => {
                     stored(w.push_fifo(at, h))?;
-                    self.stats.others += 1;
+                    self.stats.counts.others += 1;
                 }
                 _ => {
                     stored(w.push_socket(at, h))?;
-                    self.stats.others += 1;
+                    self.stats.counts.others += 1;
                 }
             }
         }
@@ -233,7 +224,7 @@ pub fn pack_to(root: BorrowedFd, out: &str, o: &PackOptions, progress: Option<Si
     let top = fcntl::openat(root, ".", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| invalid(format!("cannot open the directory: {}", errno(e))))?;
     walk.dir(&mut w, &top, b"")?;
-    meter.borrow_mut().totals(Some(walk.stats.files), Some(walk.stats.bytes));
+    meter.borrow_mut().totals(Some(walk.stats.counts.files), Some(walk.stats.counts.bytes));
     let (tmp, _) = staging(out, "pack", false)?;
     let r = (|| {
         let file = fcntl::open(&tmp, OFlag::O_WRONLY | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
@@ -319,7 +310,11 @@ mod tests {
         let src = tree(&base);
         let out = base.join("out.sqfs");
         let packed = pack(src.to_str().unwrap(), out.to_str().unwrap(), &PackOptions { compression: Some("zstd".into()), ..Default::default() }, None).unwrap();
-        assert_eq!((packed.files, packed.symlinks, packed.others, packed.hardlinks_split, packed.xattrs_dropped), (4, 3, 1, 1, 1), "{packed:?}");
+        assert_eq!(
+            (packed.counts.files, packed.counts.symlinks, packed.counts.others, packed.counts.hardlinks_split, packed.counts.xattrs_dropped),
+            (4, 3, 1, 1, 1),
+            "{packed:?}"
+        );
         let fs_ = FilesystemReader::from_reader(BufReader::new(fs::File::open(&out).unwrap())).unwrap();
         let mut nodes = BTreeMap::new();
         for n in fs_.files() {

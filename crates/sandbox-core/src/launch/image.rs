@@ -12,9 +12,9 @@
 use crate::error::{Code, Error, SetupError};
 use crate::image::import::{import, ImportOptions};
 use crate::image::inspect::inspect;
-use crate::image::pack::{pack, PackOptions, Packed};
+use crate::image::pack::{pack, PackOptions};
 use crate::image::progress::Sink;
-use crate::image::report::{ImageInfo, ImportCounts, PackCounts, ProgressInfo};
+use crate::image::report::{ImageInfo, ImportCounts, ProgressInfo};
 use crate::init::EXIT_SETUP;
 use crate::report::Report;
 use std::io::Write;
@@ -59,19 +59,6 @@ fn parse<'a>(args: &'a [String], flags: &[&str], valued: &[&str]) -> Result<Pars
     Ok((pos, opts))
 }
 
-fn packed_counts(p: &Packed) -> PackCounts {
-    PackCounts {
-        files: p.files,
-        dirs: p.dirs,
-        symlinks: p.symlinks,
-        others: p.others,
-        bytes: p.bytes,
-        hardlinks_split: p.hardlinks_split,
-        xattrs_dropped: p.xattrs_dropped,
-        mounts_skipped: p.mounts_skipped,
-    }
-}
-
 /// With `--progress`: progress lines on stdout.
 fn sink(opts: &[(&str, Option<&str>)]) -> Option<Sink> {
     opts.iter().any(|(n, _)| *n == "progress").then(|| {
@@ -108,7 +95,7 @@ pub fn run(args: &[String]) -> Result<ImageInfo, SetupError> {
                 devices_skipped: s.devices_skipped,
                 bytes: s.bytes,
             });
-            info.packed = packed.as_ref().map(packed_counts);
+            info.packed = packed.map(|p| p.counts);
             Ok(info)
         }
         "pack" => {
@@ -120,7 +107,7 @@ pub fn run(args: &[String]) -> Result<ImageInfo, SetupError> {
             };
             let packed = pack(src, out, &o, sink(&opts))?;
             let mut info = inspect(out, true)?;
-            info.packed = Some(packed_counts(&packed));
+            info.packed = Some(packed.counts);
             Ok(info)
         }
         "inspect" => {
