@@ -186,7 +186,11 @@ export function resolvePlan(sources: PlanSources): ResolvedPlan {
   if (sources.network !== undefined) plan.network = sources.network;
   if (sources.tty !== undefined) plan.tty = sources.tty;
   if (root !== undefined) plan.root = root;
-  if (root !== undefined && plan.argv.length === 0 && sources.plan?.argv === undefined) withImageDefaults(plan, root.image);
+  if (root !== undefined && plan.argv.length === 0 && sources.plan?.argv === undefined) {
+    // The image preset's working directory is only its default (`/`, as ch-run's): the image's own wins over it.
+    const cwdIsDefault = imageOption?.cd === undefined && own.cwd === undefined && config?.layer.cwd === undefined && sources.cwd === undefined;
+    withImageDefaults(plan, root.image, cwdIsDefault);
+  }
   if (sources.onTaint !== undefined) plan.audit = withOnTaint(plan.audit, sources.onTaint, sources.optionName?.('onTaint') ?? 'onTaint');
 
   const origins: OpOrigin[] = [];
@@ -206,11 +210,11 @@ export function resolvePlan(sources: PlanSources): ResolvedPlan {
 
 /**
  * No command given with an image: the image's own, as an import stored it
- * (entrypoint then cmd, in its working directory unless `cwd` is set;
+ * (entrypoint then cmd, in its working directory unless a `cwd` was given;
  * docs/images.md). An image without defaults, or one that cannot be read,
  * leaves the plan as it was: the launcher then reports what is wrong.
  */
-function withImageDefaults(plan: Plan, image: string): void {
+function withImageDefaults(plan: Plan, image: string, cwdIsDefault: boolean): void {
   let meta: ReturnType<typeof imageDefaults>;
   try {
     meta = imageDefaults(image);
@@ -220,7 +224,7 @@ function withImageDefaults(plan: Plan, image: string): void {
   const argv = [...(meta?.entrypoint ?? []), ...(meta?.cmd ?? [])];
   if (argv.length === 0) return;
   plan.argv = argv;
-  if (plan.cwd === undefined && meta?.workingDir) plan.cwd = meta.workingDir;
+  if ((plan.cwd === undefined || cwdIsDefault) && meta?.workingDir) plan.cwd = meta.workingDir;
 }
 
 const WRITES: readonly RootWrite[] = ['readOnly', 'writable', 'fake'];
