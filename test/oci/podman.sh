@@ -59,7 +59,10 @@ check exec      0 "in exec"     "${P[@]}" exec sbx-bg sh -c 'echo in exec'
 check exec-it   0 "exec-tty"    script -qec "${P[*]} exec -it sbx-bg sh -c 'tty >/dev/null && echo exec-tty'" /dev/null
 check stop      0 "sbx-bg"      "${P[@]}" stop -t 1 sbx-bg
 check rm        0 "sbx-bg"      "${P[@]}" rm sbx-bg
-check run-it    0 "tty-ok"      script -qec "${P[*]} run --rm -it ${U[*]} $image sh -c 'tty >/dev/null && echo tty-ok'" /dev/null
+# The program stays a moment after its output: conmon can lose what a tty
+# program printed just before it exited (seen with runc too: 1 in 8 runs
+# under load, empty output, status 0), which is podman's race, not the runtime's.
+check run-it    0 "tty-ok"      script -qec "${P[*]} run --rm -it ${U[*]} $image sh -c 'tty >/dev/null && echo tty-ok; sleep 1'" /dev/null
 echo "== podman matrix with $(basename "$rt"): $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 
 # Rootless: podman runs the runtime inside its own user namespace (root
