@@ -14,12 +14,12 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, table, timedSync, which } from './lib.mjs';
+import { median, numberOption, table, timedSync, which } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const INIT = join(root, 'packages/native/sandboxctl-init');
 const args = process.argv.slice(2);
-const opt = (name, dflt, small) => Number(args.includes(name) ? args[args.indexOf(name) + 1] : args.includes('--quick') ? small : dflt);
+const opt = (name, dflt, small) => numberOption(args, name, dflt, small);
 const runs = opt('--runs', 100, 10);
 const files = opt('--files', 20000, 2000);
 const mb = opt('--mb', 200, 20);

@@ -20,6 +20,10 @@ export function ensureTools(tools) {
   execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkgs.join(' ')}`], { stdio: 'inherit' });
 }
 
+/** A numeric option of a bench script: `--name N`, else `small` with `--quick`, else `dflt`. */
+export const numberOption = (args, name, dflt, small) =>
+  Number(args.includes(name) ? args[args.indexOf(name) + 1] : args.includes('--quick') ? small : dflt);
+
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   if (s.length === 0) return NaN;

@@ -15,13 +15,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { interleave, median, ms, since, table, which } from './lib.mjs';
+import { interleave, median, ms, numberOption, since, table, which } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const core = await import(join(root, 'packages/core/dist/index.js'));
 const INIT = join(root, 'packages/native/sandboxctl-init');
 const args = process.argv.slice(2);
-const opt = (name, dflt, small) => Number(args.includes(name) ? args[args.indexOf(name) + 1] : args.includes('--quick') ? small : dflt);
+const opt = (name, dflt, small) => numberOption(args, name, dflt, small);
 const runs = opt('--runs', 100, 10);
 const files = opt('--files', 10000, 1000);
 const mb = opt('--mb', 1024, 50);
