@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 
-const cli = require('../dist/main.js');
+// The CLI in one file (scripts/bundle-cli.mjs, built by `npm run build`).
+const cli = require('../dist/cli.js');
 
 cli.exitQuietlyOnBrokenPipe();
 cli

@@ -5,7 +5,8 @@
  * and execution are driven here.
  */
 
-import { type BaseContext, Builtins, Cli } from 'clipanion';
+import { type BaseContext, Builtins, Cli, type Command } from 'clipanion';
+import { onlyPlanFlags } from './plan-command';
 import { COMMANDS } from './commands';
 import { ociArgv } from './commands/oci';
 import { RunImageDefaultsCommand } from './commands/run';
@@ -53,15 +54,46 @@ export function exitQuietlyOnBrokenPipe(proc: Pick<NodeJS.Process, 'stdout' | 's
 /** The status of a process killed by SIGPIPE, as a shell reports it. */
 export const BROKEN_PIPE_STATUS = 141;
 
+/**
+ * The command `input` names, parsed by a CLI whose plan commands know only
+ * the flags the arguments name (./plan-command.ts, `onlyPlanFlags`); help,
+ * and anything that parse refuses, go to the CLI with every flag, so what
+ * the user sees is the same.
+ */
+function parse(args: readonly string[], input: readonly string[], ctx: SandboxctlContext): { cli: Cli<SandboxctlContext>; command: Command<SandboxctlContext> } {
+  const help = input.some((a) => a === '-h' || a === '--help');
+  if (input.length === 1 && help) {
+    // `sandboxctl --help` is clipanion's HelpCommand, which prints
+    // `cli.usage()`: it needs every command registered, not the parser that
+    // `process` would compile for them all first.
+    const cli = createCli(args, ctx.colorDepth);
+    const command = new Builtins.HelpCommand();
+    command.path = [input[0]!];
+    return { cli, command };
+  }
+  if (!help) {
+    onlyPlanFlags(input);
+    try {
+      const cli = createCli(args, ctx.colorDepth);
+      return { cli, command: cli.process(input as string[], ctx) };
+    } catch {
+      // Parsed again below, with every flag, for the whole table's error.
+    } finally {
+      onlyPlanFlags(undefined);
+    }
+  }
+  const cli = createCli(args, ctx.colorDepth);
+  return { cli, command: cli.process(input as string[], ctx) };
+}
+
 /** Runs the CLI on `args` (without node and the script); resolves the exit status. */
 export async function main(args: readonly string[], context: Partial<BaseContext> = {}): Promise<number> {
   const input = ociArgv(args);
   const ctx: SandboxctlContext = { ...Cli.defaultContext, ...context, argv: input };
   // clipanion's default depth asks a terminal prototype, not our stdout.
   if (context.colorDepth === undefined) ctx.colorDepth = colorDepthOf(ctx.stdout);
-  const cli = createCli(args, ctx.colorDepth);
   try {
-    const command = cli.process(input, ctx);
+    const { cli, command } = parse(args, input, ctx);
     // Our commands report their own failures (below); help, --version and
     // --help on a command print through clipanion itself.
     if (COMMANDS.some((c) => command instanceof c) && !command.help) return await command.validateAndExecute();

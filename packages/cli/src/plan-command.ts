@@ -33,6 +33,38 @@ import {
 import type { SandboxctlContext } from './context';
 import { applyFlags, clipanionOption, closedFd, flagKey, flagSpec, type FdReader, type FlagOccurrence, type FlagSpec, type FlagValue, PLAN_FLAGS, readFdText, scanFlagOrder, usage } from './flags';
 
+let onlyFlags: ReadonlySet<string> | undefined;
+
+/**
+ * Makes the plan commands built from now on register only the table's flags
+ * that `args` could name (`undefined`: every flag again). clipanion compiles
+ * one state machine for every option registered, in time that grows faster
+ * than the count: with the table's 80-odd flags it was most of the CLI's
+ * start-up (bench/README.md). The parse of arguments that name only these
+ * flags is the same either way; `main` parses again with every flag when
+ * this parse fails, so errors and help are the whole table's.
+ */
+export function onlyPlanFlags(args: readonly string[] | undefined): void {
+  onlyFlags = args === undefined ? undefined : namedFlags(args);
+}
+
+/** The table's flags that some argument could be: `--x`, `--x=V`, `--no-x`, a short flag alone or in a batch (`-bv`). */
+function namedFlags(args: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  for (const arg of args) {
+    if (arg.startsWith('--')) {
+      const name = arg.split('=', 1)[0]!;
+      names.add(name);
+      if (name.startsWith('--no-')) names.add(`--${name.slice(5)}`);
+    } else if (arg.startsWith('-')) {
+      for (const c of arg.slice(1).split('=', 1)[0]!) names.add(`-${c}`);
+    }
+  }
+  const flags = new Set<string>();
+  for (const spec of PLAN_FLAGS) if (names.has(spec.flag) || (spec.short !== undefined && names.has(spec.short))) flags.add(spec.flag);
+  return flags;
+}
+
 export abstract class PlanCommand extends Command<SandboxctlContext> {
   /** `--share-net` and `--unshare-net` exclude each other, as do `--write` and `--write-fake`. */
   static override schema = [
@@ -51,8 +83,13 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
   constructor() {
     super();
     // One clipanion option per flag of the table, on the property that is the flag in camelCase.
+    // Under `onlyPlanFlags`, a flag the arguments do not name gets the value
+    // clipanion gives an absent option instead (`false` or undefined).
     const self = this as unknown as Record<string, unknown>;
-    for (const spec of PLAN_FLAGS) self[flagKey(spec.flag)] = clipanionOption(spec.flag);
+    for (const spec of PLAN_FLAGS) {
+      if (onlyFlags === undefined || onlyFlags.has(spec.flag)) self[flagKey(spec.flag)] = clipanionOption(spec.flag);
+      else if (spec.initial === false) self[flagKey(spec.flag)] = false;
+    }
   }
 
   /** A flag's parsed value: the list of a repeated flag, the final value of another. */

@@ -94,7 +94,8 @@ export function diagnose(): Diagnosis {
   const diagnosis: Diagnosis = {
     ok: false,
     node: { version: process.version, napi: process.versions.napi },
-    core: { version: packageVersion(join(__dirname, '..', 'package.json')) },
+    // By name, not __dirname: the CLI's one-file bundle holds this module too.
+    core: { version: packageVersion(require.resolve('@sandboxctl/core/package.json')) },
     addon: { loaded: false },
     init: inspectExecutable(problems, { name: 'sandboxctl-init', env: 'SANDBOXCTL_INIT', code: 'E_INIT_MISSING', path: initPath(), candidates: initCandidates() }),
     oci: inspectExecutable(problems, { name: 'sandboxctl-oci', env: 'SANDBOXCTL_OCI', code: 'E_OCI_MISSING', path: ociPath(), candidates: ociCandidates() }),

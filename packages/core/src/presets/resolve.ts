@@ -296,7 +296,9 @@ function walkProtected(cwd: string, names: readonly string[], host: HostView, sk
         skipped.push(`protected names were looked for in ${WALK_LIMITS.dirs} directories below ${cwd} only; the rest are not protected during the run`);
         return out;
       }
-      for (const name of host.list(dir) ?? []) {
+      // One readdir per directory: its entries' types spare an lstat and a
+      // stat of every entry (most of `--preset agent`'s start-up in a big tree).
+      for (const { name, type } of host.entries(dir) ?? []) {
         const path = `${dir}/${name}`;
         if (depth > 0 && (wanted.has(name) || name === '.git') && host.kind(path) !== 'missing') {
           const list = name === '.git' ? out.gits : out.names;
@@ -307,8 +309,8 @@ function walkProtected(cwd: string, names: readonly string[], host: HostView, sk
           list.push(path);
           continue;
         }
-        if (name === '.git' || name === 'node_modules' || host.readlink(path) !== undefined) continue;
-        if (host.kind(path) === 'dir') next.push(path);
+        if (name === '.git' || name === 'node_modules' || type === 'symlink') continue;
+        if (type === 'dir') next.push(path);
       }
     }
     queue = next;
