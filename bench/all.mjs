@@ -5,10 +5,11 @@
 //
 //   --runs N        start-up runs per variant (default 300; sections 1, 1b, 2)
 //   --cli-runs N    CLI cold-start runs per variant (default 60)
+//   --pool-runs N   warm-pool latency runs per variant (default 200)
 //   --count N       sandboxes per throughput batch (default 500)
 //   --rounds N      throughput batches per level and seccomp rounds (default 3 / 7)
 //   --calls N       getppid calls in the seccomp loop (default 10,000,000)
-//   --only a,b      sections: start, hyperfine, cli, throughput, memory, seccomp
+//   --only a,b      sections: start, hyperfine, cli, throughput, memory, seccomp, pool
 //   --quick         small numbers everywhere, for a smoke run
 //
 // As root it installs bubblewrap and hyperfine from Debian when missing and
@@ -44,7 +45,7 @@ if (process.getuid() === 0 && !process.env.SANDBOXCTL_BENCH_AS_ROOT) {
 
 const outDir = opt('--out', join(here, quick ? 'results/quick' : 'results'));
 mkdirSync(outDir, { recursive: true });
-const only = opt('--only', 'start,hyperfine,cli,throughput,memory,seccomp').split(',');
+const only = opt('--only', 'start,hyperfine,cli,throughput,memory,seccomp,pool').split(',');
 const sections = {
   start: async () => (await import('./start.mjs')).benchStart({ runs: num('--runs', 300, 30) }),
   hyperfine: async () => (await import('./hyperfine.mjs')).benchHyperfine({ runs: num('--runs', 300, 30) }),
@@ -52,6 +53,7 @@ const sections = {
   throughput: async () => (await import('./throughput.mjs')).benchThroughput({ count: num('--count', 500, 100), rounds: num('--rounds', 3, 1) }),
   memory: async () => (await import('./memory.mjs')).benchMemory({ samples: quick ? 3 : 15 }),
   seccomp: async () => (await import('./seccomp.mjs')).benchSeccomp({ calls: num('--calls', 10_000_000, 1_000_000), rounds: quick ? 3 : num('--rounds', 7, 3), root }),
+  pool: async () => (await import('./pool.mjs')).benchPool({ runs: num('--pool-runs', 200, 20), count: num('--count', 500, 100), rounds: num('--rounds', 3, 1) }),
 };
 
 const header = `uid ${process.getuid()}, kernel ${kernel()}, ${bwrapVersion()}, node ${process.version}, ${new Date().toISOString()}`;

@@ -39,3 +39,4 @@ export function version(): string {
 }
 export { attach, buildLivePlan, copy, generateName, list, Sandbox, start, type ExecOptions, type SandboxState, type StartOptions } from './live/sandbox';
 export type { ReadyReport } from './report-types';
+export { createPool, Pool, type PoolOptions, type PoolRunOptions, type PoolStats } from './pool';

@@ -25,6 +25,7 @@ const CORE_LAYERS: readonly (readonly string[])[] = [
   ['plan/sources.ts', 'plan/index.ts', 'launcher/', 'image/', 'explain.ts', 'diagnose.ts'],
   ['run.ts'],
   ['live/'],
+  ['pool/'],
   ['index.ts'],
 ];
 
