@@ -13,8 +13,9 @@ import { BWRAP_FULL, OPS_FULL, interleave, median, ms, pool as inFlight, quantil
 
 const require = createRequire(import.meta.url);
 
+// Every sandbox ready and the last one used gone: the pool between requests.
 const settle = async (p) => {
-  while (p.stats.ready < p.stats.target) await new Promise((r) => setTimeout(r, 1));
+  while (p.stats.ready < p.stats.target || p.stats.busy > 0) await new Promise((r) => setTimeout(r, 1));
 };
 
 export async function benchPool({ runs, count, rounds, levels = [1, 8] }) {

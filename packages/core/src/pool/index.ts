@@ -127,9 +127,20 @@ export class Pool {
   async run(argv: readonly string[], options: PoolRunOptions = {}): Promise<RunResult> {
     if (this.#closed) throw new SandboxError('E_SANDBOX_CLOSED', 'the pool was closed', { hint: 'make another with createPool()' });
     const warm = await this.#take();
-    this.#fill();
     const run = warm.sandbox.exec(argv, options);
-    this.#track(run.catch(() => {}).then(() => this.#discard(warm)));
+    // The replacement is set up once the program is done, and after the
+    // caller has its result (setImmediate): its plan and spawn are
+    // synchronous work, and on a busy machine the set-up would share the CPU
+    // with the run; either way the run would wait for a set-up it does not
+    // need (bench/README.md, section 7).
+    const after = run
+      .catch(() => {})
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => {
+        this.#fill();
+        return this.#discard(warm);
+      });
+    this.#track(after);
     // The host's pid of the sandbox's pid 1: which sandbox ran it.
     return { ...(await run), sandboxPid: warm.sandbox.pid };
   }
