@@ -173,6 +173,18 @@ test('a sandbox whose pid 1 is killed from outside is replaced and never used', 
   expect(list().map((s) => s.name).filter((n) => mine.some((m) => m.name === n))).toEqual([]);
 });
 
+test('a run that takes a sandbox killed a moment before, not yet seen dead, runs in another one', async () => {
+  for (let round = 0; round < 3; round++) {
+    const p = await pool({ size: 2 });
+    const mine = list().filter((s) => s.labels.pool === p.id);
+    // Killed, and the run asked for at once: the pool has not seen the exits yet.
+    for (const s of mine) process.kill(s.pid1, 'SIGKILL');
+    const r = await p.run(['sh', '-c', 'echo ran'], { stdio: 'pipe' });
+    expect([r.code, r.stdout]).toEqual([0, 'ran\n']);
+    expect(mine.map((s) => s.pid1)).not.toContain(r.sandboxPid);
+  }
+});
+
 test('close() stops every sandbox, ready or busy, and leaves no process and no registry entry', async () => {
   const p = await pool({ size: 3 });
   const mine = list().filter((s) => s.labels.pool === p.id);

@@ -17,7 +17,7 @@
 
 import { SandboxError } from '../errors';
 import type { PlanSources } from '../plan/sources';
-import type { RunResult } from '../run';
+import { runToCompletion, type RunResult } from '../run';
 import { generateName, start, type ExecOptions, type Sandbox } from '../live/sandbox';
 
 export interface PoolOptions extends Omit<PlanSources, 'argv'> {
@@ -59,6 +59,13 @@ interface Warm {
 const DEFAULT_SIZE = 2;
 const DEFAULT_IDLE_MS = 30_000;
 const RETRY_MS = 200;
+/** Sandboxes a run tries when the one it took turns out dead before the program started. */
+const MAX_ATTEMPTS = 3;
+
+function isSandboxGone(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'E_SANDBOX_CLOSED' || code === 'E_SANDBOX_NOT_FOUND';
+}
 
 function count(value: number | undefined, fallback: number, what: string, least: number): number {
   const n = value ?? fallback;
@@ -125,24 +132,40 @@ export class Pool {
    * piped, timedOut; `sandboxPid` is the host's pid of that sandbox's pid 1).
    */
   async run(argv: readonly string[], options: PoolRunOptions = {}): Promise<RunResult> {
-    if (this.#closed) throw new SandboxError('E_SANDBOX_CLOSED', 'the pool was closed', { hint: 'make another with createPool()' });
-    const warm = await this.#take();
-    const run = warm.sandbox.exec(argv, options);
-    // The replacement is set up once the program is done, and after the
-    // caller has its result (setImmediate): its plan and spawn are
-    // synchronous work, and on a busy machine the set-up would share the CPU
-    // with the run; either way the run would wait for a set-up it does not
-    // need (bench/README.md, section 7).
-    const after = run
-      .catch(() => {})
-      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
-      .then(() => {
-        this.#fill();
-        return this.#discard(warm);
-      });
-    this.#track(after);
-    // The host's pid of the sandbox's pid 1: which sandbox ran it.
-    return { ...(await run), sandboxPid: warm.sandbox.pid };
+    for (let attempt = 1; ; attempt += 1) {
+      if (this.#closed) throw new SandboxError('E_SANDBOX_CLOSED', 'the pool was closed', { hint: 'make another with createPool()' });
+      const warm = await this.#take();
+      const handle = warm.sandbox.spawn(argv, options);
+      let started = false;
+      handle.started.then(
+        () => (started = true),
+        () => {},
+      );
+      const run = runToCompletion(handle, options.input);
+      // The replacement is set up once the program is done, and after the
+      // caller has its result (setImmediate): its plan and spawn are
+      // synchronous work, and on a busy machine the set-up would share the
+      // CPU with the run; either way the run would wait for a set-up it does
+      // not need (bench/README.md, section 7).
+      this.#track(
+        run
+          .catch(() => {})
+          .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+          .then(() => {
+            this.#fill();
+            return this.#discard(warm);
+          }),
+      );
+      try {
+        // The host's pid of the sandbox's pid 1: which sandbox ran it.
+        return { ...(await run), sandboxPid: warm.sandbox.pid };
+      } catch (error) {
+        // Its pid 1 died after it was taken, before the pool saw it go
+        // (killed from outside): the program never started; another sandbox runs it.
+        if (!started && attempt < MAX_ATTEMPTS && isSandboxGone(error)) continue;
+        throw error;
+      }
+    }
   }
 
   /** Stops every sandbox of the pool (ready, starting and busy ones) and resolves once they are gone. Runs under way end with the sandbox. */
