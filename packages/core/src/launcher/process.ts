@@ -271,7 +271,11 @@ export class SandboxProcess {
       clearTimeout(timer);
       this.#settle(code, signal);
     };
-    const timer = setTimeout(drained, DRAIN_MS);
+    // The bound runs in the timers phase, which comes before the poll phase
+    // of the same loop turn: after a stalled loop (many sandboxes starting at
+    // once) lines already written by the launcher would not have been read
+    // yet. Settle only after one more poll phase (setImmediate runs after it).
+    const timer = setTimeout(() => setImmediate(drained), DRAIN_MS);
     channel.socket.once('end', drained);
     channel.socket.once('close', drained);
   }
