@@ -1,8 +1,11 @@
 // OCI runtime, side by side in one run (issue 12): a bundle's `run` (create,
 // start, wait, delete) and `podman run --rm IMAGE true`, with sandboxctl-oci,
 // runc and crun interleaved (each round runs each once, rotating order).
-// Root only. crun is tried and reported when it cannot run here (Debian's
-// crun refuses this machine's hybrid cgroup layout).
+// Root only. Debian's crun refuses a hybrid cgroup layout: run under
+// `unshare -m --propagation private` and the cgroup2 mount at
+// /sys/fs/cgroup/unified is taken away in that namespace first, so all
+// three runtimes see the same v1-only layout (test/oci/validation.sh does
+// the same); crun is still reported, not fatal, when it cannot run.
 //
 //   node bench/oci.mjs [--runs N] [--runtime PATH]   (default: the shipped
 //   packages/native/sandboxctl-oci, what `sandboxctl oci path` prints)
@@ -16,6 +19,11 @@ const arg = (name, def) => {
   return i > 0 ? process.argv[i + 1] : def;
 };
 const runs = Number(arg('--runs', 30));
+const privateNs = spawnSync('readlink', ['/proc/self/ns/mnt']).stdout.toString() !== spawnSync('readlink', ['/proc/1/ns/mnt']).stdout.toString();
+if (privateNs && spawnSync('mountpoint', ['-q', '/sys/fs/cgroup/unified']).status === 0) {
+  spawnSync('umount', ['-l', '/sys/fs/cgroup/unified']);
+  console.log('/sys/fs/cgroup/unified unmounted in this mount namespace (v1 only, for crun)');
+}
 const ours = resolve(arg('--runtime', 'packages/native/sandboxctl-oci'));
 const work = mkdtempSync(join(tmpdir(), 'sandboxctl-bench-oci-'));
 const rootfs = join(work, 'bundle/rootfs');

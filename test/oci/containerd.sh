@@ -49,6 +49,7 @@ check run     0 "hi from ctr" "${C[@]}" run --runc-binary "$rt" --rm "$image" c1
 check status  3 ""            "${C[@]}" run --runc-binary "$rt" --rm "$image" c2 sh -c 'exit 3'
 check detach  0 ""            "${C[@]}" run -d --runc-binary "$rt" "$image" c3 sleep 100
 check exec    0 "in exec"     "${C[@]}" task exec --exec-id e1 c3 sh -c 'echo in exec'
+check exec-cgroup 0 "same-cgroup" "${C[@]}" task exec --exec-id e2 c3 sh -c 'test "$(cat /proc/self/cgroup)" = "$(cat /proc/1/cgroup)" && echo same-cgroup'
 check kill    0 ""            "${C[@]}" task kill -s KILL c3
 for _ in $(seq 50); do "${C[@]}" task ls | grep -q 'c3.*STOPPED' && break; sleep 0.1; done
 check delete  0 ""            "${C[@]}" task delete c3

@@ -2,7 +2,7 @@
  * The engines and the conformance suite against the shipped runtime
  * (`sandboxctl oci path`), root only: podman's matrix (root and rootless),
  * containerd through `ctr run --runc-binary`, and runtime-tools' validation
- * with runc as the reference. Each script checks and prints its own cases;
+ * with crun and runc as the reference. Each script checks and prints its own cases;
  * a failing case fails the test with the script's whole output.
  */
 import { describeAsRoot, requireTools, runScript, runtimePath } from './helpers';
@@ -12,7 +12,7 @@ const MINUTE = 60_000;
 describeAsRoot('OCI engines', () => {
   let runtime: string;
   beforeAll(() => {
-    requireTools({ podman: 'podman', conmon: 'conmon', runc: 'runc', containerd: 'containerd', ctr: 'containerd', busybox: 'busybox-static', script: 'bsdutils', newuidmap: 'uidmap', go: 'golang-go' });
+    requireTools({ podman: 'podman', conmon: 'conmon', runc: 'runc', crun: 'crun', containerd: 'containerd', ctr: 'containerd', busybox: 'busybox-static', script: 'bsdutils', newuidmap: 'uidmap', go: 'golang-go' });
     runtime = runtimePath();
   });
 
@@ -30,9 +30,9 @@ describeAsRoot('OCI engines', () => {
     expect(r.status).toBe(0);
   }, 6 * MINUTE);
 
-  test('runtime-tools validation: every case runc passes, sandboxctl-oci passes', () => {
-    const r = runScript('validation.sh', [runtime, 'runc'], 25 * MINUTE);
-    expect(r.output).toMatch(/^== ok cases: runc \d+, sandboxctl-oci \d+$/m);
+  test('runtime-tools validation: every case crun or runc passes, sandboxctl-oci passes', () => {
+    const r = runScript('validation.sh', [runtime, 'crun', 'runc'], 25 * MINUTE);
+    expect(r.output).toMatch(/^== ok cases: crun\+runc \d+, sandboxctl-oci \d+$/m);
     expect(r.status).toBe(0);
   }, 26 * MINUTE);
 });

@@ -50,12 +50,19 @@ check user      0 "uid=1000 gid=1000" "${P[@]}" run --rm "${U[@]}" --user 1000:1
 check cap-add   0 "CapEff:	0000000000002000" "${P[@]}" run --rm "${U[@]}" --cap-drop all --cap-add NET_RAW "$image" grep CapEff /proc/self/status
 check seccomp   0 "Permission denied" "${P[@]}" run --rm "${U[@]}" --security-opt "seccomp=$work/deny-mkdir.json" "$image" sh -c 'mkdir /tmp/d; true'
 check defaults  0 "Seccomp:	2" "${P[@]}" run --rm "${U[@]}" "$image" grep Seccomp: /proc/self/status
+# A spec without a filter (unconfined, privileged) still gets our default:
+# no nested user namespace unconfined; with --privileged (every capability)
+# CAP_SYS_ADMIN lifts that rule, as moby's profile does, and the filter stays.
+check unconfined 1 "Operation not permitted" "${P[@]}" run --rm "${U[@]}" --security-opt seccomp=unconfined "$image" sh -c 'grep Seccomp: /proc/self/status; unshare -U true'
+check unconf-f  0 "Seccomp:	2" "${P[@]}" run --rm "${U[@]}" --security-opt seccomp=unconfined "$image" grep Seccomp: /proc/self/status
+check privileged 0 "Seccomp:	2|nested-ok" "${P[@]}" run --rm "${U[@]}" --privileged "$image" sh -c 'printf "%s|" "$(grep Seccomp: /proc/self/status)"; unshare -U true && echo nested-ok'
 check hostname  0 "box"         "${P[@]}" run --rm "${U[@]}" --hostname box "$image" hostname
 check missing   127 "E_EXEC"    "${P[@]}" run --rm "${U[@]}" "$image" /nope
 "${P[@]}" rm -f sbx-bg >/dev/null 2>&1
 check detach    0 ""            "${P[@]}" run -d --name sbx-bg "${U[@]}" "$image" sh -c 'echo started; sleep 100'
 check logs      0 "started"     "${P[@]}" logs sbx-bg
 check exec      0 "in exec"     "${P[@]}" exec sbx-bg sh -c 'echo in exec'
+check exec-cgroup 0 "same-cgroup" "${P[@]}" exec sbx-bg sh -c 'test "$(cat /proc/self/cgroup)" = "$(cat /proc/1/cgroup)" && echo same-cgroup'
 check exec-it   0 "exec-tty"    script -qec "${P[*]} exec -it sbx-bg sh -c 'tty >/dev/null && echo exec-tty'" /dev/null
 check stop      0 "sbx-bg"      "${P[@]}" stop -t 1 sbx-bg
 check rm        0 "sbx-bg"      "${P[@]}" rm sbx-bg

@@ -119,6 +119,16 @@ fn v1(spec: &Spec, rel: &str, pid: i32) -> std::io::Result<Vec<String>> {
                     if m.disable_oom_killer == Some(true) {
                         write(&dir, "memory.oom_control", 1)?;
                     }
+                    // Kernel memory, where the hierarchy still has the files
+                    // (v1; crun sets them, runc 1.1 ignores them). The kernel
+                    // limit is deprecated and a no-op since Linux 6.1: its
+                    // write is best effort.
+                    if let Some(k) = m.kernel.filter(|_| dir.join("memory.kmem.limit_in_bytes").exists()) {
+                        let _ = write(&dir, "memory.kmem.limit_in_bytes", k);
+                    }
+                    if let Some(k) = m.kernel_tcp.filter(|_| dir.join("memory.kmem.tcp.limit_in_bytes").exists()) {
+                        write(&dir, "memory.kmem.tcp.limit_in_bytes", k)?;
+                    }
                 }
             }
             "pids" => {

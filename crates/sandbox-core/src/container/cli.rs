@@ -37,6 +37,7 @@ pub struct CreateOpts {
     pub pid_file: Option<String>,
     pub console_socket: Option<String>,
     pub preserve_fds: u32,
+    pub no_new_keyring: bool,
     pub detach: bool,
     /// Global `--systemd-cgroup`: `cgroupsPath` is `slice:prefix:name`.
     pub systemd_cgroup: bool,
@@ -133,7 +134,9 @@ pub fn parse(args: &[String]) -> Result<(Global, Command), SetupError> {
             o.console_socket = Some(take_value(rest, &mut j, "--console-socket")?);
         } else if flag_is(a, &["--preserve-fds"]) {
             o.preserve_fds = take_value(rest, &mut j, "--preserve-fds")?.parse().map_err(|_| usage("--preserve-fds needs a number"))?;
-        } else if flag_is(a, &["--no-pivot", "--no-new-keyring", "--no-subreaper"]) {
+        } else if flag_is(a, &["--no-new-keyring"]) {
+            o.no_new_keyring = true;
+        } else if flag_is(a, &["--no-pivot", "--no-subreaper"]) {
         } else if a == "--detach" || a == "-d" {
             o.detach = true;
         } else if flag_is(a, &["--format", "-f"]) && (cmd == "ps" || cmd == "list") {
@@ -313,11 +316,11 @@ pub fn create(sys: &dyn Sys, root: &Path, o: &CreateOpts, id: &str, stay: bool) 
     state::check_id(id)?;
     let bundle = abs(o.bundle.as_deref().unwrap_or("."))?;
     let (spec, bytes, rootfs) = load_bundle(&bundle)?;
-    let filter = spec.linux.seccomp.as_ref().map(seccomp::compile).transpose().map_err(|(p, e)| spec::invalid(format!("linux.seccomp{p}"), e))?;
+    let filter = seccomp::filters(&spec)?;
     if spec.process.as_ref().is_some_and(|p| p.terminal) && o.console_socket.is_none() {
-        // runc relays a terminal itself for a foreground `run`; we do not
-        // (yet), and pid 1 would fail on it after everything was made.
-        return Err(spec::invalid("process.terminal", "true needs --console-socket (engines pass one; for a bundle by hand set it false)"));
+        // A foreground `run` relays one itself (relay.rs); `create` and
+        // `run --detach` cannot, as runc cannot.
+        return Err(spec::invalid("process.terminal", "true needs --console-socket, or a foreground run from a terminal"));
     }
     let dir = root.join(id);
     if std::fs::symlink_metadata(&dir).is_ok() {
@@ -373,7 +376,7 @@ struct Creating<'a> {
 
 /// Join namespaces named by path, clone pid 1, write its id maps, run the
 /// createRuntime hooks when it asks, wait for `Ready`.
-fn spawn(c: &Creating, rootfs: &str, fifo: &str, o: &CreateOpts, filter: Option<Vec<libc::sock_filter>>) -> Result<(i32, Vec<String>), SetupError> {
+fn spawn(c: &Creating, rootfs: &str, fifo: &str, o: &CreateOpts, filter: Vec<Vec<libc::sock_filter>>) -> Result<(i32, Vec<String>), SetupError> {
     let Creating { sys, spec, bundle, id } = *c;
     // Joins first (user first, so the others are joined with its rights);
     // pid joins take effect for the child only, as wanted.
@@ -425,6 +428,7 @@ fn spawn(c: &Creating, rootfs: &str, fifo: &str, o: &CreateOpts, filter: Option<
                 seccomp: filter,
                 privileged,
                 preserve_fds: preserve,
+                keyring: (!o.no_new_keyring).then(|| format!("_ses.{id}")),
             };
             container::run(sys, &c)
         }
@@ -747,11 +751,33 @@ pub fn write_spec(bundle: Option<&str>, rootless: bool) -> Result<(), SetupError
 /// `run`: create, start and (unless `--detach`) wait for the process, then
 /// delete; the process's exit status (128+N for a signal).
 pub fn run(sys: &dyn Sys, root: &Path, o: &CreateOpts, id: &str) -> Result<i32, SetupError> {
+    // A terminal and no --console-socket in the foreground: relay one, as
+    // runc does (and, like runc, refuse when the caller has no terminal).
+    let mut relay = None;
+    if !o.detach && o.console_socket.is_none() {
+        let (spec, _, _) = load_bundle(&abs(o.bundle.as_deref().unwrap_or("."))?)?;
+        if spec.process.as_ref().is_some_and(|p| p.terminal) {
+            relay = Some(super::relay::Relay::open()?);
+        }
+    }
+    let o = &CreateOpts { console_socket: relay.as_ref().map(|r| r.socket()).or_else(|| o.console_socket.clone()), ..o.clone() };
     let pid = create(sys, root, o, id, true)?;
+    let master = match relay.as_mut().map(|r| r.master(sys)).transpose() {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = delete(root, id, true);
+            return Err(e);
+        }
+    };
     start(sys, root, id)?;
     if o.detach {
         return Ok(0);
     }
+    if let (Some(r), Some(m)) = (&relay, master) {
+        r.copy(m, pid)?;
+        let _ = sys.close(m);
+    }
+    drop(relay);
     let mut status = 0;
     // SAFETY: waiting for our own child.
     unsafe { while libc::waitpid(pid, &mut status, 0) < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {} };

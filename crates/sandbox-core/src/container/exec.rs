@@ -6,6 +6,9 @@
 //! written on the host), forks so the child is in the pid namespace, and the child
 //! takes the container's limits, ids, capabilities, no_new_privs and the
 //! seccomp filter compiled from the stored config.json, then execs.
+//! The child waits until the runtime has written it into the container's
+//! cgroups (the directories recorded at create), so it is counted and
+//! limited with pid 1 from its first instruction.
 //! `--detach` writes `--pid-file` and leaves the process to the caller's
 //! subreaper (conmon, the shim); otherwise its status is ours.
 
@@ -15,6 +18,7 @@ use crate::oci::spec::{self, Process};
 use crate::oci::state::{self, Status};
 use crate::sys::Sys;
 use std::ffi::CString;
+use std::os::fd::IntoRawFd;
 use std::path::Path;
 
 #[derive(Debug, Default, Clone)]
@@ -76,8 +80,7 @@ pub fn exec(sys: &dyn Sys, root: &Path, id: &str, o: &ExecOpts) -> Result<i32, S
         &std::fs::read(dir.join("config.json")).map_err(|e| SetupError::new(Code::OciNotFound, format!("cannot read the container's config.json: {e}")))?,
     )?;
     let p = process(o, &cfg)?;
-    let filter =
-        cfg.linux.seccomp.as_ref().map(crate::oci::seccomp::compile).transpose().map_err(|(path, e)| spec::invalid(format!("linux.seccomp{path}"), e))?;
+    let filter = crate::oci::seccomp::filters(&cfg)?;
     let userns = cfg.linux.namespaces.iter().any(|n| n.kind == "user");
     let mut flags = 0;
     for n in &cfg.linux.namespaces {
@@ -96,24 +99,48 @@ pub fn exec(sys: &dyn Sys, root: &Path, id: &str, o: &ExecOpts) -> Result<i32, S
     // All but the mount namespace here: the pid file is a host path. The
     // child joins that one before anything else.
     sys.setns(pidfd, flags & !libc::CLONE_NEWNS).map_err(|e| SetupError::sys(Code::Setup, format_args!("join the namespaces of container {id}"), e))?;
+    // The child waits on this pipe until we have put it in the container's
+    // cgroup (runc's exec does the same through its sync pipe): it must not
+    // run a single instruction of the program outside the limits.
+    let (gate_r, gate_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SetupError::sys(Code::Setup, "create the exec's gate", e.into()))?;
+    let (gate_r, gate_w) = (gate_r.into_raw_fd(), gate_w.into_raw_fd());
     // SAFETY: fork in a single-threaded process; the child only execs or exits.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(SetupError::new(Code::Setup, format!("cannot fork: {}", std::io::Error::last_os_error())));
     }
     if pid == 0 {
+        let _ = sys.close(gate_w);
+        if !matches!(sys.read(gate_r, 1).as_deref(), Ok([0])) {
+            sys.exit(1);
+        }
+        let _ = sys.close(gate_r);
         if let Err(e) = sys.setns(pidfd, libc::CLONE_NEWNS) {
             eprintln!("sandboxctl-oci: E_SETUP: cannot join the mount namespace of container {id}: {e}");
             sys.exit(1);
         }
         let _ = sys.close(pidfd);
-        let e = child(sys, &p, filter.as_deref(), userns, console);
+        // As runc's exec: a session keyring of the container's, not ours.
+        if let Err(e) = container::join_keyring(sys, &format!("_ses.{id}")) {
+            eprintln!("sandboxctl-oci: {}: {}", e.code.as_str(), e.message);
+            sys.exit(1);
+        }
+        let e = child(sys, &p, &filter, userns, console);
         eprintln!("sandboxctl-oci: {}: {}", e.code.as_str(), e.message);
         sys.exit(if e.code == Code::Exec { 127 } else { 1 });
     }
     let _ = sys.close(pidfd);
+    let _ = sys.close(gate_r);
     if let Some(c) = console {
         let _ = sys.close(c);
+    }
+    let joined = join_cgroups(&rec.cgroup_paths, pid)
+        .and_then(|_| sys.write_fd(gate_w, &[0]).map_err(|e| SetupError::sys(Code::Setup, "release the exec'd process", e)));
+    let _ = sys.close(gate_w);
+    if let Err(e) = joined {
+        let _ = sys.kill(pid, libc::SIGKILL);
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        return Err(e);
     }
     if let Some(f) = &o.pid_file {
         let tmp = format!("{f}.tmp{}", std::process::id());
@@ -130,8 +157,18 @@ pub fn exec(sys: &dyn Sys, root: &Path, id: &str, o: &ExecOpts) -> Result<i32, S
     Ok(if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) })
 }
 
+/// Put `pid` in every cgroup directory pid 1 was placed in at create (none
+/// when the hierarchy was not writable then: nothing to join).
+fn join_cgroups(dirs: &[String], pid: i32) -> Result<(), SetupError> {
+    for d in dirs {
+        std::fs::write(format!("{d}/cgroup.procs"), pid.to_string())
+            .map_err(|e| SetupError::new(Code::Setup, format!("cannot join the container's cgroup {d}: {e}")))?;
+    }
+    Ok(())
+}
+
 /// The exec'd process's side: terminal, privileges, filter, exec.
-fn child(sys: &dyn Sys, p: &Process, filter: Option<&[libc::sock_filter]>, userns: bool, console: Option<i32>) -> SetupError {
+fn child(sys: &dyn Sys, p: &Process, filter: &[Vec<libc::sock_filter>], userns: bool, console: Option<i32>) -> SetupError {
     let run = || -> Result<(), SetupError> {
         if let Some(sock) = console {
             container::console_pty(sys, sock, false)?;
@@ -140,9 +177,7 @@ fn child(sys: &dyn Sys, p: &Process, filter: Option<&[libc::sock_filter]>, usern
         }
         let program = container::privileges_and_cwd(sys, p, filter, userns)?;
         if p.no_new_privileges {
-            if let Some(f) = filter {
-                sys.seccomp_load(f).map_err(|e| SetupError::sys(Code::Setup, "load the seccomp filter", e))?;
-            }
+            container::load_filters(sys, filter)?;
         }
         let argv: Vec<CString> = p.args.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
         let envp: Vec<CString> = p.env.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();

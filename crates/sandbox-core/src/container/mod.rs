@@ -17,6 +17,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod exec;
 pub mod mounts;
+pub mod relay;
 
 use crate::error::{Code, Ctx, SetupError};
 use crate::oci::spec::{self, Spec};
@@ -40,12 +41,16 @@ pub struct Container<'a> {
     pub sync: Fd,
     /// A new user namespace: wait for `create` to write the maps.
     pub userns: bool,
-    /// Compiled `linux.seccomp`.
-    pub seccomp: Option<Vec<libc::sock_filter>>,
+    /// The filters to load, in order (`oci::seccomp::filters`: our
+    /// defaults, and the spec's `linux.seccomp` when it has one).
+    pub seccomp: Vec<Vec<libc::sock_filter>>,
     /// The caller is root in the initial user namespace (mknod works).
     pub privileged: bool,
     /// `--preserve-fds N`: fds 3..3+N reach the program.
     pub preserve_fds: u32,
+    /// The session keyring to join (`_ses.ID`, as runc); None with
+    /// `--no-new-keyring`.
+    pub keyring: Option<String>,
 }
 
 /// Messages pid 1 sends `create`, one JSON line each.
@@ -99,6 +104,9 @@ fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd, i32), SetupError>
     // (which resets this, as for runc); after the maps, which `create` writes
     // through /proc/PID while we are still dumpable.
     sys.prctl(Prctl::SetDumpable(false)).ctx(Code::Setup, "clear dumpable")?;
+    if let Some(name) = &c.keyring {
+        join_keyring(sys, name)?;
+    }
     if let Some(fd) = c.mount_ns {
         sys.setns(fd, libc::CLONE_NEWNS).ctx(Code::Setup, "join the mount namespace")?;
         let _ = sys.close(fd);
@@ -150,9 +158,19 @@ fn setup(sys: &dyn Sys, c: &Container) -> Result<(CString, Fd, i32), SetupError>
     // Before any seccomp filter is loaded: a spec's filter may not allow
     // close_range (runc's finalizeNamespace marks them before its filter too).
     close_stray_fds(sys, c.preserve_fds, &process.env).ctx(Code::Setup, "mark stray fds close-on-exec")?;
-    let program = privileges_and_cwd(sys, process, c.seccomp.as_deref(), c.userns)?;
+    let program = privileges_and_cwd(sys, process, &c.seccomp, c.userns)?;
     landlock_scopes(sys, spec);
     Ok((program, gate, pid))
+}
+
+/// A session keyring of the container's own: keys are not namespaced, and
+/// without this the program would share the caller's session keyring.
+/// A kernel without keys (ENOSYS) has nothing to share, as runc says.
+pub fn join_keyring(sys: &dyn Sys, name: &str) -> Result<(), SetupError> {
+    match sys.join_session_keyring(name) {
+        Err(Errno(libc::ENOSYS)) => Ok(()),
+        r => r.ctx(Code::Setup, format_args!("join a new session keyring {name}")),
+    }
 }
 
 /// Our pid as the host sees it (hooks get it in the state). Read from the
@@ -230,7 +248,7 @@ fn cap_mask(names: &[String]) -> u64 {
 /// runc's order: bounding set, keep-caps across the id change, the three
 /// sets, ambient. seccomp without no_new_privs must be loaded while
 /// CAP_SYS_ADMIN is still ours: before the drop.
-pub fn privileges_and_cwd(sys: &dyn Sys, p: &spec::Process, seccomp: Option<&[libc::sock_filter]>, userns: bool) -> Result<CString, SetupError> {
+pub fn privileges_and_cwd(sys: &dyn Sys, p: &spec::Process, seccomp: &[Vec<libc::sock_filter>], userns: bool) -> Result<CString, SetupError> {
     if let Some(adj) = p.oom_score_adj {
         sys.write_file("/proc/self/oom_score_adj", adj.to_string().as_bytes()).ctx(Code::Setup, "set oom_score_adj")?;
     }
@@ -245,9 +263,7 @@ pub fn privileges_and_cwd(sys: &dyn Sys, p: &spec::Process, seccomp: Option<&[li
     let program =
         lookup(sys, &p.args[0], &p.env).ok_or_else(|| SetupError::new(Code::Exec, format!("cannot execute {}: no such file or directory", p.args[0])))?;
     if !p.no_new_privileges {
-        if let Some(f) = seccomp {
-            sys.seccomp_load(f).ctx(Code::Setup, "load the seccomp filter")?;
-        }
+        load_filters(sys, seccomp)?;
     }
     let caps = p.capabilities.clone().unwrap_or_default();
     let last = sys.read_file("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| String::from_utf8_lossy(&s).trim().parse::<u32>().ok()).unwrap_or(40);
@@ -278,6 +294,15 @@ pub fn privileges_and_cwd(sys: &dyn Sys, p: &spec::Process, seccomp: Option<&[li
         sys.prctl(Prctl::SetNoNewPrivs).ctx(Code::Setup, "set no_new_privs")?;
     }
     Ok(program)
+}
+
+/// Load the filters in order (ours before the spec's, which may not allow
+/// `seccomp` itself).
+pub fn load_filters(sys: &dyn Sys, filters: &[Vec<libc::sock_filter>]) -> Result<(), SetupError> {
+    for f in filters {
+        sys.seccomp_load(f).ctx(Code::Setup, "load the seccomp filter")?;
+    }
+    Ok(())
 }
 
 /// mkdir -p over the seam (0755, as runc makes a missing cwd).
@@ -315,10 +340,8 @@ fn start(sys: &dyn Sys, c: &Container, program: CString, gate: Fd, pid: i32) -> 
         return e;
     }
     if p.no_new_privileges {
-        if let Some(f) = &c.seccomp {
-            if let Err(e) = sys.seccomp_load(f) {
-                return SetupError::sys(Code::Setup, "load the seccomp filter", e);
-            }
+        if let Err(e) = load_filters(sys, &c.seccomp) {
+            return e;
         }
     }
     let argv: Vec<CString> = p.args.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();

@@ -297,7 +297,7 @@ mod tests {
 
     /// The shared fixture, without a seccomp filter (no mount test loads one).
     fn container(spec: &Spec) -> Container<'_> {
-        Container { seccomp: None, ..crate::container::tests::container(spec) }
+        Container { seccomp: Vec::new(), ..crate::container::tests::container(spec) }
     }
 
     fn mount(dest: &str, kind: &str, src: &str, opts: &[&str]) -> Mount {

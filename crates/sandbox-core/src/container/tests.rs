@@ -41,10 +41,16 @@ pub(super) fn container(spec: &Spec) -> Container<'_> {
         console_socket: None,
         sync: 9,
         userns: false,
-        seccomp: Some(vec![libc::sock_filter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }]),
+        // Ours (one instruction) then the spec's (two), as oci::seccomp::filters orders them.
+        seccomp: vec![vec![allow()], vec![allow(), allow()]],
         privileged: true,
         preserve_fds: 0,
+        keyring: None,
     }
+}
+
+fn allow() -> libc::sock_filter {
+    libc::sock_filter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }
 }
 
 /// (call, what it returns, fatal): the whole drop for `process()`.
@@ -83,7 +89,7 @@ fn script(calls: &[(String, Ret, bool)]) -> Script {
 fn the_privilege_drop_is_runcs_order() {
     let p = process();
     let s = script(&privilege_calls());
-    let program = privileges_and_cwd(&s, &p, None, false).unwrap();
+    let program = privileges_and_cwd(&s, &p, &[], false).unwrap();
     assert_eq!(program.to_str().unwrap(), "/bin/sh");
     s.done();
 }
@@ -100,7 +106,7 @@ fn every_fatal_call_of_the_drop_surfaces_its_own_errno() {
         let mut v = all[..=n].to_vec();
         v[n].1 = Ret::Err(marker);
         let s = script(&v);
-        let e = privileges_and_cwd(&s, &p, None, false).unwrap_err();
+        let e = privileges_and_cwd(&s, &p, &[], false).unwrap_err();
         assert_eq!(e.code, Code::Setup, "{call}");
         assert!(e.message.contains(&format!("error {marker}")), "{call}: {}", e.message);
         s.done();
@@ -114,7 +120,7 @@ fn a_refused_ambient_cap_is_not_fatal() {
     let at = v.iter().position(|c| c.0.starts_with("prctl(CapAmbientRaise")).unwrap();
     v[at].1 = Ret::Err(libc::EPERM);
     let s = script(&v);
-    privileges_and_cwd(&s, &p, None, false).unwrap();
+    privileges_and_cwd(&s, &p, &[], false).unwrap();
     s.done();
 }
 
@@ -124,15 +130,20 @@ fn a_refused_ambient_cap_is_not_fatal() {
 fn seccomp_without_no_new_privs_loads_before_the_drop() {
     let mut p = process();
     p.no_new_privileges = false;
-    let filter = [libc::sock_filter { code: 6, jt: 0, jf: 0, k: 0 }];
-    let mut v = privilege_calls();
-    v.pop();
-    v.insert(4, ("seccomp_load(1 insns)".into(), Ret::Err(9100), true));
-    v.truncate(5);
-    let s = script(&v);
-    let e = privileges_and_cwd(&s, &p, Some(&filter), false).unwrap_err();
-    assert!(e.message.contains("load the seccomp filter") && e.message.contains("error 9100"), "{}", e.message);
-    s.done();
+    let filters = [vec![allow()], vec![allow(), allow()]];
+    // Each filter in turn fails; the first failure stops the drop.
+    for n in [0, 1] {
+        let mut v = privilege_calls();
+        v.pop();
+        v.insert(4, ("seccomp_load(1 insns)".into(), Ret::Ok, true));
+        v.insert(5, ("seccomp_load(2 insns)".into(), Ret::Ok, true));
+        v[4 + n].1 = Ret::Err(9100 + n as i32);
+        v.truncate(5 + n);
+        let s = script(&v);
+        let e = privileges_and_cwd(&s, &p, &filters, false).unwrap_err();
+        assert!(e.message.contains("load the seccomp filter") && e.message.contains(&format!("error {}", 9100 + n)), "{}", e.message);
+        s.done();
+    }
 }
 
 #[test]
@@ -144,7 +155,7 @@ fn a_missing_cwd_is_made_and_a_missing_program_is_an_exec_error() {
         c("chdir(\"/w\")", Ret::Err(libc::ENOENT)),
         c("mkdir(\"/w\", 755)", Ret::Err(9200)),
     ]);
-    let e = privileges_and_cwd(&s, &p, None, false).unwrap_err();
+    let e = privileges_and_cwd(&s, &p, &[], false).unwrap_err();
     assert!(e.message.contains("create the working directory /w") && e.message.contains("error 9200"), "{}", e.message);
     s.done();
 
@@ -156,7 +167,7 @@ fn a_missing_cwd_is_made_and_a_missing_program_is_an_exec_error() {
         c("chdir(\"/w\")", Ret::Ok),
         c("is_executable(\"/bin/sh\")", Ret::Int(0)),
     ]);
-    let e = privileges_and_cwd(&s, &p, None, false).unwrap_err();
+    let e = privileges_and_cwd(&s, &p, &[], false).unwrap_err();
     assert_eq!(e.code, Code::Exec);
     s.done();
 }
@@ -171,14 +182,14 @@ fn setgroups_denied_in_a_user_namespace_is_fatal_only_with_groups() {
     let at = v.iter().position(|c| c.0.starts_with("setgroups")).unwrap();
     v[at] = ("setgroups([])".into(), Ret::Err(libc::EPERM), true);
     let s = script(&v);
-    privileges_and_cwd(&s, &p, None, true).unwrap();
+    privileges_and_cwd(&s, &p, &[], true).unwrap();
     s.done();
 
     let p = process();
     let mut v = privilege_calls()[..=at].to_vec();
     v[at].1 = Ret::Err(libc::EPERM);
     let s = script(&v);
-    let e = privileges_and_cwd(&s, &p, None, true).unwrap_err();
+    let e = privileges_and_cwd(&s, &p, &[], true).unwrap_err();
     assert!(e.message.contains("supplementary groups"), "{}", e.message);
     s.done();
 }
@@ -221,6 +232,25 @@ fn setup_failures_are_sent_to_create_and_exit_1() {
         c(sync_error(Code::Setup, "cannot clear dumpable: error 9301"), Ret::Ok),
     ]);
     assert_eq!(expect_exit(|| run(&s, &c0)), 1);
+    s.done();
+}
+
+/// The session keyring is joined first thing after dumpable is cleared; a
+/// kernel without keys goes on, any other failure is a setup error.
+#[test]
+fn a_new_session_keyring_is_joined_unless_asked_not_to() {
+    let spec = spec();
+    let mut ck = container(&spec);
+    ck.keyring = Some("_ses.c1".into());
+    let head = || vec![c("read(9, 1)", Ret::Bytes(vec![0])), c("readlink(\"/proc/self\")", Ret::Text("4242".into())), c("prctl(SetDumpable(false))", Ret::Ok)];
+    let mut v = head();
+    v.push(c("join_session_keyring(\"_ses.c1\")", Ret::Err(9450)));
+    v.push(c(sync_error(Code::Setup, "cannot join a new session keyring _ses.c1: error 9450"), Ret::Ok));
+    let s = Script::new(v);
+    assert_eq!(expect_exit(|| run(&s, &ck)), 1);
+    s.done();
+    let s = Script::new(vec![c("join_session_keyring(\"_ses.c1\")", Ret::Err(libc::ENOSYS))]);
+    join_keyring(&s, "_ses.c1").unwrap();
     s.done();
 }
 
@@ -293,6 +323,7 @@ fn start_waits_at_the_gate_then_loads_seccomp_and_execs() {
             c("poll([4:IN], -1)", Ret::Events(vec![libc::POLLIN])),
             c("read(4, 1)", Ret::Bytes(vec![0])),
             c("seccomp_load(1 insns)", Ret::Ok),
+            c("seccomp_load(2 insns)", Ret::Ok),
             c("execve(\"/bin/sh\", [\"sh\"])", Ret::Err(libc::ENOEXEC)),
         ]
     };
@@ -301,7 +332,7 @@ fn start_waits_at_the_gate_then_loads_seccomp_and_execs() {
     let e = start(&s, &cx, program(), 4, 4242);
     assert_eq!(e.code, Code::Exec);
     s.done();
-    for n in [0, 1, 2] {
+    for n in [0, 1, 2, 3] {
         let mut v = calls();
         v.truncate(n + 1);
         v[n].1 = Ret::Err(9600 + n as i32);

@@ -8,9 +8,16 @@
 //! Calls of another architecture (i386 on x86_64) and x32 calls answer
 //! ENOSYS: no rule was written for their numbers. Names this kernel table
 //! does not know are skipped, as runc and crun skip them.
+//!
+//! [`filters`] is what a container gets, our defaults included: without
+//! `linux.seccomp` the preset filter `sandboxctl run` loads, less the rules a
+//! capability the spec grants lifts (moby's default profile does the same:
+//! CAP_SYS_ADMIN brings back mount and unshare); with one, the spec's
+//! filter and the terminal deny list stacked on it.
 
 use super::spec::{Seccomp, SyscallArg};
-use crate::seccomp::Arch;
+use crate::plan::{Seccomp as PlanSeccomp, SeccompPreset, SyscallRule as PlanRule};
+use crate::seccomp::{Arch, List, PresetRule, PRESET_RULES};
 // The values the preset compiler uses too (seccomp/mod.rs), one definition.
 use crate::seccomp::{
     BPF_JEQ_K as JEQ, BPF_JGE_K as JGE, BPF_LD_W_ABS as LD_W_ABS, BPF_RET_K as RET_K, SECCOMP_RET_ALLOW as RET_ALLOW, SECCOMP_RET_ERRNO as RET_ERRNO,
@@ -221,6 +228,72 @@ pub fn compile_for(s: &Seccomp, arch: Arch) -> Result<Vec<libc::sock_filter>, (S
     a.finish().map_err(|e| (String::new(), e))
 }
 
+/// The capability that lifts a preset rule for a container whose bounding
+/// set holds it (moby's default profile, `includes.caps`): a program given
+/// that capability is meant to make the call. None: always on, whatever the
+/// capabilities (the keyring is not namespaced; io_uring, AF_VSOCK and the
+/// terminal ioctls are kernel surface no capability asks for).
+pub fn lifted_by(r: &PresetRule) -> Option<&'static str> {
+    match r.list {
+        // Mounts, namespaces and the new mount API, as moby's CAP_SYS_ADMIN
+        // block; chroot is its own capability.
+        List::DenyNs if r.syscall == "chroot" => Some("CAP_SYS_CHROOT"),
+        List::DenyNs => Some("CAP_SYS_ADMIN"),
+        // With CAP_SYS_ADMIN the container can mount over a host bind
+        // anyway: the set-id guard would stop nothing.
+        List::NoSuid => Some("CAP_SYS_ADMIN"),
+        List::DenyTty | List::Socket | List::NoMultiarch => None,
+        _ => match r.syscall {
+            "syslog" => Some("CAP_SYSLOG"),
+            "acct" => Some("CAP_SYS_PACCT"),
+            "quotactl" | "swapon" | "swapoff" | "perf_event_open" | "bpf" => Some("CAP_SYS_ADMIN"),
+            "move_pages" | "mbind" | "set_mempolicy" | "migrate_pages" => Some("CAP_SYS_NICE"),
+            "adjtimex" | "clock_adjtime" | "clock_adjtime64" | "clock_settime" | "clock_settime64" | "settimeofday" => Some("CAP_SYS_TIME"),
+            "init_module" | "finit_module" | "delete_module" => Some("CAP_SYS_MODULE"),
+            "kexec_load" | "kexec_file_load" | "reboot" => Some("CAP_SYS_BOOT"),
+            "ptrace" | "process_vm_readv" | "process_vm_writev" | "userfaultfd" => Some("CAP_SYS_PTRACE"),
+            _ => None,
+        },
+    }
+}
+
+/// Our default filter for a spec without `linux.seccomp`: the strict preset
+/// as plan rules, without those a capability in `bounding` lifts and those
+/// `arch` lacks (nothing there to block).
+pub fn default_rules(bounding: &[String], arch: Arch) -> Vec<PlanRule> {
+    PRESET_RULES
+        .iter()
+        .filter(|r| arch.syscall_nr(r.syscall).is_some())
+        .filter(|r| lifted_by(r).is_none_or(|cap| !bounding.iter().any(|b| b == cap)))
+        .map(|r| PlanRule { syscall: r.syscall.into(), args: r.args.to_vec(), action: r.action })
+        .collect()
+}
+
+/// Every filter a container's processes load, in load order (ours first: a
+/// spec's allow-list may not allow `seccomp` itself, so it must come last).
+/// Without `linux.seccomp`: our default ([`default_rules`]). With it: the
+/// terminal deny list (TIOCSTI, TIOCLINUX, ...), then the spec's. bwrap and
+/// crun load only what they are given; we keep the terminal list because a
+/// foreground container shares the caller's terminal, and no profile an
+/// engine sends (moby's, podman's) refuses TIOCSTI.
+pub fn filters(spec: &super::spec::Spec) -> Result<Vec<Vec<libc::sock_filter>>, crate::error::SetupError> {
+    let ours = |policy: &PlanSeccomp, tty: bool| {
+        crate::seccomp::compile(policy, tty).map_err(|e| super::spec::invalid("linux.seccomp", format!("our default filter: {e}")))
+    };
+    match &spec.linux.seccomp {
+        None => {
+            let caps = spec.process.as_ref().and_then(|p| p.capabilities.as_ref()).map(|c| c.bounding.as_slice()).unwrap_or(&[]);
+            let arch = Arch::host().ok_or_else(|| super::spec::invalid("linux.seccomp", format!("seccomp is not supported on {}", std::env::consts::ARCH)))?;
+            ours(&PlanSeccomp { preset: SeccompPreset::None, rules: default_rules(caps, arch), ..Default::default() }, false)
+        }
+        Some(s) => {
+            let mut f = ours(&PlanSeccomp { preset: SeccompPreset::None, ..Default::default() }, true)?;
+            f.push(compile(s).map_err(|(p, e)| super::spec::invalid(format!("linux.seccomp{p}"), e))?);
+            Ok(f)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::spec::SyscallRule;
@@ -323,5 +396,64 @@ mod tests {
         assert_eq!(compile_for(&s, Arch::X86_64).unwrap_err().0, ".defaultAction");
         let s = Seccomp { default_action: "SCMP_ACT_ALLOW".into(), syscalls: vec![rule(&["read"], "SCMP_ACT_NOPE", vec![])], ..Default::default() };
         assert_eq!(compile_for(&s, Arch::X86_64).unwrap_err().0, ".syscalls[0].action");
+    }
+}
+
+#[cfg(test)]
+mod default_tests {
+    use super::super::spec::{self, Capabilities, Process, Spec};
+    use super::*;
+
+    fn names(rules: &[PlanRule]) -> Vec<&str> {
+        rules.iter().map(|r| r.syscall.as_str()).collect()
+    }
+
+    /// runc's default spec (`oci spec`): every preset rule, none lifted.
+    #[test]
+    fn the_default_spec_gets_the_whole_preset() {
+        let caps: Vec<String> = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"].map(String::from).to_vec();
+        for arch in Arch::ALL {
+            assert_eq!(default_rules(&caps, arch).len(), PRESET_RULES.iter().filter(|r| arch.syscall_nr(r.syscall).is_some()).count(), "{arch}");
+        }
+    }
+
+    /// A capability lifts exactly the calls that need it; the keyring,
+    /// io_uring, socket families and terminal ioctls stay refused with every
+    /// capability (podman --privileged).
+    #[test]
+    fn capabilities_lift_what_they_grant_and_nothing_else() {
+        let x = Arch::X86_64;
+        let admin = default_rules(&["CAP_SYS_ADMIN".into()], x);
+        for gone in ["mount", "unshare", "setns", "clone3", "fsopen", "chmod", "bpf"] {
+            assert!(!names(&admin).contains(&gone), "{gone}");
+        }
+        for kept in ["ptrace", "keyctl", "io_uring_setup", "socket", "ioctl", "modify_ldt", "chroot", "reboot"] {
+            assert!(names(&admin).contains(&kept), "{kept}");
+        }
+        let ptrace = default_rules(&["CAP_SYS_PTRACE".into()], x);
+        assert!(!names(&ptrace).contains(&"ptrace") && !names(&ptrace).contains(&"process_vm_writev"));
+        assert!(names(&ptrace).contains(&"mount"));
+        let all: Vec<String> = crate::caps::NAMES.iter().map(|n| n.to_string()).collect();
+        let known = PRESET_RULES.iter().filter(|r| x.syscall_nr(r.syscall).is_some());
+        assert_eq!(default_rules(&all, x).len(), known.filter(|r| lifted_by(r).is_none()).count());
+        for r in PRESET_RULES {
+            if let Some(cap) = lifted_by(r) {
+                assert!(spec::cap_number(cap).is_some(), "{cap}");
+            }
+        }
+    }
+
+    /// Without linux.seccomp one filter (ours); with it, the terminal deny
+    /// list first and the spec's program last, as compiled alone.
+    #[test]
+    fn filters_in_load_order() {
+        let mut s = Spec { process: Some(Process { capabilities: Some(Capabilities::default()), ..Default::default() }), ..Default::default() };
+        assert_eq!(filters(&s).unwrap().len(), 1);
+        let own = super::super::spec::Seccomp { default_action: "SCMP_ACT_ALLOW".into(), ..Default::default() };
+        s.linux.seccomp = Some(own.clone());
+        let f = filters(&s).unwrap();
+        assert_eq!(f.len(), 2);
+        let last = compile(&own).unwrap();
+        assert_eq!(f[1].iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect::<Vec<_>>(), last.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect::<Vec<_>>());
     }
 }

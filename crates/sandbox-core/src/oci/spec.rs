@@ -189,6 +189,12 @@ pub struct Memory {
     pub swappiness: Option<u64>,
     #[serde(default, rename = "disableOOMKiller")]
     pub disable_oom_killer: Option<bool>,
+    /// Deprecated in runtime-spec 1.2: v1 `memory.kmem.limit_in_bytes`.
+    #[serde(default)]
+    pub kernel: Option<i64>,
+    /// v1 `memory.kmem.tcp.limit_in_bytes`.
+    #[serde(default, rename = "kernelTCP")]
+    pub kernel_tcp: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -630,6 +630,17 @@ impl Sys for LinuxSys {
         stat::stat(path).is_ok_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFREG && s.st_mode & 0o111 != 0)
     }
 
+    fn join_session_keyring(&self, name: &str) -> SysResult<()> {
+        const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+        let name = std::ffi::CString::new(name).map_err(|_| Errno(libc::EINVAL))?;
+        // SAFETY: keyctl reads the NUL-terminated name we own; the result is a key serial.
+        let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+        if r < 0 {
+            return Err(Errno::last());
+        }
+        Ok(())
+    }
+
     fn umount2(&self, target: &str, flags: i32) -> SysResult<()> {
         nix::mount::umount2(target, nix::mount::MntFlags::from_bits_retain(flags)).map_err(Errno::from)
     }

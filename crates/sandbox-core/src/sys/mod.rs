@@ -350,6 +350,10 @@ pub trait Sys {
     /// A regular file (symlinks followed) with an execute bit, as execvp's
     /// PATH search wants.
     fn is_executable(&self, path: &str) -> bool;
+    /// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a session keyring of our
+    /// own (runc gives each container `_ses.ID`), so the container does not
+    /// share the caller's session keys.
+    fn join_session_keyring(&self, name: &str) -> SysResult<()>;
 
     /// A line on stderr, prefixed `sandboxctl: `.
     fn log(&self, msg: &str);

@@ -460,6 +460,9 @@ impl Sys for Script {
             r => panic!("is_executable: {r:?}"),
         }
     }
+    fn join_session_keyring(&self, name: &str) -> SysResult<()> {
+        self.unit(format!("join_session_keyring({})", q(name)))
+    }
     fn umount2(&self, target: &str, flags: i32) -> SysResult<()> {
         self.unit(format!("umount2({}, {flags})", q(target)))
     }
