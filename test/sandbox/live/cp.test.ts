@@ -3,10 +3,11 @@
  * copy_test.go behaviours as our own table), from the CLI and the library,
  * and its attacks: a read-only target, a symlinked parent on the host.
  */
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { attach, plan, start } from '@sandboxctl/core';
+import { attach, copy, plan, SandboxError, start } from '@sandboxctl/core';
 import { requireKernel } from '../helpers';
 import { detached, execSh, lcli, privateRuntimeDir, stopAll } from './live-helpers';
 
@@ -122,3 +123,57 @@ test('the library: copyIn and copyOut with the same rules and codes', async () =
     await sb.stop();
   }
 });
+
+describe('hard links, fifos and devices (docker cp copies them as such)', () => {
+  test('out: a hard-linked pair stays one file, a fifo a fifo; a device node only where the user may make one', async () => {
+    await inside('mkdir /tmp/hl && echo x > /tmp/hl/a && ln /tmp/hl/a /tmp/hl/b && mkfifo -m 640 /tmp/hl/p');
+    const dest = join(work, 'hl-out');
+    const r = await cp('cp:/tmp/hl', dest);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const [a, b, p] = ['a', 'b', 'p'].map((n) => lstatSync(join(dest, n)));
+    expect([a!.ino === b!.ino, a!.nlink]).toEqual([true, 2]);
+    expect([p!.isFIFO(), p!.mode & 0o777]).toEqual([true, 0o640]);
+    const dev = await cp('cp:/dev/null', join(work, 'devnull'));
+    expect([dev.code, dev.stderr]).toEqual([0, '']);
+    // root may mknod on the host; a user may not, and the node is left out, as GNU tar run by a user does
+    expect(existsSync(join(work, 'devnull'))).toBe(process.getuid!() === 0);
+    if (process.getuid!() === 0) expect(lstatSync(join(work, 'devnull')).isCharacterDevice()).toBe(true);
+  });
+
+  test('in: the same inside the sandbox', async () => {
+    const src = join(work, 'hl-src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a'), 'x');
+    linkSync(join(src, 'a'), join(src, 'b'));
+    execFileSync('mkfifo', ['-m', '600', join(src, 'p')]);
+    expect((await cp(src, 'cp:/tmp/')).code).toBe(0);
+    expect(await inside('cd /tmp/hl-src && [ "$(stat -c %i a)" = "$(stat -c %i b)" ] && stat -c "%h %F %a" a p')).toBe('2 regular file 644\n1 fifo 600\n');
+  });
+});
+
+test('a directory swapped for a link during cp, both ways: nothing lands behind the link', async () => {
+  await detached('cprace', ['/bin/sh', '-c', 'mkdir -p /tmp/keep /tmp/out && echo canary > /tmp/keep/canary; while :; do mkdir -p /tmp/out/a /tmp/in/src/sub 2>/dev/null; echo f > /tmp/out/a/f; rm -rf /tmp/out/a /tmp/in/src/sub; ln -sfn /tmp/keep /tmp/out/a; ln -sfn /tmp/keep /tmp/in/src/sub 2>/dev/null; rm -f /tmp/out/a /tmp/in/src/sub; done']);
+  const host = join(work, 'race-host');
+  mkdirSync(host);
+  // the swapper races each copy: a refusal (E_CP_UNSAFE) or a vanished path is an answer; only where bytes land matters
+  const raced = (e: unknown) => {
+    if (!(e instanceof SandboxError)) throw e;
+  };
+  for (let round = 1; round <= 40; round++) {
+    await copy('cprace:/tmp/out', join(host, `o${round}`)).catch(raced);
+    await copy(join(work, 'src'), 'cprace:/tmp/in/').catch(raced);
+  }
+  // out: each copy holds only what /tmp/out held: `a` as a directory with `f`, or as the link itself, never /tmp/keep's canary
+  let met = 0;
+  for (const o of readdirSync(host)) {
+    for (const e of readdirSync(join(host, o))) expect(e).toBe('a');
+    const a = join(host, o, 'a');
+    if (readdirSync(join(host, o)).length > 0) met++;
+    if (existsSync(a) && lstatSync(a).isDirectory()) expect(readdirSync(a).filter((n) => n !== 'f')).toEqual([]);
+  }
+  // the copies did meet the swapper's `a` (as a directory or as the link), not only an empty /tmp/out
+  expect(met).toBeGreaterThan(0);
+  // in: nothing written through the swapped link into /tmp/keep
+  expect((await lcli(['exec', 'cprace', '--', '/bin/ls', '/tmp/keep'])).stdout).toBe('canary\n');
+  await lcli(['stop', '--timeout', '1', 'cprace']);
+}, 120_000);

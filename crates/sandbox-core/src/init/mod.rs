@@ -77,12 +77,14 @@ impl From<SetupError> for Failed {
 /// place a setup failure becomes its report line and exit status.
 pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     match start(sys, cx) {
-        Ok(program) => {
+        Ok((program, env)) => {
             sys.release_memory();
             match (cx.live_chan, program) {
                 (Some(chan), program) => {
                     let (cwd, _) = crate::live::pid1::default_cwd(cx.plan, cx.caller_cwd.as_deref());
-                    let defaults = crate::live::pid1::Defaults { env: cx.env.clone(), cwd, umask: program_umask(sys) };
+                    // Programs `exec` starts get the environment the first one got
+                    // (ch-run's steps included), not the launcher's half.
+                    let defaults = crate::live::pid1::Defaults { env, cwd, umask: program_umask(sys) };
                     crate::live::pid1::serve(sys, cx.plan, chan, program, defaults)
                 }
                 (None, Some(program)) => reap(sys, cx.plan, program),
@@ -105,8 +107,8 @@ fn program_umask(sys: &dyn Sys) -> u32 {
 }
 
 /// Every stage up to the running program, in order; its pid (none for a
-/// live sandbox started without one).
-fn start(sys: &dyn Sys, cx: &InitContext) -> Result<Option<i32>, Failed> {
+/// live sandbox started without one) and the program environment.
+fn start(sys: &dyn Sys, cx: &InitContext) -> Result<(Option<i32>, Vec<String>), Failed> {
     let plan = cx.plan;
     pid1(sys, plan)?;
     let ids = ids::map(sys, cx)?;
@@ -122,14 +124,15 @@ fn start(sys: &dyn Sys, cx: &InitContext) -> Result<Option<i32>, Failed> {
     let env = if cx.env_steps.is_empty() { None } else { Some(crate::env::finish(sys, &cx.env_steps, cx.env.clone())?) };
     privileges::drop(sys, plan, cx.seccomp, last_cap)?;
     sys.umask(old_umask);
+    let program_env = env.clone().unwrap_or_else(|| cx.env.clone());
     if plan.argv.is_empty() {
         // A live sandbox without a program: it serves from now on.
         if let Some(fd) = cx.report_fd {
             let _ = sys.close(fd);
         }
-        return Ok(None);
+        return Ok((None, program_env));
     }
-    program::start(sys, cx, old_umask, tty, env).map(Some)
+    program::start(sys, cx, old_umask, tty, env).map(|pid| (Some(pid), program_env))
 }
 
 /// This process as the sandbox's pid 1: nobody attaches to it, it dies with

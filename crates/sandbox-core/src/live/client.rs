@@ -4,6 +4,7 @@
 //!   client exec [--report-fd N] [--tty] [--clear-env] [--env K=V]... [--cwd D] NAME -- ARGV...
 //!   client stop [--timeout-ms N] NAME...
 //!   client cp SRC DEST              one of them NAME:PATH (docker cp's rules)
+//!   client fs NAME                  a filesystem view (view.rs) served on stdin/stdout
 //!   client ps                       the running sandboxes, a JSON array on stdout
 //!   client root                     the registry directory
 //!
@@ -29,7 +30,7 @@ fn fail(report_fd: Option<Fd>, e: SetupError) -> ! {
 }
 
 fn usage(msg: &str) -> ! {
-    fail(None, SetupError::new(Code::Usage, format!("{msg}\nusage: sandboxctl-init client exec|stop|ps|root ...")))
+    fail(None, SetupError::new(Code::Usage, format!("{msg}\nusage: sandboxctl-init client exec|stop|cp|fs|ps|root ...")))
 }
 
 /// `sandboxctl-init client ARGS...`. Never returns.
@@ -44,6 +45,13 @@ pub fn main(args: &[String]) -> ! {
                 Err(e) => fail(None, e),
             },
             _ => usage("cp takes SRC and DEST, one of them NAME:PATH"),
+        },
+        Some("fs") => match args.get(1..).unwrap_or_default() {
+            [name] => match fs_view(name) {
+                Ok(()) => LinuxSys.exit(0),
+                Err(e) => fail(None, e),
+            },
+            _ => usage("fs takes one sandbox name"),
         },
         Some("ps") => {
             let reg = Registry::open().unwrap_or_else(|e| fail(None, e));
@@ -322,6 +330,21 @@ pub fn stop(name: &str, timeout_ms: u32) -> Result<(), SetupError> {
         }
     }
     Ok(())
+}
+
+/// `client fs NAME`: hand our stdin and stdout to a view worker inside and
+/// wait for it. Ours are then /dev/null, so the caller sees the end of the
+/// stream when the worker ends (the sandbox stopped, or the view closed).
+fn fs_view(name: &str) -> Result<(), SetupError> {
+    let conn = send_req(name, &Request::FsView, &[0, 1])?;
+    if let Ok(null) = LinuxSys.open("/dev/null", libc::O_RDWR) {
+        for fd in 0..2 {
+            // SAFETY: dup2 onto our own stdin and stdout.
+            unsafe { libc::dup2(null, fd) };
+        }
+        let _ = LinuxSys.close(null);
+    }
+    wait_worker(&conn, name)
 }
 
 /// `NAME:PATH` (the part before the first `:` holds no `/`), else a host path.

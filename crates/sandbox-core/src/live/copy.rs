@@ -65,8 +65,8 @@ pub fn errno_error(e: nix::errno::Errno, what: &str) -> SetupError {
 /// its entries named `name/...`, or with `contents` the directory's entries
 /// themselves.
 pub fn tar_path(path: &Path, name: &str, contents: bool, out: impl Write) -> Result<(), SetupError> {
-    let mut b = tar::Builder::new(out);
-    b.follow_symlinks(false);
+    let mut b = Tar { b: tar::Builder::new(out), links: std::collections::HashMap::new() };
+    b.b.follow_symlinks(false);
     let md = std::fs::symlink_metadata(path)
         .map_err(|e| errno_error(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)), &path.display().to_string()))?;
     let io = |e: std::io::Error| errno_error(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)), &path.display().to_string());
@@ -79,17 +79,38 @@ pub fn tar_path(path: &Path, name: &str, contents: bool, out: impl Write) -> Res
     } else {
         add(&mut b, path, Path::new(name)).map_err(io)?;
     }
-    b.into_inner().map_err(io)?.flush().map_err(io)
+    b.b.into_inner().map_err(io)?.flush().map_err(io)
 }
 
-fn add<W: Write>(b: &mut tar::Builder<W>, src: &Path, name: &Path) -> std::io::Result<()> {
+/// The archive being written, and the first name of each file with more
+/// than one link (the later ones become hard-link entries, as docker cp's).
+struct Tar<W: Write> {
+    b: tar::Builder<W>,
+    links: std::collections::HashMap<(u64, u64), std::path::PathBuf>,
+}
+
+fn add<W: Write>(t: &mut Tar<W>, src: &Path, name: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let md = std::fs::symlink_metadata(src)?;
+    let ft = md.file_type();
+    if !md.is_dir() && md.nlink() > 1 {
+        if let Some(first) = t.links.get(&(md.dev(), md.ino())) {
+            let mut h = tar::Header::new_gnu();
+            h.set_metadata(&md);
+            h.set_entry_type(tar::EntryType::Link);
+            h.set_size(0);
+            let first = first.clone();
+            return t.b.append_link(&mut h, name, first);
+        }
+        t.links.insert((md.dev(), md.ino()), name.to_path_buf());
+    }
+    let b = &mut t.b;
     if md.is_dir() {
         b.append_dir(name, src)?;
         let mut names: Vec<_> = std::fs::read_dir(src)?.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
         names.sort();
         for n in names {
-            add(b, &src.join(&n), &name.join(&n))?;
+            add(t, &src.join(&n), &name.join(&n))?;
         }
         Ok(())
     } else if md.file_type().is_symlink() {
@@ -104,8 +125,17 @@ fn add<W: Write>(b: &mut tar::Builder<W>, src: &Path, name: &Path) -> std::io::R
         let mut h = tar::Header::new_gnu();
         h.set_metadata(&md);
         b.append_data(&mut h, name, f)
+    } else if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
+        // As nodes, as docker cp's archive does; sockets are skipped (tar has no type for them).
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata(&md);
+        h.set_size(0);
+        if !ft.is_fifo() {
+            h.set_device_major(libc::major(md.rdev()))?;
+            h.set_device_minor(libc::minor(md.rdev()))?;
+        }
+        b.append_data(&mut h, name, std::io::empty())
     } else {
-        // Devices, fifos and sockets are not copied (docker cp copies them as nodes; nobody here may make them).
         Ok(())
     }
 }
@@ -216,7 +246,40 @@ pub fn extract(input: impl Read, root: &OwnedFd, rename: Option<&str>, how: Reso
                 nix::unistd::symlinkat(target.as_ref(), dir.as_fd(), last.as_str()).map_err(|e| errno_error(e, &shown))?;
                 stats.files += 1;
             }
-            // Hard links, devices and the rest are not made.
+            tar::EntryType::Link => {
+                // The target is an earlier entry: found below the destination
+                // the same way (no link followed, nothing outside), renamed alike.
+                let target = entry.link_name().map_err(io)?.ok_or_else(|| SetupError::new(Code::CpUnsafe, format!("hard link {shown} without a target")))?;
+                let mut tparts = components(&target)?;
+                if let (Some(r), Some(first)) = (rename, tparts.first_mut()) {
+                    *first = r.to_string();
+                }
+                let Some((tlast, tparents)) = tparts.split_last() else {
+                    return Err(SetupError::new(Code::CpUnsafe, format!("hard link {shown} to the destination itself")));
+                };
+                let tdir = open_parent(root, tparents, how)?;
+                nix::unistd::linkat(tdir.as_fd(), tlast.as_str(), dir.as_fd(), last.as_str(), fcntl::AtFlags::empty()).map_err(|e| errno_error(e, &shown))?;
+                stats.files += 1;
+            }
+            tar::EntryType::Fifo | tar::EntryType::Char | tar::EntryType::Block => {
+                let (kind, dev) = match kind {
+                    tar::EntryType::Fifo => (stat::SFlag::S_IFIFO, 0),
+                    k => {
+                        let major = entry.header().device_major().ok().flatten().unwrap_or(0);
+                        let minor = entry.header().device_minor().ok().flatten().unwrap_or(0);
+                        (if k == tar::EntryType::Char { stat::SFlag::S_IFCHR } else { stat::SFlag::S_IFBLK }, libc::makedev(major, minor))
+                    }
+                };
+                match stat::mknodat(dir.as_fd(), last.as_str(), kind, Mode::from_bits_truncate(mode & 0o777), dev) {
+                    Ok(()) => stats.files += 1,
+                    // A device node needs CAP_MKNOD in the host's namespace (docker's
+                    // daemon has it; a user does not): skipped, as GNU tar run by a user
+                    // leaves it, but the copy goes on.
+                    Err(nix::errno::Errno::EPERM) if kind != stat::SFlag::S_IFIFO => {}
+                    Err(e) => return Err(errno_error(e, &shown)),
+                }
+            }
+            // Sockets and the rest are not made.
             _ => {}
         }
     }
@@ -282,6 +345,52 @@ mod tests {
         let e = extract(&b.into_inner().unwrap()[..], &dirfd(&dest), None, Resolve::Openat2).unwrap_err();
         assert_eq!(e.code, Code::CpUnsafe);
         assert!(!base.join("x").exists());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn hard_links_stay_one_file_and_fifos_stay_fifos_as_docker_cp_copies_them() {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let base = tmp("nodes");
+        let src = base.join("src");
+        std::fs::create_dir_all(src.join("d")).unwrap();
+        std::fs::write(src.join("a"), "shared").unwrap();
+        std::fs::hard_link(src.join("a"), src.join("d/b")).unwrap();
+        nix::unistd::mkfifo(&src.join("pipe"), Mode::from_bits_truncate(0o640)).unwrap();
+        let mut buf = Vec::new();
+        tar_path(&src, "src", false, &mut buf).unwrap();
+        let dest = base.join("dest");
+        std::fs::create_dir_all(&dest).unwrap();
+        extract(&buf[..], &dirfd(&dest), Some("top"), Resolve::Walk).unwrap();
+        let (a, b) = (std::fs::metadata(dest.join("top/a")).unwrap(), std::fs::metadata(dest.join("top/d/b")).unwrap());
+        assert_eq!((a.ino(), a.nlink()), (b.ino(), 2), "one file, two names");
+        let p = std::fs::symlink_metadata(dest.join("top/pipe")).unwrap();
+        assert!(p.file_type().is_fifo());
+        assert_eq!(p.mode() & 0o777, 0o640);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_hard_link_to_outside_the_destination_is_refused() {
+        let base = tmp("hardout");
+        let dest = base.join("dest");
+        std::fs::create_dir_all(&dest).unwrap();
+        std::fs::write(base.join("victim"), "v").unwrap();
+        std::os::unix::fs::symlink(&base, dest.join("up")).unwrap();
+        for target in ["../victim", "/etc/passwd", "up/victim"] {
+            let mut b = tar::Builder::new(Vec::new());
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Link);
+            h.set_size(0);
+            h.as_old_mut().linkname[..target.len()].copy_from_slice(target.as_bytes());
+            h.as_old_mut().name[..1].copy_from_slice(b"x");
+            h.set_cksum();
+            b.append(&h, &b""[..]).unwrap();
+            let e = extract(&b.into_inner().unwrap()[..], &dirfd(&dest), None, Resolve::Openat2).unwrap_err();
+            assert_eq!(e.code, Code::CpUnsafe, "{target}: {e}");
+            assert!(!dest.join("x").exists(), "{target}");
+        }
+        assert_eq!(std::fs::metadata(base.join("victim")).map(|m| std::os::unix::fs::MetadataExt::nlink(&m)).unwrap(), 1);
         std::fs::remove_dir_all(&base).unwrap();
     }
 

@@ -19,3 +19,4 @@ pub mod pid1;
 pub mod proto;
 pub mod registry;
 pub mod supervisor;
+pub mod view;

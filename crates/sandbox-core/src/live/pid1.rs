@@ -235,14 +235,16 @@ impl State<'_> {
                 let md = if *follow { std::fs::metadata(&p) } else { std::fs::symlink_metadata(&p) };
                 self.reply(fd, Reply::Stat { kind: md.ok().map(|m| super::copy::kind_of(&m).to_string()) }, false)
             }
-            Request::CopyIn { .. } | Request::CopyOut { .. } => {
+            Request::CopyIn { .. } | Request::CopyOut { .. } | Request::FsView => {
                 if self.closed() {
                     return self.reply(fd, Reply::error(Code::SandboxClosed, "the sandbox is ending"), true);
                 }
-                if fds.len() != 1 || self.conns.iter().any(|c| c.fd == fd && c.child.is_some()) {
-                    return self.reply(fd, Reply::error(Code::Usage, "a copy passes exactly one fd, one per connection"), true);
+                let want = if matches!(req, Request::FsView) { 2 } else { 1 };
+                if fds.len() != want || self.conns.iter().any(|c| c.fd == fd && c.child.is_some()) {
+                    return self.reply(fd, Reply::error(Code::Usage, "a copy passes exactly one fd, a view two, one request per connection"), true);
                 }
-                match self.worker(fd, &req, fds[0].as_raw_fd()) {
+                let raw: Vec<Fd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+                match self.worker(fd, &req, &raw) {
                     Ok(pid) => {
                         if let Some(c) = self.conns.iter_mut().find(|c| c.fd == fd) {
                             c.child = Some(pid);
@@ -290,7 +292,7 @@ impl State<'_> {
     /// Fork a copy worker: it holds the sandbox's restrictions (inherited
     /// from pid 1 after its drop), works in the sandbox's root and working
     /// directory, reports a failure on the connection and exits 1.
-    fn worker(&self, conn: Fd, req: &Request, stream: Fd) -> Result<i32, Errno> {
+    fn worker(&self, conn: Fd, req: &Request, streams: &[Fd]) -> Result<i32, Errno> {
         // SAFETY: pid 1 is single-threaded; the child only runs Rust code of
         // this crate and leaves with _exit.
         let pid = unsafe { libc::fork() };
@@ -301,9 +303,28 @@ impl State<'_> {
             return Ok(pid);
         }
         let _ = crate::sys::LinuxSys.unblock_signals();
+        // SAFETY: the fds came with the request; the worker owns its copies.
+        let file = |fd: Fd| unsafe { std::fs::File::from_raw_fd(libc::dup(fd)) };
+        if matches!(req, Request::FsView) {
+            // Files it makes get the programs' umask, as `exec`'s would.
+            let _ = self.sys.umask(self.defaults.umask);
+            // It lives as long as its view: it keeps nothing of pid 1's (the
+            // channel, other clients' connections), only its two streams as 0 and 1.
+            // SAFETY: fd juggling in the forked child; F_DUPFD keeps the two
+            // clear of 0 and 1 before dup2 puts them there.
+            unsafe {
+                let (a, b) = (libc::fcntl(streams[0], libc::F_DUPFD, 10), libc::fcntl(streams[1], libc::F_DUPFD, 10));
+                if a < 0 || b < 0 || libc::dup2(a, 0) < 0 || libc::dup2(b, 1) < 0 {
+                    libc::_exit(1)
+                }
+                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            }
+            let status = super::view::run_worker(file(0), file(1));
+            // SAFETY: leave the forked worker without running pid 1's exit paths.
+            unsafe { libc::_exit(status) }
+        }
         let result = (|| -> Result<(), crate::error::SetupError> {
-            // SAFETY: the fd came with the request; the worker owns its copy.
-            let stream = unsafe { std::fs::File::from_raw_fd(libc::dup(stream)) };
+            let stream = file(streams[0]);
             match req {
                 Request::CopyIn { dir, rename } => {
                     let p = self.in_cwd(dir);
@@ -389,5 +410,144 @@ impl State<'_> {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! pid 1's loop through the call script: its fatal branches and its
+    //! end rules (no client connection is made here: those run for real in
+    //! test/sandbox/live).
+    use super::*;
+    use crate::plan::LiveSpec;
+    use crate::sys::script::{expect_exit, Ret, Script};
+
+    const SFD: Fd = 30;
+    const CHAN: Fd = 31;
+
+    fn plan(end: LiveEnd) -> Plan {
+        let mut p = Plan::new(vec!["/bin/true".into()]);
+        p.linger_ms = 500;
+        p.live = Some(LiveSpec { name: "t".into(), detach: false, end, labels: Default::default() });
+        p
+    }
+
+    fn defaults() -> Defaults {
+        Defaults { env: vec!["A=1".into()], cwd: "/".into(), umask: 0o22 }
+    }
+
+    fn c(s: &str, r: Ret) -> (String, Ret) {
+        (s.to_string(), r)
+    }
+
+    /// The calls up to the first poll: the signalfd, then `R` to the supervisor.
+    fn start() -> Vec<(String, Ret)> {
+        vec![c("signal_fd([17, 15, 2, 1, 3])", Ret::Fd(SFD)), c("write_fd(31, \"R\")", Ret::Ok)]
+    }
+
+    fn poll(timeout: i32, rev: [i16; 2]) -> (String, Ret) {
+        (format!("poll([{SFD}:IN {CHAN}:IN], {timeout})"), Ret::Events(rev.to_vec()))
+    }
+
+    fn run(p: &Plan, program: Option<i32>, calls: Vec<(String, Ret)>) -> (i32, Vec<String>) {
+        let s = Script::new(calls);
+        let code = expect_exit(|| serve(&s, p, CHAN, program, defaults()));
+        s.done();
+        (code, s.logs())
+    }
+
+    #[test]
+    fn no_signalfd_is_fatal_before_anything_is_served() {
+        let (code, logs) = run(&plan(LiveEnd::Stop), None, vec![c("signal_fd([17, 15, 2, 1, 3])", Ret::Err(libc::EMFILE))]);
+        assert_eq!(code, EXIT_UNEXPECTED_WAIT);
+        assert!(logs[0].starts_with("cannot wait for signals"), "{logs:?}");
+    }
+
+    #[test]
+    fn a_failed_poll_ends_the_sandbox_with_the_programs_status_so_far() {
+        let mut calls = start();
+        calls.extend([poll(-1, [0, 0]).0.as_str()].map(|s| c(s, Ret::Err(libc::EINVAL))));
+        let (code, logs) = run(&plan(LiveEnd::Stop), None, calls);
+        assert_eq!(code, 0);
+        assert!(logs[0].starts_with("cannot poll"), "{logs:?}");
+    }
+
+    #[test]
+    fn the_supervisor_gone_ends_the_sandbox() {
+        let mut calls = start();
+        calls.extend([poll(-1, [0, libc::POLLHUP]), c("recv_fd(31)", Ret::NoneYet)]);
+        assert_eq!(run(&plan(LiveEnd::Stop), None, calls).0, 0);
+        // an error on the channel is the same: nobody can reach the sandbox any more
+        let mut calls = start();
+        calls.extend([poll(-1, [0, libc::POLLIN]), c("recv_fd(31)", Ret::Err(libc::ECONNRESET))]);
+        assert_eq!(run(&plan(LiveEnd::Stop), None, calls).0, 0);
+    }
+
+    #[test]
+    fn an_unexpected_wait4_error_is_fatal() {
+        let mut calls = start();
+        calls.extend([poll(-1, [libc::POLLIN, 0]), c("read_signal(30)", Ret::Signal(Some(libc::SIGCHLD))), c("reap()", Ret::Err(libc::EINVAL))]);
+        let (code, logs) = run(&plan(LiveEnd::Stop), Some(2), calls);
+        assert_eq!(code, EXIT_UNEXPECTED_WAIT);
+        assert!(logs[0].starts_with("unexpected wait4 response"), "{logs:?}");
+    }
+
+    #[test]
+    fn the_program_ending_under_end_program_lingers_then_exits_with_its_status() {
+        let mut calls = start();
+        calls.extend([
+            poll(-1, [libc::POLLIN, 0]),
+            c("read_signal(30)", Ret::Signal(Some(libc::SIGCHLD))),
+            c("reap()", Ret::Reaped(2, ExitStatus::Exited(7))),
+            c("monotonic_ms()", Ret::Int(1000)),
+            c("reap()", Ret::NoneYet),
+            c("read_signal(30)", Ret::Signal(None)),
+            // the linger: 500 ms
+            c("monotonic_ms()", Ret::Int(1000)),
+            poll(500, [0, 0]),
+            c("monotonic_ms()", Ret::Int(1500)),
+        ]);
+        assert_eq!(run(&plan(LiveEnd::Program), Some(2), calls).0, 7);
+    }
+
+    #[test]
+    fn under_end_stop_the_program_ending_keeps_the_sandbox_serving() {
+        let mut calls = start();
+        calls.extend([
+            poll(-1, [libc::POLLIN, 0]),
+            c("read_signal(30)", Ret::Signal(Some(libc::SIGCHLD))),
+            c("reap()", Ret::Reaped(2, ExitStatus::Exited(7))),
+            c("reap()", Ret::Err(libc::ECHILD)),
+            c("read_signal(30)", Ret::Signal(None)),
+            // still serving: no deadline; then the supervisor asks it to end (SIGTERM)
+            poll(-1, [libc::POLLIN, 0]),
+            c("read_signal(30)", Ret::Signal(Some(libc::SIGTERM))),
+            c("kill(-1, 15)", Ret::Ok),
+            c("monotonic_ms()", Ret::Int(0)),
+            c("reap()", Ret::Err(libc::ECHILD)),
+        ]);
+        assert_eq!(run(&plan(LiveEnd::Stop), Some(2), calls).0, 0);
+    }
+
+    #[test]
+    fn a_signal_goes_to_the_running_program_and_wake_ups_without_news_change_nothing() {
+        let mut calls = start();
+        calls.extend([
+            poll(-1, [libc::POLLIN, 0]),
+            c("read_signal(30)", Ret::Signal(Some(libc::SIGHUP))),
+            c("kill(2, 1)", Ret::Ok),
+            c("read_signal(30)", Ret::Signal(None)),
+            poll(-1, [0, 0]),
+        ]);
+        // a SIGCHLD of no child of ours, then the supervisor gone
+        calls.extend([
+            poll(-1, [libc::POLLIN, 0]),
+            c("read_signal(30)", Ret::Signal(Some(libc::SIGCHLD))),
+            c("reap()", Ret::NoneYet),
+            c("read_signal(30)", Ret::Err(libc::EAGAIN)),
+            poll(-1, [0, libc::POLLIN]),
+            c("recv_fd(31)", Ret::NoneYet),
+        ]);
+        assert_eq!(run(&plan(LiveEnd::Program), Some(2), calls).0, 0);
     }
 }

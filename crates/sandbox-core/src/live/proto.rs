@@ -52,6 +52,9 @@ pub enum Request {
         name: String,
         contents: bool,
     },
+    /// A filesystem view (view.rs): a worker reads requests on the
+    /// message's first fd and answers on its second, until the first ends.
+    FsView,
 }
 
 /// A program to start in the sandbox.

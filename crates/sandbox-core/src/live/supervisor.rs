@@ -202,3 +202,124 @@ fn wait_pid1(sys: &dyn Sys, pid1: i32, hold: &LiveHold) -> i32 {
     let _ = std::fs::remove_dir_all(&hold.entry.path);
     code
 }
+
+#[cfg(test)]
+mod tests {
+    //! The supervisor's fatal branches through the call script, over a real
+    //! registry entry in a private temporary directory (the entry must go
+    //! whichever way the supervisor ends).
+    use super::*;
+    use crate::plan::{LiveEnd, LiveSpec};
+    use crate::sys::script::{Ret, Script};
+
+    const LISTENER: Fd = 40;
+    const CHAN: (Fd, Fd) = (41, 42);
+    const SFD: Fd = 43;
+    const PID1: i32 = 77;
+    const SIGNALS: &str = "signal_fd([17, 15, 2, 1, 3])";
+
+    fn hold(tag: &str) -> (LiveHold, String) {
+        let root = std::env::temp_dir().join(format!("sbx-sup-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir(&root).unwrap();
+        std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let reg = Registry::open_at(root.to_str().unwrap()).unwrap();
+        let entry = reg.create("t").unwrap();
+        let path = entry.path.clone();
+        (LiveHold { reg_root: reg.root, entry, listener: LISTENER, chan: CHAN }, path)
+    }
+
+    fn plan() -> Plan {
+        let mut p = Plan::new(vec!["/bin/true".into()]);
+        p.live = Some(LiveSpec { name: "t".into(), detach: false, end: LiveEnd::Program, labels: Default::default() });
+        p
+    }
+
+    fn c(s: &str, r: Ret) -> (String, Ret) {
+        (s.to_string(), r)
+    }
+
+    fn run(tag: &str, calls: Vec<(String, Ret)>) -> (i32, Vec<String>) {
+        let (hold, path) = hold(tag);
+        let s = Script::new(calls);
+        let code = supervise(&s, &plan(), hold, PID1, None);
+        s.done();
+        assert!(!std::path::Path::new(&path).exists(), "the entry {path} is gone");
+        let _ = std::fs::remove_dir_all(std::path::Path::new(&path).parent().unwrap().parent().unwrap());
+        (code, s.logs())
+    }
+
+    #[test]
+    fn no_signalfd_kills_pid1_and_removes_the_entry() {
+        let (code, logs) = run(
+            "sfd",
+            vec![
+                c("close(42)", Ret::Ok),
+                c(SIGNALS, Ret::Err(libc::EMFILE)),
+                c("kill(77, 9)", Ret::Ok),
+                c("reap()", Ret::Reaped(PID1, ExitStatus::Signaled(9))),
+            ],
+        );
+        assert_eq!(code, 137);
+        assert!(logs[0].starts_with("cannot wait for signals"), "{logs:?}");
+    }
+
+    #[test]
+    fn a_failed_poll_kills_pid1_and_removes_the_entry() {
+        let (code, logs) = run(
+            "poll",
+            vec![
+                c("close(42)", Ret::Ok),
+                c(SIGNALS, Ret::Fd(SFD)),
+                c("poll([43:IN 41:IN], -1)", Ret::Err(libc::EINVAL)),
+                c("kill(77, 9)", Ret::Ok),
+                c("reap()", Ret::NoneYet),
+                c("poll([], 10)", Ret::Events(vec![])),
+                c("reap()", Ret::Reaped(PID1, ExitStatus::Signaled(9))),
+            ],
+        );
+        assert_eq!(code, 137);
+        assert!(logs[0].starts_with("cannot poll"), "{logs:?}");
+    }
+
+    #[test]
+    fn pid1_dying_before_it_serves_ends_the_run_with_its_status_and_no_entry() {
+        let (code, _) = run(
+            "early",
+            vec![
+                c("close(42)", Ret::Ok),
+                c(SIGNALS, Ret::Fd(SFD)),
+                // the channel's end of file: pid 1 is gone before `R`
+                c("poll([43:IN 41:IN], -1)", Ret::Events(vec![0, libc::POLLHUP])),
+                c("read(41, 1)", Ret::Bytes(vec![])),
+                // a signal first asks pid 1 to end, a second insists
+                c("poll([43:IN 41:IN], -1)", Ret::Events(vec![libc::POLLIN, 0])),
+                c("read_signal(43)", Ret::Signal(Some(libc::SIGTERM))),
+                c("kill(77, 15)", Ret::Ok),
+                c("read_signal(43)", Ret::Signal(Some(libc::SIGINT))),
+                c("kill(77, 9)", Ret::Ok),
+                c("read_signal(43)", Ret::Signal(Some(libc::SIGCHLD))),
+                c("reap()", Ret::Reaped(12, ExitStatus::Exited(0))),
+                c("reap()", Ret::Reaped(PID1, ExitStatus::Exited(125))),
+                c("close(40)", Ret::Ok),
+            ],
+        );
+        assert_eq!(code, 125);
+    }
+
+    #[test]
+    fn losing_every_child_is_a_setup_failure_not_a_hang() {
+        let (code, _) = run(
+            "echild",
+            vec![
+                c("close(42)", Ret::Ok),
+                c(SIGNALS, Ret::Fd(SFD)),
+                c("poll([43:IN 41:IN], -1)", Ret::Events(vec![libc::POLLIN, 0])),
+                c("read_signal(43)", Ret::Signal(Some(libc::SIGCHLD))),
+                c("reap()", Ret::Err(libc::ECHILD)),
+                c("close(40)", Ret::Ok),
+            ],
+        );
+        assert_eq!(code, 125);
+    }
+}

@@ -10,6 +10,7 @@
 import { spawn as spawnChild, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { SandboxError } from '../errors';
+import { FsView } from './fs';
 import { resolveInit, SandboxProcess, type LaunchOptions } from '../launcher';
 import type { Plan } from '../plan-types';
 import { buildPlan, runToCompletion, type RunResult } from '../run';
@@ -74,6 +75,7 @@ function clientError(stderr: string, status: number | null, what: string): Sandb
 /** A live sandbox. */
 export class Sandbox {
   readonly #process: SandboxProcess | undefined;
+  readonly #views = new Set<FsView>();
 
   /** @internal {@link start} and {@link attach} make them. */
   constructor(
@@ -124,6 +126,18 @@ export class Sandbox {
     return copy(`${this.name}:${src}`, dest);
   }
 
+  /**
+   * A filesystem view of the sandbox (seed 001's `containerFSView`): file
+   * operations run inside it by a worker with exactly its restrictions,
+   * every path resolved inside its root. Close it with {@link FsView.close}
+   * (or `await using`); it also ends with the sandbox.
+   */
+  fs(): FsView {
+    const view = new FsView(this.name);
+    this.#views.add(view);
+    return view;
+  }
+
   /** SIGTERM to every process inside, SIGKILL after `timeoutMs` (default 10 s); resolves once the sandbox is gone. */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     const timeout = Math.max(0, Math.floor(options.timeoutMs ?? 10_000));
@@ -137,6 +151,9 @@ export class Sandbox {
       if (error.code !== 'E_SANDBOX_NOT_FOUND' || this.#process === undefined) throw error;
     }
     await this.#process?.exited.catch(() => {});
+    // Its views ended with it: wait for their clients too.
+    await Promise.all([...this.#views].map((v) => v.close()));
+    this.#views.clear();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
