@@ -115,13 +115,13 @@ rows.push([`cat of ${mb} MB`, ours.cat.toFixed(0), host ? host.cat.toFixed(0) : 
 console.log(`\n### Reading inside the SquashFS image (ms, median of 3 cold mounts; ours less the median start of section 1)\n`);
 console.log(table(['load', 'ours', 'squashfuse_ll on the host', 'throughput ratio (≥1 is ours faster)'], rows));
 
-// 3. memory: the server is the launcher's child named squashfuse_ll.
+// 3. memory: the server is the launcher's child named sandboxctl-sqfs (image/serve.rs).
 function serverRss(launcher) {
   for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== launcher) continue;
-      if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() !== 'squashfuse_ll') continue;
+      if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() !== 'sandboxctl-sqfs') continue;
       return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))[1]);
     } catch {
       /* gone */

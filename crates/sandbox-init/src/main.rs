@@ -7,6 +7,7 @@
 //!   sandboxctl-init --version
 //!   sandboxctl-init client exec|stop|ps|root ...   act on live sandboxes (sandbox_core::live::client)
 //!   sandboxctl-init image import|pack|inspect …   the `image` commands (launch/image.rs)
+//!   sandboxctl-init image-serve IMAGE_FD FUSE_FD READY_FD   a SquashFS root's FUSE server (image/serve.rs)
 
 use sandbox_core::init::EXIT_SETUP;
 use sandbox_core::launch::entry::{launch, PlanInput};
@@ -26,6 +27,9 @@ fn main() {
     }
     if args.first().map(String::as_str) == Some("image") {
         std::process::exit(sandbox_core::launch::image::main(&args[1..]));
+    }
+    if args.first().map(String::as_str) == Some("image-serve") {
+        std::process::exit(sandbox_core::image::serve::main(&args[1..]));
     }
     let input = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["--version"] => {

@@ -6,7 +6,7 @@
  * the launcher, never a mount on the host).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INIT, native, requireKernel, tempDir, UID, until } from '../helpers';
 import { busyboxRoot, imagePlan, mksquashfs, ROOT_LINE, useImages } from './fixtures';
@@ -18,7 +18,7 @@ const READ = 'id -u; cat /etc/image-marker; touch /x 2>&1; mount -o remount,rw /
 
 describe.each([
   ['directory', () => images().dir, '(?!fuse|overlay)\\S+'],
-  ['SquashFS', () => images().sqfs, 'fuse.squashfuse'],
+  ['SquashFS', () => images().sqfs, 'fuse.sandboxctl'],
 ])('a %s image', (_kind, image, fstype) => {
   test('is the read-only root, submounts and remount included', async () => {
     const r = await native(imagePlan(image(), READ));
@@ -90,7 +90,7 @@ function serversOf(pid: number): number[] {
       try {
         const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return Number(fields[1]) === pid && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'squashfuse_ll';
+        return Number(fields[1]) === pid && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sandboxctl-sqfs';
       } catch {
         return false;
       }
@@ -101,28 +101,52 @@ function serversOf(pid: number): number[] {
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
 
 function hostHasFuseMount(): boolean {
-  return /fuse\.squashfuse image/.test(readFileSync('/proc/self/mountinfo', 'utf8'));
+  return /fuse\.sandboxctl image/.test(readFileSync('/proc/self/mountinfo', 'utf8'));
 }
 
 describe('the FUSE server', () => {
   test('is out of the sandbox\'s sight and reach: not in its /proc, alive after kill -9 -1 inside', async () => {
-    const script = 'cat /proc/[0-9]*/comm | grep -c squashfuse; sleep 30 & kill -9 -1; cat /etc/image-marker';
+    const script = 'cat /proc/[0-9]*/comm | grep -c sandboxctl-sqfs; sleep 30 & kill -9 -1; cat /etc/image-marker';
     const r = await native(imagePlan(images().sqfs, script));
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('0\ninside the image\n');
   });
 
-  test('that ends at once leaves a mount error with a hint, not a hang', async () => {
-    const child = spawn(INIT, ['--plan', '-'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SANDBOXCTL_SQUASHFUSE: '/bin/false' } });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const code = new Promise((r) => child.on('close', r));
-    child.stdin.end(JSON.stringify(imagePlan(images().sqfs, 'echo ran')));
-    expect(await code).toBe(125);
-    expect(stderr).toMatch(/E_MOUNT: .*transport endpoint is not connected/);
-    expect(stderr).toMatch(/hint: the SquashFS image's FUSE server ended/);
+  test('refuses an image whose tables are corrupt before the sandbox, naming the file, leaving nothing', async () => {
+    // A sane superblock (detect passes it) over a garbled inode table: the
+    // server's reader refuses it and the launcher reports why.
+    const bytes = readFileSync(images().sqfs);
+    const inodes = Number(bytes.readBigUInt64LE(64));
+    bytes.fill(0xff, inodes, inodes + 64);
+    const bad = join(tempDir('sbx-img-tables-'), 'tables.sqfs');
+    writeFileSync(bad, bytes);
+    const before = serversOf(process.pid).length;
+    const r = await native(imagePlan(bad, 'echo ran'));
+    expect(r.code).toBe(125);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/E_IMAGE_INVALID: .*tables\.sqfs: cannot read the SquashFS image/);
+    expect(hostHasFuseMount()).toBe(false);
+    expect(serversOf(process.pid).length).toBe(before);
   });
 
+  test('that is killed while the sandbox runs leaves errors inside, not a hang', async () => {
+    const child = spawn(INIT, ['--plan', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const code = new Promise((r) => child.on('close', r));
+    child.stdin.end(JSON.stringify(imagePlan(images().sqfs, 'echo up; sleep 2; cd /not-seen-yet 2>&1; echo done')));
+    expect(await until(() => stdout.includes('up'), 10_000)).toBe(true);
+    const servers = serversOf(child.pid!);
+    expect(servers).toHaveLength(1);
+    process.kill(servers[0], 'SIGKILL');
+    expect(await until(() => !alive(servers[0]), 5000)).toBe(true);
+    // The sandbox ends by itself: the builtin cd fails with ENOTCONN, or the
+    // shell dies of SIGBUS on a page of busybox not yet in the page cache.
+    expect([0, 128 + 7]).toContain(await code);
+    expect(stdout).toMatch(/^up\n/);
+    expect(stdout).not.toMatch(/^up\ndone/);
+    expect(hostHasFuseMount()).toBe(false);
+  });
 
   test('serves a daemonised child after the program exited (ch-run #1161)', async () => {
     const out = tempDir('sbx-img-out-');
@@ -144,6 +168,9 @@ describe('the FUSE server', () => {
     expect(await until(() => stdout.includes('inside the image'), 10_000)).toBe(true);
     const servers = serversOf(child.pid!);
     expect(servers).toHaveLength(1);
+    // Not dumpable (PR_SET_DUMPABLE 0): its /proc files are root's, so the
+    // caller's processes cannot ptrace it or read its memory.
+    expect(statSync(`/proc/${servers[0]}/mem`).uid).toBe(0);
     expect(hostHasFuseMount()).toBe(false);
     child.kill(signal);
     await closed;

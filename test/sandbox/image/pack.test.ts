@@ -1,7 +1,7 @@
 /**
  * `sandboxctl image pack`: a directory into SquashFS with the built-in
  * writer (backhand), checked with Debian's own reader (`unsquashfs -lln`,
- * `unsquashfs -cat`) and from inside `run --image` (served by squashfuse_ll).
+ * `unsquashfs -cat`) and from inside `run --image` (served by our FUSE server, image/serve.rs).
  * Modes, owners, symlinks, hard links, empty directories, a FIFO and a large
  * sparse file with data at its ends; what the writer cannot store (hard-link
  * inodes, xattrs) is counted. Then `image inspect` and the errors.

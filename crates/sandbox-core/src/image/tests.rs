@@ -150,64 +150,67 @@ fn detect_sqfs() -> Vec<(String, Ret)> {
     ]
 }
 
-const MOUNT: &str = "fuse_mount_detached(source=image,subtype=squashfuse,rootmode=40000,user_id=0,group_id=0)";
-const SERVER: &str = "spawn_server([\"/usr/bin/squashfuse_ll\", \"-f\", \"-s\", \"/dev/fd/6\", \"/dev/fd/11\"], keep=[6, 11])";
+const MOUNT: &str = "fuse_mount_detached(source=image,subtype=sandboxctl,rootmode=40000,user_id=0,group_id=0)";
+const SERVER: &str = "spawn_server([\"/proc/self/exe\", \"image-serve\", \"6\", \"11\", \"21\"], keep=[6, 11, 21])";
+
+/// The launcher's side up to the server's word: mount, socket, start.
+fn mounted_and_started(server: Ret) -> Vec<(String, Ret)> {
+    let mut calls = detect_sqfs();
+    calls.extend([c(MOUNT, Ret::Pair(10, 11)), c("socketpair()", Ret::Pair(20, 21)), c(SERVER, server), c("close(21)", Ret::Ok)]);
+    calls
+}
 
 #[test]
 fn the_launcher_mounts_and_serves_only_a_squashfs_image() {
-    let mut calls = detect_sqfs();
-    calls.extend([
-        c("stat(\"/opt/bin/squashfuse_ll\")", Ret::Err(libc::ENOENT)),
-        c("stat(\"/usr/bin/squashfuse_ll\")", Ret::Kind(FileKind::File)),
-        c(MOUNT, Ret::Pair(10, 11)),
-        c(SERVER, Ret::Int(77)),
-        c("close(11)", Ret::Ok),
-        c("close(6)", Ret::Ok),
-    ]);
+    let mut calls = mounted_and_started(Ret::Int(77));
+    calls.extend([c("read(20, 4096)", Ret::Bytes(b"ok".to_vec())), c("close(20)", Ret::Ok), c("close(11)", Ret::Ok), c("close(6)", Ret::Ok)]);
     let s = Script::new(calls);
-    assert_eq!(prepare(&s, &sqfs_plan(), &["PATH=/opt/bin:relative".into()]).unwrap(), Some(10));
+    assert_eq!(prepare(&s, &sqfs_plan()).unwrap(), Some(10));
     s.done();
     // No image, or a directory: nothing to serve.
     let s = Script::new(Vec::<(String, Ret)>::new());
-    assert_eq!(prepare(&s, &Plan::new(vec!["true".into()]), &[]).unwrap(), None);
+    assert_eq!(prepare(&s, &Plan::new(vec!["true".into()])).unwrap(), None);
     let mut p = Plan::new(vec!["true".into()]);
     p.root = Some(spec(r#"{"image":"/img"}"#));
     let s = Script::new(vec![c(format!("open(\"/img\", {:#o})", libc::O_PATH), Ret::Fd(5)), c("fstat(5)", Ret::Kind(FileKind::Dir)), c("close(5)", Ret::Ok)]);
-    assert_eq!(prepare(&s, &p, &[]).unwrap(), None);
+    assert_eq!(prepare(&s, &p).unwrap(), None);
     s.done();
 }
 
 #[test]
-fn a_missing_server_a_closed_dev_fuse_or_a_failed_start_fails_before_clone() {
+fn a_closed_dev_fuse_a_failed_start_or_a_refused_image_fails_before_clone_leaving_no_mount() {
     let mut calls = detect_sqfs();
-    calls.extend([
-        c("stat(\"/usr/bin/squashfuse_ll\")", Ret::Err(libc::ENOENT)),
-        c("stat(\"/bin/squashfuse_ll\")", Ret::Err(libc::ENOENT)),
-        c("close(6)", Ret::Ok),
-    ]);
+    calls.extend([c(MOUNT, Ret::Err(libc::EACCES)), c("close(6)", Ret::Ok)]);
     let s = Script::new(calls);
-    let e = prepare(&s, &sqfs_plan(), &[]).unwrap_err();
-    assert_eq!(e.code, Code::FuseUnavailable);
-    assert!(e.hint.unwrap().contains("apt-get install squashfuse"));
-    s.done();
-    let mut calls = detect_sqfs();
-    calls.extend([c("stat(\"/srv/sqfuse\")", Ret::Kind(FileKind::File)), c(MOUNT, Ret::Err(libc::EACCES)), c("close(6)", Ret::Ok)]);
-    let s = Script::new(calls);
-    let e = prepare(&s, &sqfs_plan(), &["SANDBOXCTL_SQUASHFUSE=/srv/sqfuse".into()]).unwrap_err();
+    let e = prepare(&s, &sqfs_plan()).unwrap_err();
     assert_eq!((e.code, e.message.as_str()), (Code::FuseUnavailable, "cannot open /dev/fuse: permission denied"));
     assert!(e.hint.unwrap().contains("chmod 0666 /dev/fuse"));
     s.done();
-    let mut calls = detect_sqfs();
+    // The server cannot start: the mount fd is closed, nothing is left.
+    let mut calls = mounted_and_started(Ret::Err(30_500));
+    calls.extend([c("close(20)", Ret::Ok), c("close(11)", Ret::Ok), c("close(10)", Ret::Ok), c("close(6)", Ret::Ok)]);
+    let s = Script::new(calls);
+    let e = prepare(&s, &sqfs_plan()).unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), (Code::FuseUnavailable, "cannot start the FUSE server: error 30500"));
+    s.done();
+    // It ended without a word.
+    let mut calls = mounted_and_started(Ret::Int(77));
+    calls.extend([c("read(20, 4096)", Ret::Bytes(vec![])), c("close(20)", Ret::Ok), c("close(11)", Ret::Ok), c("close(10)", Ret::Ok), c("close(6)", Ret::Ok)]);
+    let s = Script::new(calls);
+    let e = prepare(&s, &sqfs_plan()).unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), (Code::FuseUnavailable, "the FUSE server ended before serving the SquashFS image"));
+    s.done();
+    // It could not read the image: E_IMAGE_INVALID naming the file.
+    let mut calls = mounted_and_started(Ret::Int(77));
     calls.extend([
-        c("stat(\"/usr/bin/squashfuse_ll\")", Ret::Kind(FileKind::File)),
-        c(MOUNT, Ret::Pair(10, 11)),
-        c(SERVER, Ret::Err(30_500)),
+        c("read(20, 4096)", Ret::Bytes(b"cannot read the SquashFS image: bad inode table".to_vec())),
+        c("close(20)", Ret::Ok),
         c("close(11)", Ret::Ok),
         c("close(10)", Ret::Ok),
         c("close(6)", Ret::Ok),
     ]);
     let s = Script::new(calls);
-    let e = prepare(&s, &sqfs_plan(), &[]).unwrap_err();
-    assert_eq!((e.code, e.message.as_str()), (Code::FuseUnavailable, "cannot start the FUSE server /usr/bin/squashfuse_ll: error 30500"));
+    let e = prepare(&s, &sqfs_plan()).unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), (Code::ImageInvalid, "/i.sqfs: cannot read the SquashFS image: bad inode table"));
     s.done();
 }

@@ -144,7 +144,7 @@ fn start(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -> Res
     let env_steps = crate::env::prepare(sys, &plan.env.steps)?;
     // An image root: checked here, before any namespace exists (a SquashFS
     // image is mounted, detached, and served from here on).
-    let image_mount = crate::image::fuse::prepare(sys, plan, &cx.env)?;
+    let image_mount = crate::image::fuse::prepare(sys, plan)?;
     // Post-run audit: the snapshot of what host tools execute, taken while
     // nothing of the sandbox exists yet (audit/mod.rs).
     let audit = audit_before(&LinuxAuditFs, plan)?;
