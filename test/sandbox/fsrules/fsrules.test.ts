@@ -74,3 +74,19 @@ test.each([
   expect(r.stderr).toContain('E_PLAN_INVALID');
   expect(r.stderr).toMatch(msg);
 });
+
+test('second layer: with --allow-write, a writable --bind elsewhere is refused by Landlock; private mounts stay writable', async () => {
+  mkdirSync(join(dir, 'other'), { recursive: true });
+  const other = join(dir, 'other');
+  const r = await cli(
+    ['run', ...BASE, '--bind', other, other, '--allow-write', 'work/build', '--', '/bin/sh', '-c', `${canWrite('work/build/ll')}; ${canWrite(`${other}/y`)}; ${canWrite('/tmp/t')}; ${canWrite('/dev/null')}`],
+    { cwd: dir },
+  );
+  expect(r.stdout).toBe('w\nro\nw\nw\n');
+  expect(existsSync(join(other, 'y'))).toBe(false);
+  // Without --allow-write there is no write allow-list: the same bind is writable.
+  const open = await cli(['run', ...BASE, '--bind', other, other, '--', '/bin/sh', '-c', canWrite(`${other}/y`)], { cwd: dir });
+  expect(open.stdout).toBe('w\n');
+  const explained = await cli(['explain', ...BASE, '--bind', other, other, '--allow-write', 'work/build', '--', 'true'], { cwd: dir });
+  expect(explained.stdout).toMatch(/writes.*only beneath .*work\/build.*Landlock ABI \d+: enforced/);
+});
