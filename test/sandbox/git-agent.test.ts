@@ -7,6 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cli, requireKernel, tempDir } from './helpers';
 
 beforeAll(requireKernel);
@@ -124,12 +125,14 @@ describe('refusals say what is protected and how to allow it', () => {
     expect(hooks).toMatchObject({ code: 0, stdout: 'ok\n' });
   });
 
-  test('a successful run prints no note; --allow-write needs a preset that takes it', async () => {
+  test('a successful run prints no note; --allow-write without a preset is a writable bind', async () => {
     const ok = await cli(['run', '--preset', 'agent', '--', '/bin/true'], { cwd: project, env });
     expect(ok).toMatchObject({ code: 0, stderr: '' });
-    const noPreset = await cli(['run', '--allow-write', '.git', '--ro-bind', '/', '/', '--', '/bin/true'], { cwd: project, env });
-    expect(noPreset.code).toBe(125);
-    expect(noPreset.stderr).toMatch(/E_USAGE/);
+    // Without a preset, --allow-write is the filesystem rule alone: a writable bind over the read-only host (docs/limits.md).
+    mkdirSync(join(project, 'allowed'), { recursive: true });
+    const noPreset = await cli(['run', '--ro-bind', '/', '/', '--allow-write', 'allowed', '--', '/bin/sh', '-c', 'touch allowed/x && echo ok'], { cwd: project, env });
+    expect(noPreset).toMatchObject({ code: 0, stdout: 'ok\n', stderr: '' });
+    rmSync(join(project, 'allowed'), { recursive: true });
     const explain = await cli(['explain', '--preset', 'agent', '--', 'true'], { cwd: project, env });
     expect(explain.stdout).toContain('(to let the program write one of these: --allow-write PATH)');
   });

@@ -50,6 +50,14 @@ pub struct ConfigFile {
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub output: Option<String>,
+    /// Filesystem rules: host paths (relative to this file's directory, `~` the real home, globs expanded at start); precedence in docs/limits.md.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "FilesystemConfig")]
+    pub filesystem: Option<FilesystemConfig>,
+    /// Resource limits, as the flags take them: `{ "memory": "2G", "pids": 256, "cpus": 1.5, "timeout": "10m", "rlimits": { "nofile": "1024:4096" } }`.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "LimitsConfig")]
+    pub limits: Option<LimitsConfig>,
 
     // Plan fields: optional here; null only where the plan takes null.
     pub argv0: Option<String>,
@@ -594,7 +602,8 @@ mod tests {
         let config: Value = serde_json::from_str(&json_schema()).unwrap();
         let plan = plan_schema();
         let mut want: Vec<&str> = plan["properties"].as_object().unwrap().keys().map(String::as_str).filter(|k| !EXCLUDED.contains(k)).collect();
-        want.extend(["$schema", "preset", "allowEnv", "inputs", "output"]);
+        // `limits` is a plan field too, in the flags' form here (`"2G"`, `"10m"`).
+        want.extend(["$schema", "preset", "allowEnv", "inputs", "output", "filesystem"]);
         want.sort_unstable();
         let mut have: Vec<&str> = config["properties"].as_object().unwrap().keys().map(String::as_str).collect();
         have.sort_unstable();
@@ -630,7 +639,11 @@ mod tests {
     #[test]
     fn names_the_path_and_says_what_is_wrong_as_the_schema_checker_did() {
         for (json, path, message) in [
-            (r#"{"presets":"agent"}"#, "presets", r#"unknown field "presets"; known: $schema, preset, allowEnv, inputs, output, argv0, audit, capAdd"#),
+            (
+                r#"{"presets":"agent"}"#,
+                "presets",
+                r#"unknown field "presets"; known: $schema, preset, allowEnv, inputs, output, filesystem, limits, argv0, audit, capAdd"#,
+            ),
             (r#"{"preset":"agnet"}"#, "preset", r#"expected one of "strict", "ro-host", "agent", "build", got "agnet""#),
             (r#"{"ops":[{"kind":"proc","target":"/proc"},{"kind":"bnid","target":"/x"}]}"#, "ops[1].kind", r#"unknown kind "bnid"; known: bind, proc, dev"#),
             (r#"{"ops":[{"kind":"tmpfs","target":3}]}"#, "ops[0].target", "expected string, got 3"),
@@ -665,4 +678,47 @@ mod tests {
             assert!(m.starts_with(message), "{json}: {m}");
         }
     }
+}
+
+/// `filesystem` of sandboxctl.json.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FilesystemConfig {
+    /// Hidden: a directory becomes an empty read-only tmpfs, a file reads as empty.
+    #[serde(default)]
+    pub deny_read: Vec<String>,
+    /// Readable again (read-only) inside a denied tree.
+    #[serde(default)]
+    pub allow_read: Vec<String>,
+    /// Writable binds of existing host paths.
+    #[serde(default)]
+    pub allow_write: Vec<String>,
+    /// Read-only inside a writable tree; a missing path is covered.
+    #[serde(default)]
+    pub deny_write: Vec<String>,
+}
+
+/// A number, or a string with a unit (`2G`, `10m`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum NumberOrText {
+    Number(f64),
+    Text(String),
+}
+
+/// `limits` of sandboxctl.json.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimitsConfig {
+    /// Bytes, or `512M`, `2G`.
+    pub memory: Option<NumberOrText>,
+    /// Processes and threads, pid 1 included (at least 2).
+    pub pids: Option<u32>,
+    /// CPUs, e.g. 1.5.
+    pub cpus: Option<NumberOrText>,
+    /// Milliseconds, or `90s`, `10m`, `1h`.
+    pub timeout: Option<NumberOrText>,
+    /// Per resource (`nofile`, `nproc`, ...): `SOFT[:HARD]` or a number.
+    #[serde(default)]
+    pub rlimits: std::collections::BTreeMap<crate::plan::RlimitName, NumberOrText>,
 }

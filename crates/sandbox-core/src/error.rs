@@ -117,6 +117,8 @@ codes! {
     Usage = "E_USAGE",
     /// (CLI only) a bug in sandboxctl itself.
     Internal = "E_INTERNAL",
+    /// A cgroup limit (`memory`, `pids`, `cpus`) cannot be given here: no cgroup hierarchy we may write (unprivileged without a delegated cgroup v2 subtree, or the controller is missing); the hint says how to get one.
+    LimitUnavailable = "E_LIMIT_UNAVAILABLE",
 }
 
 /// `schema/error-codes.json`: every code with its description, as `npm run gen`

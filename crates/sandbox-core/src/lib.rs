@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod audit;
 pub mod caps;
+pub mod cgroup;
 pub mod check;
 pub mod config;
 pub mod container;

@@ -107,6 +107,10 @@ pub struct Plan {
     /// empty when `live.end` is `stop`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveSpec>,
+    /// Resource limits (issue 14): cgroup memory, pids and cpu, rlimits set
+    /// by pid 1 before the exec, and a wall-clock timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
 }
 
 /// What the post-run audit looks at and what it does with a finding.
@@ -150,6 +154,13 @@ pub struct Landlock {
     /// Allow connecting to abstract unix sockets created outside the sandbox.
     #[serde(default)]
     pub allow_abstract_unix: bool,
+    /// Filesystem write allow-list (ABI 1+, best-effort): when given, the
+    /// program may write only beneath these sandbox paths and the sandbox's
+    /// private mounts (every `tmpfs`, `dev`, `proc`, `mqueue` and `overlay`
+    /// op's target), even where a mount is writable. Reads and executes are
+    /// not restricted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<Vec<String>>,
 }
 
 /// One caller fd passed in.
@@ -203,6 +214,7 @@ impl Plan {
             audit: None,
             root: None,
             live: None,
+            limits: None,
         }
     }
 }
@@ -833,4 +845,130 @@ pub enum LiveEnd {
     Program,
     /// Only when stopped (`sandboxctl stop`); `argv` may be empty.
     Stop,
+}
+
+/// Resource limits. cgroup limits (`memory`, `pids`, `cpus`) need a
+/// cgroup of our own: as root a child of the launcher's cgroup in each
+/// hierarchy (v1 or v2), unprivileged a delegated v2 subtree
+/// (`E_LIMIT_UNAVAILABLE` otherwise, before anything starts).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Limits {
+    /// Memory of the whole sandbox in bytes (cgroup memory.max /
+    /// memory.limit_in_bytes; no swap beyond it where the kernel accounts it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    /// Processes and threads of the whole sandbox, its pid 1 included (pids.max); at least 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<u32>,
+    /// CPU time per wall time in thousandths of a CPU (1500 = 1.5 CPUs;
+    /// cpu.max / cfs_quota_us over a 100 ms period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_millis: Option<u32>,
+    /// Wall time in milliseconds from the start; then the sandbox is killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Resource limits (setrlimit) set by pid 1 before the exec, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rlimits: Vec<Rlimit>,
+}
+
+impl Limits {
+    /// Whether a cgroup is needed.
+    pub fn cgroup(&self) -> bool {
+        self.memory.is_some() || self.pids.is_some() || self.cpu_millis.is_some()
+    }
+}
+
+/// One setrlimit(2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Rlimit {
+    /// The resource: `as`, `core`, `cpu`, `data`, `fsize`, `locks`,
+    /// `memlock`, `msgqueue`, `nice`, `nofile`, `nproc`, `rss`, `rtprio`,
+    /// `rttime`, `sigpending`, `stack`.
+    pub name: RlimitName,
+    /// Soft limit; absent = unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soft: Option<u64>,
+    /// Hard limit; absent = unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hard: Option<u64>,
+}
+
+/// The rlimit resources, as prlimit(1) names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RlimitName {
+    As,
+    Core,
+    Cpu,
+    Data,
+    Fsize,
+    Locks,
+    Memlock,
+    Msgqueue,
+    Nice,
+    Nofile,
+    Nproc,
+    Rss,
+    Rtprio,
+    Rttime,
+    Sigpending,
+    Stack,
+}
+
+impl RlimitName {
+    /// Every resource.
+    pub const ALL: [RlimitName; 16] = [
+        RlimitName::As,
+        RlimitName::Core,
+        RlimitName::Cpu,
+        RlimitName::Data,
+        RlimitName::Fsize,
+        RlimitName::Locks,
+        RlimitName::Memlock,
+        RlimitName::Msgqueue,
+        RlimitName::Nice,
+        RlimitName::Nofile,
+        RlimitName::Nproc,
+        RlimitName::Rss,
+        RlimitName::Rtprio,
+        RlimitName::Rttime,
+        RlimitName::Sigpending,
+        RlimitName::Stack,
+    ];
+
+    /// The resource number setrlimit(2) takes.
+    // u32 on glibc, c_int on musl.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn resource(self) -> u32 {
+        (match self {
+            RlimitName::As => libc::RLIMIT_AS,
+            RlimitName::Core => libc::RLIMIT_CORE,
+            RlimitName::Cpu => libc::RLIMIT_CPU,
+            RlimitName::Data => libc::RLIMIT_DATA,
+            RlimitName::Fsize => libc::RLIMIT_FSIZE,
+            RlimitName::Locks => libc::RLIMIT_LOCKS,
+            RlimitName::Memlock => libc::RLIMIT_MEMLOCK,
+            RlimitName::Msgqueue => libc::RLIMIT_MSGQUEUE,
+            RlimitName::Nice => libc::RLIMIT_NICE,
+            RlimitName::Nofile => libc::RLIMIT_NOFILE,
+            RlimitName::Nproc => libc::RLIMIT_NPROC,
+            RlimitName::Rss => libc::RLIMIT_RSS,
+            RlimitName::Rtprio => libc::RLIMIT_RTPRIO,
+            RlimitName::Rttime => libc::RLIMIT_RTTIME,
+            RlimitName::Sigpending => libc::RLIMIT_SIGPENDING,
+            RlimitName::Stack => libc::RLIMIT_STACK,
+        }) as u32
+    }
+}
+
+/// Which limit ended the program (the `limitHit` report line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitKind {
+    Memory,
+    Pids,
+    Timeout,
 }

@@ -41,6 +41,9 @@ pub enum Report {
     Image(Box<ImageInfo>),
     /// `sandboxctl-init image import|pack --progress`: how far it got (at most ten a second).
     Progress(ProgressInfo),
+    /// A limit of plan.limits ended the program (an OOM kill, a refused
+    /// fork, the timeout), after pid 1 was reaped.
+    LimitHit { limit: crate::plan::LimitKind },
 }
 
 /// An `error` line: the failure's stable code and where it applies.

@@ -199,8 +199,40 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
     if plan.ops.len() > MAX_OPS {
         return Err(top("ops", format!("{} ops is more than the {MAX_OPS} allowed", plan.ops.len())));
     }
+    if let Some(l) = &plan.limits {
+        check_limits(l)?;
+    }
+    for (i, p) in plan.landlock.write.iter().flatten().enumerate() {
+        check_abs(p).map_err(|r| top(&format!("landlock.write[{i}]"), r))?;
+    }
     for (index, op) in plan.ops.iter().enumerate() {
         crate::ops::validate(op).map_err(|p| Ctx { index, op }.err(p.field, p.reason))?;
+    }
+    Ok(())
+}
+
+/// plan.limits: values the kernel can take.
+fn check_limits(l: &crate::plan::Limits) -> Result<(), PlanError> {
+    if l.memory.is_some_and(|m| m < 1 << 20) {
+        return Err(top("limits.memory", "memory must be at least 1 MiB"));
+    }
+    if l.pids.is_some_and(|p| p < 2) {
+        return Err(top("limits.pids", "pids must be at least 2 (the sandbox's pid 1 and the program)"));
+    }
+    if l.cpu_millis.is_some_and(|c| !(10..=1_000_000).contains(&c)) {
+        return Err(top("limits.cpuMillis", "cpuMillis must be between 10 (0.01 CPU) and 1000000"));
+    }
+    if l.timeout_ms.is_some_and(|t| t == 0 || t > 1 << 40) {
+        return Err(top("limits.timeoutMs", "timeoutMs must be between 1 and 2^40"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, r) in l.rlimits.iter().enumerate() {
+        if !seen.insert(r.name.resource()) {
+            return Err(top(&format!("limits.rlimits[{i}]"), "this resource is limited twice"));
+        }
+        if r.soft.unwrap_or(u64::MAX) > r.hard.unwrap_or(u64::MAX) {
+            return Err(top(&format!("limits.rlimits[{i}]"), "the soft limit is above the hard limit"));
+        }
     }
     Ok(())
 }
@@ -230,6 +262,23 @@ pub fn preflight(plan: &Plan) -> Result<(), PlanError> {
             }
             err.code = Code::SourceMissing;
             return Err(err);
+        }
+    }
+    // A hard rlimit can only be lowered (pid 1 has no CAP_SYS_RESOURCE in
+    // the host's user namespace, even for root): refuse one above ours now.
+    for (i, r) in plan.limits.iter().flat_map(|l| l.rlimits.iter()).enumerate() {
+        let mut cur = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: a valid resource number and a struct the call fills.
+        if unsafe { libc::getrlimit(r.name.resource() as _, &mut cur) } != 0 {
+            continue;
+        }
+        let hard = r.hard.unwrap_or(libc::RLIM_INFINITY);
+        if hard > cur.rlim_max {
+            let show = |v: u64| if v == libc::RLIM_INFINITY { "unlimited".to_string() } else { v.to_string() };
+            return Err(top(
+                &format!("limits.rlimits[{i}]"),
+                format!("hard limit {} is above the caller's hard limit {}: a hard limit can only be lowered", show(hard), show(cur.rlim_max)),
+            ));
         }
     }
     Ok(())

@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["error"],
     &["plan"],
     &["caps", "seccomp", "probe"],
-    &["ops", "audit", "oci", "env", "archive"],
+    &["ops", "audit", "oci", "env", "archive", "cgroup"],
     &["image"],
     &["validate", "report", "config"],
     &["live"],

@@ -417,11 +417,19 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
     values: ['PATH'],
     group: 'source',
     repeat: true,
-    presetParam: 'allowWrite',
-    description: 'Let the program write PATH although the preset protects it, e.g. .git/hooks (agent)',
+    description: 'Bind host PATH writable onto itself, and let the program write it although the preset protects it, e.g. ./build or .git/hooks (globs expanded)',
   },
   { flag: '--input', values: ['PATH'], group: 'source', repeat: true, presetParam: 'inputs', description: 'A path the build preset may read (default: the current directory)' },
   { flag: '--output', values: ['DIR'], group: 'source', presetParam: 'output', description: 'The directory the build preset may write (default: ./out)' },
+  // Filesystem rules and limits (issue 14; docs/limits.md): read by the plan command into the plan's sources.
+  { flag: '--deny-read', values: ['PATH'], group: 'source', repeat: true, description: 'Hide host PATH: a directory shows empty, a file reads as empty (globs expanded; relative to here, ~ your home)' },
+  { flag: '--allow-read', values: ['PATH'], group: 'source', repeat: true, description: 'Show PATH again, read-only, inside a --deny-read directory' },
+  { flag: '--deny-write', values: ['PATH'], group: 'source', repeat: true, description: 'Keep PATH read-only inside a writable tree; a missing PATH cannot be created' },
+  { flag: '--memory', values: ['SIZE'], group: 'source', description: 'Memory of the whole sandbox, e.g. 512M or 2G (a cgroup: as root, or in a delegated cgroup v2 subtree)' },
+  { flag: '--pids', values: ['N'], group: 'source', description: 'Processes and threads of the whole sandbox, its pid 1 included (a cgroup)' },
+  { flag: '--cpus', values: ['N'], group: 'source', description: "CPUs' worth of time, e.g. 1.5 (a cgroup)" },
+  { flag: '--timeout', values: ['DURATION'], group: 'source', description: 'Kill the sandbox after this wall time: 90s, 10m, 1h (a bare number is seconds)' },
+  { flag: '--rlimit', values: ['LIMIT'], group: 'source', repeat: true, description: 'NAME=SOFT[:HARD]: setrlimit before the program starts, e.g. nofile=1024:4096 (as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)' },
 ];
 
 /** Flags of other commands that take values; their commands declare them with {@link clipanionOption}. */

@@ -29,6 +29,10 @@ import {
   type ResolvedPlan,
   type SandboxConfig,
   type SourceOption,
+  type FilesystemRules,
+  type FsRuleKind,
+  type LimitsOption,
+  parseRlimitFlag,
 } from '@sandboxctl/core';
 import type { SandboxctlContext } from './context';
 import { applyFlags, clipanionOption, closedFd, flagKey, flagSpec, type FdReader, type FlagOccurrence, type FlagSpec, type FlagValue, PLAN_FLAGS, readFdText, scanFlagOrder, usage } from './flags';
@@ -137,6 +141,29 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
     if (presetName !== undefined) sources.preset = { name: presetName, cwd, ...params };
     const onTaint = this.flagString('--on-taint') as OnTaint | undefined;
     if (onTaint !== undefined) sources.onTaint = onTaint;
+    // Filesystem rules and limits (issue 14): the flags name the entries in errors.
+    const rules: FilesystemRules = {};
+    for (const [kind, flag] of Object.entries(RULE_FLAGS) as [FsRuleKind, string][]) {
+      const list = this.flag(flag) as string[] | undefined;
+      if (list !== undefined && list.length > 0) rules[kind] = list;
+    }
+    if (Object.keys(rules).length > 0) sources.filesystem = rules;
+    sources.ruleName = (kind) => RULE_FLAGS[kind];
+    const limits: LimitsOption = {};
+    for (const key of ['memory', 'pids', 'cpus', 'timeout'] as const) {
+      const value = this.flag(`--${key}`) as string | undefined;
+      if (value !== undefined) (limits as Record<string, unknown>)[key] = key === 'timeout' ? value : value;
+    }
+    const rl = this.flag('--rlimit') as string[] | undefined;
+    if (rl !== undefined && rl.length > 0) {
+      limits.rlimits = {};
+      for (const text of rl) {
+        const r = parseRlimitFlag('--rlimit', text);
+        limits.rlimits[r.name] = `${r.soft ?? 'unlimited'}:${r.hard ?? 'unlimited'}`;
+      }
+    }
+    if (Object.keys(limits).length > 0) sources.limits = limits;
+    sources.limitName = (key) => (key === 'rlimit' ? '--rlimit' : `--${key}`);
     this.resolved = resolvePlan(sources);
     if (this.resolved.plan.argv.length === 0 && image !== undefined && this.program === undefined) {
       throw usage('no command given, and the image stores none (an Entrypoint or Cmd kept by `sandboxctl image import`)', 'give the command after the flags: `-- CMD ARGS...`');
@@ -157,7 +184,7 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
     const origin = this.resolved?.origins[error.opIndex];
     if (origin === undefined) return error;
     const text =
-      origin.from === 'preset' ? `preset ${origin.preset}: ${origin.note.why}` : origin.from === 'config' ? `${display(origin.file)} ops[${origin.index}]` : this.opOrigins[origin.index];
+      origin.from === 'preset' ? `preset ${origin.preset}: ${origin.note.why}` : origin.from === 'config' ? `${display(origin.file)} ops[${origin.index}]` : origin.from === 'filesystem' ? origin.rule : this.opOrigins[origin.index];
     if (text === undefined) return error;
     const code = origin.from === 'config' && error.code === 'E_PLAN_INVALID' ? 'E_CONFIG_INVALID' : error.code;
     // An item of the image preset whose mount point a read-only image lacks (ch-run fails alike);
@@ -278,6 +305,9 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
 }
 
 /** The flag behind each library option, for the library's errors. */
+/** The flag of each filesystem rule. */
+const RULE_FLAGS: Record<FsRuleKind, string> = { denyRead: '--deny-read', allowRead: '--allow-read', allowWrite: '--allow-write', denyWrite: '--deny-write' };
+
 const OPTION_FLAGS: Record<SourceOption, string> = {
   onTaint: '--on-taint',
   image: '--image',

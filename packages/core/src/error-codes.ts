@@ -82,4 +82,6 @@ export const ERROR_CODES = [
   'E_USAGE',
   /** (CLI only) a bug in sandboxctl itself. */
   'E_INTERNAL',
+  /** A cgroup limit (`memory`, `pids`, `cpus`) cannot be given here: no cgroup hierarchy we may write (unprivileged without a delegated cgroup v2 subtree, or the controller is missing); the hint says how to get one. */
+  'E_LIMIT_UNAVAILABLE',
 ] as const;

@@ -66,6 +66,8 @@ export interface ExplainOptions {
   host?: HostView;
   /** Op kind → the plan schema's description, for ops the addon cannot describe (a kind it does not know). */
   opDescriptions?: Readonly<Record<string, string>>;
+  /** The kernel's Landlock ABI (`probe().landlockAbi`), to say what the write allow-list enforces here. */
+  landlockAbi?: number;
 }
 
 interface Mount {
@@ -214,7 +216,7 @@ export function explainPlan(plan: Plan, options: ExplainOptions = {}): Explanati
     }
   });
 
-  out.denied = deniedLines(plan, out.hostRoot);
+  out.denied = deniedLines(plan, out.hostRoot, options.landlockAbi);
   return out;
 }
 
@@ -304,7 +306,7 @@ function coveringMount(mounts: readonly Mount[], path: string): Mount | undefine
   return undefined;
 }
 
-function deniedLines(plan: Plan, hostRoot: boolean): Explanation['denied'] {
+function deniedLines(plan: Plan, hostRoot: boolean, landlockAbi?: number): Explanation['denied'] {
   const out: Explanation['denied'] = [];
   const p = plan as Plan & Record<string, unknown>;
   out.push({
@@ -346,6 +348,27 @@ function deniedLines(plan: Plan, hostRoot: boolean): Explanation['denied'] {
     });
   }
   if (typeof plan.hostname === 'string') out.push({ topic: 'hostname', text: `${plan.hostname} (not the host's)` });
+  const write = plan.landlock?.write;
+  if (write) {
+    const level =
+      landlockAbi === undefined
+        ? 'Landlock, where the kernel has it'
+        : landlockAbi > 0
+          ? `Landlock ABI ${landlockAbi}: enforced${landlockAbi < 3 ? ' (without truncate control, ABI 3)' : ''}`
+          : 'no Landlock on this kernel: not enforced, the mounts alone';
+    out.push({ topic: 'writes', text: `only beneath ${write.map(shellWord).join(', ')} and the sandbox's private mounts, even through a writable mount (${level})` });
+  }
+  const l = plan.limits;
+  if (l) {
+    const parts: string[] = [];
+    if (l.memory != null) parts.push(`memory ${l.memory} bytes`);
+    if (l.pids != null) parts.push(`${l.pids} processes and threads`);
+    if (l.cpuMillis != null) parts.push(`${l.cpuMillis / 1000} CPUs`);
+    if (l.timeoutMs != null) parts.push(`killed after ${l.timeoutMs / 1000} s`);
+    for (const r of l.rlimits ?? []) parts.push(`rlimit ${r.name} ${r.soft ?? 'unlimited'}:${r.hard ?? 'unlimited'}`);
+    const cg = l.memory != null || l.pids != null || l.cpuMillis != null;
+    out.push({ topic: 'limits', text: `${parts.join(', ')}${cg ? ' (a cgroup of its own: as root, or in a delegated cgroup v2 subtree)' : ''}` });
+  }
   return out;
 }
 

@@ -27,6 +27,29 @@ export type EnvStep = SetEnvStep | AssignEnvStep | UnsetEnvStep | AppendPathEnvS
  */
 export type FileScope = 'host' | 'root';
 /**
+ * The rlimit resources, as prlimit(1) names them.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "RlimitName".
+ */
+export type RlimitName =
+  | 'as'
+  | 'core'
+  | 'cpu'
+  | 'data'
+  | 'fsize'
+  | 'locks'
+  | 'memlock'
+  | 'msgqueue'
+  | 'nice'
+  | 'nofile'
+  | 'nproc'
+  | 'rss'
+  | 'rtprio'
+  | 'rttime'
+  | 'sigpending'
+  | 'stack';
+/**
  * When a live sandbox ends.
  *
  * This interface was referenced by `Plan`'s JSON-Schema
@@ -183,6 +206,11 @@ export interface Plan {
    */
   hostname?: string | null;
   landlock?: Landlock;
+  /**
+   * Resource limits (issue 14): cgroup memory, pids and cpu, rlimits set
+   * by pid 1 before the exec, and a wall-clock timeout.
+   */
+  limits?: Limits | null;
   /**
    * After the program exits, how long to wait for the processes it left
    * behind before killing them, in milliseconds.
@@ -361,6 +389,64 @@ export interface Landlock {
    * Allow signals to processes outside the sandbox.
    */
   allowSignals?: boolean;
+  /**
+   * Filesystem write allow-list (ABI 1+, best-effort): when given, the
+   * program may write only beneath these sandbox paths and the sandbox's
+   * private mounts (every `tmpfs`, `dev`, `proc`, `mqueue` and `overlay`
+   * op's target), even where a mount is writable. Reads and executes are
+   * not restricted.
+   */
+  write?: string[] | null;
+}
+/**
+ * Resource limits. cgroup limits (`memory`, `pids`, `cpus`) need a
+ * cgroup of our own: as root a child of the launcher's cgroup in each
+ * hierarchy (v1 or v2), unprivileged a delegated v2 subtree
+ * (`E_LIMIT_UNAVAILABLE` otherwise, before anything starts).
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "Limits".
+ */
+export interface Limits {
+  /**
+   * CPU time per wall time in thousandths of a CPU (1500 = 1.5 CPUs;
+   * cpu.max / cfs_quota_us over a 100 ms period).
+   */
+  cpuMillis?: number | null;
+  /**
+   * Memory of the whole sandbox in bytes (cgroup memory.max /
+   * memory.limit_in_bytes; no swap beyond it where the kernel accounts it).
+   */
+  memory?: number | null;
+  /**
+   * Processes and threads of the whole sandbox, its pid 1 included (pids.max); at least 2.
+   */
+  pids?: number | null;
+  /**
+   * Resource limits (setrlimit) set by pid 1 before the exec, in order.
+   */
+  rlimits?: Rlimit[];
+  /**
+   * Wall time in milliseconds from the start; then the sandbox is killed.
+   */
+  timeoutMs?: number | null;
+}
+/**
+ * One setrlimit(2).
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "Rlimit".
+ */
+export interface Rlimit {
+  /**
+   * Hard limit; absent = unlimited.
+   */
+  hard?: number | null;
+  name: RlimitName;
+  /**
+   * Soft limit; absent = unlimited.
+   */
+  soft?: number | null;
 }
 /**
  * A live sandbox: its name in the caller's registry and when it ends.

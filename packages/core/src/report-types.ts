@@ -14,7 +14,8 @@ export type Report =
   | ReadyReport
   | AuditReport
   | ImageReport
-  | ProgressReport;
+  | ProgressReport
+  | LimithitReport;
 /**
  * Stable error codes, the one list for Rust and TypeScript. Never rename
  * one: callers match on them. Some are raised only by the Node side
@@ -58,7 +59,8 @@ export type Code =
   | 'E_PERMISSION'
   | 'E_CP_UNSAFE'
   | 'E_USAGE'
-  | 'E_INTERNAL';
+  | 'E_INTERNAL'
+  | 'E_LIMIT_UNAVAILABLE';
 /**
  * What the audit does when it finds something.
  */
@@ -76,6 +78,10 @@ export type TaintKind =
  * What the audit did about a finding.
  */
 export type TaintOutcome = 'restored' | 'quarantined' | 'left' | 'failed';
+/**
+ * Which limit ended the program (the `limitHit` report line).
+ */
+export type LimitKind = 'memory' | 'pids' | 'timeout';
 
 /**
  * Setup failed (the launcher or pid 1 then exits 125, or 126/127 for `E_EXEC`).
@@ -308,4 +314,12 @@ export interface ProgressReport {
   phase: string;
   totalBytes?: number;
   totalFiles?: number;
+}
+/**
+ * A limit of plan.limits ended the program (an OOM kill, a refused
+ * fork, the timeout), after pid 1 was reaped.
+ */
+export interface LimithitReport {
+  event: 'limithit';
+  limit: LimitKind;
 }

@@ -46,7 +46,7 @@ describe('report-types.ts', () => {
     };
     const types = readFileSync(join(root, 'packages', 'core', 'src', 'report-types.ts'), 'utf8');
     const events = schema.oneOf.map((variant) => variant.properties.event.const);
-    expect(events).toEqual(['error', 'spawned', 'started', 'ready', 'audit', 'image', 'progress']);
+    expect(events).toEqual(['error', 'spawned', 'started', 'ready', 'audit', 'image', 'progress', 'limithit']);
     for (const event of events) {
       const name = `${event.charAt(0).toUpperCase()}${event.slice(1)}Report`;
       expect(types).toContain(`export interface ${name} {`);

@@ -20,7 +20,7 @@ const CORE_LAYERS: readonly (readonly string[])[] = [
   ['plan-types.ts', 'report-types.ts', 'error-codes.ts', 'install-hint.ts', 'passwd-home.ts'],
   ['errors.ts'],
   ['native.ts'],
-  ['plan/types.ts', 'plan/builder.ts', 'plan/compose.ts', 'plan/paths.ts', 'plan/argv.ts', 'plan/describe.ts'],
+  ['plan/types.ts', 'plan/builder.ts', 'plan/compose.ts', 'plan/paths.ts', 'plan/argv.ts', 'plan/describe.ts', 'plan/fsrules.ts', 'plan/limits.ts'],
   ['presets/', 'config/'],
   ['plan/sources.ts', 'plan/index.ts', 'launcher/', 'image/', 'explain.ts', 'diagnose.ts'],
   ['run.ts'],

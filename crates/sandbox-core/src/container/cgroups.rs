@@ -38,7 +38,7 @@ pub fn relative_path(spec: &Spec, id: &str, systemd: bool) -> String {
     }
     // Relative to our own cgroup (the v2 line, or the memory line on v1).
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let base = own.lines().find_map(|l| l.strip_prefix("0::").or_else(|| l.split_once(":memory:").map(|(_, p)| p))).unwrap_or("/");
+    let base = crate::cgroup::own_path(&own, true, "").or_else(|| crate::cgroup::own_path(&own, false, "memory")).unwrap_or_else(|| "/".into());
     format!("{}/{p}", base.trim_matches('/')).trim_start_matches('/').to_string()
 }
 

@@ -122,6 +122,18 @@ fn start(sys: &dyn Sys, cx: &InitContext) -> Result<(Option<i32>, Vec<String>), 
     let tty = cx.tty_sock.map(|sock| program::open_tty(sys, sock)).transpose()?;
     // ch-run's environment rules, now that the image's files are at hand.
     let env = if cx.env_steps.is_empty() { None } else { Some(crate::env::finish(sys, &cx.env_steps, cx.env.clone())?) };
+    // plan.limits.rlimits, inherited by the program through fork and exec.
+    for r in plan.limits.iter().flat_map(|l| &l.rlimits) {
+        let (soft, hard) = (r.soft.unwrap_or(libc::RLIM_INFINITY), r.hard.unwrap_or(libc::RLIM_INFINITY));
+        sys.setrlimit(r.name.resource(), soft, hard).map_err(|e| {
+            SetupError::sys(
+                Code::PlanInvalid,
+                format_args!("cannot set rlimit {} to {soft}:{hard}", serde_json::to_string(&r.name).unwrap_or_default().trim_matches('"')),
+                e,
+            )
+            .with_hint("a hard limit can only be lowered: see `ulimit -H -a` for the caller's")
+        })?;
+    }
     privileges::drop(sys, plan, cx.seccomp, last_cap)?;
     sys.umask(old_umask);
     let program_env = env.clone().unwrap_or_else(|| cx.env.clone());

@@ -3,7 +3,7 @@
 //! filters: after this pid 1 holds nothing the program may not.
 
 use crate::error::{Code, Ctx, SetupError};
-use crate::plan::Plan;
+use crate::plan::{Op, Plan};
 use crate::sys::{Errno, Prctl, Sys};
 
 const LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1;
@@ -63,7 +63,35 @@ fn landlock(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
         return Ok(());
     }
     match sys.landlock_scope(scoped) {
-        Ok(()) | Err(Errno(libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL | libc::E2BIG)) => Ok(()),
-        Err(e) => Err(SetupError::sys(Code::Setup, "restrict with landlock scopes", e)),
+        Ok(()) | Err(Errno(libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL | libc::E2BIG)) => {}
+        Err(e) => return Err(SetupError::sys(Code::Setup, "restrict with landlock scopes", e)),
+    }
+    landlock_write(sys, plan)
+}
+
+/// plan.landlock.write: writes only beneath the listed paths and the
+/// sandbox's private mounts (its tmpfs, dev, mqueue, proc and overlay ops),
+/// even through a writable bind. Best effort: a kernel without Landlock
+/// runs without it (doctor and explain show the ABI); a kernel that has it
+/// and refuses the ruleset is a setup failure.
+fn landlock_write(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
+    let Some(list) = &plan.landlock.write else { return Ok(()) };
+    let mut allowed: Vec<String> = list.clone();
+    for op in &plan.ops {
+        let t = match op {
+            Op::Tmpfs(o) => &o.target,
+            Op::Dev(o) => &o.target,
+            Op::Mqueue(o) => &o.target,
+            Op::Proc(o) => &o.target,
+            Op::Overlay(o) => &o.target,
+            _ => continue,
+        };
+        if !allowed.contains(t) {
+            allowed.push(t.clone());
+        }
+    }
+    match sys.landlock_write(&allowed) {
+        Ok(_) | Err(Errno(libc::ENOSYS | libc::EOPNOTSUPP)) => Ok(()),
+        Err(e) => Err(SetupError::sys(Code::Setup, "restrict writes with landlock", e)),
     }
 }

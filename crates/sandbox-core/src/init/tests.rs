@@ -667,3 +667,114 @@ fn a_bad_image_env_file_is_fatal_before_privileges_drop() {
     s.done();
     assert_eq!(s.logs(), ["E_PLAN_INVALID: cannot parse variable: no delimiter: /ch/environment:2"]);
 }
+
+/// plan.limits.rlimits and plan.landlock.write: their calls in place, and their fatal branches.
+#[test]
+fn rlimits_and_the_landlock_write_list_in_order() {
+    use crate::plan::{Limits, Rlimit, RlimitName};
+    let mut p = plan();
+    p.limits = Some(Limits {
+        rlimits: vec![Rlimit { name: RlimitName::Nofile, soft: Some(64), hard: Some(128) }, Rlimit { name: RlimitName::Core, soft: Some(0), hard: None }],
+        ..Limits::default()
+    });
+    p.landlock.write = Some(vec!["/work".into()]);
+    let with = |fail: Option<(&str, i32)>| {
+        let mut calls = setup_calls();
+        let at = calls.iter().position(|(k, _)| k == "prctl(CapAmbientClearAll)").unwrap();
+        calls.insert(at, c(format!("setrlimit({}, 64, 128)", libc::RLIMIT_NOFILE), Ret::Ok));
+        calls.insert(at + 1, c(format!("setrlimit({}, 0, {})", libc::RLIMIT_CORE, libc::RLIM_INFINITY), Ret::Ok));
+        let at = calls.iter().position(|(k, _)| k == "landlock_scope(0x3)").unwrap();
+        calls.insert(at + 1, c("landlock_write([\"/work\", \"/tmp\"])", Ret::Int(7)));
+        if let Some((call, errno)) = fail {
+            let i = calls.iter().position(|(k, _)| k.starts_with(call)).unwrap();
+            calls.truncate(i + 1);
+            calls[i].1 = Ret::Err(errno);
+        }
+        calls
+    };
+    let mut calls = with(None);
+    calls.extend([c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))), c("monotonic_ms()", Ret::Int(1000)), c("reap()", Ret::Err(libc::ECHILD))]);
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 0);
+    s.done();
+
+    for (call, code) in [("setrlimit(7", "E_PLAN_INVALID"), ("landlock_write", "E_SETUP")] {
+        let s = Script::new(with(Some((call, 30_001))));
+        assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), EXIT_SETUP, "{call}");
+        let logs = s.logs().join("\n");
+        assert!(logs.starts_with(code) && logs.contains("error 30001"), "{call}: {logs}");
+        s.done();
+    }
+    // A kernel without Landlock: the run goes on (best effort).
+    let mut calls = with(None);
+    let i = calls.iter().position(|(k, _)| k.starts_with("landlock_write")).unwrap();
+    calls[i].1 = Ret::Err(libc::ENOSYS);
+    calls.extend([c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))), c("monotonic_ms()", Ret::Int(1000)), c("reap()", Ret::Err(libc::ECHILD))]);
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 0);
+    s.done();
+}
+
+/// plan.limits.timeoutMs: the launcher kills pid 1 at the deadline and reports the limit.
+#[test]
+fn launcher_kills_the_sandbox_at_its_timeout() {
+    let mut p = plan();
+    p.limits = Some(crate::plan::Limits { timeout_ms: Some(500), ..Default::default() });
+    let mut l = lcx(&p);
+    l.report_fd = Some(9);
+    // The spawned line comes first on the report fd.
+    let s = Script::new(vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c(FLAGS, Ret::Int(4242)),
+        c("write_fd(9, \"{\\\"event\\\":\\\"spawned\\\",\\\"pid\\\":4242}\\n\")", Ret::Ok),
+        c("monotonic_ms()", Ret::Int(10_000)),
+        c("monotonic_ms()", Ret::Int(10_100)),
+        c("wait_signal(Some(400))", Ret::Signal(None)),
+        c("monotonic_ms()", Ret::Int(10_500)),
+        c("kill(4242, 9)", Ret::Ok),
+        c("wait_signal(None)", Ret::Signal(Some(libc::SIGCHLD))),
+        c("reap()", Ret::Reaped(4242, ExitStatus::Signaled(9))),
+        c("write_fd(9, \"{\\\"event\\\":\\\"limithit\\\",\\\"limit\\\":\\\"timeout\\\"}\\n\")", Ret::Ok),
+    ]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &l)), 137);
+    s.done();
+}
+
+/// plan.limits with a cgroup: made first, entered for the clone and left, read and removed after.
+#[test]
+fn launcher_runs_pid1_in_its_cgroup_and_removes_it() {
+    let mut p = plan();
+    p.limits = Some(crate::plan::Limits { pids: Some(10), ..Default::default() });
+    let s = Script::new(vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c("getpid()", Ret::Int(600)),
+        c("read_file(\"/proc/self/mounts\")", Ret::Bytes(b"cgroup /sys/fs/cgroup/pids cgroup rw,pids 0 0\n".to_vec())),
+        c("read_file(\"/proc/self/cgroup\")", Ret::Bytes(b"3:pids:/u\n".to_vec())),
+        c("mkdir(\"/sys/fs/cgroup/pids/u/sandboxctl.600\", 755)", Ret::Ok),
+        c("write_file(\"/sys/fs/cgroup/pids/u/sandboxctl.600/pids.max\", \"10\")", Ret::Ok),
+        c("write_file(\"/sys/fs/cgroup/pids/u/sandboxctl.600/cgroup.procs\", \"0\")", Ret::Ok),
+        c(FLAGS, Ret::Int(4242)),
+        c("write_file(\"/sys/fs/cgroup/pids/u/cgroup.procs\", \"0\")", Ret::Ok),
+        c("wait_signal(None)", Ret::Signal(Some(libc::SIGCHLD))),
+        c("reap()", Ret::Reaped(4242, ExitStatus::Exited(1))),
+        c("read_file(\"/sys/fs/cgroup/pids/u/sandboxctl.600/pids.events\")", Ret::Bytes(b"max 0\n".to_vec())),
+        c("rmdir(\"/sys/fs/cgroup/pids/u/sandboxctl.600\")", Ret::Ok),
+    ]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), 1);
+    s.done();
+
+    // A cgroup that cannot be made: refused before the clone, nothing left.
+    let s = Script::new(vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c("getpid()", Ret::Int(600)),
+        c("read_file(\"/proc/self/mounts\")", Ret::Bytes(b"cgroup /sys/fs/cgroup/pids cgroup rw,pids 0 0\n".to_vec())),
+        c("read_file(\"/proc/self/cgroup\")", Ret::Bytes(b"3:pids:/u\n".to_vec())),
+        c("mkdir(\"/sys/fs/cgroup/pids/u/sandboxctl.600\", 755)", Ret::Err(libc::EACCES)),
+    ]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), EXIT_SETUP);
+    assert!(s.logs().join("\n").starts_with("E_LIMIT_UNAVAILABLE"), "{:?}", s.logs());
+    s.done();
+}

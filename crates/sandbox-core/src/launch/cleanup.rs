@@ -7,7 +7,7 @@ use crate::audit::{self, Audit, AuditFs, LinuxAuditFs};
 use crate::error::{Code, Error, SetupError};
 use crate::init::EXIT_SETUP;
 use crate::ops::placeholder;
-use crate::plan::{Op, PlaceholderType, Plan};
+use crate::plan::{LimitKind, Op, PlaceholderType, Plan};
 use crate::report::Report;
 use crate::sys::{Fd, Sys};
 
@@ -49,6 +49,10 @@ pub struct Cleanup {
     pub held: Vec<placeholder::Held>,
     /// The post-run audit's snapshot, checked after the stand-ins are gone.
     pub audit: Option<Audit>,
+    /// plan.limits: the sandbox's cgroup, read for the limit hit and removed.
+    pub cgroup: Option<crate::cgroup::Sandbox>,
+    /// plan.limits.timeoutMs ended the sandbox.
+    pub timed_out: bool,
 }
 
 impl Cleanup {
@@ -56,6 +60,13 @@ impl Cleanup {
     pub fn finish(self, sys: &dyn Sys, cx: &LaunchContext, code: i32) -> ! {
         // pid 1 is gone: its copies of the lock fds with it.
         release(sys, self.held);
+        let limit = if self.timed_out { Some(LimitKind::Timeout) } else { self.cgroup.as_ref().and_then(|c| c.hit(sys)) };
+        if let Some(c) = &self.cgroup {
+            c.remove(sys);
+        }
+        if let (Some(limit), Some(fd)) = (limit, cx.report_fd) {
+            let _ = Report::LimitHit { limit }.send(sys, fd);
+        }
         if let Some(fd) = cx.plan.status_fd {
             let _ = sys.write_fd(fd, format!("{{ \"exit-code\": {code} }}\n").as_bytes());
         }

@@ -92,7 +92,7 @@ pub fn userns_error(sys: &dyn Sys, e: Errno) -> SetupError {
 
 /// Clone pid 1 and wait for it. Never returns.
 pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -> ! {
-    let Launched { pid, tty, cleanup, live } = match start(sys, host_uid, host_gid, cx) {
+    let Launched { pid, tty, mut cleanup, live } = match start(sys, host_uid, host_gid, cx) {
         Ok(l) => l,
         // The one place a launcher failure becomes its report and exit status.
         Err(e) => {
@@ -116,10 +116,12 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
         cleanup.finish(sys, cx, code)
     }
     let mut stop = Stop::new(pid, cx.plan);
+    stop.deadline = cx.plan.limits.as_ref().and_then(|l| l.timeout_ms).map(|t| sys.monotonic_ms().saturating_add(t));
     let code = match tty {
         Some((mine, _)) => relay::relay(sys, mine, &mut stop),
         None => wait(sys, &mut stop),
     };
+    cleanup.timed_out = stop.timed_out;
     cleanup.finish(sys, cx, code)
 }
 
@@ -140,6 +142,29 @@ fn start(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -> Res
     if plan.tty {
         relay::check(sys, plan)?;
     }
+    // plan.limits: the sandbox's cgroup first, so a machine that cannot
+    // give the limits refuses before anything else exists.
+    let cgroup = match plan.limits.as_ref().filter(|l| l.cgroup()) {
+        Some(l) => Some(crate::cgroup::Sandbox::create(sys, l, &format!("sandboxctl.{}", sys.getpid()))?),
+        None => None,
+    };
+    match start_in(sys, host_uid, host_gid, cx, cgroup.as_ref()) {
+        Ok(mut l) => {
+            l.cleanup.cgroup = cgroup;
+            Ok(l)
+        }
+        Err(e) => {
+            if let Some(c) = &cgroup {
+                c.remove(sys);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// [`start`] once the cgroup (if any) exists.
+fn start_in(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext, cgroup: Option<&crate::cgroup::Sandbox>) -> Result<Launched, SetupError> {
+    let plan = cx.plan;
     // ch-run's environment steps: assignments parsed, host files read.
     let env_steps = crate::env::prepare(sys, &plan.env.steps)?;
     // An image root: checked here, before any namespace exists (a SquashFS
@@ -160,14 +185,14 @@ fn start(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchContext) -> Res
             return Err(e);
         }
     };
-    let launched = clone_pid1(sys, host_uid, host_gid, cx, image_mount, live.as_ref(), env_steps);
+    let launched = clone_pid1(sys, host_uid, host_gid, cx, image_mount, live.as_ref(), env_steps, cgroup);
     // pid 1 holds the image's mount now (or it failed): ours goes, so the
     // mount and its server end with the sandbox.
     if let Some(fd) = image_mount {
         let _ = sys.close(fd);
     }
     match launched {
-        Ok((pid, tty)) => Ok(Launched { pid, tty, cleanup: Cleanup { held, audit }, live }),
+        Ok((pid, tty)) => Ok(Launched { pid, tty, cleanup: Cleanup { held, audit, cgroup: None, timed_out: false }, live }),
         Err(e) => {
             if let Some(l) = live {
                 l.release(sys);
@@ -195,6 +220,7 @@ fn follow_parent(sys: &dyn Sys, cx: &LaunchContext) -> Result<(), SetupError> {
 /// Clone pid 1 into the plan's namespaces (with plan.tty, a socket pair for
 /// the pty master first). In the child this runs the init and never
 /// returns; in the launcher, pid 1's pid and the socket pair.
+#[allow(clippy::too_many_arguments)]
 fn clone_pid1(
     sys: &dyn Sys,
     host_uid: u32,
@@ -203,10 +229,28 @@ fn clone_pid1(
     image_mount: Option<Fd>,
     live: Option<&crate::live::supervisor::LiveHold>,
     env_steps: Vec<crate::env::Ready>,
+    cgroup: Option<&crate::cgroup::Sandbox>,
 ) -> Result<(i32, Option<(Fd, Fd)>), SetupError> {
     let plan = cx.plan;
     let tty = plan.tty.then(|| sys.socketpair()).transpose().ctx(Code::Setup, "create the pseudo-terminal socket")?;
-    match sys.clone_sandbox(clone_flags(plan)) {
+    // pid 1 is born in the sandbox's cgroup: the launcher steps in for the
+    // clone and back out after it, so nothing of the sandbox runs outside.
+    if let Some(c) = cgroup {
+        c.enter(sys)?;
+    }
+    let cloned = sys.clone_sandbox(clone_flags(plan));
+    if let (Some(c), Ok(pid)) = (cgroup, &cloned) {
+        if *pid != 0 {
+            if let Err(e) = c.leave(sys) {
+                let _ = sys.kill(*pid, libc::SIGKILL);
+                let _ = sys.reap();
+                return Err(e);
+            }
+        }
+    } else if let (Some(c), Err(_)) = (cgroup, &cloned) {
+        let _ = c.leave(sys);
+    }
+    match cloned {
         Ok(0) => {
             if let Some((mine, _)) = tty {
                 let _ = sys.close(mine);

@@ -82,7 +82,8 @@ impl Relay<'_> {
                 Some(m) if self.master_open => Some(push(&mut fds, m, if self.input.is_empty() { POLLIN } else { POLLIN | POLLOUT })),
                 _ => None,
             };
-            let rev = match self.sys.poll(&fds, -1) {
+            let timeout = stop.time_left(self.sys).map_or(-1, |ms| ms.min(i32::MAX as u64) as i32);
+            let rev = match self.sys.poll(&fds, timeout) {
                 Ok(v) => v,
                 Err(e) => {
                     stop.fail(self.sys, &format!("cannot relay the terminal: {e}"));

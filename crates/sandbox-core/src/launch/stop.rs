@@ -20,11 +20,30 @@ pub struct Stop {
     asked: bool,
     /// The exit status once the launcher decided it (forced stop, failure).
     forced: Option<i32>,
+    /// plan.limits.timeoutMs: when (monotonic ms) the sandbox is killed.
+    pub deadline: Option<u64>,
+    /// The timeout ended the sandbox.
+    pub timed_out: bool,
 }
 
 impl Stop {
     pub fn new(pid: i32, plan: &Plan) -> Stop {
-        Stop { pid, keep_session: !plan.new_session, asked: false, forced: None }
+        Stop { pid, keep_session: !plan.new_session, asked: false, forced: None, deadline: None, timed_out: false }
+    }
+
+    /// Milliseconds left before the deadline (none without one), for a
+    /// wait or poll; at the deadline the sandbox is killed (pid 1 takes
+    /// every process of its namespace with it) and the wait goes on for it.
+    pub fn time_left(&mut self, sys: &dyn Sys) -> Option<u64> {
+        let deadline = self.deadline?;
+        let now = sys.monotonic_ms();
+        if now < deadline {
+            return Some(deadline - now);
+        }
+        self.deadline = None;
+        self.timed_out = true;
+        let _ = sys.kill(self.pid, libc::SIGKILL);
+        None
     }
 
     pub fn signal(&mut self, sys: &dyn Sys, sig: i32) {
@@ -78,7 +97,7 @@ pub fn reap_pid1(sys: &dyn Sys, stop: &mut Stop) -> Option<i32> {
 /// Without a pseudo-terminal: wait for signals until pid 1 is reaped.
 pub fn wait(sys: &dyn Sys, stop: &mut Stop) -> i32 {
     loop {
-        match sys.wait_signal(None) {
+        match sys.wait_signal(stop.time_left(sys)) {
             Ok(Some(libc::SIGCHLD)) => {
                 if let Some(code) = reap_pid1(sys, stop) {
                     return code;

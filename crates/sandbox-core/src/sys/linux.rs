@@ -244,6 +244,53 @@ impl Sys for LinuxSys {
         r
     }
 
+    fn landlock_write(&self, allowed: &[String]) -> SysResult<u32> {
+        // landlock(7): the write rights of ABI 1, REFER from 2, TRUNCATE from 3.
+        const V1: u64 = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+        const REFER: u64 = 1 << 13;
+        const TRUNCATE: u64 = 1 << 14;
+        const RULE_PATH_BENEATH: u32 = 1;
+        #[repr(C)]
+        struct RulesetAttr {
+            handled_access_fs: u64,
+        }
+        #[repr(C, packed)]
+        struct PathBeneath {
+            allowed_access: u64,
+            parent_fd: i32,
+        }
+        // SAFETY: NULL attr, size 0 and LANDLOCK_CREATE_RULESET_VERSION ask for the ABI only.
+        let abi = unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, 0usize, 0usize, 1u32) };
+        if abi < 1 {
+            return Ok(0);
+        }
+        let handled = V1 | if abi >= 2 { REFER } else { 0 } | if abi >= 3 { TRUNCATE } else { 0 };
+        let attr = RulesetAttr { handled_access_fs: handled };
+        // SAFETY: attr lives for the call; its size is the ABI 1 struct's (fs rights only).
+        let rs =
+            check(unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, &attr as *const RulesetAttr, std::mem::size_of::<RulesetAttr>(), 0u32) })? as Fd;
+        let result = (|| {
+            for path in allowed {
+                let fd = match self.open(path, libc::O_PATH | libc::O_CLOEXEC) {
+                    Ok(fd) => fd,
+                    Err(Errno(libc::ENOENT)) => continue,
+                    Err(e) => return Err(e),
+                };
+                // A file gets the rights that apply to files only.
+                let is_dir = matches!(self.fstat(fd), Ok(FileKind::Dir));
+                let rule = PathBeneath { allowed_access: if is_dir { handled } else { handled & ((1 << 1) | TRUNCATE) }, parent_fd: fd };
+                // SAFETY: rule lives for the call; rs and fd are open.
+                let r = check(unsafe { libc::syscall(libc::SYS_landlock_add_rule, rs as i32, RULE_PATH_BENEATH, &rule as *const PathBeneath, 0u32) });
+                let _ = self.close(fd);
+                r?;
+            }
+            // SAFETY: rs is the ruleset just filled; no flags.
+            check(unsafe { libc::syscall(libc::SYS_landlock_restrict_self, rs as i32, 0u32) }).map(drop)
+        })();
+        let _ = self.close(rs);
+        result.map(|()| abi as u32)
+    }
+
     fn isatty(&self, fd: Fd) -> bool {
         bfd(fd).is_ok_and(|fd| unistd::isatty(fd).unwrap_or(false))
     }

@@ -157,6 +157,11 @@ pub trait Sys {
     /// Landlock: restrict ourselves with the given `scoped` bits (ABI 6+),
     /// handling no filesystem or network access.
     fn landlock_scope(&self, scoped: u64) -> SysResult<()>;
+    /// Landlock filesystem write allow-list (plan.landlock.write), best
+    /// effort: the write rights this kernel's ABI knows are handled, and
+    /// granted only beneath `allowed` (missing paths skipped). Returns the
+    /// ABI enforced, 0 when the kernel has no Landlock.
+    fn landlock_write(&self, allowed: &[String]) -> SysResult<u32>;
     fn isatty(&self, fd: Fd) -> bool;
     /// Load one classic BPF seccomp program (no_new_privs must be set).
     fn seccomp_load(&self, program: &[libc::sock_filter]) -> SysResult<()>;

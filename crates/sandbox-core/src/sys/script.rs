@@ -227,6 +227,13 @@ impl Sys for Script {
     fn landlock_scope(&self, scoped: u64) -> SysResult<()> {
         self.unit(format!("landlock_scope({scoped:#x})"))
     }
+    fn landlock_write(&self, allowed: &[String]) -> SysResult<u32> {
+        match self.next(format!("landlock_write({allowed:?})")) {
+            Ret::Int(n) => Ok(n as u32),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("landlock_write: {r:?}"),
+        }
+    }
     fn isatty(&self, fd: Fd) -> bool {
         match self.next(format!("isatty({fd})")) {
             Ret::Int(v) => v != 0,

@@ -75,7 +75,9 @@ export function formatDiagnosis(d: Diagnosis): string {
     ].filter((s) => s !== undefined);
     lines.push(`userns:   ${yes(k.userns.available)}${sysctls.length ? ` (${sysctls.join(', ')})` : ''}`);
     lines.push(`seccomp:  ${yes(k.seccomp)}`);
-    lines.push(`landlock: ${k.landlockAbi > 0 ? `ABI ${k.landlockAbi}` : 'no'}`);
+    lines.push(
+      `landlock: ${k.landlockAbi > 0 ? `ABI ${k.landlockAbi} (scopes ${k.landlockAbi >= 6 ? 'enforced' : 'need ABI 6'}; the --allow-write write allow-list enforced${k.landlockAbi < 3 ? ', without truncate control (ABI 3)' : ''})` : 'no'}`,
+    );
   }
   if (d.sockets) lines.push(`sockets:  ${d.sockets.text}`);
   lines.push('');

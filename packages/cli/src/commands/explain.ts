@@ -5,7 +5,7 @@
  */
 
 import { Command, Option } from 'clipanion';
-import { checkPlan, escapeControl, explainPlan, formatExplanation, opDescriptionsFromSchema, planSchema, SandboxError, trustCommand, type OpOrigin, type SandboxConfig } from '@sandboxctl/core';
+import { checkPlan, escapeControl, probe, explainPlan, formatExplanation, opDescriptionsFromSchema, planSchema, SandboxError, trustCommand, type OpOrigin, type SandboxConfig } from '@sandboxctl/core';
 import { clipanionOption } from '../flags';
 import { PlanCommand } from '../plan-command';
 
@@ -52,6 +52,7 @@ export class ExplainCommand extends PlanCommand {
     if (problem) throw this.explain(SandboxError.fromReport(problem));
     const options: Parameters<typeof explainPlan>[1] = { notes, opDescriptions: opDescriptionsFromSchema(parseSchema()) };
     if (preset) options.preset = preset.name;
+    if (plan.landlock?.write) options.landlockAbi = probe().landlockAbi;
     const trust = config && configTrust(config, this.flagString('--config') !== undefined);
     if (config) options.config = this.json ? config.file : `${config.file} (${trust!.text})`;
     const explanation = explainPlan(plan, options);

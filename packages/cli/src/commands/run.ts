@@ -92,6 +92,7 @@ export class RunCommand extends PlanCommand {
     try {
       const result = await child.exited;
       this.context.stderr.write(formatTaint(result.taint, result.quarantine));
+      if (result.limit !== undefined) this.context.stderr.write(`sandboxctl: limit: ${result.limit} (the sandbox hit its ${result.limit} limit)\n`);
       const status = exitStatus(result);
       if (status !== 0 && protectedPaths.length > 0) this.context.stderr.write(protectedNote(presetName, protectedPaths, process.cwd()));
       return status;

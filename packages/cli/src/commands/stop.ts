@@ -1,5 +1,6 @@
 /** `sandboxctl stop [--timeout S] NAME...`: end live sandboxes. */
 
+import * as t from 'typanion';
 import { Command, Option } from 'clipanion';
 import { Sandbox } from '@sandboxctl/core';
 import type { SandboxctlContext } from '../context';
@@ -18,7 +19,7 @@ export class StopCommand extends Command<SandboxctlContext> {
     ],
   });
 
-  timeout = clipanionOption('--timeout') as number | undefined;
+  timeout = clipanionOption('--timeout', { description: 'Seconds between SIGTERM and SIGKILL (default 10)', validator: t.cascade(t.isNumber(), [t.isAtLeast(0)]) }) as number | undefined;
   names = Option.Rest({ required: 1 });
 
   async execute(): Promise<number> {

@@ -26,6 +26,8 @@ import { SandboxError } from '../errors';
 import { loadNative } from '../native';
 import type { Op } from '../plan-types';
 import type { PlanLayer } from '../plan/compose';
+import type { FilesystemRules } from '../plan/fsrules';
+import type { LimitsOption } from '../plan/limits';
 import { mapOpPaths, resolveOpPaths } from '../plan/paths';
 import type { PresetOptions } from '../presets';
 import type { PresetName } from '../presets/types';
@@ -34,7 +36,7 @@ import { checkTrust, readTrustStore, realHome, shellQuote, trustCommand, type Tr
 export const CONFIG_FILE = 'sandboxctl.json';
 
 /** Keys of sandboxctl.json that are not plan fields. */
-const CONFIG_KEYS = ['$schema', 'preset', 'allowEnv', 'inputs', 'output'] as const;
+const CONFIG_KEYS = ['$schema', 'preset', 'allowEnv', 'inputs', 'output', 'filesystem', 'limits'] as const;
 
 export interface SandboxConfig {
   /** Absolute path of the file. */
@@ -47,6 +49,10 @@ export interface SandboxConfig {
   output?: string;
   /** The file's ops and policy, paths absolute. */
   layer: PlanLayer;
+  /** Filesystem rules, relative paths made absolute against the file's directory. */
+  filesystem?: FilesystemRules;
+  /** Resource limits as written. */
+  limits?: LimitsOption;
   /**
    * Set when the file was discovered, is not trusted and was loaded anyway
    * (`allowUntrusted`, for `explain`): the error a run would fail with.
@@ -161,6 +167,12 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): Sandb
   if (raw.preset !== undefined) config.preset = raw.preset as PresetName;
   if (raw.inputs !== undefined) config.inputs = (raw.inputs as string[]).map((p, i) => resolve(base, home(`inputs[${i}]`, p)));
   if (raw.output !== undefined) config.output = resolve(base, home('output', raw.output as string));
+  // Filesystem rules: relative to this file's directory; `~` stays for the rules to expand from the real home.
+  if (raw.filesystem !== undefined) {
+    const rules = raw.filesystem as Record<string, string[]>;
+    config.filesystem = Object.fromEntries(Object.entries(rules).map(([k, list]) => [k, list.map((p) => (p === '~' || p.startsWith('~/') ? p : resolve(base, p)))]));
+  }
+  if (raw.limits !== undefined) config.limits = raw.limits as LimitsOption;
   const layer: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(raw)) {
     if (!(CONFIG_KEYS as readonly string[]).includes(key)) layer[key] = item;

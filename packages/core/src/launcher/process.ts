@@ -18,7 +18,7 @@ import { missingNativeHint } from '../install-hint';
 import { assertPlanJson } from '../native';
 import { assertArgv } from '../plan/argv';
 import type { Plan } from '../plan-types';
-import type { TaintFinding } from '../report-types';
+import type { LimitKind, TaintFinding } from '../report-types';
 import type { ReadyReport, Report } from '../report-types';
 import { assertCallerFdsOpen, remapCallerFds } from './fds';
 import { resolveInit } from './init';
@@ -72,6 +72,8 @@ export interface ExitResult {
   taint: TaintFinding[];
   /** The run's quarantine directory, when the audit moved something there. */
   quarantine?: string;
+  /** The limit of `limits` that ended the program: an OOM kill (`memory`), a refused fork (`pids`), the wall time (`timeout`). */
+  limit?: LimitKind;
 }
 
 /** A promise and its two ends. */
@@ -119,6 +121,7 @@ export class SandboxProcess {
 
   #sandboxPid: number | undefined;
   #taint: TaintFinding[] = [];
+  #limit: LimitKind | undefined;
   #quarantine: string | undefined;
   #programStarted = false;
   #setupError: SandboxError | undefined;
@@ -252,6 +255,9 @@ export class SandboxProcess {
       case 'error':
         this.#setupError ??= SandboxError.fromReport(report);
         return;
+      case 'limithit':
+        this.#limit = report.limit;
+        break;
       case 'audit':
         this.#taint = report.findings;
         if (typeof report.quarantine === 'string') this.#quarantine = report.quarantine;
@@ -358,6 +364,7 @@ export class SandboxProcess {
       this.#started.reject(new SandboxError('E_SETUP', 'the sandbox was stopped before the program started'));
     }
     const result: ExitResult = { code, signal, durationMs, timedOut: this.#timedOut, aborted: this.#aborted, taint: this.#taint };
+    if (this.#limit !== undefined) result.limit = this.#limit;
     if (this.#quarantine !== undefined) result.quarantine = this.#quarantine;
     if (this.#sandboxPid !== undefined) result.sandboxPid = this.#sandboxPid;
     this.#exited.resolve(result);

@@ -32,6 +32,8 @@ export function parseReport(text: string): Report | undefined {
       return { event: 'started' };
     case 'audit':
       return Array.isArray(line.findings) ? (line as unknown as Report) : undefined;
+    case 'limithit':
+      return typeof line.limit === 'string' ? (line as unknown as Report) : undefined;
     case 'ready':
       return typeof line.name === 'string' && typeof line.pid === 'number' && typeof line.socket === 'string' ? (line as unknown as Report) : undefined;
     default:

@@ -19,6 +19,10 @@ import { imageDefaults } from '../image';
 import { isPlanBuilder, PLAN_VERSION, type PlanBuilder } from './builder';
 import { composePlan, mergeEnv } from './compose';
 import { resolveOpPaths } from './paths';
+import { fsRuleOps, type FilesystemRules, type FsRuleName } from './fsrules';
+import { planLimits, type LimitName, type LimitsOption } from './limits';
+import { passwdHome } from '../passwd-home';
+import { homedir } from 'node:os';
 
 /**
  * An image as the sandbox's root, as `image` gives it (the plan's `root`,
@@ -104,6 +108,18 @@ export interface PlanSources {
   relativeTo?: string;
   /** How errors name an option, e.g. as the CLI flag that gave it (`--on-taint`); default the option's name. */
   optionName?: (option: SourceOption) => string;
+  /**
+   * Filesystem rules on host paths (docs/limits.md): `denyRead`, `allowRead`,
+   * `allowWrite`, `denyWrite`; relative paths from `relativeTo` (else the
+   * current directory), `~` from the real home, globs expanded now. Their
+   * ops come after every other op. Added to the config file's.
+   */
+  filesystem?: FilesystemRules;
+  /** Resource limits (`memory`, `pids`, `cpus`, `timeout`, `rlimits`); each replaces the config file's. */
+  limits?: LimitsOption;
+  /** How errors name a rule's entry (default `filesystem.denyRead[0]`) and a limit (default `limits.memory`). */
+  ruleName?: FsRuleName;
+  limitName?: LimitName;
 }
 
 /** Where one op of a resolved plan came from. */
@@ -111,7 +127,9 @@ export type OpOrigin =
   | { from: 'preset'; preset: string; note: OpNote }
   | { from: 'config'; file: string; index: number }
   /** `ops` (or `plan.ops`, which replaces every other source's): its index there. */
-  | { from: 'ops'; index: number };
+  | { from: 'ops'; index: number }
+  /** A filesystem rule: the option or flag and its entry. */
+  | { from: 'filesystem'; rule: string };
 
 /** A plan and what it was made of. */
 export interface ResolvedPlan {
@@ -136,6 +154,9 @@ export function resolvePlan(sources: PlanSources): ResolvedPlan {
     const presetOptions: PresetOptions = typeof presetOption === 'string' ? { name: presetOption } : { ...presetOption };
     const network = sources.plan?.network ?? sources.network ?? own.network ?? config?.layer.network;
     if (presetOptions.network === undefined && network !== undefined) presetOptions.network = network;
+    // A path the rules make writable is not one the preset protects.
+    const allowWrite = [...(config?.filesystem?.allowWrite ?? []), ...(sources.filesystem?.allowWrite ?? [])];
+    if (allowWrite.length > 0) presetOptions.allowWrite = [...(presetOptions.allowWrite ?? []), ...allowWrite];
     preset = resolvePreset(presetOptions);
   }
 
@@ -197,6 +218,37 @@ export function resolvePlan(sources: PlanSources): ResolvedPlan {
   for (const note of preset?.notes ?? []) origins.push({ from: 'preset', preset: preset!.name, note });
   (config?.layer.ops ?? []).forEach((_, index) => origins.push({ from: 'config', file: config!.file, index }));
   (own.ops ?? []).forEach((_, index) => origins.push({ from: 'ops', index }));
+
+  // Filesystem rules and limits: the config file's, then the caller's.
+  const rules: FilesystemRules = {};
+  for (const layer of [config?.filesystem, sources.filesystem]) {
+    for (const [k, list] of Object.entries(layer ?? {})) (rules as Record<string, string[]>)[k] = [...((rules as Record<string, string[]>)[k] ?? []), ...(list as string[])];
+  }
+  if (Object.keys(rules).length > 0) {
+    const ruleName = sources.ruleName ?? ((kind, i) => `filesystem.${kind}[${i}]`);
+    const skipped: string[] = [];
+    const writable = (plan.ops ?? []).flatMap((op) => (op.kind === 'bind' && op.writable ? [op.target] : []));
+    const made = fsRuleOps(rules, { cwd: sources.relativeTo ?? process.cwd(), home: passwdHome() ?? homedir(), name: ruleName, writable }, skipped);
+    plan.ops = [...(plan.ops ?? []), ...made.map((m) => m.op)];
+    for (const m of made) origins.push({ from: 'filesystem', rule: m.rule });
+    if (preset) preset.skipped.push(...skipped);
+    // The second layer (Landlock, where the kernel has it): writes only to
+    // allowWrite, the preset's own writable places and the private mounts,
+    // even through a writable bind given some other way.
+    if ((rules.allowWrite ?? []).length > 0) {
+      const home = passwdHome() ?? homedir();
+      const cwd = sources.relativeTo ?? process.cwd();
+      const writable = (rules.allowWrite ?? []).map((p) => {
+        const abs = p === '~' ? home : p.startsWith('~/') ? resolve(home, p.slice(2)) : resolve(cwd, p);
+        return made.find((m) => m.op.kind === 'bind' && m.op.writable && m.rule.endsWith(` ${p}`))?.op.target ?? abs;
+      });
+      for (const op of preset?.ops ?? []) if (op.kind === 'bind' && op.writable) writable.push(op.target);
+      plan.landlock = { ...plan.landlock, write: [...new Set([...(plan.landlock?.write ?? []), ...writable])] };
+    }
+  }
+  const limitsOption: LimitsOption = { ...config?.limits, ...sources.limits };
+  if (config?.limits?.rlimits && sources.limits?.rlimits) limitsOption.rlimits = { ...config.limits.rlimits, ...sources.limits.rlimits };
+  if (Object.keys(limitsOption).length > 0) plan.limits = planLimits(limitsOption, sources.limitName);
 
   const out: ResolvedPlan = { plan, origins };
   if (sources.plan) {

@@ -20,7 +20,7 @@ const PARAM_TEXT: Record<string, string> = {
   allowEnv: '`--allow-env NAME` (repeatable; config `allowEnv`): keep a variable whatever it holds (a trailing `*` is a prefix)',
   allowHome: '`--allow-home PATH` (repeatable; library `allowHome`): show one more path of the home, read-only (relative to the home, or absolute below it); known secret files inside it stay hidden',
   allowSocket: '`--allow-socket PATH` (repeatable; library `allowSocket`): leave the host socket at PATH reachable, bound read-only at its own path',
-  allowWrite: '`--allow-write PATH` (repeatable; library option `allowWrite`, no config key): let the program write this protected path (e.g. `.git/hooks`, `.vscode`)',
+  allowWrite: '`--allow-write PATH` (repeatable; library `filesystem.allowWrite` or the preset option `allowWrite`, config `filesystem.allowWrite`): let the program write this protected path (e.g. `.git/hooks`, `.vscode`); the filesystem rule also binds it writable (docs/limits.md)',
   inputs: '`--input PATH` (repeatable; config `inputs`): a path readable in the sandbox, default the current directory',
   output: '`--output DIR` (config `output`): the one writable directory, default `./out`; it must exist',
 };
