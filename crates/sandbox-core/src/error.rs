@@ -117,6 +117,10 @@ codes! {
     Usage = "E_USAGE",
     /// (CLI only) a bug in sandboxctl itself.
     Internal = "E_INTERNAL",
+    /// `--join`: a peer group refused this peer: it closed (its timeout passed or its count was reached), or `--join-pid` names a process that is not in one of the caller's sandboxes (the message names the group or pid).
+    Join = "E_JOIN",
+    /// `--join`: the peers or the winner of a peer group did not come within the group's timeout (30 s by default; the message names the group and what was missing).
+    JoinTimeout = "E_JOIN_TIMEOUT",
 }
 
 /// `schema/error-codes.json`: every code with its description, as `npm run gen`

@@ -833,4 +833,9 @@ pub enum LiveEnd {
     Program,
     /// Only when stopped (`sandboxctl stop`); `argv` may be empty.
     Stop,
+    /// A `--join` peer group (`argv` empty): once `count` peers have run
+    /// their programs and all ended, or, when fewer came within
+    /// `timeoutMs`, once those ended (later peers are refused).
+    #[serde(rename_all = "camelCase")]
+    Group { count: u32, timeout_ms: u32 },
 }

@@ -82,4 +82,8 @@ export const ERROR_CODES = [
   'E_USAGE',
   /** (CLI only) a bug in sandboxctl itself. */
   'E_INTERNAL',
+  /** `--join`: a peer group refused this peer: it closed (its timeout passed or its count was reached), or `--join-pid` names a process that is not in one of the caller's sandboxes (the message names the group or pid). */
+  'E_JOIN',
+  /** `--join`: the peers or the winner of a peer group did not come within the group's timeout (30 s by default; the message names the group and what was missing). */
+  'E_JOIN_TIMEOUT',
 ] as const;

@@ -58,7 +58,9 @@ export type Code =
   | 'E_PERMISSION'
   | 'E_CP_UNSAFE'
   | 'E_USAGE'
-  | 'E_INTERNAL';
+  | 'E_INTERNAL'
+  | 'E_JOIN'
+  | 'E_JOIN_TIMEOUT';
 /**
  * What the audit does when it finds something.
  */

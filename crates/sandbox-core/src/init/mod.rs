@@ -82,7 +82,7 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
             match (cx.live_chan, program) {
                 (Some(chan), program) => {
                     let (cwd, _) = crate::live::pid1::default_cwd(cx.plan, cx.caller_cwd.as_deref());
-                    let defaults = crate::live::pid1::Defaults { env: cx.env.clone(), cwd, umask: program_umask(sys) };
+                    let defaults = crate::live::pid1::Defaults { env: cx.env.clone(), cwd, umask: program_umask(sys), steps: cx.env_steps.clone() };
                     crate::live::pid1::serve(sys, cx.plan, chan, program, defaults)
                 }
                 (None, Some(program)) => reap(sys, cx.plan, program),
