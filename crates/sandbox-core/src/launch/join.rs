@@ -253,18 +253,13 @@ fn launch_group(plan: &Plan, name: &str, count: u32, timeout_ms: u32) -> Result<
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&buf) else { continue };
-        match v.get("event").and_then(|e| e.as_str()) {
-            Some("ready") => {
+        match serde_json::from_str::<crate::report::Report>(&buf) {
+            Ok(crate::report::Report::Ready { .. }) => {
                 // The supervisor runs on, detached; we do not wait for it.
                 std::mem::forget(child);
                 return Ok(());
             }
-            Some("error") => {
-                let r: crate::report::ErrorReport = match serde_json::from_value(v) {
-                    Ok(r) => r,
-                    Err(_) => continue,
-                };
+            Ok(crate::report::Report::Error(r)) => {
                 let mut e = SetupError::new(r.code, r.message);
                 if let Some(h) = r.hint {
                     e = e.with_hint(h);
@@ -332,6 +327,14 @@ mod tests {
         assert_eq!(r.env, vec!["SLURM_PROCID=3".to_string()]);
         assert_eq!(group_name("x").unwrap(), "join.x");
         assert!(group_name(&"a".repeat(59)).is_err());
+    }
+
+    #[test]
+    fn a_launcher_error_line_is_read_with_its_code() {
+        let line =
+            crate::report::Report::Error(crate::report::ErrorReport { code: Code::NameInUse, message: "taken".into(), op_index: None, path: None, hint: None })
+                .line();
+        assert!(matches!(serde_json::from_str::<crate::report::Report>(&line), Ok(crate::report::Report::Error(r)) if r.code == Code::NameInUse));
     }
 
     #[test]
