@@ -845,6 +845,11 @@ pub enum LiveEnd {
     Program,
     /// Only when stopped (`sandboxctl stop`); `argv` may be empty.
     Stop,
+    /// A `--join` peer group (`argv` empty): once `count` peers have run
+    /// their programs and all ended, or, when fewer came within
+    /// `timeoutMs`, once those ended (later peers are refused).
+    #[serde(rename_all = "camelCase")]
+    Group { count: u32, timeout_ms: u32 },
 }
 
 /// Resource limits. cgroup limits (`memory`, `pids`, `cpus`) need a

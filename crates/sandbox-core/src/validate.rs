@@ -99,7 +99,15 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
             return Err(top("tty", "a live sandbox's own program has no terminal: use `sandboxctl exec -it` for one"));
         }
     }
-    let no_program = plan.live.as_ref().is_some_and(|l| l.end == crate::plan::LiveEnd::Stop);
+    if let Some(crate::plan::LiveEnd::Group { count, timeout_ms }) = plan.live.as_ref().map(|l| l.end) {
+        if count == 0 || timeout_ms == 0 {
+            return Err(top("live.end", "a peer group needs a count and a timeout of at least 1"));
+        }
+        if !plan.argv.is_empty() {
+            return Err(top("argv", "a peer group's sandbox has no program of its own: each peer's comes with its exec"));
+        }
+    }
+    let no_program = plan.live.as_ref().is_some_and(|l| matches!(l.end, crate::plan::LiveEnd::Stop | crate::plan::LiveEnd::Group { .. }));
     if plan.argv.is_empty() && !no_program {
         return Err(top("argv", "argv is empty: name a program to run"));
     }

@@ -6,6 +6,7 @@
 //!   sandboxctl-init --plan FILE|-   plan from a file or stdin, errors on stderr
 //!   sandboxctl-init --version
 //!   sandboxctl-init client exec|stop|ps|root ...   act on live sandboxes (sandbox_core::live::client)
+//!   sandboxctl-init join --plan-fd N (--tag T --count N --timeout-ms MS | --pid PID)   run --join (launch/join.rs)
 //!   sandboxctl-init image import|pack|inspect …   the `image` commands (launch/image.rs)
 //!   sandboxctl-init image-serve IMAGE_FD FUSE_FD READY_FD   a SquashFS root's FUSE server (image/serve.rs)
 
@@ -24,6 +25,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("client") {
         sandbox_core::live::client::main(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("join") {
+        sandbox_core::launch::join::main(&args[1..]);
     }
     if args.first().map(String::as_str) == Some("image") {
         std::process::exit(sandbox_core::launch::image::main(&args[1..]));

@@ -447,6 +447,12 @@ export const OTHER_FLAGS: readonly FlagSpec[] = [
   { flag: '--timeout', values: ['SECONDS'], group: 'other', validator: t.cascade(t.isNumber(), [t.isAtLeast(0)]), description: 'Seconds between SIGTERM and SIGKILL (default 10)' },
   { flag: '--platform', values: ['OS/ARCH'], group: 'other', description: "OS/ARCH[/VARIANT] of the image to take from a multi-platform index (default: this host's)" },
   { flag: '--compression', values: ['ALGO'], group: 'other', description: 'SquashFS compression: gzip (default), zstd or xz' },
+  // run --join: ranks that share one sandbox (docs/hpc.md; packages/core/src/launcher/join.ts checks the values).
+  { flag: '--join', values: [], group: 'other', initial: false, description: 'Share one sandbox with the peers started alongside (srun, mpirun or by hand): one builds it, every peer runs its program in it' },
+  { flag: '--join-ct', values: ['N'], group: 'other', description: 'How many peers share it (implies --join; default from OMPI_COMM_WORLD_LOCAL_SIZE, SLURM_STEP_TASKS_PER_NODE or SLURM_CPUS_ON_NODE)' },
+  { flag: '--join-tag', values: ['TAG'], group: 'other', description: "The peer group's name (implies --join; default SLURM_JOB_ID.SLURM_STEP_ID, else the parent's pid)" },
+  { flag: '--join-timeout', values: ['SECONDS'], group: 'other', validator: t.cascade(t.isNumber(), [t.isAtLeast(0)]), description: 'Seconds the peers have to come (default 30)' },
+  { flag: '--join-pid', values: ['PID'], group: 'other', description: 'Run the program in the running sandbox that holds process PID (yours; see sandboxctl ps)' },
 ];
 
 const BY_FLAG: ReadonlyMap<string, FlagSpec> = new Map(

@@ -25,8 +25,9 @@ function registeredArity(path: string): Record<string, number> {
 
 describe('the flag table', () => {
   it('is exactly the options `run` registers', () => {
-    // and run's own --name and --detach (live sandboxes)
-    expect({ ...FLAG_ARITY, '--name': 1, '--detach': 0 }).toEqual(registeredArity('sandboxctl run'));
+    // and run's own --name and --detach (live sandboxes) and --join* (docs/hpc.md)
+    const join = { '--join': 0, '--join-ct': 1, '--join-tag': 1, '--join-timeout': 1, '--join-pid': 1 };
+    expect({ ...FLAG_ARITY, '--name': 1, '--detach': 0, ...join }).toEqual(registeredArity('sandboxctl run'));
   });
 
   it('and `plan` and `explain`, with their --json', () => {

@@ -84,4 +84,8 @@ export const ERROR_CODES = [
   'E_INTERNAL',
   /** A cgroup limit (`memory`, `pids`, `cpus`) cannot be given here: no cgroup hierarchy we may write (unprivileged without a delegated cgroup v2 subtree, or the controller is missing); the hint says how to get one. */
   'E_LIMIT_UNAVAILABLE',
+  /** `--join`: a peer group refused this peer: it closed (its timeout passed or its count was reached), or `--join-pid` names a process that is not in one of the caller's sandboxes (the message names the group or pid). */
+  'E_JOIN',
+  /** `--join`: the peers or the winner of a peer group did not come within the group's timeout (30 s by default; the message names the group and what was missing). */
+  'E_JOIN_TIMEOUT',
 ] as const;

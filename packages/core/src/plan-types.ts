@@ -55,7 +55,7 @@ export type RlimitName =
  * This interface was referenced by `Plan`'s JSON-Schema
  * via the `definition` "LiveEnd".
  */
-export type LiveEnd = ProgramOp | StopOp;
+export type LiveEnd = ProgramOp | StopOp | GroupOp;
 /**
  * Network mode.
  *
@@ -485,6 +485,16 @@ export interface ProgramOp {
  */
 export interface StopOp {
   kind: 'stop';
+}
+/**
+ * A `--join` peer group (`argv` empty): once `count` peers have run
+ * their programs and all ended, or, when fewer came within
+ * `timeoutMs`, once those ended (later peers are refused).
+ */
+export interface GroupOp {
+  count: number;
+  kind: 'group';
+  timeoutMs: number;
 }
 /**
  * Namespaces beyond user, mount and pid (always new).

@@ -60,7 +60,9 @@ export type Code =
   | 'E_CP_UNSAFE'
   | 'E_USAGE'
   | 'E_INTERNAL'
-  | 'E_LIMIT_UNAVAILABLE';
+  | 'E_LIMIT_UNAVAILABLE'
+  | 'E_JOIN'
+  | 'E_JOIN_TIMEOUT';
 /**
  * What the audit does when it finds something.
  */

@@ -5,7 +5,7 @@
  */
 
 import type { Readable } from 'node:stream';
-import { SandboxProcess, type ExitResult, type LaunchOptions } from './launcher';
+import { parseJoinPid, resolveJoin, SandboxProcess, type ExitResult, type JoinOptions, type JoinSpec, type LaunchOptions } from './launcher';
 import { resolvePlan, type PlanSources } from './plan/sources';
 import type { Plan } from './plan-types';
 
@@ -14,8 +14,12 @@ export {
   CLEANUP_GRACE_MS,
   KILL_GRACE_MS,
   remapCallerFds,
+  parseJoinPid,
   resolveInit,
+  resolveJoin,
   SandboxProcess,
+  type JoinOptions,
+  type JoinSpec,
   type ExitResult,
   type LaunchOptions,
   type StdioEntry,
@@ -25,6 +29,13 @@ export {
 export interface SpawnOptions extends PlanSources, LaunchOptions {
   /** The program and its arguments. */
   argv: string[];
+  /**
+   * Share one sandbox with the peers started alongside (`--join`): `true`
+   * for the defaults (Slurm's or Open MPI's environment), the group's
+   * options, or `{ pid }` to run in the sandbox holding that process
+   * (`--join-pid`). See docs/hpc.md.
+   */
+  join?: boolean | JoinOptions | { pid: number };
 }
 
 export interface RunOptions extends SpawnOptions {
@@ -57,6 +68,11 @@ export function buildPlan(options: PlanSources): Plan {
  */
 export function spawn(options: SpawnOptions): SandboxProcess {
   options.signal?.throwIfAborted();
+  if (options.join !== undefined && options.join !== false) {
+    const j = options.join === true ? {} : options.join;
+    const spec: JoinSpec = 'pid' in j ? { kind: 'pid', pid: parseJoinPid(j.pid) } : resolveJoin(j);
+    return SandboxProcess.join(buildPlan(options), spec, options);
+  }
   return SandboxProcess.start(buildPlan(options), options);
 }
 

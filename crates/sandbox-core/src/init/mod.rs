@@ -84,7 +84,7 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
                     let (cwd, _) = crate::live::pid1::default_cwd(cx.plan, cx.caller_cwd.as_deref());
                     // Programs `exec` starts get the environment the first one got
                     // (ch-run's steps included), not the launcher's half.
-                    let defaults = crate::live::pid1::Defaults { env, cwd, umask: program_umask(sys) };
+                    let defaults = crate::live::pid1::Defaults { env, cwd, umask: program_umask(sys), steps: cx.env_steps.clone() };
                     crate::live::pid1::serve(sys, cx.plan, chan, program, defaults)
                 }
                 (None, Some(program)) => reap(sys, cx.plan, program),

@@ -62,7 +62,7 @@ fn fatal(sys: &dyn Sys, report_fd: Option<Fd>, err: Error) -> ! {
 }
 
 /// This process's environment as `KEY=VALUE` (lossy for non-UTF-8 bytes).
-fn environment() -> Vec<String> {
+pub(crate) fn environment() -> Vec<String> {
     std::env::vars_os()
         .map(|(k, v)| {
             let mut s = k.as_bytes().to_vec();
@@ -73,7 +73,7 @@ fn environment() -> Vec<String> {
         .collect()
 }
 
-fn read_plan(input: &PlanInput) -> Result<Vec<u8>, SetupError> {
+pub(crate) fn read_plan(input: &PlanInput) -> Result<Vec<u8>, SetupError> {
     let invalid = |msg: String| SetupError::new(Code::PlanInvalid, msg);
     match input {
         PlanInput::Fd(fd) => {

@@ -12,6 +12,7 @@
 mod cleanup;
 pub mod entry;
 pub mod image;
+pub mod join;
 pub(crate) mod relay;
 mod stop;
 

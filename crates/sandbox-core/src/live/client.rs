@@ -127,6 +127,14 @@ fn exec_main(args: &[String]) -> ! {
     if req.argv.is_empty() {
         usage("exec needs a program after --");
     }
+    exec_to_end(&name, req, report_fd)
+}
+
+/// Start `req` in the running sandbox `name` with this process's stdio (or
+/// terminal), report `started` (or the error) on `report_fd`, pass signals
+/// on and exit with the program's status.
+pub fn exec_to_end(name: &str, mut req: ExecRequest, report_fd: Option<Fd>) -> ! {
+    let name = name.to_string();
     let sys = LinuxSys;
     let saved = if req.tty {
         if !sys.isatty(0) {
@@ -190,6 +198,8 @@ fn wait_exit(sys: &dyn Sys, conn: Fd, name: &str) -> i32 {
         if rev[0] != 0 {
             match reply(conn, name) {
                 Ok(Some((Reply::Exited { status }, _))) => return status,
+                // A notice while the program runs (a peer group's timeout): shown, the program goes on.
+                Ok(Some((Reply::Error { code, message }, _))) => sys.log(&format!("warning: {}: {message}", code.as_str())),
                 Ok(Some(_)) => {}
                 _ => return closed(name),
             }

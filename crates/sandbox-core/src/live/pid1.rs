@@ -25,6 +25,22 @@ pub struct Defaults {
     pub cwd: String,
     /// The caller's umask, as the program got it.
     pub umask: u32,
+    /// The plan's ch-run environment steps (prepared by the launcher),
+    /// applied to each `--join` peer's environment as to the program's.
+    pub steps: Vec<crate::env::Ready>,
+}
+
+/// A `--join` peer group (`live.end` is `group`): how many peers may come,
+/// which of their programs run, and until when the rest may still come.
+struct Group {
+    count: u32,
+    started: u32,
+    running: Vec<i32>,
+    /// monotonic ms; none once every peer came.
+    deadline: Option<u64>,
+    timeout_ms: u32,
+    /// The deadline passed with fewer peers: later ones are refused.
+    closed: bool,
 }
 
 /// The working directory programs start in: the plan's, else the caller's
@@ -61,6 +77,7 @@ struct State<'a> {
     /// When pid 1 exits: the linger after the program, or a stop's deadline.
     deadline: Option<u64>,
     stopping: bool,
+    group: Option<Group>,
 }
 
 /// Serve until the sandbox ends. Never returns.
@@ -74,11 +91,22 @@ pub fn serve(sys: &dyn Sys, plan: &Plan, chan: Fd, program: Option<i32>, default
     };
     // Ready: the supervisor registers the sandbox now.
     let _ = sys.write_fd(chan, b"R");
-    let mut st = State { sys, plan, defaults, conns: Vec::new(), program, ended: None, deadline: None, stopping: false };
+    let group = match plan.live.as_ref().map(|l| l.end) {
+        Some(LiveEnd::Group { count, timeout_ms }) => {
+            Some(Group { count, started: 0, running: Vec::new(), deadline: Some(sys.monotonic_ms() + timeout_ms as u64), timeout_ms, closed: false })
+        }
+        _ => None,
+    };
+    let mut st = State { sys, plan, defaults, conns: Vec::new(), program, ended: None, deadline: None, stopping: false, group };
     loop {
         let mut fds = vec![(sfd, POLLIN), (chan, POLLIN)];
         fds.extend(st.conns.iter().map(|c| (c.fd, POLLIN)));
-        let timeout = st.deadline.map_or(-1, |d| d.saturating_sub(sys.monotonic_ms()) as i32);
+        let group_deadline = st.group.as_ref().and_then(|g| g.deadline);
+        let next = match (st.deadline, group_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = next.map_or(-1, |d| d.saturating_sub(sys.monotonic_ms()) as i32);
         let rev = match sys.poll(&fds, timeout) {
             Ok(r) => r,
             Err(e) => {
@@ -88,6 +116,9 @@ pub fn serve(sys: &dyn Sys, plan: &Plan, chan: Fd, program: Option<i32>, default
         };
         if st.deadline.is_some_and(|d| sys.monotonic_ms() >= d) {
             st.finish();
+        }
+        if group_deadline.is_some_and(|d| sys.monotonic_ms() >= d) {
+            st.group_timeout();
         }
         if rev[0] != 0 {
             while let Ok(Some(sig)) = sys.read_signal(sfd) {
@@ -121,6 +152,51 @@ impl State<'_> {
 
     fn closed(&self) -> bool {
         self.stopping || self.ended.is_some()
+    }
+
+    /// The peer group's name as the user gave it (`join.TAG` → `TAG`).
+    fn group_name(&self) -> &str {
+        let name = self.plan.live.as_ref().map_or("", |l| l.name.as_str());
+        name.strip_prefix("join.").unwrap_or(name)
+    }
+
+    /// The group's timeout passed before every peer came: it closes, the
+    /// peers that run are told (a warning, their programs go on), and the
+    /// sandbox ends once they have.
+    fn group_timeout(&mut self) {
+        let name = self.group_name().to_string();
+        let Some(g) = self.group.as_mut() else { return };
+        g.deadline = None;
+        if g.started >= g.count {
+            return;
+        }
+        g.closed = true;
+        let msg = format!("peer group {name}: only {} of {} peers came within {} s", g.started, g.count, g.timeout_ms.div_ceil(1000));
+        let running = g.running.clone();
+        let done = running.is_empty();
+        for c in self.conns.iter().filter(|c| c.child.is_some_and(|p| running.contains(&p))) {
+            let _ = net::send(c.fd, &Reply::error(Code::JoinTimeout, msg.clone()).to_bytes(), &[]);
+        }
+        if done {
+            self.finish();
+        }
+    }
+
+    /// Admit a peer's program into the group, or say why not.
+    fn admit_peer(&self) -> Result<(), (Code, String, i32)> {
+        let name = self.group_name();
+        let Some(g) = &self.group else { return Err((Code::Join, format!("sandbox {name} is not a peer group"), EXIT_SETUP)) };
+        if g.closed {
+            return Err((
+                Code::Join,
+                format!("peer group {name} closed after {} s with {} of {} peers: this peer came too late", g.timeout_ms.div_ceil(1000), g.started, g.count),
+                EXIT_SETUP,
+            ));
+        }
+        if g.started >= g.count {
+            return Err((Code::Join, format!("peer group {name} already has its {} peers", g.count), EXIT_SETUP));
+        }
+        Ok(())
     }
 
     fn stop(&mut self, timeout_ms: u64) {
@@ -164,6 +240,15 @@ impl State<'_> {
                         let c = self.conns.remove(i);
                         let _ = net::send(c.fd, &Reply::Exited { status: status.code() }.to_bytes(), &[]);
                         let _ = self.sys.close(c.fd);
+                    }
+                    // A peer group ends with the last of its peers' programs.
+                    if let Some(g) = self.group.as_mut() {
+                        if let Some(i) = g.running.iter().position(|p| *p == pid) {
+                            g.running.remove(i);
+                            if g.running.is_empty() && (g.closed || g.started >= g.count) {
+                                self.finish();
+                            }
+                        }
                     }
                 }
                 Ok(None) => return,
@@ -260,9 +345,24 @@ impl State<'_> {
                 if self.conns.iter().any(|c| c.fd == fd && c.child.is_some()) {
                     return self.reply(fd, Reply::error(Code::Usage, "one exec per connection"), true);
                 }
+                if x.peer {
+                    if let Err((code, msg, status)) = self.admit_peer() {
+                        let _ = net::send(fd, &Reply::error(code, msg).to_bytes(), &[]);
+                        return self.reply(fd, Reply::Exited { status }, true);
+                    }
+                }
                 let raw: Vec<Fd> = fds.iter().map(|f| f.as_raw_fd()).collect();
                 match self.exec(x, &raw) {
                     Ok((pid, master)) => {
+                        if x.peer {
+                            if let Some(g) = self.group.as_mut() {
+                                g.started += 1;
+                                g.running.push(pid);
+                                if g.started >= g.count {
+                                    g.deadline = None;
+                                }
+                            }
+                        }
                         let sent = net::send(fd, &Reply::Started { pid }.to_bytes(), master.as_slice());
                         if let Some(m) = master {
                             let _ = self.sys.close(m);
@@ -366,6 +466,10 @@ impl State<'_> {
             env.retain(|e| e.split('=').next() != Some(k));
             env.push(kv.clone());
         }
+        if x.peer && !self.defaults.steps.is_empty() {
+            // A peer's own environment, through the same ch-run steps as the program's.
+            env = crate::env::finish(self.sys, &self.defaults.steps, env).map_err(|e| (e.code, e.to_string(), EXIT_SETUP))?;
+        }
         let (tty, master) = if x.tty {
             let (m, s) = self
                 .sys
@@ -433,7 +537,7 @@ mod tests {
     }
 
     fn defaults() -> Defaults {
-        Defaults { env: vec!["A=1".into()], cwd: "/".into(), umask: 0o22 }
+        Defaults { env: vec!["A=1".into()], cwd: "/".into(), umask: 0o22, steps: Vec::new() }
     }
 
     fn c(s: &str, r: Ret) -> (String, Ret) {

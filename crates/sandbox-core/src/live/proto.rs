@@ -76,6 +76,10 @@ pub struct ExecRequest {
     /// (rows, columns) of the caller's terminal, with `tty`.
     #[serde(default)]
     pub winsize: Option<(u16, u16)>,
+    /// A `--join` peer's program: counted in the sandbox's peer group, its
+    /// `env` gets the sandbox's ch-run environment steps.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub peer: bool,
 }
 
 /// What pid 1 (or the supervisor, for `error`) answers.

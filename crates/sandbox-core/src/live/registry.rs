@@ -245,6 +245,11 @@ impl Registry {
         Err(in_use())
     }
 
+    /// Whether a running (or starting) sandbox holds the entry `name`.
+    pub fn held(&self, name: &str) -> bool {
+        matches!(self.liveness(name), Liveness::Held)
+    }
+
     /// Every running sandbox; stale entries met on the way are removed.
     pub fn list(&self) -> Vec<SandboxState> {
         let mut out = Vec::new();

@@ -6,7 +6,7 @@
 
 import { constants } from 'node:os';
 import { Command } from 'clipanion';
-import { canUseTty, generateName, isSandboxError, SandboxError, SandboxProcess, type ExitResult } from '@sandboxctl/core';
+import { canUseTty, generateName, isSandboxError, parseJoinPid, resolveJoin, SandboxError, SandboxProcess, type ExitResult, type JoinSpec } from '@sandboxctl/core';
 import { clipanionOption, usage } from '../flags';
 import { PlanCommand } from '../plan-command';
 import { formatTaint } from '../taint-report';
@@ -51,6 +51,23 @@ export class RunCommand extends PlanCommand {
 
   name = clipanionOption('--name') as string | undefined;
   detach = clipanionOption('--detach') as boolean;
+  join = clipanionOption('--join') as boolean;
+  joinCt = clipanionOption('--join-ct') as string | undefined;
+  joinTag = clipanionOption('--join-tag') as string | undefined;
+  joinTimeout = clipanionOption('--join-timeout') as number | undefined;
+  joinPid = clipanionOption('--join-pid') as string | undefined;
+
+  /** The --join flags, checked before anything starts: the group or the pid, or none. */
+  joinSpec(): JoinSpec | undefined {
+    const group = this.join || this.joinCt !== undefined || this.joinTag !== undefined || this.joinTimeout !== undefined;
+    if (this.joinPid !== undefined) {
+      if (group) throw usage('--join-pid cannot be combined with --join, --join-ct, --join-tag or --join-timeout', '--join-pid runs in an existing sandbox; the others start or meet a peer group');
+    } else if (!group) return undefined;
+    if (this.name !== undefined || this.detach) throw usage('--join and --join-pid cannot be combined with --name or --detach', 'a peer group is its own live sandbox, join.TAG');
+    if (this.flag('--tty') === true) throw usage('--join and --join-pid cannot be combined with --tty', 'each peer passes its own stdio');
+    if (this.joinPid !== undefined) return { kind: 'pid', pid: parseJoinPid(this.joinPid) };
+    return resolveJoin({ count: this.joinCt, tag: this.joinTag, timeoutSeconds: this.joinTimeout });
+  }
 
   async execute(): Promise<number> {
     let child: SandboxProcess;
@@ -59,12 +76,15 @@ export class RunCommand extends PlanCommand {
     let protectedPaths: readonly string[] = [];
     let presetName = '';
     try {
+      const join = this.joinSpec();
       const { plan, preset } = this.resolvePlan();
       this.checkFlagFds();
       empty = (plan.ops ?? []).length === 0;
       protectedPaths = preset?.protectedPaths ?? [];
       presetName = preset?.name ?? '';
-      if (live) {
+      if (join !== undefined) {
+        // Each peer passes its own stdio; no terminal of its own (--tty is refused).
+      } else if (live) {
         plan.live = { name: this.name ?? generateName(), detach: this.detach, end: { kind: 'program' } };
         if (presetName !== '') plan.live.labels = { preset: presetName };
         if (this.detach) plan.dieWithParent = false;
@@ -72,7 +92,7 @@ export class RunCommand extends PlanCommand {
         // As docker -it and ssh: a terminal gets a pseudo-terminal unless --no-tty.
         plan.tty = true;
       }
-      child = SandboxProcess.start(plan, { stdio: this.detach ? 'ignore' : 'inherit' });
+      child = join !== undefined ? SandboxProcess.join(plan, join, { stdio: 'inherit' }) : SandboxProcess.start(plan, { stdio: this.detach ? 'ignore' : 'inherit' });
     } catch (error) {
       throw this.explain(error);
     }

@@ -8,3 +8,4 @@ export { resolveInit, resolveOci } from './init';
 export { parseReport, ReportChannel, type ReportHandler } from './reports';
 export { canUseTty, type StdioEntry, type StdioOption } from './terminal';
 export { CLEANUP_GRACE_MS, KILL_GRACE_MS, SandboxProcess, type ExitResult, type LaunchOptions } from './process';
+export { checkJoinTag, countFromEnv, joinArgs, parseJoinCount, parseJoinPid, resolveJoin, tagFromEnv, type JoinOptions, type JoinSpec } from './join';

@@ -22,6 +22,7 @@ import type { LimitKind, TaintFinding } from '../report-types';
 import type { ReadyReport, Report } from '../report-types';
 import { assertCallerFdsOpen, remapCallerFds } from './fds';
 import { resolveInit } from './init';
+import { joinArgs, type JoinSpec } from './join';
 import { ReportChannel } from './reports';
 import { assertTerminals, normalizeStdio, type StdioOption } from './terminal';
 
@@ -148,6 +149,27 @@ export class SandboxProcess {
   }
 
   /**
+   * Runs `plan`'s program as a peer of a sandbox shared by several runs
+   * (`--join`, launcher/join.ts): the peers elect one that builds the
+   * sandbox; every peer's program is started by its pid 1. The same
+   * reports, result and signals as a run of that program.
+   */
+  static join(plan: Plan, spec: JoinSpec, options: LaunchOptions = {}): SandboxProcess {
+    options.signal?.throwIfAborted();
+    assertArgv(plan.argv);
+    for (const [bad, what] of [
+      [plan.live !== undefined, '--name or --detach (the peer group is its own live sandbox, join.TAG)'],
+      [plan.tty === true, '--tty (each peer passes its own stdio)'],
+      [(plan.fds ?? []).length > 0 || plan.statusFd !== undefined, 'passed file descriptors (--file FD, --json-status-fd, fds)'],
+      [plan.audit !== undefined, "the post-run audit (the agent preset's)"],
+    ] as const) {
+      if (bad) throw new SandboxError('E_USAGE', `--join cannot be combined with ${what}`);
+    }
+    assertPlanJson(JSON.stringify(plan));
+    return new SandboxProcess(plan, resolveInit(), options, undefined, ['join', ...joinArgs(spec)]);
+  }
+
+  /**
    * Runs the native client, `sandboxctl-init client ARGS...` (the args name
    * `--report-fd 3`), on a live sandbox: the same reports, result and
    * signals as a run, for a program `exec` started in it. `tty`: the client
@@ -158,7 +180,7 @@ export class SandboxProcess {
     return new SandboxProcess(null, resolveInit(), options, { args, tty: options.tty === true });
   }
 
-  private constructor(plan: Plan | null, init: string, options: LaunchOptions, client?: { args: readonly string[]; tty: boolean }) {
+  private constructor(plan: Plan | null, init: string, options: LaunchOptions, client?: { args: readonly string[]; tty: boolean }, mode: readonly string[] = []) {
     this.#options = options;
     this.#init = init;
     const stdio = normalizeStdio(options.stdio ?? 'pipe');
@@ -168,7 +190,7 @@ export class SandboxProcess {
     // With a new session (the default) the program never shares our terminal's
     // process group, so the launcher gets its own session too: a terminal ^C then
     // reaches the program once, through whoever forwards it, not twice.
-    const child = childProcess.spawn(init, client ? ['client', ...client.args] : ['--plan-fd', '3'], {
+    const child = childProcess.spawn(init, client ? ['client', ...client.args] : mode.length > 0 ? [mode[0]!, '--plan-fd', '3', ...mode.slice(1)] : ['--plan-fd', '3'], {
       stdio: [...stdio, 'pipe', ...callerFds],
       env: { ...process.env },
       detached: plan?.newSession !== false,
