@@ -14,7 +14,8 @@ export type Report =
   | ReadyReport
   | AuditReport
   | ImageReport
-  | ProgressReport;
+  | ProgressReport
+  | (Denial & DeniedReport);
 /**
  * Stable error codes, the one list for Rust and TypeScript. Never rename
  * one: callers match on them. Some are raised only by the Node side
@@ -76,6 +77,30 @@ export type TaintKind =
  * What the audit did about a finding.
  */
 export type TaintOutcome = 'restored' | 'quarantined' | 'left' | 'failed';
+/**
+ * What was refused, told apart by its `kind`. The `--report` file's lines
+ * are these; other kinds (`syscall`, `limit`, `write`) join as variants.
+ */
+export type Denial = {
+  /**
+   * The host as the program asked for it (a name or an address).
+   */
+  host: string;
+  kind: 'network';
+  port: number;
+  /**
+   * Why, in words.
+   */
+  reason: string;
+  /**
+   * The rule that refused it; absent when no allow rule covered it.
+   */
+  rule?: string;
+  /**
+   * Through which proxy: `http` or `socks`.
+   */
+  via: string;
+};
 
 /**
  * Setup failed (the launcher or pid 1 then exits 125, or 126/127 for `E_EXEC`).
@@ -308,4 +333,7 @@ export interface ProgressReport {
   phase: string;
   totalBytes?: number;
   totalFiles?: number;
+}
+export interface DeniedReport {
+  event: 'denied';
 }
