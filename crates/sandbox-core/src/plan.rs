@@ -111,6 +111,10 @@ pub struct Plan {
     /// by pid 1 before the exec, and a wall-clock timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// Send a `denied` report line for each thing the sandbox's policy
+    /// refused (`--report`): network connections the proxy refused.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub report: bool,
 }
 
 /// What the post-run audit looks at and what it does with a finding.
@@ -215,6 +219,7 @@ impl Plan {
             root: None,
             live: None,
             limits: None,
+            report: false,
         }
     }
 }
@@ -321,15 +326,115 @@ impl Default for Namespaces {
     }
 }
 
-/// Network mode.
+/// Network: `none`, `host`, or an allow-list policy (issue 14).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Network {
+    /// `none` or `host`.
+    Mode(NetMode),
+    /// The sandbox's own network namespace, reaching out only through the
+    /// launcher's proxy (HTTP on 127.0.0.1:3128 and SOCKS5 on :1080) to the
+    /// hosts the policy allows.
+    Allow(NetPolicy),
+}
+
+/// By hand rather than `untagged`, so a wrong value gets serde's own
+/// messages (an unknown mode names the modes; a policy's fields keep their
+/// JSON paths) instead of "did not match any variant".
+impl<'de> Deserialize<'de> for Network {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Network;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                // config.rs turns "string or map" into the list of modes.
+                f.write_str("string or map")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Network, E> {
+                match v {
+                    "none" => Ok(Network::NONE),
+                    "host" => Ok(Network::HOST),
+                    _ => Err(E::unknown_variant(v, &["none", "host"])),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Network, A::Error> {
+                NetPolicy::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Network::Allow)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network::Mode(NetMode::None)
+    }
+}
+
+impl Network {
+    /// `none`.
+    pub const NONE: Network = Network::Mode(NetMode::None);
+    /// `host`.
+    pub const HOST: Network = Network::Mode(NetMode::Host);
+    /// Whether the sandbox gets a network namespace of its own.
+    pub fn own_namespace(&self) -> bool {
+        !matches!(self, Network::Mode(NetMode::Host))
+    }
+    /// The allow policy, when there is one.
+    pub fn policy(&self) -> Option<&NetPolicy> {
+        match self {
+            Network::Allow(p) => Some(p),
+            Network::Mode(_) => None,
+        }
+    }
+}
+
+/// Network mode without a policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Network {
+pub enum NetMode {
     /// A new, empty network namespace with loopback up.
     #[default]
     None,
     /// The host's network namespace (`--share-net`).
     Host,
+}
+
+/// An allow-list network policy. Deny rules are checked first; a
+/// destination no allow rule covers is refused, so an empty policy means
+/// no network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NetPolicy {
+    /// Host rules: `registry.npmjs.org`, `*.example.com` (subdomains, not
+    /// the apex), an optional `:port`, IPv4 literals, bracketed IPv6
+    /// literals (`[2001:db8::1]:443`).
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Named host sets allowed as well.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_sets: Vec<HostSet>,
+    /// Host rules refused even when an allow rule covers them; `*` refuses
+    /// everything.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+    /// Let the program bind TCP ports inside the sandbox (local servers on
+    /// its own loopback); refused by Landlock otherwise.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_local_binding: bool,
+}
+
+/// The named host sets (`crate::net::hosts` lists their hosts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HostSet {
+    Npm,
+    Pypi,
+    Crates,
+    Github,
+    Go,
+    Maven,
+    Debian,
 }
 
 /// System call filter.

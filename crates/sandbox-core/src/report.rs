@@ -44,6 +44,29 @@ pub enum Report {
     /// A limit of plan.limits ended the program (an OOM kill, a refused
     /// fork, the timeout), after pid 1 was reaped.
     LimitHit { limit: crate::plan::LimitKind },
+    /// Something the sandbox's policy refused (plan.report): one line each,
+    /// as it happens.
+    Denied(Denial),
+}
+
+/// What was refused, told apart by its `kind`. The `--report` file's lines
+/// are these; other kinds (`syscall`, `limit`, `write`) join as variants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Denial {
+    /// A connection the network proxy refused.
+    Network {
+        /// The host as the program asked for it (a name or an address).
+        host: String,
+        port: u16,
+        /// The rule that refused it; absent when no allow rule covered it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
+        /// Why, in words.
+        reason: String,
+        /// Through which proxy: `http` or `socks`.
+        via: String,
+    },
 }
 
 /// An `error` line: the failure's stable code and where it applies.
@@ -118,9 +141,31 @@ pub fn error(sys: &dyn Sys, report_fd: Option<Fd>, err: &Error) {
 pub fn json_schema() -> String {
     let mut schema = serde_json::to_value(schemars::schema_for!(Report)).expect("schema serializes");
     absent_not_null(&mut schema);
+    ref_with_properties(&mut schema);
     let mut s = serde_json::to_string_pretty(&schema).expect("schema serializes");
     s.push('\n');
     s
+}
+
+/// A variant that wraps a tagged enum (`Denied(Denial)`) comes out as a
+/// `$ref` with the `event` property beside it, which TypeScript generators
+/// ignore: `allOf` of the two says the same and keeps `event`.
+fn ref_with_properties(schema: &mut serde_json::Value) {
+    let Some(variants) = schema.get_mut("oneOf").and_then(|v| v.as_array_mut()) else { return };
+    for v in variants {
+        let Some(obj) = v.as_object_mut() else { continue };
+        if !(obj.contains_key("$ref") && obj.contains_key("properties")) {
+            continue;
+        }
+        let r = obj.remove("$ref").expect("checked");
+        let mut own = serde_json::Map::new();
+        for k in ["properties", "required", "type"] {
+            if let Some(x) = obj.remove(k) {
+                own.insert(k.to_string(), x);
+            }
+        }
+        obj.insert("allOf".into(), serde_json::json!([{ "$ref": r }, own]));
+    }
 }
 
 /// `"type": ["string", "null"]` of a property not `required` -> `"type": "string"`.

@@ -135,6 +135,8 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
         }
     }
     crate::env::check(&plan.env.steps).map_err(|(field, reason)| top(&field, reason))?;
+    // Host rules: the flag or config entry is named by its text (issue 14).
+    crate::net::rules::Policy::of(&plan.network).map_err(|(field, reason)| top(&format!("network.{field}"), reason))?;
     if let Some(cwd) = &plan.cwd {
         check_abs(cwd).map_err(|r| top("cwd", r))?;
     }

@@ -14,11 +14,11 @@ const LAYERS: &[&[&str]] = &[
     &["check", "sys"],
     &["error"],
     &["plan"],
-    &["caps", "seccomp", "probe"],
+    &["caps", "seccomp", "probe", "net"],
     &["ops", "audit", "oci", "env", "archive", "cgroup"],
     &["image"],
     &["validate", "report", "config"],
-    &["live"],
+    &["live", "proxy"],
     &["init", "container"],
     &["launch"],
 ];

@@ -19,7 +19,7 @@
 import { closeSync, readFileSync } from 'node:fs';
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import { IMAGE_ITEMS, ON_TAINT_MODES, PRESET_NAMES, type PlanBuilder, type PresetOptions, SandboxError } from '@sandboxctl/core';
+import { checkPlan, type HostSet, IMAGE_ITEMS, ON_TAINT_MODES, PRESET_NAMES, type PlanBuilder, type PresetOptions, SandboxError } from '@sandboxctl/core';
 
 const UINT32_MAX = 0xffff_ffff;
 const isUint32 = t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(0, UINT32_MAX)]);
@@ -105,6 +105,10 @@ const ifOn =
 function fileFromFd(p: FlagPass, x: FlagValue): void {
   p.builder.file(v(x, 1), fromFd(p.flag, v(x, 0), p.readFd), { mode: p.mods.perms?.mode });
 }
+
+/** The named host sets `--allow-hosts` takes: every HostSet of the generated plan types, no other (a Record keys them all). */
+const HOST_SET_KEYS: Record<HostSet, true> = { npm: true, pypi: true, crates: true, github: true, go: true, maven: true, debian: true };
+export const HOST_SETS = Object.keys(HOST_SET_KEYS) as readonly HostSet[];
 
 /** The flags of `run`, `plan` and `explain`, in the order their help lists them. */
 export const PLAN_FLAGS: readonly FlagSpec[] = [
@@ -430,7 +434,35 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
   { flag: '--cpus', values: ['N'], group: 'source', description: "CPUs' worth of time, e.g. 1.5 (a cgroup)" },
   { flag: '--timeout', values: ['DURATION'], group: 'source', description: 'Kill the sandbox after this wall time: 90s, 10m, 1h (a bare number is seconds)' },
   { flag: '--rlimit', values: ['LIMIT'], group: 'source', repeat: true, description: 'NAME=SOFT[:HARD]: setrlimit before the program starts, e.g. nofile=1024:4096 (as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)' },
+  // The network allow list (issue 14): the sandbox reaches these hosts through its proxy, nothing else.
+  { flag: '--allow-host', values: ['HOST'], group: 'policy', repeat: true, description: 'Reach HOST through the sandbox\'s proxy: a name, *.domain (its subdomains), :PORT, an IP or [IPv6] literal', add: (p, x) => p.builder.allowHost(hostRule(p.flag, v(x, 0))) },
+  {
+    flag: '--allow-hosts',
+    values: ['SETS'],
+    group: 'policy',
+    repeat: true,
+    validator: t.cascade(t.isString(), [t.matchesRegExp(/^[a-z]+(,[a-z]+)*$/)]),
+    description: `Reach the hosts of named sets, comma-separated: ${HOST_SETS.join(', ')}`,
+    add: (p, x) => p.builder.allowHosts(...hostSets(p.flag, v(x, 0))),
+  },
+  { flag: '--deny-host', values: ['HOST'], group: 'policy', repeat: true, description: 'Refuse HOST even when an allow rule covers it (checked first; * refuses all)', add: (p, x) => p.builder.denyHost(hostRule(p.flag, v(x, 0), true)) },
+  { flag: '--allow-local-binding', values: [], group: 'policy', initial: false, description: 'With an allow list: let the program listen on TCP ports of the sandbox\'s own loopback', add: ifOn((b) => b.allowLocalBinding()) },
+  { flag: '--report', values: ['FILE'], group: 'other', description: 'Write what the policy refused as JSON lines to FILE (- for stderr) when the run ends', add: (p) => p.builder.report() },
 ];
+
+/** A host rule checked now, so the error names the flag and the entry (E_PLAN_INVALID). */
+function hostRule(flag: string, rule: string, deny = false): string {
+  const problem = checkPlan({ version: 1, argv: ['true'], network: deny ? { allow: [], deny: [rule] } : { allow: [rule] } });
+  if (problem) throw new SandboxError('E_PLAN_INVALID', `${flag} ${rule}: ${problem.message.replace(/^plan\.network\.\w+\[0\]: /, '')}`);
+  return rule;
+}
+
+function hostSets(flag: string, list: string): HostSet[] {
+  return list.split(',').map((name) => {
+    if (!(HOST_SETS as readonly string[]).includes(name)) throw new SandboxError('E_PLAN_INVALID', `${flag} ${list}: unknown host set ${JSON.stringify(name)}`, { hint: `the sets are ${HOST_SETS.join(', ')}` });
+    return name as HostSet;
+  });
+}
 
 /** Flags of other commands that take values; their commands declare them with {@link clipanionOption}. */
 export const OTHER_FLAGS: readonly FlagSpec[] = [

@@ -124,6 +124,8 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
     const presetName = (this.flagString('--preset') as PresetName | undefined) ?? config?.preset;
     const params = this.presetParams(presetName);
 
+    const allowList = ['--allow-host', '--allow-hosts', '--deny-host', '--allow-local-binding'].filter((f) => this.flagOn(f) || ((this.flag(f) as unknown[] | undefined)?.length ?? 0) > 0);
+    if (this.flagOn('--share-net') && allowList.length > 0) throw usage(`--share-net and ${allowList[0]} exclude each other`, "--share-net gives the host's whole network; an allow list gives only the hosts named");
     const { builder, opOrigins } = applyFlags(new PlanBuilder(), this.flagOrder(), (spec) => this.flag(spec.flag), readFd);
     this.opOrigins = opOrigins;
     // bubblewrap's --unshare-net/--unshare-all say "no network"; --share-net wins.

@@ -315,3 +315,35 @@ describe('help and version', () => {
     expect(result.stdout).toContain('--perms OCTAL');
   });
 });
+
+describe('network allow list (issue 14)', () => {
+  it('--allow-host, --allow-hosts, --deny-host, --allow-local-binding and --report make the policy', async () => {
+    const plan = await planOf([
+      '--allow-host', 'registry.npmjs.org',
+      '--allow-hosts', 'npm,pypi',
+      '--allow-host', '*.example.com:443',
+      '--allow-hosts', 'npm',
+      '--deny-host', 'bad.example.com',
+      '--allow-local-binding',
+      '--report', '-',
+      '--', 'true',
+    ]);
+    expect(plan.network).toEqual({ allow: ['registry.npmjs.org', '*.example.com:443'], allowSets: ['npm', 'pypi'], deny: ['bad.example.com'], allowLocalBinding: true });
+    expect(plan.report).toBe(true);
+  });
+
+  it('a deny rule alone is an empty allow list: no network', async () => {
+    expect((await planOf(['--deny-host', 'x.org', '--', 'true'])).network).toEqual({ allow: [], deny: ['x.org'] });
+  });
+
+  it('--share-net with an allow list is a usage error', async () => {
+    expect((await usageError(['plan', '--share-net', '--allow-host', 'a.org', '--', 'true'])).message).toBe('--share-net and --allow-host exclude each other');
+  });
+
+  it('an unknown host set names the flag, the list and the sets', async () => {
+    const result = await runCli(['plan', '--allow-hosts', 'npm,nope', '--', 'true']);
+    expect(result.status).toBe(125);
+    expect(result.stderr).toContain('E_PLAN_INVALID: --allow-hosts npm,nope: unknown host set "nope"');
+    expect(result.stderr).toContain('npm, pypi, crates, github, go, maven, debian');
+  });
+});

@@ -306,12 +306,26 @@ function coveringMount(mounts: readonly Mount[], path: string): Mount | undefine
   return undefined;
 }
 
+/** The network line: the mode, or the allow list and how it is enforced. */
+function networkText(network: Plan['network']): string {
+  if (network === 'host') return "not denied: the host's network is shared";
+  if (network === undefined || network === 'none') return 'none: a new network namespace with only loopback';
+  const allow = [...(network.allow ?? []), ...(network.allowSets ?? []).map((s) => `${s} (set)`)];
+  const parts = [
+    allow.length === 0 ? 'allow list empty: no host is reachable' : `only through the sandbox's proxy (HTTP 127.0.0.1:3128, SOCKS5 127.0.0.1:1080) to ${allow.join(', ')}`,
+  ];
+  if ((network.deny ?? []).length > 0) parts.push(`refused first: ${network.deny!.join(', ')}`);
+  parts.push('names resolving to loopback, link-local, metadata or this host\'s addresses refused unless allowed as literals');
+  parts.push(network.allowLocalBinding ? 'TCP ports of its own loopback may be bound' : 'Landlock (ABI 4+): TCP connect only to the proxy, no bind');
+  return parts.join('; ');
+}
+
 function deniedLines(plan: Plan, hostRoot: boolean, landlockAbi?: number): Explanation['denied'] {
   const out: Explanation['denied'] = [];
   const p = plan as Plan & Record<string, unknown>;
   out.push({
     topic: 'network',
-    text: plan.network === 'host' ? "not denied: the host's network is shared" : 'none: a new network namespace with only loopback',
+    text: networkText(plan.network),
   });
   const seccomp = plan.seccomp as (Record<string, unknown> & { preset?: string }) | undefined;
   const rules = Array.isArray(seccomp?.rules) ? seccomp.rules.length : 0;

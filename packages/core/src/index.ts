@@ -10,7 +10,7 @@ import type { Plan } from './plan-types';
 
 export * from './plan';
 /** The launcher's report lines and the audit's findings (generated from crates/sandbox-core/src/report.rs). */
-export type { Report, ErrorReport, SpawnedReport, StartedReport, AuditReport, TaintFinding, TaintKind, TaintOutcome, TaintChange } from './report-types';
+export type { Report, ErrorReport, SpawnedReport, StartedReport, AuditReport, TaintFinding, TaintKind, TaintOutcome, TaintChange, Denial, DeniedReport } from './report-types';
 export * from './errors';
 export * from './run';
 export { assertCallerFdsOpen, callerFds, isFdOpen, resolveOci, type CallerFd } from './launcher';

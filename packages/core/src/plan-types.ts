@@ -57,12 +57,26 @@ export type RlimitName =
  */
 export type LiveEnd = ProgramOp | StopOp | GroupOp;
 /**
- * Network mode.
+ * Network: `none`, `host`, or an allow-list policy (issue 14).
  *
  * This interface was referenced by `Plan`'s JSON-Schema
  * via the `definition` "Network".
  */
-export type Network = 'none' | 'host';
+export type Network = NetMode | NetPolicy;
+/**
+ * Network mode without a policy.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "NetMode".
+ */
+export type NetMode = 'none' | 'host';
+/**
+ * The named host sets (`crate::net::hosts` lists their hosts).
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "HostSet".
+ */
+export type HostSet = 'npm' | 'pypi' | 'crates' | 'github' | 'go' | 'maven' | 'debian';
 /**
  * One filesystem setup step. `kind` names it.
  *
@@ -233,6 +247,11 @@ export interface Plan {
    * Filesystem setup, applied in order inside the new root.
    */
   ops?: Op[];
+  /**
+   * Send a `denied` report line for each thing the sandbox's policy
+   * refused (`--report`): network connections the proxy refused.
+   */
+  report?: boolean;
   /**
    * The sandbox's root is an image (a directory or a SquashFS file)
    * instead of an empty tmpfs; ops then resolve their targets inside it.
@@ -515,6 +534,36 @@ export interface Namespaces {
    * New UTS namespace (hostname).
    */
   uts?: boolean;
+}
+/**
+ * An allow-list network policy. Deny rules are checked first; a
+ * destination no allow rule covers is refused, so an empty policy means
+ * no network.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "NetPolicy".
+ */
+export interface NetPolicy {
+  /**
+   * Host rules: `registry.npmjs.org`, `*.example.com` (subdomains, not
+   * the apex), an optional `:port`, IPv4 literals, bracketed IPv6
+   * literals (`[2001:db8::1]:443`).
+   */
+  allow?: string[];
+  /**
+   * Let the program bind TCP ports inside the sandbox (local servers on
+   * its own loopback); refused by Landlock otherwise.
+   */
+  allowLocalBinding?: boolean;
+  /**
+   * Named host sets allowed as well.
+   */
+  allowSets?: HostSet[];
+  /**
+   * Host rules refused even when an allow rule covers them; `*` refuses
+   * everything.
+   */
+  deny?: string[];
 }
 /**
  * Bind a host path into the sandbox (`--ro-bind`, `--bind`, `--dev-bind`, `-try`).

@@ -15,7 +15,8 @@ export type Report =
   | AuditReport
   | ImageReport
   | ProgressReport
-  | LimithitReport;
+  | LimithitReport
+  | (Denial & DeniedReport);
 /**
  * Stable error codes, the one list for Rust and TypeScript. Never rename
  * one: callers match on them. Some are raised only by the Node side
@@ -84,6 +85,30 @@ export type TaintOutcome = 'restored' | 'quarantined' | 'left' | 'failed';
  * Which limit ended the program (the `limitHit` report line).
  */
 export type LimitKind = 'memory' | 'pids' | 'timeout';
+/**
+ * What was refused, told apart by its `kind`. The `--report` file's lines
+ * are these; other kinds (`syscall`, `limit`, `write`) join as variants.
+ */
+export type Denial = {
+  /**
+   * The host as the program asked for it (a name or an address).
+   */
+  host: string;
+  kind: 'network';
+  port: number;
+  /**
+   * Why, in words.
+   */
+  reason: string;
+  /**
+   * The rule that refused it; absent when no allow rule covered it.
+   */
+  rule?: string;
+  /**
+   * Through which proxy: `http` or `socks`.
+   */
+  via: string;
+};
 
 /**
  * Setup failed (the launcher or pid 1 then exits 125, or 126/127 for `E_EXEC`).
@@ -324,4 +349,7 @@ export interface ProgressReport {
 export interface LimithitReport {
   event: 'limithit';
   limit: LimitKind;
+}
+export interface DeniedReport {
+  event: 'denied';
 }

@@ -42,11 +42,12 @@ describe('plan-types.ts', () => {
 describe('report-types.ts', () => {
   it('names every event of the schema', () => {
     const schema = JSON.parse(readFileSync(join(root, 'schema', 'report.schema.json'), 'utf8')) as {
-      oneOf: Array<{ properties: { event: { const: string } } }>;
+      oneOf: Array<{ properties?: { event: { const: string } }; allOf?: Array<{ properties?: { event: { const: string } } }> }>;
     };
     const types = readFileSync(join(root, 'packages', 'core', 'src', 'report-types.ts'), 'utf8');
-    const events = schema.oneOf.map((variant) => variant.properties.event.const);
-    expect(events).toEqual(['error', 'spawned', 'started', 'ready', 'audit', 'image', 'progress', 'limithit']);
+    // A variant wrapping a tagged enum (`denied`) has its event in an allOf beside the $ref.
+    const events = schema.oneOf.map((variant) => (variant.properties ?? variant.allOf?.find((p) => p.properties)?.properties)!.event.const);
+    expect(events).toEqual(['error', 'spawned', 'started', 'ready', 'audit', 'image', 'progress', 'limithit', 'denied']);
     for (const event of events) {
       const name = `${event.charAt(0).toUpperCase()}${event.slice(1)}Report`;
       expect(types).toContain(`export interface ${name} {`);

@@ -12,6 +12,7 @@
 //! when the program cannot be executed).
 
 mod ids;
+mod net;
 mod privileges;
 mod program;
 mod reap;
@@ -24,7 +25,7 @@ pub use reap::reap;
 pub use root::INTERMEDIATE;
 
 use crate::error::{Code, Ctx, Error, SetupError};
-use crate::plan::{Network, Plan};
+use crate::plan::Plan;
 use crate::sys::{Fd, Prctl, Sys};
 
 /// Exit status when setup fails (the tool's own failure, as env/timeout).
@@ -57,6 +58,9 @@ pub struct InitContext<'a> {
     /// plan.env.steps with the launcher's half done (crate::env), applied
     /// to `env` once the root is built.
     pub env_steps: Vec<crate::env::Ready>,
+    /// plan.network is an allow policy: pid 1's end of the socket the
+    /// proxy's listening sockets go out on (init/net.rs).
+    pub net_sock: Option<Fd>,
 }
 
 /// Why init stops before the program runs: the error to report and the
@@ -111,6 +115,7 @@ fn program_umask(sys: &dyn Sys) -> u32 {
 fn start(sys: &dyn Sys, cx: &InitContext) -> Result<(Option<i32>, Vec<String>), Failed> {
     let plan = cx.plan;
     pid1(sys, plan)?;
+    net::listen(sys, cx)?;
     let ids = ids::map(sys, cx)?;
     // Modes the ops create are exact; the program gets the caller's umask back.
     let old_umask = sys.umask(0);
@@ -159,7 +164,7 @@ fn pid1(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
     if plan.die_with_parent || plan.live.is_some() {
         sys.prctl(Prctl::SetPdeathsig(libc::SIGKILL)).ctx(Code::Setup, "set the parent-death signal")?;
     }
-    if plan.network == Network::None {
+    if plan.network.own_namespace() {
         sys.loopback_up().ctx(Code::Setup, "bring up the loopback interface")?;
     }
     Ok(())

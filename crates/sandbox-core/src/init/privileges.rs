@@ -55,8 +55,16 @@ fn capabilities(sys: &dyn Sys, plan: &Plan, last_cap: u32) -> Result<(), SetupEr
 
 /// Landlock scopes (ABI 6+): no signals to, and no abstract unix sockets
 /// of, processes outside the sandbox. Older kernels lack them: go on
-/// without (doctor reports the ABI).
+/// without (doctor reports the ABI). With an allow-list network, a TCP
+/// layer (ABI 4+) too: connect only to the proxy's two ports, bind none,
+/// unless plan.network.allowLocalBinding.
 fn landlock(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
+    if plan.network.policy().is_some_and(|p| !p.allow_local_binding) {
+        match sys.landlock_net(&[crate::net::HTTP_PORT, crate::net::SOCKS_PORT]) {
+            Ok(()) | Err(Errno(libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL | libc::E2BIG)) => {}
+            Err(e) => return Err(SetupError::sys(Code::Setup, "restrict TCP with landlock", e)),
+        }
+    }
     let scoped =
         ((!plan.landlock.allow_abstract_unix as u64) * LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET) | ((!plan.landlock.allow_signals as u64) * LANDLOCK_SCOPE_SIGNAL);
     if scoped == 0 {

@@ -32,6 +32,7 @@ fn cx(plan: &Plan) -> InitContext<'_> {
         image_mount: None,
         live_chan: None,
         env_steps: Vec::new(),
+        net_sock: None,
     }
 }
 
@@ -339,7 +340,7 @@ fn launcher_waits_for_pid1_and_forwards_signals() {
 #[test]
 fn launcher_clone_flags_follow_the_plan() {
     let mut p = plan();
-    p.network = crate::plan::Network::Host;
+    p.network = crate::plan::Network::HOST;
     p.namespaces.cgroup = false;
     let f = crate::launch::clone_flags(&p);
     assert_eq!(f & libc::CLONE_NEWNET as u64, 0);
@@ -776,5 +777,86 @@ fn launcher_runs_pid1_in_its_cgroup_and_removes_it() {
     ]);
     assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), EXIT_SETUP);
     assert!(s.logs().join("\n").starts_with("E_LIMIT_UNAVAILABLE"), "{:?}", s.logs());
+    s.done();
+}
+
+/// An allow-list network: pid 1 makes the proxy's listening sockets right
+/// after loopback, sends each out and keeps none; IPv6 off is tolerated;
+/// any other failure is fatal (E_SETUP, exit 125) before the id maps.
+fn net_plan() -> Plan {
+    let mut p = plan();
+    p.network = crate::plan::Network::Allow(crate::plan::NetPolicy::default());
+    p
+}
+
+fn net_calls(v6: Ret) -> Vec<(String, Ret)> {
+    let mut v = vec![c("listen_tcp(127.0.0.1:3128)", Ret::Fd(10)), c("send_fd(9, 10)", Ret::Ok), c("close(10)", Ret::Ok)];
+    let v6_ok = matches!(v6, Ret::Fd(_));
+    v.push(c("listen_tcp([::1]:3128)", v6));
+    if v6_ok {
+        v.extend([c("send_fd(9, 11)", Ret::Ok), c("close(11)", Ret::Ok)]);
+    }
+    v.extend([c("listen_tcp(127.0.0.1:1080)", Ret::Fd(12)), c("send_fd(9, 12)", Ret::Ok), c("close(12)", Ret::Ok)]);
+    v.push(c("listen_tcp([::1]:1080)", if v6_ok { Ret::Fd(13) } else { Ret::Err(libc::EADDRNOTAVAIL) }));
+    if v6_ok {
+        v.extend([c("send_fd(9, 13)", Ret::Ok), c("close(13)", Ret::Ok)]);
+    }
+    v.push(c("close(9)", Ret::Ok));
+    v
+}
+
+fn with_net(net: Vec<(String, Ret)>) -> Vec<(String, Ret)> {
+    let mut calls = setup_calls();
+    let at = calls.iter().position(|(k, _)| k == "loopback_up()").unwrap() + 1;
+    calls.splice(at..at, net);
+    let ll = calls.iter().position(|(k, _)| k == "landlock_scope(0x3)").unwrap();
+    calls.insert(ll, c("landlock_net([3128, 1080])", Ret::Ok));
+    calls.extend([c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))), c("monotonic_ms()", Ret::Int(0)), c("reap()", Ret::Err(libc::ECHILD))]);
+    calls
+}
+
+#[test]
+fn an_allow_list_network_sends_the_listening_sockets_out_and_restricts_tcp() {
+    let p = net_plan();
+    for v6 in [Ret::Fd(11), Ret::Err(libc::EADDRNOTAVAIL)] {
+        let s = Script::new(with_net(net_calls(v6)));
+        let mut icx = cx(&p);
+        icx.net_sock = Some(9);
+        assert_eq!(expect_exit(|| run_init(&s, &icx)), 0);
+        s.done();
+    }
+}
+
+#[test]
+fn the_proxy_sockets_failures_are_fatal_and_landlock_net_is_best_effort() {
+    let p = net_plan();
+    for (i, call) in ["listen_tcp(127.0.0.1:3128)", "send_fd(9, 10)", "close(9)"].iter().enumerate() {
+        let marker = 30_000 + i as i32;
+        let mut calls = setup_calls();
+        let at = calls.iter().position(|(k, _)| k == "loopback_up()").unwrap() + 1;
+        let all = net_calls(Ret::Fd(11));
+        let upto = all.iter().position(|(k, _)| k == call).unwrap();
+        let mut net: Vec<(String, Ret)> = all[..upto].to_vec();
+        net.push(c(*call, Ret::Err(marker)));
+        if *call == "send_fd(9, 10)" {
+            net.push(c("close(10)", Ret::Ok));
+        }
+        calls.truncate(at);
+        calls.extend(net);
+        let s = Script::new(calls);
+        let mut icx = cx(&p);
+        icx.net_sock = Some(9);
+        assert_eq!(expect_exit(|| run_init(&s, &icx)), EXIT_SETUP, "{call}");
+        s.done();
+        assert!(s.logs().iter().any(|l| l.contains("E_SETUP") && l.contains(&Errno(marker).to_string())), "{call}: {:?}", s.logs());
+    }
+    // A kernel without Landlock network rules (ABI < 4): go on without.
+    let mut calls = with_net(net_calls(Ret::Fd(11)));
+    let ll = calls.iter().position(|(k, _)| k == "landlock_net([3128, 1080])").unwrap();
+    calls[ll].1 = Ret::Err(libc::EINVAL);
+    let s = Script::new(calls);
+    let mut icx = cx(&p);
+    icx.net_sock = Some(9);
+    assert_eq!(expect_exit(|| run_init(&s, &icx)), 0);
     s.done();
 }

@@ -22,7 +22,7 @@ pub use stop::{reap_pid1, wait, Stop};
 use crate::audit::LinuxAuditFs;
 use crate::error::{Code, Ctx, Error, SetupError};
 use crate::init::{self, InitContext, EXIT_SETUP};
-use crate::plan::{Network, Plan};
+use crate::plan::Plan;
 use crate::report::Report;
 use crate::sys::{Errno, Fd, Prctl, Sys};
 
@@ -55,7 +55,7 @@ pub fn clone_flags(plan: &Plan) -> u64 {
     if plan.namespaces.cgroup {
         f |= libc::CLONE_NEWCGROUP;
     }
-    if plan.network == Network::None {
+    if plan.network.own_namespace() {
         f |= libc::CLONE_NEWNET;
     }
     f as u64
@@ -67,7 +67,45 @@ pub fn program_env(plan: &Plan, launcher_env: &[String]) -> Vec<String> {
     let name = |e: &String| e.split('=').next().unwrap_or("").to_string();
     env.retain(|e| !plan.env.unset.contains(&name(e)) && !plan.env.set.contains_key(&name(e)));
     env.extend(plan.env.set.iter().map(|(k, v)| format!("{k}={v}")));
+    if let Some(policy) = plan.network.policy() {
+        let vars = proxy_env(policy.allow_local_binding);
+        const NO_PROXY: [&str; 3] = ["NO_PROXY", "no_proxy", "npm_config_noproxy"];
+        env.retain(|e| !vars.iter().any(|(k, _)| *k == name(e)) && !NO_PROXY.contains(&name(e).as_str()));
+        env.extend(vars.iter().map(|(k, v)| format!("{k}={v}")));
+    }
     env
+}
+
+/// The proxy variables of an allow-list network, as srt and Codex set them
+/// (upper and lower case; curl, wget, git, pip, npm, yarn, bundler, docker
+/// and gcloud read them). Everything goes through the proxy, where the
+/// rules apply, `localhost` too (the host's, reached only when allowed as a
+/// literal); with `allowLocalBinding` NO_PROXY names the sandbox's own
+/// loopback, where the program's own servers listen.
+pub fn proxy_env(local_binding: bool) -> Vec<(&'static str, String)> {
+    let http = format!("http://127.0.0.1:{}", crate::net::HTTP_PORT);
+    let socks = format!("socks5h://127.0.0.1:{}", crate::net::SOCKS_PORT);
+    let no_proxy = "localhost,127.0.0.1,::1".to_string();
+    let mut v = Vec::new();
+    for k in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "npm_config_proxy", "npm_config_https_proxy", "YARN_HTTP_PROXY", "YARN_HTTPS_PROXY"] {
+        v.push((k, http.clone()));
+    }
+    for k in ["PIP_PROXY", "BUNDLE_HTTP_PROXY", "BUNDLE_HTTPS_PROXY", "DOCKER_HTTP_PROXY", "DOCKER_HTTPS_PROXY"] {
+        v.push((k, http.clone()));
+    }
+    v.push(("ALL_PROXY", socks.clone()));
+    v.push(("all_proxy", socks));
+    if local_binding {
+        v.push(("NO_PROXY", no_proxy.clone()));
+        v.push(("no_proxy", no_proxy.clone()));
+        v.push(("npm_config_noproxy", no_proxy));
+    }
+    v.push(("RSYNC_PROXY", format!("127.0.0.1:{}", crate::net::HTTP_PORT)));
+    v.push(("CLOUDSDK_PROXY_TYPE", "http".into()));
+    v.push(("CLOUDSDK_PROXY_ADDRESS", "127.0.0.1".into()));
+    v.push(("CLOUDSDK_PROXY_PORT", crate::net::HTTP_PORT.to_string()));
+    v.push(("SANDBOXCTL_PROXY", format!("http=127.0.0.1:{} socks5=127.0.0.1:{}", crate::net::HTTP_PORT, crate::net::SOCKS_PORT)));
+    v
 }
 
 /// Why the kernel refused a user namespace, with the knob to check.
@@ -234,6 +272,15 @@ fn clone_pid1(
 ) -> Result<(i32, Option<(Fd, Fd)>), SetupError> {
     let plan = cx.plan;
     let tty = plan.tty.then(|| sys.socketpair()).transpose().ctx(Code::Setup, "create the pseudo-terminal socket")?;
+    let net = match plan.network.policy().map(|_| sys.socketpair()).transpose() {
+        Ok(n) => n,
+        Err(e) => {
+            if let Some((a, b)) = tty {
+                let _ = (sys.close(a), sys.close(b));
+            }
+            return Err(SetupError::sys(Code::Setup, "create the network proxy's socket", e));
+        }
+    };
     // pid 1 is born in the sandbox's cgroup: the launcher steps in for the
     // clone and back out after it, so nothing of the sandbox runs outside.
     if let Some(c) = cgroup {
@@ -256,6 +303,9 @@ fn clone_pid1(
             if let Some((mine, _)) = tty {
                 let _ = sys.close(mine);
             }
+            if let Some((mine, _)) = net {
+                let _ = sys.close(mine);
+            }
             let icx = InitContext {
                 plan,
                 host_uid,
@@ -268,11 +318,38 @@ fn clone_pid1(
                 image_mount,
                 live_chan: live.map(|l| l.in_child(sys)),
                 env_steps,
+                net_sock: net.map(|(_, theirs)| theirs),
             };
             init::run_init(sys, &icx)
         }
-        Ok(pid) => Ok((pid, tty)),
+        Ok(pid) => {
+            if let Some((mine, theirs)) = net {
+                let _ = sys.close(theirs);
+                let spawned = proxy(sys, cx, mine);
+                let _ = sys.close(mine);
+                if let Err(e) = spawned {
+                    let _ = sys.kill(pid, libc::SIGKILL);
+                    return Err(e);
+                }
+            }
+            Ok((pid, tty))
+        }
         Err(e) if matches!(e.0, libc::EPERM | libc::EACCES | libc::ENOSPC | libc::EUSERS | libc::EINVAL) => Err(userns_error(sys, e)),
         Err(e) => Err(SetupError::sys(Code::Setup, "create the sandbox process", e)),
     }
+}
+
+/// plan.network is an allow policy: fork the proxy process, which takes
+/// the listening sockets pid 1 sends on `chan` and serves them from the
+/// host's network namespace until the launcher dies (proxy/mod.rs).
+fn proxy(sys: &dyn Sys, cx: &LaunchContext, chan: Fd) -> Result<i32, SetupError> {
+    let Some(policy) = cx.plan.network.policy() else { return Ok(0) };
+    // validate.rs parsed the rules already: this cannot fail.
+    let policy = crate::net::rules::Policy::parse(policy).map_err(|(p, m)| SetupError::new(Code::PlanInvalid, format!("plan.network.{p}: {m}")))?;
+    let report = if cx.plan.report { cx.report_fd } else { None };
+    sys.fork_child(&mut || {
+        sys.ignore_signal(libc::SIGPIPE);
+        crate::proxy::serve(chan, policy.clone(), report, sys)
+    })
+    .ctx(Code::Setup, "start the network proxy")
 }

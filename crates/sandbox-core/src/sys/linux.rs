@@ -999,6 +999,61 @@ impl Sys for LinuxSys {
         let _ = write_all(2, line.as_bytes());
     }
 
+    fn listen_tcp(&self, addr: std::net::SocketAddr) -> SysResult<Fd> {
+        // std sets SO_REUSEADDR and close-on-exec; [::1] takes no IPv4 peers.
+        std::net::TcpListener::bind(addr).map(|l| l.into_raw_fd()).map_err(|e| Errno::from_io(&e))
+    }
+
+    fn landlock_net(&self, ports: &[u16]) -> SysResult<()> {
+        const BIND_TCP: u64 = 1;
+        const CONNECT_TCP: u64 = 2;
+        const RULE_NET_PORT: u32 = 2;
+        #[repr(C)]
+        struct RulesetAttr {
+            handled_access_fs: u64,
+            handled_access_net: u64,
+        }
+        #[repr(C, packed)]
+        struct NetPortAttr {
+            allowed_access: u64,
+            port: u64,
+        }
+        let attr = RulesetAttr { handled_access_fs: 0, handled_access_net: BIND_TCP | CONNECT_TCP };
+        // SAFETY: attr lives for the call; size is the struct's (nix has no Landlock).
+        let fd =
+            check(unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, &attr as *const RulesetAttr, std::mem::size_of::<RulesetAttr>(), 0u32) })? as Fd;
+        let r = (|| {
+            for &port in ports {
+                let rule = NetPortAttr { allowed_access: CONNECT_TCP, port: port as u64 };
+                // SAFETY: rule lives for the call; the kernel reads it only.
+                check(unsafe { libc::syscall(libc::SYS_landlock_add_rule, fd, RULE_NET_PORT, &rule as *const NetPortAttr, 0u32) })?;
+            }
+            // SAFETY: fd is the ruleset just created; no flags, no pointer.
+            check(unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) }).map(drop)
+        })();
+        let _ = self.close(fd);
+        r
+    }
+
+    fn fork_child(&self, child: &mut dyn FnMut() -> i32) -> SysResult<i32> {
+        let parent = unistd::getpid().as_raw();
+        // SAFETY: the caller is single-threaded (the launcher), so the child
+        // may go on with the whole runtime: allocation, threads.
+        let pid = check(unsafe { libc::fork() } as libc::c_long)? as i32;
+        if pid > 0 {
+            return Ok(pid);
+        }
+        // SAFETY: raw calls in the fork child on valid arguments; _exit never returns.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            if libc::getppid() != parent {
+                libc::_exit(125);
+            }
+            let code = child();
+            libc::_exit(code)
+        }
+    }
+
     fn exit(&self, code: i32) -> ! {
         // SAFETY: _exit never returns; nothing to flush (we write with
         // write(2)). std::process::exit would run atexit handlers; nix has no _exit.

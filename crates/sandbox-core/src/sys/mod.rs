@@ -360,6 +360,18 @@ pub trait Sys {
     /// share the caller's session keys.
     fn join_session_keyring(&self, name: &str) -> SysResult<()>;
 
+    // The network allow-list (issue 14).
+    /// A listening TCP socket on `addr` (SO_REUSEADDR, close-on-exec) in
+    /// this process's network namespace.
+    fn listen_tcp(&self, addr: std::net::SocketAddr) -> SysResult<Fd>;
+    /// A Landlock layer over TCP (ABI 4+): `connect` only to `ports`,
+    /// `bind` to none.
+    fn landlock_net(&self, ports: &[u16]) -> SysResult<()>;
+    /// fork(): in the child (dies with this process) run `child` and exit
+    /// with its status; in this process, the child's pid. This process
+    /// must be single-threaded.
+    fn fork_child(&self, child: &mut dyn FnMut() -> i32) -> SysResult<i32>;
+
     /// A line on stderr, prefixed `sandboxctl: `.
     fn log(&self, msg: &str);
     fn exit(&self, code: i32) -> !;

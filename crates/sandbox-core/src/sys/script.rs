@@ -613,6 +613,19 @@ impl Sys for Script {
     fn log(&self, msg: &str) {
         self.logs.borrow_mut().push(msg.to_string());
     }
+    fn listen_tcp(&self, addr: std::net::SocketAddr) -> SysResult<Fd> {
+        self.fd(format!("listen_tcp({addr})"))
+    }
+    fn landlock_net(&self, ports: &[u16]) -> SysResult<()> {
+        self.unit(format!("landlock_net({ports:?})"))
+    }
+    fn fork_child(&self, _child: &mut dyn FnMut() -> i32) -> SysResult<i32> {
+        match self.next("fork_child()".into()) {
+            Ret::Int(p) => Ok(p as i32),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("fork_child: script returns {r:?}, expected Int or Err"),
+        }
+    }
     fn exit(&self, code: i32) -> ! {
         self.made.borrow_mut().push(format!("exit({code})"));
         std::panic::panic_any(Exited(code))

@@ -4,9 +4,10 @@
  * which passes them to the program; the CLI itself never dies of them.
  */
 
+import { writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { Command } from 'clipanion';
-import { canUseTty, generateName, isSandboxError, parseJoinPid, resolveJoin, SandboxError, SandboxProcess, type ExitResult, type JoinSpec } from '@sandboxctl/core';
+import { canUseTty, type Denial, generateName, isSandboxError, parseJoinPid, resolveJoin, SandboxError, SandboxProcess, type ExitResult, type JoinSpec } from '@sandboxctl/core';
 import { clipanionOption, usage } from '../flags';
 import { PlanCommand } from '../plan-command';
 import { formatTaint } from '../taint-report';
@@ -113,6 +114,8 @@ export class RunCommand extends PlanCommand {
       const result = await child.exited;
       this.context.stderr.write(formatTaint(result.taint, result.quarantine));
       if (result.limit !== undefined) this.context.stderr.write(`sandboxctl: limit: ${result.limit} (the sandbox hit its ${result.limit} limit)\n`);
+      const reportTo = this.flagString('--report');
+      if (reportTo !== undefined) writeDenials(reportTo, result.denials, this.context.stderr);
       const status = exitStatus(result);
       if (status !== 0 && protectedPaths.length > 0) this.context.stderr.write(protectedNote(presetName, protectedPaths, process.cwd()));
       return status;
@@ -195,4 +198,11 @@ export class RunImageDefaultsCommand extends RunCommand {
     if (this.flag('--image') === undefined) throw usage('not enough positional arguments', 'see `sandboxctl run --help`');
     return super.execute();
   }
+}
+
+/** `--report FILE|-`: one JSON line per denial (`-`: stderr, the program's stdout stays its own). */
+function writeDenials(to: string, denials: readonly Denial[], stderr: NodeJS.WritableStream): void {
+  const text = denials.map((d) => `${JSON.stringify(d)}\n`).join('');
+  if (to === '-') stderr.write(text);
+  else writeFileSync(to, text, { mode: 0o600 });
 }

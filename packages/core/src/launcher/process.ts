@@ -18,7 +18,7 @@ import { missingNativeHint } from '../install-hint';
 import { assertPlanJson } from '../native';
 import { assertArgv } from '../plan/argv';
 import type { Plan } from '../plan-types';
-import type { LimitKind, TaintFinding } from '../report-types';
+import type { Denial, LimitKind, TaintFinding } from '../report-types';
 import type { ReadyReport, Report } from '../report-types';
 import { assertCallerFdsOpen, remapCallerFds } from './fds';
 import { resolveInit } from './init';
@@ -71,6 +71,12 @@ export interface ExitResult {
    * and what was done about it. Empty when there was nothing, or no audit.
    */
   taint: TaintFinding[];
+  /**
+   * What the sandbox's policy refused, in order (network connections the
+   * proxy refused): filled when the plan asks for it (`report: true`,
+   * `--report`), else empty.
+   */
+  denials: Denial[];
   /** The run's quarantine directory, when the audit moved something there. */
   quarantine?: string;
   /** The limit of `limits` that ended the program: an OOM kill (`memory`), a refused fork (`pids`), the wall time (`timeout`). */
@@ -123,6 +129,7 @@ export class SandboxProcess {
   #sandboxPid: number | undefined;
   #taint: TaintFinding[] = [];
   #limit: LimitKind | undefined;
+  #denials: Denial[] = [];
   #quarantine: string | undefined;
   #programStarted = false;
   #setupError: SandboxError | undefined;
@@ -280,6 +287,11 @@ export class SandboxProcess {
       case 'limithit':
         this.#limit = report.limit;
         break;
+      case 'denied': {
+        const { event: _event, ...denial } = report;
+        this.#denials.push(denial);
+        return;
+      }
       case 'audit':
         this.#taint = report.findings;
         if (typeof report.quarantine === 'string') this.#quarantine = report.quarantine;
@@ -385,7 +397,7 @@ export class SandboxProcess {
     if (!this.#programStarted && !this.#isReady) {
       this.#started.reject(new SandboxError('E_SETUP', 'the sandbox was stopped before the program started'));
     }
-    const result: ExitResult = { code, signal, durationMs, timedOut: this.#timedOut, aborted: this.#aborted, taint: this.#taint };
+    const result: ExitResult = { code, signal, durationMs, timedOut: this.#timedOut, aborted: this.#aborted, taint: this.#taint, denials: this.#denials };
     if (this.#limit !== undefined) result.limit = this.#limit;
     if (this.#quarantine !== undefined) result.quarantine = this.#quarantine;
     if (this.#sandboxPid !== undefined) result.sandboxPid = this.#sandboxPid;

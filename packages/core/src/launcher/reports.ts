@@ -3,8 +3,8 @@
  * `'pipe'` stdio entry). The plan goes out as one JSON line; {@link Report}
  * lines come back, one per event: `spawned` (the sandbox's pid, right after
  * clone), `started` (the program was executed; pid 1 sends it, so it may
- * overtake `spawned`), `error` (setup failed) and `audit` (the post-run
- * audit's findings). Lines of an event this library does not know (a newer
+ * overtake `spawned`), `error` (setup failed), `denied` (what the policy
+ * refused, with plan.report) and `audit` (the post-run audit's findings). Lines of an event this library does not know (a newer
  * launcher) are skipped; a line that is not JSON is a setup failure.
  */
 
@@ -34,6 +34,8 @@ export function parseReport(text: string): Report | undefined {
       return Array.isArray(line.findings) ? (line as unknown as Report) : undefined;
     case 'limithit':
       return typeof line.limit === 'string' ? (line as unknown as Report) : undefined;
+    case 'denied':
+      return typeof line.kind === 'string' ? (line as unknown as Report) : undefined;
     case 'ready':
       return typeof line.name === 'string' && typeof line.pid === 'number' && typeof line.socket === 'string' ? (line as unknown as Report) : undefined;
     default:

@@ -6,7 +6,7 @@
  * the native `checkPlan`, the one source of truth.
  */
 
-import type { AutoetcOp, AutorootOp, BindOp, ChmodOp, DevOp, DirOp, EnvPolicy, EnvStep, FileOp, MqueueOp, Namespaces, Network, Op, OverlayOp, PasswdOp, Plan, ProcOp, RemountOp, SeccompPreset, SymlinkOp, TmpfsOp } from '../plan-types';
+import type { AutoetcOp, AutorootOp, BindOp, ChmodOp, DevOp, DirOp, EnvPolicy, EnvStep, FileOp, HostSet, MqueueOp, Namespaces, NetPolicy, Network, Op, OverlayOp, PasswdOp, Plan, ProcOp, RemountOp, SeccompPreset, SymlinkOp, TmpfsOp } from '../plan-types';
 
 /** Plan format version written by this library. */
 export const PLAN_VERSION = 1;
@@ -256,6 +256,51 @@ export class PlanBuilder {
   /** `--share-net`. */
   shareNet(): this {
     return this.network('host');
+  }
+
+  /** The allow-list policy, made (empty: no network) when the network was a mode. */
+  #policy(): NetPolicy {
+    const n = this.#plan.network;
+    if (typeof n === 'object') return n;
+    const policy: NetPolicy = { allow: [] };
+    this.#plan.network = policy;
+    return policy;
+  }
+
+  /** `--allow-host H`: reach H (`name`, `*.domain`, `:port`, IP literal, `[v6]`) through the sandbox's proxy. */
+  allowHost(rule: string): this {
+    const p = this.#policy();
+    (p.allow ??= []).push(rule);
+    return this;
+  }
+
+  /** `--allow-hosts npm,pypi`: named host sets. */
+  allowHosts(...sets: HostSet[]): this {
+    const p = this.#policy();
+    p.allow ??= [];
+    for (const s of sets) if (!(p.allowSets ??= []).includes(s)) p.allowSets.push(s);
+    return this;
+  }
+
+  /** `--deny-host H`: refused even when an allow rule covers it (checked first). */
+  denyHost(rule: string): this {
+    const p = this.#policy();
+    p.allow ??= [];
+    (p.deny ??= []).push(rule);
+    return this;
+  }
+
+  /** `--allow-local-binding`: the program may bind TCP ports on the sandbox's own loopback. */
+  allowLocalBinding(): this {
+    this.#policy().allowLocalBinding = true;
+    return this;
+  }
+
+  /** `--report`: denial lines come back (the result's `denials`). */
+  report(on = true): this {
+    if (on) this.#plan.report = true;
+    else delete this.#plan.report;
+    return this;
   }
 
   /** Replaces the whole environment policy. */

@@ -67,8 +67,14 @@ export interface PlanSources {
   uid?: number;
   gid?: number;
   hostname?: string;
-  /** `none` (default) or `host`. */
+  /**
+   * `none` (default: loopback only), `host`, or an allow list reached
+   * through the sandbox's proxy: `{ allow: ['registry.npmjs.org', '*.github.com:443'], allowSets: ['pypi'], deny: [...] }`
+   * (an empty `allow` means no network).
+   */
   network?: Network;
+  /** Report what the policy refused: the result's `denials` (the CLI's `--report`). */
+  report?: boolean;
   /**
    * Give the program a pseudo-terminal of its own (`docker run -it`): job
    * control, Ctrl-C/Ctrl-Z, window size and exit status behave as on a local
@@ -205,6 +211,7 @@ export function resolvePlan(sources: PlanSources): ResolvedPlan {
   if (sources.gid !== undefined) plan.gid = sources.gid;
   if (sources.hostname !== undefined) plan.hostname = sources.hostname;
   if (sources.network !== undefined) plan.network = sources.network;
+  if (sources.report === true) plan.report = true;
   if (sources.tty !== undefined) plan.tty = sources.tty;
   if (root !== undefined) plan.root = root;
   if (root !== undefined && plan.argv.length === 0 && sources.plan?.argv === undefined) {
