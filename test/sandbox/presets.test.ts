@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildPlan, runToCompletion, SandboxProcess } from '@sandboxctl/core';
 import { cli, requireKernel, type Ran } from './helpers';
 
 beforeAll(requireKernel);
@@ -144,6 +145,24 @@ describe('agent', () => {
     const r = await inProject(['run', '--preset', 'agent', '--bind', './out', './out'], 'echo built > out/artifact; echo out=$?');
     expect(steps(r).out).toBe('0');
     expect(readFileSync(join(out, 'artifact'), 'utf8')).toBe('built\n');
+  });
+
+  test('a host socket gone between the scan and the set-up leaves nothing to mask: the run goes on and nothing is made on the host', async () => {
+    // The race a stopping server makes: the preset finds the socket, pid 1
+    // builds the root after it is gone. One socket in the project (bound
+    // writable) and one beside it under the read-only host (/var/tmp holds
+    // the current directory, so it is scanned, not private).
+    mkdirSync(join(project, 'tmp'));
+    mkdirSync(join(base, 'srv'));
+    const sockets = [join(project, 'tmp', 'dev.sock'), join(base, 'srv', 'app.sock')];
+    for (const path of sockets) execFileSync('python3', ['-c', `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(path)})`]);
+    const plan = buildPlan({ preset: { name: 'agent', cwd: project }, argv: ['/bin/sh', '-c', 'echo ran; ls -a tmp'] });
+    const masked = (plan.ops ?? []).flatMap((op) => (op.kind === 'bind' && op.source === '/dev/null' ? [op.target] : []));
+    expect(masked).toEqual(expect.arrayContaining(sockets));
+    for (const path of sockets) rmSync(path);
+    const r = await runToCompletion(SandboxProcess.start(plan, { stdio: 'pipe' }), '');
+    expect([r.code, r.stderr, r.stdout]).toEqual([0, '', 'ran\n.\n..\n']);
+    for (const path of sockets) expect(existsSync(path)).toBe(false);
   });
 
   test('refuses a current directory that holds the home directory', async () => {

@@ -194,7 +194,13 @@ export function resolveSockets(ctx: ReachContext, add: Add, skipped: string[], m
   }
   if (truncated) skipped.push(`the socket scan stopped after ${SCAN_BUDGET} entries in a place; sockets deeper there are not masked`);
   const masks = [...new Set(found)].filter((p) => !allowed.has(p)).sort();
-  for (const path of masks.slice(0, MAX_MASKS)) add({ kind: 'bind', source: '/dev/null', target: path }, 'hidden', 'a host socket: connecting to it fails (masked with /dev/null)');
+  // A socket found by the scan may be gone when pid 1 builds the root (a
+  // server stopped meanwhile): nothing is left to mask then, and making its
+  // mount point would fail on the read-only host or plant an empty file in
+  // the project.
+  for (const path of masks.slice(0, MAX_MASKS)) {
+    add({ kind: 'bind', source: '/dev/null', target: path, missingTarget: 'skip' }, 'hidden', 'a host socket: connecting to it fails (masked with /dev/null)');
+  }
   if (masks.length > MAX_MASKS) skipped.push(`${masks.length - MAX_MASKS} more host sockets are not masked (at most ${MAX_MASKS}): ${masks.slice(MAX_MASKS, MAX_MASKS + 5).join(', ')}…`);
   if (mode === 'cwd') return;
   for (const path of [...allowed].sort()) {
