@@ -147,15 +147,37 @@ pub fn main(args: &[String]) -> ! {
     });
     check_plan(&plan).unwrap_or_else(|e| fail(report_fd, e));
     let env = super::entry::environment();
-    let (name, req) = match how {
-        JoinHow::Pid(pid) => (find_by_pid(pid).unwrap_or_else(|e| fail(report_fd, e)), request(&plan, &env, false)),
+    match how {
+        JoinHow::Pid(pid) => {
+            let name = find_by_pid(pid).unwrap_or_else(|e| fail(report_fd, e));
+            crate::live::client::exec_to_end(&name, request(&plan, &env, false), report_fd)
+        }
         JoinHow::Group { tag, count, timeout_ms } => {
             let name = group_name(&tag).unwrap_or_else(|m| usage(report_fd, &m));
-            elect(&plan, &name, count, timeout_ms).unwrap_or_else(|e| fail(report_fd, e));
-            (name, request(&plan, &env, true))
+            let conn = elect_and_connect(&plan, &name, count, timeout_ms).unwrap_or_else(|e| fail(report_fd, e));
+            crate::live::client::exec_connected(conn, &name, request(&plan, &env, true), report_fd)
         }
-    };
-    crate::live::client::exec_to_end(&name, req, report_fd)
+    }
+}
+
+/// [`elect`], then connect to the group's sandbox. A group whose supervisor
+/// was killed keeps its entry until its last process is gone: found ready,
+/// then unreachable. That is not this peer's failure: elect again (the
+/// entry goes, one peer builds the group anew) until the timeout.
+fn elect_and_connect(plan: &Plan, name: &str, count: u32, timeout_ms: u32) -> Result<OwnedFd, SetupError> {
+    let sys = LinuxSys;
+    let deadline = sys.monotonic_ms() + timeout_ms as u64;
+    loop {
+        let left = deadline.saturating_sub(sys.monotonic_ms()).max(1);
+        elect(plan, name, count, left.min(timeout_ms as u64) as u32)?;
+        match crate::live::client::connect(name) {
+            Ok(conn) => return Ok(conn),
+            Err(e) if matches!(e.code, Code::SandboxNotFound | Code::SandboxClosed) && sys.monotonic_ms() < deadline => {
+                let _ = sys.poll(&[], 20);
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The running sandbox of the caller's whose pid 1 is `pid` or an ancestor

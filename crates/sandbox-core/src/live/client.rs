@@ -133,7 +133,14 @@ fn exec_main(args: &[String]) -> ! {
 /// Start `req` in the running sandbox `name` with this process's stdio (or
 /// terminal), report `started` (or the error) on `report_fd`, pass signals
 /// on and exit with the program's status.
-pub fn exec_to_end(name: &str, mut req: ExecRequest, report_fd: Option<Fd>) -> ! {
+pub fn exec_to_end(name: &str, req: ExecRequest, report_fd: Option<Fd>) -> ! {
+    let conn = connect(name).unwrap_or_else(|e| fail(report_fd, e));
+    exec_connected(conn, name, req, report_fd)
+}
+
+/// [`exec_to_end`] on a connection [`connect`] already made (a `--join`
+/// peer retries the connection while a dead group's entry goes away).
+pub fn exec_connected(conn: OwnedFd, name: &str, mut req: ExecRequest, report_fd: Option<Fd>) -> ! {
     let name = name.to_string();
     let sys = LinuxSys;
     let saved = if req.tty {
@@ -148,7 +155,6 @@ pub fn exec_to_end(name: &str, mut req: ExecRequest, report_fd: Option<Fd>) -> !
     } else {
         None
     };
-    let conn = connect(&name).unwrap_or_else(|e| fail(report_fd, e));
     let conn = conn.as_raw_fd();
     let stdio: &[Fd] = if req.tty { &[] } else { &[0, 1, 2] };
     if let Err(e) = net::send(conn, &Request::Exec(req.clone()).to_bytes(), stdio) {
