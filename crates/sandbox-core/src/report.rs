@@ -50,7 +50,7 @@ pub enum Report {
 }
 
 /// What was refused, told apart by its `kind`. The `--report` file's lines
-/// are these; other kinds (`syscall`, `limit`, `write`) join as variants.
+/// are these; other kinds (`syscall`, `write`) join as variants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Denial {
@@ -67,6 +67,9 @@ pub enum Denial {
         /// Through which proxy: `http` or `socks`.
         via: String,
     },
+    /// A limit of plan.limits that ended the program (the same as the
+    /// `limithit` line, in the report's vocabulary).
+    Limit { limit: crate::plan::LimitKind },
 }
 
 /// An `error` line: the failure's stable code and where it applies.

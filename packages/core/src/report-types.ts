@@ -87,28 +87,33 @@ export type TaintOutcome = 'restored' | 'quarantined' | 'left' | 'failed';
 export type LimitKind = 'memory' | 'pids' | 'timeout';
 /**
  * What was refused, told apart by its `kind`. The `--report` file's lines
- * are these; other kinds (`syscall`, `limit`, `write`) join as variants.
+ * are these; other kinds (`syscall`, `write`) join as variants.
  */
-export type Denial = {
-  /**
-   * The host as the program asked for it (a name or an address).
-   */
-  host: string;
-  kind: 'network';
-  port: number;
-  /**
-   * Why, in words.
-   */
-  reason: string;
-  /**
-   * The rule that refused it; absent when no allow rule covered it.
-   */
-  rule?: string;
-  /**
-   * Through which proxy: `http` or `socks`.
-   */
-  via: string;
-};
+export type Denial =
+  | {
+      /**
+       * The host as the program asked for it (a name or an address).
+       */
+      host: string;
+      kind: 'network';
+      port: number;
+      /**
+       * Why, in words.
+       */
+      reason: string;
+      /**
+       * The rule that refused it; absent when no allow rule covered it.
+       */
+      rule?: string;
+      /**
+       * Through which proxy: `http` or `socks`.
+       */
+      via: string;
+    }
+  | {
+      kind: 'limit';
+      limit: LimitKind;
+    };
 
 /**
  * Setup failed (the launcher or pid 1 then exits 125, or 126/127 for `E_EXEC`).

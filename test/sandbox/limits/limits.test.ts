@@ -119,6 +119,15 @@ describe('timeout and rlimits (no cgroup needed)', () => {
     expect(r.stderr).toContain('limit: timeout');
     const lib = await run({ argv: ['/bin/sleep', '30'], ops: BASE_OPS(), limits: { timeout: 500 } });
     expect(lib.limit).toBe('timeout');
+    expect(lib.denials).toEqual([]);
+  });
+
+  test('with a report, the limit is a line of it too: --report - and the library\'s denials', async () => {
+    const r = await sh('sleep 30', ['--timeout', '1s', '--report', '-']);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('{'));
+    expect(lines.map((l) => JSON.parse(l))).toEqual([{ kind: 'limit', limit: 'timeout' }]);
+    const lib = await run({ argv: ['/bin/sleep', '30'], ops: BASE_OPS(), limits: { timeout: 500 }, report: true });
+    expect([lib.limit, lib.denials]).toEqual(['timeout', [{ kind: 'limit', limit: 'timeout' }]]);
   });
 
   test('a program that ends in time has no limit in its result', async () => {

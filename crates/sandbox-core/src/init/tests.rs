@@ -742,6 +742,33 @@ fn launcher_kills_the_sandbox_at_its_timeout() {
     s.done();
 }
 
+/// plan.report with a limit hit: the `limithit` line, then the same as a `denied` line of the report.
+#[test]
+fn a_limit_hit_is_a_report_line_too_when_the_plan_asks_for_a_report() {
+    let mut p = plan();
+    p.limits = Some(crate::plan::Limits { timeout_ms: Some(500), ..Default::default() });
+    p.report = true;
+    let mut l = lcx(&p);
+    l.report_fd = Some(9);
+    let s = Script::new(vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c(FLAGS, Ret::Int(4242)),
+        c("write_fd(9, \"{\\\"event\\\":\\\"spawned\\\",\\\"pid\\\":4242}\\n\")", Ret::Ok),
+        c("monotonic_ms()", Ret::Int(10_000)),
+        c("monotonic_ms()", Ret::Int(10_100)),
+        c("wait_signal(Some(400))", Ret::Signal(None)),
+        c("monotonic_ms()", Ret::Int(10_500)),
+        c("kill(4242, 9)", Ret::Ok),
+        c("wait_signal(None)", Ret::Signal(Some(libc::SIGCHLD))),
+        c("reap()", Ret::Reaped(4242, ExitStatus::Signaled(9))),
+        c("write_fd(9, \"{\\\"event\\\":\\\"limithit\\\",\\\"limit\\\":\\\"timeout\\\"}\\n\")", Ret::Ok),
+        c("write_fd(9, \"{\\\"event\\\":\\\"denied\\\",\\\"kind\\\":\\\"limit\\\",\\\"limit\\\":\\\"timeout\\\"}\\n\")", Ret::Ok),
+    ]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &l)), 137);
+    s.done();
+}
+
 /// plan.limits with a cgroup: made first, entered for the clone and left, read and removed after.
 #[test]
 fn launcher_runs_pid1_in_its_cgroup_and_removes_it() {

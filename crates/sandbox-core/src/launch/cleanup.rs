@@ -66,6 +66,9 @@ impl Cleanup {
         }
         if let (Some(limit), Some(fd)) = (limit, cx.report_fd) {
             let _ = Report::LimitHit { limit }.send(sys, fd);
+            if cx.plan.report {
+                let _ = Report::Denied(crate::report::Denial::Limit { limit }).send(sys, fd);
+            }
         }
         if let Some(fd) = cx.plan.status_fd {
             let _ = sys.write_fd(fd, format!("{{ \"exit-code\": {code} }}\n").as_bytes());
