@@ -27,6 +27,29 @@ pub struct LinuxSys;
 /// `fuse_mount_detached`'s child: a user and mount namespace of its own
 /// (0 → the caller, as ch-run's outer namespace), then the new mount API,
 /// so the mount exists in no namespace until pid 1 attaches it.
+/// fork(2) a child that dies with its parent: in the child, the parent-death
+/// signal is SIGKILL, and a parent already gone before it took effect makes
+/// the child `_exit(lost)`. The child's pid in the parent, 0 in the child.
+///
+/// # Safety
+/// The caller is single-threaded; what the child may do after it is the
+/// caller's to restrict.
+unsafe fn fork_dying_with_caller(lost: i32) -> SysResult<i32> {
+    let parent = unistd::getpid().as_raw();
+    // SAFETY: the caller's contract.
+    let pid = check(unsafe { libc::fork() } as libc::c_long)? as i32;
+    if pid == 0 {
+        // SAFETY: raw calls in the fork child on valid arguments; _exit never returns.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            if libc::getppid() != parent {
+                libc::_exit(lost);
+            }
+        }
+    }
+    Ok(pid)
+}
+
 fn fuse_helper(sys: &LinuxSys, sock: Fd, uid: u32, gid: u32, options: &[(&str, &str)]) -> SysResult<()> {
     const FSCONFIG_SET_STRING: libc::c_uint = 1;
     const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
@@ -777,21 +800,16 @@ impl Sys for LinuxSys {
         let args = argv.iter().map(|a| cstr(a)).collect::<SysResult<Vec<CString>>>()?;
         let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
         ptrs.push(std::ptr::null());
-        let parent = unistd::getpid().as_raw();
         // The server reads nothing from the caller's terminal or pipe.
         let null = open_owned("/dev/null", libc::O_RDWR, 0)?;
         // SAFETY: the launcher is single-threaded; the child makes only
         // async-signal-safe calls on memory prepared above, then execs or _exits.
-        let pid = check(unsafe { libc::fork() } as libc::c_long)? as i32;
+        let pid = unsafe { fork_dying_with_caller(127) }?;
         if pid > 0 {
             return Ok(pid);
         }
         // SAFETY: raw calls in the fork child, on valid arguments.
         unsafe {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-            if libc::getppid() != parent {
-                libc::_exit(127);
-            }
             libc::setsid();
             libc::dup2(null.as_raw_fd(), 0);
             let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -1036,22 +1054,15 @@ impl Sys for LinuxSys {
     }
 
     fn fork_child(&self, child: &mut dyn FnMut() -> i32) -> SysResult<i32> {
-        let parent = unistd::getpid().as_raw();
         // SAFETY: the caller is single-threaded (the launcher), so the child
         // may go on with the whole runtime: allocation, threads.
-        let pid = check(unsafe { libc::fork() } as libc::c_long)? as i32;
+        let pid = unsafe { fork_dying_with_caller(125) }?;
         if pid > 0 {
             return Ok(pid);
         }
-        // SAFETY: raw calls in the fork child on valid arguments; _exit never returns.
-        unsafe {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-            if libc::getppid() != parent {
-                libc::_exit(125);
-            }
-            let code = child();
-            libc::_exit(code)
-        }
+        let code = child();
+        // SAFETY: leave the fork child without running the launcher's exit path.
+        unsafe { libc::_exit(code) }
     }
 
     fn exit(&self, code: i32) -> ! {
