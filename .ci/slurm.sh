@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A one-node Slurm cluster on this machine for test/sandbox/hpc/slurm.test.ts
 # (srun -n 4 sandboxctl run --join): Debian's slurm-wlm and munge, munged,
-# slurmctld and slurmd on localhost, CPUs=2 (srun -n 4 --overcommit).
+# slurmctld and slurmd on localhost, CPUs=2 (srun -n 4 --overcommit), task/affinity
+# so `srun --cpu-bind` binds each task (a --join rank must keep its binding).
 # Idempotent: re-runs reuse what runs and is healthy, restart what is not;
 # works in a fresh mount namespace (every runtime directory is made here).
 # Run as root. `.ci/slurm.sh stop` stops the daemons.
@@ -41,7 +42,7 @@ AuthType=auth/munge
 CredType=cred/munge
 MpiDefault=none
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=task/affinity
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 SchedulerType=sched/builtin

@@ -1,4 +1,6 @@
-import { checkJoinTag, countFromEnv, joinArgs, parseJoinCount, parseJoinPid, resolveJoin, tagFromEnv } from '../src/launcher/join';
+import { createServer } from 'node:net';
+import { openSync, closeSync } from 'node:fs';
+import { checkJoinTag, countFromEnv, joinArgs, parseJoinCount, parseJoinPid, pmiFd, resolveJoin, tagFromEnv } from '../src/launcher/join';
 import { SandboxError } from '../src/errors';
 
 const usage = (f: () => unknown, message: RegExp) => {
@@ -84,5 +86,29 @@ describe('defaults from the environment, as ch-run reads them', () => {
   test("sandboxctl-init join's arguments", () => {
     expect(joinArgs({ kind: 'group', count: 4, tag: '7.0', timeoutMs: 30_000 })).toEqual(['--tag', '7.0', '--count', '4', '--timeout-ms', '30000']);
     expect(joinArgs({ kind: 'pid', pid: 9 })).toEqual(['--pid', '9']);
+  });
+});
+
+describe("PMI_FD: a rank's PMI-2 socket is passed only when it is an open socket", () => {
+  test('an open socket is passed at its number', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+      expect(fd).toBeGreaterThan(2);
+      expect(pmiFd({ PMI_FD: String(fd) })).toBe(fd);
+    } finally {
+      server.close();
+    }
+  });
+  test('a regular file, a closed fd, stdio, a number out of range or not a number is not', () => {
+    const file = openSync(__filename, 'r');
+    try {
+      expect(pmiFd({ PMI_FD: String(file) })).toBeUndefined();
+    } finally {
+      closeSync(file);
+    }
+    expect(pmiFd({ PMI_FD: String(file) })).toBeUndefined();
+    for (const v of [undefined, '', '1', '2', '1024', '99999', '-4', '4x', ' 4']) expect(pmiFd({ PMI_FD: v })).toBeUndefined();
   });
 });

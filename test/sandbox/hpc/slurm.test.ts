@@ -6,7 +6,9 @@
  * four ranks without --join must not. `sbatch --wait` of a script doing
  * the same. Run as root and as the unprivileged user (srun runs the tasks
  * as its caller). Outside CI a machine without srun skips with the reason;
- * in CI (CI=true) a missing or down cluster fails.
+ * in CI (CI=true) a missing or down cluster fails. srun runs with --quiet:
+ * a job queued while the previous one's node is still completing prints
+ * "queued and waiting for resources", which is not an error.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,7 +57,7 @@ function ranks(stdout: string): Array<{ rank: string; pid: string; seen: number;
 
 suite('srun -n 4 sandboxctl run --image IMG.sqfs', () => {
   test('--join: the four ranks share mount, user and pid namespaces and each sees the three others', () => {
-    const r = spawnSync('srun', ['-n', '4', '--overcommit', '-t', '2', ...runArgs(true)], { encoding: 'utf8', cwd: base, timeout: 90_000 });
+    const r = spawnSync('srun', ['--quiet', '-n', '4', '--overcommit', '-t', '2', ...runArgs(true)], { encoding: 'utf8', cwd: base, timeout: 90_000 });
     expect([r.status, r.stderr]).toEqual([0, '']);
     const out = ranks(r.stdout);
     expect(out.map((o) => o.rank).sort()).toEqual(['0', '1', '2', '3']);
@@ -65,12 +67,50 @@ suite('srun -n 4 sandboxctl run --image IMG.sqfs', () => {
   });
 
   test('without --join: four sandboxes, none sees another', () => {
-    const r = spawnSync('srun', ['-n', '4', '--overcommit', '-t', '2', ...runArgs(false)], { encoding: 'utf8', cwd: base, timeout: 90_000 });
+    const r = spawnSync('srun', ['--quiet', '-n', '4', '--overcommit', '-t', '2', ...runArgs(false)], { encoding: 'utf8', cwd: base, timeout: 90_000 });
     expect([r.status, r.stderr]).toEqual([0, '']);
     const out = ranks(r.stdout);
     expect(out).toHaveLength(4);
     expect(new Set(out.map((o) => o.ns)).size).toBe(4);
     for (const o of out) expect(o.seen).toBe(0);
+  });
+
+  test("--join: each rank keeps its own CPU binding (srun --cpu-bind), not the first rank's", () => {
+    const rank = 'echo "rank=$SLURM_PROCID $(grep Cpus_allowed_list /proc/self/status | tr -d "\t ")"; sleep 1';
+    // Rank 0 on CPU 1 and rank 1 on CPU 0: whoever builds the sandbox, each program keeps its own.
+    const r = spawnSync('srun', ['--quiet', '-n', '2', '--cpu-bind=map_cpu:1,0', '-t', '2', process.execPath, CLI, 'run', '--no-config', '--image', sqfs, '--join', '--', '/bin/sh', '-c', rank], {
+      encoding: 'utf8',
+      cwd: base,
+      timeout: 90_000,
+    });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(r.stdout.split('\n').filter(Boolean).sort()).toEqual(['rank=0 Cpus_allowed_list:1', 'rank=1 Cpus_allowed_list:0']);
+  });
+
+  test("--join under srun --mpi=pmi2: each rank's PMI_FD reaches its program and speaks PMI-2 with srun", () => {
+    // PMI-2's wire protocol in busybox sh: the PMI-1 style init line, then a
+    // length-prefixed fullinit; srun answers with this rank's rank and the job's size.
+    const rank = [
+      'printf "cmd=init pmi_version=2 pmi_subversion=0\\n" >&$PMI_FD',
+      'read -r init <&$PMI_FD',
+      'msg="cmd=fullinit;pmijobid=$PMI_JOBID;pmirank=$PMI_RANK;threaded=FALSE;"',
+      'printf "%-6d%s" ${#msg} "$msg" >&$PMI_FD',
+      'len=$(dd bs=1 count=6 <&$PMI_FD 2>/dev/null)',
+      'reply=$(dd bs=1 count=$len <&$PMI_FD 2>/dev/null)',
+      'echo "rank=$SLURM_PROCID fd=$(readlink /proc/self/fd/$PMI_FD | cut -d: -f1) init=$init reply=$reply"',
+      'sleep 1',
+    ].join('; ');
+    const r = spawnSync('srun', ['--quiet', '--mpi=pmi2', '-n', '2', '--overcommit', '-t', '2', process.execPath, CLI, 'run', '--no-config', '--image', sqfs, '--join', '--', '/bin/sh', '-c', rank], {
+      encoding: 'utf8',
+      cwd: base,
+      timeout: 90_000,
+    });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    const lines = r.stdout.split('\n').filter(Boolean).sort();
+    expect(lines).toHaveLength(2);
+    lines.forEach((line, i) => {
+      expect(line).toMatch(new RegExp(`^rank=${i} fd=socket init=cmd=response_to_init rc=0 pmi_version=2 pmi_subversion=0 reply=cmd=fullinit-response;rc=0;.*;rank=${i};size=2;`));
+    });
   });
 
   test('sbatch --wait of a script that does the same', () => {

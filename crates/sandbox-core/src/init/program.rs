@@ -46,6 +46,7 @@ pub fn start(sys: &dyn Sys, cx: &InitContext, umask: u32, tty: Option<Fd>, env: 
         argv0: plan.argv0.clone(),
         fds: plan.fds.iter().map(|f| (f.fd, f.target.unwrap_or(f.fd))).collect(),
         tty,
+        cpus: Vec::new(),
     };
     let program = sys.spawn(&exec).map_err(|(_, failure)| spawn_failed(&exec, failure))?;
     // The program holds the slave now; when it and its children close it,

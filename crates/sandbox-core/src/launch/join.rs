@@ -38,18 +38,38 @@ pub enum JoinHow {
     Pid(i32),
 }
 
+/// What `join` is told on its command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinArgs {
+    pub plan_fd: Fd,
+    pub how: JoinHow,
+    /// `--pass-fd FROM:TO`: this process's fd FROM becomes the program's fd
+    /// TO (the launcher passes a rank's `PMI_FD`, PMI-2's socket to srun).
+    pub pass: Vec<(Fd, Fd)>,
+}
+
+/// The most fds `--pass-fd` passes.
+const MAX_PASS: usize = 8;
+
 fn fail(report_fd: Option<Fd>, e: SetupError) -> ! {
     crate::report::error(&LinuxSys, report_fd, &Error::from(e));
     LinuxSys.exit(EXIT_SETUP)
 }
 
 fn usage(report_fd: Option<Fd>, msg: &str) -> ! {
-    fail(report_fd, SetupError::new(Code::Usage, format!("{msg}\nusage: sandboxctl-init join --plan-fd N (--tag TAG --count N --timeout-ms MS | --pid PID)")))
+    fail(
+        report_fd,
+        SetupError::new(
+            Code::Usage,
+            format!("{msg}\nusage: sandboxctl-init join --plan-fd N (--tag TAG --count N --timeout-ms MS | --pid PID) [--pass-fd FROM:TO]..."),
+        ),
+    )
 }
 
-/// Parse `join`'s arguments: the plan fd and how to join.
-pub fn parse(args: &[String]) -> Result<(Fd, JoinHow), String> {
+/// Parse `join`'s arguments: the plan fd, how to join, the fds to pass.
+pub fn parse(args: &[String]) -> Result<JoinArgs, String> {
     let (mut fd, mut tag, mut count, mut timeout, mut pid) = (None, None, None, 30_000u32, None);
+    let mut pass: Vec<(Fd, Fd)> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let v = it.next().ok_or_else(|| format!("{a} needs a value"))?;
@@ -60,6 +80,15 @@ pub fn parse(args: &[String]) -> Result<(Fd, JoinHow), String> {
             "--count" => count = Some(num("--count")?),
             "--timeout-ms" => timeout = num("--timeout-ms")?,
             "--pid" => pid = Some(num("--pid")? as i32),
+            "--pass-fd" => {
+                let bad = || format!("bad --pass-fd {v:?}: give FROM:TO, fd numbers from 3 to 1023, each TO once, at most {MAX_PASS}");
+                let (from, to) = v.split_once(':').ok_or_else(bad)?;
+                let (from, to) = (from.parse::<Fd>().map_err(|_| bad())?, to.parse::<Fd>().map_err(|_| bad())?);
+                if !(3..1024).contains(&from) || !(3..1024).contains(&to) || pass.iter().any(|&(_, t)| t == to) || pass.len() == MAX_PASS {
+                    return Err(bad());
+                }
+                pass.push((from, to));
+            }
             s => return Err(format!("unknown option {s}")),
         }
     }
@@ -72,7 +101,28 @@ pub fn parse(args: &[String]) -> Result<(Fd, JoinHow), String> {
         }
         _ => return Err("give --tag, --count (at least 1) and --timeout-ms, or --pid alone".into()),
     };
-    Ok((fd, how))
+    if pass.iter().any(|&(from, to)| from == fd || to == fd) {
+        return Err(format!("--pass-fd cannot name the plan fd {fd}"));
+    }
+    Ok(JoinArgs { plan_fd: fd, how, pass })
+}
+
+/// Put each passed fd on its number in this process (the client sends fds
+/// by their numbers here, which are the program's), close-on-exec like
+/// every fd of ours; a source that is not open is an error.
+pub fn place_passed(sys: &dyn Sys, pass: &[(Fd, Fd)]) -> Result<Vec<Fd>, SetupError> {
+    let err = |from: Fd, e: crate::sys::Errno| SetupError::new(Code::Usage, format!("--pass-fd {from}: the fd is not open ({e})"));
+    // First out of the way (a source may be another's target), then on their numbers.
+    let mut moved = Vec::with_capacity(pass.len());
+    for &(from, to) in pass {
+        moved.push((sys.dup_above(from, 1024).map_err(|e| err(from, e))?, to));
+        let _ = sys.close(from);
+    }
+    for &(tmp, to) in &moved {
+        sys.dup_onto(tmp, to).map_err(|e| err(tmp, e))?;
+        let _ = sys.close(tmp);
+    }
+    Ok(moved.iter().map(|&(_, to)| to).collect())
 }
 
 /// The registry name of group `tag`.
@@ -87,8 +137,19 @@ pub fn group_name(tag: &str) -> Result<String, String> {
 
 /// The program request of this peer: its plan's argv, its own environment
 /// through the plan's policy (pid 1 applies the ch-run steps), its cwd.
-pub fn request(plan: &Plan, launcher_env: &[String], peer: bool) -> ExecRequest {
-    ExecRequest { argv: plan.argv.clone(), env: super::program_env(plan, launcher_env), clear_env: true, cwd: plan.cwd.clone(), peer, ..Default::default() }
+/// A rank keeps its own CPU binding (srun's `--cpu-bind`, mpirun's
+/// `--bind-to`) and its passed fds, as it would entering the namespaces itself.
+pub fn request(plan: &Plan, launcher_env: &[String], peer: bool, cpus: Vec<u32>, pass_fds: Vec<Fd>) -> ExecRequest {
+    ExecRequest {
+        argv: plan.argv.clone(),
+        env: super::program_env(plan, launcher_env),
+        clear_env: true,
+        cwd: plan.cwd.clone(),
+        peer,
+        cpus,
+        pass_fds,
+        ..Default::default()
+    }
 }
 
 /// What a join refuses in a plan before anything starts.
@@ -138,7 +199,7 @@ pub fn main(args: &[String]) -> ! {
     if LinuxSys.getppid() != parent {
         LinuxSys.exit(EXIT_SETUP);
     }
-    let (fd, how) = parse(args).unwrap_or_else(|m| usage(None, &m));
+    let JoinArgs { plan_fd: fd, how, pass } = parse(args).unwrap_or_else(|m| usage(None, &m));
     let bytes = super::entry::read_plan(&super::entry::PlanInput::Fd(fd)).unwrap_or_else(|e| fail(None, e));
     let report_fd = Some(fd);
     let plan = validate::check(&bytes).unwrap_or_else(|e| {
@@ -146,16 +207,18 @@ pub fn main(args: &[String]) -> ! {
         LinuxSys.exit(EXIT_SETUP)
     });
     check_plan(&plan).unwrap_or_else(|e| fail(report_fd, e));
+    let pass_fds = place_passed(&LinuxSys, &pass).unwrap_or_else(|e| fail(report_fd, e));
+    let cpus = crate::sys::affinity();
     let env = super::entry::environment();
     match how {
         JoinHow::Pid(pid) => {
             let name = find_by_pid(pid).unwrap_or_else(|e| fail(report_fd, e));
-            crate::live::client::exec_to_end(&name, request(&plan, &env, false), report_fd)
+            crate::live::client::exec_to_end(&name, request(&plan, &env, false, cpus, pass_fds), report_fd)
         }
         JoinHow::Group { tag, count, timeout_ms } => {
             let name = group_name(&tag).unwrap_or_else(|m| usage(report_fd, &m));
             let conn = elect_and_connect(&plan, &name, count, timeout_ms).unwrap_or_else(|e| fail(report_fd, e));
-            crate::live::client::exec_connected(conn, &name, request(&plan, &env, true), report_fd)
+            crate::live::client::exec_connected(conn, &name, request(&plan, &env, true, cpus, pass_fds), report_fd)
         }
     }
 }
@@ -307,9 +370,10 @@ mod tests {
     fn arguments_are_checked_before_anything() {
         assert_eq!(
             parse(&args(&["--plan-fd", "3", "--tag", "foo", "--count", "4", "--timeout-ms", "500"])).unwrap(),
-            (3, JoinHow::Group { tag: "foo".into(), count: 4, timeout_ms: 500 })
+            JoinArgs { plan_fd: 3, how: JoinHow::Group { tag: "foo".into(), count: 4, timeout_ms: 500 }, pass: vec![] }
         );
-        assert_eq!(parse(&args(&["--plan-fd", "3", "--pid", "77"])).unwrap(), (3, JoinHow::Pid(77)));
+        assert_eq!(parse(&args(&["--plan-fd", "3", "--pid", "77"])).unwrap(), JoinArgs { plan_fd: 3, how: JoinHow::Pid(77), pass: vec![] });
+        assert_eq!(parse(&args(&["--plan-fd", "3", "--pid", "77", "--pass-fd", "4:13", "--pass-fd", "5:4"])).unwrap().pass, vec![(4, 13), (5, 4)]);
         for bad in [
             &["--plan-fd", "3"][..],
             &["--tag", "foo", "--count", "4"],
@@ -320,6 +384,14 @@ mod tests {
             &["--plan-fd", "3", "--pid", "0"],
             &["--plan-fd", "3", "--tag", "foo", "--count", "2", "--timeout-ms", "0"],
             &["--plan-fd", "3", "--bogus", "1"],
+            &["--plan-fd", "3", "--pid", "7", "--pass-fd", "4"],
+            &["--plan-fd", "3", "--pid", "7", "--pass-fd", "4:x"],
+            &["--plan-fd", "3", "--pid", "7", "--pass-fd", "4:2"],
+            &["--plan-fd", "3", "--pid", "7", "--pass-fd", "1:9"],
+            &["--plan-fd", "3", "--pid", "7", "--pass-fd", "4:1024"],
+            &["--plan-fd", "3", "--pid", "7", "--pass-fd", "4:3"],
+            &["--plan-fd", "3", "--pid", "7", "--pass-fd", "3:9"],
+            &["--plan-fd", "3", "--pid", "7", "--pass-fd", "4:9", "--pass-fd", "5:9"],
         ] {
             assert!(parse(&args(bad)).is_err(), "{bad:?}");
         }
@@ -344,8 +416,9 @@ mod tests {
     fn a_peer_sends_its_own_environment_through_the_plan_policy() {
         let mut plan = Plan::new(vec!["true".into()]);
         plan.env.unset = vec!["SECRET".into()];
-        let r = request(&plan, &["SLURM_PROCID=3".into(), "SECRET=x".into()], true);
+        let r = request(&plan, &["SLURM_PROCID=3".into(), "SECRET=x".into()], true, vec![1], vec![13]);
         assert!(r.peer && r.clear_env);
+        assert_eq!((r.cpus, r.pass_fds), (vec![1], vec![13]));
         assert_eq!(r.env, vec!["SLURM_PROCID=3".to_string()]);
         assert_eq!(group_name("x").unwrap(), "join.x");
         assert!(group_name(&"a".repeat(59)).is_err());
@@ -357,6 +430,39 @@ mod tests {
             crate::report::Report::Error(crate::report::ErrorReport { code: Code::NameInUse, message: "taken".into(), op_index: None, path: None, hint: None })
                 .line();
         assert!(matches!(serde_json::from_str::<crate::report::Report>(&line), Ok(crate::report::Report::Error(r)) if r.code == Code::NameInUse));
+    }
+
+    #[test]
+    fn passed_fds_are_moved_out_of_the_way_then_placed_on_their_numbers() {
+        use crate::sys::script::{Ret, Script};
+        // 4 -> 5 and 5 -> 4: a swap, through copies above 1024.
+        let sys = Script::new(vec![
+            ("dup_above(4, 1024)", Ret::Fd(1024)),
+            ("close(4)", Ret::Ok),
+            ("dup_above(5, 1024)", Ret::Fd(1025)),
+            ("close(5)", Ret::Ok),
+            ("dup_onto(1024, 5)", Ret::Ok),
+            ("close(1024)", Ret::Ok),
+            ("dup_onto(1025, 4)", Ret::Ok),
+            ("close(1025)", Ret::Ok),
+        ]);
+        assert_eq!(place_passed(&sys, &[(4, 5), (5, 4)]).unwrap(), vec![5, 4]);
+        sys.done();
+        // A source that is not open is the caller's mistake, named.
+        let sys = Script::new(vec![("dup_above(9, 1024)", Ret::Err(libc::EBADF))]);
+        let e = place_passed(&sys, &[(9, 13)]).unwrap_err();
+        assert_eq!(e.code, Code::Usage);
+        assert!(e.to_string().contains("--pass-fd 9"), "{e}");
+        sys.done();
+        let sys = Script::new(vec![("dup_above(4, 1024)", Ret::Fd(1024)), ("close(4)", Ret::Ok), ("dup_onto(1024, 13)", Ret::Err(libc::EMFILE))]);
+        assert_eq!(place_passed(&sys, &[(4, 13)]).unwrap_err().code, Code::Usage);
+        sys.done();
+    }
+
+    #[test]
+    fn this_processs_cpus_are_read() {
+        let cpus = crate::sys::affinity();
+        assert!(!cpus.is_empty() && cpus.windows(2).all(|w| w[0] < w[1]), "{cpus:?}");
     }
 
     #[test]

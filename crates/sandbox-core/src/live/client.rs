@@ -156,8 +156,9 @@ pub fn exec_connected(conn: OwnedFd, name: &str, mut req: ExecRequest, report_fd
         None
     };
     let conn = conn.as_raw_fd();
-    let stdio: &[Fd] = if req.tty { &[] } else { &[0, 1, 2] };
-    if let Err(e) = net::send(conn, &Request::Exec(req.clone()).to_bytes(), stdio) {
+    // stdio, then the fds the program gets at the same numbers as here.
+    let stdio: Vec<Fd> = if req.tty { Vec::new() } else { vec![0, 1, 2] }.into_iter().chain(req.pass_fds.iter().copied()).collect();
+    if let Err(e) = net::send(conn, &Request::Exec(req.clone()).to_bytes(), &stdio) {
         fail(report_fd, SetupError::new(Code::SandboxClosed, format!("cannot reach sandbox {name}: {e}")));
     }
     let master = match reply(conn, &name) {

@@ -470,6 +470,21 @@ impl State<'_> {
             // A peer's own environment, through the same ch-run steps as the program's.
             env = crate::env::finish(self.sys, &self.defaults.steps, env).map_err(|e| (e.code, e.to_string(), EXIT_SETUP))?;
         }
+        // Passed fds land on numbers above stdio, each once, below the usual
+        // soft limit; the message carries exactly as many after stdio.
+        let stdio = if x.tty { 0 } else { 3 };
+        let mut seen = std::collections::BTreeSet::new();
+        if x.pass_fds.iter().any(|&n| !(3..1024).contains(&n) || !seen.insert(n)) {
+            return Err(usage("passed fds must be distinct numbers from 3 to 1023"));
+        }
+        if fds.len() < stdio || fds.len() - stdio != x.pass_fds.len() {
+            return Err(usage(if x.tty {
+                "exec with a tty passes only the fds it names (passFds)"
+            } else {
+                "exec without a tty passes stdin, stdout, stderr and the fds it names (passFds)"
+            }));
+        }
+        let passed = fds[stdio..].iter().copied().zip(x.pass_fds.iter().copied());
         let (tty, master) = if x.tty {
             let (m, s) = self
                 .sys
@@ -480,9 +495,6 @@ impl State<'_> {
             }
             (Some(s), Some(m))
         } else {
-            if fds.len() != 3 {
-                return Err(usage("exec without a tty passes exactly 3 fds (stdin, stdout, stderr)"));
-            }
             (None, None)
         };
         let exec = Exec {
@@ -493,8 +505,9 @@ impl State<'_> {
             new_session: true,
             umask: self.defaults.umask,
             argv0: None,
-            fds: if tty.is_some() { Vec::new() } else { vec![(fds[0], 0), (fds[1], 1), (fds[2], 2)] },
+            fds: if tty.is_some() { Vec::new() } else { vec![(fds[0], 0), (fds[1], 1), (fds[2], 2)] }.into_iter().chain(passed).collect(),
             tty,
+            cpus: x.cpus.clone(),
         };
         let spawned = self.sys.spawn(&exec);
         if let Some(s) = tty {
@@ -558,6 +571,35 @@ mod tests {
         let code = expect_exit(|| serve(&s, p, CHAN, program, defaults()));
         s.done();
         (code, s.logs())
+    }
+
+    fn state<'a>(s: &'a Script, p: &'a Plan) -> State<'a> {
+        State { sys: s, plan: p, defaults: defaults(), conns: Vec::new(), program: None, ended: None, deadline: None, stopping: false, group: None }
+    }
+
+    #[test]
+    fn an_exec_passes_its_named_fds_and_cpus_to_the_program_and_refuses_bad_counts() {
+        let p = plan(LiveEnd::Stop);
+        let x = ExecRequest { argv: vec!["rank".into()], cpus: vec![1], pass_fds: vec![13], ..Default::default() };
+        // stdio, then fd 40 as the program's 13, bound to CPU 1.
+        let s = Script::new(vec![c(r#"spawn(["rank"], cwd="/", session=true, cpus=[1], fds=[(40, 13)])"#, Ret::Int(7))]);
+        assert_eq!(state(&s, &p).exec(&x, &[20, 21, 22, 40]).unwrap(), (7, None));
+        s.done();
+        // Refused before anything is spawned: a missing or extra fd, a number
+        // on stdio or beyond 1023, one number twice.
+        let s = Script::new(Vec::<(String, Ret)>::new());
+        for (fds, pass) in [
+            (&[20, 21, 22][..], vec![13]),
+            (&[20, 21, 22, 40, 41][..], vec![13]),
+            (&[20, 21, 22, 40], vec![2]),
+            (&[20, 21, 22, 40], vec![1024]),
+            (&[20, 21, 22, 40, 41], vec![9, 9]),
+        ] {
+            let x = ExecRequest { argv: vec!["rank".into()], pass_fds: pass.clone(), ..Default::default() };
+            let (code, msg, status) = state(&s, &p).exec(&x, fds).unwrap_err();
+            assert_eq!((code, status), (Code::Usage, EXIT_SETUP), "{fds:?} {pass:?}: {msg}");
+        }
+        s.done();
     }
 
     #[test]

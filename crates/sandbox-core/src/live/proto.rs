@@ -80,6 +80,15 @@ pub struct ExecRequest {
     /// `env` gets the sandbox's ch-run environment steps.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub peer: bool,
+    /// The CPUs the program is bound to (a `--join` rank keeps its launcher's
+    /// binding, e.g. srun's `--cpu-bind`); empty: pid 1's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u32>,
+    /// The numbers, in the program, of the fds the message carries after
+    /// stdin, stdout and stderr (a `--join` rank's `PMI_FD`, PMI-2's socket to
+    /// its launcher).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_fds: Vec<i32>,
 }
 
 /// What pid 1 (or the supervisor, for `error`) answers.

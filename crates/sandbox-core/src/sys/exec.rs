@@ -147,6 +147,31 @@ pub(crate) fn exec_program(sys: &dyn Sys, progs: &[CString], argv: &[CString], e
     Err(err)
 }
 
+/// Bind the calling process to `cpus`. Best effort, as a binding is about
+/// speed, not safety: a CPU that is not in the sandbox's cpuset (or beyond
+/// the kernel's set size) leaves the inherited binding in place.
+unsafe fn set_affinity(cpus: &[u32]) {
+    let mut set: libc::cpu_set_t = std::mem::zeroed();
+    let max = (std::mem::size_of::<libc::cpu_set_t>() * 8) as u32;
+    for &cpu in cpus.iter().filter(|&&c| c < max) {
+        libc::CPU_SET(cpu as usize, &mut set);
+    }
+    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+}
+
+/// The CPUs the calling process may run on, in order.
+pub(crate) fn affinity() -> Vec<u32> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; the kernel fills it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) < 0 {
+            return Vec::new();
+        }
+        let max = (std::mem::size_of::<libc::cpu_set_t>() * 8) as u32;
+        (0..max).filter(|&c| libc::CPU_ISSET(c as usize, &set)).collect()
+    }
+}
+
 unsafe fn child(exec: &Exec, progs: &[CString], argv: &[CString], envp: &[CString], cwd: &CString, pipe: i32) -> ! {
     // Undo what init holds for itself: signal dispositions and the mask.
     if let Err(e) = reset_signals(&LinuxSys) {
@@ -161,6 +186,9 @@ unsafe fn child(exec: &Exec, progs: &[CString], argv: &[CString], envp: &[CStrin
         tty_stdio(tty, pipe);
     }
     libc::umask(exec.umask as libc::mode_t);
+    if !exec.cpus.is_empty() {
+        set_affinity(&exec.cpus);
+    }
     if libc::chdir(cwd.as_ptr()) < 0 {
         if exec.cwd_required {
             fail(pipe, STAGE_CHDIR, Errno::last().0);
@@ -290,6 +318,7 @@ mod tests {
             argv0: None,
             fds: Vec::new(),
             tty: None,
+            cpus: Vec::new(),
         }
     }
 

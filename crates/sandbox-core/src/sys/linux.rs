@@ -393,6 +393,25 @@ impl Sys for LinuxSys {
         unistd::close(fd).map_err(Errno::from)
     }
 
+    fn dup_above(&self, fd: Fd, min: Fd) -> SysResult<Fd> {
+        // SAFETY: fcntl on fd numbers; a closed fd fails with EBADF.
+        let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
+        if r < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(r)
+        }
+    }
+
+    fn dup_onto(&self, from: Fd, to: Fd) -> SysResult<()> {
+        // SAFETY: dup3 on fd numbers; a closed `from` fails with EBADF.
+        if unsafe { libc::dup3(from, to, libc::O_CLOEXEC) } < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(())
+        }
+    }
+
     fn stat(&self, path: &str) -> SysResult<FileKind> {
         Ok(kind_of(stat::stat(path)?.st_mode))
     }

@@ -8,6 +8,7 @@ mod linux;
 #[cfg(test)]
 pub mod script;
 
+pub(crate) use exec::affinity;
 pub(crate) use linux::bfd;
 pub use linux::{setup_signals, LinuxSys};
 
@@ -111,6 +112,9 @@ pub struct Exec {
     /// A pseudo-terminal slave (plan.tty): the program's stdin, stdout,
     /// stderr and controlling terminal, in a new session.
     pub tty: Option<Fd>,
+    /// The CPUs the program may run on (sched_setaffinity); empty: init's own.
+    /// A `--join` rank keeps the binding its launcher (srun's task) was given.
+    pub cpus: Vec<u32>,
 }
 
 /// A terminal's settings, saved to be put back.
@@ -182,6 +186,10 @@ pub trait Sys {
     /// open(2); O_CLOEXEC is always added.
     fn open(&self, path: &str, flags: i32) -> SysResult<Fd>;
     fn close(&self, fd: Fd) -> SysResult<()>;
+    /// fcntl(F_DUPFD_CLOEXEC): a copy of `fd` on the lowest free number >= `min`.
+    fn dup_above(&self, fd: Fd, min: Fd) -> SysResult<Fd>;
+    /// dup3(from, to, O_CLOEXEC): `from` on the number `to` (closed first if open).
+    fn dup_onto(&self, from: Fd, to: Fd) -> SysResult<()>;
     /// stat(2), following symlinks.
     fn stat(&self, path: &str) -> SysResult<FileKind>;
     /// lstat(2): a symlink is reported as one.

@@ -335,6 +335,16 @@ impl Sys for Script {
     fn close(&self, fd: Fd) -> SysResult<()> {
         self.unit(format!("close({fd})"))
     }
+    fn dup_above(&self, fd: Fd, min: Fd) -> SysResult<Fd> {
+        match self.next(format!("dup_above({fd}, {min})")) {
+            Ret::Fd(n) => Ok(n),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("dup_above: {r:?}"),
+        }
+    }
+    fn dup_onto(&self, from: Fd, to: Fd) -> SysResult<()> {
+        self.unit(format!("dup_onto({from}, {to})"))
+    }
     fn stat(&self, path: &str) -> SysResult<FileKind> {
         self.kind(format!("stat({})", q(path)))
     }
@@ -478,7 +488,9 @@ impl Sys for Script {
     }
     fn spawn(&self, exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
         let tty = exec.tty.map(|fd| format!(", tty={fd}")).unwrap_or_default();
-        match self.next(format!("spawn({:?}, cwd={}, session={}{tty})", exec.argv, q(&exec.cwd), exec.new_session)) {
+        let cpus = if exec.cpus.is_empty() { String::new() } else { format!(", cpus={:?}", exec.cpus) };
+        let fds = if exec.fds.len() > 3 { format!(", fds={:?}", &exec.fds[3..]) } else { String::new() };
+        match self.next(format!("spawn({:?}, cwd={}, session={}{tty}{cpus}{fds})", exec.argv, q(&exec.cwd), exec.new_session)) {
             Ret::Int(pid) => Ok(pid as i32),
             Ret::ExecFailed(pid, f) => Err((pid, f)),
             r => panic!("spawn: {r:?}"),

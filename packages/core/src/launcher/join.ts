@@ -5,6 +5,7 @@
  * which runs the election and passes each peer's program to the group's pid 1).
  */
 
+import { fstatSync } from 'node:fs';
 import { SandboxError } from '../errors';
 
 export interface JoinOptions {
@@ -92,6 +93,24 @@ export function parseJoinPid(value: number | string): number {
   const text = String(value);
   if (!/^[0-9]+$/.test(text) || Number(text) < 1 || Number(text) > INT_MAX) throw usage(`--join-pid: bad pid ${JSON.stringify(text)}`);
   return Number(text);
+}
+
+/**
+ * The fd a rank must keep (PMI-2's socket to its launcher: srun --mpi=pmi2
+ * and MPICH's hydra give each rank `PMI_FD`), or undefined. Only an open
+ * socket counts: the variable cannot hand any other file of ours to the
+ * sandbox.
+ */
+export function pmiFd(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const text = env.PMI_FD;
+  if (text === undefined || !/^[0-9]{1,4}$/.test(text)) return undefined;
+  const fd = Number(text);
+  if (fd < 3 || fd > 1023) return undefined;
+  try {
+    return fstatSync(fd).isSocket() ? fd : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `sandboxctl-init join`'s arguments after `--plan-fd 3`. */

@@ -20,9 +20,9 @@ import { assertArgv } from '../plan/argv';
 import type { Plan } from '../plan-types';
 import type { Denial, LimitKind, TaintFinding } from '../report-types';
 import type { ReadyReport, Report } from '../report-types';
-import { assertCallerFdsOpen, remapCallerFds } from './fds';
+import { assertCallerFdsOpen, FIRST_PASSED_FD, remapCallerFds } from './fds';
 import { resolveInit } from './init';
-import { joinArgs, type JoinSpec } from './join';
+import { joinArgs, pmiFd, type JoinSpec } from './join';
 import { ReportChannel } from './reports';
 import { assertTerminals, normalizeStdio, type StdioOption } from './terminal';
 
@@ -173,7 +173,10 @@ export class SandboxProcess {
       if (bad) throw new SandboxError('E_USAGE', `--join cannot be combined with ${what}`);
     }
     assertPlanJson(JSON.stringify(plan));
-    return new SandboxProcess(plan, resolveInit(), options, undefined, ['join', ...joinArgs(spec)]);
+    // A rank's PMI-2 socket goes along, after the plan's own fds, to reach the program at its number.
+    const pmi = pmiFd();
+    const pass = pmi === undefined ? [] : ['--pass-fd', `${FIRST_PASSED_FD + remapCallerFds(plan).fds.length}:${pmi}`];
+    return new SandboxProcess(plan, resolveInit(), options, undefined, ['join', ...joinArgs(spec), ...pass], pmi === undefined ? [] : [pmi]);
   }
 
   /**
@@ -187,7 +190,14 @@ export class SandboxProcess {
     return new SandboxProcess(null, resolveInit(), options, { args, tty: options.tty === true });
   }
 
-  private constructor(plan: Plan | null, init: string, options: LaunchOptions, client?: { args: readonly string[]; tty: boolean }, mode: readonly string[] = []) {
+  private constructor(
+    plan: Plan | null,
+    init: string,
+    options: LaunchOptions,
+    client?: { args: readonly string[]; tty: boolean },
+    mode: readonly string[] = [],
+    extraFds: readonly number[] = [],
+  ) {
     this.#options = options;
     this.#init = init;
     const stdio = normalizeStdio(options.stdio ?? 'pipe');
@@ -198,7 +208,7 @@ export class SandboxProcess {
     // process group, so the launcher gets its own session too: a terminal ^C then
     // reaches the program once, through whoever forwards it, not twice.
     const child = childProcess.spawn(init, client ? ['client', ...client.args] : mode.length > 0 ? [mode[0]!, '--plan-fd', '3', ...mode.slice(1)] : ['--plan-fd', '3'], {
-      stdio: [...stdio, 'pipe', ...callerFds],
+      stdio: [...stdio, 'pipe', ...callerFds, ...extraFds],
       env: { ...process.env },
       detached: plan?.newSession !== false,
     });
