@@ -7,24 +7,135 @@
 // The native addon stays outside (`@sandboxctl/native`: a .node file, loaded
 // only by the commands that need it). The library (`require('sandboxctl')`)
 // is still dist/index.js: users get the modules, the executable the bundle.
+//
+// Modules are evaluated on first use, not when they are required (as yarn
+// berry's bundle does with Babel's `lazy` CommonJS option): a
+// `const x_1 = require("y")` whose binding is only ever read as `x_1.name`
+// becomes a proxy that requires `y` on its first property read, and
+// `__exportStar(require("./plan"), exports)` defines one getter per name
+// (the names read here, at build time). So `sandboxctl run` evaluates run's
+// command, the plan code and clipanion, not `image`, `trust` (node:crypto),
+// `oci` or readline; Node's built-in modules the same (child_process, tty,
+// crypto: 5-12 ms each on the development VM).
+//
+// Last, the V8 code cache that bin/sandboxctl.js hands to the compiler
+// (dist/cli.cache): the bundle compiled as the executable compiles it, run
+// in this process on command lines that need no sandbox (help, plan,
+// explain), so the functions they ran are in it compiled. The bundle ends
+// with its key (a SHA-256 of its text), which the cache begins with.
 
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Script } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'packages/cli');
 
-await build({
-  entryPoints: [join(cli, 'dist/main.js')],
-  outfile: join(cli, 'dist/cli.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  external: ['@sandboxctl/native', '@sandboxctl/core/package.json'],
-  // Readable in a stack trace; minifying saved under a millisecond.
-  minify: false,
-  legalComments: 'inline',
-  logLevel: 'warning',
-});
+/** Built-in modules Node has loaded before any user code: nothing to defer. */
+const EAGER = new Set(['fs', 'node:fs', 'path', 'node:path']);
+
+/** `source` with each deferrable top-level require made lazy (see above). */
+export function lazyRequires(source, file) {
+  const requireHere = createRequire(file);
+  let out = source.replace(/^(const|var) ([A-Za-z_$][\w$]*) = require\((["'`])([^"'`]+)\3\);$/gm, (whole, kind, name, quote, id) => {
+    if (EAGER.has(id)) return whole;
+    // Every other mention of the binding must be a property read.
+    const uses = source.match(new RegExp(`(?<![\\w$.])${name.replace(/\$/g, '\\$')}(?![\\w$])(.)?`, 'g')) ?? [];
+    if (uses.length < 2 || !uses.slice(1).every((u) => u.endsWith('.'))) return whole;
+    return `${kind} ${name} = __sbxLazy(() => require(${quote}${id}${quote}));`;
+  });
+  out = out.replace(/^__exportStar\(require\("([^"]+)"\), exports\);$/gm, (whole, id) => {
+    const names = Object.keys(requireHere(id)).filter((n) => n !== 'default' && n !== '__esModule');
+    return `__sbxLazyExports(exports, () => require("${id}"), ${JSON.stringify(names)});`;
+  });
+  return out;
+}
+
+const LAZY_RUNTIME = `
+function __sbxLazy(load) {
+  let m;
+  const get = () => (m ??= load());
+  return new Proxy({}, {
+    get: (_, k) => get()[k],
+    set: (_, k, v) => ((get()[k] = v), true),
+    has: (_, k) => k in get(),
+    ownKeys: () => Reflect.ownKeys(get()),
+    getOwnPropertyDescriptor: (_, k) => {
+      const d = Reflect.getOwnPropertyDescriptor(get(), k);
+      return d && { ...d, configurable: true };
+    },
+  });
+}
+function __sbxLazyExports(exports, load, names) {
+  let m;
+  for (const n of names) {
+    if (!Object.prototype.hasOwnProperty.call(exports, n)) Object.defineProperty(exports, n, { enumerable: true, get: () => (m ??= load())[n] });
+  }
+}`;
+
+const lazyPlugin = {
+  name: 'lazy-requires',
+  setup(b) {
+    b.onLoad({ filter: /\.js$/ }, (args) => {
+      if (!args.path.startsWith(root)) return undefined;
+      return { contents: lazyRequires(readFileSync(args.path, 'utf8'), args.path), loader: 'js' };
+    });
+  },
+};
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await build({
+    entryPoints: [join(cli, 'dist/main.js')],
+    outfile: join(cli, 'dist/cli.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['@sandboxctl/native', '@sandboxctl/core/package.json'],
+    banner: { js: LAZY_RUNTIME.trim() },
+    plugins: [lazyPlugin],
+    // Readable in a stack trace; minifying saved under a millisecond.
+    minify: false,
+    legalComments: 'inline',
+    logLevel: 'warning',
+  });
+  await writeCodeCache(join(cli, 'dist/cli.js'), join(cli, 'dist/cli.cache'));
+}
+
+/** Appends the key to the bundle at `file` and writes its code cache to `out`. */
+async function writeCodeCache(file, out) {
+  const key = createHash('sha256').update(readFileSync(file)).digest('hex');
+  appendFileSync(file, `//# sandboxctl-code-cache-key=${key}\n`);
+  const source = readFileSync(file, 'utf8');
+  const script = new Script(Module.wrap(source), { filename: file });
+  const cliModule = { exports: {} };
+  script.runInThisContext().call(cliModule.exports, cliModule.exports, createRequire(file), cliModule, file, dirname(file));
+  const sink = () => new Writable({ write: (_chunk, _encoding, done) => done() });
+  // A small project as the working directory: the agent preset walks it.
+  const project = mkdtempSync(join(tmpdir(), 'sandboxctl-code-cache-'));
+  writeFileSync(join(project, 'package.json'), '{}\n');
+  const cwd = process.cwd();
+  process.chdir(project);
+  try {
+    for (const args of [
+      ['--help'],
+      ['run', '--help'],
+      ['explain', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--', 'true'],
+      ['plan', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--', 'true'],
+      ['plan', '--preset', 'agent', '--', 'true'],
+      ['plan', '--bind', '/nope-for-the-cache', '/x', '--', 'true'],
+    ]) {
+      await cliModule.exports.main(args, { stdout: sink(), stderr: sink(), colorDepth: 1 });
+    }
+  } finally {
+    process.chdir(cwd);
+    rmSync(project, { recursive: true, force: true });
+  }
+  writeFileSync(out, Buffer.concat([Buffer.from(`${key}\n`), script.createCachedData()]));
+}
