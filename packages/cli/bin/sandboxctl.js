@@ -50,7 +50,10 @@ function ownedDir(dir) {
   }
 }
 
-let cachedData = cached(join(__dirname, '../dist/cli.cache'));
+// The cache of the command named (scripts/bundle-cli.mjs), else the whole one.
+const word = process.argv[2];
+const named = word === undefined || word === '--help' || word === '-h' ? 'help' : /^[a-z]+$/.test(word) ? word : undefined;
+let cachedData = (named && cached(join(__dirname, `../dist/cli-${named}.cache`))) || cached(join(__dirname, '../dist/cli.cache'));
 let script = new Script(Module.wrap(source), { filename: file, cachedData });
 let userCache;
 if (cachedData === undefined || script.cachedDataRejected) {
