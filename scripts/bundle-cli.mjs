@@ -95,8 +95,9 @@ const lazyPlugin = {
  * (in a small project: the agent preset walks it): `cli-NAME.cache` serves
  * `sandboxctl NAME …`, `cli-help.cache` `sandboxctl [--help]`, `cli.cache`
  * every other command. V8 reads a whole cache before the first line runs
- * (about 1 ms per 30 KB on the development VM), so the commands people and
- * agents run all the time get one holding only what they run. A `run` here
+ * (the whole one: 12.8 ms, run's: 8.9 ms, mean of 5 on the loaded
+ * development VM), so the commands people and agents run all the time get
+ * one holding only what they run. A `run` here
  * starts a real sandbox where the build machine can; where it cannot, the
  * cache still holds the code up to the launcher's start.
  */
