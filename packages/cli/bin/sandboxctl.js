@@ -8,7 +8,7 @@
 // start after Node's own (bench/README.md, issue 15). The cache comes with
 // the package (dist/cli.cache, written at build time by the same Node);
 // when V8 refuses it (another Node version, other V8 flags) one made by
-// this Node is kept in the user's own cache directory instead. Each cache
+// this Node is kept in the user's own cache directory and used from then on. Each cache
 // begins with the key the bundle ends with (a hash of its text): V8 itself
 // checks only the text's length.
 
@@ -20,7 +20,10 @@ const { Script } = require('node:vm');
 const file = join(__dirname, '../dist/cli.js');
 const source = readFileSync(file, 'utf8');
 const KEY_MARK = '//# sandboxctl-code-cache-key=';
-const key = source.slice(source.lastIndexOf(KEY_MARK) + KEY_MARK.length).trim();
+const mark = source.lastIndexOf(KEY_MARK);
+const key = mark === -1 ? '' : source.slice(mark + KEY_MARK.length).trim();
+// A bundle without its key (built by hand) is compiled without any cache.
+const keyed = /^[0-9a-f]{64}$/.test(key);
 const header = Buffer.from(`${key}\n`);
 
 /** The V8 data in the cache at `path`, when it is for this bundle. */
@@ -31,13 +34,13 @@ function cached(path) {
   } catch {
     return undefined;
   }
-  return key.length === 64 && data.subarray(0, header.length).equals(header) ? data.subarray(header.length) : undefined;
+  return keyed && data.subarray(0, header.length).equals(header) ? data.subarray(header.length) : undefined;
 }
 
 /** The user's cache directory for this Node, when it is theirs alone. */
 function userCacheFile() {
   const base = process.env.XDG_CACHE_HOME || (process.env.HOME && join(process.env.HOME, '.cache'));
-  if (!base || !base.startsWith('/')) return undefined;
+  if (!keyed || !base || !base.startsWith('/')) return undefined;
   return join(base, 'sandboxctl', `cli-${key.slice(0, 16)}-${process.version}-${process.arch}.cache`);
 }
 
@@ -50,20 +53,16 @@ function ownedDir(dir) {
   }
 }
 
-// The cache of the command named (scripts/bundle-cli.mjs), else the whole one.
+// This Node's own cache when an earlier start had to make one (the shipped
+// caches were refused), else the cache of the command named
+// (scripts/bundle-cli.mjs), else the whole one.
+const userCache = userCacheFile();
+const mine = userCache && ownedDir(dirname(userCache)) ? cached(userCache) : undefined;
 const word = process.argv[2];
 const named = word === undefined || word === '--help' || word === '-h' ? 'help' : /^[a-z]+$/.test(word) ? word : undefined;
-let cachedData = (named && cached(join(__dirname, `../dist/cli-${named}.cache`))) || cached(join(__dirname, '../dist/cli.cache'));
-let script = new Script(Module.wrap(source), { filename: file, cachedData });
-let userCache;
-if (cachedData === undefined || script.cachedDataRejected) {
-  userCache = userCacheFile();
-  const mine = userCache && ownedDir(dirname(userCache)) ? cached(userCache) : undefined;
-  if (mine) {
-    script = new Script(Module.wrap(source), { filename: file, cachedData: mine });
-    if (!script.cachedDataRejected) userCache = undefined;
-  }
-}
+const cachedData = mine ?? ((named && cached(join(__dirname, `../dist/cli-${named}.cache`))) || cached(join(__dirname, '../dist/cli.cache')));
+const script = new Script(Module.wrap(source), { filename: file, cachedData });
+const keep = userCache !== undefined && (cachedData === undefined || script.cachedDataRejected);
 
 const cliModule = { exports: {} };
 script.runInThisContext().call(cliModule.exports, cliModule.exports, Module.createRequire(file), cliModule, file, dirname(file));
@@ -90,6 +89,6 @@ function keepCache() {
 
 cli.exitQuietlyOnBrokenPipe();
 cli.main(process.argv.slice(2)).then((status) => {
-  if (userCache) keepCache();
+  if (keep) keepCache();
   process.exitCode = status;
 });
