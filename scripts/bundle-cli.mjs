@@ -15,14 +15,14 @@
 // `__exportStar(require("./plan"), exports)` defines one getter per name
 // (the names read here, at build time). So `sandboxctl run` evaluates run's
 // command, the plan code and clipanion, not `image`, `trust` (node:crypto),
-// `oci` or readline; Node's built-in modules the same (child_process, tty,
-// crypto: 5-12 ms each on the development VM).
+// `oci` or readline; Node's built-in modules the same (on the development
+// VM child_process took 12 ms to load, tty 8, readline 5).
 //
-// Last, the V8 code cache that bin/sandboxctl.js hands to the compiler
-// (dist/cli.cache): the bundle compiled as the executable compiles it, run
-// in this process on command lines that need no sandbox (help, plan,
-// explain), so the functions they ran are in it compiled. The bundle ends
-// with its key (a SHA-256 of its text), which the cache begins with.
+// Last, the V8 code caches that bin/sandboxctl.js hands to the compiler
+// (CACHES below): the bundle compiled as the executable compiles it and run
+// on a command's usual command lines, so the functions they ran are in the
+// cache compiled. The bundle ends with its key (a SHA-256 of its text),
+// which each cache begins with.
 
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
@@ -46,9 +46,9 @@ export function lazyRequires(source, file) {
   const requireHere = createRequire(file);
   let out = source.replace(/^(const|var) ([A-Za-z_$][\w$]*) = require\((["'`])([^"'`]+)\3\);$/gm, (whole, kind, name, quote, id) => {
     if (EAGER.has(id)) return whole;
-    // Every other mention of the binding must be a property read.
+    // Every mention of the binding but this declaration must be a property read.
     const uses = source.match(new RegExp(`(?<![\\w$.])${name.replace(/\$/g, '\\$')}(?![\\w$])(.)?`, 'g')) ?? [];
-    if (uses.length < 2 || !uses.slice(1).every((u) => u.endsWith('.'))) return whole;
+    if (uses.length < 2 || uses.filter((u) => !u.endsWith('.')).length !== 1) return whole;
     return `${kind} ${name} = __sbxLazy(() => require(${quote}${id}${quote}));`;
   });
   out = out.replace(/^__exportStar\(require\("([^"]+)"\), exports\);$/gm, (whole, id) => {
