@@ -7,16 +7,18 @@
 //   the same small git project (a package.json and a source file), where an
 //   agent works: the agent preset walks the current directory for paths to
 //   protect, so a huge tree costs more (the repository itself: see README).
-// bwrap is in the table for scale.
+// bwrap is in the table for scale. `SANDBOXCTL_BENCH_CLI_BASELINE=FILE` adds
+// rows for another build's `bin/sandboxctl.js` (an older commit's), run the
+// same way in the same rounds: before and after side by side.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BWRAP_FULL, median, ms, quantile, since, table, which, interleave } from './lib.mjs';
 
-function timed(cmd, argv, cwd) {
+function timed(cmd, argv, cwd, env) {
   const t = ms();
-  const r = spawnSync(cmd, argv, { stdio: 'ignore', cwd });
+  const r = spawnSync(cmd, argv, { stdio: 'ignore', cwd, env });
   const dt = since(t);
   if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} exited ${r.status ?? r.signal}`);
   return dt;
@@ -46,6 +48,16 @@ export async function benchCli({ runs, root }) {
     { name: 'sandboxctl run --preset agent -- true (in a small project)', fn: () => timed(node, [cli, 'run', '--preset', 'agent', '--', 'true'], cwd), agent: true },
     { name: 'bwrap --ro-bind / / --proc --dev --unshare-all true (scale)', fn: () => timed('bwrap', [...BWRAP_FULL, 'true']) },
   ];
+  const baseline = process.env.SANDBOXCTL_BENCH_CLI_BASELINE;
+  if (baseline) {
+    // The baseline's own dependencies resolve from this checkout.
+    const env = { ...process.env, NODE_PATH: join(root, 'node_modules') };
+    variants.push(
+      { name: 'baseline: sandboxctl run --ro-bind / / --proc /proc --dev /dev -- true', fn: () => timed(node, [baseline, 'run', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--', 'true'], undefined, env) },
+      { name: 'baseline: sandboxctl --help', fn: () => timed(node, [baseline, '--help'], undefined, env) },
+      { name: 'baseline: sandboxctl run --preset agent -- true', fn: () => timed(node, [baseline, 'run', '--preset', 'agent', '--', 'true'], cwd, env) },
+    );
+  }
   if (srtBin) variants.push({ name: 'srt true (in the same project)', fn: () => timed(srtBin, ['true'], cwd), srt: true });
 
   const samples = await interleave(variants, runs, 3);

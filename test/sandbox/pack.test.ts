@@ -8,7 +8,7 @@
  * as root and as an unprivileged user.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ROOT, requireKernel } from './helpers';
 
@@ -54,6 +54,29 @@ beforeAll(() => {
 afterAll(() => {
   if (base) rmSync(base, { recursive: true, force: true });
 });
+
+/**
+ * Prints the code caches of the bundle in DIR (argv[1]), and the extra files
+ * named after it, that begin with the bundle's key and that V8 accepts.
+ */
+const CACHE_CHECK = `
+const { readFileSync, readdirSync } = require('node:fs');
+const { basename, join } = require('node:path');
+const Module = require('node:module');
+const { Script } = require('node:vm');
+const [dir, ...extra] = process.argv.slice(1);
+const file = join(dir, 'cli.js');
+const source = readFileSync(file, 'utf8');
+const key = source.slice(source.lastIndexOf('key=') + 4).trim();
+const ok = [];
+for (const cache of [...readdirSync(dir).filter((f) => f.endsWith('.cache')).sort().map((f) => join(dir, f)), ...extra]) {
+  const data = readFileSync(cache);
+  if (data.subarray(0, 65).toString() !== key + '\\n') continue;
+  const script = new Script(Module.wrap(source), { filename: file, cachedData: data.subarray(65) });
+  if (!script.cachedDataRejected) ok.push(basename(cache));
+}
+console.log(ok.join(' '));
+`;
 
 function sh(command: string, args: string[], cwd: string): SpawnSyncReturns<string> {
   return spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: 60_000 });
@@ -124,6 +147,30 @@ test(
     expect([cjs.stderr, cjs.stdout]).toEqual(['', '0\n']);
 
     expect(Date.now() - started).toBeLessThan(60_000);
+
+    // The CLI's bundle comes with V8 code caches made for it (scripts/bundle-cli.mjs):
+    // each begins with the key the bundle ends with, and this Node accepts each.
+    const dist = join(project, 'node_modules', 'sandboxctl', 'dist');
+    const accepts = sh(process.execPath, ['-e', CACHE_CHECK, dist], project);
+    expect([accepts.stderr, accepts.stdout]).toEqual(['', 'cli-doctor.cache cli-explain.cache cli-help.cache cli-run.cache cli.cache\n']);
+    const bin = join(project, 'node_modules', '.bin', 'sandboxctl');
+    expect(sh(process.execPath, [bin, '--help'], project).stdout).toMatch(/^sandboxctl - 0\.1\.0\n/);
+    // A cache V8 refuses (here: not V8's data at all) is not used: the CLI
+    // compiles the bundle and keeps a cache of its own in the user's cache
+    // directory (0700, the file 0600), which the next start uses.
+    const help = join(dist, 'cli-help.cache');
+    writeFileSync(help, Buffer.concat([readFileSync(help).subarray(0, 65), Buffer.alloc(4096, 0x5a)]));
+    const first = sh(process.execPath, [bin, '--help'], project);
+    expect([first.status, first.stderr]).toEqual([0, '']);
+    expect(first.stdout).toMatch(/^sandboxctl - 0\.1\.0\n/);
+    const mine = join(base, 'home', '.cache', 'sandboxctl');
+    expect(statSync(mine).mode & 0o777).toBe(0o700);
+    const kept = readdirSync(mine);
+    expect(kept).toEqual([expect.stringMatching(new RegExp(`^cli-[0-9a-f]{16}-${process.version.replace(/\./g, '\\.')}-${process.arch}\\.cache$`))]);
+    expect(statSync(join(mine, kept[0]!)).mode & 0o777).toBe(0o600);
+    const again = sh(process.execPath, ['-e', CACHE_CHECK, dist, join(mine, kept[0]!)], project);
+    expect([again.stderr, again.stdout]).toEqual(['', `cli-doctor.cache cli-explain.cache cli-run.cache cli.cache ${kept[0]}\n`]);
+    expect(sh(process.execPath, [bin, '--help'], project).stdout).toBe(first.stdout);
   },
-  90_000,
+  150_000,
 );

@@ -189,6 +189,14 @@ describe('spawn and run', () => {
     expect(existsSync(record)).toBe(false);
   });
 
+  it('checkPlan: false leaves the check to the launcher: its E_PLAN_INVALID rejects exited, the addon is not asked', async () => {
+    const handle = spawn({ argv: ['fake:plan-invalid'], ops: [{ kind: 'dir', target: '/d' }], checkPlan: false });
+    const error = await handle.exited.catch((e: unknown) => e);
+    expect(mockCheckPlan).not.toHaveBeenCalled();
+    expect(error).toBeInstanceOf(SandboxError);
+    expect(error).toMatchObject({ code: 'E_PLAN_INVALID', opIndex: 0, path: 'plan.ops[0].target', exitStatus: 125 });
+  });
+
   it('run rejects with E_INIT_MISSING when the launcher is not there', async () => {
     process.env.SANDBOXCTL_INIT = join(dir, 'no-such-init');
     await expect(run({ argv: ['true'] })).rejects.toMatchObject({ name: 'SandboxError', code: 'E_INIT_MISSING' });
