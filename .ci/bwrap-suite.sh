@@ -28,17 +28,26 @@ fetch() {
     echo "bwrap-suite: source already in $src"
     return
   fi
-  # shellcheck disable=SC1091
-  . /etc/os-release
+  # deb-src entries mirroring the machine's own deb entries (its distribution and
+  # suites, Debian's or Ubuntu's), in both of apt's formats.
   local list=/etc/apt/sources.list.d/sandboxctl-src.sources
-  if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
-    cat > "$list" <<EOF
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: ${VERSION_CODENAME}
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
+  if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -rqs '^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    {
+      for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] && [ "$f" != "$list" ] || continue
+        sed -n '/^Types:.*\bdeb\b/,/^$/p' "$f" | sed 's/^Types:.*/Types: deb-src/'
+        echo
+      done
+      for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        sed -n 's/^deb \(.*\)/deb-src \1/p' "$f"
+      done
+    } > "$list.tmp"
+    # One-line entries must live in a .list file.
+    grep '^deb-src ' "$list.tmp" > "${list%.sources}.list" || rm -f "${list%.sources}.list"
+    grep -v '^deb-src ' "$list.tmp" > "$list"
+    rm -f "$list.tmp"
+    grep -q '^Types: deb-src' "$list" || rm -f "$list"
     apt-get update -qq
   fi
   local need=()
