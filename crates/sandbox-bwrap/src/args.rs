@@ -287,7 +287,7 @@ impl State {
 
     fn setenv(&mut self, k: &str, v: &str) -> Result<(), String> {
         if k.is_empty() || k.contains('=') {
-            return Err(format!("setenv: {}", std::io::Error::from_raw_os_error(libc::EINVAL)));
+            return Err("setenv: Invalid argument".to_string());
         }
         self.opts.env.retain(|(n, _)| n != k);
         self.opts.env.push((k.to_string(), v.to_string()));
@@ -532,7 +532,7 @@ impl State {
                     Self::need(a, 1, "--unsetenv takes an argument")?;
                     let k = a[1].clone();
                     if k.is_empty() || k.contains('=') {
-                        return Err(format!("unsetenv: {}", std::io::Error::from_raw_os_error(libc::EINVAL)));
+                        return Err("unsetenv: Invalid argument".to_string());
                     }
                     self.opts.env.retain(|(n, _)| *n != k);
                     used = 1;
@@ -699,4 +699,269 @@ pub fn usage(prog: &str) -> String {
             "    --sandboxctl-defaults        Also apply sandboxctl's default seccomp filter and Landlock scopes\n",
         )
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &[&str]) -> Vec<String> {
+        s.iter().map(|a| a.to_string()).collect()
+    }
+
+    fn run(s: &[&str]) -> Result<Opts, String> {
+        let mut no_fd = |fd: i32| -> Result<Vec<u8>, String> { Err(format!("no fd {fd}")) };
+        match parse(&argv(s), vec![("HOME".into(), "/root".into()), ("FOO".into(), "x".into())], 0, &mut no_fd)? {
+            Parsed::Run(o) => Ok(*o),
+            p => panic!("not a run: {p:?}"),
+        }
+    }
+
+    fn err(s: &[&str]) -> String {
+        run(s).expect_err("argv should be refused")
+    }
+
+    #[test]
+    fn help_and_version_win_wherever_they_are() {
+        let mut no_fd = |_: i32| -> Result<Vec<u8>, String> { unreachable!() };
+        assert_eq!(parse(&argv(&["--bind", "/", "/", "--help", "--bogus"]), vec![], 0, &mut no_fd), Ok(Parsed::Help));
+        assert_eq!(parse(&argv(&["--version"]), vec![], 0, &mut no_fd), Ok(Parsed::Version));
+        assert!(usage("bwrap").starts_with("usage: bwrap [OPTIONS...] [--] COMMAND [ARGS...]\n\n    --help "));
+        assert!(usage("/x/y").starts_with("usage: /x/y "));
+    }
+
+    #[test]
+    fn ops_keep_argv_order_and_modifiers_apply_to_the_next_op() {
+        let o = run(&[
+            "--perms",
+            "0700",
+            "--dir",
+            "/a",
+            "--size",
+            "4096",
+            "--perms",
+            "1777",
+            "--tmpfs",
+            "/t",
+            "--ro-bind-try",
+            "/x",
+            "/y",
+            "--file",
+            "3",
+            "/f",
+            "sh",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.ops,
+            vec![
+                SetupOp::Dir { dest: "/a".into(), perms: 0o700 },
+                SetupOp::Tmpfs { dest: "/t".into(), perms: 0o1777, size: Some(4096) },
+                SetupOp::Bind { kind: BindKind::Ro, src: "/x".into(), dest: "/y".into(), allow_missing: true },
+                SetupOp::File { fd: 3, dest: "/f".into(), perms: 0o666, bind: None },
+            ]
+        );
+        assert_eq!(o.command, argv(&["sh"]));
+        let o = run(&["--bind-data", "4", "/b", "--ro-bind-data", "5", "/r", "--dir", "/d", "--tmpfs", "/t", "true"]).unwrap();
+        assert_eq!(o.ops[0], SetupOp::File { fd: 4, dest: "/b".into(), perms: 0o600, bind: Some(false) });
+        assert_eq!(o.ops[1], SetupOp::File { fd: 5, dest: "/r".into(), perms: 0o600, bind: Some(true) });
+        assert_eq!(o.ops[2], SetupOp::Dir { dest: "/d".into(), perms: 0o755 });
+        assert_eq!(o.ops[3], SetupOp::Tmpfs { dest: "/t".into(), perms: 0o755, size: None });
+    }
+
+    #[test]
+    fn double_dash_ends_options_and_defangs_what_follows() {
+        let o = run(&["--", "--dev-bind", "/dev", "/dev"]).unwrap();
+        assert!(o.ops.is_empty());
+        assert_eq!(o.command, argv(&["--dev-bind", "/dev", "/dev"]));
+        let o = run(&["--unshare-all", "--share-net", "ls", "--bind"]).unwrap();
+        assert!(o.unshare_pid && o.unshare_ipc && o.unshare_uts && o.unshare_user_try && o.unshare_cgroup_try && !o.unshare_net);
+        assert_eq!(o.command, argv(&["ls", "--bind"]));
+    }
+
+    #[test]
+    fn environment_edits_apply_in_order() {
+        let o = run(&["--setenv", "A", "1", "--unsetenv", "FOO", "--setenv", "HOME", "/h", "true"]).unwrap();
+        assert_eq!(o.env, vec![("A".into(), "1".into()), ("HOME".into(), "/h".into())]);
+        let o = run(&["--setenv", "A", "1", "--clearenv", "--setenv", "B", "2", "true"]).unwrap();
+        assert_eq!(o.env, vec![("B".into(), "2".into())]);
+    }
+
+    #[test]
+    fn overlay_sources_feed_the_next_overlay() {
+        let o = run(&["--overlay-src", "/l1", "--overlay-src", "/l2", "--ro-overlay", "/o", "--overlay-src", "/l3", "--overlay", "/u", "/w", "/p", "true"])
+            .unwrap();
+        assert_eq!(o.ops[0], SetupOp::Overlay { kind: OverlayKind::Ro, srcs: argv(&["/l1", "/l2"]), dest: "/o".into() });
+        assert_eq!(o.ops[1], SetupOp::Overlay { kind: OverlayKind::Rw { upper: "/u".into(), work: "/w".into() }, srcs: argv(&["/l3"]), dest: "/p".into() });
+    }
+
+    #[test]
+    fn caps_start_from_the_callers_and_apply_in_order() {
+        let mut no_fd = |_: i32| -> Result<Vec<u8>, String> { unreachable!() };
+        let p = parse(
+            &argv(&["--cap-drop", "ALL", "--cap-add", "cap_net_raw", "--cap-add", "CAP_KILL", "--cap-drop", "cap_kill", "true"]),
+            vec![],
+            all_caps(),
+            &mut no_fd,
+        );
+        let Ok(Parsed::Run(o)) = p else { panic!() };
+        assert_eq!(o.caps, Some(1 << 13));
+        let o = run(&["--cap-add", "12", "true"]).unwrap();
+        assert_eq!(o.caps, Some(1 << 12));
+        assert_eq!(run(&["true"]).unwrap().caps, None);
+    }
+
+    #[test]
+    fn args_fd_is_read_and_parsed_as_argv() {
+        let mut fds = |fd: i32| -> Result<Vec<u8>, String> {
+            match fd {
+                3 => Ok(b"--dir\0/a\0--args\0".to_vec()),
+                4 => Ok(b"--dir\0/b\0--setenv\0K\0V\0".to_vec()),
+                _ => Err("Bad file descriptor".into()),
+            }
+        };
+        let p = parse(&argv(&["--args", "4", "true"]), vec![], 0, &mut fds).unwrap();
+        let Parsed::Run(o) = p else { panic!() };
+        assert_eq!(o.ops, vec![SetupOp::Dir { dest: "/b".into(), perms: 0o755 }]);
+        assert_eq!(o.env, vec![("K".into(), "V".into())]);
+        assert_eq!(o.args_fds, vec![4]);
+        assert_eq!(parse(&argv(&["--args", "3", "true"]), vec![], 0, &mut fds), Err("--args not supported in arguments file".into()));
+        assert_eq!(parse(&argv(&["--args", "9", "true"]), vec![], 0, &mut fds), Err("Can't read --args data: Bad file descriptor".into()));
+        let mut many = |_: i32| -> Result<Vec<u8>, String> { Ok(b"--new-session\0".repeat(MAX_ARGS + 1)) };
+        assert_eq!(parse(&argv(&["--args", "5", "true"]), vec![], 0, &mut many), Err(format!("Exceeded maximum number of arguments {MAX_ARGS}")));
+    }
+
+    #[test]
+    fn last_of_a_single_valued_option_wins_with_bubblewraps_warning() {
+        let o = run(&["--chdir", "/a", "--chdir", "/b", "--info-fd", "3", "--info-fd", "4", "--uid", "1", "--uid", "2", "true"]).unwrap();
+        assert_eq!((o.chdir.as_deref(), o.info_fd, o.uid), (Some("/b"), Some(4), Some(2)));
+        assert_eq!(
+            o.warnings,
+            vec![
+                "Only the last --chdir option will take effect",
+                "Only the last --info-fd option will take effect",
+                "Only the last --uid option will take effect"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_missing_value_has_bubblewraps_message() {
+        for (flag, msg) in [
+            ("--args", "--args takes an argument"),
+            ("--argv0", "--argv0 takes one argument"),
+            ("--chdir", "--chdir takes one argument"),
+            ("--remount-ro", "--remount-ro takes one argument"),
+            ("--bind", "--bind takes two arguments"),
+            ("--bind-try", "--bind-try takes two arguments"),
+            ("--ro-bind", "--ro-bind takes two arguments"),
+            ("--ro-bind-try", "--ro-bind-try takes two arguments"),
+            ("--dev-bind", "--dev-bind takes two arguments"),
+            ("--dev-bind-try", "--dev-bind-try takes two arguments"),
+            ("--bind-fd", "--bind-fd takes two arguments"),
+            ("--ro-bind-fd", "--bind-fd takes two arguments"),
+            ("--overlay-src", "--overlay-src takes an argument"),
+            ("--proc", "--proc takes an argument"),
+            ("--exec-label", "--exec-label takes an argument"),
+            ("--file-label", "--file-label takes an argument"),
+            ("--dev", "--dev takes an argument"),
+            ("--tmpfs", "--tmpfs takes an argument"),
+            ("--mqueue", "--mqueue takes an argument"),
+            ("--dir", "--dir takes an argument"),
+            ("--file", "--file takes two arguments"),
+            ("--bind-data", "--bind-data takes two arguments"),
+            ("--ro-bind-data", "--ro-bind-data takes two arguments"),
+            ("--symlink", "--symlink takes two arguments"),
+            ("--lock-file", "--lock-file takes an argument"),
+            ("--sync-fd", "--sync-fd takes an argument"),
+            ("--block-fd", "--block-fd takes an argument"),
+            ("--userns-block-fd", "--userns-block-fd takes an argument"),
+            ("--info-fd", "--info-fd takes an argument"),
+            ("--json-status-fd", "--json-status-fd takes an argument"),
+            ("--seccomp", "--seccomp takes an argument"),
+            ("--add-seccomp-fd", "--add-seccomp-fd takes an argument"),
+            ("--userns", "--userns takes an argument"),
+            ("--userns2", "--userns2 takes an argument"),
+            ("--pidns", "--pidns takes an argument"),
+            ("--setenv", "--setenv takes two arguments"),
+            ("--unsetenv", "--unsetenv takes an argument"),
+            ("--uid", "--uid takes an argument"),
+            ("--gid", "--gid takes an argument"),
+            ("--hostname", "--hostname takes an argument"),
+            ("--cap-add", "--cap-add takes an argument"),
+            ("--cap-drop", "--cap-drop takes an argument"),
+            ("--perms", "--perms takes an argument"),
+            ("--size", "--size takes an argument"),
+            ("--chmod", "--chmod takes two arguments"),
+        ] {
+            assert_eq!(err(&[flag]), msg, "{flag}");
+        }
+        assert_eq!(err(&["--overlay", "a", "b"]), "--overlay takes three arguments");
+        assert_eq!(err(&["--tmp-overlay"]), "--tmp-overlay takes an argument");
+        assert_eq!(err(&["--ro-overlay"]), "--ro-overlay takes an argument");
+    }
+
+    #[test]
+    fn bad_values_have_bubblewraps_messages() {
+        for fd_flag in [
+            "--sync-fd",
+            "--block-fd",
+            "--userns-block-fd",
+            "--info-fd",
+            "--json-status-fd",
+            "--seccomp",
+            "--add-seccomp-fd",
+            "--userns",
+            "--userns2",
+            "--pidns",
+            "--args",
+        ] {
+            for bad in ["", "x", "-1", "3x", "99999999999"] {
+                assert_eq!(err(&[fd_flag, bad, "true"]), format!("Invalid fd: {bad}"), "{fd_flag} {bad:?}");
+            }
+        }
+        assert_eq!(err(&["--file", "x", "/f", "true"]), "Invalid fd: x");
+        assert_eq!(err(&["--bind-data", "-2", "/f", "true"]), "Invalid fd: -2");
+        assert_eq!(err(&["--ro-bind-data", "", "/f", "true"]), "Invalid fd: ");
+        assert_eq!(err(&["--bind-fd", "a", "/f", "true"]), "Invalid fd: a");
+        assert_eq!(err(&["--uid", "-1", "true"]), "Invalid uid: -1");
+        assert_eq!(err(&["--gid", "g", "true"]), "Invalid gid: g");
+        assert_eq!(err(&["--cap-add", "CAP_NOPE", "true"]), "unknown cap: CAP_NOPE");
+        assert_eq!(err(&["--cap-drop", "kill", "true"]), "unknown cap: kill");
+        for bad in ["", "8", "10000", "-1", "7x"] {
+            assert_eq!(err(&["--perms", bad, "--dir", "/d", "true"]), "--perms takes an octal argument <= 07777", "{bad:?}");
+            assert_eq!(err(&["--chmod", bad, "/d", "true"]), "--chmod takes an octal argument <= 07777", "{bad:?}");
+        }
+        for bad in ["0", "123bogus", "", "-12345678", " -12345678", "18446744073709551616"] {
+            assert_eq!(err(&["--size", bad, "--tmpfs", "/t", "true"]), "--size takes a non-zero number of bytes", "{bad:?}");
+        }
+        assert_eq!(err(&["--size", "9223372036854775809", "--tmpfs", "/t", "true"]), format!("--size (for tmpfs) is limited to {MAX_TMPFS_BYTES}"));
+        assert_eq!(
+            run(&["--size", "0x100000", "--tmpfs", "/t", "true"]).unwrap().ops[0],
+            SetupOp::Tmpfs { dest: "/t".into(), perms: 0o755, size: Some(1 << 20) }
+        );
+        assert_eq!(err(&["--setenv", "A=B", "v", "true"]), "setenv: Invalid argument");
+        assert_eq!(err(&["--unsetenv", "", "true"]), "unsetenv: Invalid argument");
+        assert_eq!(err(&["--exec-label", "l", "true"]), "labeling not supported on this system");
+        assert_eq!(err(&["--bogus", "true"]), "Unknown option --bogus");
+        assert_eq!(err(&["-x"]), "Unknown option -x");
+    }
+
+    #[test]
+    fn order_rules_have_bubblewraps_messages() {
+        assert_eq!(err(&["--perms", "0700", "--perms", "0700", "--dir", "/d", "true"]), "--perms given twice for the same action");
+        assert_eq!(err(&["--size", "1", "--size", "1", "--tmpfs", "/d", "true"]), "--size given twice for the same action");
+        assert_eq!(err(&["--perms", "0700", "--proc", "/p", "true"]), "--perms must be followed by an option that creates a file");
+        assert_eq!(err(&["--size", "1", "--dir", "/d", "true"]), "--size must be followed by --tmpfs");
+        assert_eq!(
+            err(&["--overlay-src", "/l", "--dir", "/d", "true"]),
+            "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay"
+        );
+        assert_eq!(err(&["--overlay", "/u", "/w", "/d", "true"]), "--overlay requires at least one --overlay-src");
+        assert_eq!(err(&["--tmp-overlay", "/d", "true"]), "--tmp-overlay requires at least one --overlay-src");
+        assert_eq!(err(&["--overlay-src", "/l", "--ro-overlay", "/d", "true"]), "--ro-overlay requires at least two --overlay-src");
+        assert_eq!(err(&["--argv0", "a", "--argv0", "b", "true"]), "--argv0 used multiple times");
+        assert_eq!(err(&["--seccomp", "3", "--add-seccomp-fd", "4", "true"]), "--add-seccomp-fd cannot be combined with --seccomp");
+        assert_eq!(err(&["--add-seccomp-fd", "4", "--seccomp", "3", "true"]), "--seccomp cannot be combined with --add-seccomp-fd");
+    }
 }

@@ -77,7 +77,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     let env: Vec<(String, String)> = std::env::vars_os().map(|(k, v)| (lossy(&k), lossy(&v))).collect();
     // SAFETY: getuid cannot fail.
     let uid = unsafe { libc::getuid() };
-    let caps_start = if uid == 0 { args::all_caps() } else { 0 };
+    let caps_start = if uid == 0 { caller_caps() } else { 0 };
     let parsed = args::parse(&args, env, caps_start, &mut read_all_and_close);
     let opts = match parsed {
         Ok(Parsed::Help) => {
@@ -105,6 +105,14 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             EXIT_FAILURE
         }
     }
+}
+
+/// The caller's effective capabilities: what bubblewrap run by root
+/// leaves the program, and where `--cap-add`/`--cap-drop` start from.
+pub fn caller_caps() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:")).map(str::trim).unwrap_or("0");
+    u64::from_str_radix(hex, 16).unwrap_or(0) & args::all_caps()
 }
 
 fn version() -> i32 {
@@ -161,4 +169,83 @@ pub fn check(o: &Opts, uid: u32) -> Result<(), String> {
         return Err("Cannot create new cgroup namespace because the kernel does not support it".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(f: impl FnOnce(&mut Opts)) -> Opts {
+        let mut o = Opts { command: vec!["true".into()], ..Opts::default() };
+        f(&mut o);
+        o
+    }
+
+    #[test]
+    fn bubblewraps_checks_after_parsing_have_its_messages() {
+        let cases: Vec<(Opts, u32, &str)> = vec![
+            (opts(|o| o.userns_block_fd = Some(3)), 1000, "--userns-block-fd requires --unshare-user"),
+            (
+                opts(|o| {
+                    o.userns_block_fd = Some(3);
+                    o.unshare_user = true
+                }),
+                1000,
+                "--userns-block-fd requires --info-fd",
+            ),
+            (
+                opts(|o| {
+                    o.userns_fd = Some(3);
+                    o.unshare_user = true
+                }),
+                1000,
+                "--userns not compatible --unshare-user",
+            ),
+            (
+                opts(|o| {
+                    o.userns_fd = Some(3);
+                    o.unshare_user_try = true
+                }),
+                1000,
+                "--userns not compatible --unshare-user-try",
+            ),
+            (opts(|o| o.disable_userns = true), 1000, "--disable-userns requires --unshare-user"),
+            (
+                opts(|o| {
+                    o.disable_userns = true;
+                    o.unshare_user = true;
+                    o.userns_block_fd = Some(3);
+                    o.info_fd = Some(4)
+                }),
+                1000,
+                "--disable-userns is not compatible with  --userns-block-fd",
+            ),
+            (opts(|o| o.uid = Some(5)), 0, "Specifying --uid requires --unshare-user or --userns"),
+            (opts(|o| o.gid = Some(5)), 0, "Specifying --gid requires --unshare-user or --userns"),
+            (opts(|o| o.hostname = Some("h".into())), 1000, "Specifying --hostname requires --unshare-uts"),
+            (opts(|o| o.as_pid_1 = true), 1000, "Specifying --as-pid-1 requires --unshare-pid"),
+            (
+                opts(|o| {
+                    o.as_pid_1 = true;
+                    o.unshare_pid = true;
+                    o.lock_files = vec!["/l".into()]
+                }),
+                1000,
+                "Specifying --as-pid-1 and --lock-file is not permitted",
+            ),
+            (opts(|o| o.pidns_fd = Some(3)), 1000, "--pidns is not supported by sandboxctl-bwrap: it always creates its own user and pid namespaces"),
+        ];
+        for (o, uid, msg) in cases {
+            assert_eq!(check(&o, uid), Err(msg.to_string()));
+        }
+        // Not root: the user namespace is implied, so --uid needs nothing more.
+        assert_eq!(check(&opts(|o| o.uid = Some(5)), 1000), Ok(()));
+        assert_eq!(check(&opts(|_| {}), 0), Ok(()));
+    }
+
+    #[test]
+    fn messages_take_bubblewraps_form() {
+        assert_eq!(Log::default().line(3, "Unknown option --x"), "bwrap: Unknown option --x\n");
+        assert_eq!(Log { level_prefix: true }.line(4, "w"), "<4>bwrap: w\n");
+    }
 }

@@ -63,11 +63,11 @@ fn lock(path: &str) -> Result<std::fs::File, String> {
 }
 
 /// Namespace ids as bubblewrap's `namespace_ids_write` lists them (only the
-/// ones asked for; mnt always).
-fn namespace_ids(pid: i32, o: &Opts, cgroup: bool) -> Vec<(&'static str, u64)> {
-    use std::os::unix::fs::MetadataExt;
+/// ones asked for; mnt always), from pid 1's own report: it is not
+/// dumpable, so its /proc/PID/ns cannot be read from here.
+fn namespace_ids(ids: &std::collections::BTreeMap<String, u64>, o: &Opts, cgroup: bool) -> Vec<(&'static str, u64)> {
     let wanted = [("cgroup", cgroup), ("ipc", o.unshare_ipc), ("mnt", true), ("net", o.unshare_net), ("pid", o.unshare_pid), ("uts", o.unshare_uts)];
-    wanted.iter().filter(|(_, on)| *on).filter_map(|(name, _)| std::fs::metadata(format!("/proc/{pid}/ns/{name}")).ok().map(|m| (*name, m.ino()))).collect()
+    wanted.iter().filter(|(_, on)| *on).filter_map(|(name, _)| ids.get(*name).map(|id| (*name, *id))).collect()
 }
 
 fn write_fd(fd: i32, s: &str) {
@@ -131,18 +131,19 @@ pub fn run(o: &Opts, uid: u32, log: Log) -> i32 {
         }
     }
     let inherit: Vec<i32> = inheritable_fds().into_iter().filter(|fd| !consumed.contains(fd)).collect();
-    let caps = o.caps.unwrap_or(if uid == 0 { crate::args::all_caps() } else { 0 });
-    let plan = plan::to_plan(o, &inherit, caps, cgroup);
+    let caller_cwd = std::env::current_dir().ok().and_then(|p| p.to_str().map(String::from));
+    let caps = o.caps.unwrap_or(if uid == 0 { crate::caller_caps() } else { 0 });
+    let plan = plan::to_plan(o, &inherit, caps, cgroup, uid == 0, caller_cwd.as_deref());
     if let Err(e) = sandbox_core::validate::validate(&plan).and_then(|_| sandbox_core::validate::preflight(&plan)) {
         return die(e.to_string());
     }
-    // Our terminal deny filter always (TIOCSTI, TIOCLINUX), the default
-    // filter with --sandboxctl-defaults; then the caller's programs.
-    let mut compiled = match sandbox_core::seccomp::compile(&plan.seccomp, true) {
+    // Our terminal rules (plan.rs) and, with --sandboxctl-defaults, our
+    // default filter, loaded by pid 1; the caller's programs go on the
+    // program alone, last.
+    let compiled = match sandbox_core::seccomp::compile(&plan.seccomp, false) {
         Ok(c) => c,
         Err(e) => return die(format!("cannot compile the seccomp filter: {e}")),
     };
-    compiled.extend(filters);
     let (mine, theirs) = match sys.socketpair() {
         Ok(p) => p,
         Err(e) => return die(format!("Can't create report socket: {}", strerror(e.0))),
@@ -157,8 +158,9 @@ pub fn run(o: &Opts, uid: u32, log: Log) -> i32 {
             plan: &plan,
             report_fd: Some(theirs),
             seccomp: &compiled,
+            program_seccomp: &filters,
             env: Vec::new(),
-            caller_cwd: std::env::current_dir().ok().and_then(|p| p.to_str().map(String::from)),
+            caller_cwd: caller_cwd.clone(),
             parent,
             runtime_dir: std::env::var("XDG_RUNTIME_DIR").ok(),
         };
@@ -180,32 +182,37 @@ pub fn run(o: &Opts, uid: u32, log: Log) -> i32 {
     let reader = BufReader::new(unsafe { std::fs::File::from_raw_fd(mine) });
     let mut error = None;
     let mut started = false;
+    // The launcher's `spawned` and pid 1's `namespaces` come in either order.
+    let (mut child, mut ns, mut told) = (None, None, false);
     for line in reader.lines() {
         let Ok(line) = line else { break };
         match serde_json::from_str::<Report>(&line) {
-            Ok(Report::Spawned { pid }) => {
-                let ids = namespace_ids(pid, o, cgroup);
-                if let Some(fd) = o.info_fd {
-                    let mut s = format!("{{\n    \"child-pid\": {pid}");
-                    for (n, id) in &ids {
-                        s.push_str(&format!(",\n    \"{n}-namespace\": {id}"));
-                    }
-                    s.push_str("\n}\n");
-                    write_fd(fd, &s);
-                    let _ = sys.close(fd);
-                }
-                if let Some(fd) = o.json_status_fd {
-                    let mut s = format!("{{ \"child-pid\": {pid}");
-                    for (n, id) in &ids {
-                        s.push_str(&format!(", \"{n}-namespace\": {id}"));
-                    }
-                    s.push_str(" }\n");
-                    write_fd(fd, &s);
-                }
-            }
+            Ok(Report::Spawned { pid }) => child = Some(pid),
+            Ok(Report::Namespaces { ids }) => ns = Some(ids),
             Ok(Report::Started) => started = true,
             Ok(Report::Error(e)) => error = Some(e),
             _ => {}
+        }
+        if let (false, Some(pid), Some(ids)) = (told, child, ns.as_ref()) {
+            told = true;
+            let ids = namespace_ids(ids, o, cgroup);
+            if let Some(fd) = o.info_fd {
+                let mut s = format!("{{\n    \"child-pid\": {pid}");
+                for (n, id) in &ids {
+                    s.push_str(&format!(",\n    \"{n}-namespace\": {id}"));
+                }
+                s.push_str("\n}\n");
+                write_fd(fd, &s);
+                let _ = sys.close(fd);
+            }
+            if let Some(fd) = o.json_status_fd {
+                let mut s = format!("{{ \"child-pid\": {pid}");
+                for (n, id) in &ids {
+                    s.push_str(&format!(", \"{n}-namespace\": {id}"));
+                }
+                s.push_str(" }\n");
+                write_fd(fd, &s);
+            }
         }
     }
     let status = wait(launcher);

@@ -18,12 +18,17 @@ use sandbox_core::plan::{
 /// The plan for `opts`. `inherit` are the caller's fds that reach the
 /// program (every fd bubblewrap would leave open); `caps` the capability
 /// set the program keeps.
-pub fn to_plan(opts: &Opts, inherit: &[i32], caps: u64, cgroup: bool) -> Plan {
+pub fn to_plan(opts: &Opts, inherit: &[i32], caps: u64, cgroup: bool, root: bool, cwd: Option<&str>) -> Plan {
     let mut plan = Plan::new(opts.command.clone());
     plan.argv0 = opts.argv0.clone();
     plan.ops = opts.ops.iter().map(op).collect();
     plan.env.inherit = false;
     plan.env.set = opts.env.iter().cloned().collect();
+    // bubblewrap sets PWD to where the program starts: --chdir, else the
+    // caller's directory (which init enters when it exists inside).
+    if let Some(pwd) = opts.chdir.as_deref().or(cwd) {
+        plan.env.set.insert("PWD".into(), pwd.into());
+    }
     plan.cwd = opts.chdir.clone();
     plan.uid = opts.uid;
     plan.gid = opts.gid;
@@ -38,11 +43,18 @@ pub fn to_plan(opts: &Opts, inherit: &[i32], caps: u64, cgroup: bool) -> Plan {
     plan.new_session = opts.new_session;
     plan.linger_ms = 0;
     plan.seccomp = Seccomp { preset: if opts.sandboxctl_defaults { SeccompPreset::Strict } else { SeccompPreset::None }, ..Seccomp::default() };
+    plan.seccomp.rules.extend(terminal_rules());
     if opts.disable_userns {
         plan.seccomp.rules.extend(disable_userns_rules());
     }
     plan.landlock = if opts.sandboxctl_defaults { Landlock::default() } else { Landlock { allow_signals: true, allow_abstract_unix: true, write: None } };
     plan.cap_add = cap_names(caps);
+    plan.as_pid1 = opts.as_pid_1;
+    plan.block_fd = opts.block_fd;
+    plan.report_namespaces = opts.info_fd.is_some() || opts.json_status_fd.is_some();
+    plan.userns_block_fd = opts.userns_block_fd;
+    // bubblewrap leaves root's capabilities as they were unless told.
+    plan.cap_inherit = opts.caps.is_some() || !root;
     plan.fds = inherit.iter().map(|&fd| FdPass { fd, target: None }).collect();
     plan
 }
@@ -50,6 +62,28 @@ pub fn to_plan(opts: &Opts, inherit: &[i32], caps: u64, cgroup: bool) -> Plan {
 /// The capability names of a set.
 pub fn cap_names(caps: u64) -> Vec<String> {
     sandbox_core::caps::NAMES.iter().enumerate().filter(|(i, _)| caps & (1u64 << i) != 0).map(|(_, n)| n.to_string()).collect()
+}
+
+/// Our terminal deny list (the core's `deny-tty`: TIOCSTI, TIOCLINUX,
+/// TIOCSETD, TIOCCONS, TIOCVHANGUP, TIOCSLCKTRMIOS, compared on the low 32
+/// bits as the kernel reads the request, CVE-2019-10063) on every fd that
+/// can be open. A negative fd never names a terminal: the kernel answers it
+/// EBADF as without a filter, which is what bubblewrap's callers (and its
+/// test suite) see from bwrap.
+pub fn terminal_rules() -> Vec<sandbox_core::plan::SyscallRule> {
+    use sandbox_core::plan::{ArgCondition, CmpOp, SyscallRule};
+    const REQUESTS: [u64; 6] = [0x5412, 0x541c, 0x5423, 0x541d, 0x5437, 0x5457];
+    REQUESTS
+        .iter()
+        .map(|&r| SyscallRule {
+            syscall: "ioctl".into(),
+            args: vec![
+                ArgCondition { index: 0, op: CmpOp::Lt, value: 0x8000_0000, mask: None, low32: true },
+                ArgCondition { index: 1, op: CmpOp::Eq, value: r, mask: None, low32: true },
+            ],
+            action: RuleAction::Errno(libc::EPERM as u16),
+        })
+        .collect()
 }
 
 /// `--disable-userns`: no new user namespace from inside, by unshare,

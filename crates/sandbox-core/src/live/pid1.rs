@@ -495,6 +495,8 @@ impl State<'_> {
             argv0: None,
             fds: if tty.is_some() { Vec::new() } else { vec![(fds[0], 0), (fds[1], 1), (fds[2], 2)] },
             tty,
+            in_place: false,
+            filters: Vec::new(),
         };
         let spawned = self.sys.spawn(&exec);
         if let Some(s) = tty {
