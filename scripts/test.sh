@@ -13,8 +13,8 @@ npm run --silent lint
 
 echo "== cargo test"
 cargo test --workspace --exclude sandbox-napi --quiet
-echo "== build the in-sandbox test helper"
-cargo build --release --quiet -p sandbox-testkit
+echo "== build the in-sandbox test helper and the bubblewrap drop-in (test/sandbox/bwrap)"
+cargo build --release --quiet -p sandbox-testkit -p sandbox-bwrap
 echo "== build the static launcher for the packed-install test"
 node scripts/pack.mjs --build-only
 

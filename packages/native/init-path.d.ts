@@ -28,3 +28,13 @@ export declare function ociPath(): string;
 
 /** Every place the OCI runtime is looked for, in order (`from` is `SANDBOXCTL_OCI`, `source build` or a package). */
 export declare function ociCandidates(): InitCandidate[];
+
+/**
+ * Path of the `sandboxctl-bwrap` bubblewrap drop-in, looked for as
+ * {@link initPath} looks for the launcher: `$SANDBOXCTL_BWRAP`, beside this
+ * package's files, then the installed platform package.
+ */
+export declare function bwrapPath(): string;
+
+/** Every place the bubblewrap drop-in is looked for, in order. */
+export declare function bwrapCandidates(): InitCandidate[];

@@ -1,6 +1,6 @@
 'use strict';
 // Where the native executables live: the `sandboxctl-init` launcher and the
-// `sandboxctl-oci` OCI runtime. For each, first match wins:
+// `sandboxctl-oci` OCI runtime and the `sandboxctl-bwrap` bubblewrap drop-in. For each, first match wins:
 //   1. its environment variable ($SANDBOXCTL_INIT, $SANDBOXCTL_OCI: tests,
 //      system packages, custom builds);
 //   2. beside this file, where scripts/build-native.mjs puts a source build;
@@ -16,6 +16,7 @@ const path = require('node:path');
 const EXECUTABLES = {
   init: { file: 'sandboxctl-init', env: 'SANDBOXCTL_INIT' },
   oci: { file: 'sandboxctl-oci', env: 'SANDBOXCTL_OCI' },
+  bwrap: { file: 'sandboxctl-bwrap', env: 'SANDBOXCTL_BWRAP' },
 };
 
 function isMusl() {
@@ -79,4 +80,13 @@ function ociPath() {
   return pathOf('oci');
 }
 
-module.exports = { initPath, initCandidates, ociPath, ociCandidates, platformPackages };
+/** Every place the bubblewrap drop-in is looked for, in order, with where each came from. */
+function bwrapCandidates() {
+  return candidates('bwrap');
+}
+
+function bwrapPath() {
+  return pathOf('bwrap');
+}
+
+module.exports = { initPath, initCandidates, ociPath, ociCandidates, bwrapPath, bwrapCandidates, platformPackages };

@@ -123,6 +123,8 @@ codes! {
     Join = "E_JOIN",
     /// `--join`: the peers or the winner of a peer group did not come within the group's timeout (30 s by default; the message names the group and what was missing).
     JoinTimeout = "E_JOIN_TIMEOUT",
+    /// (Node only) the `sandboxctl-bwrap` bubblewrap drop-in was not found (`sandboxctl bwrap-path`); the hint names the platform package.
+    BwrapMissing = "E_BWRAP_MISSING",
 }
 
 /// `schema/error-codes.json`: every code with its description, as `npm run gen`

@@ -115,6 +115,29 @@ pub struct Plan {
     /// refused (`--report`): network connections the proxy refused.
     #[serde(default, skip_serializing_if = "is_false")]
     pub report: bool,
+    /// The program is the sandbox's pid 1 itself (bubblewrap's
+    /// `--as-pid-1`): no init stays to reap, and the sandbox ends with it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub as_pid1: bool,
+    /// Kept capabilities (`capAdd`) are also inheritable and raised
+    /// ambient, so they survive the exec of a program that is not uid 0
+    /// (the default). false: effective and permitted only, as bubblewrap
+    /// leaves a root caller's own capabilities.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub cap_inherit: bool,
+    /// A caller fd pid 1 reads one byte (or end of file) from before it
+    /// starts the program, then closes (bubblewrap's `--block-fd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_fd: Option<i32>,
+    /// A caller fd pid 1 reads one byte (or end of file) from first thing,
+    /// before its id maps and root (bubblewrap's `--userns-block-fd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userns_block_fd: Option<i32>,
+    /// pid 1 sends a `namespaces` report line (its namespaces' inode
+    /// numbers) first thing; it is not dumpable, so the caller cannot read
+    /// them from /proc itself.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub report_namespaces: bool,
 }
 
 /// What the post-run audit looks at and what it does with a finding.
@@ -220,6 +243,11 @@ impl Plan {
             live: None,
             limits: None,
             report: false,
+            as_pid1: false,
+            cap_inherit: true,
+            block_fd: None,
+            userns_block_fd: None,
+            report_namespaces: false,
         }
     }
 }

@@ -47,6 +47,9 @@ pub enum Report {
     /// Something the sandbox's policy refused (plan.report): one line each,
     /// as it happens.
     Denied(Denial),
+    /// pid 1's namespaces by name (`mnt`, `pid`, ...) and inode number, sent
+    /// first thing when plan.reportNamespaces (bubblewrap's `--info-fd`).
+    Namespaces { ids: std::collections::BTreeMap<String, u64> },
 }
 
 /// What was refused, told apart by its `kind`. The `--report` file's lines

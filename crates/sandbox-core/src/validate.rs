@@ -107,6 +107,9 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
             return Err(top("argv", "a peer group's sandbox has no program of its own: each peer's comes with its exec"));
         }
     }
+    if plan.as_pid1 && (plan.live.is_some() || plan.tty) {
+        return Err(top("asPid1", "the program cannot be pid 1 of a live sandbox or with a terminal relayed: pid 1 serves those"));
+    }
     let no_program = plan.live.as_ref().is_some_and(|l| matches!(l.end, crate::plan::LiveEnd::Stop | crate::plan::LiveEnd::Group { .. }));
     if plan.argv.is_empty() && !no_program {
         return Err(top("argv", "argv is empty: name a program to run"));

@@ -88,4 +88,6 @@ export const ERROR_CODES = [
   'E_JOIN',
   /** `--join`: the peers or the winner of a peer group did not come within the group's timeout (30 s by default; the message names the group and what was missing). */
   'E_JOIN_TIMEOUT',
+  /** (Node only) the `sandboxctl-bwrap` bubblewrap drop-in was not found (`sandboxctl bwrap-path`); the hint names the platform package. */
+  'E_BWRAP_MISSING',
 ] as const;

@@ -13,7 +13,7 @@ export * from './plan';
 export type { Report, ErrorReport, SpawnedReport, StartedReport, AuditReport, TaintFinding, TaintKind, TaintOutcome, TaintChange, Denial, DeniedReport } from './report-types';
 export * from './errors';
 export * from './run';
-export { assertCallerFdsOpen, callerFds, isFdOpen, resolveOci, type CallerFd } from './launcher';
+export { assertCallerFdsOpen, callerFds, isFdOpen, resolveBwrap, resolveOci, type CallerFd } from './launcher';
 export * from './image';
 export * from './diagnose';
 export * from './presets';

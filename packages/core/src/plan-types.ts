@@ -181,12 +181,22 @@ export interface Plan {
    */
   argv0?: string | null;
   /**
+   * The program is the sandbox's pid 1 itself (bubblewrap's
+   * `--as-pid-1`): no init stays to reap, and the sandbox ends with it.
+   */
+  asPid1?: boolean;
+  /**
    * Post-run audit: after the sandbox ends, the launcher looks under
    * these roots for what host tools would execute that the run created or
    * changed (git configuration and hooks, editor and agent settings), and
    * acts on it (see `crate::audit`).
    */
   audit?: AuditSpec | null;
+  /**
+   * A caller fd pid 1 reads one byte (or end of file) from before it
+   * starts the program, then closes (bubblewrap's `--block-fd`).
+   */
+  blockFd?: number | null;
   /**
    * Capabilities kept inside the user namespace (bubblewrap's --cap-add);
    * every other one is dropped. Names like `CAP_NET_ADMIN`, or `ALL`.
@@ -196,6 +206,13 @@ export interface Plan {
    * Capabilities dropped again from `capAdd` (applied after it).
    */
   capDrop?: string[];
+  /**
+   * Kept capabilities (`capAdd`) are also inheritable and raised
+   * ambient, so they survive the exec of a program that is not uid 0
+   * (the default). false: effective and permitted only, as bubblewrap
+   * leaves a root caller's own capabilities.
+   */
+  capInherit?: boolean;
   /**
    * Working directory inside the sandbox. When absent the caller's working
    * directory is used if it exists inside the sandbox, else `/`.
@@ -253,6 +270,12 @@ export interface Plan {
    */
   report?: boolean;
   /**
+   * pid 1 sends a `namespaces` report line (its namespaces' inode
+   * numbers) first thing; it is not dumpable, so the caller cannot read
+   * them from /proc itself.
+   */
+  reportNamespaces?: boolean;
+  /**
    * The sandbox's root is an image (a directory or a SquashFS file)
    * instead of an empty tmpfs; ops then resolve their targets inside it.
    */
@@ -275,6 +298,11 @@ export interface Plan {
    * User id inside the sandbox; the caller's when absent.
    */
   uid?: number | null;
+  /**
+   * A caller fd pid 1 reads one byte (or end of file) from first thing,
+   * before its id maps and root (bubblewrap's `--userns-block-fd`).
+   */
+  usernsBlockFd?: number | null;
   /**
    * Plan format version; must be 1.
    */

@@ -16,7 +16,8 @@ export type Report =
   | ImageReport
   | ProgressReport
   | LimithitReport
-  | (Denial & DeniedReport);
+  | (Denial & DeniedReport)
+  | NamespacesReport;
 /**
  * Stable error codes, the one list for Rust and TypeScript. Never rename
  * one: callers match on them. Some are raised only by the Node side
@@ -63,7 +64,8 @@ export type Code =
   | 'E_INTERNAL'
   | 'E_LIMIT_UNAVAILABLE'
   | 'E_JOIN'
-  | 'E_JOIN_TIMEOUT';
+  | 'E_JOIN_TIMEOUT'
+  | 'E_BWRAP_MISSING';
 /**
  * What the audit does when it finds something.
  */
@@ -357,4 +359,14 @@ export interface LimithitReport {
 }
 export interface DeniedReport {
   event: 'denied';
+}
+/**
+ * pid 1's namespaces by name (`mnt`, `pid`, ...) and inode number, sent
+ * first thing when plan.reportNamespaces (bubblewrap's `--info-fd`).
+ */
+export interface NamespacesReport {
+  event: 'namespaces';
+  ids: {
+    [k: string]: number | undefined;
+  };
 }

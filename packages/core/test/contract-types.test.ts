@@ -47,7 +47,7 @@ describe('report-types.ts', () => {
     const types = readFileSync(join(root, 'packages', 'core', 'src', 'report-types.ts'), 'utf8');
     // A variant wrapping a tagged enum (`denied`) has its event in an allOf beside the $ref.
     const events = schema.oneOf.map((variant) => (variant.properties ?? variant.allOf?.find((p) => p.properties)?.properties)!.event.const);
-    expect(events).toEqual(['error', 'spawned', 'started', 'ready', 'audit', 'image', 'progress', 'limithit', 'denied']);
+    expect(events).toEqual(['error', 'spawned', 'started', 'ready', 'audit', 'image', 'progress', 'limithit', 'denied', 'namespaces']);
     for (const event of events) {
       const name = `${event.charAt(0).toUpperCase()}${event.slice(1)}Report`;
       expect(types).toContain(`export interface ${name} {`);

@@ -45,6 +45,9 @@ pub struct InitContext<'a> {
     pub report_fd: Option<Fd>,
     /// Compiled seccomp filters, loaded in order.
     pub seccomp: &'a [Vec<libc::sock_filter>],
+    /// Seccomp programs loaded in the program's process before its exec
+    /// (after `seccomp`, which pid 1 loads).
+    pub program_seccomp: &'a [Vec<libc::sock_filter>],
     /// The program's final environment (`KEY=VALUE`).
     pub env: Vec<String>,
     /// plan.tty: pid 1's end of the socket the pty master goes back on.
@@ -115,6 +118,12 @@ fn program_umask(sys: &dyn Sys) -> u32 {
 fn start(sys: &dyn Sys, cx: &InitContext) -> Result<(Option<i32>, Vec<String>), Failed> {
     let plan = cx.plan;
     pid1(sys, plan)?;
+    if let (true, Some(fd)) = (plan.report_namespaces, cx.report_fd) {
+        let _ = crate::report::Report::Namespaces { ids: namespace_ids(sys) }.send(sys, fd);
+    }
+    if let Some(fd) = plan.userns_block_fd {
+        wait_for(sys, fd)?;
+    }
     net::listen(sys, cx)?;
     let ids = ids::map(sys, cx)?;
     // Modes the ops create are exact; the program gets the caller's umask back.
@@ -141,6 +150,9 @@ fn start(sys: &dyn Sys, cx: &InitContext) -> Result<(Option<i32>, Vec<String>), 
     }
     privileges::drop(sys, plan, cx.seccomp, last_cap)?;
     sys.umask(old_umask);
+    if let Some(fd) = plan.block_fd {
+        wait_for(sys, fd)?;
+    }
     let program_env = env.clone().unwrap_or_else(|| cx.env.clone());
     if plan.argv.is_empty() {
         // A live sandbox without a program: it serves from now on.
@@ -150,6 +162,35 @@ fn start(sys: &dyn Sys, cx: &InitContext) -> Result<(Option<i32>, Vec<String>), 
         return Ok((None, program_env));
     }
     program::start(sys, cx, old_umask, tty, env).map(|pid| (Some(pid), program_env))
+}
+
+/// This process's namespaces by name and inode (`/proc/self/ns/*` links
+/// read `mnt:[4026531841]`).
+fn namespace_ids(sys: &dyn Sys) -> std::collections::BTreeMap<String, u64> {
+    ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"]
+        .iter()
+        .filter_map(|n| {
+            let link = sys.readlinkat(libc::AT_FDCWD, &format!("/proc/self/ns/{n}")).ok()?;
+            let id = link.split_once(":[")?.1.trim_end_matches(']').parse().ok()?;
+            Some((n.to_string(), id))
+        })
+        .collect()
+}
+
+/// plan.blockFd, plan.usernsBlockFd: one byte or the end of file from the
+/// caller, then the fd is closed (it never reaches the program).
+fn wait_for(sys: &dyn Sys, fd: Fd) -> Result<(), SetupError> {
+    loop {
+        match sys.read(fd, 1) {
+            Err(crate::sys::Errno(libc::EINTR)) => continue,
+            r => {
+                r.map_err(|e| SetupError::sys(Code::Setup, format_args!("wait on fd {fd}"), e))?;
+                break;
+            }
+        }
+    }
+    let _ = sys.close(fd);
+    Ok(())
 }
 
 /// This process as the sandbox's pid 1: nobody attaches to it, it dies with

@@ -39,12 +39,29 @@ pub fn drop(sys: &dyn Sys, plan: &Plan, seccomp: &[Vec<libc::sock_filter>], last
 
 /// Drop every capability but those the plan keeps: ambient, bounding, then
 /// the three sets; kept ones are raised ambient so they survive the exec of
-/// a program that is not uid 0 (bubblewrap's --cap-add).
+/// a program that is not uid 0 (bubblewrap's --cap-add). Without
+/// plan.capInherit (bubblewrap run by root, no --cap-add/--cap-drop) they
+/// stay out of the inheritable and ambient sets: a uid 0 program gets its
+/// bounding set at exec anyway.
 fn capabilities(sys: &dyn Sys, plan: &Plan, last_cap: u32) -> Result<(), SetupError> {
     let keep = crate::caps::kept(plan);
     sys.prctl(Prctl::CapAmbientClearAll).ctx(Code::Setup, "clear the ambient capability set")?;
     for cap in (0..=last_cap).filter(|c| keep & (1 << c) == 0) {
         sys.prctl(Prctl::CapBsetDrop(cap)).ctx(Code::Setup, format_args!("drop capability {cap} from the bounding set"))?;
+    }
+    if !plan.cap_inherit && keep != 0 {
+        sys.capset_sets(keep, keep, 0).ctx(Code::Setup, "set the capability sets")?;
+        // bubblewrap's sequence for root: each kept one is offered to the
+        // ambient set, which the kernel refuses (EPERM: not inheritable),
+        // so none becomes ambient; any other answer is a failed setup.
+        for cap in (0..=last_cap).filter(|c| keep & (1 << c) != 0) {
+            match sys.prctl(Prctl::CapAmbientRaise(cap)) {
+                Err(Errno(libc::EPERM)) => {}
+                Ok(()) => return Err(SetupError::new(Code::Setup, format!("capability {cap} became ambient without being inheritable"))),
+                Err(e) => return Err(SetupError::sys(Code::Setup, format_args!("check capability {cap}"), e)),
+            }
+        }
+        return Ok(());
     }
     sys.capset(keep).ctx(Code::Setup, "set the capability sets")?;
     for cap in (0..=last_cap).filter(|c| keep & (1 << c) != 0) {

@@ -47,7 +47,16 @@ pub fn start(sys: &dyn Sys, cx: &InitContext, umask: u32, tty: Option<Fd>, env: 
         fds: plan.fds.iter().map(|f| (f.fd, f.target.unwrap_or(f.fd))).collect(),
         tty,
         cpus: Vec::new(),
+        in_place: plan.as_pid1,
+        filters: cx.program_seccomp.iter().map(|f| f.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect()).collect(),
     };
+    if exec.in_place {
+        // The program replaces pid 1: tell the caller first (the socket is
+        // close-on-exec); a failed exec reports after it.
+        if let Some(fd) = cx.report_fd {
+            let _ = Report::Started.send(sys, fd);
+        }
+    }
     let program = sys.spawn(&exec).map_err(|(_, failure)| spawn_failed(&exec, failure))?;
     // The program holds the slave now; when it and its children close it,
     // the launcher's reads of the master end.

@@ -27,6 +27,7 @@ fn cx(plan: &Plan) -> InitContext<'_> {
         caller_cwd: None,
         report_fd: None,
         seccomp: progs(),
+        program_seccomp: &[],
         env: vec!["PATH=/usr/bin".into()],
         tty_sock: None,
         image_mount: None,
@@ -316,7 +317,16 @@ fn unexpected_wait4_error_exits_2() {
 }
 
 fn lcx(plan: &Plan) -> LaunchContext<'_> {
-    LaunchContext { plan, report_fd: None, seccomp: &[], env: vec![], caller_cwd: None, parent: 77, runtime_dir: Some("/run/user/1000".into()) }
+    LaunchContext {
+        plan,
+        report_fd: None,
+        seccomp: &[],
+        program_seccomp: &[],
+        env: vec![],
+        caller_cwd: None,
+        parent: 77,
+        runtime_dir: Some("/run/user/1000".into()),
+    }
 }
 
 const FLAGS: &str = "clone_sandbox(0x7e020000)";

@@ -47,6 +47,7 @@ pub fn launch(input: PlanInput) -> ! {
         plan: &plan,
         report_fd,
         seccomp: &filters,
+        program_seccomp: &[],
         env: environment(),
         caller_cwd: std::env::current_dir().ok().and_then(|p| p.to_str().map(String::from)),
         parent: sys.getppid(),

@@ -33,6 +33,8 @@ pub struct LaunchContext<'a> {
     pub report_fd: Option<Fd>,
     /// Compiled seccomp filters, loaded in order.
     pub seccomp: &'a [Vec<libc::sock_filter>],
+    /// Seccomp programs for the program's process only (bubblewrap's `--seccomp`).
+    pub program_seccomp: &'a [Vec<libc::sock_filter>],
     /// The launcher's environment, `KEY=VALUE`.
     pub env: Vec<String>,
     pub caller_cwd: Option<String>,
@@ -313,6 +315,7 @@ fn clone_pid1(
                 caller_cwd: cx.caller_cwd.clone(),
                 report_fd: cx.report_fd,
                 seccomp: cx.seccomp,
+                program_seccomp: cx.program_seccomp,
                 env: program_env(plan, &cx.env),
                 tty_sock: tty.map(|(_, theirs)| theirs),
                 image_mount,

@@ -508,6 +508,8 @@ impl State<'_> {
             fds: if tty.is_some() { Vec::new() } else { vec![(fds[0], 0), (fds[1], 1), (fds[2], 2)] }.into_iter().chain(passed).collect(),
             tty,
             cpus: x.cpus.clone(),
+            in_place: false,
+            filters: Vec::new(),
         };
         let spawned = self.sys.spawn(&exec);
         if let Some(s) = tty {

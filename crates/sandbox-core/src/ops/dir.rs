@@ -14,10 +14,26 @@ impl SetupOp for DirOp {
     }
 
     fn apply(&self, (): (), root: &mut RootFs) -> Result<(), SetupError> {
-        let fd = root.mkdir_all(&self.target, self.mode).map_err(|e| SetupError::sys(Code::Setup, format_args!("create directory {}", self.target), e))?;
+        let fd = root
+            .mkdir_tree(&self.target, self.mode, parents_mode(self.mode))
+            .map_err(|e| SetupError::sys(Code::Setup, format_args!("create directory {}", self.target), e))?;
         let _ = root.sys().close(fd);
         Ok(())
     }
+}
+
+/// The mode of the parents a dir op creates, as bubblewrap makes them:
+/// the owner's rwx, and r-x for group and others each where the
+/// directory's own mode gives them anything (0750 for 0710, 0705 for 0604).
+pub fn parents_mode(mode: u32) -> u32 {
+    let mut m = 0o700;
+    if mode & 0o070 != 0 {
+        m |= 0o050;
+    }
+    if mode & 0o007 != 0 {
+        m |= 0o005;
+    }
+    m
 }
 
 impl fmt::Display for DirOp {

@@ -220,12 +220,17 @@ impl<'s> RootFs<'s> {
     /// Open directory `path` inside the root, creating it and its missing
     /// parents (parents 0755, the last one `mode`). Returns an O_PATH fd.
     pub fn mkdir_all(&self, path: &str, mode: u32) -> Result<Fd, Errno> {
+        self.mkdir_tree(path, mode, 0o755)
+    }
+
+    /// [`RootFs::mkdir_all`] with the missing parents made `parents`.
+    pub fn mkdir_tree(&self, path: &str, mode: u32, parents: u32) -> Result<Fd, Errno> {
         match self.open(path, libc::O_DIRECTORY) {
             Err(Errno(libc::ENOENT)) => {}
             r => return r,
         }
         let (parent, name) = split(path);
-        let pfd = self.mkdir_all(parent, 0o755)?;
+        let pfd = self.mkdir_tree(parent, parents, parents)?;
         let made = self.may_create_in(pfd).and_then(|()| self.sys.mkdirat(pfd, name, mode));
         let _ = self.sys.close(pfd);
         match made {

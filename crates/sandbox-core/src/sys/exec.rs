@@ -49,6 +49,11 @@ pub(crate) fn spawn(exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
     let envp: Vec<CString> = exec.env.iter().map(|e| c(e)).collect();
     let cwd = c(&exec.cwd);
 
+    if exec.in_place {
+        // SAFETY: init is single-threaded; on success this never returns.
+        let (stage, errno) = unsafe { prepare_and_exec(exec, &progs, &argv, &envp, &cwd) };
+        return Err((None, failure(stage, Errno(errno))));
+    }
     let mut pipe = [0; 2];
     // SAFETY: pipe is a valid 2-int array.
     if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
@@ -84,15 +89,18 @@ pub(crate) fn spawn(exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
         libc::close(pipe[0]);
         if n == 5 {
             let errno = Errno(i32::from_ne_bytes([buf[1], buf[2], buf[3], buf[4]]));
-            let f = match buf[0] {
-                STAGE_CHDIR => ExecFailure::Chdir(errno),
-                STAGE_SETUP => ExecFailure::Setup(errno),
-                _ => ExecFailure::Exec(errno),
-            };
-            return Err((Some(pid), f));
+            return Err((Some(pid), failure(buf[0], errno)));
         }
     }
     Ok(pid)
+}
+
+fn failure(stage: u8, errno: Errno) -> ExecFailure {
+    match stage {
+        STAGE_CHDIR => ExecFailure::Chdir(errno),
+        STAGE_SETUP => ExecFailure::Setup(errno),
+        _ => ExecFailure::Exec(errno),
+    }
 }
 
 unsafe fn fail(pipe: i32, stage: u8, errno: i32) -> ! {
@@ -105,15 +113,16 @@ unsafe fn fail(pipe: i32, stage: u8, errno: i32) -> ! {
 /// plan.tty: the pty slave becomes the controlling terminal of the new
 /// session and the program's stdin, stdout and stderr (as login_tty(3)).
 /// Its own fd is above 2 and close-on-exec, so exec drops it.
-unsafe fn tty_stdio(tty: i32, pipe: i32) {
+unsafe fn tty_stdio(tty: i32) -> Result<(), i32> {
     if libc::ioctl(tty, libc::TIOCSCTTY, 0) < 0 {
-        fail(pipe, STAGE_SETUP, Errno::last().0);
+        return Err(Errno::last().0);
     }
     for fd in 0..3 {
         if libc::dup2(tty, fd) < 0 {
-            fail(pipe, STAGE_SETUP, Errno::last().0);
+            return Err(Errno::last().0);
         }
     }
+    Ok(())
 }
 
 /// Every signal back to SIG_DFL (SIGKILL and SIGSTOP cannot change), then
@@ -173,17 +182,27 @@ pub(crate) fn affinity() -> Vec<u32> {
 }
 
 unsafe fn child(exec: &Exec, progs: &[CString], argv: &[CString], envp: &[CString], cwd: &CString, pipe: i32) -> ! {
+    let (stage, errno) = prepare_and_exec(exec, progs, argv, envp, cwd);
+    fail(pipe, stage, errno)
+}
+
+/// The program's side of the fork (or pid 1 itself with `in_place`): its
+/// signals, session, terminal, umask, working directory and fds, then the
+/// exec. Returns only on failure: the stage and errno.
+unsafe fn prepare_and_exec(exec: &Exec, progs: &[CString], argv: &[CString], envp: &[CString], cwd: &CString) -> (u8, i32) {
     // Undo what init holds for itself: signal dispositions and the mask.
     if let Err(e) = reset_signals(&LinuxSys) {
-        fail(pipe, STAGE_SETUP, e.0);
+        return (STAGE_SETUP, e.0);
     }
     // A new session detaches the program from the caller's terminal, so
     // TIOCSTI cannot push input into it (CVE-2017-5226).
     if (exec.new_session || exec.tty.is_some()) && libc::setsid() < 0 {
-        fail(pipe, STAGE_SETUP, Errno::last().0);
+        return (STAGE_SETUP, Errno::last().0);
     }
     if let Some(tty) = exec.tty {
-        tty_stdio(tty, pipe);
+        if let Err(e) = tty_stdio(tty) {
+            return (STAGE_SETUP, e);
+        }
     }
     libc::umask(exec.umask as libc::mode_t);
     if !exec.cpus.is_empty() {
@@ -191,7 +210,7 @@ unsafe fn child(exec: &Exec, progs: &[CString], argv: &[CString], envp: &[CStrin
     }
     if libc::chdir(cwd.as_ptr()) < 0 {
         if exec.cwd_required {
-            fail(pipe, STAGE_CHDIR, Errno::last().0);
+            return (STAGE_CHDIR, Errno::last().0);
         }
         libc::chdir(c"/".as_ptr());
     }
@@ -202,7 +221,7 @@ unsafe fn child(exec: &Exec, progs: &[CString], argv: &[CString], envp: &[CStrin
     for &(from, to) in &exec.fds {
         let tmp = libc::fcntl(from, libc::F_DUPFD_CLOEXEC, base);
         if tmp < 0 {
-            fail(pipe, STAGE_SETUP, Errno::last().0);
+            return (STAGE_SETUP, Errno::last().0);
         }
         moved.push((tmp, to));
     }
@@ -217,12 +236,21 @@ unsafe fn child(exec: &Exec, progs: &[CString], argv: &[CString], envp: &[CStrin
         // dup2 clears close-on-exec on `to`; the pipe to init may be `to`:
         // then errors after this point are reported by the exit status only.
         if libc::dup2(tmp, to) < 0 {
-            fail(pipe, STAGE_SETUP, Errno::last().0);
+            return (STAGE_SETUP, Errno::last().0);
+        }
+    }
+    for f in &exec.filters {
+        let prog: Vec<libc::sock_filter> = f.iter().map(|&(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k }).collect();
+        let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut _ };
+        // prctl, not seccomp(2), as bubblewrap loads them: a caller's
+        // program that must let the next one load allows prctl.
+        if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER as libc::c_ulong, &fprog as *const libc::sock_fprog) < 0 {
+            return (STAGE_SETUP, Errno::last().0);
         }
     }
     // Returning at all means every exec failed (the real execve never answers Ok).
     let err = exec_program(&LinuxSys, progs, argv, envp).err().unwrap_or(Errno(libc::ENOEXEC));
-    fail(pipe, STAGE_EXEC, err.0)
+    (STAGE_EXEC, err.0)
 }
 
 #[cfg(test)]
@@ -319,6 +347,8 @@ mod tests {
             fds: Vec::new(),
             tty: None,
             cpus: Vec::new(),
+            in_place: false,
+            filters: Vec::new(),
         }
     }
 

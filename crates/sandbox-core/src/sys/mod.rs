@@ -115,6 +115,13 @@ pub struct Exec {
     /// The CPUs the program may run on (sched_setaffinity); empty: init's own.
     /// A `--join` rank keeps the binding its launcher (srun's task) was given.
     pub cpus: Vec<u32>,
+    /// Exec in this process instead of a fork (plan.asPid1: the program is
+    /// pid 1); returns only on failure.
+    pub in_place: bool,
+    /// Seccomp programs (code, jt, jf, k) loaded in the program's process
+    /// just before exec, after init's own (bubblewrap's `--seccomp`: the
+    /// caller's programs, which may refuse what init itself needs).
+    pub filters: Vec<Vec<(u16, u8, u8, u32)>>,
 }
 
 /// A terminal's settings, saved to be put back.

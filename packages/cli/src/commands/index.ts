@@ -11,6 +11,7 @@ import { ImageImportCommand } from './image/import';
 import { ImageInspectCommand } from './image/inspect';
 import { ImagePackCommand } from './image/pack';
 import { OciCommand } from './oci';
+import { BwrapPathCommand } from './bwrap-path';
 import { PrintPlanCommand } from './plan';
 import { PresetsCommand } from './presets';
 import { PresetsShowCommand } from './presets/show';
@@ -20,7 +21,7 @@ import { SeccompExportCommand } from './seccomp/export';
 import { StopCommand } from './stop';
 import { TrustCommand } from './trust';
 
-export const COMMANDS = [RunCommand, RunImageDefaultsCommand, ExecCommand, CpCommand, PsCommand, StopCommand, PrintPlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand, OciCommand, ImageImportCommand, ImagePackCommand, ImageInspectCommand] as const;
+export const COMMANDS = [RunCommand, RunImageDefaultsCommand, ExecCommand, CpCommand, PsCommand, StopCommand, PrintPlanCommand, DoctorCommand, ExplainCommand, TrustCommand, PresetsCommand, PresetsShowCommand, SeccompExportCommand, OciCommand, ImageImportCommand, ImagePackCommand, ImageInspectCommand, BwrapPathCommand] as const;
 
 /** The first words of the commands (`run`, `seccomp`…), without repeats, in {@link COMMANDS} order. */
 export const COMMAND_NAMES: readonly string[] = [...new Set(COMMANDS.flatMap((command) => command.paths.map((path) => path[0]!)))];

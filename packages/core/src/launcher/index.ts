@@ -4,7 +4,7 @@
  */
 
 export { assertCallerFdsOpen, callerFds, FIRST_PASSED_FD, isFdOpen, remapCallerFds, type CallerFd } from './fds';
-export { resolveInit, resolveOci } from './init';
+export { resolveBwrap, resolveInit, resolveOci } from './init';
 export { parseReport, ReportChannel, type ReportHandler } from './reports';
 export { canUseTty, type StdioEntry, type StdioOption } from './terminal';
 export { CLEANUP_GRACE_MS, KILL_GRACE_MS, SandboxProcess, type ExitResult, type LaunchOptions } from './process';

@@ -8,7 +8,7 @@
 
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { initPath, ociPath } from '@sandboxctl/native/init-path';
+import { bwrapPath, initPath, ociPath } from '@sandboxctl/native/init-path';
 import { SandboxError, type ErrorCode } from '../errors';
 import { missingNativeHint } from '../install-hint';
 
@@ -46,4 +46,9 @@ export function resolveInit(): string {
 /** Absolute path of the OCI runtime; throws `E_OCI_MISSING` unless it is an executable file. */
 export function resolveOci(): string {
   return checkExecutable(resolve(ociPath()), 'sandboxctl-oci', 'E_OCI_MISSING', missingOciHint());
+}
+
+/** Absolute path of the bubblewrap drop-in; throws `E_BWRAP_MISSING` unless it is an executable file. */
+export function resolveBwrap(): string {
+  return checkExecutable(resolve(bwrapPath()), 'sandboxctl-bwrap', 'E_BWRAP_MISSING', `${missingNativeHint()}; or point SANDBOXCTL_BWRAP at a sandboxctl-bwrap executable`);
 }

@@ -1,0 +1,252 @@
+//! Stage: bubblewrap's monitor. Takes the caller's fds bubblewrap would
+//! read (seccomp programs) or leave to the program (everything else not
+//! close-on-exec), holds `--lock-file` locks, forks our launcher with a
+//! report socket, and speaks bubblewrap's protocols from the reports:
+//! `--info-fd` (one JSON object, then closed) and `--json-status-fd`
+//! (`child-pid` line, then `exit-code` only when the program ran).
+//!
+//! Invariant: nothing of ours reaches the program: the report socket is
+//! close-on-exec and the init closes every fd the plan does not pass.
+
+use crate::args::{Opts, SetupOp};
+use crate::{plan, Log, EXIT_FAILURE};
+use sandbox_core::error::Code;
+use sandbox_core::launch::{run_launcher, LaunchContext};
+use sandbox_core::report::Report;
+use sandbox_core::sys::{LinuxSys, Prctl, Sys};
+use std::io::{BufRead, BufReader};
+use std::os::fd::FromRawFd;
+
+/// The fds the caller gave us that are not close-on-exec: bubblewrap
+/// leaves these open for the program.
+fn inheritable_fds() -> Vec<i32> {
+    let mut fds: Vec<i32> =
+        std::fs::read_dir("/proc/self/fd").map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()).unwrap_or_default();
+    fds.sort_unstable();
+    // SAFETY: F_GETFD on a number; -1 for a closed fd (the read_dir's own).
+    fds.retain(|&fd| fd > 2 && unsafe { libc::fcntl(fd, libc::F_GETFD) } & libc::FD_CLOEXEC == 0 && unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0);
+    fds
+}
+
+/// Read a seccomp program (raw `struct sock_filter`s) from a caller fd.
+fn read_filter(fd: i32) -> Result<Vec<libc::sock_filter>, String> {
+    use std::io::Read;
+    // SAFETY: bubblewrap takes ownership of the fd: we read and close it.
+    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut b = Vec::new();
+    f.read_to_end(&mut b).map_err(|e| format!("Can't read seccomp data: {}", strerror(e.raw_os_error().unwrap_or(libc::EIO))))?;
+    if b.len() % 8 != 0 {
+        return Err("Invalid seccomp data, must be multiple of 8".into());
+    }
+    Ok(b.chunks(8)
+        .map(|c| libc::sock_filter { code: u16::from_ne_bytes([c[0], c[1]]), jt: c[2], jf: c[3], k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]) })
+        .collect())
+}
+
+/// strerror, as bubblewrap's `die_with_error` prints it.
+pub fn strerror(e: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(e).to_string();
+    s.split(" (os error").next().unwrap_or(&s).to_string()
+}
+
+/// Take `--lock-file`'s read lock (bubblewrap's pid 1 does; we hold it
+/// here, for as long as the sandbox runs).
+fn lock(path: &str) -> Result<std::fs::File, String> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path).map_err(|e| format!("Unable to open lock file {path}: {}", strerror(e.raw_os_error().unwrap_or(libc::EIO))))?;
+    let l = libc::flock { l_type: libc::F_RDLCK as i16, l_whence: libc::SEEK_SET as i16, l_start: 0, l_len: 0, l_pid: 0 };
+    // SAFETY: a valid fd and flock.
+    if unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETLK, &l) } < 0 {
+        return Err(format!("Unable to lock file {path}: {}", strerror(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))));
+    }
+    Ok(f)
+}
+
+/// Namespace ids as bubblewrap's `namespace_ids_write` lists them (only the
+/// ones asked for; mnt always), from pid 1's own report: it is not
+/// dumpable, so its /proc/PID/ns cannot be read from here.
+fn namespace_ids(ids: &std::collections::BTreeMap<String, u64>, o: &Opts, cgroup: bool) -> Vec<(&'static str, u64)> {
+    let wanted = [("cgroup", cgroup), ("ipc", o.unshare_ipc), ("mnt", true), ("net", o.unshare_net), ("pid", o.unshare_pid), ("uts", o.unshare_uts)];
+    wanted.iter().filter(|(_, on)| *on).filter_map(|(name, _)| ids.get(*name).map(|id| (*name, *id))).collect()
+}
+
+fn write_fd(fd: i32, s: &str) {
+    let _ = LinuxSys.write_fd(fd, s.as_bytes());
+}
+
+/// What bubblewrap says for our error report.
+fn message(e: &sandbox_core::report::ErrorReport, argv0: &str) -> String {
+    if e.code == Code::Exec {
+        let why = e.message.rsplit(": ").next().unwrap_or(&e.message);
+        let mut why = why.to_string();
+        if let Some(c) = why.get(0..1) {
+            why.replace_range(0..1, &c.to_uppercase());
+        }
+        return format!("execvp {argv0}: {why}");
+    }
+    e.message.clone()
+}
+
+/// Fork the launcher and be bubblewrap's monitor. Returns the exit status.
+pub fn run(o: &Opts, uid: u32, log: Log) -> i32 {
+    let die = |msg: String| {
+        log.error(&msg);
+        EXIT_FAILURE
+    };
+    let sys = LinuxSys;
+    // bubblewrap's pre-flight on bind sources, in its words.
+    for op in &o.ops {
+        if let SetupOp::Bind { src, allow_missing: false, .. } = op {
+            if let Err(e) = std::fs::metadata(src) {
+                return die(format!("Can't find source path {src}: {}", strerror(e.raw_os_error().unwrap_or(libc::ENOENT))));
+            }
+        }
+    }
+    let cgroup = o.unshare_cgroup || (o.unshare_cgroup_try && std::fs::metadata("/proc/self/ns/cgroup").is_ok());
+    let mut filters = Vec::new();
+    for fd in o.seccomp_fd.iter().chain(&o.add_seccomp_fds) {
+        match read_filter(*fd) {
+            Ok(f) => filters.push(f),
+            Err(m) => return die(m),
+        }
+    }
+    if o.assert_userns_disabled && !o.disable_userns {
+        // Our sandbox always has a user namespace of its own, in which a
+        // nested one can be made unless --disable-userns filtered it.
+        return die("creation of new user namespaces was not disabled as requested".into());
+    }
+    let mut locks = Vec::new();
+    for p in &o.lock_files {
+        match lock(p) {
+            Ok(f) => locks.push(f),
+            Err(m) => return die(m),
+        }
+    }
+    // Fds bubblewrap reads or keeps for itself do not reach the program.
+    let mut consumed: Vec<i32> = [o.info_fd, o.json_status_fd, o.block_fd, o.userns_block_fd, o.sync_fd].iter().flatten().copied().collect();
+    consumed.extend(&o.args_fds);
+    for op in &o.ops {
+        if let SetupOp::File { fd, .. } = op {
+            consumed.push(*fd);
+        }
+    }
+    let inherit: Vec<i32> = inheritable_fds().into_iter().filter(|fd| !consumed.contains(fd)).collect();
+    let caller_cwd = std::env::current_dir().ok().and_then(|p| p.to_str().map(String::from));
+    let caps = o.caps.unwrap_or(if uid == 0 { crate::caller_caps() } else { 0 });
+    let plan = plan::to_plan(o, &inherit, caps, cgroup, uid == 0, caller_cwd.as_deref());
+    if let Err(e) = sandbox_core::validate::validate(&plan).and_then(|_| sandbox_core::validate::preflight(&plan)) {
+        return die(e.to_string());
+    }
+    // Our terminal rules (plan.rs) and, with --sandboxctl-defaults, our
+    // default filter, loaded by pid 1; the caller's programs go on the
+    // program alone, last.
+    let compiled = match sandbox_core::seccomp::compile(&plan.seccomp, false) {
+        Ok(c) => c,
+        Err(e) => return die(format!("cannot compile the seccomp filter: {e}")),
+    };
+    let (mine, theirs) = match sys.socketpair() {
+        Ok(p) => p,
+        Err(e) => return die(format!("Can't create report socket: {}", strerror(e.0))),
+    };
+    // SAFETY: getgid cannot fail.
+    let gid = unsafe { libc::getgid() };
+    let parent = sys.getpid();
+    let launched = sys.fork_child(&mut || {
+        let _ = sys.close(mine);
+        sandbox_core::sys::setup_signals();
+        let cx = LaunchContext {
+            plan: &plan,
+            report_fd: Some(theirs),
+            seccomp: &compiled,
+            program_seccomp: &filters,
+            env: Vec::new(),
+            caller_cwd: caller_cwd.clone(),
+            parent,
+            runtime_dir: std::env::var("XDG_RUNTIME_DIR").ok(),
+        };
+        run_launcher(&sys, uid, gid, &cx)
+    });
+    let _ = sys.close(theirs);
+    let launcher = match launched {
+        Ok(p) => p,
+        Err(e) => return die(format!("Creating new namespace failed: {}", strerror(e.0))),
+    };
+    if o.die_with_parent && sys.prctl(Prctl::SetPdeathsig(libc::SIGKILL)).is_err() {
+        return die("prctl".into());
+    }
+    // The fds the program and pid 1 have now.
+    for fd in o.ops.iter().filter_map(|op| if let SetupOp::File { fd, .. } = op { Some(*fd) } else { None }) {
+        let _ = sys.close(fd);
+    }
+    // SAFETY: our end of the socket pair, owned from here.
+    let reader = BufReader::new(unsafe { std::fs::File::from_raw_fd(mine) });
+    let mut error = None;
+    let mut started = false;
+    // The launcher's `spawned` and pid 1's `namespaces` come in either order.
+    let (mut child, mut ns, mut told) = (None, None, false);
+    for line in reader.lines() {
+        let Ok(line) = line else { break };
+        match serde_json::from_str::<Report>(&line) {
+            Ok(Report::Spawned { pid }) => child = Some(pid),
+            Ok(Report::Namespaces { ids }) => ns = Some(ids),
+            Ok(Report::Started) => started = true,
+            Ok(Report::Error(e)) => error = Some(e),
+            _ => {}
+        }
+        if let (false, Some(pid), Some(ids)) = (told, child, ns.as_ref()) {
+            told = true;
+            let ids = namespace_ids(ids, o, cgroup);
+            if let Some(fd) = o.info_fd {
+                let mut s = format!("{{\n    \"child-pid\": {pid}");
+                for (n, id) in &ids {
+                    s.push_str(&format!(",\n    \"{n}-namespace\": {id}"));
+                }
+                s.push_str("\n}\n");
+                write_fd(fd, &s);
+                let _ = sys.close(fd);
+            }
+            if let Some(fd) = o.json_status_fd {
+                let mut s = format!("{{ \"child-pid\": {pid}");
+                for (n, id) in &ids {
+                    s.push_str(&format!(", \"{n}-namespace\": {id}"));
+                }
+                s.push_str(" }\n");
+                write_fd(fd, &s);
+            }
+        }
+    }
+    let status = wait(launcher);
+    drop(locks);
+    if let Some(e) = error {
+        return die(message(&e, &o.command[0]));
+    }
+    if started {
+        if let Some(fd) = o.json_status_fd {
+            write_fd(fd, &format!("{{ \"exit-code\": {status} }}\n"));
+        }
+        return status;
+    }
+    EXIT_FAILURE
+}
+
+/// The launcher's exit status (bubblewrap's: 128+n for a signal).
+fn wait(pid: i32) -> i32 {
+    let mut st = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut st, 0) };
+        if r == pid {
+            break;
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return EXIT_FAILURE;
+        }
+    }
+    if libc::WIFEXITED(st) {
+        libc::WEXITSTATUS(st)
+    } else if libc::WIFSIGNALED(st) {
+        128 + libc::WTERMSIG(st)
+    } else {
+        255
+    }
+}
