@@ -18,6 +18,7 @@
 import { SandboxError } from '../errors';
 import type { PlanSources } from '../plan/sources';
 import { runToCompletion, type RunResult } from '../run';
+import { LiveConnection } from '../live/exec';
 import { generateName, start, type ExecOptions, type Sandbox } from '../live/sandbox';
 
 export interface PoolOptions extends Omit<PlanSources, 'argv'> {
@@ -53,6 +54,8 @@ export interface PoolStats {
 
 interface Warm {
   sandbox: Sandbox;
+  /** Its control connection, opened (and greeted) while it waits: a run only sends its request. */
+  conn: LiveConnection;
   dead: boolean;
 }
 
@@ -135,7 +138,7 @@ export class Pool {
     for (let attempt = 1; ; attempt += 1) {
       if (this.#closed) throw new SandboxError('E_SANDBOX_CLOSED', 'the pool was closed', { hint: 'make another with createPool()' });
       const warm = await this.#take();
-      const handle = warm.sandbox.spawn(argv, options);
+      const handle = warm.sandbox.spawnOn(warm.conn, argv, options);
       let started = false;
       handle.started.then(
         () => (started = true),
@@ -212,7 +215,7 @@ export class Pool {
     this.#serial += 1;
     const name = `${this.id}-${this.#serial}`;
     start({ ...this.#sources, name, labels: this.#labels }).then(
-      (sandbox) => this.#onStarted({ sandbox, dead: false }),
+      (sandbox) => this.#onStarted({ sandbox, conn: new LiveConnection(sandbox.name), dead: false }),
       (error: unknown) => {
         this.#starting -= 1;
         this.#lastError = error instanceof Error ? error : new SandboxError('E_SETUP', `a sandbox of the pool could not be set up: ${String(error)}`);
@@ -240,6 +243,8 @@ export class Pool {
       () => this.#onDied(warm),
       () => this.#onDied(warm),
     );
+    // A connection refused or lost while it waits: broken too.
+    warm.conn.hello.catch(() => this.#onDied(warm));
     if (this.#closed) {
       this.#track(this.#discard(warm));
       return;
@@ -279,6 +284,7 @@ export class Pool {
   async #discard(warm: Warm): Promise<void> {
     const was = warm.dead;
     warm.dead = true;
+    warm.conn.close();
     const launcher = warm.sandbox.process;
     if (!was) {
       // Two signals to the launcher (crates/sandbox-core/src/live/supervisor.rs):
