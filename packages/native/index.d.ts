@@ -77,7 +77,10 @@ export declare function livePipe(): Array<number>
 /**
  * Send one request (JSON) with `fds` on connection `id`. False when the
  * connection is gone (ended, or closed by `liveClose`); an error when the
- * send itself failed.
+ * send itself failed. The fds become a program's stdio: O_NONBLOCK is
+ * cleared on them first, as libuv does for a spawned child's stdio (Node
+ * sets it on its own stdin, the same open file, and a program reading a
+ * non-blocking pipe fails with EAGAIN).
  */
 export declare function liveSend(id: number, json: string, fds: Array<number>): boolean
 

@@ -155,10 +155,22 @@ pub fn live_connect(name: String, runtime_dir: Option<String>, on_message: OnMes
 
 /// Send one request (JSON) with `fds` on connection `id`. False when the
 /// connection is gone (ended, or closed by `liveClose`); an error when the
-/// send itself failed.
+/// send itself failed. The fds become a program's stdio: O_NONBLOCK is
+/// cleared on them first, as libuv does for a spawned child's stdio (Node
+/// sets it on its own stdin, the same open file, and a program reading a
+/// non-blocking pipe fails with EAGAIN).
 #[napi]
 pub fn live_send(id: f64, json: String, fds: Vec<i32>) -> napi::Result<bool> {
     let r = reader().map_err(napi::Error::from_reason)?;
+    for &fd in &fds {
+        // SAFETY: fcntl on fd numbers the caller passes; a bad one fails harmlessly (and then the send does).
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
+                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+            }
+        }
+    }
     let conns = r.conns.lock().unwrap_or_else(|e| e.into_inner());
     let Some(conn) = conns.get(&(id as u64)) else { return Ok(false) };
     net::send(&LinuxSys, conn.fd.as_raw_fd(), json.as_bytes(), &fds)
