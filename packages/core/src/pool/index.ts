@@ -62,6 +62,8 @@ interface Warm {
 const DEFAULT_SIZE = 2;
 const DEFAULT_IDLE_MS = 30_000;
 const RETRY_MS = 200;
+/** Broken sandboxes replaced at once before replacements wait RETRY_MS. */
+const MAX_BROKEN_IN_A_ROW = 3;
 /** Sandboxes a run tries when the one it took turns out dead before the program started. */
 const MAX_ATTEMPTS = 3;
 
@@ -91,6 +93,7 @@ export class Pool {
   readonly #waiters: { resolve: (w: Warm) => void; reject: (e: unknown) => void }[] = [];
   #started = 0;
   #broken = 0;
+  #brokenInARow = 0;
   #serial = 0;
   #closed = false;
   #waited = false;
@@ -243,8 +246,12 @@ export class Pool {
       () => this.#onDied(warm),
       () => this.#onDied(warm),
     );
-    // A connection refused or lost while it waits: broken too.
-    warm.conn.hello.catch(() => this.#onDied(warm));
+    // A connection refused or lost while it waits: broken too, and its
+    // launcher killed (it may still run: a sandbox nobody can reach).
+    warm.conn.hello.then(
+      () => (this.#brokenInARow = 0),
+      () => this.#onDied(warm, true),
+    );
     if (this.#closed) {
       this.#track(this.#discard(warm));
       return;
@@ -254,15 +261,23 @@ export class Pool {
     else this.#ready.push(warm);
   }
 
-  #onDied(warm: Warm): void {
-    this.#all.delete(warm);
+  #onDied(warm: Warm, unreachable = false): void {
     if (warm.dead) return;
-    warm.dead = true;
     const i = this.#ready.indexOf(warm);
+    if (unreachable) this.#track(this.#discard(warm));
+    else {
+      this.#all.delete(warm);
+      warm.dead = true;
+    }
     if (i >= 0) {
       this.#ready.splice(i, 1);
       this.#broken += 1;
-      this.#fill();
+      // Sandboxes that break as soon as they start (the host short of pids,
+      // a control socket that cannot be reached) are replaced after a pause,
+      // never in a tight loop.
+      this.#brokenInARow += 1;
+      if (this.#brokenInARow > MAX_BROKEN_IN_A_ROW) setTimeout(() => this.#fill(), RETRY_MS).unref();
+      else this.#fill();
     }
   }
 
