@@ -19,6 +19,7 @@ export default tseslint.config(
       'packages/core/src/plan-types.ts',
       'packages/core/src/report-types.ts',
       'packages/core/src/error-codes.ts',
+      'packages/core/src/live/view-types.ts',
       'packages/native/index.js',
       'packages/native/index.d.ts',
     ],

@@ -9,6 +9,9 @@
 //   2. cp of a tree of N files totalling M MB into and out of a sandbox
 //      (`sandboxctl-init client cp`), against `tar c | tar x` on the host.
 //      Goal: >= 0.8x the host's throughput.
+//   3. the same tree with the CLI (`sandboxctl cp`, peak RSS of the CLI and
+//      its native client from /usr/bin/time) against the `docker cp`-like
+//      baseline a user has without cp: a tar pipe through `sandboxctl exec`.
 // Prints markdown tables; the figures go to bench/README.md by hand.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -79,6 +82,30 @@ try {
   rows.push(['cp out of the sandbox', median(cout).toFixed(0), mbps(median(cout)), ratio(h, median(cout))]);
   console.log(`\n### cp of ${files} files, ${mb} MB (median of ${rounds})\n`);
   console.log(table(['variant', 'ms', 'MB/s', 'throughput vs host'], rows));
+
+  // 3. The CLI's cp (peak RSS: it must stream) against tar through exec.
+  const CLI = join(root, 'packages/cli/bin/sandboxctl.js');
+  const timed = (cmd) => {
+    const t = ms();
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', 'sh', '-c', cmd], { env: process.env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+    return { ms: since(t), rssKiB: Number(r.stderr.trim().split('\n').pop()) };
+  };
+  const node = process.execPath;
+  const fresh = async () => {
+    await sb.exec(['rm', '-rf', '/tmp/tree']);
+    rmSync(join(work, 'o'), { recursive: true, force: true });
+    mkdirSync(join(work, 'o'));
+  };
+  const cli = [];
+  await fresh();
+  cli.push(['sandboxctl cp DIR bench:/tmp/', timed(`${node} ${CLI} cp ${src} bench:/tmp/`)]);
+  cli.push(['sandboxctl cp bench:/tmp/tree DIR', timed(`${node} ${CLI} cp bench:/tmp/tree ${join(work, 'o')}`)]);
+  await fresh();
+  cli.push(['tar c DIR | sandboxctl exec -i bench -- tar x', timed(`tar -C ${work} -cf - tree | ${node} ${CLI} exec -i bench -- tar -C /tmp -xf -`)]);
+  cli.push(['sandboxctl exec bench -- tar c | tar x', timed(`${node} ${CLI} exec bench -- tar -C /tmp -cf - tree | tar -C ${join(work, 'o')} -xf -`)]);
+  console.log(`\n### the CLI, ${files} files, ${mb} MB (one run each; peak RSS of the largest process, /usr/bin/time %M)\n`);
+  console.log(table(['command', 'ms', 'MB/s', 'peak RSS MiB'], cli.map(([n, r]) => [n, r.ms.toFixed(0), mbps(r.ms), (r.rssKiB / 1024).toFixed(1)])));
   rmSync(work, { recursive: true, force: true });
 } finally {
   await sb.stop();

@@ -3,8 +3,9 @@
 // itself generated from the Rust serde types (`npm run gen` does both):
 //   plan    schema/plan.schema.json   -> packages/core/src/plan-types.ts
 //   report  schema/report.schema.json -> packages/core/src/report-types.ts
+//   view    schema/view.schema.json   -> packages/core/src/live/view-types.ts (the filesystem view)
 //
-// Usage: node scripts/gen-types.mjs [plan|report]            write the file
+// Usage: node scripts/gen-types.mjs [plan|report|view]            write the file
 //        node scripts/gen-types.mjs [plan|report] --stdout   print it instead (the drift test)
 //        node scripts/gen-types.mjs [plan|report] --check    exit 1 when the file is stale
 // The contract defaults to `plan`.
@@ -38,6 +39,7 @@ function tagName(tag, suffix) {
 const contracts = {
   plan: { schema: 'plan.schema.json', out: 'plan-types.ts', title: 'Plan', rust: 'plan.rs', customName: tagName('kind', 'Op') },
   report: { schema: 'report.schema.json', out: 'report-types.ts', title: 'Report', rust: 'report.rs', customName: tagName('event', 'Report') },
+  view: { schema: 'view.schema.json', out: 'live/view-types.ts', title: 'ViewProtocol', rust: 'live/view.rs', customName: tagName('op', 'Request') },
 };
 
 // json-schema-to-typescript reads draft-07 `definitions`, and turns a `$ref`

@@ -47,6 +47,43 @@ export declare function configSchema(): string
  */
 export declare function describeOps(opsJson: string): Array<string>
 
+/**
+ * End connection `id` (pid 1 then kills the program it started): the
+ * reader thread sees the end, closes the fd and calls `onMessage(null)`.
+ */
+export declare function liveClose(id: number): void
+
+/**
+ * Connect to the running sandbox `name`'s control socket. Every message it
+ * sends (the greeting first) reaches `onMessage(json, fd)`, then
+ * `onMessage(null, null)` once the connection ended. Errors are returned,
+ * not thrown: `E_SANDBOX_NOT_FOUND`, `E_SANDBOX_CLOSED`, `E_REGISTRY_UNSAFE`…
+ * `runtimeDir` is the caller's `XDG_RUNTIME_DIR` (the registry's place),
+ * as a child process given `process.env` would see it.
+ */
+export declare function liveConnect(name: string, runtimeDir: string | undefined | null, onMessage: (json: string | null, fd: number | null) => void): LiveConnected
+
+/** `liveConnect`'s answer: a connection number, or why there is none. */
+export interface LiveConnected {
+  id?: number
+  code?: string
+  message?: string
+  hint?: string
+}
+
+/** A pipe, both ends close-on-exec: [read, write]. */
+export declare function livePipe(): Array<number>
+
+/**
+ * Send one request (JSON) with `fds` on connection `id`. False when the
+ * connection is gone (ended, or closed by `liveClose`); an error when the
+ * send itself failed. The fds become a program's stdio: O_NONBLOCK is
+ * cleared on them first, as libuv does for a spawned child's stdio (Node
+ * sets it on its own stdin, the same open file, and a program reading a
+ * non-blocking pipe fails with EAGAIN).
+ */
+export declare function liveSend(id: number, json: string, fds: Array<number>): boolean
+
 /** Why a plan cannot run (null when it can). */
 export interface PlanProblem {
   /** Stable code: E_PLAN_INVALID or E_SOURCE_MISSING. */

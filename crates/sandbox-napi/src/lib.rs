@@ -2,6 +2,8 @@
 //! kernel probes and versions. Nothing here forks, unshares or mounts: Node
 //! is multi-threaded, so all namespace work happens in `sandboxctl-init`.
 
+pub mod live;
+
 use napi_derive::napi;
 use sandbox_core::{config, probe, validate};
 

@@ -38,6 +38,7 @@ export function version(): string {
   return nativeVersion();
 }
 export { attach, buildLivePlan, copy, generateName, list, Sandbox, start, type ExecOptions, type SandboxState, type StartOptions } from './live/sandbox';
+export { ExecProcess } from './live/exec';
 export { FsError, FsView, type FsDirent, type FsEntryType, type FsStat } from './live/fs';
 export type { ReadyReport } from './report-types';
 export { createPool, Pool, type PoolOptions, type PoolRunOptions, type PoolStats } from './pool';

@@ -85,7 +85,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
 }
 
 /** Feeds `input` to a started program and collects its piped output and exit: {@link run}'s result. */
-export async function runToCompletion(handle: SandboxProcess, input: RunOptions['input']): Promise<RunResult> {
+export async function runToCompletion(handle: Pick<SandboxProcess, 'stdin' | 'stdout' | 'stderr' | 'exited'>, input: RunOptions['input']): Promise<RunResult> {
   if (handle.stdin) {
     handle.stdin.on('error', () => {}); // EPIPE when the program ignores its input
     handle.stdin.end(input ?? '');

@@ -47,6 +47,11 @@ describe('the CLI', () => {
     expect(missing.stderr).toContain('E_EXEC');
     const badCwd = await lcli(['exec', '--cwd', '/nonexistent', 'env', '--', '/bin/true']);
     expect(badCwd.code).toBe(127);
+    // stdin a pipe that stays empty for a while: the program blocks on it
+    // rather than failing with EAGAIN (Node makes its own stdin non-blocking,
+    // the same open file the program reads)
+    const slow = spawnSync('/bin/sh', ['-c', `(sleep 0.5; echo late) | ${process.execPath} ${CLI} exec env -- /bin/cat`], { encoding: 'utf8', env: { ...process.env }, timeout: 20_000 });
+    expect([slow.status, slow.stdout, slow.stderr]).toEqual([0, 'late\n', '']);
   });
 
   test('the sandbox\'s state is shared: a file one exec writes, the next reads, and the main program sees it', async () => {

@@ -71,13 +71,7 @@ pub fn main(args: &[String]) -> ! {
 /// `hello`, or the supervisor's refusal (`E_CONTROL_DENIED`). Nothing is
 /// sent before it, so a refused peer never hands over an fd.
 pub fn connect(name: &str) -> Result<OwnedFd, SetupError> {
-    let reg = Registry::open()?;
-    let found = reg.find(name)?;
-    let conn: OwnedFd = match net::connect(found.dir.as_raw_fd(), SOCKET) {
-        // SAFETY: a new socket fd we own.
-        Ok(fd) => unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) },
-        Err(e) => return Err(SetupError::new(Code::SandboxClosed, format!("cannot reach sandbox {name}: {e}"))),
-    };
+    let conn = dial(name)?;
     match reply(conn.as_raw_fd(), name)? {
         Some((Reply::Hello { .. }, _)) => Ok(conn),
         Some((Reply::Error { code, message }, _)) => Err(SetupError::new(code, message)),
@@ -86,11 +80,32 @@ pub fn connect(name: &str) -> Result<OwnedFd, SetupError> {
     }
 }
 
+/// The control socket of the running sandbox `name`, connected; its
+/// greeting not read yet (the addon reads it without blocking Node). The
+/// registry's checks (a private root, a held entry) apply as for [`connect`].
+pub fn dial(name: &str) -> Result<OwnedFd, SetupError> {
+    dial_in(&Registry::open()?, name)
+}
+
+/// [`dial`] in the registry `reg`.
+pub fn dial_in(reg: &Registry, name: &str) -> Result<OwnedFd, SetupError> {
+    let found = reg.find(name)?;
+    match net::connect(&LinuxSys, found.dir.as_raw_fd(), SOCKET) {
+        // SAFETY: a new socket fd we own.
+        Ok(fd) => Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }),
+        Err(e) => Err(SetupError::new(Code::SandboxClosed, format!("cannot reach sandbox {name}: {e}"))),
+    }
+}
+
 fn reply(conn: Fd, name: &str) -> Result<Option<(Reply, Vec<OwnedFd>)>, SetupError> {
-    match net::recv(conn) {
-        Ok(Some((bytes, fds))) => serde_json::from_slice(&bytes)
-            .map(|r| Some((r, fds)))
-            .map_err(|e| SetupError::new(Code::Setup, format!("unreadable reply from sandbox {name}: {e}"))),
+    match net::recv(&LinuxSys, conn) {
+        Ok(Some((bytes, fds))) => {
+            // SAFETY: the kernel just installed these fds for us; each is owned once.
+            let fds: Vec<OwnedFd> = fds.into_iter().map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }).collect();
+            serde_json::from_slice(&bytes)
+                .map(|r| Some((r, fds)))
+                .map_err(|e| SetupError::new(Code::Setup, format!("unreadable reply from sandbox {name}: {e}")))
+        }
         Ok(None) => Ok(None),
         Err(e) => Err(SetupError::new(Code::SandboxClosed, format!("lost sandbox {name}: {e}"))),
     }
@@ -158,7 +173,7 @@ pub fn exec_connected(conn: OwnedFd, name: &str, mut req: ExecRequest, report_fd
     let conn = conn.as_raw_fd();
     // stdio, then the fds the program gets at the same numbers as here.
     let stdio: Vec<Fd> = if req.tty { Vec::new() } else { vec![0, 1, 2] }.into_iter().chain(req.pass_fds.iter().copied()).collect();
-    if let Err(e) = net::send(conn, &Request::Exec(req.clone()).to_bytes(), &stdio) {
+    if let Err(e) = net::send(&LinuxSys, conn, &Request::Exec(req.clone()).to_bytes(), &stdio) {
         fail(report_fd, SetupError::new(Code::SandboxClosed, format!("cannot reach sandbox {name}: {e}")));
     }
     let master = match reply(conn, &name) {
@@ -199,7 +214,7 @@ fn wait_exit(sys: &dyn Sys, conn: Fd, name: &str) -> i32 {
         let Ok(rev) = sys.poll(&[(conn, POLLIN), (sfd, POLLIN)], -1) else { return closed(name) };
         if rev[1] != 0 {
             while let Ok(Some(sig)) = sys.read_signal(sfd) {
-                let _ = net::send(conn, &Request::Signal { signal: sig }.to_bytes(), &[]);
+                let _ = net::send(&LinuxSys, conn, &Request::Signal { signal: sig }.to_bytes(), &[]);
             }
         }
         if rev[0] != 0 {
@@ -243,7 +258,7 @@ fn relay_tty(sys: &dyn Sys, conn: Fd, master: Fd, name: &str) -> i32 {
                         let _ = sys.set_winsize(master, size);
                     }
                 } else {
-                    let _ = net::send(conn, &Request::Signal { signal: sig }.to_bytes(), &[]);
+                    let _ = net::send(&LinuxSys, conn, &Request::Signal { signal: sig }.to_bytes(), &[]);
                 }
             }
         }
@@ -318,7 +333,7 @@ fn stop_main(args: &[String]) -> ! {
 pub fn stop(name: &str, timeout_ms: u32) -> Result<(), SetupError> {
     let conn = connect(name)?;
     let sys = LinuxSys;
-    net::send(conn.as_raw_fd(), &Request::Stop { timeout_ms }.to_bytes(), &[])
+    net::send(&LinuxSys, conn.as_raw_fd(), &Request::Stop { timeout_ms }.to_bytes(), &[])
         .map_err(|e| SetupError::new(Code::SandboxClosed, format!("cannot reach sandbox {name}: {e}")))?;
     let deadline = sys.monotonic_ms() + timeout_ms as u64 + 5_000;
     // The connection ends when pid 1 does.
@@ -373,7 +388,8 @@ fn sandbox_side(arg: &str) -> Option<(&str, &str)> {
 /// One request on a fresh connection.
 fn send_req(name: &str, req: &Request, fds: &[Fd]) -> Result<OwnedFd, SetupError> {
     let conn = connect(name)?;
-    net::send(conn.as_raw_fd(), &req.to_bytes(), fds).map_err(|e| SetupError::new(Code::SandboxClosed, format!("cannot reach sandbox {name}: {e}")))?;
+    net::send(&LinuxSys, conn.as_raw_fd(), &req.to_bytes(), fds)
+        .map_err(|e| SetupError::new(Code::SandboxClosed, format!("cannot reach sandbox {name}: {e}")))?;
     Ok(conn)
 }
 

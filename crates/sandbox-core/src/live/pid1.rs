@@ -15,7 +15,7 @@ use super::proto::{ExecRequest, Reply, Request, PROTOCOL_VERSION};
 use crate::error::Code;
 use crate::plan::{LiveEnd, Plan};
 use crate::sys::{Errno, Exec, ExecFailure, ExitStatus, Fd, Sys, HANDLED_SIGNALS, POLLIN};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::FromRawFd;
 
 /// What pid 1 keeps from the start for the programs it forks.
 pub struct Defaults {
@@ -175,7 +175,7 @@ impl State<'_> {
         let running = g.running.clone();
         let done = running.is_empty();
         for c in self.conns.iter().filter(|c| c.child.is_some_and(|p| running.contains(&p))) {
-            let _ = net::send(c.fd, &Reply::error(Code::JoinTimeout, msg.clone()).to_bytes(), &[]);
+            let _ = net::send(self.sys, c.fd, &Reply::error(Code::JoinTimeout, msg.clone()).to_bytes(), &[]);
         }
         if done {
             self.finish();
@@ -238,7 +238,7 @@ impl State<'_> {
                     }
                     if let Some(i) = self.conns.iter().position(|c| c.child == Some(pid)) {
                         let c = self.conns.remove(i);
-                        let _ = net::send(c.fd, &Reply::Exited { status: status.code() }.to_bytes(), &[]);
+                        let _ = net::send(self.sys, c.fd, &Reply::Exited { status: status.code() }.to_bytes(), &[]);
                         let _ = self.sys.close(c.fd);
                     }
                     // A peer group ends with the last of its peers' programs.
@@ -268,12 +268,12 @@ impl State<'_> {
 
     fn accept(&mut self, conn: Fd) {
         if self.closed() {
-            let _ = net::send(conn, &Reply::error(Code::SandboxClosed, "the sandbox is ending").to_bytes(), &[]);
+            let _ = net::send(self.sys, conn, &Reply::error(Code::SandboxClosed, "the sandbox is ending").to_bytes(), &[]);
             let _ = self.sys.close(conn);
             return;
         }
         // The greeting: the client sends nothing (no fd above all) before it.
-        if net::send(conn, &Reply::Hello { version: PROTOCOL_VERSION }.to_bytes(), &[]).is_err() {
+        if net::send(self.sys, conn, &Reply::Hello { version: PROTOCOL_VERSION }.to_bytes(), &[]).is_err() {
             let _ = self.sys.close(conn);
             return;
         }
@@ -293,17 +293,26 @@ impl State<'_> {
     }
 
     fn reply(&mut self, fd: Fd, r: Reply, close: bool) {
-        if net::send(fd, &r.to_bytes(), &[]).is_err() || close {
+        if net::send(self.sys, fd, &r.to_bytes(), &[]).is_err() || close {
             self.drop_conn(fd);
         }
     }
 
     fn request(&mut self, fd: Fd) {
-        let (bytes, fds) = match net::recv(fd) {
+        let (bytes, fds) = match net::recv(self.sys, fd) {
             Ok(Some(m)) => m,
+            // The peer left, or sent what does not fit (EMSGSIZE): the connection goes.
             _ => return self.drop_conn(fd),
         };
-        let req: Request = match serde_json::from_slice(&bytes) {
+        self.handle(fd, &bytes, &fds);
+        // The fds that came with it: the program or the worker holds its own copies now.
+        for f in fds {
+            let _ = self.sys.close(f);
+        }
+    }
+
+    fn handle(&mut self, fd: Fd, bytes: &[u8], fds: &[Fd]) {
+        let req: Request = match serde_json::from_slice(bytes) {
             Ok(r) => r,
             Err(e) => return self.reply(fd, Reply::error(Code::Usage, format!("bad request: {e}")), true),
         };
@@ -328,7 +337,7 @@ impl State<'_> {
                 if fds.len() != want || self.conns.iter().any(|c| c.fd == fd && c.child.is_some()) {
                     return self.reply(fd, Reply::error(Code::Usage, "a copy passes exactly one fd, a view two, one request per connection"), true);
                 }
-                let raw: Vec<Fd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+                let raw: Vec<Fd> = fds.to_vec();
                 match self.worker(fd, &req, &raw) {
                     Ok(pid) => {
                         if let Some(c) = self.conns.iter_mut().find(|c| c.fd == fd) {
@@ -347,11 +356,11 @@ impl State<'_> {
                 }
                 if x.peer {
                     if let Err((code, msg, status)) = self.admit_peer() {
-                        let _ = net::send(fd, &Reply::error(code, msg).to_bytes(), &[]);
+                        let _ = net::send(self.sys, fd, &Reply::error(code, msg).to_bytes(), &[]);
                         return self.reply(fd, Reply::Exited { status }, true);
                     }
                 }
-                let raw: Vec<Fd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+                let raw: Vec<Fd> = fds.to_vec();
                 match self.exec(x, &raw) {
                     Ok((pid, master)) => {
                         if x.peer {
@@ -363,7 +372,7 @@ impl State<'_> {
                                 }
                             }
                         }
-                        let sent = net::send(fd, &Reply::Started { pid }.to_bytes(), master.as_slice());
+                        let sent = net::send(self.sys, fd, &Reply::Started { pid }.to_bytes(), master.as_slice());
                         if let Some(m) = master {
                             let _ = self.sys.close(m);
                         }
@@ -375,13 +384,12 @@ impl State<'_> {
                         }
                     }
                     Err((code, msg, status)) => {
-                        let _ = net::send(fd, &Reply::error(code, msg).to_bytes(), &[]);
+                        let _ = net::send(self.sys, fd, &Reply::error(code, msg).to_bytes(), &[]);
                         self.reply(fd, Reply::Exited { status }, true);
                     }
                 }
             }
         }
-        drop(fds);
     }
 
     /// A path of a request: absolute, or relative to the sandbox's working directory.
@@ -441,7 +449,7 @@ impl State<'_> {
         let status = match result {
             Ok(()) => 0,
             Err(e) => {
-                let _ = net::send(conn, &Reply::Error { code: e.code, message: e.to_string() }.to_bytes(), &[]);
+                let _ = net::send(self.sys, conn, &Reply::Error { code: e.code, message: e.to_string() }.to_bytes(), &[]);
                 1
             }
         };
@@ -697,5 +705,109 @@ mod tests {
             c("recv_fd(31)", Ret::NoneYet),
         ]);
         assert_eq!(run(&plan(LiveEnd::Program), Some(2), calls).0, 0);
+    }
+
+    fn msg(r: Reply) -> String {
+        String::from_utf8(r.to_bytes()).unwrap()
+    }
+
+    /// A connection handed over by the supervisor and greeted.
+    fn connected() -> Vec<(String, Ret)> {
+        let mut calls = start();
+        calls.extend([
+            poll(-1, [0, libc::POLLIN]),
+            c("recv_fd(31)", Ret::Fd(50)),
+            (format!("send_msg(50, {}, [])", msg(Reply::Hello { version: PROTOCOL_VERSION })), Ret::Ok),
+        ]);
+        calls
+    }
+
+    fn poll3(rev: [i16; 3]) -> (String, Ret) {
+        (format!("poll([{SFD}:IN {CHAN}:IN 50:IN], -1)"), Ret::Events(rev.to_vec()))
+    }
+
+    /// Then the supervisor goes: the sandbox ends.
+    fn supervisor_gone(calls: &mut Vec<(String, Ret)>) {
+        calls.extend([poll(-1, [0, libc::POLLHUP]), c("recv_fd(31)", Ret::NoneYet)]);
+    }
+
+    #[test]
+    fn a_client_that_cannot_be_greeted_is_closed_and_not_served() {
+        let mut calls = start();
+        calls.extend([
+            poll(-1, [0, libc::POLLIN]),
+            c("recv_fd(31)", Ret::Fd(50)),
+            (format!("send_msg(50, {}, [])", msg(Reply::Hello { version: PROTOCOL_VERSION })), Ret::Err(libc::EPIPE)),
+            c("close(50)", Ret::Ok),
+        ]);
+        // not polled any more: the next poll has only the signalfd and the channel
+        supervisor_gone(&mut calls);
+        assert_eq!(run(&plan(LiveEnd::Stop), None, calls).0, 0);
+    }
+
+    #[test]
+    fn a_truncated_request_drops_the_connection() {
+        let mut calls = connected();
+        calls.extend([poll3([0, 0, libc::POLLIN]), c("recv_msg(50, 65536, 16)", Ret::Err(libc::EMSGSIZE)), c("close(50)", Ret::Ok)]);
+        supervisor_gone(&mut calls);
+        assert_eq!(run(&plan(LiveEnd::Stop), None, calls).0, 0);
+    }
+
+    #[test]
+    fn a_client_gone_mid_request_drops_the_connection() {
+        let mut calls = connected();
+        calls.extend([poll3([0, 0, libc::POLLHUP]), c("recv_msg(50, 65536, 16)", Ret::NoneYet), c("close(50)", Ret::Ok)]);
+        supervisor_gone(&mut calls);
+        assert_eq!(run(&plan(LiveEnd::Stop), None, calls).0, 0);
+    }
+
+    #[test]
+    fn an_unparsable_request_is_a_usage_error_and_its_fds_are_closed() {
+        let mut calls = connected();
+        let bad = serde_json::from_slice::<Request>(b"{nope").unwrap_err();
+        calls.extend([
+            poll3([0, 0, libc::POLLIN]),
+            c("recv_msg(50, 65536, 16)", Ret::Msg(b"{nope".to_vec(), vec![60])),
+            (format!("send_msg(50, {}, [])", msg(Reply::error(Code::Usage, format!("bad request: {bad}")))), Ret::Ok),
+            c("close(50)", Ret::Ok),
+            c("close(60)", Ret::Ok),
+        ]);
+        supervisor_gone(&mut calls);
+        assert_eq!(run(&plan(LiveEnd::Stop), None, calls).0, 0);
+    }
+
+    #[test]
+    fn an_exec_with_the_wrong_fds_starts_nothing_and_closes_what_came() {
+        let mut calls = connected();
+        calls.extend([
+            poll3([0, 0, libc::POLLIN]),
+            c("recv_msg(50, 65536, 16)", Ret::Msg(br#"{"op":"exec","argv":["true"]}"#.to_vec(), vec![60, 61])),
+            (format!("send_msg(50, {}, [])", msg(Reply::error(Code::Usage, "exec without a tty passes exactly 3 fds (stdin, stdout, stderr)"))), Ret::Ok),
+            (format!("send_msg(50, {}, [])", msg(Reply::Exited { status: EXIT_SETUP })), Ret::Ok),
+            c("close(50)", Ret::Ok),
+            c("close(60)", Ret::Ok),
+            c("close(61)", Ret::Ok),
+        ]);
+        supervisor_gone(&mut calls);
+        assert_eq!(run(&plan(LiveEnd::Stop), None, calls).0, 0);
+    }
+
+    #[test]
+    fn a_started_reply_that_cannot_be_sent_kills_what_was_started() {
+        let mut calls = connected();
+        calls.extend([
+            poll3([0, 0, libc::POLLIN]),
+            c("recv_msg(50, 65536, 16)", Ret::Msg(br#"{"op":"exec","argv":["true"]}"#.to_vec(), vec![60, 61, 62])),
+            c(r#"spawn(["true"], cwd="/", session=true)"#, Ret::Int(9)),
+            (format!("send_msg(50, {}, [])", msg(Reply::Started { pid: 9 })), Ret::Err(libc::EPIPE)),
+            c("kill(-9, 9)", Ret::Ok),
+            c("kill(9, 9)", Ret::Ok),
+            c("close(50)", Ret::Ok),
+            c("close(60)", Ret::Ok),
+            c("close(61)", Ret::Ok),
+            c("close(62)", Ret::Ok),
+        ]);
+        supervisor_gone(&mut calls);
+        assert_eq!(run(&plan(LiveEnd::Stop), None, calls).0, 0);
     }
 }

@@ -100,9 +100,15 @@ fn private_base(path: &str) -> bool {
 
 /// Where the registry lives for this user (see the module doc).
 pub fn root_path() -> Result<String, SetupError> {
+    root_path_for(std::env::var("XDG_RUNTIME_DIR").ok().as_deref())
+}
+
+/// [`root_path`] for the given `XDG_RUNTIME_DIR` (the addon passes Node's
+/// `process.env`'s, which need not be the C environment's).
+pub fn root_path_for(runtime_dir: Option<&str>) -> Result<String, SetupError> {
     let uid = nix::unistd::geteuid().as_raw();
-    if let Ok(x) = std::env::var("XDG_RUNTIME_DIR") {
-        if x.starts_with('/') && private_base(&x) {
+    if let Some(x) = runtime_dir {
+        if x.starts_with('/') && private_base(x) {
             return Ok(format!("{}/sandboxctl", x.trim_end_matches('/')));
         }
     }

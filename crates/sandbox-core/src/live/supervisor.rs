@@ -32,7 +32,7 @@ pub fn prepare(sys: &dyn Sys, plan: &Plan) -> Result<Option<LiveHold>, SetupErro
     let Some(live) = &plan.live else { return Ok(None) };
     let reg = Registry::open()?;
     let entry = reg.create(&live.name)?;
-    let listener = match net::listen(entry.dir.as_raw_fd(), SOCKET) {
+    let listener = match net::listen(sys, entry.dir.as_raw_fd(), SOCKET) {
         Ok(fd) => fd,
         Err(e) => {
             entry.remove(&reg.root);
@@ -145,15 +145,16 @@ pub fn supervise(sys: &dyn Sys, plan: &Plan, hold: LiveHold, pid1: i32, report_f
                 detach(sys, report_fd);
             }
         } else if ready && rev[1] != 0 {
-            let Ok(conn) = net::accept(hold.listener) else { continue };
-            match net::peer_allowed(conn) {
+            let Ok(conn) = net::accept(sys, hold.listener) else { continue };
+            match net::peer_allowed(sys, conn) {
                 Ok(()) => {
                     if sys.send_fd(chan, conn).is_err() {
-                        let _ = net::send(conn, &Reply::error(Code::SandboxClosed, format!("sandbox {} is ending", live.name)).to_bytes(), &[]);
+                        let _ = net::send(sys, conn, &Reply::error(Code::SandboxClosed, format!("sandbox {} is ending", live.name)).to_bytes(), &[]);
                     }
                 }
                 Err(why) => {
-                    let _ = net::send(conn, &Reply::error(Code::ControlDenied, format!("control of sandbox {} refused: {why}", live.name)).to_bytes(), &[]);
+                    let _ =
+                        net::send(sys, conn, &Reply::error(Code::ControlDenied, format!("control of sandbox {} refused: {why}", live.name)).to_bytes(), &[]);
                 }
             }
             let _ = sys.close(conn);
@@ -321,5 +322,102 @@ mod tests {
             ],
         );
         assert_eq!(code, 125);
+    }
+
+    /// The calls up to a ready supervisor polling its listener: pid 1's `R`, `state.json` written.
+    fn until_ready() -> Vec<(String, Ret)> {
+        vec![
+            c("close(42)", Ret::Ok),
+            c(SIGNALS, Ret::Fd(SFD)),
+            c("poll([43:IN 41:IN], -1)", Ret::Events(vec![0, libc::POLLIN])),
+            c("read(41, 1)", Ret::Bytes(b"R".to_vec())),
+            c("getpid()", Ret::Int(5)),
+        ]
+    }
+
+    /// A client knocks (the listener readable), then pid 1 ends the run.
+    fn knock_then_end(mid: Vec<(String, Ret)>) -> Vec<(String, Ret)> {
+        let mut calls = until_ready();
+        calls.push(c("poll([43:IN 40:IN], -1)", Ret::Events(vec![0, libc::POLLIN])));
+        calls.extend(mid);
+        calls.extend([
+            c("poll([43:IN 40:IN], -1)", Ret::Events(vec![libc::POLLIN, 0])),
+            c("read_signal(43)", Ret::Signal(Some(libc::SIGCHLD))),
+            c("reap()", Ret::Reaped(PID1, ExitStatus::Exited(0))),
+            c("close(40)", Ret::Ok),
+        ]);
+        calls
+    }
+
+    fn denied(why: &str) -> String {
+        let r = Reply::error(Code::ControlDenied, format!("control of sandbox t refused: {why}"));
+        format!("send_msg(50, {}, [])", String::from_utf8(r.to_bytes()).unwrap())
+    }
+
+    #[test]
+    fn a_failed_accept_is_skipped_and_the_sandbox_serves_on() {
+        let (code, _) = run("accept", knock_then_end(vec![c("accept(40)", Ret::Err(libc::EMFILE))]));
+        assert_eq!(code, 0);
+    }
+
+    #[test]
+    fn a_peer_of_another_uid_is_refused_before_anything_reaches_pid1() {
+        let calls = knock_then_end(vec![
+            c("accept(40)", Ret::Fd(50)),
+            c("peer_uid(50)", Ret::Int(4242)),
+            c("own_userns()", Ret::Stamp(1, 2, 1000)),
+            (denied("peer uid 4242 is not the owner 1000"), Ret::Ok),
+            c("close(50)", Ret::Ok),
+        ]);
+        assert_eq!(run("uid", calls).0, 0);
+    }
+
+    #[test]
+    fn a_peer_in_another_user_namespace_is_refused() {
+        let calls = knock_then_end(vec![
+            c("accept(40)", Ret::Fd(50)),
+            c("peer_uid(50)", Ret::Int(1000)),
+            c("own_userns()", Ret::Stamp(1, 2, 1000)),
+            c("peer_userns(50)", Ret::Stamp(1, 3, 0)),
+            (denied("the peer is in another user namespace (inside a sandbox)"), Ret::Ok),
+            c("close(50)", Ret::Ok),
+        ]);
+        assert_eq!(run("userns", calls).0, 0);
+    }
+
+    #[test]
+    fn unreadable_peer_credentials_are_a_refusal_not_a_pass() {
+        let calls = knock_then_end(vec![
+            c("accept(40)", Ret::Fd(50)),
+            c("peer_uid(50)", Ret::Err(libc::ENOTCONN)),
+            (denied(&format!("cannot read the peer's credentials: {}", Errno(libc::ENOTCONN))), Ret::Ok),
+            c("close(50)", Ret::Ok),
+        ]);
+        assert_eq!(run("cred", calls).0, 0);
+        // no pidfd for the peer (a kernel before 6.5, or the peer gone): refused too
+        let calls = knock_then_end(vec![
+            c("accept(40)", Ret::Fd(50)),
+            c("peer_uid(50)", Ret::Int(1000)),
+            c("own_userns()", Ret::Stamp(1, 2, 1000)),
+            c("peer_userns(50)", Ret::Err(libc::ENOPROTOOPT)),
+            (denied(&format!("cannot read the peer's user namespace: {}", Errno(libc::ENOPROTOOPT))), Ret::Ok),
+            c("close(50)", Ret::Ok),
+        ]);
+        assert_eq!(run("pidfd", calls).0, 0);
+    }
+
+    #[test]
+    fn a_connection_that_cannot_be_passed_to_pid1_is_told_the_sandbox_is_ending() {
+        let closed = Reply::error(Code::SandboxClosed, "sandbox t is ending");
+        let calls = knock_then_end(vec![
+            c("accept(40)", Ret::Fd(50)),
+            c("peer_uid(50)", Ret::Int(1000)),
+            c("own_userns()", Ret::Stamp(1, 2, 1000)),
+            c("peer_userns(50)", Ret::Stamp(1, 2, 0)),
+            c("send_fd(41, 50)", Ret::Err(libc::EPIPE)),
+            (format!("send_msg(50, {}, [])", String::from_utf8(closed.to_bytes()).unwrap()), Ret::Ok),
+            c("close(50)", Ret::Ok),
+        ]);
+        assert_eq!(run("pass", calls).0, 0);
     }
 }

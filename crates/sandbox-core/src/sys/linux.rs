@@ -910,6 +910,102 @@ impl Sys for LinuxSys {
         }
     }
 
+    fn seqpacket_listen(&self, dirfd: Fd, name: &str) -> SysResult<Fd> {
+        let sock = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)?;
+        let addr = socket::UnixAddr::new(format!("/proc/self/fd/{dirfd}/{name}").as_str())?;
+        // The socket file is created with the umask's bits: owner-only from the start.
+        let old = stat::umask(Mode::from_bits_truncate(0o177));
+        let bound = socket::bind(sock.as_raw_fd(), &addr);
+        stat::umask(old);
+        bound?;
+        socket::listen(&sock, socket::Backlog::new(128).unwrap_or(socket::Backlog::MAXCONN))?;
+        Ok(sock.into_raw_fd())
+    }
+
+    fn seqpacket_connect(&self, dirfd: Fd, name: &str) -> SysResult<Fd> {
+        let sock = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)?;
+        let addr = socket::UnixAddr::new(format!("/proc/self/fd/{dirfd}/{name}").as_str())?;
+        retry(|| socket::connect(sock.as_raw_fd(), &addr))?;
+        Ok(sock.into_raw_fd())
+    }
+
+    fn accept(&self, listener: Fd) -> SysResult<Fd> {
+        retry(|| socket::accept4(listener, SockFlag::SOCK_CLOEXEC))
+    }
+
+    fn send_msg(&self, sock: Fd, data: &[u8], fds: &[Fd]) -> SysResult<()> {
+        let iov = [IoSlice::new(data)];
+        let rights = [ControlMessage::ScmRights(fds)];
+        let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
+        retry(|| socket::sendmsg::<()>(sock, &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)).map(drop)
+    }
+
+    fn recv_msg(&self, sock: Fd, max: usize, max_fds: usize) -> SysResult<Option<(Vec<u8>, Vec<Fd>)>> {
+        let mut buf = vec![0u8; max];
+        // SAFETY: CMSG_SPACE is a pure size computation.
+        let mut space = vec![0u8; unsafe { libc::CMSG_SPACE((max_fds * std::mem::size_of::<Fd>()) as u32) } as usize];
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut fds = Vec::new();
+        let (n, truncated) = loop {
+            match socket::recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+                Err(NixErrno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(msg) => {
+                    for c in msg.cmsgs()? {
+                        if let ControlMessageOwned::ScmRights(list) = c {
+                            fds.extend(list);
+                        }
+                    }
+                    break (msg.bytes, msg.flags.intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC));
+                }
+            }
+        };
+        if truncated {
+            for fd in fds {
+                let _ = unistd::close(fd);
+            }
+            return Err(Errno(libc::EMSGSIZE));
+        }
+        if n == 0 && fds.is_empty() {
+            return Ok(None);
+        }
+        buf.truncate(n);
+        Ok(Some((buf, fds)))
+    }
+
+    fn peer_uid(&self, conn: Fd) -> SysResult<u32> {
+        Ok(socket::getsockopt(&bfd(conn)?, socket::sockopt::PeerCredentials)?.uid())
+    }
+
+    fn peer_userns(&self, conn: Fd) -> SysResult<(u64, u64)> {
+        /// SO_PEERPIDFD (Linux 6.5).
+        const SO_PEERPIDFD: libc::c_int = 77;
+        /// PIDFD_GET_USER_NAMESPACE: _IO(0xFF, 9) (Linux 6.11).
+        const PIDFD_GET_USER_NAMESPACE: libc::c_ulong = 0xFF09;
+        let mut pidfd: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt writes one int into `pidfd` and its size into `len`.
+        if unsafe { libc::getsockopt(conn, libc::SOL_SOCKET, SO_PEERPIDFD, (&mut pidfd as *mut libc::c_int).cast(), &mut len) } < 0 || pidfd < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: the kernel gave us this fd; we own it.
+        let pidfd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(pidfd) };
+        // SAFETY: the ioctl takes no argument and returns a new fd or -1.
+        let ns = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_USER_NAMESPACE as _, 0) };
+        if ns < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: a new fd from the ioctl; we own it.
+        let ns = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(ns) };
+        let st = stat::fstat(&ns)?;
+        Ok((st.st_dev, st.st_ino))
+    }
+
+    fn own_userns(&self) -> SysResult<(u64, u64, u32)> {
+        let st = stat::stat("/proc/self/ns/user")?;
+        Ok((st.st_dev, st.st_ino, unistd::getuid().as_raw()))
+    }
+
     fn open_pty(&self, ptmx: &str) -> SysResult<(Fd, Fd)> {
         let master = open_owned(ptmx, libc::O_RDWR | libc::O_NOCTTY, 0)?;
         let unlock: libc::c_int = 0;

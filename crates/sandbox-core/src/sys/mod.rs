@@ -302,6 +302,30 @@ pub trait Sys {
     /// Receive an fd sent with `send_fd` (close-on-exec); Ok(None) when the
     /// other end closed without sending one.
     fn recv_fd(&self, sock: Fd) -> SysResult<Option<Fd>>;
+    // The live control socket (live/net.rs): SOCK_SEQPACKET, one message per
+    // datagram with its fds.
+    /// A listening socket bound as `name` in the directory `dirfd` (through
+    /// /proc/self/fd, so a long path fits sun_path), mode 0600 from the start.
+    fn seqpacket_listen(&self, dirfd: Fd, name: &str) -> SysResult<Fd>;
+    /// Connect to the socket `name` in the directory `dirfd`.
+    fn seqpacket_connect(&self, dirfd: Fd, name: &str) -> SysResult<Fd>;
+    /// accept4(SOCK_CLOEXEC).
+    fn accept(&self, listener: Fd) -> SysResult<Fd>;
+    /// One message with `fds` (SCM_RIGHTS), MSG_NOSIGNAL: a peer gone is EPIPE.
+    fn send_msg(&self, sock: Fd, data: &[u8], fds: &[Fd]) -> SysResult<()>;
+    /// One message of at most `max` bytes and the fds it carried (at most
+    /// `max_fds`, close-on-exec, the caller's to close); Ok(None) when the
+    /// peer closed. A message or fds cut short is EMSGSIZE, and the fds that
+    /// came are closed.
+    fn recv_msg(&self, sock: Fd, max: usize, max_fds: usize) -> SysResult<Option<(Vec<u8>, Vec<Fd>)>>;
+    /// The uid of the peer of `conn` (SO_PEERCRED).
+    fn peer_uid(&self, conn: Fd) -> SysResult<u32>;
+    /// (device, inode) of the user namespace of the peer of `conn`, read
+    /// from its pidfd (SO_PEERPIDFD, Linux 6.5; PIDFD_GET_USER_NAMESPACE,
+    /// 6.11), so a pid recycled after the peer left cannot stand in for it.
+    fn peer_userns(&self, conn: Fd) -> SysResult<(u64, u64)>;
+    /// (device, inode) of our own user namespace, and our uid.
+    fn own_userns(&self) -> SysResult<(u64, u64, u32)>;
     /// A new pseudo-terminal from `ptmx`, unlocked: (master, slave), both
     /// O_NOCTTY and close-on-exec. The slave is opened from the master
     /// (TIOCGPTPEER), never by a path someone could swap.

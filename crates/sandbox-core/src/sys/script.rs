@@ -104,6 +104,8 @@ pub enum Ret {
     Events(Vec<i16>),
     /// A window size (rows, columns).
     Size(u16, u16),
+    /// `recv_msg`: a message and the fds it carried.
+    Msg(Vec<u8>, Vec<Fd>),
 }
 
 /// The panic payload of a scripted `exit`.
@@ -550,6 +552,47 @@ impl Sys for Script {
             Ret::NoneYet => Ok(None),
             Ret::Err(e) => Err(Errno(e)),
             r => panic!("recv_fd: {r:?}"),
+        }
+    }
+    fn seqpacket_listen(&self, dirfd: Fd, name: &str) -> SysResult<Fd> {
+        self.fd(format!("seqpacket_listen({dirfd}, {})", q(name)))
+    }
+    fn seqpacket_connect(&self, dirfd: Fd, name: &str) -> SysResult<Fd> {
+        self.fd(format!("seqpacket_connect({dirfd}, {})", q(name)))
+    }
+    fn accept(&self, listener: Fd) -> SysResult<Fd> {
+        self.fd(format!("accept({listener})"))
+    }
+    fn send_msg(&self, sock: Fd, data: &[u8], fds: &[Fd]) -> SysResult<()> {
+        self.unit(format!("send_msg({sock}, {}, {fds:?})", String::from_utf8_lossy(data)))
+    }
+    fn recv_msg(&self, sock: Fd, max: usize, max_fds: usize) -> SysResult<Option<(Vec<u8>, Vec<Fd>)>> {
+        match self.next(format!("recv_msg({sock}, {max}, {max_fds})")) {
+            Ret::Msg(data, fds) => Ok(Some((data, fds))),
+            Ret::NoneYet => Ok(None),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("recv_msg: {r:?}"),
+        }
+    }
+    fn peer_uid(&self, conn: Fd) -> SysResult<u32> {
+        match self.next(format!("peer_uid({conn})")) {
+            Ret::Int(v) => Ok(v as u32),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("peer_uid: {r:?}"),
+        }
+    }
+    fn peer_userns(&self, conn: Fd) -> SysResult<(u64, u64)> {
+        match self.next(format!("peer_userns({conn})")) {
+            Ret::Stamp(dev, ino, _) => Ok((dev, ino)),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("peer_userns: {r:?}"),
+        }
+    }
+    fn own_userns(&self) -> SysResult<(u64, u64, u32)> {
+        match self.next("own_userns()".into()) {
+            Ret::Stamp(dev, ino, uid) => Ok((dev, ino, uid as u32)),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("own_userns: {r:?}"),
         }
     }
     fn open_pty(&self, ptmx: &str) -> SysResult<(Fd, Fd)> {

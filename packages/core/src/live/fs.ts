@@ -19,39 +19,11 @@
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import { SandboxError } from '../errors';
 import { resolveInit } from '../launcher';
+import type { FsDirent, FsStat, Op, ViewReply } from './view-types';
 
-/** What a path is. */
-export type FsEntryType = 'dir' | 'file' | 'symlink' | 'fifo' | 'socket' | 'char' | 'block' | 'other' | 'unknown';
-
-/** {@link FsView.stat} and {@link FsView.lstat}: seed 001's `PathStat` and Node's `Stats` fields. */
-export interface FsStat {
-  /** The last component of the path asked (`/` for the root). */
-  name: string;
-  type: FsEntryType;
-  /** `st_mode` (type and permission bits). */
-  mode: number;
-  size: number;
-  uid: number;
-  gid: number;
-  nlink: number;
-  ino: number;
-  dev: number;
-  mtimeMs: number;
-  atimeMs: number;
-  ctimeMs: number;
-  /**
-   * When the path itself is a symlink: where it leads, every link on the way
-   * followed inside the sandbox's root (as far as it goes for a broken one);
-   * else null.
-   */
-  linkTarget: string | null;
-}
-
-/** One entry of {@link FsView.readdir}. */
-export interface FsDirent {
-  name: string;
-  type: FsEntryType;
-}
+// The protocol's types are generated from crates/sandbox-core/src/live/view.rs
+// (`npm run gen`, drift-tested): stat results, entries, replies, requests.
+export type { FsDirent, FsEntryType, FsStat } from './view-types';
 
 /**
  * A failed view operation: a {@link SandboxError} (`E_NOT_FOUND`,
@@ -78,23 +50,6 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
-/** A reply line: `{ id, ok, result }`, `{ id, ok, len }` before file data, or `{ id, ok: false, error }`. */
-interface Head {
-  id: number;
-  ok: boolean;
-  len?: number;
-  result?: unknown;
-  error?: WireError;
-}
-
-interface WireError {
-  code: string;
-  errno: string;
-  syscall: string;
-  path: string;
-  message: string;
-}
-
 /** A filesystem view of a live sandbox; from {@link Sandbox.fs}. */
 export class FsView {
   readonly #child: ChildProcess;
@@ -103,7 +58,7 @@ export class FsView {
   #queue: Promise<unknown> = Promise.resolve();
   #buffer: Buffer = Buffer.alloc(0);
   /** The reply line read, waiting for its `len` bytes. */
-  #head: Head | undefined;
+  #head: ViewReply | undefined;
   #closed: SandboxError | undefined;
   #stderr = '';
   readonly #exited: Promise<void>;
@@ -146,7 +101,7 @@ export class FsView {
       if (this.#head === undefined) {
         const nl = this.#buffer.indexOf(0x0a);
         if (nl < 0) return;
-        this.#head = JSON.parse(this.#buffer.subarray(0, nl).toString('utf8')) as Head;
+        this.#head = JSON.parse(this.#buffer.subarray(0, nl).toString('utf8')) as ViewReply;
         this.#buffer = this.#buffer.subarray(nl + 1);
       }
       const len = this.#head.len ?? 0;
@@ -155,8 +110,8 @@ export class FsView {
       this.#buffer = this.#buffer.subarray(len);
       const head = this.#head;
       this.#head = undefined;
-      const p = this.#pending.get(head.id);
-      this.#pending.delete(head.id);
+      const p = head.id === null ? undefined : this.#pending.get(head.id);
+      if (head.id !== null) this.#pending.delete(head.id);
       if (!p) continue;
       if (head.ok) p.resolve({ result: head.result, data });
       else {
@@ -167,11 +122,11 @@ export class FsView {
   }
 
   /** One request; queued behind the ones before it. */
-  #call(op: string, args: Record<string, unknown>, data?: Uint8Array): Promise<{ result: unknown; data: Buffer }> {
+  #call(request: Op, data?: Uint8Array): Promise<{ result: unknown; data: Buffer }> {
     const run = (): Promise<{ result: unknown; data: Buffer }> => {
       if (this.#closed) return Promise.reject(this.#closed);
       const id = this.#nextId++;
-      const line = `${JSON.stringify({ id, op, ...args, ...(data ? { len: data.byteLength } : {}) })}\n`;
+      const line = `${JSON.stringify({ id, ...request, ...(data ? { len: data.byteLength } : {}) })}\n`;
       return new Promise((resolve, reject) => {
         this.#pending.set(id, { resolve, reject });
         const stdin = this.#child.stdin!;
@@ -186,19 +141,19 @@ export class FsView {
 
   /** stat(2) (links followed inside the root), with `linkTarget` when `path` is a link. */
   async stat(path: string): Promise<FsStat> {
-    return (await this.#call('stat', { path })).result as FsStat;
+    return (await this.#call({ op: 'stat', path })).result as FsStat;
   }
 
   /** lstat(2): a link itself, with `linkTarget` (seed 001's `Stat`). */
   async lstat(path: string): Promise<FsStat> {
-    return (await this.#call('lstat', { path })).result as FsStat;
+    return (await this.#call({ op: 'lstat', path })).result as FsStat;
   }
 
   /** The file's contents; a string with an `encoding`. */
   readFile(path: string): Promise<Buffer>;
   readFile(path: string, encoding: BufferEncoding): Promise<string>;
   async readFile(path: string, encoding?: BufferEncoding): Promise<Buffer | string> {
-    const { data } = await this.#call('readFile', { path });
+    const { data } = await this.#call({ op: 'readFile', path });
     return encoding === undefined ? data : data.toString(encoding);
   }
 
@@ -210,57 +165,57 @@ export class FsView {
    */
   async writeFile(path: string, data: string | Uint8Array, options: { mode?: number; flag?: 'w' | 'wx' | 'a' } = {}): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    await this.#call('writeFile', { path, mode: options.mode ?? 0o666, flag: options.flag ?? 'w' }, bytes);
+    await this.#call({ op: 'writeFile', path, mode: options.mode ?? 0o666, flag: options.flag ?? 'w' }, bytes);
   }
 
   /** The entries of a directory (without `.` and `..`), sorted by name. */
   async readdir(path: string): Promise<FsDirent[]> {
-    return (await this.#call('readdir', { path })).result as FsDirent[];
+    return (await this.#call({ op: 'readdir', path })).result as FsDirent[];
   }
 
   /** mkdir(2); `recursive`: every missing parent too, no error when it exists. */
   async mkdir(path: string, options: { recursive?: boolean; mode?: number } = {}): Promise<void> {
-    await this.#call('mkdir', { path, recursive: options.recursive === true, mode: options.mode ?? 0o777 });
+    await this.#call({ op: 'mkdir', path, recursive: options.recursive === true, mode: options.mode ?? 0o777 });
   }
 
   /** Removes a file or link (a link, never its target); a directory with `recursive`; nothing missing is an error with `force`. */
   async rm(path: string, options: { recursive?: boolean; force?: boolean } = {}): Promise<void> {
-    await this.#call('rm', { path, recursive: options.recursive === true, force: options.force === true });
+    await this.#call({ op: 'rm', path, recursive: options.recursive === true, force: options.force === true });
   }
 
   /** rename(2), inside the sandbox. */
   async rename(from: string, to: string): Promise<void> {
-    await this.#call('rename', { from, to });
+    await this.#call({ op: 'rename', from, to });
   }
 
   /** The path inside the sandbox with every link resolved inside its root; the path must exist. */
   async realpath(path: string): Promise<string> {
-    return (await this.#call('realpath', { path })).result as string;
+    return (await this.#call({ op: 'realpath', path })).result as string;
   }
 
   /** A link's target, as stored. */
   async readlink(path: string): Promise<string> {
-    return (await this.#call('readlink', { path })).result as string;
+    return (await this.#call({ op: 'readlink', path })).result as string;
   }
 
   /** Makes the link `path` pointing at `target` (stored as given: inside, `/` is the sandbox's root). */
   async symlink(target: string, path: string): Promise<void> {
-    await this.#call('symlink', { target, path });
+    await this.#call({ op: 'symlink', target, path });
   }
 
   /** chmod(2) (a link followed inside the root). */
   async chmod(path: string, mode: number): Promise<void> {
-    await this.#call('chmod', { path, mode });
+    await this.#call({ op: 'chmod', path, mode });
   }
 
   /** Changes this view's working directory (relative paths start there); resolves with the new one. */
   async chdir(path: string): Promise<string> {
-    return (await this.#call('chdir', { path })).result as string;
+    return (await this.#call({ op: 'chdir', path })).result as string;
   }
 
   /** This view's working directory. */
   async cwd(): Promise<string> {
-    return (await this.#call('cwd', {})).result as string;
+    return (await this.#call({ op: 'cwd' })).result as string;
   }
 
   /** Whether the view still serves (false once closed or once its sandbox ended). */

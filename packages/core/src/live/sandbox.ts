@@ -3,13 +3,16 @@
  * requests), {@link attach} to one by name, {@link list} them. Programs go
  * in with {@link Sandbox.exec} / {@link Sandbox.spawn}: the sandbox's own
  * pid 1 forks them after its privilege drop, so they get exactly its
- * restrictions. Node never enters a namespace: each exec is a native client
- * process (`sandboxctl-init client exec`) that passes its stdio to pid 1.
+ * restrictions. Node never enters a namespace: an exec connects to the
+ * sandbox's control socket through the addon and passes its stdio fds to
+ * pid 1 (./exec.ts); only `tty` still goes through a native client process
+ * (`sandboxctl-init client exec --tty`), which relays the terminal.
  */
 
 import { spawn as spawnChild, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { SandboxError } from '../errors';
+import { ExecProcess, LiveConnection } from './exec';
 import { FsView } from './fs';
 import { resolveInit, SandboxProcess, type LaunchOptions } from '../launcher';
 import type { Plan } from '../plan-types';
@@ -72,6 +75,13 @@ function clientError(stderr: string, status: number | null, what: string): Sandb
   return new SandboxError('E_SETUP', `${what} failed with status ${status}: ${stderr.trim()}`);
 }
 
+function checkArgv(argv: readonly string[]): readonly string[] {
+  if (argv.length === 0 || !argv.every((a) => typeof a === 'string')) {
+    throw new SandboxError('E_USAGE', 'exec: give the program to run and its arguments, a non-empty array of strings');
+  }
+  return argv;
+}
+
 /** A live sandbox. */
 export class Sandbox {
   readonly #process: SandboxProcess | undefined;
@@ -92,11 +102,26 @@ export class Sandbox {
     return this.#process;
   }
 
-  /** Starts `argv` in the sandbox: a {@link SandboxProcess} as `spawn()` gives, its exit status the program's. */
-  spawn(argv: readonly string[], options: ExecOptions = {}): SandboxProcess {
-    if (argv.length === 0 || !argv.every((a) => typeof a === 'string')) {
-      throw new SandboxError('E_USAGE', 'exec: give the program to run and its arguments, a non-empty array of strings');
-    }
+  /**
+   * Starts `argv` in the sandbox, its exit status the program's: an
+   * {@link ExecProcess} (stdio streams, `started`, `exited`, `kill`), or with
+   * `tty` a {@link SandboxProcess} of the native client that relays the terminal.
+   */
+  spawn(argv: readonly string[], options: ExecOptions = {}): ExecProcess | SandboxProcess {
+    if (options.tty === true) return this.#spawnClient(checkArgv(argv), options);
+    return this.spawnOn(new LiveConnection(this.name), argv, options);
+  }
+
+  /** @internal {@link spawn} over a connection opened ahead (the pool's). */
+  spawnOn(conn: LiveConnection, argv: readonly string[], options: ExecOptions = {}): ExecProcess {
+    checkArgv(argv);
+    options.signal?.throwIfAborted();
+    const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    const request = { argv, env, clearEnv: options.clearEnv === true, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) };
+    return new ExecProcess(conn, request, options, this.pid > 0 ? this.pid : undefined);
+  }
+
+  #spawnClient(argv: readonly string[], options: ExecOptions): SandboxProcess {
     const args = ['exec', '--report-fd', '3'];
     if (options.tty === true) args.push('--tty');
     if (options.clearEnv === true) args.push('--clear-env');

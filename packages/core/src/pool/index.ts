@@ -18,6 +18,7 @@
 import { SandboxError } from '../errors';
 import type { PlanSources } from '../plan/sources';
 import { runToCompletion, type RunResult } from '../run';
+import { LiveConnection } from '../live/exec';
 import { generateName, start, type ExecOptions, type Sandbox } from '../live/sandbox';
 
 export interface PoolOptions extends Omit<PlanSources, 'argv'> {
@@ -53,12 +54,16 @@ export interface PoolStats {
 
 interface Warm {
   sandbox: Sandbox;
+  /** Its control connection, opened (and greeted) while it waits: a run only sends its request. */
+  conn: LiveConnection;
   dead: boolean;
 }
 
 const DEFAULT_SIZE = 2;
 const DEFAULT_IDLE_MS = 30_000;
 const RETRY_MS = 200;
+/** Broken sandboxes replaced at once before replacements wait RETRY_MS. */
+const MAX_BROKEN_IN_A_ROW = 3;
 /** Sandboxes a run tries when the one it took turns out dead before the program started. */
 const MAX_ATTEMPTS = 3;
 
@@ -88,6 +93,7 @@ export class Pool {
   readonly #waiters: { resolve: (w: Warm) => void; reject: (e: unknown) => void }[] = [];
   #started = 0;
   #broken = 0;
+  #brokenInARow = 0;
   #serial = 0;
   #closed = false;
   #waited = false;
@@ -135,7 +141,7 @@ export class Pool {
     for (let attempt = 1; ; attempt += 1) {
       if (this.#closed) throw new SandboxError('E_SANDBOX_CLOSED', 'the pool was closed', { hint: 'make another with createPool()' });
       const warm = await this.#take();
-      const handle = warm.sandbox.spawn(argv, options);
+      const handle = warm.sandbox.spawnOn(warm.conn, argv, options);
       let started = false;
       handle.started.then(
         () => (started = true),
@@ -212,7 +218,7 @@ export class Pool {
     this.#serial += 1;
     const name = `${this.id}-${this.#serial}`;
     start({ ...this.#sources, name, labels: this.#labels }).then(
-      (sandbox) => this.#onStarted({ sandbox, dead: false }),
+      (sandbox) => this.#onStarted({ sandbox, conn: new LiveConnection(sandbox.name), dead: false }),
       (error: unknown) => {
         this.#starting -= 1;
         this.#lastError = error instanceof Error ? error : new SandboxError('E_SETUP', `a sandbox of the pool could not be set up: ${String(error)}`);
@@ -240,6 +246,12 @@ export class Pool {
       () => this.#onDied(warm),
       () => this.#onDied(warm),
     );
+    // A connection refused or lost while it waits: broken too, and its
+    // launcher killed (it may still run: a sandbox nobody can reach).
+    warm.conn.hello.then(
+      () => (this.#brokenInARow = 0),
+      () => this.#onDied(warm, true),
+    );
     if (this.#closed) {
       this.#track(this.#discard(warm));
       return;
@@ -249,15 +261,23 @@ export class Pool {
     else this.#ready.push(warm);
   }
 
-  #onDied(warm: Warm): void {
-    this.#all.delete(warm);
+  #onDied(warm: Warm, unreachable = false): void {
     if (warm.dead) return;
-    warm.dead = true;
     const i = this.#ready.indexOf(warm);
+    if (unreachable) this.#track(this.#discard(warm));
+    else {
+      this.#all.delete(warm);
+      warm.dead = true;
+    }
     if (i >= 0) {
       this.#ready.splice(i, 1);
       this.#broken += 1;
-      this.#fill();
+      // Sandboxes that break as soon as they start (the host short of pids,
+      // a control socket that cannot be reached) are replaced after a pause,
+      // never in a tight loop.
+      this.#brokenInARow += 1;
+      if (this.#brokenInARow > MAX_BROKEN_IN_A_ROW) setTimeout(() => this.#fill(), RETRY_MS).unref();
+      else this.#fill();
     }
   }
 
@@ -279,6 +299,7 @@ export class Pool {
   async #discard(warm: Warm): Promise<void> {
     const was = warm.dead;
     warm.dead = true;
+    warm.conn.close();
     const launcher = warm.sandbox.process;
     if (!was) {
       // Two signals to the launcher (crates/sandbox-core/src/live/supervisor.rs):
