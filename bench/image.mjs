@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node bench/image.mjs [--runs N] [--files N] [--mb N] [--quick]`: images
+// `node bench/image.mjs [--runs N] [--files N] [--mb N] [--reads N] [--quick]`: images
 // (issue 11) side by side in one run, as the current user.
 //
 //   1. start of `sh -c :` in a SquashFS and a directory image: ours
@@ -84,35 +84,36 @@ function timeIn(cmd, argv) {
 const findPlan = plan(sqfs, 'find / -xdev | wc -l >/dev/null');
 const catPlan = plan(sqfs, 'cat /data/big >/dev/null');
 const rows = [];
+const reads = opt('--reads', 5, 3);
 // Ours includes a sandbox's start: take its median off (section 1).
 const start = med[0];
-const ours = {
-  find: median([0, 1, 2].map(() => timeIn(INIT, ['--plan', findPlan]))) - start,
-  cat: median([0, 1, 2].map(() => timeIn(INIT, ['--plan', catPlan]))) - start,
+const mnt = join(work, 'mnt');
+mkdirSync(mnt);
+// A fresh mount for every run: each sandbox's FUSE mount starts cold too.
+const cold = (sh) => {
+  execFileSync('squashfuse_ll', [sqfs, mnt]);
+  try {
+    return timeIn('sh', ['-c', sh]);
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
 };
-let host = null;
-if (process.getuid() === 0) {
-  // A fresh mount for every run: each sandbox's FUSE mount starts cold too.
-  const mnt = join(work, 'mnt');
-  mkdirSync(mnt);
-  const cold = (sh) => {
-    execFileSync('squashfuse_ll', [sqfs, mnt]);
-    try {
-      return timeIn('sh', ['-c', sh]);
-    } finally {
-      spawnSync('umount', [mnt]);
-    }
-  };
-  host = {
-    // The image's own busybox, loaded through the mount, as inside.
-    find: median([0, 1, 2].map(() => cold(`${mnt}/bin/busybox find ${mnt} -xdev | ${mnt}/bin/busybox wc -l >/dev/null`))),
-    cat: median([0, 1, 2].map(() => cold(`${mnt}/bin/busybox cat ${mnt}/data/big >/dev/null`))),
-  };
+const asRoot = process.getuid() === 0;
+// Interleaved: ours then the host's, run after run.
+const t = { ours: { find: [], cat: [] }, host: { find: [], cat: [] } };
+for (let i = 0; i < reads; i++) {
+  t.ours.find.push(timeIn(INIT, ['--plan', findPlan]) - start);
+  // The image's own busybox, loaded through the mount, as inside.
+  if (asRoot) t.host.find.push(cold(`${mnt}/bin/busybox find ${mnt} -xdev | ${mnt}/bin/busybox wc -l >/dev/null`));
+  t.ours.cat.push(timeIn(INIT, ['--plan', catPlan]) - start);
+  if (asRoot) t.host.cat.push(cold(`${mnt}/bin/busybox cat ${mnt}/data/big >/dev/null`));
 }
+const ours = { find: median(t.ours.find), cat: median(t.ours.cat) };
+const host = asRoot ? { find: median(t.host.find), cat: median(t.host.cat) } : null;
 const count = files + 300;
 rows.push([`find / \\| wc -l (~${count} entries)`, ours.find.toFixed(0), host ? host.find.toFixed(0) : 'root only', host ? (host.find / ours.find).toFixed(2) : '']);
 rows.push([`cat of ${mb} MB`, ours.cat.toFixed(0), host ? host.cat.toFixed(0) : 'root only', host ? (host.cat / ours.cat).toFixed(2) : '']);
-console.log(`\n### Reading inside the SquashFS image (ms, median of 3 cold mounts; ours less the median start of section 1)\n`);
+console.log(`\n### Reading inside the SquashFS image (ms, median of ${reads} cold mounts, interleaved; ours less the median start of section 1)\n`);
 console.log(table(['load', 'ours', 'squashfuse_ll on the host', 'throughput ratio (≥1 is ours faster)'], rows));
 
 // 3. memory: the server is the launcher's child named sandboxctl-sqfs (image/serve.rs).
@@ -142,6 +143,31 @@ while (!done) {
   await new Promise((r) => setTimeout(r, 50));
 }
 await exited;
+const rss = (pid) => {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+  } catch {
+    return NaN;
+  }
+};
+// The peer: squashfuse_ll in the foreground on the host, the same load through it.
+let peer = ['root only', 'root only'];
+if (asRoot) {
+  const s = spawn('squashfuse_ll', ['-f', sqfs, mnt], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 500));
+  const peerIdle = rss(s.pid);
+  const load = spawn('sh', ['-c', `${mnt}/bin/busybox find ${mnt} -xdev | ${mnt}/bin/busybox wc -l >/dev/null; ${mnt}/bin/busybox cat ${mnt}/data/big >/dev/null`], { stdio: 'ignore' });
+  let over = false;
+  const ended = new Promise((r) => load.on('exit', () => r((over = true))));
+  let peak = 0;
+  while (!over) {
+    peak = Math.max(peak, rss(s.pid) || 0);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await ended;
+  spawnSync('umount', [mnt]);
+  peer = [peerIdle, peak];
+}
 console.log(`\n### The FUSE server's memory (VmRSS, KiB)\n`);
-console.log(table(['state', 'KiB'], [['idle, after mount', idle], ['peak during find and cat', loaded]]));
+console.log(table(['state', 'ours KiB', 'squashfuse_ll KiB'], [['idle, after mount', idle, peer[0]], ['peak during find and cat', loaded, peer[1]]]));
 rmSync(work, { recursive: true, force: true });

@@ -21,6 +21,8 @@
 //!                                 security.capability name is a real v2 capability (cap_setuid)
 //!   sbx-try ids                   the identity calls: no-ops, then real changes, one line
 //!   sbx-try ldisc                 the line discipline number of fd 0 (TIOCGETD), or the errno
+//!   sbx-try xattrs PATH           PATH's extended attributes (llistxattr, lgetxattr), `name=value`
+//!                                 one a line in listed order, `none` or the errno
 
 use std::ffi::{CStr, CString};
 
@@ -629,6 +631,31 @@ fn num<T: std::str::FromStr>(s: &str) -> T {
     s.parse().unwrap_or_else(|_| usage())
 }
 
+/// `xattrs PATH`: every extended attribute of PATH as `name=value` lines.
+fn xattrs(path: &str) -> String {
+    let p = CString::new(path).unwrap_or_default();
+    let mut names = vec![0u8; 65536];
+    // SAFETY: the buffer is as long as the length passed.
+    let n = unsafe { libc::llistxattr(p.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+    if n < 0 {
+        return result(-1);
+    }
+    let mut out = Vec::new();
+    for name in names[..n as usize].split(|b| *b == 0).filter(|s| !s.is_empty()) {
+        let c = CString::new(name).unwrap_or_default();
+        let mut v = vec![0u8; 65536];
+        // SAFETY: as above.
+        let m = unsafe { libc::lgetxattr(p.as_ptr(), c.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
+        let v = if m < 0 { result(-1) } else { String::from_utf8_lossy(&v[..m as usize]).into_owned() };
+        out.push(format!("{}={v}", String::from_utf8_lossy(name)));
+    }
+    if out.is_empty() {
+        "none".into()
+    } else {
+        out.join("\n")
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let out = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
@@ -658,6 +685,7 @@ fn main() {
                 d.to_string()
             }
         }
+        ["xattrs", path] => xattrs(path),
         _ => usage(),
     };
     println!("{out}");

@@ -299,7 +299,7 @@ export interface ImageMeta {
    */
   source: string;
   /**
-   * The config's `User` (informational: the sandbox runs as its caller).
+   * The config's `User`: with no command, the ids the caller is mapped to (`UID[:GID]` or `root`; a name is not resolved).
    */
   user?: string;
   /**

@@ -10,7 +10,7 @@ jest.mock('@sandboxctl/native', () => jest.requireActual<typeof import('./suppor
 
 import { loadConfig } from '../src/config';
 import { plan } from '../src/plan/builder';
-import { resolvePlan } from '../src/plan/sources';
+import { imageUser, resolvePlan } from '../src/plan/sources';
 
 let dir: string;
 beforeEach(() => {
@@ -124,5 +124,25 @@ describe('image', () => {
       expect.objectContaining({ code: 'E_PLAN_INVALID', hint: expect.stringContaining('the config file') }),
     );
     expect(() => resolvePlan({ argv: ['true'], image: '', optionName: (o) => `--${o}` })).toThrow(invalid(/^--image must be a path/));
+  });
+});
+
+describe('imageUser (an OCI config\'s User as ids)', () => {
+  test.each([
+    ['1234', { uid: 1234 }],
+    ['1234:5678', { uid: 1234, gid: 5678 }],
+    ['0', { uid: 0 }],
+    ['root', { uid: 0, gid: 0 }],
+    ['root:root', { uid: 0, gid: 0 }],
+    ['app', undefined],
+    ['app:app', undefined],
+    ['1000:staff', undefined],
+    ['', undefined],
+    [undefined, undefined],
+    ['4294967295', undefined],
+    ['-1', undefined],
+    ['12:34:56', undefined],
+  ])('%j', (user, want) => {
+    expect(imageUser(user)).toEqual(want);
   });
 });

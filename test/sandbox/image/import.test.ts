@@ -96,6 +96,28 @@ test('with no command, run({ image }) runs the image\'s entrypoint and cmd in it
   expect(r.code).toBe(0);
 });
 
+test('with no command, the config\'s User is the id the caller is mapped to (as ch-run --uid/--gid); a command, --uid or a name keep the caller', async () => {
+  const parent = scratchDir('sbx-imp-user-');
+  const ids = { Cmd: ['/bin/sh', '-c', 'echo $(id -u) $(id -g)'] };
+  const numeric = join(parent, 'numeric.sqfs');
+  await imported(ociArchive(join(parent, 'numeric.tar'), [bb], { ...ids, User: '1234:5678' }), numeric);
+  const named = join(parent, 'named');
+  await imported(ociArchive(join(parent, 'named.tar'), [bb], { ...ids, User: 'app' }), named);
+  const rootUser = join(parent, 'root');
+  await imported(ociArchive(join(parent, 'root.tar'), [bb], { ...ids, User: 'root' }), rootUser);
+  const out = async (args: string[]) => {
+    const r = await cli(['run', ...IMAGE_OPS, ...args]);
+    expect(r.stderr).toBe('');
+    return r.stdout.trim();
+  };
+  const gid = process.getgid!();
+  expect(await out(['--image', numeric])).toBe('1234 5678');
+  expect(await out(['--image', rootUser])).toBe('0 0');
+  expect(await out(['--image', numeric, '--uid', '42'])).toBe(`42 ${gid}`);
+  expect(await out(['--image', numeric, '--', '/bin/sh', '-c', 'echo $(id -u) $(id -g)'])).toBe(`${UID} ${gid}`);
+  expect(await out(['--image', named])).toBe(`${UID} ${gid}`);
+});
+
 test('an OCI layout directory; layers in gzip, zstd and plain tar; whiteouts and opaque directories applied in order', async () => {
   const layout = join(scratchDir('sbx-layout-'), 'layout');
   const layers = [

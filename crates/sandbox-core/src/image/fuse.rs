@@ -7,7 +7,7 @@
 //! the caller (`Sys::fuse_mount_detached`: fsopen, fsconfig, fsmount):
 //! files the image stores as root's are the sandbox user's inside, as in
 //! ch-run (whose squashfuse runs in such an outer namespace). The server is
-//! ours (image/serve.rs: backhand reads the image, fuser answers the
+//! ours (image/serve.rs: our lazy reader image/sqfs.rs reads the image, fuser answers the
 //! kernel), this very executable started again as `image-serve` with the
 //! image fd the launcher checked and the mount's `/dev/fuse` fd: no system
 //! package, no fusermount, no setuid helper. The launcher waits for its

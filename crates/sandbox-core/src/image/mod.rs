@@ -8,8 +8,8 @@
 //! - [`fuse`]: the launcher's side of a SquashFS image: a detached FUSE
 //!   mount made in a user namespace that maps 0 to the caller, served by
 //!   [`serve`] outside the sandbox; pid 1 inherits the mount fd.
-//! - [`serve`]: the FUSE server (`sandboxctl-init image-serve`): backhand
-//!   reads the image, fuser answers the kernel.
+//! - [`serve`]: the FUSE server (`sandboxctl-init image-serve`): [`sqfs`]
+//!   reads the image lazily, fuser answers the kernel.
 //! - [`root`]: pid 1's side, in the root stage: the image bound (or
 //!   FUSE-mounted, or overlaid with a tmpfs for fake writes) on the new
 //!   root before the ops run, so every op target resolves inside the image.
@@ -30,6 +30,7 @@ pub mod report;
 pub mod root;
 pub mod serve;
 pub mod spec;
+pub mod sqfs;
 #[cfg(test)]
 mod tests;
 

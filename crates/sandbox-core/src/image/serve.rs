@@ -1,13 +1,14 @@
 //! Stage: the SquashFS image's FUSE server, a process of its own
 //! (`sandboxctl-init image-serve IMAGE_FD FUSE_FD READY_FD`, started by
-//! image/fuse.rs outside the sandbox). It reads the image with `backhand`
-//! and answers the kernel with `fuser` on the `/dev/fuse` fd of the
-//! detached mount the launcher made; it never mounts, unmounts or touches
-//! a namespace.
+//! image/fuse.rs outside the sandbox). It reads the image with our lazy
+//! reader (image/sqfs.rs: the superblock and small tables at start, every
+//! inode and listing when asked) and answers the kernel with `fuser` on
+//! the `/dev/fuse` fd of the detached mount the launcher made; it never
+//! mounts, unmounts or touches a namespace.
 //!
 //! Inputs: the image fd (O_RDONLY, checked by image/detect.rs), the fuse
 //! fd (the mount already exists, its INIT request is queued) and a pipe on
-//! which it answers `ok` once the image is parsed and the handshake done,
+//! which it answers `ok` once the image's tables are read and checked,
 //! else the reason, which the launcher reports as `E_IMAGE_INVALID`.
 //!
 //! Invariants: read-only (every write-type request is answered EROFS by
@@ -16,125 +17,89 @@
 //! sandbox's mount namespace died with its last process). The image is
 //! immutable, so entries, attributes, pages and directory listings are
 //! cached by the kernel for as long as it likes (long TTLs, keep_cache,
-//! cache_dir, cache_symlinks); decompressed blocks are kept in a small
-//! cache of our own (fragment blocks hold the tails of many small files).
+//! cache_dir, cache_symlinks); the reader's own caches are bounded.
+//!
+//! Node ids are inode references (`(block << 16) | offset`, plus 2; the
+//! root is 1), so no table maps them and hard links (one inode, many
+//! entries) are one node with the image's link count. A directory entry
+//! that points back at an ancestor is one node with two names, which the
+//! kernel refuses to splice (ELOOP), so a loop in the image's directory
+//! table cannot make a loop in the tree.
 
-use backhand::compression::{CompressionAction, Compressor, DefaultCompressor};
-use backhand::{DataSize, FilesystemReader, InnerNode, SquashfsFileReader};
+use super::sqfs::{Child, Inode, Kind, Reader};
 use fuser::{
     Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags, KernelConfig, OpenFlags, ReplyAttr, ReplyData,
     ReplyDirectory, ReplyDirectoryPlus, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request, Session, SessionACL,
 };
-use std::collections::{HashMap, VecDeque};
-use std::ffi::{OsStr, OsString};
+use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 /// How long the kernel may trust an entry or attribute: the image never changes.
 const TTL: Duration = Duration::from_secs(365 * 24 * 3600);
-/// Bytes of decompressed blocks kept (the kernel's page cache keeps file pages).
-const CACHE_BYTES: usize = 8 << 20;
 /// Largest read the kernel sends (FUSE_MAX_PAGES: 256 pages).
 const MAX_IO: u32 = 1 << 20;
 /// The comm of the server, as `ps` and the tests see it.
 pub const COMM: &str = "sandboxctl-sqfs";
 
-/// One inode: its backhand node, its parent and, for a directory, its
-/// children sorted by name (backhand's node order).
-struct Entry {
-    node: usize,
-    parent: u64,
-    children: Vec<(OsString, u64)>,
-    subdirs: u32,
-}
+/// A directory node: its inode, its listing and its parent's node.
+type Dir = (Arc<Inode>, Arc<Vec<Child>>, u64);
 
-/// The image, indexed for FUSE: inode N is `entries[N - 1]` (1 is the root).
+/// The image, served.
 pub struct Image {
-    fs: FilesystemReader<'static>,
-    entries: Vec<Entry>,
-    file: File,
-    compressor: Compressor,
-    block: u32,
-    size: u64,
-    cache: Mutex<BlockCache>,
-}
-
-/// A small FIFO-by-insertion cache of decompressed blocks keyed by their
-/// place in the image.
-#[derive(Default)]
-struct BlockCache {
-    map: HashMap<u64, Arc<Vec<u8>>>,
-    order: VecDeque<u64>,
-    bytes: usize,
-}
-
-impl BlockCache {
-    fn get(&self, at: u64) -> Option<Arc<Vec<u8>>> {
-        self.map.get(&at).cloned()
-    }
-
-    fn put(&mut self, at: u64, data: Arc<Vec<u8>>) {
-        if self.map.contains_key(&at) {
-            return;
-        }
-        self.bytes += data.len();
-        self.map.insert(at, data);
-        self.order.push_back(at);
-        while self.bytes > CACHE_BYTES {
-            let Some(old) = self.order.pop_front() else { break };
-            if let Some(d) = self.map.remove(&old) {
-                self.bytes -= d.len();
-            }
-        }
-    }
+    r: Reader,
+    /// Each directory node's parent node, as lookups and listings met them
+    /// (for `..` in readdir; directories only, 16 bytes each).
+    parents: Mutex<HashMap<u64, u64>>,
 }
 
 impl Image {
-    /// Parse the image on `file` (superblock, id, fragment, inode and
-    /// directory tables) and index it. Why not, in words.
+    /// Open the image on `file` (see [`Reader::open`]). Why not, in words.
     pub fn open(file: File) -> Result<Image, String> {
-        let size = file.metadata().map_err(|e| format!("cannot stat the image: {e}"))?.len();
-        let mut dup = file.try_clone().map_err(|e| format!("cannot read the image: {e}"))?;
-        // The launcher read the superblock through the same open file.
-        dup.seek(SeekFrom::Start(0)).map_err(|e| format!("cannot read the image: {e}"))?;
-        let fs = FilesystemReader::from_reader(BufReader::new(dup)).map_err(|e| format!("cannot read the SquashFS image: {}", describe(&e)))?;
-        let compressor = match fs.compressor {
-            Some(c) => c.into(),
-            None => Compressor::Uncompressed,
-        };
-        if !matches!(compressor, Compressor::Uncompressed | Compressor::Gzip | Compressor::Xz | Compressor::Zstd) {
-            return Err(format!("cannot read the SquashFS image: {compressor:?} compression is not supported (gzip, xz and zstd are)"));
+        Ok(Image { r: Reader::open(file)?, parents: Mutex::new(HashMap::new()) })
+    }
+
+    /// The node id of the inode at reference `r`.
+    fn node(&self, r: u64) -> u64 {
+        if r == self.r.sb.root {
+            1
+        } else {
+            r + 2
         }
-        let entries = index(&fs)?;
-        let block = fs.block_size;
-        Ok(Image { fs, entries, file, compressor, block, size, cache: Mutex::new(BlockCache::default()) })
     }
 
-    fn entry(&self, ino: INodeNo) -> Option<&Entry> {
-        usize::try_from(ino.0).ok().and_then(|i| i.checked_sub(1)).and_then(|i| self.entries.get(i))
+    /// The inode reference of node `n`.
+    fn reference(&self, n: INodeNo) -> u64 {
+        if n.0 == 1 {
+            self.r.sb.root
+        } else {
+            n.0.wrapping_sub(2)
+        }
     }
 
-    fn attr(&self, ino: u64) -> FileAttr {
-        let e = &self.entries[ino as usize - 1];
-        let node = &self.fs.root.nodes[e.node];
-        let h = &node.header;
-        let (kind, size, rdev, nlink) = match &node.inner {
-            InnerNode::File(f) => (FileType::RegularFile, f.file_len() as u64, 0, 1),
-            InnerNode::Symlink(s) => (FileType::Symlink, s.link.as_os_str().len() as u64, 0, 1),
-            InnerNode::Dir(_) => (FileType::Directory, 4096, 0, 2 + e.subdirs),
-            InnerNode::CharacterDevice(d) => (FileType::CharDevice, 0, d.device_number, 1),
-            InnerNode::BlockDevice(d) => (FileType::BlockDevice, 0, d.device_number, 1),
-            InnerNode::NamedPipe => (FileType::NamedPipe, 0, 0, 1),
-            InnerNode::Socket => (FileType::Socket, 0, 0, 1),
+    fn inode(&self, n: INodeNo) -> Result<Arc<Inode>, Errno> {
+        self.r.inode(self.reference(n)).map_err(|_| Errno::EIO)
+    }
+
+    fn attr(&self, node: u64, i: &Inode) -> FileAttr {
+        let (kind, rdev) = match &i.kind {
+            Kind::Dir { .. } => (FileType::Directory, 0),
+            Kind::File(_) => (FileType::RegularFile, 0),
+            Kind::Symlink(_) => (FileType::Symlink, 0),
+            Kind::BlockDev(d) => (FileType::BlockDevice, *d),
+            Kind::CharDev(d) => (FileType::CharDevice, *d),
+            Kind::Fifo => (FileType::NamedPipe, 0),
+            Kind::Socket => (FileType::Socket, 0),
         };
-        let time = UNIX_EPOCH + Duration::from_secs(u64::from(h.mtime));
+        let time = UNIX_EPOCH + Duration::from_secs(u64::from(i.mtime));
+        let size = i.size();
         FileAttr {
-            ino: INodeNo(ino),
+            ino: INodeNo(node),
             size,
             blocks: size.div_ceil(512),
             atime: time,
@@ -142,122 +107,35 @@ impl Image {
             ctime: time,
             crtime: time,
             kind,
-            perm: h.permissions & 0o7777,
-            nlink,
-            uid: h.uid,
-            gid: h.gid,
+            perm: i.mode & 0o7777,
+            nlink: i.nlink.max(1),
+            uid: i.uid,
+            gid: i.gid,
             rdev,
-            blksize: self.block,
+            blksize: self.r.sb.block_size,
             flags: 0,
         }
     }
 
-    /// The decompressed block stored at `at` with `size` (a hole when 0,
-    /// `len` bytes of zeros), from the cache or the image.
-    fn block(&self, at: u64, size: DataSize, len: usize) -> Result<Arc<Vec<u8>>, Errno> {
-        if size.size() == 0 {
-            return Ok(Arc::new(vec![0; len]));
+    /// Directory node `n`: its inode, its listing and its parent's node.
+    fn dir(&self, n: INodeNo) -> Result<Dir, Errno> {
+        let dir = self.inode(n)?;
+        if !matches!(dir.kind, Kind::Dir { .. }) {
+            return Err(Errno::ENOTDIR);
         }
-        if let Some(b) = self.cache.lock().map_err(|_| Errno::EIO)?.get(at) {
-            return Ok(b);
-        }
-        let mut raw = vec![0; size.size() as usize];
-        self.file.read_exact_at(&mut raw, at).map_err(|_| Errno::EIO)?;
-        let data = if size.uncompressed() {
-            raw
-        } else {
-            let mut out = Vec::with_capacity(self.block as usize);
-            DefaultCompressor.decompress(&raw, &mut out, self.compressor).map_err(|_| Errno::EIO)?;
-            out
-        };
-        let data = Arc::new(data);
-        self.cache.lock().map_err(|_| Errno::EIO)?.put(at, data.clone());
-        Ok(data)
+        let list = self.r.list(self.reference(n), &dir).map_err(|_| Errno::EIO)?;
+        let parent = self.parents.lock().map_err(|_| Errno::EIO)?.get(&n.0).copied().unwrap_or(n.0);
+        Ok((dir, list, parent))
     }
 
-    /// Up to `size` bytes of `f` from `offset`.
-    fn read(&self, f: &SquashfsFileReader, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
-        let len = f.file_len() as u64;
-        let end = len.min(offset.saturating_add(u64::from(size)));
-        let mut out = Vec::with_capacity(end.saturating_sub(offset) as usize);
-        let bs = u64::from(self.block);
-        let sizes = f.block_sizes();
-        let mut pos = offset;
-        // Where block k starts: the blocks are stored one after another.
-        let mut k = 0usize;
-        let mut at = f.blocks_start();
-        while pos < end {
-            let want = (pos / bs) as usize;
-            let data = if want < sizes.len() {
-                while k < want {
-                    at += u64::from(sizes[k].size());
-                    k += 1;
-                }
-                let full = (len - want as u64 * bs).min(bs) as usize;
-                self.block(at, sizes[want], full)?
-            } else {
-                let frags = self.fs.fragments.as_ref().ok_or(Errno::EIO)?;
-                let frag = frags.get(f.frag_index()).ok_or(Errno::EIO)?;
-                let whole = self.block(frag.start, frag.size, 0)?;
-                let start = f.block_offset() as usize;
-                let tail = (len - sizes.len() as u64 * bs) as usize;
-                let piece = whole.get(start..start + tail).ok_or(Errno::EIO)?;
-                let from = (pos - sizes.len() as u64 * bs) as usize;
-                out.extend_from_slice(&piece[from..(from + (end - pos) as usize).min(piece.len())]);
-                break;
-            };
-            let from = (pos % bs) as usize;
-            let to = data.len().min(from + (end - pos) as usize);
-            let piece = data.get(from..to).ok_or(Errno::EIO)?;
-            if piece.is_empty() {
-                return Err(Errno::EIO);
+    /// Remember that directory `child` is in `parent`.
+    fn met(&self, parent: u64, child: u64, i: &Inode) {
+        if matches!(i.kind, Kind::Dir { .. }) && child != 1 {
+            if let Ok(mut p) = self.parents.lock() {
+                p.entry(child).or_insert(parent);
             }
-            out.extend_from_slice(piece);
-            pos += piece.len() as u64;
-        }
-        Ok(out)
-    }
-}
-
-/// backhand's message, or its name when it has none.
-fn describe(e: &backhand::BackhandError) -> String {
-    let s = e.to_string();
-    if s.trim().is_empty() {
-        format!("{e:?}")
-    } else {
-        s
-    }
-}
-
-/// Inode numbers for backhand's nodes (sorted by path: a parent comes
-/// before its children, and a directory's children in name order).
-fn index(fs: &FilesystemReader) -> Result<Vec<Entry>, String> {
-    let nodes = &fs.root.nodes;
-    let mut by_path: HashMap<&std::path::Path, u64> = HashMap::with_capacity(nodes.len());
-    let mut entries: Vec<Entry> = Vec::with_capacity(nodes.len());
-    for (i, node) in nodes.iter().enumerate() {
-        let ino = i as u64 + 1;
-        let parent = match node.fullpath.parent() {
-            None => ino,
-            Some(p) => *by_path.get(p).ok_or_else(|| format!("cannot read the SquashFS image: {} has no parent", node.fullpath.display()))?,
-        };
-        if i == 0 && parent != ino {
-            return Err("cannot read the SquashFS image: no root directory".into());
-        }
-        by_path.insert(node.fullpath.as_path(), ino);
-        entries.push(Entry { node: i, parent, children: Vec::new(), subdirs: 0 });
-        if parent != ino {
-            let name = node.fullpath.file_name().unwrap_or_default().to_os_string();
-            let is_dir = matches!(node.inner, InnerNode::Dir(_));
-            let p = &mut entries[parent as usize - 1];
-            p.children.push((name, ino));
-            p.subdirs += u32::from(is_dir);
         }
     }
-    for e in &mut entries {
-        e.children.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    }
-    Ok(entries)
 }
 
 fn kind_of(attr: &FileAttr) -> FileType {
@@ -281,25 +159,40 @@ impl Filesystem for Image {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let Some(dir) = self.entry(parent) else { return reply.error(Errno::ENOENT) };
-        match dir.children.binary_search_by(|c| c.0.as_bytes().cmp(name.as_bytes())) {
-            Ok(i) => reply.entry(&TTL, &self.attr(dir.children[i].1), Generation(0)),
-            Err(_) => reply.error(Errno::ENOENT),
+        let dir = match self.inode(parent) {
+            Ok(d) => d,
+            Err(e) => return reply.error(e),
+        };
+        if !matches!(dir.kind, Kind::Dir { .. }) {
+            return reply.error(Errno::ENOTDIR);
+        }
+        let list = match self.r.list(self.reference(parent), &dir) {
+            Ok(l) => l,
+            Err(_) => return reply.error(Errno::EIO),
+        };
+        let Some(c) = list.iter().find(|c| &*c.name == name.as_bytes()) else { return reply.error(Errno::ENOENT) };
+        let node = self.node(c.inode);
+        match self.r.inode(c.inode) {
+            Ok(i) => {
+                self.met(parent.0, node, &i);
+                reply.entry(&TTL, &self.attr(node, &i), Generation(0))
+            }
+            Err(_) => reply.error(Errno::EIO),
         }
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.entry(ino) {
-            Some(_) => reply.attr(&TTL, &self.attr(ino.0)),
-            None => reply.error(Errno::ENOENT),
+        match self.inode(ino) {
+            Ok(i) => reply.attr(&TTL, &self.attr(ino.0, &i)),
+            Err(e) => reply.error(e),
         }
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        match self.entry(ino).map(|e| &self.fs.root.nodes[e.node].inner) {
-            Some(InnerNode::Symlink(s)) => reply.data(s.link.as_os_str().as_bytes()),
-            Some(_) => reply.error(Errno::EINVAL),
-            None => reply.error(Errno::ENOENT),
+        match self.inode(ino).as_deref().map(|i| &i.kind) {
+            Ok(Kind::Symlink(t)) => reply.data(t),
+            Ok(_) => reply.error(Errno::EINVAL),
+            Err(e) => reply.error(*e),
         }
     }
 
@@ -307,10 +200,10 @@ impl Filesystem for Image {
         if flags.0 & libc::O_ACCMODE != libc::O_RDONLY {
             return reply.error(Errno::EROFS);
         }
-        match self.entry(ino).map(|e| &self.fs.root.nodes[e.node].inner) {
-            Some(InnerNode::File(_)) => reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE),
-            Some(_) => reply.error(Errno::EINVAL),
-            None => reply.error(Errno::ENOENT),
+        match self.inode(ino).as_deref().map(|i| &i.kind) {
+            Ok(Kind::File(_)) => reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE),
+            Ok(_) => reply.error(Errno::EINVAL),
+            Err(e) => reply.error(*e),
         }
     }
 
@@ -325,31 +218,49 @@ impl Filesystem for Image {
         _lock: Option<fuser::LockOwner>,
         reply: ReplyData,
     ) {
-        match self.entry(ino).map(|e| &self.fs.root.nodes[e.node].inner) {
-            Some(InnerNode::File(f)) => match self.read(f, offset, size) {
-                Ok(data) => reply.data(&data),
-                Err(e) => reply.error(e),
-            },
-            Some(_) => reply.error(Errno::EINVAL),
-            None => reply.error(Errno::ENOENT),
+        let i = match self.inode(ino) {
+            Ok(i) => i,
+            Err(e) => return reply.error(e),
+        };
+        let Kind::File(f) = &i.kind else { return reply.error(Errno::EINVAL) };
+        let mut out = Vec::with_capacity(size.min(MAX_IO) as usize);
+        match self.r.read(f, offset, size, &mut out) {
+            Ok(()) => reply.data(&out),
+            Err(_) => reply.error(Errno::EIO),
         }
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.entry(ino).map(|e| &self.fs.root.nodes[e.node].inner) {
-            Some(InnerNode::Dir(_)) => reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_CACHE_DIR),
-            Some(_) => reply.error(Errno::ENOTDIR),
-            None => reply.error(Errno::ENOENT),
+        match self.inode(ino).as_deref().map(|i| &i.kind) {
+            Ok(Kind::Dir { .. }) => reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_CACHE_DIR),
+            Ok(_) => reply.error(Errno::ENOTDIR),
+            Err(e) => reply.error(*e),
         }
     }
 
     fn readdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
-        let Some(dir) = self.entry(ino) else { return reply.error(Errno::ENOENT) };
+        let (_, list, parent) = match self.dir(ino) {
+            Ok(d) => d,
+            Err(e) => return reply.error(e),
+        };
         // Offsets: 1 after ".", 2 after "..", 3 + i after child i.
-        let dots = [(OsStr::new("."), ino.0), (OsStr::new(".."), dir.parent)];
-        let all = dots.into_iter().chain(dir.children.iter().map(|(n, i)| (n.as_os_str(), *i)));
-        for (k, (name, child)) in all.enumerate().skip(offset as usize) {
-            if reply.add(INodeNo(child), k as u64 + 1, kind_of(&self.attr(child)), name) {
+        for k in offset as usize..list.len() + 2 {
+            let (name, node, kind): (&[u8], u64, FileType) = match k {
+                0 => (b".", ino.0, FileType::Directory),
+                1 => (b"..", parent, FileType::Directory),
+                _ => {
+                    let c = &list[k - 2];
+                    let node = self.node(c.inode);
+                    match self.r.inode(c.inode) {
+                        Ok(i) => {
+                            self.met(ino.0, node, &i);
+                            (&c.name, node, kind_of(&self.attr(node, &i)))
+                        }
+                        Err(_) => return reply.error(Errno::EIO),
+                    }
+                }
+            };
+            if reply.add(INodeNo(node), k as u64 + 1, kind, OsStr::from_bytes(name)) {
                 break;
             }
         }
@@ -357,11 +268,28 @@ impl Filesystem for Image {
     }
 
     fn readdirplus(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
-        let Some(dir) = self.entry(ino) else { return reply.error(Errno::ENOENT) };
-        let dots = [(OsStr::new("."), ino.0), (OsStr::new(".."), dir.parent)];
-        let all = dots.into_iter().chain(dir.children.iter().map(|(n, i)| (n.as_os_str(), *i)));
-        for (k, (name, child)) in all.enumerate().skip(offset as usize) {
-            if reply.add(INodeNo(child), k as u64 + 1, name, &TTL, &self.attr(child), Generation(0)) {
+        let (dir, list, parent) = match self.dir(ino) {
+            Ok(d) => d,
+            Err(e) => return reply.error(e),
+        };
+        for k in offset as usize..list.len() + 2 {
+            // The kernel links no entry for "." and ".." (fuse_direntplus_link): their attributes are the directory's.
+            let (name, node, attr): (&[u8], u64, FileAttr) = match k {
+                0 => (b".", ino.0, self.attr(ino.0, &dir)),
+                1 => (b"..", parent, self.attr(parent, &dir)),
+                _ => {
+                    let c = &list[k - 2];
+                    let node = self.node(c.inode);
+                    match self.r.inode(c.inode) {
+                        Ok(i) => {
+                            self.met(ino.0, node, &i);
+                            (&c.name, node, self.attr(node, &i))
+                        }
+                        Err(_) => return reply.error(Errno::EIO),
+                    }
+                }
+            };
+            if reply.add(INodeNo(node), k as u64 + 1, OsStr::from_bytes(name), &TTL, &attr, Generation(0)) {
                 break;
             }
         }
@@ -369,20 +297,39 @@ impl Filesystem for Image {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        let files = self.entries.len() as u64;
-        reply.statfs(self.size.div_ceil(u64::from(self.block)), 0, 0, files, 0, self.block, 256, self.block);
+        let bs = u64::from(self.r.sb.block_size);
+        reply.statfs(self.r.sb.bytes_used.div_ceil(bs), 0, 0, u64::from(self.r.sb.inodes), 0, self.r.sb.block_size, 256, self.r.sb.block_size);
     }
 
-    fn getxattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, _size: u32, reply: ReplyXattr) {
-        // backhand's reader keeps no extended attributes: none to show.
-        reply.error(Errno::ENODATA)
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let all = match self.inode(ino).and_then(|i| self.r.xattrs(&i).map_err(|_| Errno::EIO)) {
+            Ok(a) => a,
+            Err(e) => return reply.error(e),
+        };
+        match all.iter().find(|(n, _)| n.as_slice() == name.as_bytes()) {
+            None => reply.error(Errno::ENODATA),
+            Some((_, v)) if size == 0 => reply.size(v.len() as u32),
+            Some((_, v)) if v.len() > size as usize => reply.error(Errno::ERANGE),
+            Some((_, v)) => reply.data(v),
+        }
     }
 
-    fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let all = match self.inode(ino).and_then(|i| self.r.xattrs(&i).map_err(|_| Errno::EIO)) {
+            Ok(a) => a,
+            Err(e) => return reply.error(e),
+        };
+        let mut names = Vec::new();
+        for (n, _) in &all {
+            names.extend_from_slice(n);
+            names.push(0);
+        }
         if size == 0 {
-            reply.size(0)
+            reply.size(names.len() as u32)
+        } else if names.len() > size as usize {
+            reply.error(Errno::ERANGE)
         } else {
-            reply.data(&[])
+            reply.data(&names)
         }
     }
 }
@@ -433,106 +380,5 @@ pub fn main(args: &[String]) -> i32 {
     match session.run() {
         Ok(()) => 0,
         Err(_) => 1,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! The reader against an image written by backhand's writer: whole
-    //! blocks, a hole, a fragment tail, reads across block edges, names.
-    use super::*;
-    use backhand::{FilesystemCompressor, FilesystemWriter, NodeHeader};
-    use std::io::Cursor;
-
-    fn bytes(n: usize, seed: u32) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
-
-    fn image(comp: Compressor) -> (Image, Vec<u8>, Vec<u8>) {
-        let big = bytes(4096 * 3 + 1000, 7);
-        let mut holey = vec![0u8; 4096 * 2];
-        holey.extend(bytes(100, 9));
-        let small = b"tail of a file in a fragment\n".to_vec();
-        let h = NodeHeader::new(0o644, 0, 0, 1_700_000_000);
-        let mut w = FilesystemWriter::default();
-        w.set_block_size(4096);
-        w.set_compressor(FilesystemCompressor::new(comp, None).unwrap());
-        w.push_dir("etc", NodeHeader::new(0o755, 0, 0, 1)).unwrap();
-        w.push_file(Cursor::new(big.clone()), "etc/big", h).unwrap();
-        w.push_file(Cursor::new(holey.clone()), "etc/holey", h).unwrap();
-        w.push_file(Cursor::new(small.clone()), "etc/small", h).unwrap();
-        w.push_symlink("small", "etc/link", NodeHeader::new(0o777, 0, 0, 1)).unwrap();
-        w.push_char_device(0x0103, "null", NodeHeader::new(0o666, 0, 0, 1)).unwrap();
-        let mut out = Cursor::new(Vec::new());
-        w.write(&mut out).unwrap();
-        let path = std::env::temp_dir().join(format!("sbx-serve-{}-{comp:?}.sqfs", std::process::id()));
-        std::fs::write(&path, out.into_inner()).unwrap();
-        let file = File::open(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        (Image::open(file).unwrap(), big, [holey, small].concat())
-    }
-
-    fn find(img: &Image, dir: u64, name: &str) -> u64 {
-        let e = &img.entries[dir as usize - 1];
-        e.children[e.children.binary_search_by(|c| c.0.as_bytes().cmp(name.as_bytes())).unwrap()].1
-    }
-
-    fn read(img: &Image, ino: u64, offset: u64, size: u32) -> Vec<u8> {
-        match &img.fs.root.nodes[img.entries[ino as usize - 1].node].inner {
-            InnerNode::File(f) => img.read(f, offset, size).unwrap(),
-            other => panic!("not a file: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn reads_blocks_holes_and_fragments_at_any_offset() {
-        for comp in [Compressor::Gzip, Compressor::Xz, Compressor::Zstd] {
-            let (img, big, rest) = image(comp);
-            let etc = find(&img, 1, "etc");
-            let (bi, hi, si) = (find(&img, etc, "big"), find(&img, etc, "holey"), find(&img, etc, "small"));
-            assert_eq!(read(&img, bi, 0, 1 << 20), big, "{comp:?}");
-            for (off, n) in [(0u64, 1u32), (4095, 2), (4096, 4096), (5000, 9000), (12288, 5000), (13287, 10), (13288, 10)] {
-                let want = &big[(off as usize).min(big.len())..((off + u64::from(n)) as usize).min(big.len())];
-                assert_eq!(read(&img, bi, off, n), want, "{comp:?} big at {off}+{n}");
-            }
-            let holey_len = 4096 * 2 + 100;
-            assert_eq!(read(&img, hi, 0, 1 << 20), rest[..holey_len], "{comp:?}");
-            assert_eq!(read(&img, hi, 8000, 300), rest[8000..holey_len], "{comp:?}");
-            assert_eq!(read(&img, si, 5, 100), rest[holey_len + 5..], "{comp:?}");
-            let a = img.attr(si);
-            assert_eq!((a.size, a.perm, a.kind, a.uid), ((rest.len() - holey_len) as u64, 0o644, FileType::RegularFile, 0));
-        }
-    }
-
-    #[test]
-    fn indexes_names_parents_links_and_devices() {
-        let (img, _, _) = image(Compressor::Gzip);
-        let etc = find(&img, 1, "etc");
-        assert_eq!(img.entries[etc as usize - 1].parent, 1);
-        assert_eq!(img.attr(1).nlink, 3, "root: itself, its entry and etc's ..");
-        let names: Vec<_> = img.entries[etc as usize - 1].children.iter().map(|c| c.0.to_str().unwrap().to_string()).collect();
-        assert_eq!(names, ["big", "holey", "link", "small"]);
-        let link = find(&img, etc, "link");
-        assert_eq!((img.attr(link).kind, img.attr(link).size), (FileType::Symlink, 5));
-        let null = find(&img, 1, "null");
-        assert_eq!((img.attr(null).kind, img.attr(null).rdev), (FileType::CharDevice, 0x0103));
-        assert!(img.entries[0].children.binary_search_by(|c| c.0.as_bytes().cmp(b"missing".as_slice())).is_err());
-    }
-
-    #[test]
-    fn refuses_a_file_that_is_not_an_image() {
-        let path = std::env::temp_dir().join(format!("sbx-serve-bad-{}", std::process::id()));
-        std::fs::write(&path, vec![0u8; 4096]).unwrap();
-        let file = File::open(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        assert!(Image::open(file).err().unwrap().starts_with("cannot read the SquashFS image: "));
     }
 }

@@ -284,6 +284,30 @@ function withImageDefaults(plan: Plan, image: string, cwdIsDefault: boolean): vo
   if (argv.length === 0) return;
   plan.argv = argv;
   if ((plan.cwd === undefined || cwdIsDefault) && meta?.workingDir) plan.cwd = meta.workingDir;
+  // The config's User, as the ids the caller is mapped to (ch-run's --uid/--gid: one id each,
+  // never a privilege), unless uid or gid was given.
+  const user = imageUser(meta?.user);
+  if (user !== undefined && plan.uid === undefined && plan.gid === undefined) {
+    plan.uid = user.uid;
+    if (user.gid !== undefined) plan.gid = user.gid;
+  }
+}
+
+/**
+ * An OCI config's `User` as ids: `UID`, `UID:GID` and `root` (0:0); a
+ * name other than root is not resolved (the image's passwd is the image's
+ * to say, and may not be readable before the sandbox): `undefined`, and the
+ * command runs as the caller, as with no User.
+ */
+export function imageUser(user: string | undefined): { uid: number; gid?: number } | undefined {
+  if (user === undefined || user === '') return undefined;
+  if (user === 'root' || user === 'root:root') return { uid: 0, gid: 0 };
+  const m = /^(\d{1,10})(?::(\d{1,10}))?$/.exec(user);
+  if (!m) return undefined;
+  const uid = Number(m[1]);
+  const gid = m[2] === undefined ? undefined : Number(m[2]);
+  if (uid > 0xfffffffe || (gid !== undefined && gid > 0xfffffffe)) return undefined;
+  return gid === undefined ? { uid } : { uid, gid };
 }
 
 const WRITES: readonly RootWrite[] = ['readOnly', 'writable', 'fake'];
