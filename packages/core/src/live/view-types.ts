@@ -53,7 +53,8 @@ export type Code =
   | 'E_INTERNAL'
   | 'E_LIMIT_UNAVAILABLE'
   | 'E_JOIN'
-  | 'E_JOIN_TIMEOUT';
+  | 'E_JOIN_TIMEOUT'
+  | 'E_BWRAP_MISSING';
 /**
  * What an operation gives back.
  *
