@@ -33,6 +33,7 @@ fn cx(plan: &Plan) -> InitContext<'_> {
         live_chan: None,
         env_steps: Vec::new(),
         net_sock: None,
+        seccomp_notify: None,
     }
 }
 
@@ -316,7 +317,16 @@ fn unexpected_wait4_error_exits_2() {
 }
 
 fn lcx(plan: &Plan) -> LaunchContext<'_> {
-    LaunchContext { plan, report_fd: None, seccomp: &[], env: vec![], caller_cwd: None, parent: 77, runtime_dir: Some("/run/user/1000".into()) }
+    LaunchContext {
+        plan,
+        report_fd: None,
+        seccomp: &[],
+        seccomp_notify: None,
+        env: vec![],
+        caller_cwd: None,
+        parent: 77,
+        runtime_dir: Some("/run/user/1000".into()),
+    }
 }
 
 const FLAGS: &str = "clone_sandbox(0x7e020000)";
@@ -886,4 +896,73 @@ fn the_proxy_sockets_failures_are_fatal_and_landlock_net_is_best_effort() {
     icx.net_sock = Some(9);
     assert_eq!(expect_exit(|| run_init(&s, &icx)), 0);
     s.done();
+}
+
+/// plan.report's seccomp listener: setup up to the seccomp load, then `rest`.
+fn with_notify(rest: Vec<(String, Ret)>) -> Vec<(String, Ret)> {
+    let mut calls = setup_calls();
+    let at = calls.iter().position(|(call, _)| call == "seccomp_load(1 insns)").unwrap();
+    calls.truncate(at);
+    calls.extend(rest);
+    calls
+}
+
+const VARIANT: [libc::sock_filter; 2] = [libc::sock_filter { code: 6, jt: 0, jf: 0, k: 0x7fc0_0000 }; 2];
+
+#[test]
+fn the_seccomp_listener_goes_to_the_launcher_and_pid1_keeps_no_copy() {
+    let p = plan();
+    let mut icx = cx(&p);
+    icx.seccomp_notify = Some((&VARIANT, 11));
+    let s = Script::new(with_notify(vec![
+        c("seccomp_load_listener(2 insns)", Ret::Fd(12)),
+        c("send_fd(11, 12)", Ret::Ok),
+        c("close(12)", Ret::Ok),
+        c("close(11)", Ret::Ok),
+        c("umask(22)", Ret::Int(0)),
+        c("spawn([\"/bin/true\"], cwd=\"/\", session=true)", Ret::Int(2)),
+        c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))),
+        c("monotonic_ms()", Ret::Int(1000)),
+        c("reap()", Ret::Err(libc::ECHILD)),
+    ]));
+    assert_eq!(expect_exit(|| run_init(&s, &icx)), 0);
+    s.done();
+}
+
+#[test]
+fn under_another_listener_the_plain_filter_is_loaded() {
+    let p = plan();
+    let mut icx = cx(&p);
+    icx.seccomp_notify = Some((&VARIANT, 11));
+    let s = Script::new(with_notify(vec![
+        c("seccomp_load_listener(2 insns)", Ret::Err(libc::EBUSY)),
+        c("close(11)", Ret::Ok),
+        c("seccomp_load(1 insns)", Ret::Ok),
+        c("umask(22)", Ret::Int(0)),
+        c("spawn([\"/bin/true\"], cwd=\"/\", session=true)", Ret::Int(2)),
+        c("reap()", Ret::Err(libc::ECHILD)),
+    ]));
+    assert_eq!(expect_exit(|| run_init(&s, &icx)), EXIT_UNEXPECTED_WAIT);
+    s.done();
+}
+
+#[test]
+fn the_listeners_fatal_branches() {
+    let p = plan();
+    for (rest, marker) in [
+        (vec![c("seccomp_load_listener(2 insns)", Ret::Err(20_901)), c("close(11)", Ret::Ok)], 20_901),
+        (vec![c("seccomp_load_listener(2 insns)", Ret::Err(libc::EBUSY)), c("close(11)", Ret::Ok), c("seccomp_load(1 insns)", Ret::Err(20_902))], 20_902),
+        (
+            vec![c("seccomp_load_listener(2 insns)", Ret::Fd(12)), c("send_fd(11, 12)", Ret::Err(20_903)), c("close(12)", Ret::Ok), c("close(11)", Ret::Ok)],
+            20_903,
+        ),
+    ] {
+        let mut icx = cx(&p);
+        icx.seccomp_notify = Some((&VARIANT, 11));
+        let s = Script::new(with_notify(rest));
+        assert_eq!(expect_exit(|| run_init(&s, &icx)), EXIT_SETUP);
+        s.done();
+        let logs = s.logs().join("\n");
+        assert!(logs.starts_with("E_SETUP: ") && logs.contains(&Errno(marker).to_string()), "{logs}");
+    }
 }

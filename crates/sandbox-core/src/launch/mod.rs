@@ -13,6 +13,7 @@ mod cleanup;
 pub mod entry;
 pub mod image;
 pub mod join;
+mod notify;
 pub(crate) mod relay;
 mod stop;
 
@@ -33,6 +34,9 @@ pub struct LaunchContext<'a> {
     pub report_fd: Option<Fd>,
     /// Compiled seccomp filters, loaded in order.
     pub seccomp: &'a [Vec<libc::sock_filter>],
+    /// plan.report: the first filter's notify variant, loaded in its place
+    /// (seccomp/notify.rs; `notify.rs` serves its listener).
+    pub seccomp_notify: Option<&'a [libc::sock_filter]>,
     /// The launcher's environment, `KEY=VALUE`.
     pub env: Vec<String>,
     pub caller_cwd: Option<String>,
@@ -281,6 +285,15 @@ fn clone_pid1(
             return Err(SetupError::sys(Code::Setup, "create the network proxy's socket", e));
         }
     };
+    let notify = match cx.seccomp_notify.filter(|_| cx.report_fd.is_some()).map(|_| sys.socketpair()).transpose() {
+        Ok(n) => n,
+        Err(e) => {
+            for (a, b) in tty.into_iter().chain(net) {
+                let _ = (sys.close(a), sys.close(b));
+            }
+            return Err(SetupError::sys(Code::Setup, "create the seccomp listener's socket", e));
+        }
+    };
     // pid 1 is born in the sandbox's cgroup: the launcher steps in for the
     // clone and back out after it, so nothing of the sandbox runs outside.
     if let Some(c) = cgroup {
@@ -306,6 +319,9 @@ fn clone_pid1(
             if let Some((mine, _)) = net {
                 let _ = sys.close(mine);
             }
+            if let Some((mine, _)) = notify {
+                let _ = sys.close(mine);
+            }
             let icx = InitContext {
                 plan,
                 host_uid,
@@ -319,10 +335,23 @@ fn clone_pid1(
                 live_chan: live.map(|l| l.in_child(sys)),
                 env_steps,
                 net_sock: net.map(|(_, theirs)| theirs),
+                seccomp_notify: cx.seccomp_notify.zip(notify.map(|(_, theirs)| theirs)),
             };
             init::run_init(sys, &icx)
         }
         Ok(pid) => {
+            if let Some((mine, theirs)) = notify {
+                let _ = sys.close(theirs);
+                let spawned = notify::listen(sys, cx, mine);
+                let _ = sys.close(mine);
+                if let Err(e) = spawned {
+                    let _ = sys.kill(pid, libc::SIGKILL);
+                    if let Some((mine, theirs)) = net {
+                        let _ = (sys.close(mine), sys.close(theirs));
+                    }
+                    return Err(e);
+                }
+            }
             if let Some((mine, theirs)) = net {
                 let _ = sys.close(theirs);
                 let spawned = proxy(sys, cx, mine);
