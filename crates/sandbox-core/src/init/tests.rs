@@ -726,11 +726,12 @@ fn rlimits_and_the_landlock_write_list_in_order() {
     s.done();
 }
 
-/// plan.limits.timeoutMs: the launcher kills pid 1 at the deadline and reports the limit.
+/// plan.limits.timeoutMs: the launcher sends pid 1 SIGTERM at the deadline,
+/// SIGKILL after the grace, and reports the limit.
 #[test]
-fn launcher_kills_the_sandbox_at_its_timeout() {
+fn launcher_terms_then_kills_the_sandbox_at_its_timeout() {
     let mut p = plan();
-    p.limits = Some(crate::plan::Limits { timeout_ms: Some(500), ..Default::default() });
+    p.limits = Some(crate::plan::Limits { timeout_ms: Some(500), timeout_grace_ms: Some(300), ..Default::default() });
     let mut l = lcx(&p);
     l.report_fd = Some(9);
     // The spawned line comes first on the report fd.
@@ -743,6 +744,9 @@ fn launcher_kills_the_sandbox_at_its_timeout() {
         c("monotonic_ms()", Ret::Int(10_100)),
         c("wait_signal(Some(400))", Ret::Signal(None)),
         c("monotonic_ms()", Ret::Int(10_500)),
+        c("kill(4242, 15)", Ret::Ok),
+        c("wait_signal(Some(300))", Ret::Signal(None)),
+        c("monotonic_ms()", Ret::Int(10_800)),
         c("kill(4242, 9)", Ret::Ok),
         c("wait_signal(None)", Ret::Signal(Some(libc::SIGCHLD))),
         c("reap()", Ret::Reaped(4242, ExitStatus::Signaled(9))),
@@ -752,11 +756,35 @@ fn launcher_kills_the_sandbox_at_its_timeout() {
     s.done();
 }
 
+/// A program that cleans up on the timeout's SIGTERM and exits within the
+/// grace: its own status, and still the timeout in the report.
+#[test]
+fn a_program_that_ends_within_the_grace_keeps_its_status() {
+    let mut p = plan();
+    p.limits = Some(crate::plan::Limits { timeout_ms: Some(500), ..Default::default() });
+    let mut l = lcx(&p);
+    l.report_fd = Some(9);
+    let s = Script::new(vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c(FLAGS, Ret::Int(4242)),
+        c("write_fd(9, \"{\\\"event\\\":\\\"spawned\\\",\\\"pid\\\":4242}\\n\")", Ret::Ok),
+        c("monotonic_ms()", Ret::Int(10_000)),
+        c("monotonic_ms()", Ret::Int(10_500)),
+        c("kill(4242, 15)", Ret::Ok),
+        c(format!("wait_signal(Some({}))", crate::plan::TIMEOUT_GRACE_MS), Ret::Signal(Some(libc::SIGCHLD))),
+        c("reap()", Ret::Reaped(4242, ExitStatus::Exited(3))),
+        c("write_fd(9, \"{\\\"event\\\":\\\"limithit\\\",\\\"limit\\\":\\\"timeout\\\"}\\n\")", Ret::Ok),
+    ]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &l)), 3);
+    s.done();
+}
+
 /// plan.report with a limit hit: the `limithit` line, then the same as a `denied` line of the report.
 #[test]
 fn a_limit_hit_is_a_report_line_too_when_the_plan_asks_for_a_report() {
     let mut p = plan();
-    p.limits = Some(crate::plan::Limits { timeout_ms: Some(500), ..Default::default() });
+    p.limits = Some(crate::plan::Limits { timeout_ms: Some(500), timeout_grace_ms: Some(0), ..Default::default() });
     p.report = true;
     let mut l = lcx(&p);
     l.report_fd = Some(9);

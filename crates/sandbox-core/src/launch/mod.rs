@@ -160,6 +160,7 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
     }
     let mut stop = Stop::new(pid, cx.plan);
     stop.deadline = cx.plan.limits.as_ref().and_then(|l| l.timeout_ms).map(|t| sys.monotonic_ms().saturating_add(t));
+    stop.grace = cx.plan.limits.as_ref().map(|l| l.timeout_grace_ms.unwrap_or(crate::plan::TIMEOUT_GRACE_MS));
     let code = match tty {
         Some((mine, _)) => relay::relay(sys, mine, &mut stop),
         None => wait(sys, &mut stop),
