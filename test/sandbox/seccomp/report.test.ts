@@ -121,6 +121,12 @@ describe('syscall denials in --report', () => {
     expect(new Set(ds.map((d) => d.kind === 'syscall' && d.name))).toEqual(new Set(['keyctl']));
   });
 
+  test('with an allow-list network too: the proxy and the listener both report, in one run, and it ends', async () => {
+    const r = await sh(`curl -sS -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:9/; ${TRY_IN} syscall keyctl`, ['--allow-host', '127.0.0.1:1', '--report', '-']);
+    expect([r.code, r.stdout]).toEqual([0, '403\nEPERM\n']);
+    expect(lines(r.stderr).map((d) => d.kind)).toEqual(['network', 'syscall']);
+  }, 20_000);
+
   test('without --report the library result has no syscall denials', async () => {
     const r = await run({ argv: [TRY_IN, 'syscall', 'keyctl'], ops: BASE_OPS as never[], stdio: 'pipe' });
     expect(r.denials).toEqual([]);

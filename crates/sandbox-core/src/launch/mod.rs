@@ -341,21 +341,26 @@ fn clone_pid1(
             init::run_init(sys, &icx)
         }
         Ok(pid) => {
-            if let Some((mine, theirs)) = notify {
-                let _ = sys.close(theirs);
-                let spawned = notify::listen(sys, cx, mine);
+            // pid 1's ends first, before any fork: a helper that inherited
+            // one would keep the other's channel open (no EOF after pid 1's
+            // last fd, the proxy would wait for more forever). Each helper
+            // is forked with no end of the other's channel left here.
+            for (_, theirs) in net.iter().chain(notify.iter()) {
+                let _ = sys.close(*theirs);
+            }
+            if let Some((mine, _)) = net {
+                let spawned = proxy(sys, cx, mine);
                 let _ = sys.close(mine);
                 if let Err(e) = spawned {
                     let _ = sys.kill(pid, libc::SIGKILL);
-                    if let Some((mine, theirs)) = net {
-                        let _ = (sys.close(mine), sys.close(theirs));
+                    if let Some((mine, _)) = notify {
+                        let _ = sys.close(mine);
                     }
                     return Err(e);
                 }
             }
-            if let Some((mine, theirs)) = net {
-                let _ = sys.close(theirs);
-                let spawned = proxy(sys, cx, mine);
+            if let Some((mine, _)) = notify {
+                let spawned = notify::listen(sys, cx, mine);
                 let _ = sys.close(mine);
                 if let Err(e) = spawned {
                     let _ = sys.kill(pid, libc::SIGKILL);
