@@ -159,6 +159,7 @@ pub fn run(o: &Opts, uid: u32, log: Log) -> i32 {
             report_fd: Some(theirs),
             seccomp: &compiled,
             program_seccomp: &filters,
+            seccomp_notify: None,
             env: Vec::new(),
             caller_cwd: caller_cwd.clone(),
             parent,

@@ -1003,13 +1003,22 @@ pub struct Limits {
     /// cpu.max / cfs_quota_us over a 100 ms period).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_millis: Option<u32>,
-    /// Wall time in milliseconds from the start; then the sandbox is killed.
+    /// Wall time in milliseconds from the start; then the program gets
+    /// SIGTERM, and the sandbox is killed `timeoutGraceMs` later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     /// Resource limits (setrlimit) set by pid 1 before the exec, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rlimits: Vec<Rlimit>,
+    /// After the timeout's SIGTERM, how long the program has to clean up
+    /// before the sandbox is killed (SIGKILL), in milliseconds; absent:
+    /// [`TIMEOUT_GRACE_MS`]; 0: killed at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_grace_ms: Option<u64>,
 }
+
+/// The default of plan.limits.timeoutGraceMs.
+pub const TIMEOUT_GRACE_MS: u64 = 5000;
 
 impl Limits {
     /// Whether a cgroup is needed.

@@ -53,7 +53,7 @@ pub enum Report {
 }
 
 /// What was refused, told apart by its `kind`. The `--report` file's lines
-/// are these; other kinds (`syscall`, `write`) join as variants.
+/// are these; other kinds (`write`) may join as variants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Denial {
@@ -73,6 +73,17 @@ pub enum Denial {
     /// A limit of plan.limits that ended the program (the same as the
     /// `limithit` line, in the report's vocabulary).
     Limit { limit: crate::plan::LimitKind },
+    /// A system call the seccomp filter refused (seccomp/notify.rs): the
+    /// program got `errno`, as it would without a report.
+    Syscall {
+        /// Its name on the caller's architecture (`nr N` when unknown).
+        name: String,
+        nr: i32,
+        /// The errno the call failed with.
+        errno: i32,
+        /// The calling process, as the caller's pid namespace sees it.
+        pid: u32,
+    },
 }
 
 /// An `error` line: the failure's stable code and where it applies.

@@ -238,6 +238,9 @@ fn check_limits(l: &crate::plan::Limits) -> Result<(), PlanError> {
     if l.timeout_ms.is_some_and(|t| t == 0 || t > 1 << 40) {
         return Err(top("limits.timeoutMs", "timeoutMs must be between 1 and 2^40"));
     }
+    if l.timeout_grace_ms.is_some_and(|t| t > 1 << 40) {
+        return Err(top("limits.timeoutGraceMs", "timeoutGraceMs must be at most 2^40"));
+    }
     let mut seen = std::collections::BTreeSet::new();
     for (i, r) in l.rlimits.iter().enumerate() {
         if !seen.insert(r.name.resource()) {

@@ -432,7 +432,7 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
   { flag: '--memory', values: ['SIZE'], group: 'source', description: 'Memory of the whole sandbox, e.g. 512M or 2G (a cgroup: as root, or in a delegated cgroup v2 subtree)' },
   { flag: '--pids', values: ['N'], group: 'source', description: 'Processes and threads of the whole sandbox, its pid 1 included (a cgroup)' },
   { flag: '--cpus', values: ['N'], group: 'source', description: "CPUs' worth of time, e.g. 1.5 (a cgroup)" },
-  { flag: '--timeout', values: ['DURATION'], group: 'source', description: 'Kill the sandbox after this wall time: 90s, 10m, 1h (a bare number is seconds)' },
+  { flag: '--timeout', values: ['DURATION'], group: 'source', description: 'After this wall time the program gets SIGTERM, and SIGKILL --timeout-grace later: 90s, 10m, 1h (a bare number is seconds)' },
   { flag: '--rlimit', values: ['LIMIT'], group: 'source', repeat: true, description: 'NAME=SOFT[:HARD]: setrlimit before the program starts, e.g. nofile=1024:4096 (as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)' },
   // The network allow list (issue 14): the sandbox reaches these hosts through its proxy, nothing else.
   { flag: '--allow-host', values: ['HOST'], group: 'policy', repeat: true, description: 'Reach HOST through the sandbox\'s proxy: a name, *.domain (its subdomains), :PORT, an IP or [IPv6] literal', add: (p, x) => p.builder.allowHost(hostRule(p.flag, v(x, 0))) },
@@ -447,7 +447,8 @@ export const PLAN_FLAGS: readonly FlagSpec[] = [
   },
   { flag: '--deny-host', values: ['HOST'], group: 'policy', repeat: true, description: 'Refuse HOST even when an allow rule covers it (checked first; * refuses all)', add: (p, x) => p.builder.denyHost(hostRule(p.flag, v(x, 0), true)) },
   { flag: '--allow-local-binding', values: [], group: 'policy', initial: false, description: 'With an allow list: let the program listen on TCP ports of the sandbox\'s own loopback', add: ifOn((b) => b.allowLocalBinding()) },
-  { flag: '--report', values: ['FILE'], group: 'other', description: 'Write what the policy refused as JSON lines to FILE (- for stderr) when the run ends', add: (p) => p.builder.report() },
+  { flag: '--report', values: ['FILE'], group: 'other', description: 'Write what the policy refused (connections, system calls, the limit hit) as JSON lines to FILE (- for stderr) as it happens', add: (p) => p.builder.report() },
+  { flag: '--timeout-grace', values: ['DURATION'], group: 'source', description: 'After --timeout\'s SIGTERM, the time the program has to clean up before SIGKILL: 10s, 500ms, 0 (default 5s)' },
 ];
 
 /** A host rule checked now, so the error names the flag and the entry (E_PLAN_INVALID). */

@@ -156,6 +156,8 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
       const value = this.flag(`--${key}`) as string | undefined;
       if (value !== undefined) (limits as Record<string, unknown>)[key] = key === 'timeout' ? value : value;
     }
+    const grace = this.flag('--timeout-grace') as string | undefined;
+    if (grace !== undefined) limits.timeoutGrace = grace;
     const rl = this.flag('--rlimit') as string[] | undefined;
     if (rl !== undefined && rl.length > 0) {
       limits.rlimits = {};
@@ -165,7 +167,7 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
       }
     }
     if (Object.keys(limits).length > 0) sources.limits = limits;
-    sources.limitName = (key) => (key === 'rlimit' ? '--rlimit' : `--${key}`);
+    sources.limitName = (key) => (key === 'rlimit' ? '--rlimit' : key === 'timeoutGrace' ? '--timeout-grace' : `--${key}`);
     this.resolved = resolvePlan(sources);
     if (this.resolved.plan.argv.length === 0 && image !== undefined && this.program === undefined) {
       throw usage('no command given, and the image stores none (an Entrypoint or Cmd kept by `sandboxctl image import`)', 'give the command after the flags: `-- CMD ARGS...`');
@@ -178,6 +180,8 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
    * file (whose plan errors become `E_CONFIG_INVALID`) or the flag as typed.
    */
   explain(error: unknown): unknown {
+    const limit = this.explainLimit(error);
+    if (limit !== undefined) return limit;
     // The root's errors name plan fields (`write "fake"`); say the flag.
     if (error instanceof SandboxError && error.code === 'E_IMAGE_INVALID' && this.flagOn('--write') && error.hint === undefined) {
       return new SandboxError(error.code, error.message, { hint: '--write changes a directory image; for writes that vanish with the sandbox, use --write-fake', path: error.path, exitStatus: error.exitStatus, cause: error });
@@ -204,6 +208,42 @@ export abstract class PlanCommand extends Command<SandboxctlContext> {
       exitStatus: error.exitStatus,
       cause: error,
     });
+  }
+
+  /**
+   * A limit the launcher refused names the flag as typed, not the plan field:
+   * `plan.limits.rlimits[0]: …` → `--rlimit "nofile=99999999": …`; a failed
+   * setrlimit or a machine that cannot give a cgroup limit says which flags
+   * asked for it.
+   */
+  explainLimit(error: unknown): SandboxError | undefined {
+    if (!(error instanceof SandboxError)) return undefined;
+    const typed = (this.flag('--rlimit') as string[] | undefined) ?? [];
+    const rlimitFlag = (name: string | undefined): string | undefined => {
+      const text = typed.filter((t) => t.slice(0, t.indexOf('=')).toLowerCase().replace(/^rlimit_/, '') === name).at(-1);
+      return text === undefined ? undefined : `--rlimit ${JSON.stringify(text)}`;
+    };
+    const keep = { path: error.path, hint: error.hint, exitStatus: error.exitStatus, cause: error };
+    const field = /^plan\.limits\.rlimits\[(\d+)\](?:\.\w+)?/.exec(error.path ?? '');
+    if (field) {
+      const flag = rlimitFlag(this.resolved?.plan.limits?.rlimits?.[Number(field[1])]?.name);
+      if (flag === undefined) return undefined;
+      const message = error.message.startsWith(field[0]) ? `${flag}${error.message.slice(field[0].length)}` : `${error.message} (from ${flag})`;
+      return new SandboxError(error.code, message, keep);
+    }
+    const setrlimit = /^cannot set rlimit (\w+)/.exec(error.message);
+    if (setrlimit && error.code === 'E_PLAN_INVALID') {
+      const flag = rlimitFlag(setrlimit[1]);
+      return flag === undefined ? undefined : new SandboxError(error.code, `${error.message} (from ${flag})`, keep);
+    }
+    if (error.code === 'E_LIMIT_UNAVAILABLE') {
+      const flags = (['--memory', '--pids', '--cpus'] as const).flatMap((f) => {
+        const v = this.flag(f) as string | undefined;
+        return v === undefined ? [] : [`${f} ${v}`];
+      });
+      return flags.length === 0 ? undefined : new SandboxError(error.code, `${error.message} (from ${flags.join(', ')})`, keep);
+    }
+    return undefined;
   }
 
   /** Throws `E_PLAN_INVALID` for the first caller fd a flag names that is not open. */

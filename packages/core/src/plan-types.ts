@@ -474,7 +474,14 @@ export interface Limits {
    */
   rlimits?: Rlimit[];
   /**
-   * Wall time in milliseconds from the start; then the sandbox is killed.
+   * After the timeout's SIGTERM, how long the program has to clean up
+   * before the sandbox is killed (SIGKILL), in milliseconds; absent:
+   * [`TIMEOUT_GRACE_MS`]; 0: killed at once.
+   */
+  timeoutGraceMs?: number | null;
+  /**
+   * Wall time in milliseconds from the start; then the program gets
+   * SIGTERM, and the sandbox is killed `timeoutGraceMs` later.
    */
   timeoutMs?: number | null;
 }

@@ -89,7 +89,7 @@ export type TaintOutcome = 'restored' | 'quarantined' | 'left' | 'failed';
 export type LimitKind = 'memory' | 'pids' | 'timeout';
 /**
  * What was refused, told apart by its `kind`. The `--report` file's lines
- * are these; other kinds (`syscall`, `write`) join as variants.
+ * are these; other kinds (`write`) may join as variants.
  */
 export type Denial =
   | {
@@ -115,6 +115,22 @@ export type Denial =
   | {
       kind: 'limit';
       limit: LimitKind;
+    }
+  | {
+      /**
+       * The errno the call failed with.
+       */
+      errno: number;
+      kind: 'syscall';
+      /**
+       * Its name on the caller's architecture (`nr N` when unknown).
+       */
+      name: string;
+      nr: number;
+      /**
+       * The calling process, as the caller's pid namespace sees it.
+       */
+      pid: number;
     };
 
 /**

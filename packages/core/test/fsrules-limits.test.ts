@@ -96,6 +96,12 @@ test('limits parse as people write them', () => {
   });
   expect(planLimits({ timeout: 1500 }).timeoutMs).toBe(1500);
   expect(planLimits({ timeout: '90' }).timeoutMs).toBe(90_000);
+  // The grace after the timeout's SIGTERM: 0 (SIGKILL at once) is a value, absent is the launcher's default.
+  expect(planLimits({ timeout: '1m', timeoutGrace: '10s' })).toEqual({ timeoutMs: 60_000, timeoutGraceMs: 10_000 });
+  expect(planLimits({ timeoutGrace: 0 }).timeoutGraceMs).toBe(0);
+  expect(planLimits({ timeoutGrace: '0' }).timeoutGraceMs).toBe(0);
+  expect(planLimits({ timeoutGrace: 250 }).timeoutGraceMs).toBe(250);
+  expect(planLimits({ timeout: '1m' }).timeoutGraceMs).toBeUndefined();
   expect(parseRlimitFlag('--rlimit', 'RLIMIT_NPROC=10:unlimited')).toEqual({ name: 'nproc', soft: 10 });
 });
 
@@ -106,6 +112,8 @@ test.each([
   [{ cpus: 0 }, 'limits.cpus 0'],
   [{ cpus: '-1' }, 'limits.cpus "-1"'],
   [{ timeout: '10x' }, 'limits.timeout "10x"'],
+  [{ timeoutGrace: 'soon' }, 'limits.timeoutGrace "soon"'],
+  [{ timeoutGrace: -1 }, 'limits.timeoutGrace -1'],
   [{ rlimits: { bogus: 1 } }, 'limits.rlimits "bogus": unknown resource'],
   [{ rlimits: { nofile: '10:5' } }, 'the soft limit is above the hard limit'],
   [{ rlimits: { nofile: '1:2:3' } }, 'not SOFT[:HARD]'],

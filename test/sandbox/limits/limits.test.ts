@@ -7,11 +7,11 @@
  * asserts the clear E_LIMIT_UNAVAILABLE refusal instead, and that nothing
  * started.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '@sandboxctl/core';
-import { BASE, cli, requireKernel, TRY, UID } from '../helpers';
+import { BASE, CLI, cli, requireKernel, TRY, UID } from '../helpers';
 
 const ROOT = UID === 0;
 
@@ -128,6 +128,46 @@ describe('timeout and rlimits (no cgroup needed)', () => {
     expect(lines.map((l) => JSON.parse(l))).toEqual([{ kind: 'limit', limit: 'timeout' }]);
     const lib = await run({ argv: ['/bin/sleep', '30'], ops: BASE_OPS(), limits: { timeout: 500 }, report: true });
     expect([lib.limit, lib.denials]).toEqual(['timeout', [{ kind: 'limit', limit: 'timeout' }]]);
+  });
+
+  test('--timeout: SIGTERM first, and a program trapping it gets to clean up (its own status, limit: timeout)', async () => {
+    const t0 = Date.now();
+    // sh runs a trap only between commands: the sleeper is waited for in the background, and ended by the trap.
+    const r = await sh(`trap 'kill $!; echo cleaning; sleep 0.3; echo cleaned; exit 7' TERM; echo started; sleep 30 & wait`, ['--timeout', '1s']);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(r.stdout).toBe('started\ncleaning\ncleaned\n');
+    expect(r.code).toBe(7);
+    expect(r.stderr).toContain('limit: timeout');
+  });
+
+  test('--timeout-grace: a program that goes on after SIGTERM is killed when the grace ends; 0 kills at once', async () => {
+    const stubborn = `trap 'echo got TERM' TERM; echo started; while :; do sleep 0.05; done`;
+    let t0 = Date.now();
+    const r = await sh(stubborn, ['--timeout', '500ms', '--timeout-grace', '700ms']);
+    const took = Date.now() - t0;
+    expect(r.stdout).toBe('started\ngot TERM\n');
+    expect(r.code).toBe(137);
+    expect(took).toBeGreaterThanOrEqual(1150);
+    expect(took).toBeLessThan(10_000);
+    t0 = Date.now();
+    const now = await sh(stubborn, ['--timeout', '500ms', '--timeout-grace', '0']);
+    expect(now.stdout).toBe('started\n');
+    expect(now.code).toBe(137);
+    const lib = await run({ argv: ['/bin/sh', '-c', stubborn], ops: BASE_OPS(), limits: { timeout: 300, timeoutGrace: 200 }, stdio: 'pipe' });
+    expect([lib.limit, lib.code]).toEqual(['timeout', 137]);
+  });
+
+  test('a bad --timeout-grace is refused naming the flag', async () => {
+    const r = await sh('true', ['--timeout', '1s', '--timeout-grace', 'soon']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('E_PLAN_INVALID: --timeout-grace "soon": not a duration');
+  });
+
+  test('an rlimit the launcher refuses names the --rlimit flag as typed, not the plan field', () => {
+    // A lower hard limit for the launcher: raising it back is refused, as root too.
+    const r = spawnSync('/bin/sh', ['-c', 'ulimit -n 1000; exec "$@"', 'sh', process.execPath, CLI, 'run', ...BASE, '--rlimit', 'nofile=2000', '--', '/bin/sh', '-c', 'ulimit -Hn'], { encoding: 'utf8' });
+    expect(r.status).toBe(125);
+    expect(r.stderr.trim()).toBe('sandboxctl: E_PLAN_INVALID: --rlimit "nofile=2000": hard limit 2000 is above the caller\'s hard limit 1000: a hard limit can only be lowered');
   });
 
   test('a program that ends in time has no limit in its result', async () => {

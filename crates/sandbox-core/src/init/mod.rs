@@ -64,6 +64,10 @@ pub struct InitContext<'a> {
     /// plan.network is an allow policy: pid 1's end of the socket the
     /// proxy's listening sockets go out on (init/net.rs).
     pub net_sock: Option<Fd>,
+    /// plan.report with a seccomp filter that denies with errnos: the
+    /// first filter's notify variant and pid 1's end of the socket its
+    /// listener goes out on (seccomp/notify.rs, launch/notify.rs).
+    pub seccomp_notify: Option<(&'a [libc::sock_filter], Fd)>,
 }
 
 /// Why init stops before the program runs: the error to report and the
@@ -148,7 +152,7 @@ fn start(sys: &dyn Sys, cx: &InitContext) -> Result<(Option<i32>, Vec<String>), 
             .with_hint("a hard limit can only be lowered: see `ulimit -H -a` for the caller's")
         })?;
     }
-    privileges::drop(sys, plan, cx.seccomp, last_cap)?;
+    privileges::drop(sys, plan, cx.seccomp, cx.seccomp_notify, last_cap)?;
     sys.umask(old_umask);
     if let Some(fd) = plan.block_fd {
         wait_for(sys, fd)?;

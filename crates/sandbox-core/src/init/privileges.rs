@@ -4,7 +4,7 @@
 
 use crate::error::{Code, Ctx, SetupError};
 use crate::plan::{Op, Plan};
-use crate::sys::{Errno, Prctl, Sys};
+use crate::sys::{Errno, Fd, Prctl, Sys};
 
 const LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1;
 const LANDLOCK_SCOPE_SIGNAL: u64 = 2;
@@ -20,21 +20,55 @@ pub fn last_cap(sys: &dyn Sys) -> Result<u32, SetupError> {
 }
 
 /// Drop what the program may not have, in this order.
-pub fn drop(sys: &dyn Sys, plan: &Plan, seccomp: &[Vec<libc::sock_filter>], last_cap: u32) -> Result<(), SetupError> {
+pub fn drop(
+    sys: &dyn Sys,
+    plan: &Plan,
+    seccomp: &[Vec<libc::sock_filter>],
+    notify: Option<(&[libc::sock_filter], Fd)>,
+    last_cap: u32,
+) -> Result<(), SetupError> {
     capabilities(sys, plan, last_cap)?;
     sys.prctl(Prctl::SetNoNewPrivs).ctx(Code::Setup, "set no_new_privs")?;
     landlock(sys, plan)?;
-    for prog in seccomp {
-        sys.seccomp_load(prog).map_err(|e| {
-            let err = SetupError::sys(Code::Setup, "load the seccomp filter", e);
-            if e.0 == libc::EINVAL {
-                err.with_hint("the kernel rejected the filter: is CONFIG_SECCOMP_FILTER enabled?")
-            } else {
-                err
-            }
-        })?;
+    let load_error = |e: Errno| {
+        let err = SetupError::sys(Code::Setup, "load the seccomp filter", e);
+        if e.0 == libc::EINVAL {
+            err.with_hint("the kernel rejected the filter: is CONFIG_SECCOMP_FILTER enabled?")
+        } else {
+            err
+        }
+    };
+    for (i, prog) in seccomp.iter().enumerate() {
+        match notify.filter(|_| i == 0) {
+            Some((variant, chan)) => listener(sys, prog, variant, chan).map_err(|e| e.unwrap_or_else(load_error))?,
+            None => sys.seccomp_load(prog).map_err(load_error)?,
+        }
     }
     Ok(())
+}
+
+/// plan.report: the first filter as its notify variant; its listener goes
+/// to the launcher over `chan` at once (only the calls the variant never
+/// notifies run in between) and pid 1 keeps no copy, so nothing in the
+/// sandbox can answer its own denials. A listener is refused (EBUSY) when
+/// this process already sits under one (a sandbox with a report inside
+/// another): the plain filter then, and no syscall lines.
+fn listener(sys: &dyn Sys, plain: &[libc::sock_filter], variant: &[libc::sock_filter], chan: Fd) -> Result<(), Result<SetupError, Errno>> {
+    let fd = match sys.seccomp_load_listener(variant) {
+        Ok(fd) => fd,
+        Err(Errno(libc::EBUSY)) => {
+            let _ = sys.close(chan);
+            return sys.seccomp_load(plain).map_err(Err);
+        }
+        Err(e) => {
+            let _ = sys.close(chan);
+            return Err(Err(e));
+        }
+    };
+    let sent = sys.send_fd(chan, fd).ctx(Code::Setup, "pass the seccomp listener to the launcher");
+    let _ = sys.close(fd);
+    let _ = sys.close(chan);
+    sent.map_err(Ok)
 }
 
 /// Drop every capability but those the plan keeps: ambient, bounding, then

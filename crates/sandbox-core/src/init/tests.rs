@@ -34,6 +34,7 @@ fn cx(plan: &Plan) -> InitContext<'_> {
         live_chan: None,
         env_steps: Vec::new(),
         net_sock: None,
+        seccomp_notify: None,
     }
 }
 
@@ -322,6 +323,7 @@ fn lcx(plan: &Plan) -> LaunchContext<'_> {
         report_fd: None,
         seccomp: &[],
         program_seccomp: &[],
+        seccomp_notify: None,
         env: vec![],
         caller_cwd: None,
         parent: 77,
@@ -726,11 +728,12 @@ fn rlimits_and_the_landlock_write_list_in_order() {
     s.done();
 }
 
-/// plan.limits.timeoutMs: the launcher kills pid 1 at the deadline and reports the limit.
+/// plan.limits.timeoutMs: the launcher sends pid 1 SIGTERM at the deadline,
+/// SIGKILL after the grace, and reports the limit.
 #[test]
-fn launcher_kills_the_sandbox_at_its_timeout() {
+fn launcher_terms_then_kills_the_sandbox_at_its_timeout() {
     let mut p = plan();
-    p.limits = Some(crate::plan::Limits { timeout_ms: Some(500), ..Default::default() });
+    p.limits = Some(crate::plan::Limits { timeout_ms: Some(500), timeout_grace_ms: Some(300), ..Default::default() });
     let mut l = lcx(&p);
     l.report_fd = Some(9);
     // The spawned line comes first on the report fd.
@@ -743,6 +746,9 @@ fn launcher_kills_the_sandbox_at_its_timeout() {
         c("monotonic_ms()", Ret::Int(10_100)),
         c("wait_signal(Some(400))", Ret::Signal(None)),
         c("monotonic_ms()", Ret::Int(10_500)),
+        c("kill(4242, 15)", Ret::Ok),
+        c("wait_signal(Some(300))", Ret::Signal(None)),
+        c("monotonic_ms()", Ret::Int(10_800)),
         c("kill(4242, 9)", Ret::Ok),
         c("wait_signal(None)", Ret::Signal(Some(libc::SIGCHLD))),
         c("reap()", Ret::Reaped(4242, ExitStatus::Signaled(9))),
@@ -752,11 +758,35 @@ fn launcher_kills_the_sandbox_at_its_timeout() {
     s.done();
 }
 
+/// A program that cleans up on the timeout's SIGTERM and exits within the
+/// grace: its own status, and still the timeout in the report.
+#[test]
+fn a_program_that_ends_within_the_grace_keeps_its_status() {
+    let mut p = plan();
+    p.limits = Some(crate::plan::Limits { timeout_ms: Some(500), ..Default::default() });
+    let mut l = lcx(&p);
+    l.report_fd = Some(9);
+    let s = Script::new(vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c(FLAGS, Ret::Int(4242)),
+        c("write_fd(9, \"{\\\"event\\\":\\\"spawned\\\",\\\"pid\\\":4242}\\n\")", Ret::Ok),
+        c("monotonic_ms()", Ret::Int(10_000)),
+        c("monotonic_ms()", Ret::Int(10_500)),
+        c("kill(4242, 15)", Ret::Ok),
+        c(format!("wait_signal(Some({}))", crate::plan::TIMEOUT_GRACE_MS), Ret::Signal(Some(libc::SIGCHLD))),
+        c("reap()", Ret::Reaped(4242, ExitStatus::Exited(3))),
+        c("write_fd(9, \"{\\\"event\\\":\\\"limithit\\\",\\\"limit\\\":\\\"timeout\\\"}\\n\")", Ret::Ok),
+    ]);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &l)), 3);
+    s.done();
+}
+
 /// plan.report with a limit hit: the `limithit` line, then the same as a `denied` line of the report.
 #[test]
 fn a_limit_hit_is_a_report_line_too_when_the_plan_asks_for_a_report() {
     let mut p = plan();
-    p.limits = Some(crate::plan::Limits { timeout_ms: Some(500), ..Default::default() });
+    p.limits = Some(crate::plan::Limits { timeout_ms: Some(500), timeout_grace_ms: Some(0), ..Default::default() });
     p.report = true;
     let mut l = lcx(&p);
     l.report_fd = Some(9);
@@ -896,4 +926,73 @@ fn the_proxy_sockets_failures_are_fatal_and_landlock_net_is_best_effort() {
     icx.net_sock = Some(9);
     assert_eq!(expect_exit(|| run_init(&s, &icx)), 0);
     s.done();
+}
+
+/// plan.report's seccomp listener: setup up to the seccomp load, then `rest`.
+fn with_notify(rest: Vec<(String, Ret)>) -> Vec<(String, Ret)> {
+    let mut calls = setup_calls();
+    let at = calls.iter().position(|(call, _)| call == "seccomp_load(1 insns)").unwrap();
+    calls.truncate(at);
+    calls.extend(rest);
+    calls
+}
+
+const VARIANT: [libc::sock_filter; 2] = [libc::sock_filter { code: 6, jt: 0, jf: 0, k: 0x7fc0_0000 }; 2];
+
+#[test]
+fn the_seccomp_listener_goes_to_the_launcher_and_pid1_keeps_no_copy() {
+    let p = plan();
+    let mut icx = cx(&p);
+    icx.seccomp_notify = Some((&VARIANT, 11));
+    let s = Script::new(with_notify(vec![
+        c("seccomp_load_listener(2 insns)", Ret::Fd(12)),
+        c("send_fd(11, 12)", Ret::Ok),
+        c("close(12)", Ret::Ok),
+        c("close(11)", Ret::Ok),
+        c("umask(22)", Ret::Int(0)),
+        c("spawn([\"/bin/true\"], cwd=\"/\", session=true)", Ret::Int(2)),
+        c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))),
+        c("monotonic_ms()", Ret::Int(1000)),
+        c("reap()", Ret::Err(libc::ECHILD)),
+    ]));
+    assert_eq!(expect_exit(|| run_init(&s, &icx)), 0);
+    s.done();
+}
+
+#[test]
+fn under_another_listener_the_plain_filter_is_loaded() {
+    let p = plan();
+    let mut icx = cx(&p);
+    icx.seccomp_notify = Some((&VARIANT, 11));
+    let s = Script::new(with_notify(vec![
+        c("seccomp_load_listener(2 insns)", Ret::Err(libc::EBUSY)),
+        c("close(11)", Ret::Ok),
+        c("seccomp_load(1 insns)", Ret::Ok),
+        c("umask(22)", Ret::Int(0)),
+        c("spawn([\"/bin/true\"], cwd=\"/\", session=true)", Ret::Int(2)),
+        c("reap()", Ret::Err(libc::ECHILD)),
+    ]));
+    assert_eq!(expect_exit(|| run_init(&s, &icx)), EXIT_UNEXPECTED_WAIT);
+    s.done();
+}
+
+#[test]
+fn the_listeners_fatal_branches() {
+    let p = plan();
+    for (rest, marker) in [
+        (vec![c("seccomp_load_listener(2 insns)", Ret::Err(20_901)), c("close(11)", Ret::Ok)], 20_901),
+        (vec![c("seccomp_load_listener(2 insns)", Ret::Err(libc::EBUSY)), c("close(11)", Ret::Ok), c("seccomp_load(1 insns)", Ret::Err(20_902))], 20_902),
+        (
+            vec![c("seccomp_load_listener(2 insns)", Ret::Fd(12)), c("send_fd(11, 12)", Ret::Err(20_903)), c("close(12)", Ret::Ok), c("close(11)", Ret::Ok)],
+            20_903,
+        ),
+    ] {
+        let mut icx = cx(&p);
+        icx.seccomp_notify = Some((&VARIANT, 11));
+        let s = Script::new(with_notify(rest));
+        assert_eq!(expect_exit(|| run_init(&s, &icx)), EXIT_SETUP);
+        s.done();
+        let logs = s.logs().join("\n");
+        assert!(logs.starts_with("E_SETUP: ") && logs.contains(&Errno(marker).to_string()), "{logs}");
+    }
 }

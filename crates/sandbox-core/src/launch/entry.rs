@@ -42,12 +42,16 @@ pub fn launch(input: PlanInput) -> ! {
     let plan = validate::check(&bytes).unwrap_or_else(|e| fatal(&sys, report_fd, e.into()));
     let filters = seccomp::compile(&plan.seccomp, !plan.new_session)
         .unwrap_or_else(|e| fatal(&sys, report_fd, SetupError::new(Code::Setup, format!("cannot compile the seccomp filter: {e}")).into()));
+    // plan.report: the first filter's notify variant (seccomp/notify.rs).
+    let notify =
+        filters.first().filter(|_| plan.report && report_fd.is_some()).and_then(|f| seccomp::Arch::host().and_then(|a| seccomp::notify::variant(f, a)));
     setup_signals();
     let cx = LaunchContext {
         plan: &plan,
         report_fd,
         seccomp: &filters,
         program_seccomp: &[],
+        seccomp_notify: notify.as_deref(),
         env: environment(),
         caller_cwd: std::env::current_dir().ok().and_then(|p| p.to_str().map(String::from)),
         parent: sys.getppid(),

@@ -13,6 +13,7 @@ mod cleanup;
 pub mod entry;
 pub mod image;
 pub mod join;
+mod notify;
 pub(crate) mod relay;
 mod stop;
 
@@ -35,6 +36,9 @@ pub struct LaunchContext<'a> {
     pub seccomp: &'a [Vec<libc::sock_filter>],
     /// Seccomp programs for the program's process only (bubblewrap's `--seccomp`).
     pub program_seccomp: &'a [Vec<libc::sock_filter>],
+    /// plan.report: the first filter's notify variant, loaded in its place
+    /// (seccomp/notify.rs; `notify.rs` serves its listener).
+    pub seccomp_notify: Option<&'a [libc::sock_filter]>,
     /// The launcher's environment, `KEY=VALUE`.
     pub env: Vec<String>,
     pub caller_cwd: Option<String>,
@@ -158,6 +162,7 @@ pub fn run_launcher(sys: &dyn Sys, host_uid: u32, host_gid: u32, cx: &LaunchCont
     }
     let mut stop = Stop::new(pid, cx.plan);
     stop.deadline = cx.plan.limits.as_ref().and_then(|l| l.timeout_ms).map(|t| sys.monotonic_ms().saturating_add(t));
+    stop.grace = cx.plan.limits.as_ref().map(|l| l.timeout_grace_ms.unwrap_or(crate::plan::TIMEOUT_GRACE_MS));
     let code = match tty {
         Some((mine, _)) => relay::relay(sys, mine, &mut stop),
         None => wait(sys, &mut stop),
@@ -283,6 +288,15 @@ fn clone_pid1(
             return Err(SetupError::sys(Code::Setup, "create the network proxy's socket", e));
         }
     };
+    let notify = match cx.seccomp_notify.filter(|_| cx.report_fd.is_some()).map(|_| sys.socketpair()).transpose() {
+        Ok(n) => n,
+        Err(e) => {
+            for (a, b) in tty.into_iter().chain(net) {
+                let _ = (sys.close(a), sys.close(b));
+            }
+            return Err(SetupError::sys(Code::Setup, "create the seccomp listener's socket", e));
+        }
+    };
     // pid 1 is born in the sandbox's cgroup: the launcher steps in for the
     // clone and back out after it, so nothing of the sandbox runs outside.
     if let Some(c) = cgroup {
@@ -308,6 +322,9 @@ fn clone_pid1(
             if let Some((mine, _)) = net {
                 let _ = sys.close(mine);
             }
+            if let Some((mine, _)) = notify {
+                let _ = sys.close(mine);
+            }
             let icx = InitContext {
                 plan,
                 host_uid,
@@ -322,13 +339,31 @@ fn clone_pid1(
                 live_chan: live.map(|l| l.in_child(sys)),
                 env_steps,
                 net_sock: net.map(|(_, theirs)| theirs),
+                seccomp_notify: cx.seccomp_notify.zip(notify.map(|(_, theirs)| theirs)),
             };
             init::run_init(sys, &icx)
         }
         Ok(pid) => {
-            if let Some((mine, theirs)) = net {
-                let _ = sys.close(theirs);
+            // pid 1's ends first, before any fork: a helper that inherited
+            // one would keep the other's channel open (no EOF after pid 1's
+            // last fd, the proxy would wait for more forever). Each helper
+            // is forked with no end of the other's channel left here.
+            for (_, theirs) in net.iter().chain(notify.iter()) {
+                let _ = sys.close(*theirs);
+            }
+            if let Some((mine, _)) = net {
                 let spawned = proxy(sys, cx, mine);
+                let _ = sys.close(mine);
+                if let Err(e) = spawned {
+                    let _ = sys.kill(pid, libc::SIGKILL);
+                    if let Some((mine, _)) = notify {
+                        let _ = sys.close(mine);
+                    }
+                    return Err(e);
+                }
+            }
+            if let Some((mine, _)) = notify {
+                let spawned = notify::listen(sys, cx, mine);
                 let _ = sys.close(mine);
                 if let Err(e) = spawned {
                     let _ = sys.kill(pid, libc::SIGKILL);

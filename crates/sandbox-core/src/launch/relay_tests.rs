@@ -23,7 +23,17 @@ fn plan(tty: bool) -> Plan {
 }
 
 fn lcx(plan: &Plan) -> LaunchContext<'_> {
-    LaunchContext { plan, report_fd: None, seccomp: &[], program_seccomp: &[], env: vec![], caller_cwd: None, parent: 77, runtime_dir: Some("/run/sbx".into()) }
+    LaunchContext {
+        plan,
+        report_fd: None,
+        seccomp: &[],
+        program_seccomp: &[],
+        seccomp_notify: None,
+        env: vec![],
+        caller_cwd: None,
+        parent: 77,
+        runtime_dir: Some("/run/sbx".into()),
+    }
 }
 
 fn flags(p: &Plan) -> String {

@@ -20,30 +20,45 @@ pub struct Stop {
     asked: bool,
     /// The exit status once the launcher decided it (forced stop, failure).
     forced: Option<i32>,
-    /// plan.limits.timeoutMs: when (monotonic ms) the sandbox is killed.
+    /// plan.limits.timeoutMs: when (monotonic ms) the program gets SIGTERM
+    /// (then, after `grace`, when the sandbox is killed).
     pub deadline: Option<u64>,
+    /// plan.limits.timeoutGraceMs, until the timeout's SIGTERM was sent.
+    pub grace: Option<u64>,
     /// The timeout ended the sandbox.
     pub timed_out: bool,
 }
 
 impl Stop {
     pub fn new(pid: i32, plan: &Plan) -> Stop {
-        Stop { pid, keep_session: !plan.new_session, asked: false, forced: None, deadline: None, timed_out: false }
+        Stop { pid, keep_session: !plan.new_session, asked: false, forced: None, deadline: None, grace: None, timed_out: false }
     }
 
     /// Milliseconds left before the deadline (none without one), for a
-    /// wait or poll; at the deadline the sandbox is killed (pid 1 takes
-    /// every process of its namespace with it) and the wait goes on for it.
+    /// wait or poll. At the deadline pid 1 gets SIGTERM, which it passes to
+    /// the program (its trap may clean up), and the deadline moves `grace`
+    /// on; at that one (or at once without a grace) the sandbox is killed
+    /// (pid 1 takes every process of its namespace with it) and the wait
+    /// goes on for it. As timeout(1) and `docker stop`.
     pub fn time_left(&mut self, sys: &dyn Sys) -> Option<u64> {
         let deadline = self.deadline?;
         let now = sys.monotonic_ms();
         if now < deadline {
             return Some(deadline - now);
         }
-        self.deadline = None;
         self.timed_out = true;
-        let _ = sys.kill(self.pid, libc::SIGKILL);
-        None
+        match self.grace.take().filter(|g| *g > 0) {
+            Some(grace) => {
+                let _ = sys.kill(self.pid, libc::SIGTERM);
+                self.deadline = Some(now.saturating_add(grace));
+                Some(grace)
+            }
+            None => {
+                self.deadline = None;
+                let _ = sys.kill(self.pid, libc::SIGKILL);
+                None
+            }
+        }
     }
 
     pub fn signal(&mut self, sys: &dyn Sys, sig: i32) {

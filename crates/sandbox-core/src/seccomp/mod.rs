@@ -28,6 +28,7 @@
 //! bypassed on a kernel with x32 enabled. `multiarch` only allows modify_ldt.
 
 pub mod fakeroot;
+pub mod notify;
 mod presets;
 mod table_aarch64;
 mod table_x86_64;
@@ -74,11 +75,16 @@ impl Arch {
 
     /// The syscall number of `name` on this architecture.
     pub fn syscall_nr(self, name: &str) -> Option<u32> {
-        let table = match self {
+        let table = self.table();
+        table.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| table[i].1)
+    }
+
+    /// Every syscall name and number of this architecture, sorted by name.
+    pub fn table(self) -> &'static [(&'static str, u32)] {
+        match self {
             Arch::X86_64 => table_x86_64::TABLE,
             Arch::Aarch64 => table_aarch64::TABLE,
-        };
-        table.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| table[i].1)
+        }
     }
 
     fn target(self) -> TargetArch {

@@ -1168,6 +1168,32 @@ impl Sys for LinuxSys {
         r
     }
 
+    fn seccomp_load_listener(&self, program: &[libc::sock_filter]) -> SysResult<Fd> {
+        let prog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr() as *mut _ };
+        // SAFETY: as seccomp_load; with NEW_LISTENER the kernel returns the
+        // listener fd (close-on-exec) instead of 0.
+        let fd = check(unsafe {
+            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog as *const libc::sock_fprog)
+        })?;
+        Ok(fd as Fd)
+    }
+
+    fn seccomp_notif_recv(&self, fd: Fd) -> SysResult<SeccompNotif> {
+        // SAFETY: seccomp_notif is plain data; the kernel requires it zeroed.
+        let mut n: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: NOTIF_RECV fills the struct we own.
+        check(unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV as _, &mut n as *mut libc::seccomp_notif) }.into())?;
+        let d = n.data;
+        Ok(SeccompNotif { id: n.id, pid: n.pid, data: SeccompData { nr: d.nr, arch: d.arch, ip: d.instruction_pointer, args: d.args } })
+    }
+
+    fn seccomp_notif_deny(&self, fd: Fd, id: u64, errno: i32) -> SysResult<()> {
+        let mut resp = libc::seccomp_notif_resp { id, val: 0, error: -errno, flags: 0 };
+        // SAFETY: NOTIF_SEND reads the response we own; flags 0: never
+        // SECCOMP_USER_NOTIF_FLAG_CONTINUE.
+        check(unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND as _, &mut resp as *mut libc::seccomp_notif_resp) }.into()).map(drop)
+    }
+
     fn fork_child(&self, child: &mut dyn FnMut() -> i32) -> SysResult<i32> {
         // SAFETY: the caller is single-threaded (the launcher), so the child
         // may go on with the whole runtime: allocation, threads.

@@ -154,6 +154,25 @@ pub enum ExecFailure {
 /// Mount flags (MS_*), a u64 to carry them portably.
 pub type MsFlags = u64;
 
+/// What a seccomp filter sees of a call: `struct seccomp_data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeccompData {
+    pub nr: i32,
+    /// AUDIT_ARCH_*.
+    pub arch: u32,
+    pub ip: u64,
+    pub args: [u64; 6],
+}
+
+/// One user notification: `struct seccomp_notif`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeccompNotif {
+    pub id: u64,
+    /// The caller, in the listener's pid namespace.
+    pub pid: u32,
+    pub data: SeccompData,
+}
+
 /// The syscall seam.
 pub trait Sys {
     fn getpid(&self) -> i32;
@@ -410,6 +429,16 @@ pub trait Sys {
     /// with its status; in this process, the child's pid. This process
     /// must be single-threaded.
     fn fork_child(&self, child: &mut dyn FnMut() -> i32) -> SysResult<i32>;
+
+    // Denied-syscall reporting (issue 14, seccomp/notify.rs).
+    /// Load a seccomp program with SECCOMP_FILTER_FLAG_NEW_LISTENER
+    /// (no_new_privs must be set): its listener fd (close-on-exec).
+    fn seccomp_load_listener(&self, program: &[libc::sock_filter]) -> SysResult<Fd>;
+    /// SECCOMP_IOCTL_NOTIF_RECV: the next notification (blocks).
+    fn seccomp_notif_recv(&self, fd: Fd) -> SysResult<SeccompNotif>;
+    /// SECCOMP_IOCTL_NOTIF_SEND: fail the notified call `id` with `errno`
+    /// (never "continue").
+    fn seccomp_notif_deny(&self, fd: Fd, id: u64, errno: i32) -> SysResult<()>;
 
     /// A line on stderr, prefixed `sandboxctl: `.
     fn log(&self, msg: &str);

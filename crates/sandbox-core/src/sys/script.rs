@@ -106,6 +106,8 @@ pub enum Ret {
     Size(u16, u16),
     /// `recv_msg`: a message and the fds it carried.
     Msg(Vec<u8>, Vec<Fd>),
+    /// `seccomp_notif_recv`: a notification.
+    Notif(SeccompNotif),
 }
 
 /// The panic payload of a scripted `exit`.
@@ -673,6 +675,19 @@ impl Sys for Script {
     }
     fn landlock_net(&self, ports: &[u16]) -> SysResult<()> {
         self.unit(format!("landlock_net({ports:?})"))
+    }
+    fn seccomp_load_listener(&self, program: &[libc::sock_filter]) -> SysResult<Fd> {
+        self.fd(format!("seccomp_load_listener({} insns)", program.len()))
+    }
+    fn seccomp_notif_recv(&self, fd: Fd) -> SysResult<SeccompNotif> {
+        match self.next(format!("seccomp_notif_recv({fd})")) {
+            Ret::Notif(n) => Ok(n),
+            Ret::Err(e) => Err(Errno(e)),
+            r => panic!("seccomp_notif_recv: script returns {r:?}, expected Notif or Err"),
+        }
+    }
+    fn seccomp_notif_deny(&self, fd: Fd, id: u64, errno: i32) -> SysResult<()> {
+        self.unit(format!("seccomp_notif_deny({fd}, {id}, {errno})"))
     }
     fn fork_child(&self, _child: &mut dyn FnMut() -> i32) -> SysResult<i32> {
         match self.next("fork_child()".into()) {

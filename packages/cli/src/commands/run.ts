@@ -4,7 +4,7 @@
  * which passes them to the program; the CLI itself never dies of them.
  */
 
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { Command } from 'clipanion';
 import { canUseTty, type Denial, generateName, isSandboxError, parseJoinPid, resolveJoin, SandboxError, SandboxProcess, type ExitResult, type JoinSpec } from '@sandboxctl/core';
@@ -76,6 +76,7 @@ export class RunCommand extends PlanCommand {
     let empty = false;
     let protectedPaths: readonly string[] = [];
     let presetName = '';
+    let report: DenialWriter | undefined;
     try {
       const join = this.joinSpec();
       const { plan, preset } = this.resolvePlan();
@@ -93,10 +94,16 @@ export class RunCommand extends PlanCommand {
         // As docker -it and ssh: a terminal gets a pseudo-terminal unless --no-tty.
         plan.tty = true;
       }
+      const reportTo = this.flagString('--report');
+      if (reportTo !== undefined) report = new DenialWriter(reportTo, this.context.stderr);
+      const onDenial = report?.write;
       // The launcher checks the plan before it creates anything (the same
       // Rust check the addon would make here): not loading the addon for it
       // is 5-20 ms of the command's start (bench/README.md, issue 15).
-      child = join !== undefined ? SandboxProcess.join(plan, join, { stdio: 'inherit' }) : SandboxProcess.start(plan, { stdio: this.detach ? 'ignore' : 'inherit', checkPlan: false });
+      child =
+        join !== undefined
+          ? SandboxProcess.join(plan, join, { stdio: 'inherit', onDenial })
+          : SandboxProcess.start(plan, { stdio: this.detach ? 'ignore' : 'inherit', onDenial, checkPlan: false });
     } catch (error) {
       throw this.explain(error);
     }
@@ -117,8 +124,7 @@ export class RunCommand extends PlanCommand {
       const result = await child.exited;
       this.context.stderr.write(formatTaint(result.taint, result.quarantine));
       if (result.limit !== undefined) this.context.stderr.write(`sandboxctl: limit: ${result.limit} (the sandbox hit its ${result.limit} limit)\n`);
-      const reportTo = this.flagString('--report');
-      if (reportTo !== undefined) writeDenials(reportTo, result.denials, this.context.stderr);
+      report?.close();
       const status = exitStatus(result);
       if (status !== 0 && protectedPaths.length > 0) this.context.stderr.write(protectedNote(presetName, protectedPaths, process.cwd()));
       return status;
@@ -126,6 +132,7 @@ export class RunCommand extends PlanCommand {
       if (isSandboxError(error) && error.taint) this.context.stderr.write(formatTaint(error.taint));
       throw this.explain(empty ? emptySandbox(error) : error);
     } finally {
+      report?.close();
       stopForwarding();
     }
   }
@@ -203,9 +210,37 @@ export class RunImageDefaultsCommand extends RunCommand {
   }
 }
 
-/** `--report FILE|-`: one JSON line per denial (`-`: stderr, the program's stdout stays its own). */
-function writeDenials(to: string, denials: readonly Denial[], stderr: NodeJS.WritableStream): void {
-  const text = denials.map((d) => `${JSON.stringify(d)}\n`).join('');
-  if (to === '-') stderr.write(text);
-  else writeFileSync(to, text, { mode: 0o600 });
+/**
+ * `--report FILE|-`: one JSON line per denial, written as the launcher
+ * reports it (`-`: stderr, the program's stdout stays its own). The file is
+ * created (0600, truncated) at the first line, or empty when the run ends
+ * without one; each line is one write of a complete line.
+ */
+class DenialWriter {
+  #fd: number | undefined;
+  #closed = false;
+
+  constructor(
+    readonly to: string,
+    readonly stderr: NodeJS.WritableStream,
+  ) {}
+
+  readonly write = (denial: Denial): void => {
+    if (this.#closed) return;
+    const line = `${JSON.stringify(denial)}\n`;
+    if (this.to === '-') {
+      this.stderr.write(line);
+      return;
+    }
+    this.#fd ??= openSync(this.to, 'w', 0o600);
+    writeSync(this.#fd, line);
+  };
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.to === '-') return;
+    if (this.#fd === undefined) writeFileSync(this.to, '', { mode: 0o600 });
+    else closeSync(this.#fd);
+  }
 }

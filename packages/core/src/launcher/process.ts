@@ -58,6 +58,13 @@ export interface LaunchOptions {
    * CLI's `run`: 5-20 ms of its start). Default `true`: checked here first.
    */
   checkPlan?: boolean;
+  /**
+   * Called with each denial as the launcher reports it, while the program
+   * runs (network connections the proxy refused, system calls the seccomp
+   * filter refused, a limit hit), when the plan asks for a report
+   * (`report: true`). The result's `denials` has them all again, in order.
+   */
+  onDenial?: (denial: Denial) => void;
 }
 
 export interface ExitResult {
@@ -81,7 +88,8 @@ export interface ExitResult {
   taint: TaintFinding[];
   /**
    * What the sandbox's policy refused, in order (network connections the
-   * proxy refused): filled when the plan asks for it (`report: true`,
+   * proxy refused, system calls the seccomp filter refused, the limit
+   * hit): filled when the plan asks for it (`report: true`,
    * `--report`), else empty.
    */
   denials: Denial[];
@@ -309,6 +317,7 @@ export class SandboxProcess {
       case 'denied': {
         const { event: _event, ...denial } = report;
         this.#denials.push(denial);
+        this.#options.onDenial?.(denial);
         return;
       }
       case 'audit':

@@ -19,10 +19,16 @@ export interface LimitsOption {
   pids?: number;
   /** CPUs' worth of time per wall time, e.g. 1.5. */
   cpus?: number | string;
-  /** Wall time: milliseconds, or `90s`, `10m`, `1h`, `500ms`; then the sandbox is killed and the result says `limit: 'timeout'`. */
+  /**
+   * Wall time: milliseconds, or `90s`, `10m`, `1h`, `500ms`; then the program
+   * gets SIGTERM, the sandbox is killed `timeoutGrace` later, and the result
+   * says `limit: 'timeout'`.
+   */
   timeout?: number | string;
   /** Per resource: `SOFT[:HARD]` (numbers or `unlimited`; one value sets both), or a number for both. */
   rlimits?: Partial<Record<RlimitName, string | number>>;
+  /** After the timeout's SIGTERM, the time the program has to clean up before SIGKILL (as `timeout`; `0`: at once). Default 5s. */
+  timeoutGrace?: number | string;
 }
 
 /** How errors name a limit: its flag (`--memory`) or config path (`limits.memory`). */
@@ -89,8 +95,8 @@ export function parseRlimitFlag(name: string, text: string): Rlimit {
 
 /** The plan's `limits` from the option; `name` says how errors name each key. */
 export function planLimits(option: LimitsOption, name: LimitName = (k) => `limits.${k === 'rlimit' ? 'rlimits' : k}`): Limits {
-  if (typeof option !== 'object' || option === null) throw bad('limits', option, 'must be an object { memory, pids, cpus, timeout, rlimits }');
-  const known = ['memory', 'pids', 'cpus', 'timeout', 'rlimits'];
+  if (typeof option !== 'object' || option === null) throw bad('limits', option, 'must be an object { memory, pids, cpus, timeout, timeoutGrace, rlimits }');
+  const known = ['memory', 'pids', 'cpus', 'timeout', 'rlimits', 'timeoutGrace'];
   for (const key of Object.keys(option)) if (!known.includes(key)) throw bad(`limits.${key}`, (option as Record<string, unknown>)[key], 'unknown limit', `the limits are ${known.join(', ')}`);
   const out: Limits = {};
   if (option.memory !== undefined) out.memory = parseSize(name('memory'), option.memory);
@@ -101,6 +107,10 @@ export function planLimits(option: LimitsOption, name: LimitName = (k) => `limit
   }
   if (option.cpus !== undefined) out.cpuMillis = parseCpus(name('cpus'), option.cpus);
   if (option.timeout !== undefined) out.timeoutMs = parseDuration(name('timeout'), option.timeout, typeof option.timeout === 'number' ? 'ms' : 's');
+  if (option.timeoutGrace !== undefined) {
+    const g = option.timeoutGrace;
+    out.timeoutGraceMs = g === 0 || (typeof g === 'string' && /^0+(\.0*)?\s*(ms|s|m|h|d)?$/.test(g.trim())) ? 0 : parseDuration(name('timeoutGrace'), g, typeof g === 'number' ? 'ms' : 's');
+  }
   if (option.rlimits !== undefined) {
     if (typeof option.rlimits !== 'object' || option.rlimits === null) throw bad(name('rlimit'), option.rlimits, 'must map resource names to SOFT[:HARD]');
     out.rlimits = Object.entries(option.rlimits).map(([res, value]) => parseRlimit(name('rlimit'), res, value));
