@@ -782,7 +782,13 @@ mod tests {
         calls.extend([
             poll3([0, 0, libc::POLLIN]),
             c("recv_msg(50, 65536, 16)", Ret::Msg(br#"{"op":"exec","argv":["true"]}"#.to_vec(), vec![60, 61])),
-            (format!("send_msg(50, {}, [])", msg(Reply::error(Code::Usage, "exec without a tty passes exactly 3 fds (stdin, stdout, stderr)"))), Ret::Ok),
+            (
+                format!(
+                    "send_msg(50, {}, [])",
+                    msg(Reply::error(Code::Usage, "exec without a tty passes stdin, stdout, stderr and the fds it names (passFds)"))
+                ),
+                Ret::Ok,
+            ),
             (format!("send_msg(50, {}, [])", msg(Reply::Exited { status: EXIT_SETUP })), Ret::Ok),
             c("close(50)", Ret::Ok),
             c("close(60)", Ret::Ok),
