@@ -140,6 +140,19 @@ describe('timeout and rlimits (no cgroup needed)', () => {
     expect(r.stderr).toContain('limit: timeout');
   });
 
+  test('--timeout: a program that ends on SIGTERM ends the sandbox at once, its background processes with it (no linger, no grace)', async () => {
+    // The trap exits 7 and leaves its sleeper running; sh without a trap dies of the SIGTERM itself.
+    let t0 = Date.now();
+    const trapped = await sh(`trap 'echo cleaned; exit 7' TERM; echo started; sleep 30 & wait`, ['--timeout', '500ms', '--timeout-grace', '20s']);
+    expect(Date.now() - t0).toBeLessThan(4_000);
+    expect([trapped.stdout, trapped.code]).toEqual(['started\ncleaned\n', 7]);
+    expect(trapped.stderr).toContain('limit: timeout');
+    t0 = Date.now();
+    const plain = await sh('sleep 30; echo never', ['--timeout', '500ms', '--timeout-grace', '20s']);
+    expect(Date.now() - t0).toBeLessThan(4_000);
+    expect([plain.stdout, plain.code]).toEqual(['', 128 + 15]);
+  });
+
   test('--timeout-grace: a program that goes on after SIGTERM is killed when the grace ends; 0 kills at once', async () => {
     const stubborn = `trap 'echo got TERM' TERM; echo started; while :; do sleep 0.05; done`;
     let t0 = Date.now();

@@ -1,7 +1,10 @@
 //! Stage: pid 1 once the program runs. Reaps every child (orphans of the
 //! sandbox are re-parented to it), forwards signals to the program, and
 //! after the program exits gives the rest `linger_ms` to finish; pid 1's
-//! exit then kills whatever is left in the namespace.
+//! exit then kills whatever is left in the namespace. A program that ends
+//! after a stop was asked (SIGTERM, SIGINT or SIGHUP passed on: the caller's
+//! Ctrl-C, `kill`, a `--timeout`) ends the sandbox at once with its status:
+//! the caller is stopping it, the linger is not for that.
 
 use super::EXIT_UNEXPECTED_WAIT;
 use crate::plan::Plan;
@@ -12,11 +15,16 @@ use crate::sys::{Errno, ExitStatus, Sys};
 pub fn reap(sys: &dyn Sys, plan: &Plan, program: i32) -> ! {
     let mut status: Option<ExitStatus> = None;
     let mut deadline: Option<u64> = None;
+    let mut stopping = false;
     loop {
         loop {
             match sys.reap() {
                 Ok(Some((pid, st))) => {
                     if pid == program {
+                        if stopping {
+                            // pid 1 exiting kills everything left in the namespace.
+                            sys.exit(st.code());
+                        }
                         status = Some(st);
                         deadline = Some(sys.monotonic_ms() + plan.linger_ms as u64);
                     }
@@ -45,6 +53,7 @@ pub fn reap(sys: &dyn Sys, plan: &Plan, program: i32) -> ! {
             Ok(Some(libc::SIGCHLD)) | Ok(None) => {}
             Ok(Some(sig)) => match status {
                 None => {
+                    stopping |= matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGHUP);
                     let _ = sys.kill(program, sig);
                 }
                 // The program is gone: a signal now ends the sandbox.

@@ -264,14 +264,43 @@ fn reaper_forwards_signals_and_reaps_orphans() {
             c("wait_signal(None)", Ret::Signal(Some(libc::SIGCHLD))),
             // an orphaned grandchild re-parented to us
             c("reap()", Ret::Reaped(17, ExitStatus::Exited(0))),
+            // A stop was asked: the program's end ends the sandbox, no linger.
             c("reap()", Ret::Reaped(2, ExitStatus::Signaled(libc::SIGTERM))),
-            c("monotonic_ms()", Ret::Int(100)),
-            c("reap()", Ret::Err(libc::ECHILD)),
         ],
         5000,
     );
     assert_eq!(code, 128 + libc::SIGTERM);
     assert!(logs.is_empty());
+}
+
+#[test]
+fn a_program_that_traps_the_stop_and_exits_ends_the_sandbox_with_its_status_at_once() {
+    // `--timeout`'s SIGTERM (or a Ctrl-C) passed on; the program cleans up and
+    // exits 7 while a background child still runs: no linger, status 7.
+    let (code, logs) = reap_only(
+        vec![
+            c("reap()", Ret::NoneYet),
+            c("wait_signal(None)", Ret::Signal(Some(libc::SIGINT))),
+            c("kill(2, 2)", Ret::Ok),
+            c("reap()", Ret::Reaped(2, ExitStatus::Exited(7))),
+        ],
+        5000,
+    );
+    assert_eq!(code, 7);
+    assert!(logs.is_empty());
+    // Another signal (SIGUSR1) is passed on but is no stop: the linger stays.
+    let (code, _) = reap_only(
+        vec![
+            c("reap()", Ret::NoneYet),
+            c("wait_signal(None)", Ret::Signal(Some(libc::SIGUSR1))),
+            c("kill(2, 10)", Ret::Ok),
+            c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))),
+            c("monotonic_ms()", Ret::Int(0)),
+            c("reap()", Ret::Err(libc::ECHILD)),
+        ],
+        5000,
+    );
+    assert_eq!(code, 0);
 }
 
 #[test]
