@@ -211,14 +211,17 @@ export class RunImageDefaultsCommand extends RunCommand {
 }
 
 /**
- * `--report FILE|-`: one JSON line per denial, written as the launcher
- * reports it (`-`: stderr, the program's stdout stays its own). The file is
- * created (0600, truncated) at the first line, or empty when the run ends
- * without one; each line is one write of a complete line.
+ * `--report FILE|-`: one JSON line per denial. A file gets each line as the
+ * launcher reports it: created (0600, truncated) at the first line, or empty
+ * when the run ends without one; each line is one write of a complete line.
+ * `-` (stderr) gets them when the program has ended: the program shares that
+ * stderr, and a line written while it is in the middle of one of its own
+ * (curl writes "c", then "url: (97) ...") would split both.
  */
 class DenialWriter {
   #fd: number | undefined;
   #closed = false;
+  #held: string[] = [];
 
   constructor(
     readonly to: string,
@@ -229,7 +232,7 @@ class DenialWriter {
     if (this.#closed) return;
     const line = `${JSON.stringify(denial)}\n`;
     if (this.to === '-') {
-      this.stderr.write(line);
+      this.#held.push(line);
       return;
     }
     this.#fd ??= openSync(this.to, 'w', 0o600);
@@ -239,7 +242,10 @@ class DenialWriter {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.to === '-') return;
+    if (this.to === '-') {
+      if (this.#held.length > 0) this.stderr.write(this.#held.join(''));
+      return;
+    }
     if (this.#fd === undefined) writeFileSync(this.to, '', { mode: 0o600 });
     else closeSync(this.#fd);
   }
