@@ -100,7 +100,8 @@ export interface ExitResult {
 }
 
 /** A promise and its two ends. */
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
+/** A promise with its settle functions (the launcher's and live exec's started/exited). */
+export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
   let resolve!: (value: T) => void;
   let reject!: (error: unknown) => void;
   const promise = new Promise<T>((res, rej) => {

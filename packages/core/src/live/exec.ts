@@ -19,6 +19,7 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { SandboxError } from '../errors';
 import { CLEANUP_GRACE_MS, KILL_GRACE_MS, type ExitResult, type LaunchOptions } from '../launcher';
+import { deferred } from '../launcher/process';
 import { normalizeStdio, type StdioEntry } from '../launcher/terminal';
 import { loadNative } from '../native';
 
@@ -114,16 +115,6 @@ export class LiveConnection {
     }
     this.#onReply?.(reply);
   }
-}
-
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 function signalNumber(signal: NodeJS.Signals | number): number {
