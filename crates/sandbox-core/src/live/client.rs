@@ -488,12 +488,13 @@ pub fn cp(src: &str, dst: &str) -> Result<(), SetupError> {
             let (dir, rename, contents) =
                 rebase(src, md.is_dir(), dest, dest_kind.as_deref(), |p| Ok(stat_inside(name, p, true)?.as_deref() == Some("dir")), &where_)?;
             let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| copy::errno_error(e, "a pipe"))?;
+            copy::widen_pipe(&w);
             let top = if contents { String::new() } else { base(src).unwrap_or_else(|| ".".into()) };
             // The worker reads while we write; its answer comes after.
             let conn = send_req(name, &Request::CopyIn { dir: dir.clone(), rename }, &[r.as_raw_fd()])?;
             drop(r);
             let src_path = if follow { std::fs::canonicalize(src).unwrap_or_else(|_| src.into()) } else { src.into() };
-            let sent = copy::tar_path(&src_path, &top, contents, std::io::BufWriter::with_capacity(1 << 16, std::fs::File::from(w)));
+            let sent = copy::tar_path(&src_path, &top, contents, std::io::BufWriter::with_capacity(copy::STREAM_BUF, std::fs::File::from(w)));
             let done = wait_worker(&conn, name);
             // The worker's error says more than a broken pipe here.
             done.and(sent).map_err(|e| {
@@ -515,10 +516,12 @@ pub fn cp(src: &str, dst: &str) -> Result<(), SetupError> {
             let root = nix::fcntl::open(dir.as_str(), nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
                 .map_err(|e| copy::errno_error(e, &dir))?;
             let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| copy::errno_error(e, "a pipe"))?;
+            copy::widen_pipe(&w);
             let name_in = if contents { String::new() } else { base(path).unwrap_or_else(|| ".".into()) };
             let conn = send_req(name, &Request::CopyOut { path: path.into(), name: name_in, contents }, &[w.as_raw_fd()])?;
             drop(w);
-            let got = copy::extract(std::io::BufReader::with_capacity(1 << 16, std::fs::File::from(r)), &root, rename.as_deref(), copy::Resolve::Openat2);
+            let got =
+                copy::extract(std::io::BufReader::with_capacity(copy::STREAM_BUF, std::fs::File::from(r)), &root, rename.as_deref(), copy::Resolve::Openat2);
             let done = wait_worker(&conn, name);
             done.and(got.map(drop))
         }

@@ -10,8 +10,11 @@
 //! destination's fd (`E_CP_UNSAFE` otherwise); inside, where the strict
 //! filter answers openat2 with ENOSYS, component by component with
 //! `O_NOFOLLOW|O_DIRECTORY` (inside, `/` already is the sandbox's root). A
-//! final component that exists and is not a directory is unlinked first,
-//! then created `O_EXCL|O_NOFOLLOW`.
+//! final component is created `O_EXCL|O_NOFOLLOW` (or mkdirat, symlinkat,
+//! linkat, mknodat); when something is already there it is unlinked and
+//! made again, an existing directory merged into when a directory comes.
+//! Each side reads and writes in [`STREAM_BUF`] pieces through a pipe that
+//! wide: a 100 KiB file is one read and one write.
 
 use crate::error::{Code, SetupError};
 use nix::fcntl::{self, OFlag};
@@ -65,7 +68,7 @@ pub fn errno_error(e: nix::errno::Errno, what: &str) -> SetupError {
 /// its entries named `name/...`, or with `contents` the directory's entries
 /// themselves.
 pub fn tar_path(path: &Path, name: &str, contents: bool, out: impl Write) -> Result<(), SetupError> {
-    let mut b = Tar { b: tar::Builder::new(out), links: std::collections::HashMap::new() };
+    let mut b = Tar { b: tar::Builder::new(out), links: std::collections::HashMap::new(), buf: vec![0; STREAM_BUF] };
     b.b.follow_symlinks(false);
     let md = std::fs::symlink_metadata(path)
         .map_err(|e| errno_error(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)), &path.display().to_string()))?;
@@ -87,6 +90,46 @@ pub fn tar_path(path: &Path, name: &str, contents: bool, out: impl Write) -> Res
 struct Tar<W: Write> {
     b: tar::Builder<W>,
     links: std::collections::HashMap<(u64, u64), std::path::PathBuf>,
+    /// One read buffer for every file: the builder copies in 8 KiB pieces,
+    /// which are memcpys from here, not 8 KiB reads.
+    buf: Vec<u8>,
+}
+
+/// `inner` read in whole-buffer reads, handed out in whatever pieces asked,
+/// and exactly `left` bytes of it: the size the header already gave. A file
+/// that grew since is cut there and one that shrank is padded with zeros (as
+/// GNU tar does), so the stream stays a well-formed archive either way; and
+/// no read is spent finding the end.
+struct Refill<'a, R> {
+    inner: R,
+    buf: &'a mut [u8],
+    pos: usize,
+    len: usize,
+    left: u64,
+}
+
+impl<R: Read> Read for Refill<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        if self.pos == self.len {
+            let want = self.buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+            self.len = self.inner.read(&mut self.buf[..want])?;
+            self.pos = 0;
+            if self.len == 0 {
+                let n = out.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+                out[..n].fill(0);
+                self.left -= n as u64;
+                return Ok(n);
+            }
+        }
+        let n = out.len().min(self.len - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 fn add<W: Write>(t: &mut Tar<W>, src: &Path, name: &Path) -> std::io::Result<()> {
@@ -124,7 +167,7 @@ fn add<W: Write>(t: &mut Tar<W>, src: &Path, name: &Path) -> std::io::Result<()>
         let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(src)?;
         let mut h = tar::Header::new_gnu();
         h.set_metadata(&md);
-        b.append_data(&mut h, name, f)
+        b.append_data(&mut h, name, Refill { inner: f, buf: &mut t.buf, pos: 0, len: 0, left: md.len() })
     } else if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
         // As nodes, as docker cp's archive does; sockets are skipped (tar has no type for them).
         let mut h = tar::Header::new_gnu();
@@ -196,13 +239,66 @@ pub struct Stats {
     pub bytes: u64,
 }
 
+/// The buffer of each side of a copy's stream, and the pipe's capacity:
+/// a 100 KiB file is one read and one write, not thirteen of 8 KiB.
+pub const STREAM_BUF: usize = 1 << 20;
+
+/// Widen a copy's pipe to [`STREAM_BUF`] (the unprivileged ceiling,
+/// `/proc/sys/fs/pipe-max-size`); a refusal leaves the default 64 KiB.
+pub fn widen_pipe(fd: &OwnedFd) {
+    let _ = fcntl::fcntl(fd.as_fd(), fcntl::FcntlArg::F_SETPIPE_SZ(STREAM_BUF as i32));
+}
+
+/// Make `last` in `dir` with `make`; when something is already there
+/// (EEXIST), remove it (a directory only when empty) and make it again.
+/// Trying first spares a stat per entry in the usual case, a fresh target.
+fn replace<T>(dir: &OwnedFd, last: &str, make: impl Fn() -> nix::Result<T>) -> nix::Result<T> {
+    match make() {
+        Err(nix::errno::Errno::EEXIST) => {}
+        r => return r,
+    }
+    let st = stat::fstatat(dir.as_fd(), last, fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)?;
+    let flag = if st.st_mode & libc::S_IFMT == libc::S_IFDIR { nix::unistd::UnlinkatFlags::RemoveDir } else { nix::unistd::UnlinkatFlags::NoRemoveDir };
+    nix::unistd::unlinkat(dir.as_fd(), last, flag)?;
+    make()
+}
+
+/// Copy one entry's data into `f` in chunks of the whole buffer.
+fn copy_data(entry: &mut impl Read, f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        let mut n = 0;
+        while n < buf.len() {
+            match entry.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if n == 0 {
+            return Ok(total);
+        }
+        f.write_all(&buf[..n])?;
+        total += n as u64;
+        if n < buf.len() {
+            return Ok(total);
+        }
+    }
+}
+
 /// Extract the tar stream `input` below the directory `root`, entries
 /// rebased by `rename` (the first component replaced, docker's rename of
 /// the copied top), permission bits kept but set-id bits dropped, owned by
-/// whoever extracts.
+/// whoever extracts. The parent of the last entry stays open for the next
+/// one with the same parents (a directory's files come together in a
+/// tar): the fd was resolved by the same rules, and holding it is no
+/// different from holding it for one entry.
 pub fn extract(input: impl Read, root: &OwnedFd, rename: Option<&str>, how: Resolve) -> Result<Stats, SetupError> {
     let mut ar = tar::Archive::new(input);
     let mut stats = Stats::default();
+    let mut buf = vec![0u8; STREAM_BUF];
+    let mut cached: Option<(Vec<String>, OwnedFd)> = None;
     let io = |e: std::io::Error| errno_error(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)), "the archive");
     for entry in ar.entries().map_err(io)? {
         let mut entry = entry.map_err(io)?;
@@ -212,38 +308,36 @@ pub fn extract(input: impl Read, root: &OwnedFd, rename: Option<&str>, how: Reso
             *first = r.to_string();
         }
         let Some((last, parents)) = parts.split_last() else { continue };
-        let dir = open_parent(root, parents, how)?;
+        if cached.as_ref().is_none_or(|(k, _)| k.as_slice() != parents) {
+            cached = Some((parents.to_vec(), open_parent(root, parents, how)?));
+        }
+        let dir = &cached.as_ref().expect("just set").1;
         let shown = parts.join("/");
         let mode = entry.header().mode().unwrap_or(0o644) & 0o1777;
         let kind = entry.header().entry_type();
-        // What is there: a directory stays (merged), anything else goes.
-        let existing = stat::fstatat(dir.as_fd(), last.as_str(), fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).ok();
-        let existing_dir = existing.is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
-        if existing.is_some() && !(kind.is_dir() && existing_dir) {
-            let flag = if existing_dir { nix::unistd::UnlinkatFlags::RemoveDir } else { nix::unistd::UnlinkatFlags::NoRemoveDir };
-            nix::unistd::unlinkat(dir.as_fd(), last.as_str(), flag).map_err(|e| errno_error(e, &shown))?;
-        }
+        let name = last.as_str();
         match kind {
-            // An existing directory is merged into.
-            tar::EntryType::Directory if existing_dir => {}
-            tar::EntryType::Directory => {
-                stat::mkdirat(dir.as_fd(), last.as_str(), Mode::from_bits_truncate(mode | 0o700)).map_err(|e| errno_error(e, &shown))?;
-            }
+            tar::EntryType::Directory => match stat::mkdirat(dir.as_fd(), name, Mode::from_bits_truncate(mode | 0o700)) {
+                Ok(()) => {}
+                // An existing directory is merged into; anything else goes.
+                Err(nix::errno::Errno::EEXIST) => {
+                    let st = stat::fstatat(dir.as_fd(), name, fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|e| errno_error(e, &shown))?;
+                    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                        replace(dir, name, || stat::mkdirat(dir.as_fd(), name, Mode::from_bits_truncate(mode | 0o700))).map_err(|e| errno_error(e, &shown))?;
+                    }
+                }
+                Err(e) => return Err(errno_error(e, &shown)),
+            },
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let fd = fcntl::openat(
-                    dir.as_fd(),
-                    last.as_str(),
-                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(mode),
-                )
-                .map_err(|e| errno_error(e, &shown))?;
+                let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+                let fd = replace(dir, name, || fcntl::openat(dir.as_fd(), name, flags, Mode::from_bits_truncate(mode))).map_err(|e| errno_error(e, &shown))?;
                 let mut f = std::fs::File::from(fd);
-                stats.bytes += std::io::copy(&mut entry, &mut f).map_err(io)?;
+                stats.bytes += copy_data(&mut entry, &mut f, &mut buf).map_err(io)?;
                 stats.files += 1;
             }
             tar::EntryType::Symlink => {
                 let target = entry.link_name().map_err(io)?.ok_or_else(|| SetupError::new(Code::CpUnsafe, format!("symlink {shown} without a target")))?;
-                nix::unistd::symlinkat(target.as_ref(), dir.as_fd(), last.as_str()).map_err(|e| errno_error(e, &shown))?;
+                replace(dir, name, || nix::unistd::symlinkat(target.as_ref(), dir.as_fd(), name)).map_err(|e| errno_error(e, &shown))?;
                 stats.files += 1;
             }
             tar::EntryType::Link => {
@@ -258,7 +352,8 @@ pub fn extract(input: impl Read, root: &OwnedFd, rename: Option<&str>, how: Reso
                     return Err(SetupError::new(Code::CpUnsafe, format!("hard link {shown} to the destination itself")));
                 };
                 let tdir = open_parent(root, tparents, how)?;
-                nix::unistd::linkat(tdir.as_fd(), tlast.as_str(), dir.as_fd(), last.as_str(), fcntl::AtFlags::empty()).map_err(|e| errno_error(e, &shown))?;
+                replace(dir, name, || nix::unistd::linkat(tdir.as_fd(), tlast.as_str(), dir.as_fd(), name, fcntl::AtFlags::empty()))
+                    .map_err(|e| errno_error(e, &shown))?;
                 stats.files += 1;
             }
             tar::EntryType::Fifo | tar::EntryType::Char | tar::EntryType::Block => {
@@ -270,7 +365,7 @@ pub fn extract(input: impl Read, root: &OwnedFd, rename: Option<&str>, how: Reso
                         (if k == tar::EntryType::Char { stat::SFlag::S_IFCHR } else { stat::SFlag::S_IFBLK }, libc::makedev(major, minor))
                     }
                 };
-                match stat::mknodat(dir.as_fd(), last.as_str(), kind, Mode::from_bits_truncate(mode & 0o777), dev) {
+                match replace(dir, name, || stat::mknodat(dir.as_fd(), name, kind, Mode::from_bits_truncate(mode & 0o777), dev)) {
                     Ok(()) => stats.files += 1,
                     // A device node needs CAP_MKNOD in the host's namespace (docker's
                     // daemon has it; a user does not): skipped, as GNU tar run by a user
@@ -414,5 +509,93 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dest.join("new/sub/g")).unwrap(), "more");
         assert_eq!(std::fs::read_link(dest.join("new/abs")).unwrap(), Path::new("/etc/passwd"));
         std::fs::remove_dir_all(&base).unwrap();
+    }
+    /// A tar of the given entries: (name, Some(target)) a symlink, (name, None) with a
+    /// trailing `/` a directory, else a file holding its own name.
+    fn entries(list: &[(&str, Option<&str>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, target) in list {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o755);
+            match target {
+                Some(t) => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_size(0);
+                    b.append_link(&mut h, name, t).unwrap();
+                }
+                None if name.ends_with('/') => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_size(0);
+                    b.append_data(&mut h, name, std::io::empty()).unwrap();
+                }
+                None => {
+                    h.set_size(name.len() as u64);
+                    b.append_data(&mut h, name, name.as_bytes()).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_directory_replaced_by_a_symlink_mid_stream_is_not_written_through() {
+        // The kept-open parent must not outlive the directory it was: `d/x` is
+        // written into d, then d becomes a link to the victim, then `d/y` comes.
+        for how in [Resolve::Openat2, Resolve::Walk] {
+            let base = tmp(&format!("swap-{how:?}"));
+            let (dest, victim) = (base.join("dest"), base.join("victim"));
+            std::fs::create_dir_all(&dest).unwrap();
+            std::fs::create_dir_all(&victim).unwrap();
+            let v = victim.to_str().unwrap();
+            for list in
+                [vec![("e/", None), ("e", Some(v)), ("e/y", None)], vec![("d/", None), ("d/x", None), ("d/z/", None), ("d/z", Some(v)), ("d/z/y", None)]]
+            {
+                let e = extract(&entries(&list)[..], &dirfd(&dest), None, how).unwrap_err();
+                assert_eq!(e.code, Code::CpUnsafe, "{how:?} {list:?}: {e}");
+            }
+            assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0, "{how:?}: nothing written through the link");
+            assert_eq!(std::fs::read_to_string(dest.join("d/x")).unwrap(), "d/x");
+            std::fs::remove_dir_all(&base).unwrap();
+        }
+    }
+
+    #[test]
+    fn what_is_there_is_replaced_never_followed_and_a_full_directory_stays() {
+        for how in [Resolve::Openat2, Resolve::Walk] {
+            let base = tmp(&format!("replace-{how:?}"));
+            let (dest, victim) = (base.join("dest"), base.join("victim"));
+            std::fs::create_dir_all(dest.join("emptydir")).unwrap();
+            std::fs::create_dir_all(dest.join("fulldir")).unwrap();
+            std::fs::write(dest.join("fulldir/keep"), "k").unwrap();
+            std::fs::write(&victim, "victim").unwrap();
+            std::fs::write(dest.join("file"), "old").unwrap();
+            std::os::unix::fs::symlink(&victim, dest.join("link")).unwrap();
+            std::os::unix::fs::symlink(&victim, dest.join("link2")).unwrap();
+            std::fs::write(dest.join("todir"), "old").unwrap();
+            let list = [("file", None), ("link", None), ("link2", Some("/elsewhere")), ("emptydir", None), ("todir/", None), ("todir/in", None)];
+            extract(&entries(&list)[..], &dirfd(&dest), None, how).unwrap();
+            assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim", "{how:?}: the link was replaced, not written through");
+            assert_eq!(std::fs::read_to_string(dest.join("file")).unwrap(), "file");
+            assert_eq!(std::fs::read_to_string(dest.join("link")).unwrap(), "link");
+            assert_eq!(std::fs::read_link(dest.join("link2")).unwrap(), Path::new("/elsewhere"));
+            assert_eq!(std::fs::read_to_string(dest.join("emptydir")).unwrap(), "emptydir");
+            assert_eq!(std::fs::read_to_string(dest.join("todir/in")).unwrap(), "todir/in");
+            let e = extract(&entries(&[("fulldir", None)])[..], &dirfd(&dest), None, how).unwrap_err();
+            assert_eq!(e.code, Code::NotEmpty, "{how:?}: {e}");
+            assert_eq!(std::fs::read_to_string(dest.join("fulldir/keep")).unwrap(), "k");
+            std::fs::remove_dir_all(&base).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_file_read_is_exactly_its_header_size_grown_or_shrunk() {
+        let mut buf = vec![0u8; 4];
+        let mut out = Vec::new();
+        // longer than the header said: cut; shorter: padded with zeros
+        Refill { inner: &b"abcdefgh"[..], buf: &mut buf, pos: 0, len: 0, left: 6 }.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abcdef");
+        out.clear();
+        Refill { inner: &b"abc"[..], buf: &mut buf, pos: 0, len: 0, left: 6 }.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abc\0\0\0");
     }
 }

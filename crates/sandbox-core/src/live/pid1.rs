@@ -438,10 +438,16 @@ impl State<'_> {
                     let p = self.in_cwd(dir);
                     let root = nix::fcntl::open(&p, nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
                         .map_err(|e| super::copy::errno_error(e, &p.display().to_string()))?;
-                    super::copy::extract(std::io::BufReader::with_capacity(1 << 16, stream), &root, rename.as_deref(), super::copy::Resolve::Walk).map(drop)
+                    super::copy::extract(
+                        std::io::BufReader::with_capacity(super::copy::STREAM_BUF, stream),
+                        &root,
+                        rename.as_deref(),
+                        super::copy::Resolve::Walk,
+                    )
+                    .map(drop)
                 }
                 Request::CopyOut { path, name, contents } => {
-                    super::copy::tar_path(&self.in_cwd(path), name, *contents, std::io::BufWriter::with_capacity(1 << 16, stream))
+                    super::copy::tar_path(&self.in_cwd(path), name, *contents, std::io::BufWriter::with_capacity(super::copy::STREAM_BUF, stream))
                 }
                 _ => Ok(()),
             }
