@@ -212,6 +212,28 @@ describe('everything else is refused', () => {
     ]);
   }, 30000);
 
+  test('an onDenial callback that throws (or rejects) neither crashes the run nor loses the result', async () => {
+    const ops = new PlanBuilder().roBind('/', '/').proc('/proc').dev('/dev').tmpfs('/tmp').ops;
+    const calls: string[] = [];
+    const argv = ['/bin/sh', '-c', `for p in a b c; do curl -sS -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:${other.port}/$p; done; echo after`];
+    const r = await run({
+      argv,
+      ops,
+      network: { allow: [`127.0.0.1:${web.port}`] },
+      report: true,
+      stdio: 'pipe',
+      onDenial: (d) => {
+        calls.push(d.kind);
+        if (calls.length === 1) throw new Error('a caller bug');
+        if (calls.length === 2) return Promise.reject(new Error('an async caller bug')) as never;
+      },
+    });
+    expect([r.code, r.stdout]).toEqual([0, '403\n403\n403\nafter\n']);
+    expect(calls).toEqual(['network', 'network', 'network']);
+    expect(r.denials).toHaveLength(3);
+    expect(r.denials.every((d) => d.kind === 'network' && d.port === other.port)).toBe(true);
+  }, 30000);
+
   test('without report: true, the result has no denials', async () => {
     const ops = new PlanBuilder().roBind('/', '/').proc('/proc').dev('/dev').tmpfs('/tmp').ops;
     const r = await run({ argv: ['curl', '-sS', `http://127.0.0.1:${other.port}/`], ops, network: { allow: [`127.0.0.1:${web.port}`] }, stdio: 'pipe' });
