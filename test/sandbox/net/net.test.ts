@@ -201,6 +201,20 @@ describe('everything else is refused', () => {
     expect(ok.stdout).toBe('hello from /name-literal\n');
   }, 30000);
 
+  test('plain HTTP keep-alive: URLs in one curl share one upstream connection; another host on the same proxy connection is checked anew', async () => {
+    const file = reportFile();
+    const before = web.connections();
+    const u = (port: number, p: string): string => `http://127.0.0.1:${port}/${p}`;
+    const r = await net(
+      [...allowWeb(), '--report', file],
+      `curl -sS ${u(web.port, 'ka1')} ${u(web.port, 'ka2')} ${u(web.port, 'ka3')}; curl -sS -o /dev/null -o /dev/null -w '%{http_code} %{num_connects}\\n' ${u(web.port, 'ka4')} ${u(other.port, 'ka5')}`,
+    );
+    expect(r.stdout).toBe('hello from /ka1\nhello from /ka2\nhello from /ka3\n200 1\n403 0\n');
+    expect(web.connections() - before).toBe(2);
+    expect(other.requests).not.toContain('GET /ka5');
+    expect(readReport(file)).toEqual([expect.objectContaining({ host: '127.0.0.1', port: other.port, via: 'http' })]);
+  }, 30000);
+
   test('an empty allow list (library: network { allow: [] }) refuses everything, and result.denials says so', async () => {
     const ops = new PlanBuilder().roBind('/', '/').proc('/proc').dev('/dev').tmpfs('/tmp').ops;
     const r = await run({ argv: ['/bin/sh', '-c', `curl -sS http://127.0.0.1:${web.port}/empty; curl -sS --socks5-hostname 127.0.0.1:1080 http://x.org/; echo "curl=$?"`], ops, network: { allow: [] }, report: true, stdio: 'pipe' });
