@@ -446,3 +446,39 @@ fn requests_two_parsers_could_frame_differently_are_400() {
     // it): the server never saw a bad chunk, a smuggled header or an extra byte.
     assert!(!seen.contains("evil") && !seen.contains("zz") && !seen.contains("abc"), "{seen}");
 }
+
+#[test]
+fn a_kept_alive_upstream_that_closed_is_dialled_again_for_a_bodyless_request() {
+    // A server that answers one request a connection (keep-alive in form)
+    // and then closes, as servers do when their idle timeout passes.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let conns = Arc::new(Mutex::new(0usize));
+    let conns2 = conns.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let mut c = c.unwrap();
+            *conns2.lock().unwrap() += 1;
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = c.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    let p = proxy(Kind::Http, shared(&[&format!("127.0.0.1:{port}")], &[], None));
+    let mut c = TcpStream::connect(p).unwrap();
+    for _ in 0..3 {
+        write!(c, "GET http://127.0.0.1:{port}/ HTTP/1.1\r\n\r\n").unwrap();
+        let (head, body) = one_response(&mut c);
+        assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+        assert_eq!(body, b"ok");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(*conns.lock().unwrap(), 3);
+}
