@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PlanBuilder, run } from '@sandboxctl/core';
 import { BASE, cli, INIT, requireKernel, type Ran } from '../helpers';
-import { gitRepo, gitServer, hello, npmRegistry, pypi, type TestServer } from './servers';
+import { gitRepo, gitServer, hello, npmRegistry, pypi, serve, type TestServer } from './servers';
 
 let dir: string;
 let web: TestServer;
@@ -213,6 +213,24 @@ describe('everything else is refused', () => {
     expect(web.connections() - before).toBe(2);
     expect(other.requests).not.toContain('GET /ka5');
     expect(readReport(file)).toEqual([expect.objectContaining({ host: '127.0.0.1', port: other.port, via: 'http' })]);
+  }, 30000);
+
+  test('uploads (counted and chunked) reach the server whole, and the Host header is the URL\'s, whatever the program sends', async () => {
+    const echo = await serve((req, res, body) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`${req.headers.host} ${req.headers['transfer-encoding'] ?? 'length'} ${body.length} ${body.subarray(0, 3).toString()}\n`);
+    });
+    try {
+      const u = `http://127.0.0.1:${echo.port}/up`;
+      const r = await net(
+        ['--allow-host', `127.0.0.1:${echo.port}`],
+        `head -c 3000000 /dev/zero | tr '\\0' x > /tmp/f; curl -sS -H 'Host: evil.example' ${u}; curl -sS --data-binary @/tmp/f ${u}; curl -sS -T - ${u} < /tmp/f`,
+      );
+      const host = `127.0.0.1:${echo.port}`;
+      expect([r.stderr, r.stdout]).toEqual(['', `${host} length 0 \n${host} length 3000000 xxx\n${host} chunked 3000000 xxx\n`]);
+    } finally {
+      await echo.close();
+    }
   }, 30000);
 
   test('an empty allow list (library: network { allow: [] }) refuses everything, and result.denials says so', async () => {
