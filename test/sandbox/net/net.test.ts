@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PlanBuilder, run } from '@sandboxctl/core';
 import { BASE, cli, INIT, requireKernel, type Ran } from '../helpers';
-import { gitRepo, gitServer, hello, npmRegistry, pypi, type TestServer } from './servers';
+import { gitRepo, gitServer, hello, npmRegistry, pypi, serve, type TestServer } from './servers';
 
 let dir: string;
 let web: TestServer;
@@ -201,6 +201,38 @@ describe('everything else is refused', () => {
     expect(ok.stdout).toBe('hello from /name-literal\n');
   }, 30000);
 
+  test('plain HTTP keep-alive: URLs in one curl share one upstream connection; another host on the same proxy connection is checked anew', async () => {
+    const file = reportFile();
+    const before = web.connections();
+    const u = (port: number, p: string): string => `http://127.0.0.1:${port}/${p}`;
+    const r = await net(
+      [...allowWeb(), '--report', file],
+      `curl -sS ${u(web.port, 'ka1')} ${u(web.port, 'ka2')} ${u(web.port, 'ka3')}; curl -sS -o /dev/null -o /dev/null -w '%{http_code} %{num_connects}\\n' ${u(web.port, 'ka4')} ${u(other.port, 'ka5')}`,
+    );
+    expect(r.stdout).toBe('hello from /ka1\nhello from /ka2\nhello from /ka3\n200 1\n403 0\n');
+    expect(web.connections() - before).toBe(2);
+    expect(other.requests).not.toContain('GET /ka5');
+    expect(readReport(file)).toEqual([expect.objectContaining({ host: '127.0.0.1', port: other.port, via: 'http' })]);
+  }, 30000);
+
+  test('uploads (counted and chunked) reach the server whole, and the Host header is the URL\'s, whatever the program sends', async () => {
+    const echo = await serve((req, res, body) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`${req.headers.host} ${req.headers['transfer-encoding'] ?? 'length'} ${body.length} ${body.subarray(0, 3).toString()}\n`);
+    });
+    try {
+      const u = `http://127.0.0.1:${echo.port}/up`;
+      const r = await net(
+        ['--allow-host', `127.0.0.1:${echo.port}`],
+        `head -c 3000000 /dev/zero | tr '\\0' x > /tmp/f; curl -sS -H 'Host: evil.example' ${u}; curl -sS --data-binary @/tmp/f ${u}; curl -sS -T - ${u} < /tmp/f`,
+      );
+      const host = `127.0.0.1:${echo.port}`;
+      expect([r.stderr, r.stdout]).toEqual(['', `${host} length 0 \n${host} length 3000000 xxx\n${host} chunked 3000000 xxx\n`]);
+    } finally {
+      await echo.close();
+    }
+  }, 30000);
+
   test('an empty allow list (library: network { allow: [] }) refuses everything, and result.denials says so', async () => {
     const ops = new PlanBuilder().roBind('/', '/').proc('/proc').dev('/dev').tmpfs('/tmp').ops;
     const r = await run({ argv: ['/bin/sh', '-c', `curl -sS http://127.0.0.1:${web.port}/empty; curl -sS --socks5-hostname 127.0.0.1:1080 http://x.org/; echo "curl=$?"`], ops, network: { allow: [] }, report: true, stdio: 'pipe' });
@@ -210,6 +242,28 @@ describe('everything else is refused', () => {
       { kind: 'network', host: '127.0.0.1', port: web.port, reason: 'the allow list is empty: no network', via: 'http' },
       { kind: 'network', host: 'x.org', port: 80, reason: 'the allow list is empty: no network', via: 'socks' },
     ]);
+  }, 30000);
+
+  test('an onDenial callback that throws (or rejects) neither crashes the run nor loses the result', async () => {
+    const ops = new PlanBuilder().roBind('/', '/').proc('/proc').dev('/dev').tmpfs('/tmp').ops;
+    const calls: string[] = [];
+    const argv = ['/bin/sh', '-c', `for p in a b c; do curl -sS -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:${other.port}/$p; done; echo after`];
+    const r = await run({
+      argv,
+      ops,
+      network: { allow: [`127.0.0.1:${web.port}`] },
+      report: true,
+      stdio: 'pipe',
+      onDenial: (d) => {
+        calls.push(d.kind);
+        if (calls.length === 1) throw new Error('a caller bug');
+        if (calls.length === 2) return Promise.reject(new Error('an async caller bug')) as never;
+      },
+    });
+    expect([r.code, r.stdout]).toEqual([0, '403\n403\n403\nafter\n']);
+    expect(calls).toEqual(['network', 'network', 'network']);
+    expect(r.denials).toHaveLength(3);
+    expect(r.denials.every((d) => d.kind === 'network' && d.port === other.port)).toBe(true);
   }, 30000);
 
   test('without report: true, the result has no denials', async () => {

@@ -11,7 +11,8 @@
 //! rebinding). A refusal is an HTTP 403 (`X-Proxy-Error:
 //! blocked-by-sandboxctl`) or SOCKS reply 2, and a `denied` report line when
 //! plan.report is set. A thread per connection, at most [`MAX_CONNECTIONS`];
-//! bytes are relayed with splice(2), never copied through this process.
+//! bytes move through one growing buffer per direction (relay.rs says why
+//! not splice), never through JavaScript.
 
 mod dial;
 mod http;

@@ -63,6 +63,8 @@ export interface LaunchOptions {
    * runs (network connections the proxy refused, system calls the seccomp
    * filter refused, a limit hit), when the plan asks for a report
    * (`report: true`). The result's `denials` has them all again, in order.
+   * A callback that throws (or returns a rejected promise) does not stop the
+   * run or the next calls: the error is dropped.
    */
   onDenial?: (denial: Denial) => void;
 }
@@ -318,13 +320,28 @@ export class SandboxProcess {
       case 'denied': {
         const { event: _event, ...denial } = report;
         this.#denials.push(denial);
-        this.#options.onDenial?.(denial);
+        this.#callOnDenial(denial);
         return;
       }
       case 'audit':
         this.#taint = report.findings;
         if (typeof report.quarantine === 'string') this.#quarantine = report.quarantine;
         return;
+    }
+  }
+
+  // The caller's callback runs inside the report channel's data handler: a
+  // throw there (or an async callback's rejection) would be an uncaught
+  // exception that ends the caller's process and loses the run's result. The
+  // denial is already in `denials`; the callback's failure is dropped.
+  #callOnDenial(denial: Denial): void {
+    const onDenial = this.#options.onDenial;
+    if (!onDenial) return;
+    try {
+      const returned: unknown = onDenial(denial);
+      if (returned instanceof Promise) returned.catch(() => undefined);
+    } catch {
+      // Carry on: see above.
     }
   }
 
