@@ -210,10 +210,12 @@ pub fn run(o: &Opts, uid: u32, log: Log) -> i32 {
     // bubblewrap's child is dumpable once set up, so callers join its
     // namespaces through /proc/PID/ns (--userns, --pidns); our pid 1 is
     // not dumpable, and stays so. So the fds are written when the program
-    // starts (with --as-pid-1 it is pid 1); with --userns-block-fd the
-    // caller needs them before, when only pid 1 exists; and pid 1's when
-    // the program never started or ended before it was found.
-    let early = o.userns_block_fd.is_some();
+    // starts (with --as-pid-1 it is pid 1); with --block-fd or
+    // --userns-block-fd the caller may wait for them before it lets the
+    // sandbox go on, so they name pid 1 (the program does not exist yet) as
+    // soon as it does; and pid 1's when the program never started or ended
+    // before it was found.
+    let early = o.userns_block_fd.is_some() || o.block_fd.is_some();
     let (mut child, mut ns, mut told) = (None, None, false);
     let tell = |pid: i32, ids: &std::collections::BTreeMap<String, u64>| {
         let ids = namespace_ids(ids, o, cgroup);
