@@ -121,7 +121,7 @@ fn version() -> i32 {
 }
 
 /// bubblewrap's checks after parsing, in its order and words; and what we
-/// do not do (joining namespaces by fd) said the same way.
+/// do not do (--uid with --userns) said the same way.
 pub fn check(o: &Opts, uid: u32) -> Result<(), String> {
     if o.userns_block_fd.is_some() && !o.unshare_user {
         return Err("--userns-block-fd requires --unshare-user".into());
@@ -141,8 +141,9 @@ pub fn check(o: &Opts, uid: u32) -> Result<(), String> {
     if o.disable_userns && o.userns_block_fd.is_some() {
         return Err("--disable-userns is not compatible with  --userns-block-fd".into());
     }
-    // bubblewrap unshares the user namespace for every caller but root.
-    let unshare_user = o.unshare_user || uid != 0 || o.unshare_user_try;
+    // bubblewrap unshares the user namespace for every caller but root;
+    // --userns gives one as well.
+    let unshare_user = o.unshare_user || uid != 0 || o.unshare_user_try || o.userns_fd.is_some();
     if !unshare_user && o.uid.is_some_and(|u| u != uid) {
         return Err("Specifying --uid requires --unshare-user or --userns".into());
     }
@@ -160,10 +161,15 @@ pub fn check(o: &Opts, uid: u32) -> Result<(), String> {
     if o.as_pid_1 && !o.lock_files.is_empty() {
         return Err("Specifying --as-pid-1 and --lock-file is not permitted".into());
     }
-    for (flag, fd) in [("--userns", o.userns_fd), ("--userns2", o.userns2_fd), ("--pidns", o.pidns_fd)] {
-        if fd.is_some() {
-            return Err(format!("{flag} is not supported by sandboxctl-bwrap: it always creates its own user and pid namespaces"));
-        }
+    // bubblewrap switches to --uid/--gid inside a joined user namespace;
+    // ours takes the ids that namespace's maps give.
+    if o.userns_fd.is_some() && (o.uid.is_some() || o.gid.is_some()) {
+        return Err("Specifying --uid or --gid with --userns is not supported by sandboxctl-bwrap".into());
+    }
+    // bubblewrap nests a new pid namespace in the joined one (one more
+    // fork between its setns and unshare); ours joins it as it is.
+    if o.pidns_fd.is_some() && o.unshare_pid {
+        return Err("Specifying --pidns with --unshare-pid is not supported by sandboxctl-bwrap".into());
     }
     if o.unshare_cgroup && std::fs::metadata("/proc/self/ns/cgroup").is_err() {
         return Err("Cannot create new cgroup namespace because the kernel does not support it".into());
@@ -233,7 +239,22 @@ mod tests {
                 1000,
                 "Specifying --as-pid-1 and --lock-file is not permitted",
             ),
-            (opts(|o| o.pidns_fd = Some(3)), 1000, "--pidns is not supported by sandboxctl-bwrap: it always creates its own user and pid namespaces"),
+            (
+                opts(|o| {
+                    o.userns_fd = Some(3);
+                    o.uid = Some(0)
+                }),
+                1000,
+                "Specifying --uid or --gid with --userns is not supported by sandboxctl-bwrap",
+            ),
+            (
+                opts(|o| {
+                    o.pidns_fd = Some(3);
+                    o.unshare_pid = true
+                }),
+                1000,
+                "Specifying --pidns with --unshare-pid is not supported by sandboxctl-bwrap",
+            ),
         ];
         for (o, uid, msg) in cases {
             assert_eq!(check(&o, uid), Err(msg.to_string()));
@@ -241,6 +262,18 @@ mod tests {
         // Not root: the user namespace is implied, so --uid needs nothing more.
         assert_eq!(check(&opts(|o| o.uid = Some(5)), 1000), Ok(()));
         assert_eq!(check(&opts(|_| {}), 0), Ok(()));
+        // --userns, --userns2 and --pidns are taken (the launcher joins them).
+        assert_eq!(
+            check(
+                &opts(|o| {
+                    o.userns_fd = Some(3);
+                    o.userns2_fd = Some(4);
+                    o.pidns_fd = Some(5)
+                }),
+                1000
+            ),
+            Ok(())
+        );
     }
 
     #[test]

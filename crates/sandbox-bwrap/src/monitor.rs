@@ -76,15 +76,35 @@ fn write_fd(fd: i32, s: &str) {
 
 /// What bubblewrap says for our error report.
 fn message(e: &sandbox_core::report::ErrorReport, argv0: &str) -> String {
+    if e.code == Code::NsJoin {
+        // `cannot enter the joinNs.user namespace fd 11: invalid argument`
+        let rest = e.message.strip_prefix(sandbox_core::init::JOIN_PREFIX).unwrap_or(&e.message);
+        let which = rest.split(' ').next().unwrap_or("");
+        let why = capitalized(e.message.rsplit(": ").next().unwrap_or(""));
+        return match which {
+            "user" if why == "Invalid argument" => {
+                "Joining the specified user namespace failed, it might not be a descendant of the current user namespace.".into()
+            }
+            "user" => format!("Joining specified user namespace failed: {why}"),
+            "pid" => format!("Setting pidns failed: {why}"),
+            "user2" => format!("Setting userns2 failed: {why}"),
+            _ => e.message.clone(),
+        };
+    }
     if e.code == Code::Exec {
-        let why = e.message.rsplit(": ").next().unwrap_or(&e.message);
-        let mut why = why.to_string();
-        if let Some(c) = why.get(0..1) {
-            why.replace_range(0..1, &c.to_uppercase());
-        }
+        let why = capitalized(e.message.rsplit(": ").next().unwrap_or(&e.message));
         return format!("execvp {argv0}: {why}");
     }
     e.message.clone()
+}
+
+/// Our errno text (`bad file descriptor`) as strerror has it.
+fn capitalized(s: &str) -> String {
+    let mut s = s.to_string();
+    if let Some(c) = s.get(0..1) {
+        s.replace_range(0..1, &c.to_uppercase());
+    }
+    s
 }
 
 /// Fork the launcher and be bubblewrap's monitor. Returns the exit status.
@@ -123,7 +143,9 @@ pub fn run(o: &Opts, uid: u32, log: Log) -> i32 {
         }
     }
     // Fds bubblewrap reads or keeps for itself do not reach the program.
-    let mut consumed: Vec<i32> = [o.info_fd, o.json_status_fd, o.block_fd, o.userns_block_fd, o.sync_fd].iter().flatten().copied().collect();
+    // The namespace fds too: they stay with the launcher and pid 1.
+    let mut consumed: Vec<i32> =
+        [o.info_fd, o.json_status_fd, o.block_fd, o.userns_block_fd, o.sync_fd, o.userns_fd, o.userns2_fd, o.pidns_fd].iter().flatten().copied().collect();
     consumed.extend(&o.args_fds);
     for op in &o.ops {
         if let SetupOp::File { fd, .. } = op {
@@ -183,8 +205,38 @@ pub fn run(o: &Opts, uid: u32, log: Log) -> i32 {
     let reader = BufReader::new(unsafe { std::fs::File::from_raw_fd(mine) });
     let mut error = None;
     let mut started = false;
-    // The launcher's `spawned` and pid 1's `namespaces` come in either order.
+    // The launcher's `spawned` (pid 1's pid) and pid 1's `namespaces` and
+    // `started` come in any order. child-pid names the program's process:
+    // bubblewrap's child is dumpable once set up, so callers join its
+    // namespaces through /proc/PID/ns (--userns, --pidns); our pid 1 is
+    // not dumpable, and stays so. So the fds are written when the program
+    // starts (with --as-pid-1 it is pid 1); with --block-fd or
+    // --userns-block-fd the caller may wait for them before it lets the
+    // sandbox go on, so they name pid 1 (the program does not exist yet) as
+    // soon as it does; and pid 1's when the program never started or ended
+    // before it was found.
+    let early = o.userns_block_fd.is_some() || o.block_fd.is_some();
     let (mut child, mut ns, mut told) = (None, None, false);
+    let tell = |pid: i32, ids: &std::collections::BTreeMap<String, u64>| {
+        let ids = namespace_ids(ids, o, cgroup);
+        if let Some(fd) = o.info_fd {
+            let mut s = format!("{{\n    \"child-pid\": {pid}");
+            for (n, id) in &ids {
+                s.push_str(&format!(",\n    \"{n}-namespace\": {id}"));
+            }
+            s.push_str("\n}\n");
+            write_fd(fd, &s);
+            let _ = sys.close(fd);
+        }
+        if let Some(fd) = o.json_status_fd {
+            let mut s = format!("{{ \"child-pid\": {pid}");
+            for (n, id) in &ids {
+                s.push_str(&format!(", \"{n}-namespace\": {id}"));
+            }
+            s.push_str(" }\n");
+            write_fd(fd, &s);
+        }
+    };
     for line in reader.lines() {
         let Ok(line) = line else { break };
         match serde_json::from_str::<Report>(&line) {
@@ -194,27 +246,16 @@ pub fn run(o: &Opts, uid: u32, log: Log) -> i32 {
             Ok(Report::Error(e)) => error = Some(e),
             _ => {}
         }
-        if let (false, Some(pid), Some(ids)) = (told, child, ns.as_ref()) {
-            told = true;
-            let ids = namespace_ids(ids, o, cgroup);
-            if let Some(fd) = o.info_fd {
-                let mut s = format!("{{\n    \"child-pid\": {pid}");
-                for (n, id) in &ids {
-                    s.push_str(&format!(",\n    \"{n}-namespace\": {id}"));
-                }
-                s.push_str("\n}\n");
-                write_fd(fd, &s);
-                let _ = sys.close(fd);
-            }
-            if let Some(fd) = o.json_status_fd {
-                let mut s = format!("{{ \"child-pid\": {pid}");
-                for (n, id) in &ids {
-                    s.push_str(&format!(", \"{n}-namespace\": {id}"));
-                }
-                s.push_str(" }\n");
-                write_fd(fd, &s);
+        if let (false, Some(pid1), Some(ids)) = (told, child, ns.as_ref()) {
+            if early || started {
+                told = true;
+                let pid = if early || o.as_pid_1 { pid1 } else { program_pid(pid1).unwrap_or(pid1) };
+                tell(pid, ids);
             }
         }
+    }
+    if let (false, Some(pid1), Some(ids)) = (told, child, ns.as_ref()) {
+        tell(pid1, ids);
     }
     let status = wait(launcher);
     drop(locks);
@@ -228,6 +269,32 @@ pub fn run(o: &Opts, uid: u32, log: Log) -> i32 {
         return status;
     }
     EXIT_FAILURE
+}
+
+/// The program's pid (in our pid namespace): pid 1's first child, the one
+/// started earliest (orphans re-parented to pid 1 come later). Read from
+/// /proc/PID/stat, which needs no ptrace access to pid 1. None when it has
+/// ended already.
+fn program_pid(pid1: i32) -> Option<i32> {
+    let mut first: Option<(u64, i32)> = None;
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        if let Some((ppid, start)) = stat_parent_and_start(&stat) {
+            if ppid == pid1 && first.is_none_or(|f| (start, pid) < f) {
+                first = Some((start, pid));
+            }
+        }
+    }
+    first.map(|(_, pid)| pid)
+}
+
+/// ppid and starttime from a /proc/PID/stat line (proc(5): fields 4 and
+/// 22; the command name before them may hold spaces and parentheses).
+fn stat_parent_and_start(stat: &str) -> Option<(i32, u64)> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some((f.get(1)?.parse().ok()?, f.get(19)?.parse().ok()?))
 }
 
 /// The launcher's exit status (bubblewrap's: 128+n for a signal).
@@ -249,5 +316,35 @@ fn wait(pid: i32) -> i32 {
         128 + libc::WTERMSIG(st)
     } else {
         255
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_give_parent_and_start_time() {
+        let line = "4242 (we (ird) name) S 17 4242 17 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 100";
+        assert_eq!(stat_parent_and_start(line), Some((17, 987654)));
+        assert_eq!(stat_parent_and_start("1 (x) S"), None);
+        // This process is its parent's child, started after it.
+        let me = std::process::id() as i32;
+        let parent = std::os::unix::process::parent_id() as i32;
+        let (ppid, _) = stat_parent_and_start(&std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap()).unwrap();
+        assert_eq!(ppid, parent);
+    }
+
+    #[test]
+    fn join_failures_take_bubblewraps_words() {
+        use sandbox_core::error::Error;
+        use sandbox_core::init::join_error;
+        use sandbox_core::report::ErrorReport;
+        use sandbox_core::sys::Errno;
+        let said = |which: &str, e: i32| message(&ErrorReport::from(&Error::from(join_error(which, 11, Errno(e)))), "true");
+        assert_eq!(said("user", libc::EINVAL), "Joining the specified user namespace failed, it might not be a descendant of the current user namespace.");
+        assert_eq!(said("user", libc::EBADF), "Joining specified user namespace failed: Bad file descriptor");
+        assert_eq!(said("pid", libc::EINVAL), "Setting pidns failed: Invalid argument");
+        assert_eq!(said("user2", libc::EPERM), "Setting userns2 failed: Operation not permitted");
     }
 }

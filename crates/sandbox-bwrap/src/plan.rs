@@ -11,8 +11,8 @@
 
 use crate::args::{BindKind, Opts, OverlayKind, SetupOp};
 use sandbox_core::plan::{
-    BindOp, ChmodOp, DevOp, DirOp, FdPass, FileOp, Landlock, MissingTarget, MqueueOp, Network, Op, OverlayMode, OverlayOp, Plan, ProcOp, RemountOp, RuleAction,
-    Seccomp, SeccompPreset, SymlinkOp, TmpfsOp,
+    BindOp, ChmodOp, DevOp, DirOp, FdPass, FileOp, JoinNs, Landlock, MissingTarget, MqueueOp, Network, Op, OverlayMode, OverlayOp, Plan, ProcOp, RemountOp,
+    RuleAction, Seccomp, SeccompPreset, SymlinkOp, TmpfsOp,
 };
 
 /// The plan for `opts`. `inherit` are the caller's fds that reach the
@@ -56,6 +56,9 @@ pub fn to_plan(opts: &Opts, inherit: &[i32], caps: u64, cgroup: bool, root: bool
     // bubblewrap leaves root's capabilities as they were unless told.
     plan.cap_inherit = opts.caps.is_some() || !root;
     plan.fds = inherit.iter().map(|&fd| FdPass { fd, target: None }).collect();
+    if opts.userns_fd.is_some() || opts.userns2_fd.is_some() || opts.pidns_fd.is_some() {
+        plan.join_ns = Some(JoinNs { user: opts.userns_fd, user2: opts.userns2_fd, pid: opts.pidns_fd });
+    }
     plan
 }
 

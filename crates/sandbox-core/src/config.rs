@@ -130,8 +130,9 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 /// Plan fields a config file cannot set: the program is always the caller's,
 /// and so is a live sandbox's name (`run --name`) and where the denial
 /// report goes (`--report`, the library's `report`); nor the bubblewrap
-/// drop-in's per-run fields (pid 1 mode, capability inheritance, block fds).
-pub const EXCLUDED: [&str; 9] = ["argv", "version", "live", "report", "asPid1", "capInherit", "blockFd", "usernsBlockFd", "reportNamespaces"];
+/// drop-in's per-run fields (pid 1 mode, capability inheritance, block fds,
+/// namespace fds).
+pub const EXCLUDED: [&str; 10] = ["argv", "version", "live", "report", "asPid1", "capInherit", "blockFd", "usernsBlockFd", "reportNamespaces", "joinNs"];
 
 /// What is wrong with a config file: the JSON path of the value ('' for the
 /// whole file) and why, e.g. `ops[2].target` and `expected string, got 3`.

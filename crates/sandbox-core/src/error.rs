@@ -125,6 +125,8 @@ codes! {
     JoinTimeout = "E_JOIN_TIMEOUT",
     /// (Node only) the `sandboxctl-bwrap` bubblewrap drop-in was not found (`sandboxctl bwrap-path`); the hint names the platform package.
     BwrapMissing = "E_BWRAP_MISSING",
+    /// A namespace given by fd (`plan.joinNs`, bubblewrap's `--userns`, `--userns2`, `--pidns`) cannot be entered: the fd is closed, not a namespace, a namespace of another type, or one this process may not enter (the message names the fd and the errno).
+    NsJoin = "E_NS_JOIN",
 }
 
 /// `schema/error-codes.json`: every code with its description, as `npm run gen`

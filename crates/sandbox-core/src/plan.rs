@@ -138,6 +138,34 @@ pub struct Plan {
     /// them from /proc itself.
     #[serde(default, skip_serializing_if = "is_false")]
     pub report_namespaces: bool,
+    /// Namespaces entered by fd instead of made (bubblewrap's `--userns`,
+    /// `--userns2`, `--pidns`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_ns: Option<JoinNs>,
+}
+
+/// Namespaces the sandbox enters from caller fds (`/proc/PID/ns/*` of a
+/// process the caller may ptrace, such as another sandbox's program) instead
+/// of making its own. The launcher enters `user` and `pid` just before it
+/// clones pid 1, born not dumpable; pid 1 enters `user2` once the root is
+/// built. Processes that share a namespace are trusted with each other, as
+/// with bubblewrap.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct JoinNs {
+    /// A user namespace fd: no user namespace of the sandbox's own and no id
+    /// maps written (the namespace has its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<i32>,
+    /// A user namespace fd pid 1 switches to after building the root, before
+    /// dropping its privileges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user2: Option<i32>,
+    /// A pid namespace fd: pid 1 is a process of it, not its pid 1 (a pid
+    /// namespace nested in it would need one more fork between the setns
+    /// and the clone, which the launcher does not make).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
 }
 
 /// What the post-run audit looks at and what it does with a finding.
@@ -248,6 +276,7 @@ impl Plan {
             block_fd: None,
             userns_block_fd: None,
             report_namespaces: false,
+            join_ns: None,
         }
     }
 }

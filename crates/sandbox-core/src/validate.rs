@@ -107,6 +107,25 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
             return Err(top("argv", "a peer group's sandbox has no program of its own: each peer's comes with its exec"));
         }
     }
+    if let Some(j) = &plan.join_ns {
+        for (name, fd) in [("user", j.user), ("user2", j.user2), ("pid", j.pid)] {
+            if fd.is_some_and(|fd| !(0..=1_048_576).contains(&fd)) {
+                return Err(top(&format!("joinNs.{name}"), "fd numbers must be between 0 and 1048576"));
+            }
+        }
+        // The launcher enters the namespaces before it clones pid 1: what it
+        // still does on the host afterwards (a cgroup, a proxy, a registry
+        // entry, an image's server, an audit) needs the host's rights.
+        let joins_before_clone = j.user.is_some() || j.pid.is_some();
+        if joins_before_clone
+            && (plan.live.is_some() || plan.limits.is_some() || plan.root.is_some() || plan.audit.is_some() || plan.network.policy().is_some())
+        {
+            return Err(top("joinNs", "a sandbox that joins namespaces cannot also be live, have limits, an image root, an audit or an allow-list network"));
+        }
+        if plan.as_pid1 && j.pid.is_some() {
+            return Err(top("asPid1", "the program cannot be pid 1 of a pid namespace it joins (joinNs.pid)"));
+        }
+    }
     if plan.as_pid1 && (plan.live.is_some() || plan.tty) {
         return Err(top("asPid1", "the program cannot be pid 1 of a live sandbox or with a terminal relayed: pid 1 serves those"));
     }
@@ -314,6 +333,26 @@ mod tests {
 
     fn err(json: &str) -> PlanError {
         check(json.as_bytes()).expect_err("plan should be rejected")
+    }
+
+    #[test]
+    fn join_ns_fds_are_checked_and_refuse_what_needs_the_hosts_rights_after_the_join() {
+        let p = check(br#"{"argv":["true"],"joinNs":{"user":11,"user2":13,"pid":12}}"#).unwrap();
+        assert_eq!(p.join_ns, Some(crate::plan::JoinNs { user: Some(11), user2: Some(13), pid: Some(12) }));
+        for (json, path) in [
+            (r#"{"argv":["true"],"joinNs":{"user":-1}}"#, "plan.joinNs.user"),
+            (r#"{"argv":["true"],"joinNs":{"pid":2000000}}"#, "plan.joinNs.pid"),
+            (r#"{"argv":["true"],"joinNs":{"nope":1}}"#, "plan.joinNs"),
+            (r#"{"argv":["true"],"joinNs":{"pid":12},"asPid1":true}"#, "plan.asPid1"),
+            (r#"{"argv":["true"],"joinNs":{"user":11},"limits":{"timeoutMs":5}}"#, "plan.joinNs"),
+            (r#"{"argv":["true"],"joinNs":{"user":11},"live":{"name":"x"}}"#, "plan.joinNs"),
+        ] {
+            let e = err(json);
+            assert_eq!(e.code, Code::PlanInvalid, "{json}");
+            assert!(e.path.starts_with(path), "{json}: {}", e.path);
+        }
+        // user2 alone is entered by pid 1 itself: nothing of the launcher's changes.
+        assert!(check(br#"{"argv":["true"],"joinNs":{"user2":13},"limits":{"timeoutMs":5}}"#).is_ok());
     }
 
     #[test]

@@ -622,7 +622,7 @@ fn xattr(call: &str, path: &str, name: &str) -> String {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sbx-try syscall NAME | fds | open PATH r|w | read PATH | connect-tcp IP PORT | connect-abstract NAME | kill PID SIG | vm-read PID | loop-getppid N | mode CALL PATH MODE | xattr CALL PATH NAME | ids | ldisc"
+        "usage: sbx-try syscall NAME | fds | open PATH r|w | read PATH | connect-tcp IP PORT | connect-abstract NAME | kill PID SIG | vm-read PID | ptrace PID | loop-getppid N | mode CALL PATH MODE | xattr CALL PATH NAME | ids | ldisc"
     );
     std::process::exit(2)
 }
@@ -671,6 +671,15 @@ fn main() {
         // SAFETY: kill(2) with the caller's numbers.
         ["kill", pid, sig] => result(unsafe { libc::kill(num(pid), num(sig)) } as libc::c_long),
         ["vm-read", pid] => vm_read(num(pid)),
+        ["ptrace", pid] => {
+            // SAFETY: PTRACE_ATTACH to the caller's pid; detached again when it was allowed.
+            let r = unsafe { libc::ptrace(libc::PTRACE_ATTACH, num::<i32>(pid), 0, 0) };
+            if r == 0 {
+                // SAFETY: as above.
+                unsafe { libc::ptrace(libc::PTRACE_DETACH, num::<i32>(pid), 0, 0) };
+            }
+            result(r)
+        }
         ["loop-getppid", n] => loop_getppid(num(n)),
         ["mode", call, path, m] => mode(call, path, m),
         ["xattr", call, path, name] => xattr(call, path, name),

@@ -236,6 +236,11 @@ export interface Plan {
    * Hostname inside the sandbox (needs the uts namespace).
    */
   hostname?: string | null;
+  /**
+   * Namespaces entered by fd instead of made (bubblewrap's `--userns`,
+   * `--userns2`, `--pidns`).
+   */
+  joinNs?: JoinNs | null;
   landlock?: Landlock;
   /**
    * Resource limits (issue 14): cgroup memory, pids and cpu, rlimits set
@@ -420,6 +425,35 @@ export interface FdPass {
    * The number it has in the program (defaults to `fd`).
    */
   target?: number | null;
+}
+/**
+ * Namespaces the sandbox enters from caller fds (`/proc/PID/ns/*` of a
+ * process the caller may ptrace, such as another sandbox's program) instead
+ * of making its own. The launcher enters `user` and `pid` just before it
+ * clones pid 1, born not dumpable; pid 1 enters `user2` once the root is
+ * built. Processes that share a namespace are trusted with each other, as
+ * with bubblewrap.
+ *
+ * This interface was referenced by `Plan`'s JSON-Schema
+ * via the `definition` "JoinNs".
+ */
+export interface JoinNs {
+  /**
+   * A pid namespace fd: pid 1 is a process of it, not its pid 1 (a pid
+   * namespace nested in it would need one more fork between the setns
+   * and the clone, which the launcher does not make).
+   */
+  pid?: number | null;
+  /**
+   * A user namespace fd: no user namespace of the sandbox's own and no id
+   * maps written (the namespace has its own).
+   */
+  user?: number | null;
+  /**
+   * A user namespace fd pid 1 switches to after building the root, before
+   * dropping its privileges.
+   */
+  user2?: number | null;
 }
 /**
  * Landlock scoping. Both default to denied.

@@ -65,7 +65,8 @@ export type Code =
   | 'E_LIMIT_UNAVAILABLE'
   | 'E_JOIN'
   | 'E_JOIN_TIMEOUT'
-  | 'E_BWRAP_MISSING';
+  | 'E_BWRAP_MISSING'
+  | 'E_NS_JOIN';
 /**
  * What the audit does when it finds something.
  */

@@ -52,7 +52,7 @@ describe('schema/config.schema.json', () => {
       $defs: unknown;
     };
     for (const name of Object.keys(plan.properties)) {
-      const excluded = ['argv', 'version', 'live', 'report', 'asPid1', 'capInherit', 'blockFd', 'usernsBlockFd', 'reportNamespaces'];
+      const excluded = ['argv', 'version', 'live', 'report', 'asPid1', 'capInherit', 'blockFd', 'usernsBlockFd', 'reportNamespaces', 'joinNs'];
       if (excluded.includes(name)) expect(config.properties[name]).toBeUndefined();
       else expect(config.properties[name]).toBeDefined();
     }

@@ -16,6 +16,11 @@ pub struct Ids {
 
 /// Map the plan's ids (default: the caller's) onto the caller's.
 pub fn map(sys: &dyn Sys, cx: &InitContext) -> Result<Ids, SetupError> {
+    // A user namespace joined by fd (plan.joinNs.user) has its maps: we are
+    // who they make us. The launcher cloned us not dumpable.
+    if cx.plan.join_ns.as_ref().is_some_and(|j| j.user.is_some()) {
+        return Ok(Ids { uid: sys.getuid(), gid: sys.getgid() });
+    }
     let ids = Ids { uid: cx.plan.uid.unwrap_or(cx.host_uid), gid: cx.plan.gid.unwrap_or(cx.host_gid) };
     // /proc/self/*_map are writable by us only while dumpable, so allow it
     // just for this.

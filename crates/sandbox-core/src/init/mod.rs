@@ -136,6 +136,13 @@ fn start(sys: &dyn Sys, cx: &InitContext) -> Result<(Option<i32>, Vec<String>), 
     // Read before the pivots, while the host's /proc is at hand.
     let last_cap = privileges::last_cap(sys)?;
     root::build(sys, plan, ids, cx.image_mount)?;
+    // plan.joinNs.user2 (bubblewrap's --userns2): after the root, before
+    // the privileges are dropped (in the new namespace's terms).
+    if let Some(fd) = plan.join_ns.as_ref().and_then(|j| j.user2) {
+        sys.setns(fd, libc::CLONE_NEWUSER).map_err(|e| join_error("user2", fd, e))?;
+        sys.prctl(Prctl::SetDumpable(false)).ctx(Code::Setup, "clear dumpable")?;
+        let _ = sys.close(fd);
+    }
     // The new root is complete: its /dev/ptmx is the sandbox's own devpts.
     let tty = cx.tty_sock.map(|sock| program::open_tty(sys, sock)).transpose()?;
     // ch-run's environment rules, now that the image's files are at hand.
@@ -197,10 +204,21 @@ fn wait_for(sys: &dyn Sys, fd: Fd) -> Result<(), SetupError> {
     Ok(())
 }
 
+/// The message for a namespace fd (plan.joinNs) that cannot be entered;
+/// `which` is its field: `user`, `pid` or `user2`. Callers that speak
+/// another tool's words (sandboxctl-bwrap) match on [`JOIN_PREFIX`].
+pub fn join_error(which: &str, fd: Fd, e: crate::sys::Errno) -> SetupError {
+    SetupError::new(Code::NsJoin, format!("{JOIN_PREFIX}{which} namespace fd {fd}: {e}"))
+}
+pub const JOIN_PREFIX: &str = "cannot enter the joinNs.";
+
 /// This process as the sandbox's pid 1: nobody attaches to it, it dies with
 /// the launcher, and a new network namespace gets its loopback.
 fn pid1(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
-    if sys.getpid() != 1 {
+    // In a pid namespace it joined (plan.joinNs.pid), that namespace's own
+    // pid 1 is someone else.
+    let joined_pid = plan.join_ns.as_ref().is_some_and(|j| j.pid.is_some());
+    if !joined_pid && sys.getpid() != 1 {
         return Err(SetupError::new(Code::Setup, "this process must run as pid 1"));
     }
     // Yama: nobody may attach to us by exception. Not fatal: Yama may be absent.

@@ -1025,3 +1025,107 @@ fn the_listeners_fatal_branches() {
         assert!(logs.starts_with("E_SETUP: ") && logs.contains(&Errno(marker).to_string()), "{logs}");
     }
 }
+
+/// plan.joinNs (bubblewrap's --userns, --userns2, --pidns).
+fn join_plan() -> Plan {
+    let mut p = plan();
+    p.join_ns = Some(crate::plan::JoinNs { user: Some(11), user2: Some(13), pid: Some(12) });
+    p
+}
+
+/// The launcher's calls up to the clone for join_plan: the namespaces are
+/// entered, then the flag cleared, so pid 1 is born not dumpable.
+fn join_launch_calls() -> Vec<(String, Ret)> {
+    vec![
+        c("prctl(SetPdeathsig(9))", Ret::Ok),
+        c("getppid()", Ret::Int(77)),
+        c("setns(11, NEWUSER)", Ret::Ok),
+        c("setns(12, NEWPID)", Ret::Ok),
+        c("prctl(SetDumpable(false))", Ret::Ok),
+    ]
+}
+
+#[test]
+fn join_launcher_enters_the_namespaces_then_clones_pid1_not_dumpable_into_them() {
+    let p = join_plan();
+    let flags = crate::launch::clone_flags(&p);
+    assert_eq!(flags & (libc::CLONE_NEWUSER | libc::CLONE_NEWPID) as u64, 0, "no user or pid namespace of its own");
+    assert_ne!(flags & libc::CLONE_NEWNS as u64, 0);
+    let mut calls = join_launch_calls();
+    calls.extend([
+        c(format!("clone_sandbox({flags:#x})"), Ret::Int(4242)),
+        c("wait_signal(None)", Ret::Signal(Some(libc::SIGCHLD))),
+        c("reap()", Ret::Reaped(4242, ExitStatus::Exited(0))),
+    ]);
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), 0);
+    s.done();
+}
+
+#[test]
+fn join_launcher_failures_are_e_ns_join_and_nothing_is_cloned() {
+    let p = join_plan();
+    let calls = join_launch_calls();
+    let cases = [
+        (2, libc::EINVAL, "E_NS_JOIN: cannot enter the joinNs.user namespace fd 11: invalid argument"),
+        (2, libc::EBADF, "E_NS_JOIN: cannot enter the joinNs.user namespace fd 11: bad file descriptor"),
+        (3, libc::EINVAL, "E_NS_JOIN: cannot enter the joinNs.pid namespace fd 12: invalid argument"),
+        (3, libc::EPERM, "E_NS_JOIN: cannot enter the joinNs.pid namespace fd 12: operation not permitted"),
+        (4, 20_400, "E_SETUP: cannot clear dumpable: error 20400"),
+    ];
+    for (at, errno, want) in cases {
+        let mut script = calls[..at].to_vec();
+        script.push((calls[at].0.clone(), Ret::Err(errno)));
+        let s = Script::new(script);
+        assert_eq!(expect_exit(|| run_launcher(&s, 1000, 1000, &lcx(&p))), EXIT_SETUP, "{want}");
+        s.done();
+        assert_eq!(s.logs(), [want]);
+    }
+}
+
+/// init's calls for join_plan: not pid 1 of the joined pid namespace (no
+/// check), no id maps (the joined namespace has its own), user2 entered
+/// once the root is built.
+fn join_init_calls() -> Vec<(String, Ret)> {
+    let mut v = setup_calls();
+    v.retain(|(call, _)| call != "getpid()" && !call.contains("_map") && !call.contains("setgroups") && !call.starts_with("prctl(SetDumpable"));
+    let at = v.iter().position(|(call, _)| call == "umask(0)").unwrap();
+    v.splice(at..at, [c("getuid()", Ret::Int(1000)), c("getgid()", Ret::Int(1001))]);
+    let at = v.iter().position(|(call, _)| call == "close(4)").unwrap() + 1;
+    v.splice(at..at, [c("setns(13, NEWUSER)", Ret::Ok), c("prctl(SetDumpable(false))", Ret::Ok), c("close(13)", Ret::Ok)]);
+    v
+}
+
+#[test]
+fn join_init_writes_no_id_maps_and_enters_user2_after_the_root() {
+    let p = join_plan();
+    let mut calls = join_init_calls();
+    calls.extend([c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))), c("monotonic_ms()", Ret::Int(1000)), c("reap()", Ret::Err(libc::ECHILD))]);
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 0);
+    s.done();
+}
+
+#[test]
+fn join_init_user2_failure_is_e_ns_join_before_the_privileges_drop() {
+    let p = join_plan();
+    let calls = join_init_calls();
+    let at = calls.iter().position(|(call, _)| call == "setns(13, NEWUSER)").unwrap();
+    for (errno, want) in [
+        (libc::EINVAL, "E_NS_JOIN: cannot enter the joinNs.user2 namespace fd 13: invalid argument"),
+        (libc::EBADF, "E_NS_JOIN: cannot enter the joinNs.user2 namespace fd 13: bad file descriptor"),
+    ] {
+        let mut script = calls[..at].to_vec();
+        script.push(c("setns(13, NEWUSER)", Ret::Err(errno)));
+        let s = Script::new(script);
+        assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), EXIT_SETUP);
+        s.done();
+        assert_eq!(s.logs(), [want]);
+    }
+    // Without a joined pid namespace, pid 1 must still be pid 1.
+    let mut p = join_plan();
+    p.join_ns.as_mut().unwrap().pid = None;
+    let s = Script::new(vec![c("getpid()", Ret::Int(7))]);
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), EXIT_SETUP);
+    assert_eq!(s.logs(), ["E_SETUP: this process must run as pid 1"]);
+}

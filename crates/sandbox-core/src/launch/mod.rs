@@ -51,7 +51,14 @@ pub struct LaunchContext<'a> {
 
 /// clone(2) flags for the plan's namespaces.
 pub fn clone_flags(plan: &Plan) -> u64 {
-    let mut f = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID;
+    let mut f = libc::CLONE_NEWNS;
+    let join = plan.join_ns.clone().unwrap_or_default();
+    if join.user.is_none() {
+        f |= libc::CLONE_NEWUSER;
+    }
+    if join.pid.is_none() {
+        f |= libc::CLONE_NEWPID;
+    }
     if plan.namespaces.ipc {
         f |= libc::CLONE_NEWIPC;
     }
@@ -278,6 +285,7 @@ fn clone_pid1(
     cgroup: Option<&crate::cgroup::Sandbox>,
 ) -> Result<(i32, Option<(Fd, Fd)>), SetupError> {
     let plan = cx.plan;
+    join_namespaces(sys, plan)?;
     let tty = plan.tty.then(|| sys.socketpair()).transpose().ctx(Code::Setup, "create the pseudo-terminal socket")?;
     let net = match plan.network.policy().map(|_| sys.socketpair()).transpose() {
         Ok(n) => n,
@@ -372,9 +380,33 @@ fn clone_pid1(
             }
             Ok((pid, tty))
         }
-        Err(e) if matches!(e.0, libc::EPERM | libc::EACCES | libc::ENOSPC | libc::EUSERS | libc::EINVAL) => Err(userns_error(sys, e)),
+        Err(e)
+            if matches!(e.0, libc::EPERM | libc::EACCES | libc::ENOSPC | libc::EUSERS | libc::EINVAL)
+                && clone_flags(plan) & libc::CLONE_NEWUSER as u64 != 0 =>
+        {
+            Err(userns_error(sys, e))
+        }
         Err(e) => Err(SetupError::sys(Code::Setup, "create the sandbox process", e)),
     }
+}
+
+/// plan.joinNs: enter the user and pid namespaces pid 1 is to be cloned
+/// into (bubblewrap's `--userns` and `--pidns`). This process is single
+/// threaded and freshly executed, as setns(CLONE_NEWUSER) requires. It
+/// stops being dumpable first, so pid 1 is born not dumpable: a process of
+/// a joined namespace may be waiting for it, and a dumpable pid 1 (with this
+/// process's memory) could be attached to before it clears the flag itself
+/// (docs/bwrap.md).
+fn join_namespaces(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
+    let Some(j) = plan.join_ns.as_ref().filter(|j| j.user.is_some() || j.pid.is_some()) else { return Ok(()) };
+    if let Some(fd) = j.user {
+        sys.setns(fd, libc::CLONE_NEWUSER).map_err(|e| init::join_error("user", fd, e))?;
+    }
+    if let Some(fd) = j.pid {
+        sys.setns(fd, libc::CLONE_NEWPID).map_err(|e| init::join_error("pid", fd, e))?;
+    }
+    // After the setns: new credentials reset the flag to fs.suid_dumpable.
+    sys.prctl(Prctl::SetDumpable(false)).ctx(Code::Setup, "clear dumpable")
 }
 
 /// plan.network is an allow policy: fork the proxy process, which takes

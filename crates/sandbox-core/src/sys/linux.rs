@@ -199,6 +199,14 @@ impl Sys for LinuxSys {
         unistd::getppid().as_raw()
     }
 
+    fn getuid(&self) -> u32 {
+        unistd::getuid().as_raw()
+    }
+
+    fn getgid(&self) -> u32 {
+        unistd::getgid().as_raw()
+    }
+
     fn clone_sandbox(&self, flags: u64) -> SysResult<i32> {
         // SAFETY: fork-like raw clone (no CLONE_VM, null stack) as bubblewrap's
         // raw_clone: the child continues on a copy of our stack. The launcher

@@ -177,6 +177,9 @@ pub struct SeccompNotif {
 pub trait Sys {
     fn getpid(&self) -> i32;
     fn getppid(&self) -> i32;
+    /// The real uid and gid as the current user namespace maps them.
+    fn getuid(&self) -> u32;
+    fn getgid(&self) -> u32;
     /// clone(2) with namespace `flags` and SIGCHLD, fork-like (no new
     /// stack): 0 in the child, the child's pid in the parent.
     fn clone_sandbox(&self, flags: u64) -> SysResult<i32>;

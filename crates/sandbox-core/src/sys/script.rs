@@ -209,6 +209,18 @@ impl Sys for Script {
             r => panic!("getpid: {r:?}"),
         }
     }
+    fn getuid(&self) -> u32 {
+        match self.next("getuid()".into()) {
+            Ret::Int(u) => u as u32,
+            r => panic!("getuid: {r:?}"),
+        }
+    }
+    fn getgid(&self) -> u32 {
+        match self.next("getgid()".into()) {
+            Ret::Int(g) => g as u32,
+            r => panic!("getgid: {r:?}"),
+        }
+    }
     fn getppid(&self) -> i32 {
         match self.next("getppid()".into()) {
             Ret::Int(p) => p as i32,
