@@ -125,6 +125,8 @@ codes! {
     JoinTimeout = "E_JOIN_TIMEOUT",
     /// (Node only) the `sandboxctl-bwrap` bubblewrap drop-in was not found (`sandboxctl bwrap-path`); the hint names the platform package.
     BwrapMissing = "E_BWRAP_MISSING",
+    /// `run --image` with no command: the image config's `User` names a user or group that is not in the image's own /etc/passwd or /etc/group (the message names it and the image).
+    ImageUser = "E_IMAGE_USER",
 }
 
 /// `schema/error-codes.json`: every code with its description, as `npm run gen`

@@ -90,4 +90,6 @@ export const ERROR_CODES = [
   'E_JOIN_TIMEOUT',
   /** (Node only) the `sandboxctl-bwrap` bubblewrap drop-in was not found (`sandboxctl bwrap-path`); the hint names the platform package. */
   'E_BWRAP_MISSING',
+  /** `run --image` with no command: the image config's `User` names a user or group that is not in the image's own /etc/passwd or /etc/group (the message names it and the image). */
+  'E_IMAGE_USER',
 ] as const;

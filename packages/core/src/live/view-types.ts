@@ -54,7 +54,8 @@ export type Code =
   | 'E_LIMIT_UNAVAILABLE'
   | 'E_JOIN'
   | 'E_JOIN_TIMEOUT'
-  | 'E_BWRAP_MISSING';
+  | 'E_BWRAP_MISSING'
+  | 'E_IMAGE_USER';
 /**
  * What an operation gives back.
  *
