@@ -10,7 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INIT, native, requireKernel, tempDir, TRY, TRY_IN } from '../helpers';
-import { busyboxRoot, imagePlan, mksquashfs, requireImageTools } from './fixtures';
+import { BUSYBOX, busyboxRoot, imagePlan, mksquashfs, requireImageTools } from './fixtures';
 
 const LONG = 'v'.repeat(300);
 let sqfs: string;
@@ -126,4 +126,15 @@ test('on one core the server serves with one thread (what it falls back to when 
   expect(code).toBe(0);
   expect(threads.filter((t) => t.startsWith('fuser-')).sort()).toEqual(['fuser-0']);
   expect(threads.filter((t) => t === 'fuser-probe')).toEqual([]);
+});
+
+test('the program\'s blocks decompressed ahead (the server\'s prefetch of argv[0]) read back as the image has them', async () => {
+  // argv[0] is the image's busybox: the server decompresses its blocks into its cache while the
+  // sandbox is set up; the exec and then md5sum's reads of the same file are answered from there.
+  const plan = { ...imagePlan(sqfs, ''), argv: ['/bin/busybox', 'sh', '-c', 'md5sum /bin/busybox; busybox md5sum /bin/busybox'] };
+  const r = await native(plan);
+  const md5 = execFileSync('md5sum', [BUSYBOX], { encoding: 'utf8' }).split(' ')[0];
+  expect(r.stderr).toBe('');
+  expect(r.stdout).toBe(`${md5}  /bin/busybox\n${md5}  /bin/busybox\n`);
+  expect(r.code).toBe(0);
 });

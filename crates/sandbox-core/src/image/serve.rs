@@ -52,7 +52,7 @@ type Dir = (Arc<Inode>, Arc<Vec<Child>>, u64);
 
 /// The image, served.
 pub struct Image {
-    r: Reader,
+    r: Arc<Reader>,
     /// Each directory node's parent node, as lookups and listings met them
     /// (for `..` in readdir; directories only, 16 bytes each).
     parents: Mutex<HashMap<u64, u64>>,
@@ -69,7 +69,7 @@ impl Drop for Image {
 impl Image {
     /// Open the image on `file` (see [`Reader::open`]). Why not, in words.
     pub fn open(file: File) -> Result<Image, String> {
-        Ok(Image { r: Reader::open(file)?, parents: Mutex::new(HashMap::new()), ended: Ended::default() })
+        Ok(Image { r: Arc::new(Reader::open(file)?), parents: Mutex::new(HashMap::new()), ended: Ended::default() })
     }
 
     /// The node id of the inode at reference `r`.
@@ -368,6 +368,35 @@ impl Filesystem for Image {
     }
 }
 
+/// Where the sandbox's program likely is in the image: `program` itself
+/// when absolute, else the first of the usual `PATH` directories that has
+/// it (a hint: a wrong guess costs only this thread's work).
+fn program_in(r: &Reader, program: &str) -> Option<Arc<super::sqfs::FileData>> {
+    const DIRS: [&str; 6] = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+    let candidates: Vec<String> = if program.starts_with('/') {
+        vec![program.to_string()]
+    } else if program.contains('/') {
+        Vec::new()
+    } else {
+        DIRS.iter().map(|d| format!("{d}/{program}")).collect()
+    };
+    candidates.iter().find_map(|c| {
+        let i = r.lookup(c.as_bytes()).ok().flatten()?;
+        match &i.kind {
+            Kind::File(f) => Some(f.clone()),
+            _ => None,
+        }
+    })
+}
+
+/// Decompress the first blocks of the sandbox's program (up to half the
+/// reader's data cache) so its exec finds them ready.
+fn prefetch(r: &Reader, program: &str) {
+    if let Some(f) = program_in(r, program) {
+        let _ = r.prefetch(&f, usize::MAX);
+    }
+}
+
 /// Threads answering the kernel: one per core this process may run on
 /// (sched_getaffinity: std's available_parallelism also reads the cgroup's
 /// CPU quota files, a few hundred microseconds of every start), at most
@@ -447,11 +476,12 @@ impl Ended {
 /// ended the connection, 1 when the image could not be served (the reason
 /// written on READY_FD).
 pub fn main(args: &[String]) -> i32 {
-    let fds: Vec<i32> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let fds: Vec<i32> = args.iter().take(3).filter_map(|a| a.parse().ok()).collect();
     let [image, fuse, ready] = fds[..] else {
-        eprintln!("usage: sandboxctl-init image-serve IMAGE_FD FUSE_FD READY_FD");
+        eprintln!("usage: sandboxctl-init image-serve IMAGE_FD FUSE_FD READY_FD [PROGRAM]");
         return 2;
     };
+    let program = args.get(3).cloned();
     // SAFETY: prctl with integer arguments and a NUL-terminated name.
     unsafe {
         // Not dumpable: the sandbox's processes have the caller's uid and
@@ -469,6 +499,12 @@ pub fn main(args: &[String]) -> i32 {
         Ok(fs) => fs,
         Err(why) => return fail(&mut ready, why),
     };
+    // The program's blocks decompressed while the sandbox is set up (a
+    // thread of its own, none when it cannot start; threads counted after).
+    if let Some(p) = program {
+        let r = Arc::clone(&fs.r);
+        let _ = std::thread::Builder::new().name("sqfs-prefetch".into()).spawn(move || prefetch(&r, &p));
+    }
     // As many threads as can start (down to one during a pid shortage),
     // counted before the word, so that none is the launcher's E_FUSE_UNAVAILABLE.
     let n = probe(threads());

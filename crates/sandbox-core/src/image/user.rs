@@ -18,8 +18,6 @@ use std::os::fd::AsFd;
 
 /// The largest passwd or group file read.
 const MAX_FILE: u64 = 4 << 20;
-/// Symlinks followed on one path, as the kernel's limit.
-const MAX_LINKS: usize = 40;
 
 /// Where the image's files are read from.
 pub enum Source<'a> {
@@ -56,55 +54,16 @@ fn read(src: &Source, path: &str) -> Result<Option<Vec<u8>>, String> {
     }
 }
 
-/// Walk `path` from the image's root, symlinks resolved inside the image.
+/// `path` of the SquashFS image, symlinks resolved inside the image.
 fn read_sqfs(r: &Reader, path: &str) -> Result<Option<Vec<u8>>, String> {
-    // The directories walked (references), root first: `..` pops, never above the root.
-    let mut dirs = vec![r.sb.root];
-    let mut todo: Vec<Vec<u8>> = path.split('/').filter(|c| !c.is_empty()).map(|c| c.as_bytes().to_vec()).rev().collect();
-    let mut links = 0;
-    while let Some(name) = todo.pop() {
-        match name.as_slice() {
-            b"." => continue,
-            b".." => {
-                if dirs.len() > 1 {
-                    dirs.pop();
-                }
-                continue;
-            }
-            _ => {}
-        }
-        let at = *dirs.last().expect("the root stays");
-        let dir = r.inode(at)?;
-        if !matches!(dir.kind, Kind::Dir { .. }) {
-            return Ok(None);
-        }
-        let list = r.list(at, &dir)?;
-        let Some(c) = list.iter().find(|c| *c.name == *name) else { return Ok(None) };
-        let node = r.inode(c.inode)?;
-        match &node.kind {
-            Kind::Symlink(target) => {
-                links += 1;
-                if links > MAX_LINKS {
-                    return Err(format!("too many symlinks on /{path}"));
-                }
-                if target.first() == Some(&b'/') {
-                    dirs.truncate(1);
-                }
-                todo.extend(target.split(|&b| b == b'/').filter(|c| !c.is_empty()).map(<[u8]>::to_vec).rev());
-            }
-            Kind::Dir { .. } => dirs.push(c.inode),
-            Kind::File(f) if todo.is_empty() => {
-                if f.size > MAX_FILE {
-                    return Err(format!("/{path} is larger than {MAX_FILE} bytes"));
-                }
-                let mut out = Vec::new();
-                r.read(f, 0, f.size as u32, &mut out)?;
-                return Ok(Some(out));
-            }
-            _ => return Ok(None),
-        }
+    let Some(node) = r.lookup(path.as_bytes())? else { return Ok(None) };
+    let Kind::File(f) = &node.kind else { return Ok(None) };
+    if f.size > MAX_FILE {
+        return Err(format!("/{path} is larger than {MAX_FILE} bytes"));
     }
-    Ok(None)
+    let mut out = Vec::new();
+    r.read(f, 0, f.size as u32, &mut out)?;
+    Ok(Some(out))
 }
 
 /// The fields of the line of `file` whose first field is `name`.
