@@ -85,6 +85,10 @@ fn start(sys: &dyn Sys, path: &str, image: Fd, fuse: Fd, program: Option<&str>) 
     match word?.as_slice() {
         b"ok" => Ok(()),
         [] => Err(SetupError::new(Code::FuseUnavailable, "the FUSE server ended before serving the SquashFS image")),
+        why if why.starts_with(super::serve::UNAVAILABLE.as_bytes()) => Err(SetupError::new(
+            Code::FuseUnavailable,
+            format!("the FUSE server cannot serve {path}: {}", String::from_utf8_lossy(&why[super::serve::UNAVAILABLE.len()..])),
+        )),
         why => Err(SetupError::new(Code::ImageInvalid, format!("{path}: {}", String::from_utf8_lossy(why)))),
     }
 }

@@ -44,6 +44,10 @@ use std::time::{Duration, UNIX_EPOCH};
 const TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Largest read the kernel sends (FUSE_MAX_PAGES: 256 pages).
 const MAX_IO: u32 = 1 << 20;
+/// How the server's word begins when it cannot serve for a reason that is
+/// not the image's (the launcher reports `E_FUSE_UNAVAILABLE`, not
+/// `E_IMAGE_INVALID`).
+pub const UNAVAILABLE: &str = "unavailable: ";
 /// The comm of the server, as `ps` and the tests see it.
 pub const COMM: &str = "sandboxctl-sqfs";
 
@@ -506,13 +510,10 @@ pub fn main(args: &[String]) -> i32 {
         let _ = std::thread::Builder::new().name("sqfs-prefetch".into()).spawn(move || prefetch(&r, &p));
     }
     // As many threads as can start (down to one during a pid shortage),
-    // counted before the word, so that none is the launcher's E_FUSE_UNAVAILABLE.
+    // counted before the word (none at all is the launcher's E_FUSE_UNAVAILABLE).
     let n = probe(threads());
     if n == 0 {
-        return fail(
-            &mut ready,
-            "cannot serve the SquashFS image: no thread can start (a pid shortage: RLIMIT_NPROC, a pids limit or a full pid table)".into(),
-        );
+        return fail(&mut ready, format!("{UNAVAILABLE}no thread can start (a pid shortage: RLIMIT_NPROC, a pids limit or a full pid table)"));
     }
     let ended = fs.ended.clone();
     let mut config = Config::default();
@@ -522,7 +523,7 @@ pub fn main(args: &[String]) -> i32 {
     // (no allow_other); its uid as the server sees it differs from ours.
     let session = match Session::from_fd(fs, fuse, SessionACL::All, config) {
         Ok(s) => s,
-        Err(e) => return fail(&mut ready, format!("cannot serve the SquashFS image: {e}")),
+        Err(e) => return fail(&mut ready, format!("{UNAVAILABLE}{e}")),
     };
     let _ = ready.write_all(b"ok");
     drop(ready);
