@@ -86,6 +86,16 @@ describe.each([['a directory', 'rootfs'], ['SquashFS', 'app.sqfs']])('in %s imag
     expect(r.stdout).toBe('4321 4323');
   });
 
+  test('a FIFO or a symlink to a device as the image\'s /etc/passwd is no passwd: E_IMAGE_USER at once, no hang', async () => {
+    for (const extra of [tar([dir('etc'), { name: 'etc/passwd', type: '6', mode: 0o644 }]), tar([dir('etc'), symlink('etc/passwd', '/dev/zero')])]) {
+      const started = Date.now();
+      const r = await ids(await image(name, 'app', extra));
+      expect(r.code).toBe(125);
+      expect(r.stderr).toContain('"app", and the image has no /etc/passwd');
+      expect(Date.now() - started).toBeLessThan(20_000);
+    }
+  });
+
   test('an image with no /etc/passwd: E_IMAGE_USER says so', async () => {
     // A symlink to the host's passwd by absolute path: inside the image it names nothing.
     const r = await ids(await image(name, 'root2', tar([dir('etc'), symlink('etc/passwd', '/proc/1/root/etc/passwd')])));

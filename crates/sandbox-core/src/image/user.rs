@@ -41,8 +41,14 @@ pub fn names_an_account(user: &str) -> bool {
 /// Read `path` (relative, e.g. `etc/passwd`) of the image; `None` when absent.
 fn read(src: &Source, path: &str) -> Result<Option<Vec<u8>>, String> {
     match src {
-        Source::Dir(root) => match safe_extract::open_in(*root, path.as_bytes(), OFlag::O_RDONLY, Parents::InRoot) {
+        // O_NONBLOCK and a regular file only: a FIFO the image ships as
+        // /etc/passwd must not hang the run (nor a device feed it).
+        Source::Dir(root) => match safe_extract::open_in(*root, path.as_bytes(), OFlag::O_RDONLY | OFlag::O_NONBLOCK, Parents::InRoot) {
             Ok(fd) => {
+                let st = nix::sys::stat::fstat(&fd).map_err(|e| format!("cannot stat /{path}: {}", crate::sys::Errno(e as i32)))?;
+                if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+                    return Ok(None);
+                }
                 let mut b = Vec::new();
                 File::from(fd).take(MAX_FILE).read_to_end(&mut b).map_err(|e| format!("cannot read /{path}: {e}"))?;
                 Ok(Some(b))
