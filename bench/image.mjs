@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// `node bench/image.mjs [--runs N] [--files N] [--mb N] [--reads N] [--quick]`: images
+// `node bench/image.mjs [--runs N] [--files N] [--mb N] [--reads N] [--quick] [--before INIT] [--start-only]`: images
 // (issue 11) side by side in one run, as the current user.
 //
-//   1. start of `sh -c :` in a SquashFS and a directory image: ours
-//      (sandboxctl-init with plan.root) against ch-run 0.31 (its internal
-//      squashfuse), interleaved runs, medians and ratios;
+//   1. start in a SquashFS and a directory image: ours (sandboxctl-init
+//      with plan.root: the bench's own `sh -c :` plan, the CLI's plan for
+//      `run --image X -- true`, and the CLI itself) against ch-run 0.31 (its
+//      internal squashfuse), interleaved runs, medians and ratios;
 //   2. reading inside the SquashFS image: `find / | wc -l` over the tree and
 //      `cat` of one big file, ours against squashfuse_ll mounted on the host
 //      (root only: unprivileged it would need fusermount3);
@@ -60,18 +61,51 @@ const plan = (image, script) => {
 const user = process.env.USER || execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
 process.env.USER = user;
 
-// 1. start
+// 1. start. The plans: the bench's own (`sh -c :`, proc and dev only), and
+// the one the CLI makes for `run --image X -- true` (the image preset:
+// ch-run's binds, synthesized passwd and group, /tmp, the environment
+// steps), run natively (what the library and the CLI hand the launcher) and
+// through the CLI as users run it (Node's own start included). With
+// `--before FILE`, an older sandboxctl-init runs the same CLI plans in the
+// same rounds (before/after side by side).
+const CLI = join(root, 'packages/cli/bin/sandboxctl.js');
+const cliPlan = (image) => {
+  const f = join(work, `cli-plan-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(f, execFileSync(process.execPath, [CLI, 'plan', '--image', image, '--', 'true'], { encoding: 'utf8' }));
+  return f;
+};
+const before = args.includes('--before') ? args[args.indexOf('--before') + 1] : undefined;
+const sqfsPlan = cliPlan(sqfs);
+const dirPlan = cliPlan(dir);
+// [name, command, argv, index of the ch-run row it is compared with]
 const variants = [
-  ['ours, SquashFS', INIT, ['--plan', plan(sqfs, ':')]],
-  ['ch-run 0.31, SquashFS', 'ch-run', [sqfs, '--', '/bin/sh', '-c', ':']],
-  ['ours, directory', INIT, ['--plan', plan(dir, ':')]],
-  ['ch-run 0.31, directory', 'ch-run', [dir, '--', '/bin/sh', '-c', ':']],
+  ['ours, SquashFS, `sh -c :`', INIT, ['--plan', plan(sqfs, ':')], 1],
+  ['ch-run 0.31, SquashFS, `sh -c :`', 'ch-run', [sqfs, '--', '/bin/sh', '-c', ':'], 1],
+  ['ours, directory, `sh -c :`', INIT, ['--plan', plan(dir, ':')], 3],
+  ['ch-run 0.31, directory, `sh -c :`', 'ch-run', [dir, '--', '/bin/sh', '-c', ':'], 3],
+  ['ours, SquashFS, `true`, the CLI\'s plan, native', INIT, ['--plan', sqfsPlan], 5],
+  ['ch-run 0.31, SquashFS, `true`', 'ch-run', [sqfs, '--', 'true'], 5],
+  ['ours, directory, `true`, the CLI\'s plan, native', INIT, ['--plan', dirPlan], 7],
+  ['ch-run 0.31, directory, `true`', 'ch-run', [dir, '--', 'true'], 7],
+  ['ours, SquashFS, `sandboxctl run --image X -- true` (CLI)', process.execPath, [CLI, 'run', '--image', sqfs, '--', 'true'], 5],
+  ['ours, directory, `sandboxctl run --image X -- true` (CLI)', process.execPath, [CLI, 'run', '--image', dir, '--', 'true'], 7],
 ];
+if (before) {
+  variants.push(['before: SquashFS, `true`, the CLI\'s plan, native', before, ['--plan', sqfsPlan], 5]);
+  variants.push(['before: directory, `true`, the CLI\'s plan, native', before, ['--plan', dirPlan], 7]);
+}
+const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const loadBefore = load();
 const times = variants.map(() => []);
 for (let i = 0; i < runs; i++) variants.forEach(([, cmd, argv], v) => times[v].push(timedSync(cmd, argv)));
 const med = times.map(median);
-console.log(`### Start of \`sh -c :\` in an image, ${runs} interleaved runs each (ms, median)\n`);
-console.log(table(['variant', 'median ms', 'ratio to ch-run'], variants.map(([name], v) => [name, med[v].toFixed(1), (med[v] / med[v % 2 === 0 ? v + 1 : v]).toFixed(2)])));
+console.log(`### Start in an image, ${runs} interleaved runs each (ms, median; load ${loadBefore} before, ${load()} after)\n`);
+console.log(table(['variant', 'median ms', 'ratio to ch-run'], variants.map(([name, , , peer], v) => [name, med[v].toFixed(1), v === peer ? '1.00' : (med[v] / med[peer]).toFixed(2)])));
+
+if (args.includes('--start-only')) {
+  rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
 
 // 2 and 3. reading, and the server's memory
 const script = `find / -xdev | wc -l >/dev/null; cat /data/big >/dev/null`;

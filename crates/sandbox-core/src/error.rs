@@ -127,6 +127,8 @@ codes! {
     BwrapMissing = "E_BWRAP_MISSING",
     /// A namespace given by fd (`plan.joinNs`, bubblewrap's `--userns`, `--userns2`, `--pidns`) cannot be entered: the fd is closed, not a namespace, a namespace of another type, or one this process may not enter (the message names the fd and the errno).
     NsJoin = "E_NS_JOIN",
+    /// `run --image` with no command: the image config's `User` names a user or group that is not in the image's own /etc/passwd or /etc/group (the message names it and the image).
+    ImageUser = "E_IMAGE_USER",
 }
 
 /// `schema/error-codes.json`: every code with its description, as `npm run gen`

@@ -92,4 +92,6 @@ export const ERROR_CODES = [
   'E_BWRAP_MISSING',
   /** A namespace given by fd (`plan.joinNs`, bubblewrap's `--userns`, `--userns2`, `--pidns`) cannot be entered: the fd is closed, not a namespace, a namespace of another type, or one this process may not enter (the message names the fd and the errno). */
   'E_NS_JOIN',
+  /** `run --image` with no command: the image config's `User` names a user or group that is not in the image's own /etc/passwd or /etc/group (the message names it and the image). */
+  'E_IMAGE_USER',
 ] as const;

@@ -66,7 +66,8 @@ export type Code =
   | 'E_JOIN'
   | 'E_JOIN_TIMEOUT'
   | 'E_BWRAP_MISSING'
-  | 'E_NS_JOIN';
+  | 'E_NS_JOIN'
+  | 'E_IMAGE_USER';
 /**
  * What the audit does when it finds something.
  */
@@ -273,6 +274,12 @@ export interface ImageReport {
    * The image's path, as given.
    */
   path: string;
+  /**
+   * The image config's `User`, when it names an account, resolved in the
+   * image's own /etc/passwd and /etc/group (`image inspect --meta-only`,
+   * what `run --image` with no command asks).
+   */
+  userIds?: UserIds | null;
 }
 /**
  * The counts of an import, over all layers.
@@ -316,7 +323,7 @@ export interface ImageMeta {
    */
   source: string;
   /**
-   * The config's `User`: with no command, the ids the caller is mapped to (`UID[:GID]` or `root`; a name is not resolved).
+   * The config's `User`: with no command, the ids the caller is mapped to (`UID[:GID]`, `root`, or a name resolved in the image's own /etc/passwd and /etc/group: image/user.rs).
    */
   user?: string;
   /**
@@ -351,6 +358,16 @@ export interface PackCounts {
    * Entries whose extended attributes were not stored (backhand's writer has no xattr table).
    */
   xattrsDropped: number;
+}
+/**
+ * Ids an image's `User` names (image/user.rs).
+ */
+export interface UserIds {
+  /**
+   * The user's primary group, or the group named; absent for `UID` alone.
+   */
+  gid?: number;
+  uid: number;
 }
 /**
  * `sandboxctl-init image import|pack --progress`: how far it got (at most ten a second).

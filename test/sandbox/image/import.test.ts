@@ -96,7 +96,7 @@ test('with no command, run({ image }) runs the image\'s entrypoint and cmd in it
   expect(r.code).toBe(0);
 });
 
-test('with no command, the config\'s User is the id the caller is mapped to (as ch-run --uid/--gid); a command, --uid or a name keep the caller', async () => {
+test('with no command, the config\'s User is the id the caller is mapped to (as ch-run --uid/--gid); a command or --uid keep the caller; a name the image does not list is E_IMAGE_USER (user.test.ts resolves names)', async () => {
   const parent = scratchDir('sbx-imp-user-');
   const ids = { Cmd: ['/bin/sh', '-c', 'echo $(id -u) $(id -g)'] };
   const numeric = join(parent, 'numeric.sqfs');
@@ -115,7 +115,13 @@ test('with no command, the config\'s User is the id the caller is mapped to (as 
   expect(await out(['--image', rootUser])).toBe('0 0');
   expect(await out(['--image', numeric, '--uid', '42'])).toBe(`42 ${gid}`);
   expect(await out(['--image', numeric, '--', '/bin/sh', '-c', 'echo $(id -u) $(id -g)'])).toBe(`${UID} ${gid}`);
-  expect(await out(['--image', named])).toBe(`${UID} ${gid}`);
+  const r = await cli(['run', ...IMAGE_OPS, '--image', named]);
+  expect(r.stderr).toContain('E_IMAGE_USER: ');
+  expect(r.stderr).toContain('"app", which is not in the image\'s /etc/passwd');
+  expect(r.stdout).toBe('');
+  expect(r.code).toBe(125);
+  // With a command the User is not used: the caller, as before.
+  expect(await out(['--image', named, '--', '/bin/sh', '-c', 'echo $(id -u) $(id -g)'])).toBe(`${UID} ${gid}`);
 });
 
 test('an OCI layout directory; layers in gzip, zstd and plain tar; whiteouts and opaque directories applied in order', async () => {

@@ -6,11 +6,11 @@
  * enough to be stored out of line when shared), a large directory listed
  * and looked up in full, and a file read across blocks and its fragment.
  */
-import { execFileSync } from 'node:child_process';
-import { linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { native, requireKernel, tempDir, TRY, TRY_IN } from '../helpers';
-import { busyboxRoot, imagePlan, mksquashfs, requireImageTools } from './fixtures';
+import { INIT, native, requireKernel, tempDir, TRY, TRY_IN } from '../helpers';
+import { BUSYBOX, busyboxRoot, imagePlan, mksquashfs, requireImageTools } from './fixtures';
 
 const LONG = 'v'.repeat(300);
 let sqfs: string;
@@ -89,4 +89,52 @@ test('a directory of 3000 entries is listed and looked up in full; a file reads 
   const md5 = execFileSync('md5sum', { input: big, encoding: 'utf8' }).split(' ')[0];
   expect(r.stdout).toBe(`3000\nentry-00000\nentry-02999\n2999\n0\n${md5}  -\nls: /many/nope: No such file or directory\n`);
   expect(readFileSync(sqfs).subarray(0, 4).toString()).toBe('hsqs');
+});
+
+/** The threads of the FUSE server that is a child of `launcher` (comm sandboxctl-sqfs), by name. */
+function serverThreads(launcher: number): string[] {
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== launcher) continue;
+      if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() !== 'sandboxctl-sqfs') continue;
+      return readdirSync(`/proc/${p}/task`).map((t) => readFileSync(`/proc/${p}/task/${t}/comm`, 'utf8').trim());
+    } catch {
+      /* gone */
+    }
+  }
+  return [];
+}
+
+test('on one core the server serves with one thread (what it falls back to when threads cannot start): listings, look-ups, misses and reads', async () => {
+  // sched_getaffinity says one core: one fuser thread, on the mount's own fd.
+  const plan = imagePlan(sqfs, 'sleep 1; ls /many | wc -l; cat /many/entry-01234; ls /many/nope /many/nope 2>&1; cat /srv/big | md5sum', {});
+  const child = spawn('taskset', ['-c', '0', INIT, '--plan', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  child.stdin.end(JSON.stringify(plan));
+  await new Promise((r) => setTimeout(r, 500));
+  const threads = serverThreads(child.pid!);
+  const code = await closed;
+  const md5 = execFileSync('md5sum', { input: big, encoding: 'utf8' }).split(' ')[0];
+  expect(stderr).toBe('');
+  // A name looked up twice is absent twice (the second from the kernel's negative entry).
+  expect(stdout).toBe(`3000\n1234\nls: /many/nope: No such file or directory\nls: /many/nope: No such file or directory\n${md5}  -\n`);
+  expect(code).toBe(0);
+  expect(threads.filter((t) => t.startsWith('fuser-')).sort()).toEqual(['fuser-0']);
+  expect(threads.filter((t) => t === 'fuser-probe')).toEqual([]);
+});
+
+test('the program\'s blocks decompressed ahead (the server\'s prefetch of argv[0]) read back as the image has them', async () => {
+  // argv[0] is the image's busybox: the server decompresses its blocks into its cache while the
+  // sandbox is set up; the exec and then md5sum's reads of the same file are answered from there.
+  const plan = { ...imagePlan(sqfs, ''), argv: ['/bin/busybox', 'sh', '-c', 'md5sum /bin/busybox; busybox md5sum /bin/busybox'] };
+  const r = await native(plan);
+  const md5 = execFileSync('md5sum', [BUSYBOX], { encoding: 'utf8' }).split(' ')[0];
+  expect(r.stderr).toBe('');
+  expect(r.stdout).toBe(`${md5}  /bin/busybox\n${md5}  /bin/busybox\n`);
+  expect(r.code).toBe(0);
 });

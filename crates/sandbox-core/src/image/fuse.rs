@@ -48,19 +48,19 @@ pub fn prepare(sys: &dyn Sys, plan: &Plan) -> Result<Option<Fd>, SetupError> {
         let _ = sys.close(image);
         return Ok(None);
     }
-    let r = serve(sys, &spec.image, image);
+    let r = serve(sys, &spec.image, image, plan.argv.first().map(String::as_str));
     let _ = sys.close(image);
     r.map(Some)
 }
 
 /// Mount the image detached and start its server; the mount fd once the
 /// server said it serves.
-fn serve(sys: &dyn Sys, path: &str, image: Fd) -> Result<Fd, SetupError> {
+fn serve(sys: &dyn Sys, path: &str, image: Fd, program: Option<&str>) -> Result<Fd, SetupError> {
     let (mount, fuse) = sys.fuse_mount_detached(&MOUNT_OPTIONS).map_err(|e| match e.0 {
         libc::EACCES | libc::EPERM | libc::ENOENT | libc::ENODEV | libc::ENXIO => fuse_error(e),
         _ => SetupError::sys(Code::FuseUnavailable, "mount the SquashFS image (fuse)", e),
     })?;
-    let r = start(sys, path, image, fuse);
+    let r = start(sys, path, image, fuse, program);
     let _ = sys.close(fuse);
     match r {
         Ok(()) => Ok(mount),
@@ -72,9 +72,12 @@ fn serve(sys: &dyn Sys, path: &str, image: Fd) -> Result<Fd, SetupError> {
 }
 
 /// Start the server and wait for its word.
-fn start(sys: &dyn Sys, path: &str, image: Fd, fuse: Fd) -> Result<(), SetupError> {
+/// The program (`argv[0]`) goes along as a hint: the server decompresses
+/// its blocks while the sandbox is set up (image/serve.rs).
+fn start(sys: &dyn Sys, path: &str, image: Fd, fuse: Fd, program: Option<&str>) -> Result<(), SetupError> {
     let (mine, theirs) = sys.socketpair().ctx(Code::FuseUnavailable, "make the FUSE server's socket")?;
-    let argv = vec![SERVER.to_string(), "image-serve".into(), image.to_string(), fuse.to_string(), theirs.to_string()];
+    let mut argv = vec![SERVER.to_string(), "image-serve".into(), image.to_string(), fuse.to_string(), theirs.to_string()];
+    argv.extend(program.filter(|p| !p.is_empty()).map(String::from));
     let started = sys.spawn_server(&argv, &[image, fuse, theirs]).map(drop).ctx(Code::FuseUnavailable, "start the FUSE server");
     let _ = sys.close(theirs);
     let word = started.and_then(|()| sys.read(mine, 4096).ctx(Code::FuseUnavailable, "hear from the FUSE server"));
@@ -82,6 +85,10 @@ fn start(sys: &dyn Sys, path: &str, image: Fd, fuse: Fd) -> Result<(), SetupErro
     match word?.as_slice() {
         b"ok" => Ok(()),
         [] => Err(SetupError::new(Code::FuseUnavailable, "the FUSE server ended before serving the SquashFS image")),
+        why if why.starts_with(super::serve::UNAVAILABLE.as_bytes()) => Err(SetupError::new(
+            Code::FuseUnavailable,
+            format!("the FUSE server cannot serve {path}: {}", String::from_utf8_lossy(&why[super::serve::UNAVAILABLE.len()..])),
+        )),
         why => Err(SetupError::new(Code::ImageInvalid, format!("{path}: {}", String::from_utf8_lossy(why)))),
     }
 }

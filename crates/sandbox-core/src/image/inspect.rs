@@ -6,7 +6,8 @@
 
 use super::detect::{check_superblock, SUPERBLOCK};
 use super::meta::{ImageMeta, ENV_PATH, META_PATH};
-use super::report::ImageInfo;
+use super::report::{ImageInfo, UserIds};
+use super::user::{names_an_account, resolve_at};
 use crate::archive::safe_extract::{self, Parents};
 use crate::error::{Code, SetupError};
 use backhand::{FilesystemReader, InnerNode};
@@ -75,11 +76,13 @@ pub fn inspect(path: &str, count: bool) -> Result<ImageInfo, SetupError> {
         }
         let meta = parse_meta(path, read_in_dir(fd.as_fd(), META_PATH))?;
         let environment = read_in_dir(fd.as_fd(), ENV_PATH).map(|b| String::from_utf8_lossy(&b).into_owned());
-        return Ok(ImageInfo { path: path.into(), format: "dir".into(), compression: None, bytes, files, meta, environment, ..Default::default() });
+        let user_ids = user_ids(path, &fd, false, count, meta.as_ref())?;
+        return Ok(ImageInfo { path: path.into(), format: "dir".into(), compression: None, bytes, files, meta, environment, user_ids, ..Default::default() });
     }
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(invalid(format!("{path}: not a directory or SquashFS image (a device, fifo or socket)")));
     }
+    let image_fd = fd.try_clone().map_err(|e| invalid(format!("cannot read the image {path}: {e}")))?;
     let file = File::from(fd);
     let mut head = vec![0u8; SUPERBLOCK];
     let n = std::os::unix::fs::FileExt::read_at(&file, &mut head, 0).unwrap_or(0);
@@ -109,6 +112,7 @@ pub fn inspect(path: &str, count: bool) -> Result<ImageInfo, SetupError> {
     }
     let meta = parse_meta(path, meta_bytes)?;
     let environment = env_bytes.map(|b| String::from_utf8_lossy(&b).into_owned());
+    let user_ids = user_ids(path, &image_fd, true, count, meta.as_ref())?;
     Ok(ImageInfo {
         path: path.into(),
         format: "squashfs".into(),
@@ -117,6 +121,17 @@ pub fn inspect(path: &str, count: bool) -> Result<ImageInfo, SetupError> {
         files,
         meta,
         environment,
+        user_ids,
         ..Default::default()
     })
+}
+
+/// With `--meta-only` (what `run --image` with no command asks), the
+/// config's `User` resolved in the image's own files when it names an
+/// account; `E_IMAGE_USER` when the image does not list it.
+fn user_ids(path: &str, fd: &std::os::fd::OwnedFd, squashfs: bool, count: bool, meta: Option<&ImageMeta>) -> Result<Option<UserIds>, SetupError> {
+    match meta.and_then(|m| m.user.as_deref()) {
+        Some(user) if !count && names_an_account(user) => resolve_at(path, fd, squashfs, user).map(Some),
+        _ => Ok(None),
+    }
 }

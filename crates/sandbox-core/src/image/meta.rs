@@ -36,7 +36,7 @@ pub struct ImageMeta {
     /// The config's `WorkingDir`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
-    /// The config's `User`: with no command, the ids the caller is mapped to (`UID[:GID]` or `root`; a name is not resolved).
+    /// The config's `User`: with no command, the ids the caller is mapped to (`UID[:GID]`, `root`, or a name resolved in the image's own /etc/passwd and /etc/group: image/user.rs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }

@@ -17,7 +17,8 @@
 //!   (`sandboxctl-init image …`, launch/image.rs): an OCI or docker archive
 //!   into a directory or SquashFS image, a directory into SquashFS, what an
 //!   image is. [`meta`]: the defaults an import keeps in the image;
-//!   [`report`]: what the commands answer; [`progress`]: how far they got.
+//!   [`report`]: what the commands answer; [`progress`]: how far they got;
+//!   [`user`]: an image config's `User` name resolved in the image's own files.
 
 pub mod detect;
 pub mod fuse;
@@ -33,5 +34,6 @@ pub mod spec;
 pub mod sqfs;
 #[cfg(test)]
 mod tests;
+pub mod user;
 
 pub use detect::ImageKind;

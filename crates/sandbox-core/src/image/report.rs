@@ -32,6 +32,11 @@ pub struct ImageInfo {
     /// What `image pack` stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packed: Option<PackCounts>,
+    /// The image config's `User`, when it names an account, resolved in the
+    /// image's own /etc/passwd and /etc/group (`image inspect --meta-only`,
+    /// what `run --image` with no command asks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_ids: Option<UserIds>,
 }
 
 /// The counts of an import, over all layers.
@@ -82,4 +87,14 @@ pub struct ProgressInfo {
     pub total_files: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_bytes: Option<u64>,
+}
+
+/// Ids an image's `User` names (image/user.rs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIds {
+    pub uid: u32,
+    /// The user's primary group, or the group named; absent for `UID` alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
 }

@@ -44,6 +44,10 @@ use std::time::{Duration, UNIX_EPOCH};
 const TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Largest read the kernel sends (FUSE_MAX_PAGES: 256 pages).
 const MAX_IO: u32 = 1 << 20;
+/// How the server's word begins when it cannot serve for a reason that is
+/// not the image's (the launcher reports `E_FUSE_UNAVAILABLE`, not
+/// `E_IMAGE_INVALID`).
+pub const UNAVAILABLE: &str = "unavailable: ";
 /// The comm of the server, as `ps` and the tests see it.
 pub const COMM: &str = "sandboxctl-sqfs";
 
@@ -52,16 +56,24 @@ type Dir = (Arc<Inode>, Arc<Vec<Child>>, u64);
 
 /// The image, served.
 pub struct Image {
-    r: Reader,
+    r: Arc<Reader>,
     /// Each directory node's parent node, as lookups and listings met them
     /// (for `..` in readdir; directories only, 16 bytes each).
     parents: Mutex<HashMap<u64, u64>>,
+    /// Set when the image is dropped (see [`Ended`]).
+    ended: Ended,
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        self.ended.set();
+    }
 }
 
 impl Image {
     /// Open the image on `file` (see [`Reader::open`]). Why not, in words.
     pub fn open(file: File) -> Result<Image, String> {
-        Ok(Image { r: Reader::open(file)?, parents: Mutex::new(HashMap::new()) })
+        Ok(Image { r: Arc::new(Reader::open(file)?), parents: Mutex::new(HashMap::new()), ended: Ended::default() })
     }
 
     /// The node id of the inode at reference `r`.
@@ -112,6 +124,28 @@ impl Image {
             uid: i.uid,
             gid: i.gid,
             rdev,
+            blksize: self.r.sb.block_size,
+            flags: 0,
+        }
+    }
+
+    /// The attributes of a negative entry: node 0 tells the kernel the name
+    /// is absent (fuse_lookup_name), the TTL how long it may say so.
+    fn absent(&self) -> FileAttr {
+        FileAttr {
+            ino: INodeNo(0),
+            size: 0,
+            blocks: 0,
+            atime: UNIX_EPOCH,
+            mtime: UNIX_EPOCH,
+            ctime: UNIX_EPOCH,
+            crtime: UNIX_EPOCH,
+            kind: FileType::RegularFile,
+            perm: 0,
+            nlink: 0,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
             blksize: self.r.sb.block_size,
             flags: 0,
         }
@@ -170,7 +204,11 @@ impl Filesystem for Image {
             Ok(l) => l,
             Err(_) => return reply.error(Errno::EIO),
         };
-        let Some(c) = list.iter().find(|c| &*c.name == name.as_bytes()) else { return reply.error(Errno::ENOENT) };
+        // A name that is not there: a negative entry the kernel keeps as long
+        // as the others (node 0; the image never changes), so a second
+        // look-up of it (each directory of `$PATH` an exec walks, a missing
+        // config file) costs no round trip.
+        let Some(c) = list.iter().find(|c| &*c.name == name.as_bytes()) else { return reply.entry(&TTL, &self.absent(), Generation(0)) };
         let node = self.node(c.inode);
         match self.r.inode(c.inode) {
             Ok(i) => {
@@ -334,21 +372,120 @@ impl Filesystem for Image {
     }
 }
 
-/// Threads answering the kernel: one per core, at most four (each has a
-/// buffer, touched only as far as a request goes).
+/// Where the sandbox's program likely is in the image: `program` itself
+/// when absolute, else the first of the usual `PATH` directories that has
+/// it (a hint: a wrong guess costs only this thread's work).
+fn program_in(r: &Reader, program: &str) -> Option<Arc<super::sqfs::FileData>> {
+    const DIRS: [&str; 6] = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+    let candidates: Vec<String> = if program.starts_with('/') {
+        vec![program.to_string()]
+    } else if program.contains('/') {
+        Vec::new()
+    } else {
+        DIRS.iter().map(|d| format!("{d}/{program}")).collect()
+    };
+    candidates.iter().find_map(|c| {
+        let i = r.lookup(c.as_bytes()).ok().flatten()?;
+        match &i.kind {
+            Kind::File(f) => Some(f.clone()),
+            _ => None,
+        }
+    })
+}
+
+/// Decompress the first blocks of the sandbox's program (up to half the
+/// reader's data cache) so its exec finds them ready.
+fn prefetch(r: &Reader, program: &str) {
+    if let Some(f) = program_in(r, program) {
+        let _ = r.prefetch(&f, usize::MAX);
+    }
+}
+
+/// Threads answering the kernel: one per core this process may run on
+/// (sched_getaffinity: std's available_parallelism also reads the cgroup's
+/// CPU quota files, a few hundred microseconds of every start), at most
+/// four (each has a buffer, touched only as far as a request goes).
 fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4)
+    // SAFETY: a zeroed cpu_set_t filled by the kernel for this process.
+    let cores = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+            libc::CPU_COUNT(&set) as usize
+        } else {
+            1
+        }
+    };
+    cores.clamp(1, MAX_THREADS)
+}
+
+/// The most threads the server starts.
+const MAX_THREADS: usize = 4;
+
+/// How many of `want` threads can start now, down to one; none when not
+/// even one can (a pid shortage: RLIMIT_NPROC, a pids cgroup, a full pid
+/// table). `spawn(i)` starts the i-th and holds it until all are counted.
+pub(crate) fn startable(want: usize, spawn: &mut dyn FnMut(usize) -> std::io::Result<()>) -> usize {
+    (0..want).take_while(|&i| spawn(i).is_ok()).count()
+}
+
+/// [`startable`] with real threads, parked on a lock until all are counted,
+/// then let go and joined: fuser's `Session::run` starts one thread per
+/// channel and gives up at the first that cannot start, so the server asks
+/// it for only as many as can.
+fn probe(want: usize) -> usize {
+    let gate = Arc::new(std::sync::RwLock::new(()));
+    let held = gate.write();
+    let mut parked = Vec::new();
+    let n = startable(want, &mut |_| {
+        let g = Arc::clone(&gate);
+        std::thread::Builder::new().name("fuser-probe".into()).stack_size(64 << 10).spawn(move || drop(g.read())).map(|h| parked.push(h))
+    });
+    drop(held);
+    for h in parked {
+        let _ = h.join();
+    }
+    n
+}
+
+/// Set when the filesystem is dropped: by `Session::run` when it ends, or by
+/// the last of its threads when `run` gave up starting the others and
+/// returned (they keep serving, detached, until the kernel ends the
+/// connection).
+#[derive(Clone, Default)]
+pub(crate) struct Ended(Arc<(Mutex<bool>, std::sync::Condvar)>);
+
+impl Ended {
+    fn set(&self) {
+        let (m, c) = &*self.0;
+        if let Ok(mut done) = m.lock() {
+            *done = true;
+        }
+        c.notify_all();
+    }
+
+    /// Wait until the filesystem is gone.
+    pub(crate) fn wait(&self) {
+        let (m, c) = &*self.0;
+        let Ok(mut done) = m.lock() else { return };
+        while !*done {
+            match c.wait(done) {
+                Ok(d) => done = d,
+                Err(_) => return,
+            }
+        }
+    }
 }
 
 /// Entry: `image-serve IMAGE_FD FUSE_FD READY_FD`. Exit 0 when the kernel
 /// ended the connection, 1 when the image could not be served (the reason
 /// written on READY_FD).
 pub fn main(args: &[String]) -> i32 {
-    let fds: Vec<i32> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let fds: Vec<i32> = args.iter().take(3).filter_map(|a| a.parse().ok()).collect();
     let [image, fuse, ready] = fds[..] else {
-        eprintln!("usage: sandboxctl-init image-serve IMAGE_FD FUSE_FD READY_FD");
+        eprintln!("usage: sandboxctl-init image-serve IMAGE_FD FUSE_FD READY_FD [PROGRAM]");
         return 2;
     };
+    let program = args.get(3).cloned();
     // SAFETY: prctl with integer arguments and a NUL-terminated name.
     unsafe {
         // Not dumpable: the sandbox's processes have the caller's uid and
@@ -366,19 +503,127 @@ pub fn main(args: &[String]) -> i32 {
         Ok(fs) => fs,
         Err(why) => return fail(&mut ready, why),
     };
+    // The program's blocks decompressed while the sandbox is set up (a
+    // thread of its own, none when it cannot start; threads counted after).
+    if let Some(p) = program {
+        let r = Arc::clone(&fs.r);
+        let _ = std::thread::Builder::new().name("sqfs-prefetch".into()).spawn(move || prefetch(&r, &p));
+    }
+    // As many threads as can start (down to one during a pid shortage),
+    // counted before the word (none at all is the launcher's E_FUSE_UNAVAILABLE).
+    let n = probe(threads());
+    if n == 0 {
+        return fail(&mut ready, format!("{UNAVAILABLE}no thread can start (a pid shortage: RLIMIT_NPROC, a pids limit or a full pid table)"));
+    }
+    let ended = fs.ended.clone();
     let mut config = Config::default();
-    config.n_threads = Some(threads());
-    config.clone_fd = true;
+    config.n_threads = Some(n);
+    config.clone_fd = n > 1;
     // SessionACL::All: the kernel already admits only the mount's owner
     // (no allow_other); its uid as the server sees it differs from ours.
     let session = match Session::from_fd(fs, fuse, SessionACL::All, config) {
         Ok(s) => s,
-        Err(e) => return fail(&mut ready, format!("cannot serve the SquashFS image: {e}")),
+        Err(e) => return fail(&mut ready, format!("{UNAVAILABLE}{e}")),
     };
     let _ = ready.write_all(b"ok");
     drop(ready);
     match session.run() {
         Ok(()) => 0,
-        Err(_) => 1,
+        // fuser gave up starting threads after the count (pids taken in
+        // between): those it started serve on, detached, until the kernel
+        // ends the connection; the last one drops the image.
+        Err(_) => {
+            ended.wait();
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_thread_count_falls_back_to_those_that_start() {
+        let fails_from = |k: usize| move |i: usize| if i < k { Ok(()) } else { Err(std::io::Error::from_raw_os_error(libc::EAGAIN)) };
+        assert_eq!(startable(4, &mut fails_from(9)), 4);
+        assert_eq!(startable(4, &mut fails_from(2)), 2);
+        assert_eq!(startable(4, &mut fails_from(1)), 1);
+        assert_eq!(startable(4, &mut fails_from(0)), 0);
+        // Counting stops at the first refusal: no thread is asked for after it.
+        let mut asked = Vec::new();
+        let n = startable(4, &mut |i| {
+            asked.push(i);
+            if i == 1 {
+                Err(std::io::Error::from_raw_os_error(libc::EAGAIN))
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!((n, asked), (1, vec![0, 1]));
+    }
+
+    #[test]
+    fn the_probe_lets_its_threads_go() {
+        // probe returns only once every thread it started was let go and joined.
+        assert_eq!(probe(3), 3);
+        assert!((1..=MAX_THREADS).contains(&threads()));
+    }
+
+    /// `probe(4)` in a child with uid `UNUSED` and RLIMIT_NPROC `limit`: the
+    /// child is that uid's only task, so `limit - 1` threads can start.
+    fn probe_with_nproc(limit: u64) -> i32 {
+        const UNUSED: libc::uid_t = 2_000_000_123;
+        // SAFETY: the child makes raw calls, then probes (glibc's fork leaves
+        // malloc usable) and _exits; the parent waits for it.
+        unsafe {
+            let pid = libc::fork();
+            assert!(pid >= 0);
+            if pid == 0 {
+                let lim = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(UNUSED) != 0
+                    || libc::setuid(UNUSED) != 0
+                    || libc::setrlimit(libc::RLIMIT_NPROC, &lim) != 0
+                {
+                    libc::_exit(99);
+                }
+                libc::_exit(probe(4) as i32);
+            }
+            let mut status = 0;
+            assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+            assert!(libc::WIFEXITED(status));
+            libc::WEXITSTATUS(status)
+        }
+    }
+
+    #[test]
+    fn a_pid_shortage_leaves_as_many_threads_as_can_start() {
+        // The kernel's own refusal (RLIMIT_NPROC), which root is exempt from:
+        // the child takes an unused uid first, so this needs root.
+        // SAFETY: getuid has no preconditions.
+        if unsafe { libc::getuid() } != 0 {
+            eprintln!("skipped: needs root to take an unused uid (CI runs cargo test as root)");
+            return;
+        }
+        assert_eq!(probe_with_nproc(64), 4);
+        assert_eq!(probe_with_nproc(3), 2);
+        assert_eq!(probe_with_nproc(2), 1);
+        // Not even one: the server says so instead of serving (main).
+        assert_eq!(probe_with_nproc(1), 0);
+    }
+
+    #[test]
+    fn ended_is_set_when_the_last_holder_drops_the_image() {
+        let ended = Ended::default();
+        let held = ended.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            held.set();
+        });
+        ended.wait();
+        t.join().unwrap();
+        // Set already: wait returns at once.
+        ended.wait();
     }
 }

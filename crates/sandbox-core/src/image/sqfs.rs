@@ -659,6 +659,83 @@ impl Reader {
         decompress(self.sb.compression, &raw, out, bs).map_err(|e| bad(format!("a data block at {at}: {e}")))
     }
 
+    /// Decompress the compressed blocks of `f` into the cache, in order,
+    /// until `budget` bytes are in (what the server does for the program
+    /// the sandbox is about to run, while the sandbox is being set up, so
+    /// that the reads of its exec find most blocks ready). Blocks already
+    /// cached are skipped; raw blocks need no work and are left alone.
+    pub fn prefetch(&self, f: &FileData, budget: usize) -> Result<(), Error> {
+        let bs = u64::from(self.sb.block_size);
+        let mut done = 0;
+        for (k, &(at, word)) in f.blocks.iter().enumerate() {
+            if done >= budget.min(DATA_CACHE / 2) {
+                break;
+            }
+            if word == 0 || word & (1 << 24) != 0 {
+                continue;
+            }
+            let full = (f.size - k as u64 * bs).min(bs) as usize;
+            self.block(at, word, full)?;
+            done += full;
+        }
+        Ok(())
+    }
+
+    /// The inode at `path` (absolute or relative to the root), symlinks
+    /// resolved inside the image (`..` stops at its root, an absolute target
+    /// starts again from it), as the kernel would with the image as `/`;
+    /// `None` when a part is missing or not a directory.
+    pub fn lookup(&self, path: &[u8]) -> Result<Option<Arc<Inode>>, Error> {
+        /// Symlinks followed on one path, as the kernel's limit.
+        const MAX_LINKS: usize = 40;
+        let parts = |p: &[u8]| -> Vec<Vec<u8>> { p.split(|&b| b == b'/').filter(|c| !c.is_empty()).map(<[u8]>::to_vec).rev().collect() };
+        let mut dirs = vec![self.sb.root];
+        let mut todo = parts(path);
+        let mut links = 0;
+        let mut last = self.inode(self.sb.root)?;
+        while let Some(name) = todo.pop() {
+            match name.as_slice() {
+                b"." => continue,
+                b".." => {
+                    if dirs.len() > 1 {
+                        dirs.pop();
+                    }
+                    last = self.inode(*dirs.last().expect("the root stays"))?;
+                    continue;
+                }
+                _ => {}
+            }
+            let at = *dirs.last().expect("the root stays");
+            let dir = self.inode(at)?;
+            if !matches!(dir.kind, Kind::Dir { .. }) {
+                return Ok(None);
+            }
+            let list = self.list(at, &dir)?;
+            let Some(c) = list.iter().find(|c| *c.name == *name) else { return Ok(None) };
+            let node = self.inode(c.inode)?;
+            match &node.kind {
+                Kind::Symlink(target) => {
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Err(bad(format!("too many symlinks on {}", String::from_utf8_lossy(path))));
+                    }
+                    if target.first() == Some(&b'/') {
+                        dirs.truncate(1);
+                    }
+                    todo.extend(parts(target));
+                    last = self.inode(*dirs.last().expect("the root stays"))?;
+                }
+                Kind::Dir { .. } => {
+                    dirs.push(c.inode);
+                    last = node;
+                }
+                _ if todo.is_empty() => return Ok(Some(node)),
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(last))
+    }
+
     /// Up to `size` bytes of the file `f` from `offset`, appended to `out`.
     /// Whole blocks the read covers are read or decompressed straight into
     /// `out`; pieces of blocks and fragment tails go through the cache.
@@ -696,7 +773,12 @@ impl Reader {
                     pos += bytes as u64;
                     continue;
                 }
-                if from == 0 && want == full && word != 0 {
+                let cached = if from == 0 && want == full && word != 0 { self.data.lock().map_err(|_| bad("a poisoned lock"))?.get(at) } else { None };
+                if let Some(data) = cached {
+                    // Decompressed already (by `prefetch`, or a piece read earlier).
+                    let piece = data.get(..full).ok_or_else(|| bad(format!("a data block at {at} cut short")))?;
+                    out.extend_from_slice(piece);
+                } else if from == 0 && want == full && word != 0 {
                     // A whole compressed block: decompressed straight into the reply, no cache.
                     let stored = (word & 0x00ff_ffff) as usize;
                     if stored > bs as usize || at.checked_add(stored as u64).is_none_or(|e| e > self.sb.bytes_used) {
@@ -876,6 +958,54 @@ mod tests {
             assert_eq!(read(&r, si, 5, 100), small[5..], "{comp:?}");
             let i = r.inode(si).unwrap();
             assert_eq!((i.size(), i.mode, i.uid, i.nlink, i.xattr), (small.len() as u64, 0o644, 0, 1, NONE32));
+        }
+    }
+
+    #[test]
+    fn prefetched_blocks_read_back_the_same_from_the_cache() {
+        for comp in [BC::Gzip, BC::Zstd] {
+            // Compressible (random bytes are stored raw, which needs no work ahead).
+            let big: Vec<u8> = (0..4096 * 3 + 1000).map(|i| b"compressible text, block by block\n"[i % 34] ^ (i / 4096) as u8).collect();
+            let mut w = FilesystemWriter::default();
+            w.set_block_size(4096);
+            w.set_compressor(FilesystemCompressor::new(comp, None).unwrap());
+            w.push_dir("etc", NodeHeader::new(0o755, 0, 0, 1)).unwrap();
+            w.push_file(IoCursor::new(big.clone()), "etc/big", NodeHeader::new(0o644, 0, 0, 1)).unwrap();
+            let mut img = IoCursor::new(Vec::new());
+            w.write(&mut img).unwrap();
+            let r = open(&img.into_inner()).unwrap();
+            let bi = child(&r, child(&r, r.sb.root, "etc"), "big");
+            let i = r.inode(bi).unwrap();
+            let Kind::File(f) = &i.kind else { panic!("not a file") };
+            assert!(f.blocks.iter().all(|&(_, w)| w & (1 << 24) == 0), "{comp:?}: stored compressed");
+            // A budget of one block: only the first is decompressed ahead.
+            r.prefetch(f, 1).unwrap();
+            let cached = |k: usize| r.data.lock().unwrap().get(f.blocks[k].0).is_some();
+            assert!(cached(0) && !cached(1), "{comp:?}");
+            r.prefetch(f, usize::MAX).unwrap();
+            assert!((0..f.blocks.len()).all(cached), "{comp:?}");
+            // Whole blocks now come from the cache: the same bytes, at any offset.
+            assert_eq!(read(&r, bi, 0, 1 << 20), big, "{comp:?}");
+            for (off, n) in [(0u64, 4096u32), (4096, 8192), (100, 5000), (12288, 2000)] {
+                let want = &big[off as usize..((off + u64::from(n)) as usize).min(big.len())];
+                assert_eq!(read(&r, bi, off, n), want, "{comp:?} big at {off}+{n}");
+            }
+        }
+    }
+
+    #[test]
+    fn paths_resolve_inside_the_image_symlinks_too() {
+        let (img, ..) = image_bytes(BC::Gzip);
+        let r = open(&img).unwrap();
+        let small = r.lookup(b"/etc/small").unwrap().unwrap();
+        // etc/link -> small (relative to etc); `..` past the root stays at it.
+        for p in ["/etc/link", "etc/link", "/../../etc/./link", "/etc/../etc/small"] {
+            assert_eq!(r.lookup(p.as_bytes()).unwrap().as_deref(), Some(&*small), "{p}");
+        }
+        assert!(matches!(r.lookup(b"/etc").unwrap().unwrap().kind, Kind::Dir { .. }));
+        assert!(matches!(r.lookup(b"/").unwrap().unwrap().kind, Kind::Dir { .. }));
+        for p in ["/nope", "/etc/nope", "/etc/small/x", "/null/x", "/etc/link/x"] {
+            assert_eq!(r.lookup(p.as_bytes()).unwrap(), None, "{p}");
         }
     }
 

@@ -151,7 +151,8 @@ fn detect_sqfs() -> Vec<(String, Ret)> {
 }
 
 const MOUNT: &str = "fuse_mount_detached(source=image,subtype=sandboxctl,rootmode=40000,user_id=0,group_id=0)";
-const SERVER: &str = "spawn_server([\"/proc/self/exe\", \"image-serve\", \"6\", \"11\", \"21\"], keep=[6, 11, 21])";
+// The program (argv[0]) goes along: the server decompresses its blocks ahead.
+const SERVER: &str = "spawn_server([\"/proc/self/exe\", \"image-serve\", \"6\", \"11\", \"21\", \"true\"], keep=[6, 11, 21])";
 
 /// The launcher's side up to the server's word: mount, socket, start.
 fn mounted_and_started(server: Ret) -> Vec<(String, Ret)> {
@@ -199,6 +200,19 @@ fn a_closed_dev_fuse_a_failed_start_or_a_refused_image_fails_before_clone_leavin
     let s = Script::new(calls);
     let e = prepare(&s, &sqfs_plan()).unwrap_err();
     assert_eq!((e.code, e.message.as_str()), (Code::FuseUnavailable, "the FUSE server ended before serving the SquashFS image"));
+    s.done();
+    // It could not start a single thread (a pid shortage): E_FUSE_UNAVAILABLE, not the image's fault.
+    let mut calls = mounted_and_started(Ret::Int(77));
+    calls.extend([
+        c("read(20, 4096)", Ret::Bytes(format!("{}no thread can start", super::serve::UNAVAILABLE).into_bytes())),
+        c("close(20)", Ret::Ok),
+        c("close(11)", Ret::Ok),
+        c("close(10)", Ret::Ok),
+        c("close(6)", Ret::Ok),
+    ]);
+    let s = Script::new(calls);
+    let e = prepare(&s, &sqfs_plan()).unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), (Code::FuseUnavailable, "the FUSE server cannot serve /i.sqfs: no thread can start"));
     s.done();
     // It could not read the image: E_IMAGE_INVALID naming the file.
     let mut calls = mounted_and_started(Ret::Int(77));

@@ -130,7 +130,18 @@ export function inspectImage(image: string, options: InspectImageOptions = {}): 
  * it has none. Synchronous: plan resolution uses it when no command is given.
  */
 export function imageDefaults(image: string): ImageInfo['meta'] {
+  return imageRunDefaults(image).meta;
+}
+
+/**
+ * What `run` with an image and no command takes from it: the stored
+ * defaults and, when their `user` names an account, its ids from the
+ * image's own /etc/passwd and /etc/group (`E_IMAGE_USER` when the image
+ * does not list it).
+ */
+export function imageRunDefaults(image: string): Pick<ImageInfo, 'meta' | 'userIds'> {
   const r = spawnSync(resolveInit(), ['image', 'inspect', '--meta-only', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.error) throw new SandboxError('E_INIT_MISSING', `cannot run sandboxctl-init: ${r.error.message}`);
-  return parseImageAnswer(r.stdout, r.status, r.stderr).meta;
+  const info = parseImageAnswer(r.stdout, r.status, r.stderr);
+  return { meta: info.meta, userIds: info.userIds };
 }

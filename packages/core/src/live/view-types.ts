@@ -55,7 +55,8 @@ export type Code =
   | 'E_JOIN'
   | 'E_JOIN_TIMEOUT'
   | 'E_BWRAP_MISSING'
-  | 'E_NS_JOIN';
+  | 'E_NS_JOIN'
+  | 'E_IMAGE_USER';
 /**
  * What an operation gives back.
  *

@@ -15,7 +15,7 @@ import { impliedWrite, resolveImagePreset, RUNNING_VAR, type ImagePresetOptions 
 import { SandboxError } from '../errors';
 import type { EnvPolicy, EnvStep, ImageFormat, Network, OnTaint, Op, Plan, RootSpec, RootWrite } from '../plan-types';
 import { noArgv } from './argv';
-import { imageDefaults } from '../image';
+import { imageRunDefaults } from '../image';
 import { isPlanBuilder, PLAN_VERSION, type PlanBuilder } from './builder';
 import { composePlan, mergeEnv } from './compose';
 import { resolveOpPaths } from './paths';
@@ -274,10 +274,13 @@ export function resolvePlan(sources: PlanSources): ResolvedPlan {
  * leaves the plan as it was: the launcher then reports what is wrong.
  */
 function withImageDefaults(plan: Plan, image: string, cwdIsDefault: boolean): void {
-  let meta: ReturnType<typeof imageDefaults>;
+  let meta: ReturnType<typeof imageRunDefaults>['meta'];
+  let userIds: ReturnType<typeof imageRunDefaults>['userIds'];
   try {
-    meta = imageDefaults(image);
-  } catch {
+    ({ meta, userIds } = imageRunDefaults(image));
+  } catch (e) {
+    // A User the image does not list is the user's to fix: said, not run as the caller.
+    if (e instanceof SandboxError && e.code === 'E_IMAGE_USER') throw e;
     return;
   }
   const argv = [...(meta?.entrypoint ?? []), ...(meta?.cmd ?? [])];
@@ -286,7 +289,9 @@ function withImageDefaults(plan: Plan, image: string, cwdIsDefault: boolean): vo
   if ((plan.cwd === undefined || cwdIsDefault) && meta?.workingDir) plan.cwd = meta.workingDir;
   // The config's User, as the ids the caller is mapped to (ch-run's --uid/--gid: one id each,
   // never a privilege), unless uid or gid was given.
-  const user = imageUser(meta?.user);
+  // A name (`app`, `app:staff`, `1000:staff`) is resolved in the image's own
+  // /etc/passwd and /etc/group by the native side (image/user.rs).
+  const user = userIds ?? imageUser(meta?.user);
   if (user !== undefined && plan.uid === undefined && plan.gid === undefined) {
     plan.uid = user.uid;
     if (user.gid !== undefined) plan.gid = user.gid;
@@ -294,10 +299,9 @@ function withImageDefaults(plan: Plan, image: string, cwdIsDefault: boolean): vo
 }
 
 /**
- * An OCI config's `User` as ids: `UID`, `UID:GID` and `root` (0:0); a
- * name other than root is not resolved (the image's passwd is the image's
- * to say, and may not be readable before the sandbox): `undefined`, and the
- * command runs as the caller, as with no User.
+ * An OCI config's `User` as ids when it names no account: `UID`, `UID:GID`
+ * and `root` (0:0); `undefined` otherwise (a name is resolved in the image's
+ * own files: `imageRunDefaults`).
  */
 export function imageUser(user: string | undefined): { uid: number; gid?: number } | undefined {
   if (user === undefined || user === '') return undefined;
