@@ -10,14 +10,15 @@
 //      (`sandboxctl-init client cp`), against `tar c | tar x` on the host.
 //      Goal: >= 0.8x the host's throughput. Like for like: disk to disk both
 //      ways (into a writable bind of a directory on the same disk, and out
-//      to it), besides into the sandbox's tmpfs; `sync` before each timed
-//      copy so no run pays for the dirty pages of the one before.
+//      to it), besides into the sandbox's tmpfs; and memory to memory (the
+//      host's side in /dev/shm). `sync` before each timed copy so no run
+//      pays for the dirty pages of the one before; `--cp-rounds N` (6).
 //   3. the same tree with the CLI (`sandboxctl cp`, peak RSS of the CLI and
 //      its native client from /usr/bin/time) against the `docker cp`-like
 //      baseline a user has without cp: a tar pipe through `sandboxctl exec`.
 // Prints markdown tables; the figures go to bench/README.md by hand.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,42 +57,71 @@ try {
   console.log(`\n### exec vs a fresh sandbox (${runs} interleaved runs each, ms)\n`);
   console.log(table(['variant', 'median', 'ratio to run()'], variants.map((v, i) => [v.name, median(samples[i]).toFixed(2), ratio(median(samples[i]), base)])));
 
-  // 2. cp in and out vs tar | tar on the host
+  // 2. cp in and out vs tar | tar on the host, twice: with the host's side
+  // on the disk (the disk's own speed swings the most here: each pair of
+  // copies is interleaved and the medians compared), and with it in memory
+  // (/dev/shm, a tmpfs), which leaves only the copying itself to compare.
+  const mkTree = (dir) => {
+    const per = Math.floor((mb * 1024 * 1024) / files);
+    const chunk = Buffer.alloc(per, 7);
+    for (let d = 0; d < Math.ceil(files / 100); d++) {
+      mkdirSync(join(dir, `d${d}`), { recursive: true });
+      for (let f = 0; f < 100 && d * 100 + f < files; f++) writeFileSync(join(dir, `d${d}`, `f${f}`), chunk);
+    }
+  };
   const src = join(work, 'tree');
-  const per = Math.floor((mb * 1024 * 1024) / files);
-  const chunk = Buffer.alloc(per, 7);
-  for (let d = 0; d < Math.ceil(files / 100); d++) {
-    mkdirSync(join(src, `d${d}`), { recursive: true });
-    for (let f = 0; f < 100 && d * 100 + f < files; f++) writeFileSync(join(src, `d${d}`, `f${f}`), chunk);
-  }
+  mkTree(src);
   const sync = () => execFileSync('sync');
   const sh = (cmd) => { sync(); const t = ms(); execFileSync('sh', ['-c', cmd], { stdio: 'ignore' }); return since(t); };
   const cp = (a, b) => { sync(); const t = ms(); const r = spawnSync(INIT, ['client', 'cp', a, b], { env: process.env, encoding: 'utf8' }); if (r.status !== 0) throw new Error(r.stderr); return since(t); };
-  const rounds = args.includes('--quick') ? 1 : 3;
-  const rows = [];
-  const host = [];
-  const cin = [];
-  const cout = [];
-  const cdisk = [];
-  for (let i = 0; i < rounds; i++) {
-    rmSync(join(work, 'h'), { recursive: true, force: true });
-    mkdirSync(join(work, 'h'));
-    host.push(sh(`tar -C ${work} -cf - tree | tar -C ${work}/h -xf -`));
-    await sb.exec(['rm', '-rf', '/tmp/tree']);
-    cin.push(cp(src, 'bench:/tmp/'));
-    rmSync(join(disk, 'tree'), { recursive: true, force: true });
-    cdisk.push(cp(src, 'bench:/tmp/data/'));
-    rmSync(join(work, 'o'), { recursive: true, force: true });
-    mkdirSync(join(work, 'o'));
-    cout.push(cp('bench:/tmp/tree', join(work, 'o')));
+  const rounds = args.includes('--quick') ? 1 : opt('--cp-rounds', 6, 1);
+  const mem = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/sbx-bench-cp-') : undefined;
+  const msrc = mem && join(mem, 'tree');
+  if (msrc) mkTree(msrc);
+  const s = { host: [], cin: [], cdisk: [], cout: [], mhost: [], min: [], mout: [] };
+  const renew = (dir) => { rmSync(dir, { recursive: true, force: true }); mkdirSync(dir); };
+  try {
+    // The disk writers take turns going first: this VM's disk is fastest for
+    // whoever writes first after a pause, so a fixed order would favour one.
+    const diskSteps = [
+      async () => { renew(join(work, 'h')); s.host.push(sh(`tar -C ${work} -cf - tree | tar -C ${work}/h -xf -`)); },
+      async () => { rmSync(join(disk, 'tree'), { recursive: true, force: true }); s.cdisk.push(cp(src, 'bench:/tmp/data/')); },
+      async () => { renew(join(work, 'o')); s.cout.push(cp('bench:/tmp/tree', join(work, 'o'))); },
+    ];
+    for (let i = 0; i < rounds; i++) {
+      await sb.exec(['rm', '-rf', '/tmp/tree']);
+      s.cin.push(cp(src, 'bench:/tmp/'));
+      for (let k = 0; k < diskSteps.length; k++) await diskSteps[(i + k) % diskSteps.length]();
+      if (mem) {
+        renew(join(mem, 'h'));
+        s.mhost.push(sh(`tar -C ${mem} -cf - tree | tar -C ${mem}/h -xf -`));
+        await sb.exec(['rm', '-rf', '/tmp/tree']);
+        s.min.push(cp(msrc, 'bench:/tmp/'));
+        renew(join(mem, 'o'));
+        s.mout.push(cp('bench:/tmp/tree', join(mem, 'o')));
+        rmSync(join(mem, 'h'), { recursive: true, force: true });
+        rmSync(join(mem, 'o'), { recursive: true, force: true });
+      }
+    }
+  } finally {
+    if (mem) rmSync(mem, { recursive: true, force: true });
   }
   const mbps = (t) => (mb / (t / 1000)).toFixed(0);
-  const h = median(host);
-  rows.push(['tar c piped to tar x on the host (disk)', median(host).toFixed(0), mbps(h), '1.00']);
-  rows.push(['cp into the sandbox (its tmpfs)', median(cin).toFixed(0), mbps(median(cin)), ratio(h, median(cin))]);
-  rows.push(['cp into the sandbox (a writable bind on the disk)', median(cdisk).toFixed(0), mbps(median(cdisk)), ratio(h, median(cdisk))]);
-  rows.push(['cp out of the sandbox (its tmpfs to the disk)', median(cout).toFixed(0), mbps(median(cout)), ratio(h, median(cout))]);
-  console.log(`\n### cp of ${files} files, ${mb} MB (median of ${rounds})\n`);
+  const row = (name, xs, base) => [name, median(xs).toFixed(0), mbps(median(xs)), ratio(median(base), median(xs))];
+  const rows = [
+    row('tar c piped to tar x on the host (disk to disk)', s.host, s.host),
+    row('cp into the sandbox (disk to a writable bind on the same disk)', s.cdisk, s.host),
+    row('cp into the sandbox (disk to its tmpfs)', s.cin, s.host),
+    row('cp out of the sandbox (its tmpfs to the disk)', s.cout, s.host),
+  ];
+  if (mem) {
+    rows.push(
+      row('tar c piped to tar x on the host (tmpfs to tmpfs, /dev/shm)', s.mhost, s.mhost),
+      row('cp into the sandbox (host tmpfs to its tmpfs)', s.min, s.mhost),
+      row('cp out of the sandbox (its tmpfs to the host tmpfs)', s.mout, s.mhost),
+    );
+  }
+  console.log(`\n### cp of ${files} files, ${mb} MB (median of ${rounds} interleaved rounds; ratios to the host's tar on the same media)\n`);
   console.log(table(['variant', 'ms', 'MB/s', 'throughput vs host'], rows));
 
   // 3. The CLI's cp (peak RSS: it must stream) against tar through exec.
