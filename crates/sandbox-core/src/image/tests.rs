@@ -194,37 +194,30 @@ fn a_closed_dev_fuse_a_failed_start_or_a_refused_image_fails_before_clone_leavin
     let e = prepare(&s, &sqfs_plan()).unwrap_err();
     assert_eq!((e.code, e.message.as_str()), (Code::FuseUnavailable, "cannot start the FUSE server: error 30500"));
     s.done();
-    // It ended without a word.
-    let mut calls = mounted_and_started(Ret::Int(77));
-    calls.extend([c("read(20, 4096)", Ret::Bytes(vec![])), c("close(20)", Ret::Ok), c("close(11)", Ret::Ok), c("close(10)", Ret::Ok), c("close(6)", Ret::Ok)]);
-    let s = Script::new(calls);
-    let e = prepare(&s, &sqfs_plan()).unwrap_err();
-    assert_eq!((e.code, e.message.as_str()), (Code::FuseUnavailable, "the FUSE server ended before serving the SquashFS image"));
-    s.done();
+    // The server started, then ended with `word` on its status socket (empty: without one).
+    let ended_saying = |word: Vec<u8>| {
+        let mut calls = mounted_and_started(Ret::Int(77));
+        calls.extend([
+            c("read(20, 4096)", Ret::Bytes(word)),
+            c("close(20)", Ret::Ok),
+            c("close(11)", Ret::Ok),
+            c("close(10)", Ret::Ok),
+            c("close(6)", Ret::Ok),
+        ]);
+        let s = Script::new(calls);
+        let e = prepare(&s, &sqfs_plan()).unwrap_err();
+        s.done();
+        (e.code, e.message)
+    };
+    assert_eq!(ended_saying(vec![]), (Code::FuseUnavailable, "the FUSE server ended before serving the SquashFS image".to_string()));
     // It could not start a single thread (a pid shortage): E_FUSE_UNAVAILABLE, not the image's fault.
-    let mut calls = mounted_and_started(Ret::Int(77));
-    calls.extend([
-        c("read(20, 4096)", Ret::Bytes(format!("{}no thread can start", super::serve::UNAVAILABLE).into_bytes())),
-        c("close(20)", Ret::Ok),
-        c("close(11)", Ret::Ok),
-        c("close(10)", Ret::Ok),
-        c("close(6)", Ret::Ok),
-    ]);
-    let s = Script::new(calls);
-    let e = prepare(&s, &sqfs_plan()).unwrap_err();
-    assert_eq!((e.code, e.message.as_str()), (Code::FuseUnavailable, "the FUSE server cannot serve /i.sqfs: no thread can start"));
-    s.done();
+    assert_eq!(
+        ended_saying(format!("{}no thread can start", super::serve::UNAVAILABLE).into_bytes()),
+        (Code::FuseUnavailable, "the FUSE server cannot serve /i.sqfs: no thread can start".to_string())
+    );
     // It could not read the image: E_IMAGE_INVALID naming the file.
-    let mut calls = mounted_and_started(Ret::Int(77));
-    calls.extend([
-        c("read(20, 4096)", Ret::Bytes(b"cannot read the SquashFS image: bad inode table".to_vec())),
-        c("close(20)", Ret::Ok),
-        c("close(11)", Ret::Ok),
-        c("close(10)", Ret::Ok),
-        c("close(6)", Ret::Ok),
-    ]);
-    let s = Script::new(calls);
-    let e = prepare(&s, &sqfs_plan()).unwrap_err();
-    assert_eq!((e.code, e.message.as_str()), (Code::ImageInvalid, "/i.sqfs: cannot read the SquashFS image: bad inode table"));
-    s.done();
+    assert_eq!(
+        ended_saying(b"cannot read the SquashFS image: bad inode table".to_vec()),
+        (Code::ImageInvalid, "/i.sqfs: cannot read the SquashFS image: bad inode table".to_string())
+    );
 }

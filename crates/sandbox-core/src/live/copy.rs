@@ -396,28 +396,22 @@ mod tests {
         fcntl::open(p, OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).unwrap()
     }
 
-    /// A tar with a symlink `a` to `target`, then a file `a/x` through it.
-    fn link_then_file(target: &Path) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        b.append_link(&mut h, "a", target).unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_size(3);
-        h.set_mode(0o644);
-        b.append_data(&mut h, "a/x", &b"pwn"[..]).unwrap();
-        b.into_inner().unwrap()
+    /// A fresh `base` with an empty `dest` to extract into and an empty `victim` directory beside it.
+    fn dest_and_victim(tag: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+        let base = tmp(tag);
+        let (dest, victim) = (base.join("dest"), base.join("victim"));
+        std::fs::create_dir_all(&dest).unwrap();
+        std::fs::create_dir_all(&victim).unwrap();
+        (base, dest, victim)
     }
 
     #[test]
     fn a_file_through_a_symlink_in_the_archive_is_refused_both_ways() {
         for how in [Resolve::Openat2, Resolve::Walk] {
-            let base = tmp(&format!("{how:?}"));
-            let (dest, victim) = (base.join("dest"), base.join("victim"));
-            std::fs::create_dir_all(&dest).unwrap();
-            std::fs::create_dir_all(&victim).unwrap();
-            let e = extract(&link_then_file(&victim)[..], &dirfd(&dest), None, how).unwrap_err();
+            let (base, dest, victim) = dest_and_victim(&format!("{how:?}"));
+            // a symlink `a` to the victim, then a file `a/x` through it
+            let archive = entries(&[("a", Some(victim.to_str().unwrap())), ("a/x", None)]);
+            let e = extract(&archive[..], &dirfd(&dest), None, how).unwrap_err();
             assert_eq!(e.code, Code::CpUnsafe, "{how:?}: {e}");
             assert!(!victim.join("x").exists(), "{how:?}: nothing written through the link");
             std::fs::remove_dir_all(&base).unwrap();
@@ -542,10 +536,7 @@ mod tests {
         // The kept-open parent must not outlive the directory it was: `d/x` is
         // written into d, then d becomes a link to the victim, then `d/y` comes.
         for how in [Resolve::Openat2, Resolve::Walk] {
-            let base = tmp(&format!("swap-{how:?}"));
-            let (dest, victim) = (base.join("dest"), base.join("victim"));
-            std::fs::create_dir_all(&dest).unwrap();
-            std::fs::create_dir_all(&victim).unwrap();
+            let (base, dest, victim) = dest_and_victim(&format!("swap-{how:?}"));
             let v = victim.to_str().unwrap();
             for list in
                 [vec![("e/", None), ("e", Some(v)), ("e/y", None)], vec![("d/", None), ("d/x", None), ("d/z/", None), ("d/z", Some(v)), ("d/z/y", None)]]
