@@ -244,7 +244,7 @@ describe('everything else is refused', () => {
     ]);
   }, 30000);
 
-  test('an onDenial callback that throws (or rejects) neither crashes the run nor loses the result', async () => {
+  test('an onDenial callback that throws (or rejects) neither crashes the run nor loses the result, and its errors are in the result', async () => {
     const ops = new PlanBuilder().roBind('/', '/').proc('/proc').dev('/dev').tmpfs('/tmp').ops;
     const calls: string[] = [];
     const argv = ['/bin/sh', '-c', `for p in a b c; do curl -sS -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:${other.port}/$p; done; echo after`];
@@ -264,6 +264,7 @@ describe('everything else is refused', () => {
     expect(calls).toEqual(['network', 'network', 'network']);
     expect(r.denials).toHaveLength(3);
     expect(r.denials.every((d) => d.kind === 'network' && d.port === other.port)).toBe(true);
+    expect((r.onDenialErrors ?? []).map((e) => (e as Error).message)).toEqual(['a caller bug', 'an async caller bug']);
   }, 30000);
 
   test('without report: true, the result has no denials', async () => {

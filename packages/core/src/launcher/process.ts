@@ -64,7 +64,9 @@ export interface LaunchOptions {
    * filter refused, a limit hit), when the plan asks for a report
    * (`report: true`). The result's `denials` has them all again, in order.
    * A callback that throws (or returns a rejected promise) does not stop the
-   * run or the next calls: the error is dropped.
+   * run or the next calls: the error is kept in the result's
+   * `onDenialErrors` (a rejection that comes after the result was delivered
+   * is dropped).
    */
   onDenial?: (denial: Denial) => void;
 }
@@ -99,6 +101,11 @@ export interface ExitResult {
   quarantine?: string;
   /** The limit of `limits` that ended the program: an OOM kill (`memory`), a refused fork (`pids`), the wall time (`timeout`). */
   limit?: LimitKind;
+  /**
+   * What the `onDenial` callback threw or rejected with, in order, when it
+   * failed: the run goes on, so a failing callback is reported here instead.
+   */
+  onDenialErrors?: unknown[];
 }
 
 /** A promise and its two ends. */
@@ -149,6 +156,7 @@ export class SandboxProcess {
   #taint: TaintFinding[] = [];
   #limit: LimitKind | undefined;
   #denials: Denial[] = [];
+  #onDenialErrors: unknown[] = [];
   #quarantine: string | undefined;
   #programStarted = false;
   #setupError: SandboxError | undefined;
@@ -156,6 +164,8 @@ export class SandboxProcess {
   #timedOut = false;
   #aborted = false;
   #settled = false;
+  /** The result went to the caller: later callback failures have nowhere to go. */
+  #delivered = false;
   #killTimer: NodeJS.Timeout | undefined;
   #timeoutTimer: NodeJS.Timeout | undefined;
 
@@ -333,15 +343,19 @@ export class SandboxProcess {
   // The caller's callback runs inside the report channel's data handler: a
   // throw there (or an async callback's rejection) would be an uncaught
   // exception that ends the caller's process and loses the run's result. The
-  // denial is already in `denials`; the callback's failure is dropped.
+  // denial is already in `denials`; the callback's failure goes into the
+  // result's `onDenialErrors` while the result is still to come.
   #callOnDenial(denial: Denial): void {
     const onDenial = this.#options.onDenial;
     if (!onDenial) return;
+    const failed = (error: unknown): void => {
+      if (!this.#delivered) this.#onDenialErrors.push(error);
+    };
     try {
       const returned: unknown = onDenial(denial);
-      if (returned instanceof Promise) returned.catch(() => undefined);
-    } catch {
-      // Carry on: see above.
+      if (returned instanceof Promise) returned.catch(failed);
+    } catch (error) {
+      failed(error);
     }
   }
 
@@ -447,6 +461,8 @@ export class SandboxProcess {
     if (this.#limit !== undefined) result.limit = this.#limit;
     if (this.#quarantine !== undefined) result.quarantine = this.#quarantine;
     if (this.#sandboxPid !== undefined) result.sandboxPid = this.#sandboxPid;
+    if (this.#onDenialErrors.length > 0) result.onDenialErrors = this.#onDenialErrors;
+    this.#delivered = true;
     this.#exited.resolve(result);
   }
 }
