@@ -161,11 +161,6 @@ pub fn check(o: &Opts, uid: u32) -> Result<(), String> {
     if o.as_pid_1 && !o.lock_files.is_empty() {
         return Err("Specifying --as-pid-1 and --lock-file is not permitted".into());
     }
-    // bubblewrap switches to --uid/--gid inside a joined user namespace;
-    // ours takes the ids that namespace's maps give.
-    if o.userns_fd.is_some() && (o.uid.is_some() || o.gid.is_some()) {
-        return Err("Specifying --uid or --gid with --userns is not supported by sandboxctl-bwrap".into());
-    }
     // bubblewrap nests a new pid namespace in the joined one (one more
     // fork between its setns and unshare); ours joins it as it is.
     if o.pidns_fd.is_some() && o.unshare_pid {
@@ -241,14 +236,6 @@ mod tests {
             ),
             (
                 opts(|o| {
-                    o.userns_fd = Some(3);
-                    o.uid = Some(0)
-                }),
-                1000,
-                "Specifying --uid or --gid with --userns is not supported by sandboxctl-bwrap",
-            ),
-            (
-                opts(|o| {
                     o.pidns_fd = Some(3);
                     o.unshare_pid = true
                 }),
@@ -274,6 +261,20 @@ mod tests {
             ),
             Ok(())
         );
+        // --uid/--gid with --userns: ids of the joined namespace, switched to by pid 1.
+        for uid in [0, 1000] {
+            assert_eq!(
+                check(
+                    &opts(|o| {
+                        o.userns_fd = Some(3);
+                        o.uid = Some(0);
+                        o.gid = Some(5)
+                    }),
+                    uid
+                ),
+                Ok(())
+            );
+        }
     }
 
     #[test]

@@ -91,6 +91,12 @@ fn message(e: &sandbox_core::report::ErrorReport, argv0: &str) -> String {
             _ => e.message.clone(),
         };
     }
+    // `cannot switch to uid 5 in the joined user namespace: invalid argument`
+    if let Some(rest) = e.message.strip_prefix("cannot switch to ").filter(|r| r.contains(" in the joined user namespace: ")) {
+        let (which, _) = rest.split_once(" in the joined").unwrap_or((rest, ""));
+        let why = capitalized(e.message.rsplit(": ").next().unwrap_or(""));
+        return format!("unable to switch to {which}: {why}");
+    }
     if e.code == Code::Exec {
         let why = capitalized(e.message.rsplit(": ").next().unwrap_or(&e.message));
         return format!("execvp {argv0}: {why}");
@@ -346,5 +352,12 @@ mod tests {
         assert_eq!(said("user", libc::EBADF), "Joining specified user namespace failed: Bad file descriptor");
         assert_eq!(said("pid", libc::EINVAL), "Setting pidns failed: Invalid argument");
         assert_eq!(said("user2", libc::EPERM), "Setting userns2 failed: Operation not permitted");
+        // --uid/--gid with --userns: an id the joined namespace does not map.
+        let switch = |what: &str| {
+            let e = sandbox_core::error::SetupError::sys(Code::Setup, format_args!("switch to {what} in the joined user namespace"), Errno(libc::EINVAL));
+            message(&ErrorReport::from(&Error::from(e)), "true")
+        };
+        assert_eq!(switch("uid 5"), "unable to switch to uid 5: Invalid argument");
+        assert_eq!(switch("gid 7"), "unable to switch to gid 7: Invalid argument");
     }
 }

@@ -154,7 +154,8 @@ pub struct Plan {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct JoinNs {
     /// A user namespace fd: no user namespace of the sandbox's own and no id
-    /// maps written (the namespace has its own).
+    /// maps written (the namespace has its own). `uid`/`gid`, when given, are
+    /// ids of its maps that pid 1 switches to before it builds the root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<i32>,
     /// A user namespace fd pid 1 switches to after building the root, before

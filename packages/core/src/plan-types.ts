@@ -446,7 +446,8 @@ export interface JoinNs {
   pid?: number | null;
   /**
    * A user namespace fd: no user namespace of the sandbox's own and no id
-   * maps written (the namespace has its own).
+   * maps written (the namespace has its own). `uid`/`gid`, when given, are
+   * ids of its maps that pid 1 switches to before it builds the root.
    */
   user?: number | null;
   /**

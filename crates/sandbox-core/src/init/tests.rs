@@ -1129,3 +1129,81 @@ fn join_init_user2_failure_is_e_ns_join_before_the_privileges_drop() {
     assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), EXIT_SETUP);
     assert_eq!(s.logs(), ["E_SETUP: this process must run as pid 1"]);
 }
+
+/// join_init_calls with plan.uid/gid (bubblewrap's --uid/--gid with
+/// --userns): no getuid/getgid (the plan names the ids), and the switch
+/// before the root is built, capabilities kept across it.
+fn join_switch_calls() -> Vec<(String, Ret)> {
+    let mut v = join_init_calls();
+    v.retain(|(call, _)| call != "getuid()" && call != "getgid()");
+    let at = v.iter().position(|(call, _)| call == "umask(0)").unwrap();
+    v.splice(
+        at..at,
+        [
+            c("read_file(\"/proc/sys/kernel/cap_last_cap\")", Ret::Bytes(b"40\n".to_vec())),
+            c("prctl(SetKeepCaps(true))", Ret::Ok),
+            c("setresgid(5)", Ret::Ok),
+            c("setresuid(0)", Ret::Ok),
+            c("prctl(SetKeepCaps(false))", Ret::Ok),
+            c("capset_sets(0x1ffffffffff, 0x1ffffffffff, 0x0)", Ret::Ok),
+            c("prctl(SetDumpable(false))", Ret::Ok),
+        ],
+    );
+    v
+}
+
+#[test]
+fn join_init_switches_to_the_plans_ids_in_the_joined_namespace_before_the_drop() {
+    let mut p = join_plan();
+    (p.uid, p.gid) = (Some(0), Some(5));
+    let mut calls = join_switch_calls();
+    calls.extend([c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))), c("monotonic_ms()", Ret::Int(1000)), c("reap()", Ret::Err(libc::ECHILD))]);
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 0);
+    s.done();
+}
+
+#[test]
+fn join_init_switch_failures_are_fatal_and_nothing_runs() {
+    let mut p = join_plan();
+    (p.uid, p.gid) = (Some(0), Some(5));
+    let calls = join_switch_calls();
+    let first = calls.iter().position(|(call, _)| call == "prctl(SetKeepCaps(true))").unwrap();
+    let first = first - 1;
+    let want = [
+        "E_SETUP: cannot parse /proc/sys/kernel/cap_last_cap",
+        "E_SETUP: cannot keep capabilities: operation not permitted",
+        "E_SETUP: cannot switch to gid 5 in the joined user namespace: invalid argument",
+        "E_SETUP: cannot switch to uid 0 in the joined user namespace: invalid argument",
+        "E_SETUP: cannot clear keep-caps: operation not permitted",
+        "E_SETUP: cannot make the permitted capabilities effective again: operation not permitted",
+        "E_SETUP: cannot clear dumpable: operation not permitted",
+    ];
+    for (i, want) in want.iter().enumerate() {
+        let mut script = calls[..first + i].to_vec();
+        let (call, _) = calls[first + i].clone();
+        let ret = match call.as_str() {
+            c if c.starts_with("read_file") => Ret::Bytes(b"many".to_vec()),
+            c if c.starts_with("setres") => Ret::Err(libc::EINVAL),
+            _ => Ret::Err(libc::EPERM),
+        };
+        script.push((call, ret));
+        let s = Script::new(script);
+        assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), EXIT_SETUP);
+        s.done();
+        assert_eq!(s.logs(), [*want]);
+    }
+    // Only the uid: no gid switch.
+    let mut p = join_plan();
+    p.uid = Some(0);
+    let mut calls = join_switch_calls();
+    let at = calls.iter().position(|(call, _)| call == "setresgid(5)").unwrap();
+    calls.remove(at);
+    // gid comes from the namespace then, before the switch.
+    let at = calls.iter().position(|(call, _)| call.contains("cap_last_cap")).unwrap();
+    calls.insert(at, c("getgid()", Ret::Int(1001)));
+    calls.extend([c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))), c("monotonic_ms()", Ret::Int(1000)), c("reap()", Ret::Err(libc::ECHILD))]);
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 0);
+    s.done();
+}
