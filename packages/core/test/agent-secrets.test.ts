@@ -409,13 +409,17 @@ describe('host sockets and the resolver', () => {
     expect(targets(r.ops)).not.toContain('/xdg/bus');
   });
 
-  it('masks the sockets a scan finds outside the private places (none in /tmp), those of the current directory after binding it', () => {
+  it('masks the sockets a scan finds outside the private places (none in /tmp, none in a copy-on-write cache), those of the current directory after binding it', () => {
     const r = agent(
       {
         '/srv/app/app.sock': 'socket',
         '/var/lib/mysql/mysql.sock': 'socket',
         '/opt/tool/run/agent.sock': 'socket',
+        // A cache is an overlay: its socket is overlayfs's inode, with no
+        // listener behind it (the escape suite's route 6 connects to one).
         '/home/u/.cache/pip/x.sock': 'socket',
+        // A toolchain is bound read-only: its socket would be the host's.
+        '/home/u/.cargo/bin/tool.sock': 'socket',
         '/sockdir/tmux-1000/default': 'socket',
         '/tmp/tmux-1000/default': 'socket',
         '/w/p/dev.sock': 'socket',
@@ -424,7 +428,8 @@ describe('host sockets and the resolver', () => {
       { env: { TMUX_TMPDIR: '/sockdir' } },
     );
     const masks = r.ops.filter((op) => op.kind === 'bind' && op.source === '/dev/null').map((op) => ('target' in op ? op.target : ''));
-    expect(masks).toEqual(['/home/u/.cache/pip/x.sock', '/opt/tool/run/agent.sock', '/sockdir/tmux-1000/default', '/srv/app/app.sock', '/var/lib/mysql/mysql.sock', '/w/p/dev.sock']);
+    expect(masks).toEqual(['/home/u/.cargo/bin/tool.sock', '/opt/tool/run/agent.sock', '/sockdir/tmux-1000/default', '/srv/app/app.sock', '/var/lib/mysql/mysql.sock', '/w/p/dev.sock']);
+    expect(r.ops).toContainEqual({ kind: 'overlay', target: '/home/u/.cache/pip', lowers: ['/home/u/.cache/pip'], mode: 'tmp' });
     const cwd = targets(r.ops).indexOf('/w/p');
     expect(targets(r.ops).indexOf('/srv/app/app.sock')).toBeLessThan(cwd);
     expect(targets(r.ops).indexOf('/w/p/dev.sock')).toBeGreaterThan(cwd);

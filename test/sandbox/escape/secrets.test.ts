@@ -288,11 +288,17 @@ describe('route 6: host services through pathname sockets', () => {
     }
   });
 
-  it('explain names each masked socket and the private /run', async () => {
-    const sock = join(HOME, `.cache/pip/${TAG}-explain.sock`);
+  it('explain names each masked socket and the private /run; a cache is copy-on-write and its sockets need no mask', async () => {
+    const dir = project();
+    const sock = join(dir, `tmp/sockets/${TAG}-explain.sock`);
+    const cached = join(HOME, `.cache/pip/${TAG}-explain.sock`);
     await listen(sock);
-    const r = await cli(['explain', '--preset', 'agent'], { cwd: project() });
-    expect(r.stdout).toMatch(new RegExp(`${sock.replace(/[.]/g, '\\.')} +a host socket: connecting to it fails`));
+    await listen(cached);
+    const r = await cli(['explain', '--preset', 'agent'], { cwd: dir });
+    const esc = (p: string): string => p.replace(/[.]/g, '\\.');
+    expect(r.stdout).toMatch(new RegExp(`${esc(sock)} +a host socket: connecting to it fails`));
+    expect(r.stdout).toMatch(new RegExp(`${esc(join(HOME, '.cache/pip'))} +cache, copy-on-write`));
+    expect(r.stdout).not.toContain(cached);
     expect(r.stdout).toMatch(/\n {2}\/run +host services/);
   });
 });

@@ -79,7 +79,7 @@ function stepText(step: PresetStep): string {
   if ('rootSecrets' in step) return 'root callers only: what the world may not read under /etc (/etc/shadow, /etc/gshadow, ssh host keys, sudoers…), /var/lib, /var/spool, /var/mail, /var/log and /var/backups hidden (a bounded walk)';
   if ('resolver' in step) return 'without a network: an empty `/etc/resolv.conf` (where it leads, when it is a symlink), so name lookups fail at once';
   if ('sockets' in step) {
-    if (step.sockets === 'host') return 'host sockets found by a bounded scan of the home paths shown, `$TMUX_TMPDIR`, /var, /srv, /opt, /mnt and /media masked with /dev/null; each `--allow-socket` path bound read-only';
+    if (step.sockets === 'host') return 'host sockets found by a bounded scan of the home paths bound read-only, `$TMUX_TMPDIR`, /var, /srv, /opt, /mnt and /media masked with /dev/null (copy-on-write caches need none: overlayfs refuses connections there); each `--allow-socket` path bound read-only';
     if (step.sockets === 'cwd') return 'host sockets found by a bounded scan of the current directory (a host dev server\'s socket in the project) masked with /dev/null, after it is bound';
     return 'each `--allow-socket` path bound read-only (no other host socket is visible)';
   }

@@ -10,13 +10,14 @@
  *   empty private one; with the host's network, what DNS needs under /run
  *   (the directory `/etc/resolv.conf` points into, systemd-resolved's) is
  *   bound back read-only;
- * - a bounded scan of the other usual places (the home paths shown,
- *   `$TMUX_TMPDIR`, /var (/var/tmp too when it holds the current directory),
- *   /srv, /opt, /mnt, /media) finds the sockets there, and each is masked
- *   with /dev/null (connect then fails); so does one of the current
- *   directory, whose masks come after it is bound (a host dev server's
- *   socket in the project). Sockets in a copy-on-write cache are refused by
- *   overlayfs anyway (its inode is not the listener's); they are masked too;
+ * - a bounded scan of the other usual places (the home paths bound
+ *   read-only: toolchains and `allowHome`, `$TMUX_TMPDIR`, /var (/var/tmp too
+ *   when it holds the current directory), /srv, /opt, /mnt, /media) finds
+ *   the sockets there, and each is masked with /dev/null (connect then
+ *   fails); so does one of the current directory, whose masks come after it
+ *   is bound (a host dev server's socket in the project). Copy-on-write
+ *   caches are not scanned: a socket seen through overlayfs is its inode,
+ *   not the listener's, and connect() finds no listener (ECONNREFUSED);
  * - `allowSocket` paths are bound back read-only and never masked;
  * - without a network, /etc/resolv.conf is an empty file: resolvers fail at
  *   once instead of retrying a nameserver they cannot reach.
@@ -41,7 +42,7 @@ export interface ReachContext {
   network: boolean;
   /** Socket paths the caller allows (absolute). */
   allowSocket: readonly string[];
-  /** Extra places to scan (the home paths shown, `$TMUX_TMPDIR`). */
+  /** Extra places to scan (the home paths bound read-only, `$TMUX_TMPDIR`). */
   scan: readonly string[];
   /** Directories already hidden behind an empty tmpfs: nothing there to mask. */
   hidden?: readonly string[];
@@ -160,11 +161,15 @@ export function resolveSockets(ctx: ReachContext, add: Add, skipped: string[], m
   const found: string[] = [];
   let truncated = false;
   const seen = new Set<string>();
+  // A root is walked only when it is outside every private place (and, for
+  // the host, outside the current directory), so an entry below it is inside
+  // one only when it is that place itself: a set lookup per entry.
+  const skip = new Set(mode === 'host' ? [...privates, cwd] : privates);
   const walk = (root: string, depth: number): void => {
     let budget = SCAN_BUDGET;
     const queue: Array<[string, number]> = [[root, 0]];
-    while (queue.length > 0) {
-      const [dir, level] = queue.shift()!;
+    for (let next = 0; next < queue.length; next += 1) {
+      const [dir, level] = queue[next]!;
       if (seen.has(dir)) continue;
       seen.add(dir);
       for (const entry of host.entries(dir) ?? []) {
@@ -174,7 +179,7 @@ export function resolveSockets(ctx: ReachContext, add: Add, skipped: string[], m
           return;
         }
         const path = dir === '/' ? `/${entry.name}` : `${dir}/${entry.name}`;
-        if (privates.some((p) => isWithin(path, p)) || (mode === 'host' && isWithin(path, cwd))) continue;
+        if (skip.has(path)) continue;
         if (mode === 'cwd' && entry.type === 'dir' && CWD_SKIP.has(entry.name)) continue;
         if (mode === 'host' && entry.type === 'dir' && SCAN_SKIP.has(path)) continue;
         if (entry.type === 'socket') found.push(path);
@@ -190,6 +195,8 @@ export function resolveSockets(ctx: ReachContext, add: Add, skipped: string[], m
         : [];
   for (const [root, depth] of roots) {
     if (privates.some((p) => isWithin(root, p)) || host.readlink(root) !== undefined || host.kind(root) !== 'dir') continue;
+    // A place that holds the current directory is walked around it (above: the set).
+    if (mode === 'host' && isWithin(root, cwd)) continue;
     walk(root, depth);
   }
   if (truncated) skipped.push(`the socket scan stopped after ${SCAN_BUDGET} entries in a place; sockets deeper there are not masked`);
