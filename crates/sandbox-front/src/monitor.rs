@@ -2,8 +2,8 @@
 //! (packages/core/src/launcher/process.ts, packages/cli/src/commands/run.ts),
 //! with the same processes: this process stays as Node would (it forwards
 //! SIGINT, SIGTERM, SIGHUP and SIGQUIT, and SIGWINCH with a terminal, and
-//! reads the report lines), and a forked child, in a session of its own
-//! unless `--keep-session` (Node's `detached`), is the launcher:
+//! reads the report lines), and a forked child, out of the terminal's
+//! foreground group unless `--keep-session` (Node's `detached`), is the launcher:
 //! `sandbox_core::launch::entry::launch_plan`, the code `sandboxctl-init
 //! --plan-fd` runs, with the plan and the report socket in hand. So the
 //! launcher's parent is this process, as it is Node for the Node CLI
@@ -77,7 +77,7 @@ pub fn run(json: &str, origins: &[String], new_session: bool, tty: bool) -> i32 
         // The launcher, as Node spawns `sandboxctl-init`: every signal at its
         // default (libuv's child does so; an ignored SIGINT of a background
         // job is not inherited), SIGPIPE ignored as a Rust program starts,
-        // no signal blocked, a session of its own.
+        // no signal blocked.
         for s in 1..libc::SIGRTMAX() {
             if s != libc::SIGKILL && s != libc::SIGSTOP {
                 // SAFETY: SIG_DFL for a valid signal number.
@@ -90,9 +90,19 @@ pub fn run(json: &str, origins: &[String], new_session: bool, tty: bool) -> i32 
         // SAFETY: an empty mask, as libuv's child sets before exec.
         unsafe { libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) };
         let _ = sys.close(mine);
-        if new_session {
+        // Out of the terminal's foreground group, so a ^C reaches the
+        // program once, through this process (Node's `detached`). A session
+        // of its own only with the pseudo-terminal, whose relay reads the
+        // terminal (a background group would be stopped): a new session is
+        // a new scheduler autogroup, which cost 15-20 ms of a run on a busy
+        // machine (bench/README.md), and without a relay the launcher never
+        // touches the terminal (the program gets a session from pid 1).
+        if new_session && tty {
             // SAFETY: setsid has no memory effects; the child leads no group.
             unsafe { libc::setsid() };
+        } else if new_session {
+            // SAFETY: as above; a group of its own in this session.
+            unsafe { libc::setpgid(0, 0) };
         }
         sandbox_core::launch::entry::launch_plan(json.as_bytes(), Some(theirs));
     }

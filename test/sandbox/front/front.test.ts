@@ -354,6 +354,14 @@ describe('real runs through the bin', () => {
     expect(mine.output).toBe(theirs.output);
     expect(onPty([BIN, 'run', ...FULL, '--no-tty', '--', '/bin/sh', '-c', 'tty'], {}).output).toMatch(/^\/dev\/pts\/\d+\r\n$|not a tty/);
   });
+
+  test('a ^C typed on the terminal reaches the program once, with and without a pseudo-terminal', () => {
+    const script = 'trap "echo got-INT; exit 5" INT; echo ready; while :; do sleep 0.05; done';
+    for (const extra of [[], ['--no-tty']]) {
+      const mine = onPty([BIN, 'run', ...FULL, ...extra, '--', '/bin/sh', '-c', script], {}, { after: 'ready', text: '\u0003' });
+      expect([extra, mine.node, mine.status, mine.output.match(/got-INT/g)?.length]).toEqual([extra, false, 5, 1]);
+    }
+  });
 });
 
 describe('the bin script', () => {
@@ -401,7 +409,7 @@ describe('the bin script', () => {
 });
 
 /** Runs argv on a new terminal (33x99) and returns what it showed. */
-function onPty(argv: string[], env: Record<string, string>): { output: string; status: number | null; node: boolean } {
+function onPty(argv: string[], env: Record<string, string>, send?: { after: string; text: string }): { output: string; status: number | null; node: boolean } {
   const driver = String.raw`
 import fcntl, json, os, pty, select, struct, sys, termios
 spec = json.loads(sys.argv[1])
@@ -411,7 +419,11 @@ if pid == 0:
     os.execvpe(spec['argv'][0], spec['argv'], spec['env'])
 fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 99, 0, 0))
 out = bytearray()
+send = spec.get('send')
 while True:
+    if send and send['after'].encode() in out:
+        os.write(fd, send['text'].encode())
+        send = None
     r, _, _ = select.select([fd], [], [], 20)
     if not r:
         break
@@ -425,7 +437,7 @@ while True:
 _, st = os.waitpid(pid, 0)
 sys.stdout.write(json.dumps({'output': out.decode('utf-8', 'replace'), 'status': os.waitstatus_to_exitcode(st)}))
 `;
-  const r = spawnSync('python3', ['-c', driver, JSON.stringify({ argv, cwd: work, env: { ...ENV, ...env } })], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('python3', ['-c', driver, JSON.stringify({ argv, cwd: work, env: { ...ENV, ...env }, send })], { encoding: 'utf8', timeout: 60_000 });
   const res = JSON.parse(r.stdout) as { output: string; status: number | null };
   const node = res.output.includes('NODE-STARTED\r\n');
   return { output: res.output.replace('NODE-STARTED\r\n', ''), status: res.status, node };
