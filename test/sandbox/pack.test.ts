@@ -158,6 +158,11 @@ test(
     const front = join(project, 'node_modules', '@sandboxctl', `native-${PLATFORM}`, 'sandboxctl-front');
     expect(statSync(front).mode & 0o777).toBe(0o755);
     expect(isStaticElf(front)).toBe(true);
+    // Node never starts for it: a --require in NODE_OPTIONS would speak on stderr.
+    const speak = join(base, 'speak.js');
+    writeFileSync(speak, "process.stderr.write('NODE\\n');\n");
+    const native = spawnSync(join(project, 'node_modules', '.bin', 'sandboxctl'), ['run', '--ro-bind', '/', '/', '--proc', '/proc', '--', '/bin/sh', '-c', 'echo pid=$$'], { cwd: project, env: { ...env, NODE_OPTIONS: `--require ${speak}` }, encoding: 'utf8' });
+    expect([native.status, native.stdout, native.stderr]).toEqual([0, 'pid=2\n', '']);
     expect(sh(join(project, 'node_modules', '.bin', 'sandboxctl'), ['--version'], project).stdout).toBe('0.1.0\n');
     const bin = join(project, 'node_modules', 'sandboxctl', 'bin', 'sandboxctl.js');
     expect(sh(process.execPath, [bin, '--help'], project).stdout).toMatch(/^sandboxctl - 0\.1\.0\n/);
