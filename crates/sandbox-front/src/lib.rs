@@ -9,7 +9,8 @@
 //! - `run` with only the flags [`run`] reproduces, no sandboxctl.json found
 //!   (packages/core/src/config: the current directory and its parents) and
 //!   no `SANDBOXCTL_INIT` (Node would run that launcher): the plan is built
-//!   here and run by [`monitor`] through the core's launcher.
+//!   here and run by [`monitor`] through the core's launcher, when the CLI
+//!   package is of this front's version.
 //!
 //! Everything else is one exec of `node CLI_JS ARGS...`, the same argv,
 //! environment and fds. Invariant: what the front-end does itself is what
@@ -269,6 +270,12 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             None => exec_node(&cli_js, args),
         },
         Action::Run(mut plan) => {
+            // This front builds plans as the CLI of its own version does: a
+            // CLI package of another version (mixed installs) decides itself.
+            let ours = format!("{}\n", sandbox_core::VERSION);
+            if front_file(&cli_js, "version.txt").as_deref() != Some(ours.as_bytes()) {
+                return exec_node(&cli_js, args);
+            }
             if plan.tty() == Some(true) && !(isatty(0) && isatty(1)) {
                 // Node's own E_SETUP (terminal.ts assertTerminals) names the stdio entries.
                 return exec_node(&cli_js, args);

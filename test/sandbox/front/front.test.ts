@@ -390,6 +390,9 @@ describe('the bin script', () => {
     // Through a relative $0 from inside the project.
     const rel = ran(spawnSync('node_modules/.bin/sandboxctl', ['-v'], { cwd: proj, env: ENV, encoding: 'utf8' }));
     expect(rel).toEqual({ status: 0, stdout: '0.1.0\n', stderr: '', node: false });
+    // A CLI package of another version than the front's (a mixed install): run is Node's.
+    writeFileSync(join(pkg, 'dist/front/version.txt'), '0.0.9\n');
+    expect(ran(spawnSync(dotBin, ['run', ...FULL, '--', 'true'], { cwd: proj, env: ENV, encoding: 'utf8' }))).toMatchObject({ status: 0, node: true });
     // Fall-through argv is unchanged.
     const plan = ran(spawnSync(dotBin, ['plan', '--json', '--setenv', 'A', 'x y', '--', 'a b', ''], { cwd: proj, env: ENV, encoding: 'utf8' }));
     expect(plan.node).toBe(true);
