@@ -278,7 +278,7 @@ describe('real runs through the bin', () => {
   const run = (script: string, extra: string[] = [], opts: SpawnSyncOptions = {}): Out => bin(['run', ...FULL, '--tmpfs', '/tmp', ...extra, '--', '/bin/sh', '-c', script], opts);
 
   test('mounts, namespaces and the filter, from inside', () => {
-    const r = run('touch /etc/x 2>/dev/null && echo WROTE; touch /tmp/y && echo TMP; for n in user pid mnt net ipc uts cgroup; do readlink /proc/self/ns/$n; done; grep " /proc " /proc/self/mountinfo | grep -c " - proc "; grep Seccomp: /proc/self/status; grep NoNewPrivs /proc/self/status; echo pid $$');
+    const r = run('touch /etc/x 2>/dev/null && echo WROTE; touch /tmp/y && echo TMP; for n in user pid mnt net ipc uts cgroup; do readlink /proc/self/ns/$n; done; grep " /proc " /proc/self/mountinfo | grep -c " - proc "; grep Seccomp: /proc/self/status; grep NoNewPrivs /proc/self/status; grep CapEff /proc/self/status; echo pid $$');
     expect(r.node).toBe(false);
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
@@ -286,9 +286,9 @@ describe('real runs through the bin', () => {
     const host = ['user', 'pid', 'mnt', 'net', 'ipc', 'uts', 'cgroup'].map((n) => spawnSync('readlink', [`/proc/self/ns/${n}`], { encoding: 'utf8' }).stdout.trim());
     lines.slice(1, 8).forEach((ns, i) => expect(ns).not.toBe(host[i]));
     expect(Number(lines[8])).toBeGreaterThan(0);
-    expect(lines.slice(9)).toEqual(['Seccomp:\t2', 'NoNewPrivs:\t1', 'pid 2']);
+    expect(lines.slice(9)).toEqual(['Seccomp:\t2', 'NoNewPrivs:\t1', 'CapEff:\t0000000000000000', 'pid 2']);
     // Node's path gives the same view.
-    const theirs = node(['run', ...FULL, '--tmpfs', '/tmp', '--', '/bin/sh', '-c', 'grep " /proc " /proc/self/mountinfo | grep -c " - proc "; grep Seccomp: /proc/self/status; grep NoNewPrivs /proc/self/status; echo pid $$']);
+    const theirs = node(['run', ...FULL, '--tmpfs', '/tmp', '--', '/bin/sh', '-c', 'grep " /proc " /proc/self/mountinfo | grep -c " - proc "; grep Seccomp: /proc/self/status; grep NoNewPrivs /proc/self/status; grep CapEff /proc/self/status; echo pid $$']);
     expect(theirs.stdout.trim().split('\n')).toEqual(lines.slice(8));
   });
 
