@@ -355,6 +355,16 @@ describe('real runs through the bin', () => {
     expect(onPty([BIN, 'run', ...FULL, '--no-tty', '--', '/bin/sh', '-c', 'tty'], {}).output).toMatch(/^\/dev\/pts\/\d+\r\n$|not a tty/);
   });
 
+  test('an error with a hint, on a terminal: --tty without a private /dev', () => {
+    const args = ['run', '--ro-bind', '/', '/', '--tty', '--', 'true'];
+    const mine = onPty([BIN, ...args], {});
+    const theirs = onPty([process.execPath, CLI, ...args], {});
+    expect([mine.node, theirs.node]).toEqual([false, true]);
+    expect(mine.status).toBe(125);
+    expect(mine.output).toMatch(/^sandboxctl: E_SETUP: .*\r\nsandboxctl: hint: /);
+    expect(mine).toEqual({ ...theirs, node: false });
+  });
+
   test('a ^C typed on the terminal reaches the program once, with and without a pseudo-terminal', () => {
     const script = 'trap "echo got-INT; exit 5" INT; echo ready; while :; do sleep 0.05; done';
     for (const extra of [[], ['--no-tty']]) {
