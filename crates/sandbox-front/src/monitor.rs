@@ -153,38 +153,78 @@ pub fn run(json: &str, origins: &[String], new_session: bool, tty: bool) -> i32 
         }
     }
     let (code, signal) = if libc::WIFEXITED(status) { (Some(libc::WEXITSTATUS(status)), None) } else { (None, Some(libc::WTERMSIG(status))) };
+    let (text, status) = outcome(error, started, SIGNALLED.load(Ordering::SeqCst), code, signal, origins);
+    crate::write_all(2, text.as_bytes());
+    status
+}
+
+/// What the Node CLI prints on stderr and exits with once the launcher has
+/// exited (`code`, or killed by `signal`): process.ts `#finish`, run.ts
+/// `explain` (an op's error names the flag it came from) and `exitStatus`,
+/// report.ts `describeFailure` (125, or the launcher's 126/127 for E_EXEC).
+/// `signalled`: a signal was passed on to the launcher.
+pub fn outcome(error: Option<ErrorReport>, started: bool, signalled: bool, code: Option<i32>, signal: Option<i32>, origins: &[String]) -> (String, i32) {
     if let Some(e) = error {
-        // process.ts withExitStatus, run.ts explain, report.ts describeFailure.
-        let origin = e.op_index.and_then(|i| origins.get(i));
-        let message = match origin {
+        let message = match e.op_index.and_then(|i| origins.get(i)) {
             Some(o) => format!("{} (from {o})", e.message),
             None => e.message,
         };
         let exec = e.code.as_str() == "E_EXEC" && matches!(code, Some(126 | 127));
-        print_failure(e.code.as_str(), &message, e.hint.as_deref());
-        return if exec { code.unwrap_or(TOOL_FAILURE) } else { TOOL_FAILURE };
+        return (failure(e.code.as_str(), &message, e.hint.as_deref()), if exec { code.unwrap_or(TOOL_FAILURE) } else { TOOL_FAILURE });
     }
-    let stopped = SIGNALLED.load(Ordering::SeqCst) || signal.is_some();
-    if !started && !stopped {
+    if !started && !signalled && signal.is_none() {
         let code = code.map_or("null".to_string(), |c| c.to_string());
-        return fail("E_SETUP", &format!("sandboxctl-init exited with status {code} before starting the program"), None);
+        return (failure("E_SETUP", &format!("sandboxctl-init exited with status {code} before starting the program"), None), TOOL_FAILURE);
     }
-    match (code, signal) {
+    let status = match (code, signal) {
         (Some(c), _) => c,
-        (None, Some(s)) => 128 + s,
-        (None, None) => 128,
-    }
+        (None, s) => 128 + s.unwrap_or(0),
+    };
+    (String::new(), status)
 }
 
-fn print_failure(code: &str, message: &str, hint: Option<&str>) {
+/// `sandboxctl: E_CODE: message` and a hint line (report.ts `formatFailure`).
+fn failure(code: &str, message: &str, hint: Option<&str>) -> String {
     let mut text = format!("sandboxctl: {code}: {message}\n");
     if let Some(h) = hint.filter(|h| !h.is_empty()) {
         text.push_str(&format!("sandboxctl: hint: {h}\n"));
     }
-    crate::write_all(2, text.as_bytes());
+    text
 }
 
 fn fail(code: &str, message: &str, hint: Option<&str>) -> i32 {
-    print_failure(code, message, hint);
+    crate::write_all(2, failure(code, message, hint).as_bytes());
     TOOL_FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sandbox_core::error::Code;
+
+    fn err(code: Code, op: Option<usize>, hint: Option<&str>) -> Option<ErrorReport> {
+        Some(ErrorReport { code, message: "m".into(), op_index: op, path: None, hint: hint.map(String::from) })
+    }
+
+    #[test]
+    fn ends_as_the_node_cli() {
+        let origins = ["--bind a b".to_string()];
+        assert_eq!(outcome(None, true, false, Some(3), None, &origins), (String::new(), 3));
+        assert_eq!(outcome(None, true, false, None, Some(15), &origins), (String::new(), 143));
+        // An op's error names its flag; a hint line follows.
+        assert_eq!(
+            outcome(err(Code::Mount, Some(0), Some("h")), false, false, Some(125), None, &origins),
+            ("sandboxctl: E_MOUNT: m (from --bind a b)\nsandboxctl: hint: h\n".into(), 125)
+        );
+        // 126/127 of a program that could not be executed stay; anything else is 125.
+        assert_eq!(outcome(err(Code::Exec, None, None), false, false, Some(127), None, &origins).1, 127);
+        assert_eq!(outcome(err(Code::Exec, None, None), false, false, None, Some(9), &origins).1, 125);
+        assert_eq!(outcome(err(Code::PlanInvalid, Some(4), None), false, false, Some(125), None, &origins).0, "sandboxctl: E_PLAN_INVALID: m\n");
+        // The launcher gone before the program, unasked.
+        assert_eq!(
+            outcome(None, false, false, Some(0), None, &origins),
+            ("sandboxctl: E_SETUP: sandboxctl-init exited with status 0 before starting the program\n".into(), 125)
+        );
+        assert_eq!(outcome(None, false, true, Some(130), None, &origins), (String::new(), 130));
+    }
 }
