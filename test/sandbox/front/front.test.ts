@@ -18,7 +18,7 @@ import { chmodSync, cpSync, mkdirSync, openSync, closeSync, readFileSync, rmSync
 import { WriteStream } from 'node:tty';
 import { join } from 'node:path';
 import { colorDepthOf } from '../../../packages/cli/src/help';
-import { CLI, INIT, ROOT, requireKernel, tempDir, until } from '../helpers';
+import { CLI, INIT, ROOT, hostProcessesWith, requireKernel, tempDir, until } from '../helpers';
 
 const BIN = join(ROOT, 'packages/cli/bin/sandboxctl');
 const FRONT = join(ROOT, 'packages/native/sandboxctl-front');
@@ -342,6 +342,19 @@ describe('real runs through the bin', () => {
     await new Promise((r) => setTimeout(r, 200));
     stubborn.kill('SIGINT');
     expect(await closed2).toBe(130);
+  });
+
+  test('the sandbox does not outlive sandboxctl: SIGKILL of the front ends it all', async () => {
+    const marker = `front-dies-${process.pid}`;
+    const child = spawn(BIN, ['run', ...FULL, '--', '/bin/sh', '-c', 'echo ready; sleep 1000; :', marker], { cwd: work, env: ENV });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const closed = new Promise<NodeJS.Signals | null>((res) => child.on('close', (_code, signal) => res(signal)));
+    // The front, the launcher and pid 1 (forks of it) and the shell all carry the marker.
+    expect(await until(() => out.includes('ready') && hostProcessesWith(marker).length >= 4, 10_000)).toBe(true);
+    child.kill('SIGKILL');
+    expect(await closed).toBe('SIGKILL');
+    expect(await until(() => hostProcessesWith(marker).length === 0, 5000)).toBe(true);
   });
 
   test('a terminal: the program gets a pseudo-terminal of its own, as through Node', () => {
