@@ -413,6 +413,17 @@ describe('the bin script', () => {
     // Through a relative $0 from inside the project.
     const rel = ran(spawnSync('node_modules/.bin/sandboxctl', ['-v'], { cwd: proj, env: ENV, encoding: 'utf8' }));
     expect(rel).toEqual({ status: 0, stdout: '0.1.0\n', stderr: '', node: false });
+    // A global install (PREFIX/bin/sandboxctl -> ../lib/node_modules/sandboxctl/bin/sandboxctl),
+    // and a link anywhere else (found with readlink -f).
+    const prefix = join(work, 'prefix dir');
+    mkdirSync(join(prefix, 'bin'), { recursive: true });
+    mkdirSync(join(prefix, 'lib'), { recursive: true });
+    symlinkSync(join(proj, 'node_modules'), join(prefix, 'lib/node_modules'));
+    symlinkSync('../lib/node_modules/sandboxctl/bin/sandboxctl', join(prefix, 'bin/sandboxctl'));
+    symlinkSync(join(pkg, 'bin/sandboxctl'), join(prefix, 'elsewhere'));
+    for (const me of [join(prefix, 'bin/sandboxctl'), join(prefix, 'elsewhere')]) {
+      expect([me, ran(spawnSync(me, ['run', ...FULL, '--', 'true'], { cwd: work, env: ENV, encoding: 'utf8' }))]).toEqual([me, { status: 0, stdout: '', stderr: '', node: false }]);
+    }
     // A CLI package of another version than the front's (a mixed install): run is Node's.
     writeFileSync(join(pkg, 'dist/front/version.txt'), '0.0.9\n');
     expect(ran(spawnSync(dotBin, ['run', ...FULL, '--', 'true'], { cwd: proj, env: ENV, encoding: 'utf8' }))).toMatchObject({ status: 0, node: true });
