@@ -58,8 +58,8 @@ const host = run('rustc', ['-vV'], { stdio: ['ignore', 'pipe', 'inherit'], encod
   .slice('host: '.length)
   .trim();
 const rustflags = [process.env.RUSTFLAGS, '-C target-feature=+crt-static'].filter(Boolean).join(' ');
-run('cargo', ['build', '--release', '-p', 'sandbox-init', '-p', 'sandbox-oci', '-p', 'sandbox-bwrap', '--target', host], { env: { ...process.env, RUSTFLAGS: rustflags } });
-for (const name of ['sandboxctl-init', 'sandboxctl-oci', 'sandboxctl-bwrap']) {
+run('cargo', ['build', '--release', '-p', 'sandbox-init', '-p', 'sandbox-oci', '-p', 'sandbox-bwrap', '-p', 'sandbox-front', '--target', host], { env: { ...process.env, RUSTFLAGS: rustflags } });
+for (const name of ['sandboxctl-init', 'sandboxctl-oci', 'sandboxctl-bwrap', 'sandboxctl-front']) {
   const built = join(targetDirectory(), host, 'release', name);
   const dest = join(nativeDir, name);
   const staging = `${dest}.tmp-${process.pid}`;

@@ -27,7 +27,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -148,6 +148,31 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '-
   for (const name of Object.keys(CACHES)) {
     const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--code-cache', name], { stdio: ['ignore', 'ignore', 'inherit'] });
     if (r.status !== 0) throw new Error(`bundle-cli: the code cache ${cacheFile(name)} was not written (status ${r.status ?? r.signal})`);
+  }
+  writeFrontTexts();
+}
+
+/**
+ * What the native front (crates/sandbox-front) prints for `sandboxctl`,
+ * `--help` and `--version`: the bytes this build's Node CLI prints, plain
+ * and coloured (FORCE_COLOR decides, as on a terminal), in dist/front/.
+ */
+function writeFrontTexts() {
+  const dir = join(cli, 'dist/front');
+  mkdirSync(dir, { recursive: true });
+  const env = { ...process.env };
+  for (const name of ['NO_COLOR', 'NODE_DISABLE_COLORS', 'FORCE_COLOR']) delete env[name];
+  const texts = [
+    ['overview.txt', [], '0'],
+    ['overview.color.txt', [], '3'],
+    ['help.txt', ['--help'], '0'],
+    ['help.color.txt', ['--help'], '3'],
+    ['version.txt', ['--version'], '0'],
+  ];
+  for (const [file, args, force] of texts) {
+    const r = spawnSync(process.execPath, [join(cli, 'bin/sandboxctl.js'), ...args], { env: { ...env, FORCE_COLOR: force }, stdio: ['ignore', 'pipe', 'inherit'] });
+    if (r.status !== 0) throw new Error(`bundle-cli: sandboxctl ${args.join(' ')} exited ${r.status ?? r.signal}`);
+    writeFileSync(join(dir, file), r.stdout);
   }
 }
 

@@ -17,6 +17,7 @@
 //     --init FILE        the sandboxctl-init for the target
 //     --oci FILE         the sandboxctl-oci for the target
 //     --bwrap FILE       the sandboxctl-bwrap for the target
+//     --front FILE       the sandboxctl-front (the native front of `sandboxctl`) for the target
 //     --platform-only    only the platform package
 //     --main-only        only sandboxctl, @sandboxctl/core, @sandboxctl/native
 //
@@ -51,7 +52,7 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const opts = { build: true, buildOnly: false, target: undefined, addon: undefined, init: undefined, oci: undefined, bwrap: undefined, platform: true, main: true, dir: undefined };
+  const opts = { build: true, buildOnly: false, target: undefined, addon: undefined, init: undefined, oci: undefined, bwrap: undefined, front: undefined, platform: true, main: true, dir: undefined };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i];
     const value = () => argv[++i] ?? fail(`${a} needs a value`);
@@ -62,13 +63,14 @@ function parseArgs(argv) {
     else if (a === '--init') opts.init = resolve(value());
     else if (a === '--oci') opts.oci = resolve(value());
     else if (a === '--bwrap') opts.bwrap = resolve(value());
+    else if (a === '--front') opts.front = resolve(value());
     else if (a === '--platform-only') opts.main = false;
     else if (a === '--main-only') opts.platform = false;
     else if (a.startsWith('-')) fail(`unknown option ${a}`);
     else if (opts.dir === undefined) opts.dir = resolve(a);
     else fail(`one directory only (got ${opts.dir} and ${a})`);
   }
-  if (!opts.buildOnly && opts.dir === undefined) fail('usage: npm run pack -- [--no-build] [--target TRIPLE] [--addon FILE] [--init FILE] [--oci FILE] [--bwrap FILE] DIR');
+  if (!opts.buildOnly && opts.dir === undefined) fail('usage: npm run pack -- [--no-build] [--target TRIPLE] [--addon FILE] [--init FILE] [--oci FILE] [--bwrap FILE] [--front FILE] DIR');
   return opts;
 }
 
@@ -91,7 +93,7 @@ function hostTarget() {
 /** Builds the static launcher and OCI runtime for `target`. */
 function buildStatic(target) {
   const rustflags = [process.env.RUSTFLAGS, '-C target-feature=+crt-static'].filter(Boolean).join(' ');
-  run('cargo', ['build', '--release', '-p', 'sandbox-init', '-p', 'sandbox-oci', '-p', 'sandbox-bwrap', '--target', target], { env: { ...process.env, RUSTFLAGS: rustflags } });
+  run('cargo', ['build', '--release', '-p', 'sandbox-init', '-p', 'sandbox-oci', '-p', 'sandbox-bwrap', '-p', 'sandbox-front', '--target', target], { env: { ...process.env, RUSTFLAGS: rustflags } });
 }
 
 /** Where cargo put the static `name` (`sandboxctl-init`, `sandboxctl-oci`) for `target`. */
@@ -159,18 +161,18 @@ const facts = TARGETS[target] ?? fail(`no platform package for target ${target};
 const isHost = target === hostTarget();
 
 if (opts.build || opts.buildOnly) {
-  if (!isHost && (!opts.addon || !opts.init || !opts.oci || !opts.bwrap)) fail(`building for ${target} is CI's business here; pass --addon, --init, --oci and --bwrap, or --no-build`);
+  if (!isHost && (!opts.addon || !opts.init || !opts.oci || !opts.bwrap || !opts.front)) fail(`building for ${target} is CI's business here; pass --addon, --init, --oci, --bwrap and --front, or --no-build`);
   const missing = missingTool();
   if (missing) fail(`building needs Rust, and ${missing}: ${INSTALL_RUST}; or pass --no-build to pack what is already built`);
   if (!opts.buildOnly) run('npm', ['run', 'build']);
-  if (!opts.init || !opts.oci || !opts.bwrap) buildStatic(target);
+  if (!opts.init || !opts.oci || !opts.bwrap || !opts.front) buildStatic(target);
   if (opts.buildOnly) process.exit(0);
 }
 
 const nativeDir = join(root, 'packages', 'native');
 const version = readJson(join(nativeDir, 'package.json')).version;
 const addon = opts.addon ?? join(nativeDir, `sandboxctl.${facts.platform}.node`);
-const executables = { 'sandboxctl-init': opts.init ?? staticPath(target, 'sandboxctl-init'), 'sandboxctl-oci': opts.oci ?? staticPath(target, 'sandboxctl-oci'), 'sandboxctl-bwrap': opts.bwrap ?? staticPath(target, 'sandboxctl-bwrap') };
+const executables = { 'sandboxctl-init': opts.init ?? staticPath(target, 'sandboxctl-init'), 'sandboxctl-oci': opts.oci ?? staticPath(target, 'sandboxctl-oci'), 'sandboxctl-bwrap': opts.bwrap ?? staticPath(target, 'sandboxctl-bwrap'), 'sandboxctl-front': opts.front ?? staticPath(target, 'sandboxctl-front') };
 mkdirSync(opts.dir, { recursive: true });
 const stage = mkdtempSync(join(tmpdir(), 'sandboxctl-pack-'));
 const written = [];

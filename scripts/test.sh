@@ -56,7 +56,9 @@ if ! as_user test -r "$repo/package.json" -a -x "$repo/packages/native/sandboxct
   cp "$repo/target/release/sbx-try" "$dir/target/release/"
   triple=$(rustc -vV | sed -n 's/^host: //p')
   mkdir -p "$dir/target/$triple/release"
-  cp "$repo/target/$triple/release/sandboxctl-init" "$dir/target/$triple/release/"
+  for x in sandboxctl-init sandboxctl-oci sandboxctl-bwrap sandboxctl-front; do
+    cp "$repo/target/$triple/release/$x" "$dir/target/$triple/release/"
+  done
   chown -R "$user" "$dir"
 fi
 echo "== jest: sandbox suites as $user (uid $(id -u "$user")), from $dir"

@@ -153,7 +153,18 @@ test(
     const dist = join(project, 'node_modules', 'sandboxctl', 'dist');
     const accepts = sh(process.execPath, ['-e', CACHE_CHECK, dist], project);
     expect([accepts.stderr, accepts.stdout]).toEqual(['', 'cli-doctor.cache cli-explain.cache cli-help.cache cli-run.cache cli.cache\n']);
-    const bin = join(project, 'node_modules', '.bin', 'sandboxctl');
+    // The bin starts the platform package's native front (static, like the
+    // launcher), which answers --help itself; the Node CLI is bin/sandboxctl.js.
+    const front = join(project, 'node_modules', '@sandboxctl', `native-${PLATFORM}`, 'sandboxctl-front');
+    expect(statSync(front).mode & 0o777).toBe(0o755);
+    expect(isStaticElf(front)).toBe(true);
+    // Node never starts for it: a --require in NODE_OPTIONS would speak on stderr.
+    const speak = join(base, 'speak.js');
+    writeFileSync(speak, "process.stderr.write('NODE\\n');\n");
+    const native = spawnSync(join(project, 'node_modules', '.bin', 'sandboxctl'), ['run', '--ro-bind', '/', '/', '--proc', '/proc', '--', '/bin/sh', '-c', 'echo pid=$$'], { cwd: project, env: { ...env, NODE_OPTIONS: `--require ${speak}` }, encoding: 'utf8' });
+    expect([native.status, native.stdout, native.stderr]).toEqual([0, 'pid=2\n', '']);
+    expect(sh(join(project, 'node_modules', '.bin', 'sandboxctl'), ['--version'], project).stdout).toBe('0.1.0\n');
+    const bin = join(project, 'node_modules', 'sandboxctl', 'bin', 'sandboxctl.js');
     expect(sh(process.execPath, [bin, '--help'], project).stdout).toMatch(/^sandboxctl - 0\.1\.0\n/);
     // A cache V8 refuses (here: not V8's data at all) is not used: the CLI
     // compiles the bundle and keeps a cache of its own in the user's cache

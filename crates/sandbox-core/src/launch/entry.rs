@@ -39,7 +39,16 @@ pub fn launch(input: PlanInput) -> ! {
     // Until the plan is read the socket carries nothing: a failure to read
     // it goes to stderr.
     let bytes = read_plan(&input).unwrap_or_else(|e| fatal(&sys, None, e.into()));
-    let plan = validate::check(&bytes).unwrap_or_else(|e| fatal(&sys, report_fd, e.into()));
+    launch_plan(&bytes, report_fd)
+}
+
+/// Check and launch a plan already read (`bytes`: its JSON), reporting on
+/// `report_fd` when given: what `sandboxctl-init --plan-fd` does after the
+/// read, and what the native `sandboxctl` front-end's launcher process does
+/// with the plan it built (crates/sandbox-front). Never returns.
+pub fn launch_plan(bytes: &[u8], report_fd: Option<Fd>) -> ! {
+    let sys = LinuxSys;
+    let plan = validate::check(bytes).unwrap_or_else(|e| fatal(&sys, report_fd, e.into()));
     let filters = seccomp::compile(&plan.seccomp, !plan.new_session)
         .unwrap_or_else(|e| fatal(&sys, report_fd, SetupError::new(Code::Setup, format!("cannot compile the seccomp filter: {e}")).into()));
     // plan.report: the first filter's notify variant (seccomp/notify.rs).

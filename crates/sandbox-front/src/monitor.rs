@@ -1,0 +1,230 @@
+//! Stage: a plan the front-end built, run as the Node CLI runs it
+//! (packages/core/src/launcher/process.ts, packages/cli/src/commands/run.ts),
+//! with the same processes: this process stays as Node would (it forwards
+//! SIGINT, SIGTERM, SIGHUP and SIGQUIT, and SIGWINCH with a terminal, and
+//! reads the report lines), and a forked child, out of the terminal's
+//! foreground group unless `--keep-session` (Node's `detached`), is the launcher:
+//! `sandbox_core::launch::entry::launch_plan`, the code `sandboxctl-init
+//! --plan-fd` runs, with the plan and the report socket in hand. So the
+//! launcher's parent is this process, as it is Node for the Node CLI
+//! (die-with-parent follows `sandboxctl`, not its caller).
+//!
+//! Failures print as the Node CLI prints them (packages/cli/src/report.ts):
+//! `sandboxctl: E_CODE: message (from --flag values)` and a hint line, exit
+//! 125, or 126/127 for a program that could not be executed.
+
+use sandbox_core::report::{ErrorReport, Report};
+use sandbox_core::sys::{LinuxSys, Sys};
+use std::io::{BufRead, BufReader};
+use std::os::fd::FromRawFd;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+/// The launcher's pid, for the signal handler.
+static LAUNCHER: AtomicI32 = AtomicI32::new(0);
+/// A signal was passed on (Node's `signalledByCaller`).
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+/// The CLI's own failures (report.ts TOOL_FAILURE).
+const TOOL_FAILURE: i32 = 125;
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = LAUNCHER.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+    if sig != libc::SIGWINCH {
+        SIGNALLED.store(true, Ordering::SeqCst);
+    }
+}
+
+fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigemptyset and sigaddset write the set they are given.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+/// Runs the plan (`json`, compact), with `origins` naming each op's flag.
+/// Returns the exit status.
+pub fn run(json: &str, origins: &[String], new_session: bool, tty: bool) -> i32 {
+    let sys = LinuxSys;
+    let (mine, theirs) = match sys.socketpair() {
+        Ok(p) => p,
+        Err(e) => return fail("E_SETUP", &format!("cannot create the report socket: {e}"), None),
+    };
+    let mut handled = FORWARDED.to_vec();
+    if tty {
+        handled.push(libc::SIGWINCH);
+    }
+    // Blocked across fork: a signal that comes before the handlers are in
+    // place waits for them rather than killing this process alone.
+    let block = sigset(&handled);
+    // SAFETY: an empty set to receive the old mask; single-threaded.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid sets; single-threaded.
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &block, &mut old) };
+    // SAFETY: single-threaded (the front-end never starts a thread), so the
+    // child may run any code; it only ever execs or exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // The launcher, as Node spawns `sandboxctl-init`: every signal at its
+        // default (libuv's child does so; an ignored SIGINT of a background
+        // job is not inherited), SIGPIPE ignored as a Rust program starts,
+        // no signal blocked.
+        for s in 1..libc::SIGRTMAX() {
+            if s != libc::SIGKILL && s != libc::SIGSTOP {
+                // SAFETY: SIG_DFL for a valid signal number.
+                unsafe { libc::signal(s, libc::SIG_DFL) };
+            }
+        }
+        // SAFETY: as Rust's runtime does at start.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        let none = sigset(&[]);
+        // SAFETY: an empty mask, as libuv's child sets before exec.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) };
+        let _ = sys.close(mine);
+        // Out of the terminal's foreground group, so a ^C reaches the
+        // program once, through this process (Node's `detached`). A session
+        // of its own only with the pseudo-terminal, whose relay reads the
+        // terminal (a background group would be stopped): a new session is
+        // a new scheduler autogroup, which cost 15-20 ms of a run on a busy
+        // machine (bench/README.md), and without a relay the launcher never
+        // touches the terminal (the program gets a session from pid 1).
+        if new_session && tty {
+            // SAFETY: setsid has no memory effects; the child leads no group.
+            unsafe { libc::setsid() };
+        } else if new_session {
+            // SAFETY: as above; a group of its own in this session.
+            unsafe { libc::setpgid(0, 0) };
+        }
+        sandbox_core::launch::entry::launch_plan(json.as_bytes(), Some(theirs));
+    }
+    let _ = sys.close(theirs);
+    if pid < 0 {
+        // SAFETY: restoring the old mask.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        return fail("E_SETUP", &format!("cannot start the launcher: {}", std::io::Error::last_os_error()), None);
+    }
+    LAUNCHER.store(pid, Ordering::SeqCst);
+    for &s in &handled {
+        // SAFETY: the handler only calls kill(2) and stores atomics.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = forward as *const () as usize;
+            act.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(s, &act, std::ptr::null_mut());
+        }
+    }
+    // SAFETY: restoring the old mask; the handlers are in place.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+
+    // The report lines, until the launcher and pid 1 have closed the socket.
+    // SAFETY: our end of the socket pair, owned from here.
+    let reader = BufReader::new(unsafe { std::fs::File::from_raw_fd(mine) });
+    let mut error: Option<ErrorReport> = None;
+    let mut started = false;
+    for line in reader.split(b'\n') {
+        let Ok(line) = line else { break };
+        match serde_json::from_slice::<Report>(&line) {
+            Ok(Report::Error(e)) => {
+                error.get_or_insert(e);
+            }
+            Ok(Report::Started) => started = true,
+            _ => {}
+        }
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return fail("E_SETUP", &format!("cannot wait for the launcher: {}", std::io::Error::last_os_error()), None);
+        }
+    }
+    let (code, signal) = if libc::WIFEXITED(status) { (Some(libc::WEXITSTATUS(status)), None) } else { (None, Some(libc::WTERMSIG(status))) };
+    let (text, status) = outcome(error, started, SIGNALLED.load(Ordering::SeqCst), code, signal, origins);
+    crate::write_all(2, text.as_bytes());
+    status
+}
+
+/// What the Node CLI prints on stderr and exits with once the launcher has
+/// exited (`code`, or killed by `signal`): process.ts `#finish`, run.ts
+/// `explain` (an op's error names the flag it came from) and `exitStatus`,
+/// report.ts `describeFailure` (125, or the launcher's 126/127 for E_EXEC).
+/// `signalled`: a signal was passed on to the launcher.
+pub fn outcome(error: Option<ErrorReport>, started: bool, signalled: bool, code: Option<i32>, signal: Option<i32>, origins: &[String]) -> (String, i32) {
+    if let Some(e) = error {
+        let message = match e.op_index.and_then(|i| origins.get(i)) {
+            Some(o) => format!("{} (from {o})", e.message),
+            None => e.message,
+        };
+        let exec = e.code.as_str() == "E_EXEC" && matches!(code, Some(126 | 127));
+        return (failure(e.code.as_str(), &message, e.hint.as_deref()), if exec { code.unwrap_or(TOOL_FAILURE) } else { TOOL_FAILURE });
+    }
+    if !started && !signalled && signal.is_none() {
+        let code = code.map_or("null".to_string(), |c| c.to_string());
+        return (failure("E_SETUP", &format!("sandboxctl-init exited with status {code} before starting the program"), None), TOOL_FAILURE);
+    }
+    let status = match (code, signal) {
+        (Some(c), _) => c,
+        (None, s) => 128 + s.unwrap_or(0),
+    };
+    (String::new(), status)
+}
+
+/// `sandboxctl: E_CODE: message` and a hint line (report.ts `formatFailure`).
+fn failure(code: &str, message: &str, hint: Option<&str>) -> String {
+    let mut text = format!("sandboxctl: {code}: {message}\n");
+    if let Some(h) = hint.filter(|h| !h.is_empty()) {
+        text.push_str(&format!("sandboxctl: hint: {h}\n"));
+    }
+    text
+}
+
+fn fail(code: &str, message: &str, hint: Option<&str>) -> i32 {
+    crate::write_all(2, failure(code, message, hint).as_bytes());
+    TOOL_FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sandbox_core::error::Code;
+
+    fn err(code: Code, op: Option<usize>, hint: Option<&str>) -> Option<ErrorReport> {
+        Some(ErrorReport { code, message: "m".into(), op_index: op, path: None, hint: hint.map(String::from) })
+    }
+
+    #[test]
+    fn ends_as_the_node_cli() {
+        let origins = ["--bind a b".to_string()];
+        assert_eq!(outcome(None, true, false, Some(3), None, &origins), (String::new(), 3));
+        assert_eq!(outcome(None, true, false, None, Some(15), &origins), (String::new(), 143));
+        // An op's error names its flag; a hint line follows.
+        assert_eq!(
+            outcome(err(Code::Mount, Some(0), Some("h")), false, false, Some(125), None, &origins),
+            ("sandboxctl: E_MOUNT: m (from --bind a b)\nsandboxctl: hint: h\n".into(), 125)
+        );
+        // 126/127 of a program that could not be executed stay; anything else is 125.
+        assert_eq!(outcome(err(Code::Exec, None, None), false, false, Some(127), None, &origins).1, 127);
+        assert_eq!(outcome(err(Code::Exec, None, None), false, false, None, Some(9), &origins).1, 125);
+        assert_eq!(outcome(err(Code::PlanInvalid, Some(4), None), false, false, Some(125), None, &origins).0, "sandboxctl: E_PLAN_INVALID: m\n");
+        // The launcher gone before the program, unasked.
+        assert_eq!(
+            outcome(None, false, false, Some(0), None, &origins),
+            ("sandboxctl: E_SETUP: sandboxctl-init exited with status 0 before starting the program\n".into(), 125)
+        );
+        assert_eq!(outcome(None, false, true, Some(130), None, &origins), (String::new(), 130));
+    }
+}

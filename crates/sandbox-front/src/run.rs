@@ -1,0 +1,512 @@
+//! Stage: `sandboxctl run`'s argv → the plan, for the flags the front-end
+//! takes itself. Inputs: the arguments after `run`, the current directory.
+//! Output: the plan exactly as the Node CLI's `resolvePlan` makes it
+//! (packages/cli/src/flags.ts PLAN_FLAGS, packages/core/src/plan/builder.ts,
+//! compose.ts, sources.ts: same keys in the same order, same values), and
+//! for each op the flag as typed (`--bind a b`, for errors), or `None`.
+//!
+//! Invariant: `None` for anything this module does not reproduce exactly —
+//! a flag outside the subset, `--flag=value`, `-h` anywhere, a value
+//! starting with `-` or empty, a number or mode the table's validators
+//! might read otherwise, a misplaced `--perms`/`--size`, a setting that
+//! excludes another — so the Node CLI decides (and prints its own error).
+//! The front-end is never looser: the launcher checks the plan it gets
+//! with the same Rust check either way.
+
+use crate::json::{Obj, J};
+
+/// What an op flag adds (packages/core/src/plan/builder.ts).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Op {
+    /// `--bind` and its kin: writable, device, optional.
+    Bind(bool, bool, bool),
+    Proc,
+    Dev,
+    Tmpfs,
+    Dir,
+    Symlink,
+    FileData,
+    Remount,
+    Mqueue,
+    Chmod,
+    Autoetc,
+    Autoroot,
+    Passwd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Op(Op),
+    Perms,
+    Size,
+    /// A policy or source flag (its name says what it does).
+    Other,
+}
+
+struct Spec {
+    flag: &'static str,
+    arity: usize,
+    /// Every occurrence counts; otherwise the last one decides, in its place.
+    repeat: bool,
+    kind: Kind,
+}
+
+const fn s(flag: &'static str, arity: usize, repeat: bool, kind: Kind) -> Spec {
+    Spec { flag, arity, repeat, kind }
+}
+
+/// The subset of PLAN_FLAGS the front-end takes (docs/internals.md).
+const SUBSET: &[Spec] = &[
+    s("--bind", 2, true, Kind::Op(Op::Bind(true, false, false))),
+    s("--bind-try", 2, true, Kind::Op(Op::Bind(true, false, true))),
+    s("--ro-bind", 2, true, Kind::Op(Op::Bind(false, false, false))),
+    s("--ro-bind-try", 2, true, Kind::Op(Op::Bind(false, false, true))),
+    s("--dev-bind", 2, true, Kind::Op(Op::Bind(true, true, false))),
+    s("--dev-bind-try", 2, true, Kind::Op(Op::Bind(true, true, true))),
+    s("--proc", 1, true, Kind::Op(Op::Proc)),
+    s("--dev", 1, true, Kind::Op(Op::Dev)),
+    s("--tmpfs", 1, true, Kind::Op(Op::Tmpfs)),
+    s("--dir", 1, true, Kind::Op(Op::Dir)),
+    s("--symlink", 2, true, Kind::Op(Op::Symlink)),
+    s("--file-data", 2, true, Kind::Op(Op::FileData)),
+    s("--remount-ro", 1, true, Kind::Op(Op::Remount)),
+    s("--mqueue", 1, true, Kind::Op(Op::Mqueue)),
+    s("--chmod", 2, true, Kind::Op(Op::Chmod)),
+    s("--autoetc", 1, true, Kind::Op(Op::Autoetc)),
+    s("--autoroot", 1, true, Kind::Op(Op::Autoroot)),
+    s("--passwd", 1, true, Kind::Op(Op::Passwd)),
+    s("--perms", 1, true, Kind::Perms),
+    s("--size", 1, true, Kind::Size),
+    s("--share-net", 0, false, Kind::Other),
+    s("--unshare-net", 0, false, Kind::Other),
+    s("--unshare-all", 0, false, Kind::Other),
+    s("--unshare-user", 0, false, Kind::Other),
+    s("--unshare-user-try", 0, false, Kind::Other),
+    s("--unshare-pid", 0, false, Kind::Other),
+    s("--unshare-ipc", 0, false, Kind::Other),
+    s("--unshare-uts", 0, false, Kind::Other),
+    s("--unshare-cgroup", 0, false, Kind::Other),
+    s("--unshare-cgroup-try", 0, false, Kind::Other),
+    s("--die-with-parent", 0, false, Kind::Other),
+    s("--new-session", 0, false, Kind::Other),
+    s("--uid", 1, false, Kind::Other),
+    s("--gid", 1, false, Kind::Other),
+    s("--hostname", 1, false, Kind::Other),
+    s("--chdir", 1, false, Kind::Other),
+    s("--setenv", 2, true, Kind::Other),
+    s("--unsetenv", 1, true, Kind::Other),
+    s("--clearenv", 0, false, Kind::Other),
+    s("--seccomp", 1, false, Kind::Other),
+    s("--linger-ms", 1, false, Kind::Other),
+    s("--cap-add", 1, true, Kind::Other),
+    s("--cap-drop", 1, true, Kind::Other),
+    s("--argv0", 1, false, Kind::Other),
+    s("--keep-session", 0, false, Kind::Other),
+    s("--tty", 0, false, Kind::Other),
+    s("--allow-signals", 0, false, Kind::Other),
+    s("--allow-abstract-unix", 0, false, Kind::Other),
+    s("--no-config", 0, false, Kind::Other),
+];
+
+fn spec(flag: &str) -> Option<&'static Spec> {
+    SUBSET.iter().find(|s| s.flag == flag)
+}
+
+/// One flag as given.
+struct Occurrence<'a> {
+    spec: &'static Spec,
+    /// `--no-tty`.
+    negated: bool,
+    values: &'a [String],
+}
+
+/// The plan of `sandboxctl run ARGS` when the front-end takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPlan {
+    /// As `sandboxctl plan --json` prints it (before run's terminal default).
+    pub plan: Obj,
+    /// The flag and values each op came from, as the Node CLI names them in errors.
+    pub origins: Vec<String>,
+    /// Whether the config file search applies (no `--no-config`).
+    pub discover_config: bool,
+}
+
+impl RunPlan {
+    fn has(&self, key: &str) -> bool {
+        self.plan.get(key).is_some()
+    }
+
+    /// `plan.newSession !== false`.
+    pub fn new_session(&self) -> bool {
+        !matches!(self.plan.get("newSession"), Some(Some(J::Bool(false))))
+    }
+
+    /// `--tty` / `--no-tty` as given.
+    pub fn tty(&self) -> Option<bool> {
+        match self.plan.get("tty") {
+            Some(Some(J::Bool(b))) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// A `dev` op on `/dev` (packages/core/src/launcher/terminal.ts `canUseTty`).
+    pub fn private_dev(&self) -> bool {
+        let Some(Some(J::Arr(ops))) = self.plan.get("ops") else { return false };
+        ops.iter().any(|op| {
+            let J::Obj(o) = op else { return false };
+            matches!(o.get("kind"), Some(Some(J::Str(k))) if k == "dev")
+                && matches!(o.get("target"), Some(Some(J::Str(t))) if t.trim_end_matches('/') == "/dev")
+        })
+    }
+
+    /// run's default: a pseudo-terminal when stdin and stdout are terminals (packages/cli/src/commands/run.ts).
+    pub fn default_tty(&mut self, can: bool) {
+        if !self.has("tty") && can {
+            self.plan.set("tty", J::Bool(true));
+        }
+    }
+}
+
+/// The plan for `run ARGS` (`args` after `run`), or `None`: the Node CLI takes it.
+pub fn plan(args: &[String], cwd: &str) -> Option<RunPlan> {
+    if args.iter().any(|a| a == "-h" || a == "--help") || !cwd.starts_with('/') {
+        return None;
+    }
+    // The flags up to `--` or the program, as scanFlagOrder reads them.
+    let mut found = Vec::new();
+    let mut i = 0;
+    let program = loop {
+        let arg = args.get(i)?;
+        if arg == "--" {
+            break i + 1;
+        }
+        if !arg.starts_with('-') {
+            break i;
+        }
+        let (spec, negated) = match spec(arg) {
+            Some(s) => (s, false),
+            None if arg == "--no-tty" => (spec("--tty")?, true),
+            None => return None,
+        };
+        let values = args.get(i + 1..i + 1 + spec.arity)?;
+        if values.iter().any(|v| v.is_empty() || v.starts_with('-')) {
+            return None;
+        }
+        found.push(Occurrence { spec, negated, values });
+        i += 1 + spec.arity;
+    };
+    let argv = args.get(program..).filter(|a| !a.is_empty() && !a[0].is_empty() && a[0] != "-")?;
+    build(&found, argv, cwd)
+}
+
+/// The one ordered pass (flags.ts `applyFlags`) and the composition (compose.ts, sources.ts).
+fn build(found: &[Occurrence], argv: &[String], cwd: &str) -> Option<RunPlan> {
+    let last = |flag: &str| found.iter().rposition(|o| o.spec.flag == flag);
+    let on = |flag: &str| last(flag).is_some_and(|i| !found[i].negated);
+    // The schema: --share-net and --unshare-net exclude each other (clipanion's error).
+    if on("--share-net") && on("--unshare-net") {
+        return None;
+    }
+    let mut policy = Obj::default();
+    let mut env: Option<Obj> = None;
+    let mut ops: Vec<J> = Vec::new();
+    let mut origins = Vec::new();
+    let (mut perms, mut size): (Option<u64>, Option<u64>) = (None, None);
+    for (position, o) in found.iter().enumerate() {
+        let v = |k: usize| o.values[k].as_str();
+        if !o.spec.repeat && last(o.spec.flag) != Some(position) {
+            continue;
+        }
+        match o.spec.kind {
+            Kind::Perms => {
+                if perms.is_some() || !v(0).bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+                    return None;
+                }
+                // parseInt(text, 8), at most 0o7777 (a longer one is the table's usage error).
+                let digits = v(0).trim_start_matches('0');
+                if digits.len() > 4 {
+                    return None;
+                }
+                perms = Some(if digits.is_empty() { 0 } else { u64::from_str_radix(digits, 8).ok()? });
+            }
+            Kind::Size => {
+                if size.is_some() {
+                    return None;
+                }
+                size = Some(number(v(0), 1, (1 << 53) - 1)?);
+            }
+            Kind::Op(op) => {
+                let takes_perms = matches!(op, Op::Tmpfs | Op::Dir | Op::FileData);
+                if (perms.is_some() && !takes_perms) || (size.is_some() && op != Op::Tmpfs) {
+                    return None;
+                }
+                let target = |t: &str| ("target", J::str(t));
+                let mut fields: Vec<(&str, J)> = vec![("kind", J::str(op_kind(op)))];
+                match op {
+                    Op::Bind(writable, device, optional) => {
+                        fields.extend([("source", J::str(v(0))), target(v(1))]);
+                        for (on, name) in [(writable, "writable"), (device, "device"), (optional, "optional")] {
+                            if on {
+                                fields.push((name, J::Bool(true)));
+                            }
+                        }
+                    }
+                    Op::Tmpfs => {
+                        fields.push(target(v(0)));
+                        fields.extend(size.take().map(|b| ("size", J::Num(b))));
+                        fields.extend(perms.take().map(|m| ("mode", J::Num(m))));
+                    }
+                    Op::Dir => {
+                        fields.push(target(v(0)));
+                        fields.extend(perms.take().map(|m| ("mode", J::Num(m))));
+                    }
+                    Op::Symlink => fields.extend([target(v(1)), ("linkname", J::str(v(0)))]),
+                    Op::FileData => {
+                        fields.extend([target(v(1)), ("data", J::str(v(0)))]);
+                        fields.extend(perms.take().map(|m| ("mode", J::Num(m))));
+                    }
+                    Op::Chmod => {
+                        if !(1..=4).contains(&v(0).len()) || !v(0).bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+                            return None;
+                        }
+                        fields.extend([target(v(1)), ("mode", J::Num(u64::from_str_radix(v(0), 8).ok()?))]);
+                    }
+                    _ => fields.push(target(v(0))),
+                }
+                // ownLayer: relative op paths against the current directory.
+                let fields = fields.into_iter().map(|(k, j)| match (k, j) {
+                    ("source" | "target", J::Str(p)) if !p.starts_with('/') => (k, J::Str(resolve(cwd, &p))),
+                    other => other,
+                });
+                ops.push(J::obj(fields.collect()));
+                let typed: Vec<String> = std::iter::once(o.spec.flag).chain(o.values.iter().map(String::as_str)).map(shell_word).collect();
+                origins.push(typed.join(" "));
+            }
+            Kind::Other => apply(o, &mut policy, &mut env, cwd)?,
+        }
+    }
+    // A modifier not followed by its op (flags.ts: a usage error).
+    if perms.is_some() || size.is_some() {
+        return None;
+    }
+    // bubblewrap's --unshare-net/--unshare-all say "no network"; --share-net wins.
+    if !on("--share-net") && (on("--unshare-net") || on("--unshare-all")) {
+        policy.set("network", J::str("none"));
+    }
+    let mut plan = Obj::default();
+    plan.set("version", J::Num(1));
+    plan.set("argv", J::Arr(argv.iter().map(|a| J::str(a)).collect()));
+    plan.0.extend(policy.0);
+    plan.set("ops", J::Arr(ops));
+    if let Some(env) = env {
+        plan.set("env", J::Obj(env));
+    }
+    Some(RunPlan { plan, origins, discover_config: !on("--no-config") })
+}
+
+/// A policy flag's part of the plan (builder.ts), at its place in argv.
+fn apply(o: &Occurrence, policy: &mut Obj, env: &mut Option<Obj>, cwd: &str) -> Option<()> {
+    let v = |k: usize| o.values[k].as_str();
+    let on = !o.negated;
+    const U32: u64 = 0xffff_ffff;
+    match o.spec.flag {
+        "--share-net" => policy.set("network", J::str("host")),
+        "--uid" => policy.set("uid", J::Num(number(v(0), 0, U32)?)),
+        "--gid" => policy.set("gid", J::Num(number(v(0), 0, U32)?)),
+        "--hostname" => policy.set("hostname", J::str(v(0))),
+        // sources.ts resolves the working directory, absolute or not.
+        "--chdir" => policy.set("cwd", J::Str(resolve(cwd, v(0)))),
+        "--argv0" => policy.set("argv0", J::str(v(0))),
+        "--linger-ms" => policy.set("lingerMs", J::Num(number(v(0), 0, U32)?)),
+        "--seccomp" => match v(0) {
+            "strict" | "none" => policy.set("seccomp", J::obj(vec![("preset", J::str(v(0)))])),
+            _ => return None,
+        },
+        "--cap-add" | "--cap-drop" => {
+            let key = if o.spec.flag == "--cap-add" { "capAdd" } else { "capDrop" };
+            let J::Arr(list) = policy.or_insert(key, J::Arr(Vec::new())) else { return None };
+            list.push(J::str(v(0)));
+        }
+        "--keep-session" => policy.set("newSession", J::Bool(false)),
+        "--tty" => policy.set("tty", J::Bool(on)),
+        "--allow-signals" | "--allow-abstract-unix" => {
+            let key = if o.spec.flag == "--allow-signals" { "allowSignals" } else { "allowAbstractUnix" };
+            let J::Obj(l) = policy.or_insert("landlock", J::Obj(Obj::default())) else { return None };
+            l.set(key, J::Bool(true));
+        }
+        "--clearenv" => *env = Some(Obj(vec![("inherit".into(), Some(J::Bool(false)))])),
+        "--setenv" | "--unsetenv" => {
+            // JavaScript puts integer-like keys first in an object, and
+            // `set.__proto__ = v` sets no key: not reproduced.
+            if v(0).bytes().all(|b| b.is_ascii_digit()) || v(0) == "__proto__" {
+                return None;
+            }
+            let e = env.get_or_insert_with(Obj::default);
+            if o.spec.flag == "--setenv" {
+                setenv(e, v(0), v(1));
+            } else {
+                unsetenv(e, v(0));
+            }
+        }
+        // Accepted for bubblewrap compatibility, or read elsewhere (--no-config).
+        _ => {}
+    }
+    Some(())
+}
+
+/// builder.ts `setenv`: `env.unset = env.unset?.filter(...)` leaves the key
+/// (undefined) in its place, which a later `unset` fills.
+fn setenv(env: &mut Obj, name: &str, value: &str) {
+    match env.get("unset").cloned() {
+        Some(Some(J::Arr(list))) => {
+            let kept: Vec<J> = list.into_iter().filter(|n| *n != J::str(name)).collect();
+            if kept.is_empty() {
+                env.delete("unset");
+            } else {
+                env.set("unset", J::Arr(kept));
+            }
+        }
+        _ => env.set_undefined("unset"),
+    }
+    if let J::Obj(set) = env.or_insert("set", J::Obj(Obj::default())) {
+        set.set(name, J::str(value));
+    }
+}
+
+/// builder.ts `unsetenv`.
+fn unsetenv(env: &mut Obj, name: &str) {
+    if let Some(Some(J::Obj(set))) = env.get_mut("set") {
+        if set.get(name).is_some() {
+            set.delete(name);
+            if set.0.is_empty() {
+                env.delete("set");
+            }
+        }
+    }
+    let inherit = !matches!(env.get("inherit"), Some(Some(J::Bool(false))));
+    let listed = matches!(env.get("unset"), Some(Some(J::Arr(l))) if l.contains(&J::str(name)));
+    if inherit && !listed {
+        if let J::Arr(list) = env.or_insert("unset", J::Arr(Vec::new())) {
+            list.push(J::str(name));
+        }
+    }
+}
+
+fn op_kind(op: Op) -> &'static str {
+    match op {
+        Op::Bind(..) => "bind",
+        Op::Proc => "proc",
+        Op::Dev => "dev",
+        Op::Tmpfs => "tmpfs",
+        Op::Dir => "dir",
+        Op::Symlink => "symlink",
+        Op::FileData => "file",
+        Op::Remount => "remount",
+        Op::Mqueue => "mqueue",
+        Op::Chmod => "chmod",
+        Op::Autoetc => "autoetc",
+        Op::Autoroot => "autoroot",
+        Op::Passwd => "passwd",
+    }
+}
+
+/// A decimal integer written plainly (`0`, `42`) within `min..=max`; other
+/// spellings typanion may read (`0x10`, `1e3`, ` 7`) go to Node.
+fn number(text: &str, min: u64, max: u64) -> Option<u64> {
+    let plain = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0')) && text.len() <= 16;
+    text.parse::<u64>().ok().filter(|n| plain && (min..=max).contains(n))
+}
+
+/// Node's `path.resolve(base, p)` for an absolute `base`.
+pub fn resolve(base: &str, p: &str) -> String {
+    let joined = if p.starts_with('/') { p.to_string() } else { format!("{base}/{p}") };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in joined.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// A value as the Node CLI shows it in errors (flags.ts `shellWord`): cut
+/// after 37 UTF-16 units when longer than 40, quoted unless plain.
+pub fn shell_word(value: &str) -> String {
+    let units: Vec<u16> = value.encode_utf16().collect();
+    let cut = if units.len() > 40 { format!("{}...", String::from_utf16_lossy(&units[..37])) } else { value.to_string() };
+    let plain = !cut.is_empty() && cut.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    if plain {
+        cut
+    } else {
+        format!("'{}'", cut.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|a| a.to_string()).collect()
+    }
+
+    fn json(s: &[&str]) -> Option<String> {
+        plan(&args(s), "/w/d").map(|p| J::Obj(p.plan).to_json())
+    }
+
+    #[test]
+    fn builds_plans_as_the_node_cli() {
+        assert_eq!(
+            json(&["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--", "true"]).unwrap(),
+            r#"{"version":1,"argv":["true"],"ops":[{"kind":"bind","source":"/","target":"/"},{"kind":"proc","target":"/proc"},{"kind":"dev","target":"/dev"}]}"#
+        );
+        assert_eq!(
+            json(&["--hostname", "a", "--share-net", "--hostname", "b", "--unshare-all", "--clearenv", "--setenv", "B", "y", "--tty", "true", "x"]).unwrap(),
+            r#"{"version":1,"argv":["true","x"],"network":"host","hostname":"b","tty":true,"ops":[],"env":{"inherit":false,"set":{"B":"y"}}}"#
+        );
+        assert_eq!(
+            json(&["--setenv", "A", "1", "--unsetenv", "B", "--", "t"]).unwrap(),
+            r#"{"version":1,"argv":["t"],"ops":[],"env":{"unset":["B"],"set":{"A":"1"}}}"#
+        );
+        assert_eq!(
+            json(&["--perms", "0700", "--size", "4096", "--tmpfs", "t", "--symlink", "a", "../l", "--", "t"]).unwrap(),
+            r#"{"version":1,"argv":["t"],"ops":[{"kind":"tmpfs","target":"/w/d/t","size":4096,"mode":448},{"kind":"symlink","target":"/w/l","linkname":"a"}]}"#
+        );
+    }
+
+    #[test]
+    fn leaves_the_rest_to_node() {
+        for a in [
+            &["--preset", "agent", "--", "t"][..],
+            &["--bind=/", "/", "--", "t"],
+            &["--ro-bind", "/", "/", "--", "t", "-h"],
+            &["--seccomp", "loose", "--", "t"],
+            &["--uid", "0x10", "--", "t"],
+            &["--perms", "0700", "--proc", "/p", "--", "t"],
+            &["--perms", "0700", "--", "t"],
+            &["--perms", "17777", "--dir", "/d", "--", "t"],
+            &["--share-net", "--unshare-net", "--", "t"],
+            &["--setenv", "A", "-x", "--", "t"],
+            &["--setenv", "1", "x", "--", "t"],
+            &["--unsetenv", "__proto__", "--", "t"],
+            &["--ro-bind", "/", "/", "--"],
+            &["--ro-bind", "/", "/"],
+            &["--ro-bind", "/", "/", "-", "x"],
+            &["--report", "-", "--", "t"],
+        ] {
+            assert_eq!(json(a), None, "{a:?}");
+        }
+    }
+
+    #[test]
+    fn names_ops_as_typed() {
+        let p = plan(&args(&["--bind", "a b", "/x", "--tmpfs", &"y".repeat(45), "--", "t"]), "/").unwrap();
+        assert_eq!(p.origins, ["--bind 'a b' /x".to_string(), format!("--tmpfs {}...", "y".repeat(37))]);
+        assert_eq!(resolve("/a/b", "../c/./d/"), "/a/c/d");
+        assert_eq!(resolve("/a", "/x//y/.."), "/x");
+    }
+}

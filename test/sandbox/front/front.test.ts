@@ -1,0 +1,481 @@
+/**
+ * The native front (crates/sandbox-front, started by the package's
+ * bin/sandboxctl script): what it answers itself must be what the Node CLI
+ * answers, byte for byte, and everything else must reach Node.
+ *
+ * - drift: plans (`sandboxctl-front --front-plan` against `sandboxctl plan
+ *   --json`) for command lines in the subset; command lines just outside
+ *   it are refused by the front; help and version bytes, plain, coloured
+ *   and on a terminal; the colour decision against Node's own; errors
+ *   (stderr and status) for bad input;
+ * - reach: a `--require` in NODE_OPTIONS marks every Node start, so each
+ *   command line shows which side answered;
+ * - real runs through the bin: mounts, namespaces, exit statuses, signals
+ *   forwarded, stdin, a terminal, no leaked fds, the program's environment.
+ */
+import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { chmodSync, cpSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { WriteStream } from 'node:tty';
+import { join } from 'node:path';
+import { colorDepthOf } from '../../../packages/cli/src/help';
+import { CLI, INIT, ROOT, hostProcessesWith, requireKernel, tempDir, until } from '../helpers';
+
+const BIN = join(ROOT, 'packages/cli/bin/sandboxctl');
+const FRONT = join(ROOT, 'packages/native/sandboxctl-front');
+const FULL = ['--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev'];
+
+const work = tempDir('sbx-front-');
+const marker = join(work, 'marker.js');
+writeFileSync(marker, "require('node:fs').writeSync(2, 'NODE-STARTED\\n');\n");
+/** The environment of every command here: Node announces itself on stderr. */
+const ENV: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, PWD: work, LANG: 'C.UTF-8', NODE_OPTIONS: `--require ${marker}` };
+const NODE_MARK = 'NODE-STARTED\n';
+
+interface Out {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  node: boolean;
+}
+
+function ran(r: ReturnType<typeof spawnSync>): Out {
+  const stderr = String(r.stderr ?? '');
+  return { status: r.status, stdout: String(r.stdout ?? ''), stderr: stderr.replace(NODE_MARK, ''), node: stderr.includes(NODE_MARK) };
+}
+
+/** `sandboxctl ARGS` as users run it: the package's bin. */
+function bin(args: string[], opts: SpawnSyncOptions = {}): Out {
+  return ran(spawnSync(BIN, args, { cwd: work, encoding: 'utf8', input: '', timeout: 30_000, ...opts, env: { ...ENV, ...(opts.env ?? {}) } }));
+}
+
+/** The same through Node, as before the front existed. */
+function node(args: string[], opts: SpawnSyncOptions = {}): Out {
+  return ran(spawnSync(process.execPath, [CLI, ...args], { cwd: work, encoding: 'utf8', input: '', timeout: 30_000, ...opts, env: { ...ENV, ...(opts.env ?? {}) } }));
+}
+
+/** The plan the front makes for `run ARGS`, or null when it leaves them to Node. */
+function frontPlan(args: string[], cwd = work): string | null {
+  const r = spawnSync(FRONT, ['--front-plan', CLI, 'run', ...args], { cwd, encoding: 'utf8', env: ENV });
+  if (r.status === 3) return null;
+  expect(r.status).toBe(0);
+  return r.stdout;
+}
+
+beforeAll(() => {
+  requireKernel();
+  for (const d of ['sub/dir', 'src', 'out']) mkdirSync(join(work, d), { recursive: true });
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('plans: the front builds exactly the Node CLI plan', () => {
+  const inside: string[][] = [
+    [...FULL, '--', 'true'],
+    [...FULL, 'true', '--bind', 'a', 'b', '-h2'],
+    ['--bind', 'src', 'src', '--bind-try', './out', '/out', '--ro-bind-try', '/nope', '/n', '--dev-bind', '/dev/null', '/null', '--dev-bind-try', 'x/../sub', 'y', '--', 'ls', '-l'],
+    ['--tmpfs', '/tmp', '--perms', '0700', '--size', '4096', '--tmpfs', 't', '--perms', '755', '--dir', 'sub/dir', '--dir', '/d', '--', 'true'],
+    ['--symlink', 'usr/bin', '/bin', '--symlink', '../x', 'rel/link', '--file-data', 'hello\nworld "q"', '/etc/x', '--perms', '0600', '--file-data', '\u00e9t\u00e9', 'f', '--', 'true'],
+    ['--remount-ro', '/', '--mqueue', '/dev/mqueue', '--chmod', '0700', '/tmp', '--chmod', '7', 'rel', '--autoetc', '/etc', '--autoroot', '/', '--passwd', '/etc', '--', 'true'],
+    ['--hostname', 'a', '--share-net', '--hostname', 'b', '--unshare-all', '--uid', '0', '--gid', '4294967294', '--chdir', 'sub/../src/', '--', 'true'],
+    ['--unshare-net', '--unshare-user', '--unshare-user-try', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup', '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--', 'true'],
+    ['--unshare-all', '--share-net', '--', 'true'],
+    ['--setenv', 'A', '1', '--unsetenv', 'B', '--setenv', 'B', '2', '--unsetenv', 'A', '--unsetenv', 'C', '--', 'env'],
+    ['--unsetenv', 'X', '--setenv', 'X', 'y', '--', 'env'],
+    ['--setenv', 'A', '1', '--clearenv', '--setenv', 'B', '2', '--unsetenv', 'B', '--unsetenv', 'C', '--', 'env'],
+    ['--clearenv', '--setenv', 'PATH', '/usr/bin', '--', 'env'],
+    ['--seccomp', 'none', '--seccomp', 'strict', '--linger-ms', '0', '--cap-add', 'CAP_NET_ADMIN', '--cap-add', 'ALL', '--cap-drop', 'CAP_SYS_ADMIN', '--argv0', 'x y', '--', 'true'],
+    ['--keep-session', '--allow-abstract-unix', '--allow-signals', '--no-config', '--', 'true'],
+    ['--tty', '--allow-signals', '--dev', '/dev', '--', 'true'],
+    ['--tty', '--no-tty', '--dev', '/dev/', '--', 'true'],
+    ['--chdir', '/a//b/./c/..', '--chdir', '/x', '--', 'true'],
+    ['--ro-bind', '/', '/', 'sh', '-c', 'echo "$0"', '--', '-x', '--bind'],
+  ];
+  test.each(inside.map((a) => [a.join(' '), a]))('%s', (_name, args) => {
+    const mine = frontPlan(args);
+    const theirs = node(['plan', '--json', ...(args)]);
+    expect(theirs.status).toBe(0);
+    expect(mine).toBe(theirs.stdout);
+  });
+
+  // Just outside the subset: the front says "Node's", whatever Node then says.
+  const outside: string[][] = [
+    ['--preset', 'agent', '--', 'true'],
+    ['--preset', 'strict', '--', 'true'],
+    ['--report', '-', ...FULL, '--', 'true'],
+    ['--json-status-fd', '1', '--', 'true'],
+    ['--file', '0', '/x', '--', 'true'],
+    ['--bind=/', '/', '--', 'true'],
+    ['--hostname=x', '--', 'true'],
+    ['--seccomp', 'loose', '--', 'true'],
+    ['--uid', '0x10', '--', 'true'],
+    ['--uid', '4294967296', '--', 'true'],
+    ['--size', '0', '--tmpfs', '/t', '--', 'true'],
+    ['--perms', '0700', '--proc', '/proc', '--', 'true'],
+    ['--perms', '0700', '--perms', '0700', '--dir', '/d', '--', 'true'],
+    ['--perms', '17777', '--dir', '/d', '--', 'true'],
+    ['--chmod', '08', '/x', '--', 'true'],
+    ['--share-net', '--unshare-net', '--', 'true'],
+    ['--setenv', 'A', '-x', '--', 'true'],
+    ['--setenv', '1', 'x', '--', 'true'],
+    ['--setenv', '__proto__', 'x', '--', 'true'],
+    ['--hostname', '', '--', 'true'],
+    ['--no-share-net', '--', 'true'],
+    ['--config', 'x.json', '--', 'true'],
+    ['--allow-host', 'example.org', '--', 'true'],
+    ['--memory', '1G', '--', 'true'],
+    ['--name', 'x', '--', 'true'],
+    ['--image', '/x', '--', 'true'],
+    ['--overlay-src', '/a', '--tmp-overlay', '/b', '--', 'true'],
+    ['-b', '/x', '--', 'true'],
+    [...FULL, '--'],
+    [...FULL],
+    [...FULL, '-h'],
+    [...FULL, '--', 'ls', '--help'],
+    [...FULL, '-', 'x'],
+    ['--unknown-flag', '--', 'true'],
+  ];
+  test.each(outside.map((a) => [a.join(' '), a]))('left to Node: %s', (_name, args) => {
+    expect(frontPlan(args)).toBeNull();
+  });
+
+  test('a sandboxctl.json here or in a parent, or SANDBOXCTL_INIT, leaves run to Node', () => {
+    const parent = join(work, 'proj');
+    mkdirSync(join(parent, 'deep/er'), { recursive: true });
+    writeFileSync(join(parent, 'sandboxctl.json'), '{ "ops": [] }\n');
+    try {
+      expect(frontPlan([...FULL, '--', 'true'], parent)).toBeNull();
+      expect(frontPlan([...FULL, '--', 'true'], join(parent, 'deep/er'))).toBeNull();
+      // --no-config: no search, as in Node.
+      expect(frontPlan(['--no-config', ...FULL, '--', 'true'], join(parent, 'deep/er'))).not.toBeNull();
+      const r = bin(['run', ...FULL, '--', 'true'], { cwd: join(parent, 'deep/er') });
+      expect(r.node).toBe(true);
+      expect(r).toEqual(node(['run', ...FULL, '--', 'true'], { cwd: join(parent, 'deep/er') }));
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+    const viaInit = bin(['run', ...FULL, '--', 'true'], { env: { SANDBOXCTL_INIT: INIT } });
+    expect(viaInit).toMatchObject({ status: 0, node: true });
+  });
+});
+
+describe('help and version: the same bytes without Node', () => {
+  test.each([[[]], [['--help']], [['-h']], [['--version']], [['-v']]])('sandboxctl %j', (args) => {
+    for (const env of [{}, { FORCE_COLOR: '1' }, { FORCE_COLOR: '0' }, { NO_COLOR: '1' }]) {
+      const mine = bin(args, { env });
+      const theirs = node(args, { env });
+      expect(theirs.node).toBe(true);
+      expect(mine).toEqual({ ...theirs, node: false });
+    }
+    if (args.length === 0 || args[0] === '--help') expect(bin(args, { env: { FORCE_COLOR: '1' } }).stdout).toContain('\u001b[');
+  });
+
+  test('`help`, `--help run` and `--version x` are Node\'s', () => {
+    for (const args of [['help'], ['--help', 'run'], ['run', '--help'], ['--version', 'x']]) {
+      const mine = bin(args);
+      expect(mine.node).toBe(true);
+      expect(mine).toEqual(node(args));
+    }
+  });
+
+  test('colour on a terminal: the front decides as Node does', () => {
+    const depth = (env: Record<string, string>): number =>
+      colorDepthOf({ isTTY: true, getColorDepth: (e?: object) => WriteStream.prototype.getColorDepth.call(null, e as Record<string, string>) }, env);
+    const cases: Record<string, string>[] = [
+      {},
+      { TERM: 'xterm' },
+      { TERM: 'xterm-256color' },
+      { TERM: 'dumb' },
+      { TERM: 'dumb', FORCE_COLOR: '2' },
+      { TERM: 'vt100' },
+      { TERM: 'screen.linux' },
+      { TERM: 'con132x43' },
+      { TERM: 'CONSOLE' },
+      { TERM: 'unknown' },
+      { TERM: 'unknown', COLORTERM: 'x' },
+      { COLORTERM: 'truecolor' },
+      { NO_COLOR: '' , TERM: 'xterm' },
+      { NO_COLOR: '1', TERM: 'xterm' },
+      { NODE_DISABLE_COLORS: '', TERM: 'xterm' },
+      { TMUX: '1' },
+      { CI: '1', TERM: 'xterm' },
+      { CI: '1', GITHUB_ACTIONS: '' },
+      { CI: 'true', CI_NAME: 'codeship' },
+      { TEAMCITY_VERSION: '9.1.2' },
+      { TEAMCITY_VERSION: '9.0.2' },
+      { TEAMCITY_VERSION: '10.0' },
+      { TERM_PROGRAM: 'Apple_Terminal' },
+      { TERM_PROGRAM: 'vscode', TERM: 'xterm-256color' },
+      { FORCE_COLOR: 'false' },
+      { FORCE_COLOR: '' },
+      { FORCE_COLOR: '7' },
+    ];
+    for (const env of cases) {
+      const r = spawnSync(FRONT, ['--front-color'], { env, encoding: 'utf8' });
+      expect([env, r.stdout.trim()]).toEqual([env, depth(env) > 1 ? 'color' : 'plain']);
+    }
+    // FORCE_COLOR beside NO_COLOR: Node may warn; the front leaves it to Node.
+    expect(spawnSync(FRONT, ['--front-color'], { env: { FORCE_COLOR: '1', NO_COLOR: '1' }, encoding: 'utf8' }).stdout).toBe('node\n');
+  });
+
+  test('on a terminal, the coloured help is byte for byte Node\'s', () => {
+    for (const term of ['xterm-256color', 'dumb']) {
+      const mine = onPty([BIN, '--help'], { TERM: term });
+      const theirs = onPty([process.execPath, CLI, '--help'], { TERM: term });
+      expect(mine.node).toBe(false);
+      expect(theirs.node).toBe(true);
+      expect(mine.output).toBe(theirs.output);
+      expect(mine.output.includes('\u001b[')).toBe(term !== 'dumb');
+    }
+  });
+});
+
+describe('errors: the same message and status', () => {
+  const cases: [string, string[]][] = [
+    ['a missing bind source', ['run', '--ro-bind', '/nope-front', '/x', '--', 'true']],
+    ['a missing relative bind source', ['run', ...FULL, '--bind', 'no such', '/y', '--', 'true']],
+    ['a program not found', ['run', ...FULL, '--', '/nonexistent/prog']],
+    ['a program not executable', ['run', ...FULL, '--', '/etc']],
+    ['a hostname too long', ['run', ...FULL, '--hostname', 'h'.repeat(70), '--', 'true']],
+    ['a chmod of nothing', ['run', ...FULL, '--tmpfs', '/tmp', '--chmod', '0700', '/tmp/none', '--', 'true']],
+    ['a reserved gid', ['run', ...FULL, '--gid', '4294967295', '--', 'true']],
+    ['a working directory missing', ['run', ...FULL, '--chdir', '/nope-front', '--', 'true']],
+    ['a bad hostname', ['run', ...FULL, '--hostname', 'a b', '--', 'true']],
+    ['a bad capability', ['run', ...FULL, '--cap-add', 'CAP_NOPE', '--', 'true']],
+    ['a relative symlink target', ['run', '--symlink', 'x', '/a', '--symlink', 'y', '/a', '--', 'true']],
+    ['a bad variable name', ['run', ...FULL, '--setenv', 'A=B', 'c', '--', 'true']],
+  ];
+  test.each(cases)('%s (native)', (_name, args) => {
+    const mine = bin(args);
+    const theirs = node(args);
+    expect(mine.node).toBe(false);
+    expect(mine.stderr).toMatch(/^sandboxctl: E_[A-Z_]+: /);
+    expect(mine).toEqual({ ...theirs, node: false });
+  });
+
+  const viaNode: [string, string[]][] = [
+    ['a bad --seccomp value', ['run', ...FULL, '--seccomp', 'loose', '--', 'true']],
+    ['an unknown flag', ['run', '--ro-bindd', '/', '/', '--', 'true']],
+    ['--perms before the wrong op', ['run', '--perms', '0700', '--proc', '/proc', '--', 'true']],
+    ['no program', ['run', ...FULL]],
+    ['--tty without a terminal', ['run', ...FULL, '--tty', '--', 'true']],
+  ];
+  test.each(viaNode)('%s (Node)', (_name, args) => {
+    const mine = bin(args);
+    const theirs = node(args);
+    expect(mine.node).toBe(true);
+    expect(mine.status).toBe(125);
+    expect(mine).toEqual(theirs);
+  });
+
+  test('out-of-subset command lines reach Node', () => {
+    for (const args of [['run', '--preset', 'agent', '--', 'true'], ['run', '--report', '-', ...FULL, '--', 'true'], ['plan', ...FULL, '--', 'true'], ['doctor', '--json']]) {
+      expect([args, bin(args).node]).toEqual([args, true]);
+    }
+  });
+});
+
+describe('real runs through the bin', () => {
+  /** Runs through the bin; `node` says whether Node started. */
+  const run = (script: string, extra: string[] = [], opts: SpawnSyncOptions = {}): Out => bin(['run', ...FULL, '--tmpfs', '/tmp', ...extra, '--', '/bin/sh', '-c', script], opts);
+
+  test('mounts, namespaces and the filter, from inside', () => {
+    const r = run('touch /etc/x 2>/dev/null && echo WROTE; touch /tmp/y && echo TMP; for n in user pid mnt net ipc uts cgroup; do readlink /proc/self/ns/$n; done; grep " /proc " /proc/self/mountinfo | grep -c " - proc "; grep Seccomp: /proc/self/status; grep NoNewPrivs /proc/self/status; grep CapEff /proc/self/status; echo pid $$');
+    expect(r.node).toBe(false);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('TMP');
+    const host = ['user', 'pid', 'mnt', 'net', 'ipc', 'uts', 'cgroup'].map((n) => spawnSync('readlink', [`/proc/self/ns/${n}`], { encoding: 'utf8' }).stdout.trim());
+    lines.slice(1, 8).forEach((ns, i) => expect(ns).not.toBe(host[i]));
+    expect(Number(lines[8])).toBeGreaterThan(0);
+    expect(lines.slice(9)).toEqual(['Seccomp:\t2', 'NoNewPrivs:\t1', 'CapEff:\t0000000000000000', 'pid 2']);
+    // Node's path gives the same view.
+    const theirs = node(['run', ...FULL, '--tmpfs', '/tmp', '--', '/bin/sh', '-c', 'grep " /proc " /proc/self/mountinfo | grep -c " - proc "; grep Seccomp: /proc/self/status; grep NoNewPrivs /proc/self/status; grep CapEff /proc/self/status; echo pid $$']);
+    expect(theirs.stdout.trim().split('\n')).toEqual(lines.slice(8));
+  });
+
+  test('exit statuses: the program\'s, 128+N for a signal', () => {
+    expect(run('exit 7')).toMatchObject({ status: 7, node: false });
+    expect(run('kill -TERM $$')).toMatchObject({ status: 143, node: false });
+    expect(run('kill -KILL $$')).toMatchObject({ status: 137, node: false });
+  });
+
+  test('stdin, and the environment as Node\'s path gives it', () => {
+    expect(run('cat', [], { input: 'hello from stdin\n' })).toMatchObject({ status: 0, stdout: 'hello from stdin\n', node: false });
+    const env = { FOO: 'bar baz', SANDBOXCTL_X: '1' };
+    const mine = run('env | sort', ['--setenv', 'A', 'b', '--unsetenv', 'FOO'], { env });
+    const theirs = node(['run', ...FULL, '--tmpfs', '/tmp', '--setenv', 'A', 'b', '--unsetenv', 'FOO', '--', '/bin/sh', '-c', 'env | sort'], { env });
+    expect(mine.node).toBe(false);
+    expect(mine.stdout).toBe(theirs.stdout);
+    expect(mine.stdout).toContain('A=b\n');
+    expect(mine.stdout).not.toContain('FOO=');
+  });
+
+  test('no caller fd reaches the program', () => {
+    const extra = openSync(join(work, 'held'), 'w');
+    try {
+      const script = 'ls /proc/self/fd | sort -n | tr "\\n" " "';
+      const mine = spawnSync(BIN, ['run', ...FULL, '--', '/bin/sh', '-c', script], { cwd: work, env: ENV, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe', extra, 'pipe', extra] });
+      expect(mine.stderr).not.toContain(NODE_MARK);
+      expect(mine.stdout).toBe('0 1 2 3 ');
+    } finally {
+      closeSync(extra);
+    }
+  });
+
+  test('signals are forwarded: the first SIGTERM reaches the program; a second SIGINT kills the sandbox', async () => {
+    const child = spawn(BIN, ['run', ...FULL, '--', '/bin/sh', '-c', 'trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.05; done'], { cwd: work, env: ENV });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const closed = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+    expect(await until(() => out.includes('ready'), 10_000)).toBe(true);
+    // The bin exec'd the front: this pid is the native monitor, not Node.
+    expect(readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim()).toBe('sandboxctl-fron');
+    child.kill('SIGTERM');
+    expect(await closed).toBe(3);
+    expect(out).toContain('got TERM');
+
+    const stubborn = spawn(BIN, ['run', ...FULL, '--', '/bin/sh', '-c', 'trap "" INT TERM; echo ready; while :; do sleep 0.05; done'], { cwd: work, env: ENV });
+    let out2 = '';
+    stubborn.stdout.on('data', (d: Buffer) => (out2 += d.toString()));
+    const closed2 = new Promise<number | null>((res) => stubborn.on('close', (code) => res(code)));
+    expect(await until(() => out2.includes('ready'), 10_000)).toBe(true);
+    stubborn.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 200));
+    stubborn.kill('SIGINT');
+    expect(await closed2).toBe(130);
+  });
+
+  test('the sandbox does not outlive sandboxctl: SIGKILL of the front ends it all', async () => {
+    const marker = `front-dies-${process.pid}`;
+    const child = spawn(BIN, ['run', ...FULL, '--', '/bin/sh', '-c', 'echo ready; sleep 1000; :', marker], { cwd: work, env: ENV });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const closed = new Promise<NodeJS.Signals | null>((res) => child.on('close', (_code, signal) => res(signal)));
+    // The front, the launcher and pid 1 (forks of it) and the shell all carry the marker.
+    expect(await until(() => out.includes('ready') && hostProcessesWith(marker).length >= 4, 10_000)).toBe(true);
+    child.kill('SIGKILL');
+    expect(await closed).toBe('SIGKILL');
+    expect(await until(() => hostProcessesWith(marker).length === 0, 5000)).toBe(true);
+  });
+
+  test('a terminal: the program gets a pseudo-terminal of its own, as through Node', () => {
+    const script = 'tty; [ -t 0 ] && echo stdin-tty; stty size';
+    const mine = onPty([BIN, 'run', ...FULL, '--', '/bin/sh', '-c', script], { TERM: 'xterm' });
+    const theirs = onPty([process.execPath, CLI, 'run', ...FULL, '--', '/bin/sh', '-c', script], { TERM: 'xterm' });
+    expect(mine.node).toBe(false);
+    expect(mine.status).toBe(0);
+    expect(mine.output).toMatch(/^\/dev\/pts\/\d+\r\nstdin-tty\r\n33 99\r\n$/);
+    expect(mine.output).toBe(theirs.output);
+    expect(onPty([BIN, 'run', ...FULL, '--no-tty', '--', '/bin/sh', '-c', 'tty'], {}).output).toMatch(/^\/dev\/pts\/\d+\r\n$|not a tty/);
+  });
+
+  test('an error with a hint, on a terminal: --tty without a private /dev', () => {
+    const args = ['run', '--ro-bind', '/', '/', '--tty', '--', 'true'];
+    const mine = onPty([BIN, ...args], {});
+    const theirs = onPty([process.execPath, CLI, ...args], {});
+    expect([mine.node, theirs.node]).toEqual([false, true]);
+    expect(mine.status).toBe(125);
+    expect(mine.output).toMatch(/^sandboxctl: E_SETUP: .*\r\nsandboxctl: hint: /);
+    expect(mine).toEqual({ ...theirs, node: false });
+  });
+
+  test('a ^C typed on the terminal reaches the program once, with and without a pseudo-terminal', () => {
+    const script = 'trap "echo got-INT; exit 5" INT; echo ready; while :; do sleep 0.05; done';
+    for (const extra of [[], ['--no-tty']]) {
+      const mine = onPty([BIN, 'run', ...FULL, ...extra, '--', '/bin/sh', '-c', script], {}, { after: 'ready', text: '\u0003' });
+      expect([extra, mine.node, mine.status, mine.output.match(/got-INT/g)?.length]).toEqual([extra, false, 5, 1]);
+    }
+  });
+});
+
+describe('the bin script', () => {
+  test('found from node_modules/.bin in a directory with spaces; Node exactly as before without the native front', () => {
+    const proj = join(work, 'a project "with" spaces');
+    const pkg = join(proj, 'node_modules/sandboxctl');
+    mkdirSync(join(proj, 'node_modules/.bin'), { recursive: true });
+    mkdirSync(join(proj, 'node_modules/@sandboxctl'), { recursive: true });
+    for (const part of ['bin', 'dist', 'package.json']) cpSync(join(ROOT, 'packages/cli', part), join(pkg, part), { recursive: true });
+    symlinkSync('../sandboxctl/bin/sandboxctl', join(proj, 'node_modules/.bin/sandboxctl'));
+    // Without the native package's front: Node, as `#!/usr/bin/env node` ran it.
+    const nativeCopy = join(proj, 'node_modules/@sandboxctl/native');
+    cpSync(join(ROOT, 'packages/native'), nativeCopy, { recursive: true, filter: (src) => !src.endsWith('sandboxctl-front') });
+    const dotBin = join(proj, 'node_modules/.bin/sandboxctl');
+    const slow = ran(spawnSync(dotBin, ['--version'], { cwd: proj, env: ENV, encoding: 'utf8' }));
+    expect(slow).toEqual({ status: 0, stdout: '0.1.0\n', stderr: '', node: true });
+    cpSync(FRONT, join(nativeCopy, 'sandboxctl-front'));
+    chmodSync(join(nativeCopy, 'sandboxctl-front'), 0o755);
+    for (const me of [dotBin, join(pkg, 'bin/sandboxctl')]) {
+      const fast = ran(spawnSync(me, ['--version'], { cwd: proj, env: ENV, encoding: 'utf8' }));
+      expect(fast).toEqual({ status: 0, stdout: '0.1.0\n', stderr: '', node: false });
+      // Arguments with spaces and quotes reach the program as given; a relative path names the project's.
+      const r = ran(spawnSync(me, ['run', ...FULL, '--', '/bin/sh', '-c', 'printf "[%s]" "$@"', 'sh', 'a b', '"q"', '', '*'], { cwd: proj, env: ENV, encoding: 'utf8' }));
+      expect(r).toEqual({ status: 0, stdout: '[a b]["q"][][*]', stderr: '', node: false });
+    }
+    // Through a relative $0 from inside the project.
+    const rel = ran(spawnSync('node_modules/.bin/sandboxctl', ['-v'], { cwd: proj, env: ENV, encoding: 'utf8' }));
+    expect(rel).toEqual({ status: 0, stdout: '0.1.0\n', stderr: '', node: false });
+    // A global install (PREFIX/bin/sandboxctl -> ../lib/node_modules/sandboxctl/bin/sandboxctl),
+    // and a link anywhere else (found with readlink -f).
+    const prefix = join(work, 'prefix dir');
+    mkdirSync(join(prefix, 'bin'), { recursive: true });
+    mkdirSync(join(prefix, 'lib'), { recursive: true });
+    symlinkSync(join(proj, 'node_modules'), join(prefix, 'lib/node_modules'));
+    symlinkSync('../lib/node_modules/sandboxctl/bin/sandboxctl', join(prefix, 'bin/sandboxctl'));
+    symlinkSync(join(pkg, 'bin/sandboxctl'), join(prefix, 'elsewhere'));
+    for (const me of [join(prefix, 'bin/sandboxctl'), join(prefix, 'elsewhere')]) {
+      expect([me, ran(spawnSync(me, ['run', ...FULL, '--', 'true'], { cwd: work, env: ENV, encoding: 'utf8' }))]).toEqual([me, { status: 0, stdout: '', stderr: '', node: false }]);
+    }
+    // A CLI package of another version than the front's (a mixed install): run is Node's.
+    writeFileSync(join(pkg, 'dist/front/version.txt'), '0.0.9\n');
+    expect(ran(spawnSync(dotBin, ['run', ...FULL, '--', 'true'], { cwd: proj, env: ENV, encoding: 'utf8' }))).toMatchObject({ status: 0, node: true });
+    // Fall-through argv is unchanged.
+    const plan = ran(spawnSync(dotBin, ['plan', '--json', '--setenv', 'A', 'x y', '--', 'a b', ''], { cwd: proj, env: ENV, encoding: 'utf8' }));
+    expect(plan.node).toBe(true);
+    expect(JSON.parse(plan.stdout).argv).toEqual(['a b', '']);
+  });
+
+  test('a `node` planted earlier in PATH runs only where the Node CLI would run it anyway', () => {
+    const evil = join(work, 'evil');
+    mkdirSync(evil, { recursive: true });
+    writeFileSync(join(evil, 'node'), '#!/bin/sh\necho PLANTED >&2\nexit 99\n', { mode: 0o755 });
+    const env = { PATH: `${evil}:${ENV.PATH}` };
+    expect(bin(['--version'], { env })).toMatchObject({ status: 0, stderr: '' });
+    expect(bin(['run', ...FULL, '--', 'true'], { env })).toMatchObject({ status: 0, stderr: '' });
+    // What goes to Node goes to the `node` in PATH, as `#!/usr/bin/env node` did.
+    expect(bin(['doctor'], { env })).toMatchObject({ status: 99, stderr: 'PLANTED\n' });
+  });
+});
+
+/** Runs argv on a new terminal (33x99) and returns what it showed. */
+function onPty(argv: string[], env: Record<string, string>, send?: { after: string; text: string }): { output: string; status: number | null; node: boolean } {
+  const driver = String.raw`
+import fcntl, json, os, pty, select, struct, sys, termios
+spec = json.loads(sys.argv[1])
+pid, fd = pty.fork()
+if pid == 0:
+    os.chdir(spec['cwd'])
+    os.execvpe(spec['argv'][0], spec['argv'], spec['env'])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 99, 0, 0))
+out = bytearray()
+send = spec.get('send')
+while True:
+    if send and send['after'].encode() in out:
+        os.write(fd, send['text'].encode())
+        send = None
+    r, _, _ = select.select([fd], [], [], 20)
+    if not r:
+        break
+    try:
+        data = os.read(fd, 65536)
+    except OSError:
+        break
+    if not data:
+        break
+    out.extend(data)
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(json.dumps({'output': out.decode('utf-8', 'replace'), 'status': os.waitstatus_to_exitcode(st)}))
+`;
+  const r = spawnSync('python3', ['-c', driver, JSON.stringify({ argv, cwd: work, env: { ...ENV, ...env }, send })], { encoding: 'utf8', timeout: 60_000 });
+  const res = JSON.parse(r.stdout) as { output: string; status: number | null };
+  const node = res.output.includes('NODE-STARTED\r\n');
+  return { output: res.output.replace('NODE-STARTED\r\n', ''), status: res.status, node };
+}
