@@ -17,6 +17,9 @@ export async function benchStart({ runs }) {
   const init = initPath();
   const files = planFiles({ full: { argv: ['/bin/true'], ops: OPS_FULL }, ro: { argv: ['/bin/true'], ops: OPS_RO } });
 
+  // SANDBOXCTL_BENCH_INIT_BASELINE=PATH: another build of the init (e.g. a
+  // copy of main's) timed with the full set-up in the same rounds.
+  const baseline = process.env.SANDBOXCTL_BENCH_INIT_BASELINE;
   const variants = [
     { name: '/bin/true (floor)', fn: () => timedSync('/bin/true', []) },
     { name: 'unshare -Urmpf --mount-proc true (floor)', fn: () => timedSync('unshare', ['-Urmpf', '--mount-proc', 'true']) },
@@ -24,6 +27,7 @@ export async function benchStart({ runs }) {
     { name: 'sandboxctl-init --plan (ro-bind /)', fn: () => timedSync(init, ['--plan', files.ro]), ours: 'ro' },
     { name: 'bwrap --ro-bind / / --proc --dev --unshare-all true', fn: () => timedSync('bwrap', [...BWRAP_FULL, 'true']), peer: 'full' },
     { name: 'sandboxctl-init --plan (ro-bind /, proc, dev)', fn: () => timedSync(init, ['--plan', files.full]), ours: 'full' },
+    ...(baseline ? [{ name: `baseline ${baseline} --plan (ro-bind /, proc, dev)`, fn: () => timedSync(baseline, ['--plan', files.full]), ours: 'full' }] : []),
     {
       name: 'Node: await child_process.spawn(bwrap … --unshare-all true)',
       fn: async () => {

@@ -4,6 +4,16 @@
 //! `/sysroot`), detach the host root, and pivot a second time so only the
 //! new root is left (hakurei's sequence; bubblewrap's new root tmpfs).
 //!
+//! When the plan's root is the host's own (its first op binds `/` on `/`
+//! with the submounts, `--ro-bind / /`, and no later op needs what the
+//! intermediate root gives: `ops::keeps_host_root`), the mount namespace
+//! clone() made is that tree already: it is kept as the new root in place,
+//! with no intermediate root, copy, pivot or detach. Those were the costliest
+//! kernel steps of a start: each detach waits for an RCU grace period
+//! (bench/README.md, issue 15 part 4). The first op then only sets the
+//! attributes of the tree, the others apply to `/` as they would to
+//! `/sysroot`, and the program sees the same mounts.
+//!
 //! The order of these calls is the contract: the init unit tests' call
 //! scripts check it.
 
@@ -34,6 +44,13 @@ pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids, image_mount: Option<Fd>) -> R
         None => None,
     };
 
+    // Only in a user namespace of its own: the copy of the host's tree then
+    // has every host mount's flags locked (mount_namespaces(7)), which
+    // RootFs::restore relies on.
+    let own_userns = plan.join_ns.as_ref().is_none_or(|j| j.user.is_none());
+    if image.is_none() && own_userns && ops::keeps_host_root(&plan.ops) {
+        return keep_host_root(sys, prepared);
+    }
     intermediate_root(sys, image.is_none())?;
     if let Some((spec, opened)) = image {
         image::root::mount_sysroot(sys, spec, opened)?;
@@ -51,6 +68,24 @@ pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids, image_mount: Option<Fd>) -> R
     detach_host(sys)?;
     enter_sysroot(sys)
 }
+
+/// The root kept in place: this process's root is the namespace's copy of
+/// the host's tree already, so nothing is pivoted, copied or detached. The
+/// cwd goes to this process's fd directory in the host's proc (where the
+/// toolkit names fds as mount targets), the ops apply to `/`, and the cwd
+/// comes back to `/`.
+fn keep_host_root(sys: &dyn Sys, prepared: Vec<ops::Prepared>) -> Result<(), SetupError> {
+    sys.chdir(FD_DIR).ctx(Code::Setup, "enter the fd directory")?;
+    let root = sys.open("/", libc::O_PATH | libc::O_DIRECTORY).ctx(Code::Setup, "open the root")?;
+    let mut rootfs = RootFs::in_place(sys, root);
+    ops::apply_in_place(prepared, &mut rootfs)?;
+    rootfs.close();
+    sys.chdir("/").ctx(Code::Setup, "enter the new root")
+}
+
+/// pid 1's fd directory in the host's proc, its cwd while a kept root is
+/// built: a later mount on the root's `/proc` does not move the cwd.
+const FD_DIR: &str = "/proc/self/fd";
 
 /// A tmpfs holding `sysroot` (the new root) and `host` (where pivot_root
 /// puts the old root), pivoted into.

@@ -1207,3 +1207,92 @@ fn join_init_switch_failures_are_fatal_and_nothing_runs() {
     assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 0);
     s.done();
 }
+
+/// The plan of `--ro-bind / / --tmpfs /tmp`: the host's root kept in place.
+fn kept_root_plan() -> Plan {
+    let mut p = plan();
+    p.ops.insert(0, Op::Bind(serde_json::from_str(r#"{"source":"/","target":"/"}"#).unwrap()));
+    p
+}
+
+/// The root's calls of [`setup_calls`] for [`kept_root_plan`]: no
+/// intermediate root, copy, pivot or detach; the tree's attributes set on
+/// it at once; the other ops mounted through pid 1's fd directory.
+fn kept_root_calls() -> Vec<(String, Ret)> {
+    vec![
+        c("mount(-, \"/\", -, REC|SLAVE, -)", Ret::Ok),
+        c(format!("open(\"/\", {:#o})", libc::O_PATH), Ret::Fd(20)),
+        c("fstat(20)", Ret::Kind(crate::sys::FileKind::Dir)),
+        c("chdir(\"/proc/self/fd\")", Ret::Ok),
+        c(format!("open(\"/\", {:#o})", libc::O_PATH | libc::O_DIRECTORY), Ret::Fd(3)),
+        c("close(20)", Ret::Ok),
+        c("open_in_root(3, \"/\", 0o0)", Ret::Fd(6)),
+        c("mount_setattr(6, recursive, RDONLY|NOSUID|NODEV)", Ret::Ok),
+        c("close(6)", Ret::Ok),
+        c(format!("open_in_root(3, \"/tmp\", {:#o})", libc::O_DIRECTORY), Ret::Fd(5)),
+        c("mount(\"tmpfs\", \"./5\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Ok),
+        c("close(5)", Ret::Ok),
+        c("close(3)", Ret::Ok),
+        c("chdir(\"/\")", Ret::Ok),
+    ]
+}
+
+/// [`setup_calls`] with the root's part replaced by `root`.
+fn with_root(root: Vec<(String, Ret)>) -> Vec<(String, Ret)> {
+    let all = setup_calls();
+    let start = all.iter().position(|(s, _)| s.starts_with("mount(-, \"/\"")).unwrap();
+    let end = all.iter().position(|(s, _)| s == "prctl(CapAmbientClearAll)").unwrap();
+    [all[..start].to_vec(), root, all[end..].to_vec()].concat()
+}
+
+#[test]
+fn a_host_root_is_kept_in_place_with_no_copy_pivot_or_detach() {
+    let p = kept_root_plan();
+    let mut calls = with_root(kept_root_calls());
+    calls.extend([c("reap()", Ret::Reaped(2, ExitStatus::Exited(0))), c("monotonic_ms()", Ret::Int(1000)), c("reap()", Ret::Err(libc::ECHILD))]);
+    let s = Script::new(calls);
+    assert_eq!(expect_exit(|| run_init(&s, &cx(&p))), 0);
+    s.done();
+    assert!(s.logs().is_empty(), "{:?}", s.logs());
+}
+
+#[test]
+fn every_fallible_call_of_the_kept_root_is_a_fatal_branch_with_its_own_error() {
+    let p = kept_root_plan();
+    let root = kept_root_calls();
+    // What each failing call leaves to close, and the code it reports.
+    let after = |call: &str| -> (Vec<(String, Ret)>, &str) {
+        match call {
+            "fstat(20)" => (vec![c("close(20)", Ret::Ok)], "E_MOUNT"),
+            c if c.starts_with("open(\"/\", 0o10000000)") => (vec![], "E_MOUNT"),
+            c if c.starts_with("mount_setattr") => (vec![c_close(6)], "E_MOUNT"),
+            c if c.starts_with("mount(\"tmpfs\"") => (vec![c_close(5)], "E_MOUNT"),
+            c if c.starts_with("open_in_root") || c.starts_with("mount(") => (vec![], "E_MOUNT"),
+            _ => (vec![], "E_SETUP"),
+        }
+    };
+    let mut fatal = 0;
+    for (i, (call, _)) in root.iter().enumerate() {
+        if call.starts_with("close(") {
+            continue;
+        }
+        let marker = 30_000 + i as i32;
+        let (rest, code) = after(call);
+        let script = with_root([root[..i].to_vec(), vec![(call.clone(), Ret::Err(marker))], rest].concat());
+        let cut = script.iter().position(|(s, r)| s == call && matches!(r, Ret::Err(m) if *m == marker)).unwrap();
+        let tail = script[cut + 1..].iter().take_while(|(s, _)| s.starts_with("close(")).count();
+        let s = Script::new(script[..cut + 1 + tail].to_vec());
+        let status = expect_exit(|| run_init(&s, &cx(&p)));
+        assert_eq!(status, EXIT_SETUP, "{call}");
+        let logs = s.logs().join("\n");
+        assert!(logs.contains(&format!("error {marker}")), "{call}: the injected error did not surface: {logs}");
+        assert!(logs.starts_with(code), "{call}: {logs}");
+        s.done();
+        fatal += 1;
+    }
+    assert_eq!(fatal, 10);
+}
+
+fn c_close(fd: i32) -> (String, Ret) {
+    c(format!("close({fd})"), Ret::Ok)
+}

@@ -8,7 +8,7 @@
 //! redirect the mount (bubblewrap CVE-2024-42472). A caller fd
 //! (`sourceFd`, `--bind-fd`) is used the same way.
 
-use super::rootfs::{fd_path, mkdir_p, Bind, Point};
+use super::rootfs::{mkdir_p, Bind, Point};
 use super::{check_target, EarlyCx, OpProblem, RootFs, SetupOp};
 use crate::error::{Code, SetupError};
 use crate::plan::{BindOp, MissingTarget};
@@ -99,7 +99,7 @@ impl SetupOp for BindOp {
                 }
             }
         }
-        let from = fd_path(fd);
+        let from = root.fd_path(fd);
         let bind = Bind {
             shown: &shown,
             source: &from,
@@ -112,6 +112,26 @@ impl SetupOp for BindOp {
         let r = root.bind(&bind);
         let _ = root.sys().close(fd);
         r
+    }
+}
+
+impl BindOp {
+    /// Whether this op binds the host's whole root on `/` with its
+    /// submounts: then pid 1 keeps its namespace's copy of that tree as the
+    /// new root instead of copying it again (init/root.rs).
+    pub fn binds_host_root(&self) -> bool {
+        let root = |p: &str| !p.is_empty() && p.trim_end_matches('/').is_empty();
+        self.source_fd.is_none() && root(&self.source) && root(&self.target) && self.recursive && self.missing_target == MissingTarget::Create
+    }
+
+    /// Apply of a [`BindOp::binds_host_root`] op when the root is kept in
+    /// place: the tree is already at `/`, so only its attributes are set,
+    /// on every mount of it at once, as the bind sets them on its copy.
+    pub fn keep_root(&self, source: Source, root: &mut RootFs) -> Result<(), SetupError> {
+        if let Source::Pinned { fd, .. } = source {
+            let _ = root.sys().close(fd);
+        }
+        root.keep_host_attrs(self.writable, self.device)
     }
 }
 

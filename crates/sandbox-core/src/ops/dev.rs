@@ -5,12 +5,16 @@
 //! `mqueue`, a private mqueue on mqueue/. When the program keeps the
 //! caller's session and stdout is a terminal, that terminal is bound on
 //! console (hakurei's behaviour).
+//!
+//! The host's devices are opened O_PATH in early and bound from those fds:
+//! apply may run in the host's own tree kept as the new root (init/root.rs),
+//! where the host's `/dev` is already covered by this op's tmpfs.
 
-use super::rootfs::{Point, HOST};
+use super::rootfs::Point;
 use super::{check_target, EarlyCx, OpProblem, RootFs, SetupOp};
 use crate::error::{Code, SetupError};
 use crate::plan::DevOp;
-use crate::sys::{Errno, MsFlags, Sys, ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY};
+use crate::sys::{Errno, Fd, MsFlags, Sys, ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY};
 use std::fmt;
 
 pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -23,24 +27,60 @@ pub const LINKS: [(&str, &str); 6] = [
     ("ptmx", "pts/ptmx"),
 ];
 
+/// What early found on the host: each of [`DEVICES`] opened O_PATH (or why
+/// not, reported where its bind is made), and the caller's terminal to bind
+/// on console, if any, the same way.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HostDevices {
+    pub devices: Vec<Result<Fd, Errno>>,
+    pub console: Option<(String, Result<Fd, Errno>)>,
+}
+
+impl HostDevices {
+    /// Take the fd at `slot` (leaving EBADF), so what is left is closed once.
+    fn take(slot: &mut Result<Fd, Errno>) -> Result<Fd, Errno> {
+        std::mem::replace(slot, Err(Errno(libc::EBADF)))
+    }
+
+    fn close(self, sys: &dyn Sys) {
+        for fd in self.devices.into_iter().chain(self.console.map(|c| c.1)).flatten() {
+            let _ = sys.close(fd);
+        }
+    }
+}
+
 impl SetupOp for DevOp {
-    /// The caller's terminal (a `/dev/...` path) to bind on console, if any.
-    type Prepared = Option<String>;
+    type Prepared = HostDevices;
 
     fn validate(&self) -> Result<(), OpProblem> {
         check_target(&self.target)
     }
 
-    /// Host root: find the caller's terminal when the session is kept.
-    fn early(&self, sys: &dyn Sys, cx: &EarlyCx) -> Result<Option<String>, SetupError> {
-        if !cx.keep_session || !sys.isatty(1) {
-            return Ok(None);
-        }
-        // Not a terminal of /dev (or gone already): no console, as hakurei.
-        Ok(sys.readlink("/proc/self/fd/1").ok().filter(|tty| tty.starts_with("/dev/")))
+    /// Host root: pin the devices, and find the caller's terminal when the
+    /// session is kept.
+    fn early(&self, sys: &dyn Sys, cx: &EarlyCx) -> Result<HostDevices, SetupError> {
+        let devices = DEVICES.iter().map(|n| sys.open(&format!("/dev/{n}"), libc::O_PATH)).collect();
+        let console = if !cx.keep_session || !sys.isatty(1) {
+            None
+        } else {
+            // Not a terminal of /dev (or gone already): no console, as hakurei.
+            sys.readlink("/proc/self/fd/1").ok().filter(|tty| tty.starts_with("/dev/")).map(|tty| {
+                let fd = sys.open(&tty, libc::O_PATH);
+                (tty, fd)
+            })
+        };
+        Ok(HostDevices { devices, console })
     }
 
-    fn apply(&self, console: Option<String>, root: &mut RootFs) -> Result<(), SetupError> {
+    fn apply(&self, mut host: HostDevices, root: &mut RootFs) -> Result<(), SetupError> {
+        let r = self.build(&mut host, root);
+        host.close(root.sys());
+        r
+    }
+}
+
+impl DevOp {
+    fn build(&self, host: &mut HostDevices, root: &mut RootFs) -> Result<(), SetupError> {
         let t = self.target.trim_end_matches('/');
         let t = if t.is_empty() { "/" } else { t };
         let join = |n: &str| if t == "/" { format!("/{n}") } else { format!("{t}/{n}") };
@@ -49,13 +89,16 @@ impl SetupOp for DevOp {
         let nosuid_nodev = (libc::MS_NOSUID | libc::MS_NODEV) as MsFlags;
         root.mount_fs(t, "tmpfs", nosuid_nodev, Some("mode=755")).map_err(m(format!("mount dev on {t}")))?;
 
-        for name in DEVICES {
+        for (name, slot) in DEVICES.iter().zip(host.devices.iter_mut()) {
             let path = join(name);
             let what = format!("bind /dev/{name} on {path}");
-            let fd = root.mount_point(&path, Point::File).map_err(m(what.clone()))?;
-            root.mount_on(&path, fd, Some(&format!("{HOST}/dev/{name}")), None, libc::MS_BIND as MsFlags, None).map_err(m(what.clone()))?;
+            let source = HostDevices::take(slot).map_err(m(what.clone()))?;
+            let from = root.fd_path(source);
+            let r = root.mount_point(&path, Point::File).and_then(|fd| root.mount_on(&path, fd, Some(&from), None, libc::MS_BIND as MsFlags, None));
+            let _ = root.sys().close(source);
+            r.map_err(m(what.clone()))?;
             // Device nodes stay usable (no nodev); nothing may be run or gain privileges through them.
-            root.set_attrs(&path, false, ATTR_NOSUID | ATTR_NOEXEC).map_err(m(what))?;
+            root.set_attrs(&path, false, ATTR_NOSUID | ATTR_NOEXEC).and_then(|()| root.restore(&path, false, ATTR_NOSUID | ATTR_NOEXEC)).map_err(m(what))?;
         }
 
         let sys = root.sys();
@@ -82,10 +125,14 @@ impl SetupOp for DevOp {
         let fd = root.open(&shm, libc::O_DIRECTORY).map_err(m(format!("mount tmpfs on {shm}")))?;
         root.mount_on(&shm, fd, Some("tmpfs"), Some("tmpfs"), nosuid_nodev, Some("mode=1777")).map_err(m(format!("mount tmpfs on {shm}")))?;
 
-        if let Some(tty) = console {
+        if let Some((tty, slot)) = host.console.as_mut() {
             let path = join("console");
-            let fd = root.mount_point(&path, Point::File).map_err(m(format!("bind {tty} on {path}")))?;
-            root.mount_on(&path, fd, Some(&format!("{HOST}{tty}")), None, libc::MS_BIND as MsFlags, None).map_err(m(format!("bind {tty} on {path}")))?;
+            let what = format!("bind {tty} on {path}");
+            let source = HostDevices::take(slot).map_err(m(what.clone()))?;
+            let from = root.fd_path(source);
+            let r = root.mount_point(&path, Point::File).and_then(|fd| root.mount_on(&path, fd, Some(&from), None, libc::MS_BIND as MsFlags, None));
+            let _ = root.sys().close(source);
+            r.and_then(|()| root.restore(&path, false, 0)).map_err(m(what))?;
         }
 
         if self.mqueue {
@@ -117,22 +164,48 @@ mod tests {
         DevOp { target: "/dev".into(), mqueue: false, writable: false }
     }
 
+    /// The six devices opened in early, as fds 50..=55.
+    fn opens() -> Vec<Call> {
+        DEVICES.iter().enumerate().map(|(i, n)| call(format!("open(\"/dev/{n}\", {:#o})", libc::O_PATH), Ret::Fd(50 + i as i32))).collect()
+    }
+
+    fn host(console: Option<(&str, Result<Fd, Errno>)>) -> HostDevices {
+        HostDevices { devices: (50..56).map(Ok).collect(), console: console.map(|(t, fd)| (t.to_string(), fd)) }
+    }
+
     #[test]
-    fn console_only_with_a_kept_session_on_a_terminal() {
-        let s = Script::new(Vec::<Call>::new());
-        assert_eq!(dev().early(&s, &cx()).unwrap(), None);
-        let kept = EarlyCx { keep_session: true, ..cx() };
-        let s = Script::new(vec![call("isatty(1)", Ret::Int(1)), call("readlink(\"/proc/self/fd/1\")", Ret::Text("/dev/pts/3".into()))]);
-        assert_eq!(dev().early(&s, &kept).unwrap(), Some("/dev/pts/3".into()));
+    fn early_pins_the_devices_and_the_console_only_with_a_kept_session_on_a_terminal() {
+        let s = Script::new(opens());
+        assert_eq!(dev().early(&s, &cx()).unwrap(), host(None));
         s.done();
-        let s = Script::new(vec![call("isatty(1)", Ret::Int(0))]);
-        assert_eq!(dev().early(&s, &kept).unwrap(), None);
+        let kept = EarlyCx { keep_session: true, ..cx() };
+        let mut v = opens();
+        v.extend([
+            call("isatty(1)", Ret::Int(1)),
+            call("readlink(\"/proc/self/fd/1\")", Ret::Text("/dev/pts/3".into())),
+            call(format!("open(\"/dev/pts/3\", {:#o})", libc::O_PATH), Ret::Fd(60)),
+        ]);
+        let s = Script::new(v);
+        assert_eq!(dev().early(&s, &kept).unwrap(), host(Some(("/dev/pts/3", Ok(60)))));
+        s.done();
+        let mut v = opens();
+        v.push(call("isatty(1)", Ret::Int(0)));
+        let s = Script::new(v);
+        assert_eq!(dev().early(&s, &kept).unwrap(), host(None));
         s.done();
         for ret in [Ret::Text("pipe:[123]".into()), Ret::Err(libc::EACCES)] {
-            let s = Script::new(vec![call("isatty(1)", Ret::Int(1)), call("readlink(\"/proc/self/fd/1\")", ret)]);
-            assert_eq!(dev().early(&s, &kept).unwrap(), None);
+            let mut v = opens();
+            v.extend([call("isatty(1)", Ret::Int(1)), call("readlink(\"/proc/self/fd/1\")", ret)]);
+            let s = Script::new(v);
+            assert_eq!(dev().early(&s, &kept).unwrap(), host(None));
             s.done();
         }
+        // A device that cannot be opened is kept as its error, for apply to report.
+        let mut v = opens();
+        v[1] = call(format!("open(\"/dev/zero\", {:#o})", libc::O_PATH), Ret::Err(10_032));
+        let s = Script::new(v);
+        assert_eq!(dev().early(&s, &cx()).unwrap().devices[1], Err(Errno(10_032)));
+        s.done();
     }
 
     #[test]
@@ -149,8 +222,9 @@ mod tests {
             call("mkfileat(30, \"console\", 444)", Ret::Ok),
             close(30),
             open_any(3, "/dev/console", Ret::Fd(14)),
-            call("mount(\"/host/dev/pts/3\", \"/host/proc/self/fd/14\", -, BIND, -)", Ret::Ok),
+            call("mount(\"/host/proc/self/fd/60\", \"/host/proc/self/fd/14\", -, BIND, -)", Ret::Ok),
             close(14),
+            close(60),
             open_dir_missing(3, "/dev/mqueue"),
             open_dir(3, "/dev", 31),
             mkdirat(31, "mqueue", 0o755, Ret::Ok),
@@ -161,7 +235,7 @@ mod tests {
         ]);
         let s = Script::new(v);
         let o = DevOp { target: "/dev".into(), mqueue: true, writable: true };
-        o.apply(Some("/dev/pts/3".into()), &mut RootFs::new(&s, 3)).unwrap();
+        o.apply(host(Some(("/dev/pts/3", Ok(60)))), &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         assert_eq!(o.to_string(), "dev on /dev with mqueue writable");
     }
@@ -176,8 +250,9 @@ mod tests {
             v.push(call(format!("mkfileat(30, {n:?}, 444)"), Ret::Ok));
             v.push(close(30));
             v.push(open_any(3, &format!("/dev/{n}"), Ret::Fd(fd)));
-            v.push(call(format!("mount(\"/host/dev/{n}\", \"/host/proc/self/fd/{fd}\", -, BIND, -)"), Ret::Ok));
+            v.push(call(format!("mount(\"/host/proc/self/fd/{}\", \"/host/proc/self/fd/{fd}\", -, BIND, -)", 50 + i), Ret::Ok));
             v.push(close(fd));
+            v.push(close(50 + i as i32));
             v.extend(setattr(3, &format!("/dev/{n}"), 40 + i as i32, false, "NOSUID|NOEXEC"));
         }
         v.push(open_dir(3, "/dev", 11));
@@ -203,7 +278,34 @@ mod tests {
         ]);
         v.extend(setattr(3, "/dev", 14, false, "RDONLY|NOSUID|NODEV"));
         let s = Script::new(v);
-        dev().apply(None, &mut RootFs::new(&s, 3)).unwrap();
+        dev().apply(host(None), &mut RootFs::new(&s, 3)).unwrap();
+        s.done();
+    }
+
+    #[test]
+    fn a_device_early_could_not_open_is_reported_at_its_bind_and_the_rest_closed() {
+        let mut v =
+            vec![open_dir(3, "/dev", 10), call("mount(\"tmpfs\", \"/host/proc/self/fd/10\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Ok), close(10)];
+        v.extend((51..56).map(close));
+        v.push(close(60));
+        let s = Script::new(v);
+        let mut h = host(Some(("/dev/pts/3", Ok(60))));
+        h.devices[0] = Err(Errno(10_033));
+        let e = dev().apply(h, &mut RootFs::new(&s, 3)).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (Code::Mount, "cannot bind /dev/null on /dev/null: error 10033"));
+        s.done();
+        // and the console's own error, after everything else is made
+        let mut v = happy_prefix();
+        v.extend([
+            call("mount(\"devpts\", \"/host/proc/self/fd/12\", \"devpts\", NOSUID|NOEXEC, \"newinstance,ptmxmode=0666,mode=620\")", Ret::Ok),
+            close(12),
+            open_dir(3, "/dev/shm", 13),
+            call("mount(\"tmpfs\", \"/host/proc/self/fd/13\", \"tmpfs\", NOSUID|NODEV, \"mode=1777\")", Ret::Ok),
+            close(13),
+        ]);
+        let s = Script::new(v);
+        let e = dev().apply(host(Some(("/dev/pts/3", Err(Errno(10_034))))), &mut RootFs::new(&s, 3)).unwrap_err();
+        assert_eq!(e.message, "cannot bind /dev/pts/3 on /dev/console: error 10034");
         s.done();
     }
 
@@ -215,7 +317,7 @@ mod tests {
             close(12),
         ]);
         let s = Script::new(v);
-        let e = dev().apply(None, &mut RootFs::new(&s, 3)).unwrap_err();
+        let e = dev().apply(host(None), &mut RootFs::new(&s, 3)).unwrap_err();
         assert_eq!((e.code, e.message.as_str()), (Code::Mount, "cannot mount devpts on /dev/pts: error 10008"));
         s.done();
         // a link that cannot be made is a setup error
@@ -226,15 +328,17 @@ mod tests {
             ]
             .concat(),
         );
-        let e = dev().apply(None, &mut RootFs::new(&s, 3)).unwrap_err();
+        let e = dev().apply(host(None), &mut RootFs::new(&s, 3)).unwrap_err();
         assert_eq!((e.code, e.message.as_str()), (Code::Setup, "cannot create symlink /dev/stdin -> /proc/self/fd/0: error 10017"));
         s.done();
-        let s = Script::new(vec![
+        let mut v = vec![
             open_dir(3, "/dev", 10),
             call("mount(\"tmpfs\", \"/host/proc/self/fd/10\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Err(10_018)),
             close(10),
-        ]);
-        assert_eq!(dev().apply(None, &mut RootFs::new(&s, 3)).unwrap_err().message, "cannot mount dev on /dev: error 10018");
+        ];
+        v.extend((50..56).map(close));
+        let s = Script::new(v);
+        assert_eq!(dev().apply(host(None), &mut RootFs::new(&s, 3)).unwrap_err().message, "cannot mount dev on /dev: error 10018");
         s.done();
         assert_eq!(dev().to_string(), "dev on /dev");
     }

@@ -181,6 +181,52 @@ pub fn apply_all(prepared: Vec<Prepared<'_>>, root: &mut RootFs) -> Result<(), S
     Ok(())
 }
 
+/// Whether pid 1 may keep its namespace's copy of the host's tree as the new
+/// root (init/root.rs): the first op binds the host's root on `/` with its
+/// submounts, and no later op names a host path to mount from (autoroot's
+/// directories, overlay's layers), since the kept root under `/host` is
+/// what the ops change.
+pub fn keeps_host_root(ops: &[Op]) -> bool {
+    let Some((Op::Bind(root), rest)) = ops.split_first() else {
+        return false;
+    };
+    root.binds_host_root() && rest.iter().all(|op| may_follow_kept_root(op, root))
+}
+
+/// Whether `op` may come after `root`, the bind of the host's root, when
+/// that root is kept in place.
+fn may_follow_kept_root(op: &Op, root: &BindOp) -> bool {
+    match op {
+        // Host paths as mount sources (`/host/...`): that tree is the one
+        // the ops change.
+        Op::Autoetc(_) | Op::Autoroot(_) | Op::Overlay(_) => false,
+        // Setup files need a scratch tmpfs outside the new root.
+        Op::File(_) | Op::Passwd(_) => false,
+        // A bind of a host subtree that wants what the first op took away
+        // (writable below a read-only root, devices below a nodev one)
+        // could meet a read-only host mount in it (RootFs::restore).
+        Op::Bind(b) if b.recursive && ((b.writable && !root.writable) || (b.device && !root.device)) => false,
+        // A mount on the root itself would stack on it unseen: the root is
+        // never entered again.
+        op => !op.target().trim_end_matches('/').is_empty(),
+    }
+}
+
+/// The apply phase for a root kept in place: the first op, the bind of the
+/// host's root, sets the attributes of the tree already there; the others
+/// apply as usual. An error names its op.
+pub fn apply_in_place(prepared: Vec<Prepared<'_>>, root: &mut RootFs) -> Result<(), SetupError> {
+    let mut rest = prepared.into_iter();
+    match rest.next() {
+        Some(Prepared::Bind(o, source)) if o.binds_host_root() => o.keep_root(source, root).map_err(|e| e.at_op(0))?,
+        _ => return Err(SetupError::new(crate::error::Code::Setup, "a root kept in place needs the bind of / on / first")),
+    }
+    for (i, p) in rest.enumerate() {
+        p.apply(root).map_err(|e| e.at_op(i + 1))?;
+    }
+    Ok(())
+}
+
 /// Each op in words, in order: their `Display`, the one description of an
 /// op (the addon's `describeOps`, so `explain` and the docs say the same).
 pub fn describe(ops: &[Op]) -> Vec<String> {
@@ -250,6 +296,84 @@ mod tests {
             assert_eq!(json["target"], op.target());
         }
         assert_eq!(describe(&plan.ops)[0], "ro-bind /a on /a");
+    }
+
+    #[test]
+    fn the_host_root_is_kept_in_place_only_when_nothing_needs_the_intermediate_root() {
+        let ops = |json: &str| -> Vec<Op> { serde_json::from_str(json).unwrap() };
+        let root = r#"{"kind":"bind","source":"/","target":"/"}"#;
+        let keeps = |rest: &str| keeps_host_root(&ops(&format!("[{root}{}{rest}]", if rest.is_empty() { "" } else { "," })));
+        // bubblewrap's --ro-bind / / --proc /proc --dev /dev, and read-only binds after it
+        assert!(keeps(""));
+        assert!(keeps(r#"{"kind":"proc","target":"/proc"},{"kind":"dev","target":"/dev"},{"kind":"tmpfs","target":"/tmp"}"#));
+        assert!(keeps(r#"{"kind":"bind","source":"/usr","target":"/opt/usr"},{"kind":"placeholder","target":"/p","type":"dir"}"#));
+        // a single writable or device mount below it: its flags are restored exactly
+        assert!(keeps(r#"{"kind":"bind","source":"/tmp/x","target":"/x","writable":true,"recursive":false}"#));
+        // not: host paths as sources, setup files, a recursive writable bind
+        // below a read-only root, a mount on the root itself
+        for rest in [
+            r#"{"kind":"autoetc"}"#,
+            r#"{"kind":"autoroot"}"#,
+            r#"{"kind":"overlay","target":"/o","lowers":["/a"],"mode":"tmp"}"#,
+            r#"{"kind":"file","target":"/f","data":""}"#,
+            r#"{"kind":"passwd"}"#,
+            r#"{"kind":"bind","source":"/tmp/x","target":"/x","writable":true}"#,
+            r#"{"kind":"bind","source":"/dev","target":"/dev","device":true}"#,
+            r#"{"kind":"remount","target":"/"}"#,
+            r#"{"kind":"tmpfs","target":"//"}"#,
+        ] {
+            assert!(!keeps(rest), "{rest}");
+        }
+        // a writable recursive bind below a writable root needs nothing restored
+        assert!(keeps_host_root(&ops(
+            r#"[{"kind":"bind","source":"/","target":"/","writable":true},{"kind":"bind","source":"/tmp/x","target":"/x","writable":true}]"#
+        )));
+        // the first op must be the host's whole root, with its submounts
+        for first in [
+            r#"{"kind":"bind","source":"/usr","target":"/"}"#,
+            r#"{"kind":"bind","source":"/","target":"/r"}"#,
+            r#"{"kind":"bind","source":"/","target":"/","recursive":false}"#,
+            r#"{"kind":"bind","sourceFd":3,"target":"/"}"#,
+            r#"{"kind":"bind","source":"/","target":"/","missingTarget":"skip"}"#,
+            r#"{"kind":"tmpfs","target":"/"}"#,
+        ] {
+            assert!(!keeps_host_root(&ops(&format!("[{first}]"))), "{first}");
+        }
+        assert!(!keeps_host_root(&[]));
+        assert!(keeps_host_root(&ops(r#"[{"kind":"bind","source":"//","target":"/"}]"#)));
+    }
+
+    #[test]
+    fn apply_in_place_sets_the_trees_attributes_and_names_the_failing_op() {
+        use super::testutil::*;
+        use crate::error::Code;
+        use crate::sys::script::{Ret, Script};
+        let ops: Vec<Op> = serde_json::from_str(r#"[{"kind":"bind","source":"/","target":"/"},{"kind":"dir","target":"/a"}]"#).unwrap();
+        let prepared = vec![
+            Prepared::Bind(
+                match &ops[0] {
+                    Op::Bind(b) => b,
+                    _ => unreachable!(),
+                },
+                bind::Source::Pinned { fd: 20, kind: crate::sys::FileKind::Dir },
+            ),
+            early(&ops[1], &Script::new(Vec::<Call>::new()), &cx()).unwrap(),
+        ];
+        let s = Script::new(
+            [
+                vec![close(20)],
+                vec![open_any(3, "/", Ret::Fd(6)), call("mount_setattr(6, recursive, RDONLY|NOSUID|NODEV)", Ret::Ok), close(6)],
+                vec![call(format!("open_in_root(3, \"/a\", {:#o})", libc::O_DIRECTORY), Ret::Err(10_035))],
+            ]
+            .concat(),
+        );
+        let e = apply_in_place(prepared, &mut RootFs::in_place(&s, 3)).unwrap_err();
+        assert_eq!((e.code, e.op_index), (Code::Setup, Some(1)));
+        s.done();
+        // a first op that is not the host root's bind is refused
+        let s = Script::new(Vec::<Call>::new());
+        let prepared = vec![early(&ops[1], &s, &cx()).unwrap()];
+        assert_eq!(apply_in_place(prepared, &mut RootFs::in_place(&s, 3)).unwrap_err().code, Code::Setup);
     }
 
     #[test]

@@ -32,8 +32,8 @@
 //! (the program inside, with the same uid and fewer rights, cannot create
 //! the path either).
 
-use super::rootfs::{fd_path, split, HOST};
-use super::{check_target, OpProblem, RootFs, SetupOp};
+use super::rootfs::split;
+use super::{check_target, EarlyCx, OpProblem, RootFs, SetupOp};
 use crate::check::check_abs;
 use crate::error::{Code, SetupError};
 use crate::plan::{PlaceholderOp, PlaceholderType};
@@ -41,8 +41,15 @@ use crate::sys::{Errno, Fd, FileKind, MsFlags, Sys, ATTR_NODEV, ATTR_NOSUID, ATT
 use std::fmt;
 
 impl SetupOp for PlaceholderOp {
-    // Nothing early: the launcher did the host side before clone.
-    no_early!();
+    /// The host's /dev/null, opened O_PATH for an empty file's stand-in (or
+    /// why not): the launcher did the rest of the host side before clone,
+    /// and apply may run where the host's `/dev` is covered already (the
+    /// root kept in place, init/root.rs).
+    type Prepared = Result<Fd, Errno>;
+
+    fn early(&self, sys: &dyn Sys, _: &EarlyCx) -> Result<Result<Fd, Errno>, SetupError> {
+        Ok(sys.open("/dev/null", libc::O_PATH))
+    }
 
     /// The target, and the base: an absolute directory above the target.
     fn validate(&self) -> Result<(), OpProblem> {
@@ -62,7 +69,17 @@ impl SetupOp for PlaceholderOp {
     /// an empty directory gets an empty read-only tmpfs and an empty file
     /// /dev/null. Nothing there: nothing to protect (the launcher could not
     /// create it, and the program cannot either), or a file (the audit's).
-    fn apply(&self, (): (), root: &mut RootFs) -> Result<(), SetupError> {
+    fn apply(&self, null: Result<Fd, Errno>, root: &mut RootFs) -> Result<(), SetupError> {
+        let r = self.protect(null, root);
+        if let Ok(fd) = null {
+            let _ = root.sys().close(fd);
+        }
+        r
+    }
+}
+
+impl PlaceholderOp {
+    fn protect(&self, null: Result<Fd, Errno>, root: &mut RootFs) -> Result<(), SetupError> {
         let fail = |e| SetupError::sys(Code::Mount, format_args!("protect {}", self.target), e);
         if self.kind == PlaceholderType::Link && keep_link(&self.target, root).map_err(fail)? {
             return Ok(());
@@ -74,7 +91,7 @@ impl SetupOp for PlaceholderOp {
             Err(e) => return Err(fail(e)),
         };
         let kind = sys.fstat(fd);
-        let empty = sys.is_empty(&fd_path(fd));
+        let empty = sys.is_empty(&root.fd_path(fd));
         let kind = match (kind, empty) {
             (Ok(k @ (FileKind::Dir | FileKind::File)), Ok(true)) => k,
             (Ok(_), Ok(_)) | (Ok(_), Err(_)) => {
@@ -90,7 +107,13 @@ impl SetupOp for PlaceholderOp {
             let flags = (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV) as MsFlags;
             root.mount_on(&self.target, fd, Some("tmpfs"), Some("tmpfs"), flags, Some("mode=555,size=4096")).map_err(fail)
         } else {
-            let null = format!("{HOST}/dev/null");
+            let null = match null {
+                Ok(null) => root.fd_path(null),
+                Err(e) => {
+                    let _ = sys.close(fd);
+                    return Err(fail(e));
+                }
+            };
             root.mount_on(&self.target, fd, Some(&null), None, libc::MS_BIND as MsFlags, None).map_err(fail)?;
             root.set_attrs(&self.target, false, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).map_err(fail)
         }
@@ -304,6 +327,9 @@ mod tests {
     use super::super::testutil::*;
     use super::*;
     use crate::sys::script::{Ret, Script};
+
+    /// No /dev/null pinned (the branches that do not use it).
+    const NO_NULL: Result<Fd, Errno> = Err(Errno(libc::ENOENT));
 
     const D: i32 = libc::O_PATH | libc::O_DIRECTORY;
 
@@ -644,7 +670,7 @@ mod tests {
             ]
             .concat(),
         );
-        op(PlaceholderType::Dir).apply((), &mut RootFs::new(&s, 3)).unwrap();
+        op(PlaceholderType::Dir).apply(NO_NULL, &mut RootFs::new(&s, 3)).unwrap();
         s.done();
     }
 
@@ -657,14 +683,25 @@ mod tests {
                     open_any(3, "/p/.vscode", Ret::Fd(5)),
                     call("fstat(5)", Ret::Kind(FileKind::File)),
                     call("is_empty(\"/host/proc/self/fd/5\")", Ret::Int(1)),
-                    call("mount(\"/host/dev/null\", \"/host/proc/self/fd/5\", -, BIND, -)", Ret::Ok),
+                    call("mount(\"/host/proc/self/fd/9\", \"/host/proc/self/fd/5\", -, BIND, -)", Ret::Ok),
                     close(5),
                 ],
                 setattr(3, "/p/.vscode", 6, false, "RDONLY|NOSUID|NODEV"),
+                vec![close(9)],
             ]
             .concat(),
         );
-        op(PlaceholderType::Dir).apply((), &mut RootFs::new(&s, 3)).unwrap();
+        op(PlaceholderType::Dir).apply(Ok(9), &mut RootFs::new(&s, 3)).unwrap();
+        s.done();
+        // the host's /dev/null could not be opened in early: that error, and no fd left
+        let s = Script::new(vec![
+            open_any(3, "/p/.vscode", Ret::Fd(5)),
+            call("fstat(5)", Ret::Kind(FileKind::File)),
+            call("is_empty(\"/host/proc/self/fd/5\")", Ret::Int(1)),
+            close(5),
+        ]);
+        let e = op(PlaceholderType::Dir).apply(Err(Errno(10_031)), &mut RootFs::new(&s, 3)).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (Code::Mount, "cannot protect /p/.vscode: error 10031"));
         s.done();
         let s = Script::new(vec![
             open_any(3, "/p/.vscode", Ret::Fd(5)),
@@ -674,7 +711,7 @@ mod tests {
             close(5),
         ]);
         let o = op(PlaceholderType::File);
-        o.apply((), &mut RootFs::new(&s, 3)).unwrap();
+        o.apply(NO_NULL, &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         assert_eq!(o.to_string(), "/p/.vscode kept read-only when it exists");
         assert_eq!(op(PlaceholderType::Dir).to_string(), "/p/.vscode kept read-only (an empty directory while it does not exist)");
@@ -683,10 +720,10 @@ mod tests {
     #[test]
     fn nothing_there_is_nothing_to_protect_and_nothing_is_created() {
         let s = Script::new(vec![open_any(3, "/p/.vscode", Ret::Err(libc::ENOENT))]);
-        op(PlaceholderType::Dir).apply((), &mut RootFs::new(&s, 3)).unwrap();
+        op(PlaceholderType::Dir).apply(NO_NULL, &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         let s = Script::new(vec![open_any(3, "/p/.vscode", Ret::Err(libc::EIO))]);
-        assert_eq!(op(PlaceholderType::Dir).apply((), &mut RootFs::new(&s, 3)).unwrap_err().code, Code::Mount);
+        assert_eq!(op(PlaceholderType::Dir).apply(NO_NULL, &mut RootFs::new(&s, 3)).unwrap_err().code, Code::Mount);
         s.done();
         let s = Script::new(vec![
             open_any(3, "/p/.vscode", Ret::Fd(5)),
@@ -694,7 +731,7 @@ mod tests {
             call("is_empty(\"/host/proc/self/fd/5\")", Ret::Int(1)),
             close(5),
         ]);
-        assert_eq!(op(PlaceholderType::Dir).apply((), &mut RootFs::new(&s, 3)).unwrap_err().code, Code::Mount);
+        assert_eq!(op(PlaceholderType::Dir).apply(NO_NULL, &mut RootFs::new(&s, 3)).unwrap_err().code, Code::Mount);
         s.done();
     }
 
@@ -707,7 +744,7 @@ mod tests {
             close(5),
         ]);
         let o = op(PlaceholderType::Link);
-        o.apply((), &mut RootFs::new(&s, 3)).unwrap();
+        o.apply(NO_NULL, &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         assert_eq!(o.to_string(), "/p/.vscode kept in place (the symlink itself cannot be removed or replaced)");
         // no longer a symlink: protected as what it is
@@ -717,7 +754,7 @@ mod tests {
             close(5),
             open_any(3, "/p/.vscode", Ret::Err(libc::ENOENT)),
         ]);
-        o.apply((), &mut RootFs::new(&s, 3)).unwrap();
+        o.apply(NO_NULL, &mut RootFs::new(&s, 3)).unwrap();
         s.done();
         let s = Script::new(vec![
             open_dir(3, "/p", 5),
@@ -725,7 +762,7 @@ mod tests {
             call("bind_link_onto_itself(5, \".vscode\")", Ret::Err(libc::EPERM)),
             close(5),
         ]);
-        assert_eq!(o.apply((), &mut RootFs::new(&s, 3)).unwrap_err().code, Code::Mount);
+        assert_eq!(o.apply(NO_NULL, &mut RootFs::new(&s, 3)).unwrap_err().code, Code::Mount);
         s.done();
     }
 }

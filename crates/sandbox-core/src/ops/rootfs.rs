@@ -96,8 +96,15 @@ pub struct RootFs<'s> {
     files: bool,
     /// How many numbered scratch tmpfs there are.
     scratches: usize,
-    /// The proc whose `self/fd/N` names an fd as a mount target.
-    proc: &'static str,
+    /// The directory whose entry `N` names fd N as a mount target: a
+    /// proc's `self/fd`, or `.` (the root kept in place: pid 1's cwd is its
+    /// fd directory of the host's proc, which no op can cover or replace).
+    fd_dir: &'static str,
+    /// This process's mountinfo in the same view.
+    mountinfo: &'static str,
+    /// Whether setup files may be mounted (not with the root kept in place:
+    /// there is no intermediate root to hide them in).
+    scratch_ok: bool,
     /// The root's path in this view, reopened after a mount on `/`.
     path: String,
     /// With an image root (ch-run's mkdirs deny-list): the mounts made, as
@@ -105,13 +112,36 @@ pub struct RootFs<'s> {
     /// is created inside a bind of a host path (it would be made on the
     /// host) unless a later mount covers it there. None: not kept.
     binds: Option<Vec<(String, bool)>>,
+    /// With the host's root kept in place: the attributes the first op set
+    /// on the host's tree, which a copy of a host mount made later inherits
+    /// and a bind that does not want them takes off again ([`RootFs::restore`]).
+    kept: u64,
 }
 
 impl<'s> RootFs<'s> {
     /// Over the sysroot fd `root` (opened O_PATH|O_DIRECTORY); the toolkit
     /// owns it from here and closes it in [`RootFs::close`].
     pub fn new(sys: &'s dyn Sys, root: Fd) -> RootFs<'s> {
-        RootFs { sys, root, files: false, scratches: 0, proc: "/host/proc", path: SYSROOT.to_string(), binds: None }
+        RootFs {
+            sys,
+            root,
+            files: false,
+            scratches: 0,
+            fd_dir: "/host/proc/self/fd",
+            mountinfo: "/host/proc/self/mountinfo",
+            scratch_ok: true,
+            path: SYSROOT.to_string(),
+            binds: None,
+            kept: 0,
+        }
+    }
+
+    /// Over the O_PATH fd `root` of the host's own root, kept in place as
+    /// the new root (init/root.rs): this process's root, with its cwd in
+    /// its fd directory of the host's proc, so the magic links stay ours
+    /// whatever an op mounts on the root's `/proc`.
+    pub fn in_place(sys: &'s dyn Sys, root: Fd) -> RootFs<'s> {
+        RootFs { sys, root, files: false, scratches: 0, fd_dir: ".", mountinfo: "../mountinfo", scratch_ok: false, path: "/".to_string(), binds: None, kept: 0 }
     }
 
     /// Over the O_PATH fd `root` of the directory `path`, in a view where
@@ -119,12 +149,23 @@ impl<'s> RootFs<'s> {
     /// pivot). Placed files and scratch tmpfs are for the intermediate root
     /// only.
     pub fn at(sys: &'s dyn Sys, root: Fd, path: &str) -> RootFs<'s> {
-        RootFs { sys, root, files: false, scratches: 0, proc: "/proc", path: path.to_string(), binds: None }
+        RootFs {
+            sys,
+            root,
+            files: false,
+            scratches: 0,
+            fd_dir: "/proc/self/fd",
+            mountinfo: "/proc/self/mountinfo",
+            scratch_ok: true,
+            path: path.to_string(),
+            binds: None,
+            kept: 0,
+        }
     }
 
     /// The magic-link path that names `fd` in this view, usable as a mount target.
     pub fn fd_path(&self, fd: Fd) -> String {
-        format!("{}/self/fd/{fd}", self.proc)
+        format!("{}/{fd}", self.fd_dir)
     }
 
     /// Keep the list of bind targets and refuse to create a bind's mount
@@ -328,7 +369,7 @@ impl<'s> RootFs<'s> {
     /// root), then remount it and, when recursive, every mount below it.
     fn remount_tree(&self, fd: Fd, recursive: bool, attrs: u64) -> Result<(), Errno> {
         let top = self.sys.readlink(&self.fd_path(fd))?;
-        let info = self.sys.read_file(&format!("{}/self/mountinfo", self.proc))?;
+        let info = self.sys.read_file(self.mountinfo)?;
         let info = String::from_utf8_lossy(&info);
         let prefix = if top == "/" { "/".to_string() } else { format!("{top}/") };
         let mut found = false;
@@ -368,16 +409,77 @@ impl<'s> RootFs<'s> {
             flags |= libc::MS_REC as MsFlags;
         }
         self.mount_on(b.target, fd, Some(b.source), None, flags, None).map_err(|e| SetupError::sys(Code::Mount, what(), e))?;
-        let mut attrs = ATTR_NOSUID;
-        if !b.writable {
-            attrs |= ATTR_RDONLY;
-        }
-        if !b.device {
-            attrs |= ATTR_NODEV;
-        }
-        self.set_attrs(b.target, b.recursive, attrs)
-            .map_err(|e| SetupError::sys(Code::Mount, format_args!("make {} {}", b.target, if b.writable { "nosuid" } else { "read-only" }), e))?;
+        self.bind_attrs(b.target, b.recursive, b.writable, b.device)?;
         self.record_bind(b.target).map_err(|e| SetupError::sys(Code::Mount, what(), e))
+    }
+
+    /// The root kept in place: give the host's whole tree the attributes of
+    /// a bind of it (`bind_attrs` of `/`, recursive), remembered for
+    /// [`RootFs::restore`].
+    pub fn keep_host_attrs(&mut self, writable: bool, device: bool) -> Result<(), SetupError> {
+        self.bind_attrs("/", true, writable, device)?;
+        self.kept = attrs_of(writable, device);
+        Ok(())
+    }
+
+    /// After a bind from the host's tree kept in place: take off the mount
+    /// now at `target` what the first op added and this bind does not want
+    /// (`wanted`), so it gets what a bind from the untouched host gets: the
+    /// host mount's own attributes and its own. A flag the host mount had
+    /// itself is locked (the user namespace's copy locks them, mount_namespaces(7)):
+    /// EPERM then, and it stays, as it would. One flag at a time after an
+    /// EPERM, so one locked flag does not keep the other. With `recursive`,
+    /// one locked submount keeps the flag on all (the safe way round); the
+    /// plans that would need that keep the root the other way
+    /// (ops::keeps_host_root).
+    pub fn restore(&self, target: &str, recursive: bool, wanted: u64) -> Result<(), Errno> {
+        let clear = self.kept & !wanted & (ATTR_RDONLY | ATTR_NODEV);
+        if clear == 0 {
+            return Ok(());
+        }
+        let fd = self.open(target, 0)?;
+        let r = self.clear_attrs(fd, recursive, clear);
+        let _ = self.sys.close(fd);
+        r
+    }
+
+    fn clear_attrs(&self, fd: Fd, recursive: bool, clear: u64) -> Result<(), Errno> {
+        match self.clear_once(fd, recursive, clear) {
+            Err(Errno(libc::EPERM)) => {}
+            r => return r,
+        }
+        for flag in [ATTR_RDONLY, ATTR_NODEV] {
+            if clear & flag != 0 && clear != flag {
+                match self.clear_once(fd, recursive, flag) {
+                    Ok(()) | Err(Errno(libc::EPERM)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// mount_setattr's attr_clr, or before Linux 5.12 a bind remount with
+    /// the mount's flags but `clear` (that mount only).
+    fn clear_once(&self, fd: Fd, recursive: bool, clear: u64) -> Result<(), Errno> {
+        match self.sys.mount_setattr_clr(fd, recursive, 0, clear) {
+            Err(Errno(libc::ENOSYS)) => {
+                let path = self.fd_path(fd);
+                let now = self.sys.mount_flags(&path)?;
+                self.sys.mount(None, &path, None, (libc::MS_REMOUNT | libc::MS_BIND) as MsFlags | (now & !ms_of(clear)), None)
+            }
+            r => r,
+        }
+    }
+
+    /// The attributes a bind gives the mount at `target` (and its submounts
+    /// when `recursive`): always nosuid, read-only unless `writable`, nodev
+    /// unless `device`. Error: `cannot make TARGET read-only` (or `nosuid`).
+    pub fn bind_attrs(&self, target: &str, recursive: bool, writable: bool, device: bool) -> Result<(), SetupError> {
+        let attrs = attrs_of(writable, device);
+        self.set_attrs(target, recursive, attrs)
+            .and_then(|()| self.restore(target, recursive, attrs))
+            .map_err(|e| SetupError::sys(Code::Mount, format_args!("make {target} {}", if writable { "nosuid" } else { "read-only" }), e))
     }
 
     /// A symlink `target` -> `linkname`, its parents created as needed.
@@ -402,6 +504,10 @@ impl<'s> RootFs<'s> {
     /// files the new root only sees through mounts. The error carries the
     /// failed step's code.
     fn scratch(&self, dir: &str) -> Result<(), (Code, Errno)> {
+        if !self.scratch_ok {
+            // ops::keeps_host_root keeps such plans out; never in the new root.
+            return Err((Code::Setup, Errno(libc::EXDEV)));
+        }
         self.sys.mkdir(dir, 0o700).map_err(|e| (Code::Setup, e))?;
         let flags = (libc::MS_NOSUID | libc::MS_NODEV) as MsFlags;
         self.sys.mount(Some("tmpfs"), dir, Some("tmpfs"), flags, Some("mode=755")).map_err(|e| (Code::Mount, e))
@@ -449,6 +555,19 @@ impl<'s> RootFs<'s> {
         let _ = self.sys.close(fd);
         r
     }
+}
+
+/// The attributes of a bind: always nosuid, read-only unless `writable`,
+/// nodev unless `device`.
+fn attrs_of(writable: bool, device: bool) -> u64 {
+    let mut attrs = ATTR_NOSUID;
+    if !writable {
+        attrs |= ATTR_RDONLY;
+    }
+    if !device {
+        attrs |= ATTR_NODEV;
+    }
+    attrs
 }
 
 /// MS_* flags for MOUNT_ATTR_* bits.
@@ -580,6 +699,71 @@ mod tests {
             close(9),
         ]);
         assert_eq!(RootFs::new(&s, 3).set_attrs("/usr", false, ATTR_RDONLY), Err(Errno(libc::EINVAL)));
+        s.done();
+    }
+
+    /// The toolkit over a kept root whose first op was `--ro-bind / /`.
+    fn kept(s: &Script) -> RootFs<'_> {
+        let mut root = RootFs::in_place(s, 3);
+        root.kept = ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV;
+        root
+    }
+
+    #[test]
+    fn a_bind_from_the_kept_root_gets_back_what_the_first_op_added() {
+        // a device: neither read-only nor nodev, as from the untouched host
+        let s = Script::new(vec![open_any(3, "/dev/null", Ret::Fd(9)), call("mount_setattr(9, single, set 0, clear RDONLY|NODEV)", Ret::Ok), close(9)]);
+        kept(&s).restore("/dev/null", false, ATTR_NOSUID | ATTR_NOEXEC).unwrap();
+        s.done();
+        // the host mount was read-only itself (locked: EPERM): it stays so, nodev still comes off
+        let s = Script::new(vec![
+            open_any(3, "/x", Ret::Fd(9)),
+            call("mount_setattr(9, single, set 0, clear RDONLY|NODEV)", Ret::Err(libc::EPERM)),
+            call("mount_setattr(9, single, set 0, clear RDONLY)", Ret::Err(libc::EPERM)),
+            call("mount_setattr(9, single, set 0, clear NODEV)", Ret::Ok),
+            close(9),
+        ]);
+        kept(&s).restore("/x", false, ATTR_NOSUID).unwrap();
+        s.done();
+        // a writable bind that wants nodev: only read-only comes off
+        let s = Script::new(vec![open_any(3, "/w", Ret::Fd(9)), call("mount_setattr(9, single, set 0, clear RDONLY)", Ret::Err(libc::EPERM)), close(9)]);
+        kept(&s).restore("/w", false, ATTR_NOSUID | ATTR_NODEV).unwrap();
+        s.done();
+        // what the bind wants anyway, or a root that was not kept: no call at all
+        let s = Script::new(Vec::<Call>::new());
+        kept(&s).restore("/r", true, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).unwrap();
+        RootFs::new(&s, 3).restore("/r", false, 0).unwrap();
+        s.done();
+    }
+
+    #[test]
+    fn restoring_fails_on_any_other_error_and_falls_back_to_a_remount_before_5_12() {
+        let s = Script::new(vec![open_any(3, "/x", Ret::Fd(9)), call("mount_setattr(9, single, set 0, clear RDONLY|NODEV)", Ret::Err(10_036)), close(9)]);
+        assert_eq!(kept(&s).restore("/x", false, 0), Err(Errno(10_036)));
+        s.done();
+        let s = Script::new(vec![open_any(3, "/x", Ret::Fd(9)), call("mount_setattr(9, single, set 0, clear RDONLY)", Ret::Err(libc::EPERM)), close(9)]);
+        // one flag to clear and locked: no second try of the same
+        let mut root = kept(&s);
+        root.kept = ATTR_RDONLY;
+        assert_eq!(root.restore("/x", false, 0), Ok(()));
+        s.done();
+        let s = Script::new(vec![
+            open_any(3, "/x", Ret::Fd(9)),
+            call("mount_setattr(9, single, set 0, clear RDONLY|NODEV)", Ret::Err(libc::ENOSYS)),
+            call("mount_flags(\"./9\")", Ret::Int((libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as i64)),
+            call("mount(-, \"./9\", -, NOSUID|NOEXEC|REMOUNT|BIND, -)", Ret::Ok),
+            close(9),
+        ]);
+        kept(&s).restore("/x", false, 0).unwrap();
+        s.done();
+    }
+
+    #[test]
+    fn no_setup_file_is_made_with_the_root_kept_in_place() {
+        let s = Script::new(Vec::<Call>::new());
+        let e = kept(&s).place_file("/etc/motd", b"hi", 0o644).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (Code::Setup, format!("cannot place file /etc/motd: {}", Errno(libc::EXDEV)).as_str()));
+        assert_eq!(kept(&s).new_scratch("overlay"), Err((Code::Setup, Errno(libc::EXDEV))));
         s.done();
     }
 
