@@ -118,6 +118,24 @@ print(json.dumps(out))
   expect(await other).not.toBe(0);
 });
 
+test('a run that reaches the pool\'s control socket (its directory bound in) is refused by the supervisor: another user namespace', async () => {
+  const p = await pool({ size: 1, ops: [...ops, { kind: 'bind', source: runtime, target: runtime }] });
+  const zygote = zygoteOf(p.id);
+  const probe = `
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect('${zygote.socket ?? ''}')
+print(s.recv(65536).decode())
+print(repr(s.recv(65536)))
+`;
+  const r = await p.run(['python3', '-c', probe], { stdio: 'pipe', timeoutMs: 10_000 });
+  expect([r.code, r.stderr]).toEqual([0, '']);
+  const [reply, after] = r.stdout!.trim().split('\n');
+  expect(JSON.parse(reply)).toMatchObject({ event: 'error', code: 'E_CONTROL_DENIED' });
+  // and then the connection's end: nothing reached the zygote
+  expect(after).toBe("b''");
+});
+
 test('the zygote holds none of the caller\'s fds: /dev/null stdio, its channel and its signalfd only', async () => {
   const p = await pool({ size: 2 });
   const zygote = zygoteOf(p.id);
