@@ -203,7 +203,10 @@ export class Pool {
       } catch (error) {
         // Its pid 1 died after it was taken, before the pool saw it go
         // (killed from outside): the program never started; another sandbox runs it.
-        if (!started && attempt < MAX_ATTEMPTS && isSandboxGone(error)) continue;
+        // A killed zygote takes every sandbox it forked with it, ready ones
+        // included: as many more tries as the pool may hold.
+        const attempts = warm.forked ? MAX_ATTEMPTS + this.#max : MAX_ATTEMPTS;
+        if (!started && attempt < attempts && isSandboxGone(error)) continue;
         throw error;
       }
     }
