@@ -12,7 +12,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPool, list } from '@sandboxctl/core';
 import { requireKernel, until } from '../helpers';
-import { alive, privateRuntimeDir } from '../live/live-helpers';
+import { alive, lcli, privateRuntimeDir } from '../live/live-helpers';
 import { MARK, closePools, forget, hostProcesses, ops, pool } from './pool-helpers';
 
 let runtime: string;
@@ -36,7 +36,7 @@ function children(ppid: number): number[] {
 }
 
 /** The zygote of pool `id`: its registry entry (the only one the pool has). */
-function zygoteOf(id: string): { pid1: number; supervisorPid: number; socket?: string } {
+function zygoteOf(id: string): { name: string; pid1: number; supervisorPid: number; socket?: string } {
   const mine = list().filter((s) => s.labels.pool === id);
   expect(mine).toHaveLength(1);
   return mine[0];
@@ -175,6 +175,20 @@ test('warm sandboxes killed from outside are replaced and never used; so is a ki
   expect(next.pid1).not.toBe(zygote.pid1);
   expect(alive(zygote.pid1)).toBe(false);
   expect(await until(() => !alive(zygote.supervisorPid), 5000)).toBe(true);
+});
+
+test('`sandboxctl stop` on the zygote is refused, not a silent success; `sandboxctl exec` gets a sandbox of its own', async () => {
+  const p = await pool({ size: 1 });
+  const zygote = zygoteOf(p.id);
+  const r = await lcli(['stop', '--timeout', '1', zygote.name]);
+  expect(r.code).toBe(125);
+  expect(r.stderr).toMatch(/warm pool's zygote/);
+  expect(alive(zygote.pid1)).toBe(true);
+  expect((await p.run(['true'])).code).toBe(0);
+  // `exec` on it runs in a sandbox forked for that connection.
+  const x = await lcli(['exec', zygote.name, '--', 'sh', '-c', 'touch /tmp/x; ls /proc | grep -c "^[0-9]"']);
+  expect([x.code, x.stderr]).toEqual([0, '']);
+  expect(Number(x.stdout.trim())).toBeLessThanOrEqual(5);
 });
 
 test('close() ends the zygote, every sandbox it forked and their programs, and removes its entry', async () => {

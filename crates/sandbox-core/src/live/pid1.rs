@@ -78,6 +78,8 @@ struct State<'a> {
     deadline: Option<u64>,
     stopping: bool,
     group: Option<Group>,
+    /// A zygote's sandbox ([`serve_one`]): one connection, no `stop` of its own.
+    single: bool,
 }
 
 /// Serve until the sandbox ends. Never returns.
@@ -110,7 +112,7 @@ fn serve_with(sys: &dyn Sys, plan: &Plan, chan: Option<Fd>, only: Option<Fd>, pr
         }
         _ => None,
     };
-    let mut st = State { sys, plan, defaults, conns: Vec::new(), program, ended: None, deadline: None, stopping: false, group };
+    let mut st = State { sys, plan, defaults, conns: Vec::new(), program, ended: None, deadline: None, stopping: false, group, single: only.is_some() };
     if let Some(conn) = only {
         st.accept(conn);
     }
@@ -344,6 +346,16 @@ impl State<'_> {
                     let _ = self.sys.kill(pid, *signal);
                 }
             }
+            // Stopping the one sandbox forked for this connection would not stop
+            // the pool: say so, rather than let `stop` wait for an entry that stays.
+            Request::Stop { .. } if self.single => self.reply(
+                fd,
+                Reply::error(
+                    Code::Usage,
+                    "this is a warm pool's zygote: each connection gets a sandbox of its own; close the pool (or signal its supervisor) to stop it",
+                ),
+                true,
+            ),
             Request::Stop { timeout_ms } => self.stop(*timeout_ms as u64),
             Request::Stat { path, follow } => {
                 let p = self.in_cwd(path);
@@ -611,7 +623,18 @@ mod tests {
     }
 
     fn state<'a>(s: &'a Script, p: &'a Plan) -> State<'a> {
-        State { sys: s, plan: p, defaults: defaults(), conns: Vec::new(), program: None, ended: None, deadline: None, stopping: false, group: None }
+        State {
+            sys: s,
+            plan: p,
+            defaults: defaults(),
+            conns: Vec::new(),
+            program: None,
+            ended: None,
+            deadline: None,
+            stopping: false,
+            group: None,
+            single: false,
+        }
     }
 
     #[test]
@@ -624,6 +647,25 @@ mod tests {
             (format!("send_msg(50, {hello}, [])"), Ret::Ok),
             c("poll([30:IN 50:IN], -1)", Ret::Events(vec![0, libc::POLLHUP])),
             c("recv_msg(50, 65536, 16)", Ret::NoneYet),
+            c("close(50)", Ret::Ok),
+        ]);
+        assert_eq!(expect_exit(|| serve_one(&s, &plan(LiveEnd::Zygote), 50, defaults())), 0);
+        s.done();
+        // `stop` is refused (it would stop this sandbox, not the pool), and the sandbox ends.
+        let refused = String::from_utf8(
+            Reply::error(
+                Code::Usage,
+                "this is a warm pool's zygote: each connection gets a sandbox of its own; close the pool (or signal its supervisor) to stop it",
+            )
+            .to_bytes(),
+        )
+        .unwrap();
+        let s = Script::new(vec![
+            c("signal_fd([17, 15, 2, 1, 3])", Ret::Fd(SFD)),
+            (format!("send_msg(50, {hello}, [])"), Ret::Ok),
+            c("poll([30:IN 50:IN], -1)", Ret::Events(vec![0, libc::POLLIN])),
+            c("recv_msg(50, 65536, 16)", Ret::Msg(br#"{"op":"stop","timeoutMs":5}"#.to_vec(), vec![])),
+            (format!("send_msg(50, {refused}, [])"), Ret::Ok),
             c("close(50)", Ret::Ok),
         ]);
         assert_eq!(expect_exit(|| serve_one(&s, &plan(LiveEnd::Zygote), 50, defaults())), 0);
