@@ -288,6 +288,8 @@ export class Pool {
   /** One warm sandbox: a connection to the zygote, greeted once the sandbox forked for it is set up; else a live sandbox of its own. */
   async #setUp(): Promise<Warm> {
     for (let attempt = 1; this.#useZygote; attempt += 1) {
+      // No new zygote once the pool closes.
+      if (this.#closed) throw new SandboxError('E_SANDBOX_CLOSED', 'the pool was closed');
       const zygote = await this.#zygoteSandbox();
       if (!zygote) break;
       const conn = new LiveConnection(zygote.name);
