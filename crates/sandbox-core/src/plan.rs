@@ -1013,6 +1013,14 @@ pub enum LiveEnd {
     /// `timeoutMs`, once those ended (later peers are refused).
     #[serde(rename_all = "camelCase")]
     Group { count: u32, timeout_ms: u32 },
+    /// A warm pool's zygote (`argv` empty; ends when stopped): pid 1 keeps
+    /// the user namespace and the host view, and each control connection
+    /// gets a sandbox of its own, forked into fresh pid, mount, ipc, uts,
+    /// net and cgroup namespaces (as the plan has them), its root built and
+    /// its privileges dropped, which runs one `exec` and ends with it
+    /// (init/zygote.rs). Only for plans a fork can set up alone: no fds from
+    /// the caller, no image root, allow-list network, limits or audit.
+    Zygote,
 }
 
 /// Resource limits. cgroup limits (`memory`, `pids`, `cpus`) need a

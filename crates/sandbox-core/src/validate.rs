@@ -88,6 +88,42 @@ fn check_audit(a: &crate::plan::AuditSpec) -> Result<(), PlanError> {
     Ok(())
 }
 
+/// A zygote's plan (live.end `zygote`): each of its sandboxes is set up by
+/// a fork of pid 1 alone, so nothing may be used once only (a caller's fd,
+/// the launcher's image server, proxy or audit) or be shared by all of them
+/// where each had its own (a cgroup's limits, the program's own argv).
+fn zygote_plan(plan: &Plan) -> Result<(), PlanError> {
+    let why = if !plan.argv.is_empty() {
+        Some("has no program of its own: each sandbox's comes with its exec")
+    } else if plan.root.is_some() {
+        Some("cannot have an image root")
+    } else if plan.network.policy().is_some() {
+        Some("cannot have an allow-list network")
+    } else if plan.limits.is_some() {
+        Some("cannot have limits (one cgroup would hold every sandbox)")
+    } else if plan.audit.is_some() || plan.report || plan.status_fd.is_some() {
+        Some("cannot have an audit, a denial report or a status fd")
+    } else if !plan.fds.is_empty() || plan.block_fd.is_some() || plan.userns_block_fd.is_some() {
+        Some("cannot take fds from the caller")
+    } else if plan.seccomp.preset != crate::plan::SeccompPreset::Strict
+        || plan.seccomp.rules.iter().any(|r| ["add_key", "keyctl", "request_key"].contains(&r.syscall.as_str()))
+    {
+        // The user keyring belongs to the user namespace, which a zygote's
+        // sandboxes share: only the strict preset's refusal of the keyring
+        // calls keeps one run's keys from the next.
+        Some("needs the strict seccomp preset, with no rule for add_key, keyctl or request_key (the sandboxes share one user keyring)")
+    } else if plan.ops.iter().any(|op| serde_json::to_value(op).is_ok_and(|v| v.get("sourceFd").is_some_and(|f| !f.is_null()))) {
+        // Every op's fd field has this name (bind, file): read once, it could not serve a second sandbox.
+        Some("cannot have an op that reads a caller's fd (sourceFd)")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(top("live.end", format!("a zygote's plan {why}"))),
+        None => Ok(()),
+    }
+}
+
 /// Check every field of a decoded plan.
 pub fn validate(plan: &Plan) -> Result<(), PlanError> {
     if plan.version != PLAN_VERSION {
@@ -129,7 +165,11 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
     if plan.as_pid1 && (plan.live.is_some() || plan.tty) {
         return Err(top("asPid1", "the program cannot be pid 1 of a live sandbox or with a terminal relayed: pid 1 serves those"));
     }
-    let no_program = plan.live.as_ref().is_some_and(|l| matches!(l.end, crate::plan::LiveEnd::Stop | crate::plan::LiveEnd::Group { .. }));
+    if plan.live.as_ref().is_some_and(|l| l.end == crate::plan::LiveEnd::Zygote) {
+        zygote_plan(plan)?;
+    }
+    let no_program =
+        plan.live.as_ref().is_some_and(|l| matches!(l.end, crate::plan::LiveEnd::Stop | crate::plan::LiveEnd::Group { .. } | crate::plan::LiveEnd::Zygote));
     if plan.argv.is_empty() && !no_program {
         return Err(top("argv", "argv is empty: name a program to run"));
     }
@@ -458,6 +498,27 @@ mod tests {
         check(br#"{"argv":["true"],"ops":[{"kind":"bind","source":"/nonexistent-sandboxctl","target":"/x","optional":true}]}"#).unwrap();
         // ensure creates it at setup
         check(br#"{"argv":["true"],"ops":[{"kind":"bind","source":"/nonexistent-sandboxctl","target":"/x","ensure":true}]}"#).unwrap();
+    }
+
+    #[test]
+    fn a_zygote_plan_has_no_program_and_nothing_a_fork_could_not_set_up_alone() {
+        let z = r#""live":{"name":"p","end":{"kind":"zygote"}}"#;
+        check(format!(r#"{{"argv":[],{z},"ops":[{{"kind":"bind","source":"/","target":"/"}},{{"kind":"tmpfs","target":"/tmp"}}]}}"#).as_bytes()).unwrap();
+        for (extra, why) in [
+            (r#""argv":["true"]"#, "no program of its own"),
+            (r#""argv":[],"network":{"allow":["example.com"]}"#, "allow-list network"),
+            (r#""argv":[],"limits":{"pids":10}"#, "limits"),
+            (r#""argv":[],"report":true"#, "denial report"),
+            (r#""argv":[],"blockFd":3"#, "fds from the caller"),
+            (r#""argv":[],"fds":[{"fd":3}]"#, "fds from the caller"),
+            (r#""argv":[],"ops":[{"kind":"bind","sourceFd":3,"target":"/x"}]"#, "sourceFd"),
+            (r#""argv":[],"seccomp":{"preset":"none"}"#, "strict seccomp preset"),
+            (r#""argv":[],"seccomp":{"rules":[{"syscall":"keyctl","action":"log"}]}"#, "strict seccomp preset"),
+        ] {
+            let e = err(&format!("{{{extra},{z}}}"));
+            assert_eq!((e.path.as_str(), e.code), ("plan.live.end", Code::PlanInvalid), "{extra}: {e}");
+            assert!(e.reason.contains(why), "{extra}: {}", e.reason);
+        }
     }
 
     #[test]

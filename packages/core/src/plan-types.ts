@@ -55,7 +55,7 @@ export type RlimitName =
  * This interface was referenced by `Plan`'s JSON-Schema
  * via the `definition` "LiveEnd".
  */
-export type LiveEnd = ProgramOp | StopOp | GroupOp;
+export type LiveEnd = ProgramOp | StopOp | GroupOp | ZygoteOp;
 /**
  * Network: `none`, `host`, or an allow-list policy (issue 14).
  *
@@ -584,6 +584,18 @@ export interface GroupOp {
   count: number;
   kind: 'group';
   timeoutMs: number;
+}
+/**
+ * A warm pool's zygote (`argv` empty; ends when stopped): pid 1 keeps
+ * the user namespace and the host view, and each control connection
+ * gets a sandbox of its own, forked into fresh pid, mount, ipc, uts,
+ * net and cgroup namespaces (as the plan has them), its root built and
+ * its privileges dropped, which runs one `exec` and ends with it
+ * (init/zygote.rs). Only for plans a fork can set up alone: no fds from
+ * the caller, no image root, allow-list network, limits or audit.
+ */
+export interface ZygoteOp {
+  kind: 'zygote';
 }
 /**
  * Namespaces beyond user, mount and pid (always new).

@@ -19,6 +19,7 @@ mod reap;
 mod root;
 #[cfg(test)]
 mod tests;
+mod zygote;
 
 pub use program::TTY_HINT;
 pub use reap::reap;
@@ -87,6 +88,17 @@ impl From<SetupError> for Failed {
 /// Run the init. Never returns: exits with the program's status. The one
 /// place a setup failure becomes its report line and exit status.
 pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
+    // A warm pool's zygote: the same stages, the root and the drop in each
+    // sandbox it forks (zygote.rs).
+    if cx.plan.live.as_ref().is_some_and(|l| l.end == crate::plan::LiveEnd::Zygote) {
+        match before_root(sys, cx) {
+            Ok((ids, old_umask)) => zygote::serve(sys, cx, ids, old_umask),
+            Err(Failed { err, status }) => {
+                crate::report::error(sys, cx.report_fd, &Error::from(err));
+                sys.exit(status)
+            }
+        }
+    }
     match start(sys, cx) {
         Ok((program, env)) => {
             sys.release_memory();
@@ -110,6 +122,31 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     }
 }
 
+/// clone(2) flags for the plan's namespaces.
+pub fn clone_flags(plan: &Plan) -> u64 {
+    let mut f = libc::CLONE_NEWNS;
+    let join = plan.join_ns.clone().unwrap_or_default();
+    if join.user.is_none() {
+        f |= libc::CLONE_NEWUSER;
+    }
+    if join.pid.is_none() {
+        f |= libc::CLONE_NEWPID;
+    }
+    if plan.namespaces.ipc {
+        f |= libc::CLONE_NEWIPC;
+    }
+    if plan.namespaces.uts {
+        f |= libc::CLONE_NEWUTS;
+    }
+    if plan.namespaces.cgroup {
+        f |= libc::CLONE_NEWCGROUP;
+    }
+    if plan.network.own_namespace() {
+        f |= libc::CLONE_NEWNET;
+    }
+    f as u64
+}
+
 /// The umask programs get: the caller's, which pid 1 restored after setup.
 fn program_umask(sys: &dyn Sys) -> u32 {
     let m = sys.umask(0o022);
@@ -120,6 +157,13 @@ fn program_umask(sys: &dyn Sys) -> u32 {
 /// Every stage up to the running program, in order; its pid (none for a
 /// live sandbox started without one) and the program environment.
 fn start(sys: &dyn Sys, cx: &InitContext) -> Result<(Option<i32>, Vec<String>), Failed> {
+    let (ids, old_umask) = before_root(sys, cx)?;
+    sandbox(sys, cx, ids, old_umask)
+}
+
+/// The stages before the root: pid 1's settings, the id maps; the caller's
+/// umask (ours is 0 from here on, so modes the ops create are exact).
+fn before_root(sys: &dyn Sys, cx: &InitContext) -> Result<(ids::Ids, u32), Failed> {
     let plan = cx.plan;
     pid1(sys, plan)?;
     if let (true, Some(fd)) = (plan.report_namespaces, cx.report_fd) {
@@ -131,7 +175,13 @@ fn start(sys: &dyn Sys, cx: &InitContext) -> Result<(Option<i32>, Vec<String>), 
     net::listen(sys, cx)?;
     let ids = ids::map(sys, cx)?;
     // Modes the ops create are exact; the program gets the caller's umask back.
-    let old_umask = sys.umask(0);
+    Ok((ids, sys.umask(0)))
+}
+
+/// The stages from the hostname to the running program (none for a live
+/// sandbox started without one): the root, the privilege drop.
+fn sandbox(sys: &dyn Sys, cx: &InitContext, ids: ids::Ids, old_umask: u32) -> Result<(Option<i32>, Vec<String>), Failed> {
+    let plan = cx.plan;
     ids::hostname(sys, plan)?;
     // Read before the pivots, while the host's /proc is at hand.
     let last_cap = privileges::last_cap(sys)?;

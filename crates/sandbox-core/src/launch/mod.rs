@@ -49,30 +49,7 @@ pub struct LaunchContext<'a> {
     pub runtime_dir: Option<String>,
 }
 
-/// clone(2) flags for the plan's namespaces.
-pub fn clone_flags(plan: &Plan) -> u64 {
-    let mut f = libc::CLONE_NEWNS;
-    let join = plan.join_ns.clone().unwrap_or_default();
-    if join.user.is_none() {
-        f |= libc::CLONE_NEWUSER;
-    }
-    if join.pid.is_none() {
-        f |= libc::CLONE_NEWPID;
-    }
-    if plan.namespaces.ipc {
-        f |= libc::CLONE_NEWIPC;
-    }
-    if plan.namespaces.uts {
-        f |= libc::CLONE_NEWUTS;
-    }
-    if plan.namespaces.cgroup {
-        f |= libc::CLONE_NEWCGROUP;
-    }
-    if plan.network.own_namespace() {
-        f |= libc::CLONE_NEWNET;
-    }
-    f as u64
-}
+pub use crate::init::clone_flags;
 
 /// The program's environment from the launcher's and the plan's policy.
 pub fn program_env(plan: &Plan, launcher_env: &[String]) -> Vec<String> {

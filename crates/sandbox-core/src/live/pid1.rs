@@ -78,10 +78,23 @@ struct State<'a> {
     deadline: Option<u64>,
     stopping: bool,
     group: Option<Group>,
+    /// A zygote's sandbox ([`serve_one`]): one connection, no `stop` of its own.
+    single: bool,
 }
 
 /// Serve until the sandbox ends. Never returns.
 pub fn serve(sys: &dyn Sys, plan: &Plan, chan: Fd, program: Option<i32>, defaults: Defaults) -> ! {
+    serve_with(sys, plan, Some(chan), None, program, defaults)
+}
+
+/// A zygote's sandbox (init/zygote.rs): serve the one connection it was
+/// forked for, and end once that connection has gone (its program ended,
+/// or its caller left): a sandbox is never used twice.
+pub fn serve_one(sys: &dyn Sys, plan: &Plan, conn: Fd, defaults: Defaults) -> ! {
+    serve_with(sys, plan, None, Some(conn), None, defaults)
+}
+
+fn serve_with(sys: &dyn Sys, plan: &Plan, chan: Option<Fd>, only: Option<Fd>, program: Option<i32>, defaults: Defaults) -> ! {
     let sfd = match sys.signal_fd(&HANDLED_SIGNALS) {
         Ok(fd) => fd,
         Err(e) => {
@@ -90,16 +103,26 @@ pub fn serve(sys: &dyn Sys, plan: &Plan, chan: Fd, program: Option<i32>, default
         }
     };
     // Ready: the supervisor registers the sandbox now.
-    let _ = sys.write_fd(chan, b"R");
+    if let Some(chan) = chan {
+        let _ = sys.write_fd(chan, b"R");
+    }
     let group = match plan.live.as_ref().map(|l| l.end) {
         Some(LiveEnd::Group { count, timeout_ms }) => {
             Some(Group { count, started: 0, running: Vec::new(), deadline: Some(sys.monotonic_ms() + timeout_ms as u64), timeout_ms, closed: false })
         }
         _ => None,
     };
-    let mut st = State { sys, plan, defaults, conns: Vec::new(), program, ended: None, deadline: None, stopping: false, group };
+    let mut st = State { sys, plan, defaults, conns: Vec::new(), program, ended: None, deadline: None, stopping: false, group, single: only.is_some() };
+    if let Some(conn) = only {
+        st.accept(conn);
+    }
     loop {
-        let mut fds = vec![(sfd, POLLIN), (chan, POLLIN)];
+        if only.is_some() && st.conns.is_empty() {
+            st.finish();
+        }
+        let mut fds = vec![(sfd, POLLIN)];
+        fds.extend(chan.map(|c| (c, POLLIN)));
+        let first_conn = fds.len();
         fds.extend(st.conns.iter().map(|c| (c.fd, POLLIN)));
         let group_deadline = st.group.as_ref().and_then(|g| g.deadline);
         let next = match (st.deadline, group_deadline) {
@@ -125,7 +148,7 @@ pub fn serve(sys: &dyn Sys, plan: &Plan, chan: Fd, program: Option<i32>, default
                 st.signal(sig);
             }
         }
-        if rev[1] != 0 {
+        if let (Some(chan), true) = (chan, first_conn > 1 && rev[1] != 0) {
             match sys.recv_fd(chan) {
                 Ok(Some(conn)) => st.accept(conn),
                 // The supervisor is gone: nobody can reach us any more.
@@ -133,7 +156,7 @@ pub fn serve(sys: &dyn Sys, plan: &Plan, chan: Fd, program: Option<i32>, default
             }
         }
         // Connections, newest last; handling one may remove it.
-        let ready: Vec<Fd> = fds[2..].iter().zip(&rev[2..]).filter(|(_, r)| **r != 0).map(|((fd, _), _)| *fd).collect();
+        let ready: Vec<Fd> = fds[first_conn..].iter().zip(&rev[first_conn..]).filter(|(_, r)| **r != 0).map(|((fd, _), _)| *fd).collect();
         for fd in ready {
             st.request(fd);
         }
@@ -323,6 +346,16 @@ impl State<'_> {
                     let _ = self.sys.kill(pid, *signal);
                 }
             }
+            // Stopping the one sandbox forked for this connection would not stop
+            // the pool: say so, rather than let `stop` wait for an entry that stays.
+            Request::Stop { .. } if self.single => self.reply(
+                fd,
+                Reply::error(
+                    Code::Usage,
+                    "this is a warm pool's zygote: each connection gets a sandbox of its own; close the pool (or signal its supervisor) to stop it",
+                ),
+                true,
+            ),
             Request::Stop { timeout_ms } => self.stop(*timeout_ms as u64),
             Request::Stat { path, follow } => {
                 let p = self.in_cwd(path);
@@ -590,7 +623,76 @@ mod tests {
     }
 
     fn state<'a>(s: &'a Script, p: &'a Plan) -> State<'a> {
-        State { sys: s, plan: p, defaults: defaults(), conns: Vec::new(), program: None, ended: None, deadline: None, stopping: false, group: None }
+        State {
+            sys: s,
+            plan: p,
+            defaults: defaults(),
+            conns: Vec::new(),
+            program: None,
+            ended: None,
+            deadline: None,
+            stopping: false,
+            group: None,
+            single: false,
+        }
+    }
+
+    #[test]
+    fn a_zygotes_sandbox_serves_its_one_connection_and_ends_when_it_goes() {
+        let hello = String::from_utf8(Reply::Hello { version: PROTOCOL_VERSION }.to_bytes()).unwrap();
+        let exited = String::from_utf8(Reply::Exited { status: 3 }.to_bytes()).unwrap();
+        // Its caller leaves before any request: the sandbox ends at once.
+        let s = Script::new(vec![
+            c("signal_fd([17, 15, 2, 1, 3])", Ret::Fd(SFD)),
+            (format!("send_msg(50, {hello}, [])"), Ret::Ok),
+            c("poll([30:IN 50:IN], -1)", Ret::Events(vec![0, libc::POLLHUP])),
+            c("recv_msg(50, 65536, 16)", Ret::NoneYet),
+            c("close(50)", Ret::Ok),
+        ]);
+        assert_eq!(expect_exit(|| serve_one(&s, &plan(LiveEnd::Zygote), 50, defaults())), 0);
+        s.done();
+        // `stop` is refused (it would stop this sandbox, not the pool), and the sandbox ends.
+        let refused = String::from_utf8(
+            Reply::error(
+                Code::Usage,
+                "this is a warm pool's zygote: each connection gets a sandbox of its own; close the pool (or signal its supervisor) to stop it",
+            )
+            .to_bytes(),
+        )
+        .unwrap();
+        let s = Script::new(vec![
+            c("signal_fd([17, 15, 2, 1, 3])", Ret::Fd(SFD)),
+            (format!("send_msg(50, {hello}, [])"), Ret::Ok),
+            c("poll([30:IN 50:IN], -1)", Ret::Events(vec![0, libc::POLLIN])),
+            c("recv_msg(50, 65536, 16)", Ret::Msg(br#"{"op":"stop","timeoutMs":5}"#.to_vec(), vec![])),
+            (format!("send_msg(50, {refused}, [])"), Ret::Ok),
+            c("close(50)", Ret::Ok),
+        ]);
+        assert_eq!(expect_exit(|| serve_one(&s, &plan(LiveEnd::Zygote), 50, defaults())), 0);
+        s.done();
+        // Its program ends: `exited` goes to the caller and the sandbox ends
+        // (no channel is polled: nothing else ever reaches it).
+        let exec = r#"{"op":"exec","argv":["true"]}"#;
+        let s = Script::new(vec![
+            c("signal_fd([17, 15, 2, 1, 3])", Ret::Fd(SFD)),
+            (format!("send_msg(50, {hello}, [])"), Ret::Ok),
+            c("poll([30:IN 50:IN], -1)", Ret::Events(vec![0, libc::POLLIN])),
+            c("recv_msg(50, 65536, 16)", Ret::Msg(exec.as_bytes().to_vec(), vec![20, 21, 22])),
+            c(r#"spawn(["true"], cwd="/", session=true)"#, Ret::Int(2)),
+            c("send_msg(50, {\"event\":\"started\",\"pid\":2}, [])", Ret::Ok),
+            c("close(20)", Ret::Ok),
+            c("close(21)", Ret::Ok),
+            c("close(22)", Ret::Ok),
+            c("poll([30:IN 50:IN], -1)", Ret::Events(vec![libc::POLLIN, 0])),
+            c("read_signal(30)", Ret::Signal(Some(libc::SIGCHLD))),
+            c("reap()", Ret::Reaped(2, ExitStatus::Exited(3))),
+            (format!("send_msg(50, {exited}, [])"), Ret::Ok),
+            c("close(50)", Ret::Ok),
+            c("reap()", Ret::NoneYet),
+            c("read_signal(30)", Ret::Signal(None)),
+        ]);
+        assert_eq!(expect_exit(|| serve_one(&s, &plan(LiveEnd::Zygote), 50, defaults())), 0);
+        s.done();
     }
 
     #[test]

@@ -178,7 +178,7 @@ export class SandboxProcess {
   static start(plan: Plan, options: LaunchOptions = {}): SandboxProcess {
     options.signal?.throwIfAborted();
     // A live sandbox ended only by `stop` may start without a program.
-    if (plan.argv.length > 0 || plan.live?.end?.kind !== 'stop') assertArgv(plan.argv);
+    if (plan.argv.length > 0 || (plan.live?.end?.kind !== 'stop' && plan.live?.end?.kind !== 'zygote')) assertArgv(plan.argv);
     if (options.checkPlan !== false) assertPlanJson(JSON.stringify(plan));
     assertCallerFdsOpen(plan);
     const init = resolveInit();

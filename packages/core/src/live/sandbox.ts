@@ -59,6 +59,12 @@ export interface ExecOptions extends LaunchOptions {
   input?: string | Uint8Array;
 }
 
+/** @internal What the library's own callers add to {@link StartOptions}. */
+export interface StartInternal {
+  /** A warm pool's zygote (live.end `zygote`, crates/sandbox-core/src/init/zygote.rs): each connection gets a sandbox of its own, forked for it. */
+  zygote?: boolean;
+}
+
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 /** `sb-` and 8 random base32 characters. */
@@ -198,10 +204,10 @@ export async function copy(src: string, dest: string): Promise<void> {
 }
 
 /** The plan {@link start} runs. */
-export function buildLivePlan(options: StartOptions): Plan {
+export function buildLivePlan(options: StartOptions, internal: StartInternal = {}): Plan {
   const name = options.name ?? generateName();
   const plan = buildPlan({ ...options, argv: options.argv ?? [] });
-  plan.live = { name, detach: options.detach === true, end: { kind: (options.argv ?? []).length > 0 ? 'program' : 'stop' } };
+  plan.live = { name, detach: options.detach === true, end: { kind: internal.zygote === true ? 'zygote' : (options.argv ?? []).length > 0 ? 'program' : 'stop' } };
   const preset = typeof options.preset === 'string' ? options.preset : options.preset?.name;
   const labels = { ...(preset === undefined ? {} : { preset }), ...options.labels };
   if (Object.keys(labels).length > 0) plan.live.labels = labels;
@@ -214,8 +220,8 @@ export function buildLivePlan(options: StartOptions): Plan {
  * `detach` it dies with this process; stop it with {@link Sandbox.stop}
  * (or `await using`).
  */
-export async function start(options: StartOptions = {}): Promise<Sandbox> {
-  const plan = buildLivePlan(options);
+export async function start(options: StartOptions = {}, internal: StartInternal = {}): Promise<Sandbox> {
+  const plan = buildLivePlan(options, internal);
   const process = SandboxProcess.start(plan, { ...options, stdio: options.stdio ?? 'ignore' });
   // A failure before ready rejects both; `ready` carries it.
   process.exited.catch(() => {});

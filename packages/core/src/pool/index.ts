@@ -10,6 +10,20 @@
  * namespaces. A sandbox whose launcher or pid 1 dies while it waits leaves
  * the pool at once and is replaced; it is never handed out.
  *
+ * By default one native zygote serves the pool (issue 15, part 2): a live
+ * sandbox whose pid 1 keeps the pool's user namespace and forks, for each
+ * control connection, a sandbox of its own in fresh pid, mount, ipc, uts,
+ * net and cgroup namespaces, its root built and its privileges dropped, that
+ * runs the one program the connection asks for and ends with it
+ * (crates/sandbox-core/src/init/zygote.rs). Here a warm sandbox is such a
+ * connection, opened ahead and greeted once its sandbox is set up: a run
+ * sends one request, a replacement is one more connection; no process is
+ * spawned and no registry entry written per run. Plans a fork cannot set up
+ * alone (a caller's fds, an image root, an allow-list network, limits, an
+ * audit) are refused as a zygote's (`E_PLAN_INVALID` at `plan.live.end`),
+ * and the pool then starts a whole live sandbox per program as before
+ * (`zygote: false` asks for that).
+ *
  * The pool keeps `target` sandboxes warm (ready or starting), between `min`
  * and `max`: a run that finds none ready raises it by one, and every `idleMs`
  * without such a wait lowers it by one, down to `min`.
@@ -32,6 +46,8 @@ export interface PoolOptions extends Omit<PlanSources, 'argv'> {
   idleMs?: number;
   /** Shown by `sandboxctl ps` on every sandbox of the pool (with `pool: ID`). */
   labels?: Record<string, string>;
+  /** One zygote forks each run's sandbox (default, where the plan allows it); false: a whole live sandbox started per run. */
+  zygote?: boolean;
 }
 
 /** What a run takes: as {@link Sandbox.exec} (stdio, timeoutMs, signal, env, cwd, input). */
@@ -53,10 +69,13 @@ export interface PoolStats {
 }
 
 interface Warm {
+  /** Its own live sandbox, or the pool's zygote (`forked`). */
   sandbox: Sandbox;
   /** Its control connection, opened (and greeted) while it waits: a run only sends its request. */
   conn: LiveConnection;
   dead: boolean;
+  /** A sandbox the zygote forked for `conn`: it ends when `conn` does. */
+  forked?: boolean;
 }
 
 const DEFAULT_SIZE = 2;
@@ -70,6 +89,12 @@ const MAX_ATTEMPTS = 3;
 function isSandboxGone(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'E_SANDBOX_CLOSED' || code === 'E_SANDBOX_NOT_FOUND';
+}
+
+/** The launcher refused the plan as a zygote's: the pool starts whole sandboxes instead. */
+function isZygoteRefused(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return e?.code === 'E_PLAN_INVALID' && typeof e.message === 'string' && e.message.includes('live.end');
 }
 
 function count(value: number | undefined, fallback: number, what: string, least: number): number {
@@ -101,10 +126,16 @@ export class Pool {
   /** Called (once each) when a set-up ends, well or not. */
   #changed: (() => void)[] = [];
   readonly #timer: NodeJS.Timeout;
+  /** Whether set-ups go through the zygote (until the plan is refused as a zygote's). */
+  #useZygote: boolean;
+  /** The zygote, once asked for; undefined after it died or was refused. */
+  #zygote: Promise<Sandbox | undefined> | undefined;
+  #zygotes = 0;
 
   /** @internal {@link createPool} makes them. */
   constructor(options: PoolOptions) {
-    const { size: sizeOption, min: minOption, max: maxOption, idleMs, labels, ...sources } = options;
+    const { size: sizeOption, min: minOption, max: maxOption, idleMs, labels, zygote, ...sources } = options;
+    this.#useZygote = zygote !== false;
     const size = count(sizeOption, DEFAULT_SIZE, 'size', 1);
     this.#min = count(minOption, size, 'min', 0);
     this.#max = count(maxOption, Math.max(size, this.#min), 'max', 1);
@@ -163,12 +194,19 @@ export class Pool {
           }),
       );
       try {
-        // The host's pid of the sandbox's pid 1: which sandbox ran it.
-        return { ...(await run), sandboxPid: warm.sandbox.pid };
+        // The host's pid of the sandbox's pid 1: which sandbox ran it (a
+        // forked one's is not known on the host's side: none).
+        const result = await run;
+        if (!warm.forked) return { ...result, sandboxPid: warm.sandbox.pid };
+        delete result.sandboxPid;
+        return result;
       } catch (error) {
         // Its pid 1 died after it was taken, before the pool saw it go
         // (killed from outside): the program never started; another sandbox runs it.
-        if (!started && attempt < MAX_ATTEMPTS && isSandboxGone(error)) continue;
+        // A killed zygote takes every sandbox it forked with it, ready ones
+        // included: as many more tries as the pool may hold.
+        const attempts = warm.forked ? MAX_ATTEMPTS + this.#max : MAX_ATTEMPTS;
+        if (!started && attempt < attempts && isSandboxGone(error)) continue;
         throw error;
       }
     }
@@ -187,6 +225,10 @@ export class Pool {
     for (const warm of this.#all) this.#track(this.#discard(warm));
     // Those still starting are discarded as they become ready (#started).
     while (this.#busy.size > 0 || this.#starting > 0) await Promise.allSettled([...this.#busy, new Promise((r) => setTimeout(r, 5))]);
+    // The zygote last: its end ends every sandbox it forked.
+    const zygote = await this.#zygote?.catch(() => undefined);
+    this.#zygote = undefined;
+    if (zygote) await this.#stop(zygote);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -213,12 +255,67 @@ export class Pool {
     while (this.#ready.length + this.#starting < this.#target + this.#waiters.length) this.#startOne();
   }
 
+  /** The pool's zygote, started on first use (again after it died); undefined when the plan cannot have one. */
+  #zygoteSandbox(): Promise<Sandbox | undefined> {
+    if (this.#zygote) return this.#zygote;
+    this.#zygotes += 1;
+    const p: Promise<Sandbox | undefined> = start({ ...this.#sources, name: `${this.id}-z${this.#zygotes}`, labels: this.#labels }, { zygote: true }).then(
+      (sandbox) => {
+        const gone = (): void => {
+          if (this.#zygote === p) this.#zygote = undefined;
+        };
+        void sandbox.process?.exited.then(gone, gone);
+        return sandbox;
+      },
+      (error: unknown) => {
+        if (this.#zygote === p) this.#zygote = undefined;
+        if (!isZygoteRefused(error)) throw error;
+        this.#useZygote = false;
+        return undefined;
+      },
+    );
+    this.#zygote = p;
+    return p;
+  }
+
+  /** Forgets `zygote` (gone or ending) and makes sure it ends. */
+  async #dropZygote(zygote: Sandbox): Promise<void> {
+    const current = await this.#zygote?.catch(() => undefined);
+    if (current === zygote) this.#zygote = undefined;
+    await this.#stop(zygote);
+  }
+
+  /** One warm sandbox: a connection to the zygote, greeted once the sandbox forked for it is set up; else a live sandbox of its own. */
+  async #setUp(): Promise<Warm> {
+    for (let attempt = 1; this.#useZygote; attempt += 1) {
+      // No new zygote once the pool closes.
+      if (this.#closed) throw new SandboxError('E_SANDBOX_CLOSED', 'the pool was closed');
+      const zygote = await this.#zygoteSandbox();
+      if (!zygote) break;
+      const conn = new LiveConnection(zygote.name);
+      try {
+        await conn.hello;
+        return { sandbox: zygote, conn, dead: false, forked: true };
+      } catch (error) {
+        conn.close();
+        // The zygote itself is gone or ending (killed from outside): the
+        // next set-up starts another one.
+        if (isSandboxGone(error) && attempt < MAX_ATTEMPTS) {
+          await this.#dropZygote(zygote);
+          continue;
+        }
+        throw error;
+      }
+    }
+    this.#serial += 1;
+    const sandbox = await start({ ...this.#sources, name: `${this.id}-${this.#serial}`, labels: this.#labels });
+    return { sandbox, conn: new LiveConnection(sandbox.name), dead: false };
+  }
+
   #startOne(): void {
     this.#starting += 1;
-    this.#serial += 1;
-    const name = `${this.id}-${this.#serial}`;
-    start({ ...this.#sources, name, labels: this.#labels }).then(
-      (sandbox) => this.#onStarted({ sandbox, conn: new LiveConnection(sandbox.name), dead: false }),
+    this.#setUp().then(
+      (warm) => this.#onStarted(warm),
       (error: unknown) => {
         this.#starting -= 1;
         this.#lastError = error instanceof Error ? error : new SandboxError('E_SETUP', `a sandbox of the pool could not be set up: ${String(error)}`);
@@ -241,17 +338,27 @@ export class Pool {
     this.#started += 1;
     this.#lastError = undefined;
     this.#all.add(warm);
-    // Dead while it waits (its pid 1 killed, its launcher gone): out of the pool, replaced.
-    void warm.sandbox.process?.exited.then(
-      () => this.#onDied(warm),
-      () => this.#onDied(warm),
-    );
-    // A connection refused or lost while it waits: broken too, and its
-    // launcher killed (it may still run: a sandbox nobody can reach).
-    warm.conn.hello.then(
-      () => (this.#brokenInARow = 0),
-      () => this.#onDied(warm, true),
-    );
+    if (warm.forked) {
+      // Its sandbox (or the zygote) died while it waits: the connection ends.
+      // A run's ExecProcess takes the replies over once it is used.
+      warm.conn.listen((reply) => {
+        if (reply === null) this.#onDied(warm);
+      });
+      this.#brokenInARow = 0;
+    }
+    if (!warm.forked) {
+      // Dead while it waits (its pid 1 killed, its launcher gone): out of the pool, replaced.
+      void warm.sandbox.process?.exited.then(
+        () => this.#onDied(warm),
+        () => this.#onDied(warm),
+      );
+      // A connection refused or lost while it waits: broken too, and its
+      // launcher killed (it may still run: a sandbox nobody can reach).
+      warm.conn.hello.then(
+        () => (this.#brokenInARow = 0),
+        () => this.#onDied(warm, true),
+      );
+    }
     if (this.#closed) {
       this.#track(this.#discard(warm));
       return;
@@ -300,6 +407,11 @@ export class Pool {
     const was = warm.dead;
     warm.dead = true;
     warm.conn.close();
+    if (warm.forked) {
+      // Its sandbox ends with the connection (its program SIGKILLed with it).
+      this.#all.delete(warm);
+      return;
+    }
     const launcher = warm.sandbox.process;
     if (!was) {
       // Two signals to the launcher (crates/sandbox-core/src/live/supervisor.rs):
@@ -314,6 +426,16 @@ export class Pool {
     }
     await launcher?.exited.catch(() => {});
     this.#all.delete(warm);
+  }
+
+  /** Ends a live sandbox as {@link #discard} does (the zygote: with every sandbox it forked). */
+  async #stop(sandbox: Sandbox): Promise<void> {
+    const launcher = sandbox.process;
+    if (launcher) {
+      launcher.kill('SIGINT');
+      launcher.kill('SIGTERM');
+      await launcher.exited.catch(() => {});
+    } else await sandbox.stop({ timeoutMs: 0 }).catch(() => {});
   }
 }
 
