@@ -478,13 +478,25 @@ impl Probe {
         Probe { go, parked }
     }
 
-    /// How many started; each let go and joined.
-    fn count(self) -> usize {
+    /// How many started (each holds its pid until [`Probe::finish`]): known
+    /// when they were made, without waiting for any of them to run.
+    fn started(&self) -> usize {
+        self.parked.len()
+    }
+
+    /// Let them go and join them (their pids free again for fuser's).
+    fn finish(self) {
         self.go.set();
-        let n = self.parked.len();
         for h in self.parked {
             let _ = h.join();
         }
+    }
+
+    /// How many started; each let go and joined.
+    #[cfg(test)]
+    fn count(self) -> usize {
+        let n = self.started();
+        self.finish();
         n
     }
 }
@@ -572,7 +584,9 @@ pub fn serve(image: i32, fuse: i32, ready: i32, program: Option<&str>) -> i32 {
         Err(why) => return fail(&mut ready, why),
     };
     let r = Arc::clone(&fs.r);
-    let n = probe.count();
+    // Counted as they were made: waiting for them to run and end cost the
+    // word a scheduling delay or two on a busy machine.
+    let n = probe.started();
     if n == 0 {
         return fail(&mut ready, format!("{UNAVAILABLE}no thread can start (a pid shortage: RLIMIT_NPROC, a pids limit or a full pid table)"));
     }
@@ -588,6 +602,7 @@ pub fn serve(image: i32, fuse: i32, ready: i32, program: Option<&str>) -> i32 {
     };
     let _ = ready.write_all(b"ok");
     drop(ready);
+    probe.finish();
     // The program's blocks decompressed while the sandbox is set up, after
     // the word: before it, these threads took the cores the word and the
     // launcher wait for. One core is left to the sandbox's set-up (its
