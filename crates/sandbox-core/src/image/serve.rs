@@ -1,6 +1,7 @@
-//! Stage: the SquashFS image's FUSE server, a process of its own
-//! (`sandboxctl-init image-serve IMAGE_FD FUSE_FD READY_FD`, started by
-//! image/fuse.rs outside the sandbox). It reads the image with our lazy
+//! Stage: the SquashFS image's FUSE server, a process of its own: a fork
+//! of the launcher without exec ([`serve`], from image/fuse.rs, outside the
+//! sandbox; `sandboxctl-init image-serve IMAGE_FD FUSE_FD READY_FD` is the
+//! same server on inherited fds). It reads the image with our lazy
 //! reader (image/sqfs.rs: the superblock and small tables at start, every
 //! inode and listing when asked) and answers the kernel with `fuser` on
 //! the `/dev/fuse` fd of the detached mount the launcher made; it never
