@@ -862,6 +862,30 @@ impl Reader {
         Ok(Some(last))
     }
 
+    /// While work ahead is under way (the program's blocks, at its exec),
+    /// a read of blocks it has scheduled decompresses them into the cache
+    /// itself, from the far end of the read (the work ahead goes from the
+    /// near end), so that two threads decompress and neither waits on the
+    /// other; blocks in progress or done are left alone. Blocks `first` to
+    /// `last` of `f`.
+    fn help_ahead(&self, f: &FileData, first: u64, last: u64) -> Result<(), Error> {
+        if self.pending.lock().map_err(|_| bad("a poisoned lock"))?.is_empty() {
+            return Ok(());
+        }
+        for k in (first..=last).rev() {
+            let Some(&(at, word)) = f.blocks.get(k as usize) else { continue };
+            if !self.pending.lock().map_err(|_| bad("a poisoned lock"))?.contains(&at) {
+                continue;
+            }
+            if let Claim::Mine(mine) = self.claim(at, false)? {
+                if self.pending.lock().map_err(|_| bad("a poisoned lock"))?.remove(&at) {
+                    self.fill(at, word, mine)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Up to `size` bytes of the file `f` from `offset`, appended to `out`.
     /// Whole blocks the read covers are read or decompressed straight into
     /// `out`; pieces of blocks and fragment tails go through the cache.
@@ -869,6 +893,9 @@ impl Reader {
         let len = f.size;
         let end = len.min(offset.saturating_add(u64::from(size)));
         let bs = u64::from(self.sb.block_size);
+        if offset < end {
+            self.help_ahead(f, offset / bs, (end - 1) / bs)?;
+        }
         let mut pos = offset;
         let mut raw = Vec::new();
         while pos < end {
@@ -1194,6 +1221,26 @@ mod tests {
             let cached = (0..n).filter(|&k| r.data.lock().unwrap().get(f.blocks[k].0).is_some()).count();
             assert_eq!(cached, 0, "{comp:?}: {cached} blocks still cached");
         }
+    }
+
+    #[test]
+    fn a_read_of_blocks_scheduled_ahead_takes_them_itself_and_the_work_ahead_then_skips_them() {
+        let (r, f, big) = compressible(BC::Gzip, 12);
+        let n = f.blocks.len();
+        let ahead = r.ahead(std::slice::from_ref(&f), usize::MAX).unwrap();
+        // One read of blocks 2 to 9 before any thread works ahead: it decompresses them itself.
+        let mut out = Vec::new();
+        r.read(&f, 2 * 4096, 8 * 4096, &mut out).unwrap();
+        assert_eq!(out[..], big[2 * 4096..10 * 4096]);
+        assert_eq!(r.inflated.load(Ordering::Relaxed), 8);
+        // What it took left the cache; the rest is still scheduled and decompressed ahead once.
+        assert!((2..10).all(|k| r.data.lock().unwrap().get(f.blocks[k].0).is_none()));
+        r.prefetch(&ahead).unwrap();
+        assert_eq!(r.inflated.load(Ordering::Relaxed), n);
+        assert!(r.pending.lock().unwrap().is_empty() && r.busy.lock().unwrap().is_empty());
+        let mut all = Vec::new();
+        r.read(&f, 0, 1 << 20, &mut all).unwrap();
+        assert_eq!(all, big);
     }
 
     #[test]
