@@ -7,7 +7,7 @@
  * and looked up in full, and a file read across blocks and its fragment.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INIT, native, requireKernel, tempDir, TRY, TRY_IN } from '../helpers';
 import { BUSYBOX, busyboxRoot, imagePlan, mksquashfs, requireImageTools } from './fixtures';
@@ -137,4 +137,29 @@ test('the program\'s blocks decompressed ahead (the server\'s prefetch of argv[0
   expect(r.stderr).toBe('');
   expect(r.stdout).toBe(`${md5}  /bin/busybox\n${md5}  /bin/busybox\n`);
   expect(r.code).toBe(0);
+});
+
+test('an image rebuilt at its path is served as rebuilt, the program decompressed ahead included; readers at once read the same bytes', async () => {
+  // Each run mounts the image afresh (its own FUSE connection, kernel caches and server): nothing of
+  // the first build may reach the second. The program is argv[0], so the server decompresses its
+  // blocks ahead; it is compressible, several blocks long, and differs from build to build.
+  const base = tempDir('sbx-img-rebuilt-');
+  const root = join(base, 'rootfs');
+  busyboxRoot(root);
+  const image = join(base, 'app.sqfs');
+  const prog = join(root, 'bin/prog');
+  const build = (tag: string) => {
+    const body = `#!/bin/sh\necho ${tag}\nfor i in 1 2 3 4; do md5sum /bin/prog & done; wait\n`;
+    writeFileSync(prog, body + `# ${tag}: the same line again and again, to be compressed\n`.repeat(20000));
+    chmodSync(prog, 0o755);
+    mksquashfs(root, image);
+    return execFileSync('md5sum', [prog], { encoding: 'utf8' }).split(' ')[0];
+  };
+  for (const tag of ['first', 'second']) {
+    const md5 = build(tag);
+    const r = await native({ ...imagePlan(image, ''), argv: ['/bin/prog'] });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`${tag}\n${`${md5}  /bin/prog\n`.repeat(4)}`);
+    expect(r.code).toBe(0);
+  }
 });

@@ -8,8 +8,8 @@
 //! files the image stores as root's are the sandbox user's inside, as in
 //! ch-run (whose squashfuse runs in such an outer namespace). The server is
 //! ours (image/serve.rs: our lazy reader image/sqfs.rs reads the image, fuser answers the
-//! kernel), this very executable started again as `image-serve` with the
-//! image fd the launcher checked and the mount's `/dev/fuse` fd: no system
+//! kernel), a fork of the launcher (no exec) holding the image fd the
+//! launcher checked and the mount's `/dev/fuse` fd: no system
 //! package, no fusermount, no setuid helper. The launcher waits for its
 //! word on a socket (`ok`, else why the image cannot be read, reported as
 //! `E_IMAGE_INVALID` naming the file) before it makes any namespace. It
@@ -26,9 +26,6 @@ use super::detect::{detect, fuse_error, ImageKind};
 use crate::error::{Code, Ctx, SetupError};
 use crate::plan::Plan;
 use crate::sys::{Fd, Sys};
-
-/// The server: this executable again, in its `image-serve` mode.
-const SERVER: &str = "/proc/self/exe";
 
 /// The options of the FUSE mount: mountinfo says `fuse.sandboxctl image`;
 /// owner 0 of the helper's namespace is the caller (see `Sys::fuse_mount_detached`).
@@ -72,13 +69,17 @@ fn serve(sys: &dyn Sys, path: &str, image: Fd, program: Option<&str>) -> Result<
 }
 
 /// Start the server and wait for its word.
-/// The program (`argv[0]`) goes along as a hint: the server decompresses
-/// its blocks while the sandbox is set up (image/serve.rs).
+/// The server is a fork of the launcher, without exec (image/serve.rs
+/// `serve`): an exec of this static binary, its start and a second look at
+/// the image cost more than the tables it reads. The program (`argv[0]`)
+/// goes along as a hint: the server decompresses its blocks while the
+/// sandbox is set up.
 fn start(sys: &dyn Sys, path: &str, image: Fd, fuse: Fd, program: Option<&str>) -> Result<(), SetupError> {
     let (mine, theirs) = sys.socketpair().ctx(Code::FuseUnavailable, "make the FUSE server's socket")?;
-    let mut argv = vec![SERVER.to_string(), "image-serve".into(), image.to_string(), fuse.to_string(), theirs.to_string()];
-    argv.extend(program.filter(|p| !p.is_empty()).map(String::from));
-    let started = sys.spawn_server(&argv, &[image, fuse, theirs]).map(drop).ctx(Code::FuseUnavailable, "start the FUSE server");
+    let started = match sys.fork_server(&[image, fuse, theirs]) {
+        Ok(0) => sys.exit(super::serve::serve(image, fuse, theirs, program.filter(|p| !p.is_empty()))),
+        r => r.map(drop).ctx(Code::FuseUnavailable, "start the FUSE server"),
+    };
     let _ = sys.close(theirs);
     let word = started.and_then(|()| sys.read(mine, 4096).ctx(Code::FuseUnavailable, "hear from the FUSE server"));
     let _ = sys.close(mine);

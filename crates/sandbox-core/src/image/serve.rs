@@ -1,6 +1,7 @@
-//! Stage: the SquashFS image's FUSE server, a process of its own
-//! (`sandboxctl-init image-serve IMAGE_FD FUSE_FD READY_FD`, started by
-//! image/fuse.rs outside the sandbox). It reads the image with our lazy
+//! Stage: the SquashFS image's FUSE server, a process of its own: a fork
+//! of the launcher without exec ([`serve`], from image/fuse.rs, outside the
+//! sandbox; `sandboxctl-init image-serve IMAGE_FD FUSE_FD READY_FD` is the
+//! same server on inherited fds). It reads the image with our lazy
 //! reader (image/sqfs.rs: the superblock and small tables at start, every
 //! inode and listing when asked) and answers the kernel with `fuser` on
 //! the `/dev/fuse` fd of the detached mount the launcher made; it never
@@ -50,6 +51,11 @@ const MAX_IO: u32 = 1 << 20;
 pub const UNAVAILABLE: &str = "unavailable: ";
 /// The comm of the server, as `ps` and the tests see it.
 pub const COMM: &str = "sandboxctl-sqfs";
+
+thread_local! {
+    /// The thread's buffer for read replies.
+    static REPLY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// A directory node: its inode, its listing and its parent's node.
 type Dir = (Arc<Inode>, Arc<Vec<Child>>, u64);
@@ -261,11 +267,16 @@ impl Filesystem for Image {
             Err(e) => return reply.error(e),
         };
         let Kind::File(f) = &i.kind else { return reply.error(Errno::EINVAL) };
-        let mut out = Vec::with_capacity(size.min(MAX_IO) as usize);
-        match self.r.read(f, offset, size, &mut out) {
-            Ok(()) => reply.data(&out),
-            Err(_) => reply.error(Errno::EIO),
-        }
+        // One reply buffer per thread, kept: a fresh 1 MiB one per read was
+        // mapped, faulted in and unmapped every time (see `serve`'s mallopt).
+        REPLY.with_borrow_mut(|out| {
+            out.clear();
+            out.reserve(size.min(MAX_IO) as usize);
+            match self.r.read(f, offset, size, out) {
+                Ok(()) => reply.data(out),
+                Err(_) => reply.error(Errno::EIO),
+            }
+        })
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
@@ -394,10 +405,23 @@ fn program_in(r: &Reader, program: &str) -> Option<Arc<super::sqfs::FileData>> {
 }
 
 /// Decompress the first blocks of the sandbox's program (up to half the
-/// reader's data cache) so its exec finds them ready.
-fn prefetch(r: &Reader, program: &str) {
-    if let Some(f) = program_in(r, program) {
-        let _ = r.prefetch(&f, usize::MAX);
+/// reader's data cache) so its exec finds them ready: on `workers` threads
+/// (this one and more, as many as start), each taking the next block.
+fn prefetch(r: &Arc<Reader>, program: &str, workers: usize) {
+    let Some(f) = program_in(r, program) else { return };
+    let Ok(ahead) = r.ahead(&[f], usize::MAX) else { return };
+    let ahead = Arc::new(ahead);
+    let mut helpers = Vec::new();
+    for _ in 1..workers {
+        let (r, a) = (Arc::clone(r), Arc::clone(&ahead));
+        match std::thread::Builder::new().name("sqfs-prefetch".into()).spawn(move || r.prefetch(&a)) {
+            Ok(h) => helpers.push(h),
+            Err(_) => break,
+        }
+    }
+    let _ = r.prefetch(&ahead);
+    for h in helpers {
+        let _ = h.join();
     }
 }
 
@@ -432,19 +456,50 @@ pub(crate) fn startable(want: usize, spawn: &mut dyn FnMut(usize) -> std::io::Re
 /// then let go and joined: fuser's `Session::run` starts one thread per
 /// channel and gives up at the first that cannot start, so the server asks
 /// it for only as many as can.
+#[cfg(test)]
 fn probe(want: usize) -> usize {
-    let gate = Arc::new(std::sync::RwLock::new(()));
-    let held = gate.write();
-    let mut parked = Vec::new();
-    let n = startable(want, &mut |_| {
-        let g = Arc::clone(&gate);
-        std::thread::Builder::new().name("fuser-probe".into()).stack_size(64 << 10).spawn(move || drop(g.read())).map(|h| parked.push(h))
-    });
-    drop(held);
-    for h in parked {
-        let _ = h.join();
+    Probe::start(want).count()
+}
+
+/// The threads of [`probe`], started and parked until [`Probe::count`]
+/// lets them go (so that they are all alive while they are counted).
+struct Probe {
+    go: Ended,
+    parked: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Probe {
+    fn start(want: usize) -> Probe {
+        let go = Ended::default();
+        let mut parked = Vec::new();
+        startable(want, &mut |_| {
+            let g = go.clone();
+            std::thread::Builder::new().name("fuser-probe".into()).stack_size(64 << 10).spawn(move || g.wait()).map(|h| parked.push(h))
+        });
+        Probe { go, parked }
     }
-    n
+
+    /// How many started (each holds its pid until [`Probe::finish`]): known
+    /// when they were made, without waiting for any of them to run.
+    fn started(&self) -> usize {
+        self.parked.len()
+    }
+
+    /// Let them go and join them (their pids free again for fuser's).
+    fn finish(self) {
+        self.go.set();
+        for h in self.parked {
+            let _ = h.join();
+        }
+    }
+
+    /// How many started; each let go and joined.
+    #[cfg(test)]
+    fn count(self) -> usize {
+        let n = self.started();
+        self.finish();
+        n
+    }
 }
 
 /// Set when the filesystem is dropped: by `Session::run` when it ends, or by
@@ -476,16 +531,38 @@ impl Ended {
     }
 }
 
-/// Entry: `image-serve IMAGE_FD FUSE_FD READY_FD`. Exit 0 when the kernel
-/// ended the connection, 1 when the image could not be served (the reason
-/// written on READY_FD).
+/// Entry: `image-serve IMAGE_FD FUSE_FD READY_FD [PROGRAM]`, the server on
+/// fds inherited across an exec (the launcher forks it without one:
+/// [`serve`]). Exit 0 when the kernel ended the connection, 1 when the
+/// image could not be served (the reason written on READY_FD).
 pub fn main(args: &[String]) -> i32 {
     let fds: Vec<i32> = args.iter().take(3).filter_map(|a| a.parse().ok()).collect();
     let [image, fuse, ready] = fds[..] else {
         eprintln!("usage: sandboxctl-init image-serve IMAGE_FD FUSE_FD READY_FD [PROGRAM]");
         return 2;
     };
-    let program = args.get(3).cloned();
+    serve(image, fuse, ready, args.get(3).map(String::as_str))
+}
+
+/// The server, in the process the launcher forked for it (image/fuse.rs):
+/// the image fd, the mount's `/dev/fuse` fd and the socket for its word are
+/// its own; `program` is the sandbox's `argv[0]`, decompressed ahead. What
+/// to exit with: 0 when the kernel ended the connection, 1 when the image
+/// could not be served (the reason written on `ready`).
+pub fn serve(image: i32, fuse: i32, ready: i32, program: Option<&str>) -> i32 {
+    let program = program.map(String::from);
+    // Memory given back when freed: blocks of 64 KiB and more are mapped
+    // and unmapped (glibc otherwise raises that bar to the largest block
+    // freed, and the decompressed blocks then stay in the heap), the heap is
+    // trimmed above 128 KiB free, and the threads share two arenas (one each
+    // kept what its first reads had used).
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt with glibc's parameters, before any thread of ours.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 10);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 10);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     // SAFETY: prctl with integer arguments and a NUL-terminated name.
     unsafe {
         // Not dumpable: the sandbox's processes have the caller's uid and
@@ -499,19 +576,18 @@ pub fn main(args: &[String]) -> i32 {
         let _ = ready.write_all(why.as_bytes());
         1
     };
+    // As many threads as can start (down to one during a pid shortage),
+    // counted before the word (none at all is the launcher's
+    // E_FUSE_UNAVAILABLE); they start while the tables are read.
+    let probe = Probe::start(threads());
     let fs = match Image::open(image) {
         Ok(fs) => fs,
         Err(why) => return fail(&mut ready, why),
     };
-    // The program's blocks decompressed while the sandbox is set up (a
-    // thread of its own, none when it cannot start; threads counted after).
-    if let Some(p) = program {
-        let r = Arc::clone(&fs.r);
-        let _ = std::thread::Builder::new().name("sqfs-prefetch".into()).spawn(move || prefetch(&r, &p));
-    }
-    // As many threads as can start (down to one during a pid shortage),
-    // counted before the word (none at all is the launcher's E_FUSE_UNAVAILABLE).
-    let n = probe(threads());
+    let r = Arc::clone(&fs.r);
+    // Counted as they were made: waiting for them to run and end cost the
+    // word a scheduling delay or two on a busy machine.
+    let n = probe.started();
     if n == 0 {
         return fail(&mut ready, format!("{UNAVAILABLE}no thread can start (a pid shortage: RLIMIT_NPROC, a pids limit or a full pid table)"));
     }
@@ -527,6 +603,18 @@ pub fn main(args: &[String]) -> i32 {
     };
     let _ = ready.write_all(b"ok");
     drop(ready);
+    probe.finish();
+    // The program's blocks decompressed while the sandbox is set up, after
+    // the word: before it, these threads took the cores the word and the
+    // launcher wait for. One core is left to the sandbox's set-up (its
+    // look-ups are served at once; a read of a block being decompressed
+    // here waits for it instead of doing it again).
+    if let Some(p) = program {
+        let workers = threads().saturating_sub(1).max(1);
+        let _ = std::thread::Builder::new().name("sqfs-prefetch".into()).spawn(move || prefetch(&r, &p, workers));
+    } else {
+        drop(r);
+    }
     match session.run() {
         Ok(()) => 0,
         // fuser gave up starting threads after the count (pids taken in

@@ -18,23 +18,31 @@
 //! image gets a clear error, never a hang, a panic or an unbounded
 //! allocation. Caches are bounded in bytes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Largest decompressed metadata block.
 const META: usize = 8192;
 /// "No fragment" and "no xattrs" in an inode; "no table" in the superblock.
 const NONE32: u32 = u32::MAX;
 const NONE64: u64 = u64::MAX;
+// The caches are small: the kernel keeps entries, attributes, listings and
+// pages for as long as it likes (the image never changes), so what reaches
+// the server is mostly read once; they catch neighbours (an 8 KiB block of
+// inodes read for one, a fragment for many small files).
 /// Bytes of decompressed metadata blocks kept.
-const META_CACHE: usize = 2 << 20;
+const META_CACHE: usize = 1 << 20;
 /// Bytes of decompressed data and fragment blocks kept (the kernel's page
-/// cache keeps the pages; this catches blocks read in pieces and fragments).
+/// cache keeps the pages; this catches blocks read in pieces, fragments and
+/// the blocks decompressed ahead, each dropped once read whole).
 const DATA_CACHE: usize = 4 << 20;
-/// Bytes of directory listings and file block lists kept.
-const NODE_CACHE: usize = 2 << 20;
+/// Bytes of directory listings kept.
+const NODE_CACHE: usize = 1 << 20;
+/// Bytes of inodes (with their files' block lists) kept.
+const INODE_CACHE: usize = 512 << 10;
 
 /// Why an image or one of its parts cannot be read.
 pub type Error = String;
@@ -225,6 +233,14 @@ impl<T> Cache<T> {
         self.map.get(&k).map(|v| v.0.clone())
     }
 
+    /// Drop `k` now.
+    fn remove(&mut self, k: u64) {
+        if let Some((_, c)) = self.map.remove(&k) {
+            self.bytes -= c;
+            self.order.retain(|&o| o != k);
+        }
+    }
+
     fn put(&mut self, k: u64, v: Arc<T>, cost: usize) {
         if cost > self.limit || self.map.contains_key(&k) {
             return;
@@ -258,6 +274,46 @@ pub struct Reader {
     data: Mutex<Cache<Vec<u8>>>,
     dirs: Mutex<Cache<Vec<Child>>>,
     inodes: Mutex<Cache<Inode>>,
+    /// Data blocks being decompressed now (by a read or the work ahead):
+    /// a second reader of one waits for it instead of doing it again.
+    busy: Mutex<HashSet<u64>>,
+    done: Condvar,
+    /// Blocks scheduled to be decompressed ahead ([`Reader::ahead`]) and
+    /// not yet taken: by the work ahead, or by a read of the whole block
+    /// (the kernel has it then, and the work ahead skips it).
+    pending: Mutex<HashSet<u64>>,
+    /// Data blocks decompressed (tests count them).
+    #[cfg(test)]
+    inflated: AtomicUsize,
+}
+
+/// What [`Reader::claim`] found of a data block.
+enum Claim<'a> {
+    /// Decompressed, in the cache.
+    Cached(Arc<Vec<u8>>),
+    /// Ours to decompress; released when dropped.
+    Mine(Claimed<'a>),
+    /// Another thread is at it (only when not asked to wait).
+    Taken,
+}
+
+/// A data block this thread decompresses: the others wait until it is dropped.
+struct Claimed<'a>(&'a Reader, u64);
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut b) = self.0.busy.lock() {
+            b.remove(&self.1);
+        }
+        self.0.done.notify_all();
+    }
+}
+
+/// Blocks to decompress ahead, shared by the threads doing it
+/// ([`Reader::prefetch`]), each taking the next; made by [`Reader::ahead`].
+pub struct Ahead {
+    blocks: Vec<(u64, u32)>,
+    next: AtomicUsize,
 }
 
 /// Bounded decompression of `src`, appended to `out`: at most `limit`
@@ -361,12 +417,34 @@ impl Reader {
             meta: Mutex::new(Cache::new(META_CACHE)),
             data: Mutex::new(Cache::new(DATA_CACHE)),
             dirs: Mutex::new(Cache::new(NODE_CACHE)),
-            inodes: Mutex::new(Cache::new(NODE_CACHE)),
+            inodes: Mutex::new(Cache::new(INODE_CACHE)),
+            busy: Mutex::new(HashSet::new()),
+            done: Condvar::new(),
+            pending: Mutex::new(HashSet::new()),
+            #[cfg(test)]
+            inflated: AtomicUsize::new(0),
         };
-        // The inode table's blocks must end exactly where the directory table starts.
+        // The inode table's blocks must end exactly where the directory
+        // table starts. Their headers are read 128 KiB at a time (one pread
+        // each was a tenth of a millisecond per hundred blocks of a start).
         let mut at = r.sb.inode_table;
+        let mut buf = Vec::new();
+        let mut base = at;
         while at < r.sb.dir_table {
-            at = r.meta_header(at)?.1;
+            if at + 2 > base + buf.len() as u64 {
+                let n = (r.sb.dir_table - at).clamp(2, 128 << 10);
+                if at + n > r.sb.bytes_used {
+                    return Err(bad(format!("a metadata block at {at} is outside the image")));
+                }
+                buf.resize(n as usize, 0);
+                r.file.read_exact_at(&mut buf, at).map_err(|e| bad(format!("a metadata block at {at}: {e}")))?;
+                base = at;
+            }
+            let len = u64::from(u16_at(&buf, (at - base) as usize) & 0x7fff);
+            if len == 0 || len > META as u64 || at + 2 + len > r.sb.bytes_used {
+                return Err(bad(format!("a metadata block at {at} with a bad length ({len})")));
+            }
+            at += 2 + len;
             r.inode_blocks += 1;
         }
         if at != r.sb.dir_table {
@@ -631,14 +709,41 @@ impl Reader {
         if word == 0 {
             return Ok(Arc::new(vec![0; len]));
         }
-        if let Some(b) = self.data.lock().map_err(|_| bad("a poisoned lock"))?.get(at) {
-            return Ok(b);
+        match self.claim(at, true)? {
+            Claim::Cached(b) => Ok(b),
+            Claim::Mine(mine) => self.fill(at, word, mine),
+            Claim::Taken => Err(bad(format!("a data block at {at} claimed twice"))),
         }
+    }
+
+    /// Decompress the data block at `at`, claimed by this thread, into the
+    /// cache (before the claim is let go, so its waiters find it there).
+    fn fill(&self, at: u64, word: u32, mine: Claimed<'_>) -> Result<Arc<Vec<u8>>, Error> {
         let mut out = Vec::new();
         self.block_into(at, word, &mut out)?;
         let b = Arc::new(out);
         self.data.lock().map_err(|_| bad("a poisoned lock"))?.put(at, b.clone(), b.capacity());
+        drop(mine);
         Ok(b)
+    }
+
+    /// The data block at `at` from the cache, else claimed for this thread
+    /// to decompress; while another thread decompresses it, wait for it
+    /// (`wait`) or say so. Lock order: `busy`, then `data`.
+    fn claim(&self, at: u64, wait: bool) -> Result<Claim<'_>, Error> {
+        let mut busy = self.busy.lock().map_err(|_| bad("a poisoned lock"))?;
+        loop {
+            if let Some(b) = self.data.lock().map_err(|_| bad("a poisoned lock"))?.get(at) {
+                return Ok(Claim::Cached(b));
+            }
+            if busy.insert(at) {
+                return Ok(Claim::Mine(Claimed(self, at)));
+            }
+            if !wait {
+                return Ok(Claim::Taken);
+            }
+            busy = self.done.wait(busy).map_err(|_| bad("a poisoned lock"))?;
+        }
     }
 
     /// Read and decompress the data block at `at` into `out` (cleared).
@@ -656,29 +761,50 @@ impl Reader {
         let mut raw = vec![0u8; stored];
         self.file.read_exact_at(&mut raw, at).map_err(|e| bad(format!("a data block at {at}: {e}")))?;
         out.clear();
+        #[cfg(test)]
+        self.inflated.fetch_add(1, Ordering::Relaxed);
         decompress(self.sb.compression, &raw, out, bs).map_err(|e| bad(format!("a data block at {at}: {e}")))
     }
 
-    /// Decompress the compressed blocks of `f` into the cache, in order,
-    /// until `budget` bytes are in (what the server does for the program
-    /// the sandbox is about to run, while the sandbox is being set up, so
-    /// that the reads of its exec find most blocks ready). Blocks already
-    /// cached are skipped; raw blocks need no work and are left alone.
-    pub fn prefetch(&self, f: &FileData, budget: usize) -> Result<(), Error> {
+    /// The compressed blocks of `files`, in order, up to `budget` bytes
+    /// (and never more than half the block cache), scheduled to be
+    /// decompressed ahead by [`Reader::prefetch`].
+    pub fn ahead(&self, files: &[Arc<FileData>], budget: usize) -> Result<Ahead, Error> {
         let bs = u64::from(self.sb.block_size);
-        let mut done = 0;
-        for (k, &(at, word)) in f.blocks.iter().enumerate() {
-            if done >= budget.min(DATA_CACHE / 2) {
-                break;
+        let budget = budget.min(DATA_CACHE / 2);
+        let mut blocks = Vec::new();
+        let mut bytes = 0;
+        'files: for f in files {
+            for (k, &(at, word)) in f.blocks.iter().enumerate() {
+                if bytes >= budget {
+                    break 'files;
+                }
+                if word != 0 && word & (1 << 24) == 0 {
+                    blocks.push((at, word));
+                    bytes += (f.size - k as u64 * bs).min(bs) as usize;
+                }
             }
-            if word == 0 || word & (1 << 24) != 0 {
-                continue;
-            }
-            let full = (f.size - k as u64 * bs).min(bs) as usize;
-            self.block(at, word, full)?;
-            done += full;
         }
-        Ok(())
+        self.pending.lock().map_err(|_| bad("a poisoned lock"))?.extend(blocks.iter().map(|b| b.0));
+        Ok(Ahead { blocks, next: AtomicUsize::new(0) })
+    }
+
+    /// Decompress blocks of `ahead` into the cache, one at a time, until
+    /// none is left (what the server does for the program the sandbox is
+    /// about to run while the sandbox is being set up, so that the reads of
+    /// its exec find most blocks ready). Several threads may call it on one
+    /// `ahead`: each takes the next block. Blocks a read took whole already,
+    /// or is decompressing, are skipped.
+    pub fn prefetch(&self, ahead: &Ahead) -> Result<(), Error> {
+        loop {
+            let k = ahead.next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(at, word)) = ahead.blocks.get(k) else { return Ok(()) };
+            if let Claim::Mine(mine) = self.claim(at, false)? {
+                if self.pending.lock().map_err(|_| bad("a poisoned lock"))?.remove(&at) {
+                    self.fill(at, word, mine)?;
+                }
+            }
+        }
     }
 
     /// The inode at `path` (absolute or relative to the root), symlinks
@@ -736,6 +862,30 @@ impl Reader {
         Ok(Some(last))
     }
 
+    /// While work ahead is under way (the program's blocks, at its exec),
+    /// a read of blocks it has scheduled decompresses them into the cache
+    /// itself, from the far end of the read (the work ahead goes from the
+    /// near end), so that two threads decompress and neither waits on the
+    /// other; blocks in progress or done are left alone. Blocks `first` to
+    /// `last` of `f`.
+    fn help_ahead(&self, f: &FileData, first: u64, last: u64) -> Result<(), Error> {
+        if self.pending.lock().map_err(|_| bad("a poisoned lock"))?.is_empty() {
+            return Ok(());
+        }
+        for k in (first..=last).rev() {
+            let Some(&(at, word)) = f.blocks.get(k as usize) else { continue };
+            if !self.pending.lock().map_err(|_| bad("a poisoned lock"))?.contains(&at) {
+                continue;
+            }
+            if let Claim::Mine(mine) = self.claim(at, false)? {
+                if self.pending.lock().map_err(|_| bad("a poisoned lock"))?.remove(&at) {
+                    self.fill(at, word, mine)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Up to `size` bytes of the file `f` from `offset`, appended to `out`.
     /// Whole blocks the read covers are read or decompressed straight into
     /// `out`; pieces of blocks and fragment tails go through the cache.
@@ -743,6 +893,9 @@ impl Reader {
         let len = f.size;
         let end = len.min(offset.saturating_add(u64::from(size)));
         let bs = u64::from(self.sb.block_size);
+        if offset < end {
+            self.help_ahead(f, offset / bs, (end - 1) / bs)?;
+        }
         let mut pos = offset;
         let mut raw = Vec::new();
         while pos < end {
@@ -773,13 +926,17 @@ impl Reader {
                     pos += bytes as u64;
                     continue;
                 }
-                let cached = if from == 0 && want == full && word != 0 { self.data.lock().map_err(|_| bad("a poisoned lock"))?.get(at) } else { None };
-                if let Some(data) = cached {
-                    // Decompressed already (by `prefetch`, or a piece read earlier).
+                // A whole compressed block: from the cache (decompressed ahead,
+                // or a piece read earlier; waiting for the thread at it),
+                // else decompressed straight into the reply, not cached.
+                let whole = if from == 0 && want == full && word != 0 { Some(self.claim(at, true)?) } else { None };
+                if let Some(Claim::Cached(data)) = whole {
                     let piece = data.get(..full).ok_or_else(|| bad(format!("a data block at {at} cut short")))?;
                     out.extend_from_slice(piece);
-                } else if from == 0 && want == full && word != 0 {
-                    // A whole compressed block: decompressed straight into the reply, no cache.
+                    // Read whole, it is in the kernel's page cache now (keep_cache): ours can go.
+                    self.data.lock().map_err(|_| bad("a poisoned lock"))?.remove(at);
+                    self.pending.lock().map_err(|_| bad("a poisoned lock"))?.remove(&at);
+                } else if let Some(Claim::Mine(_mine)) = whole {
                     let stored = (word & 0x00ff_ffff) as usize;
                     if stored > bs as usize || at.checked_add(stored as u64).is_none_or(|e| e > self.sb.bytes_used) {
                         return Err(bad(format!("a data block at {at} of {stored} bytes")));
@@ -787,10 +944,14 @@ impl Reader {
                     raw.resize(stored, 0);
                     self.file.read_exact_at(&mut raw, at).map_err(|e| bad(format!("a data block at {at}: {e}")))?;
                     let mark = out.len();
+                    #[cfg(test)]
+                    self.inflated.fetch_add(1, Ordering::Relaxed);
                     decompress(self.sb.compression, &raw, out, full).map_err(|e| bad(format!("a data block at {at}: {e}")))?;
                     if out.len() - mark != full {
                         return Err(bad(format!("a data block at {at} of {} bytes, not {full}", out.len() - mark)));
                     }
+                    // Before the claim goes: work ahead that comes to it later skips it.
+                    self.pending.lock().map_err(|_| bad("a poisoned lock"))?.remove(&at);
                 } else {
                     let data = self.block(at, word, full)?;
                     let piece = data.get(from..from + want).ok_or_else(|| bad(format!("a data block at {at} cut short")))?;
@@ -979,10 +1140,10 @@ mod tests {
             let Kind::File(f) = &i.kind else { panic!("not a file") };
             assert!(f.blocks.iter().all(|&(_, w)| w & (1 << 24) == 0), "{comp:?}: stored compressed");
             // A budget of one block: only the first is decompressed ahead.
-            r.prefetch(f, 1).unwrap();
+            r.prefetch(&r.ahead(std::slice::from_ref(f), 1).unwrap()).unwrap();
             let cached = |k: usize| r.data.lock().unwrap().get(f.blocks[k].0).is_some();
             assert!(cached(0) && !cached(1), "{comp:?}");
-            r.prefetch(f, usize::MAX).unwrap();
+            r.prefetch(&r.ahead(std::slice::from_ref(f), usize::MAX).unwrap()).unwrap();
             assert!((0..f.blocks.len()).all(cached), "{comp:?}");
             // Whole blocks now come from the cache: the same bytes, at any offset.
             assert_eq!(read(&r, bi, 0, 1 << 20), big, "{comp:?}");
@@ -991,6 +1152,113 @@ mod tests {
                 assert_eq!(read(&r, bi, off, n), want, "{comp:?} big at {off}+{n}");
             }
         }
+    }
+
+    /// An image of one compressible file of `n` blocks of 4 KiB: the reader and the file.
+    fn compressible(comp: BC, n: usize) -> (Reader, Arc<FileData>, Vec<u8>) {
+        let big: Vec<u8> = (0..4096 * n + 1000).map(|i| b"compressible text, block by block\n"[i % 34] ^ (i / 4096) as u8).collect();
+        let mut w = FilesystemWriter::default();
+        w.set_block_size(4096);
+        w.set_compressor(FilesystemCompressor::new(comp, None).unwrap());
+        w.push_file(IoCursor::new(big.clone()), "big", NodeHeader::new(0o644, 0, 0, 1)).unwrap();
+        let mut img = IoCursor::new(Vec::new());
+        w.write(&mut img).unwrap();
+        let r = open(&img.into_inner()).unwrap();
+        let i = r.inode(child(&r, r.sb.root, "big")).unwrap();
+        let Kind::File(f) = &i.kind else { panic!("not a file") };
+        assert!(f.blocks.iter().all(|&(_, w)| w & (1 << 24) == 0), "{comp:?}: stored compressed");
+        (r, f.clone(), big)
+    }
+
+    #[test]
+    fn concurrent_readers_of_one_block_wait_for_one_decompression() {
+        for comp in [BC::Gzip, BC::Zstd, BC::Xz] {
+            let (r, f, big) = compressible(comp, 4);
+            // Pieces of block 2 (through the cache), from eight threads at once.
+            let got: Vec<Vec<u8>> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..8u64)
+                    .map(|k| {
+                        let (r, f) = (&r, &f);
+                        s.spawn(move || {
+                            let mut out = Vec::new();
+                            r.read(f, 8192 + 100 * k, 1000, &mut out).unwrap();
+                            out
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for (k, out) in got.iter().enumerate() {
+                let at = 8192 + 100 * k;
+                assert_eq!(out[..], big[at..at + 1000], "{comp:?} reader {k}");
+            }
+            assert_eq!(r.inflated.load(Ordering::Relaxed), 1, "{comp:?}: block 2 decompressed once");
+            assert!(r.busy.lock().unwrap().is_empty(), "{comp:?}: no claim left");
+        }
+    }
+
+    #[test]
+    fn the_work_ahead_and_the_reads_decompress_each_block_once_between_them() {
+        for comp in [BC::Gzip, BC::Zstd] {
+            let (r, f, big) = compressible(comp, 24);
+            let n = f.blocks.len();
+            let ahead = r.ahead(std::slice::from_ref(&f), usize::MAX).unwrap();
+            // Two threads ahead, one reading every block whole, in order, at the same time.
+            let read = std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| r.prefetch(&ahead).unwrap());
+                }
+                let mut out = Vec::new();
+                for k in 0..n as u64 {
+                    r.read(&f, k * 4096, 4096, &mut out).unwrap();
+                }
+                out
+            });
+            assert_eq!(read, big, "{comp:?}");
+            assert_eq!(r.inflated.load(Ordering::Relaxed), n, "{comp:?}: no block twice");
+            assert!(r.busy.lock().unwrap().is_empty() && r.pending.lock().unwrap().is_empty(), "{comp:?}");
+            // A block read whole from the cache left it (the kernel keeps the pages).
+            let cached = (0..n).filter(|&k| r.data.lock().unwrap().get(f.blocks[k].0).is_some()).count();
+            assert_eq!(cached, 0, "{comp:?}: {cached} blocks still cached");
+        }
+    }
+
+    #[test]
+    fn a_read_of_blocks_scheduled_ahead_takes_them_itself_and_the_work_ahead_then_skips_them() {
+        let (r, f, big) = compressible(BC::Gzip, 12);
+        let n = f.blocks.len();
+        let ahead = r.ahead(std::slice::from_ref(&f), usize::MAX).unwrap();
+        // One read of blocks 2 to 9 before any thread works ahead: it decompresses them itself.
+        let mut out = Vec::new();
+        r.read(&f, 2 * 4096, 8 * 4096, &mut out).unwrap();
+        assert_eq!(out[..], big[2 * 4096..10 * 4096]);
+        assert_eq!(r.inflated.load(Ordering::Relaxed), 8);
+        // What it took left the cache; the rest is still scheduled and decompressed ahead once.
+        assert!((2..10).all(|k| r.data.lock().unwrap().get(f.blocks[k].0).is_none()));
+        r.prefetch(&ahead).unwrap();
+        assert_eq!(r.inflated.load(Ordering::Relaxed), n);
+        assert!(r.pending.lock().unwrap().is_empty() && r.busy.lock().unwrap().is_empty());
+        let mut all = Vec::new();
+        r.read(&f, 0, 1 << 20, &mut all).unwrap();
+        assert_eq!(all, big);
+    }
+
+    #[test]
+    fn the_work_ahead_never_reads_outside_the_image() {
+        let (r, f, _) = compressible(BC::Gzip, 3);
+        let end = r.sb.bytes_used;
+        // Block places and sizes a corrupt inode could give: past the end, across it, larger than a block.
+        for blocks in [vec![(end + 10, 100u32)], vec![(end - 10, 4000)], vec![(96, 0x00ff_ffff)], vec![(u64::MAX - 5, 100)]] {
+            let bad_file = Arc::new(FileData { size: 4096 * blocks.len() as u64, blocks, frag: None });
+            let ahead = r.ahead(&[bad_file.clone(), f.clone()], usize::MAX).unwrap();
+            let e = r.prefetch(&ahead).unwrap_err();
+            assert!(e.contains("data block"), "{e}");
+            assert!(r.busy.lock().unwrap().is_empty(), "a failed block leaves no claim: {e}");
+            assert!(r.read(&bad_file, 0, 4096, &mut Vec::new()).is_err());
+        }
+        // The budget bounds the work: none at all decompresses nothing.
+        r.prefetch(&r.ahead(std::slice::from_ref(&f), 0).unwrap()).unwrap();
+        assert_eq!(r.inflated.load(Ordering::Relaxed), 0);
     }
 
     #[test]
@@ -1151,6 +1419,9 @@ mod tests {
                     }
                 }
                 Kind::File(f) => {
+                    if let Ok(a) = r.ahead(std::slice::from_ref(f), usize::MAX) {
+                        let _ = r.prefetch(&a);
+                    }
                     let _ = r.read(f, 0, 1 << 20, &mut Vec::new());
                 }
                 _ => {}

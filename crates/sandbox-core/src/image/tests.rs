@@ -151,8 +151,8 @@ fn detect_sqfs() -> Vec<(String, Ret)> {
 }
 
 const MOUNT: &str = "fuse_mount_detached(source=image,subtype=sandboxctl,rootmode=40000,user_id=0,group_id=0)";
-// The program (argv[0]) goes along: the server decompresses its blocks ahead.
-const SERVER: &str = "spawn_server([\"/proc/self/exe\", \"image-serve\", \"6\", \"11\", \"21\", \"true\"], keep=[6, 11, 21])";
+// A fork of the launcher (no exec) keeping the image, the fuse fd and its end of the socket.
+const SERVER: &str = "fork_server(keep=[6, 11, 21])";
 
 /// The launcher's side up to the server's word: mount, socket, start.
 fn mounted_and_started(server: Ret) -> Vec<(String, Ret)> {

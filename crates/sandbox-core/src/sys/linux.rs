@@ -821,36 +821,44 @@ impl Sys for LinuxSys {
         signal::kill(Pid::from_raw(pid), s).map_err(Errno::from)
     }
 
-    fn spawn_server(&self, argv: &[String], keep: &[Fd]) -> SysResult<i32> {
-        // Everything the child needs is made before fork: after it the child
-        // only makes raw calls.
-        let args = argv.iter().map(|a| cstr(a)).collect::<SysResult<Vec<CString>>>()?;
-        let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-        ptrs.push(std::ptr::null());
+    fn fork_server(&self, keep: &[Fd]) -> SysResult<i32> {
         // The server reads nothing from the caller's terminal or pipe.
         let null = open_owned("/dev/null", libc::O_RDWR, 0)?;
-        // SAFETY: the launcher is single-threaded; the child makes only
-        // async-signal-safe calls on memory prepared above, then execs or _exits.
+        let mut keep: Vec<Fd> = keep.iter().copied().filter(|&f| f > 2).collect();
+        keep.sort_unstable();
+        // SAFETY: the launcher is single-threaded; the child makes raw calls
+        // on memory prepared above and returns to the caller, which serves
+        // and _exits.
         let pid = unsafe { fork_dying_with_caller(127) }?;
         if pid > 0 {
             return Ok(pid);
         }
+        // Closed below with the rest (not again when dropped).
+        let null = null.into_raw_fd();
         // SAFETY: raw calls in the fork child, on valid arguments.
         unsafe {
             libc::setsid();
-            libc::dup2(null.as_raw_fd(), 0);
+            libc::dup2(null, 0);
+            // No exec resets them: the handlers setup_signals gives would
+            // swallow a SIGTERM once unblocked. SIGPIPE stays ignored, as std
+            // leaves it in every Rust program.
+            for s in HANDLED_SIGNALS {
+                libc::signal(s, libc::SIG_DFL);
+            }
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            // Nothing of the launcher's reaches the server but `keep` (a
-            // caller fd passed for the program, say).
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
-            for &fd in keep {
-                libc::fcntl(fd, libc::F_SETFD, 0);
+            // Nothing of the launcher's reaches the server but `keep`.
+            let mut from = 3u32;
+            for &fd in &keep {
+                if fd as u32 > from {
+                    libc::syscall(libc::SYS_close_range, from, fd as u32 - 1, 0u32);
+                }
+                from = fd as u32 + 1;
             }
-            libc::execv(ptrs[0], ptrs.as_ptr());
-            libc::_exit(127)
+            libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32);
         }
+        Ok(0)
     }
 
     fn fuse_mount_detached(&self, options: &[(&str, &str)]) -> SysResult<(Fd, Fd)> {

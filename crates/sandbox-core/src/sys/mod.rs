@@ -301,11 +301,12 @@ pub trait Sys {
     /// The launcher's helper process (an image's FUSE server): fork, and in
     /// the child set the parent-death signal to SIGKILL, start a session of
     /// its own (a terminal's Ctrl-C must not reach it), stdin from
-    /// /dev/null, unblock signals,
-    /// close every fd above 2 on exec but the `keep` fds, and execv
-    /// `argv[0]` (a path).
-    /// The child's pid.
-    fn spawn_server(&self, argv: &[String], keep: &[Fd]) -> SysResult<i32>;
+    /// /dev/null, every signal's disposition back to the default and none
+    /// blocked, and every fd above 2 closed but the `keep` fds. No exec:
+    /// the child (0 returned) goes on in the caller's code and must end with
+    /// `exit`; the parent gets the child's pid. The launcher is
+    /// single-threaded, so the child may allocate and start threads.
+    fn fork_server(&self, keep: &[Fd]) -> SysResult<i32>;
     /// A detached FUSE mount (fsopen, fsconfig with `options`, fsmount
     /// read-only, nosuid, nodev) made by a helper child in a user namespace
     /// of its own that maps 0 to the caller's uid and gid: the owner 0 a

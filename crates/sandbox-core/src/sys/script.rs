@@ -540,11 +540,11 @@ impl Sys for Script {
     fn kill(&self, pid: i32, sig: i32) -> SysResult<()> {
         self.unit(format!("kill({pid}, {sig})"))
     }
-    fn spawn_server(&self, argv: &[String], keep: &[Fd]) -> SysResult<i32> {
-        match self.next(format!("spawn_server({argv:?}, keep={keep:?})")) {
+    fn fork_server(&self, keep: &[Fd]) -> SysResult<i32> {
+        match self.next(format!("fork_server(keep={keep:?})")) {
             Ret::Int(pid) => Ok(pid as i32),
             Ret::Err(e) => Err(Errno(e)),
-            r => panic!("spawn_server: {r:?}"),
+            r => panic!("fork_server: {r:?}"),
         }
     }
     fn fuse_mount_detached(&self, options: &[(&str, &str)]) -> SysResult<(Fd, Fd)> {
