@@ -211,12 +211,8 @@ mod tests {
     #[test]
     fn writable_with_mqueue_and_console() {
         let mut v = happy_prefix();
+        v.extend(pts_and_shm());
         v.extend([
-            call("mount(\"devpts\", \"/host/proc/self/fd/12\", \"devpts\", NOSUID|NOEXEC, \"newinstance,ptmxmode=0666,mode=620\")", Ret::Ok),
-            close(12),
-            open_dir(3, "/dev/shm", 13),
-            call("mount(\"tmpfs\", \"/host/proc/self/fd/13\", \"tmpfs\", NOSUID|NODEV, \"mode=1777\")", Ret::Ok),
-            close(13),
             open_any(3, "/dev/console", Ret::Err(libc::ENOENT)),
             open_dir(3, "/dev", 30),
             call("mkfileat(30, \"console\", 444)", Ret::Ok),
@@ -266,16 +262,21 @@ mod tests {
         v
     }
 
-    #[test]
-    fn builds_a_minimal_read_only_dev() {
-        let mut v = happy_prefix();
-        v.extend([
+    /// devpts on the fd [`happy_prefix`] leaves open, then /dev/shm's tmpfs.
+    fn pts_and_shm() -> Vec<Call> {
+        vec![
             call("mount(\"devpts\", \"/host/proc/self/fd/12\", \"devpts\", NOSUID|NOEXEC, \"newinstance,ptmxmode=0666,mode=620\")", Ret::Ok),
             close(12),
             open_dir(3, "/dev/shm", 13),
             call("mount(\"tmpfs\", \"/host/proc/self/fd/13\", \"tmpfs\", NOSUID|NODEV, \"mode=1777\")", Ret::Ok),
             close(13),
-        ]);
+        ]
+    }
+
+    #[test]
+    fn builds_a_minimal_read_only_dev() {
+        let mut v = happy_prefix();
+        v.extend(pts_and_shm());
         v.extend(setattr(3, "/dev", 14, false, "RDONLY|NOSUID|NODEV"));
         let s = Script::new(v);
         dev().apply(host(None), &mut RootFs::new(&s, 3)).unwrap();
@@ -296,13 +297,7 @@ mod tests {
         s.done();
         // and the console's own error, after everything else is made
         let mut v = happy_prefix();
-        v.extend([
-            call("mount(\"devpts\", \"/host/proc/self/fd/12\", \"devpts\", NOSUID|NOEXEC, \"newinstance,ptmxmode=0666,mode=620\")", Ret::Ok),
-            close(12),
-            open_dir(3, "/dev/shm", 13),
-            call("mount(\"tmpfs\", \"/host/proc/self/fd/13\", \"tmpfs\", NOSUID|NODEV, \"mode=1777\")", Ret::Ok),
-            close(13),
-        ]);
+        v.extend(pts_and_shm());
         let s = Script::new(v);
         let e = dev().apply(host(Some(("/dev/pts/3", Err(Errno(10_034))))), &mut RootFs::new(&s, 3)).unwrap_err();
         assert_eq!(e.message, "cannot bind /dev/pts/3 on /dev/console: error 10034");
