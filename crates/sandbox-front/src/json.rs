@@ -107,6 +107,52 @@ impl J {
         self.write(&mut s);
         s
     }
+
+    /// The indented form, as `JSON.stringify(value, null, 2)`.
+    pub fn to_json_pretty(&self) -> String {
+        let mut s = String::new();
+        self.write_pretty(&mut s, 0);
+        s
+    }
+
+    fn write_pretty(&self, out: &mut String, depth: usize) {
+        let indent = |out: &mut String, d: usize| {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', 2 * d));
+        };
+        match self {
+            J::Arr(a) if !a.is_empty() => {
+                out.push('[');
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    indent(out, depth + 1);
+                    v.write_pretty(out, depth + 1);
+                }
+                indent(out, depth);
+                out.push(']');
+            }
+            J::Obj(o) if o.0.iter().any(|(_, v)| v.is_some()) => {
+                out.push('{');
+                let mut first = true;
+                for (k, v) in &o.0 {
+                    let Some(v) = v else { continue };
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    indent(out, depth + 1);
+                    J::Str(k.clone()).write(out);
+                    out.push_str(": ");
+                    v.write_pretty(out, depth + 1);
+                }
+                indent(out, depth);
+                out.push('}');
+            }
+            other => other.write(out),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -125,6 +171,11 @@ mod tests {
         assert_eq!(J::Obj(o.clone()).to_json(), r#"{"unset":["B"],"set":{"A":"a\"\n\u001b"},"n":7}"#);
         o.delete("unset");
         o.or_insert("unset", J::Arr(vec![]));
-        assert_eq!(J::Obj(o).to_json(), r#"{"set":{"A":"a\"\n\u001b"},"n":7,"unset":[]}"#);
+        assert_eq!(J::Obj(o.clone()).to_json(), r#"{"set":{"A":"a\"\n\u001b"},"n":7,"unset":[]}"#);
+        o.set_undefined("gone");
+        o.set("empty", J::Obj(Obj(vec![("x".into(), None)])));
+        o.set("list", J::Arr(vec![J::Num(1), J::obj(vec![("b", J::Bool(false))])]));
+        let pretty = "{\n  \"set\": {\n    \"A\": \"a\\\"\\n\\u001b\"\n  },\n  \"n\": 7,\n  \"unset\": [],\n  \"empty\": {},\n  \"list\": [\n    1,\n    {\n      \"b\": false\n    }\n  ]\n}";
+        assert_eq!(J::Obj(o).to_json_pretty(), pretty);
     }
 }

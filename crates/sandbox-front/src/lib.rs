@@ -10,13 +10,20 @@
 //!   (packages/core/src/config: the current directory and its parents) and
 //!   no `SANDBOXCTL_INIT` (Node would run that launcher): the plan is built
 //!   here and run by [`monitor`] through the core's launcher, when the CLI
-//!   package is of this front's version.
+//!   package is of this front's version;
+//! - `explain` with those flags (the program optional, `--json`): the plan
+//!   in words by [`explain`], as packages/core/src/explain.ts words it;
+//! - `doctor` and `doctor --json` of a healthy install with no sandboxctl.json
+//!   nearby: [`doctor`] asks one small `node -e` for Node's own facts (its
+//!   version, the addon loaded) and gathers the rest itself.
 //!
 //! Everything else is one exec of `node CLI_JS ARGS...`, the same argv,
 //! environment and fds. Invariant: what the front-end does itself is what
 //! the Node CLI would do, byte for byte (the drift tests in
 //! test/sandbox/front compare them); when in doubt it is Node's.
 
+pub mod doctor;
+pub mod explain;
 pub mod json;
 pub mod monitor;
 pub mod run;
@@ -31,6 +38,10 @@ pub enum Action {
     /// Print this file of `dist/front/` (help or version).
     Print(&'static str),
     Run(Box<run::RunPlan>),
+    /// `explain` of this plan (`--json`: as JSON).
+    Explain(Box<run::RunPlan>, bool),
+    /// `doctor` (`--json`: as JSON).
+    Doctor(bool),
     /// One exec of Node.
     Node,
 }
@@ -73,15 +84,37 @@ pub fn decide(args: &[OsString], cwd: Option<&Path>) -> Action {
         ["--version" | "-v"] => return Action::Print("version.txt"),
         _ => {}
     }
-    if args[0] != "run" || env("SANDBOXCTL_INIT").is_some_and(|v| !v.is_empty()) {
-        return Action::Node;
-    }
     let Some(cwd) = cwd.and_then(Path::to_str) else { return Action::Node };
-    let Some(plan) = run::plan(&args[1..], cwd) else { return Action::Node };
-    if plan.discover_config && config_nearby(Path::new(cwd)) {
-        return Action::Node;
+    match args[0].as_str() {
+        "doctor" => {
+            // diagnose.ts: the config a run here would use is checked for trust: Node's.
+            let json = match &args[1..] {
+                [] => false,
+                [j] if j == "--json" => true,
+                _ => return Action::Node,
+            };
+            if config_nearby(Path::new(cwd)) {
+                return Action::Node;
+            }
+            Action::Doctor(json)
+        }
+        "explain" => {
+            let Some((plan, json)) = run::explain_plan(&args[1..], cwd) else { return Action::Node };
+            // explain shows an untrusted config for review: Node's.
+            if plan.discover_config && config_nearby(Path::new(cwd)) {
+                return Action::Node;
+            }
+            Action::Explain(Box::new(plan), json)
+        }
+        "run" if env("SANDBOXCTL_INIT").is_none_or(|v| v.is_empty()) => {
+            let Some(plan) = run::plan(&args[1..], cwd) else { return Action::Node };
+            if plan.discover_config && config_nearby(Path::new(cwd)) {
+                return Action::Node;
+            }
+            Action::Run(Box::new(plan))
+        }
+        _ => Action::Node,
     }
-    Action::Run(Box::new(plan))
 }
 
 /// A sandboxctl.json in `dir` or a parent, or one that cannot be looked at:
@@ -270,10 +303,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             None => exec_node(&cli_js, args),
         },
         Action::Run(mut plan) => {
-            // This front builds plans as the CLI of its own version does: a
-            // CLI package of another version (mixed installs) decides itself.
-            let ours = format!("{}\n", sandbox_core::VERSION);
-            if front_file(&cli_js, "version.txt").as_deref() != Some(ours.as_bytes()) {
+            if !same_version(&cli_js) {
                 return exec_node(&cli_js, args);
             }
             if plan.tty() == Some(true) && !(isatty(0) && isatty(1)) {
@@ -285,7 +315,36 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             let json = json::J::Obj(plan.plan.clone()).to_json();
             monitor::run(&json, &plan.origins, plan.new_session(), plan.tty() == Some(true))
         }
+        Action::Explain(plan, json) => match explain::answer(&plan.plan, json).filter(|_| same_version(&cli_js)) {
+            Some(text) => print(&text),
+            None => exec_node(&cli_js, args),
+        },
+        Action::Doctor(json) => {
+            if !same_version(&cli_js) {
+                return exec_node(&cli_js, args);
+            }
+            match doctor::answer(&cli_js, sandbox_core::VERSION, json) {
+                Some(text) => print(&text),
+                None => exec_node(&cli_js, args),
+            }
+        }
         Action::Node => exec_node(&cli_js, args),
+    }
+}
+
+/// This front builds plans and words answers as the CLI of its own version
+/// does: a CLI package of another version (mixed installs) decides itself.
+fn same_version(cli_js: &OsStr) -> bool {
+    let ours = format!("{}\n", sandbox_core::VERSION);
+    front_file(cli_js, "version.txt").as_deref() == Some(ours.as_bytes())
+}
+
+/// Writes the answer to stdout: 0, or Node's status on a broken pipe.
+fn print(text: &str) -> i32 {
+    if write_all(1, text.as_bytes()) {
+        0
+    } else {
+        BROKEN_PIPE
     }
 }
 

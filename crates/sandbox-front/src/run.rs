@@ -169,19 +169,51 @@ impl RunPlan {
 
 /// The plan for `run ARGS` (`args` after `run`), or `None`: the Node CLI takes it.
 pub fn plan(args: &[String], cwd: &str) -> Option<RunPlan> {
+    let (found, argv, json) = scan(args, cwd, false)?;
+    if json {
+        return None;
+    }
+    build(&found, argv, cwd)
+}
+
+/// The plan for `explain ARGS` and whether `--json` was given, or `None`:
+/// the Node CLI takes it. The program is optional there, and it is a rest
+/// list, not a proxy: a later argument that looks like a flag is parsed as
+/// one by the Node CLI, so such a command line is Node's.
+pub fn explain_plan(args: &[String], cwd: &str) -> Option<(RunPlan, bool)> {
+    let (found, argv, json) = scan(args, cwd, true)?;
+    Some((build(&found, argv, cwd)?, json))
+}
+
+/// The flags up to `--` or the program, as scanFlagOrder reads them, and
+/// the program's argv; `explain`: the program may be absent, and `--json` is a flag.
+fn scan<'a>(args: &'a [String], cwd: &str, explain: bool) -> Option<(Vec<Occurrence<'a>>, &'a [String], bool)> {
     if args.iter().any(|a| a == "-h" || a == "--help") || !cwd.starts_with('/') {
         return None;
     }
-    // The flags up to `--` or the program, as scanFlagOrder reads them.
     let mut found = Vec::new();
+    let mut json = false;
     let mut i = 0;
-    let program = loop {
-        let arg = args.get(i)?;
+    let argv = loop {
+        let Some(arg) = args.get(i) else {
+            if explain {
+                break &args[i..];
+            }
+            return None;
+        };
         if arg == "--" {
-            break i + 1;
+            break &args[i + 1..];
         }
         if !arg.starts_with('-') {
-            break i;
+            if explain && args[i + 1..].iter().any(|a| a.starts_with('-')) {
+                return None;
+            }
+            break &args[i..];
+        }
+        if explain && arg == "--json" {
+            json = true;
+            i += 1;
+            continue;
         }
         let (spec, negated) = match spec(arg) {
             Some(s) => (s, false),
@@ -195,8 +227,13 @@ pub fn plan(args: &[String], cwd: &str) -> Option<RunPlan> {
         found.push(Occurrence { spec, negated, values });
         i += 1 + spec.arity;
     };
-    let argv = args.get(program..).filter(|a| !a.is_empty() && !a[0].is_empty() && a[0] != "-")?;
-    build(&found, argv, cwd)
+    if argv.is_empty() && !explain {
+        return None;
+    }
+    if argv.first().is_some_and(|a| a.is_empty() || a == "-") {
+        return None;
+    }
+    Some((found, argv, json))
 }
 
 /// The one ordered pass (flags.ts `applyFlags`) and the composition (compose.ts, sources.ts).

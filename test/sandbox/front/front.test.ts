@@ -267,8 +267,124 @@ describe('errors: the same message and status', () => {
   });
 
   test('out-of-subset command lines reach Node', () => {
-    for (const args of [['run', '--preset', 'agent', '--', 'true'], ['run', '--report', '-', ...FULL, '--', 'true'], ['plan', ...FULL, '--', 'true'], ['doctor', '--json']]) {
+    for (const args of [['run', '--preset', 'agent', '--', 'true'], ['run', '--report', '-', ...FULL, '--', 'true'], ['plan', ...FULL, '--', 'true'], ['doctor', '-h'], ['explain', '--preset', 'agent']]) {
       expect([args, bin(args).node]).toEqual([args, true]);
+    }
+  });
+});
+
+describe('explain and doctor: the Node CLI\'s bytes, without it', () => {
+  /** `explain ARGS` through the bin and through Node: the same status and bytes; whether Node's CLI answered. */
+  const same = (args: string[], opts: SpawnSyncOptions = {}): boolean => {
+    const mine = bin(['explain', ...args], opts);
+    const theirs = node(['explain', ...args], opts);
+    expect(theirs.node).toBe(true);
+    expect([args, { ...mine, node: true }]).toEqual([args, theirs]);
+    return mine.node;
+  };
+  const w = (p: string): string => join(work, p);
+  const native: string[][] = [
+    FULL,
+    [...FULL, '--json'],
+    ['--json', ...FULL, '--', 'sh', '-c', 'echo "$0" \'q\''],
+    [...FULL, 'ls', 'x y'],
+    [...FULL, '--'],
+    [],
+    ['--json'],
+    // Nothing of the host but what is listed; mode 0000 hides; sizes in words.
+    ['--ro-bind', '/usr', '/usr', '--perms', '0000', '--tmpfs', '/secret', '--size', '1048576', '--tmpfs', '/tmp', '--size', '4096', '--tmpfs', '/t2', '--size', '1000', '--tmpfs', '/t3', '--', 'true'],
+    // Read-only inside writable places, a remount of a writable mount and of a path inside one, /dev/null over a file.
+    [...FULL, '--bind', work, work, '--ro-bind', '/etc', w('src'), '--remount-ro', w('out'), '--bind', w('sub'), '/sub', '--remount-ro', '/sub', '--ro-bind', '/dev/null', '/etc/hostname', '--dev-bind', '/dev/null', '/null'],
+    // Mount points a run would leave on the host, of each kind; and none where the path exists.
+    [...FULL, '--bind', work, work, '--tmpfs', w('new-dir'), '--dir', w('new-d'), '--symlink', 'x', w('new-link'), '--file-data', 'é\n', w('new-file'), '--ro-bind', '/etc/hostname', w('new-bound'), '--ro-bind', '/etc', w('new-etc'), '--tmpfs', w('src')],
+    // Policy lines: network, filter, capabilities, environment, hostname, working directory.
+    ['--ro-bind', '/', '/', '--share-net', '--seccomp', 'none', '--cap-add', 'CAP_NET_RAW', '--cap-add', 'CAP_CHOWN', '--setenv', 'A', '1', '--unsetenv', 'B', '--unsetenv', 'C', '--hostname', 'box', '--chdir', '/tmp', '--', 'env'],
+    ['--ro-bind', '/', '/', '--clearenv', '--setenv', 'PATH', '/usr/bin', '--setenv', 'HOME', '/h', '--unshare-all', '--allow-signals', '--uid', '0', '--', 'env'],
+    ['--ro-bind', '/', '/', '--clearenv', '--json'],
+    ['--ro-bind', '/', '/', '--setenv', 'X', 'y', '--', 'env'],
+    // Other ops in their own words; long and non-ASCII paths set the column.
+    ['--ro-bind', '/', '/', '--tmpfs', '/tmp', '--dir', '/tmp/d', '--mqueue', '/dev/mqueue', '--chmod', '0700', '/tmp', '--autoetc', '/etc', '--passwd', '/etc', '--tmpfs', '/tmp/été-\u00e9\u{1f600}', '--tmpfs', `/tmp/${'long/'.repeat(12)}end`],
+    ['--autoroot', '/', '--proc', '/proc', '--', 'true'],
+    // A program word that is printed escaped.
+    [...FULL, '--', 'printf', 'a\u001b[31mred\u202e'],
+    [...FULL, '--json', '--', 'printf', 'a\u001b[31mred'],
+  ];
+  test.each(native.map((a) => [a.join(' '), a]))('native: explain %s', (_name, args) => {
+    expect(same(args)).toBe(false);
+  });
+
+  const viaNode: string[][] = [
+    ['--preset', 'agent'],
+    ['--preset', 'strict', '--json'],
+    ['--json=true', ...FULL],
+    [...FULL, 'ls', '--json'],
+    [...FULL, 'ls', '--', 'x'],
+    ['--allow-write', '/tmp', ...FULL],
+    ['--ro-bind', '/', '/', '--bind', '/nope-front', '/x'],
+    ['--tmpfs', '/a//b'],
+    ['--ro-bind', '/', '/', '--tmpfs', '/tmp/'],
+    ['--ro-bind', '/', '/', '--hostname', 'a b'],
+    ['-h'],
+    [...FULL, '--', '-', 'x'],
+  ];
+  test.each(viaNode.map((a) => [a.join(' '), a]))('Node: explain %s', (_name, args) => {
+    expect(same(args)).toBe(true);
+  });
+
+  test('a sandboxctl.json nearby (shown for review) leaves explain to Node; --no-config does not', () => {
+    const dir = join(work, 'proj-explain');
+    mkdirSync(join(dir, 'deep'), { recursive: true });
+    writeFileSync(join(dir, 'sandboxctl.json'), '{ "ops": [] }\n');
+    try {
+      expect(same(FULL, { cwd: join(dir, 'deep') })).toBe(true);
+      expect(same(['--no-config', ...FULL], { cwd: join(dir, 'deep') })).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('doctor and doctor --json: the Node CLI\'s bytes and status', () => {
+    for (const args of [['doctor'], ['doctor', '--json']]) {
+      const mine = bin(args);
+      const theirs = node(args);
+      expect(theirs).toMatchObject({ status: 0, node: true });
+      // The front asks one small `node -e` for Node's facts (its stderr not shown): not the CLI.
+      expect(mine).toEqual({ ...theirs, node: false });
+    }
+    expect(bin(['doctor']).stdout).toMatch(/^sandboxctl \S+ \(core \S+\), node v\d+\.\d+\.\d+, N-API \d+\naddon: {4}\/.*\.node \(native /);
+    // The launcher named by SANDBOXCTL_INIT: said so, still native.
+    const named = bin(['doctor'], { env: { SANDBOXCTL_INIT: INIT } });
+    expect(named).toEqual({ ...node(['doctor'], { env: { SANDBOXCTL_INIT: INIT } }), node: false });
+    expect(named.stdout).toContain('(from SANDBOXCTL_INIT): ok');
+  });
+
+  test('doctor with a problem, or a sandboxctl.json nearby, is the Node CLI\'s', () => {
+    const broken = join(work, 'not-executable');
+    writeFileSync(broken, '#!/bin/sh\n');
+    chmodSync(broken, 0o644);
+    const failing = join(work, 'failing-init');
+    writeFileSync(failing, '#!/bin/sh\nexit 3\n');
+    chmodSync(failing, 0o755);
+    for (const env of [{ SANDBOXCTL_INIT: join(work, 'missing-init') }, { SANDBOXCTL_OCI: broken }, { SANDBOXCTL_INIT: failing }]) {
+      const mine = bin(['doctor'], { env });
+      expect(mine).toMatchObject({ status: 1, node: true });
+      expect(mine).toEqual(node(['doctor'], { env }));
+      expect(mine.stdout).toMatch(/\nproblem: E_(INIT|OCI)_MISSING: /);
+    }
+    // No node on PATH for the small one: the front leaves doctor to Node as
+    // the bin would have started it (here: not found, as without the front).
+    const noNode = bin(['doctor'], { env: { PATH: '/nonexistent' } });
+    expect(noNode.status).toBe(127);
+    expect(noNode.stderr).toBe('sandboxctl: cannot execute node: No such file or directory\n');
+    const dir = join(work, 'proj-doctor');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'sandboxctl.json'), '{ "ops": [] }\n');
+    try {
+      const mine = bin(['doctor'], { cwd: dir });
+      expect(mine.node).toBe(true);
+      expect(mine).toEqual(node(['doctor'], { cwd: dir }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
