@@ -1,9 +1,10 @@
 // Section 3: the CLI from a cold start, as a shell user runs it (the
-// package's bin: the native front for `run`'s plain flags and --help, Node
+// package's bin: the native front for `run`'s and `explain`'s plain flags,
+// --help and a healthy install's `doctor` (with one small `node -e`), Node
 // for the rest), interleaved:
 // - `sandboxctl run … -- true`, `sandboxctl --help`, `explain` and `doctor`
 //   against the floor `node -e 0` (every Node CLI pays it; goal ≤ 1.3×),
-//   and the Node CLI's own `run` and `--help` beside them;
+//   and the Node CLI's own `run`, `--help`, `explain` and `doctor` beside them;
 // - `sandboxctl run --preset agent -- true` against `srt true` (Anthropic's
 //   sandbox runtime, npm `@anthropic-ai/sandbox-runtime`, a dev dependency:
 //   bwrap, socat and ripgrep from Debian; goal: ours ≥ 4× faster). Both run in
@@ -56,6 +57,8 @@ export async function benchCli({ runs, root }) {
     { name: 'sandboxctl run --preset agent -- true (in a small project)', fn: () => timed(bin, ['run', '--preset', 'agent', '--', 'true'], cwd), agent: true },
     { name: 'Node CLI: node bin/sandboxctl.js run --ro-bind / / --proc /proc --dev /dev -- true', fn: () => timed(node, [cli, ...RUN]) },
     { name: 'Node CLI: node bin/sandboxctl.js --help', fn: () => timed(node, [cli, '--help']) },
+    { name: 'Node CLI: node bin/sandboxctl.js explain --ro-bind / / --proc /proc --dev /dev', fn: () => timed(node, [cli, 'explain', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--', 'true']) },
+    { name: 'Node CLI: node bin/sandboxctl.js doctor', fn: () => timed(node, [cli, 'doctor']) },
     { name: 'bwrap --ro-bind / / --proc --dev --unshare-all true (scale)', fn: () => timed('bwrap', [...BWRAP_FULL, 'true']) },
   ];
   const baseline = process.env.SANDBOXCTL_BENCH_CLI_BASELINE;
