@@ -104,7 +104,7 @@ fn bool_of(o: &Obj, key: &str) -> bool {
 }
 
 /// An absolute path Node's `path` functions leave as it is.
-fn normal(path: &str) -> bool {
+pub(crate) fn normal(path: &str) -> bool {
     path == "/" || (path.starts_with('/') && !path.ends_with('/') && path[1..].split('/').all(|p| !p.is_empty() && p != "." && p != ".."))
 }
 

@@ -10,7 +10,8 @@
 //!   (packages/core/src/config: the current directory and its parents) and
 //!   no `SANDBOXCTL_INIT` (Node would run that launcher): the plan is built
 //!   here and run by [`monitor`] through the core's launcher, when the CLI
-//!   package is of this front's version;
+//!   package is of this front's version; with `--image` and its plain
+//!   flags too (the image preset's layer, ch-run's defaults);
 //! - `explain` with those flags (the program optional, `--json`): the plan
 //!   in words by [`explain`], as packages/core/src/explain.ts words it;
 //! - `doctor` and `doctor --json` of a healthy install with no sandboxctl.json
@@ -313,7 +314,8 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             let can = can_use_tty(&plan);
             plan.default_tty(can);
             let json = json::J::Obj(plan.plan.clone()).to_json();
-            monitor::run(&json, &plan.origins, plan.new_session(), plan.tty() == Some(true))
+            let naming = monitor::Naming { origins: &plan.origins, preset_ops: plan.preset_ops, image: plan.image, write: plan.write };
+            monitor::run(&json, &naming, plan.new_session(), plan.tty() == Some(true))
         }
         Action::Explain(plan, json) => match explain::answer(&plan.plan, json).filter(|_| same_version(&cli_js)) {
             Some(text) => print(&text),

@@ -51,9 +51,29 @@ fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
     }
 }
 
-/// Runs the plan (`json`, compact), with `origins` naming each op's flag.
+/// What names an error's op and gives its hint (plan-command.ts `explain`).
+#[derive(Debug, Default)]
+pub struct Naming<'a> {
+    /// Each op's flag as typed, or `preset image: why`.
+    pub origins: &'a [String],
+    /// How many ops at the start are the image preset's.
+    pub preset_ops: usize,
+    /// An image is the root.
+    pub image: bool,
+    /// `--write` was given.
+    pub write: bool,
+}
+
+/// plan-command.ts: an item of the image preset whose mount point a read-only image lacks.
+const IMAGE_HINT: &str = "the image has no mount point for it: add it to the image, run with --write-fake, or leave the item out with --image-omit (items: dev, proc, sys, host-files, passwd, tmp, image-env)";
+/// plan-command.ts: an op that would make something inside a bind of the host.
+const XDEV_HINT: &str = "it would be made inside an earlier bind of a host path (a link in the image may lead there): nothing is created there, as in ch-run";
+/// plan-command.ts: an image `--write` cannot write.
+const WRITE_HINT: &str = "--write changes a directory image; for writes that vanish with the sandbox, use --write-fake";
+
+/// Runs the plan (`json`, compact), with `naming` naming each op's flag.
 /// Returns the exit status.
-pub fn run(json: &str, origins: &[String], new_session: bool, tty: bool) -> i32 {
+pub fn run(json: &str, naming: &Naming, new_session: bool, tty: bool) -> i32 {
     let sys = LinuxSys;
     let (mine, theirs) = match sys.socketpair() {
         Ok(p) => p,
@@ -153,7 +173,7 @@ pub fn run(json: &str, origins: &[String], new_session: bool, tty: bool) -> i32 
         }
     }
     let (code, signal) = if libc::WIFEXITED(status) { (Some(libc::WEXITSTATUS(status)), None) } else { (None, Some(libc::WTERMSIG(status))) };
-    let (text, status) = outcome(error, started, SIGNALLED.load(Ordering::SeqCst), code, signal, origins);
+    let (text, status) = outcome(error, started, SIGNALLED.load(Ordering::SeqCst), code, signal, naming);
     crate::write_all(2, text.as_bytes());
     status
 }
@@ -163,14 +183,27 @@ pub fn run(json: &str, origins: &[String], new_session: bool, tty: bool) -> i32 
 /// `explain` (an op's error names the flag it came from) and `exitStatus`,
 /// report.ts `describeFailure` (125, or the launcher's 126/127 for E_EXEC).
 /// `signalled`: a signal was passed on to the launcher.
-pub fn outcome(error: Option<ErrorReport>, started: bool, signalled: bool, code: Option<i32>, signal: Option<i32>, origins: &[String]) -> (String, i32) {
+pub fn outcome(error: Option<ErrorReport>, started: bool, signalled: bool, code: Option<i32>, signal: Option<i32>, naming: &Naming) -> (String, i32) {
     if let Some(e) = error {
-        let message = match e.op_index.and_then(|i| origins.get(i)) {
-            Some(o) => format!("{} (from {o})", e.message),
-            None => e.message,
-        };
         let exec = e.code.as_str() == "E_EXEC" && matches!(code, Some(126 | 127));
-        return (failure(e.code.as_str(), &message, e.hint.as_deref()), if exec { code.unwrap_or(TOOL_FAILURE) } else { TOOL_FAILURE });
+        let status = if exec { code.unwrap_or(TOOL_FAILURE) } else { TOOL_FAILURE };
+        if e.code.as_str() == "E_IMAGE_INVALID" && naming.write && e.hint.is_none() {
+            return (failure(e.code.as_str(), &e.message, Some(WRITE_HINT)), status);
+        }
+        let (message, hint) = match e.op_index.and_then(|i| naming.origins.get(i).map(|o| (i, o))) {
+            Some((i, o)) => {
+                let hint = if i < naming.preset_ops && e.message.ends_with("read-only file system") {
+                    Some(IMAGE_HINT)
+                } else if naming.image && e.message.ends_with("invalid cross-device link") {
+                    Some(XDEV_HINT)
+                } else {
+                    None
+                };
+                (format!("{} (from {o})", e.message), e.hint.as_deref().or(hint))
+            }
+            None => (e.message.clone(), e.hint.as_deref()),
+        };
+        return (failure(e.code.as_str(), &message, hint), status);
     }
     if !started && !signalled && signal.is_none() {
         let code = code.map_or("null".to_string(), |c| c.to_string());
@@ -208,7 +241,8 @@ mod tests {
 
     #[test]
     fn ends_as_the_node_cli() {
-        let origins = ["--bind a b".to_string()];
+        let list = ["--bind a b".to_string()];
+        let origins = Naming { origins: &list, ..Naming::default() };
         assert_eq!(outcome(None, true, false, Some(3), None, &origins), (String::new(), 3));
         assert_eq!(outcome(None, true, false, None, Some(15), &origins), (String::new(), 143));
         // An op's error names its flag; a hint line follows.
@@ -226,5 +260,38 @@ mod tests {
             ("sandboxctl: E_SETUP: sandboxctl-init exited with status 0 before starting the program\n".into(), 125)
         );
         assert_eq!(outcome(None, false, true, Some(130), None, &origins), (String::new(), 130));
+    }
+
+    #[test]
+    fn hints_of_an_image_run() {
+        let list = ["preset image: the host's /sys".to_string(), "--bind a b".to_string()];
+        let naming = Naming { origins: &list, preset_ops: 1, image: true, write: true };
+        let with = |message: &str, code: Code, op: Option<usize>, hint: Option<&str>| {
+            let e = ErrorReport { code, message: message.into(), op_index: op, path: None, hint: hint.map(String::from) };
+            outcome(Some(e), false, false, Some(125), None, &naming).0
+        };
+        // A preset item's mount point missing in a read-only image.
+        assert_eq!(
+            with("cannot mount /sys: read-only file system", Code::Mount, Some(0), None),
+            format!("sandboxctl: E_MOUNT: cannot mount /sys: read-only file system (from preset image: the host's /sys)\nsandboxctl: hint: {IMAGE_HINT}\n")
+        );
+        // Not the preset's op: no such hint; the launcher's own hint wins.
+        assert_eq!(with("x: read-only file system", Code::Mount, Some(1), None), "sandboxctl: E_MOUNT: x: read-only file system (from --bind a b)\n");
+        assert_eq!(
+            with("x: read-only file system", Code::Mount, Some(0), Some("h")),
+            "sandboxctl: E_MOUNT: x: read-only file system (from preset image: the host's /sys)\nsandboxctl: hint: h\n"
+        );
+        assert_eq!(
+            with("y: invalid cross-device link", Code::Mount, Some(1), None),
+            format!("sandboxctl: E_MOUNT: y: invalid cross-device link (from --bind a b)\nsandboxctl: hint: {XDEV_HINT}\n")
+        );
+        // --write on an image it cannot write: the flag's hint, no origin.
+        assert_eq!(
+            with("not a directory image", Code::ImageInvalid, Some(1), None),
+            format!("sandboxctl: E_IMAGE_INVALID: not a directory image\nsandboxctl: hint: {WRITE_HINT}\n")
+        );
+        let plain = Naming { origins: &list, ..Naming::default() };
+        let e = ErrorReport { code: Code::Mount, message: "y: invalid cross-device link".into(), op_index: Some(1), path: None, hint: None };
+        assert_eq!(outcome(Some(e), false, false, Some(125), None, &plain).0, "sandboxctl: E_MOUNT: y: invalid cross-device link (from --bind a b)\n");
     }
 }

@@ -1,5 +1,7 @@
 //! Stage: `sandboxctl run`'s argv → the plan, for the flags the front-end
-//! takes itself. Inputs: the arguments after `run`, the current directory.
+//! takes itself. Inputs: the arguments after `run`, the current directory,
+//! and with `--image` the caller's `USER`, `HOME` and `TMPDIR` (the image
+//! preset reads them: packages/core/src/presets/image.ts).
 //! Output: the plan exactly as the Node CLI's `resolvePlan` makes it
 //! (packages/cli/src/flags.ts PLAN_FLAGS, packages/core/src/plan/builder.ts,
 //! compose.ts, sources.ts: same keys in the same order, same values), and
@@ -41,6 +43,8 @@ enum Kind {
     Size,
     /// A policy or source flag (its name says what it does).
     Other,
+    /// `--image` and the flags that shape the image preset ([`image_layer`]).
+    Image,
 }
 
 struct Spec {
@@ -106,6 +110,13 @@ const SUBSET: &[Spec] = &[
     s("--allow-signals", 0, false, Kind::Other),
     s("--allow-abstract-unix", 0, false, Kind::Other),
     s("--no-config", 0, false, Kind::Other),
+    s("--image", 1, false, Kind::Image),
+    s("--write", 0, false, Kind::Image),
+    s("--write-fake", 0, false, Kind::Image),
+    s("--write-fake-size", 1, false, Kind::Image),
+    s("--home", 0, false, Kind::Image),
+    s("--private-tmp", 0, false, Kind::Image),
+    s("--cd", 1, false, Kind::Image),
 ];
 
 fn spec(flag: &str) -> Option<&'static Spec> {
@@ -129,6 +140,12 @@ pub struct RunPlan {
     pub origins: Vec<String>,
     /// Whether the config file search applies (no `--no-config`).
     pub discover_config: bool,
+    /// How many ops at the start are the image preset's (their origins say so).
+    pub preset_ops: usize,
+    /// An image is the root (`--image`).
+    pub image: bool,
+    /// `--write` was given (a hint names it when the image cannot be written).
+    pub write: bool,
 }
 
 impl RunPlan {
@@ -167,13 +184,31 @@ impl RunPlan {
     }
 }
 
+/// The caller's environment as Node's `process.env` reads it: `None` for
+/// a variable set to bytes that are not UTF-8 (Node's decoding is Node's),
+/// `Some(None)` for one not set.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<Option<String>>;
+
+/// This process's environment.
+pub fn real_env(name: &str) -> Option<Option<String>> {
+    match std::env::var_os(name) {
+        None => Some(None),
+        Some(v) => v.into_string().ok().map(Some),
+    }
+}
+
 /// The plan for `run ARGS` (`args` after `run`), or `None`: the Node CLI takes it.
 pub fn plan(args: &[String], cwd: &str) -> Option<RunPlan> {
+    plan_in(args, cwd, &real_env)
+}
+
+/// [`plan`] with the caller's environment given.
+pub fn plan_in(args: &[String], cwd: &str, env: Env) -> Option<RunPlan> {
     let (found, argv, json) = scan(args, cwd, false)?;
     if json {
         return None;
     }
-    build(&found, argv, cwd)
+    build(&found, argv, cwd, env)
 }
 
 /// The plan for `explain ARGS` and whether `--json` was given, or `None`:
@@ -182,7 +217,7 @@ pub fn plan(args: &[String], cwd: &str) -> Option<RunPlan> {
 /// one by the Node CLI, so such a command line is Node's.
 pub fn explain_plan(args: &[String], cwd: &str) -> Option<(RunPlan, bool)> {
     let (found, argv, json) = scan(args, cwd, true)?;
-    Some((build(&found, argv, cwd)?, json))
+    Some((build(&found, argv, cwd, &real_env)?, json))
 }
 
 /// The flags up to `--` or the program, as scanFlagOrder reads them, and
@@ -237,7 +272,7 @@ fn scan<'a>(args: &'a [String], cwd: &str, explain: bool) -> Option<(Vec<Occurre
 }
 
 /// The one ordered pass (flags.ts `applyFlags`) and the composition (compose.ts, sources.ts).
-fn build(found: &[Occurrence], argv: &[String], cwd: &str) -> Option<RunPlan> {
+fn build(found: &[Occurrence], argv: &[String], cwd: &str, getenv: Env) -> Option<RunPlan> {
     let last = |flag: &str| found.iter().rposition(|o| o.spec.flag == flag);
     let on = |flag: &str| last(flag).is_some_and(|i| !found[i].negated);
     // The schema: --share-net and --unshare-net exclude each other (clipanion's error).
@@ -320,6 +355,7 @@ fn build(found: &[Occurrence], argv: &[String], cwd: &str) -> Option<RunPlan> {
                 origins.push(typed.join(" "));
             }
             Kind::Other => apply(o, &mut policy, &mut env, cwd)?,
+            Kind::Image => {}
         }
     }
     // A modifier not followed by its op (flags.ts: a usage error).
@@ -330,15 +366,236 @@ fn build(found: &[Occurrence], argv: &[String], cwd: &str) -> Option<RunPlan> {
     if !on("--share-net") && (on("--unshare-net") || on("--unshare-all")) {
         policy.set("network", J::str("none"));
     }
+    let value = |flag: &str| last(flag).map(|i| found[i].values[0].as_str());
+    let image = value("--image");
+    let write = on("--write");
     let mut plan = Obj::default();
     plan.set("version", J::Num(1));
     plan.set("argv", J::Arr(argv.iter().map(|a| J::str(a)).collect()));
-    plan.0.extend(policy.0);
+    let mut preset_ops = 0;
+    let mut root = None;
+    let mut env = env.map(J::Obj);
+    match image {
+        None => {
+            // plan-command.ts imageOption: the image's flags without it are a usage error.
+            if found.iter().any(|o| o.spec.kind == Kind::Image) {
+                return None;
+            }
+        }
+        Some(path) => {
+            let fake = on("--write-fake");
+            let given = ImageFlags {
+                path,
+                write,
+                fake,
+                fake_size: value("--write-fake-size"),
+                home: on("--home"),
+                private_tmp: on("--private-tmp"),
+                cd: value("--cd"),
+            };
+            let layer = image_layer(&given, cwd, getenv)?;
+            // compose.ts: the preset's policy first, the flags' replacing it in place.
+            plan.0.extend(layer.policy.0);
+            preset_ops = layer.ops.len();
+            let mut own = std::mem::take(&mut ops);
+            ops = layer.ops;
+            ops.append(&mut own);
+            origins = layer.origins.into_iter().chain(origins).collect();
+            env = Some(image_env(env, layer.steps));
+            root = Some(layer.root);
+        }
+    }
+    for (k, v) in policy.0 {
+        match v {
+            Some(v) => plan.set(&k, v),
+            None => plan.set_undefined(&k),
+        }
+    }
     plan.set("ops", J::Arr(ops));
     if let Some(env) = env {
-        plan.set("env", J::Obj(env));
+        plan.set("env", env);
     }
-    Some(RunPlan { plan, origins, discover_config: !on("--no-config") })
+    if let Some(root) = root {
+        plan.set("root", root);
+    }
+    Some(RunPlan { plan, origins, discover_config: !on("--no-config"), preset_ops, image: image.is_some(), write })
+}
+
+/// The image flags as given (plan-command.ts `imageOption`).
+struct ImageFlags<'a> {
+    path: &'a str,
+    write: bool,
+    fake: bool,
+    fake_size: Option<&'a str>,
+    home: bool,
+    private_tmp: bool,
+    cd: Option<&'a str>,
+}
+
+/// The image preset's layer (presets/image.ts `resolveImagePreset`) and the root (sources.ts `imageRoot`).
+struct ImageLayer {
+    ops: Vec<J>,
+    origins: Vec<String>,
+    policy: Obj,
+    steps: Vec<J>,
+    root: J,
+}
+
+/// ch-run's BINDS_DEFAULT, optional ones (presets/image.ts IMAGE_HOST_FILES): path, writable, why.
+const IMAGE_HOST_FILES: [(&str, bool, &str); 12] = [
+    ("/etc/hosts", false, "host names of the cluster"),
+    ("/etc/resolv.conf", false, "the host's DNS resolver"),
+    ("/etc/machine-id", false, "the host's machine id"),
+    ("/var/lib/hugetlbfs", true, "Cray hugepages (MPI allocates there)"),
+    ("/etc/opt/cray/wlm_detect", false, "Cray workload manager detection"),
+    ("/opt/cray/wlm_detect", false, "Cray workload manager detection"),
+    ("/opt/cray/alps", false, "Cray ALPS"),
+    ("/opt/cray/udreg", false, "Cray Gemini/Aries interconnect"),
+    ("/opt/cray/ugni", false, "Cray Gemini/Aries interconnect"),
+    ("/opt/cray/xpmem", false, "Cray XPMEM"),
+    ("/var/opt/cray/alps", false, "Cray ALPS"),
+    ("/var/spool/slurmd", false, "Slurm (Cray Shasta/Slingshot)"),
+];
+
+/// The layer `--image` brings, or `None` for anything Node words an error
+/// for (a write flag without its pair, `--home` without `$USER`/`$HOME`, a
+/// relative `--cd`) or would spell differently (a `$TMPDIR` not in normal form).
+fn image_layer(f: &ImageFlags, cwd: &str, getenv: Env) -> Option<ImageLayer> {
+    if (f.fake_size.is_some() && !f.fake) || (f.write && f.fake) {
+        return None;
+    }
+    // sources.ts FAKE_SIZE: digits, then k, m, g or %.
+    if let Some(size) = f.fake_size {
+        let digits = size.trim_end_matches(['k', 'm', 'g', 'K', 'M', 'G', '%']);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || size.len() - digits.len() > 1 {
+            return None;
+        }
+    }
+    let home = if f.home {
+        let user = getenv("USER")?.filter(|u| !u.is_empty() && !u.contains('/') && u != "." && u != "..")?;
+        let host_home = getenv("HOME")?.filter(|h| h.starts_with('/'))?;
+        Some((user, host_home))
+    } else {
+        None
+    };
+    let cd = f.cd.unwrap_or("/");
+    if !cd.starts_with('/') {
+        return None;
+    }
+    let mut ops = Vec::new();
+    let mut origins = Vec::new();
+    let mut add = |op: J, why: String| {
+        ops.push(op);
+        origins.push(format!("preset image: {why}"));
+    };
+    let bind = |source: &str, target: &str, more: &[(&str, J)]| {
+        let mut o = vec![("kind", J::str("bind")), ("source", J::str(source)), ("target", J::str(target))];
+        o.extend(more.iter().cloned());
+        J::obj(o)
+    };
+    let yes = J::Bool(true);
+    add(
+        bind("/dev", "/dev", &[("writable", yes.clone()), ("device", yes.clone())]),
+        "the host's devices (GPUs, interconnects, /dev/shm for MPI), as ch-run".into(),
+    );
+    add(
+        J::obj(vec![("kind", J::str("proc")), ("target", J::str("/proc"))]),
+        "processes of this sandbox only (ch-run shows the host's: it has no pid namespace)".into(),
+    );
+    add(bind("/sys", "/sys", &[]), "the host's /sys, read-only (ch-run's is writable where the host lets it)".into());
+    for (path, writable, why) in IMAGE_HOST_FILES {
+        let mut more = vec![("optional", yes.clone()), ("missingTarget", J::str("skip"))];
+        if writable {
+            more.push(("writable", yes.clone()));
+        }
+        add(bind(path, path, &more), format!("{why}; skipped when the host or the image lacks it"));
+    }
+    add(
+        J::obj(vec![("kind", J::str("passwd")), ("target", J::str("/etc")), ("style", J::str("chRun"))]),
+        "passwd and group in ch-run's form: you (or a stand-in), root and nobody".into(),
+    );
+    if f.private_tmp {
+        add(
+            J::obj(vec![("kind", J::str("tmpfs")), ("target", J::str("/tmp")), ("mode", J::Num(0o1777))]),
+            "a private /tmp, gone after the run (--private-tmp)".into(),
+        );
+    } else {
+        // posix.normalize($TMPDIR) when absolute: only a path already in normal form is taken here.
+        let tmp = match getenv("TMPDIR")? {
+            Some(t) if t.starts_with('/') => {
+                if !crate::explain::normal(&t) {
+                    return None;
+                }
+                t
+            }
+            _ => "/tmp".to_string(),
+        };
+        let why = if tmp == "/tmp" { "the host's /tmp on /tmp, as ch-run".to_string() } else { format!("the host's $TMPDIR ({tmp}) on /tmp, as ch-run") };
+        add(bind(&tmp, "/tmp", &[("writable", yes.clone())]), why);
+    }
+    let mut steps = Vec::new();
+    if let Some((user, host_home)) = &home {
+        let inside = format!("/home/{user}");
+        add(
+            J::obj(vec![("kind", J::str("tmpfs")), ("target", J::str("/home")), ("mode", J::Num(0o755))]),
+            "an empty /home over the image's, holding your home's mount point (--home, as ch-run 0.31)".into(),
+        );
+        add(bind(host_home, &inside, &[("writable", yes.clone())]), format!("your home {host_home} at {inside}, writable (--home)"));
+        steps.push(J::obj(vec![("kind", J::str("set")), ("name", J::str("HOME")), ("value", J::Str(inside))]));
+    }
+    steps.push(J::obj(vec![("kind", J::str("appendPath")), ("name", J::str("PATH")), ("dir", J::str("/bin"))]));
+    steps.push(J::obj(vec![("kind", J::str("unset")), ("glob", J::str("TMPDIR"))]));
+    steps.push(J::obj(vec![
+        ("kind", J::str("file")),
+        ("path", J::str("/ch/environment")),
+        ("scope", J::str("root")),
+        ("expand", yes.clone()),
+        ("optional", yes.clone()),
+    ]));
+    let mut policy = Obj::default();
+    policy.set("network", J::str("host"));
+    policy.set("seccomp", J::obj(vec![("preset", J::str("none"))]));
+    policy.set("cwd", J::str(cd));
+    // image.ts impliedWrite: --home writes fake unless the image is written.
+    let write = if f.write {
+        "writable"
+    } else if f.fake || f.home {
+        "fake"
+    } else {
+        "readOnly"
+    };
+    let mut root = vec![("image", J::Str(resolve(cwd, f.path))), ("write", J::str(write))];
+    if let Some(size) = f.fake_size {
+        root.push(("fakeSize", J::str(size)));
+    }
+    Some(ImageLayer { ops, origins, policy, steps, root: J::obj(root) })
+}
+
+/// compose.ts `mergeEnv({ inherit: true }, flags)`, then sources.ts's
+/// steps: the preset's, and the marker last.
+fn image_env(own: Option<J>, mut steps: Vec<J>) -> J {
+    let mut env = match own {
+        Some(J::Obj(o)) if matches!(o.get("inherit"), Some(Some(J::Bool(false)))) => o,
+        Some(J::Obj(o)) => {
+            let mut out = Obj::default();
+            out.set("inherit", J::Bool(true));
+            if let Some(Some(J::Arr(unset))) = o.get("unset") {
+                if !unset.is_empty() {
+                    out.set("unset", J::Arr(unset.clone()));
+                }
+            }
+            if let Some(Some(J::Obj(set))) = o.get("set") {
+                if !set.0.is_empty() {
+                    out.set("set", J::Obj(set.clone()));
+                }
+            }
+            out
+        }
+        _ => Obj(vec![("inherit".into(), Some(J::Bool(true)))]),
+    };
+    steps.push(J::obj(vec![("kind", J::str("set")), ("name", J::str("SANDBOXCTL_RUNNING")), ("value", J::str("1"))]));
+    env.set("steps", J::Arr(steps));
+    J::Obj(env)
 }
 
 /// A policy flag's part of the plan (builder.ts), at its place in argv.
@@ -537,6 +794,67 @@ mod tests {
         ] {
             assert_eq!(json(a), None, "{a:?}");
         }
+    }
+
+    fn image_json(s: &[&str], vars: &[(&str, &str)]) -> Option<RunPlan> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = move |name: &str| Some(vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+        plan_in(&args(s), "/w/d", &env)
+    }
+
+    #[test]
+    fn builds_the_image_preset_as_the_node_cli() {
+        let p = image_json(
+            &["--hostname", "h", "--image", "img", "--home", "--cd", "/c", "--chdir", "/x", "--tmpfs", "/t", "--setenv", "A", "1", "--", "t"],
+            &[("USER", "u"), ("HOME", "/h/u"), ("TMPDIR", "/var/tmp")],
+        )
+        .unwrap();
+        let j = J::Obj(p.plan.clone()).to_json();
+        // The preset's policy first, the flags' replacing it in place (cwd) or after it (hostname).
+        assert!(j.starts_with(r#"{"version":1,"argv":["t"],"network":"host","seccomp":{"preset":"none"},"cwd":"/x","hostname":"h","ops":[{"kind":"bind","source":"/dev","target":"/dev","writable":true,"device":true},"#), "{j}");
+        assert!(j.contains(r#"{"kind":"bind","source":"/var/tmp","target":"/tmp","writable":true},{"kind":"tmpfs","target":"/home","mode":493},{"kind":"bind","source":"/h/u","target":"/home/u","writable":true},{"kind":"tmpfs","target":"/t"}]"#), "{j}");
+        assert!(j.ends_with(r#""env":{"inherit":true,"set":{"A":"1"},"steps":[{"kind":"set","name":"HOME","value":"/home/u"},{"kind":"appendPath","name":"PATH","dir":"/bin"},{"kind":"unset","glob":"TMPDIR"},{"kind":"file","path":"/ch/environment","scope":"root","expand":true,"optional":true},{"kind":"set","name":"SANDBOXCTL_RUNNING","value":"1"}]},"root":{"image":"/w/d/img","write":"fake"}}"#), "{j}");
+        assert_eq!((p.preset_ops, p.origins.len(), p.image, p.write), (19, 20, true, false));
+        assert_eq!(p.origins[18], "preset image: your home /h/u at /home/u, writable (--home)");
+        assert_eq!(p.origins[16], "preset image: the host's $TMPDIR (/var/tmp) on /tmp, as ch-run");
+        assert_eq!(p.origins[19], "--tmpfs /t");
+        // --private-tmp, --write, a size; no TMPDIR.
+        let p = image_json(&["--image", "/i", "--write-fake", "--write-fake-size", "12%", "--private-tmp", "--", "t"], &[]).unwrap();
+        let j = J::Obj(p.plan).to_json();
+        assert!(j.contains(r#"{"kind":"tmpfs","target":"/tmp","mode":1023}],"env":{"inherit":true,"steps":[{"kind":"appendPath""#), "{j}");
+        assert!(j.ends_with(r#""root":{"image":"/i","write":"fake","fakeSize":"12%"}}"#), "{j}");
+        let p = image_json(&["--image", "/i", "--write", "--clearenv", "--", "t"], &[("TMPDIR", "rel")]).unwrap();
+        assert!(p.write);
+        let j = J::Obj(p.plan).to_json();
+        assert!(j.contains(r#"{"kind":"bind","source":"/tmp","target":"/tmp","writable":true}],"env":{"inherit":false,"steps":["#), "{j}");
+        assert!(j.ends_with(r#""root":{"image":"/i","write":"writable"}}"#), "{j}");
+    }
+
+    #[test]
+    fn leaves_image_errors_to_node() {
+        let home = [("USER", "u"), ("HOME", "/h")];
+        for (a, vars) in [
+            (&["--home", "--", "t"][..], &home[..]),
+            (&["--write", "--", "t"], &[]),
+            (&["--image", "i", "--write", "--write-fake", "--", "t"], &[]),
+            (&["--image", "i", "--write-fake-size", "1G", "--", "t"], &[]),
+            (&["--image", "i", "--write-fake", "--write-fake-size", "1x", "--", "t"], &[]),
+            (&["--image", "i", "--write-fake", "--write-fake-size", "G", "--", "t"], &[]),
+            (&["--image", "i", "--write-fake", "--write-fake-size", "1%%", "--", "t"], &[]),
+            (&["--image", "i", "--cd", "rel", "--", "t"], &[]),
+            (&["--image", "i", "--home", "--", "t"], &[]),
+            (&["--image", "i", "--home", "--", "t"], &[("USER", ".."), ("HOME", "/h")]),
+            (&["--image", "i", "--home", "--", "t"], &[("USER", "u"), ("HOME", "h")]),
+            (&["--image", "i", "--", "t"], &[("TMPDIR", "/tmp/")]),
+            (&["--image", "i", "--", "t"], &[("TMPDIR", "/a/../b")]),
+            (&["--image", "i"], &[]),
+        ] {
+            assert!(image_json(a, vars).is_none(), "{a:?} {vars:?}");
+        }
+        // A variable Node would decode its own way.
+        let undecodable = |_: &str| None;
+        assert!(plan_in(&args(&["--image", "i", "--", "t"]), "/", &undecodable).is_none());
+        assert!(plan_in(&args(&["--ro-bind", "/", "/", "--", "t"]), "/", &undecodable).is_some(), "no image: the environment is not read");
     }
 
     #[test]

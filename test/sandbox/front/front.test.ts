@@ -19,6 +19,7 @@ import { WriteStream } from 'node:tty';
 import { join } from 'node:path';
 import { colorDepthOf } from '../../../packages/cli/src/help';
 import { CLI, INIT, ROOT, hostProcessesWith, requireKernel, tempDir, until } from '../helpers';
+import { useImages } from '../image/fixtures';
 
 const BIN = join(ROOT, 'packages/cli/bin/sandboxctl');
 const FRONT = join(ROOT, 'packages/native/sandboxctl-front');
@@ -54,8 +55,8 @@ function node(args: string[], opts: SpawnSyncOptions = {}): Out {
 }
 
 /** The plan the front makes for `run ARGS`, or null when it leaves them to Node. */
-function frontPlan(args: string[], cwd = work): string | null {
-  const r = spawnSync(FRONT, ['--front-plan', CLI, 'run', ...args], { cwd, encoding: 'utf8', env: ENV });
+function frontPlan(args: string[], cwd = work, env: NodeJS.ProcessEnv = {}): string | null {
+  const r = spawnSync(FRONT, ['--front-plan', CLI, 'run', ...args], { cwd, encoding: 'utf8', env: { ...ENV, ...env } });
   if (r.status === 3) return null;
   expect(r.status).toBe(0);
   return r.stdout;
@@ -123,7 +124,7 @@ describe('plans: the front builds exactly the Node CLI plan', () => {
     ['--allow-host', 'example.org', '--', 'true'],
     ['--memory', '1G', '--', 'true'],
     ['--name', 'x', '--', 'true'],
-    ['--image', '/x', '--', 'true'],
+    ['--image', '/x', '--image-omit', 'tmp', '--', 'true'],
     ['--overlay-src', '/a', '--tmp-overlay', '/b', '--', 'true'],
     ['-b', '/x', '--', 'true'],
     [...FULL, '--'],
@@ -386,6 +387,132 @@ describe('explain and doctor: the Node CLI\'s bytes, without it', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('images: `run --image` without Node (issue 11: every rank of an srun pays the start)', () => {
+  const images = useImages();
+  const home = join(work, 'home-u');
+  /** A caller with a user name and a home, as a login shell gives (`--home` reads both). */
+  const USER_ENV = { USER: 'u', HOME: home };
+  beforeAll(() => mkdirSync(home, { recursive: true }));
+
+  test('plans: the image preset, the flags over it, the root, as the Node CLI makes them', () => {
+    const { dir, sqfs } = images();
+    const lines: [string[], NodeJS.ProcessEnv][] = [
+      [['--image', dir, '--', 'true'], {}],
+      [['--image', sqfs, '--', '/bin/sh', '-c', 'echo "$0"', '--', '-x'], {}],
+      [['--image', 'rel/../x', '--cd', '/tmp', '--cd', '/out', '--', 'true'], {}],
+      [['--image', dir, '--image', sqfs, '--write-fake', '--write-fake-size', '12%', '--private-tmp', '--', 'true'], {}],
+      [['--image', dir, '--write', '--write-fake-size', '1G', '--write-fake', '--', 'true'].filter((a) => a !== '--write'), {}],
+      [['--image', dir, '--write', '--chdir', 'sub', '--share-net', '--unshare-net', '--', 'true'].filter((a) => a !== '--share-net'), {}],
+      [['--image', dir, '--home', '--', 'true'], USER_ENV],
+      [['--image', dir, '--home', '--write', '--', 'true'], USER_ENV],
+      [['--image', dir, '--', 'true'], { TMPDIR: work }],
+      [['--image', dir, '--', 'true'], { TMPDIR: 'relative' }],
+      // The flags' policy replaces the preset's in place; their ops follow the preset's; their env merges over it.
+      [['--seccomp', 'strict', '--hostname', 'h', '--image', dir, '--ro-bind', '/usr', '/usr', '--tmpfs', '/tmp', '--setenv', 'A', '1', '--unsetenv', 'B', '--', 'env'], {}],
+      [['--image', dir, '--unsetenv', 'X', '--setenv', 'X', '2', '--', 'env'], {}],
+      [['--image', dir, '--clearenv', '--setenv', 'PATH', '/bin', '--', 'env'], {}],
+      [['--image', dir, '--bind-try', '/nope', '/nope', '--cap-add', 'CAP_NET_RAW', '--uid', '0', '--', 'true'], {}],
+    ];
+    for (const [args, env] of lines) {
+      const theirs = node(['plan', '--json', ...args], { env });
+      expect([args, theirs.status]).toEqual([args, 0]);
+      expect([args, frontPlan(args, work, env)]).toEqual([args, theirs.stdout]);
+    }
+  });
+
+  test('left to Node: what the front does not reproduce, and every error of the image flags', () => {
+    const { dir } = images();
+    const lines: [string[], NodeJS.ProcessEnv][] = [
+      [['--image', dir, '--image-omit', 'tmp', '--', 'true'], {}],
+      [['--image', dir, '--fakeroot', '--write-fake', '--', 'true'], {}],
+      [['--image', dir, '--image-bind', '/usr', '--', 'true'], {}],
+      [['--image', dir, '-b', '/usr', '--', 'true'], {}],
+      [['--image', dir, '--set-env', 'A=1', '--', 'true'], {}],
+      [['--image', dir, '--unset-env', 'A', '--', 'true'], {}],
+      [['--image', dir, '--join', '--', 'true'], {}],
+      [['--image', dir, '--no-write', '--', 'true'], {}],
+      [['--image', dir], {}],
+      [['--image', dir, '--'], {}],
+      [['--image', dir, '--preset', 'agent', '--', 'true'], {}],
+      [['--image=' + dir, '--', 'true'], {}],
+      [['--image', '', '--', 'true'], {}],
+      // Errors the Node CLI words: a write flag without its pair, the flags without --image, --home without a user, a relative --cd.
+      [['--image', dir, '--write', '--write-fake', '--', 'true'], {}],
+      [['--image', dir, '--write-fake-size', '1G', '--', 'true'], {}],
+      [['--image', dir, '--write-fake', '--write-fake-size', '1x', '--', 'true'], {}],
+      [['--home', '--', 'true'], USER_ENV],
+      [['--write-fake', '--ro-bind', '/', '/', '--', 'true'], {}],
+      [['--cd', '/x', '--', 'true'], {}],
+      [['--image', dir, '--home', '--', 'true'], {}],
+      [['--image', dir, '--home', '--', 'true'], { USER: 'a/b', HOME: home }],
+      [['--image', dir, '--home', '--', 'true'], { USER: 'u', HOME: 'rel' }],
+      [['--image', dir, '--cd', 'rel', '--', 'true'], {}],
+      // A $TMPDIR Node would normalize.
+      [['--image', dir, '--', 'true'], { TMPDIR: `${work}/` }],
+      [['--image', dir, '--', 'true'], { TMPDIR: `${work}//sub/..` }],
+    ];
+    for (const [args, env] of lines) expect([args, frontPlan(args, work, env)]).toEqual([args, null]);
+    // And the bin then runs Node, which says what is wrong.
+    for (const args of [['run', '--image', dir, '--write-fake-size', '1G', '--', 'true'], ['run', '--image', dir, '--cd', 'rel', '--', 'true'], ['explain', '--image', dir, '--', 'true']]) {
+      const mine = bin(args);
+      expect([args, mine.node]).toEqual([args, true]);
+      expect(mine).toEqual(node(args));
+    }
+  });
+
+  test('runs: the same output and status as through Node, for a directory and a SquashFS image', () => {
+    const { dir, sqfs } = images();
+    const script = 'echo "$SANDBOXCTL_RUNNING $PATH $TMPDIR"; cat /etc/image-marker; id -u; pwd; grep -c . /etc/passwd; grep Seccomp: /proc/self/status; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status; echo pid $$; touch /x 2>/dev/null || echo RO';
+    for (const image of [dir, sqfs]) {
+      const args = ['run', '--image', image, '--cd', '/tmp', '--', '/bin/sh', '-c', script];
+      const mine = bin(args, { env: { TMPDIR: work } });
+      expect([image, mine.node, mine.status, mine.stderr]).toEqual([image, false, 0, '']);
+      expect(mine.stdout).toContain('inside the image\n');
+      expect(mine.stdout).toContain('\nSeccomp:\t0\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\npid 2\nRO\n');
+      expect(mine).toEqual({ ...node(args, { env: { TMPDIR: work } }), node: false });
+    }
+    // Fake writes are gone after the run; the image is unchanged.
+    const fake = bin(['run', '--image', sqfs, '--write-fake', '--', '/bin/sh', '-c', 'echo w > /etc/image-marker && cat /etc/image-marker']);
+    expect(fake).toMatchObject({ node: false, status: 0, stdout: 'w\n' });
+    expect(bin(['run', '--image', sqfs, '--', '/bin/cat', '/etc/image-marker'])).toMatchObject({ node: false, status: 0, stdout: 'inside the image\n' });
+    // --home: the caller's home, writable, at /home/$USER; HOME set to it.
+    writeFileSync(join(home, 'mine'), 'at home\n');
+    const h = bin(['run', '--image', dir, '--home', '--', '/bin/sh', '-c', 'echo $HOME; cat ~/mine; echo w > ~/written'], { env: USER_ENV });
+    expect(h).toMatchObject({ node: false, status: 0, stdout: '/home/u\nat home\n' });
+    expect(readFileSync(join(home, 'written'), 'utf8')).toBe('w\n');
+    // The program's status, and 128+N for a signal, as through Node.
+    expect(bin(['run', '--image', sqfs, '--', '/bin/sh', '-c', 'exit 7'])).toMatchObject({ node: false, status: 7 });
+    expect(bin(['run', '--image', sqfs, '--', '/bin/sh', '-c', 'kill -TERM $$'])).toMatchObject({ node: false, status: 143 });
+    // Nothing of the image's server is left on the host: no mount, no process.
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(sqfs);
+    expect(hostProcessesWith(sqfs)).toEqual([]);
+  });
+
+  test('errors: the same message, hint and status as through Node', () => {
+    const { dir, otherMagic, corrupt } = images();
+    const bare = join(work, 'bare-image');
+    mkdirSync(join(bare, 'bin'), { recursive: true });
+    const cases: [string, string[]][] = [
+      ['an image that is not there', ['run', '--image', join(work, 'no-image'), '--', '/bin/true']],
+      ['a file that is no image', ['run', '--image', otherMagic, '--', '/bin/true']],
+      ['a corrupt SquashFS', ['run', '--image', corrupt, '--', '/bin/true']],
+      ['--write on a file: the flag\'s hint', ['run', '--image', otherMagic, '--write', '--', '/bin/true']],
+      ['a preset item with no mount point in a read-only image: the image hint, naming the item', ['run', '--image', bare, '--', '/bin/true']],
+      ['a program the image lacks', ['run', '--image', dir, '--', '/nonexistent']],
+      ['a bind source missing', ['run', '--image', dir, '--ro-bind', '/nope-front', '/out', '--', '/bin/true']],
+      ['a working directory missing in the image', ['run', '--image', dir, '--cd', '/nope', '--', '/bin/true']],
+    ];
+    for (const [name, args] of cases) {
+      const mine = bin(args);
+      expect([name, mine.node]).toEqual([name, false]);
+      expect([name, mine.stderr]).toEqual([name, expect.stringMatching(/^sandboxctl: E_[A-Z_]+: /)]);
+      expect([name, mine]).toEqual([name, { ...node(args), node: false }]);
+    }
+    expect(bin(['run', '--image', bare, '--', '/bin/true']).stderr).toContain('sandboxctl: hint: the image has no mount point for it');
+    expect(bin(['run', '--image', otherMagic, '--write', '--', '/bin/true']).stderr).toContain('sandboxctl: hint: --write changes a directory image');
   });
 });
 
