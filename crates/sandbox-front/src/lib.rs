@@ -11,7 +11,10 @@
 //!   no `SANDBOXCTL_INIT` (Node would run that launcher): the plan is built
 //!   here and run by [`monitor`] through the core's launcher, when the CLI
 //!   package is of this front's version; with `--image` and its plain
-//!   flags too (the image preset's layer, ch-run's defaults);
+//!   flags too (the image preset's layer, ch-run's defaults), and as a peer
+//!   (`--join`, `--join-ct`, `--join-tag`, `--join-timeout`, `--join-pid`):
+//!   then `sandboxctl-init join` beside this executable runs it, as Node
+//!   spawns it;
 //! - `explain` with those flags (the program optional, `--json`): the plan
 //!   in words by [`explain`], as packages/core/src/explain.ts words it;
 //! - `doctor` and `doctor --json` of a healthy install with no sandboxctl.json
@@ -261,7 +264,8 @@ fn in_foreground() -> bool {
 /// The whole program: `argv` is `sandboxctl-front CLI_JS ARGS...`; returns the exit status.
 ///
 /// Two hidden forms serve the drift tests: `--front-plan CLI_JS run ARGS...`
-/// prints the plan `sandboxctl plan --json` would (exit 3: Node's), and
+/// prints the plan `sandboxctl plan --json` would (exit 3: Node's), and for
+/// a peer `{"join":[...]}`, the launcher's join arguments, on a second line;
 /// `--front-color` prints whether help on a terminal would be coloured.
 pub fn main(argv: Vec<OsString>) -> i32 {
     let cwd = std::env::current_dir().ok();
@@ -270,6 +274,11 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             return match decide(&argv[3..], cwd.as_deref()) {
                 Action::Run(p) => {
                     write_all(1, format!("{}\n", json::J::Obj(p.plan).to_json()).as_bytes());
+                    if let Some(join) = p.join {
+                        // A peer: `sandboxctl-init join`'s arguments on a second line.
+                        let list = json::J::Arr(join.iter().map(|a| json::J::str(a)).collect());
+                        write_all(1, format!("{}\n", json::J::obj(vec![("join", list)]).to_json()).as_bytes());
+                    }
                     0
                 }
                 _ => 3,
@@ -315,7 +324,15 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             plan.default_tty(can);
             let json = json::J::Obj(plan.plan.clone()).to_json();
             let naming = monitor::Naming { origins: &plan.origins, preset_ops: plan.preset_ops, image: plan.image, write: plan.write };
-            monitor::run(&json, &naming, plan.new_session(), plan.tty() == Some(true))
+            let launch = match plan.join.take() {
+                None => monitor::Launch::Plan,
+                // A peer: the launcher beside this front-end (the package's own), as Node's resolveInit finds it.
+                Some(join) => match sibling_init() {
+                    Some(init) => monitor::Launch::Join { init, args: join, pmi: monitor::pmi_fd(std::env::var("PMI_FD").ok().as_deref()) },
+                    None => return exec_node(&cli_js, args),
+                },
+            };
+            monitor::run(&json, &naming, plan.new_session(), plan.tty() == Some(true), &launch)
         }
         Action::Explain(plan, json) => match explain::answer(&plan.plan, json).filter(|_| same_version(&cli_js)) {
             Some(text) => print(&text),
@@ -332,6 +349,14 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         }
         Action::Node => exec_node(&cli_js, args),
     }
+}
+
+/// `sandboxctl-init` in this executable's directory, when it is a file that can be executed.
+fn sibling_init() -> Option<std::ffi::CString> {
+    let init = std::env::current_exe().ok()?.parent()?.join("sandboxctl-init");
+    let c = std::ffi::CString::new(init.into_os_string().into_vec()).ok()?;
+    // SAFETY: a NUL-terminated path.
+    (unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0).then_some(c)
 }
 
 /// This front builds plans and words answers as the CLI of its own version

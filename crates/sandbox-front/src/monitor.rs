@@ -1,5 +1,6 @@
 //! Stage: a plan the front-end built, run as the Node CLI runs it
-//! (packages/core/src/launcher/process.ts, packages/cli/src/commands/run.ts),
+//! (packages/core/src/launcher/process.ts, packages/cli/src/commands/run.ts;
+//! a peer of `--join` through `sandboxctl-init join`, [`Launch::Join`]),
 //! with the same processes: this process stays as Node would (it forwards
 //! SIGINT, SIGTERM, SIGHUP and SIGQUIT, and SIGWINCH with a terminal, and
 //! reads the report lines), and a forked child, out of the terminal's
@@ -71,9 +72,82 @@ const XDEV_HINT: &str = "it would be made inside an earlier bind of a host path 
 /// plan-command.ts: an image `--write` cannot write.
 const WRITE_HINT: &str = "--write changes a directory image; for writes that vanish with the sandbox, use --write-fake";
 
+/// Who runs the plan.
+#[derive(Debug)]
+pub enum Launch {
+    /// A sandbox of its own: the launcher's code, in the forked child.
+    Plan,
+    /// A peer (`--join`): `INIT join --plan-fd 3 ARGS...`, executed by the
+    /// forked child as Node spawns it (process.ts `join`), with `pmi` (a
+    /// rank's `PMI_FD` socket) on fd 4 and passed on to the program's number.
+    Join { init: std::ffi::CString, args: Vec<String>, pmi: Option<i32> },
+}
+
+/// The fd a rank keeps (launcher/join.ts `pmiFd`): `PMI_FD`, 3 to 1023,
+/// and an open socket; `None` otherwise.
+pub fn pmi_fd(value: Option<&str>) -> Option<i32> {
+    let text = value?;
+    if text.is_empty() || text.len() > 4 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let fd: i32 = text.parse().ok()?;
+    if !(3..=1023).contains(&fd) {
+        return None;
+    }
+    // SAFETY: fstat writes the struct it is given.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; a closed fd is EBADF.
+    let ok = unsafe { libc::fstat(fd, &mut st) } == 0;
+    (ok && st.st_mode & libc::S_IFMT == libc::S_IFSOCK).then_some(fd)
+}
+
+/// In the forked child: `fd` onto `to`, open across exec (also when it is already there).
+fn place(fd: i32, to: i32) -> bool {
+    // SAFETY: fd operations on fds this process holds.
+    unsafe {
+        if fd == to {
+            libc::fcntl(fd, libc::F_SETFD, 0) == 0
+        } else {
+            libc::dup2(fd, to) == to
+        }
+    }
+}
+
+/// In the forked child: execs `sandboxctl-init join` with the report socket
+/// on fd 3 and the PMI socket on fd 4, every other fd above 2 closed on
+/// exec (Node's spawn passes the stdio array only). Never returns.
+fn exec_join(init: &std::ffi::CStr, args: &[String], pmi: Option<i32>, theirs: i32) -> ! {
+    // SAFETY: fcntl/close_range on our fds; execv with NUL-terminated
+    // strings and a NULL-terminated array that outlive the call.
+    unsafe {
+        // Out of the way first: either may sit on 3 or 4.
+        let report = libc::fcntl(theirs, libc::F_DUPFD_CLOEXEC, 5);
+        let copy = pmi.map(|p| libc::fcntl(p, libc::F_DUPFD_CLOEXEC, 5));
+        let placed = report >= 0 && place(report, 3) && copy.is_none_or(|p| p >= 0 && place(p, 4));
+        if copy.is_none() {
+            // Fd 4 is nobody's to pass then (an inherited one stays here).
+            libc::fcntl(4, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+        if placed && libc::syscall(libc::SYS_close_range, 5u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) == 0 {
+            let mut argv: Vec<std::ffi::CString> = vec![init.to_owned()];
+            // Fd 4 becomes the program's PMI_FD again.
+            let pass = pmi.map(|p| ["--pass-fd".to_string(), format!("4:{p}")]);
+            for a in ["join", "--plan-fd", "3"].iter().map(|s| s.to_string()).chain(args.iter().cloned()).chain(pass.into_iter().flatten()) {
+                argv.extend(std::ffi::CString::new(a).ok());
+            }
+            let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+            ptrs.push(std::ptr::null());
+            libc::execv(init.as_ptr(), ptrs.as_ptr());
+        }
+        let e = std::io::Error::last_os_error();
+        crate::write_all(2, format!("sandboxctl: E_SETUP: cannot start {}: {e}\n", init.to_string_lossy()).as_bytes());
+        libc::_exit(TOOL_FAILURE)
+    }
+}
+
 /// Runs the plan (`json`, compact), with `naming` naming each op's flag.
 /// Returns the exit status.
-pub fn run(json: &str, naming: &Naming, new_session: bool, tty: bool) -> i32 {
+pub fn run(json: &str, naming: &Naming, new_session: bool, tty: bool, launch: &Launch) -> i32 {
     let sys = LinuxSys;
     let (mine, theirs) = match sys.socketpair() {
         Ok(p) => p,
@@ -124,7 +198,10 @@ pub fn run(json: &str, naming: &Naming, new_session: bool, tty: bool) -> i32 {
             // SAFETY: as above; a group of its own in this session.
             unsafe { libc::setpgid(0, 0) };
         }
-        sandbox_core::launch::entry::launch_plan(json.as_bytes(), Some(theirs));
+        match launch {
+            Launch::Plan => sandbox_core::launch::entry::launch_plan(json.as_bytes(), Some(theirs)),
+            Launch::Join { init, args, pmi } => exec_join(init, args, *pmi, theirs),
+        }
     }
     let _ = sys.close(theirs);
     if pid < 0 {
@@ -146,6 +223,11 @@ pub fn run(json: &str, naming: &Naming, new_session: bool, tty: bool) -> i32 {
     // SAFETY: restoring the old mask; the handlers are in place.
     unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
 
+    if matches!(launch, Launch::Join { .. }) {
+        // The plan on the socket, one line, as Node writes it; a launcher
+        // that is gone reports nothing more and its status says why.
+        crate::write_all(mine, format!("{json}\n").as_bytes());
+    }
     // The report lines, until the launcher and pid 1 have closed the socket.
     // SAFETY: our end of the socket pair, owned from here.
     let reader = BufReader::new(unsafe { std::fs::File::from_raw_fd(mine) });
@@ -293,5 +375,20 @@ mod tests {
         let plain = Naming { origins: &list, ..Naming::default() };
         let e = ErrorReport { code: Code::Mount, message: "y: invalid cross-device link".into(), op_index: Some(1), path: None, hint: None };
         assert_eq!(outcome(Some(e), false, false, Some(125), None, &plain).0, "sandboxctl: E_MOUNT: y: invalid cross-device link (from --bind a b)\n");
+    }
+
+    #[test]
+    fn a_pmi_fd_is_an_open_socket_from_3_to_1023() {
+        let (a, b) = LinuxSys.socketpair().unwrap();
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        use std::os::fd::AsRawFd;
+        assert_eq!(pmi_fd(Some(&a.to_string())), Some(a));
+        for bad in [None, Some(""), Some("x"), Some("2"), Some("1024"), Some("00003"), Some("-3")] {
+            assert_eq!(pmi_fd(bad), None, "{bad:?}");
+        }
+        assert_eq!(pmi_fd(Some(&file.as_raw_fd().to_string())), None, "not a socket");
+        assert_eq!(pmi_fd(Some("1000")), None, "not open");
+        let _ = LinuxSys.close(b);
+        let _ = LinuxSys.close(a);
     }
 }

@@ -45,6 +45,8 @@ enum Kind {
     Other,
     /// `--image` and the flags that shape the image preset ([`image_layer`]).
     Image,
+    /// `--join` and its kin: not the plan's, how the run meets its peers ([`join_args`]).
+    Join,
 }
 
 struct Spec {
@@ -117,6 +119,11 @@ const SUBSET: &[Spec] = &[
     s("--home", 0, false, Kind::Image),
     s("--private-tmp", 0, false, Kind::Image),
     s("--cd", 1, false, Kind::Image),
+    s("--join", 0, false, Kind::Join),
+    s("--join-ct", 1, false, Kind::Join),
+    s("--join-tag", 1, false, Kind::Join),
+    s("--join-timeout", 1, false, Kind::Join),
+    s("--join-pid", 1, false, Kind::Join),
 ];
 
 fn spec(flag: &str) -> Option<&'static Spec> {
@@ -146,6 +153,9 @@ pub struct RunPlan {
     pub image: bool,
     /// `--write` was given (a hint names it when the image cannot be written).
     pub write: bool,
+    /// A peer of a group (`--join`…) or a run in a running sandbox
+    /// (`--join-pid`): `sandboxctl-init join`'s arguments after `--plan-fd 3`.
+    pub join: Option<Vec<String>>,
 }
 
 impl RunPlan {
@@ -176,9 +186,10 @@ impl RunPlan {
         })
     }
 
-    /// run's default: a pseudo-terminal when stdin and stdout are terminals (packages/cli/src/commands/run.ts).
+    /// run's default: a pseudo-terminal when stdin and stdout are terminals
+    /// (packages/cli/src/commands/run.ts); a peer passes its own stdio.
     pub fn default_tty(&mut self, can: bool) {
-        if !self.has("tty") && can {
+        if !self.has("tty") && can && self.join.is_none() {
             self.plan.set("tty", J::Bool(true));
         }
     }
@@ -217,6 +228,10 @@ pub fn plan_in(args: &[String], cwd: &str, env: Env) -> Option<RunPlan> {
 /// one by the Node CLI, so such a command line is Node's.
 pub fn explain_plan(args: &[String], cwd: &str) -> Option<(RunPlan, bool)> {
     let (found, argv, json) = scan(args, cwd, true)?;
+    // explain words no peer group: Node's (its flag table decides).
+    if found.iter().any(|o| o.spec.kind == Kind::Join) {
+        return None;
+    }
     Some((build(&found, argv, cwd, &real_env)?, json))
 }
 
@@ -355,7 +370,7 @@ fn build(found: &[Occurrence], argv: &[String], cwd: &str, getenv: Env) -> Optio
                 origins.push(typed.join(" "));
             }
             Kind::Other => apply(o, &mut policy, &mut env, cwd)?,
-            Kind::Image => {}
+            Kind::Image | Kind::Join => {}
         }
     }
     // A modifier not followed by its op (flags.ts: a usage error).
@@ -418,7 +433,114 @@ fn build(found: &[Occurrence], argv: &[String], cwd: &str, getenv: Env) -> Optio
     if let Some(root) = root {
         plan.set("root", root);
     }
-    Some(RunPlan { plan, origins, discover_config: !on("--no-config"), preset_ops, image: image.is_some(), write })
+    let join = if found.iter().any(|o| o.spec.kind == Kind::Join) {
+        let flags = JoinFlags {
+            group: on("--join") || ["--join-ct", "--join-tag", "--join-timeout"].iter().any(|f| last(f).is_some()),
+            count: value("--join-ct"),
+            tag: value("--join-tag"),
+            timeout: value("--join-timeout"),
+            pid: value("--join-pid"),
+        };
+        // run.ts joinSpec: a pseudo-terminal is refused (each peer passes its own stdio).
+        if on("--tty") {
+            return None;
+        }
+        Some(join_args(&flags, getenv, parent_pid())?)
+    } else {
+        None
+    };
+    Some(RunPlan { plan, origins, discover_config: !on("--no-config"), preset_ops, image: image.is_some(), write, join })
+}
+
+/// The `--join` flags as given (packages/cli/src/commands/run.ts `joinSpec`).
+struct JoinFlags<'a> {
+    /// `--join`, `--join-ct`, `--join-tag` or `--join-timeout`.
+    group: bool,
+    count: Option<&'a str>,
+    tag: Option<&'a str>,
+    timeout: Option<&'a str>,
+    pid: Option<&'a str>,
+}
+
+/// The largest count or pid (launcher/join.ts INT_MAX).
+const INT_MAX: u64 = (1 << 31) - 1;
+
+/// Digits only, 1 to INT_MAX (join.ts `parseJoinCount`, `parseJoinPid`).
+fn count_or_pid(text: &str) -> Option<u64> {
+    if text.is_empty() || text.len() > 10 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<u64>().ok().filter(|n| (1..=INT_MAX).contains(n))
+}
+
+/// `sandboxctl-init join`'s arguments as launcher/join.ts `resolveJoin` and
+/// `joinArgs` make them, or `None` for anything Node words an error for (a
+/// bad count, tag, timeout or pid, `--join-pid` beside the group's flags,
+/// no group size in the environment) or reads otherwise (a timeout that is
+/// not plain digits with at most three decimals).
+fn join_args(f: &JoinFlags, getenv: Env, ppid: u32) -> Option<Vec<String>> {
+    if let Some(pid) = f.pid {
+        if f.group {
+            return None;
+        }
+        return Some(vec!["--pid".into(), count_or_pid(pid)?.to_string()]);
+    }
+    let count = match f.count {
+        Some(c) => count_or_pid(c)?,
+        None => {
+            // countFromEnv: the first set of these, its leading digits.
+            let mut found = None;
+            for name in ["OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_STEP_TASKS_PER_NODE", "SLURM_CPUS_ON_NODE"] {
+                match getenv(name)? {
+                    Some(v) if !v.is_empty() => {
+                        let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+                        let n = digits.parse::<u64>().ok().filter(|n| (1..=INT_MAX).contains(n))?;
+                        found = Some(n);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            found?
+        }
+    };
+    let tag = match f.tag {
+        Some(t) => t.to_string(),
+        // tagFromEnv: SLURM_JOB_ID.SLURM_STEP_ID under Slurm, else the parent's pid.
+        None => match getenv("SLURM_STEP_ID")? {
+            Some(step) if !step.is_empty() => match getenv("SLURM_JOB_ID")? {
+                Some(job) if !job.is_empty() => format!("{job}.{step}"),
+                _ => step,
+            },
+            _ => ppid.to_string(),
+        },
+    };
+    if tag.is_empty() || tag.len() > 58 || !tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-') {
+        return None;
+    }
+    let ms = match f.timeout {
+        None => 30_000,
+        Some(t) => {
+            let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+            let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+            if whole.is_empty() || whole.len() > 5 || frac.len() > 3 || !digits(whole) || !digits(frac) || (t.contains('.') && frac.is_empty()) {
+                return None;
+            }
+            let seconds: f64 = t.parse().ok()?;
+            if seconds <= 0.0 || seconds > 86_400.0 {
+                return None;
+            }
+            // Math.ceil(seconds * 1000), in the same doubles.
+            (seconds * 1000.0).ceil() as u64
+        }
+    };
+    Some(vec!["--tag".into(), tag, "--count".into(), count.to_string(), "--timeout-ms".into(), ms.to_string()])
+}
+
+/// This process's parent (Node's `process.ppid`: the bin execs the front, which would exec Node).
+fn parent_pid() -> u32 {
+    // SAFETY: getppid has no failure and no memory effects.
+    unsafe { libc::getppid() as u32 }
 }
 
 /// The image flags as given (plan-command.ts `imageOption`).
@@ -863,5 +985,54 @@ mod tests {
         assert_eq!(p.origins, ["--bind 'a b' /x".to_string(), format!("--tmpfs {}...", "y".repeat(37))]);
         assert_eq!(resolve("/a/b", "../c/./d/"), "/a/c/d");
         assert_eq!(resolve("/a", "/x//y/.."), "/x");
+    }
+
+    #[test]
+    fn joins_as_the_node_cli() {
+        let join = |a: &[&str], vars: &[(&str, &str)]| image_json(a, vars).map(|p| p.join);
+        let some = |v: &[&str]| Some(Some(args(v)));
+        let slurm = [("SLURM_STEP_TASKS_PER_NODE", "4(x2)"), ("SLURM_JOB_ID", "77"), ("SLURM_STEP_ID", "3")];
+        assert_eq!(join(&["--join", "--", "t"], &slurm), some(&["--tag", "77.3", "--count", "4", "--timeout-ms", "30000"]));
+        // ch-run's order of the count's variables; a step alone is the tag.
+        let ompi = [("OMPI_COMM_WORLD_LOCAL_SIZE", "2"), ("SLURM_CPUS_ON_NODE", "9"), ("SLURM_STEP_ID", "5")];
+        assert_eq!(join(&["--join", "--", "t"], &ompi), some(&["--tag", "5", "--count", "2", "--timeout-ms", "30000"]));
+        assert_eq!(
+            join(&["--join-ct", "007", "--join-tag", "a.b-c_9", "--join-timeout", "1.001", "--", "t"], &[]),
+            some(&["--tag", "a.b-c_9", "--count", "7", "--timeout-ms", "1001"])
+        );
+        // No tag anywhere: the parent's pid.
+        let ppid = parent_pid().to_string();
+        assert_eq!(join(&["--join-ct", "2", "--", "t"], &[]), some(&["--tag", &ppid, "--count", "2", "--timeout-ms", "30000"]));
+        assert_eq!(join(&["--join-pid", "0042", "--", "t"], &[]), some(&["--pid", "42"]));
+        assert_eq!(join(&["--no-tty", "--join-ct", "1", "--", "t"], &[]), some(&["--tag", &ppid, "--count", "1", "--timeout-ms", "30000"]));
+        assert_eq!(join(&["--", "t"], &slurm), Some(None));
+        // Every error is Node's to word; so is a number it reads its own way.
+        for (a, vars) in [
+            (&["--join", "--", "t"][..], &[][..]),
+            (&["--join", "--", "t"], &[("SLURM_CPUS_ON_NODE", "x4")]),
+            (&["--join", "--", "t"], &[("SLURM_CPUS_ON_NODE", "0")]),
+            (&["--join-ct", "0", "--", "t"], &[]),
+            (&["--join-ct", "2147483648", "--", "t"], &[]),
+            (&["--join-ct", "2x", "--", "t"], &[]),
+            (&["--join-ct", "2", "--join-tag", "a/b", "--", "t"], &[]),
+            (&["--join-ct", "2", "--join-tag", &"a".repeat(59), "--", "t"], &[]),
+            (&["--join-ct", "2", "--join-timeout", "0", "--", "t"], &[]),
+            (&["--join-ct", "2", "--join-timeout", "86401", "--", "t"], &[]),
+            (&["--join-ct", "2", "--join-timeout", "1e3", "--", "t"], &[]),
+            (&["--join-ct", "2", "--join-timeout", "1.", "--", "t"], &[]),
+            (&["--join-ct", "2", "--join-timeout", ".5", "--", "t"], &[]),
+            (&["--join-ct", "2", "--tty", "--", "t"], &[]),
+            (&["--join-pid", "5", "--join", "--", "t"], &slurm),
+            (&["--join-pid", "5", "--join-tag", "x", "--", "t"], &[]),
+            (&["--join-pid", "0", "--", "t"], &[]),
+            (&["--join-pid", "-5", "--", "t"], &[]),
+        ] {
+            assert_eq!(join(a, vars), None, "{a:?} {vars:?}");
+        }
+        assert!(explain_plan(&args(&["--join-ct", "2", "--", "t"]), "/").is_none(), "explain with --join: Node's");
+        // A pseudo-terminal is never the default of a peer.
+        let mut p = image_json(&["--join-ct", "2", "--", "t"], &[]).unwrap();
+        p.default_tty(true);
+        assert_eq!(p.tty(), None);
     }
 }

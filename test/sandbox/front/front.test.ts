@@ -14,10 +14,11 @@
  *   forwarded, stdin, a terminal, no leaked fds, the program's environment.
  */
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { WriteStream } from 'node:tty';
 import { join } from 'node:path';
 import { colorDepthOf } from '../../../packages/cli/src/help';
+import { joinArgs, parseJoinPid, resolveJoin, type JoinOptions } from '../../../packages/core/src/launcher/join';
 import { CLI, INIT, ROOT, hostProcessesWith, requireKernel, tempDir, until } from '../helpers';
 import { useImages } from '../image/fixtures';
 
@@ -513,6 +514,228 @@ describe('images: `run --image` without Node (issue 11: every rank of an srun pa
     }
     expect(bin(['run', '--image', bare, '--', '/bin/true']).stderr).toContain('sandboxctl: hint: the image has no mount point for it');
     expect(bin(['run', '--image', otherMagic, '--write', '--', '/bin/true']).stderr).toContain('sandboxctl: hint: --write changes a directory image');
+  });
+});
+
+describe('peers: `run --join` without Node (issue 11: srun starts one per rank)', () => {
+  const images = useImages();
+  let tags = 0;
+  const newTag = () => `f${process.pid}-${++tags}`;
+  const registry = (): string => spawnSync(INIT, ['client', 'root'], { encoding: 'utf8' }).stdout.trim();
+  const joinEntries = (): string[] => {
+    const dir = join(registry(), 'sandboxes');
+    return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('join.')) : [];
+  };
+  /** The front's plan and join arguments for `run ARGS`, or null (Node's). */
+  const frontJoin = (args: string[], env: NodeJS.ProcessEnv = {}): { plan: string; join: string[] } | null => {
+    const r = spawnSync(FRONT, ['--front-plan', CLI, 'run', ...args], { cwd: work, encoding: 'utf8', env: { ...ENV, ...env } });
+    if (r.status === 3) return null;
+    expect([args, r.status, r.stderr]).toEqual([args, 0, '']);
+    const [plan, second] = r.stdout.split('\n');
+    return { plan: `${plan}\n`, join: (JSON.parse(second!) as { join: string[] }).join };
+  };
+  /** `sandboxctl ARGS` through the bin, not waited for. */
+  const binAsync = (args: string[], env: NodeJS.ProcessEnv = {}, launcher: string[] = [BIN]): Promise<Out> =>
+    new Promise((done, fail) => {
+      const child = spawn(launcher[0]!, [...launcher.slice(1), ...args], { cwd: work, env: { ...ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('error', fail);
+      child.on('close', (status) => done({ status, stdout, stderr: stderr.replace(NODE_MARK, ''), node: stderr.includes(NODE_MARK) }));
+    });
+  const viaNode = [process.execPath, CLI];
+
+  test("plans and the launcher's join arguments, as the Node CLI computes them (resolveJoin, joinArgs)", () => {
+    const { sqfs } = images();
+    const slurm = { SLURM_STEP_TASKS_PER_NODE: '4(x2)', SLURM_JOB_ID: '77', SLURM_STEP_ID: '3' };
+    const lines: [string[], NodeJS.ProcessEnv, JoinOptions | { pid: string }][] = [
+      [['--image', sqfs, '--join', '--', 'true'], slurm, {}],
+      [['--image', sqfs, '--private-tmp', '--join', '--', 'true'], { OMPI_COMM_WORLD_LOCAL_SIZE: '2', SLURM_CPUS_ON_NODE: '9', SLURM_STEP_ID: '5' }, {}],
+      [['--image', sqfs, '--join-ct', '007', '--join-tag', 'a.b-c_9', '--join-timeout', '1.001', '--', 'true'], {}, { count: '007', tag: 'a.b-c_9', timeoutSeconds: 1.001 }],
+      [['--image', sqfs, '--join-ct', '2', '--no-tty', '--', 'true'], {}, { count: '2' }],
+      [['--ro-bind', '/', '/', '--join-timeout', '5', '--', 'true'], { SLURM_CPUS_ON_NODE: '2' }, { timeoutSeconds: 5 }],
+      [['--image', sqfs, '--join-pid', '0042', '--', 'true'], {}, { pid: '0042' }],
+    ];
+    for (const [args, env, options] of lines) {
+      const mine = frontJoin(args, env);
+      expect(mine).not.toBeNull();
+      // The plan is run's, as `plan --json` prints it without the join flags (they are not the plan's).
+      const planArgs = args.filter((a, i) => !a.startsWith('--join') && !args[i - 1]?.match(/^--join-(ct|tag|timeout|pid)$/));
+      expect([args, mine!.plan]).toEqual([args, node(['plan', '--json', ...planArgs], { env }).stdout]);
+      // The front's parent is this process, as it would be Node's.
+      const spec = 'pid' in options ? { kind: 'pid' as const, pid: parseJoinPid(options.pid) } : resolveJoin(options, { ...ENV, ...env }, process.pid);
+      expect([args, mine!.join]).toEqual([args, joinArgs(spec)]);
+    }
+  });
+
+  test('left to Node: every error of the join flags, explain with them, and what Node reads its own way', () => {
+    const { sqfs } = images();
+    const lines: [string[], NodeJS.ProcessEnv][] = [
+      [['--image', sqfs, '--join', '--', 'true'], {}],
+      [['--image', sqfs, '--join', '--', 'true'], { SLURM_CPUS_ON_NODE: 'x4' }],
+      [['--image', sqfs, '--join-ct', '0', '--', 'true'], {}],
+      [['--image', sqfs, '--join-ct', '2x', '--', 'true'], {}],
+      [['--image', sqfs, '--join-ct', '2', '--join-tag', 'a/b', '--', 'true'], {}],
+      [['--image', sqfs, '--join-ct', '2', '--join-timeout', '0', '--', 'true'], {}],
+      [['--image', sqfs, '--join-ct', '2', '--join-timeout', '1e3', '--', 'true'], {}],
+      [['--image', sqfs, '--join-ct', '2', '--tty', '--', 'true'], {}],
+      [['--image', sqfs, '--join-pid', '5', '--join', '--', 'true'], { SLURM_CPUS_ON_NODE: '2' }],
+      [['--image', sqfs, '--join-pid', '0', '--', 'true'], {}],
+      [['--image', sqfs, '--join-ct=2', '--', 'true'], {}],
+      [['--image', sqfs, '--no-join', '--', 'true'], {}],
+    ];
+    for (const [args, env] of lines) expect([args, frontJoin(args, env)]).toEqual([args, null]);
+    for (const [args, env] of [...lines.slice(0, 3), lines[7]!, lines[8]!]) {
+      const mine = bin(['run', ...args], { env });
+      expect([args, mine.node, mine.status]).toEqual([args, true, 125]);
+      expect(mine).toEqual(node(['run', ...args], { env }));
+    }
+    expect(bin(['explain', '--image', sqfs, '--join-ct', '2', '--', 'true']).node).toBe(true);
+  });
+
+  test('three peers, two through the bin and one through Node, share one sandbox; each its own status; nothing left', async () => {
+    const { sqfs } = images();
+    const tag = newTag();
+    const rank = [
+      'echo $$ > /tmp/.rank.$$ && mv /tmp/.rank.$$ /tmp/rank.$$',
+      'i=0; while [ "$(ls /tmp | grep -c "^rank\\.")" -lt 3 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done',
+      'seen=0; for f in /tmp/rank.*; do p=$(cat $f); [ "$p" != "$$" ] && [ -d /proc/$p ] && seen=$((seen+1)); done',
+      'echo "rank=$RANK ppid=$PPID seen=$seen ns=$(readlink /proc/self/ns/mnt)/$(readlink /proc/self/ns/user)/$(readlink /proc/self/ns/pid) $(grep NoNewPrivs /proc/self/status | tr -d "\t")"',
+      'sleep 1',
+      'exit $RANK',
+    ].join('; ');
+    const args = ['run', '--image', sqfs, '--private-tmp', '--join-ct', '3', '--join-tag', tag, '--', '/bin/sh', '-c', rank];
+    const runs = await Promise.all([
+      binAsync(args, { RANK: '0' }),
+      binAsync(args, { RANK: '1' }),
+      binAsync(args, { RANK: '2' }, viaNode),
+    ]);
+    expect(runs.map((r) => [r.status, r.stderr, r.node])).toEqual([
+      [0, '', false],
+      [1, '', false],
+      [2, '', true],
+    ]);
+    const out = runs.map((r) => /^rank=(\d) ppid=(\d+) seen=(\d) ns=(\S+) (\S+)$/.exec(r.stdout.trim())!.slice(1));
+    expect(out.map((o) => o[0])).toEqual(['0', '1', '2']);
+    for (const o of out) expect([o[1], o[2], o[4]]).toEqual(['1', '2', 'NoNewPrivs:1']);
+    expect(new Set(out.map((o) => o[3])).size).toBe(1);
+    expect(await until(() => !joinEntries().includes(`join.${tag}`), 5000)).toBe(true);
+    expect(hostProcessesWith(sqfs)).toEqual([]);
+  });
+
+  test('the group\'s defaults from Slurm\'s environment; a peer alone past its timeout is warned as through Node', async () => {
+    const { sqfs } = images();
+    const env = { SLURM_STEP_TASKS_PER_NODE: '2(x3)', SLURM_JOB_ID: `8${process.pid}`, SLURM_STEP_ID: String(++tags) };
+    const args = ['run', '--image', sqfs, '--join', '--', '/bin/sh', '-c', 'readlink /proc/self/ns/mnt; echo $SLURM_STEP_ID'];
+    const [a, b] = await Promise.all([binAsync(args, env), binAsync(args, env)]);
+    expect([a.status, a.stderr, a.node, b.status, b.stderr, b.node]).toEqual([0, '', false, 0, '', false]);
+    expect(a.stdout).toBe(b.stdout);
+    // One peer of two: the other never comes; the same warning and status either way.
+    const tag = newTag();
+    const lone = ['run', '--image', sqfs, '--join-ct', '2', '--join-tag', tag, '--join-timeout', '1', '--', '/bin/sh', '-c', 'sleep 2; echo alone'];
+    const mine = await binAsync(lone);
+    expect(await until(() => !joinEntries().includes(`join.${tag}`), 5000)).toBe(true);
+    const theirs = await binAsync(lone, {}, viaNode);
+    expect(mine).toEqual({ ...theirs, node: false });
+    expect(mine.stdout).toBe('alone\n');
+  });
+
+  test("kill -9 of a peer's front: its program is killed, the other peer finishes, the group is cleaned", async () => {
+    const { sqfs } = images();
+    const tag = newTag();
+    const marker = `sleep ${700 + (process.pid % 5000)}`;
+    const child = spawn(BIN, ['run', '--image', sqfs, '--join-ct', '2', '--join-tag', tag, '--', '/bin/sh', '-c', `exec ${marker}`], { cwd: work, env: ENV, stdio: 'ignore' });
+    const other = binAsync(['run', '--image', sqfs, '--join-ct', '2', '--join-tag', tag, '--', '/bin/sh', '-c', 'sleep 2; echo other-done']);
+    expect(await until(() => spawnSync('pgrep', ['-f', `^${marker}$`]).status === 0, 10_000)).toBe(true);
+    child.kill('SIGKILL');
+    expect(await until(() => spawnSync('pgrep', ['-f', `^${marker}$`]).status !== 0, 5000)).toBe(true);
+    expect(await other).toEqual({ status: 0, stdout: 'other-done\n', stderr: '', node: false });
+    expect(await until(() => !joinEntries().includes(`join.${tag}`), 5000)).toBe(true);
+  });
+
+  test('a SIGTERM to a peer\'s front reaches its program once; the status is what Node gives', async () => {
+    const { sqfs } = images();
+    const statuses: Out[] = [];
+    for (const launcher of [[BIN], viaNode]) {
+      const tag = newTag();
+      const script = 'trap "echo got-term; exit 9" TERM; echo up; while :; do sleep 0.1; done';
+      const child = spawn(launcher[0]!, [...launcher.slice(1), 'run', '--image', sqfs, '--join-ct', '1', '--join-tag', tag, '--', '/bin/sh', '-c', script], { cwd: work, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      expect(await until(() => stdout.includes('up\n'), 10_000)).toBe(true);
+      child.kill('SIGTERM');
+      const status = await new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+      statuses.push({ status, stdout, stderr: stderr.replace(NODE_MARK, ''), node: stderr.includes(NODE_MARK) });
+      expect(await until(() => !joinEntries().includes(`join.${tag}`), 5000)).toBe(true);
+    }
+    expect(statuses[0]).toEqual({ status: 9, stdout: 'up\ngot-term\n', stderr: '', node: false });
+    expect(statuses[1]).toEqual({ ...statuses[0], node: true });
+  });
+
+  test('--join-pid: into the running sandbox that holds the pid; not one of the caller\'s: E_JOIN as through Node', () => {
+    const { sqfs } = images();
+    const name = `fj${process.pid}`;
+    const started = node(['run', '--no-config', '--image', sqfs, '--private-tmp', '--name', name, '--detach', '--', '/bin/sh', '-c', 'echo hi > /tmp/mark; sleep 30']);
+    expect([started.status, started.stderr]).toEqual([0, '']);
+    try {
+      const ps = JSON.parse(spawnSync(INIT, ['client', 'ps'], { encoding: 'utf8' }).stdout) as Array<{ name: string; pid1: number }>;
+      const pid1 = ps.find((s) => s.name === name)!.pid1;
+      const mine = bin(['run', '--join-pid', String(pid1), '--', '/bin/sh', '-c', 'cat /tmp/mark; echo $PPID']);
+      expect(mine).toEqual({ status: 0, stdout: 'hi\n1\n', stderr: '', node: false });
+    } finally {
+      node(['stop', name]);
+    }
+    for (const pid of ['1', String(process.pid), '2147483647']) {
+      const args = ['run', '--join-pid', pid, '--', 'true'];
+      const mine = bin(args);
+      expect([pid, mine.node, mine.status, mine.stderr]).toEqual([pid, false, 125, expect.stringMatching(/^sandboxctl: E_JOIN: /)]);
+      expect(mine).toEqual({ ...node(args), node: false });
+    }
+  });
+
+  test("the caller's other fds stay out; a rank's PMI_FD socket reaches its program at its number", () => {
+    const { sqfs } = images();
+    const extra = openSync(join(work, 'held-join'), 'w');
+    try {
+      const script = 'ls /proc/self/fd | sort -n | tr "\\n" " "; echo; readlink /proc/self/fd/$PMI_FD | cut -d: -f1; echo ping >&$PMI_FD';
+      // fd 4 a plain file, fd 9 the rank's socket (PMI_FD must name a socket), both open in the bin.
+      const r = spawnSync(
+        'python3',
+        [
+          '-c',
+          [
+            'import os, socket, subprocess, sys',
+            'a, b = socket.socketpair()',
+            'os.dup2(a.fileno(), 9); os.set_inheritable(9, True)',
+            'p = subprocess.run(sys.argv[1:], pass_fds=(4, 9), capture_output=True, text=True, env=dict(os.environ, PMI_FD="9"))',
+            'sys.stdout.write(p.stdout); sys.stderr.write(p.stderr)',
+            'b.settimeout(5); sys.stdout.write("peer got " + b.recv(100).decode())',
+            'sys.exit(p.returncode)',
+          ].join('\n'),
+          BIN,
+          'run',
+          '--image',
+          sqfs,
+          '--join-ct',
+          '1',
+          '--join-tag',
+          newTag(),
+          '--',
+          '/bin/sh',
+          '-c',
+          script,
+        ],
+        { cwd: work, env: ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'ignore', extra] },
+      );
+      expect([r.status, r.stderr]).toEqual([0, '']);
+      expect(r.stdout).toBe('0 1 2 3 9 \nsocket\npeer got ping\n');
+    } finally {
+      closeSync(extra);
+    }
   });
 });
 

@@ -4,7 +4,8 @@
  * slurmctld, slurmd on localhost, CPUs=2, so `--overcommit`). The four
  * ranks must share the mount, user and pid namespaces and see each other;
  * four ranks without --join must not. `sbatch --wait` of a script doing
- * the same. Run as root and as the unprivileged user (srun runs the tasks
+ * the same. The --join tests run each rank through the Node CLI and through
+ * the package's bin, whose native front runs a peer without Node. Run as root and as the unprivileged user (srun runs the tasks
  * as its caller). Outside CI a machine without srun skips with the reason;
  * in CI (CI=true) a missing or down cluster fails. srun runs with --quiet:
  * a job queued while the previous one's node is still completing prints
@@ -13,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, requireKernel, tempDir } from '../helpers';
+import { CLI, ROOT, requireKernel, tempDir } from '../helpers';
 import { busyboxRoot, mksquashfs, requireImageTools } from '../image/fixtures';
 
 const srunPath = spawnSync('sh', ['-c', 'command -v srun'], {
@@ -49,15 +50,30 @@ const RANK = [
   'sleep 1',
 ].join('; ');
 
-const runArgs = (join: boolean) => [process.execPath, CLI, 'run', '--no-config', '--image', sqfs, '--private-tmp', ...(join ? ['--join'] : []), '--', '/bin/sh', '-c', RANK];
+/** Each rank's sandboxctl: the Node CLI, or the package's bin, whose native front answers `run --join` without Node. */
+const VIA_NODE = (): string[] => [process.execPath, CLI];
+const VIA_BIN = (): string[] => [join(ROOT, 'packages/cli/bin/sandboxctl')];
+const LAUNCHERS: [string, () => string[]][] = [
+  ['through Node', VIA_NODE],
+  ['through the bin (no Node)', VIA_BIN],
+];
+/** The environment of a run: through the bin, a Node started anyway would say so on stderr, which must stay empty. */
+const envFor = (launcher: () => string[]): NodeJS.ProcessEnv => {
+  if (launcher === VIA_NODE) return process.env;
+  const marker = join(base, 'node-started.js');
+  writeFileSync(marker, "require('node:fs').writeSync(2, 'NODE-STARTED\\n');\n");
+  return { ...process.env, NODE_OPTIONS: `--require ${marker}` };
+};
+
+const runArgs = (join: boolean, launcher = VIA_NODE) => [...launcher(), 'run', '--no-config', '--image', sqfs, '--private-tmp', ...(join ? ['--join'] : []), '--', '/bin/sh', '-c', RANK];
 
 function ranks(stdout: string): Array<{ rank: string; pid: string; seen: number; ns: string }> {
   return [...stdout.matchAll(/^rank=(\d+) pid=(\d+) seen=(\d+) ns=(\S+)$/gm)].map((m) => ({ rank: m[1]!, pid: m[2]!, seen: Number(m[3]), ns: m[4]! }));
 }
 
 suite('srun -n 4 sandboxctl run --image IMG.sqfs', () => {
-  test('--join: the four ranks share mount, user and pid namespaces and each sees the three others', () => {
-    const r = spawnSync('srun', ['--quiet', '-n', '4', '--overcommit', '-t', '2', ...runArgs(true)], { encoding: 'utf8', cwd: base, timeout: 90_000 });
+  test.each(LAUNCHERS)('--join %s: the four ranks share mount, user and pid namespaces and each sees the three others', (_how, launcher) => {
+    const r = spawnSync('srun', ['--quiet', '-n', '4', '--overcommit', '-t', '2', ...runArgs(true, launcher)], { encoding: 'utf8', cwd: base, timeout: 90_000, env: envFor(launcher) });
     expect([r.status, r.stderr]).toEqual([0, '']);
     const out = ranks(r.stdout);
     expect(out.map((o) => o.rank).sort()).toEqual(['0', '1', '2', '3']);
@@ -75,19 +91,20 @@ suite('srun -n 4 sandboxctl run --image IMG.sqfs', () => {
     for (const o of out) expect(o.seen).toBe(0);
   });
 
-  test("--join: each rank keeps its own CPU binding (srun --cpu-bind), not the first rank's", () => {
+  test.each(LAUNCHERS)("--join %s: each rank keeps its own CPU binding (srun --cpu-bind), not the first rank's", (_how, launcher) => {
     const rank = 'echo "rank=$SLURM_PROCID $(grep Cpus_allowed_list /proc/self/status | tr -d "\t ")"; sleep 1';
     // Rank 0 on CPU 1 and rank 1 on CPU 0: whoever builds the sandbox, each program keeps its own.
-    const r = spawnSync('srun', ['--quiet', '-n', '2', '--cpu-bind=map_cpu:1,0', '-t', '2', process.execPath, CLI, 'run', '--no-config', '--image', sqfs, '--join', '--', '/bin/sh', '-c', rank], {
+    const r = spawnSync('srun', ['--quiet', '-n', '2', '--cpu-bind=map_cpu:1,0', '-t', '2', ...launcher(), 'run', '--no-config', '--image', sqfs, '--join', '--', '/bin/sh', '-c', rank], {
       encoding: 'utf8',
       cwd: base,
       timeout: 90_000,
+      env: envFor(launcher),
     });
     expect([r.status, r.stderr]).toEqual([0, '']);
     expect(r.stdout.split('\n').filter(Boolean).sort()).toEqual(['rank=0 Cpus_allowed_list:1', 'rank=1 Cpus_allowed_list:0']);
   });
 
-  test("--join under srun --mpi=pmi2: each rank's PMI_FD reaches its program and speaks PMI-2 with srun", () => {
+  test.each(LAUNCHERS)("--join under srun --mpi=pmi2 %s: each rank's PMI_FD reaches its program and speaks PMI-2 with srun", (_how, launcher) => {
     // PMI-2's wire protocol in busybox sh: the PMI-1 style init line, then a
     // length-prefixed fullinit; srun answers with this rank's rank and the job's size.
     const rank = [
@@ -100,10 +117,11 @@ suite('srun -n 4 sandboxctl run --image IMG.sqfs', () => {
       'echo "rank=$SLURM_PROCID fd=$(readlink /proc/self/fd/$PMI_FD | cut -d: -f1) init=$init reply=$reply"',
       'sleep 1',
     ].join('; ');
-    const r = spawnSync('srun', ['--quiet', '--mpi=pmi2', '-n', '2', '--overcommit', '-t', '2', process.execPath, CLI, 'run', '--no-config', '--image', sqfs, '--join', '--', '/bin/sh', '-c', rank], {
+    const r = spawnSync('srun', ['--quiet', '--mpi=pmi2', '-n', '2', '--overcommit', '-t', '2', ...launcher(), 'run', '--no-config', '--image', sqfs, '--join', '--', '/bin/sh', '-c', rank], {
       encoding: 'utf8',
       cwd: base,
       timeout: 90_000,
+      env: envFor(launcher),
     });
     expect([r.status, r.stderr]).toEqual([0, '']);
     const lines = r.stdout.split('\n').filter(Boolean).sort();
