@@ -4,8 +4,11 @@
 //
 //   1. start in a SquashFS and a directory image: ours (sandboxctl-init
 //      with plan.root: the bench's own `sh -c :` plan, the CLI's plan for
-//      `run --image X -- true`, and the CLI itself) against ch-run 0.31 (its
+//      `run --image X -- true`, the Node CLI and the package's bin, whose
+//      native front starts no Node) against ch-run 0.31 (its
 //      internal squashfuse), interleaved runs, medians and ratios;
+//      Then four peers sharing one sandbox (--join-ct 4), started at once:
+//      ours through the bin and the Node CLI against ch-run --join;
 //   2. reading inside the SquashFS image: `find / | wc -l` over the tree and
 //      `cat` of one big file, ours against squashfuse_ll mounted on the host
 //      (root only: unprivileged it would need fusermount3);
@@ -15,7 +18,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, numberOption, table, timedSync, which } from './lib.mjs';
+import { median, ms, numberOption, since, spawnAsync, table, timedSync, which } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const INIT = join(root, 'packages/native/sandboxctl-init');
@@ -69,6 +72,7 @@ process.env.USER = user;
 // `--before FILE`, an older sandboxctl-init runs the same CLI plans in the
 // same rounds (before/after side by side).
 const CLI = join(root, 'packages/cli/bin/sandboxctl.js');
+const BIN = join(root, 'packages/cli/bin/sandboxctl');
 const cliPlan = (image) => {
   const f = join(work, `cli-plan-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(f, execFileSync(process.execPath, [CLI, 'plan', '--image', image, '--', 'true'], { encoding: 'utf8' }));
@@ -89,6 +93,9 @@ const variants = [
   ['ch-run 0.31, directory, `true`', 'ch-run', [dir, '--', 'true'], 7],
   ['ours, SquashFS, `sandboxctl run --image X -- true` (CLI)', process.execPath, [CLI, 'run', '--image', sqfs, '--', 'true'], 5],
   ['ours, directory, `sandboxctl run --image X -- true` (CLI)', process.execPath, [CLI, 'run', '--image', dir, '--', 'true'], 7],
+  // The package's bin as users run it: its native front builds the plan and runs it without Node.
+  ['ours, SquashFS, `sandboxctl run --image X -- true` (bin, native front)', BIN, ['run', '--image', sqfs, '--', 'true'], 5],
+  ['ours, directory, `sandboxctl run --image X -- true` (bin, native front)', BIN, ['run', '--image', dir, '--', 'true'], 7],
 ];
 if (before) {
   variants.push(['before: SquashFS, `true`, the CLI\'s plan, native', before, ['--plan', sqfsPlan], 5]);
@@ -101,6 +108,39 @@ for (let i = 0; i < runs; i++) variants.forEach(([, cmd, argv], v) => times[v].p
 const med = times.map(median);
 console.log(`### Start in an image, ${runs} interleaved runs each (ms, median; load ${loadBefore} before, ${load()} after)\n`);
 console.log(table(['variant', 'median ms', 'ratio to ch-run'], variants.map(([name, , , peer], v) => [name, med[v].toFixed(1), v === peer ? '1.00' : (med[v] / med[peer]).toFixed(2)])));
+
+// 1b. A node's ranks sharing one sandbox: `PEERS` peers started at once with
+// the same --join-ct/--join-tag, wall time until the last has exited, ours
+// through the package's bin (its native front) and through the Node CLI,
+// against ch-run 0.31 --join (the same image). The program sleeps 300 ms:
+// ch-run's peers enter the winner's namespaces through its program's pid,
+// so a winner whose program has already ended fails the late peers ("join:
+// no PID ...: /proc/PID/ns/mnt not found"), which ours does not (pid 1 holds
+// the group). The table gives the time over those 300 ms. A new tag each round.
+const PEERS = 4;
+const NAP_MS = 300;
+const rounds = Math.max(5, Math.round(runs / 5));
+let round = 0;
+const peerGroup = (cmd, pre, image) => () => {
+  const tag = `bench${process.pid}-${++round}`;
+  const nap = ['/bin/sleep', String(NAP_MS / 1000)];
+  const argv = cmd === 'ch-run' ? [`--join-ct=${PEERS}`, `--join-tag=${tag}`, image, '--', ...nap] : [...pre, 'run', '--image', image, '--join-ct', String(PEERS), '--join-tag', tag, '--', ...nap];
+  const t = ms();
+  return Promise.all(Array.from({ length: PEERS }, () => spawnAsync(cmd, argv))).then(() => since(t));
+};
+const groups = [
+  [`ours, SquashFS, ${PEERS} peers (bin, native front)`, peerGroup(BIN, [], sqfs), 2],
+  [`ours, SquashFS, ${PEERS} peers (Node CLI)`, peerGroup(process.execPath, [CLI], sqfs), 2],
+  [`ch-run 0.31, SquashFS, ${PEERS} peers`, peerGroup('ch-run', [], sqfs), 2],
+  [`ours, directory, ${PEERS} peers (bin, native front)`, peerGroup(BIN, [], dir), 5],
+  [`ours, directory, ${PEERS} peers (Node CLI)`, peerGroup(process.execPath, [CLI], dir), 5],
+  [`ch-run 0.31, directory, ${PEERS} peers`, peerGroup('ch-run', [], dir), 5],
+];
+const groupTimes = groups.map(() => []);
+for (let i = 0; i < rounds; i++) for (const [v, [, go]] of groups.entries()) groupTimes[v].push(await go());
+const gmed = groupTimes.map((t) => median(t) - NAP_MS);
+console.log(`\n### ${PEERS} peers that share one sandbox (--join-ct ${PEERS}), started at once, ${rounds} interleaved rounds (ms until the last exits beyond its ${NAP_MS} ms sleep, median; load ${load()} after)\n`);
+console.log(table(['variant', 'median ms over the sleep', 'ratio to ch-run'], groups.map(([name, , peer], v) => [name, gmed[v].toFixed(1), v === peer ? '1.00' : (gmed[v] / gmed[peer]).toFixed(2)])));
 
 if (args.includes('--start-only')) {
   rmSync(work, { recursive: true, force: true });
