@@ -44,7 +44,7 @@ const exe = (env, p, candidates) => {
   const abs = path.resolve(p);
   return { path: abs, fromEnv: Boolean(process.env[env]), from: candidates.find((c) => path.resolve(c.path) === abs)?.from };
 };
-process.stdout.write(JSON.stringify({
+fs.writeSync(1, JSON.stringify({
   node: process.version, napi: process.versions.napi, core, version, addon,
   init: exe('SANDBOXCTL_INIT', ip.initPath(), ip.initCandidates()),
   oci: exe('SANDBOXCTL_OCI', ip.ociPath(), ip.ociCandidates()),
@@ -112,6 +112,45 @@ fn start_version(path: &str) -> Option<std::process::Child> {
         return None;
     }
     Command::new(path).arg("--version").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()
+}
+
+/// Where init-path.js most likely finds an executable: its variable,
+/// resolved against the current directory as `path.resolve` does for a
+/// normal path, else beside this front (a source build's or the platform
+/// package's directory). `None` when there is no good guess.
+fn likely_path(env: &str, file: &str) -> Option<String> {
+    let p = match std::env::var(env) {
+        Ok(v) if !v.is_empty() => {
+            let p = std::path::Path::new(&v);
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                std::env::current_dir().ok()?.join(p)
+            }
+        }
+        Ok(_) | Err(std::env::VarError::NotPresent) => std::env::current_exe().ok()?.parent()?.join(file),
+        Err(_) => return None,
+    };
+    p.into_os_string().into_string().ok()
+}
+
+/// The `--version` run started early for `guessed`, when Node named that
+/// path; otherwise it is ended and one is started for `path`.
+fn reuse(early: Option<(Option<std::process::Child>, String)>, path: &str) -> Option<std::process::Child> {
+    match early {
+        Some((child, guessed)) if guessed == path => child,
+        Some((child, _)) => {
+            child.into_iter().for_each(end);
+            start_version(path)
+        }
+        None => start_version(path),
+    }
+}
+
+/// Kills and reaps a `--version` run whose answer is not wanted.
+fn end(mut child: std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn version_of(child: std::process::Child) -> Option<Option<String>> {
@@ -250,15 +289,21 @@ fn to_json(cli: &str, f: &Facts, p: &sandbox_core::probe::Probe) -> Option<Strin
 /// The doctor's output for a healthy install (`cli`: the CLI's version), or
 /// `None`: the Node CLI's doctor answers.
 pub fn answer(cli_js: &OsStr, cli: &str, json: bool) -> Option<String> {
-    // Node starts first: it is most of the time, and the rest runs meanwhile.
+    // Node starts first: it is most of the time, and the rest runs meanwhile:
+    // the kernel's probe, and `--version` of the executables Node will most
+    // likely name (run again for any other path it names).
     let node = start_node(cli_js)?;
+    let guess = |env: &str, file: &str| likely_path(env, file);
+    let early = [guess("SANDBOXCTL_INIT", "sandboxctl-init"), guess("SANDBOXCTL_OCI", "sandboxctl-oci")].map(|p| p.map(|p| (start_version(&p), p)));
     let probe = sandbox_core::probe::probe();
-    let mut f = facts(node)?;
-    if !probe.userns.available || !probe.seccomp {
+    let f = facts(node).filter(|_| probe.userns.available && probe.seccomp);
+    let Some(mut f) = f else {
+        // Node answers then; nothing of ours is left running or unreaped.
+        early.into_iter().flatten().filter_map(|(child, _)| child).for_each(end);
         return None;
-    }
-    // Both at once, and both waited for whatever the other does.
-    let (init, oci) = (start_version(&f.init.path), start_version(&f.oci.path));
+    };
+    let [early_init, early_oci] = early;
+    let (init, oci) = (reuse(early_init, &f.init.path), reuse(early_oci, &f.oci.path));
     let (init, oci) = (init.and_then(version_of), oci.and_then(version_of));
     f.init.version = init?;
     f.oci.version = oci?;

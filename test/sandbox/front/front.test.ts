@@ -16,7 +16,7 @@
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { WriteStream } from 'node:tty';
-import { join } from 'node:path';
+import { join, relative as relative_ } from 'node:path';
 import { colorDepthOf } from '../../../packages/cli/src/help';
 import { joinArgs, parseJoinPid, resolveJoin, type JoinOptions } from '../../../packages/core/src/launcher/join';
 import { CLI, INIT, ROOT, hostProcessesWith, requireKernel, tempDir, until } from '../helpers';
@@ -358,6 +358,12 @@ describe('explain and doctor: the Node CLI\'s bytes, without it', () => {
     const named = bin(['doctor'], { env: { SANDBOXCTL_INIT: INIT } });
     expect(named).toEqual({ ...node(['doctor'], { env: { SANDBOXCTL_INIT: INIT } }), node: false });
     expect(named.stdout).toContain('(from SANDBOXCTL_INIT): ok');
+    // A relative, unnormalized one: the front's early `--version` run of the
+    // path it guessed is not the one Node names; it runs the named one.
+    const relative = { SANDBOXCTL_INIT: `./${relative_(work, INIT)}` };
+    const rel = bin(['doctor'], { env: relative });
+    expect(rel).toEqual({ ...node(['doctor'], { env: relative }), node: false });
+    expect(rel.stdout).toContain(`init:     ${INIT} (from SANDBOXCTL_INIT): ok`);
   });
 
   test('doctor with a problem, or a sandboxctl.json nearby, is the Node CLI\'s', () => {
