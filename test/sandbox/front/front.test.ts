@@ -703,6 +703,46 @@ describe('peers: `run --join` without Node (issue 11: srun starts one per rank)'
     }
   });
 
+  test('attack: a rank goes for the registry, its pid 1 and its peer; nothing it plants runs later', async () => {
+    const { sqfs } = images();
+    const tag = newTag();
+    const reg = registry();
+    const planted = join(work, 'planted-by-rank');
+    const attack = [
+      `ls ${reg} >/dev/null 2>&1 && echo REGISTRY-SEEN`,
+      `mkdir -p ${reg}/sandboxes/join.${tag}-evil 2>/dev/null && echo REGISTRY-WRITTEN`,
+      `(echo "touch ${planted}" > ${reg}/hook) 2>/dev/null && echo HOOK-WRITTEN`,
+      'cat /proc/1/environ >/dev/null 2>&1 && echo PID1-ENVIRON',
+      'head -c1 /proc/1/mem >/dev/null 2>&1 && echo PID1-MEM',
+      'readlink /proc/1/fd/0 /proc/1/fd/3 /proc/1/exe /proc/1/root/ 2>/dev/null && echo PID1-LINKS',
+      'kill -KILL 1 2>/dev/null; kill -STOP 1 2>/dev/null',
+      'for p in /proc/[0-9]*; do n=${p#/proc/}; [ "$n" != 1 ] && [ "$n" != $$ ] && kill -KILL $n 2>/dev/null && echo KILLED-$n; done',
+      'ls /proc/self/fd | tr "\\n" " "; echo',
+      'echo attacker-done',
+    ].join('; ');
+    // The peer sleeps past the attack: it must survive it (its client is not in the sandbox; only programs are).
+    const victim = binAsync(['run', '--image', sqfs, '--join-ct', '2', '--join-tag', tag, '--', '/bin/sh', '-c', 'sleep 1; echo victim-done']);
+    const attacker = await binAsync(['run', '--image', sqfs, '--join-ct', '2', '--join-tag', tag, '--', '/bin/sh', '-c', attack]);
+    expect([attacker.status, attacker.stderr, attacker.node]).toEqual([0, '', false]);
+    // No registry, no pid 1 links or memory, pid 1 not killed or stopped, only stdio and the listing's own fd.
+    // The peer's program is a sibling it can signal (one pid namespace, as ranks need for cross-memory
+    // attach): the loop may end it (KILLED-n); pid 1 and the host it must not reach.
+    expect(attacker.stdout.replace(/^KILLED-\d+\n/gm, '')).toBe('0 1 2 3 \nattacker-done\n');
+    const v = await victim;
+    expect([v.stderr, v.node]).toEqual(['', false]);
+    expect([0, 137]).toContain(v.status);
+    expect(await until(() => !joinEntries().some((e) => e.startsWith(`join.${tag}`)), 5000)).toBe(true);
+    expect(existsSync(join(reg, 'hook'))).toBe(false);
+    // Host tools and the next run afterwards: nothing planted runs.
+    const repo = join(work, 'host-repo');
+    mkdirSync(repo, { recursive: true });
+    expect(spawnSync('git', ['init', '-q', repo]).status).toBe(0);
+    expect(spawnSync('git', ['-C', repo, 'status', '--porcelain'], { encoding: 'utf8' })).toMatchObject({ status: 0, stdout: '' });
+    const next = await binAsync(['run', '--image', sqfs, '--join-ct', '1', '--join-tag', tag, '--', '/bin/sh', '-c', 'echo next-ok']);
+    expect(next).toEqual({ status: 0, stdout: 'next-ok\n', stderr: '', node: false });
+    expect(existsSync(planted)).toBe(false);
+  });
+
   test("the caller's other fds stay out; a rank's PMI_FD socket reaches its program at its number", () => {
     const { sqfs } = images();
     const extra = openSync(join(work, 'held-join'), 'w');
