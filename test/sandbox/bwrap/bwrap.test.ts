@@ -185,6 +185,17 @@ describe('attacks', () => {
     }
   });
 
+  test('pid 1\'s command line shows our name, not the caller\'s arguments or our path', () => {
+    const secret = tempDir('sbx-bwrap-secret-');
+    try {
+      const r = bwrap([...TRY_ARGS, '--ro-bind', secret, '/mnt', 'sh', '-c', "tr '\\0' '|' < /proc/1/cmdline"]);
+      expect([r.status, r.stderr]).toEqual([0, '']);
+      expect(r.stdout).toBe('sandboxctl-bwrap|');
+    } finally {
+      rmSync(secret, { recursive: true });
+    }
+  });
+
   test('none of our own fds reach the program, even with every caller fd passed', () => {
     // Many caller fds open (not close-on-exec): the program sees exactly
     // them; the report socket, pid 1's and the launcher's fds never appear.

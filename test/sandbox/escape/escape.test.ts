@@ -124,6 +124,38 @@ describe('a real terminal', () => {
 });
 
 describe('pid 1', () => {
+  test('pid 1\'s command line (readable whatever the dumpable flag) names no path of the host, however the sandbox was started', async () => {
+    // pid 1 is a fork of the launcher, whose argv holds its host path (and,
+    // through the bin, the caller's whole command line): it is rewritten to
+    // the launcher's name alone.
+    const read = `tr '\\0' '|' < /proc/1/cmdline; echo; cat /proc/1/comm`;
+    const secret = mkdtempSync('/tmp/sbx-escape-secret-');
+    try {
+      const through = {
+        node: await cli(['run', ...BASE, '--ro-bind', secret, '/mnt', '--', '/bin/sh', '-c', read]),
+        bin: await new Promise<{ code: number | null; stdout: string }>((res) => {
+          const c = spawn(CLI.replace(/\.js$/, ''), ['run', ...BASE, '--ro-bind', secret, '/mnt', '--', '/bin/sh', '-c', read], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+          c.on('close', (code) => res({ code, stdout: out }));
+        }),
+        plan: ((r) => ({ code: r.status, stdout: r.stdout }))(
+          spawnSync(INIT, ['--plan', '-'], {
+            input: JSON.stringify({ argv: ['/bin/sh', '-c', read], ops: [{ kind: 'bind', source: '/', target: '/' }, { kind: 'proc', target: '/proc' }] }),
+            encoding: 'utf8',
+          }),
+        ),
+      };
+      const seen = Object.entries(through).map(([how, r]) => `${how}: ${r.code} ${r.stdout.trim().split('\n').join(' ')}`);
+      verdict('pid 1\'s /proc/1/cmdline and comm through the Node CLI, the bin and sandboxctl-init --plan', [
+        'node: 0 sandboxctl-init| sandboxctl-init / bin: 0 sandboxctl-front| sandboxctl-fron / plan: 0 sandboxctl-init| sandboxctl-init',
+      ], seen.join(' / '));
+      for (const r of Object.values(through)) expect(r.stdout).not.toContain(secret);
+    } finally {
+      rmSync(secret, { recursive: true });
+    }
+  });
+
   test('kill -9 of pid 1 from inside is ignored: the program goes on', async () => {
     const r = await sh(`${TRY_IN} kill 1 9; sleep 0.1; ${TRY_IN} kill 1 0; echo alive`);
     verdict('SIGKILL to pid 1 from inside the sandbox', ['ok ok alive'], r.stdout.trim().split('\n').join(' '));

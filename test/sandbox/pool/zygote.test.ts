@@ -95,6 +95,8 @@ try:
 except OSError as e:
     out['environ'] = errno.errorcode[e.errno]
 out['ptrace'] = libc.ptrace(16, 1, 0, 0)
+# its command line (readable by anyone) names no host path
+out['cmdline'] = open('/proc/1/cmdline', 'rb').read().decode()
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 try:
     s.connect('${zygote.socket ?? ''}'); out['control'] = 'connected'
@@ -110,6 +112,7 @@ print(json.dumps(out))
   expect((out.pids as number[]).length).toBeLessThanOrEqual(2);
   expect(['EACCES', 'EPERM']).toContain(out.environ);
   expect(out.ptrace).toBe(-1);
+  expect(out.cmdline).toBe('sandboxctl-init\0');
   expect(out.control).not.toBe('connected');
   // The other run never noticed.
   expect(hostProcesses(MARK).length).toBeGreaterThan(0);

@@ -273,6 +273,8 @@ fn pid1(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
     }
     // Yama: nobody may attach to us by exception. Not fatal: Yama may be absent.
     let _ = sys.prctl(Prctl::SetPtracerNone);
+    // The launcher's argv (its host path) is not for the sandbox's eyes.
+    sys.hide_cmdline().ctx(Code::Setup, "hide the launcher's command line")?;
     // A live sandbox's pid 1 always dies with its supervisor.
     if plan.die_with_parent || plan.live.is_some() {
         sys.prctl(Prctl::SetPdeathsig(libc::SIGKILL)).ctx(Code::Setup, "set the parent-death signal")?;

@@ -341,6 +341,19 @@ impl Sys for LinuxSys {
         unistd::sethostname(name).map_err(Errno::from)
     }
 
+    fn hide_cmdline(&self) -> SysResult<()> {
+        use std::os::unix::fs::FileExt;
+        let io = |e: std::io::Error| Errno::from_io(&e);
+        let stat = std::fs::read("/proc/self/stat").map_err(io)?;
+        let (start, end) = arg_area(&stat).ok_or(Errno(libc::EINVAL))?;
+        // Through /proc/self/mem, not a raw pointer: an area that is not
+        // mapped as the kernel says is an error here, not a crash.
+        let mem = std::fs::OpenOptions::new().read(true).write(true).open("/proc/self/mem").map_err(io)?;
+        let mut args = vec![0u8; usize::try_from(end - start).map_err(|_| Errno(libc::E2BIG))?];
+        mem.read_exact_at(&mut args, start).map_err(io)?;
+        mem.write_all_at(&cmdline_shown(&args), start).map_err(io)
+    }
+
     fn loopback_up(&self) -> SysResult<()> {
         let s = socket::socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
         // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we own,

@@ -202,6 +202,11 @@ pub trait Sys {
     fn sethostname(&self, name: &str) -> SysResult<()>;
     /// Bring the loopback interface up in the current network namespace.
     fn loopback_up(&self) -> SysResult<()>;
+    /// Overwrite this process's argument area (what /proc/PID/cmdline
+    /// shows, readable by everyone whatever the dumpable flag) with
+    /// [`cmdline_shown`]: pid 1 is a fork of the launcher, whose argv names
+    /// its path on the host.
+    fn hide_cmdline(&self) -> SysResult<()>;
 
     fn read_file(&self, path: &str) -> SysResult<Vec<u8>>;
     /// Write to an existing file (procfs knobs).
@@ -457,3 +462,87 @@ pub const ATTR_RDONLY: u64 = 0x1;
 pub const ATTR_NOSUID: u64 = 0x2;
 pub const ATTR_NODEV: u64 = 0x4;
 pub const ATTR_NOEXEC: u64 = 0x8;
+
+/// The argument area `[arg_start, arg_end)` from /proc/self/stat (fields
+/// 48 and 49, counted after the command name, which may hold spaces and
+/// parentheses of its own).
+pub fn arg_area(stat: &[u8]) -> Option<(u64, u64)> {
+    let after = stat.iter().rposition(|&b| b == b')')?;
+    let fields: Vec<&[u8]> = stat[after + 1..].split(|b| b.is_ascii_whitespace()).filter(|f| !f.is_empty()).collect();
+    // Field 3 (the state) is the first after the name: field N at N - 3.
+    let num = |i: usize| std::str::from_utf8(fields.get(i)?).ok()?.parse::<u64>().ok();
+    let (start, end) = (num(45)?, num(46)?);
+    (start < end).then_some((start, end))
+}
+
+/// What replaces the argument area `args`: argv[0]'s last component, a NUL,
+/// NULs to the end, and a last byte that is not NUL. The kernel then reads
+/// the area as a retitled process's (setproctitle): up to the first NUL, so
+/// /proc/PID/cmdline is the name alone. Same length as `args`.
+pub fn cmdline_shown(args: &[u8]) -> Vec<u8> {
+    let argv0 = args.split(|&b| b == 0).next().unwrap_or_default();
+    let name = match argv0.rsplit(|&b| b == b'/').next() {
+        Some(n) if !n.is_empty() => n,
+        _ => b"sandboxctl-init".as_slice(),
+    };
+    let mut out = vec![0u8; args.len()];
+    let keep = name.len().min(args.len().saturating_sub(1));
+    out[..keep].copy_from_slice(&name[..keep]);
+    if args.len() > keep + 1 {
+        *out.last_mut().expect("longer than the name") = b' ';
+    }
+    out
+}
+
+#[cfg(test)]
+mod cmdline_tests {
+    use super::*;
+
+    #[test]
+    fn the_area_is_read_after_the_name() {
+        let mut stat = b"42 (a) b) (c) S".to_vec();
+        for n in 4..=52u64 {
+            stat.extend(
+                format!(
+                    " {}",
+                    if n == 48 {
+                        1000
+                    } else if n == 49 {
+                        1050
+                    } else {
+                        n
+                    }
+                )
+                .bytes(),
+            );
+        }
+        assert_eq!(arg_area(&stat), Some((1000, 1050)));
+        assert_eq!(arg_area(b"42 (x) S 1 2"), None, "too few fields");
+        assert_eq!(arg_area(b"no name"), None);
+        let mut empty = b"1 (x) S".to_vec();
+        for n in 4..=49u64 {
+            empty.extend(format!(" {}", if n >= 48 { 7 } else { n }).bytes());
+        }
+        assert_eq!(arg_area(&empty), None, "an empty area");
+    }
+
+    #[test]
+    fn only_the_last_component_of_argv0_is_left() {
+        let args = b"/home/alice/proj/node_modules/@sandboxctl/linux-x64-gnu/sandboxctl-init\0--plan-fd\x003\0";
+        let shown = cmdline_shown(args);
+        assert_eq!(shown.len(), args.len());
+        assert!(shown.starts_with(b"sandboxctl-init\0"));
+        assert!(shown[16..shown.len() - 1].iter().all(|&b| b == 0));
+        assert_eq!(*shown.last().unwrap(), b' ', "the kernel stops at the first NUL");
+        assert!(!shown.windows(5).any(|w| w == b"alice"));
+    }
+
+    #[test]
+    fn short_and_odd_areas() {
+        assert_eq!(cmdline_shown(b"init\0"), b"init\0", "exactly the name: nothing to mark");
+        assert_eq!(cmdline_shown(b"ab\0"), b"ab\0");
+        assert_eq!(cmdline_shown(b"/x/\0-v\0"), b"sandbo\0", "no last component: the launcher's name, cut to the area");
+        assert_eq!(cmdline_shown(b"a/b\0"), b"b\0\0 ");
+        assert_eq!(cmdline_shown(b""), b"");
+    }
+}

@@ -320,6 +320,9 @@ impl Sys for Script {
     fn loopback_up(&self) -> SysResult<()> {
         self.unit("loopback_up()".into())
     }
+    fn hide_cmdline(&self) -> SysResult<()> {
+        self.unit("hide_cmdline()".into())
+    }
     fn read_file(&self, path: &str) -> SysResult<Vec<u8>> {
         match self.next(format!("read_file({})", q(path))) {
             Ret::Bytes(b) => Ok(b),
