@@ -51,6 +51,15 @@ fs.writeSync(1, JSON.stringify({
 }));
 "#;
 
+/// The small Node when everything else was found without it
+/// ([`crate::resolve::install`]): the addon at `PATH` (argv[1]) loaded as
+/// `require` loads a `.node` file, without the module loader's start.
+const FAST_JS: &str = r#"'use strict';
+const m = { exports: {} };
+process.dlopen(m, process.argv[1]);
+require('node:fs').writeSync(1, JSON.stringify({ node: process.version, napi: process.versions.napi, version: m.exports.version() }));
+"#;
+
 /// diagnose.ts `Executable` of a healthy install.
 struct Exe {
     path: String,
@@ -83,6 +92,33 @@ fn start_node(cli_js: &OsStr) -> Option<std::process::Child> {
     let bin = std::path::Path::new(cli_js).parent()?;
     let dir = if bin.as_os_str().is_empty() { std::path::PathBuf::from(".") } else { bin.to_path_buf() };
     Command::new("node").arg("-e").arg(FACTS_JS).arg(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()
+}
+
+/// The CLI package's bin directory as FACTS_JS's `paths: [dir]` names it
+/// to Node: absolute against the working directory.
+fn bin_dir(cli_js: &OsStr, cwd: &std::path::Path) -> Option<std::path::PathBuf> {
+    let bin = std::path::Path::new(cli_js).parent()?;
+    let bin = if bin.as_os_str().is_empty() { "." } else { bin.to_str()? };
+    Some(crate::resolve::node_resolve(cwd, bin))
+}
+
+/// FAST_JS's answer with the rest found here.
+fn fast_facts(child: std::process::Child, i: crate::resolve::Install) -> Option<Facts> {
+    let out = child.wait_with_output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let exe = |f: crate::resolve::Found| Exe { path: f.path, from_env: f.from_env, from: f.from, version: None };
+    Some(Facts {
+        node: text(&v, "node")?,
+        napi: text(&v, "napi"),
+        core: i.core,
+        version: text(&v, "version")?,
+        addon: Some(i.addon),
+        init: exe(i.init),
+        oci: exe(i.oci),
+    })
 }
 
 fn facts(child: std::process::Child) -> Option<Facts> {
@@ -289,6 +325,25 @@ fn to_json(cli: &str, f: &Facts, p: &sandbox_core::probe::Probe) -> Option<Strin
 /// The doctor's output for a healthy install (`cli`: the CLI's version), or
 /// `None`: the Node CLI's doctor answers.
 pub fn answer(cli_js: &OsStr, cli: &str, json: bool) -> Option<String> {
+    let cwd = std::env::current_dir().ok()?;
+    let var = |k: &str| std::env::var(k).ok();
+    let found = bin_dir(cli_js, &cwd).and_then(|bin| crate::resolve::install(&crate::resolve::Env { var: &var, cwd: &cwd }, &bin));
+    if let Some(i) = found {
+        // Every path is known: Node only loads the addon, and the
+        // executables' `--version` and the probe run meanwhile.
+        let node = Command::new("node").arg("-e").arg(FAST_JS).arg(&i.addon).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()?;
+        let (init, oci) = (start_version(&i.init.path), start_version(&i.oci.path));
+        let probe = sandbox_core::probe::probe();
+        let f = fast_facts(node, i).filter(|_| probe.userns.available && probe.seccomp);
+        let Some(mut f) = f else {
+            [init, oci].into_iter().flatten().for_each(end);
+            return None;
+        };
+        let (init, oci) = (init.and_then(version_of), oci.and_then(version_of));
+        f.init.version = init?;
+        f.oci.version = oci?;
+        return if json { to_json(cli, &f, &probe) } else { Some(format(cli, &f, &probe)) };
+    }
     // Node starts first: it is most of the time, and the rest runs meanwhile:
     // the kernel's probe, and `--version` of the executables Node will most
     // likely name (run again for any other path it names).

@@ -30,6 +30,7 @@ pub mod doctor;
 pub mod explain;
 pub mod json;
 pub mod monitor;
+pub mod resolve;
 pub mod run;
 
 use std::ffi::{OsStr, OsString};

@@ -366,6 +366,43 @@ describe('explain and doctor: the Node CLI\'s bytes, without it', () => {
     expect(rel.stdout).toContain(`init:     ${INIT} (from SANDBOXCTL_INIT): ok`);
   });
 
+  test('doctor of an installed package: the addon and the executables from the platform package, found without Node\'s module loader; the Node CLI\'s bytes', () => {
+    // node_modules as npm lays it out: the CLI, the core, the native package
+    // (its loader, init-path.js and the front) and the platform package
+    // holding the addon and the executables.
+    const proj = join(work, 'installed project');
+    const nm = join(proj, 'node_modules');
+    const libc = readFileSync('/usr/bin/ldd', 'utf8').includes('musl') ? 'musl' : 'gnu';
+    const plat = `@sandboxctl/native-linux-${process.arch}-${libc}`;
+    const addon = `sandboxctl.linux-${process.arch}-${libc}.node`;
+    mkdirSync(join(nm, plat), { recursive: true });
+    for (const part of ['bin', 'dist', 'package.json']) cpSync(join(ROOT, 'packages/cli', part), join(nm, 'sandboxctl', part), { recursive: true });
+    for (const part of ['dist', 'package.json']) cpSync(join(ROOT, 'packages/core', part), join(nm, '@sandboxctl/core', part), { recursive: true });
+    cpSync(join(ROOT, 'packages/native'), join(nm, '@sandboxctl/native'), { recursive: true, filter: (src) => !/\.node$|sandboxctl-(init|oci|bwrap)$/.test(src) });
+    for (const f of [addon, 'sandboxctl-init', 'sandboxctl-oci']) cpSync(join(ROOT, 'packages/native', f), join(nm, plat, f));
+    writeFileSync(join(nm, plat, 'package.json'), JSON.stringify({ name: plat, version: '0.1.0', main: addon }));
+    const me = join(nm, 'sandboxctl/bin/sandboxctl');
+    const theirs = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+      ran(spawnSync(process.execPath, [join(nm, 'sandboxctl/bin/sandboxctl.js'), ...args], { cwd: proj, env: { ...ENV, ...env }, encoding: 'utf8' }));
+    const mine = (args: string[], env: NodeJS.ProcessEnv = {}) => ran(spawnSync(me, args, { cwd: proj, env: { ...ENV, ...env }, encoding: 'utf8' }));
+    for (const args of [['doctor'], ['doctor', '--json']]) {
+      const node = theirs(args);
+      expect(node).toMatchObject({ status: 0, node: true });
+      expect(mine(args)).toEqual({ ...node, node: false });
+    }
+    const text = mine(['doctor']).stdout;
+    expect(text).toContain(`addon:    ${join(nm, plat, addon)} (native `);
+    expect(text).toContain(`init:     ${join(nm, plat, 'sandboxctl-init')} (from ${plat}): ok`);
+    // A variable the addon's loader reads: the full `node -e` answers, the same bytes.
+    const env = { NAPI_RS_ENFORCE_VERSION_CHECK: '1' };
+    expect(mine(['doctor'], env)).toEqual({ ...theirs(['doctor'], env), node: false });
+    // The platform package's launcher gone: the source-build path is named, missing; Node's CLI words the problem.
+    rmSync(join(nm, plat, 'sandboxctl-init'));
+    const broken = mine(['doctor']);
+    expect(broken).toMatchObject({ status: 1, node: true });
+    expect(broken).toEqual(theirs(['doctor']));
+  });
+
   test('doctor with a problem, or a sandboxctl.json nearby, is the Node CLI\'s', () => {
     const broken = join(work, 'not-executable');
     writeFileSync(broken, '#!/bin/sh\n');
