@@ -26,6 +26,18 @@ test('spawn exposes streams and the exit', async () => {
   expect(out).toBe('echoed');
 });
 
+test('exited comes after the program\'s last output has reached the listeners', async () => {
+  for (let i = 0; i < 10; i++) {
+    const p = spawn({ argv: ['/bin/sh', '-c', 'head -c 300000 /dev/zero; echo end >&2'], ops, stdio: 'pipe' });
+    let n = 0;
+    let err = '';
+    p.stdout!.on('data', (d: Buffer) => (n += d.length));
+    p.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    expect((await p.exited).code).toBe(0);
+    expect([i, n, err]).toEqual([i, 300000, 'end\n']);
+  }
+});
+
 test('an AbortSignal stops the program', async () => {
   const ac = new AbortController();
   const started = Date.now();

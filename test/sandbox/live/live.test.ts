@@ -114,6 +114,25 @@ describe('the library', () => {
     p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     expect((await p.exited).code).toBe(0);
     expect(out).toBe('through spawn');
+    // pid 1's word that the program exited and its last bytes come on
+    // different fds: `exited` waits for what was written (CI57 saw '' here).
+    for (let i = 0; i < 60; i++) {
+      const c = sb.spawn(['/bin/cat'], { stdio: 'pipe' });
+      c.stdin!.end('through spawn');
+      let got = '';
+      c.stdout!.setEncoding('utf8').on('data', (d: string) => (got += d));
+      expect((await c.exited).code).toBe(0);
+      expect([i, got]).toEqual([i, 'through spawn']);
+    }
+    for (let i = 0; i < 20; i++) {
+      const q = sb.spawn(['/bin/sh', '-c', 'head -c 300000 /dev/zero; echo end >&2'], { stdio: 'pipe' });
+      let n = 0;
+      let err = '';
+      q.stdout!.on('data', (d: Buffer) => (n += d.length));
+      q.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+      expect((await q.exited).code).toBe(0);
+      expect([i, n, err]).toEqual([i, 300000, 'end\n']);
+    }
     const again = await attach('lib');
     expect(again.pid).toBe(sb.pid);
     expect((await again.exec(['/bin/true'])).code).toBe(0);

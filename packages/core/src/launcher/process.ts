@@ -108,7 +108,46 @@ export interface ExitResult {
   onDenialErrors?: unknown[];
 }
 
-/** A promise and its two ends. */
+/**
+ * How long `exited` waits, at most, for output the program wrote before it
+ * ended to reach the caller's listeners: the exit and the last bytes come on
+ * different fds, in either order. A stream still held open by a process that
+ * outlived the program (a daemon in a live sandbox) delays `exited` no longer.
+ */
+export const OUTPUT_DRAIN_MS = 200;
+
+/**
+ * Resolves once each of `streams` that is flowing (a `data` listener or a
+ * pipe attached) has ended, so what the program wrote has been delivered,
+ * or after `capMs`. A paused stream keeps its data for a later read: not
+ * waited for.
+ */
+export function drained(streams: readonly (Readable | null)[], capMs = OUTPUT_DRAIN_MS): Promise<void> {
+  const flowing = streams.filter((s): s is Readable => s !== null && s.readableFlowing === true && !s.readableEnded && !s.destroyed);
+  if (flowing.length === 0) return Promise.resolve();
+  return new Promise((done) => {
+    let left = flowing.length;
+    const timer = setTimeout(done, capMs);
+    const one = (): void => {
+      if (--left === 0) {
+        clearTimeout(timer);
+        done();
+      }
+    };
+    for (const s of flowing) {
+      let counted = false;
+      const once = (): void => {
+        if (counted) return;
+        counted = true;
+        one();
+      };
+      s.once('end', once);
+      s.once('close', once);
+      s.once('error', once);
+    }
+  });
+}
+
 /** A promise with its settle functions (the launcher's and live exec's started/exited). */
 export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
   let resolve!: (value: T) => void;
@@ -127,7 +166,7 @@ export class SandboxProcess {
   readonly stderr: Readable | null;
   /** Resolves once the program was executed; rejects like `exited` when it never was. */
   readonly started: Promise<void>;
-  /** Resolves when the launcher has exited; rejects with a {@link SandboxError} on setup failure. */
+  /** Resolves when the launcher has exited and what the program wrote has reached the flowing stdout and stderr ({@link drained}); rejects with a {@link SandboxError} on setup failure. */
   readonly exited: Promise<ExitResult>;
   /**
    * A live sandbox (`plan.live`): resolves once it is registered and serves
@@ -463,7 +502,7 @@ export class SandboxProcess {
     if (this.#sandboxPid !== undefined) result.sandboxPid = this.#sandboxPid;
     if (this.#onDenialErrors.length > 0) result.onDenialErrors = this.#onDenialErrors;
     this.#delivered = true;
-    this.#exited.resolve(result);
+    void drained([this.stdout, this.stderr]).then(() => this.#exited.resolve(result));
   }
 }
 

@@ -19,7 +19,7 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { SandboxError } from '../errors';
 import { CLEANUP_GRACE_MS, KILL_GRACE_MS, type ExitResult, type LaunchOptions } from '../launcher';
-import { deferred } from '../launcher/process';
+import { deferred, drained } from '../launcher/process';
 import { normalizeStdio, type StdioEntry } from '../launcher/terminal';
 import { loadNative } from '../native';
 
@@ -134,6 +134,7 @@ export class ExecProcess {
   readonly stdout: Readable | null = null;
   readonly stderr: Readable | null = null;
   readonly started: Promise<void>;
+  /** Resolves on pid 1's word that the program exited, once what it wrote has reached the flowing stdout and stderr ({@link drained}). */
   readonly exited: Promise<ExitResult>;
   readonly #conn: LiveConnection;
   readonly #options: LaunchOptions;
@@ -308,7 +309,8 @@ export class ExecProcess {
       denials: [],
     };
     if (this.sandboxPid !== undefined) result.sandboxPid = this.sandboxPid;
-    this.#exited.resolve(result);
+    // pid 1's `exited` and the program's last output come on different fds.
+    void drained([this.stdout, this.stderr]).then(() => this.#exited.resolve(result));
   }
 }
 
