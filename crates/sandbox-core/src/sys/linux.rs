@@ -342,16 +342,24 @@ impl Sys for LinuxSys {
     }
 
     fn hide_cmdline(&self) -> SysResult<()> {
-        use std::os::unix::fs::FileExt;
-        let io = |e: std::io::Error| Errno::from_io(&e);
-        let stat = std::fs::read("/proc/self/stat").map_err(io)?;
+        let stat = std::fs::read("/proc/self/stat").map_err(|e| Errno::from_io(&e))?;
         let (start, end) = arg_area(&stat).ok_or(Errno(libc::EINVAL))?;
-        // Through /proc/self/mem, not a raw pointer: an area that is not
-        // mapped as the kernel says is an error here, not a crash.
-        let mem = std::fs::OpenOptions::new().read(true).write(true).open("/proc/self/mem").map_err(io)?;
-        let mut args = vec![0u8; usize::try_from(end - start).map_err(|_| Errno(libc::E2BIG))?];
-        mem.read_exact_at(&mut args, start).map_err(io)?;
-        mem.write_all_at(&cmdline_shown(&args), start).map_err(io)
+        let len = usize::try_from(end - start).map_err(|_| Errno(libc::E2BIG))?;
+        let area = [uio::RemoteIoVec { base: usize::try_from(start).map_err(|_| Errno(libc::EFAULT))?, len }];
+        // process_vm_readv/writev on ourselves: no file to open (a process
+        // that is not dumpable may not open its own /proc/self/mem: the
+        // zygote's sandboxes, a launcher that joined namespaces), and an
+        // area not mapped as the kernel said is EFAULT, not a crash.
+        let me = unistd::getpid();
+        let mut args = vec![0u8; len];
+        if uio::process_vm_readv(me, &mut [IoSliceMut::new(&mut args)], &area)? != len {
+            return Err(Errno(libc::EFAULT));
+        }
+        let shown = cmdline_shown(&args);
+        if uio::process_vm_writev(me, &[IoSlice::new(&shown)], &area)? != len {
+            return Err(Errno(libc::EFAULT));
+        }
+        Ok(())
     }
 
     fn loopback_up(&self) -> SysResult<()> {
