@@ -22,8 +22,9 @@
 //! notification path: `sendmsg`, `close`, `write` and `seccomp` (the stacked
 //! filters' loads) run the original program, so a plan rule denying one of
 //! them can never block pid 1 on a listener it still holds itself. Those
-//! four are therefore never reported. On x86_64 the leading x32 check stays
-//! ENOSYS unreported (x32 is "absent", not denied).
+//! four are therefore never reported. On x86_64 the x32 check (after the
+//! dispatch, before the first rule) stays ENOSYS unreported (x32 is
+//! "absent", not denied).
 
 use super::{Arch, BPF_JEQ_K, BPF_LD_W_ABS, BPF_MAXINSNS, BPF_RET_K, SECCOMP_RET_ERRNO};
 
@@ -41,7 +42,17 @@ const HANDOFF: [&str; 4] = ["sendmsg", "close", "write", "seccomp"];
 /// variant would exceed the kernel's length limit (then the plain filter is
 /// loaded and syscall denials go unreported).
 pub fn variant(program: &[libc::sock_filter], arch: Arch) -> Option<Vec<libc::sock_filter>> {
-    let skip = if arch == Arch::X86_64 { super::refuse_x32().len() } else { 0 };
+    // Up to the end of the x32 check (after the dispatch): not denials.
+    let skip = if arch == Arch::X86_64 {
+        // Its last instruction (the allow) is a jump once chained: up to its ENOSYS.
+        let x32 = &super::refuse_x32()[..6];
+        program
+            .windows(x32.len())
+            .position(|w| w.iter().zip(x32).all(|(a, b)| (a.code, a.jt, a.jf, a.k) == (b.code, b.jt, b.jf, b.k)))
+            .map_or(0, |at| at + x32.len())
+    } else {
+        0
+    };
     let denies = |i: usize, ins: &libc::sock_filter| i >= skip && is_errno_deny(ins);
     if !program.iter().enumerate().any(|(i, ins)| denies(i, ins)) {
         return None;
