@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench [-- options]`: every benchmark side by side with bubblewrap
 // in one run, unprivileged. Prints each section as a markdown table and
-// writes bench/results/<section>.json plus bench/results/summary.md.
+// writes bench/results/<section>.json, its chart <section>.svg (bench/charts.mjs)
+// and bench/results/summary.md.
 //
 //   --runs N        start-up runs per variant (default 300; sections 1, 1b, 2)
 //   --cli-runs N    CLI cold-start runs per variant (default 60)
@@ -19,6 +20,7 @@ import { mkdirSync, mkdtempSync, chmodSync, readdirSync, writeFileSync, copyFile
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bwrapVersion, ensureTools, kernel } from './lib.mjs';
+import { writeChart } from './charts.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -70,7 +72,10 @@ for (const name of only) {
   const text = `## ${result.title}\n\n${result.markdown}\n`;
   console.log(`\n${text}(${((Date.now() - t) / 1000).toFixed(0)} s)`);
   parts.push(text);
-  writeFileSync(join(outDir, `${result.name}.json`), JSON.stringify({ header, date: new Date().toISOString(), uid: process.getuid(), ...result.json }, null, 2) + '\n');
+  const json = { header, date: new Date().toISOString(), uid: process.getuid(), ...result.json };
+  writeFileSync(join(outDir, `${result.name}.json`), JSON.stringify(json, null, 2) + '\n');
+  // The section's chart beside it (bench/charts.mjs): ours and the peer, ratios against the goals.
+  writeChart(outDir, result.name, json);
 }
 // The summary stands for a whole run only.
 if (!args.includes('--only')) writeFileSync(join(outDir, 'summary.md'), parts.join('\n'));

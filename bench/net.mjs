@@ -9,7 +9,7 @@
 //      20 GETs in one sandbox, median), and direct from the host
 //   3. a 200 MB download through the proxy (curl's speed_download), and direct
 //   4. 50 concurrent 1 MB GETs through the proxy (curl --parallel, wall time)
-// Prints a markdown table; writes bench/results/net.json.
+// Prints a markdown table; writes bench/results/net.json and its chart net.svg.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTools, median, numberOption, table, timedSync } from './lib.mjs';
+import { writeChart } from './charts.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -119,4 +120,6 @@ const rows = [
 const md = table(['same allow list (127.0.0.1)', 'sandboxctl', 'srt 0.0.78', 'direct (host)', 'sandboxctl vs'], rows);
 console.log(md);
 mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results/net.json'), `${JSON.stringify({ runs, results }, null, 2)}\n`);
+const netJson = { date: new Date().toISOString(), uid: process.getuid(), runs, results };
+writeFileSync(join(here, 'results/net.json'), `${JSON.stringify(netJson, null, 2)}\n`);
+writeChart(join(here, 'results'), 'net', netJson);
