@@ -98,7 +98,7 @@ impl DevOp {
             let _ = root.sys().close(source);
             r.map_err(m(what.clone()))?;
             // Device nodes stay usable (no nodev); nothing may be run or gain privileges through them.
-            root.set_attrs(&path, false, ATTR_NOSUID | ATTR_NOEXEC).and_then(|()| root.restore(&path, false, ATTR_NOSUID | ATTR_NOEXEC)).map_err(m(what))?;
+            root.set_attrs_kept(&path, false, ATTR_NOSUID | ATTR_NOEXEC).map_err(m(what))?;
         }
 
         let sys = root.sys();

@@ -472,13 +472,32 @@ impl<'s> RootFs<'s> {
         }
     }
 
+    /// [`RootFs::set_attrs`] then [`RootFs::restore`]: `attrs` on the mount
+    /// at `target`, and off it what the root kept in place added and these
+    /// do not want. In one mount_setattr (set and clear at once, atomic) when
+    /// there is something to clear; the two steps when the kernel refuses
+    /// that call (EPERM: a locked flag, which the steps then leave as it is;
+    /// ENOSYS: before Linux 5.12), so the outcome is theirs either way.
+    pub fn set_attrs_kept(&self, target: &str, recursive: bool, attrs: u64) -> Result<(), Errno> {
+        let clear = self.kept & !attrs & (ATTR_RDONLY | ATTR_NODEV);
+        if clear != 0 {
+            let fd = self.open(target, 0)?;
+            let r = self.sys.mount_setattr_clr(fd, recursive, attrs, clear);
+            let _ = self.sys.close(fd);
+            match r {
+                Err(Errno(libc::EPERM | libc::ENOSYS)) => {}
+                r => return r,
+            }
+        }
+        self.set_attrs(target, recursive, attrs).and_then(|()| self.restore(target, recursive, attrs))
+    }
+
     /// The attributes a bind gives the mount at `target` (and its submounts
     /// when `recursive`): always nosuid, read-only unless `writable`, nodev
     /// unless `device`. Error: `cannot make TARGET read-only` (or `nosuid`).
     pub fn bind_attrs(&self, target: &str, recursive: bool, writable: bool, device: bool) -> Result<(), SetupError> {
         let attrs = attrs_of(writable, device);
-        self.set_attrs(target, recursive, attrs)
-            .and_then(|()| self.restore(target, recursive, attrs))
+        self.set_attrs_kept(target, recursive, attrs)
             .map_err(|e| SetupError::sys(Code::Mount, format_args!("make {target} {}", if writable { "nosuid" } else { "read-only" }), e))
     }
 
@@ -707,6 +726,48 @@ mod tests {
         let mut root = RootFs::in_place(s, 3);
         root.kept = ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV;
         root
+    }
+
+    #[test]
+    fn set_and_clear_in_one_call_on_a_kept_root_else_the_two_steps() {
+        // one call: nosuid and noexec on, read-only and nodev off
+        let s =
+            Script::new(vec![open_any(3, "/dev/null", Ret::Fd(9)), call("mount_setattr(9, single, set NOSUID|NOEXEC, clear RDONLY|NODEV)", Ret::Ok), close(9)]);
+        kept(&s).set_attrs_kept("/dev/null", false, ATTR_NOSUID | ATTR_NOEXEC).unwrap();
+        s.done();
+        // a locked flag (EPERM) or a kernel before 5.12 (ENOSYS): the set, then the clear flag by flag
+        for refused in [libc::EPERM, libc::ENOSYS] {
+            let s = Script::new(vec![
+                open_any(3, "/x", Ret::Fd(9)),
+                call("mount_setattr(9, single, set NOSUID, clear RDONLY|NODEV)", Ret::Err(refused)),
+                close(9),
+                open_any(3, "/x", Ret::Fd(9)),
+                call("mount_setattr(9, single, NOSUID)", Ret::Ok),
+                close(9),
+                open_any(3, "/x", Ret::Fd(9)),
+                call("mount_setattr(9, single, set 0, clear RDONLY|NODEV)", Ret::Err(libc::EPERM)),
+                call("mount_setattr(9, single, set 0, clear RDONLY)", Ret::Err(libc::EPERM)),
+                call("mount_setattr(9, single, set 0, clear NODEV)", Ret::Ok),
+                close(9),
+            ]);
+            kept(&s).set_attrs_kept("/x", false, ATTR_NOSUID).unwrap();
+            s.done();
+        }
+        // any other error is the answer, the fd closed
+        let s = Script::new(vec![open_any(3, "/x", Ret::Fd(9)), call("mount_setattr(9, single, set NOSUID, clear RDONLY|NODEV)", Ret::Err(10_037)), close(9)]);
+        assert_eq!(kept(&s).set_attrs_kept("/x", false, ATTR_NOSUID), Err(Errno(10_037)));
+        s.done();
+        // nothing to clear (a read-only nodev bind, or a root not kept): the set alone
+        let s = Script::new(vec![open_any(3, "/r", Ret::Fd(9)), call("mount_setattr(9, recursive, RDONLY|NOSUID|NODEV)", Ret::Ok), close(9)]);
+        kept(&s).set_attrs_kept("/r", true, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).unwrap();
+        s.done();
+        let s = Script::new(vec![open_any(3, "/d", Ret::Fd(9)), call("mount_setattr(9, single, NOSUID|NOEXEC)", Ret::Ok), close(9)]);
+        RootFs::in_place(&s, 3).set_attrs_kept("/d", false, ATTR_NOSUID | ATTR_NOEXEC).unwrap();
+        s.done();
+        // the open failing: its error
+        let s = Script::new(vec![open_any(3, "/gone", Ret::Err(libc::ENOENT))]);
+        assert_eq!(kept(&s).set_attrs_kept("/gone", false, ATTR_NOSUID), Err(Errno(libc::ENOENT)));
+        s.done();
     }
 
     #[test]
