@@ -154,6 +154,26 @@ fn open_owned(path: &str, flags: i32, m: u32) -> SysResult<OwnedFd> {
     fcntl::open(path, oflag(flags | libc::O_CLOEXEC), mode(m)).map_err(Errno::from)
 }
 
+/// A whole file, read into a page-sized buffer first: a procfs file (no
+/// size to ask for) is one read and the EOF, where std::fs::read asks
+/// statx for the size and then reads 32, 32, 64, 128… bytes at a time.
+fn read_whole(path: &str) -> SysResult<Vec<u8>> {
+    let fd = open_owned(path, libc::O_RDONLY, 0)?;
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = retry(|| unistd::read(&fd, &mut buf[len..]))?;
+        if n == 0 {
+            buf.truncate(len);
+            return Ok(buf);
+        }
+        len += n;
+    }
+}
+
 fn write_all(fd: Fd, mut data: &[u8]) -> SysResult<()> {
     let fd = bfd(fd)?;
     while !data.is_empty() {
@@ -342,7 +362,7 @@ impl Sys for LinuxSys {
     }
 
     fn hide_cmdline(&self) -> SysResult<()> {
-        let stat = std::fs::read("/proc/self/stat").map_err(|e| Errno::from_io(&e))?;
+        let stat = read_whole("/proc/self/stat")?;
         let (start, end) = arg_area(&stat).ok_or(Errno(libc::EINVAL))?;
         let len = usize::try_from(end - start).map_err(|_| Errno(libc::E2BIG))?;
         let area = [uio::RemoteIoVec { base: usize::try_from(start).map_err(|_| Errno(libc::EFAULT))?, len }];
@@ -385,7 +405,7 @@ impl Sys for LinuxSys {
     }
 
     fn read_file(&self, path: &str) -> SysResult<Vec<u8>> {
-        std::fs::read(path).map_err(|e| Errno::from_io(&e))
+        read_whole(path)
     }
 
     fn write_file(&self, path: &str, data: &[u8]) -> SysResult<()> {
