@@ -22,7 +22,9 @@ export async function benchStart({ runs }) {
   const baseline = process.env.SANDBOXCTL_BENCH_INIT_BASELINE;
   const variants = [
     { name: '/bin/true (floor)', fn: () => timedSync('/bin/true', []) },
-    { name: 'unshare -Urmpf --mount-proc true (floor)', fn: () => timedSync('unshare', ['-Urmpf', '--mount-proc', 'true']) },
+    { name: 'unshare -Urmpf --mount-proc true (floor without a network namespace)', fn: () => timedSync('unshare', ['-Urmpf', '--mount-proc', 'true']) },
+    // Issue 15's floor: the same namespaces as ours but ipc, uts and cgroup.
+    { name: 'unshare -Urmpfn --mount-proc true (floor)', fn: () => timedSync('unshare', ['-Urmpfn', '--mount-proc', 'true']) },
     { name: 'bwrap --ro-bind / / true', fn: () => timedSync('bwrap', [...BWRAP_RO, 'true']), peer: 'ro' },
     { name: 'sandboxctl-init --plan (ro-bind /)', fn: () => timedSync(init, ['--plan', files.ro]), ours: 'ro' },
     { name: 'bwrap --ro-bind / / --proc --dev --unshare-all true', fn: () => timedSync('bwrap', [...BWRAP_FULL, 'true']), peer: 'full' },
