@@ -95,18 +95,47 @@ export function parseMountinfo(text: string): MountEntry[] {
  * marker too).
  */
 export function hostProcessesWith(marker: string, comm?: string): number[] {
-  const out: number[] = [];
+  const out = new Set<number>();
+  const marked: number[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (!cmd.includes(marker) || Number(pid) === process.pid) continue;
+      marked.push(Number(pid));
       if (comm !== undefined && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm) continue;
-      out.push(Number(pid));
+      out.add(Number(pid));
     } catch {
       /* gone */
     }
   }
-  return out;
+  // pid 1 of a sandbox shows only the launcher's name (its argv is
+  // rewritten): it counts through the marked processes below it, as do
+  // the launchers above them.
+  if (comm === undefined) {
+    for (const pid of marked) {
+      for (let p = parentOf(pid); p !== undefined && p !== process.pid && commOf(p)?.startsWith('sandboxctl'); p = parentOf(p)) out.add(p);
+    }
+  }
+  return [...out];
+}
+
+function commOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    // comm may hold spaces and parentheses: the fields after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return ppid > 0 ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

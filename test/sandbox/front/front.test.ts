@@ -33,6 +33,16 @@ writeFileSync(marker, "require('node:fs').writeSync(2, 'NODE-STARTED\\n');\n");
 const ENV: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, PWD: work, LANG: 'C.UTF-8', NODE_OPTIONS: `--require ${marker}` };
 const NODE_MARK = 'NODE-STARTED\n';
 
+/** A process's start time (field 22 of /proc/PID/stat), or undefined once it is gone. */
+function startOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
 interface Out {
   status: number | null;
   stdout: string;
@@ -899,11 +909,15 @@ describe('real runs through the bin', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const closed = new Promise<NodeJS.Signals | null>((res) => child.on('close', (_code, signal) => res(signal)));
-    // The front, the launcher and pid 1 (forks of it) and the shell all carry the marker.
+    // The front, the launcher (a fork of it) and the shell carry the
+    // marker; pid 1 (its argv rewritten) is found above the shell.
     expect(await until(() => out.includes('ready') && hostProcessesWith(marker).length >= 4, 10_000)).toBe(true);
+    const seen = hostProcessesWith(marker).map((pid) => [pid, startOf(pid)] as const);
     child.kill('SIGKILL');
     expect(await closed).toBe('SIGKILL');
-    expect(await until(() => hostProcessesWith(marker).length === 0, 5000)).toBe(true);
+    // Every one of them, not only those still named: gone (or its pid reused).
+    expect(await until(() => seen.every(([pid, start]) => startOf(pid) !== start), 5000)).toBe(true);
+    expect(hostProcessesWith(marker)).toEqual([]);
   });
 
   test('a terminal: the program gets a pseudo-terminal of its own, as through Node', () => {
