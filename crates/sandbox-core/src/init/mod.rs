@@ -165,7 +165,7 @@ fn start(sys: &dyn Sys, cx: &InitContext) -> Result<(Option<i32>, Vec<String>), 
 /// umask (ours is 0 from here on, so modes the ops create are exact).
 fn before_root(sys: &dyn Sys, cx: &InitContext) -> Result<(ids::Ids, u32), Failed> {
     let plan = cx.plan;
-    pid1(sys, plan)?;
+    pid1(sys, plan, true)?;
     if let (true, Some(fd)) = (plan.report_namespaces, cx.report_fd) {
         let _ = crate::report::Report::Namespaces { ids: namespace_ids(sys) }.send(sys, fd);
     }
@@ -262,9 +262,11 @@ pub fn join_error(which: &str, fd: Fd, e: crate::sys::Errno) -> SetupError {
 }
 pub const JOIN_PREFIX: &str = "cannot enter the joinNs.";
 
-/// This process as the sandbox's pid 1: nobody attaches to it, it dies with
+/// This process as the sandbox's pid 1: nobody attaches to it, its argv
+/// names nothing of the host (`hide`: false in a sandbox the pool's zygote
+/// forked, whose memory is the zygote's, already rewritten), it dies with
 /// the launcher, and a new network namespace gets its loopback.
-fn pid1(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
+fn pid1(sys: &dyn Sys, plan: &Plan, hide: bool) -> Result<(), SetupError> {
     // In a pid namespace it joined (plan.joinNs.pid), that namespace's own
     // pid 1 is someone else.
     let joined_pid = plan.join_ns.as_ref().is_some_and(|j| j.pid.is_some());
@@ -274,7 +276,9 @@ fn pid1(sys: &dyn Sys, plan: &Plan) -> Result<(), SetupError> {
     // Yama: nobody may attach to us by exception. Not fatal: Yama may be absent.
     let _ = sys.prctl(Prctl::SetPtracerNone);
     // The launcher's argv (its host path) is not for the sandbox's eyes.
-    sys.hide_cmdline().ctx(Code::Setup, "hide the launcher's command line")?;
+    if hide {
+        sys.hide_cmdline().ctx(Code::Setup, "hide the launcher's command line")?;
+    }
     // A live sandbox's pid 1 always dies with its supervisor.
     if plan.die_with_parent || plan.live.is_some() {
         sys.prctl(Prctl::SetPdeathsig(libc::SIGKILL)).ctx(Code::Setup, "set the parent-death signal")?;

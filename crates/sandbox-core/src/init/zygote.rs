@@ -126,7 +126,7 @@ fn child(sys: &dyn Sys, cx: &InitContext, ids: Ids, old_umask: u32, conn: Fd, zy
         net_sock: None,
         seccomp_notify: None,
     };
-    match pid1(sys, cx.plan).map_err(Failed::from).and_then(|()| sandbox(sys, &own, ids, old_umask)) {
+    match pid1(sys, cx.plan, false).map_err(Failed::from).and_then(|()| sandbox(sys, &own, ids, old_umask)) {
         Ok((_, env)) => {
             sys.release_memory();
             let (cwd, _) = default_cwd(cx.plan, cx.caller_cwd.as_deref());
