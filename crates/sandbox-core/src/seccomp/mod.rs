@@ -20,8 +20,9 @@
 //! The answers are the chain's own; what changes is the kernel's work when
 //! the filter is loaded, which emulates the filter for every syscall number
 //! to find the ones it may allow without running it (the action cache):
-//! through the chain that was every number times the whole filter, about
-//! 0.35 ms of each sandbox's start (bench/README.md).
+//! through the chain that was every number times the whole filter (76
+//! thousand steps for strict on x86_64, 13 thousand with the dispatch; the
+//! load went from 0.28-0.40 to 0.16-0.21 ms under strace).
 //!
 //! Architectures: rules are compiled for x86_64 or aarch64 (names resolved
 //! through the tables in `table_*.rs`). seccompiler starts every program
