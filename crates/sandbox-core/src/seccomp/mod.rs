@@ -336,14 +336,14 @@ pub(crate) const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 pub(crate) const BPF_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 pub(crate) const BPF_JGE_K: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
 pub(crate) const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
-const BPF_JA: u16 = 0x05; // BPF_JMP | BPF_JA
+pub(crate) const BPF_JA: u16 = 0x05; // BPF_JMP | BPF_JA
 pub(crate) const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 pub(crate) const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 pub(crate) const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
 pub(crate) const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-const BPF_MAXINSNS: usize = 4096;
+pub(crate) const BPF_MAXINSNS: usize = 4096;
 
 fn stmt(code: u16, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt: 0, jf: 0, k }
