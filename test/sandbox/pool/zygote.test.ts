@@ -10,10 +10,10 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPool, list } from '@sandboxctl/core';
+import { createPool, list, run, type Op } from '@sandboxctl/core';
 import { requireKernel, until } from '../helpers';
 import { alive, lcli, privateRuntimeDir } from '../live/live-helpers';
-import { MARK, closePools, forget, hostProcesses, ops, pool } from './pool-helpers';
+import { CHECKER, MARK, WRITER, closePools, forget, hostProcesses, ops, pool } from './pool-helpers';
 
 let runtime: string;
 beforeAll(() => {
@@ -137,6 +137,64 @@ print(repr(s.recv(65536)))
   expect(JSON.parse(reply)).toMatchObject({ event: 'error', code: 'E_CONTROL_DENIED' });
   // and then the connection's end: nothing reached the zygote
   expect(after).toBe("b''");
+});
+
+// The host's root kept in place, as `--ro-bind / / --proc /proc --dev /dev --tmpfs /tmp`.
+const KEPT: Op[] = [
+  { kind: 'bind', source: '/', target: '/' },
+  { kind: 'proc', target: '/proc' },
+  { kind: 'dev', target: '/dev' },
+  { kind: 'tmpfs', target: '/tmp' },
+];
+// Every mount under /dev, /proc and /tmp (point, options, type, source), then what /dev holds and allows.
+const DEV_VIEW = `grep -E ' /(dev|proc|tmp)' /proc/self/mountinfo | awk '{print $5, $6, $9, $10}' | sort
+echo x > /dev/null && head -c 5 /dev/zero | wc -c && head -c 5 /dev/urandom | wc -c
+touch /dev/planted 2>&1 | sed 's/.*: //'; mkdir /dev/shm/d 2>&1; ls -a /dev/shm /dev/pts | tr '\\n' ' '; echo; ls -A /dev | tr '\\n' ' '`;
+
+test('a pool of the host\'s root builds /dev\'s read-only part once in the zygote: every run sees what a plain run sees, with a pts and shm of its own', async () => {
+  const hostMounts = readFileSync('/proc/self/mountinfo', 'utf8');
+  const p = await createPool({ ops: KEPT, size: 2 });
+  try {
+    // The zygote's own tree holds the shared part (its mountinfo is readable with CAP_SYS_PTRACE: as root).
+    if (process.getuid!() === 0) {
+      const mounts = readFileSync(`/proc/${zygoteOf(p.id).pid1}/mountinfo`, 'utf8').trim().split('\n').map((l) => l.split(' '));
+      const type = (f: string[]): string => f[f.indexOf('-') + 1];
+      const dev = mounts.filter((f) => f[4] === '/dev' && type(f) === 'tmpfs');
+      expect(dev.map((f) => f[5])).toEqual(['ro,nosuid,nodev,relatime']);
+      // On it: the six device binds, and nothing of a run's own (no devpts instance, no shm).
+      const on = mounts.filter((f) => f[1] === dev[0][0]).map((f) => `${f[4]} ${type(f)}`).sort();
+      expect(on).toEqual(['/dev/full', '/dev/null', '/dev/random', '/dev/tty', '/dev/urandom', '/dev/zero'].map((d) => `${d} devtmpfs`));
+    }
+    const plain = await run({ ops: KEPT, argv: ['sh', '-c', DEV_VIEW], stdio: 'pipe' });
+    expect([plain.code, plain.stderr]).toEqual([0, '']);
+    expect(plain.stdout).toContain('/dev ro,nosuid,nodev,relatime tmpfs');
+    expect(plain.stdout).toContain('5\n5\nRead-only file system\n');
+    for (let i = 0; i < 3; i++) {
+      const r = await p.run(['sh', '-c', DEV_VIEW], { stdio: 'pipe' });
+      expect([r.code, r.stderr, r.stdout]).toEqual([0, '', plain.stdout]);
+    }
+    // What one run leaves where it can write, the next does not see; /dev itself takes nothing.
+    const wrote = await p.run(['python3', '-c', WRITER], { stdio: 'pipe', timeoutMs: 5000 });
+    expect([wrote.code, wrote.stderr]).toEqual([0, '']);
+    expect(JSON.parse(wrote.stdout!)).toMatchObject({ '/tmp': 'written', '/dev/shm': 'written', '/': 'Read-only file system' });
+    const planted = await p.run(['sh', '-c', 'mount -o remount,rw /dev 2>/dev/null; mount -t tmpfs none /dev/pts 2>/dev/null; touch /dev/null.planted 2>/dev/null; ln -s /x /dev/planted 2>/dev/null; ls -A /dev | tr "\\n" " "'], { stdio: 'pipe' });
+    expect(planted.stdout!.trim()).toBe(plain.stdout!.trim().split('\n').pop());
+    for (let i = 0; i < 3; i++) {
+      const r = await p.run(['python3', '-c', CHECKER], { stdio: 'pipe', timeoutMs: 5000 });
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      const seen = JSON.parse(r.stdout!) as Record<string, unknown>;
+      for (const [where, value] of Object.entries(seen)) {
+        if (where === 'pids') continue;
+        expect([where, value]).toEqual([where, where.startsWith('sysv-') ? 0 : where === 'sleepers' ? [] : false]);
+      }
+    }
+  } finally {
+    await p.close();
+  }
+  expect(await until(() => hostProcesses(MARK).length === 0, 5000)).toBe(true);
+  // The host's own tree and /dev: as they were, nothing planted.
+  expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(hostMounts);
+  expect(readdirSync('/dev').filter((n) => n.includes('planted') || n.includes(MARK))).toEqual([]);
 });
 
 test('the zygote holds none of the caller\'s fds: /dev/null stdio, its channel and its signalfd only', async () => {

@@ -91,8 +91,8 @@ pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     // A warm pool's zygote: the same stages, the root and the drop in each
     // sandbox it forks (zygote.rs).
     if cx.plan.live.as_ref().is_some_and(|l| l.end == crate::plan::LiveEnd::Zygote) {
-        match before_root(sys, cx) {
-            Ok((ids, old_umask)) => zygote::serve(sys, cx, ids, old_umask),
+        match before_root(sys, cx).and_then(|(ids, old_umask)| Ok((ids, old_umask, root::build_shared(sys, cx.plan, ids)?))) {
+            Ok((ids, old_umask, shared)) => zygote::serve(sys, cx, ids, old_umask, shared),
             Err(Failed { err, status }) => {
                 crate::report::error(sys, cx.report_fd, &Error::from(err));
                 sys.exit(status)
@@ -158,7 +158,7 @@ fn program_umask(sys: &dyn Sys) -> u32 {
 /// live sandbox started without one) and the program environment.
 fn start(sys: &dyn Sys, cx: &InitContext) -> Result<(Option<i32>, Vec<String>), Failed> {
     let (ids, old_umask) = before_root(sys, cx)?;
-    sandbox(sys, cx, ids, old_umask)
+    sandbox(sys, cx, ids, old_umask, None)
 }
 
 /// The stages before the root: pid 1's settings, the id maps; the caller's
@@ -180,12 +180,13 @@ fn before_root(sys: &dyn Sys, cx: &InitContext) -> Result<(ids::Ids, u32), Faile
 
 /// The stages from the hostname to the running program (none for a live
 /// sandbox started without one): the root, the privilege drop.
-fn sandbox(sys: &dyn Sys, cx: &InitContext, ids: ids::Ids, old_umask: u32) -> Result<(Option<i32>, Vec<String>), Failed> {
+/// `shared`: the `dev` op a pool's zygote built ([`root::build_shared`]).
+fn sandbox(sys: &dyn Sys, cx: &InitContext, ids: ids::Ids, old_umask: u32, shared: Option<usize>) -> Result<(Option<i32>, Vec<String>), Failed> {
     let plan = cx.plan;
     ids::hostname(sys, plan)?;
     // Read before the pivots, while the host's /proc is at hand.
     let last_cap = privileges::last_cap(sys)?;
-    root::build(sys, plan, ids, cx.image_mount)?;
+    root::build(sys, plan, ids, cx.image_mount, shared)?;
     // plan.joinNs.user2 (bubblewrap's --userns2): after the root, before
     // the privileges are dropped (in the new namespace's terms).
     if let Some(fd) = plan.join_ns.as_ref().and_then(|j| j.user2) {

@@ -20,7 +20,8 @@
 use super::ids::Ids;
 use crate::error::{Code, Ctx, SetupError};
 use crate::image;
-use crate::ops::{self, RootFs, SYSROOT};
+use crate::ops::{self, RootFs, SetupOp, SYSROOT};
+use crate::plan::Op;
 use crate::plan::Plan;
 use crate::sys::{Fd, MsFlags, Sys};
 
@@ -29,13 +30,55 @@ use crate::sys::{Fd, MsFlags, Sys};
 /// (hakurei's reasoning for the same choice).
 pub const INTERMEDIATE: &str = "/proc/self/fd";
 
-/// Build the root the program will see, and make it ours.
-pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids, image_mount: Option<Fd>) -> Result<(), SetupError> {
+/// A warm pool's zygote, before it forks any sandbox: when the plan allows
+/// it (`ops::shared_dev`), the parts every sandbox it forks would build the
+/// same, built once in the zygote's own mount namespace, which each
+/// sandbox's clone copies: the kept root's attributes (the first op) and
+/// the read-only part of /dev. Returns the `dev` op's index when it did;
+/// each sandbox then runs [`build`] with it, mounting only its own devpts
+/// and shm there. None (nothing done): each sandbox builds everything.
+pub fn build_shared(sys: &dyn Sys, plan: &Plan, ids: Ids) -> Result<Option<usize>, SetupError> {
+    let own_userns = plan.join_ns.as_ref().is_none_or(|j| j.user.is_none());
+    let Some(d) = ops::shared_dev(&plan.ops).filter(|_| own_userns && plan.root.is_none()) else { return Ok(None) };
+    let early = ops::EarlyCx { keep_session: !plan.new_session, uid: ids.uid, gid: ids.gid };
+    let (Some(Op::Dev(dev)), Some(first)) = (plan.ops.get(d), plan.ops.first()) else { return Ok(None) };
+    let host = dev.early(sys, &early).map_err(|e| e.at_op(d))?;
+    if host.console.is_some() {
+        // A terminal on console: each sandbox binds its own, as a plain start does.
+        host.close(sys);
+        return Ok(None);
+    }
+    let first = match ops::early(first, sys, &early) {
+        Ok(p) => p,
+        Err(e) => {
+            host.close(sys);
+            return Err(e.at_op(0));
+        }
+    };
+    // Nothing we mount may propagate back to the host.
+    sys.mount(None, "/", None, (libc::MS_SLAVE | libc::MS_REC) as MsFlags, None).ctx(Code::Mount, "make / rslave")?;
+    sys.chdir(FD_DIR).ctx(Code::Setup, "enter the fd directory")?;
+    let root = sys.open("/", libc::O_PATH | libc::O_DIRECTORY).ctx(Code::Setup, "open the root")?;
+    let mut rootfs = RootFs::in_place(sys, root);
+    let r = ops::apply_in_place(vec![first], &mut rootfs).and_then(|()| dev.build_shared(host, &mut rootfs).map_err(|e| e.at_op(d)));
+    rootfs.close();
+    r?;
+    sys.chdir("/").ctx(Code::Setup, "enter the new root")?;
+    Ok(Some(d))
+}
+
+/// Build the root the program will see, and make it ours. `shared`: the
+/// index of the `dev` op a pool's zygote built with the root's attributes
+/// ([`build_shared`]); only the rest is built here.
+pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids, image_mount: Option<Fd>, shared: Option<usize>) -> Result<(), SetupError> {
     // Nothing we mount may propagate back to the host.
     sys.mount(None, "/", None, (libc::MS_SLAVE | libc::MS_REC) as MsFlags, None).ctx(Code::Mount, "make / rslave")?;
 
     // early: the host root is still our root; gather facts, change nothing.
     let early = ops::EarlyCx { keep_session: !plan.new_session, uid: ids.uid, gid: ids.gid };
+    if let Some(d) = shared {
+        return on_shared(sys, plan, &early, d);
+    }
     let prepared = ops::early_all(&plan.ops, sys, &early)?;
     // An image root (issue 11): opened from the host view, put on sysroot
     // in place of the empty tmpfs, before any op resolves a target in it.
@@ -80,6 +123,33 @@ fn keep_host_root(sys: &dyn Sys, prepared: Vec<ops::Prepared>) -> Result<(), Set
     let mut rootfs = RootFs::in_place(sys, root);
     ops::apply_in_place(prepared, &mut rootfs)?;
     rootfs.close();
+    sys.chdir("/").ctx(Code::Setup, "enter the new root")
+}
+
+/// A sandbox of a pool whose zygote built the root's attributes and the
+/// read-only part of /dev (op `d`): the other ops as on a kept root, in
+/// plan order, and at `d` only this sandbox's devpts and shm. The ops'
+/// indexes in errors are the plan's.
+fn on_shared(sys: &dyn Sys, plan: &Plan, early: &ops::EarlyCx, d: usize) -> Result<(), SetupError> {
+    let Some(Op::Dev(dev)) = plan.ops.get(d) else {
+        return Err(SetupError::new(Code::Setup, format!("op {d} of a pool's shared root is not dev")));
+    };
+    let mut prepared = Vec::new();
+    for (i, op) in plan.ops.iter().enumerate().skip(1) {
+        prepared.push((i, if i == d { None } else { Some(ops::early(op, sys, early).map_err(|e| e.at_op(i))?) }));
+    }
+    sys.chdir(FD_DIR).ctx(Code::Setup, "enter the fd directory")?;
+    let root = sys.open("/", libc::O_PATH | libc::O_DIRECTORY).ctx(Code::Setup, "open the root")?;
+    let mut rootfs = RootFs::in_place(sys, root);
+    let r = prepared.into_iter().try_for_each(|(i, p)| {
+        match p {
+            Some(p) => p.apply(&mut rootfs),
+            None => dev.build_own(&mut rootfs),
+        }
+        .map_err(|e| e.at_op(i))
+    });
+    rootfs.close();
+    r?;
     sys.chdir("/").ctx(Code::Setup, "enter the new root")
 }
 

@@ -1298,3 +1298,204 @@ fn every_fallible_call_of_the_kept_root_is_a_fatal_branch_with_its_own_error() {
 fn c_close(fd: i32) -> (String, Ret) {
     c(format!("close({fd})"), Ret::Ok)
 }
+
+/// `--ro-bind / / --tmpfs /tmp --dev /dev`: a plan whose /dev a pool's zygote builds once.
+fn shared_dev_plan() -> Plan {
+    let mut p = kept_root_plan();
+    p.ops.push(Op::Dev(serde_json::from_str(r#"{"target":"/dev"}"#).unwrap()));
+    p
+}
+
+const IDS: super::ids::Ids = super::ids::Ids { uid: 1000, gid: 1000 };
+
+/// The zygote's calls for [`shared_dev_plan`]: the devices pinned, the
+/// root's source pinned, then in its own tree the root's attributes and
+/// /dev's read-only part (no devpts, no shm).
+fn shared_calls(console: bool) -> Vec<(String, Ret)> {
+    let mut v: Vec<(String, Ret)> =
+        crate::ops::dev::DEVICES.iter().enumerate().map(|(i, n)| c(format!("open(\"/dev/{n}\", {:#o})", libc::O_PATH), Ret::Fd(50 + i as i32))).collect();
+    if console {
+        v.push(c("isatty(1)", Ret::Int(1)));
+        v.push(c("readlink(\"/proc/self/fd/1\")", Ret::Text("/dev/pts/3".into())));
+        v.push(c(format!("open(\"/dev/pts/3\", {:#o})", libc::O_PATH), Ret::Fd(60)));
+        return v;
+    }
+    v.extend([
+        c(format!("open(\"/\", {:#o})", libc::O_PATH), Ret::Fd(20)),
+        c("fstat(20)", Ret::Kind(crate::sys::FileKind::Dir)),
+        c("mount(-, \"/\", -, REC|SLAVE, -)", Ret::Ok),
+        c("chdir(\"/proc/self/fd\")", Ret::Ok),
+        c(format!("open(\"/\", {:#o})", libc::O_PATH | libc::O_DIRECTORY), Ret::Fd(3)),
+        c("close(20)", Ret::Ok),
+        c("open_in_root(3, \"/\", 0o0)", Ret::Fd(6)),
+        c("mount_setattr(6, recursive, RDONLY|NOSUID|NODEV)", Ret::Ok),
+        c("close(6)", Ret::Ok),
+        c(format!("open_in_root(3, \"/dev\", {:#o})", libc::O_DIRECTORY), Ret::Fd(7)),
+        c("mount(\"tmpfs\", \"./7\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Ok),
+        c("close(7)", Ret::Ok),
+    ]);
+    for (i, n) in crate::ops::dev::DEVICES.iter().enumerate() {
+        let src = 50 + i as i32;
+        v.extend([
+            c(format!("open_in_root(3, \"/dev/{n}\", 0o0)"), Ret::Err(libc::ENOENT)),
+            c(format!("open_in_root(3, \"/dev\", {:#o})", libc::O_DIRECTORY), Ret::Fd(8)),
+            c(format!("mkfileat(8, {n:?}, 444)"), Ret::Ok),
+            c("close(8)", Ret::Ok),
+            c(format!("open_in_root(3, \"/dev/{n}\", 0o0)"), Ret::Fd(9)),
+            c(format!("mount(\"./{src}\", \"./9\", -, BIND, -)"), Ret::Ok),
+            c("close(9)", Ret::Ok),
+            c(format!("close({src})"), Ret::Ok),
+            c(format!("open_in_root(3, \"/dev/{n}\", 0o0)"), Ret::Fd(9)),
+            c("mount_setattr(9, single, set NOSUID|NOEXEC, clear RDONLY|NODEV)", Ret::Ok),
+            c("close(9)", Ret::Ok),
+        ]);
+    }
+    v.push(c(format!("open_in_root(3, \"/dev\", {:#o})", libc::O_DIRECTORY), Ret::Fd(8)));
+    for (n, l) in crate::ops::dev::LINKS {
+        v.push(c(format!("symlinkat({l:?}, 8, {n:?})"), Ret::Ok));
+    }
+    v.extend([
+        c("mkdirat(8, \"shm\", 755)", Ret::Ok),
+        c("mkdirat(8, \"pts\", 755)", Ret::Ok),
+        c("close(8)", Ret::Ok),
+        c("open_in_root(3, \"/dev\", 0o0)", Ret::Fd(9)),
+        c("mount_setattr(9, single, RDONLY|NOSUID|NODEV)", Ret::Ok),
+        c("close(9)", Ret::Ok),
+        c("close(3)", Ret::Ok),
+        c("chdir(\"/\")", Ret::Ok),
+    ]);
+    v
+}
+
+#[test]
+fn a_pools_zygote_builds_the_roots_attributes_and_devs_read_only_part_once() {
+    let p = shared_dev_plan();
+    let s = Script::new(shared_calls(false));
+    assert_eq!(super::root::build_shared(&s, &p, IDS).unwrap(), Some(2));
+    s.done();
+    // nothing where a sandbox could see the difference: no calls at all
+    for p in [kept_root_plan(), plan()] {
+        let s = Script::new(Vec::<(String, Ret)>::new());
+        assert_eq!(super::root::build_shared(&s, &p, IDS).unwrap(), None);
+        s.done();
+    }
+    // a terminal on console (a kept session): each sandbox binds its own; the zygote closes what it opened
+    let mut p = shared_dev_plan();
+    p.new_session = false;
+    let mut calls = shared_calls(true);
+    calls.extend((50..56).chain([60]).map(c_close));
+    let s = Script::new(calls);
+    assert_eq!(super::root::build_shared(&s, &p, IDS).unwrap(), None);
+    s.done();
+}
+
+/// Runs the zygote's shared part on `script` until it fails, answering
+/// each close it makes after the script's end (what a failure leaves to
+/// close, in whatever order), and returns the error.
+fn shared_error(p: &Plan, mut script: Vec<(String, Ret)>) -> SetupError {
+    loop {
+        let s = Script::new(script.clone());
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::root::build_shared(&s, p, IDS))) {
+            Ok(Err(e)) => {
+                s.done();
+                return e;
+            }
+            Ok(Ok(v)) => panic!("the failure was swallowed: {v:?}"),
+            Err(payload) => {
+                let msg = payload.downcast_ref::<String>().cloned().unwrap_or_default();
+                let call = msg.split_once(": ").and_then(|(_, rest)| rest.split_once(" (script exhausted)")).map(|(c, _)| c.to_string());
+                match call {
+                    Some(call) if call.starts_with("close(") => script.push((call, Ret::Ok)),
+                    _ => panic!("after the failure, a call that is not a close: {msg}"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_fallible_call_of_the_zygotes_shared_part_is_a_fatal_branch() {
+    let p = shared_dev_plan();
+    let all = shared_calls(false);
+    let mut fatal = 0;
+    for (i, (call, ret)) in all.iter().enumerate() {
+        // Closes cannot fail here; a device's first lookup answers ENOENT
+        // already (missing: made next); a device early could not open is
+        // reported at its bind (ops::dev's tests).
+        if call.starts_with("close(") || matches!(ret, Ret::Err(_)) || call.starts_with("open(\"/dev/") {
+            continue;
+        }
+        let marker = 31_000 + i as i32;
+        let mut script = all[..i].to_vec();
+        script.push((call.clone(), Ret::Err(marker)));
+        let e = shared_error(&p, script);
+        assert!(e.to_string().contains(&format!("error {marker}")), "{call}: {e}");
+        assert!(matches!(e.code, crate::error::Code::Mount | crate::error::Code::Setup), "{call}: {e}");
+        fatal += 1;
+    }
+    // the root: 9 (early 2, rslave, chdir, open, attributes 2, tmpfs 2); 6 per device; links and mount points 9; remount 2; chdir 1
+    assert_eq!(fatal, 9 + 6 * 6 + 9 + 2 + 1, "every fallible call");
+}
+
+/// A sandbox the zygote forks for [`shared_dev_plan`]: the other ops as on
+/// a kept root, and at the dev op only its own devpts and shm.
+fn own_calls() -> Vec<(String, Ret)> {
+    vec![
+        c("mount(-, \"/\", -, REC|SLAVE, -)", Ret::Ok),
+        c("chdir(\"/proc/self/fd\")", Ret::Ok),
+        c(format!("open(\"/\", {:#o})", libc::O_PATH | libc::O_DIRECTORY), Ret::Fd(3)),
+        c(format!("open_in_root(3, \"/tmp\", {:#o})", libc::O_DIRECTORY), Ret::Fd(5)),
+        c("mount(\"tmpfs\", \"./5\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Ok),
+        c("close(5)", Ret::Ok),
+        c(format!("open_in_root(3, \"/dev/pts\", {:#o})", libc::O_DIRECTORY), Ret::Fd(6)),
+        c("mount(\"devpts\", \"./6\", \"devpts\", NOSUID|NOEXEC, \"newinstance,ptmxmode=0666,mode=620\")", Ret::Ok),
+        c("close(6)", Ret::Ok),
+        c(format!("open_in_root(3, \"/dev/shm\", {:#o})", libc::O_DIRECTORY), Ret::Fd(7)),
+        c("mount(\"tmpfs\", \"./7\", \"tmpfs\", NOSUID|NODEV, \"mode=1777\")", Ret::Ok),
+        c("close(7)", Ret::Ok),
+        c("close(3)", Ret::Ok),
+        c("chdir(\"/\")", Ret::Ok),
+    ]
+}
+
+#[test]
+fn a_sandbox_of_the_zygote_mounts_only_its_own_part_and_every_failure_is_fatal() {
+    let p = shared_dev_plan();
+    let s = Script::new(own_calls());
+    super::root::build(&s, &p, IDS, None, Some(2)).unwrap();
+    s.done();
+    let all = own_calls();
+    let mut fatal = 0;
+    for (i, (call, _)) in all.iter().enumerate() {
+        if call.starts_with("close(") {
+            continue;
+        }
+        let marker = 32_000 + i as i32;
+        let mut script = all[..i].to_vec();
+        script.push((call.clone(), Ret::Err(marker)));
+        // what the failure leaves to close: the mount's fd, then the root's
+        if call.starts_with("mount(\"") {
+            script.push(all[i + 1].clone());
+        }
+        if i > 2 && i < all.len() - 2 {
+            script.push(c("close(3)", Ret::Ok));
+        }
+        let s = Script::new(script);
+        let e = super::root::build(&s, &p, IDS, None, Some(2)).unwrap_err();
+        s.done();
+        assert!(e.to_string().contains(&format!("error {marker}")), "{call}: {e}");
+        // ops keep the plan's numbering: the tmpfs is op 1, the dev op 2
+        if call.contains("/tmp") || call.contains("\"tmpfs\", \"./5\"") {
+            assert_eq!(e.op_index, Some(1), "{call}");
+        }
+        if call.contains("/dev/") || call.contains("devpts") || call.contains("./7") {
+            assert_eq!(e.op_index, Some(2), "{call}");
+        }
+        fatal += 1;
+    }
+    assert_eq!(fatal, 10);
+    // the index must name the plan's dev op
+    let s = Script::new(vec![c("mount(-, \"/\", -, REC|SLAVE, -)", Ret::Ok)]);
+    assert!(super::root::build(&s, &p, IDS, None, Some(1)).unwrap_err().to_string().contains("is not dev"));
+    s.done();
+}

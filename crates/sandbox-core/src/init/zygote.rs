@@ -14,6 +14,14 @@
 //! whose set-up fails answers the connection with the error and exits: it
 //! never greets, so it is never used.
 //!
+//! What every sandbox would build the same is built once, before the
+//! zygote serves ([`super::root::build_shared`]): for a root kept in place
+//! with a `dev` op, the tree's attributes and /dev's read-only tmpfs of
+//! device binds and links; each sandbox's clone copies that tree and mounts
+//! only its own devpts and shm (with proc, tmpfs and the rest of its ops).
+//! That part holds nothing a run can change: it is read-only in every
+//! sandbox, whose capabilities are gone before its program starts.
+//!
 //! Invariants: the zygote is not dumpable (nobody attaches to it) and
 //! closes every fd it was given but stdio and the channel; a child
 //! closes the zygote's channel and signalfd before anything else and holds
@@ -31,7 +39,7 @@ use crate::live::proto::Reply;
 use crate::sys::{Fd, Prctl, Sys, HANDLED_SIGNALS, POLLIN};
 
 /// Serve the supervisor's channel until it ends. Never returns.
-pub fn serve(sys: &dyn Sys, cx: &InitContext, ids: Ids, old_umask: u32) -> ! {
+pub fn serve(sys: &dyn Sys, cx: &InitContext, ids: Ids, old_umask: u32, shared: Option<usize>) -> ! {
     let Some(chan) = cx.live_chan else {
         sys.log("a zygote needs the supervisor's channel");
         sys.exit(EXIT_SETUP)
@@ -92,7 +100,7 @@ pub fn serve(sys: &dyn Sys, cx: &InitContext, ids: Ids, old_umask: u32) -> ! {
                 _ => sys.exit(0),
             };
             match sys.clone_sandbox(flags) {
-                Ok(0) => child(sys, cx, ids, old_umask, conn, [chan, sfd]),
+                Ok(0) => child(sys, cx, ids, old_umask, shared, conn, [chan, sfd]),
                 Ok(_) => {}
                 Err(e) => {
                     let _ = net::send(sys, conn, &Reply::error(Code::Setup, format!("cannot fork a sandbox of the pool: {e}")).to_bytes(), &[]);
@@ -104,7 +112,7 @@ pub fn serve(sys: &dyn Sys, cx: &InitContext, ids: Ids, old_umask: u32) -> ! {
 }
 
 /// A sandbox of the pool: pid 1 of its new namespaces, with `conn` only.
-fn child(sys: &dyn Sys, cx: &InitContext, ids: Ids, old_umask: u32, conn: Fd, zygote: [Fd; 2]) -> ! {
+fn child(sys: &dyn Sys, cx: &InitContext, ids: Ids, old_umask: u32, shared: Option<usize>, conn: Fd, zygote: [Fd; 2]) -> ! {
     for fd in zygote {
         let _ = sys.close(fd);
     }
@@ -126,7 +134,7 @@ fn child(sys: &dyn Sys, cx: &InitContext, ids: Ids, old_umask: u32, conn: Fd, zy
         net_sock: None,
         seccomp_notify: None,
     };
-    match pid1(sys, cx.plan, false).map_err(Failed::from).and_then(|()| sandbox(sys, &own, ids, old_umask)) {
+    match pid1(sys, cx.plan, false).map_err(Failed::from).and_then(|()| sandbox(sys, &own, ids, old_umask, shared)) {
         Ok((_, env)) => {
             sys.release_memory();
             let (cwd, _) = default_cwd(cx.plan, cx.caller_cwd.as_deref());
@@ -207,7 +215,7 @@ mod tests {
     fn run(chan: Option<Fd>, calls: Vec<(String, Ret)>) -> (i32, Vec<String>) {
         let p = plan();
         let s = Script::new(calls);
-        let code = expect_exit(|| serve(&s, &cx(&p, chan), Ids { uid: 1000, gid: 1000 }, 0o22));
+        let code = expect_exit(|| serve(&s, &cx(&p, chan), Ids { uid: 1000, gid: 1000 }, 0o22, None));
         s.done();
         (code, s.logs())
     }

@@ -42,7 +42,7 @@ impl HostDevices {
         std::mem::replace(slot, Err(Errno(libc::EBADF)))
     }
 
-    fn close(self, sys: &dyn Sys) {
+    pub fn close(self, sys: &dyn Sys) {
         for fd in self.devices.into_iter().chain(self.console.map(|c| c.1)).flatten() {
             let _ = sys.close(fd);
         }
@@ -79,12 +79,91 @@ impl SetupOp for DevOp {
     }
 }
 
+fn mount_error(what: String) -> impl FnOnce(Errno) -> SetupError {
+    move |e| SetupError::sys(Code::Mount, what, e)
+}
+
 impl DevOp {
-    fn build(&self, host: &mut HostDevices, root: &mut RootFs) -> Result<(), SetupError> {
+    fn target(&self) -> &str {
         let t = self.target.trim_end_matches('/');
-        let t = if t.is_empty() { "/" } else { t };
-        let join = |n: &str| if t == "/" { format!("/{n}") } else { format!("{t}/{n}") };
-        let m = |what: String| move |e| SetupError::sys(Code::Mount, what, e);
+        if t.is_empty() {
+            "/"
+        } else {
+            t
+        }
+    }
+
+    fn join(&self, n: &str) -> String {
+        match self.target() {
+            "/" => format!("/{n}"),
+            t => format!("{t}/{n}"),
+        }
+    }
+
+    fn build(&self, host: &mut HostDevices, root: &mut RootFs) -> Result<(), SetupError> {
+        self.nodes(host, root)?;
+        self.build_own(root)?;
+        let join = |n: &str| self.join(n);
+        let m = mount_error;
+
+        if let Some((tty, slot)) = host.console.as_mut() {
+            let path = join("console");
+            let what = format!("bind {tty} on {path}");
+            let source = HostDevices::take(slot).map_err(m(what.clone()))?;
+            let from = root.fd_path(source);
+            let r = root.mount_point(&path, Point::File).and_then(|fd| root.mount_on(&path, fd, Some(&from), None, libc::MS_BIND as MsFlags, None));
+            let _ = root.sys().close(source);
+            r.and_then(|()| root.restore(&path, false, 0)).map_err(m(what))?;
+        }
+
+        if self.mqueue {
+            let mq = join("mqueue");
+            let flags = (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as MsFlags;
+            root.mount_fs(&mq, "mqueue", flags, None).map_err(m(format!("mount mqueue on {mq}")))?;
+        }
+
+        if self.writable {
+            return Ok(());
+        }
+        self.seal(root)
+    }
+
+    /// What a warm pool's zygote builds once for every sandbox it forks
+    /// (init/root.rs, `ops::shared_dev` says when): the tmpfs with the
+    /// devices, links and mount points, read-only. Each sandbox then mounts
+    /// only its own devpts and shm ([`Self::build_own`]).
+    pub fn build_shared(&self, mut host: HostDevices, root: &mut RootFs) -> Result<(), SetupError> {
+        let r = self.nodes(&mut host, root).and_then(|()| self.seal(root));
+        host.close(root.sys());
+        r
+    }
+
+    /// A sandbox's own part of /dev: a new devpts instance and a new shm tmpfs.
+    pub fn build_own(&self, root: &mut RootFs) -> Result<(), SetupError> {
+        let m = mount_error;
+        let nosuid_nodev = (libc::MS_NOSUID | libc::MS_NODEV) as MsFlags;
+        let pts = self.join("pts");
+        let fd = root.open(&pts, libc::O_DIRECTORY).map_err(m(format!("mount devpts on {pts}")))?;
+        let data = "newinstance,ptmxmode=0666,mode=620";
+        root.mount_on(&pts, fd, Some("devpts"), Some("devpts"), (libc::MS_NOSUID | libc::MS_NOEXEC) as MsFlags, Some(data))
+            .map_err(m(format!("mount devpts on {pts}")))?;
+
+        let shm = self.join("shm");
+        let fd = root.open(&shm, libc::O_DIRECTORY).map_err(m(format!("mount tmpfs on {shm}")))?;
+        root.mount_on(&shm, fd, Some("tmpfs"), Some("tmpfs"), nosuid_nodev, Some("mode=1777")).map_err(m(format!("mount tmpfs on {shm}")))
+    }
+
+    /// The /dev tmpfs made read-only (its own mount only: pts and shm stay writable).
+    fn seal(&self, root: &mut RootFs) -> Result<(), SetupError> {
+        let t = self.target();
+        root.set_attrs(t, false, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).map_err(mount_error(format!("remount {t} read-only")))
+    }
+
+    /// The tmpfs, the host's devices bound in, the links and the mount points.
+    fn nodes(&self, host: &mut HostDevices, root: &mut RootFs) -> Result<(), SetupError> {
+        let t = self.target();
+        let join = |n: &str| self.join(n);
+        let m = mount_error;
 
         let nosuid_nodev = (libc::MS_NOSUID | libc::MS_NODEV) as MsFlags;
         root.mount_fs(t, "tmpfs", nosuid_nodev, Some("mode=755")).map_err(m(format!("mount dev on {t}")))?;
@@ -113,38 +192,7 @@ impl DevOp {
             Ok::<(), (String, Errno)>(())
         })();
         let _ = sys.close(dfd);
-        r.map_err(|(what, e)| SetupError::sys(Code::Setup, what, e))?;
-
-        let pts = join("pts");
-        let fd = root.open(&pts, libc::O_DIRECTORY).map_err(m(format!("mount devpts on {pts}")))?;
-        let data = "newinstance,ptmxmode=0666,mode=620";
-        root.mount_on(&pts, fd, Some("devpts"), Some("devpts"), (libc::MS_NOSUID | libc::MS_NOEXEC) as MsFlags, Some(data))
-            .map_err(m(format!("mount devpts on {pts}")))?;
-
-        let shm = join("shm");
-        let fd = root.open(&shm, libc::O_DIRECTORY).map_err(m(format!("mount tmpfs on {shm}")))?;
-        root.mount_on(&shm, fd, Some("tmpfs"), Some("tmpfs"), nosuid_nodev, Some("mode=1777")).map_err(m(format!("mount tmpfs on {shm}")))?;
-
-        if let Some((tty, slot)) = host.console.as_mut() {
-            let path = join("console");
-            let what = format!("bind {tty} on {path}");
-            let source = HostDevices::take(slot).map_err(m(what.clone()))?;
-            let from = root.fd_path(source);
-            let r = root.mount_point(&path, Point::File).and_then(|fd| root.mount_on(&path, fd, Some(&from), None, libc::MS_BIND as MsFlags, None));
-            let _ = root.sys().close(source);
-            r.and_then(|()| root.restore(&path, false, 0)).map_err(m(what))?;
-        }
-
-        if self.mqueue {
-            let mq = join("mqueue");
-            let flags = (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as MsFlags;
-            root.mount_fs(&mq, "mqueue", flags, None).map_err(m(format!("mount mqueue on {mq}")))?;
-        }
-
-        if self.writable {
-            return Ok(());
-        }
-        root.set_attrs(t, false, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV).map_err(m(format!("remount {t} read-only")))
+        r.map_err(|(what, e)| SetupError::sys(Code::Setup, what, e))
     }
 }
 
@@ -271,6 +319,34 @@ mod tests {
             call("mount(\"tmpfs\", \"/host/proc/self/fd/13\", \"tmpfs\", NOSUID|NODEV, \"mode=1777\")", Ret::Ok),
             close(13),
         ]
+    }
+
+    /// A pool's zygote builds the read-only part (the same calls, then the
+    /// remount), each sandbox only its devpts and shm: together what one
+    /// start builds.
+    #[test]
+    fn the_shared_part_and_a_sandboxs_own_part_are_the_whole_dev() {
+        let mut v = happy_prefix();
+        let pts = v.pop().unwrap();
+        v.extend(setattr(3, "/dev", 14, false, "RDONLY|NOSUID|NODEV"));
+        let s = Script::new(v);
+        dev().build_shared(host(None), &mut RootFs::new(&s, 3)).unwrap();
+        s.done();
+        let mut v = vec![pts];
+        v.extend(pts_and_shm());
+        let s = Script::new(v);
+        dev().build_own(&mut RootFs::new(&s, 3)).unwrap();
+        s.done();
+        // a failed bind in the shared part: the error, every fd early opened closed
+        let mut v =
+            vec![open_dir(3, "/dev", 10), call("mount(\"tmpfs\", \"/host/proc/self/fd/10\", \"tmpfs\", NOSUID|NODEV, \"mode=755\")", Ret::Ok), close(10)];
+        v.extend((51..56).map(close));
+        let s = Script::new(v);
+        let mut h = host(None);
+        h.devices[0] = Err(Errno(10_033));
+        let e = dev().build_shared(h, &mut RootFs::new(&s, 3)).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (Code::Mount, "cannot bind /dev/null on /dev/null: error 10033"));
+        s.done();
     }
 
     #[test]

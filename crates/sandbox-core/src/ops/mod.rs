@@ -26,7 +26,7 @@ mod autoetc;
 mod autoroot;
 mod bind;
 mod chmod;
-mod dev;
+pub(crate) mod dev;
 mod dir;
 mod file;
 mod mqueue;
@@ -212,6 +212,47 @@ fn may_follow_kept_root(op: &Op, root: &BindOp) -> bool {
     }
 }
 
+/// Whether two absolute paths may overlap: the same, or one below the
+/// other, by their components (`//dev/./pts/` is `/dev/pts`). A `..` could
+/// lead anywhere: it overlaps everything.
+fn overlap(a: &str, b: &str) -> bool {
+    let parts = |p: &str| -> Option<Vec<String>> {
+        let v: Vec<String> = p.split('/').filter(|c| !c.is_empty() && *c != ".").map(str::to_string).collect();
+        (!v.iter().any(|c| c == "..")).then_some(v)
+    };
+    match (parts(a), parts(b)) {
+        (Some(a), Some(b)) => a.iter().zip(&b).all(|(x, y)| x == y),
+        _ => true,
+    }
+}
+
+/// The index of the `dev` op a warm pool's zygote may build once, in its
+/// own mount namespace, for every sandbox it forks (init/root.rs): its
+/// tmpfs of device binds and links is read-only and holds nothing of a
+/// run, so each sandbox only mounts its own devpts and shm on it. Only
+/// where that cannot change what a sandbox sees: a root kept in place
+/// (which the zygote's tree already is), one `dev` op, neither writable nor
+/// with mqueue (a run's own), and every other op of a kind that names no
+/// host path but a bind's source, with target and source clear of the
+/// `dev` target (so building it first changes nothing they resolve). A
+/// caller's terminal on `console` is decided when the zygote builds it.
+pub fn shared_dev(ops: &[Op]) -> Option<usize> {
+    if !keeps_host_root(ops) {
+        return None;
+    }
+    let mut devs = ops.iter().enumerate().filter(|(_, op)| matches!(op, Op::Dev(_)));
+    let (d, Op::Dev(dev)) = devs.next()? else { return None };
+    if devs.next().is_some() || dev.writable || dev.mqueue {
+        return None;
+    }
+    let clear = |op: &Op| match op {
+        Op::Bind(b) => b.source_fd.is_none() && !overlap(&b.source, &dev.target) && !overlap(&b.target, &dev.target),
+        Op::Proc(_) | Op::Tmpfs(_) | Op::Mqueue(_) | Op::Dir(_) | Op::Symlink(_) | Op::Remount(_) | Op::Chmod(_) => !overlap(op.target(), &dev.target),
+        _ => false,
+    };
+    ops.iter().enumerate().skip(1).filter(|&(i, _)| i != d).all(|(_, op)| clear(op)).then_some(d)
+}
+
 /// The apply phase for a root kept in place: the first op, the bind of the
 /// host's root, sets the attributes of the tree already there; the others
 /// apply as usual. An error names its op.
@@ -341,6 +382,46 @@ mod tests {
         }
         assert!(!keeps_host_root(&[]));
         assert!(keeps_host_root(&ops(r#"[{"kind":"bind","source":"//","target":"/"}]"#)));
+    }
+
+    #[test]
+    fn a_pools_zygote_builds_dev_once_only_where_nothing_else_could_see_the_difference() {
+        let ops = |json: &str| -> Vec<Op> { serde_json::from_str(json).unwrap() };
+        let root = r#"{"kind":"bind","source":"/","target":"/"}"#;
+        let dev = r#"{"kind":"dev","target":"/dev"}"#;
+        let shared = |rest: &str| shared_dev(&ops(&format!("[{root},{rest}]")));
+        // bubblewrap's full set-up, and ops clear of /dev in any order around it
+        assert_eq!(shared(dev), Some(1));
+        assert_eq!(shared(&format!(r#"{{"kind":"proc","target":"/proc"}},{dev},{{"kind":"tmpfs","target":"/tmp"}}"#)), Some(2));
+        let clear = r#"{"kind":"bind","source":"/usr","target":"/opt/u"},{"kind":"dir","target":"/d"},{"kind":"symlink","target":"/l","linkname":"/dev/null"},{"kind":"mqueue","target":"/m"},{"kind":"remount","target":"/usr"},{"kind":"chmod","target":"/devx","mode":448}"#;
+        assert_eq!(shared(&format!("{clear},{dev}")), Some(7));
+        // not: no dev op, two, a writable one or one with mqueue (a run's own), a root not kept
+        assert_eq!(shared(r#"{"kind":"proc","target":"/proc"}"#), None);
+        assert_eq!(shared(&format!("{dev},{dev}")), None);
+        assert_eq!(shared(r#"{"kind":"dev","target":"/dev","writable":true}"#), None);
+        assert_eq!(shared(r#"{"kind":"dev","target":"/dev","mqueue":true}"#), None);
+        assert_eq!(shared_dev(&ops(&format!(r#"[{{"kind":"tmpfs","target":"/x"}},{dev}]"#))), None);
+        assert_eq!(shared(&format!(r#"{dev},{{"kind":"overlay","target":"/o","lowers":["/a"],"mode":"tmp"}}"#)), None);
+        // not: an op on, above or below the dev target, a bind from there, a caller's fd, kinds that read host paths
+        for other in [
+            r#"{"kind":"tmpfs","target":"/dev/shm"}"#,
+            r#"{"kind":"tmpfs","target":"//dev/./shm/"}"#,
+            r#"{"kind":"bind","source":"/dev/fuse","target":"/dev/fuse","device":true}"#,
+            r#"{"kind":"bind","source":"/dev/kvm","target":"/kvm"}"#,
+            r#"{"kind":"bind","source":"//dev","target":"/hostdev"}"#,
+            r#"{"kind":"bind","sourceFd":3,"target":"/x"}"#,
+            r#"{"kind":"bind","source":"/usr/../dev","target":"/x"}"#,
+            r#"{"kind":"symlink","target":"/dev/foo","linkname":"/x"}"#,
+            r#"{"kind":"dir","target":"/dev/d"}"#,
+            r#"{"kind":"remount","target":"/dev"}"#,
+            r#"{"kind":"placeholder","target":"/p","type":"dir"}"#,
+        ] {
+            assert_eq!(shared(&format!("{other},{dev}")), None, "{other}");
+            assert_eq!(shared(&format!("{dev},{other}")), None, "{other}");
+        }
+        // the dev target anywhere, by its components
+        assert_eq!(shared_dev(&ops(&format!(r#"[{root},{{"kind":"dev","target":"/sb/dev"}},{{"kind":"tmpfs","target":"/sb"}}]"#))), None);
+        assert_eq!(shared_dev(&ops(&format!(r#"[{root},{{"kind":"dev","target":"/sb/dev"}},{{"kind":"tmpfs","target":"/sb/devx"}}]"#))), Some(1));
     }
 
     #[test]
