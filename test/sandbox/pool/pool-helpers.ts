@@ -99,3 +99,14 @@ seen['sleepers'] = [p for p in os.listdir('/proc') if p.isdigit() and int(p) != 
 print(json.dumps(seen))
 `;
 
+/** Runs CHECKER in a sandbox of `p` and expects it to find none of WRITER's marks; returns what it saw. */
+export async function expectNothingLeft(p: Pool): Promise<Record<string, unknown>> {
+  const r = await p.run(['python3', '-c', CHECKER], { stdio: 'pipe', timeoutMs: 5000 });
+  expect([r.code, r.stderr]).toEqual([0, '']);
+  const seen = JSON.parse(r.stdout!) as Record<string, unknown>;
+  for (const [where, value] of Object.entries(seen)) {
+    if (where === 'pids') continue;
+    expect([where, value]).toEqual([where, where.startsWith('sysv-') ? 0 : where === 'sleepers' ? [] : false]);
+  }
+  return seen;
+}

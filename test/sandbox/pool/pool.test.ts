@@ -11,7 +11,7 @@ import { readdirSync } from 'node:fs';
 import { createPool, list } from '@sandboxctl/core';
 import { requireKernel, until } from '../helpers';
 import { alive, privateRuntimeDir } from '../live/live-helpers';
-import { CHECKER, MARK, WRITER, closePools, forget, hostProcesses, pool } from './pool-helpers';
+import { MARK, WRITER, closePools, expectNothingLeft, forget, hostProcesses, pool } from './pool-helpers';
 
 let runtime: string;
 beforeAll(() => {
@@ -44,13 +44,7 @@ describe.each([
     expect(done).toMatchObject({ '/tmp': 'written', '/dev/shm': 'written', abstract: 'bound', 'sysv-M': 0, 'sysv-Q': 0, 'sysv-S': 0 });
     expect(done.mq).not.toBe(-1);
     for (let i = 0; i < 4; i++) {
-      const r = await p.run(['python3', '-c', CHECKER], { stdio: 'pipe', timeoutMs: 5000 });
-      expect([r.code, r.stderr]).toEqual([0, '']);
-      const seen = JSON.parse(r.stdout!) as Record<string, unknown>;
-      for (const [where, value] of Object.entries(seen)) {
-        if (where === 'pids') continue;
-        expect([where, value]).toEqual([where, where.startsWith('sysv-') ? 0 : where === 'sleepers' ? [] : false]);
-      }
+      const seen = await expectNothingLeft(p);
       // pid 1 and the checker itself: nothing else lives in a fresh sandbox.
       expect((seen.pids as number[]).length).toBeLessThanOrEqual(2);
     }

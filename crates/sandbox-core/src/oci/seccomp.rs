@@ -536,40 +536,12 @@ mod tests {
         }
     }
 
-    /// What the kernel's action cache runs at load (seccomp_cache_prepare:
-    /// every number of the native arch, arguments unknown; it stops at a
-    /// return or at a load of an argument).
-    fn cache_work(prog: &[libc::sock_filter], arch: Arch) -> usize {
-        let max = arch.table().iter().map(|(_, nr)| *nr).max().unwrap();
-        let mut steps = 0;
-        for nr in 0..=max {
-            let (mut pc, mut acc) = (0usize, 0u32);
-            loop {
-                let f = prog[pc];
-                pc += 1;
-                steps += 1;
-                let cond = |t: bool| if t { f.jt as usize } else { f.jf as usize };
-                match f.code {
-                    LD_W_ABS if f.k == 0 => acc = nr,
-                    LD_W_ABS if f.k == 4 => acc = audit_arch(arch),
-                    LD_W_ABS | RET_K => break,
-                    JA => pc += f.k as usize,
-                    JEQ => pc += cond(acc == f.k),
-                    JGT => pc += cond(acc > f.k),
-                    JGE => pc += cond(acc >= f.k),
-                    JSET => pc += cond(acc & f.k != 0),
-                    op => panic!("opcode {op:#x}"),
-                }
-            }
-        }
-        steps
-    }
-
     #[test]
     fn the_search_cuts_the_kernels_work_at_load() {
         for arch in Arch::ALL {
             let s = engine_like(arch);
-            let (with, without) = (cache_work(&emit(&s, arch, true).unwrap(), arch), cache_work(&emit(&s, arch, false).unwrap(), arch));
+            let (with, without) =
+                (crate::seccomp::cache_work(&emit(&s, arch, true).unwrap(), arch), crate::seccomp::cache_work(&emit(&s, arch, false).unwrap(), arch));
             println!("{arch}: the action cache's emulation {with} steps with the search, {without} without");
             assert!(with * 8 < without, "{arch}: {with} against {without}");
         }

@@ -394,6 +394,36 @@ pub(crate) fn dispatch(arch: Arch, named: &BTreeSet<u32>) -> Vec<libc::sock_filt
         .collect()
 }
 
+/// Instructions the kernel's action cache runs at load for the native
+/// arch (seccomp_cache_prepare: each number, no argument known; it stops at
+/// a return or a load of anything but nr and arch).
+#[cfg(test)]
+pub(crate) fn cache_work(prog: &[libc::sock_filter], arch: Arch) -> usize {
+    let max = arch.table().iter().map(|(_, nr)| *nr).max().unwrap();
+    let mut steps = 0;
+    for nr in 0..=max {
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let f = prog[pc];
+            pc += 1;
+            steps += 1;
+            let cond = |taken: bool| if taken { f.jt as usize } else { f.jf as usize };
+            match f.code {
+                BPF_LD_W_ABS if f.k == 0 => acc = nr,
+                BPF_LD_W_ABS if f.k == 4 => acc = audit_arch(arch),
+                BPF_LD_W_ABS | BPF_RET_K => break,
+                BPF_JA => pc += f.k as usize,
+                BPF_JEQ_K => pc += cond(acc == f.k),
+                0x25 => pc += cond(acc > f.k),
+                BPF_JGE_K => pc += cond(acc >= f.k),
+                0x45 => pc += cond(acc & f.k != 0),
+                code => panic!("instruction {code:#x}"),
+            }
+        }
+    }
+    steps
+}
+
 /// The search over sorted `v`, appended to `out`.
 fn search(v: &[u32], out: &mut Vec<(libc::sock_filter, bool)>) {
     if v.len() <= 4 {
