@@ -57,13 +57,7 @@ pub fn build_shared(sys: &dyn Sys, plan: &Plan, ids: Ids) -> Result<Option<usize
     };
     // Nothing we mount may propagate back to the host.
     sys.mount(None, "/", None, (libc::MS_SLAVE | libc::MS_REC) as MsFlags, None).ctx(Code::Mount, "make / rslave")?;
-    sys.chdir(FD_DIR).ctx(Code::Setup, "enter the fd directory")?;
-    let root = sys.open("/", libc::O_PATH | libc::O_DIRECTORY).ctx(Code::Setup, "open the root")?;
-    let mut rootfs = RootFs::in_place(sys, root);
-    let r = ops::apply_in_place(vec![first], &mut rootfs).and_then(|()| dev.build_shared(host, &mut rootfs).map_err(|e| e.at_op(d)));
-    rootfs.close();
-    r?;
-    sys.chdir("/").ctx(Code::Setup, "enter the new root")?;
+    in_place(sys, |rootfs| ops::apply_in_place(vec![first], rootfs).and_then(|()| dev.build_shared(host, rootfs).map_err(|e| e.at_op(d))))?;
     Ok(Some(d))
 }
 
@@ -118,11 +112,19 @@ pub fn build(sys: &dyn Sys, plan: &Plan, ids: Ids, image_mount: Option<Fd>, shar
 /// toolkit names fds as mount targets), the ops apply to `/`, and the cwd
 /// comes back to `/`.
 fn keep_host_root(sys: &dyn Sys, prepared: Vec<ops::Prepared>) -> Result<(), SetupError> {
+    in_place(sys, |rootfs| ops::apply_in_place(prepared, rootfs))
+}
+
+/// Run `build` on this process's root kept in place, from pid 1's fd
+/// directory (where the toolkit names fds as mount targets); the root's fd
+/// is closed whatever `build` returns, and the cwd comes back to `/`.
+fn in_place(sys: &dyn Sys, build: impl FnOnce(&mut RootFs) -> Result<(), SetupError>) -> Result<(), SetupError> {
     sys.chdir(FD_DIR).ctx(Code::Setup, "enter the fd directory")?;
     let root = sys.open("/", libc::O_PATH | libc::O_DIRECTORY).ctx(Code::Setup, "open the root")?;
     let mut rootfs = RootFs::in_place(sys, root);
-    ops::apply_in_place(prepared, &mut rootfs)?;
+    let r = build(&mut rootfs);
     rootfs.close();
+    r?;
     sys.chdir("/").ctx(Code::Setup, "enter the new root")
 }
 
@@ -138,19 +140,15 @@ fn on_shared(sys: &dyn Sys, plan: &Plan, early: &ops::EarlyCx, d: usize) -> Resu
     for (i, op) in plan.ops.iter().enumerate().skip(1) {
         prepared.push((i, if i == d { None } else { Some(ops::early(op, sys, early).map_err(|e| e.at_op(i))?) }));
     }
-    sys.chdir(FD_DIR).ctx(Code::Setup, "enter the fd directory")?;
-    let root = sys.open("/", libc::O_PATH | libc::O_DIRECTORY).ctx(Code::Setup, "open the root")?;
-    let mut rootfs = RootFs::in_place(sys, root);
-    let r = prepared.into_iter().try_for_each(|(i, p)| {
-        match p {
-            Some(p) => p.apply(&mut rootfs),
-            None => dev.build_own(&mut rootfs),
-        }
-        .map_err(|e| e.at_op(i))
-    });
-    rootfs.close();
-    r?;
-    sys.chdir("/").ctx(Code::Setup, "enter the new root")
+    in_place(sys, |rootfs| {
+        prepared.into_iter().try_for_each(|(i, p)| {
+            match p {
+                Some(p) => p.apply(rootfs),
+                None => dev.build_own(rootfs),
+            }
+            .map_err(|e| e.at_op(i))
+        })
+    })
 }
 
 /// pid 1's fd directory in the host's proc, its cwd while a kept root is
