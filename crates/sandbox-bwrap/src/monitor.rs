@@ -186,6 +186,7 @@ pub fn run(o: &Opts, uid: u32, log: Log) -> i32 {
             plan: &plan,
             report_fd: Some(theirs),
             seccomp: &compiled,
+            zygote_seccomp: &[],
             program_seccomp: &filters,
             seccomp_notify: None,
             env: Vec::new(),

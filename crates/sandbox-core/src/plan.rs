@@ -243,6 +243,23 @@ fn default_linger_ms() -> u32 {
 }
 
 impl Plan {
+    /// A warm pool's zygote (plan.live.end `zygote`).
+    pub fn is_zygote(&self) -> bool {
+        self.live.as_ref().is_some_and(|l| l.end == LiveEnd::Zygote)
+    }
+
+    /// Whether an op asks for a mode with a set-uid or set-gid bit: the
+    /// set-up then makes calls strict's set-uid rules refuse (a pool's
+    /// zygote leaves those rules to each sandbox: seccomp::compile_zygote).
+    pub fn sets_id_bits(&self) -> bool {
+        self.ops.iter().any(|op| match op {
+            Op::Tmpfs(TmpfsOp { mode, .. }) | Op::Dir(DirOp { mode, .. }) | Op::File(FileOp { mode, .. }) | Op::Chmod(ChmodOp { mode, .. }) => {
+                mode & 0o6000 != 0
+            }
+            _ => false,
+        })
+    }
+
     /// A plan with the given argv and every default.
     pub fn new(argv: Vec<String>) -> Plan {
         Plan {

@@ -165,7 +165,7 @@ pub fn validate(plan: &Plan) -> Result<(), PlanError> {
     if plan.as_pid1 && (plan.live.is_some() || plan.tty) {
         return Err(top("asPid1", "the program cannot be pid 1 of a live sandbox or with a terminal relayed: pid 1 serves those"));
     }
-    if plan.live.as_ref().is_some_and(|l| l.end == crate::plan::LiveEnd::Zygote) {
+    if plan.is_zygote() {
         zygote_plan(plan)?;
     }
     let no_program =

@@ -11,7 +11,8 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPool, list, run, type Op } from '@sandboxctl/core';
-import { requireKernel, until } from '../helpers';
+import { BASE_OPS, INIT, INIT_IN, TRY_IN, requireKernel, until } from '../helpers';
+import { probes } from '../escape/probes';
 import { alive, lcli, privateRuntimeDir } from '../live/live-helpers';
 import { MARK, WRITER, closePools, expectNothingLeft, forget, hostProcesses, ops, pool } from './pool-helpers';
 
@@ -187,6 +188,40 @@ test('a pool of the host\'s root builds /dev\'s read-only part once in the zygot
   // The host's own tree and /dev: as they were, nothing planted.
   expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(hostMounts);
   expect(readdirSync('/dev').filter((n) => n.includes('planted') || n.includes(MARK))).toEqual([]);
+});
+
+test('every escape probe answers in a pool run as in a plain run: the zygote\'s part of the filter and each sandbox\'s together are the whole', async () => {
+  // The zygote loads the bulk of strict once and each sandbox the rest
+  // (seccomp::compile_zygote): the probes (nested namespaces, mounts, the
+  // new mount API, openat2, set-uid modes, the keyring, ptrace, bpf,
+  // io_uring, socket families, terminal ioctls, foreign ABIs...) must get
+  // exactly the answers a sandbox of its own gets.
+  const planOps = [...BASE_OPS, { kind: 'bind', source: INIT, target: INIT_IN }] as Op[];
+  const script = probes.map(([, args], i) => `echo "${i} $(${TRY_IN} ${args} 2>&1)"`).join('\n');
+  const p = await pool({ ops: planOps, size: 1 });
+  const pooled = await p.run(['/bin/sh', '-c', script], { stdio: 'pipe', timeoutMs: 60_000 });
+  const plain = await run({ argv: ['/bin/sh', '-c', script], preset: 'strict', ops: planOps, stdio: 'pipe', timeoutMs: 60_000 });
+  for (const r of [pooled, plain]) expect([r.code, r.stderr]).toEqual([0, '']);
+  const answers = (out: string): string[] => out.trim().split('\n');
+  expect(answers(pooled.stdout!)).toEqual(answers(plain.stdout!));
+  expect(answers(pooled.stdout!)).toHaveLength(probes.length);
+  // and they are the suite's expected answers, not two equal failures
+  answers(pooled.stdout!).forEach((line, i) => {
+    const [name, , expected] = probes[i];
+    expect([name, expected.includes(line.slice(line.indexOf(' ') + 1))]).toEqual([name, true]);
+  });
+  // A plan whose op sets a set-gid bit (a shared group directory): the
+  // set-uid rules move to each sandbox's part, so the set-up may chmod; the
+  // program still may not.
+  const sgidOps = [...planOps, { kind: 'dir', target: '/tmp/g' }, { kind: 'chmod', target: '/tmp/g', mode: 0o2775 }] as Op[];
+  const sgid = await pool({ ops: sgidOps, size: 1 });
+  const check = `stat -c %a /tmp/g; ${TRY_IN} mode chmod /tmp/g/x 4755; ${TRY_IN} mode fchmodat /tmp/g/y 2755; ${TRY_IN} syscall unshare-user; ${TRY_IN} syscall keyctl`;
+  const r = await sgid.run(['/bin/sh', '-c', check], { stdio: 'pipe', timeoutMs: 10_000 });
+  const r2 = await run({ argv: ['/bin/sh', '-c', check], preset: 'strict', ops: sgidOps, stdio: 'pipe', timeoutMs: 10_000 });
+  for (const x of [r, r2]) {
+    expect([x.code, x.stderr]).toEqual([0, '']);
+    expect(x.stdout!.trim().split('\n')).toEqual(['2775', 'EPERM', 'EPERM', 'EPERM', 'EPERM']);
+  }
 });
 
 test('the zygote holds none of the caller\'s fds: /dev/null stdio, its channel and its signalfd only', async () => {

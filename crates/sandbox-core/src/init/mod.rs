@@ -46,6 +46,13 @@ pub struct InitContext<'a> {
     pub report_fd: Option<Fd>,
     /// Compiled seccomp filters, loaded in order.
     pub seccomp: &'a [Vec<libc::sock_filter>],
+    /// A pool's zygote: the part of the filters it loads once for every
+    /// sandbox it forks (seccomp::compile_zygote; `seccomp` is then each
+    /// sandbox's own part). Empty otherwise.
+    pub zygote_seccomp: &'a [Vec<libc::sock_filter>],
+    /// A sandbox the pool's zygote forked: the zygote dropped the bounding
+    /// set already (privileges::preload).
+    pub bounded: bool,
     /// Seccomp programs loaded in the program's process before its exec
     /// (after `seccomp`, which pid 1 loads).
     pub program_seccomp: &'a [Vec<libc::sock_filter>],
@@ -90,8 +97,13 @@ impl From<SetupError> for Failed {
 pub fn run_init(sys: &dyn Sys, cx: &InitContext) -> ! {
     // A warm pool's zygote: the same stages, the root and the drop in each
     // sandbox it forks (zygote.rs).
-    if cx.plan.live.as_ref().is_some_and(|l| l.end == crate::plan::LiveEnd::Zygote) {
-        match before_root(sys, cx).and_then(|(ids, old_umask)| Ok((ids, old_umask, root::build_shared(sys, cx.plan, ids)?))) {
+    if cx.plan.is_zygote() {
+        let shared = |(ids, old_umask)| -> Result<_, Failed> {
+            let shared = root::build_shared(sys, cx.plan, ids)?;
+            privileges::preload(sys, cx.plan, cx.zygote_seccomp, privileges::last_cap(sys)?)?;
+            Ok((ids, old_umask, shared))
+        };
+        match before_root(sys, cx).and_then(shared) {
             Ok((ids, old_umask, shared)) => zygote::serve(sys, cx, ids, old_umask, shared),
             Err(Failed { err, status }) => {
                 crate::report::error(sys, cx.report_fd, &Error::from(err));
@@ -210,7 +222,7 @@ fn sandbox(sys: &dyn Sys, cx: &InitContext, ids: ids::Ids, old_umask: u32, share
             .with_hint("a hard limit can only be lowered: see `ulimit -H -a` for the caller's")
         })?;
     }
-    privileges::drop(sys, plan, cx.seccomp, cx.seccomp_notify, last_cap)?;
+    privileges::drop(sys, plan, cx.seccomp, cx.seccomp_notify, last_cap, cx.bounded)?;
     sys.umask(old_umask);
     if let Some(fd) = plan.block_fd {
         wait_for(sys, fd)?;

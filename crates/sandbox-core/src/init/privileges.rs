@@ -19,30 +19,54 @@ pub fn last_cap(sys: &dyn Sys) -> Result<u32, SetupError> {
     }
 }
 
-/// Drop what the program may not have, in this order.
+/// Drop what the program may not have, in this order. `bounded`: the
+/// bounding set was already dropped (a pool's zygote did it: [`preload`]).
 pub fn drop(
     sys: &dyn Sys,
     plan: &Plan,
     seccomp: &[Vec<libc::sock_filter>],
     notify: Option<(&[libc::sock_filter], Fd)>,
     last_cap: u32,
+    bounded: bool,
 ) -> Result<(), SetupError> {
-    capabilities(sys, plan, last_cap)?;
+    capabilities(sys, plan, last_cap, bounded)?;
     sys.prctl(Prctl::SetNoNewPrivs).ctx(Code::Setup, "set no_new_privs")?;
     landlock(sys, plan)?;
-    let load_error = |e: Errno| {
-        let err = SetupError::sys(Code::Setup, "load the seccomp filter", e);
-        if e.0 == libc::EINVAL {
-            err.with_hint("the kernel rejected the filter: is CONFIG_SECCOMP_FILTER enabled?")
-        } else {
-            err
-        }
-    };
     for (i, prog) in seccomp.iter().enumerate() {
         match notify.filter(|_| i == 0) {
             Some((variant, chan)) => listener(sys, prog, variant, chan).map_err(|e| e.unwrap_or_else(load_error))?,
             None => sys.seccomp_load(prog).map_err(load_error)?,
         }
+    }
+    Ok(())
+}
+
+fn load_error(e: Errno) -> SetupError {
+    let err = SetupError::sys(Code::Setup, "load the seccomp filter", e);
+    if e.0 == libc::EINVAL {
+        err.with_hint("the kernel rejected the filter: is CONFIG_SECCOMP_FILTER enabled?")
+    } else {
+        err
+    }
+}
+
+/// A pool's zygote, before it serves: what every sandbox it forks would
+/// drop the same, dropped once here and inherited through each fork. The
+/// bounding set (the zygote keeps its effective and permitted sets, which
+/// the bounding set does not limit: each sandbox's set-up still mounts, and
+/// drops those after its root is built); then the part of the filters that
+/// every sandbox shares (seccomp::compile_zygote), after no_new_privs (which
+/// each sandbox sets anyway). The zygote's own calls from here on (poll,
+/// recvmsg, the clone of a sandbox, wait) and a sandbox's set-up are calls
+/// that part allows; each sandbox loads the rest after its root is built.
+pub fn preload(sys: &dyn Sys, plan: &Plan, filters: &[Vec<libc::sock_filter>], last_cap: u32) -> Result<(), SetupError> {
+    bounding(sys, plan, last_cap)?;
+    if filters.is_empty() {
+        return Ok(());
+    }
+    sys.prctl(Prctl::SetNoNewPrivs).ctx(Code::Setup, "set no_new_privs")?;
+    for prog in filters {
+        sys.seccomp_load(prog).map_err(load_error)?;
     }
     Ok(())
 }
@@ -77,11 +101,11 @@ fn listener(sys: &dyn Sys, plain: &[libc::sock_filter], variant: &[libc::sock_fi
 /// plan.capInherit (bubblewrap run by root, no --cap-add/--cap-drop) they
 /// stay out of the inheritable and ambient sets: a uid 0 program gets its
 /// bounding set at exec anyway.
-fn capabilities(sys: &dyn Sys, plan: &Plan, last_cap: u32) -> Result<(), SetupError> {
+fn capabilities(sys: &dyn Sys, plan: &Plan, last_cap: u32, bounded: bool) -> Result<(), SetupError> {
     let keep = crate::caps::kept(plan);
     sys.prctl(Prctl::CapAmbientClearAll).ctx(Code::Setup, "clear the ambient capability set")?;
-    for cap in (0..=last_cap).filter(|c| keep & (1 << c) == 0) {
-        sys.prctl(Prctl::CapBsetDrop(cap)).ctx(Code::Setup, format_args!("drop capability {cap} from the bounding set"))?;
+    if !bounded {
+        bounding(sys, plan, last_cap)?;
     }
     if !plan.cap_inherit && keep != 0 {
         sys.capset_sets(keep, keep, 0).ctx(Code::Setup, "set the capability sets")?;
@@ -100,6 +124,15 @@ fn capabilities(sys: &dyn Sys, plan: &Plan, last_cap: u32) -> Result<(), SetupEr
     sys.capset(keep).ctx(Code::Setup, "set the capability sets")?;
     for cap in (0..=last_cap).filter(|c| keep & (1 << c) != 0) {
         sys.prctl(Prctl::CapAmbientRaise(cap)).ctx(Code::Setup, format_args!("keep capability {cap}"))?;
+    }
+    Ok(())
+}
+
+/// Every capability the plan does not keep out of the bounding set.
+fn bounding(sys: &dyn Sys, plan: &Plan, last_cap: u32) -> Result<(), SetupError> {
+    let keep = crate::caps::kept(plan);
+    for cap in (0..=last_cap).filter(|c| keep & (1 << c) == 0) {
+        sys.prctl(Prctl::CapBsetDrop(cap)).ctx(Code::Setup, format_args!("drop capability {cap} from the bounding set"))?;
     }
     Ok(())
 }

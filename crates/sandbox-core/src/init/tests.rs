@@ -27,6 +27,8 @@ fn cx(plan: &Plan) -> InitContext<'_> {
         caller_cwd: None,
         report_fd: None,
         seccomp: progs(),
+        zygote_seccomp: &[],
+        bounded: false,
         program_seccomp: &[],
         env: vec!["PATH=/usr/bin".into()],
         tty_sock: None,
@@ -353,6 +355,7 @@ fn lcx(plan: &Plan) -> LaunchContext<'_> {
         plan,
         report_fd: None,
         seccomp: &[],
+        zygote_seccomp: &[],
         program_seccomp: &[],
         seccomp_notify: None,
         env: vec![],
@@ -1499,5 +1502,55 @@ fn a_sandbox_of_the_zygote_mounts_only_its_own_part_and_every_failure_is_fatal()
     // the index must name the plan's dev op
     let s = Script::new(vec![c("mount(-, \"/\", -, REC|SLAVE, -)", Ret::Ok)]);
     assert!(super::root::build(&s, &p, IDS, None, Some(1)).unwrap_err().to_string().contains("is not dev"));
+    s.done();
+}
+
+/// A pool's zygote drops, once before it serves, what each sandbox would
+/// drop the same: the bounding set (but the caps the plan keeps), then
+/// no_new_privs and its part of the filters; every failure is fatal, and a
+/// plan without such a part loads nothing.
+#[test]
+fn the_zygote_drops_the_bounding_set_and_loads_its_part_of_the_filters_once_and_each_failure_is_fatal() {
+    let two = vec![vec![libc::sock_filter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }; 3], vec![libc::sock_filter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }; 5]];
+    let mut p = plan();
+    p.cap_add.push("CAP_NET_RAW".into());
+    // CAP_NET_RAW is 13: kept, the other 40 dropped
+    let mut all: Vec<(String, Ret)> = (0..=40).filter(|&cap| cap != 13).map(|cap| c(format!("prctl(CapBsetDrop({cap}))"), Ret::Ok)).collect();
+    let drops = all.len();
+    all.extend([c("prctl(SetNoNewPrivs)", Ret::Ok), c("seccomp_load(3 insns)", Ret::Ok), c("seccomp_load(5 insns)", Ret::Ok)]);
+    let s = Script::new(all.clone());
+    super::privileges::preload(&s, &p, &two, 40).unwrap();
+    s.done();
+    for i in 0..all.len() {
+        let mut script = all[..i].to_vec();
+        script.push((all[i].0.clone(), Ret::Err(libc::EINVAL)));
+        let s = Script::new(script);
+        let e = super::privileges::preload(&s, &p, &two, 40).unwrap_err();
+        s.done();
+        assert_eq!(e.code, crate::error::Code::Setup);
+        let what = if i < drops {
+            "from the bounding set"
+        } else if i == drops {
+            "no_new_privs"
+        } else {
+            "load the seccomp filter"
+        };
+        assert!(e.to_string().contains(what), "{e}");
+    }
+    let s = Script::new(all[..drops].to_vec());
+    super::privileges::preload(&s, &p, &[], 40).unwrap();
+    s.done();
+}
+
+/// A sandbox the zygote forked drops the rest and no bounding capability
+/// again: the same calls as any sandbox's pid 1 but those.
+#[test]
+fn a_sandbox_of_the_zygote_does_not_drop_the_bounding_set_again() {
+    let p = plan();
+    let all: Vec<(String, Ret)> = setup_calls().into_iter().filter(|(call, _)| !call.starts_with("prctl(CapBsetDrop")).collect();
+    let from = all.iter().position(|(call, _)| call == "prctl(CapAmbientClearAll)").unwrap();
+    let to = all.iter().position(|(call, _)| call.starts_with("seccomp_load")).unwrap();
+    let s = Script::new(all[from..=to].to_vec());
+    super::privileges::drop(&s, &p, progs(), None, 40, true).unwrap();
     s.done();
 }

@@ -22,6 +22,13 @@
 //! That part holds nothing a run can change: it is read-only in every
 //! sandbox, whose capabilities are gone before its program starts.
 //!
+//! So is what every sandbox would drop the same ([`super::privileges::preload`]):
+//! the bounding set, and the bulk of the strict filter, every rule for a
+//! call no sandbox's set-up makes (seccomp::compile_zygote); each sandbox
+//! loads the rest (the mount family, namespaces, openat2) once its root is
+//! built. Stacked, the two parts answer every call as the whole filter
+//! does; the kernel converts and compiles the bulk once per pool.
+//!
 //! Invariants: the zygote is not dumpable (nobody attaches to it) and
 //! closes every fd it was given but stdio and the channel; a child
 //! closes the zygote's channel and signalfd before anything else and holds
@@ -125,6 +132,8 @@ fn child(sys: &dyn Sys, cx: &InitContext, ids: Ids, old_umask: u32, shared: Opti
         caller_cwd: cx.caller_cwd.clone(),
         report_fd: None,
         seccomp: cx.seccomp,
+        zygote_seccomp: &[],
+        bounded: true,
         program_seccomp: cx.program_seccomp,
         env: cx.env.clone(),
         tty_sock: None,
@@ -175,6 +184,8 @@ mod tests {
             caller_cwd: None,
             report_fd: Some(REPORT),
             seccomp: &[],
+            zygote_seccomp: &[],
+            bounded: false,
             program_seccomp: &[],
             env: Vec::new(),
             tty_sock: None,

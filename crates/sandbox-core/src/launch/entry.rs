@@ -49,8 +49,14 @@ pub fn launch(input: PlanInput) -> ! {
 pub fn launch_plan(bytes: &[u8], report_fd: Option<Fd>) -> ! {
     let sys = LinuxSys;
     let plan = validate::check(bytes).unwrap_or_else(|e| fatal(&sys, report_fd, e.into()));
-    let filters = seccomp::compile(&plan.seccomp, !plan.new_session)
-        .unwrap_or_else(|e| fatal(&sys, report_fd, SetupError::new(Code::Setup, format!("cannot compile the seccomp filter: {e}")).into()));
+    let compiled = if plan.is_zygote() {
+        // The bulk loaded once by the zygote, the rest by each sandbox it forks.
+        seccomp::compile_zygote(&plan.seccomp, !plan.new_session, plan.sets_id_bits()).map(|z| (z.zygote, z.sandbox))
+    } else {
+        seccomp::compile(&plan.seccomp, !plan.new_session).map(|f| (Vec::new(), f))
+    };
+    let (zygote_filters, filters) =
+        compiled.unwrap_or_else(|e| fatal(&sys, report_fd, SetupError::new(Code::Setup, format!("cannot compile the seccomp filter: {e}")).into()));
     // plan.report: the first filter's notify variant (seccomp/notify.rs).
     let notify =
         filters.first().filter(|_| plan.report && report_fd.is_some()).and_then(|f| seccomp::Arch::host().and_then(|a| seccomp::notify::variant(f, a)));
@@ -59,6 +65,7 @@ pub fn launch_plan(bytes: &[u8], report_fd: Option<Fd>) -> ! {
         plan: &plan,
         report_fd,
         seccomp: &filters,
+        zygote_seccomp: &zygote_filters,
         program_seccomp: &[],
         seccomp_notify: notify.as_deref(),
         env: environment(),

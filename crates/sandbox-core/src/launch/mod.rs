@@ -34,6 +34,8 @@ pub struct LaunchContext<'a> {
     pub report_fd: Option<Fd>,
     /// Compiled seccomp filters, loaded in order.
     pub seccomp: &'a [Vec<libc::sock_filter>],
+    /// A pool's zygote: the part it loads once (InitContext::zygote_seccomp).
+    pub zygote_seccomp: &'a [Vec<libc::sock_filter>],
     /// Seccomp programs for the program's process only (bubblewrap's `--seccomp`).
     pub program_seccomp: &'a [Vec<libc::sock_filter>],
     /// plan.report: the first filter's notify variant, loaded in its place
@@ -317,6 +319,8 @@ fn clone_pid1(
                 caller_cwd: cx.caller_cwd.clone(),
                 report_fd: cx.report_fd,
                 seccomp: cx.seccomp,
+                zygote_seccomp: cx.zygote_seccomp,
+                bounded: false,
                 program_seccomp: cx.program_seccomp,
                 env: program_env(plan, &cx.env),
                 tty_sock: tty.map(|(_, theirs)| theirs),

@@ -27,6 +27,7 @@ fn lcx(plan: &Plan) -> LaunchContext<'_> {
         plan,
         report_fd: None,
         seccomp: &[],
+        zygote_seccomp: &[],
         program_seccomp: &[],
         seccomp_notify: None,
         env: vec![],

@@ -157,11 +157,74 @@ pub fn check(policy: &Seccomp) -> Result<(), SeccompError> {
 
 /// [`compile`] for a given architecture.
 pub fn compile_for(policy: &Seccomp, keep_session: bool, arch: Arch) -> Result<Vec<Vec<libc::sock_filter>>, SeccompError> {
+    let first = first_rules(policy, keep_session, arch)?;
+    let order = answer_order(&first);
+    let mut filters = Vec::new();
+    if !first.is_empty() {
+        filters.push(build(first.into_iter().map(|(r, _)| r).collect(), &order, arch, "plan.seccomp")?);
+    }
+    filters.extend(stacked(policy, arch)?);
+    Ok(filters)
+}
+
+/// [`compile`] in two parts for a warm pool's zygote (init/zygote.rs): the
+/// zygote loads the first part once, before it serves, and every sandbox it
+/// forks inherits it; each sandbox loads only the second part, after its
+/// root is built. The kernel then converts, compiles and caches the bulk of
+/// the filter once per pool instead of once per sandbox.
+///
+/// The first part holds the preset's rules for calls no sandbox's set-up
+/// makes with arguments they refuse; the second part every other rule of
+/// the first filter (the mount family, namespaces and openat2, which the
+/// set-up makes; the set-uid rules when `id_bits`, a plan op's mode with a
+/// set-uid or set-gid bit; the plan's own rules and fakeroot's, which may
+/// name anything), then the stacked filters. The rules are split by syscall
+/// number, every rule of a number on one side, and each side's programs
+/// keep the whole filter's order of answers: for any call one part answers
+/// as the whole filter would and the other allows it, so the two stacked
+/// answer as [`compile_for`]'s filters do (tests: the_zygotes_two_parts_
+/// answer_as_the_whole_filter).
+pub fn compile_zygote(policy: &Seccomp, keep_session: bool, id_bits: bool) -> Result<ZygoteFilters, String> {
+    let arch = Arch::host().ok_or_else(|| SeccompError::UnsupportedArch(std::env::consts::ARCH.into()).to_string())?;
+    compile_zygote_for(policy, keep_session, id_bits, arch).map_err(|e| e.to_string())
+}
+
+/// The two parts of [`compile_zygote`]: the zygote's, and each sandbox's.
+#[derive(Debug, Default)]
+pub struct ZygoteFilters {
+    pub zygote: Vec<Vec<libc::sock_filter>>,
+    pub sandbox: Vec<Vec<libc::sock_filter>>,
+}
+
+/// [`compile_zygote`] for a given architecture.
+pub fn compile_zygote_for(policy: &Seccomp, keep_session: bool, id_bits: bool, arch: Arch) -> Result<ZygoteFilters, SeccompError> {
+    let first = first_rules(policy, keep_session, arch)?;
+    let order = answer_order(&first);
+    let late_list = |list: List| list == List::DenyNs || (id_bits && list == List::NoSuid);
+    // The set-up resolves every op's target with openat2 (RESOLVE_IN_ROOT).
+    let openat2 = arch.syscall_nr("openat2");
+    // Every number some rule must answer in the sandbox's own part.
+    let late: BTreeSet<u32> = first.iter().filter(|(r, from)| Some(r.nr) == openat2 || from.is_none_or(late_list)).map(|(r, _)| r.nr).collect();
+    let (sandbox, zygote): (Vec<_>, Vec<_>) = first.into_iter().map(|(r, _)| r).partition(|r| late.contains(&r.nr));
+    let mut out = ZygoteFilters::default();
+    if !zygote.is_empty() {
+        out.zygote.push(build(zygote, &order, arch, "plan.seccomp")?);
+    }
+    if !sandbox.is_empty() {
+        out.sandbox.push(build(sandbox, &order, arch, "plan.seccomp")?);
+    }
+    out.sandbox.extend(stacked(policy, arch)?);
+    Ok(out)
+}
+
+/// The first filter's rules in order, each with the preset list it comes
+/// from (none: the plan's own rules and fakeroot's).
+fn first_rules(policy: &Seccomp, keep_session: bool, arch: Arch) -> Result<Vec<(Lowered, Option<List>)>, SeccompError> {
     let mut first = Vec::new();
     // The plan's own rules go first: among answers of one kind, the first
     // program wins, and a custom errno should win over the preset's.
     for (i, r) in policy.rules.iter().enumerate() {
-        first.push(lower_custom(r, &format!("plan.seccomp.rules[{i}]"), arch)?);
+        first.push((lower_custom(r, &format!("plan.seccomp.rules[{i}]"), arch)?, None));
     }
     let strict = policy.preset == SeccompPreset::Strict;
     for r in PRESET_RULES {
@@ -172,34 +235,37 @@ pub fn compile_for(policy: &Seccomp, keep_session: bool, arch: Arch) -> Result<V
         };
         // Names this architecture lacks have nothing to block.
         if let (true, Some(nr)) = (on, arch.syscall_nr(r.syscall)) {
-            first.push(lower(nr, r.args, r.action, "plan.seccomp.preset")?);
+            first.push((lower(nr, r.args, r.action, "plan.seccomp.preset")?, Some(r.list)));
         }
     }
     if policy.fakeroot {
         for name in fakeroot::ALWAYS {
             if let Some(nr) = arch.syscall_nr(name) {
-                first.push(lower(nr, &[], RuleAction::Errno(0), "plan.seccomp.fakeroot")?);
+                first.push((lower(nr, &[], RuleAction::Errno(0), "plan.seccomp.fakeroot")?, None));
             }
         }
         for (name, index) in fakeroot::DEVICE_NODES {
             if let Some(nr) = arch.syscall_nr(name) {
                 for conds in fakeroot::device_conditions(*index) {
-                    first.push(lower(nr, &conds, RuleAction::Errno(0), "plan.seccomp.fakeroot")?);
+                    first.push((lower(nr, &conds, RuleAction::Errno(0), "plan.seccomp.fakeroot")?, None));
                 }
             }
         }
     }
+    Ok(first)
+}
+
+/// The stacked filters (plan.seccomp.stack), each a filter of its own.
+fn stacked(policy: &Seccomp, arch: Arch) -> Result<Vec<Vec<libc::sock_filter>>, SeccompError> {
     let mut filters = Vec::new();
-    if !first.is_empty() {
-        filters.push(build(first, arch, "plan.seccomp")?);
-    }
     for (s, filter) in policy.stack.iter().enumerate() {
         let path = format!("plan.seccomp.stack[{s}]");
         if filter.rules.is_empty() {
             return Err(SeccompError::InvalidRule { path: format!("{path}.rules"), reason: "a stacked filter needs at least one rule".into() });
         }
         let rules = filter.rules.iter().enumerate().map(|(i, r)| lower_custom(r, &format!("{path}.rules[{i}]"), arch)).collect::<Result<Vec<_>, _>>()?;
-        filters.push(build(rules, arch, &path)?);
+        let order = rules.iter().map(|r| r.action).collect::<Vec<_>>();
+        filters.push(build(rules, &answer_order_of(order), arch, &path)?);
     }
     Ok(filters)
 }
@@ -278,9 +344,27 @@ fn class(action: RuleAction) -> u8 {
     }
 }
 
+/// The order of a filter's programs, one per answer: the kernel's order of
+/// precedence (kill, then errno, then log), and within a class the order in
+/// which the answers first appear (stable).
+fn answer_order(rules: &[(Lowered, Option<List>)]) -> Vec<RuleAction> {
+    answer_order_of(rules.iter().map(|(r, _)| r.action).collect())
+}
+
+fn answer_order_of(actions: Vec<RuleAction>) -> Vec<RuleAction> {
+    let mut order: Vec<RuleAction> = Vec::new();
+    for a in actions {
+        if !order.contains(&a) {
+            order.push(a);
+        }
+    }
+    order.sort_by_key(|a| class(*a));
+    order
+}
+
 /// Group rules into one program per answer, order the programs, compile
 /// them and chain them into one.
-fn build(rules: Vec<Lowered>, arch: Arch, path: &str) -> Result<Vec<libc::sock_filter>, SeccompError> {
+fn build(rules: Vec<Lowered>, order: &[RuleAction], arch: Arch, path: &str) -> Result<Vec<libc::sock_filter>, SeccompError> {
     // answer → syscall → alternatives; None once any alternative is
     // unconditional (seccompiler's empty rule list matches every call).
     type Alternatives = BTreeMap<i64, Option<Vec<SeccompRule>>>;
@@ -300,8 +384,8 @@ fn build(rules: Vec<Lowered>, arch: Arch, path: &str) -> Result<Vec<libc::sock_f
             (None, false) => {}
         }
     }
-    // Stable: first appearance decides within a class.
-    groups.sort_by_key(|(a, _)| class(*a));
+    // The whole filter's order of answers (a part of it keeps it).
+    groups.sort_by_key(|(a, _)| order.iter().position(|o| o == a));
     // Every number some program names: the others are allowed by the dispatch.
     let named: BTreeSet<u32> = groups.iter().flat_map(|(_, m)| m.keys()).filter_map(|&nr| u32::try_from(nr).ok()).collect();
 

@@ -935,3 +935,84 @@ fn fakeroot_fakes_ownership_ids_and_device_nodes_only() {
         assert_eq!(answer(&f, call(arch, "ptrace", &[])), errno(libc::EPERM), "{arch}");
     }
 }
+
+/// A pool's zygote loads one part and each sandbox the other: stacked, they
+/// answer every call (each number, x32, foreign architectures, arguments of
+/// each kind) as the whole filters do, for every shape of policy.
+#[test]
+fn the_zygotes_two_parts_answer_as_the_whole_filter() {
+    for arch in Arch::ALL {
+        for (policy, keep) in shapes() {
+            let whole = filters(&policy, keep, arch);
+            for id_bits in [false, true] {
+                let parts = compile_zygote_for(&policy, keep, id_bits, arch).unwrap();
+                let stacked: Vec<_> = parts.zygote.iter().chain(&parts.sandbox).cloned().collect();
+                for c in every_call(arch) {
+                    assert_eq!(answer(&stacked, c), answer(&whole, c), "{arch} id_bits {id_bits} nr {} arch {:#x} args {:?}", c.nr, c.arch, c.args);
+                }
+            }
+        }
+    }
+}
+
+/// What the set-up of a sandbox the zygote forks calls after the zygote's
+/// part is loaded (mounts, openat2, the clone of the sandbox and of its
+/// program), and an op's mode with a set-uid bit when the plan has one, gets
+/// through that part; the rest of strict is in it, and the sandbox's own
+/// part is the small one.
+#[test]
+fn the_zygotes_part_lets_the_set_up_through_and_holds_the_bulk() {
+    let setup: &[(&str, [u64; 6])] = &[
+        ("mount", [0; 6]),
+        ("umount2", [0; 6]),
+        ("pivot_root", [0; 6]),
+        ("open_tree", [0; 6]),
+        ("move_mount", [0; 6]),
+        ("fsopen", [0; 6]),
+        ("fsconfig", [0; 6]),
+        ("fsmount", [0; 6]),
+        ("mount_setattr", [0; 6]),
+        ("openat2", [0; 6]),
+        ("chroot", [0; 6]),
+        ("unshare", [0; 6]),
+        ("setns", [0; 6]),
+        (
+            "clone",
+            [
+                (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWCGROUP) as u64,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
+        ),
+        ("clone", [libc::SIGCHLD as u64, 0, 0, 0, 0, 0]),
+        ("socket", [libc::AF_INET as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0]),
+        ("ioctl", [3, libc::SIOCSIFFLAGS, 0, 0, 0, 0]),
+    ];
+    let suid: &[(&str, [u64; 6])] =
+        &[("fchmodat", [3, 0, 0o4755, 0, 0, 0]), ("chmod", [0, 0o4755, 0, 0, 0, 0]), ("openat", [3, 0, libc::O_CREAT as u64, 0o4755, 0, 0])];
+    for arch in Arch::ALL {
+        for id_bits in [false, true] {
+            let parts = compile_zygote_for(&strict(), false, id_bits, arch).unwrap();
+            let zygote = &parts.zygote[0];
+            for (name, args) in setup.iter().chain(if id_bits { suid } else { &[] }) {
+                let Some(nr) = arch.syscall_nr(name) else { continue };
+                assert_eq!(run(zygote, Call { nr, arch: audit(arch), args: *args }), ALLOW, "{arch}: {name} {args:?}");
+            }
+            // Without such a mode the set-uid rules are the zygote's, as are ptrace, bpf, keyctl...
+            for (name, args) in suid.iter().filter(|_| !id_bits).chain(&[("ptrace", [0; 6]), ("bpf", [0; 6]), ("keyctl", [0; 6]), ("io_uring_setup", [0; 6])]) {
+                let Some(nr) = arch.syscall_nr(name) else { continue };
+                assert_ne!(run(zygote, Call { nr, arch: audit(arch), args: *args }), ALLOW, "{arch}: {name} {args:?}");
+                assert_eq!(answer(&parts.sandbox, Call { nr, arch: audit(arch), args: *args }), ALLOW, "{arch}: {name} {args:?}");
+            }
+            let whole = filters(&strict(), false, arch)[0].len();
+            let (z, s) = (zygote.len(), parts.sandbox[0].len());
+            println!("{arch} id_bits {id_bits}: whole {whole} instructions, the zygote's part {z}, each sandbox's {s}");
+            if !id_bits {
+                assert!(s * 3 < whole, "{arch}: each sandbox loads {s} of {whole}");
+            }
+        }
+    }
+}
