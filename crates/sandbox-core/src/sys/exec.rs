@@ -1,6 +1,12 @@
-//! Stage: the last step of init. Forks the program (it becomes pid 2),
-//! prepares it in the child and execs it; an exec failure travels back over a
-//! close-on-exec pipe, so "started" means the new image is running.
+//! Stage: the last step of init. Starts the program (it becomes pid 2) as
+//! posix_spawn does: a child that shares init's memory (CLONE_VM) on a
+//! stack of its own while init waits (CLONE_VFORK) until the child has
+//! exec'd or exited, so no copy of init's memory is made, faulted in and
+//! torn down for a process that is about to exec. The child prepares itself
+//! and execs; it allocates nothing (everything it needs, the exec's pointer
+//! arrays included, is made before the clone) and writes only its answer, a
+//! failure's stage and errno, where init reads it once it runs again: so
+//! "started" means the new image is running.
 //!
 //! The program starts as a shell would start it: every signal at its default
 //! disposition with an empty mask (init's Rust runtime ignores SIGPIPE, and
@@ -39,60 +45,108 @@ fn candidates(exec: &Exec) -> Vec<CString> {
     path.split(':').map(|d| if d.is_empty() { "." } else { d }).map(|d| c(&format!("{}/{name}", d.trim_end_matches('/')))).collect()
 }
 
-pub(crate) fn spawn(exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
-    // Everything the child needs is allocated before fork.
-    let progs = candidates(exec);
-    let mut argv: Vec<CString> = exec.argv.iter().map(|a| c(a)).collect();
-    if let Some(a0) = &exec.argv0 {
-        argv[0] = c(a0);
-    }
-    let envp: Vec<CString> = exec.env.iter().map(|e| c(e)).collect();
-    let cwd = c(&exec.cwd);
+/// What the child works from, all made before the clone: it allocates
+/// nothing (an allocation would be made in init's heap and leak there once
+/// the exec succeeded).
+struct Prepared {
+    progs: Vec<CString>,
+    /// argv and envp: what the pointer arrays point into.
+    _strings: (Vec<CString>, Vec<CString>),
+    cwd: CString,
+    /// Null-terminated pointer arrays for execve: argv, envp, and the
+    /// shell's argv for a file without `#!` (`/bin/sh FILE ARGS...`, the
+    /// FILE slot filled per candidate).
+    argv_ptrs: Vec<*const libc::c_char>,
+    envp_ptrs: Vec<*const libc::c_char>,
+    sh_ptrs: Vec<*const libc::c_char>,
+    filters: Vec<Vec<libc::sock_filter>>,
+    /// Room for the passed fds' temporary copies.
+    moved: Vec<(i32, i32)>,
+}
 
+fn ptrs<'a>(strings: impl Iterator<Item = &'a CStr>) -> Vec<*const libc::c_char> {
+    strings.map(CStr::as_ptr).chain([std::ptr::null()]).collect()
+}
+
+impl Prepared {
+    fn new(exec: &Exec) -> Prepared {
+        let progs = candidates(exec);
+        let mut argv: Vec<CString> = exec.argv.iter().map(|a| c(a)).collect();
+        if let Some(a0) = &exec.argv0 {
+            argv[0] = c(a0);
+        }
+        let envp: Vec<CString> = exec.env.iter().map(|e| c(e)).collect();
+        let argv_ptrs = ptrs(argv.iter().map(CString::as_c_str));
+        let envp_ptrs = ptrs(envp.iter().map(CString::as_c_str));
+        let sh_ptrs = ptrs([SH, SH].into_iter().chain(argv.iter().skip(1).map(CString::as_c_str)));
+        let filters = exec.filters.iter().map(|f| f.iter().map(|&(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k }).collect()).collect();
+        Prepared { progs, _strings: (argv, envp), cwd: c(&exec.cwd), argv_ptrs, envp_ptrs, sh_ptrs, filters, moved: Vec::with_capacity(exec.fds.len()) }
+    }
+}
+
+/// The child's stack: its frames only (prepare_and_exec and the calls it
+/// makes), with a guard page below.
+const STACK: usize = 256 << 10;
+const PAGE: usize = 4096;
+
+/// What the child and init share: the plan for the child, and its answer.
+struct Shared<'a> {
+    exec: &'a Exec,
+    prepared: Prepared,
+    /// Set by the child when it failed (stage, errno); untouched on exec.
+    failed: Option<(u8, i32)>,
+}
+
+extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the Shared that spawn holds across the clone; init
+    // is stopped (CLONE_VFORK) until this child execs or exits, so nothing
+    // else touches it meanwhile.
+    unsafe {
+        let shared = &mut *arg.cast::<Shared>();
+        let (stage, errno) = prepare_and_exec(shared.exec, &mut shared.prepared);
+        std::ptr::write_volatile(&mut shared.failed, Some((stage, errno)));
+        libc::_exit(if stage == STAGE_EXEC && errno != libc::ENOENT { 126 } else { 127 })
+    }
+}
+
+pub(crate) fn spawn(exec: &Exec) -> Result<i32, (Option<i32>, ExecFailure)> {
+    // Everything the child needs is made before the clone.
+    let mut prepared = Prepared::new(exec);
     if exec.in_place {
         // SAFETY: init is single-threaded; on success this never returns.
-        let (stage, errno) = unsafe { prepare_and_exec(exec, &progs, &argv, &envp, &cwd) };
+        let (stage, errno) = unsafe { prepare_and_exec(exec, &mut prepared) };
         return Err((None, failure(stage, Errno(errno))));
     }
-    let mut pipe = [0; 2];
-    // SAFETY: pipe is a valid 2-int array.
-    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+    // SAFETY: a fresh private anonymous mapping, unmapped below; its lowest
+    // page becomes the guard.
+    let stack = unsafe {
+        libc::mmap(std::ptr::null_mut(), STACK + PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK, -1, 0)
+    };
+    if stack == libc::MAP_FAILED {
         return Err((None, ExecFailure::Fork(Errno::last())));
     }
-    // SAFETY: init is single-threaded, so the child may run arbitrary code.
-    let pid = unsafe { libc::fork() };
+    let mut shared = Shared { exec, prepared, failed: None };
+    // SAFETY: the guard page is inside the mapping; the child runs on the
+    // stack above it (which grows down from its end) and sees `shared`
+    // through the pointer; CLONE_VFORK returns here only once the child
+    // has exec'd or exited, after which neither the stack nor `shared` is
+    // used by it again. Init is single-threaded, so no lock is held by a
+    // thread the child lacks.
+    let pid = unsafe {
+        libc::mprotect(stack, PAGE, libc::PROT_NONE);
+        libc::clone(child_main, stack.cast::<u8>().add(STACK + PAGE).cast(), libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD, (&raw mut shared).cast())
+    };
+    let clone_errno = Errno::last();
+    // SAFETY: our mapping, no longer in use (see above).
+    unsafe { libc::munmap(stack, STACK + PAGE) };
     if pid < 0 {
-        let e = Errno::last();
-        // SAFETY: our own pipe fds.
-        unsafe {
-            libc::close(pipe[0]);
-            libc::close(pipe[1]);
-        }
-        return Err((None, ExecFailure::Fork(e)));
+        return Err((None, ExecFailure::Fork(clone_errno)));
     }
-    if pid == 0 {
-        // SAFETY: child of a single-threaded fork (no lock can be held by a
-        // vanished thread, so allocating is fine); ends in exec or _exit.
-        unsafe { child(exec, &progs, &argv, &envp, &cwd, pipe[1]) }
+    // SAFETY: written by the child before it exited, if it failed.
+    match unsafe { std::ptr::read_volatile(&shared.failed) } {
+        Some((stage, errno)) => Err((Some(pid), failure(stage, Errno(errno)))),
+        None => Ok(pid),
     }
-    // SAFETY: our own pipe fds; buf is a valid buffer.
-    unsafe {
-        libc::close(pipe[1]);
-        let mut buf = [0u8; 5];
-        let n = loop {
-            let n = libc::read(pipe[0], buf.as_mut_ptr().cast(), buf.len());
-            if n < 0 && Errno::last().0 == libc::EINTR {
-                continue;
-            }
-            break n;
-        };
-        libc::close(pipe[0]);
-        if n == 5 {
-            let errno = Errno(i32::from_ne_bytes([buf[1], buf[2], buf[3], buf[4]]));
-            return Err((Some(pid), failure(buf[0], errno)));
-        }
-    }
-    Ok(pid)
 }
 
 fn failure(stage: u8, errno: Errno) -> ExecFailure {
@@ -101,13 +155,6 @@ fn failure(stage: u8, errno: Errno) -> ExecFailure {
         STAGE_SETUP => ExecFailure::Setup(errno),
         _ => ExecFailure::Exec(errno),
     }
-}
-
-unsafe fn fail(pipe: i32, stage: u8, errno: i32) -> ! {
-    let mut buf = [stage, 0, 0, 0, 0];
-    buf[1..].copy_from_slice(&errno.to_ne_bytes());
-    libc::write(pipe, buf.as_ptr().cast(), buf.len());
-    libc::_exit(if stage == STAGE_EXEC && errno != libc::ENOENT { 126 } else { 127 })
 }
 
 /// plan.tty: the pty slave becomes the controlling terminal of the new
@@ -137,23 +184,34 @@ pub(crate) fn reset_signals(sys: &dyn Sys) -> SysResult<()> {
 /// As execvp: each candidate in turn, past ENOENT and ENOTDIR, remembering
 /// EACCES. A file the kernel cannot execute (ENOEXEC) is a script for
 /// `/bin/sh FILE ARGS...`, as glibc's execvp and shells run it; when /bin/sh
-/// cannot run either, the answer stays the file's own ENOEXEC. Returns the
-/// errno to report (Ok only from a double: the new image is running).
-pub(crate) fn exec_program(sys: &dyn Sys, progs: &[CString], argv: &[CString], envp: &[CString]) -> Result<(), Errno> {
+/// cannot run either, the answer stays the file's own ENOEXEC. `execve(path,
+/// None)` runs a candidate, `execve(path, Some(file))` the shell on `file`.
+/// Returns the errno to report (Ok only from a double: the new image is
+/// running).
+fn exec_with(progs: &[CString], mut execve: impl FnMut(&CStr, Option<&CStr>) -> Result<(), Errno>) -> Result<(), Errno> {
     let mut err = Errno(libc::ENOENT);
     for p in progs {
-        match sys.execve(p, argv, envp) {
+        match execve(p, None) {
             Ok(()) => return Ok(()),
             Err(Errno(libc::ENOENT | libc::ENOTDIR)) => {}
             Err(e @ Errno(libc::EACCES)) => err = e,
-            Err(Errno(libc::ENOEXEC)) => {
-                let sh: Vec<CString> = [SH.to_owned(), p.clone()].into_iter().chain(argv.iter().skip(1).cloned()).collect();
-                return sys.execve(SH, &sh, envp).map_err(|_| Errno(libc::ENOEXEC));
-            }
+            Err(Errno(libc::ENOEXEC)) => return execve(SH, Some(p)).map_err(|_| Errno(libc::ENOEXEC)),
             Err(e) => return Err(e),
         }
     }
     Err(err)
+}
+
+/// [`exec_with`] through the syscall seam (the tests' double).
+#[cfg(test)]
+fn exec_program(sys: &dyn Sys, progs: &[CString], argv: &[CString], envp: &[CString]) -> Result<(), Errno> {
+    exec_with(progs, |path, script| match script {
+        None => sys.execve(path, argv, envp),
+        Some(file) => {
+            let sh: Vec<CString> = [SH.to_owned(), file.to_owned()].into_iter().chain(argv.iter().skip(1).cloned()).collect();
+            sys.execve(SH, &sh, envp)
+        }
+    })
 }
 
 /// Bind the calling process to `cpus`. Best effort, as a binding is about
@@ -181,15 +239,10 @@ pub(crate) fn affinity() -> Vec<u32> {
     }
 }
 
-unsafe fn child(exec: &Exec, progs: &[CString], argv: &[CString], envp: &[CString], cwd: &CString, pipe: i32) -> ! {
-    let (stage, errno) = prepare_and_exec(exec, progs, argv, envp, cwd);
-    fail(pipe, stage, errno)
-}
-
-/// The program's side of the fork (or pid 1 itself with `in_place`): its
+/// The program's side of the clone (or pid 1 itself with `in_place`): its
 /// signals, session, terminal, umask, working directory and fds, then the
-/// exec. Returns only on failure: the stage and errno.
-unsafe fn prepare_and_exec(exec: &Exec, progs: &[CString], argv: &[CString], envp: &[CString], cwd: &CString) -> (u8, i32) {
+/// exec. Returns only on failure: the stage and errno. Allocates nothing.
+unsafe fn prepare_and_exec(exec: &Exec, p: &mut Prepared) -> (u8, i32) {
     // Undo what init holds for itself: signal dispositions and the mask.
     if let Err(e) = reset_signals(&LinuxSys) {
         return (STAGE_SETUP, e.0);
@@ -208,7 +261,7 @@ unsafe fn prepare_and_exec(exec: &Exec, progs: &[CString], argv: &[CString], env
     if !exec.cpus.is_empty() {
         set_affinity(&exec.cpus);
     }
-    if libc::chdir(cwd.as_ptr()) < 0 {
+    if libc::chdir(p.cwd.as_ptr()) < 0 {
         if exec.cwd_required {
             return (STAGE_CHDIR, Errno::last().0);
         }
@@ -217,13 +270,14 @@ unsafe fn prepare_and_exec(exec: &Exec, progs: &[CString], argv: &[CString], env
     // Passed fds: first out of the way (a source may be another's target),
     // then onto their numbers.
     let base = exec.fds.iter().map(|&(a, b)| a.max(b)).max().unwrap_or(0) + 1;
-    let mut moved = Vec::with_capacity(exec.fds.len());
+    // Within the capacity made before the clone: no allocation.
+    p.moved.clear();
     for &(from, to) in &exec.fds {
         let tmp = libc::fcntl(from, libc::F_DUPFD_CLOEXEC, base);
         if tmp < 0 {
             return (STAGE_SETUP, Errno::last().0);
         }
-        moved.push((tmp, to));
+        p.moved.push((tmp, to));
     }
     // Only stdio and passed fds reach the program: every other fd is close-on-exec.
     if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) < 0 {
@@ -232,15 +286,13 @@ unsafe fn prepare_and_exec(exec: &Exec, progs: &[CString], argv: &[CString], env
             libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
         }
     }
-    for (tmp, to) in moved {
-        // dup2 clears close-on-exec on `to`; the pipe to init may be `to`:
-        // then errors after this point are reported by the exit status only.
+    for &(tmp, to) in &p.moved {
+        // dup2 clears close-on-exec on `to`.
         if libc::dup2(tmp, to) < 0 {
             return (STAGE_SETUP, Errno::last().0);
         }
     }
-    for f in &exec.filters {
-        let prog: Vec<libc::sock_filter> = f.iter().map(|&(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k }).collect();
+    for prog in &p.filters {
         let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut _ };
         // prctl, not seccomp(2), as bubblewrap loads them: a caller's
         // program that must let the next one load allows prctl.
@@ -249,7 +301,19 @@ unsafe fn prepare_and_exec(exec: &Exec, progs: &[CString], argv: &[CString], env
         }
     }
     // Returning at all means every exec failed (the real execve never answers Ok).
-    let err = exec_program(&LinuxSys, progs, argv, envp).err().unwrap_or(Errno(libc::ENOEXEC));
+    let (argv, envp, sh) = (p.argv_ptrs.as_ptr(), p.envp_ptrs.as_ptr(), p.sh_ptrs.as_mut_ptr());
+    let err = exec_with(&p.progs, |path, script| {
+        match script {
+            None => libc::execve(path.as_ptr(), argv, envp),
+            Some(file) => {
+                *sh.add(1) = file.as_ptr();
+                libc::execve(SH.as_ptr(), sh, envp)
+            }
+        };
+        Err(Errno::last())
+    })
+    .err()
+    .unwrap_or(Errno(libc::ENOEXEC));
     (STAGE_EXEC, err.0)
 }
 
