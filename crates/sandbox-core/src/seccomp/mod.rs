@@ -158,7 +158,7 @@ pub fn check(policy: &Seccomp) -> Result<(), SeccompError> {
 /// [`compile`] for a given architecture.
 pub fn compile_for(policy: &Seccomp, keep_session: bool, arch: Arch) -> Result<Vec<Vec<libc::sock_filter>>, SeccompError> {
     let first = first_rules(policy, keep_session, arch)?;
-    let order = answer_order(&first);
+    let order = answer_order(first.iter().map(|(r, _)| r.action));
     let mut filters = Vec::new();
     if !first.is_empty() {
         filters.push(build(first.into_iter().map(|(r, _)| r).collect(), &order, arch, "plan.seccomp")?);
@@ -199,7 +199,7 @@ pub struct ZygoteFilters {
 /// [`compile_zygote`] for a given architecture.
 pub fn compile_zygote_for(policy: &Seccomp, keep_session: bool, id_bits: bool, arch: Arch) -> Result<ZygoteFilters, SeccompError> {
     let first = first_rules(policy, keep_session, arch)?;
-    let order = answer_order(&first);
+    let order = answer_order(first.iter().map(|(r, _)| r.action));
     let late_list = |list: List| list == List::DenyNs || (id_bits && list == List::NoSuid);
     // The set-up resolves every op's target with openat2 (RESOLVE_IN_ROOT).
     let openat2 = arch.syscall_nr("openat2");
@@ -264,8 +264,8 @@ fn stacked(policy: &Seccomp, arch: Arch) -> Result<Vec<Vec<libc::sock_filter>>, 
             return Err(SeccompError::InvalidRule { path: format!("{path}.rules"), reason: "a stacked filter needs at least one rule".into() });
         }
         let rules = filter.rules.iter().enumerate().map(|(i, r)| lower_custom(r, &format!("{path}.rules[{i}]"), arch)).collect::<Result<Vec<_>, _>>()?;
-        let order = rules.iter().map(|r| r.action).collect::<Vec<_>>();
-        filters.push(build(rules, &answer_order_of(order), arch, &path)?);
+        let order = answer_order(rules.iter().map(|r| r.action));
+        filters.push(build(rules, &order, arch, &path)?);
     }
     Ok(filters)
 }
@@ -347,11 +347,7 @@ fn class(action: RuleAction) -> u8 {
 /// The order of a filter's programs, one per answer: the kernel's order of
 /// precedence (kill, then errno, then log), and within a class the order in
 /// which the answers first appear (stable).
-fn answer_order(rules: &[(Lowered, Option<List>)]) -> Vec<RuleAction> {
-    answer_order_of(rules.iter().map(|(r, _)| r.action).collect())
-}
-
-fn answer_order_of(actions: Vec<RuleAction>) -> Vec<RuleAction> {
+fn answer_order(actions: impl IntoIterator<Item = RuleAction>) -> Vec<RuleAction> {
     let mut order: Vec<RuleAction> = Vec::new();
     for a in actions {
         if !order.contains(&a) {
