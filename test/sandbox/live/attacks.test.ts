@@ -218,6 +218,69 @@ describe('many at once', () => {
   });
 });
 
+describe('pid 1\'s memory while it starts a program', () => {
+  test('a program racing every start (no seccomp filter, so ptrace and /proc/PID/mem are open to it) never reaches pid 1\'s memory through the child that shares it until the exec', async () => {
+    // pid 1 starts each program from a child that shares its memory until
+    // the exec (sys/exec.rs). That memory is not dumpable, so no access
+    // check a program can pass lets it in before the exec; after it, the
+    // program's own memory is the program's, open to its siblings as usual
+    // here (the control: without it, the race would prove nothing).
+    const sb = await start({ ops: plan(['/bin/true']).roBind('/', '/').proc('/proc').dev('/dev').tmpfs('/tmp').seccomp('none'), name: 'race' });
+    const attacker = `
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+me, seen, opened, refused = os.getpid(), set(), [], 0
+def readable(path):
+    try:
+        open(path, 'rb').close()
+        return True
+    except OSError:
+        return False
+# PTRACE_ATTACH (16) and the memory file of pid 1 itself
+pid1 = [libc.ptrace(16, 1, None, None) == 0, readable('/proc/1/mem')]
+open('/tmp/ready', 'w').close()
+end = time.time() + 4
+while time.time() < end and not os.path.exists('/tmp/stop'):
+    for d in os.listdir('/proc'):
+        if not d.isdigit() or int(d) in (1, me) or int(d) in seen:
+            continue
+        try:
+            f = open(f'/proc/{d}/mem', 'rb')
+        except OSError:
+            refused += 1
+            continue
+        seen.add(int(d))
+        try:
+            exe = os.readlink(f'/proc/{d}/exe')
+        except OSError as e:
+            exe = f'? {e.errno}'
+        f.close()
+        opened.append(exe)
+print('pid1', pid1)
+print('refused', refused)
+print('opened', sorted(set(opened)))
+`;
+    const race = sb.exec(['python3', '-c', attacker], { stdio: 'pipe' });
+    expect((await sb.exec(['/bin/sh', '-c', 'while [ ! -e /tmp/ready ]; do sleep 0.01; done'])).code).toBe(0);
+    for (let i = 0; i < 100; i++) {
+      const codes = await Promise.all([sb.exec(['/bin/sleep', '0.01']), sb.exec(['/bin/true'])]);
+      expect([i, codes.map((r) => r.code)]).toEqual([i, [0, 0]]);
+    }
+    await sb.exec(['/bin/sh', '-c', 'touch /tmp/stop']);
+    const r = await race;
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const lines = r.stdout!.trim().split('\n');
+    // pid 1 itself: neither attachable nor readable
+    expect(lines[0]).toBe('pid1 [False, False]');
+    const opened = lines[2];
+    // the control: started programs were reached, after their exec
+    expect(opened).toMatch(/\/(usr\/)?bin\/(sleep|true)|\/bin\/sh/);
+    // and never the launcher's image, which is what a child sharing pid 1's memory runs until the exec
+    expect(opened).not.toMatch(/sandboxctl-init/);
+    await sb.stop();
+  });
+});
+
 describe('the escape suite once more, through exec', () => {
   const answers = new Map<string, string>();
   beforeAll(async () => {
